@@ -1,0 +1,65 @@
+"""The one place where the KB mints IRIs. Everything else asks here.
+
+Identifiers are checked before they become IRIs (BAD_INPUTS #6, #34): a citekey or claim id with a
+space, a slash or a control character never reaches the graph, so nothing needs escaping later.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CITEKEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,99}$")
+CLAIM_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+CONCEPT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+SCHEMES = ("population", "intervention", "outcome", "design", "direction", "certainty")
+DOMAIN_SCHEME_PATH = "outcome-domain"
+
+
+@dataclass(frozen=True)
+class Minter:
+    """Mints the KB's IRIs under one base IRI (``kb.toml``'s ``base_iri``)."""
+
+    base: str
+
+    def work(self, citekey: str) -> str:
+        return f"{self.base}work/{citekey}"
+
+    def author_list(self, citekey: str, role: str = "author") -> str:
+        return f"{self.base}work/{citekey}/{role}s"
+
+    def agent(self, citekey: str, position: int, role: str = "author") -> str:
+        return f"{self.base}work/{citekey}/{role}/{position}"
+
+    def venue(self, slug: str) -> str:
+        return f"{self.base}venue/{slug}"
+
+    def citation(self, source: str, position: int) -> str:
+        return f"{self.base}work/{source}/reference/{position}"
+
+    def claim(self, claim_id: str) -> str:
+        return f"{self.base}claim/{claim_id}"
+
+    def finding(self, claim_id: str, outcome_id: str) -> str:
+        return f"{self.base}claim/{claim_id}/outcome/{outcome_id}"
+
+    def effect(self, owner_iri: str) -> str:
+        return f"{owner_iri}/effect"
+
+    def scheme(self, scheme: str) -> str:
+        return f"{self.base}scheme/{scheme}"
+
+    def concept(self, scheme: str, concept_id: str) -> str:
+        return f"{self.base}concept/{scheme}/{concept_id}"
+
+    def dataset(self) -> str:
+        return f"{self.base}dataset"
+
+
+def slug(text: str) -> str:
+    """A lower-case ASCII slug for venue IRIs and file names."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")[:80] or "untitled"
