@@ -1,0 +1,150 @@
+"""Crash-safe, single-writer file updates (BAD_INPUTS #37).
+
+Readers must never see a half-written file, a crash must leave the old bytes in place, and an
+update computed from stale bytes (another editor, a ``git pull``) must not clobber newer ones.
+The recipe is JabRef's AtomicFileOutputStream: temp file in the same folder → fsync → check the
+target is unchanged since it was read → ``os.replace`` → fsync the folder; the previous content is
+kept as ``<file>.bak``. :func:`locked` serialises writers with ``fcntl.flock`` on a sidecar file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ABSENT = ""  # the digest of a file that does not exist
+
+
+class ChangedOnDiskError(RuntimeError):
+    """The target changed between reading it and writing the update: nothing was written."""
+
+
+class LockTimeoutError(RuntimeError):
+    """Another writer held the lock for longer than we were willing to wait."""
+
+
+def digest_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes, or :data:`ABSENT` if there is no such file."""
+    try:
+        return digest_bytes(Path(path).read_bytes())
+    except FileNotFoundError:
+        return ABSENT
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # pragma: no cover - some file systems refuse directory fsync
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write_bytes(
+    path: Path | str, data: bytes, expected_digest: str | None = None, *, backup: bool = True
+) -> None:
+    """Replace ``path`` with ``data`` atomically.
+
+    ``expected_digest`` is the :func:`file_digest` of the bytes the update was computed from
+    (:data:`ABSENT` if the file did not exist); if the file on disk no longer matches, raise
+    :class:`ChangedOnDiskError` and leave everything as it was. With ``backup``, the previous
+    content is kept as ``<file>.bak``. On any failure the temp file is removed.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    tmp = _write_temp(folder, path.name, data, mode)
+    try:
+        try:
+            current = path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        if expected_digest is not None:
+            found = ABSENT if current is None else digest_bytes(current)
+            if found != expected_digest:
+                raise ChangedOnDiskError(
+                    f"{path} changed on disk since it was read; nothing was written. Run the command again."
+                )
+        if backup and current is not None:
+            bak = _write_temp(folder, path.name + ".bak", current, mode)
+            try:
+                os.replace(bak, path.with_name(path.name + ".bak"))
+            except BaseException:
+                bak.unlink(missing_ok=True)
+                raise
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+
+
+def lock_path(path: Path | str) -> Path:
+    """The sidecar lock file of ``path`` (never deleted: deleting a lock file races)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def locked(path: Path | str, timeout: float = 60.0, poll: float = 0.05) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``path``'s sidecar lock file for the ``with`` block.
+
+    Every writer of ``path`` takes this lock around read → compute → write, so two concurrent
+    updates are serialised instead of one silently losing the other's entries.
+    """
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeoutError(
+                        f"{path} is locked by another writer ({lock}); try again later"
+                    ) from None
+                time.sleep(poll)
+        try:
+            yield lock
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
