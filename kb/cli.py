@@ -1,0 +1,228 @@
+"""The ``kb`` command: a thin shell over the library (:mod:`kb.pipeline` and friends).
+
+Each command parses flags, calls one library function, prints the result, and maps failures to
+exit codes. Problems go to stderr as ``path:line:col: CODE message``; results go to stdout.
+
+Exit codes: 0 success · 1 the evidence or input has errors · 2 usage error · 3 SPARQL syntax error ·
+4 query refused (update, SERVICE, FROM) · 5 query timed out.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_ERRORS, EXIT_USAGE, EXIT_SYNTAX, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
+
+
+def evidence_option(command: click.Command) -> click.Command:
+    return click.option(
+        "--evidence", "evidence_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("evidence"),
+        show_default=True, help="The evidence folder (references.bib, claims/, vocab/, …).",
+    )(command)
+
+
+def load_config(evidence_dir: Path, **overrides: object):
+    from kb.config import load_config as _load
+
+    if not evidence_dir.is_dir():
+        raise click.UsageError(f"evidence folder '{evidence_dir}' does not exist (use --evidence DIR)")
+    return _load(evidence_dir, **overrides)
+
+
+def print_problems(problems: list, fmt: str = "text") -> None:
+    from kb.problems import Report
+
+    report = Report(list(problems))
+    if fmt == "json":
+        click.echo(report.to_json())
+        return
+    for problem in report.sorted():
+        click.echo(problem.format(), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="peer-support-kb", prog_name="kb")
+def main() -> None:
+    """Peer support evidence KB: check, build, query and export the evidence.
+
+    Start with `kb check`, then `kb build` (graph dumps and the static site in site/).
+    """
+
+
+@main.command()
+@evidence_option
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: every problem as a machine-readable record on stdout.")
+@click.option("--no-shacl", is_flag=True, help="Skip SHACL validation of the graph (faster).")
+def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool) -> None:
+    """Validate the evidence and report every problem in one run."""
+    from kb.pipeline import check as run_check
+    from kb.pipeline import terminal_progress
+
+    config = load_config(evidence_dir)
+    checked = run_check(config, shacl=not no_shacl, progress=terminal_progress())
+    report = checked.report
+    print_problems(report.problems, fmt)
+    if fmt == "text":
+        ev = checked.evidence
+        click.echo(f"{len(ev.references)} references, {len(ev.claims)} claims, "
+                   f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    sys.exit(0 if report.ok(strict) else EXIT_ERRORS)
+
+
+@main.command()
+@evidence_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
+              show_default=True, help="Output folder (replaced atomically).")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def build(evidence_dir: Path, out_dir: Path, strict: bool) -> None:
+    """Check the evidence, then write the graph dumps and the static site."""
+    from kb.pipeline import EvidenceError, terminal_progress
+    from kb.pipeline import build as run_build
+
+    config = load_config(evidence_dir, out_dir=out_dir)
+    try:
+        result = run_build(config, strict=strict, progress=terminal_progress())
+    except EvidenceError as exc:
+        print_problems(exc.report.problems)
+        click.echo(f"kb build: {len(exc.report.errors)} error(s); nothing was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    print_problems(result.report.warnings)
+    click.echo(f"built {len(result.files)} files in {result.out_dir}")
+
+
+@main.command()
+@evidence_option
+@click.argument("query", required=False)
+@click.option("-f", "--file", "query_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Read the query from a .rq file.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "tsv", "json", "turtle", "ntriples"]),
+              default=None, help="Output format [default: table; turtle for CONSTRUCT/DESCRIBE].")
+@click.option("--list", "list_examples", is_flag=True, help="List the example queries and exit.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write results to this file (atomically) instead of stdout.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Give up after this many seconds.")
+def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: str | None, list_examples: bool,
+          output: Path | None, timeout: float) -> None:
+    """Run a read-only SPARQL query: text, -f FILE.rq, or an example name.
+
+    \b
+    Examples:
+      kb query --list
+      kb query no-effect-hospitalisation-smi
+      kb query 'SELECT (COUNT(*) AS ?n) WHERE { ?c a psk:Claim }'
+    Standard prefixes (rdf, rdfs, xsd, skos, dcterms, bibo, cito, prov, foaf, schema, psk) are predeclared.
+    """
+    from kb import query as q
+
+    config = load_config(evidence_dir)
+    if list_examples:
+        for example in q.load_examples(config.queries_dir):
+            click.echo(f"{example.name}\n    {example.title}")
+        return
+    try:
+        text = q.resolve_query(query, query_file, config.queries_dir)
+        form = q.guard(text)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except q.QueryRefused as exc:
+        click.echo(f"kb query: refused: {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
+    fmt = fmt or ("turtle" if form in ("CONSTRUCT", "DESCRIBE") else "table")
+    if (fmt in q.GRAPH_FORMATS) != (form in ("CONSTRUCT", "DESCRIBE")) and form in q.QUERY_FORMS:
+        raise click.UsageError(f"--format {fmt} does not fit a {form} query")
+    from kb.store import open_store
+
+    store = open_store(config)
+    payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt), timeout)
+    _emit(payload, output)
+
+
+def _run_with_timeout(work, timeout: float) -> bytes:
+    """Run the query in a worker thread; on timeout, exit without writing anything."""
+    import threading
+
+    from kb import query as q
+
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["ok"] = work()
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        click.echo(f"kb query: timed out after {timeout:g} s; nothing was written (use --timeout)", err=True)
+        sys.stdout.flush()
+        import os
+
+        os._exit(EXIT_TIMEOUT)
+    error = box.get("error")
+    if isinstance(error, q.QuerySyntaxError):
+        click.echo(f"kb query: {error}", err=True)
+        caret = error.caret()
+        if caret:
+            click.echo(caret, err=True)
+        sys.exit(EXIT_SYNTAX)
+    if isinstance(error, q.QueryRefused):
+        click.echo(f"kb query: refused: {error}", err=True)
+        sys.exit(EXIT_REFUSED)
+    if isinstance(error, BaseException):
+        raise error
+    return box["ok"]  # type: ignore[return-value]
+
+
+def _emit(payload: bytes, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.flush()
+        return
+    from kb.atomic import atomic_write_bytes
+
+    atomic_write_bytes(output, payload)
+
+
+@main.command()
+@evidence_option
+@click.option("--format", "fmt", type=click.Choice(["ttl", "nt", "jsonld", "csv", "graphml"]), default="ttl",
+              show_default=True, help="ttl/nt/jsonld: the graph; csv: one row per claim and outcome; graphml: "
+              "the evidence network.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (atomically) instead of stdout.")
+def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
+    """Export the KB as a graph dump, the claims CSV, or the network as GraphML."""
+    from kb.analyze import analyse
+    from kb.export import export_bytes
+    from kb.pipeline import check as run_check
+
+    checked = run_check(load_config(evidence_dir), shacl=False)
+    if checked.report.errors or checked.graph is None:
+        print_problems(checked.report.errors)
+        click.echo("kb export: the evidence has errors; nothing was exported", err=True)
+        sys.exit(EXIT_ERRORS)
+    _emit(export_bytes(checked.graph, analyse(checked.graph), fmt), output)
+
+
+@main.command()
+@evidence_option
+def stats(evidence_dir: Path) -> None:
+    """Counts, the populations × outcomes matrix, most-cited works, isolated claims and gaps."""
+    from kb.analyze import analyse
+    from kb.pipeline import check as run_check
+    from kb.stats import render_stats
+
+    checked = run_check(load_config(evidence_dir), shacl=False)
+    if checked.report.errors or checked.graph is None:
+        print_problems(checked.report.errors)
+        sys.exit(EXIT_ERRORS)
+    click.echo(render_stats(checked.evidence, analyse(checked.graph)))

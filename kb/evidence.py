@@ -1,0 +1,66 @@
+"""Stage 1 of the pipeline: load every file of an evidence folder into one ``Evidence`` bundle.
+
+Each loader returns ``(records, problems)``; nothing here raises on bad input, so ``kb check``
+can report every problem of every file in one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from kb.config import Config
+from kb.model import CitationList, Claim, Reference, SourceText
+from kb.problems import Problem
+from kb.vocab import Vocabulary
+
+
+@dataclass
+class Evidence:
+    """Everything an evidence folder says, as records."""
+
+    config: Config
+    references: list[Reference] = field(default_factory=list)
+    citations: list[CitationList] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    sources: dict[str, SourceText] = field(default_factory=dict)
+
+    @cached_property
+    def references_by_key(self) -> dict[str, Reference]:
+        return {ref.key: ref for ref in self.references}
+
+    @cached_property
+    def claims_by_id(self) -> dict[str, Claim]:
+        return {claim.id: claim for claim in self.claims}
+
+    @cached_property
+    def cited_by(self) -> dict[str, list[tuple[str, int]]]:
+        """citekey → [(citing document, reference number)], from the citation lists."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for clist in self.citations:
+            for position, key in enumerate(clist.references, start=1):
+                out.setdefault(key, []).append((clist.source, position))
+        return out
+
+
+def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
+    """Read references, citation lists, claims, vocabularies and archived sources."""
+    from kb.bib import load_references
+    from kb.claims import load_citations, load_claims
+    from kb.sources import load_sources
+    from kb.vocab import load_vocabulary
+
+    problems: list[Problem] = []
+    references, found = load_references(config.references_path)
+    problems += found
+    citations, found = load_citations(config.citations_dir)
+    problems += found
+    claims, found = load_claims(config.claims_dir)
+    problems += found
+    vocabulary, found = load_vocabulary(config.vocab_dir, config.base_iri)
+    problems += found
+    sources, found = load_sources(config.sources_dir)
+    problems += found
+    evidence = Evidence(config, references, citations, claims, vocabulary, sources)
+    return evidence, problems

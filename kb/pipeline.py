@@ -1,0 +1,175 @@
+"""The orchestrator: load → graph → validate → analyse → render, read top to bottom.
+
+Like mkdocs' ``build()``: gather everything, check it, and only then write. A build with errors
+writes nothing; a successful one is written to a staging folder beside the output and swapped
+in at the end, so a crash or Ctrl-C leaves the previous site as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.config import Config
+from kb.evidence import Evidence, load_evidence
+from kb.problems import Problem, Report
+
+Progress = Callable[[str], None]
+
+
+def quiet(_message: str) -> None:
+    """The default progress sink: pipes and tests stay silent."""
+
+
+def terminal_progress() -> Progress:
+    """Progress lines on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return quiet
+    start = time.monotonic()
+
+    def report(message: str) -> None:
+        print(f"[{time.monotonic() - start:6.2f}s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+class EvidenceError(Exception):
+    """The evidence has errors: nothing was built or written."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__(f"{len(report.errors)} error(s) in the evidence")
+        self.report = report
+
+
+@dataclass
+class Checked:
+    """The outcome of load → graph → validate."""
+
+    evidence: Evidence
+    graph: object | None  # KnowledgeGraph, None if loading failed badly
+    report: Report = field(default_factory=Report)
+
+
+def check(config: Config, *, shacl: bool = True, progress: Progress = quiet) -> Checked:
+    """Load every file, build the graph, validate; report every problem, raise on none."""
+    from kb.graph import build_graph
+    from kb.validate import check_evidence, shacl_problems
+
+    progress("loading evidence")
+    evidence, problems = load_evidence(config)
+    report = Report(problems)
+    progress(f"loaded {len(evidence.references)} references, {len(evidence.claims)} claims")
+    if any(p.code.startswith("bib-merge-conflict") for p in problems):
+        return Checked(evidence, None, report)  # refuse to interpret a half-merged file
+    report.extend(check_evidence(evidence))
+    progress("building graph")
+    graph = build_graph(evidence)
+    progress(f"graph has {len(graph)} triples")
+    if shacl:
+        progress("validating with SHACL")
+        report.extend(shacl_problems(evidence, graph, report.problems))
+    return Checked(evidence, graph, report)
+
+
+@dataclass
+class BuildResult:
+    checked: Checked
+    analysis: object
+    out_dir: Path
+    files: list[Path]
+
+    @property
+    def report(self) -> Report:
+        return self.checked.report
+
+
+def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
+          site: bool = True) -> BuildResult:
+    """Check, analyse and write graph dumps (and the site) to ``config.out_dir`` atomically."""
+    from kb.analyze import analyse
+
+    checked = check(config, progress=progress)
+    if not checked.report.ok(strict) or checked.graph is None:
+        raise EvidenceError(checked.report)
+    progress("analysing")
+    analysis = analyse(checked.graph)  # type: ignore[arg-type]
+    out_dir = config.out_dir
+    _refuse_dangerous_out_dir(config)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        files = write_outputs(checked, analysis, staging, site=site, progress=progress)
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    progress(f"wrote {len(files)} files to {out_dir}")
+    return BuildResult(checked, analysis, out_dir, [out_dir / f.relative_to(staging) for f in files])
+
+
+def write_outputs(checked: Checked, analysis: object, target: Path, *, site: bool, progress: Progress) -> list[Path]:
+    """Write the data dumps (and, with ``site``, the rendered pages) into ``target``."""
+    from kb.export import claims_csv, graph_bytes, graphml_bytes, sorted_triples
+
+    data = target / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    progress("writing data dumps")
+    triples = sorted_triples(checked.graph)  # type: ignore[arg-type]
+    outputs = {
+        "kb.ttl": graph_bytes(checked.graph, "ttl", triples),  # type: ignore[arg-type]
+        "kb.nt": graph_bytes(checked.graph, "nt", triples),  # type: ignore[arg-type]
+        "kb.jsonld": graph_bytes(checked.graph, "jsonld", triples),  # type: ignore[arg-type]
+        "claims.csv": claims_csv(analysis),  # type: ignore[arg-type]
+        "network.graphml": graphml_bytes(analysis),  # type: ignore[arg-type]
+        "references.bib": checked.evidence.config.references_path.read_bytes(),
+    }
+    from importlib import resources
+
+    for name in ("ontology.ttl", "shapes.ttl"):
+        outputs[name] = resources.files("kb").joinpath(f"schema/{name}").read_bytes()
+    files = []
+    for name, payload in outputs.items():
+        (data / name).write_bytes(payload)
+        files.append(data / name)
+    if site:
+        try:
+            from kb.site import render_site
+        except ImportError:  # the site renderer is optional until it lands
+            render_site = None
+        if render_site is not None:
+            progress("rendering site")
+            files += render_site(checked, analysis, target, progress=progress)
+    return sorted(files)
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``staging`` with two renames (the old folder survives a crash)."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _refuse_dangerous_out_dir(config: Config) -> None:
+    out = config.out_dir.resolve()
+    evidence = config.evidence_dir.resolve()
+    if out == evidence or evidence.is_relative_to(out) or out == Path.home() or out == Path("/"):
+        raise ValueError(f"refusing to write the site to {config.out_dir}: it would replace the evidence folder")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{config.out_dir} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "data" / "kb.nt").is_file():
+        raise ValueError(f"refusing to replace {config.out_dir}: it is not empty and is not a site built by kb "
+                         "(no data/kb.nt); choose another --out")
+
+
+def format_problems(problems: list[Problem]) -> str:
+    return "\n".join(p.format() for p in problems)
