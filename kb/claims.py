@@ -197,8 +197,8 @@ def load_claim_file(path: Path) -> tuple[str | None, list[Claim], list[Problem]]
 
 
 def _claim(reader: _Reader, node: Mapping, file_source: str | None, path: Path) -> Claim | None:
-    fields = reader.read(node, CLAIM_FIELDS, "a claim")
     before = len(reader.problems)
+    fields = reader.read(node, CLAIM_FIELDS, "a claim")
     cites = [key for key, _ in reader.id_list(fields["cites"], "cites", CITEKEY_RE)] if "cites" in fields else []
     outcomes = [o for o in (_outcome(reader, n) for n in fields.get("outcomes", Sequence()).items) if o]
     if "outcomes" in fields and not fields["outcomes"].items:

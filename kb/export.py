@@ -23,7 +23,7 @@ def sorted_triples(kg: KnowledgeGraph) -> list:
     import pyoxigraph as ox
 
     triples = [ox.Triple(q.subject, q.predicate, q.object) for q in kg.store]
-    triples.sort(key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+    triples.sort(key=lambda t: (t.subject.value, t.predicate.value, str(t.object)))
     return triples
 
 

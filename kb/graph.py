@@ -180,9 +180,8 @@ class _Builder:
     # --- claims ---------------------------------------------------------------------------
 
     def concept(self, subject: str, prop: str, scheme: str, concept_id: str) -> None:
-        concept = self.ev.vocabulary.get(scheme, concept_id)
-        if concept is not None:
-            self.iri(subject, prop, concept.iri)
+        if self.ev.vocabulary.check_id(scheme, concept_id) is None:  # unknown ids are reported, not linked
+            self.iri(subject, prop, self.ev.vocabulary.concepts[scheme][concept_id].iri)
 
     def claim(self, claim: Claim) -> None:
         iri = self.mint.claim(claim.id)

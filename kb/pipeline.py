@@ -102,6 +102,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     _refuse_dangerous_out_dir(config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a site is meant to be read
     try:
         files = write_outputs(checked, analysis, staging, site=site, progress=progress)
         _swap_in(staging, out_dir)

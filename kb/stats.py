@@ -7,7 +7,7 @@ from collections import Counter
 from kb.analyze import DIRECTIONS, LEVELS, Analysis
 from kb.evidence import Evidence
 
-SYMBOL = {"benefit": "+", "no_effect": "0", "harm": "-", "mixed": "~", "inconclusive": "?"}
+SYMBOL = {"benefit": "+", "no_effect": "=", "harm": "-", "mixed": "~", "inconclusive": "?"}
 
 
 def render_stats(evidence: Evidence, analysis: Analysis) -> str:

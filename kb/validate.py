@@ -193,7 +193,7 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
     from pyshacl import validate
 
     data = rdflib.Graph()
-    data.parse(data=graph.store.dump(format=ox.RdfFormat.N_TRIPLES), format="nt")
+    data.parse(data=graph.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()), format="nt")
     shapes = rdflib.Graph()
     shapes.parse(data=resources.files("kb").joinpath("schema/shapes.ttl").read_bytes(), format="turtle",
                  publicID=evidence.config.base_iri)
@@ -202,9 +202,12 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
         return []
     SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
     already = {(p.path, p.line, p.field) for p in known}
+    reported = _records_with_errors(evidence, known)
     out: dict[tuple, Problem] = {}
     for result in results.subjects(rdflib.RDF.type, SH.ValidationResult):
         focus = str(results.value(result, SH.focusNode))
+        if any(focus == iri or focus.startswith(iri + "/") for iri in reported):
+            continue  # the record-level check already told the editor, with a better message
         path = results.value(result, SH.resultPath)
         message = str(results.value(result, SH.resultMessage) or "violates a shape")
         value = results.value(result, SH.value)
@@ -217,6 +220,25 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
                         hint="see kb/schema/shapes.ttl")
         out[(file, line, field_name, message)] = problem
     return list(out.values())
+
+
+def _records_with_errors(evidence: Evidence, known: list[Problem]) -> set[str]:
+    """IRIs of claims, works and concepts that already have an error: SHACL would only echo it."""
+    from kb.iris import Minter
+
+    mint = Minter(evidence.config.base_iri)
+    at = {(p.path, p.line) for p in known if p.severity == "error"}
+    out = set()
+    for claim in evidence.claims:
+        lines = {claim.line, claim.certainty.line, *claim.field_lines.values(), *(o.line for o in claim.outcomes)}
+        if any((claim.path, line) in at for line in lines):
+            out.add(mint.claim(claim.id))
+    for ref in evidence.references:
+        if any((ref.path, line) in at for line in {ref.line, *ref.field_lines.values()}):
+            out.add(mint.work(ref.key))
+    for scheme in evidence.vocabulary.concepts.values():
+        out.update(c.iri for c in scheme.values() if (c.path, c.line) in at)
+    return out
 
 
 def _locate(evidence: Evidence, graph: KnowledgeGraph, iri: str, field_name: str | None) -> tuple[str, int | None]:

@@ -1,0 +1,40 @@
+"""Shared fixtures: the fixture evidence folder, writable copies of it, and a checked KB."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+FIXTURE = DATA / "evidence"
+REAL = ROOT / "evidence"
+
+
+@pytest.fixture
+def evidence_copy(tmp_path: Path) -> Path:
+    """A writable copy of the fixture evidence folder (tests may break it on purpose)."""
+    target = tmp_path / "evidence"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def fixture_checked():
+    from kb.config import load_config
+    from kb.pipeline import check
+
+    return check(load_config(FIXTURE))
+
+
+@pytest.fixture(scope="session")
+def fixture_analysis(fixture_checked):
+    from kb.analyze import analyse
+
+    return analyse(fixture_checked.graph)
+
+
+def codes(problems) -> list[str]:
+    return sorted(p.code for p in problems)

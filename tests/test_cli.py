@@ -1,0 +1,127 @@
+"""The CLI: exit codes, stdout for results, stderr for problems, and nothing written on failure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import main
+from tests.conftest import FIXTURE
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_check_ok_and_strict():
+    result = run("check", "--evidence", str(FIXTURE))
+    assert result.exit_code == 0
+    assert "4 claims, 0 error(s), 1 warning(s)" in result.stdout
+    assert "bib-missing-field" in result.stderr
+    assert run("check", "--evidence", str(FIXTURE), "--strict").exit_code == 1
+
+
+def test_check_json(evidence_copy):
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    claims.write_text(claims.read_text().replace("population: smi", "population: smii"))
+    result = run("check", "--evidence", str(evidence_copy), "--format", "json")
+    assert result.exit_code == 1
+    payload = json.loads(result.stdout)
+    assert payload["errors"] == 1
+    problem = next(p for p in payload["problems"] if p["severity"] == "error")
+    assert problem["code"] == "claim-unknown-term" and problem["line"] == 16 and problem["field"] == "population"
+
+
+def test_missing_evidence_folder_is_a_usage_error(tmp_path):
+    result = run("check", "--evidence", str(tmp_path / "nope"))
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_build_writes_dumps_and_refuses_on_errors(evidence_copy, tmp_path):
+    out = tmp_path / "site"
+    result = run("build", "--evidence", str(evidence_copy), "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    for name in ("kb.ttl", "kb.nt", "kb.jsonld", "claims.csv", "network.graphml", "references.bib",
+                 "ontology.ttl", "shapes.ttl"):
+        assert (out / "data" / name).is_file()
+    before = tree_digest(out)
+    evidence_before = tree_digest(evidence_copy)
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    claims.write_text(claims.read_text().replace("design: rct", "design: rtc"))
+    evidence_before = tree_digest(evidence_copy)
+    result = run("build", "--evidence", str(evidence_copy), "--out", str(out))
+    assert result.exit_code == 1
+    assert "claim-unknown-term" in result.stderr and "nothing was written" in result.stderr
+    assert tree_digest(out) == before, "a failed build leaves the previous site as it was"
+    assert tree_digest(evidence_copy) == evidence_before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")], "no staging folder left"
+
+
+def test_build_refuses_to_replace_a_foreign_folder(tmp_path):
+    foreign = tmp_path / "docs"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    result = run("build", "--evidence", str(FIXTURE), "--out", str(foreign))
+    assert result.exit_code == 2 and (foreign / "precious.txt").read_text() == "keep me"
+
+
+def test_query_exit_codes_and_streams():
+    ok = run("query", "--evidence", str(FIXTURE), "claims-per-direction", "--format", "csv")
+    assert ok.exit_code == 0 and ok.stdout.startswith("direction,n")
+    empty = run("query", "--evidence", str(FIXTURE), "SELECT ?s WHERE { ?s a <http://nothing> }")
+    assert empty.exit_code == 0 and "(0 rows)" in empty.stdout
+    syntax = run("query", "--evidence", str(FIXTURE), "SELECT * WHERE { ?s ?p ?o")
+    assert syntax.exit_code == 3 and "line 1" in syntax.stderr and syntax.stdout == ""
+    refused = run("query", "--evidence", str(FIXTURE), "DROP ALL")
+    assert refused.exit_code == 4 and "read-only" in refused.stderr
+    service = run("query", "--evidence", str(FIXTURE), "SELECT * WHERE { SERVICE <http://x/> { ?s ?p ?o } }")
+    assert service.exit_code == 4 and "SERVICE" in service.stderr
+    listed = run("query", "--evidence", str(FIXTURE), "--list")
+    assert "no-effect-hospitalisation-smi" in listed.stdout
+
+
+def test_query_output_file_is_written_atomically(tmp_path):
+    target = tmp_path / "out.csv"
+    result = run("query", "--evidence", str(FIXTURE), "claims-per-direction", "--format", "csv", "-o", str(target))
+    assert result.exit_code == 0 and target.read_text().startswith("direction,n")
+    failed = run("query", "--evidence", str(FIXTURE), "SELECT * WHERE {", "-o", str(tmp_path / "bad.csv"))
+    assert failed.exit_code == 3 and not (tmp_path / "bad.csv").exists()
+
+
+def test_query_timeout_leaves_no_output(tmp_path):
+    target = tmp_path / "slow.csv"
+    cross = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i } ORDER BY ?a ?d ?g"
+    proc = subprocess.run([sys.executable, "-m", "kb", "query", "--evidence", str(FIXTURE), cross, "--format",
+                           "csv", "--timeout", "0.5", "-o", str(target)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 5 and "timed out" in proc.stderr
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("fmt", ["ttl", "nt", "jsonld", "csv", "graphml"])
+def test_export_formats(fmt):
+    result = CliRunner().invoke(main, ["export", "--evidence", str(FIXTURE), "--format", fmt])
+    assert result.exit_code == 0 and result.stdout_bytes
+
+
+def test_stats_shows_the_matrix():
+    result = run("stats", "--evidence", str(FIXTURE))
+    assert result.exit_code == 0
+    assert "claims: 4" in result.stdout and "claim-outcomes: 9" in result.stdout
+    smi = next(line for line in result.stdout.splitlines() if line.startswith("smi "))
+    assert smi.split()[1:] == [".", "=1", "=1", "+1", "+1", "+1", "=1", "."]
+
+
+def test_python_dash_m_and_help_is_quiet():
+    proc = subprocess.run([sys.executable, "-m", "kb", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "check" in proc.stdout and proc.stderr == ""

@@ -1,0 +1,103 @@
+"""The graph stage: the fixture corpus becomes exactly the expected graph (compared as graphs)."""
+
+from __future__ import annotations
+
+import rdflib
+from rdflib.compare import graph_diff, to_isomorphic
+
+from kb.config import load_config
+from kb.export import graph_bytes
+from kb.namespaces import sparql_prologue
+from kb.pipeline import check
+from tests.conftest import DATA, FIXTURE
+
+BASE = "https://w3id.org/peer-support-kb/"
+
+
+def as_rdflib(ttl: bytes) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    graph.parse(data=ttl, format="turtle")
+    return graph
+
+
+def test_fixture_graph_is_isomorphic_to_the_expected_graph(fixture_checked):
+    actual = to_isomorphic(as_rdflib(graph_bytes(fixture_checked.graph, "ttl")))
+    expected = to_isomorphic(as_rdflib((DATA / "expected" / "fixture-graph.ttl").read_bytes()))
+    if actual != expected:
+        _, only_actual, only_expected = graph_diff(actual, expected)
+        lines = sorted(f"+ {t}" for t in only_actual)[:20] + sorted(f"- {t}" for t in only_expected)[:20]
+        raise AssertionError("graph differs from tests/data/expected/fixture-graph.ttl "
+                             "(python -m tests.regenerate_golden after an intended change):\n" + "\n".join(lines))
+
+
+def ask(checked, pattern: str) -> bool:
+    return bool(checked.graph.store.query(sparql_prologue() + "ASK {" + pattern + "}"))
+
+
+def test_claim_links_source_cites_concepts_and_quote(fixture_checked):
+    claim = f"<{BASE}claim/smi-rct-review-hope-recovery>"
+    assert ask(fixture_checked, f"""
+        {claim} a psk:Claim ; prov:wasQuotedFrom <{BASE}work/shalaby2020peer> ;
+            cito:citesAsEvidence <{BASE}work/lloydevans2014systematic> ;
+            psk:population <{BASE}concept/population/smi> ;
+            psk:design <{BASE}concept/design/systematic_review_rct> ;
+            psk:certainty <{BASE}concept/certainty/moderate> ; psk:certaintyBasis "assigned" ;
+            psk:downgrade "inconsistency" ; psk:section "Severe or Serious Mental Illness" ;
+            psk:quote ?q ; psk:finding <{BASE}claim/smi-rct-review-hope-recovery/outcome/hospitalisation> .
+        <{BASE}claim/smi-rct-review-hope-recovery/outcome/hospitalisation>
+            psk:outcome <{BASE}concept/outcome/hospitalisation> ; psk:direction <{BASE}concept/direction/no_effect> .
+        FILTER(STRSTARTS(STR(?q), "a systematic review of randomized controlled trials (RCTs) involving adults"))
+        FILTER(LANG(?q) = "en")
+    """)
+
+
+def test_references_use_bibo_dcterms_and_doi_iris(fixture_checked):
+    work = f"<{BASE}work/lloydevans2014systematic>"
+    assert ask(fixture_checked, f"""
+        {work} a bibo:AcademicArticle ; psk:citekey "lloydevans2014systematic" ;
+            bibo:doi "10.1186/1471-244x-14-39" ; owl:sameAs <https://doi.org/10.1186/1471-244x-14-39> ;
+            dcterms:issued "2014"^^xsd:gYear ; bibo:volume "14" ; psk:authorsTruncated true ;
+            bibo:authorList ?list ; dcterms:isPartOf ?venue .
+        ?list rdf:_1 ?first . ?first foaf:familyName "Lloyd-Evans" .
+        ?list rdf:_6 ?sixth . ?sixth foaf:familyName "Pilling" .
+        ?venue a bibo:Journal ; dcterms:title "BMC Psychiatry" .
+    """)
+
+
+def test_citation_order_is_kept(fixture_checked):
+    assert ask(fixture_checked, f"""
+        <{BASE}work/shalaby2020peer> cito:cites <{BASE}work/chien2019peer> .
+        ?c a cito:Citation ; cito:hasCitingEntity <{BASE}work/shalaby2020peer> ;
+           cito:hasCitedEntity <{BASE}work/chien2019peer> ; psk:referenceNumber 2 .
+    """)
+
+
+def test_vocabulary_and_ontology_are_in_the_graph(fixture_checked):
+    assert ask(fixture_checked, f"""
+        <{BASE}concept/outcome/hope> a skos:Concept ; skos:broader <{BASE}concept/outcome-domain/personal_recovery> ;
+            skos:inScheme <{BASE}scheme/outcome> .
+        psk:Claim a owl:Class ; rdfs:comment ?c .
+    """)
+
+
+def test_no_blank_nodes_and_valid_iris(fixture_checked):
+    nodes = fixture_checked.graph.store.query("SELECT ?s WHERE { ?s ?p ?o FILTER(isBlank(?s) || isBlank(?o)) }")
+    assert list(nodes) == []
+
+
+def test_the_base_iri_comes_from_configuration(evidence_copy):
+    toml = evidence_copy / "kb.toml"
+    toml.write_text(toml.read_text().replace("https://w3id.org/peer-support-kb/", "https://example.org/kb/"))
+    checked = check(load_config(evidence_copy))
+    assert checked.report.errors == []
+    assert ask(checked, "<https://example.org/kb/claim/epss-protocol-under-test> psk:population "
+                        "<https://example.org/kb/concept/population/acute_discharge>")
+    assert not ask(checked, f"?s ?p <{BASE}concept/population/smi>")
+
+
+def test_graph_dumps_are_deterministic():
+    first = graph_bytes(check(load_config(FIXTURE), shacl=False).graph, "nt")
+    second = graph_bytes(check(load_config(FIXTURE), shacl=False).graph, "nt")
+    assert first == second
+    subjects = [line.split(" ", 1)[0].strip("<>") for line in first.decode().splitlines()]
+    assert subjects == sorted(subjects), "triples are grouped and ordered by subject IRI"

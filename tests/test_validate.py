@@ -1,0 +1,176 @@
+"""Cross-file checks and SHACL: each failure code has a fixture, and points at file:line:field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kb.config import load_config
+from kb.pipeline import check
+from tests.conftest import FIXTURE, codes
+
+CLAIMS = "claims/shalaby2020peer.yaml"
+
+
+def edit(folder: Path, rel: str, old: str, new: str, count: int = 1) -> None:
+    path = folder / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture changed: {old!r} not in {rel}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def run(folder: Path):
+    return check(load_config(folder))
+
+
+def test_fixture_is_clean(fixture_checked):
+    assert fixture_checked.report.errors == []
+    assert codes(fixture_checked.report.warnings) == ["bib-missing-field"]  # an undated web page
+
+
+def test_unknown_vocabulary_term_with_suggestion(evidence_copy):
+    edit(evidence_copy, CLAIMS, "population: smi", "population: smii")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-unknown-term"]
+    problem = errors[0]
+    assert problem.path.endswith(CLAIMS) and problem.line == 16 and problem.field == "population"
+    assert "did you mean 'smi'" in problem.message
+
+
+def test_outcome_domain_is_not_an_outcome(evidence_copy):
+    edit(evidence_copy, CLAIMS, "{outcome: hope, direction: benefit}", "{outcome: personal_recovery, direction: benefit}")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-unknown-term"] and "outcome domain" in errors[0].message
+
+
+def test_unknown_citekey_case_typo(evidence_copy):
+    edit(evidence_copy, CLAIMS, "cites: [lloydevans2014systematic]", "cites: [LloydEvans2014systematic]")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-unknown-reference"]
+    assert errors[0].field == "cites" and "did you mean 'lloydevans2014systematic'" in errors[0].hint
+
+
+def test_unknown_source_and_citation_list_entries(evidence_copy):
+    edit(evidence_copy, "citations/shalaby2020peer.yaml", "  - chien2019peer", "  - chien2019per")
+    errors = run(evidence_copy).report.errors
+    assert "citation-unknown-reference" in codes(errors)
+    problem = next(p for p in errors if p.code == "citation-unknown-reference")
+    assert problem.line == 4 and "chien2019peer" in problem.hint
+
+
+def test_quote_must_be_verbatim(evidence_copy):
+    edit(evidence_copy, CLAIMS, "insufficient data to support or refute the", "insufficient evidence to support or refute the")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-quote-not-found"]
+    assert errors[0].field == "quote" and "the first" in errors[0].hint
+
+
+def test_quote_whitespace_is_normalised(evidence_copy):
+    edit(evidence_copy, CLAIMS, "a Cochrane systematic review of PSSs", "a   Cochrane\n      systematic review of PSSs")
+    assert run(evidence_copy).report.errors == []
+
+
+def test_section_must_be_a_heading(evidence_copy):
+    edit(evidence_copy, CLAIMS, "section: Addiction and Drug Users", "section: Addiction and Drugs")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-unknown-section"] and "Addiction and Drug Users" in errors[0].hint
+
+
+def test_certainty_arithmetic(evidence_copy):
+    edit(evidence_copy, CLAIMS, "downgrades: [risk_of_bias, imprecision]", "downgrades: [risk_of_bias]")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-certainty-level"] and errors[0].expected == "moderate"
+
+
+def test_certainty_start_follows_design(evidence_copy):
+    edit(evidence_copy, CLAIMS, "      start: very_low", "      start: low")
+    errors = run(evidence_copy).report.errors
+    assert "claim-certainty-start" in codes(errors)
+
+
+def test_duplicate_claim_ids_across_files(evidence_copy):
+    text = (evidence_copy / CLAIMS).read_text()
+    (evidence_copy / "claims" / "other.yaml").write_text(text.replace("source: shalaby2020peer", "source: shalaby2020peer"))
+    report = run(evidence_copy).report
+    assert codes(report.errors).count("claim-duplicate-id") == 4
+    assert "claim-file-name" in codes(report.warnings)
+
+
+def test_claim_without_cites_needs_a_reason(evidence_copy):
+    edit(evidence_copy, CLAIMS, "cites: [litt2007changing]", "cites: []")
+    assert codes(run(evidence_copy).report.errors) == ["claim-no-cites"]
+
+
+def test_duplicate_outcome_in_a_claim(evidence_copy):
+    edit(evidence_copy, CLAIMS, "{outcome: recovery, direction: benefit}", "{outcome: hope, direction: mixed}")
+    assert codes(run(evidence_copy).report.errors) == ["claim-duplicate-outcome"]
+
+
+def test_all_problems_in_one_run(evidence_copy):
+    edit(evidence_copy, CLAIMS, "population: smi", "population: smii")
+    edit(evidence_copy, CLAIMS, "insufficient data to support or refute the", "no data to support or refute the")
+    edit(evidence_copy, "vocab/schemes.ttl", 'skos:prefLabel "Hope"@en ;', "")
+    report = run(evidence_copy).report
+    assert {"claim-unknown-term", "claim-quote-not-found", "vocab-label"} <= set(codes(report.errors))
+
+
+def test_vocab_problems(evidence_copy):
+    edit(evidence_copy, "vocab/schemes.ttl", 'skos:notation "hope"', 'skos:notation "Hope"')
+    edit(evidence_copy, "vocab/schemes.ttl", "skos:broader domain:clinical ;\n    skos:notation \"abstinence\"",
+         'skos:notation "abstinence"')
+    report = run(evidence_copy).report
+    assert {"vocab-notation", "vocab-domain"} <= set(codes(report.errors))
+    notation = next(p for p in report.errors if p.code == "vocab-notation")
+    assert notation.path.endswith("schemes.ttl") and notation.line > 1
+
+
+def test_vocab_syntax_error_has_position(evidence_copy):
+    edit(evidence_copy, "vocab/schemes.ttl", "skos:prefLabel \"Hope\"@en ;", "skos:prefLabel \"Hope\"@en ; nope:x 1 ;")
+    errors = run(evidence_copy).report.errors
+    syntax = next(p for p in errors if p.code == "vocab-syntax")
+    assert syntax.line is not None and syntax.col is not None and "nope" in syntax.message
+
+
+def test_shacl_violation_is_mapped_to_the_claim_file(evidence_copy):
+    """A graph-level violation (here injected) points at the claim's file, line and field."""
+    import pyoxigraph as ox
+
+    from kb.namespaces import PSK
+    from kb.validate import shacl_problems
+
+    checked = run(evidence_copy)
+    claim_iri = checked.evidence.config.base_iri + "claim/epss-protocol-under-test"
+    checked.graph.store.add(ox.Quad(ox.NamedNode(claim_iri), ox.NamedNode(PSK + "certaintyBasis"), ox.Literal("vibes")))
+    problems = shacl_problems(checked.evidence, checked.graph, [])
+    assert set(codes(problems)) == {"shacl-violation"}  # sh:in and sh:maxCount both fail
+    claim = checked.evidence.claims_by_id["epss-protocol-under-test"]
+    for problem in problems:
+        assert problem.path.endswith(CLAIMS) and problem.field == "certainty"
+        assert problem.line == claim.line_of("certainty")
+
+
+def test_shacl_closed_shape_catches_unknown_property(evidence_copy):
+    import pyoxigraph as ox
+
+    from kb.validate import shacl_problems
+
+    checked = run(evidence_copy)
+    claim_iri = checked.evidence.config.base_iri + "claim/smi-rct-review-hope-recovery"
+    checked.graph.store.add(ox.Quad(ox.NamedNode(claim_iri), ox.NamedNode("http://example.org/sumary"), ox.Literal("x")))
+    problems = shacl_problems(checked.evidence, checked.graph, [])
+    assert codes(problems) == ["shacl-violation"] and "sumary" in problems[0].format()
+
+
+def test_problem_format_is_grep_friendly(evidence_copy):
+    edit(evidence_copy, CLAIMS, "population: smi", "population: smii")
+    line = run(evidence_copy).report.errors[0].format()
+    assert re.match(r"^.+/claims/shalaby2020peer\.yaml:16: claim-unknown-term \[population\] ", line)
+
+
+@pytest.mark.parametrize("folder", [FIXTURE])
+def test_check_is_deterministic(folder):
+    first = [p.format() for p in check(load_config(folder)).report.sorted()]
+    second = [p.format() for p in check(load_config(folder)).report.sorted()]
+    assert first == second
