@@ -226,3 +226,29 @@ def stats(evidence_dir: Path) -> None:
         print_problems(checked.report.errors)
         sys.exit(EXIT_ERRORS)
     click.echo(render_stats(checked.evidence, analyse(checked.graph)))
+
+
+@main.command()
+@evidence_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--dry-run", is_flag=True, help="Show the entries that would be written and the summary; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Add the valid entries even when others are in error.")
+@click.option("--encoding", metavar="NAME", help="Encoding of the input files (default: UTF-8, BOM optional).")
+def add(evidence_dir: Path, files: tuple[str, ...], dry_run: bool, skip_invalid: bool, encoding: str | None) -> None:
+    """Add BibTeX entries from FILE(s) (or - for standard input) to references.bib.
+
+    Every entry is added, recognised as already present, or reported; existing bytes never change.
+    """
+    from kb.bibimport import AddOptions, run_add
+
+    config = load_config(evidence_dir)
+    options = AddOptions(evidence_dir=evidence_dir, dry_run=dry_run, skip_invalid=skip_invalid, encoding=encoding,
+                         max_file_bytes=config.max_file_bytes, max_field_chars=config.max_field_chars)
+    result = run_add(list(files), options, stdin=click.get_binary_stream("stdin"))
+    print_problems(result.problems)
+    for outcome in result.outcomes:
+        click.echo(outcome.format())
+    if dry_run and result.new_entries:
+        click.echo("\n" + "\n".join(result.new_entries), nl=False)
+    click.echo(result.summary())
+    sys.exit(result.exit_code)
