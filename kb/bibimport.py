@@ -377,7 +377,8 @@ def _refuse(result: AddResult, problem: Problem) -> None:
 def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> AddResult:
     target = options.target
     existing = target.read_bytes() if target.exists() else None
-    parsed_target = read_bib(existing or b"", target, max_file_bytes=options.max_file_bytes)
+    # The size cap is for inputs; the references file's own size is `kb check`'s business.
+    parsed_target = read_bib(existing or b"", target, max_file_bytes=max(options.max_file_bytes, len(existing or b"")))
     if parsed_target.fatal:
         result = plan_import(sources, ParsedBib(str(target)), options)
         result.problems += parsed_target.problems
@@ -394,4 +395,6 @@ def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> Ad
         result.written = True
     except ChangedOnDiskError as exc:
         _refuse(result, error(target, None, "bib-changed-on-disk", str(exc)))
+    except OSError as exc:  # disk full, permissions: the old file is intact (kb.atomic)
+        _refuse(result, error(target, None, "bib-write-failed", f"could not write: {exc}; nothing was changed"))
     return result

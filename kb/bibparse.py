@@ -144,7 +144,7 @@ def split_text(parsed: ParsedBib) -> None:
             path, line, "bib-commented-field", f"commented-out field '{name}' is ignored", col=col,
             field=name.lower(), hint="delete the line, or remove the '%' to keep the field"))
     parsed.blocks.sort(key=lambda b: b.start)
-    for block, following in zip(parsed.blocks, [*parsed.blocks[1:], None], strict=True):
+    for block, following in zip(parsed.blocks, [*parsed.blocks[1:], None], strict=False):
         if block.kind == "failed":  # the rest of a broken entry is not stray text
             block.end = max(block.end, following.start if following else len(text.rstrip()))
     _attach_bad_characters(parsed, find_bad_characters(text, path))

@@ -244,7 +244,7 @@ def add(evidence_dir: Path, files: tuple[str, ...], dry_run: bool, skip_invalid:
     config = load_config(evidence_dir)
     options = AddOptions(evidence_dir=evidence_dir, dry_run=dry_run, skip_invalid=skip_invalid, encoding=encoding,
                          max_file_bytes=config.max_file_bytes, max_field_chars=config.max_field_chars)
-    result = run_add(list(files), options, stdin=click.get_binary_stream("stdin"))
+    result = run_add(list(files), options)
     print_problems(result.problems)
     for outcome in result.outcomes:
         click.echo(outcome.format())
