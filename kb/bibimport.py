@@ -30,7 +30,7 @@ from kb.bib import check_file, failed_block_problem
 from kb.bibcheck import EntryRecord, check_links, check_required, evaluate_entry, fold_key, key_problem
 from kb.bibnormal import NewEntry, field_texts, generate_key, normalise_entry, suffixed, work_identity
 from kb.bibparse import DEFAULT_MAX_FILE_BYTES, ParsedBib, RawBlock, read_bib
-from kb.bibvalues import MacroTable
+from kb.bibvalues import MacroTable, parse_expression
 from kb.problems import Problem, Severity, error, warning
 
 DEFAULT_MAX_ENTRIES = 10_000
@@ -46,6 +46,7 @@ class AddOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_field_chars: int = 1_000_000
     max_entries: int = DEFAULT_MAX_ENTRIES
+    lock_timeout: float = 60.0  # seconds to wait for another kb add to finish
 
     @property
     def target(self) -> Path:
@@ -121,6 +122,7 @@ class _Index:
         self.by_key: dict[str, _Known] = {}
         self.by_doi: dict[str, _Known] = {}
         self.by_work: dict[tuple[str, str, str], _Known] = {}
+        self.by_fields: dict[frozenset[tuple[str, str]], _Known] = {}
 
     def add(self, known: _Known) -> None:
         self.by_key.setdefault(fold_key(known.key), known)
@@ -130,17 +132,19 @@ class _Index:
         identity = work_identity(known.fields)
         if identity:
             self.by_work.setdefault(identity, known)
+        if known.fields:
+            self.by_fields.setdefault(frozenset(known.fields.items()), known)
 
-    def same_work(self, key: str, fields: dict[str, str]) -> tuple[_Known, str] | None:
+    def same_work(self, fields: dict[str, str]) -> tuple[_Known, str] | None:
         doi = fields.get("doi", "")
         if doi in self.by_doi:
             return self.by_doi[doi], f"same DOI {doi}"
         identity = work_identity(fields)
         if identity and identity in self.by_work:
             return self.by_work[identity], "same title, year and first author"
-        namesake = self.by_key.get(fold_key(key)) if key else None
-        if namesake is not None and namesake.fields == fields:
-            return namesake, "same key and fields"
+        twin = self.by_fields.get(frozenset(fields.items()))
+        if twin is not None:  # e.g. no title to compare, or imported before under a suffixed key
+            return twin, "same fields"
         return None
 
     def taken(self, key: str) -> bool:
@@ -268,7 +272,7 @@ def _decide(record: EntryRecord, macros: MacroTable, index: _Index,
         return outcome, None
     probe = normalise_entry(record, macros, record.key or "probe")
     fields = field_texts(probe)
-    same = index.same_work(record.key, fields)
+    same = index.same_work(fields)
     if same:
         known, why = same
         outcome.kind, outcome.key = "present", known.key
@@ -322,7 +326,8 @@ def _self_check(entry: NewEntry, record: EntryRecord) -> Problem | None:
     text = entry.render()
     parsed = read_bib(text.encode("utf-8"), "<new entry>")
     blocks = [b for b in parsed.blocks if b.kind == "entry"]
-    if len(parsed.blocks) == 1 and len(blocks) == 1:
+    well_formed = all(parse_expression(value)[1] is None for _, value in entry.fields)
+    if well_formed and len(parsed.blocks) == 1 and len(blocks) == 1 and not parsed.problems:
         back = evaluate_entry(blocks[0], MacroTable(), "<new entry>")
         if back.key == entry.key and back.fields == field_texts(entry) and not back.errors:
             return None
@@ -352,7 +357,7 @@ def run_add(inputs: list[str | Path], options: AddOptions, stdin: BinaryIO | Non
             sources.append((name, data or b""))
     target = options.target
     try:
-        with locked(target) if not options.dry_run else contextlib.nullcontext():
+        with locked(target, options.lock_timeout) if not options.dry_run else contextlib.nullcontext():
             result = _plan_and_write(sources, options)
     except LockTimeoutError as exc:
         result = plan_import(sources, ParsedBib(str(target)), options)

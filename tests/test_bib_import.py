@@ -455,3 +455,31 @@ def test_cli_stdin_and_dry_run(evidence: Path) -> None:
     assert "<stdin>:1:1: would be added as doe2020standard (key generated" in result.stdout
     assert "@article{doe2020standard,\n  author = {Doe, Jane}," in result.stdout
     assert "\r" not in result.stdout and target(evidence).read_bytes() == before
+
+
+def test_an_entry_that_would_not_read_back_is_not_written(evidence: Path, tmp_path: Path) -> None:
+    # Inside quotes bibtexparser does not count braces, so "x}" is a value; written as {x}} it would
+    # close the entry early. The self-check parses every new entry before it is written.
+    result = add(evidence, write(tmp_path, entry().replace("  year = {2020},", '  year = {2020},\n  note = "x}",')))
+    assert [p.code for p in result.problems] == ["bib-cannot-write"]
+    assert [o.kind for o in result.outcomes] == ["reported"] and not result.written
+
+
+def test_lock_held_by_another_writer(evidence: Path, tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from kb.atomic import locked
+            with locked({str(target(evidence))!r}):
+                print("held", flush=True)
+                time.sleep(10)
+        """)], stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        before = target(evidence).read_bytes()
+        result = add(evidence, write(tmp_path, entry()), lock_timeout=0.2)
+        assert [p.code for p in result.problems] == ["bib-locked"] and not result.written
+        assert [o.kind for o in result.outcomes] == ["reported"] and target(evidence).read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()

@@ -386,3 +386,32 @@ def test_format_citation() -> None:
     assert format_citation(by_key["world2014fact"]).startswith("World Health Organization. (2014). Fact Sheet on")
     assert format_citation(by_key["penney2018advocates"]) == (
         "(2018). Advocates for Human Potential. https://www.ahpnet.com/")
+
+
+# --- properties of the normalisers ---------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_page = st.from_regex(r"[A-Za-z]?[0-9]{1,5}", fullmatch=True)
+
+
+@given(first=_page, last=_page, dash=st.sampled_from(["-", "--", "---", "–", "—", " - ", " -- "]))
+def test_page_ranges_always_use_double_hyphen_and_are_idempotent(first: str, last: str, dash: str) -> None:
+    once = normalise_pages(f"{first}{dash}{last}")
+    assert once == f"{first}--{last}"
+    assert normalise_pages(once) == once
+
+
+@given(suffix=st.from_regex(r"[A-Za-z0-9._;()/-]{1,30}", fullmatch=True),
+       prefix=st.sampled_from(["", "https://doi.org/", "http://dx.doi.org/", "doi:", "DOI: ", "https://DOI.org/"]),
+       registrant=st.integers(1000, 99999))
+def test_doi_normalisation_is_bare_lower_case_and_idempotent(suffix: str, prefix: str, registrant: int) -> None:
+    doi = normalise_doi(f"{prefix}10.{registrant}/{suffix}")
+    assert doi == f"10.{registrant}/{suffix}".lower()
+    assert normalise_doi(doi) == doi
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_latex_to_text_never_raises(value: str) -> None:
+    assert isinstance(latex_to_text(value), str)
