@@ -189,7 +189,7 @@ def _emit(payload: bytes, output: Path | None) -> None:
         return
     from kb.atomic import atomic_write_bytes
 
-    atomic_write_bytes(output, payload)
+    atomic_write_bytes(output, payload, backup=False)
 
 
 @main.command()
@@ -252,3 +252,44 @@ def add(evidence_dir: Path, files: tuple[str, ...], dry_run: bool, skip_invalid:
         click.echo("\n" + "\n".join(result.new_entries), nl=False)
     click.echo(result.summary())
     sys.exit(result.exit_code)
+
+
+@main.command("new-claim")
+@evidence_option
+@click.option("--source", required=True, help="Citekey of the document that states the claim.")
+@click.option("--write", is_flag=True, help="Append the stub to claims/<SOURCE>.yaml instead of printing it.")
+def new_claim(evidence_dir: Path, source: str, write: bool) -> None:
+    """A claim stub with every field, the allowed vocabulary ids and the source's headings."""
+    from kb.authoring import AuthoringError, append_stub, claim_stub
+    from kb.evidence import load_evidence
+
+    evidence, _ = load_evidence(load_config(evidence_dir))
+    try:
+        if write:
+            path = append_stub(evidence, source)
+            click.echo(f"appended a claim stub to {path}; fill it in, then run kb check", err=True)
+        else:
+            click.echo(claim_stub(evidence, source), nl=False)
+    except AuthoringError as exc:
+        click.echo(f"kb new-claim: {exc}", err=True)
+        sys.exit(EXIT_ERRORS)
+
+
+@main.command()
+@evidence_option
+@click.argument("scheme", required=False)
+def vocab(evidence_dir: Path, scheme: str | None) -> None:
+    """List the concepts of one scheme (or all) with their definitions.
+
+    Schemes: population, intervention, outcome, design, direction, certainty.
+    """
+    from kb.authoring import AuthoringError, vocabulary_text
+    from kb.vocab import load_vocabulary
+
+    config = load_config(evidence_dir)
+    vocabulary, problems = load_vocabulary(config.vocab_dir, config.base_iri)
+    print_problems([p for p in problems if p.severity == "error"])
+    try:
+        click.echo(vocabulary_text(vocabulary, scheme), nl=False)
+    except AuthoringError as exc:
+        raise click.UsageError(str(exc)) from None
