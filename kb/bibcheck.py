@@ -216,8 +216,9 @@ def check_links(records: Iterable[EntryRecord], lookup: ParentLookup, all_keys: 
         for name in LINK_FIELDS:
             target = record.fields.get(name, "")
             if target and lookup(target) is None:
+                near = [k for k in keys if k[:2].casefold() == target[:2].casefold()][:500]  # difflib is O(n)
                 record.problem("bib-crossref-missing", f"{name} target '{target}' does not exist", name,
-                               expected="the key of an entry in the same file", hint=did_you_mean(target, keys))
+                               expected="the key of an entry in the same file", hint=did_you_mean(target, near))
         chain = [record.key]
         current = record
         while (target := current.fields.get("crossref", "")) and (parent := lookup(target)) is not None:

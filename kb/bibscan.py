@@ -31,6 +31,9 @@ BLOCK_START = re.compile(r"@([\w]*)[ \t]*([{(])")
 _COMMENTED_ENTRY = re.compile(r"%+[ \t]*@([\w]+)[ \t]*[{(][ \t]*([^,\s]*)")
 _COMMENTED_FIELD = re.compile(r"%+[ \t]*([A-Za-z][\w+:.-]*)[ \t]*=")
 _ALIASES = {"latin-9": "iso-8859-15", "latin9": "iso-8859-15", "latin-0": "iso-8859-15"}
+_BLANKS = re.compile(r"[ \t]*")
+_MARKS_OUTSIDE = re.compile(r"[@\n]")  # between blocks only a block start or a new line matters
+_MARKS_INSIDE = re.compile(r'[{}"()\n]')
 MAX_REPORTED = 20  # per kind and file: a file full of NULs should not flood the terminal
 
 
@@ -214,16 +217,14 @@ def mask_percent_comments(text: str) -> Masked:
     quotes delimit values only at entry level, and an ``@`` at the start of a line inside an
     unclosed block starts a new block.
     """
-    chars = list(text)
+    spans: list[tuple[int, int]] = []
     masked = Masked(text)
     depth, kind, closing, in_quotes = 0, "", "}", False
     i, n, line_start = 0, len(text), True
     while i < n:
         if line_start:
             line_start = False
-            j = i
-            while j < n and text[j] in " \t":
-                j += 1
+            j = _BLANKS.match(text, i).end()  # type: ignore[union-attr]
             if j < n and text[j] == "%" and (depth == 0 or (depth == 1 and kind == "entry" and not in_quotes)):
                 end = text.find("\n", j)
                 end = n if end < 0 else end
@@ -232,21 +233,23 @@ def mask_percent_comments(text: str) -> Masked:
                     masked.commented_entries.append((j, m.group(1), m.group(2)))
                 elif depth == 1 and (m := _COMMENTED_FIELD.match(line)):
                     masked.commented_fields.append((j, m.group(1)))
-                chars[j:end] = " " * (end - j)
+                spans.append((j, end))
                 i = end
                 continue
             if depth > 0 and BLOCK_START.match(text, j):
                 depth = 0  # the splitter abandons the unclosed block here
             i = j
             continue
-        c = text[i]
+        mark = (_MARKS_OUTSIDE if depth == 0 else _MARKS_INSIDE).search(text, i)
+        if mark is None:
+            break
+        i, c = mark.start(), mark.group()
         if c == "\n":
             line_start = True
             i += 1
             continue
-        escaped = i > 0 and text[i - 1] == "\\"
         if depth == 0:
-            m = BLOCK_START.match(text, i) if c == "@" else None
+            m = BLOCK_START.match(text, i)
             if m:
                 name = m.group(1).lower()
                 kind = name if name in ("comment", "preamble", "string") else "entry"
@@ -254,7 +257,7 @@ def mask_percent_comments(text: str) -> Masked:
                 depth, in_quotes = 1, False
                 i = m.end()
                 continue
-        elif not escaped:
+        elif not (i > 0 and text[i - 1] == "\\"):
             tracks_quotes = kind == "entry" or (kind in ("string", "preamble") and closing == ")")
             if in_quotes:
                 if c == '"':
@@ -268,5 +271,10 @@ def mask_percent_comments(text: str) -> Masked:
             elif depth == 1 and c == '"' and tracks_quotes:
                 in_quotes = True
         i += 1
-    masked.text = "".join(chars)
+    if spans:
+        pieces, last = [], 0
+        for start, end in spans:
+            pieces += [text[last:start], " " * (end - start)]
+            last = end
+        masked.text = "".join([*pieces, text[last:]])
     return masked
