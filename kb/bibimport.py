@@ -65,7 +65,8 @@ class Outcome:
     message: str = ""
 
     def format(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+        where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        return f"{where}: {self.message}"
 
 
 @dataclass
@@ -184,7 +185,8 @@ def plan_import(sources: list[tuple[str, bytes]], target: ParsedBib, options: Ad
         result.problems.extend(parsed.problems)
         if parsed.fatal:
             for n in range(parsed.block_count_estimate):
-                result.outcomes.append(Outcome(parsed.path, 0, 0, "reported", message=f"block {n + 1} not read"))
+                result.outcomes.append(Outcome(parsed.path, 0, 0, "reported",
+                                               message=f"entry {n + 1} not imported: the file could not be read"))
             continue
         if total > options.max_entries:
             result.problems.append(error(parsed.path, None, "bib-too-many-entries",
