@@ -110,6 +110,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         shutil.rmtree(staging, ignore_errors=True)
         raise
     progress(f"wrote {len(files)} files to {out_dir}")
+    _persist_store(config, checked, progress)
     return BuildResult(checked, analysis, out_dir, [out_dir / f.relative_to(staging) for f in files])
 
 
@@ -146,6 +147,17 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
             progress("rendering site")
             files += render_site(checked, analysis, target, progress=progress)
     return sorted(files)
+
+
+def _persist_store(config: Config, checked: Checked, progress: Progress) -> None:
+    """Leave the built graph where ``kb query`` finds it (a cache: failing to write it is harmless)."""
+    from kb.store import persist
+
+    try:
+        persist(config, checked.graph.store)  # type: ignore[union-attr]
+        progress("cached the store for kb query")
+    except OSError as exc:
+        progress(f"could not cache the store: {exc}")
 
 
 def _swap_in(staging: Path, out_dir: Path) -> None:

@@ -1,18 +1,83 @@
-"""Open the KB's graph for querying.
+"""The persisted, content-addressed store that ``kb query`` opens instead of rebuilding the graph.
 
-Today this checks the evidence and builds the graph in memory; the persisted, hash-keyed store
-of the performance work plugs in here without the callers changing.
+The key is a hash of every evidence file that feeds the graph (and of the kb version), so any edit
+invalidates it and nothing stale is ever queried. ``kb build`` and the first ``kb query`` after an
+edit write it; later queries open it read-only in milliseconds. Stores are written to a temporary
+folder and renamed into place, so a crash never leaves a half-written store behind.
 """
 
 from __future__ import annotations
 
-import click
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
+from kb import __version__
 from kb.config import Config
+
+GRAPH_INPUTS = ("references.bib", "kb.toml", "citations", "claims", "vocab", "sources")
+
+
+def evidence_key(config: Config) -> str:
+    """A hash of the files the graph is built from (not queries/, which only the site reads)."""
+    digest = hashlib.sha256(f"kb {__version__}\n{config.base_iri}\n".encode())
+    schema = Path(__file__).parent / "schema" / "ontology.ttl"
+    digest.update(schema.read_bytes())
+    for name in GRAPH_INPUTS:
+        path = config.evidence_dir / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and not file.name.startswith(".") and not file.name.endswith(".bak"):
+                digest.update(str(file.relative_to(config.evidence_dir)).encode() + b"\0")
+                digest.update(file.read_bytes())
+                digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def store_path(config: Config, key: str) -> Path:
+    return config.store_cache_dir / f"store-{key}"
+
+
+def persist(config: Config, store: object, key: str | None = None) -> Path:
+    """Write ``store`` (the built graph) as the cached store for the current evidence."""
+    import pyoxigraph as ox
+
+    key = key or evidence_key(config)
+    target = store_path(config, key)
+    if target.is_dir():
+        return target
+    config.store_cache_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
+    try:
+        disk = ox.Store(str(staging / "db"))
+        disk.bulk_extend(store.quads_for_pattern(None, None, None, None))  # type: ignore[attr-defined]
+        disk.flush()
+        del disk
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for old in config.store_cache_dir.glob("store-*"):
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def open_store(config: Config) -> object:
-    """A pyoxigraph store holding the KB; exits with the problems if the evidence has errors."""
+    """The KB as a pyoxigraph store: the cached one if current, else built (and cached) now.
+
+    Exits with the problems (exit code 1) if the evidence has errors: nothing is cached then.
+    """
+    import click
+    import pyoxigraph as ox
+
+    key = evidence_key(config)
+    cached = store_path(config, key)
+    if (cached / "db").is_dir():
+        return ox.Store.read_only(str(cached / "db"))
     from kb.pipeline import check
 
     checked = check(config, shacl=False)
@@ -21,4 +86,6 @@ def open_store(config: Config) -> object:
             if problem in checked.report.errors:
                 click.echo(problem.format(), err=True)
         raise click.exceptions.Exit(1)
+    with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
+        persist(config, checked.graph.store, key)  # type: ignore[attr-defined]
     return checked.graph.store  # type: ignore[attr-defined]

@@ -1,0 +1,50 @@
+"""The persisted store: kb query reuses it while the evidence is unchanged, and never serves a stale one."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from kb.cli import main
+from kb.config import load_config
+from kb.store import evidence_key, open_store, store_path
+
+
+def count_claims(folder) -> str:
+    result = CliRunner().invoke(main, ["query", "--evidence", str(folder), "--format", "csv",
+                                       "SELECT (COUNT(?c) AS ?n) WHERE { ?c a psk:Claim }"])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout.split()[-1]
+
+
+def test_query_caches_and_invalidates(evidence_copy):
+    config = load_config(evidence_copy)
+    key = evidence_key(config)
+    assert not store_path(config, key).exists()
+    assert count_claims(evidence_copy) == "4"
+    assert (store_path(config, key) / "db").is_dir(), "the first query leaves a store behind"
+    assert count_claims(evidence_copy) == "4"
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    text = claims.read_text()
+    start = text.index("  - id: epss-protocol-under-test")
+    claims.write_text(text[:start])
+    assert evidence_key(config) != key
+    assert count_claims(evidence_copy) == "3", "an edit invalidates the cached store"
+    assert not store_path(config, key).exists(), "old stores are cleaned up"
+
+
+def test_build_leaves_a_store_for_queries(evidence_copy, tmp_path):
+    result = CliRunner().invoke(main, ["build", "--evidence", str(evidence_copy), "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.stderr
+    config = load_config(evidence_copy)
+    assert (store_path(config, evidence_key(config)) / "db").is_dir()
+    store = open_store(config)
+    assert len(store) > 500
+
+
+def test_broken_evidence_is_not_cached(evidence_copy):
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    claims.write_text(claims.read_text().replace("design: rct", "design: rtc"))
+    result = CliRunner().invoke(main, ["query", "--evidence", str(evidence_copy), "claims-per-direction"])
+    assert result.exit_code == 1 and "claim-unknown-term" in result.stderr
+    config = load_config(evidence_copy)
+    assert not config.store_cache_dir.exists() or not list(config.store_cache_dir.glob("store-*"))
