@@ -386,11 +386,13 @@ def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> Ad
     existing = target.read_bytes() if target.exists() else None
     # The size cap is for inputs; the references file's own size is `kb check`'s business.
     parsed_target = read_bib(existing or b"", target, max_file_bytes=max(options.max_file_bytes, len(existing or b"")))
-    if parsed_target.fatal:
+    broken = [failed_block_problem(b, str(target)) for b in parsed_target.blocks if b.kind == "failed"]
+    if parsed_target.fatal or broken:  # appending after an unclosed entry would bury the new ones in it
         result = plan_import(sources, ParsedBib(str(target)), options)
-        result.problems += parsed_target.problems
+        result.problems += [p for p in parsed_target.problems if p.severity is Severity.ERROR] + broken
         _refuse(result, error(target, None, "bib-target-unusable",
-                              "the references file must be fixed before anything is added to it"))
+                              "the references file must be fixed before anything is added to it",
+                              hint="run `kb check` and fix the errors it lists for this file"))
         return result
     result = plan_import(sources, parsed_target, options)
     if options.dry_run or not result.new_entries or (result.errors and not options.skip_invalid):

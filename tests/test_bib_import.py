@@ -339,6 +339,16 @@ def test_merge_conflict_in_the_input_or_the_target_refuses(evidence: Path, tmp_p
     assert [o.kind for o in result.outcomes] == ["reported"] and not result.written
 
 
+def test_a_target_with_an_unclosed_entry_is_refused(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    broken = entry(key="old2020", title="Old").replace("\n}\n", "\n")
+    target(evidence).write_text(broken)
+    result = add(evidence, write(tmp_path, entry()))
+    assert [p.code for p in result.problems] == ["bib-unclosed-entry", "bib-target-unusable"]
+    assert not result.written and target(evidence).read_text() == broken
+
+
 def test_commented_and_failed_entries_are_reported(evidence: Path) -> None:
     result = add(evidence, BIB / "commented.bib", BIB / "unclosed.bib", skip_invalid=True)
     kinds = [(o.path.rsplit("/", 1)[1], o.line, o.kind) for o in result.outcomes]
