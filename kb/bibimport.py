@@ -28,9 +28,18 @@ from typing import BinaryIO
 from kb.atomic import ABSENT, ChangedOnDiskError, LockTimeoutError, atomic_write_bytes, digest_bytes, locked
 from kb.bib import check_file, failed_block_problem
 from kb.bibcheck import EntryRecord, check_links, check_required, evaluate_entry, fold_key, key_problem
-from kb.bibnormal import NewEntry, field_texts, generate_key, normalise_entry, suffixed, work_identity
+from kb.bibnormal import (
+    NewEntry,
+    append_entries,
+    field_texts,
+    generate_key,
+    normalise_entry,
+    reads_back,
+    suffixed,
+    work_identity,
+)
 from kb.bibparse import DEFAULT_MAX_FILE_BYTES, ParsedBib, RawBlock, read_bib
-from kb.bibvalues import MacroTable, parse_expression
+from kb.bibvalues import MacroTable
 from kb.problems import Problem, Severity, error, warning
 
 DEFAULT_MAX_ENTRIES = 10_000
@@ -325,26 +334,10 @@ def _relink(entry: NewEntry, record: EntryRecord, renamed: dict[str, str],
 
 def _self_check(entry: NewEntry, record: EntryRecord) -> Problem | None:
     """Parse what we are about to write; it must read back as exactly these fields."""
-    text = entry.render()
-    parsed = read_bib(text.encode("utf-8"), "<new entry>")
-    blocks = [b for b in parsed.blocks if b.kind == "entry"]
-    well_formed = all(parse_expression(value)[1] is None for _, value in entry.fields)
-    if well_formed and len(parsed.blocks) == 1 and len(blocks) == 1 and not parsed.problems:
-        back = evaluate_entry(blocks[0], MacroTable(), "<new entry>")
-        if back.key == entry.key and back.fields == field_texts(entry) and not back.errors:
-            return None
+    if reads_back(entry):
+        return None
     return record.problem("bib-cannot-write", "the normalised entry would not read back unchanged",
                           hint="simplify the values (balanced braces, no trailing backslash)")
-
-
-def _append(existing: bytes, entries: list[str], newline: str) -> bytes:
-    text = "\n".join(entries)
-    if existing.strip():
-        if not existing.endswith((b"\n", b"\r")):
-            text = "\n\n" + text
-        elif not existing.rstrip(b" \t").endswith((b"\n\n", b"\r\n\r\n", b"\r\r")):
-            text = "\n" + text
-    return existing + text.replace("\n", newline).encode("utf-8")
 
 
 def run_add(inputs: list[str | Path], options: AddOptions, stdin: BinaryIO | None = None) -> AddResult:
@@ -398,7 +391,7 @@ def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> Ad
     if options.dry_run or not result.new_entries or (result.errors and not options.skip_invalid):
         return result
     newline = parsed_target.decoded.newline if parsed_target.decoded and existing else "\n"
-    data = _append(existing or b"", result.new_entries, newline)
+    data = append_entries(existing or b"", result.new_entries, newline)
     try:
         atomic_write_bytes(target, data, expected_digest=ABSENT if existing is None else digest_bytes(existing))
         result.written = True

@@ -19,15 +19,18 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kb.bibcheck import EntryRecord, fold_key
+from kb.bibcheck import EntryRecord, evaluate_entry, fold_key
 from kb.bibdisplay import latex_to_text
+from kb.bibparse import read_bib
 from kb.bibvalues import (
     MONTHS,
     MacroTable,
     Value,
     doi_from_url,
+    evaluate,
     month_number,
     normalise_pages,
+    parse_expression,
     parse_persons,
 )
 
@@ -157,10 +160,30 @@ def normalise_entry(record: EntryRecord, macros: MacroTable, key: str) -> NewEnt
 
 def field_texts(entry: NewEntry, macros: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
     """What the loader will read back from a written entry (for the round-trip self-check)."""
-    from kb.bibvalues import evaluate
-
     table = MacroTable(dict(macros))
     return {name: evaluate(value, table.lookup).text for name, value in entry.fields}
+
+
+def reads_back(entry: NewEntry) -> bool:
+    """Whether the rendered entry parses back as one entry with exactly these fields (no surprises)."""
+    if any(parse_expression(value)[1] for _, value in entry.fields):
+        return False
+    parsed = read_bib(entry.render().encode("utf-8"), "<new entry>")
+    if len(parsed.blocks) != 1 or parsed.blocks[0].kind != "entry" or parsed.problems:
+        return False
+    back = evaluate_entry(parsed.blocks[0], MacroTable(), "<new entry>")
+    return back.key == entry.key and back.fields == field_texts(entry) and not back.errors
+
+
+def append_entries(existing: bytes, entries: list[str], newline: str) -> bytes:
+    """``existing`` unchanged, then a blank line and the entries, in the file's newline style."""
+    text = "\n".join(entries)
+    if existing.strip():
+        if not existing.endswith((b"\n", b"\r")):
+            text = "\n\n" + text
+        elif not existing.rstrip(b" \t").endswith((b"\n\n", b"\r\n\r\n", b"\r\r")):
+            text = "\n" + text
+    return existing + text.replace("\n", newline).encode("utf-8")
 
 
 __all__ = ["NewEntry", "fold_key", "generate_key", "normalise_entry", "suffixed", "work_identity"]
