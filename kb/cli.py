@@ -108,8 +108,10 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write results to this file (atomically) instead of stdout.")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Give up after this many seconds.")
+@click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Write at most this many rows (or triples); a note on stderr says when rows were cut.")
 def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: str | None, list_examples: bool,
-          output: Path | None, timeout: float) -> None:
+          output: Path | None, timeout: float, limit: int) -> None:
     """Run a read-only SPARQL query: text, -f FILE.rq, or an example name.
 
     \b
@@ -140,8 +142,10 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
     from kb.store import open_store
 
     store = open_store(config)
-    payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt), timeout)
+    payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt, limit=limit), timeout)
     _emit(payload, output)
+    if payload.truncated:
+        click.echo(f"kb query: output cut at --limit {limit} rows", err=True)
 
 
 def _run_with_timeout(work, timeout: float) -> bytes:

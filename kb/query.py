@@ -151,27 +151,95 @@ def _syntax_error(exc: SyntaxError, query: str) -> QuerySyntaxError:
 # --- formatting -------------------------------------------------------------------------
 
 
-def format_results(results: object, fmt: str, prefixes: dict[str, str] | None = None) -> bytes:
-    """Serialise SELECT/ASK results (table, csv, tsv, json) or graph results (turtle, ntriples)."""
+class Payload(bytes):
+    """Serialised results; ``truncated`` says whether ``limit`` cut rows off."""
+
+    truncated: bool = False
+
+
+def format_results(results: object, fmt: str, prefixes: dict[str, str] | None = None,
+                   limit: int | None = None) -> Payload:
+    """Serialise SELECT/ASK results (table, csv, tsv, json) or graph results (turtle, ntriples).
+
+    ``limit`` caps the rows (or triples) written (BAD_INPUTS #24).
+    """
     import pyoxigraph as ox
 
     prefixes = dict(PREFIXES, **(prefixes or {}))
     if isinstance(results, ox.QueryBoolean):
         if fmt == "json":
-            return results.serialize(format=ox.QueryResultsFormat.JSON)
-        return (("true" if bool(results) else "false") + "\n").encode()
+            return Payload(results.serialize(format=ox.QueryResultsFormat.JSON))
+        return Payload((("true" if bool(results) else "false") + "\n").encode())
     if isinstance(results, ox.QuerySolutions):
-        if fmt == "table":
-            return _table(results, prefixes).encode("utf-8")
-        formats = {"csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV,
-                   "json": ox.QueryResultsFormat.JSON}
-        if fmt not in formats:
+        if fmt not in TABLE_FORMATS:
             raise ValueError(f"format '{fmt}' is for CONSTRUCT/DESCRIBE; use one of {', '.join(TABLE_FORMATS)}")
-        return results.serialize(format=formats[fmt])
-    triples = sorted(results, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))  # type: ignore[call-overload]
-    if fmt == "ntriples":
-        return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
-    return ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)
+        names = [v.value for v in results.variables]
+        rows, cut = _take(results, limit)
+        payload = Payload(_WRITERS[fmt](names, rows, prefixes).encode("utf-8"))
+    else:
+        triples, cut = _take(results, limit)
+        triples.sort(key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+        if fmt == "ntriples":
+            payload = Payload(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
+        else:
+            payload = Payload(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
+    payload.truncated = cut
+    return payload
+
+
+def _take(items: object, limit: int | None) -> tuple[list, bool]:
+    out = []
+    for item in items:  # type: ignore[attr-defined]
+        if limit is not None and len(out) >= limit:
+            return out, True
+        out.append(item)
+    return out, False
+
+
+def _term_json(term: object) -> dict[str, str]:
+    import pyoxigraph as ox
+
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    out = {"type": "literal", "value": term.value}  # type: ignore[attr-defined]
+    if term.language:  # type: ignore[attr-defined]
+        out["xml:lang"] = term.language  # type: ignore[attr-defined]
+    elif term.datatype.value != XSD_STRING:  # type: ignore[attr-defined]
+        out["datatype"] = term.datatype.value  # type: ignore[attr-defined]
+    return out
+
+
+def _json(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
+    bindings = [{n: _term_json(row[n]) for n in names if row[n] is not None} for row in rows]
+    return json.dumps({"head": {"vars": names}, "results": {"bindings": bindings}}, ensure_ascii=False) + "\n"
+
+
+def _csv(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
+    """W3C SPARQL CSV: plain values, CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow(["" if row[n] is None else _csv_value(row[n]) for n in names])
+    return buffer.getvalue()
+
+
+def _csv_value(term: object) -> str:
+    import pyoxigraph as ox
+
+    return f"_:{term.value}" if isinstance(term, ox.BlankNode) else term.value  # type: ignore[attr-defined]
+
+
+def _tsv(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
+    """W3C SPARQL TSV: terms in Turtle syntax, ``?var`` headers."""
+    lines = ["\t".join(f"?{n}" for n in names)]
+    lines += ["\t".join("" if row[n] is None else str(row[n]) for n in names) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def term_text(term: object, prefixes: dict[str, str]) -> str:
@@ -190,18 +258,20 @@ def term_text(term: object, prefixes: dict[str, str]) -> str:
     return str(term)
 
 
-def _table(results: object, prefixes: dict[str, str]) -> str:
-    names = [v.value for v in results.variables]  # type: ignore[attr-defined]
-    rows = [[" ".join(term_text(solution[name], prefixes).split()) for name in names] for solution in results]  # type: ignore[attr-defined]
-    widths = [min(max([len(n)] + [len(r[i]) for r in rows]), 80) for i, n in enumerate(names)]
+def _table(names: list[str], rows: list, prefixes: dict[str, str]) -> str:
+    cells = [[" ".join(term_text(row[name], prefixes).split()) for name in names] for row in rows]
+    widths = [min(max([len(n)] + [len(r[i]) for r in cells]), 80) for i, n in enumerate(names)]
 
-    def line(cells: list[str]) -> str:
-        fitted = ((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True))
+    def line(values: list[str]) -> str:
+        fitted = ((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(values, widths, strict=True))
         return " | ".join(fitted).rstrip()
 
-    out = [line(names), "-+-".join("-" * w for w in widths)] + [line(r) for r in rows]
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    out = [line(names), "-+-".join("-" * w for w in widths)] + [line(r) for r in cells]
+    out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
     return "\n".join(out) + "\n"
+
+
+_WRITERS = {"table": _table, "csv": _csv, "tsv": _tsv, "json": _json}
 
 
 def solutions_as_dicts(results: object, prefixes: dict[str, str] | None = None) -> list[dict[str, str]]:

@@ -125,3 +125,9 @@ def test_stats_shows_the_matrix():
 def test_python_dash_m_and_help_is_quiet():
     proc = subprocess.run([sys.executable, "-m", "kb", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "check" in proc.stdout and proc.stderr == ""
+
+
+def test_query_limit_note_goes_to_stderr():
+    result = run("query", "--evidence", str(FIXTURE), "SELECT ?s WHERE { ?s ?p ?o }", "--format", "csv", "--limit", "2")
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3
+    assert "cut at --limit 2" in result.stderr

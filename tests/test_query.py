@@ -117,3 +117,21 @@ def test_formats(fixture_checked):
     assert "@prefix psk:" in turtle and turtle.count("psk:Claim") == 4
     nt = format_results(run_query(store, construct), "ntriples").decode()
     assert len(nt.splitlines()) == 4
+
+
+def test_limit_cuts_rows_and_says_so(fixture_checked):
+    store = fixture_checked.graph.store
+    payload = format_results(run_query(store, "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s"), "csv", limit=3)
+    assert payload.truncated and len(payload.decode().splitlines()) == 4
+    whole = format_results(run_query(store, "SELECT ?c WHERE { ?c a psk:Claim }"), "json", limit=10)
+    assert not whole.truncated and len(json.loads(whole)["results"]["bindings"]) == 4
+
+
+def test_json_terms_follow_the_w3c_format(fixture_checked):
+    query = 'SELECT ?iri ?lang ?typed ?plain WHERE { BIND(psk:Claim AS ?iri) BIND("x"@en AS ?lang) BIND(2 AS ?typed) BIND("p" AS ?plain) }'
+    payload = json.loads(format_results(run_query(fixture_checked.graph.store, query), "json"))
+    row = payload["results"]["bindings"][0]
+    assert row["iri"] == {"type": "uri", "value": "https://w3id.org/peer-support-kb/ontology#Claim"}
+    assert row["lang"] == {"type": "literal", "value": "x", "xml:lang": "en"}
+    assert row["typed"] == {"type": "literal", "value": "2", "datatype": "http://www.w3.org/2001/XMLSchema#integer"}
+    assert row["plain"] == {"type": "literal", "value": "p"}
