@@ -36,7 +36,8 @@ def failed_block_problem(block: RawBlock, path: str) -> Problem:
             code, message = "bib-unbalanced-braces", f"{what} has unbalanced braces"
         else:
             code, message = "bib-unclosed-entry", f"{what} is not closed before the next entry starts"
-        hint = "count the braces of the entry's values: every '{' needs its '}'"
+        hint = ("count the braces of the entry's values (every '{' needs its '}'); a line inside a value "
+                "must not start with '@', which reads as the start of a new entry")
     else:
         code, message = "bib-syntax", f"{what} could not be parsed: {reason.strip()}"
         hint = "check the syntax: @type{key, field = {value}, …}" + (
