@@ -139,13 +139,10 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
         (data / name).write_bytes(payload)
         files.append(data / name)
     if site:
-        try:
-            from kb.site import render_site
-        except ImportError:  # the site renderer is optional until it lands
-            render_site = None
-        if render_site is not None:
-            progress("rendering site")
-            files += render_site(checked, analysis, target, progress=progress)
+        from kb.site import render_site
+
+        progress("rendering site")
+        files += render_site(checked, analysis, target, progress=progress)
     return sorted(files)
 
 

@@ -1,0 +1,227 @@
+"""Page contexts for the records: claims, references, concepts, the maps and their cells.
+
+Each function returns finished ``*Page`` objects (see :mod:`kb.site.pages`) plus, for table
+pages, the CSV of their rows; :mod:`kb.site.render` writes them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from kb.analyze import Row
+from kb.bib import latex_to_text
+from kb.query import rows_to_csv
+from kb.site import evmap, jsonld
+from kb.site.grade import summarise
+from kb.site.pages import (
+    BibliographyPage,
+    BibRow,
+    CellPage,
+    CitingDoc,
+    ClaimPage,
+    ClaimRow,
+    ClaimsIndexPage,
+    ConceptGroup,
+    ConceptIndexPage,
+    ConceptPage,
+    Fact,
+    Link,
+    MapPage,
+    Page,
+    ReferencePage,
+    Term,
+)
+from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
+
+CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
+                 "design", "source"]
+SCHEME_TITLES = {"population": "Populations and contexts", "intervention": "Interventions", "outcome": "Outcomes"}
+
+
+@dataclass
+class Output:
+    """What the render stage writes: pages, and other files (CSV, BibTeX) as text."""
+
+    pages: list[Page]
+    files: dict[str, str]
+
+
+def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
+    return rows_to_csv([{
+        "claim_id": r.claim.label, "statement": r.statement, "population": r.population.label,
+        "intervention": r.intervention.label, "outcome": r.outcome.label, "direction": r.direction.id,
+        "certainty": r.certainty.id, "design": r.design.label, "source": r.source.label,
+    } for r in rows], CLAIM_COLUMNS)
+
+
+def add_csv(out: Output, page: Page, text: str) -> None:
+    path = page.path.rsplit(".", 1)[0] + ".csv"
+    page.csv = Link(path, "these rows as CSV")
+    out.files[path] = text
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+def claim_pages(res: Resolver, out: Output) -> None:
+    ev = res.ev
+    for claim in sorted(ev.claims, key=lambda c: c.id):
+        source = ev.references_by_key.get(claim.source)
+        page = ClaimPage(
+            path=res.claim_path(claim.id), title=f"Claim: {claim.id}", template="claim.html", section="claims",
+            description=" ".join(claim.statement.split()),
+            breadcrumbs=(Link("claims/index.html", "Claims"),),
+            claim_id=claim.id, iri=res.mint.claim(claim.id), statement=" ".join(claim.statement.split()),
+            quote=" ".join(claim.quote.split()), quote_section=claim.section,
+            source=res.ref_link(claim.source), source_citation=res.citations.get(claim.source, claim.source),
+            source_doi=res.doi_link(source) if source else None, cites=res.cited_works(claim),
+            population=res.term("population", claim.population),
+            intervention=res.term("intervention", claim.intervention), design=res.term("design", claim.design),
+            findings=res.findings(claim), certainty=res.certainty(claim), facts=res.claim_facts(claim),
+            notes=" ".join((claim.notes or "").split()),
+        )
+        page.jsonld = jsonld.claim(res, claim)
+        out.pages.append(page)
+    rows = res.claim_rows(res.analysis.rows)
+    index = ClaimsIndexPage(path="claims/index.html", title="All claims", template="claims.html",
+                            section="claims", rows=rows,
+                            description=f"{len(res.analysis.claim_ids)} claims, {len(rows)} claim-outcomes.")
+    index.jsonld = jsonld.collection(res, index.title, index.description)
+    add_csv(out, index, claims_csv(rows))
+    out.pages.append(index)
+
+
+# --- references --------------------------------------------------------------------------------
+
+
+def reference_pages(res: Resolver, out: Output) -> None:
+    ev = res.ev
+    stated: dict[str, list[Row]] = defaultdict(list)
+    resting: dict[str, list[Row]] = defaultdict(list)
+    for row in res.analysis.rows:
+        stated[row.source].append(row)
+        for key in row.cites:
+            resting[key].append(row)
+    bib_rows = []
+    for ref in sorted(ev.references, key=lambda r: r.key):
+        cited_by: dict[str, list[int]] = defaultdict(list)
+        for doc, n in ev.cited_by.get(ref.key, []):
+            cited_by[doc].append(n)
+        facts = [Fact("Type", ref.entry_type), Fact("Citation key", ref.key)]
+        for name, label in (("year", "Year"), ("date", "Date"), ("journal", "Journal"), ("booktitle", "In"),
+                            ("volume", "Volume"), ("number", "Issue"), ("pages", "Pages"),
+                            ("publisher", "Publisher"), ("institution", "Institution"),
+                            ("organization", "Organisation"), ("urldate", "Accessed")):
+            if ref.get(name):
+                facts.append(Fact(label, latex_to_text(ref.get(name))))
+        bib_path = res.ref_path(ref.key, "bib")
+        out.files[bib_path] = ref.raw.rstrip("\n") + "\n"
+        page = ReferencePage(
+            path=res.ref_path(ref.key), title=short_cite(ref), template="reference.html", section="references",
+            description=res.citations[ref.key], breadcrumbs=(Link("references/index.html", "Bibliography"),),
+            key=ref.key, iri=res.mint.work(ref.key), entry_type=ref.entry_type, citation=res.citations[ref.key],
+            doi=res.doi_link(ref), url=res.url_link(ref), facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
+            bibtex_file=Link(bib_path, f"{ref.key}.bib"),
+            cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
+            stated=res.claim_rows(stated.get(ref.key, [])), resting=res.claim_rows(resting.get(ref.key, [])),
+            note=latex_to_text(ref.get("annote") or ref.get("note")),
+        )
+        page.jsonld = jsonld.reference(res, ref)
+        out.pages.append(page)
+        claims = {r.claim_id for r in stated.get(ref.key, []) + resting.get(ref.key, [])}
+        bib_rows.append(BibRow(Link(page.path, page.title), ref.key, res.citations[ref.key],
+                               latex_to_text(ref.year) or ref.get("date")[:4], ref.entry_type,
+                               sum(len(ns) for ns in cited_by.values()), len(claims)))
+    page = BibliographyPage(path="references/index.html", title="Bibliography", template="bibliography.html",
+                            section="references", rows=tuple(bib_rows),
+                            types=tuple(sorted({r.entry_type for r in bib_rows})),
+                            description=f"{len(bib_rows)} works: the source documents and everything they cite.")
+    page.jsonld = jsonld.collection(res, page.title, page.description)
+    add_csv(out, page, rows_to_csv([{
+        "key": r.key, "citation": r.citation, "year": r.year, "type": r.entry_type, "cited_by": r.cited_by,
+        "claims": r.claims} for r in bib_rows], ["key", "citation", "year", "type", "cited_by", "claims"]))
+    out.pages.append(page)
+
+
+# --- concepts ----------------------------------------------------------------------------------
+
+
+def concept_pages(res: Resolver, out: Output) -> None:
+    vocab = res.vocab
+    for scheme, folder in CONCEPT_FOLDERS.items():
+        by_id: dict[str, list[Row]] = defaultdict(list)
+        for row in res.analysis.rows:
+            by_id[getattr(row, scheme)].append(row)
+        groups: dict[str, list[tuple[Term, int]]] = defaultdict(list)
+        for concept_id in vocab.ids(scheme):
+            concept = vocab.get(scheme, concept_id)
+            assert concept is not None
+            rows = by_id.get(concept_id, [])
+            broader = res.term("outcome", concept.broader) if scheme == "outcome" and concept.broader else None
+            page = ConceptPage(
+                path=f"{folder}/{concept_id}.html", title=concept.label, template="concept.html", section=folder,
+                description=concept.definition, breadcrumbs=(Link(f"{folder}/index.html", SCHEME_TITLES[scheme]),),
+                scheme=scheme, scheme_label=vocab.scheme_labels.get(scheme, SCHEME_TITLES[scheme]),
+                concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
+                broader=broader, iri=concept.iri, summaries=tuple(res.summary(s) for s in summarise(rows)),
+                rows=res.claim_rows(rows),
+            )
+            page.jsonld = jsonld.concept(res, concept)
+            if page.rows:
+                add_csv(out, page, claims_csv(page.rows))
+            out.pages.append(page)
+            groups[(concept.broader or "") if scheme == "outcome" else ""].append((page.concept, len(rows)))
+        ordered = sorted(groups, key=lambda g: (res.label("outcome", g).lower() if g else "", g))
+        index = ConceptIndexPage(
+            path=f"{folder}/index.html", title=SCHEME_TITLES[scheme], template="concepts.html", section=folder,
+            scheme=scheme, intro=vocab.scheme_definitions.get(scheme, ""),
+            description=vocab.scheme_definitions.get(scheme, ""),
+            groups=tuple(ConceptGroup(res.term("outcome", g) if g else None,
+                                      tuple(sorted(groups[g], key=lambda t: (t[0].label.lower(), t[0].id))))
+                         for g in ordered),
+        )
+        index.jsonld = jsonld.collection(res, index.title, index.description)
+        out.pages.append(index)
+
+
+# --- the maps and their cells ------------------------------------------------------------------
+
+
+def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL) -> None:
+    rows = res.analysis.rows
+    groups, columns = evmap.columns(res)
+    directions, certainties = evmap.legend()
+    views = (Link("map.html", "Populations × outcomes"), Link("map-interventions.html", "Interventions × outcomes"))
+    data = evmap.row_data(res, rows)
+    for axis, path in (("population", "map.html"), ("intervention", "map-interventions.html")):
+        title = f"Evidence map: {evmap.AXES[axis].lower()} × outcomes"
+        page = MapPage(
+            path=path, title=title, template="map.html", section="map",
+            description="What the evidence found, for whom, and how sure we can be: one mark per claim and outcome.",
+            axis=axis, axis_label=evmap.AXES[axis], views=views, groups=groups, columns=columns,
+            rows=evmap.build_rows(res, rows, axis, columns, threshold), filters=evmap.filters(res, rows, axis),
+            directions=directions, certainties=certainties, threshold=threshold, total=len(rows), data=data,
+            scripts=("assets/map.js",),
+        )
+        page.jsonld = jsonld.collection(res, title, page.description)
+        out.pages.append(page)
+        cell_pages(res, out, axis, path)
+
+
+def cell_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
+    cells: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in res.analysis.rows:
+        cells[(getattr(row, axis), row.outcome)].append(row)
+    for (row_id, outcome), rows in sorted(cells.items()):
+        row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
+        page = CellPage(
+            path=res.cell_path(axis, row_id, outcome), title=f"{outcome_term.label} — {row_term.label}",
+            template="cell.html", section="map", breadcrumbs=(Link(map_path, "Evidence map"),),
+            description=evmap.cell_text(rows), row_term=row_term, outcome=outcome_term,
+            summaries=tuple(res.summary(s) for s in summarise(rows)), rows=res.claim_rows(rows),
+            map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"),
+        )
+        page.jsonld = jsonld.collection(res, page.title, page.description)
+        add_csv(out, page, claims_csv(page.rows))
+        out.pages.append(page)

@@ -1,0 +1,138 @@
+"""Plain-language summaries of claims in the wording style of GRADE.
+
+GRADE's standard statements tie the verb to the certainty: high "improves", moderate "probably
+improves", low "may improve", very low "we are uncertain whether … improves". A policymaker reads
+one sentence per (intervention, outcome, population, direction, certainty), with the designs the
+claims rest on: "Peer support services may improve hope in serious mental illness (low
+certainty; 1 systematic review …)". The sentences are plain text; templates escape them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kb.analyze import DIRECTIONS, LEVELS, Row
+
+LEVEL_WORDS = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very low"}
+
+# direction → (singular subject, plural subject) per certainty band; very low has its own form.
+_VERBS: dict[str, dict[str, tuple[str, str]]] = {
+    "benefit": {"high": ("improves", "improve"), "moderate": ("probably improves", "probably improve"),
+                "low": ("may improve", "may improve")},
+    "no_effect": {"high": ("makes little or no difference to", "make little or no difference to"),
+                  "moderate": ("probably makes little or no difference to",
+                               "probably make little or no difference to"),
+                  "low": ("may make little or no difference to", "may make little or no difference to")},
+    "harm": {"high": ("worsens", "worsen"), "moderate": ("probably worsens", "probably worsen"),
+             "low": ("may worsen", "may worsen")},
+    "mixed": {"high": ("has mixed effects on", "have mixed effects on"),
+              "moderate": ("probably has mixed effects on", "probably have mixed effects on"),
+              "low": ("may have mixed effects on", "may have mixed effects on")},
+}
+_VERY_LOW: dict[str, tuple[str, str]] = {
+    "benefit": ("improves", "improve"),
+    "no_effect": ("makes any difference to", "make any difference to"),
+    "harm": ("worsens", "worsen"),
+}
+_HEAD_STOP = re.compile(r"\b(for|with|of|in|by|through|to|from|on|at|added|alone|including)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One sentence, and the claims it summarises (ids, in order)."""
+
+    text: str
+    direction: str
+    certainty: str
+    claim_ids: tuple[str, ...]
+
+
+def lower_first(label: str) -> str:
+    """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym."""
+    if len(label) > 1 and label[0].isupper() and not label[1].isupper():
+        return label[0].lower() + label[1:]
+    return label
+
+
+def is_plural(label: str) -> bool:
+    """A rough test of whether a label names a plural subject ("Peer navigators", "… groups")."""
+    words = label.split()
+    if not words or words[0].lower().endswith("ing"):
+        return False  # a gerund ("Working as a peer support worker") is singular
+    head = _HEAD_STOP.split(label, maxsplit=1)[0]
+    return any(w.lower().endswith("s") and not w.lower().endswith(("ss", "us", "is"))
+               for w in re.findall(r"[A-Za-z-]+", head))
+
+
+def sentence(intervention: str, outcome: str, population: str, direction: str, certainty: str) -> str:
+    """The GRADE-style statement (without the bracketed certainty and designs)."""
+    plural = is_plural(intervention)
+    subject_mid = lower_first(intervention)
+    where = f" in {lower_first(population)}" if population else ""
+    outcome = lower_first(outcome)  # (already lower-cased when several are joined)
+    if direction == "inconclusive":
+        return f"The evidence is inconclusive about whether {subject_mid} {'change' if plural else 'changes'} " \
+               f"{outcome}{where}"
+    if certainty == "very_low":
+        if direction == "mixed":
+            return f"We are uncertain about the effect of {subject_mid} on {outcome}{where}: the findings are mixed"
+        verb = _VERY_LOW[direction][1 if plural else 0]
+        return f"We are uncertain whether {subject_mid} {verb} {outcome}{where}"
+    verb = _VERBS[direction][certainty][1 if plural else 0]
+    return f"{intervention} {verb} {outcome}{where}"
+
+
+def designs_phrase(labels: Iterable[str]) -> str:
+    """``1 randomised controlled trial`` or ``cohort study × 2``, joined, in a stable order."""
+    counts = Counter(labels)
+    parts = [f"1 {lower_first(label)}" if n == 1 else f"{lower_first(label)} × {n}"
+             for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return ", ".join(parts)
+
+
+def summarise(rows: Iterable[Row]) -> list[Summary]:
+    """One sentence per (intervention, population, direction, certainty, claims), surest first.
+
+    Outcomes that share all of these are named together ("may improve hope and recovery"), so a
+    review reporting on five outcomes reads as one finding, not five.
+    """
+    per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
+    for row in rows:
+        key = (row.intervention_label, row.outcome_label, row.population_label, row.direction, row.certainty)
+        per_outcome[key].append(row)
+    merged: dict[tuple, list[str]] = defaultdict(list)
+    members: dict[tuple, list[Row]] = {}
+    for (intervention, outcome, population, direction, certainty), group in per_outcome.items():
+        claims = tuple(sorted({r.claim_id for r in group}))
+        key = (intervention, population, direction, certainty, claims)
+        merged[key].append(outcome)
+        members.setdefault(key, group)
+
+    def order(key: tuple) -> tuple:
+        intervention, population, direction, certainty, claims = key
+        return (_rank(LEVELS, certainty), -len(claims), _rank(DIRECTIONS, direction),
+                sorted(o.lower() for o in merged[key]), population, intervention)
+
+    out = []
+    for key in sorted(merged, key=order):
+        intervention, population, direction, certainty, claims = key
+        outcomes = join_words(sorted(merged[key], key=str.lower))
+        design_of = {r.claim_id: r.design_label for r in members[key]}
+        designs = designs_phrase(design_of[c] for c in claims)
+        text = (f"{sentence(intervention, outcomes, population, direction, certainty)} "
+                f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {designs}).")
+        out.append(Summary(text, direction, certainty, claims))
+    return out
+
+
+def join_words(words: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c`` — each lower-cased where it is not an acronym."""
+    words = [lower_first(w) for w in words]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _rank(order: tuple[str, ...], value: str) -> int:
+    return order.index(value) if value in order else len(order)

@@ -1,0 +1,92 @@
+"""The schema.org record each page embeds as JSON-LD (search engines and harvesters read it).
+
+Plain dicts of plain values; the template serialises them with ``tojson``, which escapes ``<``,
+``>`` and ``&`` so no text can close the script element. IRIs are the KB's own, so a harvester
+can join the page to the graph dump.
+"""
+
+from __future__ import annotations
+
+from kb.bib import latex_to_text
+from kb.model import Claim, Concept, Reference
+from kb.site.paths import doi_url, safe_external_url
+from kb.site.views import Resolver
+
+CONTEXT = "https://schema.org"
+TYPES = {"article": "ScholarlyArticle", "book": "Book", "incollection": "Chapter", "inbook": "Chapter",
+         "techreport": "Report", "report": "Report", "online": "WebPage", "phdthesis": "Thesis",
+         "mastersthesis": "Thesis"}
+
+
+def dataset_ref(res: Resolver) -> dict:
+    return {"@type": "Dataset", "@id": res.mint.dataset(), "name": res.ev.config.title}
+
+
+def dataset(res: Resolver, description: str, updated: str, downloads: list[tuple[str, str]]) -> dict:
+    config = res.ev.config
+    record = {
+        "@context": CONTEXT, "@type": "Dataset", "@id": res.mint.dataset(), "name": config.title,
+        "description": description, "license": safe_external_url(config.data_licence_url) or config.data_licence,
+        "isBasedOn": [{"@id": res.mint.work(c)} for c in sorted({c.source for c in res.ev.claims})],
+        "distribution": [{"@type": "DataDownload", "contentUrl": path, "encodingFormat": fmt}
+                         for path, fmt in downloads],
+    }
+    if updated:
+        record["dateModified"] = updated
+    return record
+
+
+def collection(res: Resolver, name: str, description: str) -> dict:
+    return {"@context": CONTEXT, "@type": "CollectionPage", "name": name, "description": description,
+            "isPartOf": dataset_ref(res)}
+
+
+def webpage(res: Resolver, name: str, description: str) -> dict:
+    return {"@context": CONTEXT, "@type": "WebPage", "name": name, "description": description,
+            "isPartOf": dataset_ref(res)}
+
+
+def claim(res: Resolver, record: Claim) -> dict:
+    about = [res.label("population", record.population), res.label("intervention", record.intervention)]
+    about += [res.label("outcome", f.outcome) for f in record.outcomes]
+    return {
+        "@context": CONTEXT, "@type": "Claim", "@id": res.mint.claim(record.id), "identifier": record.id,
+        "text": " ".join(record.statement.split()),
+        "appearance": {"@type": "Quotation", "text": " ".join(record.quote.split()),
+                       "isPartOf": {"@id": res.mint.work(record.source)}},
+        "citation": [{"@id": res.mint.work(key)} for key in record.cites],
+        "about": about, "isPartOf": dataset_ref(res),
+    }
+
+
+def reference(res: Resolver, ref: Reference) -> dict:
+    record: dict = {
+        "@context": CONTEXT, "@type": TYPES.get(ref.entry_type, "CreativeWork"), "@id": res.mint.work(ref.key),
+        "identifier": ref.key, "name": latex_to_text(ref.title),
+        "author": [{"@type": "Organization" if p.literal else "Person",
+                    "name": latex_to_text(f"{p.given} {p.family}".strip())} for p in ref.authors],
+    }
+    year = latex_to_text(ref.year) or ref.get("date")[:4]
+    if year:
+        record["datePublished"] = year
+    journal = latex_to_text(ref.get("journal"))
+    if journal:
+        record["isPartOf"] = {"@type": "Periodical", "name": journal}
+    doi = doi_url(ref.doi)
+    if doi:
+        record["sameAs"] = doi
+        record["identifier"] = [ref.key, {"@type": "PropertyValue", "propertyID": "doi", "value": ref.doi}]
+    url = safe_external_url(ref.get("url"))
+    if url:
+        record["url"] = url
+    return record
+
+
+def concept(res: Resolver, record: Concept) -> dict:
+    return {
+        "@context": CONTEXT, "@type": "DefinedTerm", "@id": record.iri, "name": record.label,
+        "description": record.definition, "termCode": record.id,
+        "alternateName": list(record.alt_labels),
+        "inDefinedTermSet": {"@type": "DefinedTermSet", "@id": res.mint.scheme(record.scheme),
+                             "name": res.vocab.scheme_labels.get(record.scheme, record.scheme)},
+    }

@@ -1,0 +1,288 @@
+"""Page contexts for the KB as a whole: home, gaps, network, SPARQL, data, search and method."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from kb.analyze import DIRECTIONS, LEVELS, Row
+from kb.namespaces import PREFIXES, sparql_prologue
+from kb.query import load_examples, rows_to_csv
+from kb.site import jsonld
+from kb.site.context import Output, add_csv
+from kb.site.grade import LEVEL_WORDS, summarise
+from kb.site.markdown import section
+from kb.site.network import COLUMN_HEADINGS, COLUMN_X, KINDS, layout
+from kb.site.pages import (
+    DataPage,
+    Download,
+    ExampleView,
+    Fact,
+    GapCell,
+    GapList,
+    GapsPage,
+    HomePage,
+    Link,
+    MethodPage,
+    NavItem,
+    NetworkPage,
+    OntologyTerm,
+    SchemeView,
+    SearchPage,
+    SiteInfo,
+    SparqlPage,
+    Term,
+)
+from kb.site.paths import safe_external_url
+from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
+
+HEADLINES = 6
+NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
+       ("outcomes/index.html", "Outcomes", "outcomes"),
+       ("populations/index.html", "Populations", "populations"),
+       ("interventions/index.html", "Interventions", "interventions"), ("claims/index.html", "Claims", "claims"),
+       ("references/index.html", "Bibliography", "references"), ("gaps.html", "Gaps", "gaps"),
+       ("network.html", "Network", "network"), ("sparql.html", "SPARQL", "sparql"), ("data.html", "Data", "data"),
+       ("method.html", "Method", "method"), ("search.html", "Search", "search"))
+DOWNLOADS = (
+    ("data/kb.ttl", "Turtle", "The whole graph: claims, works, citations, vocabularies and the ontology."),
+    ("data/kb.nt", "N-Triples", "The same graph, one triple per line (sorted; easy to diff)."),
+    ("data/kb.jsonld", "JSON-LD", "The same graph as JSON-LD."),
+    ("data/claims.csv", "CSV", "One row per claim and outcome, with the verbatim quote."),
+    ("data/references.bib", "BibTeX", "Every work, exactly as the editors wrote it."),
+    ("data/network.graphml", "GraphML", "The evidence network (documents, claims, concepts) for Gephi or networkx."),
+    ("data/ontology.ttl", "Turtle (OWL)", "The KB's small ontology."),
+    ("data/shapes.ttl", "Turtle (SHACL)", "The shapes the graph is validated against."),
+)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def site_info(res: Resolver) -> SiteInfo:
+    config = res.ev.config
+    updated = config.extra.get("updated", "")
+    if hasattr(updated, "isoformat"):  # TOML reads a bare date as a date
+        updated = updated.isoformat()  # type: ignore[union-attr]
+    updated = str(updated or "")
+    if updated and not _DATE.match(updated):
+        raise ValueError(f"{config.evidence_dir / 'kb.toml'}: updated = {updated!r}; expected \"YYYY-MM-DD\"")
+    return SiteInfo(config.title, updated, config.data_licence, safe_external_url(config.data_licence_url),
+                    config.base_iri, tuple(NavItem(key, Link(p, label)) for p, label, key in NAV))
+
+
+def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
+    rows, ev, vocab = res.analysis.rows, res.ev, res.vocab
+    summaries = summarise(rows)
+    counts = (
+        Fact("Claims", str(len(res.analysis.claim_ids))), Fact("Claim-outcome findings", str(len(rows))),
+        Fact("Works in the bibliography", str(len(ev.references))),
+        Fact("Source documents", str(len({r.source for r in rows}))),
+        Fact("Outcomes with evidence", f"{len({r.outcome for r in rows})} of {len(vocab.ids('outcome'))}"),
+        Fact("Populations with evidence", f"{len({r.population for r in rows})} of {len(vocab.ids('population'))}"),
+        Fact("Triples in the graph", str(res.analysis.triples)),
+    )
+    directions = Counter(r.direction for r in rows)
+    cite = [site.title.rstrip(".") + "."]
+    if site.updated:
+        cite.append(f"Data as of {site.updated}.")
+    cite.append(site.base_iri)
+    if site.licence:
+        cite.append(f"Licence: {site.licence}.")
+    page = HomePage(
+        path="index.html", title=site.title, template="index.html", section="home",
+        description="What research says about peer support in mental health: every finding traceable to a quote.",
+        counts=counts, headlines=tuple(res.summary(s) for s in summaries[:HEADLINES]),
+        directions=tuple(Fact(DIRECTION_LABELS[d], str(directions[d])) for d in DIRECTIONS),
+        citation=" ".join(cite),
+        sources=tuple(res.ref_link(k) for k in sorted({c.source for c in ev.claims})),
+    )
+    page.jsonld = jsonld.dataset(res, page.description, site.updated, [(p, f) for p, f, _ in DOWNLOADS])
+    out.pages.append(page)
+
+
+def gaps_page(res: Resolver, out: Output) -> None:
+    vocab, rows = res.vocab, res.analysis.rows
+    gaps = res.analysis.gaps(vocab.ids("population"), vocab.ids("outcome"))
+    cells: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        cells.setdefault((row.population, row.outcome), []).append(row)
+
+    def cell(key: tuple[str, str], detail: str) -> GapCell:
+        population, outcome = key
+        link = Link(res.cell_path("population", population, outcome), "claims") if key in cells else None
+        return GapCell(res.term("population", population), res.term("outcome", outcome), link, detail)
+
+    def describe(key: tuple[str, str], what: str) -> str:
+        members = cells[key]
+        if what == "direction":
+            found = Counter(r.direction for r in members)
+            return ", ".join(f"{found[d]} {DIRECTION_LABELS[d].lower()}" for d in DIRECTIONS if found[d])
+        if what == "certainty":
+            found = Counter(r.certainty for r in members)
+            return ", ".join(f"{found[c]} {LEVEL_WORDS[c]}" for c in LEVELS if found[c])
+        return ", ".join(sorted({r.design_label for r in members}))
+
+    empty_by_pop: dict[str, list[Term]] = {}
+    for population, outcome in gaps["empty"]:
+        empty_by_pop.setdefault(population, []).append(res.term("outcome", outcome))
+    grouped = tuple((res.term("population", p), tuple(sorted(ts, key=lambda t: t.label.lower())))
+                    for p, ts in sorted(empty_by_pop.items(), key=lambda kv: res.label("population", kv[0]).lower()))
+    lists = (
+        GapList("conflicting", "Conflicting findings",
+                "Cells where claims point in different directions, or a claim reports mixed results.",
+                tuple(cell(k, describe(k, "direction")) for k in gaps["conflicting"]), ()),
+        GapList("low-only", "Only low or very low certainty",
+                "Cells with evidence, all of it of low or very low certainty: findings may change.",
+                tuple(cell(k, describe(k, "certainty")) for k in gaps["low_only"]), ()),
+        GapList("no-review", "Primary studies but no review",
+                "Cells whose claims rest on trials or other primary studies, with no systematic review.",
+                tuple(cell(k, describe(k, "design")) for k in gaps["no_review"]), ()),
+        GapList("empty", "No evidence",
+                f"{len(gaps['empty'])} population × outcome cells with no claim at all, by population.", (), grouped),
+    )
+    used = {r.population for r in rows} | {r.outcome for r in rows}
+    unused = tuple(res.term(s, c) for s in ("population", "outcome") for c in vocab.ids(s) if c not in used)
+    page = GapsPage(path="gaps.html", title="Gaps in the evidence", template="gaps.html", section="gaps",
+                    description="Where evidence is missing, weak, conflicting or not yet reviewed.",
+                    lists=lists, unused=unused)
+    page.jsonld = jsonld.webpage(res, page.title, page.description)
+    csv_rows = [{"gap": g.id, "population": c.row.label, "outcome": c.outcome.label, "detail": c.detail}
+                for g in lists for c in g.cells]
+    csv_rows += [{"gap": "empty", "population": p.label, "outcome": o.label, "detail": ""}
+                 for p, os_ in grouped for o in os_]
+    add_csv(out, page, rows_to_csv(csv_rows, ["gap", "population", "outcome", "detail"]))
+    out.pages.append(page)
+
+
+def network_page(res: Resolver, out: Output) -> None:
+    refs = res.ev.references_by_key
+
+    def label(node: str) -> str:
+        kind, ident = node.split(":", 1)
+        if kind == "doc":
+            return short_cite(refs[ident]) if ident in refs else ident
+        if kind == "claim":
+            return ident
+        return res.label(kind, ident)
+
+    def link(node: str) -> str | None:
+        kind, ident = node.split(":", 1)
+        if kind == "doc":
+            return res.ref_path(ident) if ident in refs else None
+        if kind == "claim":
+            return res.claim_path(ident)
+        return res.concept_path(kind, ident)
+
+    drawn = layout(res.analysis.network, label, link)
+    hubs = sorted((n for n in drawn.nodes if n.kind != "claim"), key=lambda n: (-n.degree, n.label))[:15]
+    page = NetworkPage(
+        path="network.html", title="The evidence network", template="network.html", section="network",
+        description="Which documents state which claims, what the claims rest on, and what they are about.",
+        width=drawn.width, height=drawn.height, nodes=tuple(drawn.nodes), edges=tuple(drawn.edges),
+        columns=tuple(zip(COLUMN_HEADINGS, COLUMN_X, strict=True)), kinds=KINDS, hubs=tuple(hubs),
+    )
+    page.jsonld = jsonld.webpage(res, page.title, page.description)
+    out.pages.append(page)
+
+
+def sparql_page(res: Resolver, out: Output) -> None:
+    examples = tuple(ExampleView(e.name, e.title, e.description, e.text)
+                     for e in load_examples(res.ev.config.queries_dir))
+    default = examples[0].text if examples else "SELECT ?claim ?statement WHERE {\n  ?c a psk:Claim ; " \
+        "dcterms:identifier ?claim ; psk:statement ?statement .\n}\nORDER BY ?claim\nLIMIT 20\n"
+    page = SparqlPage(
+        path="sparql.html", title="Query the KB with SPARQL", template="sparql.html", section="sparql",
+        description="Run SPARQL over the whole graph in your browser; nothing is sent anywhere.",
+        examples=examples, prefixes=tuple(sorted(PREFIXES.items())), prologue=sparql_prologue(),
+        default_query=default,
+        scripts=("assets/oxigraph.js", "assets/oxigraph-wasm.js", "data/kb.nt.js", "assets/sparql-links.js",
+                 "assets/sparql.js"),
+    )
+    page.jsonld = jsonld.webpage(res, page.title, page.description)
+    out.pages.append(page)
+
+
+def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path) -> None:
+    downloads = tuple(Download(Link(path, path.rsplit("/", 1)[1]), fmt, text, human_size(target / path))
+                      for path, fmt, text in DOWNLOADS if (target / path).is_file())
+    tables = tuple(Link(p.csv.path, p.title) for p in out.pages if p.csv is not None and p.template != "cell.html"
+                   and p.template != "concept.html")
+    page = DataPage(path="data.html", title="Download the data", template="data.html", section="data",
+                    description="The graph, the claims and the bibliography, in open formats.",
+                    downloads=downloads, tables=tables)
+    page.jsonld = jsonld.dataset(res, page.description, site.updated, [(p, f) for p, f, _ in DOWNLOADS])
+    out.pages.append(page)
+
+
+def search_page(res: Resolver, out: Output) -> None:
+    page = SearchPage(path="search.html", title="Search", template="search.html", section="search",
+                      description="Search claims, works and concepts.",
+                      browse=(Link("claims/index.html", "all claims"),
+                              Link("references/index.html", "the bibliography"),
+                              Link("outcomes/index.html", "outcomes"), Link("populations/index.html", "populations"),
+                              Link("interventions/index.html", "interventions")),
+                      scripts=("assets/search-index.js", "assets/search.js"))
+    page.jsonld = jsonld.webpage(res, page.title, page.description)
+    out.pages.append(page)
+
+
+def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> None:
+    vocab = res.vocab
+    readme = res.ev.config.evidence_dir / "README.md"
+    rule = section(readme.read_text(encoding="utf-8"), r"certainty") if readme.is_file() else ()
+    schemes = []
+    for scheme in ("population", "intervention", "outcome", "design", "direction", "certainty"):
+        concepts = sorted(vocab.concepts.get(scheme, {}).values(), key=lambda c: (not c.is_domain, c.label.lower()))
+        items = []
+        for c in concepts:
+            note = ""
+            if c.is_domain:
+                note = "Outcome domain"
+            elif c.broader:
+                note = f"Domain: {vocab.label(scheme, c.broader)}"
+            if c.starting_certainty:
+                note = f"GRADE starting level: {LEVEL_WORDS.get(c.starting_certainty, c.starting_certainty)}"
+            term = Term(c.id, c.label, Link(res.concept_path(scheme, c.id) or "", c.label)
+                        if scheme in ("population", "intervention", "outcome") else None)
+            items.append((term, c.definition, c.alt_labels, note))
+        schemes.append(SchemeView(scheme, vocab.scheme_labels.get(scheme, scheme),
+                                  vocab.scheme_definitions.get(scheme, ""), tuple(items)))
+    page = MethodPage(path="method.html", title="Method", template="method.html", section="method",
+                      description="How claims are extracted, how certainty is rated, and the vocabularies.",
+                      certainty_rule=rule, schemes=tuple(schemes), ontology=tuple(ontology))
+    page.jsonld = jsonld.webpage(res, page.title, page.description)
+    out.pages.append(page)
+
+
+def ontology_terms() -> list[OntologyTerm]:
+    """Classes and properties of the shipped ontology, for the method page."""
+    from importlib import resources
+
+    import pyoxigraph as ox
+
+    from kb.namespaces import PSK
+
+    store = ox.Store()
+    store.load(resources.files("kb").joinpath("schema/ontology.ttl").read_bytes(), format=ox.RdfFormat.TURTLE)
+    query = sparql_prologue() + """
+    SELECT ?term ?type (SAMPLE(?l) AS ?label) (SAMPLE(?c) AS ?comment) WHERE {
+      ?term a ?type . FILTER(?type IN (owl:Class, owl:ObjectProperty, owl:DatatypeProperty))
+      OPTIONAL { ?term rdfs:label ?l } OPTIONAL { ?term rdfs:comment ?c }
+    } GROUP BY ?term ?type ORDER BY ?type ?term"""
+    kinds = {"Class": "class", "ObjectProperty": "object property", "DatatypeProperty": "data property"}
+    out = []
+    for s in store.query(query):
+        iri = s["term"].value
+        name = "psk:" + iri[len(PSK):] if iri.startswith(PSK) else iri
+        out.append(OntologyTerm(name, kinds[s["type"].value.rsplit("#", 1)[1]],
+                                s["label"].value if s["label"] else "", s["comment"].value if s["comment"] else ""))
+    return out
+
+
+def human_size(path: Path) -> str:
+    size = path.stat().st_size
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"

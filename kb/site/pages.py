@@ -1,0 +1,436 @@
+"""The template contract: one typed context per page type, and the small views they share.
+
+Templates receive ``page`` (one of the ``*Page`` classes below) and ``site`` (``SiteInfo``), and
+nothing else. Every string is plain text — templates escape it; no field holds HTML. Paths are
+site paths from the site root (``claims/x.html#quote``); templates turn them into relative links
+with ``href()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# --- shared views ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    path: str  # site path from the root
+    label: str
+
+
+@dataclass(frozen=True)
+class ExternalLink:
+    url: str  # checked: http(s) only
+    label: str
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str  # compared with ``Page.section``
+    link: Link
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    title: str
+    updated: str  # YYYY-MM-DD from kb.toml's `updated`, or "" when not recorded
+    licence: str
+    licence_url: str | None
+    base_iri: str
+    nav: tuple[NavItem, ...]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A vocabulary concept as shown in tables: its code (for CSS and filters) and label."""
+
+    id: str
+    label: str
+    link: Link | None = None
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim-outcome in a table of claims."""
+
+    claim: Link
+    statement: str
+    population: Term
+    intervention: Term
+    outcome: Term
+    direction: Term
+    certainty: Term
+    design: Term
+    source: Link
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    text: str
+    direction: str
+    certainty: str
+    claims: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class CitedWork:
+    link: Link
+    citation: str
+    numbers: tuple[int, ...]  # the bracketed numbers of the work in the source's reference list
+
+
+@dataclass(frozen=True)
+class CertaintyView:
+    level: Term
+    basis: str  # assigned | reported
+    start: Term | None
+    downgrades: tuple[str, ...]
+    reason: str
+    reported_as: str
+
+
+@dataclass(frozen=True)
+class FindingView:
+    outcome: Term
+    domain: Term
+    direction: Term
+    effect: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Page:
+    path: str
+    title: str
+    template: str
+    section: str  # the nav entry this page belongs to
+    description: str = ""
+    breadcrumbs: tuple[Link, ...] = ()
+    jsonld: dict = field(default_factory=dict)
+    csv: Link | None = None
+    scripts: tuple[str, ...] = ()
+
+
+@dataclass(kw_only=True)
+class HomePage(Page):
+    counts: tuple[Fact, ...]
+    headlines: tuple[SummaryView, ...]
+    directions: tuple[Fact, ...]
+    citation: str
+    sources: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    row: int  # index into the map's row data (filters)
+    direction: str
+    certainty: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Tally:
+    """An aggregated mark: one per direction, used when a cell holds more marks than the threshold."""
+
+    direction: str
+    certainty: str  # the highest certainty among them (sets the fill)
+    count: int
+    title: str
+
+
+@dataclass(frozen=True)
+class MapCell:
+    outcome: str
+    link: Link | None
+    marks: tuple[Mark, ...]
+    tallies: tuple[Tally, ...]  # non-empty only for aggregated cells
+    rows: tuple[int, ...]
+    text: str  # the counts in words, for screen readers
+
+
+@dataclass(frozen=True)
+class MapRow:
+    term: Term
+    cells: tuple[MapCell, ...]
+    count: int
+
+
+@dataclass(frozen=True)
+class MapColumn:
+    term: Term
+    domain: str
+
+
+@dataclass(frozen=True)
+class MapGroup:
+    term: Term
+    span: int
+
+
+@dataclass(frozen=True)
+class FilterOption:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class MapFilter:
+    name: str
+    label: str
+    options: tuple[FilterOption, ...]
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    code: str
+    label: str
+    text: str
+
+
+@dataclass(kw_only=True)
+class MapPage(Page):
+    axis: str  # population | intervention
+    axis_label: str
+    views: tuple[Link, ...]  # the two maps, for the toggle
+    groups: tuple[MapGroup, ...]
+    columns: tuple[MapColumn, ...]
+    rows: tuple[MapRow, ...]
+    filters: tuple[MapFilter, ...]
+    directions: tuple[LegendItem, ...]
+    certainties: tuple[LegendItem, ...]
+    threshold: int
+    total: int
+    data: dict  # row data for the filters (embedded as JSON)
+
+
+@dataclass(kw_only=True)
+class CellPage(Page):
+    row_term: Term
+    outcome: Term
+    summaries: tuple[SummaryView, ...]
+    rows: tuple[ClaimRow, ...]
+    map_link: Link
+
+
+@dataclass(kw_only=True)
+class ConceptPage(Page):
+    scheme: str
+    scheme_label: str
+    concept: Term
+    definition: str
+    alt_labels: tuple[str, ...]
+    broader: Term | None
+    iri: str
+    summaries: tuple[SummaryView, ...]
+    rows: tuple[ClaimRow, ...]
+
+
+@dataclass(frozen=True)
+class ConceptGroup:
+    term: Term | None
+    items: tuple[tuple[Term, int], ...]  # concept and its number of claim-outcomes
+
+
+@dataclass(kw_only=True)
+class ConceptIndexPage(Page):
+    scheme: str
+    intro: str
+    groups: tuple[ConceptGroup, ...]
+
+
+@dataclass(kw_only=True)
+class ClaimPage(Page):
+    claim_id: str
+    iri: str
+    statement: str
+    quote: str
+    quote_section: str
+    source: Link
+    source_citation: str
+    source_doi: ExternalLink | None
+    cites: tuple[CitedWork, ...]
+    population: Term
+    intervention: Term
+    design: Term
+    findings: tuple[FindingView, ...]
+    certainty: CertaintyView
+    facts: tuple[Fact, ...]
+    notes: str
+
+
+@dataclass(kw_only=True)
+class ClaimsIndexPage(Page):
+    rows: tuple[ClaimRow, ...]
+
+
+@dataclass(frozen=True)
+class CitingDoc:
+    link: Link
+    numbers: tuple[int, ...]
+
+
+@dataclass(kw_only=True)
+class ReferencePage(Page):
+    key: str
+    iri: str
+    entry_type: str
+    citation: str
+    doi: ExternalLink | None
+    url: ExternalLink | None
+    facts: tuple[Fact, ...]
+    bibtex: str
+    bibtex_file: Link
+    cited_by: tuple[CitingDoc, ...]
+    stated: tuple[ClaimRow, ...]  # claims this document states
+    resting: tuple[ClaimRow, ...]  # claims that rest on this work
+    note: str
+
+
+@dataclass(frozen=True)
+class BibRow:
+    link: Link
+    key: str
+    citation: str
+    year: str
+    entry_type: str
+    cited_by: int
+    claims: int
+
+
+@dataclass(kw_only=True)
+class BibliographyPage(Page):
+    rows: tuple[BibRow, ...]
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GapCell:
+    row: Term
+    outcome: Term
+    link: Link | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class GapList:
+    id: str
+    title: str
+    explanation: str
+    cells: tuple[GapCell, ...]
+    grouped: tuple[tuple[Term, tuple[Term, ...]], ...]  # empty cells, grouped by row
+
+
+@dataclass(kw_only=True)
+class GapsPage(Page):
+    lists: tuple[GapList, ...]
+    unused: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class NetNode:
+    id: str
+    kind: str
+    label: str
+    x: float
+    y: float
+    r: float
+    link: Link | None
+    degree: int
+
+
+@dataclass(frozen=True)
+class NetEdge:
+    kind: str
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(kw_only=True)
+class NetworkPage(Page):
+    width: int
+    height: int
+    nodes: tuple[NetNode, ...]
+    edges: tuple[NetEdge, ...]
+    columns: tuple[tuple[str, float], ...]  # heading and its x
+    kinds: tuple[LegendItem, ...]
+    hubs: tuple[NetNode, ...]  # most connected nodes, for the text alternative
+
+
+@dataclass(frozen=True)
+class ExampleView:
+    name: str
+    title: str
+    description: str
+    text: str
+
+
+@dataclass(kw_only=True)
+class SparqlPage(Page):
+    examples: tuple[ExampleView, ...]
+    prefixes: tuple[tuple[str, str], ...]
+    prologue: str
+    default_query: str
+
+
+@dataclass(frozen=True)
+class Download:
+    link: Link
+    format: str
+    description: str
+    size: str
+
+
+@dataclass(kw_only=True)
+class DataPage(Page):
+    downloads: tuple[Download, ...]
+    tables: tuple[Link, ...]
+
+
+@dataclass(kw_only=True)
+class SearchPage(Page):
+    browse: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of a Markdown section: heading, paragraph, list or code; ``spans`` are (kind, text)."""
+
+    kind: str  # h | p | ul | pre
+    spans: tuple[tuple[str, str], ...] = ()
+    items: tuple[tuple[tuple[str, str], ...], ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class SchemeView:
+    id: str
+    label: str
+    definition: str
+    concepts: tuple[tuple[Term, str, tuple[str, ...], str], ...]  # term, definition, alt labels, note
+
+
+@dataclass(frozen=True)
+class OntologyTerm:
+    name: str
+    kind: str
+    label: str
+    comment: str
+
+
+@dataclass(kw_only=True)
+class MethodPage(Page):
+    certainty_rule: tuple[Block, ...]
+    schemes: tuple[SchemeView, ...]
+    ontology: tuple[OntologyTerm, ...]

@@ -1,0 +1,86 @@
+"""Page paths, relative links and safe external URLs.
+
+Every link the site writes is relative (the site works from ``file://`` and from any sub-path),
+every page file name is a checked slug that stays inside the output folder, and only http(s)
+URLs ever become links (BAD_INPUTS #36: ``javascript:``, ``data:`` and ``file:`` never do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+
+
+def slugify(value: str) -> str:
+    """A file-name-safe slug of an identifier: letters, digits, ``_`` and ``-`` only."""
+    slug = _UNSAFE.sub("-", value).strip("-")
+    if slug != value or not slug:
+        # Ids that needed changing get a short hash, so two ids never share a file.
+        digest = hashlib.sha1(value.encode("utf-8")).hexdigest()[:6]
+        slug = f"{slug[:60] or 'x'}-{digest}"
+    return slug
+
+
+class Slugs:
+    """One slug per id within a folder, unique even if two ids differ only by case."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, str] = {}
+        self._taken: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        if value in self._by_id:
+            return self._by_id[value]
+        slug = slugify(value)
+        if slug.lower() in self._taken and self._taken[slug.lower()] != value:
+            slug = f"{slug}-{hashlib.sha1(value.encode('utf-8')).hexdigest()[:6]}"
+        self._taken[slug.lower()] = value
+        self._by_id[value] = slug
+        return slug
+
+
+def relative_url(from_page: str, target: str) -> str:
+    """The link from one site path to another (``claims/a.html`` → ``../outcomes/b.html#x``)."""
+    path, _, fragment = target.partition("#")
+    if not path:
+        return "#" + fragment if fragment else posixpath.basename(from_page)
+    start = posixpath.dirname(from_page) or "."
+    rel = posixpath.relpath(path, start)
+    if path.endswith("/"):
+        rel += "/"
+    return quote(rel, safe="/._-~") + (f"#{fragment}" if fragment else "")
+
+
+def safe_target(root: Path, site_path: str) -> Path:
+    """The file for a site path, refusing anything that would land outside the output folder."""
+    if site_path.startswith(("/", "\\")) or "\\" in site_path or ".." in site_path.split("/"):
+        raise ValueError(f"unsafe page path {site_path!r}")
+    target = (root / site_path).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ValueError(f"page path {site_path!r} leaves the output folder")
+    return target
+
+
+def safe_external_url(value: str) -> str | None:
+    """The URL if it is a plain http(s) URL a reader may follow, else ``None``."""
+    value = (value or "").strip()
+    if not value or any(c.isspace() or ord(c) < 32 for c in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return value
+
+
+def doi_url(doi: str) -> str | None:
+    """``https://doi.org/…`` for a bare DOI (as the editors' guide requires), else ``None``."""
+    doi = (doi or "").strip()
+    if not _DOI.match(doi):
+        return None
+    return "https://doi.org/" + quote(doi, safe="/:;()._-")

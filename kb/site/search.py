@@ -1,0 +1,51 @@
+"""The client-side search index and the SPARQL page's IRI → page map, as plain data.
+
+The search is hand-written (``site_templates/static/search.js``): a few hundred or thousand
+records need no library. Each record carries a kind, a title, the text to match and a site path.
+"""
+
+from __future__ import annotations
+
+from kb.bib import latex_to_text
+from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
+
+KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population", "intervention": "Intervention",
+               "outcome": "Outcome"}
+
+
+def search_index(res: Resolver) -> list[dict[str, str]]:
+    records = []
+    by_claim = {c.id: c for c in res.ev.claims}
+    for claim_id in res.analysis.claim_ids:
+        claim = by_claim.get(claim_id)
+        if claim is None:
+            continue
+        labels = [res.label("population", claim.population), res.label("intervention", claim.intervention)]
+        labels += [res.label("outcome", f.outcome) for f in claim.outcomes]
+        records.append({"k": "claim", "t": " ".join(claim.statement.split()), "u": res.claim_path(claim.id),
+                        "x": " ".join([claim.id, " ".join(claim.quote.split()), *labels, claim.source])})
+    for ref in sorted(res.ev.references, key=lambda r: r.key):
+        people = " ".join(latex_to_text(p.family) for p in ref.authors)
+        records.append({"k": "reference", "t": f"{short_cite(ref)}: {latex_to_text(ref.title)}",
+                        "u": res.ref_path(ref.key),
+                        "x": " ".join([ref.key, people, latex_to_text(ref.get("journal")), ref.doi])})
+    for scheme in CONCEPT_FOLDERS:
+        for concept_id in res.vocab.ids(scheme):
+            concept = res.vocab.get(scheme, concept_id)
+            assert concept is not None
+            records.append({"k": scheme, "t": concept.label, "u": res.concept_path(scheme, concept_id) or "",
+                            "x": " ".join([concept.definition, *concept.alt_labels, concept_id])})
+    return records
+
+
+def sparql_links(res: Resolver) -> dict[str, str]:
+    """IRI → site path, so that query results link to the pages of claims, works and concepts."""
+    links = {res.mint.claim(c): res.claim_path(c) for c in res.analysis.claim_ids}
+    links.update({res.mint.work(r.key): res.ref_path(r.key) for r in res.ev.references})
+    for scheme in CONCEPT_FOLDERS:
+        for concept_id in res.vocab.ids(scheme):
+            concept = res.vocab.get(scheme, concept_id)
+            path = res.concept_path(scheme, concept_id)
+            if concept is not None and path:
+                links[concept.iri] = path
+    return links

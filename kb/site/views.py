@@ -1,0 +1,186 @@
+"""Turn records (claims, references, concepts, rows) into the views of :mod:`kb.site.pages`.
+
+One ``Resolver`` knows where every page lives, so a link to a claim, a work or a concept is
+built in one place and the link checker has one thing to trust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+
+from kb.analyze import Analysis, Row
+from kb.bib import format_citation, latex_to_text
+from kb.evidence import Evidence
+from kb.iris import Minter
+from kb.model import Claim, Effect, Reference
+from kb.site.grade import LEVEL_WORDS, Summary
+from kb.site.pages import (
+    CertaintyView,
+    CitedWork,
+    ClaimRow,
+    ExternalLink,
+    Fact,
+    FindingView,
+    Link,
+    SummaryView,
+    Term,
+)
+from kb.site.paths import Slugs, doi_url, safe_external_url
+
+CONCEPT_FOLDERS = {"population": "populations", "intervention": "interventions", "outcome": "outcomes"}
+DIRECTION_LABELS = {"benefit": "Benefit", "no_effect": "No effect", "harm": "Harm", "mixed": "Mixed",
+                    "inconclusive": "Inconclusive"}
+DOWNGRADE_LABELS = {"risk_of_bias": "risk of bias", "inconsistency": "inconsistency",
+                    "indirectness": "indirectness", "imprecision": "imprecision",
+                    "publication_bias": "publication bias"}
+
+
+class Resolver:
+    """Paths, labels and links for everything the site shows."""
+
+    def __init__(self, evidence: Evidence, analysis: Analysis) -> None:
+        self.ev = evidence
+        self.analysis = analysis
+        self.vocab = evidence.vocabulary
+        self.mint = Minter(evidence.config.base_iri)
+        self._ref_slugs = Slugs()
+
+    # --- paths -----------------------------------------------------------------------------
+
+    def claim_path(self, claim_id: str) -> str:
+        return f"claims/{claim_id}.html"
+
+    def ref_path(self, key: str, ext: str = "html") -> str:
+        return f"references/{self._ref_slugs(key)}.{ext}"
+
+    def concept_path(self, scheme: str, concept_id: str) -> str | None:
+        folder = CONCEPT_FOLDERS.get(scheme)
+        if folder is None:
+            return f"method.html#{scheme}-{concept_id}"
+        if scheme == "outcome" and self._is_domain(concept_id):
+            return f"outcomes/index.html#domain-{concept_id}"
+        return f"{folder}/{concept_id}.html"
+
+    def cell_path(self, axis: str, row_id: str, outcome: str) -> str:
+        return f"cells/{axis}/{row_id}--{outcome}.html"
+
+    def _is_domain(self, concept_id: str) -> bool:
+        concept = self.vocab.get("outcome", concept_id)
+        return bool(concept and concept.is_domain)
+
+    # --- terms and links -------------------------------------------------------------------
+
+    def label(self, scheme: str, concept_id: str) -> str:
+        if scheme == "direction" and not self.vocab.get(scheme, concept_id):
+            return DIRECTION_LABELS.get(concept_id, concept_id)
+        if scheme == "certainty" and not self.vocab.get(scheme, concept_id):
+            return LEVEL_WORDS.get(concept_id, concept_id).capitalize()
+        return self.vocab.label(scheme, concept_id)
+
+    def term(self, scheme: str, concept_id: str, *, link: bool = True) -> Term:
+        path = self.concept_path(scheme, concept_id) if link else None
+        return Term(concept_id, self.label(scheme, concept_id), Link(path, self.label(scheme, concept_id))
+                    if path else None)
+
+    def claim_link(self, claim_id: str) -> Link:
+        return Link(self.claim_path(claim_id), claim_id)
+
+    def ref_link(self, key: str) -> Link:
+        ref = self.ev.references_by_key.get(key)
+        return Link(self.ref_path(key), short_cite(ref) if ref else key)
+
+    @cached_property
+    def citations(self) -> dict[str, str]:
+        return {ref.key: format_citation(ref) for ref in self.ev.references}
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def claim_row(self, row: Row) -> ClaimRow:
+        return ClaimRow(
+            claim=self.claim_link(row.claim_id), statement=row.statement,
+            population=self.term("population", row.population),
+            intervention=self.term("intervention", row.intervention),
+            outcome=self.term("outcome", row.outcome), direction=self.term("direction", row.direction, link=False),
+            certainty=self.term("certainty", row.certainty, link=False), design=self.term("design", row.design),
+            source=self.ref_link(row.source),
+        )
+
+    def claim_rows(self, rows: Iterable[Row]) -> tuple[ClaimRow, ...]:
+        return tuple(self.claim_row(r) for r in rows)
+
+    def summary(self, summary: Summary) -> SummaryView:
+        return SummaryView(summary.text, summary.direction, summary.certainty,
+                           tuple(self.claim_link(c) for c in summary.claim_ids))
+
+    # --- claim page parts ------------------------------------------------------------------
+
+    def cited_works(self, claim: Claim) -> tuple[CitedWork, ...]:
+        out = []
+        for key in claim.cites:
+            numbers = tuple(n for doc, n in self.ev.cited_by.get(key, []) if doc == claim.source)
+            out.append(CitedWork(self.ref_link(key), self.citations.get(key, key), numbers))
+        return tuple(out)
+
+    def certainty(self, claim: Claim) -> CertaintyView:
+        cert = claim.certainty
+        return CertaintyView(
+            level=self.term("certainty", cert.level, link=False), basis=cert.basis,
+            start=self.term("certainty", cert.start, link=False) if cert.start else None,
+            downgrades=tuple(DOWNGRADE_LABELS.get(d, d.replace("_", " ")) for d in cert.downgrades),
+            reason=" ".join((cert.reason or "").split()), reported_as=cert.reported_as or "",
+        )
+
+    def findings(self, claim: Claim) -> tuple[FindingView, ...]:
+        out = []
+        for finding in claim.outcomes:
+            concept = self.vocab.get("outcome", finding.outcome)
+            domain = concept.broader if concept and concept.broader else ""
+            out.append(FindingView(
+                outcome=self.term("outcome", finding.outcome),
+                domain=self.term("outcome", domain) if domain else Term("", ""),
+                direction=self.term("direction", finding.direction, link=False),
+                effect=effect_text(finding.effect), notes=" ".join((finding.notes or "").split()),
+            ))
+        return tuple(out)
+
+    def claim_facts(self, claim: Claim) -> tuple[Fact, ...]:
+        facts = []
+        if claim.effect:
+            facts.append(Fact("Reported figure", effect_text(claim.effect)))
+        for label, value in (("Number of studies", claim.n_studies), ("Number of participants", claim.n_participants),
+                             ("Setting", claim.setting), ("Country", claim.country)):
+            if value not in (None, ""):
+                facts.append(Fact(label, str(value)))
+        return tuple(facts)
+
+    # --- references ------------------------------------------------------------------------
+
+    def doi_link(self, ref: Reference) -> ExternalLink | None:
+        url = doi_url(ref.doi)
+        return ExternalLink(url, f"doi:{ref.doi}") if url else None
+
+    def url_link(self, ref: Reference) -> ExternalLink | None:
+        url = safe_external_url(ref.get("url"))
+        return ExternalLink(url, url) if url else None
+
+
+def short_cite(ref: Reference) -> str:
+    """``Shalaby & Agyapong (2020)`` / ``Chien et al. (2019)``: how a reader refers to a work."""
+    people = ref.authors or ref.editors
+    names = [latex_to_text(p.family) for p in people]
+    year = latex_to_text(ref.year) or (ref.get("date")[:4] if ref.get("date") else "n.d.")
+    if not names:
+        title = latex_to_text(ref.title) or ref.key
+        return f"{title[:60]}{'…' if len(title) > 60 else ''} ({year})"
+    if len(names) == 1 and not ref.authors_truncated:
+        who = names[0]
+    elif len(names) == 2 and not ref.authors_truncated:
+        who = f"{names[0]} & {names[1]}"
+    else:
+        who = f"{names[0]} et al."
+    return f"{who} ({year})"
+
+
+def effect_text(effect: Effect | None) -> str:
+    return " ".join(effect.text.split()) if effect else ""

@@ -1,0 +1,71 @@
+/* Evidence map filters (progressive enhancement): hide the marks of findings that do not match,
+   recount aggregated cells, and keep every cell's text for screen readers in step. */
+(function () {
+  "use strict";
+  var form = document.getElementById("map-filters");
+  var table = document.getElementById("evmap");
+  var island = document.getElementById("map-data");
+  if (!form || !table || !island) return;
+  var data = JSON.parse(island.textContent);
+  var field = {};
+  data.fields.forEach(function (name, i) { field[name] = i; });
+  var levels = ["high", "moderate", "low", "very_low"];
+  var labels = { benefit: "benefit", no_effect: "no effect", harm: "harm", mixed: "mixed", inconclusive: "inconclusive" };
+  var order = ["benefit", "no_effect", "harm", "mixed", "inconclusive"];
+  var status = document.getElementById("map-status");
+  var total = data.rows.length;
+  form.hidden = false;
+
+  function matches(row, wanted) {
+    for (var name in wanted) {
+      if (!wanted[name]) continue;
+      if (name === "certainty") {
+        if (levels.indexOf(row[field.certainty]) > levels.indexOf(wanted.certainty)) return false;
+      } else if (row[field[name]] !== wanted[name]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  function describe(counts, n) {
+    if (!n) return "No matching findings";
+    var parts = order.filter(function (d) { return counts[d]; }).map(function (d) { return counts[d] + " " + labels[d]; });
+    return n + (n === 1 ? " finding: " : " findings: ") + parts.join(", ");
+  }
+
+  function apply() {
+    var wanted = {};
+    Array.prototype.forEach.call(form.elements, function (el) { if (el.name) wanted[el.name] = el.value; });
+    var ok = data.rows.map(function (row) { return matches(row, wanted); });
+    var shown = 0;
+    table.querySelectorAll("td.cell:not(.empty)").forEach(function (cell) {
+      var counts = {}, n = 0;
+      if (cell.hasAttribute("data-rows")) {
+        cell.getAttribute("data-rows").split(" ").forEach(function (r) {
+          if (ok[Number(r)]) { var d = data.rows[Number(r)][field.direction]; counts[d] = (counts[d] || 0) + 1; n += 1; }
+        });
+        cell.querySelectorAll(".tally").forEach(function (tally) {
+          var d = tally.getAttribute("data-d");
+          tally.hidden = !counts[d];
+          tally.querySelector(".n").textContent = counts[d] || 0;
+        });
+      } else {
+        cell.querySelectorAll(".mk[data-r]").forEach(function (mark) {
+          var r = Number(mark.getAttribute("data-r"));
+          var visible = ok[r];
+          if (visible) { mark.removeAttribute("hidden"); } else { mark.setAttribute("hidden", ""); }
+          if (visible) { var d = data.rows[r][field.direction]; counts[d] = (counts[d] || 0) + 1; n += 1; }
+        });
+      }
+      shown += n;
+      cell.classList.toggle("filtered-out", n === 0);
+      cell.querySelector(".cell-text").textContent = describe(counts, n);
+    });
+    status.textContent = shown === total ? "Showing all " + total + " findings." : "Showing " + shown + " of " + total + " findings.";
+  }
+
+  form.addEventListener("change", apply);
+  form.addEventListener("reset", function () { setTimeout(apply, 0); });
+  form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
+})();

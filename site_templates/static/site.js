@@ -1,0 +1,90 @@
+/* Progressive enhancement shared by all pages: filter and sort tables, copy BibTeX.
+   Without JavaScript every table is complete and every link works. */
+(function () {
+  "use strict";
+
+  function norm(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  function rowsOf(table) {
+    return Array.prototype.slice.call(table.tBodies[0] ? table.tBodies[0].rows : []);
+  }
+
+  document.querySelectorAll(".table-tools[data-table]").forEach(function (tools) {
+    var table = document.getElementById(tools.getAttribute("data-table"));
+    var input = tools.querySelector("input");
+    var status = tools.querySelector(".table-status");
+    if (!table || !input) return;
+    tools.hidden = false;
+    input.addEventListener("input", function () {
+      var words = norm(input.value).split(/\s+/).filter(Boolean);
+      var rows = rowsOf(table), shown = 0;
+      rows.forEach(function (row) {
+        var text = norm(row.textContent);
+        var ok = words.every(function (w) { return text.indexOf(w) !== -1; });
+        row.hidden = !ok;
+        if (ok) shown += 1;
+      });
+      status.textContent = words.length ? shown + " of " + rows.length + " rows shown" : "";
+    });
+  });
+
+  function sortKey(cell) {
+    var value = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
+    var number = Number(value);
+    return value !== "" && !isNaN(number) ? number : norm(value);
+  }
+
+  document.querySelectorAll("table[data-sortable]").forEach(function (table) {
+    var headers = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(headers, function (th, index) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      button.textContent = th.textContent;
+      th.textContent = "";
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(headers, function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var rows = rowsOf(table);
+        rows.sort(function (a, b) {
+          var x = sortKey(a.cells[index]), y = sortKey(b.cells[index]);
+          var order = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : (typeof x === "number" ? -1 : 1);
+          return ascending ? order : -order;
+        });
+        var body = table.tBodies[0];
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+
+  document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var status = button.parentNode.querySelector(".copy-status");
+    if (!source) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var text = source.textContent;
+      function done(message) { if (status) status.textContent = message; }
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(function () { done("Copied."); }, function () {
+          selectText(source); done("Selected: press Ctrl+C (or ⌘C) to copy.");
+        });
+      } else {
+        selectText(source);
+        done("Selected: press Ctrl+C (or ⌘C) to copy.");
+      }
+    });
+  });
+
+  function selectText(element) {
+    var range = document.createRange();
+    range.selectNodeContents(element);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+})();

@@ -1,0 +1,268 @@
+/* SPARQL in the browser: Oxigraph's WebAssembly build over the site's own dump (data/kb.nt).
+   Everything arrives as classic scripts (file:// allows neither ES modules nor fetch): the wasm
+   and the dump are gzipped and base64-encoded by kb build and decoded here. Read-only, like
+   `kb query`: updates, SERVICE and FROM are refused before the engine sees the query. */
+(function () {
+  "use strict";
+  var MAX_ROWS = 1000;
+  var status = document.getElementById("engine-status");
+  var form = document.getElementById("sparql-form");
+  var textarea = document.getElementById("sparql-query");
+  var runButton = document.getElementById("sparql-run");
+  var errorBox = document.getElementById("sparql-error");
+  var summary = document.getElementById("sparql-summary");
+  var results = document.getElementById("sparql-results");
+  var downloads = document.getElementById("sparql-downloads");
+  var csvLink = document.getElementById("download-csv");
+  var jsonLink = document.getElementById("download-json");
+  var prologue = JSON.parse(document.getElementById("sparql-prologue").textContent);
+  var prologueLines = prologue.split("\n").length - 1;
+  var links = window.KB_LINKS || {};
+  var prefixes = [];
+  prologue.replace(/PREFIX (\w*): <([^>]*)>/g, function (_, name, iri) { prefixes.push([name, iri]); return ""; });
+  prefixes.sort(function (a, b) { return b[1].length - a[1].length; });
+  var store = null;
+  var blobUrls = [];
+
+  var UPDATE = ["INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"];
+  var FORMS = ["SELECT", "ASK", "CONSTRUCT", "DESCRIBE"];
+  var TOKEN = /(\s+)|(#[^\n]*)|("""[\s\S]*?"""|'''[\s\S]*?'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')|(<[^<>"{}|^`\\\x00-\x20]*>)|([?$][A-Za-z0-9_\u00b7-\uffff]+)|([A-Za-z_][\w.-]*:[\w.:%-]*|:[\w.:%-]*)|([A-Za-z_][A-Za-z0-9_]*)|([\s\S])/g;
+
+  function keywords(query) {
+    var out = [], match;
+    TOKEN.lastIndex = 0;
+    while ((match = TOKEN.exec(query)) !== null) {
+      if (match[7]) {
+        var before = query.slice(0, match.index);
+        var line = before.split("\n").length;
+        out.push({ word: match[7].toUpperCase(), line: line, col: match.index - before.lastIndexOf("\n") });
+      }
+    }
+    return out;
+  }
+
+  /* The query form, or throws an Error whose message explains the refusal. */
+  function guard(query) {
+    var words = keywords(query), form = "";
+    for (var i = 0; i < words.length; i++) {
+      var w = words[i];
+      if (w.word === "PREFIX" || w.word === "BASE") continue;
+      if (UPDATE.indexOf(w.word) !== -1) {
+        throw new Error("line " + w.line + ":" + w.col + ": read-only: SPARQL Update (" + w.word + ") is not allowed; the KB changes only through its evidence files.");
+      }
+      form = w.word;
+      break;
+    }
+    if (FORMS.indexOf(form) === -1) return form;
+    words.forEach(function (w) {
+      if (w.word === "SERVICE") throw new Error("line " + w.line + ":" + w.col + ": SERVICE is not allowed: queries here are local and make no network requests.");
+      if (w.word === "FROM") throw new Error("line " + w.line + ":" + w.col + ": FROM / FROM NAMED is not allowed: the query reads only the KB's own graph.");
+    });
+    return form;
+  }
+
+  function gunzip(base64) {
+    var binary = atob(base64);
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+  }
+
+  function showError(title, message, query) {
+    errorBox.textContent = "";
+    var strong = document.createElement("strong");
+    strong.textContent = title;
+    var p = document.createElement("p");
+    p.appendChild(strong);
+    errorBox.appendChild(p);
+    var detail = document.createElement("p");
+    detail.textContent = message;
+    errorBox.appendChild(detail);
+    var where = /line (\d+), column (\d+)/.exec(message);
+    if (where && query) {
+      var line = query.split("\n")[Number(where[1]) - 1];
+      if (line !== undefined) {
+        var pre = document.createElement("pre");
+        pre.textContent = line + "\n" + " ".repeat(Math.max(Number(where[2]) - 1, 0)) + "^";
+        errorBox.appendChild(pre);
+      }
+    }
+    errorBox.hidden = false;
+    summary.textContent = title;
+  }
+
+  /* Oxigraph says "error at L:C: detail"; report it against the user's own lines. */
+  function syntaxMessage(error) {
+    var text = String(error && error.message || error);
+    var match = /error at (\d+):(\d+): ([\s\S]*)/.exec(text);
+    if (!match) return text;
+    var detail = match[3];
+    if (detail.indexOf("expected one of") === 0 && detail.length > 160) detail = "unexpected input";
+    return "Syntax error at line " + (Number(match[1]) - prologueLines) + ", column " + match[2] + ": " + detail;
+  }
+
+  function display(term) {
+    if (!term) return { text: "" };
+    if (term.type === "uri") {
+      for (var i = 0; i < prefixes.length; i++) {
+        var ns = prefixes[i][1];
+        if (term.value.indexOf(ns) === 0 && /^[\w.-]*$/.test(term.value.slice(ns.length))) {
+          return { text: prefixes[i][0] + ":" + term.value.slice(ns.length), href: links[term.value] };
+        }
+      }
+      return { text: "<" + term.value + ">", href: links[term.value] };
+    }
+    if (term.type === "bnode") return { text: "_:" + term.value };
+    return { text: term.value };
+  }
+
+  function csvField(value) {
+    return /[",\n\r]/.test(value) ? '"' + value.replace(/"/g, '""') + '"' : value;
+  }
+
+  function offer(link, content, type) {
+    var url = URL.createObjectURL(new Blob([content], { type: type }));
+    blobUrls.push(url);
+    link.href = url;
+  }
+
+  function clearResults() {
+    blobUrls.forEach(function (url) { URL.revokeObjectURL(url); });
+    blobUrls = [];
+    results.textContent = "";
+    downloads.hidden = true;
+    errorBox.hidden = true;
+  }
+
+  function renderTable(json) {
+    var vars = json.head.vars || [];
+    var rows = json.results.bindings;
+    var table = document.createElement("table");
+    table.className = "data";
+    table.id = "sparql-table";
+    var caption = table.createCaption();
+    caption.textContent = "Query results" + (rows.length > MAX_ROWS ? " (first " + MAX_ROWS + " rows)" : "");
+    var head = table.createTHead().insertRow();
+    vars.forEach(function (v) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = v;
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    rows.slice(0, MAX_ROWS).forEach(function (binding) {
+      var tr = body.insertRow();
+      vars.forEach(function (v) {
+        var td = tr.insertCell();
+        var shown = display(binding[v]);
+        if (shown.href) {
+          var a = document.createElement("a");
+          a.href = shown.href;
+          a.textContent = shown.text;
+          td.appendChild(a);
+        } else {
+          td.textContent = shown.text;
+        }
+      });
+    });
+    results.appendChild(table);
+    var csv = [vars.map(csvField).join(",")].concat(rows.map(function (b) {
+      return vars.map(function (v) { return csvField(b[v] ? b[v].value : ""); }).join(",");
+    })).join("\r\n") + "\r\n";
+    offer(csvLink, csv, "text/csv");
+    csvLink.hidden = false;
+    csvLink.textContent = "CSV";
+    csvLink.setAttribute("download", "results.csv");
+    offer(jsonLink, JSON.stringify(json, null, 1), "application/sparql-results+json");
+    jsonLink.setAttribute("download", "results.json");
+    jsonLink.textContent = "JSON";
+    downloads.hidden = false;
+    summary.textContent = rows.length + (rows.length === 1 ? " row." : " rows.");
+  }
+
+  function run(query) {
+    clearResults();
+    if (!store) return;
+    var form;
+    try {
+      form = guard(query);
+    } catch (refusal) {
+      showError("Query refused", refusal.message, query);
+      return;
+    }
+    var started = performance.now();
+    try {
+      if (form === "CONSTRUCT" || form === "DESCRIBE") {
+        var triples = store.query(prologue + query, { results_format: "application/n-triples" });
+        var pre = document.createElement("pre");
+        pre.textContent = triples || "# no triples";
+        results.appendChild(pre);
+        offer(jsonLink, triples, "application/n-triples");
+        jsonLink.setAttribute("download", "results.nt");
+        jsonLink.textContent = "N-Triples";
+        csvLink.hidden = true;
+        downloads.hidden = false;
+        var count = triples ? triples.trim().split("\n").length : 0;
+        summary.textContent = count + (count === 1 ? " triple." : " triples.");
+        return;
+      }
+      var text = store.query(prologue + query, { results_format: "application/sparql-results+json" });
+      var json = JSON.parse(text);
+      if (typeof json.boolean === "boolean") {
+        var p = document.createElement("p");
+        p.className = "ask-result";
+        p.textContent = "Answer: " + (json.boolean ? "yes (true)" : "no (false)");
+        results.appendChild(p);
+        offer(jsonLink, text, "application/sparql-results+json");
+        jsonLink.setAttribute("download", "results.json");
+        jsonLink.textContent = "JSON";
+        offer(csvLink, "boolean\r\n" + json.boolean + "\r\n", "text/csv");
+        downloads.hidden = false;
+        summary.textContent = "Answer: " + json.boolean + ".";
+        return;
+      }
+      renderTable(json);
+      summary.textContent += " (" + Math.round(performance.now() - started) + " ms)";
+    } catch (error) {
+      showError("The query could not run", syntaxMessage(error), query);
+    }
+  }
+
+  if (!form) return;
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    run(textarea.value);
+  });
+  document.querySelectorAll("button.run-example").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var source = document.getElementById("example-text-" + button.getAttribute("data-example"));
+      textarea.value = source.textContent;
+      run(textarea.value);
+      document.getElementById("results-h").scrollIntoView();
+    });
+  });
+
+  if (typeof WebAssembly !== "object" || typeof DecompressionStream !== "function" || !window.oxigraph ||
+      !window.KB_OXIGRAPH_WASM_GZ || !window.KB_DUMP_GZ) {
+    status.textContent = "This browser cannot run the query engine here (it needs WebAssembly and DecompressionStream). " +
+      "Run the same queries on your computer with kb query (see below).";
+    return;
+  }
+  status.textContent = "Loading the query engine and the graph…";
+  gunzip(window.KB_OXIGRAPH_WASM_GZ).then(function (wasm) {
+    return window.oxigraph.init({ module_or_path: wasm });
+  }).then(function () {
+    return gunzip(window.KB_DUMP_GZ);
+  }).then(function (dump) {
+    store = new window.oxigraph.Store();
+    store.load(dump, { format: "application/n-triples" });
+    status.textContent = "Ready: " + store.size + " triples loaded. Write a query or run an example.";
+    runButton.disabled = false;
+    document.querySelectorAll("button.run-example").forEach(function (b) { b.hidden = false; });
+    document.documentElement.setAttribute("data-sparql-ready", "true");
+  }).catch(function (error) {
+    status.textContent = "The query engine could not start (" + (error && error.message || error) + "). " +
+      "Run the same queries on your computer with kb query (see below).";
+  });
+})();

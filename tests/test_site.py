@@ -1,0 +1,379 @@
+"""The static site: build, determinism, escaping, HTML5 validity, links, manifest and file counts.
+
+The site is built once per module from the fixture evidence (and once from the real corpus) with
+the same pipeline `kb build` runs; every test reads those files as a browser or a crawler would.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import html5lib
+import pytest
+
+from kb.config import load_config
+from kb.pipeline import build
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "data" / "evidence"
+REAL = ROOT / "evidence"
+PAGE_TYPES = ["index.html", "map.html", "map-interventions.html", "claims/index.html", "references/index.html",
+              "outcomes/index.html", "populations/index.html", "interventions/index.html", "gaps.html",
+              "network.html", "sparql.html", "data.html", "search.html", "method.html"]
+
+
+def build_site(evidence: Path, out: Path):
+    return build(load_config(evidence, out_dir=out))
+
+
+def real_corpus_ready() -> bool:
+    return any((REAL / "claims").glob("*.yaml")) and (REAL / "vocab").is_dir()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("site") / "site"
+    return build_site(FIXTURE, out)
+
+
+@pytest.fixture(scope="module")
+def real_site(tmp_path_factory: pytest.TempPathFactory):
+    if not real_corpus_ready():
+        pytest.skip("the real corpus has no claims yet")
+    out = tmp_path_factory.mktemp("real") / "site"
+    return build_site(REAL, out)
+
+
+def html_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.html"))
+
+
+def parse(path: Path):
+    """The page's tree, parsed once per test module, strictly: any HTML5 parse error fails."""
+    return _parse(str(path))
+
+
+@functools.cache
+def _parse(path: str):
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+    try:
+        return parser.parse(Path(path).read_bytes())
+    except html5lib.html5parser.ParseError as exc:
+        pytest.fail(f"{path}: not valid HTML5: {exc} {parser.errors[:1]}")
+
+
+def local(element) -> str:
+    """The tag without its namespace (html5lib puts SVG elements in the SVG namespace)."""
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+def elements(tree, name: str) -> list:
+    return [e for e in tree.iter() if local(e) == name]
+
+
+# --- build and manifest ------------------------------------------------------------------------
+
+
+def test_every_page_type_is_built(site) -> None:
+    for page in PAGE_TYPES:
+        assert (site.out_dir / page).is_file(), page
+
+
+def test_manifest_lists_every_file_on_disk(site) -> None:
+    on_disk = sorted(p for p in site.out_dir.rglob("*") if p.is_file())
+    assert sorted(site.files) == on_disk
+
+
+def test_one_page_per_claim_reference_and_concept(site) -> None:
+    ev, analysis, out = site.checked.evidence, site.analysis, site.out_dir
+    assert len(list((out / "claims").glob("*.html"))) == len(ev.claims) + 1  # + index
+    assert len(list((out / "references").glob("*.html"))) == len(ev.references) + 1
+    assert len(list((out / "references").glob("*.bib"))) == len(ev.references)
+    for scheme, folder in (("population", "populations"), ("intervention", "interventions"), ("outcome", "outcomes")):
+        assert len(list((out / folder).glob("*.html"))) == len(ev.vocabulary.ids(scheme)) + 1
+    cells = {(r.population, r.outcome) for r in analysis.rows}
+    assert len(list((out / "cells" / "population").glob("*.html"))) == len(cells)
+    cells = {(r.intervention, r.outcome) for r in analysis.rows}
+    assert len(list((out / "cells" / "intervention").glob("*.html"))) == len(cells)
+
+
+def test_every_table_page_offers_its_rows_as_csv(site) -> None:
+    out = site.out_dir
+    for page in html_files(out):
+        tree = parse(page)
+        tables = [t for t in tree.iter("table") if "data" in t.get("class", "").split()
+                  and t.get("id") in ("all-claims", "bibliography", "concept-claims", "cell-claims")]
+        if tables:
+            assert page.with_suffix(".csv").is_file(), page
+    header = (out / "claims" / "index.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("claim_id,statement,population")
+    assert len((out / "claims" / "index.csv").read_text(encoding="utf-8").strip().splitlines()) == \
+        len(site.analysis.rows) + 1
+
+
+def test_map_draws_one_mark_per_claim_outcome(site) -> None:
+    for page in ("map.html", "map-interventions.html"):
+        tree = parse(site.out_dir / page)
+        marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
+        assert len(marks) == len(site.analysis.rows)
+        assert sorted(int(m.get("data-r")) for m in marks) == list(range(len(site.analysis.rows)))
+
+
+def test_crowded_cells_aggregate_into_counts(site, tmp_path: Path) -> None:
+    from kb.site import render_site
+
+    files = render_site(site.checked, site.analysis, _staging(site, tmp_path), threshold=0)
+    page = next(f for f in files if f.name == "map.html")
+    tree = parse(page)
+    marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
+    counts = [int(n.text) for n in elements(tree, "span") if n.get("class") == "n"]
+    assert counts, "a cell with more findings than the threshold shows counts"
+    assert len(marks) + sum(counts) == len(site.analysis.rows)
+
+
+def _staging(site, tmp_path: Path) -> Path:
+    target = tmp_path / "staging"
+    shutil.copytree(site.out_dir / "data", target / "data")
+    return target
+
+
+def test_home_shows_the_date_of_the_data_not_the_clock(site) -> None:
+    updated = str(site.checked.evidence.config.extra["updated"])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", updated)
+    assert f'<time datetime="{updated}">' in (site.out_dir / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_malformed_updated_date_fails_the_build(evidence_folder: Path, tmp_path: Path) -> None:
+    toml = evidence_folder / "kb.toml"
+    toml.write_text(re.sub(r'updated = "[^"]*"', 'updated = "last spring"', toml.read_text(encoding="utf-8")),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        build_site(evidence_folder, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_oxigraph_fails_with_a_clear_message(site, tmp_path: Path) -> None:
+    from kb.site import SiteError, render_site
+
+    with pytest.raises(SiteError, match=r"install\.sh"):
+        render_site(site.checked, site.analysis, _staging(site, tmp_path), node_modules=tmp_path / "nowhere")
+
+
+def test_oxigraph_is_rewritten_as_a_classic_script(site) -> None:
+    glue = (site.out_dir / "assets" / "oxigraph.js").read_text(encoding="utf-8")
+    assert "import.meta" not in glue
+    assert not re.search(r"^\s*(export|import)\b", glue, re.MULTILINE)
+    assert "globalThis.oxigraph" in glue
+    dump = (site.out_dir / "data" / "kb.nt.js").read_text(encoding="ascii")
+    assert dump.startswith("/* data/kb.nt, gzip, base64 */\nglobalThis.KB_DUMP_GZ = \"")
+
+
+# --- determinism -------------------------------------------------------------------------------
+
+
+def test_two_builds_are_byte_identical(site, tmp_path: Path) -> None:
+    again = build_site(FIXTURE, tmp_path / "elsewhere" / "other-name")
+    first = {p.relative_to(site.out_dir): p.read_bytes() for p in site.files}
+    second = {p.relative_to(again.out_dir): p.read_bytes() for p in again.files}
+    assert sorted(first) == sorted(second)
+    different = [str(p) for p in first if first[p] != second[p]]
+    assert not different, f"files differ between builds: {different[:10]}"
+
+
+def test_source_date_epoch_sets_file_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    result = build_site(FIXTURE, tmp_path / "site")
+    pages = [f for f in result.files if f.suffix == ".html"]
+    assert pages and all(int(os.stat(f).st_mtime) == 1700000000 for f in pages)
+
+
+# --- escaping and URLs (BAD_INPUTS #35, #36) ---------------------------------------------------
+
+XSS_TITLE = "<script>alert(1)</script> and {{ 7*7 }}"
+XSS_STATEMENT = "Peer support <img src=x onerror=alert(1)> helps {{ 7*7 }} people."
+
+
+@pytest.fixture
+def evidence_folder(tmp_path: Path) -> Path:
+    target = tmp_path / "evidence"
+    shutil.copytree(FIXTURE, target)
+    return target
+
+
+def test_text_from_bibtex_and_claims_is_escaped(evidence_folder: Path, tmp_path: Path) -> None:
+    bib = evidence_folder / "references.bib"
+    text = bib.read_text(encoding="utf-8")
+    text = text.replace("title = {Changing network support for drinking: initial findings from the network "
+                        "support project},", "title = {" + XSS_TITLE + "},\n  url = {javascript:alert(1)},")
+    text = text.replace("url = {https://www.mentalhealth.org.uk/a-to-z/p/peer-support}",
+                        "url = {data:text/html,<script>alert(2)</script>}")
+    bib.write_text(text, encoding="utf-8")
+    claims = evidence_folder / "claims" / "shalaby2020peer.yaml"
+    text = claims.read_text(encoding="utf-8")
+    text = text.replace("In a randomised trial, each extra", XSS_STATEMENT.rstrip(".") + ". Each extra", 1)
+    claims.write_text(text, encoding="utf-8")
+    result = build_site(evidence_folder, tmp_path / "site")
+    everything = "\n".join(p.read_text(encoding="utf-8") for p in html_files(result.out_dir))
+    assert "<script>alert(1)</script>" not in everything
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in everything
+    assert "<img src=x" not in everything and "&lt;img src=x onerror=alert(1)&gt;" in everything
+    assert "{{ 7*7 }}" in everything and ">49<" not in everything
+    for page in html_files(result.out_dir):
+        for element in parse(page).iter():
+            for name in ("href", "src", "action"):
+                value = (element.get(name) or "").strip().lower()
+                assert not value.startswith(("javascript:", "data:", "file:", "vbscript:")), (page, value)
+
+
+def test_external_links_are_http_and_noopener(site) -> None:
+    for page in html_files(site.out_dir):
+        for a in parse(page).iter("a"):
+            href = a.get("href") or ""
+            if urlsplit(href).scheme:
+                assert urlsplit(href).scheme in ("http", "https"), (page, href)
+                assert {"noopener", "noreferrer"} <= set((a.get("rel") or "").split()), (page, href)
+
+
+def test_no_resource_is_loaded_from_outside_the_site(site) -> None:
+    for page in html_files(site.out_dir):
+        for element in parse(page).iter():
+            tag = local(element)
+            if tag in ("script", "img", "iframe", "link", "source", "audio", "video", "use", "image"):
+                url = element.get("src") or (element.get("href") if tag in ("link", "use", "image") else "") or ""
+                assert not urlsplit(url).scheme and not url.startswith("//"), (page, tag, url)
+    css = (site.out_dir / "assets" / "site.css").read_text(encoding="utf-8")
+    assert "url(" not in css and "@import" not in css
+
+
+def test_every_page_embeds_its_record_as_json_ld(site) -> None:
+    for page in html_files(site.out_dir):
+        blocks = [s for s in parse(page).iter("script") if s.get("type") == "application/ld+json"]
+        assert len(blocks) == 1, page
+        record = json.loads(blocks[0].text)
+        assert record["@context"] == "https://schema.org" and record["@type"], page
+    claim = next(iter(sorted((site.out_dir / "claims").glob("s*.html"))))
+    record = json.loads(next(s for s in parse(claim).iter("script") if s.get("type") == "application/ld+json").text)
+    assert record["@type"] == "Claim" and record["@id"].startswith(site.checked.evidence.config.base_iri)
+
+
+# --- HTML5 and links ---------------------------------------------------------------------------
+
+
+def test_every_page_is_valid_html5(site) -> None:
+    for page in html_files(site.out_dir):
+        parse(page)  # strict: fails on the first parse error
+        text = page.read_text(encoding="utf-8")
+        assert text.startswith("<!DOCTYPE html>\n"), page
+        ids = [e.get("id") for e in parse(page).iter() if e.get("id")]
+        duplicates = [i for i, n in Counter(ids).items() if n > 1]
+        assert not duplicates, f"{page}: duplicate ids {duplicates}"
+
+
+def check_links(root: Path) -> tuple[int, list[str]]:
+    """Resolve every relative href/src (and #anchor) of every page; return (links checked, broken)."""
+    ids: dict[Path, set[str]] = {}
+
+    def anchors(path: Path) -> set[str]:
+        if path not in ids:
+            ids[path] = {e.get("id") for e in parse(path).iter() if e.get("id")} if path.suffix == ".html" else set()
+        return ids[path]
+
+    checked, broken = 0, []
+    for page in html_files(root):
+        for element in parse(page).iter():
+            for attr in ("href", "src", "action"):
+                url = element.get(attr)
+                if url is None:
+                    continue
+                parts = urlsplit(url)
+                if parts.scheme in ("http", "https"):
+                    continue
+                checked += 1
+                if parts.scheme or url.startswith("//"):
+                    broken.append(f"{page.relative_to(root)}: {url} (not relative)")
+                    continue
+                target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+                if not target.is_relative_to(root.resolve()) or not target.is_file():
+                    broken.append(f"{page.relative_to(root)}: {url} (no such file)")
+                elif parts.fragment and parts.fragment not in anchors(target):
+                    broken.append(f"{page.relative_to(root)}: {url} (no such anchor)")
+    return checked, broken
+
+
+def test_no_broken_links_or_anchors(site) -> None:
+    checked, broken = check_links(site.out_dir)
+    assert checked > 100
+    assert not broken, "\n".join(broken[:20])
+
+
+def test_links_are_relative_so_the_site_works_from_any_sub_path(site) -> None:
+    for page in html_files(site.out_dir):
+        for element in parse(page).iter():
+            for attr in ("href", "src", "action"):
+                url = element.get(attr) or ""
+                assert not url.startswith("/"), (page, url)
+
+
+# --- content -----------------------------------------------------------------------------------
+
+
+def test_claim_page_shows_quote_section_sources_and_certainty(site) -> None:
+    page = (site.out_dir / "claims" / "smi-rct-review-hope-recovery.html").read_text(encoding="utf-8")
+    assert "a systematic review of randomized controlled trials (RCTs) involving adults with SMIs" in page
+    assert "Severe or Serious Mental Illness" in page
+    assert 'href="../references/lloydevans2014systematic.html"' in page
+    assert 'href="../references/shalaby2020peer.html"' in page
+    assert "inconsistency" in page and "Moderate" in page
+    numbers = dict(site.checked.evidence.cited_by)["lloydevans2014systematic"]
+    assert f"[{numbers[0][1]}]" in page
+
+
+def test_reference_page_has_bibtex_doi_and_cited_by(site) -> None:
+    page = (site.out_dir / "references" / "lloydevans2014systematic.html").read_text(encoding="utf-8")
+    assert 'href="https://doi.org/10.1186/1471-244x-14-39" rel="noopener noreferrer"' in page.lower()
+    assert "@article{lloydevans2014systematic," in page
+    assert "smi-rct-review-hope-recovery" in page
+    assert (site.out_dir / "references" / "lloydevans2014systematic.bib").read_text(encoding="utf-8").startswith(
+        "@article{lloydevans2014systematic,")
+
+
+def test_outcome_page_summarises_in_grade_wording(site) -> None:
+    page = (site.out_dir / "outcomes" / "hope.html").read_text(encoding="utf-8")
+    assert "Peer support services probably improve hope in serious mental illness (moderate certainty;" in page
+
+
+def test_method_page_lists_every_vocabulary_term(site) -> None:
+    page = (site.out_dir / "method.html").read_text(encoding="utf-8")
+    for scheme, concepts in site.checked.evidence.vocabulary.concepts.items():
+        for concept_id in concepts:
+            assert f'id="{scheme}-{concept_id}"' in page
+
+
+def test_search_index_covers_claims_references_and_concepts(site) -> None:
+    text = (site.out_dir / "assets" / "search-index.js").read_text(encoding="utf-8")
+    records = json.loads(text.split("=", 1)[1].strip().rstrip(";"))
+    kinds = Counter(r["k"] for r in records)
+    assert kinds["claim"] == len(site.analysis.claim_ids)
+    assert kinds["reference"] == len(site.checked.evidence.references)
+    assert all((site.out_dir / r["u"].split("#")[0]).is_file() for r in records)
+
+
+# --- the real corpus ---------------------------------------------------------------------------
+
+
+def test_real_corpus_builds_valid_linked_pages(real_site) -> None:
+    for page in PAGE_TYPES:
+        assert (real_site.out_dir / page).is_file(), page
+    _checked, broken = check_links(real_site.out_dir)  # parses every page strictly as HTML5
+    assert not broken, "\n".join(broken[:20])
+    tree = parse(real_site.out_dir / "map.html")
+    marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
+    counts = [int(n.text) for n in elements(tree, "span") if n.get("class") == "n"]
+    assert len(marks) + sum(counts) == len(real_site.analysis.rows)
