@@ -203,6 +203,8 @@ def check_required(record: EntryRecord, parent_of: ParentLookup) -> None:
         missing.append("author (or editor)")
     for name in missing:
         undated_web = name == "year" and record.entry_type in NO_AUTHOR_NEEDED and record.fields.get("urldate")
+        if undated_web and record.fields.get("annote"):
+            continue  # an undated web page whose annote records why: nothing for the editor to do
         record.problem("bib-missing-field", f"'{record.key}' has no {name}", None, field=name.split()[0],
                        expected="the field" if not undated_web else None, warn=bool(undated_web),
                        hint="an undated web page: the urldate stands in" if undated_web

@@ -193,6 +193,13 @@ def test_undated_web_page_is_only_a_warning(tmp_path: Path) -> None:
     assert [(p.code, p.severity) for p in problems] == [("bib-missing-field", Severity.WARNING)]
 
 
+def test_undated_web_page_with_an_annote_is_fine(tmp_path: Path) -> None:
+    text = ("@online{site,\n  author = {{Org}},\n  title = {Site},\n  url = {https://x.org},\n"
+            "  urldate = {2020-01-01},\n  annote = {The source gives no date.},\n}\n")
+    _, problems = load(write(tmp_path, text))
+    assert problems == []
+
+
 def test_crossref_cycle_lists_the_chain() -> None:
     _, problems = load(CORPUS / "nasty/bibtexparser_v1/crossref_cascading_cycle.bib")
     cycles = only(problems, "bib-crossref-cycle")

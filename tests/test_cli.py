@@ -27,9 +27,16 @@ def tree_digest(folder: Path) -> dict[str, str]:
 def test_check_ok_and_strict():
     result = run("check", "--evidence", str(FIXTURE))
     assert result.exit_code == 0
-    assert "4 claims, 0 error(s), 1 warning(s)" in result.stdout
-    assert "bib-missing-field" in result.stderr
-    assert run("check", "--evidence", str(FIXTURE), "--strict").exit_code == 1
+    assert "4 claims, 0 error(s), 0 warning(s)" in result.stdout
+    assert run("check", "--evidence", str(FIXTURE), "--strict").exit_code == 0
+
+
+def test_strict_fails_on_warnings(evidence_copy):
+    bib = evidence_copy / "references.bib"
+    bib.write_text(bib.read_text() + "\n}\n")  # a stray closing brace is a warning
+    assert run("check", "--evidence", str(evidence_copy)).exit_code == 0
+    result = run("check", "--evidence", str(evidence_copy), "--strict")
+    assert result.exit_code == 1 and "bib-stray-brace" in result.stderr
 
 
 def test_check_json(evidence_copy):
