@@ -99,6 +99,31 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool) -> None:
 
 @main.command()
 @evidence_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
+              show_default=True, help="Output folder (replaced atomically).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port on 127.0.0.1 (0: any free port).")
+@click.pass_context
+def serve(ctx: click.Context, evidence_dir: Path, out_dir: Path, port: int) -> None:
+    """Build the site, then serve it on 127.0.0.1 for preview (Ctrl-C stops)."""
+    from kb.site.serve import HOST, make_server
+
+    ctx.invoke(build, evidence_dir=evidence_dir, out_dir=out_dir, strict=False)
+    try:
+        server = make_server(out_dir, port)
+    except OSError as exc:
+        raise click.UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror} (use --port)") from None
+    click.echo(f"serving {out_dir} at http://{HOST}:{server.server_port}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@main.command()
+@evidence_option
 @click.argument("query", required=False)
 @click.option("-f", "--file", "query_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Read the query from a .rq file.")

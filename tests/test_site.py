@@ -377,3 +377,36 @@ def test_real_corpus_builds_valid_linked_pages(real_site) -> None:
     marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
     counts = [int(n.text) for n in elements(tree, "span") if n.get("class") == "n"]
     assert len(marks) + sum(counts) == len(real_site.analysis.rows)
+
+
+# --- kb serve ----------------------------------------------------------------------------------
+
+
+def test_serve_previews_the_site_on_loopback_only(site) -> None:
+    import threading
+    import urllib.request
+
+    from kb.site.serve import make_server
+
+    server = make_server(site.out_dir, 0)
+    assert server.server_address[0] == "127.0.0.1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        with urllib.request.urlopen(f"{base}/map.html", timeout=10) as response:
+            assert response.status == 200 and b"evmap" in response.read()
+        with urllib.request.urlopen(f"{base}/data/kb.nt", timeout=10) as response:
+            assert response.headers["Content-Type"] == "application/n-triples"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_serve_command_is_wired(site) -> None:
+    from click.testing import CliRunner
+
+    from kb.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0 and "--port" in result.output and "127.0.0.1" in result.output
