@@ -1,0 +1,192 @@
+"""The floor of each stage, on the same inputs: ``python -m bench.floors EVIDENCE BUILT JSON``.
+
+A floor is the least work any implementation of the stage must do with the libraries we chose,
+measured in the same run on the same noisy machine, so a stage is judged by its ratio to it:
+
+* load_bib: bibtexparser's bare splitter on the decoded file (no positions, values or checks);
+* load_claims / load_rest: libyaml's CSafeLoader on the same YAML files (and pyoxigraph parsing
+  the vocabularies, reading the archived texts);
+* cross_checks: per claim, the quote searched in its source text and every id looked up in a set;
+* graph: pyoxigraph bulk-loading the same triples as N-Triples (the built ``data/kb.nt``);
+* shacl: the Claim, OutcomeFinding and Work shapes' core constraints as SPARQL on pyoxigraph;
+* analyse: the analysis queries on pyoxigraph, results consumed but not turned into records;
+* export_ttl/nt/jsonld: pyoxigraph dumping the store (unsorted); export_csv: the csv module
+  on the same rows; export_graphml: the same nodes and edges written as GraphML by string formatting;
+* site: the built site's files (all but ``data/``) read and written to a temporary folder;
+* queries: the example queries on an in-memory pyoxigraph store, results consumed.
+
+Each floor pays its own library imports (the first floor to use a library imports it), as the
+stages do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.stages import Timer
+
+SHAPE_QUERIES = {
+    "closed-claim": """SELECT ?c ?p WHERE { ?c a psk:Claim ; ?p ?o .
+        FILTER(?p NOT IN (rdf:type, dcterms:identifier, psk:statement, psk:quote, psk:section, prov:wasQuotedFrom,
+          dcterms:source, cito:citesAsEvidence, prov:wasDerivedFrom, psk:population, psk:intervention, psk:design,
+          psk:certainty, psk:startingCertainty, psk:certaintyBasis, psk:downgrade, psk:certaintyReason,
+          psk:reportedCertainty, psk:finding, psk:effect, psk:numberOfStudies, psk:numberOfParticipants,
+          psk:setting, psk:country, skos:editorialNote)) }""",
+    "claim-cardinality": """SELECT ?c WHERE { ?c a psk:Claim .
+        OPTIONAL { ?c psk:statement ?s } OPTIONAL { ?c psk:quote ?q } OPTIONAL { ?c psk:population ?pop }
+        OPTIONAL { ?c psk:certainty ?cert } }
+        GROUP BY ?c HAVING (COUNT(DISTINCT ?s) != 1 || COUNT(DISTINCT ?q) != 1 || COUNT(DISTINCT ?pop) != 1
+                            || COUNT(DISTINCT ?cert) != 1)""",
+    "claim-datatypes": """SELECT ?c WHERE { ?c a psk:Claim ; psk:statement ?s ; psk:quote ?q ; dcterms:identifier ?id .
+        FILTER(LANG(?s) = "" || LANG(?q) = "" || !REGEX(?id, "^[a-z0-9][a-z0-9-]*$")) }""",
+    "finding-in": """SELECT ?f WHERE { ?f a psk:OutcomeFinding ; psk:direction ?d ; psk:outcome ?o .
+        FILTER(?d NOT IN (<concept/direction/benefit>, <concept/direction/no_effect>, <concept/direction/harm>,
+          <concept/direction/mixed>, <concept/direction/inconclusive>))
+        FILTER NOT EXISTS { ?o skos:broader ?domain } }""",
+    "work": """SELECT ?w WHERE { ?w psk:citekey ?k . OPTIONAL { ?w dcterms:title ?t } OPTIONAL { ?w bibo:doi ?doi }
+        FILTER(!BOUND(?t) || !REGEX(?k, "^[A-Za-z0-9][A-Za-z0-9_.:+-]*$")
+               || (BOUND(?doi) && !REGEX(?doi, "^10\\\\.[0-9]{4,9}/\\\\S+$"))) }""",
+}
+
+
+def _claim_docs(evidence: Path) -> list[Any]:
+    import yaml
+
+    docs = []
+    for path in sorted((evidence / "claims").glob("*.yaml")):
+        with path.open("rb") as fh:
+            docs.append(yaml.load(fh, Loader=yaml.CSafeLoader))
+    return docs
+
+
+def _load_rest(evidence: Path) -> tuple[dict[str, str], int]:
+    import pyoxigraph as ox
+    import yaml
+
+    for folder in ("citations", "sources"):
+        for path in sorted((evidence / folder).glob("*.yaml")):
+            with path.open("rb") as fh:
+                yaml.load(fh, Loader=yaml.CSafeLoader)
+    base = "https://w3id.org/peer-support-kb/"
+    quads = sum(len(list(ox.parse(path=str(p), format=ox.RdfFormat.TURTLE, base_iri=base)))
+                for p in sorted((evidence / "vocab").glob("*.ttl")))
+    texts = {p.stem: " ".join(p.read_text(encoding="utf-8").split())
+             for p in sorted((evidence / "sources").glob("*.txt"))}
+    return texts, quads
+
+
+def _cross(docs: list[Any], texts: dict[str, str], keys: set[str]) -> int:
+    found = 0
+    for doc in docs:
+        text = texts.get(doc["source"], "")
+        for claim in doc["claims"]:
+            found += " ".join(claim["quote"].split()) in text
+            found += all(k in keys for k in claim["cites"]) and claim["population"] in keys
+            found += sum(o["outcome"] in keys for o in claim["outcomes"])
+    return found
+
+
+def _graphml(nodes: list[tuple[str, str, str]], edges: list[tuple[str, str, str]]) -> bytes:
+    from xml.sax.saxutils import quoteattr
+
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n<graphml xmlns="http://graphml.graphdrawing.org/xmlns">\n'
+           '<key id="d0" for="node" attr.name="type" attr.type="string"/>\n'
+           '<key id="d1" for="node" attr.name="label" attr.type="string"/>\n'
+           '<key id="d2" for="edge" attr.name="kind" attr.type="string"/>\n<graph edgedefault="directed">\n']
+    out += [f'<node id={quoteattr(n)}><data key="d0">{t}</data><data key="d1">{quoteattr(lab)[1:-1]}</data></node>\n'
+            for n, t, lab in nodes]
+    out += [f'<edge source={quoteattr(u)} target={quoteattr(v)}><data key="d2">{k}</data></edge>\n'
+            for u, v, k in edges]
+    out.append("</graph>\n</graphml>\n")
+    return "".join(out).encode("utf-8")
+
+
+def measure(evidence: Path, built: Path) -> dict[str, Any]:
+    """Every floor once, in pipeline order; returns seconds per stage and the query floors."""
+    t = Timer()
+    with t("load_bib"):
+        from bibtexparser.splitter import Splitter
+
+        Splitter((evidence / "references.bib").read_bytes().decode("utf-8")).split()
+    with t("load_claims"):
+        docs = _claim_docs(evidence)
+    with t("load_rest"):
+        texts, _ = _load_rest(evidence)
+    keys = set(re.findall(r"^@\w+\{([^,\s]+),", (evidence / "references.bib").read_text(encoding="utf-8"), re.M))
+    keys |= {c["population"] for d in docs for c in d["claims"]} | {o["outcome"] for d in docs for c in d["claims"]
+                                                                    for o in c["outcomes"]}
+    with t("cross_checks"):
+        _cross(docs, texts, keys)
+    nt = (built / "data" / "kb.nt").read_bytes()
+    with t("graph"):
+        import pyoxigraph as ox
+
+        store = ox.Store()
+        store.bulk_load(nt, format=ox.RdfFormat.N_TRIPLES)
+    from kb.analyze import NETWORK_QUERY, ROWS_QUERY
+    from kb.namespaces import PREFIXES
+
+    base = "https://w3id.org/peer-support-kb/"
+    with t("shacl"):
+        for text in SHAPE_QUERIES.values():
+            list(store.query(text, prefixes=dict(PREFIXES), base_iri=base))
+    with t("analyse"):
+        rows = [[term.value if term is not None else "" for term in s] for s in store.query(ROWS_QUERY)]
+        links = [(s["kind"].value, s["from"].value, s["to"].value) for s in store.query(NETWORK_QUERY)]
+    for fmt in ("TURTLE", "N_TRIPLES", "JSON_LD"):
+        name = {"TURTLE": "ttl", "N_TRIPLES": "nt", "JSON_LD": "jsonld"}[fmt]
+        with t(f"export_{name}"):
+            store.dump(format=getattr(ox.RdfFormat, fmt), from_graph=ox.DefaultGraph())
+    with t("export_csv"):
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+        buffer.getvalue().encode("utf-8")
+    nodes = sorted({(f"a:{f}", "a", f) for _, f, _ in links} | {(f"b:{x}", "b", x) for _, _, x in links})
+    with t("export_graphml"):
+        _graphml(nodes, [(f"a:{f}", f"b:{x}", k) for k, f, x in links])
+    with t("site"):
+        _copy_site(built)
+    from kb.query import load_examples
+
+    per_query = {}
+    with t("queries"):
+        for example in load_examples(evidence / "queries"):
+            start = time.perf_counter()
+            list(store.query(example.text, prefixes=dict(PREFIXES)))
+            per_query[example.name] = time.perf_counter() - start
+    return {"stages": t.seconds, "query_seconds": per_query, "triples": len(store)}
+
+
+def _copy_site(built: Path) -> int:
+    target = Path(tempfile.mkdtemp(prefix="bench-floor-site-"))
+    try:
+        count = 0
+        for path in sorted(built.rglob("*")):
+            rel = path.relative_to(built)
+            if rel.parts[0] == "data" or not path.is_file():
+                continue
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_bytes(path.read_bytes())
+            count += 1
+        return count
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def main() -> None:
+    evidence, built, target = (Path(a) for a in sys.argv[1:4])
+    target.write_text(json.dumps(measure(evidence, built), indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

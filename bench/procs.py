@@ -1,0 +1,92 @@
+"""Run and time child processes: wall time, exit code and the child's own peak RSS.
+
+``os.wait4`` gives the resource usage of exactly one child (``RUSAGE_CHILDREN`` would be the
+maximum over every child so far), so each measured process reports its own peak RSS without
+psutil or ``/usr/bin/time``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    """One finished child process."""
+
+    cmd: list[str]
+    seconds: float
+    returncode: int
+    peak_rss_mb: float
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+
+def kb_command() -> list[str]:
+    """The installed ``kb`` console script beside this interpreter (what users run), else ``-m kb``."""
+    script = Path(sys.executable).parent / "kb"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "kb"]
+
+
+def run(cmd: list[str], *, cwd: Path = ROOT, timeout: float = 3600.0, capture: bool = True) -> Run:
+    """Start ``cmd``, wait for it with ``wait4`` and return its timing; kill it (only it) on timeout."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    chunks: dict[str, bytes] = {}
+
+    def drain(name: str, stream: object) -> None:
+        chunks[name] = stream.read()  # type: ignore[attr-defined]
+
+    readers = [threading.Thread(target=drain, args=(n, s), daemon=True)
+               for n, s in (("stdout", proc.stdout), ("stderr", proc.stderr)) if s is not None]
+    for reader in readers:
+        reader.start()
+    killer = threading.Timer(timeout, lambda: _kill(proc.pid))
+    killer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    timed_out = proc.returncode == -signal.SIGKILL
+    return Run(cmd, seconds, proc.returncode, usage.ru_maxrss / 1024,
+               chunks.get("stdout", b"").decode("utf-8", "replace"),
+               chunks.get("stderr", b"").decode("utf-8", "replace"), timed_out)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def median_run(cmd: list[str], repeats: int, **kw: object) -> tuple[float, list[Run]]:
+    """Median wall time of ``repeats`` runs (short commands are noisy on a shared machine)."""
+    runs = [run(cmd, **kw) for _ in range(repeats)]  # type: ignore[arg-type]
+    return statistics.median(r.seconds for r in runs), runs
+
+
+def python_floor(repeats: int = 5) -> float:
+    """``python -c pass``: the start-up every command pays before kb's own code runs."""
+    return median_run([sys.executable, "-c", "pass"], repeats)[0]

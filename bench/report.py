@@ -1,0 +1,124 @@
+"""Turn raw timings into ratios against floors, check them against the targets, print the table.
+
+Targets (for 10,000 references + 50,000 claims on a 2-core machine): every pipeline stage within
+3× its floor; ``kb build`` ≤ 30 s; ``kb query`` p50 ≤ 200 ms; incremental rebuild ≤ 5 s;
+``kb --help`` ≤ 0.15 s; peak RSS of ``kb build`` ≤ 1.5 GiB. Ratios are the numbers to compare
+between runs: absolute seconds on a shared machine drift by ±30%.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from typing import Any
+
+from bench.procs import ROOT
+
+STAGE_ORDER = ("load_bib", "load_claims", "load_rest", "cross_checks", "graph", "shacl", "analyse", "export_ttl",
+               "export_nt", "export_jsonld", "export_csv", "export_graphml", "site", "queries")
+CHECK_STAGES = STAGE_ORDER[:6]
+BUILD_STAGES = STAGE_ORDER[:13]
+MAX_RATIO = 3.0
+TARGETS = {  # row → (limit, unit shown, JSON key)
+    "kb build": (30.0, "s", "build_total_s"),
+    "kb query p50": (200.0, "ms", "query_p50_ms"),
+    "incremental": (5.0, "s", "incremental_s"),
+    "kb --help": (0.15, "s", "help_s"),
+    "peak RSS": (1536.0, "MB", "peak_rss_mb"),
+}
+PACKAGES = ("peer-support-kb", "pyoxigraph", "rdflib", "pyshacl", "bibtexparser", "PyYAML", "Jinja2", "networkx",
+            "click")
+
+
+def ratio(seconds: float | None, floor: float | None) -> float | None:
+    if seconds is None or not floor or floor <= 0:
+        return None
+    return seconds / floor
+
+
+def stage_rows(stages: dict[str, float], floors: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """``stages`` of the JSON: seconds, floor_seconds, ratio, target and status per pipeline stage."""
+    out = {}
+    for name in STAGE_ORDER:
+        if name not in stages and name not in floors:
+            continue
+        seconds, floor = stages.get(name), floors.get(name)
+        r = ratio(seconds, floor)
+        out[name] = {"seconds": seconds, "floor_seconds": floor, "ratio": r, "target": f"≤{MAX_RATIO:g}× floor",
+                     "status": None if r is None else ("PASS" if r <= MAX_RATIO else "MISS")}
+    return out
+
+
+def command_rows(result: dict[str, Any], floors: dict[str, float], startup: float,
+                 query_floor_s: float | None, incremental_floor_s: float | None) -> dict[str, dict[str, Any]]:
+    """The whole-command rows: their floor is start-up plus the floors of the stages they run."""
+    check_floor = startup + sum(floors.get(s, 0.0) for s in CHECK_STAGES)
+    build_floor = startup + sum(floors.get(s, 0.0) for s in BUILD_STAGES)
+    rows = {
+        "kb build": (result.get("build_total_s"), build_floor),
+        "kb check": (result.get("check_s"), check_floor),
+        "kb query p50": (_s(result.get("query_p50_ms")), None if query_floor_s is None else startup + query_floor_s),
+        "incremental": (result.get("incremental_s"), incremental_floor_s),
+        "kb --help": (result.get("help_s"), startup),
+    }
+    out = {}
+    for name, (seconds, floor) in rows.items():
+        limit = TARGETS.get(name)
+        value = None if seconds is None else (seconds * 1000 if limit and limit[1] == "ms" else seconds)
+        status = None if value is None or limit is None else ("PASS" if value <= limit[0] else "MISS")
+        out[name] = {"seconds": seconds, "floor_seconds": floor, "ratio": ratio(seconds, floor),
+                     "target": f"≤{limit[0]:g} {limit[1]}" if limit else "—", "status": status}
+    rss = result.get("peak_rss_mb")
+    out["peak RSS"] = {"seconds": None, "floor_seconds": None, "ratio": None, "value_mb": rss,
+                       "target": "≤1536 MB", "status": None if rss is None else ("PASS" if rss <= 1536 else "MISS")}
+    return out
+
+
+def _s(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}" if value < 100 else f"{value:.1f}"
+
+
+def table(rows: dict[str, dict[str, Any]]) -> str:
+    """Stage, seconds, floor, ratio, target, PASS/MISS — as a Markdown table (the README uses it)."""
+    lines = ["| stage | seconds | floor (s) | ratio | target | result |", "|---|---:|---:|---:|---|---|"]
+    for name, row in rows.items():
+        seconds = _fmt(row.get("seconds"))
+        if name == "peak RSS":
+            seconds = f"{row['value_mb']:.0f} MB" if row.get("value_mb") is not None else "—"
+        r = row.get("ratio")
+        lines.append(f"| {name} | {seconds} | {_fmt(row.get('floor_seconds'))} | "
+                     f"{'—' if r is None else f'{r:.1f}×'} | {row['target']} | {row.get('status') or '—'} |")
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    """CPU, cores, Python, package versions, load average and the commit measured."""
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": model, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+            "memory_gib": round(mem_gib, 1), "python": platform.python_version(), "platform": platform.platform(),
+            "packages": versions, "commit": commit, "load_average_start": os.getloadavg()}

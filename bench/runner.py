@@ -1,0 +1,196 @@
+"""The benchmark run: generate a corpus, time every stage and command against its floor, report.
+
+Order matters on a 2-core machine: nothing runs in parallel, and each measurement is its own
+process so that imports are cold and peak RSS is the process's own. The evidence is checked
+first: a corpus that does not pass ``kb check`` would measure error paths, so the run stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.corpus import edit_one_claim, generate
+from bench.procs import kb_command, median_run, python_floor, run
+
+RDFLIB_TURTLE_MAX_TRIPLES = 250_000  # above this, rdflib's Turtle serialiser takes minutes (--rdflib all forces it)
+
+
+@dataclass
+class Options:
+    refs: int = 1000
+    claims: int = 10000
+    seed: int = 1
+    json_path: Path | None = None
+    keep: Path | None = None
+    evidence: Path | None = None  # bench an existing evidence folder (copied) instead of generating one
+    rdflib: str = "auto"  # auto | all | fast | none
+    timeout: float = 3600.0
+    repeats: int = 5
+
+
+class BenchError(Exception):
+    """The run cannot continue (the corpus does not pass kb check, or kb build failed)."""
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _json_child(module: str, args: list[str], work: Path, timeout: float,
+                flags: tuple[str, ...] = ()) -> tuple[dict[str, Any], float]:
+    target = work / f"{module.rsplit('.', 1)[-1]}.json"
+    result = run([sys.executable, "-m", module, *args, str(target), *flags], timeout=timeout)
+    if not result.ok or not target.is_file():
+        log(f"{module} failed (exit {result.returncode}): {result.stderr[-2000:]}")
+        return {"error": result.stderr[-2000:] or f"exit {result.returncode}"}, result.peak_rss_mb
+    return json.loads(target.read_text(encoding="utf-8")), result.peak_rss_mb
+
+
+def _check(kb: list[str], evidence: Path, opts: Options) -> tuple[float, str]:
+    result = run([*kb, "check", "--evidence", str(evidence)], timeout=opts.timeout)
+    summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    if result.returncode != 0:
+        raise BenchError(f"kb check failed on the corpus: {summary}\n{result.stderr[-3000:]}")
+    return result.seconds, summary
+
+
+def _build(kb: list[str], evidence: Path, site: Path, opts: Options) -> tuple[float, float]:
+    result = run([*kb, "build", "--evidence", str(evidence), "--out", str(site)], timeout=opts.timeout)
+    if not result.ok:
+        raise BenchError(f"kb build failed (exit {result.returncode}): {result.stderr[-3000:]}")
+    return result.seconds, result.peak_rss_mb
+
+
+def _queries(kb: list[str], evidence: Path, opts: Options) -> dict[str, float]:
+    out = {}
+    for path in sorted((evidence / "queries").glob("*.rq")):
+        result = run([*kb, "query", "--evidence", str(evidence), path.stem, "--format", "csv"],
+                     timeout=opts.timeout, capture=False)
+        if not result.ok:
+            raise BenchError(f"kb query {path.stem} failed (exit {result.returncode}): {result.stderr[-2000:]}")
+        out[path.stem] = result.seconds
+    return out
+
+
+def _incremental_floor(edited: Path, repeats: int) -> float:
+    """A process that starts, imports libyaml and re-reads the one edited file."""
+    code = "import sys, yaml; yaml.load(open(sys.argv[1], 'rb'), Loader=yaml.CSafeLoader)"
+    return median_run([sys.executable, "-c", code, str(edited)], repeats)[0]
+
+
+def _prepare(opts: Options, evidence: Path) -> dict[str, Any]:
+    start = time.perf_counter()
+    if opts.evidence is not None:
+        shutil.copytree(opts.evidence, evidence)
+        scale: dict[str, Any] = {"evidence": str(opts.evidence)}
+    else:
+        scale = asdict(generate(evidence, opts.refs, opts.claims, opts.seed))
+    scale["generate_s"] = time.perf_counter() - start
+    return scale
+
+
+def bench(opts: Options) -> dict[str, Any]:
+    """Run everything; returns the JSON document (also written to ``opts.json_path``)."""
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-")) if opts.keep is None else opts.keep
+    if opts.keep is not None:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+    evidence, site = work / "evidence", work / "site"
+    kb = kb_command()
+    machine = report.machine()
+    try:
+        log(f"corpus: {opts.refs} references, {opts.claims} claims → {evidence}")
+        scale = _prepare(opts, evidence)
+        log(f"generated in {scale['generate_s']:.1f} s; kb check")
+        check_s, summary = _check(kb, evidence, opts)
+        log(f"kb check {check_s:.1f} s: {summary}; kb build")
+        build_s, rss = _build(kb, evidence, site, opts)
+        log(f"kb build {build_s:.1f} s, peak RSS {rss:.0f} MB; stages")
+        staged, staged_rss = _json_child("bench.stages", [str(evidence), str(site)], work, opts.timeout)
+        log("floors")
+        floors, _ = _json_child("bench.floors", [str(evidence), str(site)], work, opts.timeout)
+        triples = staged.get("triples") or floors.get("triples") or 0
+        naive: dict[str, Any] = {}
+        if opts.rdflib != "none":
+            turtle = opts.rdflib == "all" or (opts.rdflib == "auto" and triples <= RDFLIB_TURTLE_MAX_TRIPLES)
+            log(f"naive rdflib path (turtle: {turtle})")
+            naive, naive_rss = _json_child("bench.naive", [str(site / "data" / "kb.nt")], work, opts.timeout,
+                                           ("--turtle",) if turtle else ())
+            naive["peak_rss_mb"] = naive_rss
+        log("kb query per example query")
+        query_s = _queries(kb, evidence, opts)
+        log("kb --help and start-up floor")
+        help_s, _ = median_run([*kb, "--help"], opts.repeats)
+        startup = python_floor(opts.repeats)
+        log("incremental rebuild")
+        edited = edit_one_claim(evidence)
+        incremental = run([*kb, "build", "--evidence", str(evidence), "--out", str(site)], timeout=opts.timeout)
+        if not incremental.ok:
+            raise BenchError(f"incremental kb build failed: {incremental.stderr[-3000:]}")
+        incremental_floor = _incremental_floor(edited, opts.repeats)
+        pages = sum(1 for _ in site.rglob("*.html"))
+    finally:
+        if opts.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    result: dict[str, Any] = {
+        "build_total_s": build_s, "check_s": check_s,
+        "query_p50_ms": statistics.median(query_s.values()) * 1000 if query_s else None,
+        "help_s": help_s, "incremental_s": incremental.seconds, "peak_rss_mb": rss,
+        "triples": triples, "pages": pages, "check_summary": summary,
+    }
+    stage_floors = floors.get("stages", {})
+    floor_q = floors.get("query_seconds", {})
+    query_floor = statistics.median(floor_q.values()) if floor_q else None
+    result["stages"] = report.stage_rows(staged.get("stages", {}), stage_floors)
+    result["commands"] = report.command_rows(result, stage_floors, startup, query_floor, incremental_floor)
+    result["floors"] = {"python_startup_s": startup, "query_p50_s": query_floor,
+                        "incremental_s": incremental_floor, "stages": stage_floors}
+    result["queries"] = {name: {"kb_query_process_s": query_s.get(name),
+                                "in_process_s": staged.get("query_seconds", {}).get(name),
+                                "floor_s": floor_q.get(name)} for name in sorted(query_s)}
+    result["naive_rdflib"] = naive
+    result["stage_process_peak_rss_mb"] = staged_rss
+    result["errors"] = {k: v for k, v in (("stages", staged.get("errors") or staged.get("error")),
+                                          ("floors", floors.get("error"))) if v}
+    result["scale"] = {**scale, "refs": scale.get("refs", opts.refs), "claims": scale.get("claims", opts.claims),
+                       "triples": triples, "pages": pages}
+    machine["load_average_end"] = os.getloadavg()
+    result["machine"] = machine
+    result["targets"] = {"max_stage_ratio": report.MAX_RATIO,
+                         **{key: limit for limit, _, key in report.TARGETS.values()}}
+    if opts.json_path is not None:
+        opts.json_path.parent.mkdir(parents=True, exist_ok=True)
+        opts.json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return result
+
+
+def render(result: dict[str, Any]) -> str:
+    """The table printed at the end of a run (and pasted into the README)."""
+    scale = result["scale"]
+    m = result["machine"]
+    head = (f"{scale.get('refs')} references, {scale.get('claims')} claims, {result['triples']:,} triples, "
+            f"{result['pages']:,} pages — {m['cpu']}, {m['usable_cores']} cores, Python {m['python']}, "
+            f"pyoxigraph {m['packages'].get('pyoxigraph')}, commit {m['commit']}")
+    body = report.table({**result["stages"], **result["commands"]})
+    naive = result.get("naive_rdflib") or {}
+    extra = ""
+    if naive.get("rdflib_parse_s") is not None:
+        floors = result["floors"]["stages"]
+        extra = (f"\nrdflib (naive path): parse N-Triples {naive['rdflib_parse_s']:.2f} s "
+                 f"(pyoxigraph bulk load {floors.get('graph', 0):.2f} s), evidence-map GROUP BY "
+                 f"{naive['rdflib_map_query_s']:.2f} s"
+                 + (f", Turtle {naive['rdflib_turtle_s']:.1f} s (pyoxigraph {floors.get('export_ttl', 0):.2f} s)"
+                    if "rdflib_turtle_s" in naive else ", Turtle skipped")
+                 + f", peak RSS {naive.get('peak_rss_mb', 0):.0f} MB")
+    errors = "".join(f"\nERROR in {k}: {v}" for k, v in result.get("errors", {}).items())
+    return f"{head}\n\n{body}{extra}{errors}"

@@ -1,0 +1,88 @@
+"""The benchmark harness at a tiny scale, so that it cannot rot: the corpus passes ``kb check``,
+the JSON has every key, ratios are positive. Never a timed test: no absolute timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # bench/ is not installed: `pytest` run from elsewhere must still find it
+    sys.path.insert(0, str(ROOT))
+
+from bench.corpus import edit_one_claim, generate  # noqa: E402
+from bench.runner import Options, bench, render  # noqa: E402
+
+REQUIRED = ("build_total_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "peak_rss_mb", "triples", "pages",
+            "stages", "machine", "scale")
+PIPELINE_STAGES = ("load_bib", "load_claims", "load_rest", "cross_checks", "graph", "shacl", "analyse", "export_ttl",
+                   "export_nt", "export_jsonld", "export_csv", "export_graphml", "queries")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench") / "result.json"
+    result = bench(Options(refs=30, claims=60, json_path=out, rdflib="fast", repeats=1, timeout=300))
+    return result, out
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def test_generated_corpus_passes_kb_check_with_no_problems(tiny_run: tuple[dict, Path]) -> None:
+    result, _ = tiny_run
+    assert result["check_summary"] == "30 references, 60 claims, 0 error(s), 0 warning(s)"
+
+
+def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> None:
+    _, path = tiny_run
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert not data["errors"], data["errors"]
+    for key in REQUIRED:
+        assert key in data, key
+    for key in ("build_total_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "peak_rss_mb"):
+        assert _positive(data[key]), (key, data[key])
+    assert data["triples"] > 1000 and data["pages"] > 0
+    for name in PIPELINE_STAGES:
+        stage = data["stages"][name]
+        for key in ("seconds", "floor_seconds", "ratio"):
+            assert _positive(stage[key]), (name, key, stage)
+        assert stage["status"] in ("PASS", "MISS")
+    for name, row in data["commands"].items():
+        assert row["status"] in ("PASS", "MISS", None), name
+        if name != "peak RSS":
+            assert _positive(row["ratio"]), (name, row)
+    assert data["scale"]["refs"] == 30 and data["scale"]["claims"] == 60
+    assert data["machine"]["cores"] >= 1 and data["machine"]["packages"]["pyoxigraph"]
+    assert set(data["queries"]) == {p.stem for p in (ROOT / "evidence" / "queries").glob("*.rq")}
+    assert data["naive_rdflib"]["rdflib_parse_s"] > 0 and data["naive_rdflib"]["map_rows"] > 0
+
+
+def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> None:
+    result, _ = tiny_run
+    text = render(result)
+    for name in (*PIPELINE_STAGES, "kb build", "kb query p50", "incremental", "kb --help", "peak RSS"):
+        assert f"| {name} |" in text
+
+
+def test_generator_is_deterministic_and_edit_changes_one_file(tmp_path: Path) -> None:
+    generate(tmp_path / "a", 12, 20, seed=7)
+    generate(tmp_path / "b", 12, 20, seed=7)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    edited = edit_one_claim(tmp_path / "b")
+    assert edited.read_bytes() != (tmp_path / "a" / edited.relative_to(tmp_path / "b")).read_bytes()
+
+
+def test_store_choice_benchmark_still_runs(tmp_path: Path) -> None:
+    out = tmp_path / "store.json"
+    subprocess.run([sys.executable, "-m", "bench.store_choice", "--triples", "2000", "--json", str(out)],
+                   cwd=ROOT, check=True, capture_output=True)
+    assert json.loads(out.read_text())["triples"] > 0
