@@ -75,6 +75,9 @@ def load_config(evidence_dir: Path | str = "evidence", **overrides: object) -> C
     if not base.endswith(("/", "#")):
         settings["base_iri"] = base + "/"
     config = Config(evidence_dir=evidence_dir, **settings)  # type: ignore[arg-type]
+    for name in ("out_dir", "cache_dir"):  # library callers may pass plain strings
+        if isinstance(overrides.get(name), str):
+            overrides[name] = Path(overrides[name])  # type: ignore[arg-type]
     return config.with_overrides(**overrides)
 
 

@@ -192,11 +192,12 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
     import rdflib
     from pyshacl import validate
 
-    data = rdflib.Graph()
-    data.parse(data=graph.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()), format="nt")
     shapes = rdflib.Graph()
     shapes.parse(data=resources.files("kb").joinpath("schema/shapes.ttl").read_bytes(), format="turtle",
                  publicID=evidence.config.base_iri)
+    data = rdflib.Graph()
+    data.parse(data=ox.serialize(_shaped_triples(graph, evidence.config.base_iri, shapes),
+                                 format=ox.RdfFormat.N_TRIPLES), format="nt")
     conforms, results, _ = validate(data, shacl_graph=shapes, inference="none", advanced=False)
     if conforms:
         return []
@@ -220,6 +221,23 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
                         hint="see kb/schema/shapes.ttl")
         out[(file, line, field_name, message)] = problem
     return list(out.values())
+
+
+def _shaped_triples(graph: KnowledgeGraph, base: str, shapes: object) -> list:
+    """Only the triples the shapes can see: every triple of a claim (its shapes are closed), and
+    elsewhere only the predicates some shape constrains. Author lists, venues, citations and the
+    ontology are left out: converting them to rdflib cost more than validating the rest."""
+    import pyoxigraph as ox
+    import rdflib
+
+    sh_path = rdflib.URIRef("http://www.w3.org/ns/shacl#path")
+    predicates = {str(o) for o in shapes.objects(None, sh_path)} | {RDF_TYPE}  # type: ignore[attr-defined]
+    claims = base + "claim/"
+    return [ox.Triple(q.subject, q.predicate, q.object) for q in graph.store
+            if q.predicate.value in predicates or q.subject.value.startswith(claims)]
+
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 
 def _records_with_errors(evidence: Evidence, known: list[Problem]) -> set[str]:
