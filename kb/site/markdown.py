@@ -13,7 +13,7 @@ from kb.site.pages import Block
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^\s*[*-]\s+(.*)$")
-_INLINE = re.compile(r"(`[^`]+`|\*\*[^*]+\*\*)")
+_INLINE = re.compile(r"(`[^`]+`|\*\*[^*]+\*\*|(?<![\w*])\*[^*\s][^*]*\*(?![\w*]))")
 
 
 def spans(text: str) -> tuple[tuple[str, str], ...]:
@@ -25,6 +25,8 @@ def spans(text: str) -> tuple[tuple[str, str], ...]:
             out.append(("code", part[1:-1]))
         elif part.startswith("**") and part.endswith("**") and len(part) > 3:
             out.append(("strong", part[2:-2]))
+        elif part.startswith("*") and part.endswith("*") and len(part) > 2:
+            out.append(("em", part[1:-1]))
         else:
             out.append(("text", part))
     return tuple(out)

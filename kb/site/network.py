@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from kb.site.pages import LegendItem, Link, NetEdge, NetNode
 
-COLUMN_X = (40.0, 300.0, 560.0, 820.0)
+COLUMN_X = (40.0, 290.0, 540.0, 790.0)
 COLUMN_HEADINGS = ("Cited works", "Source documents", "Claims", "Populations, interventions, outcomes")
 SPACING = 11.0
+MIN_SPAN = 420.0
 TOP = 40.0
-WIDTH = 1100
+WIDTH = 1160
 KINDS = (
     LegendItem("work", "Cited work", "A work that a source document cites."),
     LegendItem("source", "Source document", "A document that states claims (the review, the article)."),
@@ -71,14 +72,13 @@ def layout(graph: object, label: Callable[[str], str], link: Callable[[str], str
             place(cols[c])
 
     tallest = max((len(c) for c in cols), default=1)
-    height = int(TOP + max(tallest, 1) * SPACING + 20)
-    span = max(tallest - 1, 1) * SPACING
+    span = max(tallest * SPACING, MIN_SPAN)  # small networks still get room to breathe
+    height = int(TOP + span + 10)
     coords: dict[str, tuple[float, float]] = {}
     for c, col in enumerate(cols):
-        step = span / max(len(col) - 1, 1) if len(col) > 1 else 0.0
-        offset = TOP + (span / 2 if len(col) == 1 else 0.0)
+        step = span / max(len(col), 1)  # each node in the middle of its share: short columns sit centred
         for i, n in enumerate(col):
-            coords[n] = (COLUMN_X[c], round(offset + i * step, 1))
+            coords[n] = (COLUMN_X[c], round(TOP + (i + 0.5) * step, 1))
     out_nodes = []
     for c, col in enumerate(cols):
         for n in col:

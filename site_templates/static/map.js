@@ -36,7 +36,9 @@
 
   function apply() {
     var wanted = {};
-    Array.prototype.forEach.call(form.elements, function (el) { if (el.name) wanted[el.name] = el.value; });
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && el.type !== "checkbox") wanted[el.name] = el.value;
+    });
     var ok = data.rows.map(function (row) { return matches(row, wanted); });
     var shown = 0;
     table.querySelectorAll("td.cell:not(.empty)").forEach(function (cell) {
@@ -62,7 +64,40 @@
       cell.classList.toggle("filtered-out", n === 0);
       cell.querySelector(".cell-text").textContent = describe(counts, n);
     });
+    compact(form.elements.compact && form.elements.compact.checked);
     status.textContent = shown === total ? "Showing all " + total + " findings." : "Showing " + shown + " of " + total + " findings.";
+  }
+
+  /* Hide rows, outcome columns and domains with no visible finding (or show everything again). */
+  function compact(on) {
+    var body = table.tBodies[0];
+    var columns = table.tHead.rows[1].cells.length - 1;
+    var used = [];
+    for (var c = 0; c < columns; c++) used.push(false);
+    Array.prototype.forEach.call(body.rows, function (row) {
+      var any = false;
+      for (var c = 0; c < columns; c++) {
+        var cell = row.cells[c + 1];
+        var has = cell.classList.contains("cell") && !cell.classList.contains("empty") && !cell.classList.contains("filtered-out");
+        if (has) { used[c] = true; any = true; }
+      }
+      row.hidden = on && !any;
+    });
+    var outcomeCells = table.tHead.rows[1].cells;
+    for (var c = 0; c < columns; c++) {
+      var hide = on && !used[c];
+      outcomeCells[c + 1].classList.toggle("col-hidden", hide);
+      Array.prototype.forEach.call(body.rows, function (row) { row.cells[c + 1].classList.toggle("col-hidden", hide); });
+    }
+    var index = 0;
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th) {
+      if (!th.hasAttribute("data-span")) return;
+      var span = Number(th.getAttribute("data-span")), visible = 0;
+      for (var k = 0; k < span; k++) if (!(on && !used[index + k])) visible += 1;
+      index += span;
+      th.colSpan = Math.max(visible, 1);
+      th.classList.toggle("col-hidden", visible === 0);
+    });
   }
 
   form.addEventListener("change", apply);
