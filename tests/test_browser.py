@@ -131,6 +131,7 @@ def test_map_has_one_mark_per_claim_outcome_and_a_filter_changes_it(browser, sit
         assert visible_marks(page) == len(rows)
         if site.corpus == "real":
             ARTIFACTS.mkdir(exist_ok=True)
+            page.set_viewport_size({"width": 1440, "height": 1200})
             page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=False)
         else:
             page.screenshot(path=str(ARTIFACTS / "map-fixture.png"), full_page=True)
@@ -249,6 +250,31 @@ def test_sparql_runs_the_examples_like_kb_query(browser, site) -> None:
         page.fill("#sparql-query", "DELETE WHERE { ?s ?p ?o }")
         page.click("#sparql-run")
         assert "read-only" in page.inner_text("#sparql-error")
+
+
+def test_sparql_without_webassembly_explains_kb_query(browser, site) -> None:
+    guard = Guard()
+    context = browser.new_context()
+    context.route("**/*", guard.route)
+    context.add_init_script("delete globalThis.WebAssembly;")
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: guard.errors.append(str(e)))
+        page.goto(url(site, "sparql.html"))
+        assert "kb query" in page.inner_text("#engine-status")
+        assert page.locator("#sparql-run").is_disabled()
+        guard.check()
+    finally:
+        context.close()
+
+
+def test_pages_work_without_javascript(browser, site) -> None:
+    with open_page(browser, url(site, "map.html"), java_script_enabled=False) as page:
+        assert page.locator("#evmap svg.mk[data-r]").count() + sum(
+            int(n) for n in page.locator("#evmap .tally .n").all_inner_texts()) == len(site.analysis.rows)
+        assert page.locator("#map-filters").is_hidden()  # no dead controls
+        page.locator("#evmap a.cell-link").first.click()
+        page.wait_for_url("**/cells/**")
 
 
 def test_sparql_works_over_http_from_a_sub_path(browser, site) -> None:

@@ -107,9 +107,9 @@ def test_one_page_per_claim_reference_and_concept(site) -> None:
 def test_every_table_page_offers_its_rows_as_csv(site) -> None:
     out = site.out_dir
     for page in html_files(out):
-        tree = parse(page)
-        tables = [t for t in tree.iter("table") if "data" in t.get("class", "").split()
-                  and t.get("id") in ("all-claims", "bibliography", "concept-claims", "cell-claims")]
+        if page.name == "data.html":  # its table lists the downloads themselves
+            continue
+        tables = [t for t in elements(parse(page), "table") if "data" in (t.get("class") or "").split()]
         if tables:
             assert page.with_suffix(".csv").is_file(), page
     header = (out / "claims" / "index.csv").read_text(encoding="utf-8").splitlines()[0]
@@ -377,6 +377,88 @@ def test_real_corpus_builds_valid_linked_pages(real_site) -> None:
     marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
     counts = [int(n.text) for n in elements(tree, "span") if n.get("class") == "n"]
     assert len(marks) + sum(counts) == len(real_site.analysis.rows)
+
+
+# --- units: wording, slugs, paths ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("direction", "certainty", "expected"), [
+    ("benefit", "high", "Peer support services improve hope in serious mental illness"),
+    ("benefit", "moderate", "Peer support services probably improve hope in serious mental illness"),
+    ("benefit", "low", "Peer support services may improve hope in serious mental illness"),
+    ("benefit", "very_low", "We are uncertain whether peer support services improve hope in serious mental illness"),
+    ("no_effect", "moderate", "Peer support services probably make little or no difference to hope in serious"),
+    ("harm", "low", "Peer support services may worsen hope in serious mental illness"),
+    ("mixed", "very_low", "We are uncertain about the effect of peer support services on hope in serious mental "
+                          "illness: the findings are mixed"),
+    ("inconclusive", "low", "The evidence is inconclusive about whether peer support services change hope"),
+])
+def test_grade_wording(direction: str, certainty: str, expected: str) -> None:
+    from kb.site.grade import sentence
+
+    assert sentence("Peer support services", "Hope", "Serious mental illness", direction, certainty).startswith(expected)
+
+
+def test_grade_agreement_and_acronyms() -> None:
+    from kb.site.grade import is_plural, lower_first, sentence
+
+    assert sentence("Intentional peer support", "Hope", "SMI", "benefit", "high") == \
+        "Intentional peer support improves hope in SMI"
+    assert is_plural("Peer navigators") and is_plural("Mutual-help and self-help groups")
+    assert not is_plural("Working as a peer support worker") and not is_plural("Circle of support")
+    assert lower_first("RCT evidence") == "RCT evidence" and lower_first("Older adults") == "older adults"
+
+
+def test_summaries_join_outcomes_of_one_claim(site) -> None:
+    from kb.site.grade import summarise
+
+    rows = [r for r in site.analysis.rows if r.claim_id == "smi-rct-review-hope-recovery"]
+    texts = [s.text for s in summarise(rows)]
+    assert any("improve empowerment, hope and recovery in serious mental illness" in t for t in texts)
+    assert len(texts) == 2  # benefit on three outcomes, no effect on three
+
+
+def test_slugs_are_safe_and_unique() -> None:
+    from kb.site.paths import Slugs, slugify
+
+    assert slugify("shalaby2020peer") == "shalaby2020peer"
+    for bad in ("../../etc/passwd", "a/b", "key:with:colons", "x y", ""):
+        slug = slugify(bad)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", slug), slug
+    slugs = Slugs()
+    assert slugs("Smith2020") != slugs("smith2020")  # one case-insensitive file system, two works
+    assert slugs("a.b") != slugs("a-b")
+
+
+def test_page_paths_cannot_leave_the_output_folder(tmp_path: Path) -> None:
+    from kb.site.paths import safe_target
+
+    assert safe_target(tmp_path, "claims/x.html") == (tmp_path / "claims" / "x.html").resolve()
+    for bad in ("../x.html", "/etc/passwd", "claims/../../x.html", "a\\b.html"):
+        with pytest.raises(ValueError):
+            safe_target(tmp_path, bad)
+
+
+@pytest.mark.parametrize(("value", "allowed"), [
+    ("https://example.org/a", True), ("http://example.org", True), ("javascript:alert(1)", False),
+    ("data:text/html,x", False), ("file:///etc/passwd", False), ("//evil.example", False),
+    ("https://exa mple.org", False), ("HTTPS://EXAMPLE.ORG", True), ("ftp://x.org", False),
+])
+def test_only_http_urls_become_links(value: str, allowed: bool) -> None:
+    from kb.site.paths import doi_url, safe_external_url
+
+    assert (safe_external_url(value) is not None) == allowed
+    assert doi_url("10.1186/1471-244X-14-39") == "https://doi.org/10.1186/1471-244X-14-39"
+    assert doi_url("javascript:alert(1)") is None
+
+
+def test_relative_urls() -> None:
+    from kb.site.paths import relative_url
+
+    assert relative_url("index.html", "claims/a.html") == "claims/a.html"
+    assert relative_url("claims/a.html", "outcomes/b.html#x") == "../outcomes/b.html#x"
+    assert relative_url("cells/population/a--b.html", "index.html") == "../../index.html"
+    assert relative_url("claims/a.html", "#quote") == "#quote"
 
 
 # --- kb serve ----------------------------------------------------------------------------------

@@ -82,6 +82,10 @@ def claim_pages(res: Resolver, out: Output) -> None:
             notes=" ".join((claim.notes or "").split()),
         )
         page.jsonld = jsonld.claim(res, claim)
+        add_csv(out, page, rows_to_csv([{
+            "claim_id": claim.id, "outcome": f.outcome.label, "domain": f.domain.label, "direction": f.direction.id,
+            "certainty": claim.certainty.level, "effect": f.effect, "notes": f.notes} for f in page.findings],
+            ["claim_id", "outcome", "domain", "direction", "certainty", "effect", "notes"]))
         out.pages.append(page)
     rows = res.claim_rows(res.analysis.rows)
     index = ClaimsIndexPage(path="claims/index.html", title="All claims", template="claims.html",
@@ -128,6 +132,8 @@ def reference_pages(res: Resolver, out: Output) -> None:
             note=latex_to_text(ref.get("annote") or ref.get("note")),
         )
         page.jsonld = jsonld.reference(res, ref)
+        if page.stated or page.resting:
+            add_csv(out, page, claims_csv(page.stated + page.resting))
         out.pages.append(page)
         claims = {r.claim_id for r in stated.get(ref.key, []) + resting.get(ref.key, [])}
         bib_rows.append(BibRow(Link(page.path, page.title), ref.key, res.citations[ref.key],

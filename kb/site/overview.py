@@ -182,6 +182,8 @@ def network_page(res: Resolver, out: Output) -> None:
         columns=tuple(zip(COLUMN_HEADINGS, COLUMN_X, strict=True)), kinds=KINDS, hubs=tuple(hubs),
     )
     page.jsonld = jsonld.webpage(res, page.title, page.description)
+    add_csv(out, page, rows_to_csv([{"node": n.id, "kind": n.kind, "label": n.label, "links": n.degree, "x": n.x,
+                                     "y": n.y} for n in drawn.nodes], ["node", "kind", "label", "links", "x", "y"]))
     out.pages.append(page)
 
 
@@ -205,8 +207,8 @@ def sparql_page(res: Resolver, out: Output) -> None:
 def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path) -> None:
     downloads = tuple(Download(Link(path, path.rsplit("/", 1)[1]), fmt, text, human_size(target / path))
                       for path, fmt, text in DOWNLOADS if (target / path).is_file())
-    tables = tuple(Link(p.csv.path, p.title) for p in out.pages if p.csv is not None and p.template != "cell.html"
-                   and p.template != "concept.html")
+    listed = ("claims.html", "bibliography.html", "gaps.html", "method.html", "network.html")
+    tables = tuple(Link(p.csv.path, p.title) for p in out.pages if p.csv is not None and p.template in listed)
     page = DataPage(path="data.html", title="Download the data", template="data.html", section="data",
                     description="The graph, the claims and the bibliography, in open formats.",
                     downloads=downloads, tables=tables)
@@ -251,6 +253,10 @@ def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> Non
                       description="How claims are extracted, how certainty is rated, and the vocabularies.",
                       certainty_rule=rule, schemes=tuple(schemes), ontology=tuple(ontology))
     page.jsonld = jsonld.webpage(res, page.title, page.description)
+    add_csv(out, page, rows_to_csv([{"scheme": s.id, "id": t.id, "label": t.label, "definition": d,
+                                     "alt_labels": "; ".join(alts), "note": note}
+                                    for s in schemes for t, d, alts, note in s.concepts],
+                                   ["scheme", "id", "label", "definition", "alt_labels", "note"]))
     out.pages.append(page)
 
 
