@@ -239,7 +239,7 @@ def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
         print_problems(checked.report.errors)
         click.echo("kb export: the evidence has errors; nothing was exported", err=True)
         sys.exit(EXIT_ERRORS)
-    _emit(export_bytes(checked.graph, analyse(checked.graph), fmt), output)
+    _emit(export_bytes(checked.graph, analyse(checked.graph, checked.evidence), fmt), output)
 
 
 @main.command()
@@ -254,7 +254,7 @@ def stats(evidence_dir: Path) -> None:
     if checked.report.errors or checked.graph is None:
         print_problems(checked.report.errors)
         sys.exit(EXIT_ERRORS)
-    click.echo(render_stats(checked.evidence, analyse(checked.graph)))
+    click.echo(render_stats(checked.evidence, analyse(checked.graph, checked.evidence)))
 
 
 @main.command()

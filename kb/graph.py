@@ -251,10 +251,9 @@ class _Builder:
         self.iri(ds, RDF + "type", SCHEMA + "Dataset")
         self.add(ds, DCTERMS + "title", text(config.title, "en"))
         self.iri(ds, DCTERMS + "license", config.data_licence_url)
-        for ref in self.ev.references:
-            if any(c.source == ref.key for c in self.ev.claims) or any(
-                    cl.source == ref.key for cl in self.ev.citations):
-                self.iri(ds, PROV + "wasDerivedFrom", self.mint.work(ref.key))
+        sources = {c.source for c in self.ev.claims} | {cl.source for cl in self.ev.citations}
+        for key in sorted(sources & set(self.ev.references_by_key)):
+            self.iri(ds, PROV + "wasDerivedFrom", self.mint.work(key))
 
 
 def _decimal(value: float) -> str:

@@ -97,7 +97,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     if not checked.report.ok(strict) or checked.graph is None:
         raise EvidenceError(checked.report)
     progress("analysing")
-    analysis = analyse(checked.graph)  # type: ignore[arg-type]
+    analysis = analyse(checked.graph, checked.evidence)  # type: ignore[arg-type]
     out_dir = config.out_dir
     _refuse_dangerous_out_dir(config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

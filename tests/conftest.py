@@ -33,7 +33,7 @@ def fixture_checked():
 def fixture_analysis(fixture_checked):
     from kb.analyze import analyse
 
-    return analyse(fixture_checked.graph)
+    return analyse(fixture_checked.graph, fixture_checked.evidence)
 
 
 def codes(problems) -> list[str]:

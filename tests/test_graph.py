@@ -101,3 +101,24 @@ def test_graph_dumps_are_deterministic():
     assert first == second
     subjects = [line.split(" ", 1)[0].strip("<>") for line in first.decode().splitlines()]
     assert subjects == sorted(subjects), "triples are grouped and ordered by subject IRI"
+
+
+def test_analysis_rows_equal_the_sparql_projection(fixture_checked, fixture_analysis):
+    """The rows the site and CSV use (from records) are what researchers get from the graph."""
+    from kb.analyze import ROWS_QUERY
+
+    keys = ("claim_id", "outcome", "direction", "population", "intervention", "design", "certainty")
+    from_graph = sorted(tuple(s[k].value for k in keys) for s in fixture_checked.graph.store.query(ROWS_QUERY))
+    from_records = sorted(tuple(getattr(r, k) for k in keys) for r in fixture_analysis.rows)
+    assert from_graph == from_records and len(from_records) == 9
+
+
+def test_real_corpus_rows_equal_the_sparql_projection():
+    from kb.analyze import ROWS_QUERY, analyse
+    from tests.conftest import REAL
+
+    checked = check(load_config(REAL), shacl=False)
+    keys = ("claim_id", "outcome", "direction", "population", "intervention", "design", "certainty")
+    from_graph = sorted(tuple(s[k].value for k in keys) for s in checked.graph.store.query(ROWS_QUERY))
+    rows = analyse(checked.graph, checked.evidence).rows
+    assert from_graph == sorted(tuple(getattr(r, k) for k in keys) for r in rows)
