@@ -36,6 +36,7 @@ class Options:
     rdflib: str = "auto"  # auto | all | fast | none
     timeout: float = 3600.0
     repeats: int = 5
+    floor_runs: int = 2
 
 
 class BenchError(Exception):
@@ -54,6 +55,20 @@ def _json_child(module: str, args: list[str], work: Path, timeout: float,
         log(f"{module} failed (exit {result.returncode}): {result.stderr[-2000:]}")
         return {"error": result.stderr[-2000:] or f"exit {result.returncode}"}, result.peak_rss_mb
     return json.loads(target.read_text(encoding="utf-8")), result.peak_rss_mb
+
+
+def _floors(evidence: Path, site: Path, work: Path, opts: Options) -> dict[str, Any]:
+    """The floors measured ``floor_runs`` times, keeping the fastest of each (noise only adds time)."""
+    runs = [_json_child("bench.floors", [str(evidence), str(site)], work, opts.timeout)[0]
+            for _ in range(max(1, opts.floor_runs))]
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return runs[0]
+    merged: dict[str, Any] = {"triples": good[0].get("triples")}
+    for key in ("stages", "cpu_seconds", "query_seconds"):
+        names = {n for r in good for n in r.get(key, {})}
+        merged[key] = {n: min(r[key][n] for r in good if n in r.get(key, {})) for n in sorted(names)}
+    return merged
 
 
 def _check(kb: list[str], evidence: Path, opts: Options) -> tuple[float, str]:
@@ -117,8 +132,8 @@ def bench(opts: Options) -> dict[str, Any]:
         build_s, rss = _build(kb, evidence, site, opts)
         log(f"kb build {build_s:.1f} s, peak RSS {rss:.0f} MB; stages")
         staged, staged_rss = _json_child("bench.stages", [str(evidence), str(site)], work, opts.timeout)
-        log("floors")
-        floors, _ = _json_child("bench.floors", [str(evidence), str(site)], work, opts.timeout)
+        log(f"floors (best of {opts.floor_runs})")
+        floors = _floors(evidence, site, work, opts)
         triples = staged.get("triples") or floors.get("triples") or 0
         naive: dict[str, Any] = {}
         if opts.rdflib != "none":
@@ -151,7 +166,8 @@ def bench(opts: Options) -> dict[str, Any]:
     stage_floors = floors.get("stages", {})
     floor_q = floors.get("query_seconds", {})
     query_floor = statistics.median(floor_q.values()) if floor_q else None
-    result["stages"] = report.stage_rows(staged.get("stages", {}), stage_floors)
+    result["stages"] = report.stage_rows(staged.get("stages", {}), stage_floors, staged.get("cpu_seconds", {}),
+                                         floors.get("cpu_seconds", {}))
     result["commands"] = report.command_rows(result, stage_floors, startup, query_floor, incremental_floor)
     result["floors"] = {"python_startup_s": startup, "query_p50_s": query_floor,
                         "incremental_s": incremental_floor, "stages": stage_floors}
@@ -165,6 +181,7 @@ def bench(opts: Options) -> dict[str, Any]:
     result["scale"] = {**scale, "refs": scale.get("refs", opts.refs), "claims": scale.get("claims", opts.claims),
                        "triples": triples, "pages": pages}
     machine["load_average_end"] = os.getloadavg()
+    machine["code_at_end"] = report.code_state()
     result["machine"] = machine
     result["targets"] = {"max_stage_ratio": report.MAX_RATIO,
                          **{key: limit for limit, _, key in report.TARGETS.values()}}
@@ -180,7 +197,8 @@ def render(result: dict[str, Any]) -> str:
     m = result["machine"]
     head = (f"{scale.get('refs')} references, {scale.get('claims')} claims, {result['triples']:,} triples, "
             f"{result['pages']:,} pages — {m['cpu']}, {m['usable_cores']} cores, Python {m['python']}, "
-            f"pyoxigraph {m['packages'].get('pyoxigraph')}, commit {m['commit']}")
+            f"pyoxigraph {m['packages'].get('pyoxigraph')}, commit {m['commit']}"
+            + (f" + {len(m['uncommitted_code'])} uncommitted code files" if m.get("uncommitted_code") else ""))
     body = report.table({**result["stages"], **result["commands"]})
     naive = result.get("naive_rdflib") or {}
     extra = ""

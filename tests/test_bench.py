@@ -27,7 +27,8 @@ PIPELINE_STAGES = ("load_bib", "load_claims", "load_rest", "cross_checks", "grap
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("bench") / "result.json"
-    result = bench(Options(refs=30, claims=60, json_path=out, rdflib="fast", repeats=1, timeout=300))
+    result = bench(Options(refs=30, claims=60, json_path=out, rdflib="fast", repeats=1, floor_runs=1,
+                          timeout=300))
     return result, out
 
 
