@@ -379,6 +379,44 @@ def test_real_corpus_builds_valid_linked_pages(real_site) -> None:
     assert len(marks) + sum(counts) == len(real_site.analysis.rows)
 
 
+def test_long_claim_lists_are_split_into_pages(site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.site import context, render_site
+
+    monkeypatch.setattr(context, "ROWS_PER_PAGE", 4)
+    files = render_site(site.checked, site.analysis, _staging(site, tmp_path))
+    pages = sorted(f.name for f in files if f.parent.name == "claims" and f.name.startswith("index"))
+    expected = -(-len(site.analysis.rows) // 4)
+    assert pages == sorted(["index.csv", "index.html"] + [f"index-{n}.html" for n in range(2, expected + 1)])
+    _checked, broken = check_links(tmp_path / "staging")
+    assert not broken, broken[:5]
+
+
+def test_big_networks_are_drawn_without_a_node_per_claim() -> None:
+    import networkx as nx
+
+    from kb.site.network import layout, project
+
+    g = nx.DiGraph()
+    for i in range(50):
+        g.add_edge(f"claim:c{i}", "doc:review", kind="states")
+        g.add_edge(f"claim:c{i}", f"doc:w{i % 7}", kind="rests_on")
+        g.add_edge(f"claim:c{i}", f"outcome:o{i % 3}", kind="outcome")
+    g.add_edge("doc:review", "doc:w1", kind="cites")
+    drawn, claims_drawn = project(g, max_claims=100)
+    assert claims_drawn and drawn is g
+    drawn, claims_drawn = project(g, max_claims=10, max_works=3)
+    assert not claims_drawn
+    assert not [n for n in drawn.nodes if n.startswith("claim:")]
+    assert len([n for n in drawn.nodes if n.startswith("doc:w")]) == 3
+    kept = {n for n in drawn.nodes if n.startswith("doc:w")}
+    on_o0 = [i for i in range(50) if i % 3 == 0]
+    expected = len(on_o0) + sum(f"doc:w{i % 7}" in kept for i in on_o0)  # the review states them all
+    assert sum(d["weight"] for _, v, d in drawn.edges(data=True) if v == "outcome:o0") == expected
+    result = layout(drawn, lambda n: n, lambda n: None)
+    assert {n.kind for n in result.nodes} == {"source", "work", "outcome"}
+    assert layout(drawn, lambda n: n, lambda n: None) == result  # deterministic
+
+
 # --- units: wording, slugs, paths ------------------------------------------------------------
 
 

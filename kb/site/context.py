@@ -36,6 +36,7 @@ from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
 
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
+ROWS_PER_PAGE = 1000  # the list of all claims is split into pages of this many rows
 SCHEME_TITLES = {"population": "Populations and contexts", "intervention": "Interventions", "outcome": "Outcomes"}
 
 
@@ -88,12 +89,20 @@ def claim_pages(res: Resolver, out: Output) -> None:
             ["claim_id", "outcome", "domain", "direction", "certainty", "effect", "notes"]))
         out.pages.append(page)
     rows = res.claim_rows(res.analysis.rows)
-    index = ClaimsIndexPage(path="claims/index.html", title="All claims", template="claims.html",
-                            section="claims", rows=rows,
-                            description=f"{len(res.analysis.claim_ids)} claims, {len(rows)} claim-outcomes.")
-    index.jsonld = jsonld.collection(res, index.title, index.description)
-    add_csv(out, index, claims_csv(rows))
-    out.pages.append(index)
+    description = f"{len(res.analysis.claim_ids)} claims, {len(rows)} claim-outcomes."
+    chunks = [rows[i:i + ROWS_PER_PAGE] for i in range(0, len(rows), ROWS_PER_PAGE)] or [()]
+    paths = ["claims/index.html"] + [f"claims/index-{n}.html" for n in range(2, len(chunks) + 1)]
+    pages = tuple(Link(p, str(n)) for n, p in enumerate(paths, start=1)) if len(chunks) > 1 else ()
+    for n, (path, chunk) in enumerate(zip(paths, chunks, strict=True), start=1):
+        title = "All claims" if n == 1 else f"All claims, page {n} of {len(chunks)}"
+        index = ClaimsIndexPage(path=path, title=title, template="claims.html", section="claims", rows=chunk,
+                                description=description, pages=pages, first=(n - 1) * ROWS_PER_PAGE + 1)
+        index.jsonld = jsonld.collection(res, index.title, index.description)
+        if n == 1:
+            add_csv(out, index, claims_csv(rows))
+        else:
+            index.csv = Link("claims/index.csv", "every claim as CSV")
+        out.pages.append(index)
 
 
 # --- references --------------------------------------------------------------------------------
@@ -196,6 +205,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
 
 def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL) -> None:
     rows = res.analysis.rows
+    if len(rows) > evmap.MARKS_PER_MAP:
+        threshold = 0  # at scale every cell shows counts
     groups, columns = evmap.columns(res)
     directions, certainties = evmap.legend()
     views = (Link("map.html", "Populations × outcomes"), Link("map-interventions.html", "Interventions × outcomes"))

@@ -28,6 +28,7 @@ from kb.site.pages import (
 from kb.site.views import DIRECTION_LABELS, Resolver
 
 MARKS_PER_CELL = 10  # above this, a cell shows counts per direction instead of one mark per finding
+MARKS_PER_MAP = 3000  # above this, every cell does: thousands of marks make a slow, unreadable page
 
 DIRECTION_LEGEND = {
     "benefit": "Triangle pointing up: the outcome got better with peer support.",
@@ -67,11 +68,15 @@ def columns(resolver: Resolver) -> tuple[tuple[MapGroup, ...], tuple[MapColumn, 
 
 
 def row_data(resolver: Resolver, rows: list[Row]) -> dict:
-    """Compact row attributes for the filters: one list per row, in ``fields`` order."""
-    fields = ["direction", "certainty", "population", "intervention", "design", "source", "claim"]
-    return {"fields": fields,
-            "rows": [[r.direction, r.certainty, r.population, r.intervention, r.design, r.source, r.claim_id]
-                     for r in rows]}
+    """Row attributes for the filters, dictionary-encoded: each row a list of indices into ``values``.
+
+    At ten thousand findings this keeps the embedded data a few hundred kilobytes.
+    """
+    fields = ["direction", "certainty", "population", "intervention", "design", "source"]
+    values: dict[str, list[str]] = {f: sorted({getattr(r, f) for r in rows}) for f in fields}
+    index = {f: {v: i for i, v in enumerate(values[f])} for f in fields}
+    return {"fields": fields, "values": values,
+            "rows": [[index[f][getattr(r, f)] for f in fields] for r in rows]}
 
 
 def filters(resolver: Resolver, rows: list[Row], axis: str) -> tuple[MapFilter, ...]:

@@ -9,6 +9,7 @@ coordinates rounded to one decimal — so two builds draw the same picture.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ KINDS = (
     LegendItem("outcome", "Outcome", "What peer support may change."),
 )
 SWEEPS = 4
+MAX_CLAIMS = 600  # above this, claims are not drawn: works link to concepts, weighted by claims
+MAX_WORKS = 200  # and only the works most claims rest on are kept
 
 
 @dataclass
@@ -39,11 +42,48 @@ class Layout:
     edges: list[NetEdge]
 
 
+def project(graph: object, max_claims: int = MAX_CLAIMS, max_works: int = MAX_WORKS) -> tuple[object, bool]:
+    """The network to draw, and whether claims are in it.
+
+    Beyond ``max_claims`` claims a node per claim is noise: each claim is replaced by edges from
+    its documents to its concepts (weight = number of claims), keeping the source documents and
+    the ``max_works`` works most claims rest on.
+    """
+    import networkx as nx
+
+    claims = [n for n in graph.nodes if n.startswith("claim:")]  # type: ignore[attr-defined]
+    if len(claims) <= max_claims:
+        return graph, True
+    edges = list(graph.edges(data="kind"))  # type: ignore[attr-defined]
+    sources = {v for _, v, k in edges if k == "states"} | {u for u, _, k in edges if k == "cites"}
+    resting: dict[str, int] = {}
+    for _, v, k in edges:
+        if k == "rests_on":
+            resting[v] = resting.get(v, 0) + 1
+    works = set(sorted(resting, key=lambda w: (-resting[w], w))[:max_works])
+    keep_docs = sources | works
+    out = nx.DiGraph()
+    for doc in sorted(sources):
+        out.add_node(doc, role="source")
+    for claim in sorted(claims):
+        docs = sorted(v for v in graph.successors(claim) if v in keep_docs)  # type: ignore[attr-defined]
+        concepts = sorted(v for v in graph.successors(claim) if not v.startswith("doc:"))  # type: ignore[attr-defined]
+        for d in docs:
+            for c in concepts:
+                weight = out.edges[d, c]["weight"] + 1 if out.has_edge(d, c) else 1
+                out.add_edge(d, c, kind="via_claims", weight=weight)
+    for u, v, k in edges:
+        if k == "cites" and u in keep_docs and v in keep_docs:
+            out.add_edge(u, v, kind=k, weight=1)
+    return out, False
+
+
 def layout(graph: object, label: Callable[[str], str], link: Callable[[str], str | None]) -> Layout:
     """Positions for every node of the evidence network, and the edges between them."""
     g = graph  # a networkx.DiGraph; nodes are "kind:id"
-    sources = sorted({v for u, v, k in g.edges(data="kind") if k == "states"}  # type: ignore[attr-defined]
-                     | {u for u, v, k in g.edges(data="kind") if k == "cites"})  # type: ignore[attr-defined]
+    edge_kinds = list(g.edges(data="kind"))  # type: ignore[attr-defined]
+    sources = ({v for _, v, k in edge_kinds if k == "states"} | {u for u, _, k in edge_kinds if k == "cites"}
+               | {n for n, role in g.nodes(data="role") if role == "source"})  # type: ignore[attr-defined]
     nodes = sorted(g.nodes)  # type: ignore[attr-defined]
     cols: list[list[str]] = [[], [], [], []]
     for node in nodes:
@@ -89,9 +129,10 @@ def layout(graph: object, label: Callable[[str], str], link: Callable[[str], str
             out_nodes.append(NetNode(n, kind, label(n), x, y, round(min(2.5 + degree ** 0.5, 9.0), 1),
                                      _link(link(n), label(n)), degree))
     edges = []
-    for u, v, k in sorted(g.edges(data="kind")):  # type: ignore[attr-defined]
+    for u, v, data in sorted(g.edges(data=True)):  # type: ignore[attr-defined]
         (x1, y1), (x2, y2) = coords[u], coords[v]
-        edges.append(NetEdge(k or "", x1, y1, x2, y2))
+        width = round(min(0.8 + math.log2(data.get("weight", 1)), 5.0), 1)
+        edges.append(NetEdge(data.get("kind", ""), x1, y1, x2, y2, width))
     return Layout(WIDTH, height, out_nodes, edges)
 
 

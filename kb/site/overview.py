@@ -13,7 +13,7 @@ from kb.site import jsonld
 from kb.site.context import Output, add_csv
 from kb.site.grade import LEVEL_WORDS, summarise
 from kb.site.markdown import section
-from kb.site.network import COLUMN_HEADINGS, COLUMN_X, KINDS, layout
+from kb.site.network import COLUMN_HEADINGS, COLUMN_X, KINDS, layout, project
 from kb.site.pages import (
     DataPage,
     Download,
@@ -173,13 +173,16 @@ def network_page(res: Resolver, out: Output) -> None:
             return res.claim_path(ident)
         return res.concept_path(kind, ident)
 
-    drawn = layout(res.analysis.network, label, link)
+    network, claims_drawn = project(res.analysis.network)
+    drawn = layout(network, label, link)
+    headings = COLUMN_HEADINGS if claims_drawn else (*COLUMN_HEADINGS[:2], "(claims not drawn)", COLUMN_HEADINGS[3])
     hubs = sorted((n for n in drawn.nodes if n.kind != "claim"), key=lambda n: (-n.degree, n.label))[:15]
     page = NetworkPage(
         path="network.html", title="The evidence network", template="network.html", section="network",
         description="Which documents state which claims, what the claims rest on, and what they are about.",
         width=drawn.width, height=drawn.height, nodes=tuple(drawn.nodes), edges=tuple(drawn.edges),
-        columns=tuple(zip(COLUMN_HEADINGS, COLUMN_X, strict=True)), kinds=KINDS, hubs=tuple(hubs),
+        columns=tuple(zip(headings, COLUMN_X, strict=True)), kinds=KINDS, hubs=tuple(hubs),
+        claims_drawn=claims_drawn,
     )
     page.jsonld = jsonld.webpage(res, page.title, page.description)
     add_csv(out, page, rows_to_csv([{"node": n.id, "kind": n.kind, "label": n.label, "links": n.degree, "x": n.x,

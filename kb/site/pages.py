@@ -271,6 +271,8 @@ class ClaimPage(Page):
 @dataclass(kw_only=True)
 class ClaimsIndexPage(Page):
     rows: tuple[ClaimRow, ...]
+    pages: tuple[Link, ...] = ()  # every page of the list, when it is split (thousands of claims)
+    first: int = 1  # number of this page's first row
 
 
 @dataclass(frozen=True)
@@ -355,6 +357,7 @@ class NetEdge:
     y1: float
     x2: float
     y2: float
+    width: float = 0.8  # thicker for edges that stand for many claims (large networks)
 
 
 @dataclass(kw_only=True)
@@ -365,6 +368,7 @@ class NetworkPage(Page):
     edges: tuple[NetEdge, ...]
     columns: tuple[tuple[str, float], ...]  # heading and its x
     kinds: tuple[LegendItem, ...]
+    claims_drawn: bool  # False when there are too many claims to draw one node each
     hubs: tuple[NetNode, ...]  # most connected nodes, for the text alternative
 
 

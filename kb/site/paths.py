@@ -7,6 +7,7 @@ URLs ever become links (BAD_INPUTS #36: ``javascript:``, ``data:`` and ``file:``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import posixpath
 import re
@@ -46,15 +47,26 @@ class Slugs:
 
 
 def relative_url(from_page: str, target: str) -> str:
-    """The link from one site path to another (``claims/a.html`` → ``../outcomes/b.html#x``)."""
+    """The link from one site path to another (``claims/a.html`` → ``../outcomes/b.html#x``).
+
+    Site paths are normalised (no ``.`` or ``..``; checked when written), so the common folders
+    are simply dropped; cached, because a big site asks the same question a million times.
+    """
     path, _, fragment = target.partition("#")
     if not path:
         return "#" + fragment if fragment else posixpath.basename(from_page)
-    start = posixpath.dirname(from_page) or "."
-    rel = posixpath.relpath(path, start)
-    if path.endswith("/"):
-        rel += "/"
-    return quote(rel, safe="/._-~") + (f"#{fragment}" if fragment else "")
+    return _relative(posixpath.dirname(from_page), path) + (f"#{fragment}" if fragment else "")
+
+
+@functools.lru_cache(maxsize=65536)
+def _relative(start: str, path: str) -> str:
+    here = start.split("/") if start else []
+    there = path.split("/")
+    common = 0
+    while common < len(here) and common < len(there) - 1 and here[common] == there[common]:
+        common += 1
+    rel = "/".join([".."] * (len(here) - common) + there[common:])
+    return quote(rel, safe="/._-~") or "./"
 
 
 def safe_target(root: Path, site_path: str) -> Path:

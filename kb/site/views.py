@@ -45,6 +45,8 @@ class Resolver:
         self.vocab = evidence.vocabulary
         self.mint = Minter(evidence.config.base_iri)
         self._ref_slugs = Slugs()
+        self._ref_links: dict[str, Link] = {}
+        self._terms: dict[tuple[str, str, bool], Term] = {}
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -79,16 +81,21 @@ class Resolver:
         return self.vocab.label(scheme, concept_id)
 
     def term(self, scheme: str, concept_id: str, *, link: bool = True) -> Term:
-        path = self.concept_path(scheme, concept_id) if link else None
-        return Term(concept_id, self.label(scheme, concept_id), Link(path, self.label(scheme, concept_id))
-                    if path else None)
+        key = (scheme, concept_id, link)
+        if key not in self._terms:
+            path = self.concept_path(scheme, concept_id) if link else None
+            label = self.label(scheme, concept_id)
+            self._terms[key] = Term(concept_id, label, Link(path, label) if path else None)
+        return self._terms[key]
 
     def claim_link(self, claim_id: str) -> Link:
         return Link(self.claim_path(claim_id), claim_id)
 
     def ref_link(self, key: str) -> Link:
-        ref = self.ev.references_by_key.get(key)
-        return Link(self.ref_path(key), short_cite(ref) if ref else key)
+        if key not in self._ref_links:  # LaTeX decoding is slow; a big site links each work many times
+            ref = self.ev.references_by_key.get(key)
+            self._ref_links[key] = Link(self.ref_path(key), short_cite(ref) if ref else key)
+        return self._ref_links[key]
 
     @cached_property
     def citations(self) -> dict[str, str]:

@@ -9,6 +9,10 @@
   var data = JSON.parse(island.textContent);
   var field = {};
   data.fields.forEach(function (name, i) { field[name] = i; });
+  /* Rows come dictionary-encoded (indices into data.values); decode them once. */
+  data.rows = data.rows.map(function (row) {
+    return row.map(function (v, i) { return data.values[data.fields[i]][v]; });
+  });
   var levels = ["high", "moderate", "low", "very_low"];
   var labels = { benefit: "benefit", no_effect: "no effect", harm: "harm", mixed: "mixed", inconclusive: "inconclusive" };
   var order = ["benefit", "no_effect", "harm", "mixed", "inconclusive"];
