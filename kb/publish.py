@@ -28,13 +28,14 @@ from typing import Literal
 
 from kb.namespaces import XSD
 from kb.problems import Problem, error, warning
-from kb.remote import Client, Credentials, Endpoints, RemoteError, count_triples, credentials_for
+from kb.remote import Client, Credentials, Endpoints, RemoteError, credentials_for
+from kb.remote_query import count_triples
 
 Progress = Callable[[str], None]
 Source = Path | str | bytes | Iterable[str] | Iterable[bytes]
 
 DEFAULT_CHUNK_TRIPLES = 100_000
-INT64 = (-(2**63), 2**63 - 1)
+INT32 = (-(2**31), 2**31 - 1)  # Virtuoso 7.2 stores integers beyond 32 bits as xsd:decimal
 _TZ = r"(Z|[+-][0-9]{2}:[0-9]{2})?"
 _DECIMAL = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 LEXICAL: dict[str, re.Pattern[str]] = {
@@ -139,7 +140,7 @@ def load_ntriples(source: Source) -> tuple[str, list, list[Problem]]:
 
 def check_literal(term: object, path: str, line: int) -> list[Problem]:
     """Typed literals a server would corrupt: malformed values (Virtuoso stores ``"abc"^^xsd:integer`` as 0),
-    integers beyond 64 bits (become ``xsd:decimal``) and doubles (Virtuoso returns ~6 significant digits)."""
+    integers beyond 32 bits (Virtuoso makes them ``xsd:decimal``) and doubles (it returns ~6 digits)."""
     import pyoxigraph as ox
 
     if not isinstance(term, ox.Literal) or term.language:
@@ -150,9 +151,9 @@ def check_literal(term: object, path: str, line: int) -> list[Problem]:
     if pattern is not None and (not pattern.match(value) or not _calendar_ok(datatype, value)):
         return [error(path, line, "nt-literal", f"{value!r} is not a valid {short}",
                       expected=f"the lexical form of {short}", hint="fix the value in the evidence, then rebuild")]
-    if pattern is not None and short in ("xsd:integer", "xsd:long") and not INT64[0] <= int(value) <= INT64[1]:
-        return [warning(path, line, "nt-integer-range", f"{value} does not fit in 64 bits",
-                        hint="Virtuoso stores it as xsd:decimal")]
+    if pattern is not None and short in ("xsd:integer", "xsd:long") and not INT32[0] <= int(value) <= INT32[1]:
+        return [warning(path, line, "nt-integer-range", f"{value} does not fit in 32 bits",
+                        hint="Virtuoso 7 returns it as xsd:decimal, not xsd:integer")]
     if short in ("xsd:double", "xsd:float"):
         return [warning(path, line, "nt-double", f"{short} {value!r} may lose precision on the server",
                         hint="Virtuoso returns doubles with about 6 significant digits; use xsd:decimal")]

@@ -190,7 +190,7 @@ class Client:
         """One HTTP exchange. ``tolerate``: return error answers (a probe, or a 401 to answer) instead of raising."""
         request = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers})
         self.requests += 1
-        where = f"{method} {_redact(url)}"
+        where = f"{method} {redact(url)}"
         try:
             with self._opener.open(request, timeout=timeout) as answer:
                 self.server = answer.headers.get("Server", "")
@@ -223,7 +223,7 @@ class Client:
         if basic and creds.scheme in ("auto", "basic"):
             token = base64.b64encode(f"{creds.user}:{creds.password}".encode()).decode("ascii")
             return f"Basic {token}"
-        raise AuthError(f"{method} {_redact(url)}: the server asks for {offered or 'no known scheme'}, "
+        raise AuthError(f"{method} {redact(url)}: the server asks for {offered or 'no known scheme'}, "
                         f"but KB_SPARQL_AUTH is {creds.scheme}", status=401, url=url)
 
 
@@ -235,7 +235,7 @@ def _digest(creds: Credentials, method: str, url: str, challenge: str) -> str:
     fields = urllib.request.parse_keqv_list(urllib.request.parse_http_list(challenge.split(" ", 1)[1]))
     header = handler.get_authorization(urllib.request.Request(url, method=method), fields)
     if not header:
-        raise AuthError(f"{method} {_redact(url)}: cannot answer the digest challenge {challenge!r}", status=401)
+        raise AuthError(f"{method} {redact(url)}: cannot answer the digest challenge {challenge!r}", status=401)
     return header
 
 
@@ -270,109 +270,10 @@ def _server_text(body: bytes, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """The URL without a query string (queries and graph IRIs can be long; user:pass@ never shown)."""
     parts = urllib.parse.urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-# --- queries: the same result objects as the local pyoxigraph store ------------------------
-
-RESULTS_JSON = "application/sparql-results+json"
-N_TRIPLES = "application/n-triples"
-XSD_BOOLEAN = "http://www.w3.org/2001/XMLSchema#boolean"
-
-
-class TruncatedError(RemoteError):
-    """The server cut the answer at its row cap (Virtuoso ``ResultSetMaxRows``, header ``X-SPARQL-MaxRows``)."""
-
-    def __init__(self, message: str, max_rows: int, url: str = "") -> None:
-        super().__init__(message, url=url)
-        self.max_rows = max_rows
-
-
-def run_remote(client: Client, endpoint: str, sparql: str, form: str, *, default_graph: str | None = None,
-               timeout: float | None = None) -> object:
-    """A read-only query on the server, parsed into ``QuerySolutions``, ``QueryBoolean`` or a list of ``Triple``.
-
-    ``default_graph`` is sent as ``default-graph-uri``: a Virtuoso default graph is the union of every
-    graph (staging graphs of a running publish included), so readers name the published one.
-    """
-    import pyoxigraph as ox
-
-    graph_form = form in ("CONSTRUCT", "DESCRIBE")
-    accept = N_TRIPLES if graph_form else RESULTS_JSON
-    response = client.query(endpoint, sparql, accept, default_graph=default_graph, timeout=timeout)
-    _refuse_truncated(response, endpoint)
-    try:
-        if graph_form:
-            return [quad.triple for quad in ox.parse(response.body, format=ox.RdfFormat.N_TRIPLES)]
-        return ox.parse_query_results(normalise_results_json(response.body), format=ox.QueryResultsFormat.JSON)
-    except (SyntaxError, ValueError) as exc:
-        kind = response.headers.get("Content-Type", "no content type") if response.headers else "no content type"
-        raise RemoteError(f"{_redact(endpoint)} answered {kind} that is not {accept}: {exc}; the server said: "
-                          f"{response.text(500)}", status=response.status, url=endpoint) from None
-
-
-def normalise_results_json(body: bytes) -> bytes:
-    """Virtuoso's dialect made standard: ``typed-literal`` → ``literal``, booleans ``1``/``0`` → ``true``/``false``."""
-    import json
-
-    data = json.loads(body.decode("utf-8"))
-    for row in data.get("results", {}).get("bindings", []):
-        for term in row.values():
-            if term.get("type") == "typed-literal":
-                term["type"] = "literal"
-            if term.get("datatype") == XSD_BOOLEAN and term.get("value") in ("1", "0"):
-                term["value"] = "true" if term["value"] == "1" else "false"
-    return json.dumps(data, ensure_ascii=False).encode("utf-8")
-
-
-def count_triples(client: Client, endpoint: str, graph: str, *, timeout: float | None = None) -> int:
-    """``COUNT(*)`` of one named graph (a single row: never truncated)."""
-    sparql = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-    results = run_remote(client, endpoint, sparql, "SELECT", timeout=timeout)
-    rows = list(results)  # type: ignore[call-overload]
-    try:
-        return int(rows[0]["n"].value)
-    except (IndexError, KeyError, TypeError, ValueError, AttributeError):
-        raise RemoteError(f"{_redact(endpoint)}: the COUNT query gave no number: {rows!r}", url=endpoint) from None
-
-
-def fetch_graph(client: Client, endpoint: str, graph: str, *, page: int = 10_000,
-                timeout: float | None = None) -> list:
-    """Every triple of a named graph, in ordered pages checked against ``COUNT``.
-
-    A plain graph-store GET is cut silently at Virtuoso's ``ResultSetMaxRows``; pages shrink to the
-    server's cap when it announces one, and the total must equal the count.
-    """
-    expected = count_triples(client, endpoint, graph, timeout=timeout)
-    triples: list = []
-    while len(triples) < expected:
-        sparql = (f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ SELECT ?s ?p ?o WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }} "
-                  f"ORDER BY ?s ?p ?o LIMIT {page} OFFSET {len(triples)} }}")
-        try:
-            batch = run_remote(client, endpoint, sparql, "CONSTRUCT", timeout=timeout)
-        except TruncatedError as exc:
-            if exc.max_rows >= page:
-                raise
-            page = exc.max_rows
-            continue
-        if not batch:
-            break
-        triples.extend(batch)  # type: ignore[arg-type]
-    if len(triples) != expected:
-        raise RemoteError(f"{_redact(endpoint)}: downloaded {len(triples)} triples of <{graph}>, but it has "
-                          f"{expected}", url=endpoint)
-    return triples
-
-
-def _refuse_truncated(response: Response, endpoint: str) -> None:
-    cap = response.headers.get("X-SPARQL-MaxRows") if response.headers else None
-    if cap and cap.strip().isdigit():
-        raise TruncatedError(
-            f"{_redact(endpoint)} cut the answer at its maximum of {cap} rows (Virtuoso ResultSetMaxRows); "
-            "the full answer is longer: add LIMIT and OFFSET to page through it", int(cap), endpoint)

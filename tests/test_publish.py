@@ -1,0 +1,437 @@
+"""kb publish and remote queries: against Debian's Virtuoso 7 (``server`` mark), and the parts that need none.
+
+The server starts once per session on free loopback ports (tests/virtuoso/server.py); without
+``virtuoso-t`` these tests fail, they are not skipped. Order matters within this module only where a
+test says so: the 100k graph is published once, queried, then republished.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pyoxigraph as ox
+import pytest
+
+from kb.publish import PublishError, check_literal, load_ntriples, make_chunks, publish
+from kb.query import format_results, run_query
+from kb.remote import Client, Credentials, Endpoints, RemoteError, credentials_for
+from kb.remote_query import (
+    TruncatedError,
+    count_triples,
+    fetch_graph,
+    normalise_results_json,
+    run_query_remote,
+)
+from tests.virtuoso.kbgraph import BASE, kb_like_ntriples
+from tests.virtuoso.proxy import Proxy
+from tests.virtuoso.server import PASSWORD, USER, Virtuoso, VirtuosoMissing, free_port
+
+G100K = BASE + "graph"
+WORK = BASE + "work/"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+TIMINGS: dict[str, object] = {}
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory):
+    server = Virtuoso(tmp_path_factory.mktemp("virtuoso"))
+    try:
+        server.start()
+    except VirtuosoMissing as exc:
+        pytest.fail(str(exc))
+    server.create_publisher()
+    TIMINGS["virtuoso start-up s"] = round(server.startup_seconds, 2)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def creds() -> Credentials:
+    return Credentials(USER, PASSWORD)
+
+
+def client(creds: Credentials | None = None, **kw) -> Client:
+    return Client(creds, timeout=kw.pop("timeout", 120), **kw)
+
+
+@pytest.fixture(scope="session")
+def kb100k() -> bytes:
+    return kb_like_ntriples(100_000)
+
+
+@pytest.fixture(scope="session")
+def local100k(kb100k):
+    store = ox.Store()
+    store.load(kb100k, format=ox.RdfFormat.N_TRIPLES)
+    return store
+
+
+@pytest.fixture(scope="session")
+def published100k(virtuoso, kb100k):
+    result = publish(kb100k, virtuoso.endpoint, G100K, auth=Credentials(USER, PASSWORD), chunk_triples=25_000)
+    TIMINGS["publish 100k s"] = round(result.seconds, 2)
+    TIMINGS["chunks (25k triples) s"] = [round(s, 2) for s in result.chunk_seconds]
+    TIMINGS[f"swap ({result.swap}) s"] = round(result.swap_seconds, 2)
+    return result
+
+
+def staging_graphs(virtuoso) -> list[str]:
+    rows = run_query_remote(client(), virtuoso.endpoint, "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
+                            "FILTER(CONTAINS(STR(?g), '-staging-')) }")
+    return [row["g"].value for row in rows]
+
+
+def canonical(triples) -> set:
+    """The triples as a local store holds them (typed values canonical), blank nodes canonically named."""
+    store = ox.Store()
+    store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in triples)
+    dataset = ox.Dataset(store)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    return {(q.subject, q.predicate, q.object) for q in dataset}
+
+
+# --- against the server -----------------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_publish_a_100k_triple_kb(virtuoso, published100k, record_property):
+    result = published100k
+    assert result.plan.triples == 100_000 and len(result.plan.chunks) == 4
+    assert result.swap == "copy"  # Virtuoso: COPY + DROP, not MOVE (see kb/publish.py)
+    assert count_triples(client(), virtuoso.endpoint, G100K) == 100_000
+    assert staging_graphs(virtuoso) == []
+    for key, value in TIMINGS.items():
+        record_property(key, value)
+    print("\npublish timings:", TIMINGS)
+
+
+QUERIES = {
+    "group-by": """SELECT ?year (COUNT(?w) AS ?works) (SUM(?e) AS ?effects) WHERE {
+                     ?w dcterms:issued ?year ; psk:effectSize ?e } GROUP BY ?year ORDER BY ?year""",
+    "booleans": """SELECT ?led (COUNT(*) AS ?n) WHERE { ?w psk:peerLed ?led } GROUP BY ?led ORDER BY ?led""",
+    "languages": f"""SELECT ?w ?label WHERE {{ ?w rdfs:label ?label FILTER(langMatches(lang(?label), "en-GB"))
+                     FILTER(?w IN (<{WORK}w000003>, <{WORK}w000004>)) }} ORDER BY ?w""",
+    "ask-true": "ASK { ?w psk:sampleSize 33 }",
+    "ask-false": "ASK { ?w psk:sampleSize -1 }",
+    "construct": f"""CONSTRUCT {{ ?w dcterms:title ?t ; schema:url ?u ; dcterms:date ?d }} WHERE {{
+                       ?w dcterms:title ?t ; schema:url ?u ; dcterms:date ?d
+                       FILTER(?w IN (<{WORK}w000001>, <{WORK}w000002>)) }}""",
+}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_remote_results_equal_local_results(virtuoso, published100k, local100k, name):
+    query = QUERIES[name]
+    local = run_query(local100k, query)
+    remote = run_query_remote(client(), virtuoso.endpoint, query, graph=G100K)
+    assert type(remote) is type(local) or isinstance(remote, list)
+    formats = ("ntriples", "turtle") if isinstance(remote, list) else ("json", "csv", "tsv", "table")
+    for fmt in formats:
+        local = run_query(local100k, query)
+        remote = run_query_remote(client(), virtuoso.endpoint, query, graph=G100K)
+        assert format_results(remote, fmt) == format_results(local, fmt), fmt
+
+
+@pytest.mark.server
+def test_a_capped_answer_is_refused_not_printed(virtuoso, published100k):
+    with pytest.raises(TruncatedError, match="10000 rows"):
+        run_query_remote(client(), virtuoso.endpoint, "SELECT * WHERE { ?s ?p ?o }", graph=G100K)
+
+
+LITERALS = f"""\
+<{BASE}x/s> <{BASE}x/string> "tab\\t quote\\" backslash\\\\ newline\\n é 😀" .
+<{BASE}x/s> <{BASE}x/typed-string> "typed"^^<{XSD}string> .
+<{BASE}x/s> <{BASE}x/lang> "colour"@en-GB .
+<{BASE}x/s> <{BASE}x/integer> "-42"^^<{XSD}integer> .
+<{BASE}x/s> <{BASE}x/int32-max> "2147483647"^^<{XSD}integer> .
+<{BASE}x/s> <{BASE}x/decimal> "-0.35"^^<{XSD}decimal> .
+<{BASE}x/s> <{BASE}x/long-decimal> "12345678901234567890.123456789"^^<{XSD}decimal> .
+<{BASE}x/s> <{BASE}x/date> "2020-02-29"^^<{XSD}date> .
+<{BASE}x/s> <{BASE}x/year> "1999"^^<{XSD}gYear> .
+<{BASE}x/s> <{BASE}x/true> "true"^^<{XSD}boolean> .
+<{BASE}x/s> <{BASE}x/false> "false"^^<{XSD}boolean> .
+<{BASE}x/s%20x/caf%C3%A9?a=1&b=%2F#frag> <{BASE}x/iri> <https://example.org/o%25pct/caf\\u00E9> .
+"""
+
+
+@pytest.mark.server
+def test_literal_types_round_trip(virtuoso, creds):
+    """Every literal type we publish comes back equal, through both result formats, past the row cap."""
+    data = LITERALS.encode() + kb_like_ntriples(12_000)  # > ResultSetMaxRows: the download must page
+    graph = BASE + "literals"
+    publish(data, virtuoso.endpoint, graph, auth=creds)
+    _, expected, _ = load_ntriples(data)
+    downloaded = fetch_graph(client(), virtuoso.endpoint, graph)
+    assert len(downloaded) == len(expected)
+    assert canonical(downloaded) == canonical(expected)
+    rows = run_query_remote(client(), virtuoso.endpoint, f"SELECT ?p ?o WHERE {{ <{BASE}x/s> ?p ?o }}", graph=graph)
+    local = ox.Store()
+    local.load(LITERALS.encode(), format=ox.RdfFormat.N_TRIPLES)
+    want = {(r["p"], r["o"]) for r in local.query(f"SELECT ?p ?o WHERE {{ <{BASE}x/s> ?p ?o }}")}
+    assert {(r["p"], r["o"]) for r in rows} == want
+
+
+@pytest.mark.server
+def test_wrong_credentials_leave_the_graph_alone(virtuoso, published100k):
+    with pytest.raises(PublishError) as failure:
+        publish(kb_like_ntriples(500), virtuoso.endpoint, G100K, auth=Credentials(USER, "wrong"))
+    message = str(failure.value)
+    assert "HTTP 401" in message and "refused the credentials" in message
+    assert count_triples(client(), virtuoso.endpoint, G100K) == 100_000
+    with pytest.raises(PublishError, match="wants credentials"):
+        publish(kb_like_ntriples(500), virtuoso.endpoint, G100K, auth=None)
+
+
+@pytest.mark.server
+def test_a_failed_chunk_upload_leaves_the_old_graph_whole(virtuoso, creds):
+    graph = BASE + "chunk-failure"
+    old = kb_like_ntriples(3_000)
+    publish(old, virtuoso.endpoint, graph, auth=creds)
+    uploads = []
+
+    def fail_second_upload(method: str, path: str, body: bytes, index: int) -> int | None:
+        if method in ("PUT", "POST") and path.startswith("/sparql-graph-crud-auth"):
+            uploads.append(index)
+            return 500 if len(uploads) == 2 else None
+        return None
+
+    new = kb_like_ntriples(3_000, variant=1)
+    with Proxy(virtuoso.base, fail_second_upload) as proxy, \
+            pytest.raises(PublishError, match="injected failure 500") as failure:
+        publish(new, proxy.base + "/sparql", graph, auth=creds, chunk_triples=1_000)
+    assert failure.value.staging_left is None
+    assert canonical(fetch_graph(client(), virtuoso.endpoint, graph)) == canonical(load_ntriples(old)[1])
+    assert staging_graphs(virtuoso) == []
+    assert proxy.requests[-1] == ("POST", "/sparql-auth")  # the clean-up DROP
+
+
+@pytest.mark.server
+def test_a_staging_graph_that_cannot_be_dropped_is_reported(virtuoso, creds):
+    copied: list[bool] = []
+
+    def fail_final_drop(method: str, path: str, body: bytes, index: int) -> int | None:
+        copied.extend([True] if b"COPY" in body else [])
+        return 500 if copied and b"DROP" in body else None
+
+    with Proxy(virtuoso.base, fail_final_drop) as proxy:
+        result = publish(kb_like_ntriples(300), proxy.base + "/sparql", BASE + "left", auth=creds)
+    assert "publish-staging-left" in [w.code for w in result.warnings]
+    left = staging_graphs(virtuoso)
+    assert left and all(g.startswith(BASE + "left-staging-") for g in left)
+    for graph in left:
+        client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{graph}>")
+
+
+@pytest.mark.server
+def test_republish_replaces_and_readers_never_see_half(virtuoso, published100k, creds):
+    """Runs after the query tests: it replaces the 100k graph with 90k different triples."""
+    new = kb_like_ntriples(90_000, variant=1)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            seen.append(count_triples(client(), virtuoso.endpoint, G100K))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        result = publish(new, virtuoso.endpoint, G100K, auth=creds, chunk_triples=45_000)
+    finally:
+        done.set()
+        thread.join()
+    TIMINGS["republish 90k over 100k s"] = round(result.seconds, 2)
+    print("\nrepublish timings:", result.seconds, result.chunk_seconds, result.swap_seconds, "reads:", len(seen))
+    assert result.previous_triples == 100_000
+    assert count_triples(client(), virtuoso.endpoint, G100K) == 90_000
+    assert set(seen) <= {100_000, 90_000} and seen
+    assert staging_graphs(virtuoso) == []
+    ask = f"ASK {{ <{BASE}work/w000001> schema:url <https://example.org/paper%201/caf%C3%A9?q=a%26b&v=0> }}"
+    assert not bool(run_query_remote(client(), virtuoso.endpoint, ask, graph=G100K))
+
+
+@pytest.mark.server
+def test_server_killed_mid_publish_keeps_the_old_graph(virtuoso, creds):
+    """Last: SIGKILL the server after the first chunk, restart it on the same database."""
+    graph = BASE + "killed"
+    old = kb_like_ntriples(3_000)
+    publish(old, virtuoso.endpoint, graph, auth=creds)
+
+    def kill_after_first_chunk(message: str) -> None:
+        if message.startswith("uploaded chunk 1/"):
+            virtuoso.kill()
+
+    fast_give_up = Client(creds, timeout=30, retries=2, backoff=0.05)
+    with pytest.raises(PublishError, match="connection refused") as failure:
+        publish(kb_like_ntriples(3_000, variant=1), virtuoso.endpoint, graph, chunk_triples=1_000,
+                progress=kill_after_first_chunk, client=fast_give_up)
+    assert failure.value.staging_left and failure.value.staging_left.startswith(graph + "-staging-")
+    virtuoso.restart()
+    assert canonical(fetch_graph(client(), virtuoso.endpoint, graph)) == canonical(load_ntriples(old)[1])
+    assert count_triples(client(), virtuoso.endpoint, failure.value.staging_left) <= 1_000
+    client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{failure.value.staging_left}>")
+
+
+# --- no server needed -------------------------------------------------------------------------
+
+
+def test_malformed_ntriples_are_rejected_before_anything_is_sent():
+    bad = (b'<http://ex/a> <http://ex/p> "ok" .\n<http://ex/a> <p> "relative" .\n'
+           b'<http://ex/a> <http://ex/p> "abc"^^<http://www.w3.org/2001/XMLSchema#integer> .\n'
+           b'<http://ex/a> <http://ex/p> "2020-02-30"^^<http://www.w3.org/2001/XMLSchema#date> .\n')
+    with Proxy() as proxy, pytest.raises(PublishError) as failure:
+        publish(bad, proxy.base + "/sparql", "http://ex/g", auth=Credentials("u", "p"))
+    assert proxy.requests == []
+    found = [(p.code, p.line) for p in failure.value.problems]
+    assert found == [("nt-syntax", 2), ("nt-literal", 3), ("nt-literal", 4)]
+    assert not failure.value.sent
+
+
+def test_dry_run_says_what_would_be_sent_and_sends_nothing():
+    with Proxy() as proxy:
+        result = publish(kb_like_ntriples(2_500), proxy.base + "/sparql", "http://ex/g", dry_run=True,
+                         chunk_triples=1_000)
+    assert proxy.requests == []
+    text = result.plan.describe()
+    assert "3 chunk(s) of 1,000, 1,000, 500 triples" in text and "2,500 distinct triples" in text
+    assert "/sparql-graph-crud-auth" in text and "/sparql-auth" in text and "<http://ex/g>" in text
+
+
+def test_an_empty_graph_is_not_published_by_accident():
+    with pytest.raises(PublishError, match="no triples"):
+        publish(b"# nothing\n", "http://127.0.0.1:9/sparql", "http://ex/g", dry_run=True)
+
+
+def test_server_down_is_a_clear_error():
+    down = f"http://127.0.0.1:{free_port()}/sparql"
+    naps: list[float] = []
+    quick = Client(None, timeout=5, retries=3, backoff=0.01, sleep=naps.append)
+    with pytest.raises(PublishError, match=r"connection refused: is the server running\? \(gave up after 4"):
+        publish(kb_like_ntriples(10), down, "http://ex/g", client=quick)
+    assert naps == [0.01, 0.02, 0.04]
+
+
+def test_503_is_retried_then_succeeds():
+    with Proxy(fault=lambda method, path, body, index: 503 if index < 2 else 200) as proxy:
+        naps: list[float] = []
+        answer = Client(None, retries=3, backoff=0.01, sleep=naps.append).request("GET", proxy.base + "/sparql")
+    assert answer.status == 200 and len(proxy.requests) == 3 and naps == [0.01, 0.02]
+
+
+def test_other_errors_are_not_retried():
+    with Proxy(fault=lambda method, path, body, index: 500) as proxy, \
+            pytest.raises(RemoteError, match="HTTP 500: injected failure 500"):
+        Client(None, retries=3, sleep=lambda s: None).request("GET", proxy.base + "/sparql")
+    assert len(proxy.requests) == 1
+
+
+def test_basic_authentication_is_answered():
+    token = base64.b64encode(b"reader:s3cret").decode()
+
+    class Basic(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.headers.get("Authorization") == f"Basic {token}"
+            self.send_response(200 if ok else 401)
+            if not ok:
+                self.send_header("WWW-Authenticate", 'Basic realm="kb"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Basic)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/sparql"
+        assert Client(Credentials("reader", "s3cret")).request("GET", url).status == 200
+        with pytest.raises(RemoteError, match="401"):
+            Client(Credentials("reader", "wrong")).request("GET", url)
+        with pytest.raises(RemoteError, match="KB_SPARQL_AUTH is digest"):
+            Client(Credentials("reader", "s3cret", "digest")).request("GET", url)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_credentials_from_environment_then_netrc(tmp_path):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine db.example.org login alice password from-netrc\n")
+    netrc.chmod(0o600)
+    env = {"NETRC": str(netrc)}
+    assert credentials_for("http://db.example.org/sparql", env) == Credentials("alice", "from-netrc", "auto",
+                                                                              f"netrc {netrc}")
+    assert credentials_for("http://other.example.org/sparql", env) is None
+    env |= {"KB_SPARQL_USER": "bob", "KB_SPARQL_PASSWORD": "pw", "KB_SPARQL_AUTH": "digest"}
+    assert credentials_for("http://db.example.org/sparql", env) == Credentials("bob", "pw", "digest")
+    assert "pw" not in repr(credentials_for("http://db.example.org/sparql", env))
+    with pytest.raises(ValueError, match="KB_SPARQL_PASSWORD"):
+        credentials_for("http://x/sparql", {"KB_SPARQL_USER": "bob", "NETRC": str(netrc)})
+
+
+def test_endpoints_of_virtuoso_oxigraph_and_fuseki():
+    v = Endpoints.guess("http://h:8890/sparql")
+    assert (v.query, v.update, v.store) == ("http://h:8890/sparql", "http://h:8890/sparql-auth",
+                                            "http://h:8890/sparql-graph-crud-auth")
+    o = Endpoints.guess("http://h:7878/query")
+    assert (o.update, o.store) == ("http://h:7878/update", "http://h:7878/store")
+    f = Endpoints.guess("http://h:3030/kb", store="http://h:3030/kb/data")
+    assert (f.query, f.update, f.store) == ("http://h:3030/kb", "http://h:3030/kb", "http://h:3030/kb/data")
+
+
+def test_chunks_keep_each_blank_node_together():
+    data = b"".join(f"<http://ex/s{i}> <http://ex/p> _:b{i // 4} .\n".encode() for i in range(20))
+    data += b"_:b0 <http://ex/q> _:b4 .\n"  # joins the components of b0 and b4
+    _, triples, _ = load_ntriples(data)
+    chunks = make_chunks(triples, 3)
+    labels = [{t.object.value for t in chunk if isinstance(t.object, ox.BlankNode)} for chunk in chunks]
+    for i, mine in enumerate(labels):
+        assert not any(mine & other for other in labels[i + 1:])
+    assert sum(len(c) for c in chunks) == 21
+
+
+def test_literal_checks():
+    def codes(value: str, datatype: str) -> list[str]:
+        return [p.code for p in check_literal(ox.Literal(value, datatype=ox.NamedNode(XSD + datatype)), "f", 1)]
+
+    assert codes("0.35", "decimal") == codes("-1", "integer") == codes("2020", "gYear") == []
+    assert codes("1.5", "integer") == codes("true.", "boolean") == codes("2021-02-29", "date") == ["nt-literal"]
+    assert codes("2147483648", "integer") == ["nt-integer-range"] and codes("2147483647", "integer") == []
+    assert codes("0.1234567890123", "double") == ["nt-double"]
+
+
+def test_virtuoso_json_is_made_standard():
+    ask = b'{"head":{"vars":["__ASK_RETVAL"]},"results":{"bindings":[{"__ASK_RETVAL":{"type":"typed-literal",' \
+          b'"datatype":"http://www.w3.org/2001/XMLSchema#integer","value":"1"}}]}}'
+    assert bool(ox.parse_query_results(normalise_results_json(ask, "ASK"), format=ox.QueryResultsFormat.JSON))
+    empty = b'{"head":{"vars":["__ASK_RETVAL"]},"results":{"bindings":[]}}'
+    assert not bool(ox.parse_query_results(normalise_results_json(empty, "ASK"), format=ox.QueryResultsFormat.JSON))
+    flag = b'{"head":{"vars":["b"]},"results":{"bindings":[{"b":{"type":"typed-literal","datatype":"' + \
+        XSD.encode() + b'boolean","value":"0"}}]}}'
+    rows = list(ox.parse_query_results(normalise_results_json(flag), format=ox.QueryResultsFormat.JSON))
+    assert rows[0]["b"] == ox.Literal("false", datatype=ox.NamedNode(XSD + "boolean"))
+
+
+def test_timeout_is_a_clear_error():
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(1.5)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RemoteError, match=r"no answer within 0.5 s"):
+            Client(None, timeout=0.5).request("GET", f"http://127.0.0.1:{server.server_port}/sparql")
+    finally:
+        server.shutdown()
+        server.server_close()
