@@ -4,7 +4,8 @@ Each command parses flags, calls one library function, prints the result, and ma
 exit codes. Problems go to stderr as ``path:line:col: CODE message``; results go to stdout.
 
 Exit codes: 0 success · 1 the evidence or input has errors · 2 usage error · 3 SPARQL syntax error ·
-4 query refused (update, SERVICE, FROM) · 5 query timed out.
+4 query refused (update, SERVICE, FROM) · 5 query timed out · 6 the SPARQL server failed, refused or did not
+answer (kb publish, kb query --endpoint).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import click
 
 EXIT_ERRORS, EXIT_USAGE, EXIT_SYNTAX, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
+EXIT_SERVER = 6
 
 
 def evidence_option(command: click.Command) -> click.Command:
@@ -135,8 +137,11 @@ def serve(ctx: click.Context, evidence_dir: Path, out_dir: Path, port: int) -> N
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Give up after this many seconds.")
 @click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Write at most this many rows (or triples); a note on stderr says when rows were cut.")
+@click.option("--endpoint", metavar="URL", help="Query this SPARQL server instead of the local store (read-only too).")
+@click.option("--graph", "graph_iri", metavar="IRI", help="With --endpoint: the named graph the KB was published to "
+              "[default: <base_iri>graph].")
 def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: str | None, list_examples: bool,
-          output: Path | None, timeout: float, limit: int) -> None:
+          output: Path | None, timeout: float, limit: int, endpoint: str | None, graph_iri: str | None) -> None:
     """Run a read-only SPARQL query: text, -f FILE.rq, or an example name.
 
     \b
@@ -164,13 +169,31 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
     fmt = fmt or ("turtle" if form in ("CONSTRUCT", "DESCRIBE") else "table")
     if (fmt in q.GRAPH_FORMATS) != (form in ("CONSTRUCT", "DESCRIBE")) and form in q.QUERY_FORMS:
         raise click.UsageError(f"--format {fmt} does not fit a {form} query")
-    from kb.store import open_store
+    if endpoint:
+        payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
+    else:
+        from kb.store import open_store
 
-    store = open_store(config)
-    payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt, limit=limit), timeout)
+        store = open_store(config)
+        payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt, limit=limit), timeout)
     _emit(payload, output)
     if payload.truncated:
         click.echo(f"kb query: output cut at --limit {limit} rows", err=True)
+
+
+def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, timeout: float) -> bytes:
+    """The same query on a server (kb.remote_query); server failures exit with EXIT_SERVER."""
+    from kb import query as q
+    from kb.remote import Client, RemoteError, credentials_for
+    from kb.remote_query import run_query_remote
+
+    try:
+        client = Client(credentials_for(endpoint), timeout=timeout, retries=1)
+        return _run_with_timeout(lambda: q.format_results(run_query_remote(client, endpoint, text, graph=graph),
+                                                          fmt, limit=limit), timeout * 2 + 5)
+    except (RemoteError, ValueError) as exc:
+        click.echo(f"kb query: {exc}", err=True)
+        sys.exit(EXIT_SERVER)
 
 
 def _run_with_timeout(work, timeout: float) -> bytes:
@@ -219,6 +242,58 @@ def _emit(payload: bytes, output: Path | None) -> None:
     from kb.atomic import atomic_write_bytes
 
     atomic_write_bytes(output, payload, backup=False)
+
+
+@main.command()
+@evidence_option
+@click.option("--endpoint", required=True, metavar="URL",
+              help="The server's query endpoint: Virtuoso …/sparql, Oxigraph …/query, or a Fuseki dataset URL.")
+@click.option("--graph", "graph_iri", metavar="IRI", help="The named graph to replace [default: <base_iri>graph].")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
+              show_default=True, help="The build folder whose data/kb.nt is published (run kb build first).")
+@click.option("--input", "nt_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Publish this N-Triples file instead of <out>/data/kb.nt.")
+@click.option("--update-endpoint", metavar="URL", help="SPARQL Update endpoint, if not the guessed one.")
+@click.option("--store-endpoint", metavar="URL", help="Graph Store Protocol endpoint, if not the guessed one.")
+@click.option("--chunk-triples", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Triples per upload request.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
+              help="Retries (with back-off) when the server refuses connections or answers 503.")
+@click.option("--dry-run", is_flag=True, help="Check the input and say what would be sent; send nothing.")
+def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: Path, nt_file: Path | None,
+            update_endpoint: str | None, store_endpoint: str | None, chunk_triples: int, timeout: float,
+            retries: int, dry_run: bool) -> None:
+    """Replace one named graph on a SPARQL 1.1 server with the built KB, all or nothing.
+
+    Uploads to a staging graph in chunks, checks its triple count, then swaps it in; a failure leaves
+    the old graph whole. Credentials: KB_SPARQL_USER and KB_SPARQL_PASSWORD (KB_SPARQL_AUTH=basic|digest)
+    or ~/.netrc — never flags. See docs/publishing.md.
+    """
+    from kb.pipeline import terminal_progress
+    from kb.publish import PublishError, default_graph_iri
+    from kb.publish import publish as run_publish
+
+    graph = graph_iri or default_graph_iri(load_config(evidence_dir).base_iri)
+    source = nt_file or out_dir / "data" / "kb.nt"
+    if not source.is_file():
+        raise click.UsageError(f"{source} does not exist: run kb build (or give --input FILE.nt)")
+    try:
+        result = run_publish(source, endpoint, graph, chunk_triples=chunk_triples, dry_run=dry_run,
+                             progress=terminal_progress(), update_endpoint=update_endpoint,
+                             store_endpoint=store_endpoint, timeout=timeout, retries=retries)
+    except PublishError as exc:
+        print_problems(exc.problems)
+        click.echo(f"kb publish: {exc}", err=True)
+        sys.exit(EXIT_SERVER if exc.server else EXIT_ERRORS)
+    print_problems(result.warnings)
+    if dry_run:
+        click.echo("dry run: nothing was sent\n" + result.plan.describe())
+        return
+    chunks = ", ".join(f"{s:.2f}" for s in result.chunk_seconds)
+    click.echo(f"published {result.plan.triples:,} triples to <{graph}> in {result.seconds:.1f} s "
+               f"(chunks: {chunks} s; {result.swap}: {result.swap_seconds:.2f} s; "
+               f"previously {result.previous_triples:,} triples)")
 
 
 @main.command()

@@ -58,12 +58,13 @@ def _quiet(_message: str) -> None:
 
 
 class PublishError(Exception):
-    """Publishing failed; ``sent`` says whether anything reached the server, ``staging_left`` what to drop."""
+    """Publishing failed. ``server``: the server or network failed (not the input); ``sent``: a request
+    reached it; ``staging_left``: a staging graph that could not be dropped."""
 
     def __init__(self, message: str, *, problems: Iterable[Problem] = (), sent: bool = False,
-                 staging_left: str | None = None) -> None:
+                 server: bool = False, staging_left: str | None = None) -> None:
         super().__init__(message)
-        self.problems, self.sent, self.staging_left = list(problems), sent, staging_left
+        self.problems, self.sent, self.server, self.staging_left = list(problems), sent, server, staging_left
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,7 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
             chunk_triples: int = DEFAULT_CHUNK_TRIPLES, dry_run: bool = False, progress: Progress = _quiet,
             update_endpoint: str | None = None, store_endpoint: str | None = None, timeout: float = 60.0,
             swap_timeout: float = 600.0, client: Client | None = None, allow_empty: bool = False,
-            swap: Literal["auto", "move", "copy"] = "auto") -> PublishResult:
+            swap: Literal["auto", "move", "copy"] = "auto", retries: int = 4) -> PublishResult:
     """Replace the named graph ``graph_iri`` on the server with the triples of ``nt`` (see the module doc).
 
     ``auth="env"`` reads ``KB_SPARQL_USER``/``KB_SPARQL_PASSWORD`` or netrc; ``None`` sends no credentials.
@@ -278,7 +279,7 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
             creds = credentials_for(endpoint) if auth == "env" else auth
         except ValueError as exc:
             raise PublishError(str(exc)) from None
-        client = Client(creds, timeout=timeout)  # type: ignore[arg-type]
+        client = Client(creds, timeout=timeout, retries=retries)  # type: ignore[arg-type]
     start = time.monotonic()
     ends, staging = plan.endpoints, plan.staging
     try:
@@ -288,7 +289,7 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
             swap = "copy" if "virtuoso" in client.server.lower() else "move"
         client.update(ends.update, f"DROP SILENT GRAPH <{staging}>")
     except RemoteError as exc:
-        raise PublishError(f"nothing was published: {exc}", sent=client.requests > 0) from None
+        raise PublishError(f"nothing was published: {exc}", sent=exc.status is not None, server=True) from None
     chunk_seconds: list[float] = []
     try:
         for number, body in enumerate(bodies, 1):
@@ -309,7 +310,7 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
         left = _drop_quietly(client, ends.update, staging)
         note = f"; the staging graph <{staging}> could not be dropped: drop it by hand" if left else ""
         raise PublishError(f"publish failed, <{plan.graph}> was left as it was: {exc}{note}", sent=True,
-                           staging_left=staging if left else None) from None
+                           server=True, staging_left=staging if left else None) from None
     warnings = list(plan.warnings)
     if swap == "copy" and _drop_quietly(client, ends.update, staging):
         warnings.append(warning(plan.source, None, "publish-staging-left", f"the staging graph <{staging}> could "
@@ -317,10 +318,11 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
     try:
         live = count_triples(client, ends.query, plan.graph)
     except RemoteError as exc:
-        raise PublishError(f"the graph was swapped in, but counting it failed: {exc}", sent=True) from None
+        raise PublishError(f"the graph was swapped in, but counting it failed: {exc}", sent=True,
+                           server=True) from None
     if live != plan.triples:
         raise PublishError(f"<{plan.graph}> holds {live:,} triples after the swap, expected {plan.triples:,}: "
-                           "another publish may have run at the same time", sent=True)
+                           "another publish may have run at the same time", sent=True, server=True)
     progress(f"published {live:,} triples to <{plan.graph}> in {time.monotonic() - start:.1f} s")
     return PublishResult(plan, False, swap, time.monotonic() - start, tuple(chunk_seconds), swap_seconds, previous,
                          client.requests, warnings)
