@@ -60,13 +60,15 @@ def main() -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: every problem as a machine-readable record on stdout.")
 @click.option("--no-shacl", is_flag=True, help="Skip SHACL validation of the graph (faster).")
-def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool) -> None:
+@click.option("--shacl-engine", type=click.Choice(["sparql", "pyshacl"]), default="sparql", show_default=True,
+              help="sparql: the shapes compiled to SPARQL (fast); pyshacl: the reference implementation.")
+def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool, shacl_engine: str) -> None:
     """Validate the evidence and report every problem in one run."""
     from kb.pipeline import check as run_check
     from kb.pipeline import terminal_progress
 
     config = load_config(evidence_dir)
-    checked = run_check(config, shacl=not no_shacl, progress=terminal_progress())
+    checked = run_check(config, shacl=not no_shacl, progress=terminal_progress(), shacl_engine=shacl_engine)
     report = checked.report
     print_problems(report.problems, fmt)
     if fmt == "text":

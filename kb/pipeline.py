@@ -55,7 +55,7 @@ class Checked:
     report: Report = field(default_factory=Report)
 
 
-def check(config: Config, *, shacl: bool = True, progress: Progress = quiet) -> Checked:
+def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql") -> Checked:
     """Load every file, build the graph, validate; report every problem, raise on none."""
     from kb.graph import build_graph
     from kb.validate import check_evidence, shacl_problems
@@ -72,7 +72,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet) -> 
     progress(f"graph has {len(graph)} triples")
     if shacl:
         progress("validating with SHACL")
-        report.extend(shacl_problems(evidence, graph, report.problems))
+        report.extend(shacl_problems(evidence, graph, report.problems, engine=shacl_engine))
     return Checked(evidence, graph, report)
 
 

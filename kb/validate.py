@@ -186,40 +186,69 @@ def _quote_hint(quote: str, text: str) -> str:
 # --- SHACL ------------------------------------------------------------------------------
 
 
-def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Problem]) -> list[Problem]:
-    """Validate the graph with the shipped shapes (pyshacl on an rdflib copy)."""
+SHACL_ENGINES = ("sparql", "pyshacl")
+
+
+def load_shapes(base_iri: str) -> object:
+    """The shipped shapes as an rdflib graph, their relative IRIs resolved against the KB's base."""
+    import rdflib
+
+    shapes = rdflib.Graph()
+    shapes.parse(data=resources.files("kb").joinpath("schema/shapes.ttl").read_bytes(), format="turtle",
+                 publicID=base_iri)
+    return shapes
+
+
+def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql") -> list:
+    """Every violation of the shipped shapes, by the compiled-SPARQL engine or by pyshacl."""
+    from kb.shaclsparql import Violation, compile_shapes, run_checks
+
+    shapes = load_shapes(base_iri)
+    if engine == "sparql":
+        from kb.shacldetect import suspects
+
+        flagged = suspects(graph.store, shapes)  # a few whole-graph queries; exact checks only where needed
+        return list(run_checks(graph.store, compile_shapes(shapes, sorted(flagged)))) if flagged else []
+    if engine != "pyshacl":
+        raise ValueError(f"unknown SHACL engine '{engine}'; expected one of {', '.join(SHACL_ENGINES)}")
     import pyoxigraph as ox
     import rdflib
     from pyshacl import validate
 
-    shapes = rdflib.Graph()
-    shapes.parse(data=resources.files("kb").joinpath("schema/shapes.ttl").read_bytes(), format="turtle",
-                 publicID=evidence.config.base_iri)
     data = rdflib.Graph()
-    data.parse(data=ox.serialize(_shaped_triples(graph, evidence.config.base_iri, shapes),
-                                 format=ox.RdfFormat.N_TRIPLES), format="nt")
-    conforms, results, _ = validate(data, shacl_graph=shapes, inference="none", advanced=False)
-    if conforms:
-        return []
-    SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    data.parse(data=ox.serialize(_shaped_triples(graph, base_iri, shapes), format=ox.RdfFormat.N_TRIPLES),
+               format="nt")
+    _, results, _ = validate(data, shacl_graph=shapes, inference="none", advanced=False)
+    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    out = set()
+    for result in results.objects(None, sh.result):  # the report's results, not their sh:detail
+        path, value = results.value(result, sh.resultPath), results.value(result, sh.value)
+        out.add(Violation(str(results.value(result, sh.focusNode)), str(path) if path is not None else None,
+                          str(results.value(result, sh.sourceConstraintComponent)),
+                          str(results.value(result, sh.resultMessage) or "violates a shape"),
+                          str(value) if value is not None else None))
+    return sorted(out, key=lambda v: (v.focus, v.path or "", v.component, v.value or ""))
+
+
+def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Problem],
+                   engine: str = "sparql") -> list[Problem]:
+    """SHACL violations as problems at the file and line of the record they concern."""
     already = {(p.path, p.line, p.field) for p in known}
     reported = _records_with_errors(evidence, known)
     out: dict[tuple, Problem] = {}
-    for result in results.subjects(rdflib.RDF.type, SH.ValidationResult):
-        focus = str(results.value(result, SH.focusNode))
+    for violation in shacl_violations(graph, evidence.config.base_iri, engine):
+        focus = violation.focus
         if any(focus == iri or focus.startswith(iri + "/") for iri in reported):
             continue  # the record-level check already told the editor, with a better message
-        path = results.value(result, SH.resultPath)
-        message = str(results.value(result, SH.resultMessage) or "violates a shape")
-        value = results.value(result, SH.value)
-        field_name = FIELD_OF_PROPERTY.get(str(path), str(path) if path else None)
+        field_name = FIELD_OF_PROPERTY.get(violation.path or "", violation.path)
         file, line = _locate(evidence, graph, focus, field_name)
         if (file, line, field_name) in already:
             continue
-        found = f" (value {value})" if value is not None else ""
-        problem = error(file, line, "shacl-violation", f"<{focus}> {message}{found}", field=field_name,
-                        hint="see kb/schema/shapes.ttl")
-        out[(file, line, field_name, message)] = problem
+        found = f" (value {violation.value})" if violation.value is not None else ""
+        component = violation.component.rsplit("#", 1)[-1]
+        problem = error(file, line, "shacl-violation", f"<{focus}> {violation.message}{found} [{component}]",
+                        field=field_name, hint="see kb/schema/shapes.ttl")
+        out[(file, line, field_name, violation.message, violation.value)] = problem
     return list(out.values())
 
 
