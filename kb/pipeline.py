@@ -116,16 +116,16 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
 
 def write_outputs(checked: Checked, analysis: object, target: Path, *, site: bool, progress: Progress) -> list[Path]:
     """Write the data dumps (and, with ``site``, the rendered pages) into ``target``."""
-    from kb.export import claims_csv, graph_bytes, graphml_bytes, sorted_triples
+    from kb.export import claims_csv, graph_bytes, graphml_bytes, ntriples_bytes
 
     data = target / "data"
     data.mkdir(parents=True, exist_ok=True)
     progress("writing data dumps")
-    triples = sorted_triples(checked.graph)  # type: ignore[arg-type]
+    ntriples = ntriples_bytes(checked.graph)  # type: ignore[arg-type]
     outputs = {
-        "kb.ttl": graph_bytes(checked.graph, "ttl", triples),  # type: ignore[arg-type]
-        "kb.nt": graph_bytes(checked.graph, "nt", triples),  # type: ignore[arg-type]
-        "kb.jsonld": graph_bytes(checked.graph, "jsonld", triples),  # type: ignore[arg-type]
+        "kb.ttl": graph_bytes(checked.graph, "ttl", ntriples),  # type: ignore[arg-type]
+        "kb.nt": ntriples,
+        "kb.jsonld": graph_bytes(checked.graph, "jsonld", ntriples),  # type: ignore[arg-type]
         "claims.csv": claims_csv(analysis),  # type: ignore[arg-type]
         "network.graphml": graphml_bytes(analysis),  # type: ignore[arg-type]
         "references.bib": checked.evidence.config.references_path.read_bytes(),

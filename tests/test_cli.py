@@ -138,3 +138,29 @@ def test_query_limit_note_goes_to_stderr():
     result = run("query", "--evidence", str(FIXTURE), "SELECT ?s WHERE { ?s ?p ?o }", "--format", "csv", "--limit", "2")
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 3
     assert "cut at --limit 2" in result.stderr
+
+
+def test_graphml_reads_back_with_networkx(tmp_path):
+    import networkx as nx
+
+    target = tmp_path / "network.graphml"
+    assert run("export", "--evidence", str(FIXTURE), "--format", "graphml", "-o", str(target)).exit_code == 0
+    graph = nx.read_graphml(target)
+    assert graph.is_directed()
+    assert graph.nodes["claim:smi-rct-review-hope-recovery"] == {"type": "claim", "label": "smi-rct-review-hope-recovery"}
+    kinds = {d["kind"] for _, _, d in graph.edges(data=True)}
+    assert kinds == {"states", "rests_on", "population", "intervention", "outcome", "cites"}
+
+
+def test_claims_csv_columns_and_values():
+    import csv
+    import io
+
+    result = run("export", "--evidence", str(FIXTURE), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["claim_id", "statement", "source", "cites", "population", "intervention", "outcome",
+                             "direction", "design", "certainty", "quote"]
+    assert len(rows) == 9
+    hosp = next(r for r in rows if r["outcome"] == "Hospitalisation")
+    assert (hosp["claim_id"], hosp["direction"], hosp["certainty"], hosp["population"], hosp["cites"]) == (
+        "smi-rct-review-hope-recovery", "no_effect", "moderate", "Serious mental illness", "lloydevans2014systematic")
