@@ -35,6 +35,9 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
     site = overview.site_info(res)
     oxigraph = assets.oxigraph_scripts(node_modules or assets.find_node_modules())  # fail before any work
     templates = templates or TEMPLATES
+    if not (templates / "base.html").is_file():
+        raise SiteError(f"the site templates are missing ({templates}); build from the KB's repository "
+                        "(pip install -e . keeps them beside the package)")
 
     progress("building page contexts")
     out = context.Output([], {})

@@ -38,6 +38,7 @@ def environment(templates: Path) -> Environment:
     )
     env.globals["href"] = href
     env.globals["grade_symbols"] = GRADE_SYMBOLS
+    env.globals["certainty_rank"] = {"high": 1, "moderate": 2, "low": 3, "very_low": 4}
     env.filters["plural"] = plural
     return env
 
