@@ -49,8 +49,19 @@ def latex_to_text(value: str) -> str:
     """Unicode text for display: ``{\\"u}ber`` → ``über``, ``\\&`` → ``&``, ``--`` → ``–``, ``~`` → space."""
     if not value:
         return ""
-    if not any(c in value for c in "\\{}$~-`'\"%&#"):
-        return _WS.sub(" ", value).strip()
+    if not any(c in value for c in "\\{}$~%&#"):  # no markup: only TeX's ligatures to resolve
+        if any(c in value for c in "-`'"):
+            value = _LIGATURES.sub(lambda m: _LIGATURE_TEXT[m.group()], value)
+        return unicodedata.normalize("NFC", _WS.sub(" ", value).strip())
+    return _latex_to_text(value)
+
+
+_LIGATURE_TEXT = {"---": "—", "--": "–", "``": "“", "''": "”", "`": "‘"}
+_LIGATURES = re.compile("---|--|``|''|`")
+
+
+@functools.lru_cache(maxsize=65536)  # journal names, authors and publishers repeat across entries
+def _latex_to_text(value: str) -> str:
     converter, walker_db = _converter()
     from pylatexenc.latexwalker import LatexWalker
 
