@@ -16,7 +16,8 @@ from kb.namespaces import sparql_prologue
 
 DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive")
 LEVELS = ("high", "moderate", "low", "very_low")
-REVIEW_DESIGNS_HINT = ("review", "meta_analysis", "cochrane")
+# Designs that synthesise studies systematically: a narrative review does not count as one.
+REVIEW_DESIGNS_HINT = ("systematic_review", "meta_analysis", "cochrane", "evidence_synthesis")
 
 # The claim-outcome projection as researchers would write it: the analysis builds the same rows
 # from the records (with labels and texts, ~10x faster), and a test holds the two to each other.
