@@ -189,13 +189,24 @@ def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, ti
     from kb.remote import Client, RemoteError, credentials_for
     from kb.remote_query import run_query_remote
 
+    notes: list[str] = []
+
+    def work() -> bytes:
+        results = run_query_remote(client, endpoint, text, graph=graph)
+        if isinstance(results, list) and len(results) >= 10_000 and "virtuoso" in client.server.lower():
+            notes.append(f"kb query: {len(results):,} triples: Virtuoso cuts CONSTRUCT/DESCRIBE answers at its "
+                         "ResultSetMaxRows without saying so; this answer may be incomplete")
+        return q.format_results(results, fmt, limit=limit)
+
     try:
         client = Client(credentials_for(endpoint), timeout=timeout, retries=1)
-        return _run_with_timeout(lambda: q.format_results(run_query_remote(client, endpoint, text, graph=graph),
-                                                          fmt, limit=limit), timeout * 2 + 5)
+        payload = _run_with_timeout(work, timeout * 2 + 5)
     except (RemoteError, ValueError) as exc:
         click.echo(f"kb query: {exc}", err=True)
         sys.exit(EXIT_SERVER)
+    for note in notes:
+        click.echo(note, err=True)
+    return payload
 
 
 def _run_with_timeout(work, timeout: float) -> bytes:

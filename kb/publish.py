@@ -1,4 +1,4 @@
-"""Publish the built KB to a SPARQL server: replace one named graph so that readers never see half of it.
+"""Publish the built KB to a SPARQL server: replace one named graph all or nothing.
 
 The protocol, and why each step:
 
@@ -9,7 +9,8 @@ The protocol, and why each step:
 3. ``COUNT`` the staging graph: a ``MOVE`` from an empty or partial graph would publish exactly that.
 4. Swap it in with one SPARQL Update, one transaction: ``MOVE <staging> TO <graph>``. On Virtuoso
    ``COPY`` instead, then ``DROP`` the staging graph: its ``MOVE`` onto a 100k-triple graph ran past
-   60 s (248 s without a transaction), while ``COPY`` takes ~3 s and readers saw only old or new.
+   60 s (248 s without a transaction), while ``COPY`` takes 1–7 s. A crash mid-COPY rolls back, but
+   Virtuoso's endpoint reads uncommitted rows, so readers may see part of the swap while it runs.
 5. ``COUNT`` the live graph.
 
 Any failure before the swap drops the staging graph and leaves the live graph as it was.
