@@ -22,7 +22,7 @@ from email.message import Message
 
 USER_AGENT = "peer-support-kb (kb publish / kb query)"
 DEFAULT_TIMEOUT = 60.0
-PROBE_ABOVE_BYTES = 64 * 1024  # bodies larger than this are sent only after the challenge is known
+PROBE_ABOVE_BYTES = 16 * 1024  # bodies larger than this are sent only after the challenge is known
 TRANSIENT_STATUSES = frozenset({503})
 
 
