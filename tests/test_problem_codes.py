@@ -12,7 +12,7 @@ from kb.yamlstrict import read_yaml
 from tests.conftest import ROOT, codes
 from tests.test_validate import edit
 
-CODE = re.compile(r'"((?:bib|yaml|claim|vocab|source|citation|reference|shacl)-[a-z0-9-]+)"')
+CODE = re.compile(r'"((?:bib|yaml|claim|vocab|source|citation|reference|shacl|nt|publish)-[a-z0-9-]+)"')
 
 
 def emitted_codes() -> set[str]:
