@@ -17,7 +17,7 @@ from pathlib import Path
 
 from kb.config import Config
 from kb.evidence import Evidence, load_evidence
-from kb.problems import Problem, Report
+from kb.problems import Report
 
 Progress = Callable[[str], None]
 
@@ -179,7 +179,3 @@ def _refuse_dangerous_out_dir(config: Config) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "data" / "kb.nt").is_file():
         raise ValueError(f"refusing to replace {config.out_dir}: it is not empty and is not a site built by kb "
                          "(no data/kb.nt); choose another --out")
-
-
-def format_problems(problems: list[Problem]) -> str:
-    return "\n".join(p.format() for p in problems)

@@ -274,19 +274,9 @@ def _table(names: list[str], rows: list, prefixes: dict[str, str]) -> str:
 _WRITERS = {"table": _table, "csv": _csv, "tsv": _tsv, "json": _json}
 
 
-def solutions_as_dicts(results: object, prefixes: dict[str, str] | None = None) -> list[dict[str, str]]:
-    """SELECT results as plain dicts of strings (for the site, tests and CSV pages)."""
-    names = [v.value for v in results.variables]  # type: ignore[attr-defined]
-    return [{n: ("" if s[n] is None else s[n].value) for n in names} for s in results]  # type: ignore[attr-defined]
-
-
 def rows_to_csv(rows: list[dict[str, str]], columns: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def results_json(rows: list[dict[str, str]]) -> str:
-    return json.dumps(rows, ensure_ascii=False, indent=1)

@@ -7,7 +7,6 @@ through the records, and dropped where a record-level check already said the sam
 
 from __future__ import annotations
 
-from collections import defaultdict
 from importlib import resources
 
 from kb.evidence import Evidence
@@ -300,10 +299,3 @@ def _locate(evidence: Evidence, graph: KnowledgeGraph, iri: str, field_name: str
         return ref.path, ref.line_of(field_name or "")
     path, line = graph.locations.get(iri, (str(evidence.config.evidence_dir), None))
     return path, line
-
-
-def group_by_file(problems: list[Problem]) -> dict[str, list[Problem]]:
-    grouped: dict[str, list[Problem]] = defaultdict(list)
-    for problem in problems:
-        grouped[problem.path].append(problem)
-    return grouped

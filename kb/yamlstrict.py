@@ -61,10 +61,6 @@ class Sequence:
 Value = Scalar | Mapping | Sequence
 
 
-def node_line(value: Value) -> int:
-    return value.line
-
-
 def read_yaml(path: Path, max_bytes: int = 10 * 1024 * 1024) -> tuple[Value | None, list[Problem]]:
     """Read one YAML document as line-marked nodes; problems instead of exceptions."""
     try:
