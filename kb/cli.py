@@ -174,9 +174,15 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
     if endpoint:
         payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
     else:
+        from kb.pipeline import EvidenceError
         from kb.store import open_store
 
-        store = open_store(config)
+        try:
+            store = open_store(config)
+        except EvidenceError as exc:
+            print_problems(exc.report.errors)
+            click.echo("kb query: the evidence has errors; fix them first (kb check)", err=True)
+            sys.exit(EXIT_ERRORS)
         payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt, limit=limit), timeout)
     _emit(payload, output)
     if payload.truncated:

@@ -69,23 +69,19 @@ def persist(config: Config, store: object, key: str | None = None) -> Path:
 def open_store(config: Config) -> object:
     """The KB as a pyoxigraph store: the cached one if current, else built (and cached) now.
 
-    Exits with the problems (exit code 1) if the evidence has errors: nothing is cached then.
+    Raises :class:`kb.pipeline.EvidenceError` if the evidence has errors: nothing is cached then.
     """
-    import click
     import pyoxigraph as ox
 
     key = evidence_key(config)
     cached = store_path(config, key)
     if (cached / "db").is_dir():
         return ox.Store.read_only(str(cached / "db"))
-    from kb.pipeline import check
+    from kb.pipeline import EvidenceError, check
 
     checked = check(config, shacl=False)
     if checked.report.errors or checked.graph is None:
-        for problem in checked.report.sorted():
-            if problem in checked.report.errors:
-                click.echo(problem.format(), err=True)
-        raise click.exceptions.Exit(1)
+        raise EvidenceError(checked.report)
     with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
         persist(config, checked.graph.store, key)  # type: ignore[attr-defined]
     return checked.graph.store  # type: ignore[attr-defined]
