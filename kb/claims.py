@@ -287,12 +287,15 @@ def load_citation_file(path: Path) -> tuple[CitationList | None, list[Problem]]:
                         tuple(line for _, line in items)), problems
 
 
-def load_claims(claims_dir: Path) -> tuple[list[Claim], list[Problem]]:
-    """Every claim of every ``*.yaml`` file in the folder, in file then document order."""
+def load_claims(claims_dir: Path, load: Callable = load_claim_file) -> tuple[list[Claim], list[Problem]]:
+    """Every claim of every ``*.yaml`` file in the folder, in file then document order.
+
+    ``load`` reads one file (the pipeline passes a cached :func:`load_claim_file`).
+    """
     claims: list[Claim] = []
     problems: list[Problem] = []
     for path in sorted(claims_dir.glob("*.yaml")) if claims_dir.is_dir() else []:
-        _source, file_claims, file_problems = load_claim_file(path)
+        _source, file_claims, file_problems = load(path)
         claims.extend(file_claims)
         problems.extend(file_problems)
     return claims, problems

@@ -22,6 +22,7 @@ class Config:
     data_licence: str = "CC BY 4.0"
     data_licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
     cache_dir: Path | None = None
+    parse_cache: bool = True  # reuse the parsed records of unchanged files (.kb-cache/parsed/)
     # Caps against pathological input (BAD_INPUTS C.23).
     max_file_bytes: int = 50 * 1024 * 1024
     max_field_chars: int = 1_000_000

@@ -47,16 +47,18 @@ class Evidence:
 def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
     """Read references, citation lists, claims, vocabularies and archived sources."""
     from kb.bib import load_references
-    from kb.claims import load_citations, load_claims
+    from kb.claims import load_citations, load_claim_file, load_claims
+    from kb.parsecache import ParseCache
     from kb.sources import load_sources
     from kb.vocab import load_vocabulary
 
+    cache = ParseCache(config.store_cache_dir / "parsed" if config.parse_cache else None)
     problems: list[Problem] = []
-    references, found = load_references(config.references_path)
+    references, found = cache.load(config.references_path, load_references)
     problems += found
     citations, found = load_citations(config.citations_dir)
     problems += found
-    claims, found = load_claims(config.claims_dir)
+    claims, found = load_claims(config.claims_dir, lambda path: cache.load(path, load_claim_file))
     problems += found
     vocabulary, found = load_vocabulary(config.vocab_dir, config.base_iri)
     problems += found

@@ -1,0 +1,49 @@
+"""The per-file parse cache: unchanged files are not parsed again, changed ones always are."""
+
+from __future__ import annotations
+
+from kb import claims as claims_module
+from kb.config import load_config
+from kb.evidence import load_evidence
+
+
+def test_unchanged_files_come_from_the_cache(evidence_copy, monkeypatch):
+    config = load_config(evidence_copy)
+    first, problems = load_evidence(config)
+    assert problems == [] and (config.store_cache_dir / "parsed").is_dir()
+    calls: list[str] = []
+    real = claims_module.load_claim_file
+
+    def counting(path):
+        calls.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(claims_module, "load_claim_file", counting)
+    second, _ = load_evidence(config)
+    assert calls == [], "an unchanged claim file is not parsed again"
+    assert second.claims == first.claims and second.references == first.references
+
+    path = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    path.write_text(path.read_text().replace("A single trial.", "One trial."))
+    third, _ = load_evidence(config)
+    assert calls == ["shalaby2020peer.yaml"], "an edited file is parsed again"
+    assert third.claims_by_id["addiction-network-support-abstinence"].certainty.reason == "One trial."
+    assert len(list((config.store_cache_dir / "parsed").glob("*.pickle"))) == 2, "one entry per file"
+
+
+def test_a_corrupt_entry_is_rebuilt(evidence_copy):
+    config = load_config(evidence_copy)
+    first, _ = load_evidence(config)
+    for entry in (config.store_cache_dir / "parsed").glob("*.pickle"):
+        entry.write_bytes(b"not a pickle")
+    second, problems = load_evidence(config)
+    assert problems == [] and second.claims == first.claims
+
+
+def test_problems_are_cached_too(evidence_copy):
+    path = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    path.write_text(path.read_text().replace("    country: Canada", "    country: NO"))
+    config = load_config(evidence_copy)
+    for _ in range(2):
+        _, problems = load_evidence(config)
+        assert [p.code for p in problems] == ["yaml-type-trap"]
