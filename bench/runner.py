@@ -3,6 +3,8 @@
 Order matters on a 2-core machine: nothing runs in parallel, and each measurement is its own
 process so that imports are cold and peak RSS is the process's own. The evidence is checked
 first: a corpus that does not pass ``kb check`` would measure error paths, so the run stops.
+``kb check`` and the full ``kb build`` run cold (kb's ``.kb-cache`` removed first); ``kb query``
+uses the store the build persisted, and the incremental rebuild the caches the build left.
 """
 
 from __future__ import annotations
@@ -72,7 +74,13 @@ def _floors(evidence: Path, site: Path, work: Path, opts: Options) -> dict[str, 
     return merged
 
 
+def clear_caches(evidence: Path) -> None:
+    """Remove kb's caches (parsed files, persisted store) so that the next command runs cold."""
+    shutil.rmtree(evidence.parent / ".kb-cache", ignore_errors=True)
+
+
 def _check(kb: list[str], evidence: Path, opts: Options) -> tuple[float, str]:
+    clear_caches(evidence)
     result = run([*kb, "check", "--evidence", str(evidence)], timeout=opts.timeout)
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     if result.returncode != 0:
@@ -81,6 +89,7 @@ def _check(kb: list[str], evidence: Path, opts: Options) -> tuple[float, str]:
 
 
 def _build(kb: list[str], evidence: Path, site: Path, opts: Options) -> tuple[float, float]:
+    clear_caches(evidence)
     result = run([*kb, "build", "--evidence", str(evidence), "--out", str(site)], timeout=opts.timeout)
     if not result.ok:
         raise BenchError(f"kb build failed (exit {result.returncode}): {result.stderr[-3000:]}")
