@@ -121,23 +121,26 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
     data = target / "data"
     data.mkdir(parents=True, exist_ok=True)
     progress("writing data dumps")
-    ntriples = ntriples_bytes(checked.graph)  # type: ignore[arg-type]
-    outputs = {
-        "kb.ttl": graph_bytes(checked.graph, "ttl", ntriples),  # type: ignore[arg-type]
-        "kb.nt": ntriples,
-        "kb.jsonld": graph_bytes(checked.graph, "jsonld", ntriples),  # type: ignore[arg-type]
-        "claims.csv": claims_csv(analysis),  # type: ignore[arg-type]
-        "network.graphml": graphml_bytes(analysis),  # type: ignore[arg-type]
-        "references.bib": checked.evidence.config.references_path.read_bytes(),
-    }
     from importlib import resources
 
-    for name in ("ontology.ttl", "shapes.ttl"):
-        outputs[name] = resources.files("kb").joinpath(f"schema/{name}").read_bytes()
+    ntriples = ntriples_bytes(checked.graph)  # type: ignore[arg-type]
+    # Thunks, written one at a time: at a million triples each dump is hundreds of MB.
+    outputs = {
+        "kb.nt": lambda: ntriples,
+        "kb.ttl": lambda: graph_bytes(checked.graph, "ttl", ntriples),  # type: ignore[arg-type]
+        "kb.jsonld": lambda: graph_bytes(checked.graph, "jsonld", ntriples),  # type: ignore[arg-type]
+        "claims.csv": lambda: claims_csv(analysis),  # type: ignore[arg-type]
+        "network.graphml": lambda: graphml_bytes(analysis),  # type: ignore[arg-type]
+        "references.bib": checked.evidence.config.references_path.read_bytes,
+        "ontology.ttl": resources.files("kb").joinpath("schema/ontology.ttl").read_bytes,
+        "shapes.ttl": resources.files("kb").joinpath("schema/shapes.ttl").read_bytes,
+    }
     files = []
-    for name, payload in outputs.items():
-        (data / name).write_bytes(payload)
+    for name, make in outputs.items():
+        (data / name).write_bytes(make())
         files.append(data / name)
+    outputs.clear()
+    ntriples = b""  # release the dump before the site is rendered
     if site:
         from kb.site import render_site
 
