@@ -16,9 +16,12 @@ import tempfile
 from pathlib import Path
 
 from bench.procs import run
+from bench.runner import clear_caches
 
 
-def profile(evidence: Path, command: str, top: int, keep: Path | None = None) -> str:
+def profile(evidence: Path, command: str, top: int, keep: Path | None = None, warm: bool = False) -> str:
+    if not warm:
+        clear_caches(evidence)
     work = Path(tempfile.mkdtemp(prefix="kb-profile-"))
     prof = keep or work / f"{command}.prof"
     args = {"build": ["build", "--out", str(work / "site")], "check": ["check"]}[command]
@@ -30,7 +33,8 @@ def profile(evidence: Path, command: str, top: int, keep: Path | None = None) ->
         buffer = io.StringIO()
         stats = pstats.Stats(str(prof), stream=buffer)
         stats.strip_dirs()
-        buffer.write(f"kb {command}: {result.seconds:.1f} s under cProfile, exit {result.returncode}\n")
+        state = "warm" if warm else "cold"
+        buffer.write(f"kb {command} ({state}): {result.seconds:.1f} s under cProfile, exit {result.returncode}\n")
         stats.sort_stats("tottime").print_stats(top)
         stats.sort_stats("cumulative").print_stats(top)
         return buffer.getvalue()
@@ -44,8 +48,9 @@ def main() -> None:
     parser.add_argument("--command", choices=("build", "check"), default="build")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--keep", type=Path, help="keep the .prof file here (for snakeviz or pstats)")
+    parser.add_argument("--warm", action="store_true", help="keep kb's .kb-cache (default: profile a cold run)")
     args = parser.parse_args()
-    print(profile(args.evidence, args.command, args.top, args.keep))
+    print(profile(args.evidence, args.command, args.top, args.keep, args.warm))
 
 
 if __name__ == "__main__":
