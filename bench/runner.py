@@ -232,3 +232,7 @@ def render(result: dict[str, Any]) -> str:
                  + f", peak RSS {naive.get('peak_rss_mb', 0):.0f} MB")
     errors = "".join(f"\nERROR in {k}: {v}" for k, v in result.get("errors", {}).items())
     return f"{head}\n\n{body}{extra}{errors}"
+
+
+if __name__ == "__main__":  # python -m bench.runner RESULT.json: the table of a saved run
+    print(render(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))
