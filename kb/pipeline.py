@@ -14,10 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.config import Config
 from kb.evidence import Evidence, load_evidence
 from kb.problems import Report
+
+if TYPE_CHECKING:
+    from kb.site import Rendered
+    from kb.site.reuse import Previous
 
 Progress = Callable[[str], None]
 
@@ -82,6 +87,8 @@ class BuildResult:
     analysis: object
     out_dir: Path
     files: list[Path]
+    written: list[str] = field(default_factory=list)  # site paths rendered this time
+    reused: list[str] = field(default_factory=list)  # site paths linked unchanged from the last build
 
     @property
     def report(self) -> Report:
@@ -89,9 +96,14 @@ class BuildResult:
 
 
 def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
-          site: bool = True) -> BuildResult:
-    """Check, analyse and write graph dumps (and the site) to ``config.out_dir`` atomically."""
+          site: bool = True, jobs: int | None = None) -> BuildResult:
+    """Check, analyse and write graph dumps (and the site) to ``config.out_dir`` atomically.
+
+    Files of the site whose inputs did not change since the last build into the same folder are
+    hard-linked from it rather than rendered again (:mod:`kb.site.reuse`).
+    """
     from kb.analyze import analyse
+    from kb.site.reuse import load_previous, manifest_path, save_manifest
 
     checked = check(config, progress=progress)
     if not checked.report.ok(strict) or checked.graph is None:
@@ -103,20 +115,30 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a site is meant to be read
+    manifest = manifest_path(config.store_cache_dir, out_dir)
     try:
-        files = write_outputs(checked, analysis, staging, site=site, progress=progress)
+        rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
+                                 previous=load_previous(manifest, out_dir))
         _swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    progress(f"wrote {len(files)} files to {out_dir}")
+    progress(f"wrote {len(rendered.files)} files to {out_dir}")
+    try:
+        save_manifest(manifest, out_dir, rendered.fingerprints)
+    except OSError as exc:  # a cache: the next build just renders everything
+        progress(f"could not record the site manifest: {exc}")
     _persist_store(config, checked, progress)
-    return BuildResult(checked, analysis, out_dir, [out_dir / f.relative_to(staging) for f in files])
+    files = [out_dir / f.relative_to(staging) for f in rendered.files]
+    return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused)
 
 
-def write_outputs(checked: Checked, analysis: object, target: Path, *, site: bool, progress: Progress) -> list[Path]:
+def write_outputs(checked: Checked, analysis: object, target: Path, *, site: bool, progress: Progress,
+                  jobs: int | None = None, previous: Previous | None = None) -> Rendered:
     """Write the data dumps (and, with ``site``, the rendered pages) into ``target``."""
     from kb.export import claims_csv, graph_bytes, graphml_bytes, ntriples_bytes
+    from kb.site import Rendered
+    from kb.site.reuse import bytes_fingerprint
 
     data = target / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -135,18 +157,24 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
         "ontology.ttl": resources.files("kb").joinpath("schema/ontology.ttl").read_bytes,
         "shapes.ttl": resources.files("kb").joinpath("schema/shapes.ttl").read_bytes,
     }
-    files = []
+    dumps = Rendered([])
     for name, make in outputs.items():
-        (data / name).write_bytes(make())
-        files.append(data / name)
+        content = make()
+        (data / name).write_bytes(content)
+        dumps.fingerprints[f"data/{name}"] = bytes_fingerprint(content)
+        dumps.written.append(f"data/{name}")
     outputs.clear()
     ntriples = b""  # release the dump before the site is rendered
+    rendered = Rendered([])
     if site:
         from kb.site import render_site
 
         progress("rendering site")
-        files += render_site(checked, analysis, target, progress=progress)
-    return sorted(files)
+        rendered = render_site(checked, analysis, target, progress=progress, jobs=jobs, previous=previous)
+    rendered.fingerprints.update(dumps.fingerprints)
+    rendered.written += dumps.written
+    rendered.files = sorted(target / path for path in rendered.fingerprints)
+    return rendered
 
 
 def _persist_store(config: Config, checked: Checked, progress: Progress) -> None:

@@ -5,28 +5,98 @@ itself, and is byte-identical for the same evidence. Modules: :mod:`~kb.site.pag
 contract), :mod:`~kb.site.views` (records → views), :mod:`~kb.site.context` and
 :mod:`~kb.site.overview` (one builder per page type), :mod:`~kb.site.evmap` (the evidence map),
 :mod:`~kb.site.grade` (plain-language summaries), :mod:`~kb.site.network` (the network layout),
-:mod:`~kb.site.assets` (scripts and the Oxigraph bundle), :mod:`~kb.site.render` (jinja2, writing).
+:mod:`~kb.site.assets` (scripts and the Oxigraph bundle), :mod:`~kb.site.render` (jinja2, writing),
+:mod:`~kb.site.reuse` (incremental builds).
+
+The record pages (claims, works, concepts, the two maps and their cells) are built and rendered
+in worker processes, one group of pages at a time; the overview pages, which summarise the rest,
+are rendered afterwards in this process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kb.site.assets import REPO_ROOT, SiteError
+from kb.site.reuse import Previous
 
-__all__ = ["SiteError", "render_site"]
+__all__ = ["Rendered", "SiteError", "render_site"]
 
 TEMPLATES = REPO_ROOT / "site_templates"
 
 
+@dataclass
+class Rendered:
+    """What a render wrote: every file, and which were rendered anew or reused from the last build."""
+
+    files: list[Path]
+    written: list[str] = field(default_factory=list)  # site paths
+    reused: list[str] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table page with a CSV, as the data page lists it."""
+
+    template: str
+    title: str
+    csv: object  # Link
+
+
+@dataclass
+class _Job:
+    """Everything a worker needs; inherited through ``fork``, never pickled."""
+
+    res: Any  # Resolver
+    site: Any  # SiteInfo
+    env: Any  # jinja2 Environment
+    key: Any  # the render key (a blake2b object)
+    target: Path
+    previous: Previous
+    threshold: int
+
+
+@dataclass
+class _Part:
+    fingerprints: dict[str, str]
+    written: list[str]
+    reused: list[str]
+    tables: list[TableRef]
+
+
+def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
+    """The record pages in groups a worker renders in one go, the most expensive first."""
+    from kb.site import context
+
+    return {
+        "claims": lambda res, out, _t: context.claim_pages(res, out),
+        "concepts": lambda res, out, _t: context.concept_pages(res, out),
+        "map-population": lambda res, out, t: context.map_pages(res, out, t, axes=("population",)),
+        "references": lambda res, out, _t: context.reference_pages(res, out),
+        "map-intervention": lambda res, out, t: context.map_pages(res, out, t, axes=("intervention",)),
+    }
+
+
 def render_site(checked: object, analysis: object, target: Path, *, progress: Callable[[str], None] = lambda _: None,
-                threshold: int | None = None, templates: Path | None = None,
-                node_modules: Path | None = None) -> list[Path]:
-    """Write every page, table, script and asset of the site into ``target``; return the files."""
-    from kb.site import assets, context, overview
+                threshold: int | None = None, templates: Path | None = None, node_modules: Path | None = None,
+                previous: Previous | None = None, jobs: int | None = None) -> Rendered:
+    """Write every page, table, script and asset of the site into ``target``.
+
+    ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it.
+    ``jobs`` is the number of processes (default: the CPUs this process may use).
+    """
+    from kb.site import assets, overview
     from kb.site.evmap import MARKS_PER_CELL
-    from kb.site.render import Writer, environment, render_page
+    from kb.site.render import Writer, environment, stamp
+    from kb.site.reuse import render_key
     from kb.site.search import search_index, sparql_links
     from kb.site.views import Resolver
 
@@ -38,28 +108,26 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
     if not (templates / "base.html").is_file():
         raise SiteError(f"the site templates are missing ({templates}); build from the KB's repository "
                         "(pip install -e . keeps them beside the package)")
+    res.prime()  # shared lookups computed once, before the workers start
+    job = _Job(res, site, environment(templates), render_key(templates, site), target, previous or Previous(),
+               threshold if threshold is not None else MARKS_PER_CELL)
+    workers = max(1, min(jobs or _cpus(), len(_groups())))
+    progress(f"rendering record pages in {workers} process{'es' if workers > 1 else ''}")
+    parts = _run(job, workers)
 
-    progress("building page contexts")
-    out = context.Output([], {})
-    context.claim_pages(res, out)
-    context.reference_pages(res, out)
-    context.concept_pages(res, out)
-    context.map_pages(res, out, threshold if threshold is not None else MARKS_PER_CELL)
+    progress("rendering overview pages")
+    writer = Writer(target, job.previous)
+    out = _output()
     overview.gaps_page(res, out)
     overview.network_page(res, out)
     overview.sparql_page(res, out)
     overview.search_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())
     overview.home_page(res, site, out)
-    overview.data_page(res, site, out, target)
-
-    progress(f"rendering {len(out.pages)} pages")
-    env = environment(templates)
-    writer = Writer(target)
-    for page in sorted(out.pages, key=lambda p: p.path):
-        writer.write(page.path, render_page(env, page, site))
-    for path, text in sorted(out.files.items()):
-        writer.write(path, text)
+    tables = [t for part in parts for t in part.tables] + [TableRef(p.template, p.title, p.csv)
+                                                            for p in out.pages if p.csv is not None]
+    overview.data_page(res, site, out, target, tables)
+    _flush(job, writer, out)
     for path, content in assets.static_files(templates / "static"):
         writer.write(path, content)
     scripts = [*oxigraph, assets.dump_script((target / "data" / "kb.nt").read_bytes()),
@@ -67,5 +135,92 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
                assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page")]
     for script in scripts:
         writer.write(script.path, script.content)
-    writer.stamp()
-    return sorted(writer.files)
+
+    result = Rendered([])
+    for part in [*parts, _Part(writer.fingerprints, writer.written, writer.reused, [])]:
+        clash = result.fingerprints.keys() & part.fingerprints.keys()
+        if clash:
+            raise ValueError(f"two files would be written to {min(clash)}")
+        result.fingerprints.update(part.fingerprints)
+        result.written += part.written
+        result.reused += part.reused
+    stamp(target, list(result.fingerprints))
+    result.files = sorted(target / path for path in result.fingerprints)
+    progress(f"{len(result.written)} files written, {len(result.reused)} unchanged since the last build")
+    return result
+
+
+def _output() -> Any:
+    from kb.site.context import Output
+
+    return Output([], {})
+
+
+def _flush(job: _Job, writer: Any, out: Any) -> list[TableRef]:
+    """Render (or reuse) the pages and write the files collected in ``out``; return its tables."""
+    from kb.site.render import render_page
+    from kb.site.reuse import page_fingerprint
+
+    tables = []
+    for page in out.pages:
+        writer.put(page.path, page_fingerprint(job.key, page),
+                   lambda page=page: render_page(job.env, page, job.site))
+        if page.csv is not None:
+            tables.append(TableRef(page.template, page.title, page.csv))
+    for path, text in out.files.items():
+        writer.write(path, text)
+    out.pages.clear()
+    out.files.clear()
+    return tables
+
+
+_JOB: _Job | None = None  # set in the parent just before the workers fork
+
+
+def _render_group(name: str) -> _Part:
+    from kb.site.render import Writer
+
+    job = _JOB
+    assert job is not None
+    with _no_gc():  # contexts are acyclic; the collector only costs time here (20–40 %)
+        writer, out = Writer(job.target, job.previous), _output()
+        _groups()[name](job.res, out, job.threshold)
+        tables = _flush(job, writer, out)
+    return _Part(writer.fingerprints, writer.written, writer.reused, tables)
+
+
+def _run(job: _Job, workers: int) -> list[_Part]:
+    """Render the groups, in ``workers`` forked processes if more than one; parts in group order."""
+    global _JOB
+    names = list(_groups())
+    _JOB = job
+    try:
+        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return [_render_group(name) for name in names]
+        gc.collect()
+        gc.freeze()  # keep the collector from touching (and so copying) the parent's objects in workers
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                return pool.map(_render_group, names, chunksize=1)
+        finally:
+            gc.unfreeze()
+    finally:
+        _JOB = None
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

@@ -203,7 +203,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
 # --- the maps and their cells ------------------------------------------------------------------
 
 
-def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL) -> None:
+def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
+              axes: tuple[str, ...] = ("population", "intervention")) -> None:
     rows = res.analysis.rows
     if len(rows) > evmap.MARKS_PER_MAP:
         threshold = 0  # at scale every cell shows counts
@@ -212,6 +213,8 @@ def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL)
     views = (Link("map.html", "Populations × outcomes"), Link("map-interventions.html", "Interventions × outcomes"))
     data = evmap.row_data(res, rows)
     for axis, path in (("population", "map.html"), ("intervention", "map-interventions.html")):
+        if axis not in axes:
+            continue
         title = f"Evidence map: {evmap.AXES[axis].lower()} × outcomes"
         page = MapPage(
             path=path, title=title, template="map.html", section="map",

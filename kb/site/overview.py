@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from kb.analyze import DIRECTIONS, LEVELS, Row
 from kb.namespaces import PREFIXES, sparql_prologue
@@ -207,11 +209,16 @@ def sparql_page(res: Resolver, out: Output) -> None:
     out.pages.append(page)
 
 
-def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path) -> None:
+def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: Iterable[Any]) -> None:
+    """The downloads, and the CSV of each listed table page (``pages``: anything with template, title, csv)."""
     downloads = tuple(Download(Link(path, path.rsplit("/", 1)[1]), fmt, text, human_size(target / path))
                       for path, fmt, text in DOWNLOADS if (target / path).is_file())
     listed = ("claims.html", "bibliography.html", "gaps.html", "method.html", "network.html")
-    tables = tuple(Link(p.csv.path, p.title) for p in out.pages if p.csv is not None and p.template in listed)
+    csvs: dict[str, Link] = {}
+    for p in pages:
+        if p.csv is not None and p.template in listed:
+            csvs.setdefault(p.csv.path, Link(p.csv.path, p.title))
+    tables = tuple(csvs.values())
     page = DataPage(path="data.html", title="Download the data", template="data.html", section="data",
                     description="The graph, the claims and the bibliography, in open formats.",
                     downloads=downloads, tables=tables)

@@ -9,13 +9,16 @@ being rendered.
 from __future__ import annotations
 
 import os
+import posixpath
+from collections.abc import Callable
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 
 from kb.config import source_date_epoch
 from kb.site.pages import Page, SiteInfo
-from kb.site.paths import relative_url, safe_target
+from kb.site.paths import relative_url
+from kb.site.reuse import Previous, bytes_fingerprint
 
 GRADE_SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very_low": "⊕◯◯◯"}
 
@@ -48,27 +51,58 @@ def render_page(env: Environment, page: Page, site: SiteInfo) -> str:
 
 
 class Writer:
-    """Writes files under the output folder, refusing duplicates and paths that leave it."""
+    """Writes files under the output folder, refusing duplicates and paths that leave it.
 
-    def __init__(self, root: Path) -> None:
+    With a :class:`~kb.site.reuse.Previous` build, a file whose fingerprint, size and mtime are
+    unchanged is hard-linked from it instead of being rendered and written again.
+    """
+
+    def __init__(self, root: Path, previous: Previous | None = None) -> None:
         self.root = root
-        self.files: list[Path] = []
-        self._seen: set[str] = set()
+        self.previous = previous or Previous()
+        self.fingerprints: dict[str, str] = {}  # site path → fingerprint, for the next build
+        self.written: list[str] = []
+        self.reused: list[str] = []
+        self._folders: set[Path] = set()
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.root / path for path in self.fingerprints]
 
     def write(self, site_path: str, content: str | bytes) -> Path:
-        if site_path in self._seen:
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        return self.put(site_path, bytes_fingerprint(data), lambda: data)
+
+    def put(self, site_path: str, fingerprint: str, make: Callable[[], str | bytes]) -> Path:
+        """Write the file ``make()`` returns, unless the previous build has it with this fingerprint."""
+        if site_path in self.fingerprints:
             raise ValueError(f"two files would be written to {site_path}")
-        self._seen.add(site_path)
-        target = safe_target(self.root, site_path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = self._target(site_path)
+        self.fingerprints[site_path] = fingerprint
+        if self.previous.link(site_path, fingerprint, target):
+            self.reused.append(site_path)
+            return target
+        content = make()
         target.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        self.files.append(target)
+        self.written.append(site_path)
         return target
 
-    def stamp(self) -> None:
-        """With ``SOURCE_DATE_EPOCH``, give every written file that time (reproducible archives)."""
-        epoch = source_date_epoch()
-        if epoch is None:
-            return
-        for path in self.files:
-            os.utime(path, (epoch, epoch))
+    def _target(self, site_path: str) -> Path:
+        if (not site_path or site_path.startswith(("/", "\\")) or "\\" in site_path
+                or posixpath.normpath(site_path) != site_path):
+            raise ValueError(f"unsafe page path {site_path!r}")
+        target = self.root / site_path  # normalised and relative: it cannot leave the root
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
+        return target
+
+
+
+def stamp(root: Path, site_paths: list[str]) -> None:
+    """With ``SOURCE_DATE_EPOCH``, give every file of the site that time (reproducible archives)."""
+    epoch = source_date_epoch()
+    if epoch is None:
+        return
+    for path in site_paths:
+        os.utime(root / path, (epoch, epoch))

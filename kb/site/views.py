@@ -48,6 +48,16 @@ class Resolver:
         self._ref_links: dict[str, Link] = {}
         self._terms: dict[tuple[str, str, bool], Term] = {}
 
+    def prime(self) -> None:
+        """Fill the shared lookups now, in a fixed order, so that every worker sees the same ones.
+
+        Slugs of works are handed out first come, first served (two keys differing only by case
+        get a suffix): giving them out in key order keeps links identical across processes.
+        """
+        for ref in sorted(self.ev.references, key=lambda r: r.key):
+            self.ref_link(ref.key)
+        _ = self.citations
+
     # --- paths -----------------------------------------------------------------------------
 
     def claim_path(self, claim_id: str) -> str:

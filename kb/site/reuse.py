@@ -1,0 +1,98 @@
+"""Incremental builds: write only the files whose inputs changed, hard-link the rest.
+
+Every file of the site gets a fingerprint before it is rendered: for a page, a hash of its
+context (the ``*Page`` object, pickled) under a key that covers the templates, the render code
+and the site-wide info; for any other file, a hash of its bytes. The manifest of the previous
+build maps each site path to its fingerprint and to the size and mtime the file had when it was
+written. A file is reused — hard-linked from the previous site into the new staging folder —
+only if all three still match, so a hand-edited or vanished file is rendered again. Rendering
+stays the only way bytes get into a page; reuse just skips redoing identical work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb import __version__
+from kb.atomic import atomic_write_bytes
+
+MANIFEST_VERSION = 1
+Entry = tuple[str, int, int]  # fingerprint, size, mtime_ns
+
+
+def render_key(templates: Path, site: object) -> hashlib.blake2b:
+    """The hash every page fingerprint starts from: templates, render code, site info, kb version."""
+    key = hashlib.blake2b(f"kb {__version__} manifest {MANIFEST_VERSION}\n".encode(), digest_size=16)
+    here = Path(__file__).parent
+    for path in [here / "render.py", here / "paths.py", *sorted(p for p in templates.rglob("*") if p.is_file())]:
+        key.update(str(path.relative_to(path.parents[1])).encode() + b"\0" + path.read_bytes() + b"\0")
+    key.update(pickle.dumps(site, protocol=5))
+    return key
+
+
+def page_fingerprint(key: hashlib.blake2b, page: object) -> str:
+    digest = key.copy()
+    digest.update(pickle.dumps(page, protocol=5))
+    return digest.hexdigest()
+
+
+def bytes_fingerprint(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass
+class Previous:
+    """The last build's site folder and manifest (empty when there is nothing to reuse)."""
+
+    root: Path | None = None
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def link(self, site_path: str, fingerprint: str, target: Path) -> bool:
+        """Hard-link the previous file to ``target`` if it is provably the same; else ``False``."""
+        entry = self.entries.get(site_path)
+        if self.root is None or entry is None or entry[0] != fingerprint:
+            return False
+        old = self.root / site_path
+        try:
+            stat = os.stat(old, follow_symlinks=False)
+            if (stat.st_size, stat.st_mtime_ns) != (entry[1], entry[2]) or not os.path.isfile(old):
+                return False
+            os.link(old, target)
+        except OSError:  # gone, or another file system: render it instead
+            return False
+        return True
+
+
+def manifest_path(cache_dir: Path, out_dir: Path) -> Path:
+    """Where the manifest of the site built into ``out_dir`` is kept (one per output folder)."""
+    name = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:16]
+    return cache_dir / f"site-{name}.json"
+
+
+def load_previous(manifest: Path, out_dir: Path) -> Previous:
+    """The previous build, or nothing to reuse if its manifest is missing or unreadable."""
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("version") != MANIFEST_VERSION or not out_dir.is_dir():
+            return Previous()
+        return Previous(out_dir, {path: (fp, size, mtime) for path, (fp, size, mtime) in data["files"].items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return Previous()
+
+
+def save_manifest(manifest: Path, out_dir: Path, fingerprints: dict[str, str]) -> None:
+    """Record the fingerprints of the site now in ``out_dir`` with each file's size and mtime."""
+    files = {}
+    for path, fp in sorted(fingerprints.items()):
+        with contextlib.suppress(OSError):
+            stat = os.stat(out_dir / path)
+            files[path] = [fp, stat.st_size, stat.st_mtime_ns]
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    body = json.dumps({"version": MANIFEST_VERSION, "files": files}, separators=(",", ":"))
+    atomic_write_bytes(manifest, body.encode("utf-8"), backup=False)
