@@ -23,6 +23,7 @@ from kb import __version__
 from kb.atomic import atomic_write_bytes
 
 MANIFEST_VERSION = 1
+KEEP_MANIFESTS = 8  # output folders remembered per evidence folder (tests build into many)
 Entry = tuple[str, int, int]  # fingerprint, size, mtime_ns
 
 
@@ -37,9 +38,24 @@ def render_key(templates: Path, site: object) -> hashlib.blake2b:
 
 
 def page_fingerprint(key: hashlib.blake2b, page: object) -> str:
+    """A hash of the page's context by value.
+
+    The pickler runs without its memo (``fast``): with it, two equal strings pickle differently
+    depending on whether they happen to be one object, which varies with what a process built
+    before. Contexts are trees, so the memo is not needed to terminate.
+    """
     digest = key.copy()
-    digest.update(pickle.dumps(page, protocol=5))
+    pickler = pickle.Pickler(_HashFile(digest), protocol=5)
+    pickler.fast = True
+    pickler.dump(page)
     return digest.hexdigest()
+
+
+class _HashFile:
+    """A write-only file that feeds a hash (so that no pickle is ever held in memory)."""
+
+    def __init__(self, digest: hashlib.blake2b) -> None:
+        self.write = digest.update
 
 
 def bytes_fingerprint(data: bytes) -> str:
@@ -96,3 +112,13 @@ def save_manifest(manifest: Path, out_dir: Path, fingerprints: dict[str, str]) -
     manifest.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps({"version": MANIFEST_VERSION, "files": files}, separators=(",", ":"))
     atomic_write_bytes(manifest, body.encode("utf-8"), backup=False)
+    others = sorted(manifest.parent.glob("site-*.json"), key=_mtime, reverse=True)
+    for old in [m for m in others if m != manifest][KEEP_MANIFESTS - 1:]:
+        old.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0

@@ -1,0 +1,108 @@
+"""Incremental builds (issue 6): after an edit, only the files whose inputs changed are written.
+
+Reused files are hard links to the previous build's files, so "not written" is checked on disk:
+the inode stays the same. Every incremental result is also compared with a from-scratch build.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.config import load_config
+from kb.pipeline import build
+
+CLAIM = "smi-rct-review-hope-recovery"
+MARK = "(edited for the incremental test)"
+
+
+def _build(evidence: Path, out: Path, **kwargs):
+    return build(load_config(evidence, out_dir=out), **kwargs)
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _edit_claim(evidence: Path) -> None:
+    path = evidence / "claims" / "shalaby2020peer.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "found some\n      evidence of benefit" in text
+    path.write_text(text.replace("found some\n      evidence of benefit", f"found some {MARK}\n      evidence of "
+                                 "benefit"), encoding="utf-8")
+
+
+def test_first_build_writes_everything(evidence_copy: Path, tmp_path: Path) -> None:
+    result = _build(evidence_copy, tmp_path / "site")
+    assert not result.reused
+    assert sorted(result.written) == sorted(str(f.relative_to(result.out_dir)) for f in result.files)
+
+
+def test_an_edited_claim_rewrites_only_the_pages_that_show_it(evidence_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    first = _build(evidence_copy, out)
+    inodes = {str(f.relative_to(out)): os.stat(f).st_ino for f in first.files}
+    _edit_claim(evidence_copy)
+    second = _build(evidence_copy, out)
+
+    written, reused = set(second.written), set(second.reused)
+    assert written and reused and not written & reused
+    assert written | reused == {str(f.relative_to(out)) for f in second.files}
+    # reused files were linked, not written: same inode as in the first build
+    assert all(os.stat(out / path).st_ino == inodes[path] for path in reused)
+    pages = {str(p.relative_to(out)) for p in out.rglob("*.html")}
+    showing = {p for p in pages if MARK in (out / p).read_text(encoding="utf-8")}
+    assert f"claims/{CLAIM}.html" in showing
+    assert showing <= written
+    # besides the pages showing the statement, only the data page (dump sizes) changes
+    assert {p for p in written & pages} - showing <= {"data.html"}
+    assert "claims/addiction-network-support-abstinence.html" in reused
+
+    fresh = _build(evidence_copy, tmp_path / "fresh")
+    assert _tree(out) == _tree(fresh.out_dir)
+
+
+def test_a_rebuild_without_changes_rewrites_only_the_dumps(evidence_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    again = _build(evidence_copy, out)
+    assert {p for p in again.written if not p.startswith("data/")} == set()
+
+
+def test_a_hand_edited_page_is_rendered_again(evidence_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    first = _build(evidence_copy, out)
+    page = out / "claims" / f"{CLAIM}.html"
+    original = page.read_bytes()
+    page.write_bytes(original.replace(b"</body>", b"<p>tampered</p></body>"))
+    second = _build(evidence_copy, out)
+    assert f"claims/{CLAIM}.html" in second.written
+    assert page.read_bytes() == original
+    assert len(second.reused) > len(first.files) / 2
+
+
+def test_a_template_change_renders_every_page_again(evidence_copy: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.site
+
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    templates = tmp_path / "templates"
+    shutil.copytree(kb.site.TEMPLATES, templates)
+    base = templates / "base.html"
+    base.write_text(base.read_text(encoding="utf-8").replace("</body>", "<!-- changed --></body>"),
+                    encoding="utf-8")
+    monkeypatch.setattr(kb.site, "TEMPLATES", templates)
+    second = _build(evidence_copy, out)
+    pages = {str(p.relative_to(out)) for p in out.rglob("*.html")}
+    assert pages <= set(second.written)
+    assert all(b"<!-- changed -->" in (out / p).read_bytes() for p in pages)
+
+
+def test_one_process_and_several_build_the_same_bytes(evidence_copy: Path, tmp_path: Path) -> None:
+    serial = _build(evidence_copy, tmp_path / "one", jobs=1)
+    parallel = _build(evidence_copy, tmp_path / "two", jobs=2)
+    assert _tree(serial.out_dir) == _tree(parallel.out_dir)
