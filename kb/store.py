@@ -19,21 +19,35 @@ from kb import __version__
 from kb.config import Config
 
 GRAPH_INPUTS = ("references.bib", "kb.toml", "citations", "claims", "vocab", "sources")
+INDEX_NAME = "evidence-index.json"  # kb.fingerprint's stat index of the graph inputs
 
 
-def evidence_key(config: Config) -> str:
-    """A hash of the files the graph is built from (not queries/, which only the site reads)."""
-    digest = hashlib.sha256(f"kb {__version__}\n{config.base_iri}\n".encode())
-    schema = Path(__file__).parent / "schema" / "ontology.ttl"
-    digest.update(schema.read_bytes())
+def graph_files(config: Config) -> list[tuple[str, Path]]:
+    """The files the graph is built from (not queries/, which only the site reads), by relative name."""
+    out = []
     for name in GRAPH_INPUTS:
         path = config.evidence_dir / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             if file.is_file() and not file.name.startswith(".") and not file.name.endswith(".bak"):
-                digest.update(str(file.relative_to(config.evidence_dir)).encode() + b"\0")
-                digest.update(file.read_bytes())
-                digest.update(b"\0")
+                out.append((str(file.relative_to(config.evidence_dir)), file))
+    return out
+
+
+def evidence_key(config: Config) -> str:
+    """A hash of the graph's input files' names and bytes, the ontology and the kb version.
+
+    The bytes' hashes come from the stat index in the cache folder (:mod:`kb.fingerprint`): a file
+    is read again only when its stat changed, so an unchanged KB costs a few ``stat`` calls.
+    """
+    from kb.fingerprint import digests
+
+    schema = Path(__file__).parent / "schema" / "ontology.ttl"
+    files = graph_files(config)
+    hashes = digests([schema, *(file for _, file in files)], config.store_cache_dir / INDEX_NAME)
+    digest = hashlib.sha256(f"kb {__version__}\n{config.base_iri}\n{hashes[schema]}\n".encode())
+    for name, file in files:
+        digest.update(f"{name}\0{hashes[file]}\0".encode())
     return digest.hexdigest()[:32]
 
 

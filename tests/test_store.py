@@ -48,3 +48,31 @@ def test_broken_evidence_is_not_cached(evidence_copy):
     assert result.exit_code == 1 and "claim-unknown-term" in result.stderr
     config = load_config(evidence_copy)
     assert not config.store_cache_dir.exists() or not list(config.store_cache_dir.glob("store-*"))
+
+
+def test_edit_keeping_size_and_mtime_invalidates(evidence_copy, monkeypatch):
+    """The stat index (kb.fingerprint) trusts an unchanged stat; an in-place edit of the same size with
+    the mtime put back still changes ctime, so the key changes and the new text is what queries see."""
+    import os
+    import time
+
+    from kb import fingerprint
+
+    monkeypatch.setattr(fingerprint, "_clock", lambda: time.time_ns() + 10 * fingerprint.RACY_WINDOW_NS)
+    config = load_config(evidence_copy)
+    key = evidence_key(config)
+    assert (config.store_cache_dir / "evidence-index.json").is_file()
+    assert count_claims(evidence_copy) == "4"
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    before = os.stat(claims)
+    text = claims.read_text()
+    edited = text.replace("found some\n      evidence of benefit", "found SOME\n      evidence of benefit")
+    assert edited != text and len(edited) == len(text)
+    claims.write_text(edited)
+    os.utime(claims, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(claims).st_size == before.st_size and os.stat(claims).st_mtime_ns == before.st_mtime_ns
+    assert evidence_key(config) != key
+    result = CliRunner().invoke(main, ["query", "--evidence", str(evidence_copy), "--format", "csv",
+                                       "SELECT ?s WHERE { ?c psk:statement ?s } ORDER BY ?s"])
+    assert result.exit_code == 0, result.stderr
+    assert "found SOME evidence" in result.stdout
