@@ -174,12 +174,15 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
     if endpoint:
         payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
     else:
-        from kb.pipeline import EvidenceError
         from kb.store import open_store
 
         try:
             store = open_store(config)
-        except EvidenceError as exc:
+        except Exception as exc:
+            from kb.pipeline import EvidenceError  # not imported up front: the cached path never needs it
+
+            if not isinstance(exc, EvidenceError):
+                raise
             print_problems(exc.report.errors)
             click.echo("kb query: the evidence has errors; fix them first (kb check)", err=True)
             sys.exit(EXIT_ERRORS)
