@@ -9,6 +9,7 @@ certainty; 1 systematic review …)". The sentences are plain text; templates es
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -50,6 +51,7 @@ class Summary:
     claim_ids: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=4096)  # a few hundred labels, asked about per row
 def lower_first(label: str) -> str:
     """Lower-case a label's first letter for use mid-sentence, unless it starts an acronym."""
     if len(label) > 1 and label[0].isupper() and not label[1].isupper():
@@ -57,6 +59,7 @@ def lower_first(label: str) -> str:
     return label
 
 
+@functools.lru_cache(maxsize=4096)  # a few hundred labels, asked about per row
 def is_plural(label: str) -> bool:
     """A rough test of whether a label names a plural subject ("Peer navigators", "… groups")."""
     words = label.split()
@@ -67,6 +70,7 @@ def is_plural(label: str) -> bool:
                for w in re.findall(r"[A-Za-z-]+", head))
 
 
+@functools.lru_cache(maxsize=4096)  # a few hundred labels, asked about per row
 def sentence(intervention: str, outcome: str, population: str, direction: str, certainty: str) -> str:
     """The GRADE-style statement (without the bracketed certainty and designs)."""
     plural = is_plural(intervention)

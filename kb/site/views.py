@@ -47,6 +47,7 @@ class Resolver:
         self._ref_slugs = Slugs()
         self._ref_links: dict[str, Link] = {}
         self._terms: dict[tuple[str, str, bool], Term] = {}
+        self._rows: dict[int, tuple[Row, ClaimRow]] = {}  # id(row) → (row, its view); rows live in analysis
 
     def prime(self) -> None:
         """Fill the shared lookups now, in a fixed order, so that every worker sees the same ones.
@@ -114,7 +115,11 @@ class Resolver:
     # --- rows ------------------------------------------------------------------------------
 
     def claim_row(self, row: Row) -> ClaimRow:
-        return ClaimRow(
+        """The table row of a claim-outcome, built once: a row appears on five or six pages."""
+        cached = self._rows.get(id(row))
+        if cached is not None and cached[0] is row:
+            return cached[1]
+        view = ClaimRow(
             claim=self.claim_link(row.claim_id), statement=row.statement,
             population=self.term("population", row.population),
             intervention=self.term("intervention", row.intervention),
@@ -122,6 +127,8 @@ class Resolver:
             certainty=self.term("certainty", row.certainty, link=False), design=self.term("design", row.design),
             source=self.ref_link(row.source),
         )
+        self._rows[id(row)] = (row, view)
+        return view
 
     def claim_rows(self, rows: Iterable[Row]) -> tuple[ClaimRow, ...]:
         return tuple(self.claim_row(r) for r in rows)
