@@ -83,14 +83,19 @@ def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool, shacl_engi
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
               show_default=True, help="Output folder (replaced atomically).")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def build(evidence_dir: Path, out_dir: Path, strict: bool) -> None:
-    """Check the evidence, then write the graph dumps and the static site."""
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Processes that render the site (default: one per CPU).")
+def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> None:
+    """Check the evidence, then write the graph dumps and the static site.
+
+    Files whose inputs did not change since the last build into the same folder are reused.
+    """
     from kb.pipeline import EvidenceError, terminal_progress
     from kb.pipeline import build as run_build
 
     config = load_config(evidence_dir, out_dir=out_dir)
     try:
-        result = run_build(config, strict=strict, progress=terminal_progress())
+        result = run_build(config, strict=strict, progress=terminal_progress(), jobs=jobs)
     except EvidenceError as exc:
         print_problems(exc.report.problems)
         click.echo(f"kb build: {len(exc.report.errors)} error(s); nothing was written", err=True)
@@ -98,7 +103,8 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     print_problems(result.report.warnings)
-    click.echo(f"built {len(result.files)} files in {result.out_dir}")
+    reused = f" ({len(result.reused)} unchanged since the last build)" if result.reused else ""
+    click.echo(f"built {len(result.files)} files in {result.out_dir}{reused}")
 
 
 @main.command()

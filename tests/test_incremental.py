@@ -7,6 +7,7 @@ the inode stays the same. Every incremental result is also compared with a from-
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -106,3 +107,17 @@ def test_one_process_and_several_build_the_same_bytes(evidence_copy: Path, tmp_p
     serial = _build(evidence_copy, tmp_path / "one", jobs=1)
     parallel = _build(evidence_copy, tmp_path / "two", jobs=2)
     assert _tree(serial.out_dir) == _tree(parallel.out_dir)
+
+
+def test_kb_build_reports_the_files_it_reused(evidence_copy: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kb.cli import main
+
+    args = ["build", "--evidence", str(evidence_copy), "--out", str(tmp_path / "site"), "--jobs", "1"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "unchanged" not in first.output
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert re.search(r"built \d+ files in .* \(\d+ unchanged since the last build\)", second.output)
