@@ -197,6 +197,9 @@ def _locate(bp_block: bpm.Block, masked: str, index: LineIndex, cursor: int) -> 
     return None  # pragma: no cover - bibtexparser has no other block types
 
 
+_EQUALS = re.compile(r"\s*=")
+
+
 def _locate_fields(entry: bpm.Entry, raw: str, start: int, index: LineIndex) -> list[RawField]:
     fields = []
     head = raw.find(",")
@@ -206,7 +209,7 @@ def _locate_fields(entry: bpm.Entry, raw: str, start: int, index: LineIndex) -> 
         while True:
             pos = raw.find(f.key, pos)
             after = pos + len(f.key)
-            if pos < 0 or raw[after:].lstrip().startswith("="):
+            if pos < 0 or _EQUALS.match(raw, after):  # (not a slice: entries hold long abstracts)
                 break
             pos = after
         if pos < 0:  # pragma: no cover - the splitter took the key from this text

@@ -21,6 +21,8 @@ from kb.model import Person
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
                "October", "November", "December")
+_BRACE = re.compile(r"[{}]")
+_BRACE_OR_QUOTE = re.compile(r'[{}"]')
 _NOT_IN_NAME = set(' \t\n#{}",=()%\'')
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi\s*:\s*|doi\s+)", re.IGNORECASE)
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
@@ -54,10 +56,11 @@ class Value:
 def braces_balanced(text: str) -> bool:
     """Whether ``{``/``}`` balance, not counting braces after a backslash (bibtexparser's rule)."""
     depth = 0
-    for i, c in enumerate(text):
-        if c in "{}" and i and text[i - 1] == "\\":
+    for m in _BRACE.finditer(text):  # visit only the braces: abstracts run to thousands of characters
+        i = m.start()
+        if i and text[i - 1] == "\\":
             continue
-        depth += 1 if c == "{" else -1 if c == "}" else 0
+        depth += 1 if m.group() == "{" else -1
         if depth < 0:
             return False
     return depth == 0
@@ -65,13 +68,13 @@ def braces_balanced(text: str) -> bool:
 
 def _closing_brace(raw: str, start: int) -> int:
     depth = 0
-    for i in range(start, len(raw)):
-        c = raw[i]
-        if c in "{}" and i and raw[i - 1] == "\\":
+    for m in _BRACE.finditer(raw, start):
+        i = m.start()
+        if i and raw[i - 1] == "\\":
             continue
-        if c == "{":
+        if m.group() == "{":
             depth += 1
-        elif c == "}":
+        else:
             depth -= 1
             if depth == 0:
                 return i
@@ -80,15 +83,15 @@ def _closing_brace(raw: str, start: int) -> int:
 
 def _closing_quote(raw: str, start: int) -> int:
     depth = 0
-    for i in range(start + 1, len(raw)):
-        c = raw[i]
-        if c in "{}" and raw[i - 1] == "\\":
+    for m in _BRACE_OR_QUOTE.finditer(raw, start + 1):
+        i, c = m.start(), m.group()
+        if c != '"' and raw[i - 1] == "\\":
             continue
         if c == "{":
             depth += 1
         elif c == "}":
             depth -= 1
-        elif c == '"' and depth <= 0:
+        elif depth <= 0:
             return i
     return -1
 
