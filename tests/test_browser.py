@@ -254,6 +254,23 @@ def test_sparql_runs_the_examples_like_kb_query(browser, site) -> None:
         assert "read-only" in page.inner_text("#sparql-error")
 
 
+def test_sparql_page_becomes_ready_and_reports_its_time(browser, site) -> None:
+    """The page loads the whole dump and says so; its start-up time is reported, never asserted
+    (timings belong to ``python -m bench.sparql_page``)."""
+    with open_page(browser, url(site, "sparql.html")) as page:
+        page.wait_for_selector("html[data-sparql-ready]", timeout=60_000)
+        marks = page.evaluate("""() => Object.fromEntries(performance.getEntriesByType('mark')
+            .filter(m => m.name.startsWith('kb-sparql:')).map(m => [m.name.slice(10), Math.round(m.startTime)]))""")
+        triples = int(page.inner_text("#engine-status").split("Ready: ", 1)[1].split(" ", 1)[0])
+    lines = [line for line in (site.out_dir / "data" / "kb.nt").read_bytes().splitlines() if line.strip()]
+    assert triples == len(lines)
+    assert {"start", "engine", "dump-decoded", "loaded", "ready"} <= set(marks), marks
+    ARTIFACTS.mkdir(exist_ok=True)
+    report = {"corpus": site.corpus, "triples": triples, "ready_ms": marks["ready"], "phases_ms": marks}
+    (ARTIFACTS / f"sparql-ready-{site.corpus}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print(f"\nSPARQL page ready in {marks['ready']} ms ({triples} triples, {site.corpus}): {marks}")
+
+
 def test_sparql_without_webassembly_explains_kb_query(browser, site) -> None:
     guard = Guard()
     context = browser.new_context()
