@@ -328,7 +328,8 @@
     });
   }).then(function () {
     mark("loaded");
-    status.textContent = "Ready: " + store.size + " triples loaded. Write a query or run an example.";
+    var size = typeof window.KB_DUMP_TRIPLES === "number" ? window.KB_DUMP_TRIPLES : store.size;
+    status.textContent = "Ready: " + size + " triples loaded. Write a query or run an example.";
     runButton.disabled = false;
     document.querySelectorAll("button.run-example").forEach(function (b) { b.hidden = false; });
     document.documentElement.setAttribute("data-sparql-ready", "true");
