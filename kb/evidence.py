@@ -49,16 +49,22 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
     from kb.bib import load_references
     from kb.claims import load_citations, load_claim_file, load_claims
     from kb.parsecache import ParseCache
+    from kb.procs import no_gc, usable_cpus
     from kb.sources import load_sources
     from kb.vocab import load_vocabulary
 
     cache = ParseCache(config.store_cache_dir / "parsed" if config.parse_cache else None)
     problems: list[Problem] = []
-    references, found = cache.load(config.references_path, load_references)
+    claim_files = sorted(config.claims_dir.glob("*.yaml")) if config.claims_dir.is_dir() else []
+    # The BibTeX file and the claim files are independent: parsed side by side, on every CPU.
+    with no_gc():
+        parsed = cache.load_all([(config.references_path, load_references),
+                                 *((p, load_claim_file) for p in claim_files)], jobs=usable_cpus())
+    references, found = parsed[0]
     problems += found
     citations, found = load_citations(config.citations_dir)
     problems += found
-    claims, found = load_claims(config.claims_dir, lambda path: cache.load(path, load_claim_file))
+    claims, found = load_claims(config.claims_dir, dict(zip(claim_files, parsed[1:], strict=True)).__getitem__)
     problems += found
     vocabulary, found = load_vocabulary(config.vocab_dir, config.base_iri)
     problems += found

@@ -10,7 +10,9 @@ unreadable entry is ignored and rebuilt. One entry is kept per file path.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
+import multiprocessing
 import os
 import pickle
 import tempfile
@@ -42,21 +44,47 @@ class ParseCache:
         self.folder = folder
 
     def load(self, path: Path, loader: Callable[[Path], T]) -> T:
+        return self.load_all([(path, loader)])[0]
+
+    def load_all(self, tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int = 1) -> list[T]:
+        """``loader(path)`` for each task, from the cache where the bytes are unchanged.
+
+        The files to parse are shared among ``jobs`` forked processes (parsing is CPU-bound
+        Python; the records come back pickled, as they are stored here anyway).
+        """
+        results: list = [None] * len(tasks)
+        misses: list[tuple[int, Path | None]] = []
+        for i, (path, _loader) in enumerate(tasks):
+            entry = self._entry(path)
+            hit = self._read(entry) if entry is not None else _MISSING
+            if hit is _MISSING:
+                misses.append((i, entry))
+            else:
+                results[i] = hit
+        values = _parse([tasks[i] for i, _ in misses], jobs)
+        for (i, entry), value in zip(misses, values, strict=True):
+            results[i] = value
+            if entry is not None:
+                self._store(entry, entry.name.split("-", 1)[0], value)
+        return results
+
+    def _entry(self, path: Path) -> Path | None:
         if self.folder is None:
-            return loader(path)
+            return None
         try:
             data = path.read_bytes()
         except OSError:
-            return loader(path)
+            return None
         slot = hashlib.sha256(str(path).encode()).hexdigest()[:16]
         key = hashlib.sha256(_code_digest().encode() + b"\0" + data).hexdigest()[:32]
-        entry = self.folder / f"{slot}-{key}.pickle"
+        return self.folder / f"{slot}-{key}.pickle"
+
+    @staticmethod
+    def _read(entry: Path) -> object:
         with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError), \
                 entry.open("rb") as fh:
             return pickle.load(fh)  # our own cache, written below
-        value = loader(path)
-        self._store(entry, slot, value)
-        return value
+        return _MISSING
 
     def _store(self, entry: Path, slot: str, value: object) -> None:
         with contextlib.suppress(OSError, pickle.PicklingError):
@@ -72,3 +100,19 @@ class ParseCache:
             for old in self.folder.glob(f"{slot}-*.pickle"):  # type: ignore[union-attr]
                 if old != entry:
                     old.unlink(missing_ok=True)
+
+
+_MISSING = object()
+
+
+def _parse(tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int) -> list[T]:
+    if jobs <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [loader(path) for path, loader in tasks]
+    with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks))) as pool:
+        return pool.map(_call, tasks, chunksize=1)
+
+
+def _call(task: tuple[Path, Callable[[Path], T]]) -> T:
+    path, loader = task
+    gc.disable()  # a worker only allocates records and exits: the collector only costs time
+    return loader(path)

@@ -47,3 +47,19 @@ def test_problems_are_cached_too(evidence_copy):
     for _ in range(2):
         _, problems = load_evidence(config)
         assert [p.code for p in problems] == ["yaml-type-trap"]
+
+
+def test_parsing_in_several_processes_gives_the_same_records_and_problems(evidence_copy, monkeypatch):
+    import kb.procs
+
+    broken = evidence_copy / "claims" / "zz-broken.yaml"
+    broken.write_text("source: shalaby2020peer\nclaims:\n  - id: a\n    id: b\n")
+    config = load_config(evidence_copy, parse_cache=False)
+    results = []
+    for cpus in (1, 2):
+        monkeypatch.setattr(kb.procs, "usable_cpus", lambda cpus=cpus: cpus)
+        results.append(load_evidence(config))
+    (serial, serial_problems), (parallel, parallel_problems) = results
+    assert parallel.claims == serial.claims and parallel.references == serial.references
+    assert parallel_problems == serial_problems
+    assert any(p.code == "yaml-duplicate-key" and p.path.endswith("zz-broken.yaml") for p in parallel_problems)

@@ -15,15 +15,14 @@ are rendered afterwards in this process.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import multiprocessing
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.procs import no_gc, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
@@ -111,7 +110,7 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
     res.prime()  # shared lookups computed once, before the workers start
     job = _Job(res, site, environment(templates), render_key(templates, site), target, previous or Previous(),
                threshold if threshold is not None else MARKS_PER_CELL)
-    workers = max(1, min(jobs or _cpus(), len(_groups())))
+    workers = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record pages in {workers} process{'es' if workers > 1 else ''}")
     parts = _run(job, workers)
 
@@ -182,7 +181,7 @@ def _render_group(name: str) -> _Part:
 
     job = _JOB
     assert job is not None
-    with _no_gc():  # contexts are acyclic; the collector only costs time here (20–40 %)
+    with no_gc():  # contexts are acyclic; the collector only costs time here (20–40 %)
         writer, out = Writer(job.target, job.previous), _output()
         _groups()[name](job.res, out, job.threshold)
         tables = _flush(job, writer, out)
@@ -206,21 +205,3 @@ def _run(job: _Job, workers: int) -> list[_Part]:
             gc.unfreeze()
     finally:
         _JOB = None
-
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

@@ -1,0 +1,29 @@
+"""How many processes the CPU-bound stages (parsing, rendering) may use."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from collections.abc import Iterator
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused: bulk loads build acyclic records, and each collection
+    pass over millions of young objects only costs time (20–40 % of a load)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
