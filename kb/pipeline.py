@@ -118,7 +118,8 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     manifest = manifest_path(config.store_cache_dir, out_dir)
     try:
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
-                                 previous=load_previous(manifest, out_dir))
+                                 previous=load_previous(manifest, out_dir),
+                                 alongside=lambda: _persist_store(config, checked, progress))
         _swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -128,49 +129,63 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         save_manifest(manifest, out_dir, rendered.fingerprints)
     except OSError as exc:  # a cache: the next build just renders everything
         progress(f"could not record the site manifest: {exc}")
-    _persist_store(config, checked, progress)
     files = [out_dir / f.relative_to(staging) for f in rendered.files]
     return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused)
 
 
 def write_outputs(checked: Checked, analysis: object, target: Path, *, site: bool, progress: Progress,
-                  jobs: int | None = None, previous: Previous | None = None) -> Rendered:
-    """Write the data dumps (and, with ``site``, the rendered pages) into ``target``."""
+                  jobs: int | None = None, previous: Previous | None = None,
+                  alongside: Callable[[], None] = lambda: None) -> Rendered:
+    """Write the data dumps (and, with ``site``, the rendered pages) into ``target``.
+
+    ``alongside`` is run once, while the site's workers render if there is a site.
+    """
+    from importlib import resources
+
     from kb.export import claims_csv, graph_bytes, graphml_bytes, ntriples_bytes
     from kb.site import Rendered
     from kb.site.reuse import bytes_fingerprint
 
     data = target / "data"
     data.mkdir(parents=True, exist_ok=True)
-    progress("writing data dumps")
-    from importlib import resources
 
-    ntriples = ntriples_bytes(checked.graph)  # type: ignore[arg-type]
-    # Thunks, written one at a time: at a million triples each dump is hundreds of MB.
-    outputs = {
-        "kb.nt": lambda: ntriples,
-        "kb.ttl": lambda: graph_bytes(checked.graph, "ttl", ntriples),  # type: ignore[arg-type]
-        "kb.jsonld": lambda: graph_bytes(checked.graph, "jsonld", ntriples),  # type: ignore[arg-type]
-        "claims.csv": lambda: claims_csv(analysis),  # type: ignore[arg-type]
-        "network.graphml": lambda: graphml_bytes(analysis),  # type: ignore[arg-type]
-        "references.bib": checked.evidence.config.references_path.read_bytes,
-        "ontology.ttl": resources.files("kb").joinpath("schema/ontology.ttl").read_bytes,
-        "shapes.ttl": resources.files("kb").joinpath("schema/shapes.ttl").read_bytes,
-    }
     dumps = Rendered([])
-    for name, make in outputs.items():
-        content = make()
-        (data / name).write_bytes(content)
-        dumps.fingerprints[f"data/{name}"] = bytes_fingerprint(content)
-        dumps.written.append(f"data/{name}")
-    outputs.clear()
-    ntriples = b""  # release the dump before the site is rendered
+
+    def write_dumps() -> None:
+        progress("writing data dumps")
+        ntriples = ntriples_bytes(checked.graph)  # type: ignore[arg-type]
+        # Thunks, written one at a time: at a million triples each dump is hundreds of MB.
+        outputs = {
+            "kb.nt": lambda: ntriples,
+            "kb.ttl": lambda: graph_bytes(checked.graph, "ttl", ntriples),  # type: ignore[arg-type]
+            "kb.jsonld": lambda: graph_bytes(checked.graph, "jsonld", ntriples),  # type: ignore[arg-type]
+            "claims.csv": lambda: claims_csv(analysis),  # type: ignore[arg-type]
+            "network.graphml": lambda: graphml_bytes(analysis),  # type: ignore[arg-type]
+            "references.bib": checked.evidence.config.references_path.read_bytes,
+            "ontology.ttl": resources.files("kb").joinpath("schema/ontology.ttl").read_bytes,
+            "shapes.ttl": resources.files("kb").joinpath("schema/shapes.ttl").read_bytes,
+        }
+        for name, make in outputs.items():
+            content = make()
+            (data / name).write_bytes(content)
+            dumps.fingerprints[f"data/{name}"] = bytes_fingerprint(content)
+            dumps.written.append(f"data/{name}")
+
+    def in_this_process() -> None:
+        write_dumps()
+        alongside()
+
     rendered = Rendered([])
     if site:
         from kb.site import render_site
 
         progress("rendering site")
-        rendered = render_site(checked, analysis, target, progress=progress, jobs=jobs, previous=previous)
+        # The dumps are written while the site's workers render pages (the data page and the
+        # SPARQL page, which need them, are rendered afterwards).
+        rendered = render_site(checked, analysis, target, progress=progress, jobs=jobs, previous=previous,
+                               alongside=in_this_process)
+    else:
+        in_this_process()
     rendered.fingerprints.update(dumps.fingerprints)
     rendered.written += dumps.written
     rendered.files = sorted(target / path for path in rendered.fingerprints)

@@ -86,11 +86,13 @@ def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
 
 def render_site(checked: object, analysis: object, target: Path, *, progress: Callable[[str], None] = lambda _: None,
                 threshold: int | None = None, templates: Path | None = None, node_modules: Path | None = None,
-                previous: Previous | None = None, jobs: int | None = None) -> Rendered:
+                previous: Previous | None = None, jobs: int | None = None,
+                alongside: Callable[[], None] | None = None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it.
-    ``jobs`` is the number of processes (default: the CPUs this process may use).
+    ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
+    is work for this process while the workers render (the pipeline persists the store there).
     """
     from kb.site import assets, overview
     from kb.site.evmap import MARKS_PER_CELL
@@ -112,7 +114,7 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
                threshold if threshold is not None else MARKS_PER_CELL)
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record pages in {workers} process{'es' if workers > 1 else ''}")
-    parts = _run(job, workers)
+    parts = _run(job, workers, alongside or (lambda: None))
 
     progress("rendering overview pages")
     writer = Writer(target, job.previous)
@@ -188,19 +190,27 @@ def _render_group(name: str) -> _Part:
     return _Part(writer.fingerprints, writer.written, writer.reused, tables)
 
 
-def _run(job: _Job, workers: int) -> list[_Part]:
-    """Render the groups, in ``workers`` forked processes if more than one; parts in group order."""
+def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
+    """Render the groups, in ``workers`` forked processes if more than one; parts in group order.
+
+    ``alongside`` runs here once the workers have forked (never before: no thread may be alive
+    at a fork), while this process would otherwise only wait.
+    """
     global _JOB
     names = list(_groups())
     _JOB = job
     try:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-            return [_render_group(name) for name in names]
+            parts = [_render_group(name) for name in names]
+            alongside()
+            return parts
         gc.collect()
         gc.freeze()  # keep the collector from touching (and so copying) the parent's objects in workers
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                return pool.map(_render_group, names, chunksize=1)
+                pending = pool.map_async(_render_group, names, chunksize=1)
+                alongside()
+                return pending.get()
         finally:
             gc.unfreeze()
     finally:
