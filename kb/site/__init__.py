@@ -114,7 +114,13 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
                threshold if threshold is not None else MARKS_PER_CELL)
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record pages in {workers} process{'es' if workers > 1 else ''}")
-    parts = _run(job, workers, alongside or (lambda: None))
+    dump: list = []
+
+    def in_this_process() -> None:
+        (alongside or (lambda: None))()  # writes data/kb.nt among others
+        dump.append(assets.dump_script((target / "data" / "kb.nt").read_bytes()))
+
+    parts = _run(job, workers, in_this_process)
 
     progress("rendering overview pages")
     writer = Writer(target, job.previous)
@@ -131,7 +137,7 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
     _flush(job, writer, out)
     for path, content in assets.static_files(templates / "static"):
         writer.write(path, content)
-    scripts = [*oxigraph, assets.dump_script((target / "data" / "kb.nt").read_bytes()),
+    scripts = [*oxigraph, *dump,
                assets.data_script("KB_SEARCH", "assets/search-index.js", search_index(res), "search index"),
                assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page")]
     for script in scripts:
