@@ -10,7 +10,6 @@ answer (kb publish, kb query --endpoint).
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -181,30 +180,10 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
     if endpoint:
         payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
     else:
-        payload = _local_query(config, text, fmt, limit, timeout)
-    _emit(payload, output)
-    if payload.truncated:
-        click.echo(f"kb query: output cut at --limit {limit} rows", err=True)
+        from kb.store import open_store
 
-
-def _local_query(config, text: str, fmt: str, limit: int, timeout: float) -> bytes:
-    """The query on the cached store; answers kept beside it (kb.resultcache) are served as they are."""
-    from kb import query as q
-    from kb.resultcache import ResultCache, parse
-    from kb.store import evidence_key, open_store, store_path
-
-    key = evidence_key(config)
-    answers = ResultCache(store_path(config, key))
-    kept = answers.get(text, fmt, limit)
-    if kept is not None:
-        payload = q.Payload(kept[0])
-        payload.truncated = kept[1]
-        return payload
-    solutions = answers.solutions(text)  # an example query kb build ran already
-    store = None
-    if solutions is None:
         try:
-            store = open_store(config, key)
+            store = open_store(config)
         except Exception as exc:
             from kb.pipeline import EvidenceError  # not imported up front: the cached path never needs it
 
@@ -213,18 +192,10 @@ def _local_query(config, text: str, fmt: str, limit: int, timeout: float) -> byt
             print_problems(exc.report.errors)
             click.echo("kb query: the evidence has errors; fix them first (kb check)", err=True)
             sys.exit(EXIT_ERRORS)
-
-    def work() -> bytes:
-        payload = None
-        if solutions is not None:
-            with contextlib.suppress(SyntaxError, ValueError):  # a damaged entry: run the query instead
-                payload = q.format_results(parse(solutions), fmt, limit=limit)
-        if payload is None:
-            payload = q.format_results(q.run_query(store or open_store(config, key), text), fmt, limit=limit)
-        answers.put(text, fmt, limit, payload, payload.truncated)
-        return payload
-
-    return _run_with_timeout(work, timeout)
+        payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt, limit=limit), timeout)
+    _emit(payload, output)
+    if payload.truncated:
+        click.echo(f"kb query: output cut at --limit {limit} rows", err=True)
 
 
 def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, timeout: float) -> bytes:

@@ -23,27 +23,14 @@ INDEX_NAME = "evidence-index.json"  # kb.fingerprint's stat index of the graph i
 
 
 def graph_files(config: Config) -> list[tuple[str, Path]]:
-    """The files the graph is built from (not queries/, which only the site reads), by relative name.
-
-    Folders are walked as ``Path.rglob`` would (symlinked folders are not entered), with
-    ``os.walk``: this runs on every ``kb query``, and pathlib's globbing costs ~20 ms at scale.
-    """
+    """The files the graph is built from (not queries/, which only the site reads), by relative name."""
     out = []
     for name in GRAPH_INPUTS:
         path = config.evidence_dir / name
-        if not path.is_dir():
-            if path.is_file():
-                out.append((name, path))
-            continue
-        found = []
-        for folder, dirs, files in os.walk(path):
-            dirs.sort()
-            for file in files:
-                full = os.path.join(folder, file)
-                if not file.startswith(".") and not file.endswith(".bak") and os.path.isfile(full):
-                    found.append(Path(full))
-        found.sort(key=lambda p: p.parts)
-        out += [(str(file.relative_to(config.evidence_dir)), file) for file in found]
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and not file.name.startswith(".") and not file.name.endswith(".bak"):
+                out.append((str(file.relative_to(config.evidence_dir)), file))
     return out
 
 
@@ -68,19 +55,13 @@ def store_path(config: Config, key: str) -> Path:
     return config.store_cache_dir / f"store-{key}"
 
 
-def persist(config: Config, store: object, key: str | None = None, examples: bool = True) -> Path:
-    """Write ``store`` (the built graph) as the cached store for the current evidence.
-
-    ``examples``: also keep the results of the example queries, run on ``store`` now
-    (:func:`kb.resultcache.precompute`), so that ``kb query NAME`` need not run them on disk.
-    """
+def persist(config: Config, store: object, key: str | None = None) -> Path:
+    """Write ``store`` (the built graph) as the cached store for the current evidence."""
     import pyoxigraph as ox
 
     key = key or evidence_key(config)
     target = store_path(config, key)
     if target.is_dir():
-        if examples:
-            _precompute(config, target, store)
         return target
     config.store_cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
@@ -89,8 +70,6 @@ def persist(config: Config, store: object, key: str | None = None, examples: boo
         disk.bulk_extend(store.quads_for_pattern(None, None, None, None))  # type: ignore[attr-defined]
         disk.flush()
         del disk
-        if examples:
-            _precompute(config, staging, store)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -101,23 +80,14 @@ def persist(config: Config, store: object, key: str | None = None, examples: boo
     return target
 
 
-def _precompute(config: Config, store_dir: Path, store: object) -> None:
-    from kb.query import load_examples
-    from kb.resultcache import precompute, precomputed
-
-    if not precomputed(store_dir):
-        precompute(store_dir, store, load_examples(config.queries_dir))
-
-
-def open_store(config: Config, key: str | None = None) -> object:
+def open_store(config: Config) -> object:
     """The KB as a pyoxigraph store: the cached one if current, else built (and cached) now.
 
-    ``key``: :func:`evidence_key`, if the caller has it already. Raises
-    :class:`kb.pipeline.EvidenceError` if the evidence has errors: nothing is cached then.
+    Raises :class:`kb.pipeline.EvidenceError` if the evidence has errors: nothing is cached then.
     """
     import pyoxigraph as ox
 
-    key = key or evidence_key(config)
+    key = evidence_key(config)
     cached = store_path(config, key)
     if (cached / "db").is_dir():
         return ox.Store.read_only(str(cached / "db"))
@@ -127,5 +97,5 @@ def open_store(config: Config, key: str | None = None) -> object:
     if checked.report.errors or checked.graph is None:
         raise EvidenceError(checked.report)
     with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
-        persist(config, checked.graph.store, key, examples=False)  # type: ignore[attr-defined]
+        persist(config, checked.graph.store, key)  # type: ignore[attr-defined]
     return checked.graph.store  # type: ignore[attr-defined]

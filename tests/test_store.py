@@ -76,20 +76,3 @@ def test_edit_keeping_size_and_mtime_invalidates(evidence_copy, monkeypatch):
                                        "SELECT ?s WHERE { ?c psk:statement ?s } ORDER BY ?s"])
     assert result.exit_code == 0, result.stderr
     assert "found SOME evidence" in result.stdout
-
-
-def test_graph_files_are_the_inputs(evidence_copy):
-    """Every file under the inputs (nested too), not queries/, dot-files, .bak files or symlinked folders."""
-    from kb.store import graph_files
-
-    (evidence_copy / "sources" / "nested").mkdir()
-    (evidence_copy / "sources" / "nested" / "extra.txt").write_text("x")
-    (evidence_copy / "claims" / ".draft.yaml").write_text("x")
-    (evidence_copy / "claims" / "old.yaml.bak").write_text("x")
-    (evidence_copy / "vocab" / "linked").symlink_to(evidence_copy / "sources")
-    names = [name for name, _ in graph_files(load_config(evidence_copy))]
-    expected = sorted(str(p.relative_to(evidence_copy)) for p in evidence_copy.rglob("*")
-                      if p.is_file() and p.parts[len(evidence_copy.parts)] != "queries"
-                      and not p.name.startswith(".") and not p.name.endswith(".bak"))
-    assert sorted(names) == expected and "sources/nested/extra.txt" in names
-    assert not any(n.startswith("vocab/linked") for n in names) and "kb.toml" in names
