@@ -113,6 +113,17 @@ def _queries(kb: list[str], evidence: Path, opts: Options) -> tuple[dict[str, fl
     return seconds, problems
 
 
+def _sparql_page(site: Path) -> dict[str, Any]:
+    """The SPARQL page's time to ready (floor: the same page with an empty dump); errors recorded."""
+    from bench.sparql_page import PageBenchError, measure
+
+    try:
+        return measure(site, runs=3)
+    except (PageBenchError, OSError, RuntimeError) as exc:
+        log(f"SPARQL page not measured: {exc}")
+        return {"error": str(exc)}
+
+
 def _incremental_floor(edited: Path, repeats: int) -> float:
     """A process that starts, imports libyaml and re-reads the one edited file."""
     code = "import sys, yaml; yaml.load(open(sys.argv[1], 'rb'), Loader=yaml.CSafeLoader)"
@@ -158,6 +169,8 @@ def bench(opts: Options) -> dict[str, Any]:
             naive, naive_rss = _json_child("bench.naive", [str(site / "data" / "kb.nt")], work, opts.timeout,
                                            ("--turtle",) if turtle else ())
             naive["peak_rss_mb"] = naive_rss
+        log("SPARQL page in headless Chromium")
+        sparql_page = _sparql_page(site)
         log("kb query per example query")
         query_s, query_problems = _queries(kb, evidence, opts)
         log("kb --help and start-up floor")
@@ -193,6 +206,12 @@ def bench(opts: Options) -> dict[str, Any]:
                                 "over_default_timeout": query_s[name] > KB_QUERY_DEFAULT_TIMEOUT}
                          for name in sorted(query_s)}
     result["naive_rdflib"] = naive
+    result["sparql_page"] = sparql_page
+    if "ready_ms" in sparql_page:
+        result["commands"]["SPARQL page ready"] = {
+            "seconds": sparql_page["ready_ms"] / 1000, "floor_seconds": sparql_page["empty_dump_ready_ms"] / 1000,
+            "ratio": sparql_page["ratio_to_empty_dump"], "target": f"≤{sparql_page['target_ready_s']:g} s",
+            "status": sparql_page["status"]}
     result["stage_process_peak_rss_mb"] = staged_rss
     result["errors"] = {k: v for k, v in (("stages", staged.get("errors") or staged.get("error")),
                                           ("floors", floors.get("error")), ("kb query", query_problems),

@@ -63,6 +63,7 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
     assert data["machine"]["cores"] >= 1 and data["machine"]["packages"]["pyoxigraph"]
     assert set(data["queries"]) == {p.stem for p in (ROOT / "evidence" / "queries").glob("*.rq")}
     assert data["naive_rdflib"]["rdflib_parse_s"] > 0 and data["naive_rdflib"]["map_rows"] > 0
+    assert data["sparql_page"]["ready_ms"] > 0 and data["commands"]["SPARQL page ready"]["ratio"] > 0
 
 
 def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> None:
