@@ -120,6 +120,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
                                  previous=load_previous(manifest, out_dir),
                                  alongside=lambda: _persist_store(config, checked, progress))
+        manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         _swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

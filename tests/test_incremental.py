@@ -121,3 +121,21 @@ def test_kb_build_reports_the_files_it_reused(evidence_copy: Path, tmp_path: Pat
     second = CliRunner().invoke(main, args)
     assert second.exit_code == 0, second.output
     assert re.search(r"built \d+ files in .* \(\d+ unchanged since the last build\)", second.output)
+
+
+def test_a_build_that_cannot_save_its_manifest_leaves_none_behind(evidence_copy: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.site.reuse
+
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+
+    def fail(*_args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(kb.site.reuse, "save_manifest", fail)
+    _edit_claim(evidence_copy)
+    _build(evidence_copy, out)  # the site is built; only the record of it is missing
+    monkeypatch.undo()
+    third = _build(evidence_copy, out)
+    assert not third.reused, "without a manifest nothing is trusted"
