@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from kb.analyze import Analysis
@@ -41,6 +42,27 @@ def graph_bytes(kg: KnowledgeGraph, fmt: str, ntriples: bytes | None = None) -> 
         return ntriples
     quads = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)  # all in the default graph: serialised as triples
     return ox.serialize(quads, format=getattr(ox.RdfFormat, GRAPH_FORMATS[fmt]), prefixes=dict(PREFIXES))
+
+
+def write_ntriples(kg: KnowledgeGraph, target: Path) -> None:
+    """Sorted N-Triples written straight to ``target`` (no joined copy of a dump of hundreds of MB)."""
+    import pyoxigraph as ox
+
+    lines = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).split(b"\n")
+    lines = [line for line in lines if line]
+    lines.sort()
+    with open(target, "wb") as fh:
+        for line in lines:
+            fh.write(line)
+            fh.write(b"\n")
+
+
+def write_graph(ntriples: Path, fmt: str, target: Path) -> None:
+    """Turtle or JSON-LD streamed from the sorted N-Triples file to ``target`` (same bytes as :func:`graph_bytes`)."""
+    import pyoxigraph as ox
+
+    quads = ox.parse(path=str(ntriples), format=ox.RdfFormat.N_TRIPLES)
+    ox.serialize(quads, str(target), format=getattr(ox.RdfFormat, GRAPH_FORMATS[fmt]), prefixes=dict(PREFIXES))
 
 
 def claims_csv(analysis: Analysis) -> bytes:

@@ -43,6 +43,10 @@ def terminal_progress() -> Progress:
     return report
 
 
+DUMPS = ("kb.nt", "kb.ttl", "kb.jsonld", "claims.csv", "network.graphml", "references.bib", "ontology.ttl",
+         "shapes.ttl")
+
+
 class EvidenceError(Exception):
     """The evidence has errors: nothing was built or written."""
 
@@ -143,9 +147,8 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
     """
     from importlib import resources
 
-    from kb.export import claims_csv, graph_bytes, graphml_bytes, ntriples_bytes
+    from kb.export import claims_csv, graphml_bytes, write_graph, write_ntriples
     from kb.site import Rendered
-    from kb.site.reuse import bytes_fingerprint
 
     data = target / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -154,22 +157,17 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
 
     def write_dumps() -> None:
         progress("writing data dumps")
-        ntriples = ntriples_bytes(checked.graph)  # type: ignore[arg-type]
-        # Thunks, written one at a time: at a million triples each dump is hundreds of MB.
-        outputs = {
-            "kb.nt": lambda: ntriples,
-            "kb.ttl": lambda: graph_bytes(checked.graph, "ttl", ntriples),  # type: ignore[arg-type]
-            "kb.jsonld": lambda: graph_bytes(checked.graph, "jsonld", ntriples),  # type: ignore[arg-type]
-            "claims.csv": lambda: claims_csv(analysis),  # type: ignore[arg-type]
-            "network.graphml": lambda: graphml_bytes(analysis),  # type: ignore[arg-type]
-            "references.bib": checked.evidence.config.references_path.read_bytes,
-            "ontology.ttl": resources.files("kb").joinpath("schema/ontology.ttl").read_bytes,
-            "shapes.ttl": resources.files("kb").joinpath("schema/shapes.ttl").read_bytes,
-        }
-        for name, make in outputs.items():
-            content = make()
-            (data / name).write_bytes(content)
-            dumps.fingerprints[f"data/{name}"] = bytes_fingerprint(content)
+        # Streamed to disk one at a time: at a million triples each dump is hundreds of MB.
+        write_ntriples(checked.graph, data / "kb.nt")  # type: ignore[arg-type]
+        write_graph(data / "kb.nt", "ttl", data / "kb.ttl")
+        write_graph(data / "kb.nt", "jsonld", data / "kb.jsonld")
+        (data / "claims.csv").write_bytes(claims_csv(analysis))  # type: ignore[arg-type]
+        (data / "network.graphml").write_bytes(graphml_bytes(analysis))  # type: ignore[arg-type]
+        (data / "references.bib").write_bytes(checked.evidence.config.references_path.read_bytes())
+        for name in ("ontology.ttl", "shapes.ttl"):
+            (data / name).write_bytes(resources.files("kb").joinpath(f"schema/{name}").read_bytes())
+        for name in DUMPS:  # never reused from a previous build: no fingerprint needed
+            dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
 
     def in_this_process() -> None:

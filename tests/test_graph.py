@@ -122,3 +122,14 @@ def test_real_corpus_rows_equal_the_sparql_projection():
     from_graph = sorted(tuple(s[k].value for k in keys) for s in checked.graph.store.query(ROWS_QUERY))
     rows = analyse(checked.graph, checked.evidence).rows
     assert from_graph == sorted(tuple(getattr(r, k) for k in keys) for r in rows)
+
+
+def test_streamed_dumps_equal_the_in_memory_ones(fixture_checked, tmp_path) -> None:
+    from kb.export import graph_bytes, ntriples_bytes, write_graph, write_ntriples
+
+    kg = fixture_checked.graph
+    write_ntriples(kg, tmp_path / "kb.nt")
+    assert (tmp_path / "kb.nt").read_bytes() == ntriples_bytes(kg)
+    for fmt in ("ttl", "jsonld"):
+        write_graph(tmp_path / "kb.nt", fmt, tmp_path / f"kb.{fmt}")
+        assert (tmp_path / f"kb.{fmt}").read_bytes() == graph_bytes(kg, fmt), fmt
