@@ -115,7 +115,7 @@ def empty_dump() -> bytes:
     """The dump script of an empty graph, as ``kb build`` would write it."""
     from kb.site import assets
 
-    return assets.dump_script(b"").content
+    return assets.dump_script(b"", 0).content
 
 
 def _copy_without_dump(site: Path, loaded: dict[str, int], target: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -71,25 +72,21 @@ _:b1 <http://ex.org/ns#q> <http://ex.org/a/1-2_3> .
 """
 
 
-def test_compact_turtle_holds_the_same_triples_in_fewer_bytes() -> None:
+def test_the_dump_script_holds_the_graph_in_subject_blocks(fixture_site: Path) -> None:
+    """The page splits the dump after lines ending " ." (sparql.js blockEnd): check that is safe."""
+    import base64
+    import gzip
+
     import pyoxigraph as ox
 
-    from kb.site.assets import compact_turtle
-
-    nt = NT * 1 + b"".join(b"<http://ex.org/a/s%d> <http://ex.org/ns#p> <http://ex.org/a/o%d> .\n" % (i, i)
-                           for i in range(200))
-    ttl = compact_turtle(nt)
+    script = (fixture_site / "data" / "kb.nt.js").read_bytes()
+    payload = re.search(rb'KB_DUMP_GZ = "([^"]+)"', script).group(1)
+    ttl = gzip.decompress(base64.b64decode(payload))
+    nt = (fixture_site / "data" / "kb.nt").read_bytes()
     assert set(ox.parse(ttl, format=ox.RdfFormat.TURTLE)) == set(ox.parse(nt, format=ox.RdfFormat.N_TRIPLES))
-    assert len(ttl) < len(nt) / 2
-    assert compact_turtle(nt) == ttl  # deterministic
-    assert compact_turtle(b"") == b""
-    # subject blocks end a line with " ." and nothing else does: the page splits the dump there
-    blocks = [line for line in ttl.splitlines() if line.endswith(b" .") and not line.startswith(b"@prefix")]
-    assert len(blocks) == 203
-
-
-def test_compact_turtle_refuses_what_is_not_n_triples() -> None:
-    from kb.site.assets import SiteError, compact_turtle
-
-    with pytest.raises(SiteError, match="not N-Triples"):
-        compact_turtle(b"<http://ex.org/a> <http://ex.org/b> .\n")
+    assert b"KB_DUMP_TRIPLES = %d;" % nt.count(b"\n") in script
+    body = ttl[ttl.index(b"\n<"):].lstrip(b"\n")  # after the @prefix lines
+    blocks = [b + b" .\n" for b in body.split(b" .\n") if b]
+    for block in blocks:  # each piece is a whole subject block, parseable on its own
+        assert not block.startswith(b"\t")
+        assert list(ox.parse(ttl[:ttl.index(b"\n<") + 1] + block, format=ox.RdfFormat.TURTLE))

@@ -172,7 +172,7 @@ def test_oxigraph_is_rewritten_as_a_classic_script(site) -> None:
     assert not re.search(r"^\s*(export|import)\b", glue, re.MULTILINE)
     assert "globalThis.oxigraph" in glue
     dump = (site.out_dir / "data" / "kb.nt.js").read_text(encoding="ascii")
-    assert dump.startswith("/* data/kb.nt, gzip, base64 */\nglobalThis.KB_DUMP_GZ = \"")
+    assert dump.startswith("/* data/kb.ttl, gzip, base64 */\nglobalThis.KB_DUMP_GZ = \"")
 
 
 # --- determinism -------------------------------------------------------------------------------

@@ -117,8 +117,9 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
     dump: list = []
 
     def in_this_process() -> None:
-        (alongside or (lambda: None))()  # writes data/kb.nt among others
-        dump.append(assets.dump_script((target / "data" / "kb.nt").read_bytes()))
+        (alongside or (lambda: None))()  # writes data/kb.nt and data/kb.ttl among others
+        data = target / "data"
+        dump.append(assets.dump_script((data / "kb.ttl").read_bytes(), assets.count_lines(data / "kb.nt")))
 
     parts = _run(job, workers, in_this_process)
 
