@@ -139,3 +139,20 @@ def test_a_build_that_cannot_save_its_manifest_leaves_none_behind(evidence_copy:
     monkeypatch.undo()
     third = _build(evidence_copy, out)
     assert not third.reused, "without a manifest nothing is trusted"
+
+
+def test_fingerprints_depend_on_values_not_on_object_identity() -> None:
+    import hashlib
+
+    from kb.site.pages import Link, Term
+    from kb.site.reuse import page_fingerprint
+
+    key = hashlib.blake2b(digest_size=16)
+    shared = "".join(["personal", "_recovery"])
+    other = "".join(["personal_", "recovery"])
+    assert shared == other and shared is not other
+    same_object = (Term(shared, "Recovery", Link("outcomes/x.html", "Recovery")), shared)
+    equal_objects = (Term(shared, "Recovery", Link("outcomes/x.html", "Recovery")), other)
+    assert page_fingerprint(key, same_object) == page_fingerprint(key, equal_objects)
+    changed = (Term(shared, "Recovery!", Link("outcomes/x.html", "Recovery")), other)
+    assert page_fingerprint(key, changed) != page_fingerprint(key, same_object)

@@ -33,11 +33,14 @@ Entry = tuple[str, int, int]  # fingerprint, size, mtime_ns
 
 def render_key(templates: Path, site: object) -> hashlib.blake2b:
     """The hash every page fingerprint starts from: templates, render code, site info, kb version."""
-    key = hashlib.blake2b(f"kb {__version__} manifest {MANIFEST_VERSION}\n".encode(), digest_size=16)
+    import jinja2
+
+    key = hashlib.blake2b(f"kb {__version__} jinja2 {jinja2.__version__} manifest {MANIFEST_VERSION}\n".encode(),
+                          digest_size=16)
     here = Path(__file__).parent
     for path in [here / "render.py", here / "paths.py", *sorted(p for p in templates.rglob("*") if p.is_file())]:
         key.update(str(path.relative_to(path.parents[1])).encode() + b"\0" + path.read_bytes() + b"\0")
-    key.update(pickle.dumps(site, protocol=5))
+    _dump_by_value(site, key)
     return key
 
 
@@ -49,11 +52,15 @@ def page_fingerprint(key: hashlib.blake2b, page: object) -> str:
     before. Contexts are trees, so the memo is not needed to terminate.
     """
     digest = key.copy()
+    _dump_by_value(page, digest)
+    return digest.hexdigest()
+
+
+def _dump_by_value(obj: object, digest: hashlib.blake2b) -> None:
     pickler = pickle.Pickler(_HashFile(digest), protocol=5)
     pickler.fast = True
     pickler.dispatch_table = _views()
-    pickler.dump(page)
-    return digest.hexdigest()
+    pickler.dump(obj)
 
 
 @functools.cache
