@@ -23,13 +23,19 @@ CSV_COLUMNS = ["claim_id", "statement", "source", "cites", "population", "interv
                "direction", "design", "certainty", "quote"]
 
 
-def ntriples_bytes(kg: KnowledgeGraph) -> bytes:
-    """The graph as N-Triples, one triple per line, lines sorted: diff-friendly and stable."""
+def _sorted_lines(kg: KnowledgeGraph) -> list[bytes]:
+    """The store's N-Triples dump as lines (without their newline), sorted."""
     import pyoxigraph as ox
 
-    lines = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).split(b"\n")
-    lines = [line for line in lines if line]
+    lines = [line for line in kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).split(b"\n")
+             if line]
     lines.sort()
+    return lines
+
+
+def ntriples_bytes(kg: KnowledgeGraph) -> bytes:
+    """The graph as N-Triples, one triple per line, lines sorted: diff-friendly and stable."""
+    lines = _sorted_lines(kg)
     return b"\n".join(lines) + b"\n" if lines else b""
 
 
@@ -46,13 +52,8 @@ def graph_bytes(kg: KnowledgeGraph, fmt: str, ntriples: bytes | None = None) -> 
 
 def write_ntriples(kg: KnowledgeGraph, target: Path) -> None:
     """Sorted N-Triples written straight to ``target`` (no joined copy of a dump of hundreds of MB)."""
-    import pyoxigraph as ox
-
-    lines = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).split(b"\n")
-    lines = [line for line in lines if line]
-    lines.sort()
     with open(target, "wb") as fh:
-        for line in lines:
+        for line in _sorted_lines(kg):
             fh.write(line)
             fh.write(b"\n")
 
