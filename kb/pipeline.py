@@ -43,10 +43,6 @@ def terminal_progress() -> Progress:
     return report
 
 
-DUMPS = ("kb.nt", "kb.ttl", "kb.jsonld", "claims.csv", "network.graphml", "references.bib", "ontology.ttl",
-         "shapes.ttl")
-
-
 class EvidenceError(Exception):
     """The evidence has errors: nothing was built or written."""
 
@@ -157,16 +153,18 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
 
     def write_dumps() -> None:
         progress("writing data dumps")
-        # Streamed to disk one at a time: at a million triples each dump is hundreds of MB.
+        # The graph dumps are streamed to disk one at a time: at a million triples each is hundreds of MB.
         write_ntriples(checked.graph, data / "kb.nt")  # type: ignore[arg-type]
-        write_graph(data / "kb.nt", "ttl", data / "kb.ttl")
-        write_graph(data / "kb.nt", "jsonld", data / "kb.jsonld")
-        (data / "claims.csv").write_bytes(claims_csv(analysis))  # type: ignore[arg-type]
-        (data / "network.graphml").write_bytes(graphml_bytes(analysis))  # type: ignore[arg-type]
-        (data / "references.bib").write_bytes(checked.evidence.config.references_path.read_bytes())
-        for name in ("ontology.ttl", "shapes.ttl"):
-            (data / name).write_bytes(resources.files("kb").joinpath(f"schema/{name}").read_bytes())
-        for name in DUMPS:  # never reused from a previous build: no fingerprint needed
+        for fmt in ("ttl", "jsonld"):
+            write_graph(data / "kb.nt", fmt, data / f"kb.{fmt}")
+        small = {"claims.csv": claims_csv(analysis),  # type: ignore[arg-type]
+                 "network.graphml": graphml_bytes(analysis),  # type: ignore[arg-type]
+                 "references.bib": checked.evidence.config.references_path.read_bytes(),
+                 **{name: resources.files("kb").joinpath(f"schema/{name}").read_bytes()
+                    for name in ("ontology.ttl", "shapes.ttl")}}
+        for name, payload in small.items():
+            (data / name).write_bytes(payload)
+        for name in ("kb.nt", "kb.ttl", "kb.jsonld", *small):  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
 
