@@ -69,11 +69,18 @@ def _relative(start: str, path: str) -> str:
     return quote(rel, safe="/._-~") or "./"
 
 
-def safe_target(root: Path, site_path: str) -> Path:
-    """The file for a site path, refusing anything that would land outside the output folder."""
-    if site_path.startswith(("/", "\\")) or "\\" in site_path or ".." in site_path.split("/"):
+def check_site_path(site_path: str) -> str:
+    """The path if it is relative, normalised and uses ``/`` (so it cannot leave the site); else ``ValueError``."""
+    if (not site_path or site_path.startswith(("/", "\\")) or "\\" in site_path
+            or posixpath.normpath(site_path) != site_path):
         raise ValueError(f"unsafe page path {site_path!r}")
-    target = (root / site_path).resolve()
+    return site_path
+
+
+def safe_target(root: Path, site_path: str) -> Path:
+    """The file for a site path, refusing anything that would land outside the output folder
+    (symbolic links included: the path is resolved)."""
+    target = (root / check_site_path(site_path)).resolve()
     if not target.is_relative_to(root.resolve()):
         raise ValueError(f"page path {site_path!r} leaves the output folder")
     return target

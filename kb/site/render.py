@@ -9,7 +9,6 @@ being rendered.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 
 from kb.config import source_date_epoch
 from kb.site.pages import Page, SiteInfo
-from kb.site.paths import relative_url
+from kb.site.paths import check_site_path, relative_url
 from kb.site.reuse import Previous, bytes_fingerprint
 
 GRADE_SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very_low": "⊕◯◯◯"}
@@ -65,10 +64,6 @@ class Writer:
         self.reused: list[str] = []
         self._folders: set[Path] = set()
 
-    @property
-    def files(self) -> list[Path]:
-        return [self.root / path for path in self.fingerprints]
-
     def write(self, site_path: str, content: str | bytes) -> Path:
         data = content.encode("utf-8") if isinstance(content, str) else content
         return self.put(site_path, bytes_fingerprint(data), lambda: data)
@@ -88,15 +83,13 @@ class Writer:
         return target
 
     def _target(self, site_path: str) -> Path:
-        if (not site_path or site_path.startswith(("/", "\\")) or "\\" in site_path
-                or posixpath.normpath(site_path) != site_path):
-            raise ValueError(f"unsafe page path {site_path!r}")
-        target = self.root / site_path  # normalised and relative: it cannot leave the root
+        # Checked without resolving (a resolve costs an lstat per folder per file): the staging
+        # folder is new, and nothing in it is a symbolic link.
+        target = self.root / check_site_path(site_path)
         if target.parent not in self._folders:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(target.parent)
         return target
-
 
 
 def stamp(root: Path, site_paths: list[str]) -> None:
