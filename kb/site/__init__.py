@@ -118,8 +118,7 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
 
     def in_this_process() -> None:
         (alongside or (lambda: None))()  # writes data/kb.nt and data/kb.ttl among others
-        data = target / "data"
-        dump.append(assets.dump_script((data / "kb.ttl").read_bytes(), assets.count_lines(data / "kb.nt")))
+        dump.append(assets.dump_script((target / "data" / "kb.ttl").read_bytes(), len(checked.graph)))  # type: ignore[attr-defined,arg-type]
 
     parts = _run(job, workers, in_this_process)
 

@@ -96,15 +96,6 @@ def dump_script(turtle: bytes, triples: int) -> Script:
                   + b"globalThis.KB_DUMP_TRIPLES = %d; /* Store.size would count them again */\n" % triples)
 
 
-def count_lines(path: Path) -> int:
-    """Lines of a file, read in blocks (an N-Triples dump can be hundreds of MB)."""
-    count = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 24):
-            count += block.count(b"\n")
-    return count
-
-
 def data_script(name: str, path: str, value: object, note: str) -> Script:
     """A JSON value assigned to ``globalThis[name]`` (search index, link maps)."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
