@@ -8,8 +8,6 @@ claim and outcome, network nodes and edges by their ids.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -67,14 +65,12 @@ def write_graph(ntriples: Path, fmt: str, target: Path) -> None:
 
 
 def claims_csv(analysis: Analysis) -> bytes:
-    """One row per claim-outcome, in the dialect of :func:`kb.query.rows_to_csv` (tuples, not dicts: 5× faster)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows((r.claim_id, r.statement, r.source, ";".join(r.cites), r.population_label,
-                      r.intervention_label, r.outcome_label, r.direction, r.design_label, r.certainty, r.quote)
-                     for r in analysis.rows)
-    return buffer.getvalue().encode("utf-8")
+    """One row per claim-outcome (tuples, not dicts: 5× faster at 50k claims)."""
+    from kb.query import tuples_to_csv
+
+    return tuples_to_csv(CSV_COLUMNS, ((r.claim_id, r.statement, r.source, ";".join(r.cites), r.population_label,
+                                        r.intervention_label, r.outcome_label, r.direction, r.design_label,
+                                        r.certainty, r.quote) for r in analysis.rows)).encode("utf-8")
 
 
 def graphml_bytes(analysis: Analysis) -> bytes:

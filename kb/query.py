@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -275,8 +276,14 @@ _WRITERS = {"table": _table, "csv": _csv, "tsv": _tsv, "json": _json}
 
 
 def rows_to_csv(rows: list[dict[str, str]], columns: list[str]) -> str:
+    """Dicts as CSV (keys not in ``columns`` ignored, missing ones empty)."""
+    return tuples_to_csv(columns, ([row.get(c, "") for c in columns] for row in rows))
+
+
+def tuples_to_csv(columns: list[str], rows: Iterable[Sequence[object]]) -> str:
+    """A header and rows as CSV, ``\\n`` line ends: the one CSV dialect of kb's tables and exports."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
     writer.writerows(rows)
     return buffer.getvalue()

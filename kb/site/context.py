@@ -6,14 +6,12 @@ pages, the CSV of their rows; :mod:`kb.site.render` writes them.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 
 from kb.analyze import Row
 from kb.bib import latex_to_text
-from kb.query import rows_to_csv
+from kb.query import rows_to_csv, tuples_to_csv
 from kb.site import evmap, jsonld
 from kb.site.grade import summarise
 from kb.site.pages import (
@@ -51,13 +49,9 @@ class Output:
 
 
 def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
-    """The rows as CSV (the same dialect as :func:`kb.query.rows_to_csv`, without its dicts)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CLAIM_COLUMNS)
-    writer.writerows((r.claim.label, r.statement, r.population.label, r.intervention.label, r.outcome.label,
-                      r.direction.id, r.certainty.id, r.design.label, r.source.label) for r in rows)
-    return buffer.getvalue()
+    return tuples_to_csv(CLAIM_COLUMNS, ((r.claim.label, r.statement, r.population.label, r.intervention.label,
+                                          r.outcome.label, r.direction.id, r.certainty.id, r.design.label,
+                                          r.source.label) for r in rows))
 
 
 def add_csv(out: Output, page: Page, text: str) -> None:
