@@ -72,6 +72,19 @@ def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
     return tmp
 
 
+def replace_cache_file(path: Path, data: bytes) -> None:
+    """Write a cache file: atomically (temp file + rename, so readers never see half of it) but not
+    durably (no fsync): a cache lost in a crash is rebuilt, and an fsync per entry costs time."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_bytes(
     path: Path | str, data: bytes, expected_digest: str | None = None, *, backup: bool = True
 ) -> None:

@@ -20,10 +20,11 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from kb.atomic import replace_cache_file
 
 INDEX_FORMAT = "kb-file-index 1"
 RACY_WINDOW_NS = 2_000_000_000  # far above any file-system timestamp granularity
@@ -51,14 +52,8 @@ def _save(index_path: Path, entries: dict[str, list]) -> None:
     """Write the index atomically; a read-only cache folder is not an error (the hashes were right)."""
     with contextlib.suppress(OSError):
         index_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".index-", dir=index_path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": INDEX_FORMAT, "files": entries}, fh, separators=(",", ":"))
-            os.replace(tmp, index_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        body = json.dumps({"format": INDEX_FORMAT, "files": entries}, separators=(",", ":"))
+        replace_cache_file(index_path, body.encode("utf-8"))
 
 
 def _valid(entry: object) -> bool:

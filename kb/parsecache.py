@@ -13,13 +13,13 @@ import contextlib
 import gc
 import hashlib
 import multiprocessing
-import os
 import pickle
-import tempfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
+
+from kb.atomic import replace_cache_file
 
 T = TypeVar("T")
 _LOADER_MODULES = ("bib", "bibcheck", "bibparse", "bibscan", "bibvalues", "bibdisplay", "claims", "yamlstrict",
@@ -43,9 +43,6 @@ class ParseCache:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
 
-    def load(self, path: Path, loader: Callable[[Path], T]) -> T:
-        return self.load_all([(path, loader)])[0]
-
     def load_all(self, tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int = 1) -> list[T]:
         """``loader(path)`` for each task, from the cache where the bytes are unchanged.
 
@@ -65,7 +62,7 @@ class ParseCache:
         for (i, entry), value in zip(misses, values, strict=True):
             results[i] = value
             if entry is not None:
-                self._store(entry, entry.name.split("-", 1)[0], value)
+                self._store(entry, value)
         return results
 
     def _entry(self, path: Path) -> Path | None:
@@ -86,18 +83,13 @@ class ParseCache:
             return pickle.load(fh)  # our own cache, written below
         return _MISSING
 
-    def _store(self, entry: Path, slot: str, value: object) -> None:
+    def _store(self, entry: Path, value: object) -> None:
+        """Keep ``value`` as the one entry of its file path (``<slot>-<key>.pickle``)."""
         with contextlib.suppress(OSError, pickle.PicklingError):
-            self.folder.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-            fd, tmp = tempfile.mkstemp(prefix=".parse-", dir=self.folder)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, entry)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            for old in self.folder.glob(f"{slot}-*.pickle"):  # type: ignore[union-attr]
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            replace_cache_file(entry, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            slot = entry.name.split("-", 1)[0]
+            for old in entry.parent.glob(f"{slot}-*.pickle"):
                 if old != entry:
                     old.unlink(missing_ok=True)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kb import __version__
-from kb.atomic import atomic_write_bytes
+from kb.atomic import replace_cache_file
 
 MANIFEST_VERSION = 1
 KEEP_MANIFESTS = 8  # output folders remembered per evidence folder (tests build into many)
@@ -135,7 +135,7 @@ def save_manifest(manifest: Path, out_dir: Path, fingerprints: dict[str, str]) -
             files[path] = [fp, stat.st_size, stat.st_mtime_ns]
     manifest.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps({"version": MANIFEST_VERSION, "files": files}, separators=(",", ":"))
-    atomic_write_bytes(manifest, body.encode("utf-8"), backup=False)
+    replace_cache_file(manifest, body.encode("utf-8"))
     others = sorted(manifest.parent.glob("site-*.json"), key=_mtime, reverse=True)
     for old in [m for m in others if m != manifest][KEEP_MANIFESTS - 1:]:
         old.unlink(missing_ok=True)
