@@ -43,6 +43,10 @@ class ParseCache:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
 
+    def load(self, path: Path, loader: Callable[[Path], T]) -> T:
+        """``loader(path)``, from the cache if the bytes are unchanged (one file; bench.stages times it)."""
+        return self.load_all([(path, loader)])[0]
+
     def load_all(self, tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int = 1) -> list[T]:
         """``loader(path)`` for each task, from the cache where the bytes are unchanged.
 
