@@ -142,8 +142,8 @@ def measure(evidence: Path, built: Path) -> dict[str, Any]:
 
         store = ox.Store()
         store.bulk_load(nt, format=ox.RdfFormat.N_TRIPLES)
-    from kb.analyze import NETWORK_QUERY, ROWS_QUERY
-    from kb.namespaces import PREFIXES
+    from kb.analyse.analysis import NETWORK_QUERY, ROWS_QUERY
+    from kb.graph.namespaces import PREFIXES
 
     base = "https://w3id.org/peer-support-kb/"
     with t("shacl"):
@@ -168,7 +168,7 @@ def measure(evidence: Path, built: Path) -> dict[str, Any]:
         _graphml(nodes, [(f"a:{f}", f"b:{x}", k) for k, f, x in links])
     with t("site"):
         _copy_site(built)
-    from kb.query import load_examples
+    from kb.query.sparql import load_examples
 
     per_query = {}
     with t("queries"):

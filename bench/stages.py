@@ -60,7 +60,7 @@ def run_pipeline(evidence_dir: Path, built: Path) -> dict[str, Any]:
 def _parse_cache(folder: Path) -> Callable[[Path, Callable[[Path], Any]], Any]:
     """The pipeline's per-file parse cache on an empty folder: a cold build parses and writes it."""
     try:
-        from kb.parsecache import ParseCache
+        from kb.load.parsecache import ParseCache
     except ImportError:
         return lambda path, loader: loader(path)
     return ParseCache(folder).load
@@ -76,12 +76,12 @@ def _load(timer: Timer, evidence_dir: Path) -> tuple[Any, list[Any]]:
     cached = _parse_cache(Path(tempfile.mkdtemp(prefix="bench-parse-cache-")))
 
     def bib() -> Any:
-        from kb.bib import load_references
+        from kb.bibtex.load import load_references
 
         return cached(cfg.references_path, load_references)
 
     def claims() -> Any:
-        from kb.claims import load_claim_file, load_claims
+        from kb.load.claims import load_claim_file, load_claims
 
         try:
             return load_claims(cfg.claims_dir, lambda path: cached(path, load_claim_file))
@@ -89,9 +89,9 @@ def _load(timer: Timer, evidence_dir: Path) -> tuple[Any, list[Any]]:
             return load_claims(cfg.claims_dir)
 
     def rest() -> Any:
-        from kb.claims import load_citations
-        from kb.sources import load_sources
-        from kb.vocab import load_vocabulary
+        from kb.load.claims import load_citations
+        from kb.load.sources import load_sources
+        from kb.load.vocab import load_vocabulary
 
         return (load_citations(cfg.citations_dir), load_vocabulary(cfg.vocab_dir, cfg.base_iri),
                 load_sources(cfg.sources_dir))
@@ -99,7 +99,7 @@ def _load(timer: Timer, evidence_dir: Path) -> tuple[Any, list[Any]]:
     references, p1 = _stage(timer, "load_bib", bib)
     claim_list, p2 = _stage(timer, "load_claims", claims)
     (citations, p3), (vocabulary, p4), (sources, p5) = _stage(timer, "load_rest", rest)
-    from kb.evidence import Evidence
+    from kb.load.evidence import Evidence
 
     return Evidence(cfg, references, citations, claim_list, vocabulary, sources), [*p1, *p2, *p3, *p4, *p5]
 
@@ -108,14 +108,14 @@ def _pipeline(timer: Timer, evidence_dir: Path, built: Path, out: dict[str, Any]
     evidence, problems = _load(timer, evidence_dir)
 
     def cross() -> list[Any]:
-        from kb.validate import check_evidence
+        from kb.checks.validate import check_evidence
 
         return check_evidence(evidence)
 
     problems += _stage(timer, "cross_checks", cross)
 
     def graph() -> Any:
-        from kb.graph import build_graph
+        from kb.graph.build import build_graph
 
         return build_graph(evidence)
 
@@ -123,7 +123,7 @@ def _pipeline(timer: Timer, evidence_dir: Path, built: Path, out: dict[str, Any]
     out["triples"] = len(kg)
 
     def shacl() -> list[Any]:
-        from kb.validate import shacl_problems
+        from kb.checks.validate import shacl_problems
 
         return shacl_problems(evidence, kg, problems)
 
@@ -131,7 +131,7 @@ def _pipeline(timer: Timer, evidence_dir: Path, built: Path, out: dict[str, Any]
     out["errors_found"] = sum(1 for p in problems if p.severity == "error")
 
     def analysis() -> Any:
-        from kb.analyze import analyse
+        from kb.analyse.analysis import analyse
 
         return analyse(kg, evidence)
 
@@ -146,7 +146,7 @@ def _pipeline(timer: Timer, evidence_dir: Path, built: Path, out: dict[str, Any]
 
 def _exports_and_site(timer: Timer, evidence: Any, kg: Any, result: Any, staging: Path, built: Path,
                       problems: list[Any]) -> None:
-    from kb.export import claims_csv, graph_bytes, graphml_bytes
+    from kb.export.formats import claims_csv, graph_bytes, graphml_bytes
 
     data = staging / "data"
     data.mkdir(parents=True)
@@ -171,7 +171,7 @@ def _exports_and_site(timer: Timer, evidence: Any, kg: Any, result: Any, staging
 
 
 def _queries(timer: Timer, store: Any, queries_dir: Path, out: dict[str, Any]) -> None:
-    from kb import query as q
+    import kb.query.sparql as q
 
     per_query: dict[str, float] = {}
     examples = q.load_examples(queries_dir)

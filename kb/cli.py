@@ -159,7 +159,7 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
       kb query 'SELECT (COUNT(*) AS ?n) WHERE { ?c a psk:Claim }'
     Standard prefixes (rdf, rdfs, xsd, skos, dcterms, bibo, cito, prov, foaf, schema, psk) are predeclared.
     """
-    from kb import query as q
+    import kb.query.sparql as q
 
     config = load_config(evidence_dir)
     if list_examples:
@@ -180,7 +180,7 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
     if endpoint:
         payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
     else:
-        from kb.store import open_store
+        from kb.query.store import open_store
 
         try:
             store = open_store(config)
@@ -199,10 +199,10 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
 
 
 def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, timeout: float) -> bytes:
-    """The same query on a server (kb.remote_query); server failures exit with EXIT_SERVER."""
-    from kb import query as q
-    from kb.remote import Client, RemoteError, credentials_for
-    from kb.remote_query import run_query_remote
+    """The same query on a server (kb.remote.query); server failures exit with EXIT_SERVER."""
+    import kb.query.sparql as q
+    from kb.remote.http import Client, RemoteError, credentials_for
+    from kb.remote.query import run_query_remote
 
     notes: list[str] = []
 
@@ -228,7 +228,7 @@ def _run_with_timeout(work, timeout: float) -> bytes:
     """Run the query in a worker thread; on timeout, exit without writing anything."""
     import threading
 
-    from kb import query as q
+    import kb.query.sparql as q
 
     box: dict[str, object] = {}
 
@@ -267,7 +267,7 @@ def _emit(payload: bytes, output: Path | None) -> None:
         sys.stdout.buffer.write(payload)
         sys.stdout.flush()
         return
-    from kb.atomic import atomic_write_bytes
+    from kb.io.atomic import atomic_write_bytes
 
     atomic_write_bytes(output, payload, backup=False)
 
@@ -299,8 +299,8 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
     or ~/.netrc — never flags. See docs/publishing.md.
     """
     from kb.pipeline import terminal_progress
-    from kb.publish import PublishError, default_graph_iri
-    from kb.publish import publish as run_publish
+    from kb.remote.publish import PublishError, default_graph_iri
+    from kb.remote.publish import publish as run_publish
 
     graph = graph_iri or default_graph_iri(load_config(evidence_dir).base_iri)
     source = nt_file or out_dir / "data" / "kb.nt"
@@ -333,8 +333,8 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
               help="Write to this file (atomically) instead of stdout.")
 def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
     """Export the KB as a graph dump, the claims CSV, or the network as GraphML."""
-    from kb.analyze import analyse
-    from kb.export import export_bytes
+    from kb.analyse.analysis import analyse
+    from kb.export.formats import export_bytes
     from kb.pipeline import check as run_check
 
     checked = run_check(load_config(evidence_dir), shacl=False)
@@ -349,9 +349,9 @@ def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
 @evidence_option
 def stats(evidence_dir: Path) -> None:
     """Counts, the populations × outcomes matrix, most-cited works, isolated claims and gaps."""
-    from kb.analyze import analyse
+    from kb.analyse.analysis import analyse
+    from kb.analyse.stats import render_stats
     from kb.pipeline import check as run_check
-    from kb.stats import render_stats
 
     checked = run_check(load_config(evidence_dir), shacl=False)
     if checked.report.errors or checked.graph is None:
@@ -371,7 +371,7 @@ def add(evidence_dir: Path, files: tuple[str, ...], dry_run: bool, skip_invalid:
 
     Every entry is added, recognised as already present, or reported; existing bytes never change.
     """
-    from kb.bibimport import AddOptions, run_add
+    from kb.edit.add import AddOptions, run_add
 
     config = load_config(evidence_dir)
     options = AddOptions(evidence_dir=evidence_dir, dry_run=dry_run, skip_invalid=skip_invalid, encoding=encoding,
@@ -392,8 +392,8 @@ def add(evidence_dir: Path, files: tuple[str, ...], dry_run: bool, skip_invalid:
 @click.option("--write", is_flag=True, help="Append the stub to claims/<SOURCE>.yaml instead of printing it.")
 def new_claim(evidence_dir: Path, source: str, write: bool) -> None:
     """A claim stub with every field, the allowed vocabulary ids and the source's headings."""
-    from kb.authoring import AuthoringError, append_stub, claim_stub
-    from kb.evidence import load_evidence
+    from kb.edit.new_claim import AuthoringError, append_stub, claim_stub
+    from kb.load.evidence import load_evidence
 
     evidence, _ = load_evidence(load_config(evidence_dir))
     try:
@@ -415,8 +415,8 @@ def vocab(evidence_dir: Path, scheme: str | None) -> None:
 
     Schemes: population, intervention, outcome, design, direction, certainty.
     """
-    from kb.authoring import AuthoringError, vocabulary_text
-    from kb.vocab import load_vocabulary
+    from kb.edit.new_claim import AuthoringError, vocabulary_text
+    from kb.load.vocab import load_vocabulary
 
     config = load_config(evidence_dir)
     vocabulary, problems = load_vocabulary(config.vocab_dir, config.base_iri)

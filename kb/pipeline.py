@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.config import Config
-from kb.evidence import Evidence, load_evidence
+from kb.load.evidence import Evidence, load_evidence
 from kb.problems import Report
 
 if TYPE_CHECKING:
@@ -62,8 +62,8 @@ class Checked:
 
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql") -> Checked:
     """Load every file, build the graph, validate; report every problem, raise on none."""
-    from kb.graph import build_graph
-    from kb.validate import check_evidence, shacl_problems
+    from kb.checks.validate import check_evidence, shacl_problems
+    from kb.graph.build import build_graph
 
     progress("loading evidence")
     evidence, problems = load_evidence(config)
@@ -102,7 +102,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     Files of the site whose inputs did not change since the last build into the same folder are
     hard-linked from it rather than rendered again (:mod:`kb.site.reuse`).
     """
-    from kb.analyze import analyse
+    from kb.analyse.analysis import analyse
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
     checked = check(config, progress=progress)
@@ -141,9 +141,8 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
 
     ``alongside`` is run once, while the site's workers render if there is a site.
     """
-    from importlib import resources
-
-    from kb.export import claims_csv, graphml_bytes, write_graph, write_ntriples
+    from kb.export.formats import claims_csv, graphml_bytes, write_graph, write_ntriples
+    from kb.graph.shipped import schema_bytes
     from kb.site import Rendered
 
     data = target / "data"
@@ -160,7 +159,7 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
         small = {"claims.csv": claims_csv(analysis),  # type: ignore[arg-type]
                  "network.graphml": graphml_bytes(analysis),  # type: ignore[arg-type]
                  "references.bib": checked.evidence.config.references_path.read_bytes(),
-                 **{name: resources.files("kb").joinpath(f"schema/{name}").read_bytes()
+                 **{name: schema_bytes(name)
                     for name in ("ontology.ttl", "shapes.ttl")}}
         for name, payload in small.items():
             (data / name).write_bytes(payload)
@@ -191,7 +190,7 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
 
 def _persist_store(config: Config, checked: Checked, progress: Progress) -> None:
     """Leave the built graph where ``kb query`` finds it (a cache: failing to write it is harmless)."""
-    from kb.store import persist
+    from kb.query.store import persist
 
     try:
         persist(config, checked.graph.store)  # type: ignore[union-attr]

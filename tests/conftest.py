@@ -31,7 +31,7 @@ def fixture_checked():
 
 @pytest.fixture(scope="session")
 def fixture_analysis(fixture_checked):
-    from kb.analyze import analyse
+    from kb.analyse.analysis import analyse
 
     return analyse(fixture_checked.graph, fixture_checked.evidence)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.atomic import (
+from kb.io.atomic import (
     ABSENT,
     ChangedOnDiskError,
     LockTimeoutError,
@@ -90,7 +90,7 @@ def test_lock_times_out_while_held_elsewhere(tmp_path: Path) -> None:
             textwrap.dedent(
                 f"""
                 import sys, time
-                from kb.atomic import locked
+                from kb.io.atomic import locked
                 with locked({str(target)!r}):
                     print("held", flush=True)
                     time.sleep(5)

@@ -1,4 +1,4 @@
-"""``kb add`` (``kb.bibimport.run_add`` and the CLI): accounting, byte preservation, idempotence, keys,
+"""``kb add`` (``kb.edit.add.run_add`` and the CLI): accounting, byte preservation, idempotence, keys,
 normalisation, encodings, caps, atomicity and concurrency (BAD_INPUTS A, B, G; Promises 1–4).
 """
 
@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.bib import load_references
-from kb.bibimport import AddOptions, AddResult, run_add
+from kb.bibtex.load import load_references
 from kb.cli import main
+from kb.edit.add import AddOptions, AddResult, run_add
 
 DATA = Path(__file__).parent / "data"
 BIB = DATA / "bib"
@@ -395,9 +395,9 @@ def test_failed_replace_leaves_the_file_and_no_temp(evidence: Path, tmp_path: Pa
 
 def test_changed_on_disk_between_read_and_write(evidence: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import kb.bibimport
+    import kb.edit.add
 
-    real_plan = kb.bibimport.plan_import
+    real_plan = kb.edit.add.plan_import
 
     def plan_then_edit(*args: object, **kw: object) -> AddResult:
         result = real_plan(*args, **kw)  # type: ignore[arg-type]
@@ -405,7 +405,7 @@ def test_changed_on_disk_between_read_and_write(evidence: Path, tmp_path: Path,
             fh.write(b"\n% a git pull happened\n")
         return result
 
-    monkeypatch.setattr(kb.bibimport, "plan_import", plan_then_edit)
+    monkeypatch.setattr(kb.edit.add, "plan_import", plan_then_edit)
     result = add(evidence, write(tmp_path, entry()))
     assert [p.code for p in result.problems] == ["bib-changed-on-disk"] and not result.written
     assert target(evidence).read_bytes().endswith(b"% a git pull happened\n")
@@ -433,7 +433,7 @@ def test_a_killed_writer_leaves_the_old_file(evidence: Path, tmp_path: Path) -> 
     script = textwrap.dedent(f"""
         import os
         from pathlib import Path
-        from kb.bibimport import AddOptions, run_add
+        from kb.edit.add import AddOptions, run_add
         os.replace = lambda *a: os._exit(9)
         run_add([{str(write(tmp_path, entry()))!r}], AddOptions(evidence_dir=Path({str(evidence)!r})))
     """)
@@ -479,7 +479,7 @@ def test_lock_held_by_another_writer(evidence: Path, tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import time
-            from kb.atomic import locked
+            from kb.io.atomic import locked
             with locked({str(target(evidence))!r}):
                 print("held", flush=True)
                 time.sleep(10)

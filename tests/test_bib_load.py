@@ -1,4 +1,4 @@
-"""The references loader (``kb.bib.load_references``): every problem code, positions, values, display.
+"""The references loader (``kb.bibtex.load.load_references``): every problem code, positions, values, display.
 
 Fixtures: tests/data/bib/ (written for these tests) and tests/data/bib-corpus/ (real files, see its
 SOURCES.md). Variants in other encodings are generated here, never stored.
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.bib import format_citation, latex_to_text, load_references
-from kb.bibvalues import MacroTable, evaluate, normalise_doi, normalise_pages, parse_persons
+from kb.bibtex.load import format_citation, latex_to_text, load_references
+from kb.bibtex.values import MacroTable, evaluate, normalise_doi, normalise_pages, parse_persons
 from kb.model import Person, Reference
 from kb.problems import Problem, Severity
 

@@ -209,8 +209,8 @@ def test_pages_fit_a_phone_screen(browser, site) -> None:
 
 def expected_rows(site, text: str) -> list[list[str]]:
     """What `kb query` answers on the same KB, as the page shows it (prefixed names, plain values)."""
-    from kb.namespaces import PREFIXES
-    from kb.query import run_query, term_text
+    from kb.graph.namespaces import PREFIXES
+    from kb.query.sparql import run_query, term_text
 
     results = run_query(site.checked.graph.store, text)
     names = [v.value for v in results.variables]
@@ -226,7 +226,7 @@ def run_example(page, name: str) -> list[list[str]]:  # type: ignore[no-untyped-
 
 
 def test_sparql_runs_the_examples_like_kb_query(browser, site) -> None:
-    from kb.query import load_examples
+    from kb.query.sparql import load_examples
 
     examples = [e for e in load_examples(site.checked.evidence.config.queries_dir)
                 if e.text.lstrip().upper().find("SELECT") != -1]

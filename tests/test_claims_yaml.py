@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.claims import load_citation_file, load_claim_file
+from kb.load.claims import load_citation_file, load_claim_file
 from tests.conftest import FIXTURE
 
 GOOD_CLAIM = """\

@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from kb.config import load_config
+from kb.load.sources import normalise_ws
 from kb.pipeline import check
-from kb.sources import normalise_ws
 from tests.conftest import DATA, REAL
 
 SHARED_WORKS = {"lloydevans2014systematic", "pitt2013consumerproviders", "mead2001peer", "repper2011review",

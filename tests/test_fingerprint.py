@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from kb import fingerprint
-from kb.fingerprint import digests
+import kb.io.fingerprint as fingerprint
+from kb.io.fingerprint import digests
 
 
 def sha(data: bytes) -> str:

@@ -6,8 +6,8 @@ import rdflib
 from rdflib.compare import graph_diff, to_isomorphic
 
 from kb.config import load_config
-from kb.export import graph_bytes
-from kb.namespaces import sparql_prologue
+from kb.export.formats import graph_bytes
+from kb.graph.namespaces import sparql_prologue
 from kb.pipeline import check
 from tests.conftest import DATA, FIXTURE
 
@@ -105,7 +105,7 @@ def test_graph_dumps_are_deterministic():
 
 def test_analysis_rows_equal_the_sparql_projection(fixture_checked, fixture_analysis):
     """The rows the site and CSV use (from records) are what researchers get from the graph."""
-    from kb.analyze import ROWS_QUERY
+    from kb.analyse.analysis import ROWS_QUERY
 
     keys = ("claim_id", "outcome", "direction", "population", "intervention", "design", "certainty")
     from_graph = sorted(tuple(s[k].value for k in keys) for s in fixture_checked.graph.store.query(ROWS_QUERY))
@@ -114,7 +114,7 @@ def test_analysis_rows_equal_the_sparql_projection(fixture_checked, fixture_anal
 
 
 def test_real_corpus_rows_equal_the_sparql_projection():
-    from kb.analyze import ROWS_QUERY, analyse
+    from kb.analyse.analysis import ROWS_QUERY, analyse
     from tests.conftest import REAL
 
     checked = check(load_config(REAL), shacl=False)
@@ -125,7 +125,7 @@ def test_real_corpus_rows_equal_the_sparql_projection():
 
 
 def test_streamed_dumps_equal_the_in_memory_ones(fixture_checked, tmp_path) -> None:
-    from kb.export import graph_bytes, ntriples_bytes, write_graph, write_ntriples
+    from kb.export.formats import graph_bytes, ntriples_bytes, write_graph, write_ntriples
 
     kg = fixture_checked.graph
     write_ntriples(kg, tmp_path / "kb.nt")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kb import claims as claims_module
+import kb.load.claims as claims_module
 from kb.config import load_config
-from kb.evidence import load_evidence
+from kb.load.evidence import load_evidence
 
 
 def test_unchanged_files_come_from_the_cache(evidence_copy, monkeypatch):
@@ -50,14 +50,14 @@ def test_problems_are_cached_too(evidence_copy):
 
 
 def test_parsing_in_several_processes_gives_the_same_records_and_problems(evidence_copy, monkeypatch):
-    import kb.procs
+    import kb.io.procs
 
     broken = evidence_copy / "claims" / "zz-broken.yaml"
     broken.write_text("source: shalaby2020peer\nclaims:\n  - id: a\n    id: b\n")
     config = load_config(evidence_copy, parse_cache=False)
     results = []
     for cpus in (1, 2):
-        monkeypatch.setattr(kb.procs, "usable_cpus", lambda cpus=cpus: cpus)
+        monkeypatch.setattr(kb.io.procs, "usable_cpus", lambda cpus=cpus: cpus)
         results.append(load_evidence(config))
     (serial, serial_problems), (parallel, parallel_problems) = results
     assert parallel.claims == serial.claims and parallel.references == serial.references

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from kb.config import load_config
+from kb.load.yamlstrict import read_yaml
 from kb.pipeline import check
-from kb.yamlstrict import read_yaml
 from tests.conftest import ROOT, codes
 from tests.test_validate import edit
 
@@ -17,7 +17,7 @@ CODE = re.compile(r'"((?:bib|yaml|claim|vocab|source|citation|reference|shacl|nt
 
 def emitted_codes() -> set[str]:
     found: set[str] = set()
-    for path in (ROOT / "kb").glob("*.py"):
+    for path in (ROOT / "kb").rglob("*.py"):
         found |= set(CODE.findall(path.read_text(encoding="utf-8")))
     return found
 

@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from kb.cli import EXIT_ERRORS, EXIT_REFUSED, EXIT_SERVER, EXIT_USAGE, main
-from kb.publish import PublishError, check_literal, load_ntriples, make_chunks, publish
-from kb.query import format_results, run_query
-from kb.remote import Client, Credentials, Endpoints, RemoteError, credentials_for
-from kb.remote_query import (
+from kb.query.sparql import format_results, run_query
+from kb.remote.http import Client, Credentials, Endpoints, RemoteError, credentials_for
+from kb.remote.publish import PublishError, check_literal, load_ntriples, make_chunks, publish
+from kb.remote.query import (
     TruncatedError,
     count_triples,
     fetch_graph,
@@ -108,7 +108,7 @@ def canonical(triples) -> set:
 def test_publish_a_100k_triple_kb(virtuoso, published100k, record_property):
     result = published100k
     assert result.plan.triples == 100_000 and len(result.plan.chunks) == 4
-    assert result.swap == "copy"  # Virtuoso: COPY + DROP, not MOVE (see kb/publish.py)
+    assert result.swap == "copy"  # Virtuoso: COPY + DROP, not MOVE (see kb/remote/publish.py)
     assert count_triples(client(), virtuoso.endpoint, G100K) == 100_000
     assert staging_graphs(virtuoso) == []
     for key, value in TIMINGS.items():
@@ -305,10 +305,10 @@ def same_rows(payload: bytes) -> list[str]:
 @pytest.mark.server
 def test_real_corpus_published_and_queried_through_the_cli(virtuoso, publisher_env, tmp_path):
     """The evidence folder built with the library, published with kb publish, every example query compared."""
-    from kb import query as q
+    import kb.query.sparql as q
     from kb.config import load_config
     from kb.pipeline import build
-    from kb.store import open_store
+    from kb.query.store import open_store
 
     config = load_config(REAL, out_dir=tmp_path / "site", cache_dir=tmp_path / "cache")
     build(config, site=False)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kb.query import (
+from kb.query.sparql import (
     QueryRefused,
     QuerySyntaxError,
     format_results,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
+from kb.checks.validate import shacl_violations
 from kb.config import load_config
-from kb.namespaces import BIBO, CITO, DCTERMS, PSK, SKOS
+from kb.graph.namespaces import BIBO, CITO, DCTERMS, PSK, SKOS
 from kb.pipeline import check
-from kb.validate import shacl_violations
 from tests.conftest import FIXTURE, REAL
 
 BASE = "https://w3id.org/peer-support-kb/"

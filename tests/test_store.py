@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.config import load_config
-from kb.store import evidence_key, open_store, store_path
+from kb.query.store import evidence_key, open_store, store_path
 
 
 def count_claims(folder) -> str:
@@ -51,12 +51,12 @@ def test_broken_evidence_is_not_cached(evidence_copy):
 
 
 def test_edit_keeping_size_and_mtime_invalidates(evidence_copy, monkeypatch):
-    """The stat index (kb.fingerprint) trusts an unchanged stat; an in-place edit of the same size with
+    """The stat index (kb.io.fingerprint) trusts an unchanged stat; an in-place edit of the same size with
     the mtime put back still changes ctime, so the key changes and the new text is what queries see."""
     import os
     import time
 
-    from kb import fingerprint
+    import kb.io.fingerprint as fingerprint
 
     monkeypatch.setattr(fingerprint, "_clock", lambda: time.time_ns() + 10 * fingerprint.RACY_WINDOW_NS)
     config = load_config(evidence_copy)

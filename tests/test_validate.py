@@ -137,8 +137,8 @@ def test_shacl_violation_is_mapped_to_the_claim_file(evidence_copy):
     """A graph-level violation (here injected) points at the claim's file, line and field."""
     import pyoxigraph as ox
 
-    from kb.namespaces import PSK
-    from kb.validate import shacl_problems
+    from kb.checks.validate import shacl_problems
+    from kb.graph.namespaces import PSK
 
     checked = run(evidence_copy)
     claim_iri = checked.evidence.config.base_iri + "claim/epss-protocol-under-test"
@@ -154,7 +154,7 @@ def test_shacl_violation_is_mapped_to_the_claim_file(evidence_copy):
 def test_shacl_closed_shape_catches_unknown_property(evidence_copy):
     import pyoxigraph as ox
 
-    from kb.validate import shacl_problems
+    from kb.checks.validate import shacl_problems
 
     checked = run(evidence_copy)
     claim_iri = checked.evidence.config.base_iri + "claim/smi-rct-review-hope-recovery"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.procs import no_gc, usable_cpus
+from kb.io.procs import no_gc, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kb.analyze import Row
-from kb.bib import latex_to_text
-from kb.query import rows_to_csv, tuples_to_csv
+from kb.analyse.analysis import Row
+from kb.bibtex.load import latex_to_text
+from kb.query.sparql import rows_to_csv, tuples_to_csv
 from kb.site import evmap, jsonld
 from kb.site.grade import summarise
 from kb.site.pages import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from kb.analyze import DIRECTIONS, LEVELS, Row
+from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 from kb.site.grade import LEVEL_WORDS
 from kb.site.pages import (
     FilterOption,

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kb.analyze import DIRECTIONS, LEVELS, Row
+from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 
 LEVEL_WORDS = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very low"}
 

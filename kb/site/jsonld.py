@@ -7,7 +7,7 @@ can join the page to the graph dump.
 
 from __future__ import annotations
 
-from kb.bib import latex_to_text
+from kb.bibtex.load import latex_to_text
 from kb.model import Claim, Concept, Reference
 from kb.site.paths import doi_url, safe_external_url
 from kb.site.views import Resolver

@@ -2,7 +2,7 @@
 
 A layered layout: cited works | source documents | claims | populations, interventions and
 outcomes, one column each, ordered within columns by the barycentre heuristic so that edges cross
-little. It reads the networkx graph of :mod:`kb.analyze` and needs no numpy (networkx's force
+little. It reads the networkx graph of :mod:`kb.analyse.analysis` and needs no numpy (networkx's force
 layouts do); it is deterministic by construction — stable sorts with ids as tie-breakers, and
 coordinates rounded to one decimal — so two builds draw the same picture.
 """

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kb.analyze import DIRECTIONS, LEVELS, Row
-from kb.namespaces import PREFIXES, sparql_prologue
-from kb.query import load_examples, rows_to_csv
+from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.graph.namespaces import PREFIXES, sparql_prologue
+from kb.query.sparql import load_examples, rows_to_csv
 from kb.site import jsonld
 from kb.site.context import Output, add_csv
 from kb.site.grade import LEVEL_WORDS, summarise
@@ -272,14 +272,14 @@ def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> Non
 
 def ontology_terms() -> list[OntologyTerm]:
     """Classes and properties of the shipped ontology, for the method page."""
-    from importlib import resources
+    from kb.graph.shipped import schema_bytes
 
     import pyoxigraph as ox
 
-    from kb.namespaces import PSK
+    from kb.graph.namespaces import PSK
 
     store = ox.Store()
-    store.load(resources.files("kb").joinpath("schema/ontology.ttl").read_bytes(), format=ox.RdfFormat.TURTLE)
+    store.load(schema_bytes("ontology.ttl"), format=ox.RdfFormat.TURTLE)
     query = sparql_prologue() + """
     SELECT ?term ?type (SAMPLE(?l) AS ?label) (SAMPLE(?c) AS ?comment) WHERE {
       ?term a ?type . FILTER(?type IN (owl:Class, owl:ObjectProperty, owl:DatatypeProperty))

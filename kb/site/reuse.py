@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kb import __version__
-from kb.atomic import replace_cache_file
+from kb.io.atomic import replace_cache_file
 
 MANIFEST_VERSION = 1
 KEEP_MANIFESTS = 8  # output folders remembered per evidence folder (tests build into many)

@@ -6,7 +6,7 @@ records need no library. Each record carries a kind, a title, the text to match 
 
 from __future__ import annotations
 
-from kb.bib import latex_to_text
+from kb.bibtex.load import latex_to_text
 from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
 
 KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population", "intervention": "Intervention",

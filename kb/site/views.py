@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cached_property
 
-from kb.analyze import Analysis, Row
-from kb.bib import format_citation, latex_to_text
-from kb.evidence import Evidence
-from kb.iris import Minter
+from kb.analyse.analysis import Analysis, Row
+from kb.bibtex.load import format_citation, latex_to_text
+from kb.load.evidence import Evidence
+from kb.graph.iris import Minter
 from kb.model import Claim, Effect, Reference
 from kb.site.grade import LEVEL_WORDS, Summary
 from kb.site.pages import (

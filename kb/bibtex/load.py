@@ -1,0 +1,133 @@
+"""Load ``evidence/references.bib`` for ``kb check`` and ``kb build``: references plus every problem.
+
+The pipeline: bytes → strict decode (:mod:`kb.bibtex.scan`) → bibtexparser's splitter with an explicit,
+empty parse stack and exact positions (:mod:`kb.bibtex.parse`) → values evaluated with BibTeX's macro
+semantics (:mod:`kb.bibtex.values`) → per-entry and whole-file checks (:mod:`kb.bibtex.check`) →
+:class:`kb.model.Reference`. Values in ``Reference.fields``: macros and month macros resolved with
+BibTeX's own semantics (``jun # "-" # aug`` → ``June-August``, ``month = jun`` → ``June``), outer
+braces/quotes removed, runs of white space collapsed to one space, LaTeX kept as written; ``doi``
+bare and lower case. Display text comes from :func:`latex_to_text`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from kb.bibtex.check import EntryRecord, check_links, check_required, evaluate_entry, fold_key
+from kb.bibtex.display import format_citation, latex_to_text
+from kb.bibtex.parse import DEFAULT_MAX_FILE_BYTES, ParsedBib, RawBlock, read_bib
+from kb.bibtex.values import parse_persons
+from kb.model import Reference
+from kb.problems import Problem, error
+
+__all__ = ["failed_block_problem", "format_citation", "latex_to_text", "load_references", "to_reference"]
+
+
+def failed_block_problem(block: RawBlock, path: str) -> Problem:
+    """What went wrong with a block bibtexparser could not parse, with both lines."""
+    what = f"@{block.entry_type}{{{block.key}" if block.entry_type else "block"
+    reason = block.failure
+    if "end of file" in reason:
+        code, message = "bib-unclosed-entry", f"{what} is never closed: the file ends first"
+        hint = "add the missing closing brace '}' at the end of the entry"
+    elif "found `@" in reason or "Unexpected block start" in reason:
+        if "closing `}`" in reason or "closing bracket" in reason or "`,` or `}`" in reason:
+            code, message = "bib-unbalanced-braces", f"{what} has unbalanced braces"
+        else:
+            code, message = "bib-unclosed-entry", f"{what} is not closed before the next entry starts"
+        hint = ("count the braces of the entry's values (every '{' needs its '}'); a line inside a value "
+                "must not start with '@', which reads as the start of a new entry")
+    else:
+        code, message = "bib-syntax", f"{what} could not be parsed: {reason.strip()}"
+        hint = "check the syntax: @type{key, field = {value}, …}" + (
+            "; is the citekey missing?" if "comma after entry key" in reason else "")
+    return error(path, block.line, code, f"{message} (entry starts at line {block.line}; parsing gave up at "
+                 f"line {block.failure_line})", col=block.col, expected="a complete @type{key, …} entry",
+                 hint=hint)
+
+
+def to_reference(record: EntryRecord, text: str = "") -> Reference:
+    fields = dict(record.fields)
+    authors, truncated = parse_persons(fields["author"]) if fields.get("author") else ((), False)
+    editors, _ = parse_persons(fields["editor"]) if fields.get("editor") else ((), False)
+    return Reference(
+        key=record.key, entry_type=record.entry_type, fields=fields, authors=authors, editors=editors,
+        authors_truncated=truncated, path=record.path, line=record.line, field_lines=dict(record.field_lines),
+        raw=record.block.text(text) if text else "",
+    )
+
+
+def check_file(parsed: ParsedBib, max_field_chars: int | None = None) -> tuple[list[EntryRecord], list[Problem]]:
+    """Evaluate every entry and run all checks; returns the records and the file-level problems."""
+    problems = list(parsed.problems)
+    kwargs = {"max_field_chars": max_field_chars} if max_field_chars else {}
+    records = [evaluate_entry(b, parsed.macros, parsed.path, **kwargs) for b in parsed.entries]
+    problems += [failed_block_problem(b, parsed.path) for b in parsed.blocks if b.kind == "failed"]
+    first_by_key: dict[str, EntryRecord] = {}
+    by_fold: dict[str, EntryRecord] = {}
+    for record in records:
+        if not record.key:
+            continue
+        first = first_by_key.get(record.key)
+        if first is not None:
+            record.problem("bib-duplicate-key", f"citekey '{record.key}' is used twice (lines {first.line} "
+                           f"and {record.line})", hint="keep one entry, or give the other work its own key")
+            continue
+        first_by_key[record.key] = record
+        twin = by_fold.setdefault(fold_key(record.key), record)
+        if twin is not record:
+            record.problem("bib-lookalike-key", f"citekey '{record.key}' differs from '{twin.key}' (line "
+                           f"{twin.line}) only in case or look-alike characters",
+                           hint="keys must differ in more than case: file names are case-insensitive on "
+                                "some systems")
+    by_doi: dict[str, list[EntryRecord]] = defaultdict(list)
+    for record in first_by_key.values():
+        if record.fields.get("doi", "").startswith("10."):
+            by_doi[record.fields["doi"]].append(record)
+    for doi, holders in by_doi.items():
+        for later in holders[1:]:
+            later.problem("bib-duplicate-doi", f"DOI {doi} is also on '{holders[0].key}' (line "
+                          f"{holders[0].line})", "doi", hint="one work, one entry: merge the two entries")
+    def parent_of(key: str) -> EntryRecord | None:  # BibTeX matches crossref keys ignoring case
+        return by_fold.get(fold_key(key))
+
+    check_links(first_by_key.values(), parent_of, first_by_key)
+    for record in first_by_key.values():
+        check_required(record, parent_of)
+    return records, problems
+
+
+def load_references(
+    path: Path, *, encoding: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_field_chars: int | None = None,
+) -> tuple[list[Reference], list[Problem]]:
+    """Every usable entry of a ``.bib`` file as a :class:`Reference`, and every problem found.
+
+    Entries with errors are still returned (so that later stages can report their own problems
+    against them) unless their key is empty, unsafe or a duplicate: those could not become IRIs.
+    A file that cannot be decoded, or that holds merge-conflict markers, yields no references.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [], [error(path, None, "bib-unreadable", f"cannot read the file: {exc.strerror or exc}",
+                          hint="check the path and permissions")]
+    parsed = read_bib(data, path, encoding=encoding, max_file_bytes=max_file_bytes)
+    if parsed.fatal:
+        return [], sorted(parsed.problems, key=_order)
+    records, problems = check_file(parsed, max_field_chars)
+    refs = []
+    for record in records:
+        problems.extend(record.problems)
+        if not any(p.code in _UNUSABLE for p in record.problems):
+            refs.append(to_reference(record, parsed.text))
+    return refs, sorted(problems, key=_order)
+
+
+_UNUSABLE = frozenset({"bib-empty-key", "bib-unsafe-key", "bib-duplicate-key", "bib-lookalike-key"})
+
+
+def _order(problem: Problem) -> tuple[int, int, str]:
+    return (problem.line or 0, problem.col or 0, problem.code)

@@ -1,0 +1,74 @@
+"""Stage 1 of the pipeline: load every file of an evidence folder into one ``Evidence`` bundle.
+
+Each loader returns ``(records, problems)``; nothing here raises on bad input, so ``kb check``
+can report every problem of every file in one run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from kb.config import Config
+from kb.load.vocab import Vocabulary
+from kb.model import CitationList, Claim, Reference, SourceText
+from kb.problems import Problem
+
+
+@dataclass
+class Evidence:
+    """Everything an evidence folder says, as records."""
+
+    config: Config
+    references: list[Reference] = field(default_factory=list)
+    citations: list[CitationList] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    sources: dict[str, SourceText] = field(default_factory=dict)
+
+    @cached_property
+    def references_by_key(self) -> dict[str, Reference]:
+        return {ref.key: ref for ref in self.references}
+
+    @cached_property
+    def claims_by_id(self) -> dict[str, Claim]:
+        return {claim.id: claim for claim in self.claims}
+
+    @cached_property
+    def cited_by(self) -> dict[str, list[tuple[str, int]]]:
+        """citekey → [(citing document, reference number)], from the citation lists."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for clist in self.citations:
+            for position, key in enumerate(clist.references, start=1):
+                out.setdefault(key, []).append((clist.source, position))
+        return out
+
+
+def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
+    """Read references, citation lists, claims, vocabularies and archived sources."""
+    from kb.bibtex.load import load_references
+    from kb.io.procs import no_gc, usable_cpus
+    from kb.load.claims import load_citations, load_claim_file, load_claims
+    from kb.load.parsecache import ParseCache
+    from kb.load.sources import load_sources
+    from kb.load.vocab import load_vocabulary
+
+    cache = ParseCache(config.store_cache_dir / "parsed" if config.parse_cache else None)
+    problems: list[Problem] = []
+    claim_files = sorted(config.claims_dir.glob("*.yaml")) if config.claims_dir.is_dir() else []
+    # The BibTeX file and the claim files are independent: parsed side by side, on every CPU.
+    with no_gc():
+        parsed = cache.load_all([(config.references_path, load_references),
+                                 *((p, load_claim_file) for p in claim_files)], jobs=usable_cpus())
+    references, found = parsed[0]
+    problems += found
+    citations, found = load_citations(config.citations_dir)
+    problems += found
+    claims, found = load_claims(config.claims_dir, dict(zip(claim_files, parsed[1:], strict=True)).__getitem__)
+    problems += found
+    vocabulary, found = load_vocabulary(config.vocab_dir, config.base_iri)
+    problems += found
+    sources, found = load_sources(config.sources_dir)
+    problems += found
+    evidence = Evidence(config, references, citations, claims, vocabulary, sources)
+    return evidence, problems

@@ -1,0 +1,113 @@
+"""Per-file parse cache: a file whose bytes have not changed is not parsed again.
+
+Editors rebuild many times a day after touching one claim file; parsing 10,000 BibTeX entries and
+50,000 claims again each time costs tens of seconds. Each loaded file's records and problems are
+pickled under ``.kb-cache/parsed/``, keyed by the file's path and bytes and by the source of the
+loader modules (so a code change never serves stale records). Writes are atomic; a corrupt or
+unreadable entry is ignored and rebuilt. One entry is kept per file path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import multiprocessing
+import pickle
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+from kb.io.atomic import replace_cache_file
+
+T = TypeVar("T")
+_KB = Path(__file__).resolve().parents[1]
+# The code that decides what a parsed file yields: a change to any of it invalidates every entry.
+_LOADER_CODE = ("bibtex/load.py", "bibtex/check.py", "bibtex/parse.py", "bibtex/scan.py", "bibtex/values.py",
+                "bibtex/display.py", "load/claims.py", "load/yamlstrict.py", "model.py", "problems.py", "graph/iris.py")
+
+
+@cache
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for name in _LOADER_CODE:
+        digest.update((_KB / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class ParseCache:
+    """Cached results of ``load(path)`` for files whose bytes are unchanged."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def load(self, path: Path, loader: Callable[[Path], T]) -> T:
+        """``loader(path)``, from the cache if the bytes are unchanged (one file; bench.stages times it)."""
+        return self.load_all([(path, loader)])[0]
+
+    def load_all(self, tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int = 1) -> list[T]:
+        """``loader(path)`` for each task, from the cache where the bytes are unchanged.
+
+        The files to parse are shared among ``jobs`` forked processes (parsing is CPU-bound
+        Python; the records come back pickled, as they are stored here anyway).
+        """
+        results: list = [None] * len(tasks)
+        misses: list[tuple[int, Path | None]] = []
+        for i, (path, _loader) in enumerate(tasks):
+            entry = self._entry(path)
+            hit = self._read(entry) if entry is not None else _MISSING
+            if hit is _MISSING:
+                misses.append((i, entry))
+            else:
+                results[i] = hit
+        values = _parse([tasks[i] for i, _ in misses], jobs)
+        for (i, entry), value in zip(misses, values, strict=True):
+            results[i] = value
+            if entry is not None:
+                self._store(entry, value)
+        return results
+
+    def _entry(self, path: Path) -> Path | None:
+        if self.folder is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        slot = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+        key = hashlib.sha256(_code_digest().encode() + b"\0" + data).hexdigest()[:32]
+        return self.folder / f"{slot}-{key}.pickle"
+
+    @staticmethod
+    def _read(entry: Path) -> object:
+        with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError), \
+                entry.open("rb") as fh:
+            return pickle.load(fh)  # our own cache, written below
+        return _MISSING
+
+    def _store(self, entry: Path, value: object) -> None:
+        """Keep ``value`` as the one entry of its file path (``<slot>-<key>.pickle``)."""
+        with contextlib.suppress(OSError, pickle.PicklingError):
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            replace_cache_file(entry, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            slot = entry.name.split("-", 1)[0]
+            for old in entry.parent.glob(f"{slot}-*.pickle"):
+                if old != entry:
+                    old.unlink(missing_ok=True)
+
+
+_MISSING = object()
+
+
+def _parse(tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int) -> list[T]:
+    if jobs <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [loader(path) for path, loader in tasks]
+    with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks))) as pool:
+        return pool.map(_call, tasks, chunksize=1)
+
+
+def _call(task: tuple[Path, Callable[[Path], T]]) -> T:
+    path, loader = task
+    gc.disable()  # a worker only allocates records and exits: the collector only costs time
+    return loader(path)

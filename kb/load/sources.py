@@ -1,0 +1,87 @@
+"""Archived source texts (``sources/<citekey>.txt`` + ``.yaml``): quotes are checked against them.
+
+Only documents whose licence allows redistribution are archived; a claim whose source has no
+archive is not checked (``kb check`` says so once per source, as a warning).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb.graph.iris import CITEKEY_RE
+from kb.load.claims import Spec, _Reader
+from kb.load.yamlstrict import Mapping, read_yaml
+from kb.model import Section, SourceText
+from kb.problems import Problem, error
+
+SOURCE_FIELDS = {
+    "citekey": Spec("id", True, CITEKEY_RE),
+    "title": Spec("text"),
+    "origin": Spec("text", True),
+    "licence": Spec("text", True),
+    "licence_url": Spec("text"),
+    "attribution": Spec("text", True),
+    "sections": Spec("list"),
+}
+SECTION_FIELDS = {
+    "heading": Spec("text", True),
+    "line": Spec("int", True),
+    "parent": Spec("text"),
+    "inferred": Spec("bool"),
+    "note": Spec("text"),
+}
+
+
+def normalise_ws(text: str) -> str:
+    """Collapse every run of whitespace to one space: quotes match across line breaks."""
+    return " ".join(text.split())
+
+
+def load_sources(sources_dir: Path) -> tuple[dict[str, SourceText], list[Problem]]:
+    sources: dict[str, SourceText] = {}
+    problems: list[Problem] = []
+    for meta_path in sorted(sources_dir.glob("*.yaml")) if sources_dir.is_dir() else []:
+        root, file_problems = read_yaml(meta_path)
+        problems.extend(file_problems)
+        reader = _Reader(meta_path, problems)
+        top = reader.mapping(root, "the source description", 1)
+        if top is None:
+            continue
+        fields = reader.read(top, SOURCE_FIELDS, "the source description")
+        text_path = meta_path.with_suffix(".txt")
+        if "citekey" not in fields:
+            continue
+        if not text_path.is_file():
+            problems.append(error(meta_path, top.line, "source-text-missing", f"{text_path.name} does not exist",
+                                  expected="the archived text beside its description"))
+            continue
+        text = text_path.read_text(encoding="utf-8")
+        sections = tuple(_sections(reader, fields.get("sections"), text, text_path))
+        sources[fields["citekey"]] = SourceText(
+            citekey=fields["citekey"], text=normalise_ws(text), title=fields.get("title", ""),
+            licence=fields.get("licence", ""), licence_url=fields.get("licence_url", ""),
+            attribution=fields.get("attribution", ""), origin=fields.get("origin", ""),
+            sections=sections, path=str(text_path),
+        )
+    return sources, problems
+
+
+def _sections(reader: _Reader, seq: object, text: str, text_path: Path) -> list[Section]:
+    out = []
+    lines = text.splitlines()
+    for item in getattr(seq, "items", []):
+        node = reader.mapping(item, "a section", 0)
+        if not isinstance(node, Mapping):
+            continue
+        f = reader.read(node, SECTION_FIELDS, "a section")
+        if "heading" not in f or "line" not in f:
+            continue
+        inferred = bool(f.get("inferred", False))
+        line = f["line"]
+        actual = lines[line - 1].strip() if 0 < line <= len(lines) else None
+        if not inferred and actual != f["heading"]:
+            reader.fail(node.key_lines["line"], "source-section-line",
+                        f"line {line} of {text_path.name} is not the heading '{f['heading']}'", field="line",
+                        expected="the 1-based line where the heading stands", hint=f"found: {actual!r}")
+        out.append(Section(f["heading"], line, f.get("parent"), inferred))
+    return out

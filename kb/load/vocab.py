@@ -1,0 +1,153 @@
+"""Load the SKOS concept schemes (``vocab/*.ttl``) that claim files refer to by short id.
+
+The Turtle files write IRIs relative to the KB's base IRI; they are parsed with that base, so the
+same files serve any deployment. The triples go into the graph as they are; the ``Concept``
+records give the loaders and the site fast look-ups by ``(scheme, id)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.graph.iris import CONCEPT_ID_RE, SCHEMES
+from kb.graph.namespaces import PSK, RDF, SKOS
+from kb.model import Concept
+from kb.problems import Problem, did_you_mean, error
+
+
+@dataclass
+class Vocabulary:
+    """Concepts by scheme and id, plus the parsed triples (as pyoxigraph quads)."""
+
+    concepts: dict[str, dict[str, Concept]] = field(default_factory=dict)
+    scheme_labels: dict[str, str] = field(default_factory=dict)
+    scheme_definitions: dict[str, str] = field(default_factory=dict)
+    quads: list = field(default_factory=list)
+
+    def get(self, scheme: str, concept_id: str) -> Concept | None:
+        return self.concepts.get(scheme, {}).get(concept_id)
+
+    def ids(self, scheme: str, *, domains: bool = False) -> list[str]:
+        return sorted(c.id for c in self.concepts.get(scheme, {}).values() if c.is_domain == domains)
+
+    def label(self, scheme: str, concept_id: str) -> str:
+        concept = self.get(scheme, concept_id)
+        return concept.label if concept else concept_id
+
+    def check_id(self, scheme: str, concept_id: str) -> str | None:
+        """``None`` if the id names a usable concept of the scheme, else what is wrong (with a hint)."""
+        concept = self.get(scheme, concept_id)
+        if concept is not None and not concept.is_domain:
+            return None
+        if concept is not None:
+            return f"'{concept_id}' is an outcome domain; name one of its outcomes"
+        hint = did_you_mean(concept_id, self.ids(scheme))
+        return f"'{concept_id}' is not a {scheme} id" + (f"; {hint}" if hint else "")
+
+
+def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Problem]]:
+    import pyoxigraph as ox
+
+    vocab = Vocabulary(concepts={s: {} for s in SCHEMES})
+    problems: list[Problem] = []
+    files = sorted(vocab_dir.glob("*.ttl")) if vocab_dir.is_dir() else []
+    if not files:
+        problems.append(error(vocab_dir, None, "vocab-missing", "no vocabulary files found",
+                              expected="vocab/*.ttl with the six SKOS schemes"))
+    for path in files:
+        try:
+            quads = list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=base_iri))
+        except SyntaxError as exc:
+            problems.append(error(path, exc.lineno, "vocab-syntax", str(exc).split(": ", 1)[-1], col=exc.offset))
+            continue
+        vocab.quads.extend(quads)
+        _read_concepts(path, quads, base_iri, vocab, problems)
+    for scheme in SCHEMES:
+        if not vocab.concepts[scheme] and files:
+            problems.append(error(vocab_dir, None, "vocab-missing-scheme", f"no concepts in scheme '{scheme}'",
+                                  expected=f"a file declaring <{base_iri}scheme/{scheme}> and its concepts"))
+    _check_outcome_domains(vocab, problems)
+    return vocab, problems
+
+
+def _read_concepts(path: Path, quads: list, base: str, vocab: Vocabulary, problems: list[Problem]) -> None:
+    props: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for q in quads:
+        props[q.subject.value][q.predicate.value].append(q.object)
+    text = path.read_text(encoding="utf-8")
+    scheme_prefix = f"{base}scheme/"
+    for subject in sorted(props):
+        p = props[subject]
+        types = {o.value for o in p[RDF + "type"]}
+        if SKOS + "ConceptScheme" in types and subject.startswith(scheme_prefix):
+            name = subject[len(scheme_prefix):]
+            vocab.scheme_labels[name] = _one(p[SKOS + "prefLabel"])
+            vocab.scheme_definitions[name] = _one(p[SKOS + "definition"])
+        if SKOS + "Concept" not in types:
+            continue
+        line = _line_of(text, subject)
+        schemes = [o.value[len(scheme_prefix):] for o in p[SKOS + "inScheme"] if o.value.startswith(scheme_prefix)]
+        local = subject.rstrip("/").rsplit("/", 1)[-1]
+        if len(schemes) != 1 or schemes[0] not in SCHEMES:
+            problems.append(error(path, line, "vocab-scheme", f"concept <{subject}> has no known skos:inScheme",
+                                  expected="exactly one of " + ", ".join(f"scheme:{s}" for s in SCHEMES)))
+            continue
+        scheme = schemes[0]
+        notation = _one(p[SKOS + "notation"])
+        labels = p[SKOS + "prefLabel"]
+        definition = _one(p[SKOS + "definition"])
+        where = f"concept '{local}'"
+        if not CONCEPT_ID_RE.match(local) or notation != local:
+            problems.append(error(path, line, "vocab-notation", f"{where}: skos:notation '{notation}' must equal the "
+                                  "last segment of its IRI", field="skos:notation",
+                                  expected=f'"{local}" (a-z, 0-9, _)'))
+        if len(labels) != 1:
+            problems.append(error(path, line, "vocab-label", f"{where} has {len(labels)} skos:prefLabel",
+                                  field="skos:prefLabel", expected="exactly one"))
+        if not definition:
+            problems.append(error(path, line, "vocab-definition", f"{where} has no skos:definition",
+                                  field="skos:definition", expected="a plain-language definition"))
+        broader = [o.value.rstrip("/").rsplit("/", 1)[-1] for o in p[SKOS + "broader"]]
+        is_domain = bool(p[SKOS + "topConceptOf"]) and scheme == "outcome"
+        start = [o.value.rsplit("/", 1)[-1] for o in p[PSK + "startingCertainty"]]
+        if local in vocab.concepts[scheme]:
+            problems.append(error(path, line, "vocab-duplicate", f"{where} is defined twice in scheme '{scheme}'"))
+            continue
+        vocab.concepts[scheme][local] = Concept(
+            scheme=scheme, id=local, iri=subject, label=_one(labels), definition=definition,
+            alt_labels=tuple(sorted(o.value for o in p[SKOS + "altLabel"])),
+            broader=broader[0] if broader else None, starting_certainty=start[0] if start else None,
+            is_domain=is_domain, path=str(path), line=line,
+        )
+
+
+def _check_outcome_domains(vocab: Vocabulary, problems: list[Problem]) -> None:
+    outcomes = vocab.concepts.get("outcome", {})
+    for concept in outcomes.values():
+        if concept.is_domain:
+            continue
+        domain = outcomes.get(concept.broader or "")
+        if domain is None or not domain.is_domain:
+            problems.append(error(concept.path, concept.line, "vocab-domain",
+                                  f"outcome '{concept.id}' has no broader outcome domain", field="skos:broader",
+                                  expected="skos:broader pointing to a top concept of scheme:outcome"))
+    for concept in vocab.concepts.get("design", {}).values():
+        if concept.starting_certainty not in vocab.concepts.get("certainty", {}):
+            problems.append(error(concept.path, concept.line, "vocab-starting-certainty",
+                                  f"design '{concept.id}' has no valid psk:startingCertainty",
+                                  field="psk:startingCertainty",
+                                  expected="<concept/certainty/high|moderate|low|very_low>"))
+
+
+def _one(objects: list) -> str:
+    return objects[0].value if objects else ""
+
+
+def _line_of(text: str, iri: str) -> int:
+    """Best-effort line of a subject: pyoxigraph keeps no positions, so find its local name."""
+    local = re.escape(iri.rstrip("/").rsplit("/", 1)[-1])
+    match = re.search(rf"^\S*?(?::|/){local}>?\s", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else 1

@@ -1,0 +1,289 @@
+"""Read-only SPARQL over the KB: a guard, the example queries, and result formatting.
+
+The guard runs before any engine sees the text (BAD_INPUTS #31–#33): updates are refused, and so
+are ``SERVICE`` (pyoxigraph would open a socket) and ``FROM``/``FROM NAMED`` (other engines read
+files or URLs). It tokenises the query — skipping comments, strings, IRIs, variables and prefixed
+names — so a keyword inside a literal never trips it. Syntax errors come from the engine itself,
+with line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.graph.namespaces import PREFIXES
+
+QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
+UPDATE_VERBS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
+TABLE_FORMATS = ("table", "csv", "tsv", "json")
+GRAPH_FORMATS = ("turtle", "ntriples")
+
+_TOKEN = re.compile(
+    r"""(?P<ws>\s+)
+      | (?P<comment>\#[^\n]*)
+      | (?P<string>\"\"\"(?:[^\\]|\\.)*?\"\"\"|'''(?:[^\\]|\\.)*?'''|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+      | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+      | (?P<var>[?$][A-Za-z0-9_\u00b7-\uffff]+)
+      | (?P<pname>[A-Za-z_][\w.-]*:[\w.:%-]*|:[\w.:%-]*)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class QueryRefused(Exception):
+    """The query would write, or reach outside the KB: refused before it runs."""
+
+
+class QuerySyntaxError(Exception):
+    def __init__(self, message: str, line: int | None, col: int | None, text: str) -> None:
+        super().__init__(message)
+        self.line, self.col, self.text = line, col, text
+
+    def caret(self) -> str:
+        """The offending line with a caret under the column, for humans."""
+        if not self.line:
+            return ""
+        lines = self.text.splitlines()
+        if not 0 < self.line <= len(lines):
+            return ""
+        return f"{lines[self.line - 1]}\n{' ' * max((self.col or 1) - 1, 0)}^"
+
+
+def keywords(query: str) -> list[tuple[str, int, int]]:
+    """Bare keywords of a query with their line and column (strings, IRIs, names skipped)."""
+    out = []
+    for match in _TOKEN.finditer(query):
+        if match.lastgroup == "word":
+            start = match.start()
+            line = query.count("\n", 0, start) + 1
+            col = start - (query.rfind("\n", 0, start) + 1) + 1
+            out.append((match.group().upper(), line, col))
+    return out
+
+
+def guard(query: str) -> str:
+    """Return the query form (SELECT, ASK, CONSTRUCT, DESCRIBE) or raise ``QueryRefused``."""
+    words = keywords(query)
+    form = None
+    for word, line, col in words:
+        if word in ("PREFIX", "BASE"):
+            continue
+        if word in UPDATE_VERBS:
+            raise QueryRefused(f"line {line}:{col}: read-only: SPARQL Update ({word}) is not allowed here; "
+                               "kb query never changes the KB — edit the evidence files instead")
+        form = word
+        break
+    if form not in QUERY_FORMS:
+        return form or ""  # the engine reports the syntax error with its position
+    for word, line, col in words:
+        if word == "SERVICE":
+            raise QueryRefused(f"line {line}:{col}: SERVICE is not allowed: kb query is local and makes no "
+                               "network requests")
+        if word == "FROM":
+            raise QueryRefused(f"line {line}:{col}: FROM / FROM NAMED is not allowed: kb query reads only the "
+                               "KB's own graph (no files or URLs)")
+    return form
+
+
+@dataclass(frozen=True)
+class ExampleQuery:
+    name: str
+    title: str
+    description: str
+    text: str
+    path: Path
+
+
+def load_examples(queries_dir: Path) -> list[ExampleQuery]:
+    """Example queries: ``# title:`` and ``# description:`` lines head each ``.rq`` file."""
+    examples = []
+    for path in sorted(queries_dir.glob("*.rq")) if queries_dir.is_dir() else []:
+        text = path.read_text(encoding="utf-8")
+        meta: dict[str, str] = {}
+        for line in text.splitlines():
+            if not line.startswith("#"):
+                break
+            key, _, value = line[1:].strip().partition(":")
+            if value and key.strip().lower() in ("title", "description"):
+                meta[key.strip().lower()] = (meta.get(key.strip().lower(), "") + " " + value.strip()).strip()
+        examples.append(ExampleQuery(path.stem, meta.get("title", path.stem), meta.get("description", ""), text, path))
+    return examples
+
+
+def resolve_query(text_or_name: str | None, file: Path | None, queries_dir: Path) -> str:
+    """The query text from ``-f FILE``, an example name, or the text itself."""
+    if file is not None:
+        return file.read_text(encoding="utf-8")
+    if text_or_name is None:
+        raise ValueError("give a query: SPARQL text, -f FILE.rq, or an example name (kb query --list)")
+    candidate = queries_dir / f"{text_or_name}.rq"
+    if re.fullmatch(r"[\w-]+", text_or_name) and candidate.is_file():
+        return candidate.read_text(encoding="utf-8")
+    return text_or_name
+
+
+def run_query(store: object, query: str, prefixes: dict[str, str] | None = None) -> object:
+    """Guard, then run on a pyoxigraph store; syntax errors become ``QuerySyntaxError``."""
+    guard(query)
+    try:
+        return store.query(query, prefixes=dict(PREFIXES, **(prefixes or {})))  # type: ignore[attr-defined]
+    except SyntaxError as exc:
+        raise _syntax_error(exc, query) from None
+
+
+def _syntax_error(exc: SyntaxError, query: str) -> QuerySyntaxError:
+    message = str(exc)
+    match = re.match(r"error at (\d+):(\d+): (.*)", message, re.DOTALL)
+    if not match:
+        return QuerySyntaxError(message, None, None, query)
+    line, col, detail = int(match.group(1)), int(match.group(2)), match.group(3)
+    if detail.startswith("expected one of") and len(detail) > 160:
+        detail = "unexpected input"
+    return QuerySyntaxError(f"syntax error at line {line}, column {col}: {detail}", line, col, query)
+
+
+# --- formatting -------------------------------------------------------------------------
+
+
+class Payload(bytes):
+    """Serialised results; ``truncated`` says whether ``limit`` cut rows off."""
+
+    truncated: bool = False
+
+
+def format_results(results: object, fmt: str, prefixes: dict[str, str] | None = None,
+                   limit: int | None = None) -> Payload:
+    """Serialise SELECT/ASK results (table, csv, tsv, json) or graph results (turtle, ntriples).
+
+    ``limit`` caps the rows (or triples) written (BAD_INPUTS #24).
+    """
+    import pyoxigraph as ox
+
+    prefixes = dict(PREFIXES, **(prefixes or {}))
+    if isinstance(results, ox.QueryBoolean):
+        if fmt == "json":
+            return Payload(results.serialize(format=ox.QueryResultsFormat.JSON))
+        return Payload((("true" if bool(results) else "false") + "\n").encode())
+    if isinstance(results, ox.QuerySolutions):
+        if fmt not in TABLE_FORMATS:
+            raise ValueError(f"format '{fmt}' is for CONSTRUCT/DESCRIBE; use one of {', '.join(TABLE_FORMATS)}")
+        names = [v.value for v in results.variables]
+        rows, cut = _take(results, limit)
+        payload = Payload(_WRITERS[fmt](names, rows, prefixes).encode("utf-8"))
+    else:
+        triples, cut = _take(results, limit)
+        triples.sort(key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
+        if fmt == "ntriples":
+            payload = Payload(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
+        else:
+            payload = Payload(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
+    payload.truncated = cut
+    return payload
+
+
+def _take(items: object, limit: int | None) -> tuple[list, bool]:
+    out = []
+    for item in items:  # type: ignore[attr-defined]
+        if limit is not None and len(out) >= limit:
+            return out, True
+        out.append(item)
+    return out, False
+
+
+def _term_json(term: object) -> dict[str, str]:
+    import pyoxigraph as ox
+
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    out = {"type": "literal", "value": term.value}  # type: ignore[attr-defined]
+    if term.language:  # type: ignore[attr-defined]
+        out["xml:lang"] = term.language  # type: ignore[attr-defined]
+    elif term.datatype.value != XSD_STRING:  # type: ignore[attr-defined]
+        out["datatype"] = term.datatype.value  # type: ignore[attr-defined]
+    return out
+
+
+def _json(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
+    bindings = [{n: _term_json(row[n]) for n in names if row[n] is not None} for row in rows]
+    return json.dumps({"head": {"vars": names}, "results": {"bindings": bindings}}, ensure_ascii=False) + "\n"
+
+
+def _csv(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
+    """W3C SPARQL CSV: plain values, CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow(["" if row[n] is None else _csv_value(row[n]) for n in names])
+    return buffer.getvalue()
+
+
+def _csv_value(term: object) -> str:
+    import pyoxigraph as ox
+
+    return f"_:{term.value}" if isinstance(term, ox.BlankNode) else term.value  # type: ignore[attr-defined]
+
+
+def _tsv(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
+    """W3C SPARQL TSV: terms in Turtle syntax, ``?var`` headers."""
+    lines = ["\t".join(f"?{n}" for n in names)]
+    lines += ["\t".join("" if row[n] is None else str(row[n]) for n in names) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+def term_text(term: object, prefixes: dict[str, str]) -> str:
+    """A term as a person reads it: prefixed IRIs, plain literal values."""
+    import pyoxigraph as ox
+
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        for name, ns in sorted(prefixes.items(), key=lambda kv: -len(kv[1])):
+            if term.value.startswith(ns) and re.fullmatch(r"[\w.-]*", term.value[len(ns):]):
+                return f"{name}:{term.value[len(ns):]}"
+        return f"<{term.value}>"
+    if isinstance(term, ox.Literal):
+        return term.value
+    return str(term)
+
+
+def _table(names: list[str], rows: list, prefixes: dict[str, str]) -> str:
+    cells = [[" ".join(term_text(row[name], prefixes).split()) for name in names] for row in rows]
+    widths = [min(max([len(n)] + [len(r[i]) for r in cells]), 80) for i, n in enumerate(names)]
+
+    def line(values: list[str]) -> str:
+        fitted = ((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(values, widths, strict=True))
+        return " | ".join(fitted).rstrip()
+
+    out = [line(names), "-+-".join("-" * w for w in widths)] + [line(r) for r in cells]
+    out.append(f"({len(cells)} row{'s' if len(cells) != 1 else ''})")
+    return "\n".join(out) + "\n"
+
+
+_WRITERS = {"table": _table, "csv": _csv, "tsv": _tsv, "json": _json}
+
+
+def rows_to_csv(rows: list[dict[str, str]], columns: list[str]) -> str:
+    """Dicts as CSV (keys not in ``columns`` ignored, missing ones empty)."""
+    return tuples_to_csv(columns, ([row.get(c, "") for c in columns] for row in rows))
+
+
+def tuples_to_csv(columns: list[str], rows: Iterable[Sequence[object]]) -> str:
+    """A header and rows as CSV, ``\\n`` line ends: the one CSV dialect of kb's tables and exports."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buffer.getvalue()
