@@ -143,7 +143,7 @@ def measure(evidence: Path, built: Path) -> dict[str, Any]:
         store = ox.Store()
         store.bulk_load(nt, format=ox.RdfFormat.N_TRIPLES)
     from kb.analyse.analysis import NETWORK_QUERY, ROWS_QUERY
-    from kb.graph.namespaces import PREFIXES
+    from kb.namespaces import PREFIXES
 
     base = "https://w3id.org/peer-support-kb/"
     with t("shacl"):

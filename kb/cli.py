@@ -180,15 +180,11 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
     if endpoint:
         payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
     else:
-        from kb.query.store import open_store
+        from kb.pipeline import EvidenceError, query_store
 
         try:
-            store = open_store(config)
-        except Exception as exc:
-            from kb.pipeline import EvidenceError  # not imported up front: the cached path never needs it
-
-            if not isinstance(exc, EvidenceError):
-                raise
+            store = query_store(config)
+        except EvidenceError as exc:
             print_problems(exc.report.errors)
             click.echo("kb query: the evidence has errors; fix them first (kb check)", err=True)
             sys.exit(EXIT_ERRORS)

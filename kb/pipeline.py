@@ -7,6 +7,7 @@ in at the end, so a crash or Ctrl-C leaves the previous site as it was.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -186,6 +187,25 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
     rendered.written += dumps.written
     rendered.files = sorted(target / path for path in rendered.fingerprints)
     return rendered
+
+
+def query_store(config: Config) -> object:
+    """The KB as a pyoxigraph store for ``kb query``: the cached one if current, else built (and cached) now.
+
+    Raises :class:`EvidenceError` if the evidence has errors: nothing is cached then.
+    """
+    from kb.query.store import evidence_key, open_cached, persist
+
+    key = evidence_key(config)
+    cached = open_cached(config, key)
+    if cached is not None:
+        return cached
+    checked = check(config, shacl=False)
+    if checked.report.errors or checked.graph is None:
+        raise EvidenceError(checked.report)
+    with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
+        persist(config, checked.graph.store, key)
+    return checked.graph.store
 
 
 def _persist_store(config: Config, checked: Checked, progress: Progress) -> None:

@@ -209,7 +209,7 @@ def test_pages_fit_a_phone_screen(browser, site) -> None:
 
 def expected_rows(site, text: str) -> list[list[str]]:
     """What `kb query` answers on the same KB, as the page shows it (prefixed names, plain values)."""
-    from kb.graph.namespaces import PREFIXES
+    from kb.namespaces import PREFIXES
     from kb.query.sparql import run_query, term_text
 
     results = run_query(site.checked.graph.store, text)

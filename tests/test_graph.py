@@ -7,7 +7,7 @@ from rdflib.compare import graph_diff, to_isomorphic
 
 from kb.config import load_config
 from kb.export.formats import graph_bytes
-from kb.graph.namespaces import sparql_prologue
+from kb.namespaces import sparql_prologue
 from kb.pipeline import check
 from tests.conftest import DATA, FIXTURE
 

@@ -307,8 +307,7 @@ def test_real_corpus_published_and_queried_through_the_cli(virtuoso, publisher_e
     """The evidence folder built with the library, published with kb publish, every example query compared."""
     import kb.query.sparql as q
     from kb.config import load_config
-    from kb.pipeline import build
-    from kb.query.store import open_store
+    from kb.pipeline import build, query_store
 
     config = load_config(REAL, out_dir=tmp_path / "site", cache_dir=tmp_path / "cache")
     build(config, site=False)
@@ -317,7 +316,7 @@ def test_real_corpus_published_and_queried_through_the_cli(virtuoso, publisher_e
     assert done.exit_code == 0, done.stderr
     expected = len(load_ntriples(tmp_path / "site" / "data" / "kb.nt")[1])
     assert f"published {expected:,} triples to <{graph}>" in done.stdout
-    store = open_store(config)
+    store = query_store(config)
     for example in q.load_examples(config.queries_dir):
         form = q.guard(example.text)
         for fmt in ("turtle",) if form in ("CONSTRUCT", "DESCRIBE") else ("json",):

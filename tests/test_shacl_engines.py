@@ -7,7 +7,7 @@ import pytest
 
 from kb.checks.validate import shacl_violations
 from kb.config import load_config
-from kb.graph.namespaces import BIBO, CITO, DCTERMS, PSK, SKOS
+from kb.namespaces import BIBO, CITO, DCTERMS, PSK, SKOS
 from kb.pipeline import check
 from tests.conftest import FIXTURE, REAL
 

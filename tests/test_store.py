@@ -6,7 +6,8 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.config import load_config
-from kb.query.store import evidence_key, open_store, store_path
+from kb.pipeline import query_store
+from kb.query.store import evidence_key, store_path
 
 
 def count_claims(folder) -> str:
@@ -37,7 +38,7 @@ def test_build_leaves_a_store_for_queries(evidence_copy, tmp_path):
     assert result.exit_code == 0, result.stderr
     config = load_config(evidence_copy)
     assert (store_path(config, evidence_key(config)) / "db").is_dir()
-    store = open_store(config)
+    store = query_store(config)
     assert len(store) > 500
 
 

@@ -138,7 +138,7 @@ def test_shacl_violation_is_mapped_to_the_claim_file(evidence_copy):
     import pyoxigraph as ox
 
     from kb.checks.validate import shacl_problems
-    from kb.graph.namespaces import PSK
+    from kb.namespaces import PSK
 
     checked = run(evidence_copy)
     claim_iri = checked.evidence.config.base_iri + "claim/epss-protocol-under-test"

@@ -11,8 +11,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from kb.graph.build import KnowledgeGraph
-from kb.graph.namespaces import sparql_prologue
 from kb.load.evidence import Evidence
+from kb.namespaces import sparql_prologue
 
 DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive")
 LEVELS = ("high", "moderate", "low", "very_low")

@@ -1,1 +1,1 @@
-"""BibTeX in and out: scan the file into blocks, parse entries, decode values, check fields, normalise for import, display names."""
+"""BibTeX in and out: scan a file into blocks, parse entries, decode values, check fields, normalise, display."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from kb.bibtex.parse import RawBlock
 from kb.bibtex.values import MacroTable, Value, evaluate, normalise_doi
-from kb.graph.iris import CITEKEY_RE
+from kb.ids import CITEKEY_RE
 from kb.problems import Problem, Severity, did_you_mean, error, warning
 
 BIBTEX_TYPES = frozenset({

@@ -8,11 +8,11 @@ through the records, and dropped where a record-level check already said the sam
 from __future__ import annotations
 
 from kb.graph.build import KnowledgeGraph
-from kb.graph.namespaces import BIBO, CITO, DCTERMS, PROV, PSK, SKOS
 from kb.graph.shipped import schema_bytes
 from kb.load.evidence import Evidence
 from kb.load.sources import normalise_ws
 from kb.model import Claim
+from kb.namespaces import BIBO, CITO, DCTERMS, PROV, PSK, SKOS
 from kb.problems import Problem, did_you_mean, error, warning
 
 LEVELS = ("high", "moderate", "low", "very_low")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from kb.graph.iris import SCHEMES
+from kb.ids import SCHEMES
 from kb.load.claims import GRADE_DOMAINS
 from kb.load.evidence import Evidence
 from kb.load.vocab import Vocabulary

@@ -19,10 +19,10 @@ from urllib.parse import quote
 import pyoxigraph as ox
 
 from kb.graph.iris import Minter, slug
-from kb.graph.namespaces import BIBO, CITO, DCTERMS, FOAF, OWL, PROV, PSK, RDF, SCHEMA, SKOS, XSD
 from kb.graph.shipped import schema_bytes
 from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Person, Reference
+from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, OWL, PROV, PSK, RDF, SCHEMA, SKOS, XSD
 
 BIBO_TYPES = {
     "article": BIBO + "AcademicArticle",

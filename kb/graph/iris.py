@@ -1,7 +1,6 @@
 """The one place where the KB mints IRIs. Everything else asks here.
 
-Identifiers are checked before they become IRIs (BAD_INPUTS #6, #34): a citekey or claim id with a
-space, a slash or a control character never reaches the graph, so nothing needs escaping later.
+Identifiers are checked before they become IRIs (:mod:`kb.ids`), so nothing needs escaping here.
 """
 
 from __future__ import annotations
@@ -9,11 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-CITEKEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,99}$")
-CLAIM_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-CONCEPT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-SCHEMES = ("population", "intervention", "outcome", "design", "direction", "certainty")
 DOMAIN_SCHEME_PATH = "outcome-domain"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.graph.iris import CITEKEY_RE, CLAIM_ID_RE, CONCEPT_ID_RE
+from kb.ids import CITEKEY_RE, CLAIM_ID_RE, CONCEPT_ID_RE
 from kb.load.yamlstrict import Mapping, Scalar, Sequence, Value, read_yaml
 from kb.model import Certainty, CitationList, Claim, Effect, OutcomeFinding
 from kb.problems import Problem, did_you_mean, error

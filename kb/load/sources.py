@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.graph.iris import CITEKEY_RE
+from kb.ids import CITEKEY_RE
 from kb.load.claims import Spec, _Reader
 from kb.load.yamlstrict import Mapping, read_yaml
 from kb.model import Section, SourceText

@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.graph.iris import CONCEPT_ID_RE, SCHEMES
-from kb.graph.namespaces import PSK, RDF, SKOS
+from kb.ids import CONCEPT_ID_RE, SCHEMES
 from kb.model import Concept
+from kb.namespaces import PSK, RDF, SKOS
 from kb.problems import Problem, did_you_mean, error
 
 

@@ -9,15 +9,12 @@ with line and column.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.graph.namespaces import PREFIXES
+from kb.namespaces import PREFIXES
 
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 UPDATE_VERBS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
@@ -218,13 +215,11 @@ def _json(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
 
 
 def _csv(names: list[str], rows: list, _prefixes: dict[str, str]) -> str:
-    """W3C SPARQL CSV: plain values, CRLF line ends."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(names)
-    for row in rows:
-        writer.writerow(["" if row[n] is None else _csv_value(row[n]) for n in names])
-    return buffer.getvalue()
+    """W3C SPARQL CSV: plain values, CRLF line ends (formula-like cells neutralised, :mod:`kb.io.tables`)."""
+    from kb.io.tables import write_csv
+
+    return write_csv(names, ([None if row[n] is None else _csv_value(row[n]) for n in names] for row in rows),
+                     line_end="\r\n")
 
 
 def _csv_value(term: object) -> str:
@@ -274,16 +269,3 @@ def _table(names: list[str], rows: list, prefixes: dict[str, str]) -> str:
 
 _WRITERS = {"table": _table, "csv": _csv, "tsv": _tsv, "json": _json}
 
-
-def rows_to_csv(rows: list[dict[str, str]], columns: list[str]) -> str:
-    """Dicts as CSV (keys not in ``columns`` ignored, missing ones empty)."""
-    return tuples_to_csv(columns, ([row.get(c, "") for c in columns] for row in rows))
-
-
-def tuples_to_csv(columns: list[str], rows: Iterable[Sequence[object]]) -> str:
-    """A header and rows as CSV, ``\\n`` line ends: the one CSV dialect of kb's tables and exports."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buffer.getvalue()

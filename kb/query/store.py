@@ -8,7 +8,6 @@ folder and renamed into place, so a crash never leaves a half-written store behi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
@@ -81,22 +80,9 @@ def persist(config: Config, store: object, key: str | None = None) -> Path:
     return target
 
 
-def open_store(config: Config) -> object:
-    """The KB as a pyoxigraph store: the cached one if current, else built (and cached) now.
-
-    Raises :class:`kb.pipeline.EvidenceError` if the evidence has errors: nothing is cached then.
-    """
+def open_cached(config: Config, key: str | None = None) -> object | None:
+    """The cached store for the current evidence, opened read-only, or ``None`` if there is none."""
     import pyoxigraph as ox
 
-    key = evidence_key(config)
-    cached = store_path(config, key)
-    if (cached / "db").is_dir():
-        return ox.Store.read_only(str(cached / "db"))
-    from kb.pipeline import EvidenceError, check
-
-    checked = check(config, shacl=False)
-    if checked.report.errors or checked.graph is None:
-        raise EvidenceError(checked.report)
-    with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
-        persist(config, checked.graph.store, key)  # type: ignore[attr-defined]
-    return checked.graph.store  # type: ignore[attr-defined]
+    cached = store_path(config, key or evidence_key(config))
+    return ox.Store.read_only(str(cached / "db")) if (cached / "db").is_dir() else None

@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from kb.graph.namespaces import XSD
+from kb.namespaces import XSD
 from kb.problems import Problem, error, warning
 from kb.remote.http import Client, Credentials, Endpoints, RemoteError, credentials_for
 from kb.remote.query import count_triples

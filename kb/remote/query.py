@@ -33,7 +33,7 @@ def run_query_remote(client: Client, endpoint: str, query: str, *, graph: str | 
     import pyoxigraph as ox
 
     import kb.query.sparql as q
-    from kb.graph.namespaces import sparql_prologue
+    from kb.namespaces import sparql_prologue
 
     form = q.guard(query)
     q.run_query(ox.Store(), query, prefixes)

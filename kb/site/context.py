@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kb.analyse.analysis import Row
 from kb.bibtex.load import latex_to_text
-from kb.query.sparql import rows_to_csv, tuples_to_csv
+from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld
 from kb.site.grade import summarise
 from kb.site.pages import (
@@ -49,7 +49,7 @@ class Output:
 
 
 def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
-    return tuples_to_csv(CLAIM_COLUMNS, ((r.claim.label, r.statement, r.population.label, r.intervention.label,
+    return write_csv(CLAIM_COLUMNS, ((r.claim.label, r.statement, r.population.label, r.intervention.label,
                                           r.outcome.label, r.direction.id, r.certainty.id, r.design.label,
                                           r.source.label) for r in rows))
 
@@ -81,7 +81,7 @@ def claim_pages(res: Resolver, out: Output) -> None:
             notes=" ".join((claim.notes or "").split()),
         )
         page.jsonld = jsonld.claim(res, claim)
-        add_csv(out, page, rows_to_csv([{
+        add_csv(out, page, dicts_to_csv([{
             "claim_id": claim.id, "outcome": f.outcome.label, "domain": f.domain.label, "direction": f.direction.id,
             "certainty": claim.certainty.level, "effect": f.effect, "notes": f.notes} for f in page.findings],
             ["claim_id", "outcome", "domain", "direction", "certainty", "effect", "notes"]))
@@ -151,7 +151,7 @@ def reference_pages(res: Resolver, out: Output) -> None:
                             types=tuple(sorted({r.entry_type for r in bib_rows})),
                             description=f"{len(bib_rows)} works: the source documents and everything they cite.")
     page.jsonld = jsonld.collection(res, page.title, page.description)
-    add_csv(out, page, rows_to_csv([{
+    add_csv(out, page, dicts_to_csv([{
         "key": r.key, "citation": r.citation, "year": r.year, "type": r.entry_type, "cited_by": r.cited_by,
         "claims": r.claims} for r in bib_rows], ["key", "citation", "year", "type", "cited_by", "claims"]))
     out.pages.append(page)

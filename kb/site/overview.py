@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
-from kb.graph.namespaces import PREFIXES, sparql_prologue
-from kb.query.sparql import load_examples, rows_to_csv
+from kb.namespaces import PREFIXES, sparql_prologue
+from kb.io.tables import dicts_to_csv
+from kb.query.sparql import load_examples
 from kb.site import jsonld
 from kb.site.context import Output, add_csv
 from kb.site.grade import LEVEL_WORDS, summarise
@@ -152,7 +153,7 @@ def gaps_page(res: Resolver, out: Output) -> None:
                 for g in lists for c in g.cells]
     csv_rows += [{"gap": "empty", "population": p.label, "outcome": o.label, "detail": ""}
                  for p, os_ in grouped for o in os_]
-    add_csv(out, page, rows_to_csv(csv_rows, ["gap", "population", "outcome", "detail"]))
+    add_csv(out, page, dicts_to_csv(csv_rows, ["gap", "population", "outcome", "detail"]))
     out.pages.append(page)
 
 
@@ -187,7 +188,7 @@ def network_page(res: Resolver, out: Output) -> None:
         claims_drawn=claims_drawn,
     )
     page.jsonld = jsonld.webpage(res, page.title, page.description)
-    add_csv(out, page, rows_to_csv([{"node": n.id, "kind": n.kind, "label": n.label, "links": n.degree, "x": n.x,
+    add_csv(out, page, dicts_to_csv([{"node": n.id, "kind": n.kind, "label": n.label, "links": n.degree, "x": n.x,
                                      "y": n.y} for n in drawn.nodes], ["node", "kind", "label", "links", "x", "y"]))
     out.pages.append(page)
 
@@ -263,7 +264,7 @@ def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> Non
                       description="How claims are extracted, how certainty is rated, and the vocabularies.",
                       certainty_rule=rule, schemes=tuple(schemes), ontology=tuple(ontology))
     page.jsonld = jsonld.webpage(res, page.title, page.description)
-    add_csv(out, page, rows_to_csv([{"scheme": s.id, "id": t.id, "label": t.label, "definition": d,
+    add_csv(out, page, dicts_to_csv([{"scheme": s.id, "id": t.id, "label": t.label, "definition": d,
                                      "alt_labels": "; ".join(alts), "note": note}
                                     for s in schemes for t, d, alts, note in s.concepts],
                                    ["scheme", "id", "label", "definition", "alt_labels", "note"]))
@@ -276,7 +277,7 @@ def ontology_terms() -> list[OntologyTerm]:
 
     import pyoxigraph as ox
 
-    from kb.graph.namespaces import PSK
+    from kb.namespaces import PSK
 
     store = ox.Store()
     store.load(schema_bytes("ontology.ttl"), format=ox.RdfFormat.TURTLE)

@@ -7,7 +7,7 @@ works, and a few blank nodes (creators), so chunking and round trips meet them a
 
 from __future__ import annotations
 
-from kb.graph.namespaces import BIBO, CITO, DCTERMS, FOAF, PSK, RDF, RDFS, SCHEMA, XSD
+from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, PSK, RDF, RDFS, SCHEMA, XSD
 
 BASE = "https://w3id.org/peer-support-kb/"
 TRIPLES_PER_WORK = 14

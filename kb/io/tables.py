@@ -1,0 +1,43 @@
+"""The one CSV writer: every CSV the KB writes (site tables, exports, query results) goes through it.
+
+Spreadsheets run a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return as a
+formula, so a BibTeX title such as ``=HYPERLINK(…)`` would run when a policymaker opens a download
+(OWASP, "CSV Injection"). Such cells are written with a leading apostrophe, which spreadsheets show
+as text. Plain numbers (``-0.5``, ``+3``) are left alone: a spreadsheet reads them as numbers, not
+formulas. A cell that already begins with an apostrophe gets one more, so the rule is reversible:
+**to get the raw value back, remove the first character of every cell that begins with ``'``.**
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise(value: object) -> str:
+    """``value`` as a cell that no spreadsheet runs as a formula (``None`` is empty)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(FORMULA_TRIGGERS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]], *, line_end: str = "\n") -> str:
+    """A header and rows as CSV with every cell neutralised (``\\r\\n`` for W3C SPARQL CSV results)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=line_end)
+    writer.writerow([neutralise(c) for c in columns])
+    writer.writerows([neutralise(v) for v in row] for row in rows)
+    return buffer.getvalue()
+
+
+def dicts_to_csv(rows: Iterable[dict[str, object]], columns: Sequence[str]) -> str:
+    """Dicts as CSV (keys not in ``columns`` ignored, missing ones empty)."""
+    return write_csv(columns, ([row.get(c, "") for c in columns] for row in rows))
