@@ -108,7 +108,7 @@ def _pipeline(timer: Timer, evidence_dir: Path, built: Path, out: dict[str, Any]
     evidence, problems = _load(timer, evidence_dir)
 
     def cross() -> list[Any]:
-        from kb.checks.validate import check_evidence
+        from kb.checks.crossfile import check_evidence
 
         return check_evidence(evidence)
 
@@ -123,7 +123,7 @@ def _pipeline(timer: Timer, evidence_dir: Path, built: Path, out: dict[str, Any]
     out["triples"] = len(kg)
 
     def shacl() -> list[Any]:
-        from kb.checks.validate import shacl_problems
+        from kb.checks.shacl import shacl_problems
 
         return shacl_problems(evidence, kg, problems)
 
@@ -146,7 +146,9 @@ def _pipeline(timer: Timer, evidence_dir: Path, built: Path, out: dict[str, Any]
 
 def _exports_and_site(timer: Timer, evidence: Any, kg: Any, result: Any, staging: Path, built: Path,
                       problems: list[Any]) -> None:
-    from kb.export.formats import claims_csv, graph_bytes, graphml_bytes
+    from kb.export.graphml import graphml_bytes
+    from kb.export.rdf import graph_bytes
+    from kb.export.table import claims_csv
 
     data = staging / "data"
     data.mkdir(parents=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from kb.export.formats import EXPORT_FORMATS, FORMATS, export_bytes
+
 EXIT_ERRORS, EXIT_USAGE, EXIT_SYNTAX, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
 EXIT_SERVER = 6
 
@@ -322,15 +324,13 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
 
 @main.command()
 @evidence_option
-@click.option("--format", "fmt", type=click.Choice(["ttl", "nt", "jsonld", "csv", "graphml"]), default="ttl",
-              show_default=True, help="ttl/nt/jsonld: the graph; csv: one row per claim and outcome; graphml: "
-              "the evidence network.")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="ttl", show_default=True,
+              help="; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()) + ".")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (atomically) instead of stdout.")
 def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
-    """Export the KB as a graph dump, the claims CSV, or the network as GraphML."""
+    """Export the KB in one of the formats below (the site's data page offers each as a download)."""
     from kb.analyse.analysis import analyse
-    from kb.export.formats import export_bytes
     from kb.pipeline import check as run_check
 
     checked = run_check(load_config(evidence_dir), shacl=False)

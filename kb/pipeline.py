@@ -63,7 +63,8 @@ class Checked:
 
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql") -> Checked:
     """Load every file, build the graph, validate; report every problem, raise on none."""
-    from kb.checks.validate import check_evidence, shacl_problems
+    from kb.checks.crossfile import check_evidence
+    from kb.checks.shacl import shacl_problems
     from kb.graph.build import build_graph
 
     progress("loading evidence")
@@ -142,7 +143,9 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
 
     ``alongside`` is run once, while the site's workers render if there is a site.
     """
-    from kb.export.formats import claims_csv, graphml_bytes, write_graph, write_ntriples
+    from kb.export.graphml import graphml_bytes
+    from kb.export.rdf import write_graph, write_ntriples
+    from kb.export.table import claims_csv
     from kb.graph.shipped import schema_bytes
     from kb.site import Rendered
 

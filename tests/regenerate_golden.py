@@ -10,7 +10,7 @@ from tests.conftest import DATA, FIXTURE
 
 def expected_graph_bytes() -> bytes:
     from kb.config import load_config
-    from kb.export.formats import graph_bytes
+    from kb.export.rdf import graph_bytes
     from kb.pipeline import check
 
     checked = check(load_config(FIXTURE), shacl=False)

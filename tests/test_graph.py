@@ -6,7 +6,7 @@ import rdflib
 from rdflib.compare import graph_diff, to_isomorphic
 
 from kb.config import load_config
-from kb.export.formats import graph_bytes
+from kb.export.rdf import graph_bytes
 from kb.namespaces import sparql_prologue
 from kb.pipeline import check
 from tests.conftest import DATA, FIXTURE
@@ -125,7 +125,7 @@ def test_real_corpus_rows_equal_the_sparql_projection():
 
 
 def test_streamed_dumps_equal_the_in_memory_ones(fixture_checked, tmp_path) -> None:
-    from kb.export.formats import graph_bytes, ntriples_bytes, write_graph, write_ntriples
+    from kb.export.rdf import graph_bytes, ntriples_bytes, write_graph, write_ntriples
 
     kg = fixture_checked.graph
     write_ntriples(kg, tmp_path / "kb.nt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from kb.checks.validate import shacl_violations
+from kb.checks.shacl import shacl_violations
 from kb.config import load_config
 from kb.namespaces import BIBO, CITO, DCTERMS, PSK, SKOS
 from kb.pipeline import check

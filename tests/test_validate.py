@@ -137,7 +137,7 @@ def test_shacl_violation_is_mapped_to_the_claim_file(evidence_copy):
     """A graph-level violation (here injected) points at the claim's file, line and field."""
     import pyoxigraph as ox
 
-    from kb.checks.validate import shacl_problems
+    from kb.checks.shacl import shacl_problems
     from kb.namespaces import PSK
 
     checked = run(evidence_copy)
@@ -154,7 +154,7 @@ def test_shacl_violation_is_mapped_to_the_claim_file(evidence_copy):
 def test_shacl_closed_shape_catches_unknown_property(evidence_copy):
     import pyoxigraph as ox
 
-    from kb.checks.validate import shacl_problems
+    from kb.checks.shacl import shacl_problems
 
     checked = run(evidence_copy)
     claim_iri = checked.evidence.config.base_iri + "claim/smi-rct-review-hope-recovery"

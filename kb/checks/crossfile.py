@@ -1,36 +1,17 @@
-"""Stage 3: check that the records agree with each other, and the graph with the shipped shapes.
+"""Cross-file checks on the records: ids exist, quotes are found in the archived text, certainty follows the rule.
 
-Cross-reference checks run on the records, where every problem knows its file and line.
-SHACL then checks the graph as a consumer sees it; its results are mapped back to file:line
-through the records, and dropped where a record-level check already said the same thing.
+They run on the records, where every problem knows its file and line; SHACL (:mod:`kb.checks.shacl`)
+then checks the graph as a consumer sees it.
 """
 
 from __future__ import annotations
 
-from kb.graph.build import KnowledgeGraph
-from kb.graph.shipped import schema_bytes
 from kb.load.evidence import Evidence
 from kb.load.sources import normalise_ws
 from kb.model import Claim
-from kb.namespaces import BIBO, CITO, DCTERMS, PROV, PSK, SKOS
 from kb.problems import Problem, did_you_mean, error, warning
 
 LEVELS = ("high", "moderate", "low", "very_low")
-
-# Graph property → the claim-file or BibTeX field an editor would fix.
-FIELD_OF_PROPERTY = {
-    PSK + "statement": "statement", PSK + "quote": "quote", PSK + "section": "section",
-    PROV + "wasQuotedFrom": "source", DCTERMS + "source": "source", CITO + "citesAsEvidence": "cites",
-    PROV + "wasDerivedFrom": "cites", PSK + "population": "population", PSK + "intervention": "intervention",
-    PSK + "design": "design", PSK + "certainty": "certainty", PSK + "startingCertainty": "certainty",
-    PSK + "certaintyBasis": "certainty", PSK + "downgrade": "certainty", PSK + "finding": "outcomes",
-    PSK + "outcome": "outcomes", PSK + "direction": "outcomes", PSK + "effect": "effect",
-    PSK + "numberOfStudies": "n_studies", PSK + "numberOfParticipants": "n_participants",
-    DCTERMS + "title": "title", PSK + "bibtexType": "type", BIBO + "doi": "doi", DCTERMS + "issued": "year",
-    SKOS + "prefLabel": "skos:prefLabel", SKOS + "definition": "skos:definition",
-    SKOS + "notation": "skos:notation", SKOS + "inScheme": "skos:inScheme", SKOS + "broader": "skos:broader",
-}
-
 
 def check_evidence(evidence: Evidence) -> list[Problem]:
     """Every cross-file check: ids exist, quotes are found, certainty follows the rule."""
@@ -182,119 +163,3 @@ def _quote_hint(quote: str, text: str) -> str:
 
 
 # --- SHACL ------------------------------------------------------------------------------
-
-
-SHACL_ENGINES = ("sparql", "pyshacl")
-
-
-def load_shapes(base_iri: str) -> object:
-    """The shipped shapes as an rdflib graph, their relative IRIs resolved against the KB's base."""
-    import rdflib
-
-    shapes = rdflib.Graph()
-    shapes.parse(data=schema_bytes("shapes.ttl"), format="turtle",
-                 publicID=base_iri)
-    return shapes
-
-
-def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql") -> list:
-    """Every violation of the shipped shapes, by the compiled-SPARQL engine or by pyshacl."""
-    from kb.checks.shacl_compiler import Violation, compile_shapes, run_checks
-
-    shapes = load_shapes(base_iri)
-    if engine == "sparql":
-        from kb.checks.shacl_detectors import suspects
-
-        flagged = suspects(graph.store, shapes)  # a few whole-graph queries; exact checks only where needed
-        return list(run_checks(graph.store, compile_shapes(shapes, sorted(flagged)))) if flagged else []
-    if engine != "pyshacl":
-        raise ValueError(f"unknown SHACL engine '{engine}'; expected one of {', '.join(SHACL_ENGINES)}")
-    import pyoxigraph as ox
-    import rdflib
-    from pyshacl import validate
-
-    data = rdflib.Graph()
-    data.parse(data=ox.serialize(_shaped_triples(graph, base_iri, shapes), format=ox.RdfFormat.N_TRIPLES),
-               format="nt")
-    _, results, _ = validate(data, shacl_graph=shapes, inference="none", advanced=False)
-    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
-    out = set()
-    for result in results.objects(None, sh.result):  # the report's results, not their sh:detail
-        path, value = results.value(result, sh.resultPath), results.value(result, sh.value)
-        out.add(Violation(str(results.value(result, sh.focusNode)), str(path) if path is not None else None,
-                          str(results.value(result, sh.sourceConstraintComponent)),
-                          str(results.value(result, sh.resultMessage) or "violates a shape"),
-                          str(value) if value is not None else None))
-    return sorted(out, key=lambda v: (v.focus, v.path or "", v.component, v.value or ""))
-
-
-def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Problem],
-                   engine: str = "sparql") -> list[Problem]:
-    """SHACL violations as problems at the file and line of the record they concern."""
-    already = {(p.path, p.line, p.field) for p in known}
-    reported = _records_with_errors(evidence, known)
-    out: dict[tuple, Problem] = {}
-    for violation in shacl_violations(graph, evidence.config.base_iri, engine):
-        focus = violation.focus
-        if any(focus == iri or focus.startswith(iri + "/") for iri in reported):
-            continue  # the record-level check already told the editor, with a better message
-        field_name = FIELD_OF_PROPERTY.get(violation.path or "", violation.path)
-        file, line = _locate(evidence, graph, focus, field_name)
-        if (file, line, field_name) in already:
-            continue
-        found = f" (value {violation.value})" if violation.value is not None else ""
-        component = violation.component.rsplit("#", 1)[-1]
-        problem = error(file, line, "shacl-violation", f"<{focus}> {violation.message}{found} [{component}]",
-                        field=field_name, hint="see kb/graph/schema/shapes.ttl")
-        out[(file, line, field_name, violation.message, violation.value)] = problem
-    return list(out.values())
-
-
-def _shaped_triples(graph: KnowledgeGraph, base: str, shapes: object) -> list:
-    """Only the triples the shapes can see: every triple of a claim (its shapes are closed), and
-    elsewhere only the predicates some shape constrains. Author lists, venues, citations and the
-    ontology are left out: converting them to rdflib cost more than validating the rest."""
-    import pyoxigraph as ox
-    import rdflib
-
-    sh_path = rdflib.URIRef("http://www.w3.org/ns/shacl#path")
-    predicates = {str(o) for o in shapes.objects(None, sh_path)} | {RDF_TYPE}  # type: ignore[attr-defined]
-    claims = base + "claim/"
-    return [ox.Triple(q.subject, q.predicate, q.object) for q in graph.store
-            if q.predicate.value in predicates or q.subject.value.startswith(claims)]
-
-
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-
-
-def _records_with_errors(evidence: Evidence, known: list[Problem]) -> set[str]:
-    """IRIs of claims, works and concepts that already have an error: SHACL would only echo it."""
-    from kb.graph.iris import Minter
-
-    mint = Minter(evidence.config.base_iri)
-    at = {(p.path, p.line) for p in known if p.severity == "error"}
-    out = set()
-    for claim in evidence.claims:
-        lines = {claim.line, claim.certainty.line, *claim.field_lines.values(), *(o.line for o in claim.outcomes)}
-        if any((claim.path, line) in at for line in lines):
-            out.add(mint.claim(claim.id))
-    for ref in evidence.references:
-        if any((ref.path, line) in at for line in {ref.line, *ref.field_lines.values()}):
-            out.add(mint.work(ref.key))
-    for scheme in evidence.vocabulary.concepts.values():
-        out.update(c.iri for c in scheme.values() if (c.path, c.line) in at)
-    return out
-
-
-def _locate(evidence: Evidence, graph: KnowledgeGraph, iri: str, field_name: str | None) -> tuple[str, int | None]:
-    base = evidence.config.base_iri
-    rest = iri[len(base):] if iri.startswith(base) else ""
-    parts = rest.split("/")
-    if parts[0] == "claim" and len(parts) > 1 and parts[1] in evidence.claims_by_id:
-        claim = evidence.claims_by_id[parts[1]]
-        return claim.path, claim.line_of(field_name or "")
-    if parts[0] == "work" and len(parts) > 1 and parts[1] in evidence.references_by_key:
-        ref = evidence.references_by_key[parts[1]]
-        return ref.path, ref.line_of(field_name or "")
-    path, line = graph.locations.get(iri, (str(evidence.config.evidence_dir), None))
-    return path, line
