@@ -169,7 +169,7 @@ def _exports_and_site(timer: Timer, evidence: Any, kg: Any, result: Any, staging
     from kb.problems import Report
 
     checked = Checked(evidence, kg, Report(list(problems)))
-    _stage(timer, "site", lambda: render_site(checked, result, staging))
+    _stage(timer, "site", lambda: render_site(checked.evidence, checked.graph, result, staging))
 
 
 def _queries(timer: Timer, store: Any, queries_dir: Path, out: dict[str, Any]) -> None:

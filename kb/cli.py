@@ -11,9 +11,15 @@ answer (kb publish, kb query --endpoint).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from kb.config import Config
+    from kb.query.sparql import Payload
 
 from kb.export.formats import EXPORT_FORMATS, FORMATS, export_bytes
 
@@ -21,14 +27,17 @@ EXIT_ERRORS, EXIT_USAGE, EXIT_SYNTAX, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
 EXIT_SERVER = 6
 
 
-def evidence_option(command: click.Command) -> click.Command:
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def evidence_option(command: F) -> F:
     return click.option(
         "--evidence", "evidence_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("evidence"),
         show_default=True, help="The evidence folder (references.bib, claims/, vocab/, …).",
     )(command)
 
 
-def load_config(evidence_dir: Path, **overrides: object):
+def load_config(evidence_dir: Path, **overrides: object) -> Config:
     from kb.config import load_config as _load
 
     if not evidence_dir.is_dir():
@@ -196,7 +205,7 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
         click.echo(f"kb query: output cut at --limit {limit} rows", err=True)
 
 
-def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, timeout: float) -> bytes:
+def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, timeout: float) -> Payload:
     """The same query on a server (kb.remote.query); server failures exit with EXIT_SERVER."""
     import kb.query.sparql as q
     from kb.remote.http import Client, RemoteError, credentials_for
@@ -204,7 +213,7 @@ def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, ti
 
     notes: list[str] = []
 
-    def work() -> bytes:
+    def work() -> Payload:
         results = run_query_remote(client, endpoint, text, graph=graph)
         if isinstance(results, list) and len(results) >= 10_000 and "virtuoso" in client.server.lower():
             notes.append(f"kb query: {len(results):,} triples: Virtuoso cuts CONSTRUCT/DESCRIBE answers at its "
@@ -222,7 +231,7 @@ def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, ti
     return payload
 
 
-def _run_with_timeout(work, timeout: float) -> bytes:
+def _run_with_timeout(work: Callable[[], Payload], timeout: float) -> Payload:
     """Run the query in a worker thread; on timeout, exit without writing anything."""
     import threading
 
@@ -257,7 +266,9 @@ def _run_with_timeout(work, timeout: float) -> bytes:
         sys.exit(EXIT_REFUSED)
     if isinstance(error, BaseException):
         raise error
-    return box["ok"]  # type: ignore[return-value]
+    payload = box["ok"]
+    assert isinstance(payload, q.Payload)
+    return payload
 
 
 def _emit(payload: bytes, output: Path | None) -> None:

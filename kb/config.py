@@ -6,6 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_BASE_IRI = "https://w3id.org/peer-support-kb/"
 ONTOLOGY_NS = "https://w3id.org/peer-support-kb/ontology#"
@@ -56,7 +57,7 @@ class Config:
     def store_cache_dir(self) -> Path:
         return self.cache_dir or (self.evidence_dir.parent / ".kb-cache")
 
-    def with_overrides(self, **changes: object) -> Config:
+    def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 

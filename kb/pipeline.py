@@ -22,6 +22,10 @@ from kb.load.evidence import Evidence, load_evidence
 from kb.problems import Report
 
 if TYPE_CHECKING:
+    import pyoxigraph
+
+    from kb.analyse.analysis import Analysis
+    from kb.graph.build import KnowledgeGraph
     from kb.site import Rendered
     from kb.site.reuse import Previous
 
@@ -57,8 +61,15 @@ class Checked:
     """The outcome of load → graph → validate."""
 
     evidence: Evidence
-    graph: object | None  # KnowledgeGraph, None if loading failed badly
+    graph: KnowledgeGraph | None  # None if loading failed badly
     report: Report = field(default_factory=Report)
+
+    @property
+    def kg(self) -> KnowledgeGraph:
+        """The graph, for stages that run only on evidence that loaded."""
+        if self.graph is None:
+            raise EvidenceError(self.report)
+        return self.graph
 
 
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql") -> Checked:
@@ -86,7 +97,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
 @dataclass
 class BuildResult:
     checked: Checked
-    analysis: object
+    analysis: Analysis
     out_dir: Path
     files: list[Path]
     written: list[str] = field(default_factory=list)  # site paths rendered this time
@@ -111,7 +122,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     if not checked.report.ok(strict) or checked.graph is None:
         raise EvidenceError(checked.report)
     progress("analysing")
-    analysis = analyse(checked.graph, checked.evidence)  # type: ignore[arg-type]
+    analysis = analyse(checked.graph, checked.evidence)
     out_dir = config.out_dir
     _refuse_dangerous_out_dir(config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +147,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused)
 
 
-def write_outputs(checked: Checked, analysis: object, target: Path, *, site: bool, progress: Progress,
+def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
                   jobs: int | None = None, previous: Previous | None = None,
                   alongside: Callable[[], None] = lambda: None) -> Rendered:
     """Write the data dumps (and, with ``site``, the rendered pages) into ``target``.
@@ -149,6 +160,7 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
     from kb.graph.shipped import schema_bytes
     from kb.site import Rendered
 
+    graph = checked.kg
     data = target / "data"
     data.mkdir(parents=True, exist_ok=True)
 
@@ -157,14 +169,13 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
     def write_dumps() -> None:
         progress("writing data dumps")
         # The graph dumps are streamed to disk one at a time: at a million triples each is hundreds of MB.
-        write_ntriples(checked.graph, data / "kb.nt")  # type: ignore[arg-type]
+        write_ntriples(graph, data / "kb.nt")
         for fmt in ("ttl", "jsonld"):
             write_graph(data / "kb.nt", fmt, data / f"kb.{fmt}")
-        small = {"claims.csv": claims_csv(analysis),  # type: ignore[arg-type]
-                 "network.graphml": graphml_bytes(analysis),  # type: ignore[arg-type]
+        small = {"claims.csv": claims_csv(analysis),
+                 "network.graphml": graphml_bytes(analysis),
                  "references.bib": checked.evidence.config.references_path.read_bytes(),
-                 **{name: schema_bytes(name)
-                    for name in ("ontology.ttl", "shapes.ttl")}}
+                 **{name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")}}
         for name, payload in small.items():
             (data / name).write_bytes(payload)
         for name in ("kb.nt", "kb.ttl", "kb.jsonld", *small):  # never reused from a previous build
@@ -182,8 +193,8 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
         progress("rendering site")
         # The dumps are written while the site's workers render pages (the data page and the
         # SPARQL page, which need them, are rendered afterwards).
-        rendered = render_site(checked, analysis, target, progress=progress, jobs=jobs, previous=previous,
-                               alongside=in_this_process)
+        rendered = render_site(checked.evidence, graph, analysis, target, progress=progress, jobs=jobs,
+                               previous=previous, alongside=in_this_process)
     else:
         in_this_process()
     rendered.fingerprints.update(dumps.fingerprints)
@@ -192,7 +203,7 @@ def write_outputs(checked: Checked, analysis: object, target: Path, *, site: boo
     return rendered
 
 
-def query_store(config: Config) -> object:
+def query_store(config: Config) -> pyoxigraph.Store:
     """The KB as a pyoxigraph store for ``kb query``: the cached one if current, else built (and cached) now.
 
     Raises :class:`EvidenceError` if the evidence has errors: nothing is cached then.
@@ -216,7 +227,7 @@ def _persist_store(config: Config, checked: Checked, progress: Progress) -> None
     from kb.query.store import persist
 
     try:
-        persist(config, checked.graph.store)  # type: ignore[union-attr]
+        persist(config, checked.kg.store)
         progress("cached the store for kb query")
     except OSError as exc:
         progress(f"could not cache the store: {exc}")

@@ -129,7 +129,7 @@ def test_map_draws_one_mark_per_claim_outcome(site) -> None:
 def test_crowded_cells_aggregate_into_counts(site, tmp_path: Path) -> None:
     from kb.site import render_site
 
-    files = render_site(site.checked, site.analysis, _staging(site, tmp_path), threshold=0).files
+    files = render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path), threshold=0).files
     page = next(f for f in files if f.name == "map.html")
     tree = parse(page)
     marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
@@ -163,7 +163,7 @@ def test_missing_oxigraph_fails_with_a_clear_message(site, tmp_path: Path) -> No
     from kb.site import SiteError, render_site
 
     with pytest.raises(SiteError, match=r"install\.sh"):
-        render_site(site.checked, site.analysis, _staging(site, tmp_path), node_modules=tmp_path / "nowhere")
+        render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path), node_modules=tmp_path / "nowhere")
 
 
 def test_oxigraph_is_rewritten_as_a_classic_script(site) -> None:
@@ -383,7 +383,7 @@ def test_long_claim_lists_are_split_into_pages(site, tmp_path: Path, monkeypatch
     from kb.site import context, render_site
 
     monkeypatch.setattr(context, "ROWS_PER_PAGE", 4)
-    files = render_site(site.checked, site.analysis, _staging(site, tmp_path)).files
+    files = render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path)).files
     pages = sorted(f.name for f in files if f.parent.name == "claims" and f.name.startswith("index"))
     expected = -(-len(site.analysis.rows) // 4)
     assert pages == sorted(["index.csv", "index.html"] + [f"index-{n}.html" for n in range(2, expected + 1)])

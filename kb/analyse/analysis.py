@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from kb.graph.build import KnowledgeGraph
+from kb.graph.select import csv_bytes
 from kb.load.evidence import Evidence
 from kb.namespaces import sparql_prologue
 
@@ -155,9 +156,8 @@ def evidence_network(kg: KnowledgeGraph) -> object:
     import io
 
     import networkx as nx
-    import pyoxigraph as ox
 
-    data = kg.store.query(NETWORK_QUERY).serialize(format=ox.QueryResultsFormat.CSV)
+    data = csv_bytes(kg.store, NETWORK_QUERY)
     reader = csv.reader(io.StringIO(data.decode("utf-8")))
     next(reader)  # the header
     links = sorted(tuple(row) for row in reader)

@@ -23,7 +23,7 @@ def render_stats(evidence: Evidence, analysis: Analysis) -> str:
     ]
     populations = sorted({r.population for r in analysis.rows})
     outcomes = sorted({r.outcome for r in analysis.rows},
-                      key=lambda o: (vocab.get("outcome", o).broader or "", o) if vocab.get("outcome", o) else ("", o))
+                      key=lambda o: ((c.broader or "") if (c := vocab.get("outcome", o)) else "", o))
     header = ["population \\ outcome", *outcomes]
     table = [header]
     for population in populations:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from typing import Any
 
 from kb.model import Person, Reference
 
@@ -21,7 +22,7 @@ _LOGOS = {"TeX": "TeX", "LaTeX": "LaTeX", "BibTeX": "BibTeX", "LaTeXe": "LaTeX2e
 
 
 @functools.lru_cache(maxsize=1)
-def _converter():  # type: ignore[no-untyped-def]
+def _converter() -> tuple[Any, Any]:  # pylatexenc is untyped
     from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
     from pylatexenc.latexwalker import get_default_latex_context_db as walker_db
     from pylatexenc.macrospec import MacroSpec

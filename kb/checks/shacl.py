@@ -6,11 +6,16 @@ record-level check (:mod:`kb.checks.crossfile`) already said the same thing with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kb.graph.build import KnowledgeGraph
 from kb.graph.shipped import schema_bytes
 from kb.load.evidence import Evidence
 from kb.namespaces import BIBO, CITO, DCTERMS, PROV, PSK, SKOS
 from kb.problems import Problem, error
+
+if TYPE_CHECKING:
+    from rdflib import Graph
 
 # Graph property → the claim-file or BibTeX field an editor would fix.
 FIELD_OF_PROPERTY = {
@@ -30,7 +35,7 @@ FIELD_OF_PROPERTY = {
 SHACL_ENGINES = ("sparql", "pyshacl")
 
 
-def load_shapes(base_iri: str) -> object:
+def load_shapes(base_iri: str) -> Graph:
     """The shipped shapes as an rdflib graph, their relative IRIs resolved against the KB's base."""
     import rdflib
 

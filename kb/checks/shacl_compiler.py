@@ -15,6 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kb.graph.select import select
+
+if TYPE_CHECKING:
+    from pyoxigraph import Store
+    from rdflib import Graph
+    from rdflib.term import Node
 
 SH = "http://www.w3.org/ns/shacl#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -47,7 +55,7 @@ class ShapeError(ValueError):
     """The shapes use a SHACL feature this engine does not compile."""
 
 
-def _term(node: object) -> str:
+def _term(node: Node) -> str:
     import rdflib
 
     if isinstance(node, rdflib.URIRef):
@@ -62,7 +70,7 @@ def _string(text: str) -> str:
 
 
 class _Compiler:
-    def __init__(self, shapes: object, restrict: list[str] | None = None) -> None:
+    def __init__(self, shapes: Graph, restrict: list[str] | None = None) -> None:
         import rdflib
 
         self.g = shapes
@@ -71,38 +79,38 @@ class _Compiler:
         self.sh = rdflib.Namespace(SH)
         self.checks: list[Check] = []
 
-    def values(self, node: object, prop: str) -> list:
-        return list(self.g.objects(node, self.sh[prop]))  # type: ignore[attr-defined]
+    def values(self, node: Node, prop: str) -> list:
+        return list(self.g.objects(node, self.sh[prop]))
 
-    def one(self, node: object, prop: str) -> object | None:
+    def one(self, node: Node, prop: str) -> Any:
         found = self.values(node, prop)
         return found[0] if found else None
 
-    def items(self, node: object, prop: str) -> list:
+    def items(self, node: Node, prop: str) -> list:
         from rdflib.collection import Collection
 
         head = self.one(node, prop)
         return list(Collection(self.g, head)) if head is not None else []
 
     def refuse_unknown(self) -> None:
-        for s, p, _ in self.g:  # type: ignore[attr-defined]
+        for s, p, _ in self.g:
             if str(p).startswith(SH) and str(p) not in SUPPORTED:
                 raise ShapeError(f"shape {s} uses {p}, which the SPARQL engine does not compile")
 
     def compile(self) -> list[Check]:
         self.refuse_unknown()
-        for shape in sorted(set(self.g.subjects(None, None)), key=str):  # type: ignore[attr-defined]
+        for shape in sorted(set(self.g.subjects(None, None)), key=str):
             for target in self.targets(shape):
                 self.node_shape(shape, self.restrict + target, Nest())
         return self.checks
 
-    def targets(self, shape: object) -> list[str]:
+    def targets(self, shape: Node) -> list[str]:
         """The SPARQL patterns binding ?focus to the shape's target nodes."""
         return [f"?focus <{RDF_TYPE}> <{cls}> ." for cls in self.values(shape, "targetClass")] + [
             f"{{ SELECT DISTINCT ?focus WHERE {{ ?focus <{pred}> ?_any }} }}"
             for pred in self.values(shape, "targetSubjectsOf")]
 
-    def node_shape(self, shape: object, target: str, nest: Nest) -> None:
+    def node_shape(self, shape: Node, target: str, nest: Nest) -> None:
         if self.one(shape, "nodeKind") == self.sh.IRI:
             self.add(f"{target} FILTER(!isIRI(?focus))", None, "NodeKindConstraintComponent",
                      "Value is not an IRI", nest, with_value=False)
@@ -119,7 +127,7 @@ class _Compiler:
                 f"SELECT DISTINCT {variables} WHERE {{ {target} ?focus ?p ?value . FILTER(?p NOT IN ({allowed})) }}",
                 None, SH + "ClosedConstraintComponent", "Node has a property not allowed by its closed shape", nest))
 
-    def property_shape(self, prop: object, path: str, path_iri: str, target: str, nest: Nest) -> None:
+    def property_shape(self, prop: Node, path: str, path_iri: str, target: str, nest: Nest) -> None:
         each = f"{target} ?focus {path} ?value ."
         keep = " ".join(nest.vars)
         min_count = self.one(prop, "minCount")
@@ -153,7 +161,7 @@ class _Compiler:
                     self.checks[i] = Check(check.query, path_iri, SH + "NodeConstraintComponent",
                                            f"Value does not conform to shape {inner}", check.nest)
 
-    def value_conditions(self, prop: object) -> list[tuple[str, str, str]]:
+    def value_conditions(self, prop: Node) -> list[tuple[str, str, str]]:
         """(component, SPARQL condition on ?value that means a violation, message) for one property."""
         filters = []
         datatype = self.one(prop, "datatype")
@@ -204,7 +212,7 @@ class Nest:
         return Nest((*self.vars, var), self.path or path)
 
 
-def compile_shapes(shapes: object, restrict: list[str] | None = None) -> list[Check]:
+def compile_shapes(shapes: Graph, restrict: list[str] | None = None) -> list[Check]:
     """The SPARQL checks equivalent to an rdflib graph of SHACL shapes.
 
     ``restrict`` (N-Triples terms) limits the checks to those focus nodes.
@@ -212,7 +220,7 @@ def compile_shapes(shapes: object, restrict: list[str] | None = None) -> list[Ch
     return _Compiler(shapes, restrict).compile()
 
 
-def run_checks(store: object, checks: list[Check]) -> Iterator[Violation]:
+def run_checks(store: Store, checks: list[Check]) -> Iterator[Violation]:
     """Every violation found in the store's default graph, in a stable order.
 
     A check reached through ``sh:node`` reports at the outermost focus, with the node it reached
@@ -220,7 +228,7 @@ def run_checks(store: object, checks: list[Check]) -> Iterator[Violation]:
     """
     found: set[Violation] = set()
     for check in checks:
-        for row in store.query(check.query):  # type: ignore[attr-defined]
+        for row in select(store, check.query):
             if check.nest.depth:
                 names = [v.lstrip("?") for v in check.nest.vars] + ["focus"]
                 focus, value = row[names[0]].value, row[names[1]].value

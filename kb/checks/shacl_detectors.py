@@ -10,11 +10,19 @@ under-flag: the exact checks decide.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kb.checks.shacl_compiler import _Compiler
+from kb.graph.select import select
+
+if TYPE_CHECKING:
+    from pyoxigraph import Store
+    from rdflib import Graph
+    from rdflib.term import Node
 
 
 class _Detector(_Compiler):
-    def __init__(self, shapes: object, store: object) -> None:
+    def __init__(self, shapes: Graph, store: Store) -> None:
         super().__init__(shapes)
         self.store = store
         self.bad: dict[str, set[str]] = {}  # node shape → nodes that do not conform (memo)
@@ -23,11 +31,11 @@ class _Detector(_Compiler):
     def select(self, query: str) -> set[str]:
         if query not in self.answers:
             # N-Triples forms (<iri>, "literal"): they go back into VALUES clauses as they are
-            self.answers[query] = {str(row[0]) for row in self.store.query(query)}  # type: ignore[attr-defined]
+            self.answers[query] = {str(row[0]) for row in select(self.store, query)}
         return self.answers[query]
 
     def node_shapes(self) -> list:
-        return sorted({s for s in self.g.subjects(None, None) if self.values(s, "property")  # type: ignore[attr-defined]
+        return sorted({s for s in self.g.subjects(None, None) if self.values(s, "property")
                        or self.one(s, "nodeKind") is not None}, key=str)
 
     def flagged(self) -> set[str]:
@@ -38,7 +46,7 @@ class _Detector(_Compiler):
                 out |= self.nonconforming(shape, target)
         return out
 
-    def nonconforming(self, shape: object, target: str) -> set[str]:
+    def nonconforming(self, shape: Node, target: str) -> set[str]:
         """Nodes bound by ``target`` that may fail ``shape`` (a superset: over-flagging is allowed).
 
         Value conditions and counts are checked per property through the predicate index, without
@@ -76,19 +84,19 @@ class _Detector(_Compiler):
                                    f"VALUES ?value {{ {values} }} }}")
         return out
 
-    def inner_bad(self, shape: object) -> set[str]:
+    def inner_bad(self, shape: Node) -> set[str]:
         """Nodes that fail ``shape`` among all values of the properties that point at it."""
         key = str(shape)
         if key not in self.bad:
             self.bad[key] = set()  # guards against recursive shapes
-            referring = sorted({str(self.one(p, "path")) for p in self.g.subjects(self.sh.node, shape)},  # type: ignore[attr-defined]
+            referring = sorted({str(self.one(p, "path")) for p in self.g.subjects(self.sh.node, shape)},
                                key=str)
             union = " UNION ".join(f"{{ ?_x <{path}> ?focus }}" for path in referring)
             self.bad[key] = self.nonconforming(shape, f"{{ SELECT DISTINCT ?focus WHERE {{ {union} }} }}")
         return self.bad[key]
 
 
-def suspects(store: object, shapes: object) -> set[str]:
+def suspects(store: Store, shapes: Graph) -> set[str]:
     """Focus nodes (N-Triples terms) that may violate the shapes (none: the graph conforms)."""
     return _Detector(shapes, store).flagged()
 

@@ -19,8 +19,9 @@ def _sorted_lines(kg: KnowledgeGraph) -> list[bytes]:
     """The store's N-Triples dump as lines (without their newline), sorted."""
     import pyoxigraph as ox
 
-    lines = [line for line in kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()).split(b"\n")
-             if line]
+    dump = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    assert dump is not None  # dump returns bytes when given no output file
+    lines = [line for line in dump.split(b"\n") if line]
     lines.sort()
     return lines
 
@@ -39,7 +40,9 @@ def graph_bytes(kg: KnowledgeGraph, fmt: str, ntriples: bytes | None = None) -> 
     if fmt == "nt":
         return ntriples
     quads = ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES)  # all in the default graph: serialised as triples
-    return ox.serialize(quads, format=getattr(ox.RdfFormat, GRAPH_FORMATS[fmt]), prefixes=dict(PREFIXES))
+    data = ox.serialize(quads, format=getattr(ox.RdfFormat, GRAPH_FORMATS[fmt]), prefixes=dict(PREFIXES))
+    assert data is not None
+    return data
 
 
 def write_ntriples(kg: KnowledgeGraph, target: Path) -> None:

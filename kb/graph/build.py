@@ -230,9 +230,9 @@ class _Builder:
                 self.add(node, SKOS + "editorialNote", text(" ".join(finding.notes.split())))
         if claim.effect:
             self.effect(iri, claim.effect)
-        for value, prop in ((claim.n_studies, "numberOfStudies"), (claim.n_participants, "numberOfParticipants")):
-            if value is not None:
-                self.add(iri, PSK + prop, typed(value, "integer"))
+        for count, prop in ((claim.n_studies, "numberOfStudies"), (claim.n_participants, "numberOfParticipants")):
+            if count is not None:
+                self.add(iri, PSK + prop, typed(count, "integer"))
         for value, prop in ((claim.setting, PSK + "setting"), (claim.country, PSK + "country"),
                             (claim.notes, SKOS + "editorialNote")):
             if value:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -38,6 +38,6 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]], *, line_
     return buffer.getvalue()
 
 
-def dicts_to_csv(rows: Iterable[dict[str, object]], columns: Sequence[str]) -> str:
+def dicts_to_csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:
     """Dicts as CSV (keys not in ``columns`` ignored, missing ones empty)."""
     return write_csv(columns, ([row.get(c, "") for c in columns] for row in rows))

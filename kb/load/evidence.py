@@ -6,8 +6,11 @@ can report every problem of every file in one run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
+from typing import Any
 
 from kb.config import Config
 from kb.load.vocab import Vocabulary
@@ -58,8 +61,9 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
     claim_files = sorted(config.claims_dir.glob("*.yaml")) if config.claims_dir.is_dir() else []
     # The BibTeX file and the claim files are independent: parsed side by side, on every CPU.
     with no_gc():
-        parsed = cache.load_all([(config.references_path, load_references),
-                                 *((p, load_claim_file) for p in claim_files)], jobs=usable_cpus())
+        tasks: list[tuple[Path, Callable[[Path], Any]]] = [(config.references_path, load_references),
+                                                            *((p, load_claim_file) for p in claim_files)]
+        parsed = cache.load_all(tasks, jobs=usable_cpus())
     references, found = parsed[0]
     problems += found
     citations, found = load_citations(config.citations_dir)

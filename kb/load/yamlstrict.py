@@ -23,7 +23,7 @@ except AttributeError:  # pragma: no cover - pure-Python fallback
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[valid-type,misc]
+class _Loader(_Base):
     """The safe loader with a memo for the implicit type of plain scalars.
 
     libyaml composes in C but asks Python for each scalar's implicit tag (a regex per scalar):

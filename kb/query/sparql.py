@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kb.namespaces import PREFIXES
+
+if TYPE_CHECKING:
+    import pyoxigraph as ox
+
+    # A local store's answer, or a server's (its triples parsed into a list).
+    QueryResults = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | list[ox.Triple]
 
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 UPDATE_VERBS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
@@ -126,11 +134,11 @@ def resolve_query(text_or_name: str | None, file: Path | None, queries_dir: Path
     return text_or_name
 
 
-def run_query(store: object, query: str, prefixes: dict[str, str] | None = None) -> object:
+def run_query(store: ox.Store, query: str, prefixes: dict[str, str] | None = None) -> QueryResults:
     """Guard, then run on a pyoxigraph store; syntax errors become ``QuerySyntaxError``."""
     guard(query)
     try:
-        return store.query(query, prefixes=dict(PREFIXES, **(prefixes or {})))  # type: ignore[attr-defined]
+        return store.query(query, prefixes=dict(PREFIXES, **(prefixes or {})))
     except SyntaxError as exc:
         raise _syntax_error(exc, query) from None
 
@@ -155,7 +163,7 @@ class Payload(bytes):
     truncated: bool = False
 
 
-def format_results(results: object, fmt: str, prefixes: dict[str, str] | None = None,
+def format_results(results: QueryResults, fmt: str, prefixes: dict[str, str] | None = None,
                    limit: int | None = None) -> Payload:
     """Serialise SELECT/ASK results (table, csv, tsv, json) or graph results (turtle, ntriples).
 
@@ -166,7 +174,7 @@ def format_results(results: object, fmt: str, prefixes: dict[str, str] | None = 
     prefixes = dict(PREFIXES, **(prefixes or {}))
     if isinstance(results, ox.QueryBoolean):
         if fmt == "json":
-            return Payload(results.serialize(format=ox.QueryResultsFormat.JSON))
+            return Payload(_bytes(results.serialize(format=ox.QueryResultsFormat.JSON)))
         return Payload((("true" if bool(results) else "false") + "\n").encode())
     if isinstance(results, ox.QuerySolutions):
         if fmt not in TABLE_FORMATS:
@@ -178,16 +186,22 @@ def format_results(results: object, fmt: str, prefixes: dict[str, str] | None = 
         triples, cut = _take(results, limit)
         triples.sort(key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
         if fmt == "ntriples":
-            payload = Payload(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES))
+            payload = Payload(_bytes(ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)))
         else:
-            payload = Payload(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes))
+            payload = Payload(_bytes(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes)))
     payload.truncated = cut
     return payload
 
 
-def _take(items: object, limit: int | None) -> tuple[list, bool]:
-    out = []
-    for item in items:  # type: ignore[attr-defined]
+def _bytes(data: bytes | None) -> bytes:
+    """pyoxigraph's serialisers return bytes when given no output file."""
+    assert data is not None
+    return data
+
+
+def _take(items: Iterable[Any], limit: int | None) -> tuple[list, bool]:
+    out: list = []
+    for item in items:
         if limit is not None and len(out) >= limit:
             return out, True
         out.append(item)

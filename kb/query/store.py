@@ -13,10 +13,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb import __version__
 from kb.config import Config
 from kb.graph.shipped import ONTOLOGY
+
+if TYPE_CHECKING:
+    import pyoxigraph as ox
 
 GRAPH_INPUTS = ("references.bib", "kb.toml", "citations", "claims", "vocab", "sources")
 INDEX_NAME = "evidence-index.json"  # kb.io.fingerprint's stat index of the graph inputs
@@ -55,7 +59,7 @@ def store_path(config: Config, key: str) -> Path:
     return config.store_cache_dir / f"store-{key}"
 
 
-def persist(config: Config, store: object, key: str | None = None) -> Path:
+def persist(config: Config, store: ox.Store, key: str | None = None) -> Path:
     """Write ``store`` (the built graph) as the cached store for the current evidence."""
     import pyoxigraph as ox
 
@@ -67,7 +71,7 @@ def persist(config: Config, store: object, key: str | None = None) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
     try:
         disk = ox.Store(str(staging / "db"))
-        disk.bulk_extend(store.quads_for_pattern(None, None, None, None))  # type: ignore[attr-defined]
+        disk.bulk_extend(store.quads_for_pattern(None, None, None, None))
         disk.flush()
         del disk
         os.replace(staging, target)
@@ -80,7 +84,7 @@ def persist(config: Config, store: object, key: str | None = None) -> Path:
     return target
 
 
-def open_cached(config: Config, key: str | None = None) -> object | None:
+def open_cached(config: Config, key: str | None = None) -> ox.Store | None:
     """The cached store for the current evidence, opened read-only, or ``None`` if there is none."""
     import pyoxigraph as ox
 

@@ -254,7 +254,7 @@ def plan_publish(source: Source, endpoint: str, graph_iri: str, *, chunk_triples
     if not triples and not allow_empty:
         raise PublishError(f"{label} has no triples: refusing to replace <{graph_iri}> with an empty graph")
     chunks = make_chunks(triples, chunk_triples)
-    bodies = [ox.serialize(chunk, format=ox.RdfFormat.N_TRIPLES) for chunk in chunks]
+    bodies = [_ntriples(chunk) for chunk in chunks]
     staging = f"{graph_iri}-staging-{uuid.uuid4().hex[:12]}"
     plan = Plan(label, Endpoints.guess(endpoint, update_endpoint, store_endpoint), graph_iri, staging,
                 tuple(len(c) for c in chunks), sum(len(b) for b in bodies), tuple(problems))
@@ -280,7 +280,7 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
             creds = credentials_for(endpoint) if auth == "env" else auth
         except ValueError as exc:
             raise PublishError(str(exc)) from None
-        client = Client(creds, timeout=timeout, retries=retries)  # type: ignore[arg-type]
+        client = Client(creds, timeout=timeout, retries=retries)
     start = time.monotonic()
     ends, staging = plan.endpoints, plan.staging
     try:
@@ -346,3 +346,12 @@ def _drop_quietly(client: Client, update_endpoint: str, staging: str) -> bool:
         return True
     finally:
         client.retries = saved
+
+
+def _ntriples(triples: list) -> bytes:
+    """Triples as N-Triples bytes (pyoxigraph returns bytes when no output file is given)."""
+    import pyoxigraph as ox
+
+    data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    assert data is not None
+    return data

@@ -8,7 +8,14 @@ such a cut answer rather than print part of it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kb.remote.http import Client, RemoteError, Response, redact
+
+if TYPE_CHECKING:
+    import pyoxigraph as ox
+
+    from kb.query.sparql import QueryResults
 
 RESULTS_JSON = "application/sparql-results+json"
 N_TRIPLES = "application/n-triples"
@@ -24,7 +31,7 @@ class TruncatedError(RemoteError):
 
 
 def run_query_remote(client: Client, endpoint: str, query: str, *, graph: str | None = None,
-                     prefixes: dict[str, str] | None = None, timeout: float | None = None) -> object:
+                     prefixes: dict[str, str] | None = None, timeout: float | None = None) -> QueryResults:
     """``kb.query.sparql.run_query`` against a server: the same guard, syntax errors and predeclared prefixes.
 
     The syntax check parses the query on an empty local store (lazy, nothing is evaluated), so a typo
@@ -42,7 +49,7 @@ def run_query_remote(client: Client, endpoint: str, query: str, *, graph: str | 
 
 
 def run_remote(client: Client, endpoint: str, sparql: str, form: str, *, default_graph: str | None = None,
-               timeout: float | None = None) -> object:
+               timeout: float | None = None) -> QueryResults:
     """A read-only query on the server, parsed into ``QuerySolutions``, ``QueryBoolean`` or a list of ``Triple``.
 
     ``default_graph`` is sent as ``default-graph-uri``: a Virtuoso default graph is the union of every
@@ -83,11 +90,20 @@ def normalise_results_json(body: bytes, form: str = "SELECT") -> bytes:
     return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
 
+def select_remote(client: Client, endpoint: str, sparql: str, *, timeout: float | None = None) -> ox.QuerySolutions:
+    """The solutions of one of our own SELECT queries on the server."""
+    import pyoxigraph as ox
+
+    results = run_remote(client, endpoint, sparql, "SELECT", timeout=timeout)
+    if not isinstance(results, ox.QuerySolutions):
+        raise TypeError("expected a SELECT query")
+    return results
+
+
 def count_triples(client: Client, endpoint: str, graph: str, *, timeout: float | None = None) -> int:
     """``COUNT(*)`` of one named graph (a single row: never truncated)."""
     sparql = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-    results = run_remote(client, endpoint, sparql, "SELECT", timeout=timeout)
-    rows = list(results)  # type: ignore[call-overload]
+    rows = list(select_remote(client, endpoint, sparql, timeout=timeout))
     try:
         return int(rows[0]["n"].value)
     except (IndexError, KeyError, TypeError, ValueError, AttributeError):
@@ -124,9 +140,9 @@ def fetch_graph(client: Client, endpoint: str, graph: str, *, timeout: float | N
 def _fetch_in_buckets(client: Client, endpoint: str, where: str, cap: int, timeout: float | None) -> list:
     for width in range(1, 5):
         bucket = BUCKET.format(width=width)
-        sizes = run_remote(client, endpoint, f"SELECT ?b (COUNT(*) AS ?n) WHERE {{ {where} BIND({bucket} AS ?b) }} "
-                           "GROUP BY ?b", "SELECT", timeout=timeout)
-        counts = {row["b"].value: int(row["n"].value) for row in sizes}  # type: ignore[attr-defined]
+        sizes = select_remote(client, endpoint, f"SELECT ?b (COUNT(*) AS ?n) WHERE {{ {where} BIND({bucket} AS ?b) }} "
+                              "GROUP BY ?b", timeout=timeout)
+        counts = {row["b"].value: int(row["n"].value) for row in sizes}
         if max(counts.values(), default=0) < cap:
             break
     else:

@@ -20,11 +20,16 @@ import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.io.procs import no_gc, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
+
+if TYPE_CHECKING:
+    from kb.analyse.analysis import Analysis
+    from kb.graph.build import KnowledgeGraph
+    from kb.load.evidence import Evidence
 
 __all__ = ["Rendered", "SiteError", "render_site"]
 
@@ -84,7 +89,7 @@ def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
     }
 
 
-def render_site(checked: object, analysis: object, target: Path, *, progress: Callable[[str], None] = lambda _: None,
+def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, target: Path, *, progress: Callable[[str], None] = lambda _: None,
                 threshold: int | None = None, templates: Path | None = None, node_modules: Path | None = None,
                 previous: Previous | None = None, jobs: int | None = None,
                 alongside: Callable[[], None] | None = None) -> Rendered:
@@ -101,8 +106,7 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
     from kb.site.search import search_index, sparql_links
     from kb.site.views import Resolver
 
-    evidence = checked.evidence  # type: ignore[attr-defined]
-    res = Resolver(evidence, analysis)  # type: ignore[arg-type]
+    res = Resolver(evidence, analysis)
     site = overview.site_info(res)
     oxigraph = assets.oxigraph_scripts(node_modules or assets.find_node_modules())  # fail before any work
     templates = templates or TEMPLATES
@@ -118,7 +122,7 @@ def render_site(checked: object, analysis: object, target: Path, *, progress: Ca
 
     def in_this_process() -> None:
         (alongside or (lambda: None))()  # writes data/kb.nt and data/kb.ttl among others
-        dump.append(assets.dump_script((target / "data" / "kb.ttl").read_bytes(), len(checked.graph)))  # type: ignore[attr-defined,arg-type]
+        dump.append(assets.dump_script((target / "data" / "kb.ttl").read_bytes(), len(graph)))
 
     parts = _run(job, workers, in_this_process)
 

@@ -146,15 +146,15 @@ def reference_pages(res: Resolver, out: Output) -> None:
         bib_rows.append(BibRow(Link(page.path, page.title), ref.key, res.citations[ref.key],
                                latex_to_text(ref.year) or ref.get("date")[:4], ref.entry_type,
                                sum(len(ns) for ns in cited_by.values()), len(claims)))
-    page = BibliographyPage(path="references/index.html", title="Bibliography", template="bibliography.html",
-                            section="references", rows=tuple(bib_rows),
-                            types=tuple(sorted({r.entry_type for r in bib_rows})),
-                            description=f"{len(bib_rows)} works: the source documents and everything they cite.")
-    page.jsonld = jsonld.collection(res, page.title, page.description)
-    add_csv(out, page, dicts_to_csv([{
+    index = BibliographyPage(path="references/index.html", title="Bibliography", template="bibliography.html",
+                             section="references", rows=tuple(bib_rows),
+                             types=tuple(sorted({r.entry_type for r in bib_rows})),
+                             description=f"{len(bib_rows)} works: the source documents and everything they cite.")
+    index.jsonld = jsonld.collection(res, index.title, index.description)
+    add_csv(out, index, dicts_to_csv([{
         "key": r.key, "citation": r.citation, "year": r.year, "type": r.entry_type, "cited_by": r.cited_by,
         "claims": r.claims} for r in bib_rows], ["key", "citation", "year", "type", "cited_by", "claims"]))
-    out.pages.append(page)
+    out.pages.append(index)
 
 
 # --- concepts ----------------------------------------------------------------------------------

@@ -105,8 +105,8 @@ def summarise(rows: Iterable[Row]) -> list[Summary]:
     """
     per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
-        key = (row.intervention_label, row.outcome_label, row.population_label, row.direction, row.certainty)
-        per_outcome[key].append(row)
+        per_outcome[(row.intervention_label, row.outcome_label, row.population_label, row.direction,
+                     row.certainty)].append(row)
     merged: dict[tuple, list[str]] = defaultdict(list)
     members: dict[tuple, list[Row]] = {}
     for (intervention, outcome, population, direction, certainty), group in per_outcome.items():
@@ -122,13 +122,13 @@ def summarise(rows: Iterable[Row]) -> list[Summary]:
 
     out = []
     for key in sorted(merged, key=order):
-        intervention, population, direction, certainty, claims = key
+        intervention, population, direction, certainty, claim_ids = key
         outcomes = join_words(sorted(merged[key], key=str.lower))
         design_of = {r.claim_id: r.design_label for r in members[key]}
-        designs = designs_phrase(design_of[c] for c in claims)
+        designs = designs_phrase(design_of[c] for c in claim_ids)
         text = (f"{sentence(intervention, outcomes, population, direction, certainty)} "
                 f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {designs}).")
-        out.append(Summary(text, direction, certainty, claims))
+        out.append(Summary(text, direction, certainty, claim_ids))
     return out
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kb.graph.select import select
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 from kb.namespaces import PREFIXES, sparql_prologue
 from kb.io.tables import dicts_to_csv
@@ -65,7 +66,7 @@ def site_info(res: Resolver) -> SiteInfo:
     config = res.ev.config
     updated = config.extra.get("updated", "")
     if hasattr(updated, "isoformat"):  # TOML reads a bare date as a date
-        updated = updated.isoformat()  # type: ignore[union-attr]
+        updated = updated.isoformat()
     updated = str(updated or "")
     if updated and not _DATE.match(updated):
         raise ValueError(f"{config.evidence_dir / 'kb.toml'}: updated = {updated!r}; expected \"YYYY-MM-DD\"")
@@ -288,7 +289,7 @@ def ontology_terms() -> list[OntologyTerm]:
     } GROUP BY ?term ?type ORDER BY ?type ?term"""
     kinds = {"Class": "class", "ObjectProperty": "object property", "DatatypeProperty": "data property"}
     out = []
-    for s in store.query(query):
+    for s in select(store, query):
         iri = s["term"].value
         name = "psk:" + iri[len(PSK):] if iri.startswith(PSK) else iri
         out.append(OntologyTerm(name, kinds[s["type"].value.rsplit("#", 1)[1]],

@@ -15,7 +15,7 @@ HOST = "127.0.0.1"
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {
+    extensions_map = {  # noqa: RUF012 (http.server's own attribute, replaced whole)
         **SimpleHTTPRequestHandler.extensions_map, ".nt": "application/n-triples", ".ttl": "text/turtle",
         ".jsonld": "application/ld+json", ".bib": "text/plain", ".rq": "application/sparql-query",
         ".csv": "text/csv", ".js": "text/javascript"}
