@@ -29,7 +29,8 @@ DIRECTIONS = (("benefit", 50), ("no_effect", 22), ("mixed", 12), ("inconclusive"
 OUTCOME_COUNTS = ((1, 62), (2, 19), (3, 7), (4, 7), (5, 3), (6, 2))
 CITE_COUNTS = ((0, 5), (1, 57), (2, 29), (3, 6), (4, 3))
 DIRECTION_WORDS = {"benefit": "improvements in", "no_effect": "no difference in", "mixed": "mixed effects on",
-                   "inconclusive": "inconclusive results for", "harm": "problems with"}
+                   "inconclusive": "inconclusive results for", "harm": "problems with",
+                   "not_reported": "no results yet for"}
 FILLER = (
     "Studies in this area differ in how they define peer support and in who delivers it.",
     "Several authors note that peer workers bring experiential knowledge that clinicians lack.",
@@ -96,7 +97,8 @@ def citation_lists(rng: random.Random, docs: list[str], keys: list[str]) -> dict
     return out
 
 
-def _certainty(rng: random.Random, voc: Vocab, design: str) -> dict[str, object]:
+def _certainty(rng: random.Random, voc: Vocab, design: str, required: list[str]) -> dict[str, object]:
+    """A certainty by the rule: ``required`` are the downgrades rule 3 demands whatever the source says."""
     if rng.random() < 0.04:
         reported = rng.choice((("moderate to limited", "low"), ("moderate levels of evidence", "moderate"),
                                ("low-quality evidence", "low"), ("high-quality evidence", "high")))
@@ -104,6 +106,7 @@ def _certainty(rng: random.Random, voc: Vocab, design: str) -> dict[str, object]
                 "reason": f'The source states "{reported[0]}"; mapped to the lower end of the range.'}
     start = voc.design_start[design]
     downgrades = rng.sample(DOMAINS[:4], _weighted(rng, ((0, 55), (1, 36), (2, 9))))  # type: ignore[arg-type]
+    downgrades += [d for d in required if d not in downgrades]
     level = LEVELS[min(LEVELS.index(start) + len(downgrades), len(LEVELS) - 1)]
     reason = (f"The design ({voc.design_labels[design].lower()}) starts {start.replace('_', ' ')}. "
               + (f"Downgraded for {', '.join(d.replace('_', ' ') for d in downgrades)}: the source calls the "
@@ -146,7 +149,14 @@ class ClaimGen:
         outcomes = rng.sample(self.outs, _weighted(rng, OUTCOME_COUNTS))  # type: ignore[arg-type]
         directions = [_weighted(rng, DIRECTIONS) for _ in outcomes]
         cites = rng.sample(refs_list, min(len(refs_list), _weighted(rng, CITE_COUNTS)))  # type: ignore[arg-type]
-        design = rng.choice(self.designs)
+        design = rng.choice(self.designs) if cites else "narrative_review"  # an uncited summary: the source's design
+        finding_type = "no_result" if design == "protocol" else "effect"
+        if finding_type == "no_result":
+            directions = ["not_reported" for _ in outcomes]
+        has_effect = rng.random() < 0.1
+        required = (["indirectness"] if len(cites) == 1 and voc.design_groups[design] == "primary_study" else [])
+        if required and not has_effect:
+            required.insert(0, "imprecision")
         cid = f"{pop}-{outcomes[0]}-{self.serial:05d}".replace("_", "-")
         out_words = ", ".join(voc.outcomes[o].lower() for o in outcomes)
         n = rng.randint(2, 60)
@@ -158,8 +168,9 @@ class ClaimGen:
                      f"{out_words} for {voc.populations[pop].lower()}, based on "
                      f"{voc.design_labels[design].lower()} evidence (claim {self.serial}).")
         lines = [f"  - id: {cid}", *_block("statement", statement), f"    section: {_y(section)}",
-                 *_block("quote", quote), f"    cites: [{', '.join(cites)}]", f"    population: {pop}",
-                 f"    intervention: {intervention}", "    outcomes:"]
+                 *_block("quote", quote), f"    cites: [{', '.join(cites)}]", f"    finding_type: {finding_type}",
+                 f"    population: {pop}", f"    setting: {rng.choice(voc.settings)}", "    delivery: not_stated",
+                 "    perspective: recipient", f"    intervention: {intervention}", "    outcomes:"]
         for outcome, direction in zip(outcomes, directions, strict=True):
             if rng.random() < 0.15:
                 lines += [f"      - outcome: {outcome}", f"        direction: {direction}",
@@ -167,19 +178,19 @@ class ClaimGen:
             else:
                 lines.append(f"      - {{outcome: {outcome}, direction: {direction}}}")
         lines += [f"    design: {design}", "    certainty:"]
-        cert = _certainty(rng, voc, design)
+        cert = _certainty(rng, voc, design, required)
         lines += [f"      level: {cert['level']}", f"      basis: {cert['basis']}"]
         if cert["basis"] == "assigned":
             lines += [f"      start: {cert['start']}", f"      downgrades: [{', '.join(cert['downgrades'])}]"]  # type: ignore[arg-type]
         else:
             lines.append(f"      reported_as: {_y(str(cert['reported_as']))}")
         lines += _block("reason", str(cert["reason"]), 6)
-        if rng.random() < 0.1:
+        if has_effect:
             value = rng.randint(5, 60)
             lines += ["    effect:", f"      text: {_y(f'{value}% fewer readmissions at 12 months')}",
                       f"      value: {value}", "      unit: percent"]
         if rng.random() < 0.1:
-            lines += [f"    n_studies: {n}", f"    setting: {_y(rng.choice(('community', 'inpatient', 'online')))}",
+            lines += [f"    n_studies: {n}", f"    dose: {_y(rng.choice(('12 sessions', 'weekly for 6 months')))}",
                       f"    country: {_y(rng.choice(('NO', 'UK', 'Canada', 'Uganda', 'Australia', 'USA')))}"]
         if not cites or rng.random() < 0.8:
             lines += _block("notes", "Design taken from the cited work's title; the source gives no sample "

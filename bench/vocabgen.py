@@ -15,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_VOCAB = ROOT / "evidence" / "vocab"
-COPIED_SCHEMES = ("designs.ttl", "directions.ttl", "certainty.ttl")
+COPIED_SCHEMES = ("designs.ttl", "directions.ttl", "certainty.ttl", "settings.ttl", "delivery.ttl",
+                  "perspectives.ttl", "finding-types.ttl", "intervention-kinds.ttl")
 
 CONDITIONS = (
     ("smi", "serious mental illness"), ("depression", "depression"), ("anxiety", "anxiety disorders"),
@@ -81,6 +82,8 @@ class Vocab:
     outcomes: dict[str, str]  # leaf outcome id → label
     design_start: dict[str, str]  # design id → starting certainty (from the real designs.ttl)
     design_labels: dict[str, str]
+    design_groups: dict[str, str]  # design id → psk:designGroup (the certainty rule reads it)
+    settings: tuple[str, ...]  # the real settings' ids (not_stated included)
 
 
 def _label(concept_id: str) -> str:
@@ -96,22 +99,25 @@ def interventions() -> dict[str, str]:
     return {k: v[0].upper() + v[1:] for k, v in out.items()}
 
 
-def real_designs() -> tuple[dict[str, str], dict[str, str]]:
-    """Design id → starting level and → label, read from the real designs.ttl."""
+def real_designs() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Design id → starting level, → label and → group, read from the real designs.ttl."""
     text = (REAL_VOCAB / "designs.ttl").read_text(encoding="utf-8")
-    starts, labels = {}, {}
+    starts, labels, groups = {}, {}, {}
     for block in text.split("\n\n"):
         found = re.search(r"^design:(\w+) a skos:Concept", block, re.MULTILINE)
         if found:
             starts[found.group(1)] = re.search(r"startingCertainty <concept/certainty/(\w+)>", block).group(1)
             labels[found.group(1)] = re.search(r'skos:prefLabel "([^"]+)"', block).group(1)
-    return starts, labels
+            groups[found.group(1)] = re.search(r'psk:designGroup "(\w+)"', block).group(1)
+    return starts, labels, groups
 
 
 def vocab() -> Vocab:
-    starts, labels = real_designs()
+    starts, labels, groups = real_designs()
     outcomes = {oid: _label(oid) for _, (_, ids) in DOMAINS.items() for oid in ids}
-    return Vocab(populations(), interventions(), outcomes, starts, labels)
+    settings = tuple(re.findall(r"^setting:(\w+) a skos:Concept", (REAL_VOCAB / "settings.ttl").read_text(),
+                                re.MULTILINE))
+    return Vocab(populations(), interventions(), outcomes, starts, labels, groups, settings)
 
 
 def _esc(text: str) -> str:
@@ -149,7 +155,8 @@ def write_vocab(vocab_dir: Path) -> None:
     for cid, label in interventions().items():
         ints.append(_concept("intervention", cid, "intervention", label,
                              f"{label}: support given by people with lived experience of mental health problems "
-                             "to others in a similar situation, in the form the source names.", [label.lower()]))
+                             "to others in a similar situation, in the form the source names.", [label.lower()],
+                             " psk:interventionKind <concept/intervention_kind/peer_delivered> ;"))
     (vocab_dir / "interventions.ttl").write_text("\n".join(ints), encoding="utf-8")
     outs = [_header("outcome", "outcome", "@prefix domain: <concept/outcome-domain/> .\n"),
             'scheme:outcome a skos:ConceptScheme ;\n    skos:prefLabel "Outcomes"@en ;\n'

@@ -13,4 +13,8 @@ CITEKEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,99}$")
 CLAIM_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 CONCEPT_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
-SCHEMES = ("population", "intervention", "outcome", "design", "direction", "certainty")
+SCHEMES = ("population", "setting", "delivery", "perspective", "finding_type", "intervention", "intervention_kind",
+           "outcome", "design", "direction", "certainty")
+# The claim facets a map can use as rows, with the claim field that holds each.
+FACETS = ("population", "setting", "delivery", "perspective")
+NOT_STATED = "not_stated"

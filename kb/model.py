@@ -106,7 +106,12 @@ class Certainty:
 
 @dataclass(frozen=True)
 class Claim:
-    """A finding stated by a source document, linked to what it is about and what it rests on."""
+    """A finding stated by a source document, linked to what it is about and what it rests on.
+
+    The facets keep apart what a policymaker must tell apart: who receives peer support
+    (``population``), where (``setting``), how (``delivery``) and whose outcome it is
+    (``perspective``). Population, setting and delivery may name several concepts.
+    """
 
     id: str
     statement: str
@@ -114,15 +119,23 @@ class Claim:
     section: str
     quote: str
     cites: tuple[str, ...]
-    population: str
+    finding_type: str
+    population: tuple[str, ...]
+    setting: tuple[str, ...]
+    delivery: tuple[str, ...]
+    perspective: str
     intervention: str
     outcomes: tuple[OutcomeFinding, ...]
     design: str
     certainty: Certainty
-    effect: Effect | None = None
+    comparator: str | None = None
+    effect: Effect | None = None  # an effect size, as reported
+    figure: Effect | None = None  # another reported number: a prevalence, a count, a cost
+    dose: str | None = None  # verbatim: "12 sessions"
+    frequency: str | None = None  # verbatim: "weekly"
+    duration: str | None = None  # verbatim: "over a 6-month period"
     n_studies: int | None = None
     n_participants: int | None = None
-    setting: str | None = None
     country: str | None = None
     notes: str | None = None
     path: str = ""
@@ -145,6 +158,10 @@ class Concept:
     alt_labels: tuple[str, ...] = ()
     broader: str | None = None  # id of the broader concept (outcome domains)
     starting_certainty: str | None = None  # designs only
+    group: str | None = None  # designs only: systematic_review | primary_study | other (psk:designGroup)
+    kind: str | None = None  # interventions only: peer_delivered | peer_adjacent | comparator
+    core_area: str | None = None  # outcome domains only: the COMET core area
+    chime: str | None = None  # personal-recovery outcomes only: the CHIME process
     is_domain: bool = False
     path: str = ""
     line: int = 0

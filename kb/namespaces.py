@@ -21,6 +21,7 @@ PROV = "http://www.w3.org/ns/prov#"
 FOAF = "http://xmlns.com/foaf/0.1/"
 SCHEMA = "https://schema.org/"
 SH = "http://www.w3.org/ns/shacl#"
+PICO = "http://data.cochrane.org/ontologies/pico/"
 PSK = ONTOLOGY_NS
 
 PREFIXES: dict[str, str] = {
@@ -37,6 +38,7 @@ PREFIXES: dict[str, str] = {
     "foaf": FOAF,
     "schema": SCHEMA,
     "psk": PSK,
+    "pico": PICO,
 }
 
 

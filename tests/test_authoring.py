@@ -20,10 +20,12 @@ def test_stub_lists_every_choice():
     stub = result.stdout
     for field in ("id:", "statement:", "section:", "quote:", "cites:", "population:", "intervention:",
                   "outcomes:", "outcome:", "direction:", "design:", "certainty:", "level:", "basis:", "start:",
-                  "downgrades:", "reason:", "effect:", "n_studies:", "setting:", "country:", "notes:"):
+                  "downgrades:", "reason:", "effect:", "figure:", "dose:", "frequency:", "duration:", "n_studies:",
+                  "finding_type:", "setting:", "delivery:", "perspective:", "comparator:", "country:", "notes:"):
         assert field in stub, field
     assert "#     Severe or Serious Mental Illness" in stub
-    assert "acute_discharge, addiction, schizophrenia, smi" in stub
+    assert "acute_discharge, addiction, not_stated, schizophrenia, smi" in stub
+    assert "usual_care" in stub  # the comparators
     assert "Personal recovery: empowerment, hope, recovery" in stub
     assert "protocol (starts very_low)" in stub
     assert "benefit | inconclusive | harm" not in stub and "benefit | harm | inconclusive | mixed | no_effect" in stub

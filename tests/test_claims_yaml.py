@@ -19,6 +19,10 @@ claims:
     cites: [lloydevans2014systematic]
     population: smi
     intervention: peer_support_services
+    finding_type: effect
+    setting: [community]
+    delivery: not_stated
+    perspective: recipient
     outcomes:
       - {outcome: hope, direction: benefit}
     design: systematic_review_rct
@@ -66,7 +70,7 @@ def test_duplicate_key_reports_both_lines(tmp_path):
 def test_yaml_type_traps_are_named_with_their_line(tmp_path, value, trap):
     _, claims, problems = load(tmp_path, GOOD_CLAIM + f"    country: {value}\n")
     assert [p.code for p in problems] == ["yaml-type-trap"]
-    assert problems[0].line == 14 and problems[0].field == "country"
+    assert problems[0].line == 18 and problems[0].field == "country"
     assert trap in problems[0].message and f'"{value}"' in problems[0].hint
     assert claims == [], "a claim with a bad field is not half-loaded"
 
@@ -141,6 +145,22 @@ def test_certainty_rules_of_shape(tmp_path):
 def test_numbers_must_be_numbers(tmp_path):
     _, _, problems = load(tmp_path, GOOD_CLAIM + "    n_studies: several\n")
     assert [p.code for p in problems] == ["claim-type"] and problems[0].field == "n_studies"
+
+
+def test_facets_take_one_id_or_a_list(tmp_path):
+    _, claims, problems = load(tmp_path, GOOD_CLAIM.replace("population: smi", "population: [older_adults, smi]"))
+    assert problems == [] and claims[0].population == ("older_adults", "smi")
+    assert claims[0].setting == ("community",) and claims[0].delivery == ("not_stated",)
+    assert claims[0].finding_type == "effect" and claims[0].perspective == "recipient"
+
+
+def test_facet_list_problems_are_named(tmp_path):
+    _, claims, problems = load(tmp_path, GOOD_CLAIM.replace("setting: [community]", "setting: []"))
+    assert [(p.code, p.field, p.line) for p in problems] == [("claim-empty", "setting", 11)] and claims == []
+    _, _, problems = load(tmp_path, GOOD_CLAIM.replace("setting: [community]", "setting: [community, community]"))
+    assert [(p.code, p.field) for p in problems] == [("claim-duplicate-value", "setting")]
+    _, _, problems = load(tmp_path, GOOD_CLAIM.replace("setting: [community]", "setting: {a: b}"))
+    assert [(p.code, p.field) for p in problems] == [("claim-type", "setting")]
 
 
 def test_non_utf8_claim_file(tmp_path):

@@ -47,7 +47,7 @@ def test_check_json(evidence_copy):
     payload = json.loads(result.stdout)
     assert payload["errors"] == 1
     problem = next(p for p in payload["problems"] if p["severity"] == "error")
-    assert problem["code"] == "claim-unknown-term" and problem["line"] == 16 and problem["field"] == "population"
+    assert problem["code"] == "claim-unknown-term" and problem["line"] == 17 and problem["field"] == "population"
 
 
 def test_missing_evidence_folder_is_a_usage_error(tmp_path):
@@ -158,8 +158,9 @@ def test_claims_csv_columns_and_values():
 
     result = run("export", "--evidence", str(FIXTURE), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["claim_id", "statement", "source", "cites", "population", "intervention", "outcome",
-                             "direction", "design", "certainty", "quote"]
+    assert list(rows[0]) == ["claim_id", "statement", "source", "cites", "finding_type", "population", "setting",
+                             "delivery", "perspective", "intervention", "intervention_kind", "outcome", "direction",
+                             "design", "certainty", "quote"]
     assert len(rows) == 9
     hosp = next(r for r in rows if r["outcome"] == "Hospitalisation")
     assert (hosp["claim_id"], hosp["direction"], hosp["certainty"], hosp["population"], hosp["cites"]) == (

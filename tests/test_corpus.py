@@ -89,7 +89,8 @@ def test_every_claim_cites_or_says_why(real):
 def test_protocols_have_no_results(real):
     for claim in real.evidence.claims:
         if claim.design == "protocol":
-            assert {o.direction for o in claim.outcomes} == {"inconclusive"}, claim.id
+            assert {o.direction for o in claim.outcomes} == {"not_reported"}, claim.id
+            assert claim.finding_type == "no_result", claim.id
 
 
 def test_reported_certainty_keeps_the_source_wording(real):

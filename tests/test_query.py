@@ -108,7 +108,7 @@ def test_formats(fixture_checked):
     store = fixture_checked.graph.store
     select = "SELECT ?d (COUNT(*) AS ?n) WHERE { ?f psk:direction/skos:notation ?d } GROUP BY ?d ORDER BY ?d"
     table = format_results(run_query(store, select), "table").decode()
-    assert table.splitlines()[0].split() == ["d", "|", "n"] and table.rstrip().endswith("(3 rows)")
+    assert table.splitlines()[0].split() == ["d", "|", "n"] and table.rstrip().endswith("(4 rows)")
     assert format_results(run_query(store, select), "tsv").decode().splitlines()[0] == "?d\t?n"
     assert format_results(run_query(store, "ASK { ?c a psk:Claim }"), "table") == b"true\n"
     assert json.loads(format_results(run_query(store, "ASK { ?c a psk:Claim }"), "json"))["boolean"] is True

@@ -35,7 +35,7 @@ def test_unknown_vocabulary_term_with_suggestion(evidence_copy):
     errors = run(evidence_copy).report.errors
     assert codes(errors) == ["claim-unknown-term"]
     problem = errors[0]
-    assert problem.path.endswith(CLAIMS) and problem.line == 16 and problem.field == "population"
+    assert problem.path.endswith(CLAIMS) and problem.line == 17 and problem.field == "population"
     assert "did you mean 'smi'" in problem.message
 
 
@@ -100,7 +100,8 @@ def test_duplicate_claim_ids_across_files(evidence_copy):
 
 def test_claim_without_cites_needs_a_reason(evidence_copy):
     edit(evidence_copy, CLAIMS, "cites: [litt2007changing]", "cites: []")
-    assert codes(run(evidence_copy).report.errors) == ["claim-no-cites"]
+    # An uncited trial is also a design the rule forbids: uncited summaries take the source's design.
+    assert codes(run(evidence_copy).report.errors) == ["claim-no-cites", "claim-uncited-design"]
 
 
 def test_duplicate_outcome_in_a_claim(evidence_copy):
@@ -166,7 +167,7 @@ def test_shacl_closed_shape_catches_unknown_property(evidence_copy):
 def test_problem_format_is_grep_friendly(evidence_copy):
     edit(evidence_copy, CLAIMS, "population: smi", "population: smii")
     line = run(evidence_copy).report.errors[0].format()
-    assert re.match(r"^.+/claims/shalaby2020peer\.yaml:16: claim-unknown-term \[population\] ", line)
+    assert re.match(r"^.+/claims/shalaby2020peer\.yaml:17: claim-unknown-term \[population\] ", line)
 
 
 @pytest.mark.parametrize("folder", [FIXTURE])
@@ -174,3 +175,57 @@ def test_check_is_deterministic(folder):
     first = [p.format() for p in check(load_config(folder)).report.sorted()]
     second = [p.format() for p in check(load_config(folder)).report.sorted()]
     assert first == second
+
+
+# --- the evidence model (issue 13): facets, kinds, the certainty rule ------------------------------
+
+
+def test_not_stated_cannot_stand_beside_other_ids(evidence_copy):
+    edit(evidence_copy, CLAIMS, "    population: smi\n", "    population: [smi, not_stated]\n")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-facet-contradiction"] and errors[0].field == "population"
+
+
+def test_a_comparator_is_not_the_intervention(evidence_copy):
+    edit(evidence_copy, CLAIMS, "    intervention: network_support\n", "    intervention: usual_care\n")
+    assert codes(run(evidence_copy).report.errors) == ["claim-comparator-as-intervention"]
+
+
+def test_comparator_must_be_marked_as_one(evidence_copy):
+    edit(evidence_copy, CLAIMS, "    intervention: network_support\n",
+         "    intervention: network_support\n    comparator: peer_support_services\n")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-not-a-comparator"] and errors[0].field == "comparator"
+    edit(evidence_copy, CLAIMS, "    comparator: peer_support_services\n", "    comparator: usual_care\n")
+    assert run(evidence_copy).report.errors == []
+
+
+def test_directions_fit_the_kind_of_finding(evidence_copy):
+    edit(evidence_copy, CLAIMS, "{outcome: readmission, direction: not_reported}",
+         "{outcome: readmission, direction: benefit}")
+    assert codes(run(evidence_copy).report.errors) == ["claim-direction-kind"]
+
+
+def test_not_applicable_is_only_for_prevalence(evidence_copy):
+    edit(evidence_copy, CLAIMS, "{outcome: hope, direction: benefit}", "{outcome: hope, direction: not_applicable}")
+    errors = run(evidence_copy).report.errors
+    assert codes(errors) == ["claim-direction-kind"] and "prevalence" in errors[0].expected
+
+
+def test_one_trial_known_from_one_sentence_cannot_stay_high(evidence_copy):
+    """Rule 3: a single primary study without an effect estimate is imprecise and indirect."""
+    edit(evidence_copy, CLAIMS, "        effect: {text: 27% increase in the probability of reporting abstinence, "
+         "value: 27, unit: percent}\n", "")
+    edit(evidence_copy, CLAIMS, "      level: low\n      basis: assigned\n      start: high\n"
+         "      downgrades: [imprecision, indirectness]", "      level: high\n      basis: assigned\n"
+         "      start: high\n      downgrades: []")
+    errors = run(evidence_copy).report.errors
+    missing = [p for p in errors if p.code == "claim-certainty-missing-downgrade"]
+    assert sorted(p.expected for p in missing) == ["downgrades listing imprecision", "downgrades listing indirectness"]
+    assert all("one primary study" in p.message and p.field == "certainty" for p in missing)
+
+
+def test_vocabulary_marks_kinds_and_design_groups(evidence_copy):
+    edit(evidence_copy, "vocab/schemes.ttl", '    psk:interventionKind kind:peer_adjacent .', " .")
+    edit(evidence_copy, "vocab/schemes.ttl", '; psk:designGroup "other" .', " .")
+    assert {"vocab-intervention-kind", "vocab-design-group"} <= set(codes(run(evidence_copy).report.errors))

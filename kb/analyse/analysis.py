@@ -15,10 +15,8 @@ from kb.graph.select import csv_bytes
 from kb.load.evidence import Evidence
 from kb.namespaces import sparql_prologue
 
-DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive")
+DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive", "not_reported", "not_applicable")
 LEVELS = ("high", "moderate", "low", "very_low")
-# Designs that synthesise studies systematically: a narrative review does not count as one.
-REVIEW_DESIGNS_HINT = ("systematic_review", "meta_analysis", "cochrane", "evidence_synthesis")
 
 # The claim-outcome projection as researchers would write it: the analysis builds the same rows
 # from the records (with labels and texts, ~10x faster), and a test holds the two to each other.
@@ -26,11 +24,12 @@ REVIEW_DESIGNS_HINT = ("systematic_review", "meta_analysis", "cochrane", "eviden
 # are used by claims only.
 ROWS_QUERY = sparql_prologue() + """
 SELECT ?claim_id ?outcome ?direction ?population ?intervention ?design ?certainty WHERE {
-  ?claim psk:finding ?f ; dcterms:identifier ?claim_id ; psk:population ?p ; psk:intervention ?i ;
-         psk:design ?d ; psk:certainty ?c .
+  ?claim psk:finding ?f ; dcterms:identifier ?claim_id ; psk:intervention ?i ; psk:design ?d ; psk:certainty ?c .
   ?f psk:outcome ?o ; psk:direction ?dir .
-  ?o skos:notation ?outcome . ?dir skos:notation ?direction . ?p skos:notation ?population .
+  ?o skos:notation ?outcome . ?dir skos:notation ?direction .
   ?i skos:notation ?intervention . ?d skos:notation ?design . ?c skos:notation ?certainty .
+  { SELECT ?claim (GROUP_CONCAT(?pid; separator=" ") AS ?population) WHERE {
+      ?claim psk:population/skos:notation ?pid } GROUP BY ?claim }
 }
 """
 
@@ -57,10 +56,15 @@ class Row:
     statement: str
     source: str
     cites: tuple[str, ...]
-    population: str
-    population_label: str
+    finding_type: str
+    population: tuple[str, ...]
+    population_label: str  # the populations' labels, joined with "; "
+    setting: tuple[str, ...]
+    delivery: tuple[str, ...]
+    perspective: str
     intervention: str
     intervention_label: str
+    intervention_kind: str
     outcome: str
     outcome_label: str
     domain: str
@@ -68,9 +72,15 @@ class Row:
     direction: str
     design: str
     design_label: str
+    design_group: str
     certainty: str
     quote: str
     section: str
+
+    def values(self, facet: str) -> tuple[str, ...]:
+        """The row's concept ids on one facet (population, setting and delivery may hold several)."""
+        value = getattr(self, facet)
+        return value if isinstance(value, tuple) else (value,)
 
 
 @dataclass
@@ -105,14 +115,14 @@ class Analysis:
         """Cells with no evidence, only low/very-low certainty, conflicting directions, or no review."""
         cells: dict[tuple[str, str], list[Row]] = defaultdict(list)
         for row in self.rows:
-            cells[(row.population, row.outcome)].append(row)
+            for population in row.population:
+                cells[(population, row.outcome)].append(row)
         empty = [(p, o) for p in populations for o in outcomes if (p, o) not in cells]
         low_only = sorted(k for k, rs in cells.items() if all(r.certainty in ("low", "very_low") for r in rs))
         conflicting = sorted(k for k, rs in cells.items()
                              if len({r.direction for r in rs} & {"benefit", "no_effect", "harm"}) > 1
                              or any(r.direction == "mixed" for r in rs))
-        no_review = sorted(k for k, rs in cells.items()
-                           if not any(any(h in r.design for h in REVIEW_DESIGNS_HINT) for r in rs))
+        no_review = sorted(k for k, rs in cells.items() if not any(r.design_group == "systematic_review" for r in rs))
         return {"empty": empty, "low_only": low_only, "conflicting": conflicting, "no_review": no_review}
 
 
@@ -132,14 +142,19 @@ def claim_rows(evidence: Evidence) -> list[Row]:
         for finding in claim.outcomes:
             outcome = vocab.get("outcome", finding.outcome)
             domain = outcome.broader if outcome else ""
+            intervention = vocab.get("intervention", claim.intervention)
+            design = vocab.get("design", claim.design)
             rows.append(Row(
                 claim_id=claim.id, statement=" ".join(claim.statement.split()), source=claim.source,
-                cites=tuple(sorted(set(claim.cites))), population=claim.population,
-                population_label=vocab.label("population", claim.population), intervention=claim.intervention,
-                intervention_label=vocab.label("intervention", claim.intervention), outcome=finding.outcome,
+                cites=tuple(sorted(set(claim.cites))), finding_type=claim.finding_type, population=claim.population,
+                population_label="; ".join(vocab.label("population", p) for p in claim.population),
+                setting=claim.setting, delivery=claim.delivery, perspective=claim.perspective,
+                intervention=claim.intervention, intervention_label=vocab.label("intervention", claim.intervention),
+                intervention_kind=(intervention.kind if intervention else None) or "", outcome=finding.outcome,
                 outcome_label=vocab.label("outcome", finding.outcome), domain=domain or "",
                 domain_label=vocab.label("outcome", domain) if domain else "", direction=finding.direction,
                 design=claim.design, design_label=vocab.label("design", claim.design),
+                design_group=(design.group if design else None) or "",
                 certainty=claim.certainty.level, quote=" ".join(claim.quote.split()), section=claim.section,
             ))
     rows.sort(key=lambda r: (r.claim_id, r.outcome))
@@ -177,5 +192,6 @@ def analyse(kg: KnowledgeGraph, evidence: Evidence) -> Analysis:
     rows = claim_rows(evidence)
     matrix: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for row in rows:
-        matrix[(row.population, row.outcome)][row.direction] += 1
+        for population in row.population:
+            matrix[(population, row.outcome)][row.direction] += 1
     return Analysis(rows=rows, network=evidence_network(kg), matrix=dict(matrix), triples=len(kg.store))

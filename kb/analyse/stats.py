@@ -7,7 +7,8 @@ from collections import Counter
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Analysis
 from kb.load.evidence import Evidence
 
-SYMBOL = {"benefit": "+", "no_effect": "=", "harm": "-", "mixed": "~", "inconclusive": "?"}
+SYMBOL = {"benefit": "+", "no_effect": "=", "harm": "-", "mixed": "~", "inconclusive": "?", "not_reported": "0",
+          "not_applicable": "#"}
 
 
 def render_stats(evidence: Evidence, analysis: Analysis) -> str:
@@ -21,7 +22,7 @@ def render_stats(evidence: Evidence, analysis: Analysis) -> str:
         "Evidence map: populations × outcomes (claim-outcomes per direction: "
         + " ".join(f"{s}={d}" for d, s in SYMBOL.items()) + ")",
     ]
-    populations = sorted({r.population for r in analysis.rows})
+    populations = sorted({p for r in analysis.rows for p in r.population})
     outcomes = sorted({r.outcome for r in analysis.rows},
                       key=lambda o: ((c.broader or "") if (c := vocab.get("outcome", o)) else "", o))
     header = ["population \\ outcome", *outcomes]

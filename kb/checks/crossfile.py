@@ -6,6 +6,9 @@ then checks the graph as a consumer sees it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from kb.ids import NOT_STATED
 from kb.load.evidence import Evidence
 from kb.load.sources import normalise_ws
 from kb.model import Claim
@@ -84,12 +87,19 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) 
     if not claim.cites and not claim.notes:
         fail("cites", "claim-no-cites", "cites no reference and its notes do not say why",
              expected="at least one citekey, or 'notes' explaining why there is none")
-    for field_name, scheme, value in (("population", "population", claim.population),
-                                      ("intervention", "intervention", claim.intervention),
-                                      ("design", "design", claim.design)):
-        wrong = vocab.check_id(scheme, value)
+    for field_name, value in (("finding_type", claim.finding_type), ("perspective", claim.perspective),
+                              ("intervention", claim.intervention), ("design", claim.design),
+                              *((facet, v) for facet in ("population", "setting", "delivery")
+                                for v in getattr(claim, facet))):
+        wrong = vocab.check_id(field_name, value)
         if wrong:
-            fail(field_name, "claim-unknown-term", wrong, expected=f"an id from vocab ({scheme} scheme)")
+            fail(field_name, "claim-unknown-term", wrong, expected=f"an id from vocab ({field_name} scheme)")
+    for facet in ("population", "setting", "delivery"):
+        values = getattr(claim, facet)
+        if NOT_STATED in values and len(values) > 1:
+            fail(facet, "claim-facet-contradiction", f"{facet} lists '{NOT_STATED}' beside other ids",
+                 expected=f"either '{NOT_STATED}' alone or the ids the source states")
+    _check_kinds(evidence, claim, fail)
     outcomes_seen: set[str] = set()
     for finding in claim.outcomes:
         for scheme, value in (("outcome", finding.outcome), ("direction", finding.direction)):
@@ -122,6 +132,34 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) 
     return problems
 
 
+def _check_kinds(evidence: Evidence, claim: Claim, fail: Callable[..., None]) -> None:
+    """Interventions by kind, directions by kind of finding: the combinations that say what they mean."""
+    vocab = evidence.vocabulary
+    intervention = vocab.get("intervention", claim.intervention)
+    if intervention is not None and intervention.kind == "comparator":
+        fail("intervention", "claim-comparator-as-intervention",
+             f"'{claim.intervention}' is a comparator, not an intervention",
+             expected="the intervention studied; name the comparator in 'comparator'")
+    if claim.comparator is not None:
+        wrong = vocab.check_id("intervention", claim.comparator)
+        comparator = vocab.get("intervention", claim.comparator)
+        if wrong:
+            fail("comparator", "claim-unknown-term", wrong, expected="an id from vocab (intervention scheme)")
+        elif comparator is not None and comparator.kind != "comparator":
+            fail("comparator", "claim-not-a-comparator", f"'{claim.comparator}' is not marked as a comparator",
+                 expected="an intervention whose psk:interventionKind is comparator (e.g. usual_care)")
+    directions = {f.direction for f in claim.outcomes}
+    if claim.finding_type == "no_result" and directions != {"not_reported"}:
+        fail("outcomes", "claim-direction-kind", "a finding with no result reported has a direction",
+             expected="direction not_reported on every outcome")
+    elif claim.finding_type != "no_result" and "not_reported" in directions:
+        fail("finding_type", "claim-direction-kind", "an outcome has no result reported but the finding is "
+             f"of kind '{claim.finding_type}'", expected="finding_type no_result, or a direction")
+    if "not_applicable" in directions and claim.finding_type != "prevalence":
+        fail("outcomes", "claim-direction-kind", "direction not_applicable is only for prevalence or need",
+             expected="finding_type prevalence, or a direction such as benefit or no_effect")
+
+
 def _check_certainty(evidence: Evidence, claim: Claim) -> list[Problem]:
     cert = claim.certainty
     out = []
@@ -139,12 +177,43 @@ def _check_certainty(evidence: Evidence, claim: Claim) -> list[Problem]:
         out.append(error(claim.path, line, "claim-certainty-start",
                          f"claim '{claim.id}': start '{cert.start}' differs from the starting level of design "
                          f"'{claim.design}'", field="certainty", expected=design.starting_certainty))
+    for domain, why in required_downgrades(evidence, claim):
+        if domain not in cert.downgrades:
+            out.append(error(claim.path, line, "claim-certainty-missing-downgrade",
+                             f"claim '{claim.id}': {why}, so '{domain}' must be among the downgrades",
+                             field="certainty", expected=f"downgrades listing {domain}",
+                             hint="see 'How certainty is set' in evidence/README.md (rule 3)"))
+    if not claim.cites and design is not None and design.group == "primary_study":
+        out.append(error(claim.path, claim.line_of("design"), "claim-uncited-design",
+                         f"claim '{claim.id}' cites no work but has the primary-study design '{claim.design}'",
+                         field="design", expected="the design of the source itself (e.g. narrative_review)",
+                         hint="an uncited summary by a source's authors takes the source's own design"))
     expected = LEVELS[min(LEVELS.index(cert.start or "high") + len(cert.downgrades), len(LEVELS) - 1)]
     if cert.level != expected:
         out.append(error(claim.path, line, "claim-certainty-level",
                          f"claim '{claim.id}': level '{cert.level}' does not follow from start '{cert.start}' "
                          f"with {len(cert.downgrades)} downgrade(s)", field="certainty", expected=expected,
                          hint="one step down per GRADE domain listed in 'downgrades'"))
+    return out
+
+
+def required_downgrades(evidence: Evidence, claim: Claim) -> list[tuple[str, str]]:
+    """The downgrades the rule demands whatever the source says (rule 3 of the editors' guide).
+
+    One primary study known only from a citing document's summary is imprecise until the source
+    gives its effect estimate, and indirect until it gives the study's size and result as well:
+    so a single trial cannot reach "high" on a title and one sentence.
+    """
+    design = evidence.vocabulary.get("design", claim.design)
+    if design is None or design.group != "primary_study" or len(claim.cites) != 1 or claim.source in claim.cites:
+        return []
+    if claim.n_studies is not None and claim.n_studies > 1:
+        return []
+    out = []
+    if claim.effect is None:
+        out.append(("imprecision", "it rests on one primary study and reports no effect estimate"))
+    if claim.effect is None or claim.n_participants is None:
+        out.append(("indirectness", "it rests on one primary study known only from the citing document's summary"))
     return out
 
 

@@ -58,9 +58,16 @@ def claim_stub(evidence: Evidence, source: str) -> str:
     listed = [c for c in evidence.citations if c.source == source]
     if listed:
         out.append(f"{pad}#   {source}'s reference list: [N] is position N of citations/{source}.yaml")
-    for field, scheme in (("population", "population"), ("intervention", "intervention")):
-        out.append(f"{pad}{field}: ''")
-        out += _ids_comment(vocab, scheme, pad)
+    out.append(f"{pad}finding_type: ''               # " + " | ".join(vocab.ids("finding_type")))
+    for field, note in (("population", "who receives peer support; one id or a list [a, b]"),
+                        ("setting", "where; one id or a list (not_stated where the source does not say)"),
+                        ("delivery", "how; one id or a list"), ("perspective", "whose outcome it is"),
+                        ("intervention", "what is delivered (peer-delivered or peer-adjacent)")):
+        out.append(f"{pad}{field}: ''".ljust(35) + f"# {note}")
+        out += _ids_comment(vocab, field, pad)
+    out.append(f"{pad}# comparator: ''                # optional: what it was compared with")
+    out += _wrap(", ".join(c.id for c in sorted(vocab.concepts["intervention"].values(), key=lambda c: c.id)
+                           if c.kind == "comparator"), pad)
     out += [f"{pad}outcomes:                      # one entry per outcome and direction",
             f"{pad}  - outcome: ''",
             f"{pad}    direction: ''              # " + " | ".join(vocab.ids("direction")),
@@ -75,9 +82,12 @@ def claim_stub(evidence: Evidence, source: str) -> str:
             f"{pad}  start: ''                    # assigned: the design's starting level (listed above)",
             f"{pad}  downgrades: []               # " + ", ".join(GRADE_DOMAINS),
             f"{pad}  reason: ''                   # quote the source's words that set the level",
-            f"{pad}# effect: {{text: '', value: 0, unit: ''}}   # optional: a reported figure, verbatim",
+            f"{pad}# effect: {{text: '', value: 0, unit: ''}}   # optional: a reported effect size, verbatim",
+            f"{pad}# figure: {{text: '', value: 0, unit: ''}}   # optional: another number (prevalence, count)",
+            f"{pad}# dose: ''                     # optional, verbatim: how much (12 sessions)",
+            f"{pad}# frequency: ''                # optional, verbatim: how often (weekly)",
+            f"{pad}# duration: ''                 # optional, verbatim: for how long (6 months)",
             f"{pad}# n_studies: 0                 # optional, only where the source says",
-            f"{pad}# setting: ''                  # optional",
             f"{pad}# country: ''                  # optional; quote it: \"NO\" is Norway, NO is false",
             f"{pad}# notes: ''                    # optional: judgement calls, uncertainty"]
     return "\n".join(out) + "\n"

@@ -22,7 +22,7 @@ from kb.graph.iris import Minter, slug
 from kb.graph.shipped import schema_bytes
 from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Person, Reference
-from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, OWL, PROV, PSK, RDF, SCHEMA, SKOS, XSD
+from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, OWL, PICO, PROV, PSK, RDF, SCHEMA, SKOS, XSD
 
 BIBO_TYPES = {
     "article": BIBO + "AcademicArticle",
@@ -204,8 +204,14 @@ class _Builder:
             if key in self.ev.references_by_key:
                 self.iri(iri, CITO + "citesAsEvidence", self.mint.work(key))
                 self.iri(iri, PROV + "wasDerivedFrom", self.mint.work(key))
-        self.concept(iri, PSK + "population", "population", claim.population)
+        self.concept(iri, PSK + "findingType", "finding_type", claim.finding_type)
+        for facet, prop in FACET_PROPERTIES.items():
+            for concept_id in getattr(claim, facet):
+                self.concept(iri, prop, facet, concept_id)
+        self.concept(iri, PSK + "perspective", "perspective", claim.perspective)
         self.concept(iri, PSK + "intervention", "intervention", claim.intervention)
+        if claim.comparator:
+            self.concept(iri, PSK + "comparator", "intervention", claim.comparator)
         self.concept(iri, PSK + "design", "design", claim.design)
         cert = claim.certainty
         self.concept(iri, PSK + "certainty", "certainty", cert.level)
@@ -230,17 +236,21 @@ class _Builder:
                 self.add(node, SKOS + "editorialNote", text(" ".join(finding.notes.split())))
         if claim.effect:
             self.effect(iri, claim.effect)
+        if claim.figure:
+            self.effect(iri, claim.figure, "figure")
         for count, prop in ((claim.n_studies, "numberOfStudies"), (claim.n_participants, "numberOfParticipants")):
             if count is not None:
                 self.add(iri, PSK + prop, typed(count, "integer"))
-        for value, prop in ((claim.setting, PSK + "setting"), (claim.country, PSK + "country"),
+        for value, prop in ((claim.dose, PSK + "dose"), (claim.frequency, PSK + "frequency"),
+                            (claim.duration, PSK + "duration"), (claim.country, PSK + "country"),
                             (claim.notes, SKOS + "editorialNote")):
             if value:
                 self.add(iri, prop, text(" ".join(value.split())))
 
-    def effect(self, owner: str, effect: Effect) -> None:
-        node = self.mint.effect(owner)
-        self.iri(owner, PSK + "effect", node)
+    def effect(self, owner: str, effect: Effect, kind: str = "effect") -> None:
+        """A reported number: an effect size (``psk:effect``) or another figure (``psk:figure``)."""
+        node = self.mint.effect(owner, kind)
+        self.iri(owner, PSK + kind, node)
         self.iri(node, RDF + "type", PSK + "Effect")
         self.add(node, PSK + "effectText", text(" ".join(effect.text.split())))
         for value, prop in ((effect.value, "effectValue"), (effect.value_max, "effectValueMax")):
@@ -248,6 +258,16 @@ class _Builder:
                 self.add(node, PSK + prop, typed(_decimal(value), "decimal"))
         if effect.unit:
             self.add(node, PSK + "effectUnit", text(effect.unit))
+
+    def pico_types(self) -> None:
+        """Each concept typed with the Cochrane PICO class its scheme names (``psk:picoClass``), and
+        outcome domains as ``pico:OutcomeDomain``, so the concepts can be queried beside Cochrane's
+        PICO annotations."""
+        vocab = self.ev.vocabulary
+        for scheme, pico_class in sorted(vocab.scheme_pico.items()):
+            for concept in vocab.concepts.get(scheme, {}).values():
+                cls = PICO + "OutcomeDomain" if concept.is_domain else pico_class
+                self.iri(concept.iri, RDF + "type", cls)
 
     def dataset(self) -> None:
         config = self.ev.config
@@ -258,6 +278,9 @@ class _Builder:
         sources = {c.source for c in self.ev.claims} | {cl.source for cl in self.ev.citations}
         for key in sorted(sources & set(self.ev.references_by_key)):
             self.iri(ds, PROV + "wasDerivedFrom", self.mint.work(key))
+
+
+FACET_PROPERTIES = {"population": PSK + "population", "setting": PSK + "setting", "delivery": PSK + "deliveryMode"}
 
 
 def _decimal(value: float) -> str:
@@ -283,6 +306,7 @@ def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeG
     for claim in evidence.claims:
         builder.claim(claim)
     builder.dataset()
+    builder.pico_types()
     for scheme in evidence.vocabulary.concepts.values():
         for concept in scheme.values():
             builder.locations[concept.iri] = (concept.path, concept.line)

@@ -38,8 +38,9 @@ class Minter:
     def finding(self, claim_id: str, outcome_id: str) -> str:
         return f"{self.base}claim/{claim_id}/outcome/{outcome_id}"
 
-    def effect(self, owner_iri: str) -> str:
-        return f"{owner_iri}/effect"
+    def effect(self, owner_iri: str, kind: str = "effect") -> str:
+        """A reported number of a claim or finding: ``…/effect`` (an effect size) or ``…/figure``."""
+        return f"{owner_iri}/{kind}"
 
     def scheme(self, scheme: str) -> str:
         return f"{self.base}scheme/{scheme}"

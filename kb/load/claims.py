@@ -32,7 +32,7 @@ _TRAP_HINTS = {
 class Spec:
     """How one field is read: its kind, whether it is required, and (for ids) its pattern."""
 
-    kind: str  # "text" | "id" | "int" | "number" | "bool" | "list" | "map"
+    kind: str  # "text" | "id" | "ids" (one id, or a list of them) | "int" | "number" | "bool" | "list" | "map"
     required: bool = False
     pattern: Any = None
 
@@ -44,15 +44,23 @@ CLAIM_FIELDS: dict[str, Spec] = {
     "section": Spec("text", True),
     "quote": Spec("text", True),
     "cites": Spec("list", True),
-    "population": Spec("id", True, CONCEPT_ID_RE),
+    "finding_type": Spec("id", True, CONCEPT_ID_RE),
+    "population": Spec("ids", True, CONCEPT_ID_RE),
+    "setting": Spec("ids", True, CONCEPT_ID_RE),
+    "delivery": Spec("ids", True, CONCEPT_ID_RE),
+    "perspective": Spec("id", True, CONCEPT_ID_RE),
     "intervention": Spec("id", True, CONCEPT_ID_RE),
+    "comparator": Spec("id", False, CONCEPT_ID_RE),
     "outcomes": Spec("list", True),
     "design": Spec("id", True, CONCEPT_ID_RE),
     "certainty": Spec("map", True),
     "effect": Spec("map"),
+    "figure": Spec("map"),
+    "dose": Spec("text"),
+    "frequency": Spec("text"),
+    "duration": Spec("text"),
     "n_studies": Spec("int"),
     "n_participants": Spec("int"),
-    "setting": Spec("text"),
     "country": Spec("text"),
     "notes": Spec("text"),
 }
@@ -118,6 +126,23 @@ class _Reader:
         return out
 
     def value(self, value: Value | None, spec: Spec, key: str, line: int) -> Any:
+        if spec.kind == "ids":
+            if isinstance(value, Sequence):
+                before = len(self.problems)
+                ids = [text for text, _ in self.id_list(value, key, spec.pattern)]
+                if not ids and len(self.problems) == before:
+                    self.fail(value.line or line, "claim-empty", f"'{key}' is an empty list", field=key,
+                              expected="one id or more (not_stated where the source does not say)")
+                if len(set(ids)) != len(ids):
+                    self.fail(value.line or line, "claim-duplicate-value", f"'{key}' names an id twice", field=key,
+                              expected="each id once")
+                return tuple(ids) if ids and len(self.problems) == before else None
+            if isinstance(value, Scalar):
+                text = self.scalar(value, Spec("id", True, spec.pattern), key)
+                return (text,) if text is not None else None
+            self.fail(line, "claim-type", f"'{key}' is not an id or a list of ids", field=key,
+                      expected="an id, or a list of ids ([a, b])")
+            return None
         if spec.kind in ("list", "map"):
             wanted = Sequence if spec.kind == "list" else Mapping
             if isinstance(value, Scalar) and spec.kind == "list" and value.tag == "null":
@@ -206,6 +231,7 @@ def _claim(reader: _Reader, node: Mapping, file_source: str | None, path: Path) 
                     field="outcomes", expected="one entry per outcome and direction")
     certainty = _certainty(reader, fields["certainty"]) if "certainty" in fields else None
     effect = _effect(reader, fields["effect"]) if "effect" in fields else None
+    figure = _effect(reader, fields["figure"]) if "figure" in fields else None
     source = fields.get("source", file_source)
     required = [k for k, s in CLAIM_FIELDS.items() if s.required]
     if any(k not in fields for k in required) or certainty is None or not outcomes or len(reader.problems) > before:
@@ -214,10 +240,12 @@ def _claim(reader: _Reader, node: Mapping, file_source: str | None, path: Path) 
         return None
     return Claim(
         id=fields["id"], statement=fields["statement"], source=source, section=fields["section"],
-        quote=fields["quote"], cites=tuple(cites), population=fields["population"],
-        intervention=fields["intervention"], outcomes=tuple(outcomes), design=fields["design"],
-        certainty=certainty, effect=effect, n_studies=fields.get("n_studies"),
-        n_participants=fields.get("n_participants"), setting=fields.get("setting"),
+        quote=fields["quote"], cites=tuple(cites), finding_type=fields["finding_type"],
+        population=fields["population"], setting=fields["setting"], delivery=fields["delivery"],
+        perspective=fields["perspective"], intervention=fields["intervention"], comparator=fields.get("comparator"),
+        outcomes=tuple(outcomes), design=fields["design"], certainty=certainty, effect=effect, figure=figure,
+        dose=fields.get("dose"), frequency=fields.get("frequency"), duration=fields.get("duration"),
+        n_studies=fields.get("n_studies"), n_participants=fields.get("n_participants"),
         country=fields.get("country"), notes=fields.get("notes"), path=str(path), line=node.line,
         field_lines=dict(node.key_lines),
     )

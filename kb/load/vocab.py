@@ -25,6 +25,7 @@ class Vocabulary:
     concepts: dict[str, dict[str, Concept]] = field(default_factory=dict)
     scheme_labels: dict[str, str] = field(default_factory=dict)
     scheme_definitions: dict[str, str] = field(default_factory=dict)
+    scheme_pico: dict[str, str] = field(default_factory=dict)  # scheme → Cochrane PICO class IRI
     quads: list = field(default_factory=list)
 
     def get(self, scheme: str, concept_id: str) -> Concept | None:
@@ -86,6 +87,8 @@ def _read_concepts(path: Path, quads: list, base: str, vocab: Vocabulary, proble
             name = subject[len(scheme_prefix):]
             vocab.scheme_labels[name] = _one(p[SKOS + "prefLabel"])
             vocab.scheme_definitions[name] = _one(p[SKOS + "definition"])
+            if p[PSK + "picoClass"]:
+                vocab.scheme_pico[name] = _one(p[PSK + "picoClass"])
         if SKOS + "Concept" not in types:
             continue
         line = _line_of(text, subject)
@@ -113,6 +116,7 @@ def _read_concepts(path: Path, quads: list, base: str, vocab: Vocabulary, proble
         broader = [o.value.rstrip("/").rsplit("/", 1)[-1] for o in p[SKOS + "broader"]]
         is_domain = bool(p[SKOS + "topConceptOf"]) and scheme == "outcome"
         start = [o.value.rsplit("/", 1)[-1] for o in p[PSK + "startingCertainty"]]
+        kind = [o.value.rsplit("/", 1)[-1] for o in p[PSK + "interventionKind"]]
         if local in vocab.concepts[scheme]:
             problems.append(error(path, line, "vocab-duplicate", f"{where} is defined twice in scheme '{scheme}'"))
             continue
@@ -120,6 +124,8 @@ def _read_concepts(path: Path, quads: list, base: str, vocab: Vocabulary, proble
             scheme=scheme, id=local, iri=subject, label=_one(labels), definition=definition,
             alt_labels=tuple(sorted(o.value for o in p[SKOS + "altLabel"])),
             broader=broader[0] if broader else None, starting_certainty=start[0] if start else None,
+            group=_one(p[PSK + "designGroup"]) or None, kind=kind[0] if kind else None,
+            core_area=_one(p[PSK + "coreArea"]) or None, chime=_one(p[PSK + "chimeProcess"]) or None,
             is_domain=is_domain, path=str(path), line=line,
         )
 
@@ -134,12 +140,25 @@ def _check_outcome_domains(vocab: Vocabulary, problems: list[Problem]) -> None:
             problems.append(error(concept.path, concept.line, "vocab-domain",
                                   f"outcome '{concept.id}' has no broader outcome domain", field="skos:broader",
                                   expected="skos:broader pointing to a top concept of scheme:outcome"))
+    for concept in vocab.concepts.get("intervention", {}).values():
+        if concept.kind not in vocab.concepts.get("intervention_kind", {}):
+            problems.append(error(concept.path, concept.line, "vocab-intervention-kind",
+                                  f"intervention '{concept.id}' has no valid psk:interventionKind",
+                                  field="psk:interventionKind",
+                                  expected="<concept/intervention_kind/peer_delivered|peer_adjacent|comparator>"))
     for concept in vocab.concepts.get("design", {}).values():
+        if concept.group not in DESIGN_GROUPS:
+            problems.append(error(concept.path, concept.line, "vocab-design-group",
+                                  f"design '{concept.id}' has no valid psk:designGroup", field="psk:designGroup",
+                                  expected=" or ".join(f'"{g}"' for g in DESIGN_GROUPS)))
         if concept.starting_certainty not in vocab.concepts.get("certainty", {}):
             problems.append(error(concept.path, concept.line, "vocab-starting-certainty",
                                   f"design '{concept.id}' has no valid psk:startingCertainty",
                                   field="psk:startingCertainty",
                                   expected="<concept/certainty/high|moderate|low|very_low>"))
+
+
+DESIGN_GROUPS = ("systematic_review", "primary_study", "other")
 
 
 def _one(objects: list) -> str:

@@ -86,10 +86,12 @@ def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
         "map-population": lambda res, out, t: context.map_pages(res, out, t, axes=("population",)),
         "references": lambda res, out, _t: context.reference_pages(res, out),
         "map-intervention": lambda res, out, t: context.map_pages(res, out, t, axes=("intervention",)),
+        "map-facets": lambda res, out, t: context.map_pages(res, out, t, axes=("setting", "delivery", "perspective")),
     }
 
 
-def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, target: Path, *, progress: Callable[[str], None] = lambda _: None,
+def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, target: Path, *,
+                progress: Callable[[str], None] = lambda _: None,
                 threshold: int | None = None, templates: Path | None = None, node_modules: Path | None = None,
                 previous: Previous | None = None, jobs: int | None = None,
                 alongside: Callable[[], None] | None = None) -> Rendered:

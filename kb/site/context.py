@@ -37,7 +37,10 @@ from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
 ROWS_PER_PAGE = 1000  # the list of all claims is split into pages of this many rows
-SCHEME_TITLES = {"population": "Populations and contexts", "intervention": "Interventions", "outcome": "Outcomes"}
+MAP_PATHS = {"population": "map.html", "setting": "map-settings.html", "delivery": "map-delivery.html",
+             "perspective": "map-perspectives.html", "intervention": "map-interventions.html"}
+SCHEME_TITLES = {"population": "Populations", "setting": "Settings", "delivery": "Delivery modes",
+                 "perspective": "Perspectives", "intervention": "Interventions", "outcome": "Outcomes"}
 
 
 @dataclass
@@ -49,7 +52,8 @@ class Output:
 
 
 def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
-    return write_csv(CLAIM_COLUMNS, ((r.claim.label, r.statement, r.population.label, r.intervention.label,
+    return write_csv(CLAIM_COLUMNS, ((r.claim.label, r.statement, "; ".join(p.label for p in r.population),
+                                      r.intervention.label,
                                           r.outcome.label, r.direction.id, r.certainty.id, r.design.label,
                                           r.source.label) for r in rows))
 
@@ -75,8 +79,13 @@ def claim_pages(res: Resolver, out: Output) -> None:
             quote=" ".join(claim.quote.split()), quote_section=claim.section,
             source=res.ref_link(claim.source), source_citation=res.citations.get(claim.source, claim.source),
             source_doi=res.doi_link(source) if source else None, cites=res.cited_works(claim),
-            population=res.term("population", claim.population),
-            intervention=res.term("intervention", claim.intervention), design=res.term("design", claim.design),
+            finding_type=res.term("finding_type", claim.finding_type, link=False),
+            population=res.terms("population", claim.population), setting=res.terms("setting", claim.setting),
+            delivery=res.terms("delivery", claim.delivery), perspective=res.term("perspective", claim.perspective),
+            intervention=res.term("intervention", claim.intervention),
+            intervention_kind=res.intervention_kind(claim.intervention),
+            comparator=res.term("intervention", claim.comparator) if claim.comparator else None,
+            design=res.term("design", claim.design),
             findings=res.findings(claim), certainty=res.certainty(claim), facts=res.claim_facts(claim),
             notes=" ".join((claim.notes or "").split()),
         )
@@ -165,7 +174,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
     for scheme, folder in CONCEPT_FOLDERS.items():
         by_id: dict[str, list[Row]] = defaultdict(list)
         for row in res.analysis.rows:
-            by_id[getattr(row, scheme)].append(row)
+            for concept_id in row.values(scheme):
+                by_id[concept_id].append(row)
         groups: dict[str, list[tuple[Term, int]]] = defaultdict(list)
         for concept_id in vocab.ids(scheme):
             concept = vocab.get(scheme, concept_id)
@@ -202,15 +212,15 @@ def concept_pages(res: Resolver, out: Output) -> None:
 
 
 def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
-              axes: tuple[str, ...] = ("population", "intervention")) -> None:
+              axes: tuple[str, ...] = tuple(MAP_PATHS)) -> None:
     rows = res.analysis.rows
     if len(rows) > evmap.MARKS_PER_MAP:
         threshold = 0  # at scale every cell shows counts
     groups, columns = evmap.columns(res)
     directions, certainties = evmap.legend()
-    views = (Link("map.html", "Populations × outcomes"), Link("map-interventions.html", "Interventions × outcomes"))
+    views = tuple(Link(path, f"{evmap.AXES[axis]} × outcomes") for axis, path in MAP_PATHS.items())
     data = evmap.row_data(res, rows)
-    for axis, path in (("population", "map.html"), ("intervention", "map-interventions.html")):
+    for axis, path in MAP_PATHS.items():
         if axis not in axes:
             continue
         title = f"Evidence map: {evmap.AXES[axis].lower()} × outcomes"
@@ -230,7 +240,8 @@ def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
 def cell_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
     cells: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in res.analysis.rows:
-        cells[(getattr(row, axis), row.outcome)].append(row)
+        for value in row.values(axis):
+            cells[(value, row.outcome)].append(row)
     for (row_id, outcome), rows in sorted(cells.items()):
         row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
         page = CellPage(

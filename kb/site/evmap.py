@@ -36,6 +36,8 @@ DIRECTION_LEGEND = {
     "harm": "Triangle pointing down: the outcome got worse.",
     "mixed": "Diamond: some findings better, some not.",
     "inconclusive": "Square: the evidence cannot tell.",
+    "not_reported": "Cross: no result reported (for example a trial protocol).",
+    "not_applicable": "Two bars: a level or need, not a change.",
 }
 CERTAINTY_LEGEND = {
     "high": "Solid fill: high certainty (⊕⊕⊕⊕).",
@@ -43,7 +45,8 @@ CERTAINTY_LEGEND = {
     "low": "Light fill: low certainty (⊕⊕◯◯).",
     "very_low": "Outline only: very low certainty (⊕◯◯◯).",
 }
-AXES = {"population": "Populations and contexts", "intervention": "Interventions"}
+AXES = {"population": "Populations", "setting": "Settings", "delivery": "Delivery modes",
+        "perspective": "Perspectives", "intervention": "Interventions"}
 
 
 def legend() -> tuple[tuple[LegendItem, ...], tuple[LegendItem, ...]]:
@@ -73,10 +76,15 @@ def row_data(resolver: Resolver, rows: list[Row]) -> dict:
     At ten thousand findings this keeps the embedded data a few hundred kilobytes.
     """
     fields = ["direction", "certainty", "population", "intervention", "design", "source"]
-    values: dict[str, list[str]] = {f: sorted({getattr(r, f) for r in rows}) for f in fields}
+    values: dict[str, list[str]] = {f: sorted({_key(r, f) for r in rows}) for f in fields}
     index = {f: {v: i for i, v in enumerate(values[f])} for f in fields}
     return {"fields": fields, "values": values,
-            "rows": [[index[f][getattr(r, f)] for f in fields] for r in rows]}
+            "rows": [[index[f][_key(r, f)] for f in fields] for r in rows]}
+
+
+def _key(row: Row, field: str) -> str:
+    """A row's value for a filter; several populations form one value ("older_adults smi")."""
+    return " ".join(row.values(field))
 
 
 def filters(resolver: Resolver, rows: list[Row], axis: str) -> tuple[MapFilter, ...]:
@@ -85,9 +93,9 @@ def filters(resolver: Resolver, rows: list[Row], axis: str) -> tuple[MapFilter, 
         return tuple(FilterOption(v, label) for v, label in ordered)
 
     out = []
-    other = "intervention" if axis == "population" else "population"
-    out.append(MapFilter(other, "Intervention" if other == "intervention" else "Population or context",
-                         options({getattr(r, other): getattr(r, f"{other}_label") for r in rows})))
+    other = "intervention" if axis != "intervention" else "population"
+    out.append(MapFilter(other, "Intervention" if other == "intervention" else "Population",
+                         options({_key(r, other): getattr(r, f"{other}_label") for r in rows})))
     out.append(MapFilter("design", "Study design", options({r.design: r.design_label for r in rows})))
     out.append(MapFilter("certainty", "Certainty at least", tuple(
         FilterOption(level, LEVEL_WORDS[level].capitalize()) for level in LEVELS[:-1])))
@@ -114,7 +122,8 @@ def build_rows(resolver: Resolver, rows: list[Row], axis: str, cols: tuple[MapCo
     index = {id(r): i for i, r in enumerate(rows)}
     cells: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
-        cells[(getattr(row, axis), row.outcome)].append(row)
+        for value in row.values(axis):
+            cells[(value, row.outcome)].append(row)
     out = []
     ids = sorted(resolver.vocab.ids(axis), key=lambda c: (resolver.label(axis, c).lower(), c))
     for row_id in ids:

@@ -71,12 +71,26 @@ def is_plural(label: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)  # a few hundred labels, asked about per row
-def sentence(intervention: str, outcome: str, population: str, direction: str, certainty: str) -> str:
-    """The GRADE-style statement (without the bracketed certainty and designs)."""
+def sentence(intervention: str, outcome: str, population: str, direction: str, certainty: str,
+             perspective: str = "recipient") -> str:
+    """The GRADE-style statement (without the bracketed certainty and designs).
+
+    Findings from the peer workers' side say what workers experience, never that the role harms:
+    "peer support workers report problems with pay in working as a peer support worker".
+    """
     plural = is_plural(intervention)
     subject_mid = lower_first(intervention)
     where = f" in {lower_first(population)}" if population else ""
     outcome = lower_first(outcome)  # (already lower-cased when several are joined)
+    if direction == "not_reported":
+        return f"No result is reported yet on whether {subject_mid} {'change' if plural else 'changes'} {outcome}{where}"
+    if direction == "not_applicable":
+        return f"The source reports how common {outcome} is{where}, which {subject_mid} may address"
+    if perspective == "peer_worker" and direction in ("harm", "benefit", "mixed"):
+        experience = {"harm": "report problems with", "benefit": "report gains in", "mixed": "report mixed experiences of"}
+        hedge = "" if certainty in ("high", "moderate") else "some "
+        return f"{hedge.capitalize()}{'p' if hedge else 'P'}eer support workers {experience[direction]} {outcome} " \
+               f"({lower_first(intervention)})"
     if direction == "inconclusive":
         return f"The evidence is inconclusive about whether {subject_mid} {'change' if plural else 'changes'} " \
                f"{outcome}{where}"
@@ -106,27 +120,27 @@ def summarise(rows: Iterable[Row]) -> list[Summary]:
     per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
         per_outcome[(row.intervention_label, row.outcome_label, row.population_label, row.direction,
-                     row.certainty)].append(row)
+                     row.certainty, row.perspective)].append(row)
     merged: dict[tuple, list[str]] = defaultdict(list)
     members: dict[tuple, list[Row]] = {}
-    for (intervention, outcome, population, direction, certainty), group in per_outcome.items():
+    for (intervention, outcome, population, direction, certainty, perspective), group in per_outcome.items():
         claims = tuple(sorted({r.claim_id for r in group}))
-        key = (intervention, population, direction, certainty, claims)
+        key = (intervention, population, direction, certainty, perspective, claims)
         merged[key].append(outcome)
         members.setdefault(key, group)
 
     def order(key: tuple) -> tuple:
-        intervention, population, direction, certainty, claims = key
+        intervention, population, direction, certainty, perspective, claims = key
         return (_rank(LEVELS, certainty), -len(claims), _rank(DIRECTIONS, direction),
-                sorted(o.lower() for o in merged[key]), population, intervention)
+                sorted(o.lower() for o in merged[key]), population, intervention, perspective)
 
     out = []
     for key in sorted(merged, key=order):
-        intervention, population, direction, certainty, claim_ids = key
+        intervention, population, direction, certainty, perspective, claim_ids = key
         outcomes = join_words(sorted(merged[key], key=str.lower))
         design_of = {r.claim_id: r.design_label for r in members[key]}
         designs = designs_phrase(design_of[c] for c in claim_ids)
-        text = (f"{sentence(intervention, outcomes, population, direction, certainty)} "
+        text = (f"{sentence(intervention, outcomes, population, direction, certainty, perspective)} "
                 f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {designs}).")
         out.append(Summary(text, direction, certainty, claim_ids))
     return out

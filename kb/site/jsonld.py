@@ -47,7 +47,7 @@ def webpage(res: Resolver, name: str, description: str) -> dict:
 
 
 def claim(res: Resolver, record: Claim) -> dict:
-    about = [res.label("population", record.population), res.label("intervention", record.intervention)]
+    about = [*(res.label("population", p) for p in record.population), res.label("intervention", record.intervention)]
     about += [res.label("outcome", f.outcome) for f in record.outcomes]
     return {
         "@context": CONTEXT, "@type": "Claim", "@id": res.mint.claim(record.id), "identifier": record.id,

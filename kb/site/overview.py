@@ -10,6 +10,7 @@ from typing import Any
 
 from kb.graph.select import select
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.ids import SCHEMES
 from kb.namespaces import PREFIXES, sparql_prologue
 from kb.io.tables import dicts_to_csv
 from kb.query.sparql import load_examples
@@ -39,7 +40,7 @@ from kb.site.pages import (
     Term,
 )
 from kb.site.paths import safe_external_url
-from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
+from kb.site.views import CONCEPT_FOLDERS, DIRECTION_LABELS, Resolver, short_cite
 
 HEADLINES = 6
 NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
@@ -82,7 +83,8 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
         Fact("Works in the bibliography", str(len(ev.references))),
         Fact("Source documents", str(len({r.source for r in rows}))),
         Fact("Outcomes with evidence", f"{len({r.outcome for r in rows})} of {len(vocab.ids('outcome'))}"),
-        Fact("Populations with evidence", f"{len({r.population for r in rows})} of {len(vocab.ids('population'))}"),
+        Fact("Populations with evidence",
+             f"{len({p for r in rows for p in r.population})} of {len(vocab.ids('population'))}"),
         Fact("Triples in the graph", str(res.analysis.triples)),
     )
     directions = Counter(r.direction for r in rows)
@@ -109,7 +111,8 @@ def gaps_page(res: Resolver, out: Output) -> None:
     gaps = res.analysis.gaps(vocab.ids("population"), vocab.ids("outcome"))
     cells: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
-        cells.setdefault((row.population, row.outcome), []).append(row)
+        for population in row.population:
+            cells.setdefault((population, row.outcome), []).append(row)
 
     def cell(key: tuple[str, str], detail: str) -> GapCell:
         population, outcome = key
@@ -144,7 +147,7 @@ def gaps_page(res: Resolver, out: Output) -> None:
         GapList("empty", "No evidence",
                 f"{len(gaps['empty'])} population × outcome cells with no claim at all, by population.", (), grouped),
     )
-    used = {r.population for r in rows} | {r.outcome for r in rows}
+    used = {p for r in rows for p in r.population} | {r.outcome for r in rows}
     unused = tuple(res.term(s, c) for s in ("population", "outcome") for c in vocab.ids(s) if c not in used)
     page = GapsPage(path="gaps.html", title="Gaps in the evidence", template="gaps.html", section="gaps",
                     description="Where evidence is missing, weak, conflicting or not yet reviewed.",
@@ -245,19 +248,26 @@ def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> Non
     readme = res.ev.config.evidence_dir / "README.md"
     rule = section(readme.read_text(encoding="utf-8"), r"certainty") if readme.is_file() else ()
     schemes = []
-    for scheme in ("population", "intervention", "outcome", "design", "direction", "certainty"):
+    for scheme in SCHEMES:
         concepts = sorted(vocab.concepts.get(scheme, {}).values(), key=lambda c: (not c.is_domain, c.label.lower()))
         items = []
         for c in concepts:
-            note = ""
+            notes = []
             if c.is_domain:
-                note = "Outcome domain"
+                notes.append(f"Outcome domain; COMET core area: {c.core_area}" if c.core_area else "Outcome domain")
             elif c.broader:
-                note = f"Domain: {vocab.label(scheme, c.broader)}"
+                notes.append(f"Domain: {vocab.label(scheme, c.broader)}")
+            if c.chime:
+                notes.append(f"CHIME: {c.chime}")
+            if c.kind:
+                notes.append(vocab.label("intervention_kind", c.kind))
             if c.starting_certainty:
-                note = f"GRADE starting level: {LEVEL_WORDS.get(c.starting_certainty, c.starting_certainty)}"
+                notes.append(f"GRADE starting level: {LEVEL_WORDS.get(c.starting_certainty, c.starting_certainty)}")
+            if c.group:
+                notes.append(f"Group: {c.group.replace('_', ' ')}")
+            note = "; ".join(notes)
             term = Term(c.id, c.label, Link(res.concept_path(scheme, c.id) or "", c.label)
-                        if scheme in ("population", "intervention", "outcome") else None)
+                        if scheme in CONCEPT_FOLDERS else None)
             items.append((term, c.definition, c.alt_labels, note))
         schemes.append(SchemeView(scheme, vocab.scheme_labels.get(scheme, scheme),
                                   vocab.scheme_definitions.get(scheme, ""), tuple(items)))

@@ -56,7 +56,7 @@ class ClaimRow:
 
     claim: Link
     statement: str
-    population: Term
+    population: tuple[Term, ...]
     intervention: Term
     outcome: Term
     direction: Term
@@ -259,8 +259,14 @@ class ClaimPage(Page):
     source_citation: str
     source_doi: ExternalLink | None
     cites: tuple[CitedWork, ...]
-    population: Term
+    finding_type: Term
+    population: tuple[Term, ...]
+    setting: tuple[Term, ...]
+    delivery: tuple[Term, ...]
+    perspective: Term
     intervention: Term
+    intervention_kind: Term
+    comparator: Term | None
     design: Term
     findings: tuple[FindingView, ...]
     certainty: CertaintyView

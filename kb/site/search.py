@@ -9,7 +9,8 @@ from __future__ import annotations
 from kb.bibtex.load import latex_to_text
 from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
 
-KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population", "intervention": "Intervention",
+KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population", "setting": "Setting",
+               "delivery": "Delivery", "perspective": "Perspective", "intervention": "Intervention",
                "outcome": "Outcome"}
 
 
@@ -20,7 +21,8 @@ def search_index(res: Resolver) -> list[dict[str, str]]:
         claim = by_claim.get(claim_id)
         if claim is None:
             continue
-        labels = [res.label("population", claim.population), res.label("intervention", claim.intervention)]
+        labels = [*(res.label(facet, c) for facet in ("population", "setting", "delivery") for c in getattr(claim, facet)),
+                  res.label("perspective", claim.perspective), res.label("intervention", claim.intervention)]
         labels += [res.label("outcome", f.outcome) for f in claim.outcomes]
         records.append({"k": "claim", "t": " ".join(claim.statement.split()), "u": res.claim_path(claim.id),
                         "x": " ".join([claim.id, " ".join(claim.quote.split()), *labels, claim.source])})

@@ -28,9 +28,11 @@ from kb.site.pages import (
 )
 from kb.site.paths import Slugs, doi_url, safe_external_url
 
-CONCEPT_FOLDERS = {"population": "populations", "intervention": "interventions", "outcome": "outcomes"}
+CONCEPT_FOLDERS = {"population": "populations", "setting": "settings", "delivery": "delivery",
+                   "perspective": "perspectives", "intervention": "interventions", "outcome": "outcomes"}
 DIRECTION_LABELS = {"benefit": "Benefit", "no_effect": "No effect", "harm": "Harm", "mixed": "Mixed",
-                    "inconclusive": "Inconclusive"}
+                    "inconclusive": "Inconclusive", "not_reported": "No result reported",
+                    "not_applicable": "Not a change"}
 DOWNGRADE_LABELS = {"risk_of_bias": "risk of bias", "inconsistency": "inconsistency",
                     "indirectness": "indirectness", "imprecision": "imprecision",
                     "publication_bias": "publication bias"}
@@ -99,6 +101,13 @@ class Resolver:
             self._terms[key] = Term(concept_id, label, Link(path, label) if path else None)
         return self._terms[key]
 
+    def intervention_kind(self, intervention: str) -> Term:
+        concept = self.vocab.get("intervention", intervention)
+        return self.term("intervention_kind", (concept.kind if concept else None) or "", link=False)
+
+    def terms(self, scheme: str, concept_ids: Iterable[str]) -> tuple[Term, ...]:
+        return tuple(self.term(scheme, c) for c in concept_ids)
+
     def claim_link(self, claim_id: str) -> Link:
         return Link(self.claim_path(claim_id), claim_id)
 
@@ -121,7 +130,7 @@ class Resolver:
             return cached[1]
         view = ClaimRow(
             claim=self.claim_link(row.claim_id), statement=row.statement,
-            population=self.term("population", row.population),
+            population=self.terms("population", row.population),
             intervention=self.term("intervention", row.intervention),
             outcome=self.term("outcome", row.outcome), direction=self.term("direction", row.direction, link=False),
             certainty=self.term("certainty", row.certainty, link=False), design=self.term("design", row.design),
@@ -171,9 +180,12 @@ class Resolver:
     def claim_facts(self, claim: Claim) -> tuple[Fact, ...]:
         facts = []
         if claim.effect:
-            facts.append(Fact("Reported figure", effect_text(claim.effect)))
-        for label, value in (("Number of studies", claim.n_studies), ("Number of participants", claim.n_participants),
-                             ("Setting", claim.setting), ("Country", claim.country)):
+            facts.append(Fact("Reported effect", effect_text(claim.effect)))
+        if claim.figure:
+            facts.append(Fact("Reported figure", effect_text(claim.figure)))
+        for label, value in (("Dose", claim.dose), ("Frequency", claim.frequency), ("Duration", claim.duration),
+                             ("Number of studies", claim.n_studies), ("Number of participants", claim.n_participants),
+                             ("Country", claim.country)):
             if value not in (None, ""):
                 facts.append(Fact(label, str(value)))
         return tuple(facts)

@@ -14,8 +14,9 @@
     return row.map(function (v, i) { return data.values[data.fields[i]][v]; });
   });
   var levels = ["high", "moderate", "low", "very_low"];
-  var labels = { benefit: "benefit", no_effect: "no effect", harm: "harm", mixed: "mixed", inconclusive: "inconclusive" };
-  var order = ["benefit", "no_effect", "harm", "mixed", "inconclusive"];
+  var labels = { benefit: "benefit", no_effect: "no effect", harm: "harm", mixed: "mixed", inconclusive: "inconclusive",
+                 not_reported: "no result reported", not_applicable: "not a change" };
+  var order = ["benefit", "no_effect", "harm", "mixed", "inconclusive", "not_reported", "not_applicable"];
   var status = document.getElementById("map-status");
   var total = data.rows.length;
   form.hidden = false;
