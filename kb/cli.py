@@ -354,6 +354,51 @@ def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
 
 @main.command()
 @evidence_option
+@click.argument("old", required=False, type=click.Path(path_type=Path))
+@click.argument("new", required=False, type=click.Path(path_type=Path))
+@click.option("--rev", "revs", metavar="A..B", help="Compare the evidence folder at two git revisions "
+              "(A.. compares revision A with the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def diff(evidence_dir: Path, old: Path | None, new: Path | None, revs: str | None, fmt: str) -> None:
+    """What changed between two states: evidence folders, built sites or dumps (OLD NEW), or revisions.
+
+    Works and claims are compared by citekey and claim id; the consequences a reader notices (map
+    cells whose direction, certainty or amount of evidence changed) come first. Exit 0 when nothing
+    changed, 1 when something did (like diff), 2 on error.
+    """
+    from kb.diff.compare import compare
+    from kb.diff.render import to_json, words
+    from kb.pipeline import EvidenceError, StateError, snapshot_of
+
+    if revs is not None:
+        if old is not None or new is not None:
+            raise click.UsageError("give either OLD NEW or --rev A..B, not both")
+        a, sep, b = revs.partition("..")
+        if not sep or not a:
+            raise click.UsageError(f"--rev wants A..B (or A.. for the working tree), not '{revs}'")
+        states = [(evidence_dir, a, a), (evidence_dir, b or None, b or "the working tree")]
+    elif old is not None and new is not None:
+        states = [(old, None, str(old)), (new, None, str(new))]
+    else:
+        raise click.UsageError("give two states to compare (OLD NEW) or --rev A..B")
+    try:
+        (before, _, old_name), (after, _, new_name) = [(snapshot_of(path, rev=rev), rev, name)
+                                                       for path, rev, name in states]
+    except EvidenceError as exc:
+        print_problems(exc.report.errors)
+        click.echo("kb diff: a state has errors in its evidence; nothing was compared", err=True)
+        sys.exit(EXIT_USAGE)
+    except StateError as exc:
+        click.echo(f"kb diff: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    result = compare(before, after)
+    render = to_json if fmt == "json" else words
+    click.echo(render(result, before, after, old_name, new_name), nl=False)
+    sys.exit(1 if result else 0)
+
+
+@main.command()
+@evidence_option
 def stats(evidence_dir: Path) -> None:
     """Counts, the populations × outcomes matrix, most-cited works, isolated claims and gaps."""
     from kb.analyse.analysis import analyse

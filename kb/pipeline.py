@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pyoxigraph
 
     from kb.analyse.analysis import Analysis
+    from kb.diff.snapshot import Snapshot
     from kb.graph.build import KnowledgeGraph
     from kb.site import Rendered
     from kb.site.reuse import Previous
@@ -255,3 +256,86 @@ def _refuse_dangerous_out_dir(config: Config) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "data" / "kb.nt").is_file():
         raise ValueError(f"refusing to replace {config.out_dir}: it is not empty and is not a site built by kb "
                          "(no data/kb.nt); choose another --out")
+
+
+# --- states of the evidence, for kb diff and releases ------------------------------------------
+
+
+class StateError(ValueError):
+    """A state to compare could not be read (no such folder, revision or dump)."""
+
+
+def snapshot_of(source: Path, *, rev: str | None = None) -> Snapshot:
+    """A state of the KB, read through its graph.
+
+    ``source`` is an evidence folder, a built site (its ``data/kb.nt``) or an N-Triples dump
+    (``.nt`` or ``.nt.gz``). With ``rev``, the evidence folder as it was at that git revision.
+    """
+    from kb.config import load_config
+    from kb.diff.snapshot import read_snapshot
+
+    if rev is not None:
+        return _snapshot_at_revision(source, rev)
+    if source.is_dir() and (source / "data" / "kb.nt").is_file():
+        source = source / "data" / "kb.nt"
+    if source.is_file():
+        store = load_dump(source)
+        return read_snapshot(store, _base_of(store, source))
+    if not source.is_dir():
+        raise StateError(f"{source}: no such evidence folder, site or dump")
+    config = load_config(source, parse_cache=False)
+    checked = check(config, shacl=False)
+    if checked.graph is None or checked.report.errors:
+        raise EvidenceError(checked.report)
+    return read_snapshot(checked.graph.store, config.base_iri)
+
+
+def load_dump(path: Path) -> pyoxigraph.Store:
+    """A dump (``.nt``, ``.nt.gz``) in a fresh in-memory store."""
+    import gzip
+
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
+    except (OSError, SyntaxError, EOFError) as exc:
+        raise StateError(f"{path}: not a readable N-Triples dump ({exc})") from None
+    return store
+
+
+def _base_of(store: pyoxigraph.Store, path: Path) -> str:
+    """The base IRI of a dump: a work's IRI minus ``work/<citekey>``."""
+    import pyoxigraph as ox
+
+    from kb.namespaces import PSK
+
+    for quad in store.quads_for_pattern(None, ox.NamedNode(PSK + "citekey"), None, None):
+        iri, key = str(quad.subject)[1:-1], quad.object
+        if isinstance(key, ox.Literal) and iri.endswith("work/" + key.value):
+            return iri[: -len("work/" + key.value)]
+    raise StateError(f"{path}: no works in this dump, so it is not a KB graph")
+
+
+def _snapshot_at_revision(evidence_dir: Path, rev: str) -> Snapshot:
+    """The evidence folder at a git revision, extracted with ``git archive`` into a temporary folder."""
+    import io
+    import subprocess
+    import tarfile
+
+    folder = evidence_dir.resolve()
+    try:
+        top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, check=True,
+                                  capture_output=True, text=True).stdout.strip())
+        rel = folder.relative_to(top).as_posix()
+        archive = subprocess.run(["git", "archive", "--format=tar", rev, "--", rel], cwd=top, check=True,
+                                 capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        message = detail.decode(errors="replace").strip() if isinstance(detail, bytes) else str(detail)
+        raise StateError(f"cannot read {evidence_dir} at revision '{rev}': {message or exc}") from None
+    with tempfile.TemporaryDirectory(prefix="kb-rev-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        return snapshot_of(Path(tmp) / rel)

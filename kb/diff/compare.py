@@ -1,0 +1,210 @@
+"""Compare two snapshots: records added, removed, changed (which fields) or renamed, and what a
+reader would notice — evidence-map cells whose direction, certainty or amount of evidence changed.
+
+Identity is the stable identifier (citekey, claim id): reordering a file changes nothing. A record
+that disappears under one id and appears under another with the same content is a rename.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from kb.diff.snapshot import Record, Snapshot
+
+LEVELS = ("high", "moderate", "low", "very_low")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    id: str
+    changes: tuple[FieldChange, ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(c.field for c in self.changes)
+
+
+@dataclass(frozen=True)
+class Rename:
+    old: str
+    new: str
+
+
+@dataclass
+class RecordDiff:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[RecordChange] = field(default_factory=list)
+    renamed: list[Rename] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.renamed)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What a map cell (population × outcome) shows: findings, distinct studies and reviews, the
+    directions found and the best certainty."""
+
+    findings: int
+    studies: int
+    reviews: int
+    directions: tuple[str, ...]
+    certainty: str
+
+
+@dataclass(frozen=True)
+class CellChange:
+    population: str
+    outcome: str
+    old: Cell | None
+    new: Cell | None
+    text: str
+
+
+@dataclass
+class Diff:
+    works: RecordDiff
+    claims: RecordDiff
+    cells: list[CellChange]
+
+    def __bool__(self) -> bool:
+        return bool(self.works or self.claims or self.cells)
+
+    def touched(self, old: Snapshot, new: Snapshot) -> dict[str, set[str]]:
+        """The outcome domains and populations whose evidence changed (for per-topic feeds)."""
+        out: dict[str, set[str]] = {"domain": set(), "population": set()}
+        ids = set(self.claims.added) | {c.id for c in self.claims.changed} | {r.new for r in self.claims.renamed}
+        for snap, claim_ids in ((new, ids), (old, set(self.claims.removed) | {r.old for r in self.claims.renamed})):
+            for claim_id in claim_ids:
+                record = snap.claims.get(claim_id)
+                if record is None:
+                    continue
+                out["population"].update(_split(record.fields.get("population", "")))
+                out["domain"].update(snap.domains.get(o, o) for o in snap.findings.get(claim_id, {}))
+        for change in self.cells:
+            out["population"].add(change.population)
+            out["domain"].add(new.domains.get(change.outcome) or old.domains.get(change.outcome, change.outcome))
+        return out
+
+
+def compare(old: Snapshot, new: Snapshot) -> Diff:
+    return Diff(compare_records(old.works, new.works), compare_records(old.claims, new.claims),
+                compare_cells(old, new))
+
+
+def compare_records(old: dict[str, Record], new: dict[str, Record]) -> RecordDiff:
+    diff = RecordDiff()
+    gone = sorted(set(old) - set(new))
+    came = sorted(set(new) - set(old))
+    by_content: dict[tuple, list[str]] = defaultdict(list)
+    for key in came:
+        by_content[new[key].content()].append(key)
+    for key in gone:
+        twins = by_content.get(old[key].content())
+        if twins:
+            diff.renamed.append(Rename(key, twins.pop(0)))
+    renamed_old = {r.old for r in diff.renamed}
+    renamed_new = {r.new for r in diff.renamed}
+    diff.removed = [k for k in gone if k not in renamed_old]
+    diff.added = [k for k in came if k not in renamed_new]
+    for key in sorted(set(old) & set(new)):
+        a, b = old[key].fields, new[key].fields
+        changes = tuple(FieldChange(f, a.get(f, ""), b.get(f, "")) for f in sorted(set(a) | set(b))
+                        if a.get(f, "") != b.get(f, ""))
+        if changes:
+            diff.changed.append(RecordChange(key, changes))
+    return diff
+
+
+def cells(snap: Snapshot) -> dict[tuple[str, str], Cell]:
+    """Every non-empty population × outcome cell of a snapshot's evidence map."""
+    members: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # → (claim id, direction)
+    for claim_id, findings in snap.findings.items():
+        record = snap.claims[claim_id]
+        for population in _split(record.fields.get("population", "")):
+            for outcome, direction in findings.items():
+                members[(population, outcome)].append((claim_id, direction))
+    out = {}
+    for key, found in members.items():
+        claims = [snap.claims[c] for c, _ in found]
+        studies = {w for r in claims for w in _split(r.fields.get("cites", ""))}
+        reviews = {w for r in claims if snap.design_groups.get(r.fields.get("design", "")) == "systematic_review"
+                   for w in _split(r.fields.get("cites", ""))}
+        levels = [r.fields.get("certainty", "") for r in claims]
+        best = min(levels, key=lambda lv: LEVELS.index(lv) if lv in LEVELS else len(LEVELS))
+        out[key] = Cell(len(found), len(studies - reviews), len(reviews), tuple(sorted({d for _, d in found})), best)
+    return out
+
+
+def compare_cells(old: Snapshot, new: Snapshot) -> list[CellChange]:
+    before, after = cells(old), cells(new)
+    out = []
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        population, outcome = key
+        out.append(CellChange(population, outcome, a, b, _cell_text(new if b else old, key, a, b)))
+    return out
+
+
+def _cell_text(snap: Snapshot, key: tuple[str, str], a: Cell | None, b: Cell | None) -> str:
+    population, outcome = key
+    head = f"{snap.label('outcome', outcome)} in {_lower(snap.label('population', population))}"
+    if a is None and b is not None:
+        return f"{head}: new evidence — {_cell_words(snap, b)}"
+    if b is None and a is not None:
+        return f"{head}: no evidence any more (was {_cell_words(snap, a)})"
+    assert a is not None and b is not None
+    parts = []
+    if a.certainty != b.certainty:
+        parts.append(f"certainty {_level(a.certainty)} → {_level(b.certainty)}")
+    if a.directions != b.directions:
+        parts.append(f"direction {_directions(snap, a)} → {_directions(snap, b)}")
+    amounts = [_delta(b.reviews - a.reviews, "review"), _delta(b.studies - a.studies, "study", "studies"),
+               _delta(b.findings - a.findings, "finding")]
+    amount = ", ".join(x for x in amounts if x)
+    if amount:
+        parts.append(f"({amount})" if parts else amount)
+    return f"{head}: " + " ".join(parts) if parts else head
+
+
+def _cell_words(snap: Snapshot, cell: Cell) -> str:
+    amount = ", ".join(x for x in (_count(cell.reviews, "review"), _count(cell.studies, "study", "studies")) if x)
+    return f"{_directions(snap, cell)}, {_level(cell.certainty)} certainty" + (f" ({amount})" if amount else "")
+
+
+def _directions(snap: Snapshot, cell: Cell) -> str:
+    return ", ".join(_lower(snap.label("direction", d)) for d in cell.directions)
+
+
+def _level(level: str) -> str:
+    return level.replace("_", " ")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}" if n else ""
+
+
+def _delta(n: int, one: str, many: str | None = None) -> str:
+    if not n:
+        return ""
+    word = one if abs(n) == 1 else (many or one + "s")
+    return f"{abs(n)} {word} {'added' if n > 0 else 'removed'}"
+
+
+def _lower(label: str) -> str:
+    return label[0].lower() + label[1:] if len(label) > 1 and not label[1].isupper() else label
+
+
+def _split(value: str) -> list[str]:
+    return [v for v in value.split("; ") if v]

@@ -1,0 +1,147 @@
+"""kb diff: two states compared by stable identifiers, in words and as JSON (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kb.cli import main
+from tests.conftest import FIXTURE
+
+CLAIMS = "claims/shalaby2020peer.yaml"
+NEW_CLAIM = """
+  - id: hope-pilot-added
+    statement: A randomised pilot trial of peer support found more hope.
+    section: Severe or Serious Mental Illness
+    quote: some evidence of positive effects on measures of hope
+    cites: [lloydevans2014systematic]
+    finding_type: effect
+    population: smi
+    setting: not_stated
+    delivery: not_stated
+    perspective: recipient
+    intervention: peer_support_services
+    outcomes:
+      - {outcome: hope, direction: benefit}
+    design: systematic_review_rct
+    certainty: {level: high, basis: assigned, start: high, downgrades: []}
+"""
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def second_release(tmp_path: Path) -> Path:
+    """The fixture with a claim added, a direction changed, a work removed and a claim id renamed."""
+    new = tmp_path / "new"
+    shutil.copytree(FIXTURE, new)
+    claims = new / CLAIMS
+    text = claims.read_text(encoding="utf-8")
+    text = text.replace("{outcome: symptoms, direction: no_effect}", "{outcome: symptoms, direction: benefit}")
+    text = text.replace("id: schizophrenia-cochrane-inconclusive", "id: schizophrenia-cochrane-review")
+    claims.write_text(text + NEW_CLAIM, encoding="utf-8")
+    return new
+
+
+def _remove_work(folder: Path, key: str) -> None:
+    """Delete a work's entry and its place in the citation list."""
+    bib = folder / "references.bib"
+    text = bib.read_text(encoding="utf-8")
+    start = text.rindex("@", 0, text.index("{" + key))
+    end = text.index("\n}\n", start) + 3
+    bib.write_text(text[:start] + text[end:], encoding="utf-8")
+    cites = folder / "citations" / "shalaby2020peer.yaml"
+    cites.write_text("".join(line for line in cites.read_text().splitlines(keepends=True)
+                             if line.strip() != f"- {key}"), encoding="utf-8")
+
+
+def test_no_change_exits_0(tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(FIXTURE, copy)
+    result = run("diff", str(FIXTURE), str(copy))
+    assert result.exit_code == 0 and ": none." in result.stdout
+
+
+def test_reordered_claims_are_no_change(tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(FIXTURE, copy)
+    claims = copy / CLAIMS
+    head, *items = claims.read_text(encoding="utf-8").split("\n  - id: ")
+    claims.write_text("\n  - id: ".join([head, *reversed(items)]) + "\n", encoding="utf-8")
+    assert run("diff", str(FIXTURE), str(copy)).exit_code == 0
+
+
+def test_two_releases_of_the_fixture_in_words_and_json(tmp_path):
+    new = second_release(tmp_path)
+    keys = [line.split("{", 1)[1].rstrip(",") for line in (FIXTURE / "references.bib").read_text().splitlines()
+            if line.startswith("@")]
+    unused = next(k for k in keys if k not in (FIXTURE / CLAIMS).read_text() and k != "shalaby2020peer")
+    _remove_work(new, unused)
+    result = run("diff", str(FIXTURE), str(new))
+    assert result.exit_code == 1, result.output
+    text = result.stdout
+    assert "+ hope-pilot-added" in text
+    assert "> schizophrenia-cochrane-inconclusive is now schizophrenia-cochrane-review (renamed" in text
+    assert "~ smi-rct-review-hope-recovery: direction for overall symptoms no effect → benefit" in text
+    assert f"- {unused}:" in text
+    assert "Overall symptoms in serious mental illness: direction no effect → benefit." in text
+    # the same review cited again is one more finding, not one more study
+    assert "Hope in serious mental illness: certainty moderate → high (1 finding added)." in text
+    assert text.index("What readers will notice") < text.index("Claims:") < text.index("Works:")
+
+    payload = json.loads(run("diff", str(FIXTURE), str(new), "--format", "json").stdout)
+    assert payload["changed"] is True
+    assert payload["claims"]["added"] == ["hope-pilot-added"]
+    assert payload["claims"]["renamed"] == [{"old": "schizophrenia-cochrane-inconclusive",
+                                              "new": "schizophrenia-cochrane-review"}]
+    changed = {c["id"]: c["fields"] for c in payload["claims"]["changed"]}
+    assert [f["field"] for f in changed["smi-rct-review-hope-recovery"]] == ["findings"]
+    assert payload["works"]["removed"] == [unused]
+    hope = next(c for c in payload["cells"] if c["outcome"] == "hope")
+    assert hope["old"]["findings"] == 1 and hope["new"]["findings"] == 2
+
+
+def test_built_sites_dumps_compare_like_folders(tmp_path):
+    new = second_release(tmp_path)
+    for name, folder in (("a", FIXTURE), ("b", new)):
+        assert run("build", "--evidence", str(folder), "--out", str(tmp_path / name)).exit_code == 0
+    from_sites = run("diff", str(tmp_path / "a"), str(tmp_path / "b"), "--format", "json")
+    from_folders = run("diff", str(FIXTURE), str(new), "--format", "json")
+    strip = lambda out: {k: v for k, v in json.loads(out).items() if k not in ("old", "new")}  # noqa: E731
+    assert strip(from_sites.stdout) == strip(from_folders.stdout)
+
+
+def test_git_revisions(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURE, repo / "evidence")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], cwd=repo, check=True)
+    claims = repo / "evidence" / CLAIMS
+    claims.write_text(claims.read_text().replace("direction: no_effect}", "direction: mixed}", 1))
+    subprocess.run([*git, "commit", "-qam", "two"], cwd=repo, check=True)
+    evidence = str(repo / "evidence")
+    assert run("diff", "--evidence", evidence, "--rev", "HEAD..HEAD").exit_code == 0
+    result = run("diff", "--evidence", evidence, "--rev", "HEAD~1..HEAD")
+    assert result.exit_code == 1 and "no effect → mixed" in result.stdout
+    claims.write_text(claims.read_text() + NEW_CLAIM)
+    assert "+ hope-pilot-added" in run("diff", "--evidence", evidence, "--rev", "HEAD..").stdout
+
+
+def test_errors_exit_2_without_a_traceback(tmp_path):
+    for args in (("diff",), ("diff", str(FIXTURE)), ("diff", str(FIXTURE), str(tmp_path / "nowhere")),
+                 ("diff", "--evidence", str(FIXTURE), "--rev", "nonsense"),
+                 ("diff", "--evidence", str(tmp_path), "--rev", "HEAD..")):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output
+    bad = tmp_path / "bad.nt"
+    bad.write_text("this is not N-Triples\n")
+    result = run("diff", str(bad), str(FIXTURE))
+    assert result.exit_code == 2 and "not a readable N-Triples dump" in result.stderr
