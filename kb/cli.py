@@ -344,7 +344,7 @@ def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
     from kb.analyse.analysis import analyse
     from kb.pipeline import check as run_check
 
-    checked = run_check(load_config(evidence_dir), shacl=False)
+    checked = run_check(load_config(evidence_dir), shacl=False, history=True)
     if checked.report.errors or checked.graph is None:
         print_problems(checked.report.errors)
         click.echo("kb export: the evidence has errors; nothing was exported", err=True)
@@ -395,6 +395,30 @@ def diff(evidence_dir: Path, old: Path | None, new: Path | None, revs: str | Non
     render = to_json if fmt == "json" else words
     click.echo(render(result, before, after, old_name, new_name), nl=False)
     sys.exit(1 if result else 0)
+
+
+@main.command()
+@evidence_option
+@click.argument("name")
+@click.option("--date", "date", required=True, help="The release's date, YYYY-MM-DD (never the clock).")
+@click.option("--notes", default="", help="What this release is, in a sentence.")
+def release(evidence_dir: Path, name: str, date: str, notes: str) -> None:
+    """Keep the current evidence as a named, dated release that can be cited and compared for good.
+
+    Writes releases/NAME/kb.nt.gz (the graph, compressed) and a [[releases]] entry in kb.toml,
+    only when kb check passes. kb build then shows what each release changed.
+    """
+    from kb.pipeline import EvidenceError, ReleaseError, cut_release
+
+    try:
+        dump = cut_release(load_config(evidence_dir), name, date, notes)
+    except EvidenceError as exc:
+        print_problems(exc.report.errors)
+        click.echo("kb release: the evidence has errors; nothing was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    except ReleaseError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"release {name} ({date}): kept {dump} ({dump.stat().st_size:,} bytes) and listed it in kb.toml")
 
 
 @main.command()

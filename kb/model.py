@@ -168,6 +168,18 @@ class Concept:
 
 
 @dataclass(frozen=True)
+class Release:
+    """A named, dated state of the evidence, kept as a compressed dump so it can be cited for good."""
+
+    name: str
+    date: str  # YYYY-MM-DD
+    notes: str
+    dump: str  # path of its N-Triples dump (``releases/<name>/kb.nt.gz`` in the evidence folder)
+    path: str = ""  # kb.toml
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Section:
     heading: str
     line: int

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pyoxigraph
 
     from kb.analyse.analysis import Analysis
+    from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
     from kb.graph.build import KnowledgeGraph
     from kb.site import Rendered
@@ -64,6 +65,7 @@ class Checked:
     evidence: Evidence
     graph: KnowledgeGraph | None  # None if loading failed badly
     report: Report = field(default_factory=Report)
+    history: History | None = None  # the releases and what each changed (check(history=True))
 
     @property
     def kg(self) -> KnowledgeGraph:
@@ -73,8 +75,13 @@ class Checked:
         return self.graph
 
 
-def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql") -> Checked:
-    """Load every file, build the graph, validate; report every problem, raise on none."""
+def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql",
+          history: bool = False) -> Checked:
+    """Load every file, build the graph, validate; report every problem, raise on none.
+
+    With ``history``, also read the releases' dumps and add the release history to the graph
+    (PROV): what a build, an export or a query sees, but not what checking needs.
+    """
     from kb.checks.crossfile import check_evidence
     from kb.checks.shacl import shacl_problems
     from kb.graph.build import build_graph
@@ -92,7 +99,53 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     if shacl:
         progress("validating with SHACL")
         report.extend(shacl_problems(evidence, graph, report.problems, engine=shacl_engine))
-    return Checked(evidence, graph, report)
+    checked = Checked(evidence, graph, report)
+    if history and not report.errors:
+        progress("comparing releases")
+        checked.history = release_history(checked)
+    return checked
+
+
+def release_history(checked: Checked) -> History:
+    """What each release changed, and what is not yet released; recorded in the graph as PROV."""
+    import pyoxigraph as ox
+
+    from kb.diff.releases import history, prov_lines
+    from kb.diff.snapshot import read_snapshot
+    from kb.graph.iris import Minter
+
+    graph = checked.kg
+    config = checked.evidence.config
+    releases = [(r, _release_snapshot(config, Path(r.dump))) for r in checked.evidence.releases]
+    hist = history(releases, read_snapshot(graph.store, config.base_iri))
+    graph.store.load(prov_lines(hist, Minter(config.base_iri)).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    return hist
+
+
+def _release_snapshot(config: Config, dump: Path) -> Snapshot:
+    """A release's snapshot, cached by the dump's bytes (a release never changes once cut)."""
+    import hashlib
+    import pickle
+
+    from kb.diff.snapshot import Snapshot, read_snapshot
+    from kb.io.atomic import replace_cache_file
+
+    data = dump.read_bytes()
+    cache = config.store_cache_dir / "releases" / f"{hashlib.sha256(data).hexdigest()[:32]}.pickle"
+    try:
+        cached = pickle.loads(cache.read_bytes())
+        if isinstance(cached, Snapshot):
+            return cached
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    store = load_dump(dump)
+    snap = read_snapshot(store, _base_of(store, dump))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        replace_cache_file(cache, pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass  # a cache: the next build reads the dump again
+    return snap
 
 
 @dataclass
@@ -119,7 +172,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     from kb.analyse.analysis import analyse
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
-    checked = check(config, progress=progress)
+    checked = check(config, progress=progress, history=True)
     if not checked.report.ok(strict) or checked.graph is None:
         raise EvidenceError(checked.report)
     progress("analysing")
@@ -177,7 +230,10 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                  "network.graphml": graphml_bytes(analysis),
                  "references.bib": checked.evidence.config.references_path.read_bytes(),
                  **{name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")}}
+        for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good
+            small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()
         for name, payload in small.items():
+            (data / name).parent.mkdir(parents=True, exist_ok=True)
             (data / name).write_bytes(payload)
         for name in ("kb.nt", "kb.ttl", "kb.jsonld", *small):  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
@@ -215,7 +271,7 @@ def query_store(config: Config) -> pyoxigraph.Store:
     cached = open_cached(config, key)
     if cached is not None:
         return cached
-    checked = check(config, shacl=False)
+    checked = check(config, shacl=False, history=True)
     if checked.report.errors or checked.graph is None:
         raise EvidenceError(checked.report)
     with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
@@ -339,3 +395,53 @@ def _snapshot_at_revision(evidence_dir: Path, rev: str) -> Snapshot:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
         return snapshot_of(Path(tmp) / rel)
+
+
+class ReleaseError(ValueError):
+    """A release could not be cut (bad name or date, already released): nothing was written."""
+
+
+def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
+    """Keep the current evidence as release ``name``: its dump, compressed, and a ``[[releases]]``
+    entry in ``kb.toml``. Both are written only after every check passed; a failure leaves no file."""
+    import gzip
+
+    from kb.export.rdf import ntriples_bytes
+    from kb.io.atomic import atomic_write_bytes, file_digest, locked
+    from kb.load.releases import DATE_RE, RELEASE_NAME_RE, dump_path
+
+    if not RELEASE_NAME_RE.match(name):
+        raise ReleaseError(f"release name '{name}' is not safe; expected letters, digits, '.', '_' or '-'")
+    if not DATE_RE.match(date):
+        raise ReleaseError(f"release date '{date}' is not YYYY-MM-DD")
+    checked = check(config, history=True)
+    if not checked.report.ok(strict=False):
+        raise EvidenceError(checked.report)
+    releases = checked.evidence.releases
+    if any(r.name == name for r in releases):
+        raise ReleaseError(f"release '{name}' exists already; releases are never replaced")
+    if releases and date < releases[-1].date:
+        raise ReleaseError(f"release date {date} is before the latest release ({releases[-1].name}, "
+                           f"{releases[-1].date})")
+    dump = dump_path(config.evidence_dir, name)
+    if dump.exists():
+        raise ReleaseError(f"{dump} exists already; remove it or choose another name")
+    toml = config.evidence_dir / "kb.toml"
+    # gzip with no file name and mtime 0: the same evidence always gives the same bytes.
+    data = gzip.compress(ntriples_bytes(checked.kg), compresslevel=9, mtime=0)
+    quoted = notes.replace("\\", "\\\\").replace('"', '\\"')
+    entry = f'\n[[releases]]\nname = "{name}"\ndate = {date}\nnotes = "{quoted}"\n'
+    with locked(toml):
+        digest = file_digest(toml)
+        old = toml.read_bytes() if toml.exists() else b""
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(dump, data, expected_digest=file_digest(dump), backup=False)
+        try:
+            atomic_write_bytes(toml, old.rstrip(b"\n") + b"\n" + entry.encode("utf-8"), expected_digest=digest,
+                               backup=False)
+        except BaseException:
+            dump.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                dump.parent.rmdir()
+            raise
+    return dump

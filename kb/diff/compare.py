@@ -79,11 +79,18 @@ class Diff:
     def __bool__(self) -> bool:
         return bool(self.works or self.claims or self.cells)
 
+    def generated(self) -> set[str]:
+        """Claims the new state has in a new or changed form: added, changed, renamed to."""
+        return set(self.claims.added) | {c.id for c in self.claims.changed} | {r.new for r in self.claims.renamed}
+
+    def invalidated(self) -> set[str]:
+        """Claims of the old state that are gone: removed, renamed from."""
+        return set(self.claims.removed) | {r.old for r in self.claims.renamed}
+
     def touched(self, old: Snapshot, new: Snapshot) -> dict[str, set[str]]:
         """The outcome domains and populations whose evidence changed (for per-topic feeds)."""
         out: dict[str, set[str]] = {"domain": set(), "population": set()}
-        ids = set(self.claims.added) | {c.id for c in self.claims.changed} | {r.new for r in self.claims.renamed}
-        for snap, claim_ids in ((new, ids), (old, set(self.claims.removed) | {r.old for r in self.claims.renamed})):
+        for snap, claim_ids in ((new, self.generated()), (old, self.invalidated())):
             for claim_id in claim_ids:
                 record = snap.claims.get(claim_id)
                 if record is None:

@@ -21,7 +21,7 @@ def words(diff: Diff, old: Snapshot, new: Snapshot, old_name: str, new_name: str
     if diff.cells:
         lines += ["", "What readers will notice on the evidence map:"]
         lines += [f"  {c.text}." for c in diff.cells]
-    lines += _records("Claims", diff.claims, old, new, _claim_title, _claim_change)
+    lines += _records("Claims", diff.claims, old, new, _claim_title, claim_change_text)
     lines += _records("Works", diff.works, old, new, _work_title, _work_change)
     return "\n".join(lines) + "\n"
 
@@ -68,7 +68,8 @@ def _work_title(snap: Snapshot, key: str) -> str:
     return f"{_short(f.get('title', ''))} ({f.get('year', 'n.d.') or 'n.d.'})"
 
 
-def _claim_change(old: Snapshot, new: Snapshot, change: RecordChange) -> str:
+def claim_change_text(old: Snapshot, new: Snapshot, change: RecordChange) -> str:
+    """What changed in one claim, in words ("direction for hospitalisation no effect → benefit")."""
     parts = []
     for fc in change.changes:
         if fc.field == "findings":

@@ -48,6 +48,9 @@ class Minter:
     def concept(self, scheme: str, concept_id: str) -> str:
         return f"{self.base}concept/{scheme}/{concept_id}"
 
+    def release(self, name: str) -> str:
+        return f"{self.base}release/{name}"
+
     def dataset(self) -> str:
         return f"{self.base}dataset"
 

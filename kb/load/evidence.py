@@ -14,7 +14,7 @@ from typing import Any
 
 from kb.config import Config
 from kb.load.vocab import Vocabulary
-from kb.model import CitationList, Claim, Reference, SourceText
+from kb.model import CitationList, Claim, Reference, Release, SourceText
 from kb.problems import Problem
 
 
@@ -28,6 +28,7 @@ class Evidence:
     claims: list[Claim] = field(default_factory=list)
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     sources: dict[str, SourceText] = field(default_factory=dict)
+    releases: tuple[Release, ...] = ()  # oldest first
 
     @cached_property
     def references_by_key(self) -> dict[str, Reference]:
@@ -53,6 +54,7 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
     from kb.io.procs import no_gc, usable_cpus
     from kb.load.claims import load_citations, load_claim_file, load_claims
     from kb.load.parsecache import ParseCache
+    from kb.load.releases import load_releases
     from kb.load.sources import load_sources
     from kb.load.vocab import load_vocabulary
 
@@ -74,5 +76,7 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
     problems += found
     sources, found = load_sources(config.sources_dir)
     problems += found
-    evidence = Evidence(config, references, citations, claims, vocabulary, sources)
+    releases, found = load_releases(config)
+    problems += found
+    evidence = Evidence(config, references, citations, claims, vocabulary, sources, releases)
     return evidence, problems

@@ -1,0 +1,131 @@
+"""Releases: kept dumps, kb.toml entries, the history in the graph (PROV) and on the site (issue 16)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kb.cli import main
+from kb.config import load_config
+from kb.pipeline import check
+from tests.conftest import FIXTURE
+
+CLAIMS = "claims/shalaby2020peer.yaml"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and ".kb-cache" not in p.parts}
+
+
+def two_releases(tmp_path: Path) -> Path:
+    """The fixture released, then changed (a direction, a rename) and released again."""
+    ev = tmp_path / "evidence"
+    shutil.copytree(FIXTURE, ev)
+    assert run("release", "--evidence", str(ev), "r1", "--date", "2026-10-01", "--notes", "First").exit_code == 0
+    claims = ev / CLAIMS
+    text = claims.read_text().replace("{outcome: symptoms, direction: no_effect}",
+                                      "{outcome: symptoms, direction: benefit}")
+    claims.write_text(text.replace("id: schizophrenia-cochrane-inconclusive", "id: schizophrenia-cochrane-review"))
+    assert run("release", "--evidence", str(ev), "r2", "--date", "2026-11-01").exit_code == 0
+    return ev
+
+
+def test_release_keeps_a_deterministic_dump_and_lists_it(tmp_path):
+    ev = tmp_path / "evidence"
+    shutil.copytree(FIXTURE, ev)
+    result = run("release", "--evidence", str(ev), "2026-11", "--date", "2026-11-30", "--notes", 'A "first" one')
+    assert result.exit_code == 0, result.output
+    dump = ev / "releases" / "2026-11" / "kb.nt.gz"
+    nt = gzip.decompress(dump.read_bytes()).decode()
+    assert "<https://w3id.org/peer-support-kb/claim/smi-rct-review-hope-recovery>" in nt
+    assert nt.splitlines() == sorted(nt.splitlines())
+    toml = (ev / "kb.toml").read_text()
+    assert toml.endswith('[[releases]]\nname = "2026-11"\ndate = 2026-11-30\nnotes = "A \\"first\\" one"\n')
+    releases = check(load_config(ev)).evidence.releases
+    assert [(r.name, r.date, r.notes) for r in releases] == [("2026-11", "2026-11-30", 'A "first" one')]
+    again = tmp_path / "again"
+    shutil.copytree(FIXTURE, again)
+    run("release", "--evidence", str(again), "2026-11", "--date", "2026-11-30")
+    assert (again / "releases" / "2026-11" / "kb.nt.gz").read_bytes() == dump.read_bytes()
+
+
+def test_a_refused_release_writes_nothing(tmp_path):
+    ev = two_releases(tmp_path)
+    before = digests(ev)
+    for args, message in ((("r2", "--date", "2026-12-01"), "exists already"),
+                          (("r3", "--date", "2026-09-01"), "before the latest release"),
+                          (("r3", "--date", "1 Dec"), "is not YYYY-MM-DD"),
+                          (("../r3", "--date", "2026-12-01"), "is not safe")):
+        result = run("release", "--evidence", str(ev), *args)
+        assert result.exit_code == 2 and message in result.output, result.output
+    claims = ev / CLAIMS
+    claims.write_text(claims.read_text().replace("population: smi", "population: smii"))
+    before = digests(ev)
+    result = run("release", "--evidence", str(ev), "r3", "--date", "2026-12-01")
+    assert result.exit_code == 1 and "claim-unknown-term" in result.output
+    assert digests(ev) == before
+
+
+def test_check_reports_bad_release_entries(tmp_path):
+    ev = two_releases(tmp_path)
+    (ev / "releases" / "r1" / "kb.nt.gz").unlink()
+    toml = ev / "kb.toml"
+    toml.write_text(toml.read_text().replace("date = 2026-11-01", "date = 2026-09-01"))
+    problems = [(p.code, p.field) for p in check(load_config(ev)).report.errors]
+    assert problems == [("release-invalid", "name")]  # r1's dump is missing, so r2 has nothing before it
+    shutil.copytree(FIXTURE, tmp_path / "x")
+    (tmp_path / "x" / "releases" / "r1").mkdir(parents=True)
+    (tmp_path / "x" / "releases" / "r1" / "kb.nt.gz").write_bytes(b"")
+    (tmp_path / "x" / "releases" / "r2").mkdir(parents=True)
+    (tmp_path / "x" / "releases" / "r2" / "kb.nt.gz").write_bytes(b"")
+    (tmp_path / "x" / "kb.toml").write_text((tmp_path / "x" / "kb.toml").read_text() + (
+        '\n[[releases]]\nname = "r1"\ndate = 2026-11-01\n\n[[releases]]\nname = "r2"\ndate = 2026-10-01\n'
+        'colour = "red"\n'))
+    problems = check(load_config(tmp_path / "x")).report.errors
+    assert [(p.code, p.field) for p in problems] == [("release-invalid", "colour"), ("release-invalid", "date")]
+    assert problems[1].line > problems[0].line - 2 and "before the release listed above it" in problems[1].message
+
+
+def test_history_is_in_the_graph_as_prov(tmp_path):
+    ev = two_releases(tmp_path)
+    checked = check(load_config(ev), history=True)
+    hist = checked.history
+    assert [e.release.name for e in hist.entries] == ["r1", "r2"]
+    second = hist.entries[1]
+    assert second.generated == ("schizophrenia-cochrane-review", "smi-rct-review-hope-recovery")
+    assert second.invalidated == ("schizophrenia-cochrane-inconclusive",)
+    assert "direction for overall symptoms no effect → benefit" in second.text
+    assert hist.claims["smi-rct-review-hope-recovery"].release == "r2"
+    assert hist.claims["schizophrenia-cochrane-review"].text == "renamed from schizophrenia-cochrane-inconclusive"
+    assert hist.unreleased is None
+    ask = checked.graph.store.query
+    base = "https://w3id.org/peer-support-kb/"
+    assert ask(f"ASK {{ <{base}release/r2> a <https://w3id.org/peer-support-kb/ontology#Release> ; "
+               f"<https://w3id.org/peer-support-kb/ontology#revises> <{base}release/r1> ; "
+               f"<http://www.w3.org/ns/prov#invalidated> <{base}claim/schizophrenia-cochrane-inconclusive> ; "
+               f"<http://www.w3.org/ns/prov#generated> <{base}claim/smi-rct-review-hope-recovery> }}")
+    claims = ev / CLAIMS
+    claims.write_text(claims.read_text().replace("{outcome: hope, direction: benefit}",
+                                                 "{outcome: hope, direction: mixed}"))
+    hist = check(load_config(ev), history=True).history
+    assert hist.unreleased is not None and "direction for hope benefit → mixed" in hist.unreleased_text
+    assert hist.claims["smi-rct-review-hope-recovery"].release == "unreleased"
+
+
+def test_build_keeps_every_release_dump_at_a_versioned_path(tmp_path):
+    ev = two_releases(tmp_path)
+    out = tmp_path / "site"
+    assert run("build", "--evidence", str(ev), "--out", str(out)).exit_code == 0
+    for name in ("r1", "r2"):
+        kept = out / "data" / "releases" / name / "kb.nt.gz"
+        assert kept.read_bytes() == (ev / "releases" / name / "kb.nt.gz").read_bytes()
+    assert "release/r2" in (out / "data" / "kb.nt").read_text()
