@@ -10,6 +10,7 @@ answer (kb publish, kb query --endpoint).
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
     from kb.query.sparql import Payload
 
 from kb.export.formats import EXPORT_FORMATS, FORMATS, export_bytes
+from kb.namespaces import PREFIXES
+from kb.problems import a_or_an
 
+STATS_FORMATS = ("table", "csv", "json")  # kb.analyse.stats.STATS_FORMATS (not imported: it loads the analysis)
 EXIT_ERRORS, EXIT_USAGE, EXIT_SYNTAX, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
 EXIT_SERVER = 6
 
@@ -101,6 +105,15 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> 
 
     Files whose inputs did not change since the last build into the same folder are reused.
     """
+    out = _build_site(evidence_dir, out_dir, strict, jobs)
+    options = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value, default in (
+        ("--evidence", evidence_dir, "evidence"), ("--out", out_dir, "site")) if str(value) != default)
+    click.echo(f"open {shlex.quote(str(out / 'index.html'))} in a browser (no server needed), "
+               f"or preview it with: kb serve{options}")
+
+
+def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> Path:
+    """``kb build`` without its closing hint (``kb serve`` says where it serves instead)."""
     from kb.pipeline import EvidenceError, terminal_progress
     from kb.pipeline import build as run_build
 
@@ -116,6 +129,7 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> 
     print_problems(result.report.warnings)
     reused = f" ({len(result.reused)} unchanged since the last build)" if result.reused else ""
     click.echo(f"built {len(result.files)} files in {result.out_dir}{reused}")
+    return result.out_dir
 
 
 @main.command()
@@ -124,12 +138,11 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> 
               show_default=True, help="Output folder (replaced atomically).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
-@click.pass_context
-def serve(ctx: click.Context, evidence_dir: Path, out_dir: Path, port: int) -> None:
+def serve(evidence_dir: Path, out_dir: Path, port: int) -> None:
     """Build the site, then serve it on 127.0.0.1 for preview (Ctrl-C stops)."""
     from kb.site.serve import HOST, make_server
 
-    ctx.invoke(build, evidence_dir=evidence_dir, out_dir=out_dir, strict=False)
+    _build_site(evidence_dir, out_dir, strict=False, jobs=None)
     try:
         server = make_server(out_dir, port)
     except OSError as exc:
@@ -143,7 +156,18 @@ def serve(ctx: click.Context, evidence_dir: Path, out_dir: Path, port: int) -> N
         server.server_close()
 
 
-@main.command()
+QUERY_HELP = f"""Run a read-only SPARQL query: text, -f FILE.rq, or an example name.
+
+\b
+Examples:
+  kb query --list
+  kb query no-effect-hospitalisation-smi
+  kb query 'SELECT (COUNT(*) AS ?n) WHERE {{ ?c a psk:Claim }}'
+Predeclared prefixes: {", ".join(PREFIXES)}.
+"""
+
+
+@main.command(help=QUERY_HELP)
 @evidence_option
 @click.argument("query", required=False)
 @click.option("-f", "--file", "query_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -161,15 +185,7 @@ def serve(ctx: click.Context, evidence_dir: Path, out_dir: Path, port: int) -> N
               "[default: <base_iri>graph].")
 def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: str | None, list_examples: bool,
           output: Path | None, timeout: float, limit: int, endpoint: str | None, graph_iri: str | None) -> None:
-    """Run a read-only SPARQL query: text, -f FILE.rq, or an example name.
-
-    \b
-    Examples:
-      kb query --list
-      kb query no-effect-hospitalisation-smi
-      kb query 'SELECT (COUNT(*) AS ?n) WHERE { ?c a psk:Claim }'
-    Standard prefixes (rdf, rdfs, xsd, skos, dcterms, bibo, cito, prov, foaf, schema, psk) are predeclared.
-    """
+    """``kb query`` (its help text, :data:`QUERY_HELP`, lists the prefixes of :data:`kb.namespaces.PREFIXES`)."""
     import kb.query.sparql as q
 
     config = load_config(evidence_dir)
@@ -187,7 +203,7 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
         sys.exit(EXIT_REFUSED)
     fmt = fmt or ("turtle" if form in ("CONSTRUCT", "DESCRIBE") else "table")
     if (fmt in q.GRAPH_FORMATS) != (form in ("CONSTRUCT", "DESCRIBE")) and form in q.QUERY_FORMS:
-        raise click.UsageError(f"--format {fmt} does not fit a {form} query")
+        raise click.UsageError(f"--format {fmt} does not fit {a_or_an(form)} query")
     if endpoint:
         payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
     else:
@@ -423,17 +439,21 @@ def release(evidence_dir: Path, name: str, date: str, notes: str) -> None:
 
 @main.command()
 @evidence_option
-def stats(evidence_dir: Path) -> None:
-    """Counts, the populations × outcomes matrix, most-cited works, isolated claims and gaps."""
+@click.option("--format", "fmt", type=click.Choice(STATS_FORMATS), default="table", show_default=True,
+              help="table: fits 100 columns (the evidence map by outcome domain); csv: every population × "
+                   "outcome, one row each; json: everything.")
+def stats(evidence_dir: Path, fmt: str) -> None:
+    """Counts, the evidence map, most-cited works, claims resting on no cited work, and gaps."""
     from kb.analyse.analysis import analyse
-    from kb.analyse.stats import render_stats
+    from kb.analyse.stats import collect, render
     from kb.pipeline import check as run_check
 
     checked = run_check(load_config(evidence_dir), shacl=False)
     if checked.report.errors or checked.graph is None:
         print_problems(checked.report.errors)
+        click.echo("kb stats: the evidence has errors; fix them first (kb check)", err=True)
         sys.exit(EXIT_ERRORS)
-    click.echo(render_stats(checked.evidence, analyse(checked.graph, checked.evidence)))
+    click.echo(render(collect(checked.evidence, analyse(checked.graph, checked.evidence)), fmt), nl=False)
 
 
 @main.command()

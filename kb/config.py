@@ -55,7 +55,9 @@ class Config:
 
     @property
     def store_cache_dir(self) -> Path:
-        return self.cache_dir or (self.evidence_dir.parent / ".kb-cache")
+        """``.kb-cache/`` beside the evidence folder (made absolute first: with ``--evidence .`` the
+        parent of ``.`` is ``.`` itself, which put the cache inside the evidence folder)."""
+        return self.cache_dir or (Path(os.path.abspath(self.evidence_dir)).parent / ".kb-cache")
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.config import Config
+from kb.io.atomic import new_dir_mode
 from kb.load.evidence import Evidence, load_evidence
 from kb.problems import Report
 
@@ -181,7 +182,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     _refuse_dangerous_out_dir(config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a site is meant to be read
+    staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
     manifest = manifest_path(config.store_cache_dir, out_dir)
     try:
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
@@ -305,8 +306,20 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
 def _refuse_dangerous_out_dir(config: Config) -> None:
     out = config.out_dir.resolve()
     evidence = config.evidence_dir.resolve()
-    if out == evidence or evidence.is_relative_to(out) or out == Path.home() or out == Path("/"):
-        raise ValueError(f"refusing to write the site to {config.out_dir}: it would replace the evidence folder")
+    what = None
+    if out == Path(out.anchor):
+        what = f"the root folder {out}"
+    elif out == Path.home().resolve():
+        what = f"your home folder {out}"
+    elif Path.home().resolve().is_relative_to(out):
+        what = f"{out}, which holds your home folder {Path.home().resolve()}"
+    elif out == evidence:
+        what = f"the evidence folder {evidence}"
+    elif evidence.is_relative_to(out):
+        what = f"{out}, which holds the evidence folder {evidence}"
+    if what:
+        raise ValueError(f"refusing to write the site to {config.out_dir}: the build replaces its output folder "
+                         f"as a whole, so it would replace {what}; choose another --out (default: site)")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{config.out_dir} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / "data" / "kb.nt").is_file():

@@ -113,3 +113,12 @@ def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str | None:
     if not close:
         return None
     return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+def a_or_an(word: str) -> str:
+    """``word`` with its indefinite article: "an outcome id", "a population id", "an ASK query".
+
+    By the first letter, which is right for every word the KB puts after it (scheme names, value kinds,
+    query forms); "a unit" or "an hour" would need the sound instead.
+    """
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -25,9 +25,14 @@ __all__ = ["failed_block_problem", "format_citation", "latex_to_text", "load_ref
 
 
 def failed_block_problem(block: RawBlock, path: str) -> Problem:
-    """What went wrong with a block bibtexparser could not parse, with both lines."""
+    """What went wrong with a block bibtexparser could not parse, with both lines.
+
+    For an entry that never closes, the problem points where the missing delimiter belongs
+    (:func:`kb.bibtex.parse.find_unclosed`): the value left open, or the end of the last field.
+    """
     what = f"@{block.entry_type}{{{block.key}" if block.entry_type else "block"
     reason = block.failure
+    line, col = block.line, block.col
     if "end of file" in reason:
         code, message = "bib-unclosed-entry", f"{what} is never closed: the file ends first"
         hint = "add the missing closing brace '}' at the end of the entry"
@@ -42,8 +47,18 @@ def failed_block_problem(block: RawBlock, path: str) -> Problem:
         code, message = "bib-syntax", f"{what} could not be parsed: {reason.strip()}"
         hint = "check the syntax: @type{key, field = {value}, …}" + (
             "; is the citekey missing?" if "comma after entry key" in reason else "")
-    return error(path, block.line, code, f"{message} (entry starts at line {block.line}; parsing gave up at "
-                 f"line {block.failure_line})", col=block.col, expected="a complete @type{key, …} entry",
+    unclosed = block.unclosed if code != "bib-syntax" else None
+    if unclosed is not None:
+        line, col = unclosed.line, unclosed.col
+        if unclosed.field:
+            missing = "one of its '{' has no matching '}'" if unclosed.delimiter == "}" else "its '\"' is not closed"
+            hint = (f"the value of '{unclosed.field}' starting here never ends: {missing}; add the "
+                    f"'{unclosed.delimiter}' where the value should end")
+        else:
+            hint = (f"every value is closed, but the entry is not: add its closing '{unclosed.delimiter}' here, "
+                    "after its last field")
+    return error(path, line, code, f"{message} (entry starts at line {block.line}; parsing gave up at "
+                 f"line {block.failure_line})", col=col, expected="a complete @type{key, …} entry",
                  hint=hint)
 
 

@@ -51,6 +51,16 @@ class RawField:
     col: int
 
 
+@dataclass(frozen=True)
+class Unclosed:
+    """Where a broken entry lacks its closing delimiter: a value never closed, or the entry itself."""
+
+    field: str  # the field whose value is never closed; "" when every value is closed but the entry is not
+    line: int  # the value's opening '{' or '"'; for the entry, just after its last field
+    col: int
+    delimiter: str  # the character that is missing: '}', '"' or ')'
+
+
 @dataclass
 class RawBlock:
     """One ``@`` block (or ``%``-commented entry) with its place in the file."""
@@ -65,6 +75,7 @@ class RawBlock:
     fields: list[RawField] = field(default_factory=list)
     failure: str = ""  # bibtexparser's reason, for failed blocks
     failure_line: int = 0  # where parsing gave up
+    unclosed: Unclosed | None = None  # failed blocks: where the missing '}' (or '"') belongs, if found
     problems: list[Problem] = field(default_factory=list)  # e.g. control characters inside it
 
     def text(self, source: str) -> str:
@@ -147,6 +158,9 @@ def split_text(parsed: ParsedBib) -> None:
     for block, following in zip(parsed.blocks, [*parsed.blocks[1:], None], strict=False):
         if block.kind == "failed":  # the rest of a broken entry is not stray text
             block.end = max(block.end, following.start if following else len(text.rstrip()))
+    for block in parsed.blocks:
+        if block.kind == "failed":
+            block.unclosed = find_unclosed(masked.text, block.start, block.end, index)
     _attach_bad_characters(parsed, find_bad_characters(text, path))
     _check_gaps(parsed, masked.text, index)
     _collect_macros(parsed)
@@ -195,6 +209,54 @@ def _locate(bp_block: bpm.Block, masked: str, index: LineIndex, cursor: int) -> 
         block.failure_line = index.line(gave_up)
         return block
     return None  # pragma: no cover - bibtexparser has no other block types
+
+
+_ENTRY_OPEN = re.compile(r"@[ \t]*\w+[ \t]*([{(])[^,\n]*,")
+_FIELD_NAME = re.compile(r"([A-Za-z][\w.:+-]*)\s*$")
+_LINE_OPENS_FIELD_OR_ENTRY = re.compile(r"[ \t]*(?:[A-Za-z][\w.:+-]*[ \t]*=|@)")
+
+
+def find_unclosed(text: str, start: int, end: int, index: LineIndex) -> Unclosed | None:
+    """Where an entry that never closes needs its delimiter, the way an editor would look for it.
+
+    A value still open when a line starts with ``name =`` or ``@`` (or when the text ends) is the
+    one missing its ``}`` or ``"``: point at where it opened, not at the end of the entry. If every
+    value closed, the entry's own ``}`` is missing: point just after its last field.
+    """
+    head = _ENTRY_OPEN.match(text, start)
+    if not head:
+        return None
+    closer = "}" if head.group(1) == "{" else ")"
+    depth, quoted, name, opened, last, field_start = 0, False, "", -1, head.end(), head.end()
+    for i in range(head.end(), end):
+        ch = text[i]
+        is_open = depth > 0 or quoted
+        if ch == "\n" and is_open and _LINE_OPENS_FIELD_OR_ENTRY.match(text, i + 1):
+            break
+        if ch == "\n" and not is_open and text.startswith("@", i + 1):
+            break
+        if ch == "{":
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+        elif ch == '"' and depth == 0:
+            quoted = not quoted
+        elif ch == closer and not is_open:
+            return None  # the entry is closed: something else is wrong with it
+        elif ch == "," and not is_open:
+            field_start = i + 1
+        elif ch == "=" and not is_open:
+            found = _FIELD_NAME.search(text, field_start, i)
+            name = found.group(1) if found else ""
+        if not is_open and (depth > 0 or quoted):
+            opened = i
+        if not (depth > 0 or quoted) and not ch.isspace():
+            last = i + 1
+    if depth > 0 or quoted:
+        line, col = index.pos(opened)
+        return Unclosed(name, line, col, "}" if text[opened] == "{" else '"')
+    line, col = index.pos(last)
+    return Unclosed("", line, col, closer)
 
 
 _EQUALS = re.compile(r"\s*=")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from kb.ids import NOT_STATED
 from kb.load.evidence import Evidence
 from kb.load.sources import normalise_ws
+from kb.load.vocab import Vocabulary
 from kb.model import Claim
 from kb.problems import Problem, did_you_mean, error, warning
 
@@ -93,7 +94,7 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) 
                                 for v in getattr(claim, facet))):
         wrong = vocab.check_id(field_name, value)
         if wrong:
-            fail(field_name, "claim-unknown-term", wrong, expected=f"an id from vocab ({field_name} scheme)")
+            fail(field_name, "claim-unknown-term", wrong, expected=_expected_id(vocab, field_name))
     for facet in ("population", "setting", "delivery"):
         values = getattr(claim, facet)
         if NOT_STATED in values and len(values) > 1:
@@ -105,8 +106,7 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) 
         for scheme, value in (("outcome", finding.outcome), ("direction", finding.direction)):
             wrong = vocab.check_id(scheme, value)
             if wrong:
-                fail("outcomes", "claim-unknown-term", wrong, line=finding.line,
-                     expected=f"an id from vocab ({scheme} scheme)")
+                fail("outcomes", "claim-unknown-term", wrong, line=finding.line, expected=_expected_id(vocab, scheme))
         if finding.outcome in outcomes_seen:
             fail("outcomes", "claim-duplicate-outcome", f"outcome '{finding.outcome}' is listed twice",
                  line=finding.line, hint="a claim has one direction per outcome; split it into two claims")
@@ -158,6 +158,14 @@ def _check_kinds(evidence: Evidence, claim: Claim, fail: Callable[..., None]) ->
     if "not_applicable" in directions and claim.finding_type != "prevalence":
         fail("outcomes", "claim-direction-kind", "direction not_applicable is only for prevalence or need",
              expected="finding_type prevalence, or a direction such as benefit or no_effect")
+
+
+def _expected_id(vocab: Vocabulary, scheme: str, few: int = 12) -> str:
+    """A short scheme's ids in full (every direction code); a long one's by pointing at ``kb vocab``."""
+    ids = vocab.ids(scheme)
+    if 0 < len(ids) <= few:
+        return f"one of {', '.join(ids)} (vocab, {scheme} scheme)"
+    return f"an id from vocab ({scheme} scheme; `kb vocab {scheme}` lists them)"
 
 
 def _check_certainty(evidence: Evidence, claim: Claim) -> list[Problem]:

@@ -101,7 +101,8 @@ class AddResult:
 
     def summary(self) -> str:
         blocks = len(self.outcomes)
-        text = (f"kb add: {blocks} entr{'y' if blocks == 1 else 'ies'}: {self.count('added')} added, "
+        added = "added" if self.written or not self.count("added") else "would be added"  # as the entry lines say
+        text = (f"kb add: {blocks} entr{'y' if blocks == 1 else 'ies'}: {self.count('added')} {added}, "
                 f"{self.count('present')} already present, {self.count('reported')} reported")
         if self.declarations:
             text += "; declarations: " + ", ".join(

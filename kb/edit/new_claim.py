@@ -26,14 +26,18 @@ def _ids_comment(vocab: Vocabulary, scheme: str, indent: str) -> list[str]:
     if scheme == "outcome":
         for domain in vocab.ids("outcome", domains=True):
             members = [c.id for c in vocab.concepts["outcome"].values() if c.broader == domain and not c.is_domain]
-            lines += _wrap(f"{vocab.label('outcome', domain)}: " + ", ".join(sorted(members)), indent)
+            lines += _wrap(f"{vocab.label('outcome', domain)}: " + ", ".join(sorted(members)), indent, "  ")
     else:
         lines += _wrap(", ".join(vocab.ids(scheme)), indent)
     return lines
 
 
-def _wrap(text: str, indent: str) -> list[str]:
-    return [f"{indent}#   {line}" for line in textwrap.wrap(text, width=96 - len(indent))]
+def _wrap(text: str, indent: str, more: str = "") -> list[str]:
+    """``text`` as comment lines under a field at ``indent``; ``more`` indents a sub-list (like the headings),
+    whose wrapped lines hang two further so that each item of the sub-list starts one line."""
+    hang = more + "  " if more else ""
+    return [f"{indent}#   {line}" for line in textwrap.wrap(text, width=100 - len(indent) - 4, initial_indent=more,
+                                                             subsequent_indent=hang, break_on_hyphens=False)]
 
 
 def claim_stub(evidence: Evidence, source: str) -> str:
@@ -70,9 +74,9 @@ def claim_stub(evidence: Evidence, source: str) -> str:
                            if c.kind == "comparator"), pad)
     out += [f"{pad}outcomes:                      # one entry per outcome and direction",
             f"{pad}  - outcome: ''",
-            f"{pad}    direction: ''              # " + " | ".join(vocab.ids("direction")),
             f"{pad}    #   outcomes by domain:"]
-    out += _ids_comment(vocab, "outcome", pad + "  ")
+    out += _ids_comment(vocab, "outcome", pad + "    ")
+    out += [f"{pad}    direction: ''              # " + " | ".join(vocab.ids("direction"))]
     out.append(f"{pad}design: ''                     # the design of the cited evidence")
     out += [f"{pad}#   {c.id} (starts {c.starting_certainty})" for c in
             sorted(vocab.concepts["design"].values(), key=lambda c: c.id)]
@@ -88,6 +92,7 @@ def claim_stub(evidence: Evidence, source: str) -> str:
             f"{pad}# frequency: ''                # optional, verbatim: how often (weekly)",
             f"{pad}# duration: ''                 # optional, verbatim: for how long (6 months)",
             f"{pad}# n_studies: 0                 # optional, only where the source says",
+            f"{pad}# n_participants: 0            # optional, only where the source says",
             f"{pad}# country: ''                  # optional; quote it: \"NO\" is Norway, NO is false",
             f"{pad}# notes: ''                    # optional: judgement calls, uncertainty"]
     return "\n".join(out) + "\n"

@@ -5,6 +5,7 @@ update computed from stale bytes (another editor, a ``git pull``) must not clobb
 The recipe is JabRef's AtomicFileOutputStream: temp file in the same folder → fsync → check the
 target is unchanged since it was read → ``os.replace`` → fsync the folder; the previous content is
 kept as ``<file>.bak``. :func:`locked` serialises writers with ``fcntl.flock`` on a sidecar file.
+A new file gets the mode the umask gives any new file, not the temp file's private 0o600.
 """
 
 from __future__ import annotations
@@ -56,6 +57,34 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def current_umask() -> int:
+    """The process's umask: read from ``/proc`` on Linux (no change), else set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file (0o644 under the usual umask 022).
+
+    ``mkstemp`` creates its temp files private (0o600), which is right for a half-written file but
+    wrong for the result: an export, a query result or a new references file is meant to be shared.
+    """
+    return 0o666 & ~current_umask()
+
+
+def new_dir_mode() -> int:
+    """The mode ``mkdir`` gives a new folder (0o755 under umask 022); ``mkdtemp`` makes it 0o700."""
+    return 0o777 & ~current_umask()
+
+
 def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     tmp = Path(tmp_name)
@@ -98,9 +127,9 @@ def atomic_write_bytes(
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        mode: int | None = path.stat().st_mode & 0o7777
+        mode = path.stat().st_mode & 0o7777  # an existing file keeps its mode
     except FileNotFoundError:
-        mode = None
+        mode = new_file_mode()  # a new one gets what open() would give it, not mkstemp's 0o600
     tmp = _write_temp(folder, path.name, data, mode)
     try:
         try:

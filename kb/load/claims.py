@@ -14,7 +14,7 @@ from typing import Any
 from kb.ids import CITEKEY_RE, CLAIM_ID_RE, CONCEPT_ID_RE
 from kb.load.yamlstrict import Mapping, Scalar, Sequence, Value, read_yaml
 from kb.model import Certainty, CitationList, Claim, Effect, OutcomeFinding
-from kb.problems import Problem, did_you_mean, error
+from kb.problems import Problem, a_or_an, did_you_mean, error
 
 CERTAINTY_BASES = ("assigned", "reported")
 GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
@@ -118,7 +118,7 @@ class _Reader:
             if key not in node.items:
                 if spec.required:
                     self.fail(node.line, "claim-missing-field", f"{what} has no '{key}'", field=key,
-                              expected=f"a {spec.kind} value")
+                              expected=f"{a_or_an(spec.kind)} value")
                 continue
             value = self.value(node.items[key], spec, key, node.key_lines[key])
             if value is not None:
@@ -153,7 +153,7 @@ class _Reader:
                 return None
             return value
         if not isinstance(value, Scalar):
-            self.fail(line, "claim-type", f"'{key}' is not a single value", field=key, expected=f"a {spec.kind}")
+            self.fail(line, "claim-type", f"'{key}' is not a single value", field=key, expected=a_or_an(spec.kind))
             return None
         return self.scalar(value, spec, key)
 

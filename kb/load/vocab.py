@@ -15,7 +15,7 @@ from pathlib import Path
 from kb.ids import CONCEPT_ID_RE, SCHEMES
 from kb.model import Concept
 from kb.namespaces import PSK, RDF, SKOS
-from kb.problems import Problem, did_you_mean, error
+from kb.problems import Problem, a_or_an, did_you_mean, error
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Vocabulary:
         if concept is not None:
             return f"'{concept_id}' is an outcome domain; name one of its outcomes"
         hint = did_you_mean(concept_id, self.ids(scheme))
-        return f"'{concept_id}' is not a {scheme} id" + (f"; {hint}" if hint else "")
+        return f"'{concept_id}' is not {a_or_an(scheme)} id" + (f"; {hint}" if hint else "")
 
 
 def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Problem]]:
@@ -62,7 +62,8 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
         try:
             quads = list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=base_iri))
         except SyntaxError as exc:
-            problems.append(error(path, exc.lineno, "vocab-syntax", str(exc).split(": ", 1)[-1], col=exc.offset))
+            detail = re.sub(r" \([^()]*, line \d+\)$", "", str(exc).split(": ", 1)[-1])  # the place is in front
+            problems.append(error(path, exc.lineno, "vocab-syntax", detail, col=exc.offset))
             continue
         vocab.quads.extend(quads)
         _read_concepts(path, quads, base_iri, vocab, problems)
@@ -91,12 +92,18 @@ def _read_concepts(path: Path, quads: list, base: str, vocab: Vocabulary, proble
                 vocab.scheme_pico[name] = _one(p[PSK + "picoClass"])
         if SKOS + "Concept" not in types:
             continue
-        line = _line_of(text, subject)
+        line, block = _line_of(text, subject)
+
+        def at(predicate: str, line: int = line, block: tuple[int, int] = block) -> dict[str, int]:
+            """Point at the predicate's first use in the subject's statement, else at the subject."""
+            found_line, col = _predicate_position(text, block, predicate) or (line, 1)
+            return {"line": found_line, "col": col}
         schemes = [o.value[len(scheme_prefix):] for o in p[SKOS + "inScheme"] if o.value.startswith(scheme_prefix)]
         local = subject.rstrip("/").rsplit("/", 1)[-1]
         if len(schemes) != 1 or schemes[0] not in SCHEMES:
-            problems.append(error(path, line, "vocab-scheme", f"concept <{subject}> has no known skos:inScheme",
-                                  expected="exactly one of " + ", ".join(f"scheme:{s}" for s in SCHEMES)))
+            problems.append(error(path, code="vocab-scheme", message=f"concept <{subject}> has no known skos:inScheme",
+                                  expected="exactly one of " + ", ".join(f"scheme:{s}" for s in SCHEMES),
+                                  **at("skos:inScheme")))
             continue
         scheme = schemes[0]
         notation = _one(p[SKOS + "notation"])
@@ -104,21 +111,22 @@ def _read_concepts(path: Path, quads: list, base: str, vocab: Vocabulary, proble
         definition = _one(p[SKOS + "definition"])
         where = f"concept '{local}'"
         if not CONCEPT_ID_RE.match(local) or notation != local:
-            problems.append(error(path, line, "vocab-notation", f"{where}: skos:notation '{notation}' must equal the "
-                                  "last segment of its IRI", field="skos:notation",
-                                  expected=f'"{local}" (a-z, 0-9, _)'))
+            problems.append(error(path, code="vocab-notation", message=f"{where}: skos:notation '{notation}' must "
+                                  "equal the last segment of its IRI", field="skos:notation",
+                                  expected=f'"{local}" (a-z, 0-9, _)', **at("skos:notation")))
         if len(labels) != 1:
-            problems.append(error(path, line, "vocab-label", f"{where} has {len(labels)} skos:prefLabel",
-                                  field="skos:prefLabel", expected="exactly one"))
+            problems.append(error(path, code="vocab-label", message=f"{where} has {len(labels)} skos:prefLabel",
+                                  field="skos:prefLabel", expected="exactly one", **at("skos:prefLabel")))
         if not definition:
-            problems.append(error(path, line, "vocab-definition", f"{where} has no skos:definition",
+            problems.append(error(path, line, "vocab-definition", f"{where} has no skos:definition", col=1,
                                   field="skos:definition", expected="a plain-language definition"))
         broader = [o.value.rstrip("/").rsplit("/", 1)[-1] for o in p[SKOS + "broader"]]
         is_domain = bool(p[SKOS + "topConceptOf"]) and scheme == "outcome"
         start = [o.value.rsplit("/", 1)[-1] for o in p[PSK + "startingCertainty"]]
         kind = [o.value.rsplit("/", 1)[-1] for o in p[PSK + "interventionKind"]]
         if local in vocab.concepts[scheme]:
-            problems.append(error(path, line, "vocab-duplicate", f"{where} is defined twice in scheme '{scheme}'"))
+            problems.append(error(path, line, "vocab-duplicate", f"{where} is defined twice in scheme '{scheme}'",
+                                  col=1))
             continue
         vocab.concepts[scheme][local] = Concept(
             scheme=scheme, id=local, iri=subject, label=_one(labels), definition=definition,
@@ -138,7 +146,7 @@ def _check_outcome_domains(vocab: Vocabulary, problems: list[Problem]) -> None:
         domain = outcomes.get(concept.broader or "")
         if domain is None or not domain.is_domain:
             problems.append(error(concept.path, concept.line, "vocab-domain",
-                                  f"outcome '{concept.id}' has no broader outcome domain", field="skos:broader",
+                                  f"outcome '{concept.id}' has no broader outcome domain", col=1, field="skos:broader",
                                   expected="skos:broader pointing to a top concept of scheme:outcome"))
     for concept in vocab.concepts.get("intervention", {}).values():
         if concept.kind not in vocab.concepts.get("intervention_kind", {}):
@@ -153,7 +161,7 @@ def _check_outcome_domains(vocab: Vocabulary, problems: list[Problem]) -> None:
                                   expected=" or ".join(f'"{g}"' for g in DESIGN_GROUPS)))
         if concept.starting_certainty not in vocab.concepts.get("certainty", {}):
             problems.append(error(concept.path, concept.line, "vocab-starting-certainty",
-                                  f"design '{concept.id}' has no valid psk:startingCertainty",
+                                  f"design '{concept.id}' has no valid psk:startingCertainty", col=1,
                                   field="psk:startingCertainty",
                                   expected="<concept/certainty/high|moderate|low|very_low>"))
 
@@ -165,8 +173,24 @@ def _one(objects: list) -> str:
     return objects[0].value if objects else ""
 
 
-def _line_of(text: str, iri: str) -> int:
-    """Best-effort line of a subject: pyoxigraph keeps no positions, so find its local name."""
+def _line_of(text: str, iri: str) -> tuple[int, tuple[int, int]]:
+    """Best-effort line of a subject (it starts a line, so its column is 1) and the span of its statement.
+
+    pyoxigraph keeps no positions, so find its local name; the statement runs to the next line that
+    starts with something other than white space or a comment.
+    """
     local = re.escape(iri.rstrip("/").rsplit("/", 1)[-1])
     match = re.search(rf"^\S*?(?::|/){local}>?\s", text, re.MULTILINE)
-    return text.count("\n", 0, match.start()) + 1 if match else 1
+    if not match:
+        return 1, (0, 0)
+    following = re.compile(r"^[^\s#]", re.MULTILINE).search(text, match.end())
+    return text.count("\n", 0, match.start()) + 1, (match.start(), following.start() if following else len(text))
+
+
+def _predicate_position(text: str, block: tuple[int, int], predicate: str) -> tuple[int, int] | None:
+    """Line and column of ``predicate`` (as written, e.g. ``skos:notation``) inside the statement ``block``."""
+    found = re.compile(rf"(?<![\w:]){re.escape(predicate)}(?![\w-])").search(text, *block)
+    if not found:
+        return None
+    start = found.start()
+    return text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1

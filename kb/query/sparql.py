@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kb.namespaces import PREFIXES
+from kb.problems import did_you_mean
 
 if TYPE_CHECKING:
     import pyoxigraph as ox
@@ -122,16 +123,48 @@ def load_examples(queries_dir: Path) -> list[ExampleQuery]:
     return examples
 
 
+class UnknownExample(ValueError):
+    """A single word that names no example query (a usage error: SPARQL is never one word)."""
+
+
+_NAME = re.compile(r"[\w.-]+")
+_SPARQL_WORDS = QUERY_FORMS | UPDATE_VERBS | {"PREFIX", "BASE"}
+
+
 def resolve_query(text_or_name: str | None, file: Path | None, queries_dir: Path) -> str:
-    """The query text from ``-f FILE``, an example name, or the text itself."""
+    """The query text from ``-f FILE``, an example name, or the text itself.
+
+    A single word cannot be SPARQL (the shortest query, ``ASK {}``, has a brace), so one that is not
+    a SPARQL keyword is taken as an example name; an unknown one raises :class:`UnknownExample`
+    with the closest names, instead of the engine's "expected CONSTRUCT" at column 10.
+    """
     if file is not None:
         return file.read_text(encoding="utf-8")
     if text_or_name is None:
         raise ValueError("give a query: SPARQL text, -f FILE.rq, or an example name (kb query --list)")
-    candidate = queries_dir / f"{text_or_name}.rq"
-    if re.fullmatch(r"[\w-]+", text_or_name) and candidate.is_file():
+    word = text_or_name.strip()
+    if not _NAME.fullmatch(word) or word.upper() in _SPARQL_WORDS:
+        return text_or_name
+    name = word.removesuffix(".rq")
+    candidate = queries_dir / f"{name}.rq"
+    if candidate.is_file():
         return candidate.read_text(encoding="utf-8")
-    return text_or_name
+    raise UnknownExample(unknown_example_message(word, [e.name for e in load_examples(queries_dir)]))
+
+
+def unknown_example_message(word: str, names: list[str]) -> str:
+    """"no such example query", with the closest names, or all of them when there are few."""
+    message = f"no such example query '{word}'"
+    if Path(word).is_file():
+        return message + f"; to run the file, use -f {word}"
+    hint = did_you_mean(word.removesuffix(".rq"), names)
+    if hint:
+        message += f"; {hint}"
+    elif not names:
+        message += " (this evidence folder has no queries/*.rq)"
+    elif len(names) <= 12:
+        message += "; the examples are: " + ", ".join(names)
+    return message + " (kb query --list shows every example with what it answers)"
 
 
 def run_query(store: ox.Store, query: str, prefixes: dict[str, str] | None = None) -> QueryResults:
