@@ -173,13 +173,13 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     from kb.analyse.analysis import analyse
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
+    _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
     checked = check(config, progress=progress, history=True)
     if not checked.report.ok(strict) or checked.graph is None:
         raise EvidenceError(checked.report)
     progress("analysing")
     analysis = analyse(checked.graph, checked.evidence)
     out_dir = config.out_dir
-    _refuse_dangerous_out_dir(config)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read

@@ -74,10 +74,11 @@ def test_values_macros_months_corporate_and_others() -> None:
 
 # --- syntax (BAD_INPUTS A) -----------------------------------------------------------------------
 
-def test_unbalanced_braces_point_to_start_and_give_up_lines() -> None:
+def test_unbalanced_braces_point_to_the_value_left_open_and_say_start_and_give_up_lines() -> None:
     refs, problems = load(BIB / "unbalanced.bib")
     [p] = only(problems, "bib-unbalanced-braces")
-    assert (p.line, p.col) == (1, 1)
+    assert (p.line, p.col) == (3, 11)  # title = {Open {brace, …: the value whose '{' is never matched
+    assert "the value of 'title' starting here never ends" in (p.hint or "")
     assert "entry starts at line 1" in p.message and "gave up at line 7" in p.message
     assert [r.key for r in refs] == ["fine2020"]  # the next entry is recovered
 
@@ -85,7 +86,9 @@ def test_unbalanced_braces_point_to_start_and_give_up_lines() -> None:
 def test_missing_closing_brace_before_next_entry_and_at_end_of_file() -> None:
     refs, problems = load(BIB / "unclosed.bib")
     found = only(problems, "bib-unclosed-entry")
-    assert [p.line for p in found] == [1, 12]
+    assert [(p.line, p.col) for p in found] == [(4, 17), (15, 17)]  # just after each entry's last field
+    assert all("entry is not: add its closing '}' here" in (p.hint or "") for p in found)
+    assert "entry starts at line 1" in found[0].message and "entry starts at line 12" in found[1].message
     assert "gave up at line 6" in found[0].message
     assert "the file ends first" in found[1].message and "gave up at line 15" in found[1].message
     assert [r.key for r in refs] == ["second2020"]

@@ -126,7 +126,7 @@ def test_stats_shows_the_matrix():
     assert result.exit_code == 0
     assert "claims: 4" in result.stdout and "claim-outcomes: 9" in result.stdout
     smi = next(line for line in result.stdout.splitlines() if line.startswith("smi "))
-    assert smi.split()[1:] == [".", "=1", "=1", "+1", "+1", "+1", "=1", "."]
+    assert smi.split()[1:] == ["=1", "=1", "+3", "=1"]  # clinical, experience of care, personal recovery, service use
 
 
 def test_python_dash_m_and_help_is_quiet():

@@ -49,7 +49,7 @@ def claim_stub(evidence: Evidence, source: str) -> str:
     vocab = evidence.vocabulary
     text = evidence.sources.get(source)
     pad = "    "
-    out = ["  - id: TODO-unique-id            # lower case letters, digits and '-'; never renamed once published",
+    out = ["  - id: TODO-unique-id             # lower case letters, digits and '-'; never renamed once published",
            f"{pad}statement: ''                  # plain language; keep the source's hedges (may, somewhat)"]
     out.append(f"{pad}section: ''                    # the heading the quote stands under")
     if text is not None and text.sections:
