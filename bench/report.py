@@ -95,7 +95,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def table(rows: dict[str, dict[str, Any]]) -> str:
-    """Stage, seconds, floor, ratio, target, PASS/MISS — as a Markdown table (the README uses it)."""
+    """Stage, seconds, floor, ratio, target, PASS/MISS — as a Markdown table (docs/performance.md uses it)."""
     lines = ["| stage | seconds | floor (s) | ratio | target | result |", "|---|---:|---:|---:|---|---|"]
     for name, row in rows.items():
         seconds = _fmt(row.get("seconds"))

@@ -231,7 +231,7 @@ def bench(opts: Options) -> dict[str, Any]:
 
 
 def render(result: dict[str, Any]) -> str:
-    """The table printed at the end of a run (and pasted into the README)."""
+    """The table printed at the end of a run (and pasted into docs/performance.md)."""
     scale = result["scale"]
     m = result["machine"]
     head = (f"{scale.get('refs')} references, {scale.get('claims')} claims, {result['triples']:,} triples, "

@@ -1,7 +1,7 @@
 """Turn the loaded records into one RDF graph (a pyoxigraph store).
 
 Why pyoxigraph: on our 1M-triple benchmark it loads ~5x, serialises ~30x and answers the
-evidence-map GROUP BY ~10x faster than rdflib's memory store (see README, "Store choice").
+evidence-map GROUP BY ~10x faster than rdflib's memory store (see docs/design.md, "Store choice").
 rdflib is still used where its API is needed: pyshacl validation and the isomorphism tests.
 
 No blank nodes are minted: every node has an IRI from :mod:`kb.graph.iris`, so dumps are stable and
