@@ -96,3 +96,10 @@ def test_the_screenshot_script_still_works(tmp_path):
     committed = (ROOT / "docs" / "evidence-map.png").read_bytes()
     assert shot[16:24] == committed[16:24], "width and height (PNG IHDR) differ from the committed screenshot"
     assert len(shot) <= screenshots.MAX_BYTES
+
+
+def test_the_graph_guide_names_every_term_of_the_ontology_and_no_other():
+    ontology = (ROOT / "kb" / "graph" / "schema" / "ontology.ttl").read_text(encoding="utf-8")
+    defined = set(re.findall(r"^(psk:\w+) a ", ontology, re.MULTILINE))
+    named = set(re.findall(r"`(psk:\w+)`", (ROOT / "docs" / "graph.md").read_text(encoding="utf-8")))
+    assert named == defined, f"missing from docs/graph.md: {defined - named}; not in the ontology: {named - defined}"

@@ -19,8 +19,9 @@ from kb.load.evidence import Evidence
 
 STATS_FORMATS = ("table", "csv", "json")
 TABLE_WIDTH = 100
-SYMBOL = {"benefit": "+", "no_effect": "=", "harm": "-", "mixed": "~", "inconclusive": "?", "not_reported": "0",
-          "not_applicable": "#"}
+SYMBOL = {"benefit": "+", "no_effect": "=", "harm": "-", "mixed": "~", "inconclusive": "?", "not_reported": "∅",
+          "not_applicable": "%"}  # ∅: no result reported yet; %: not a change (a prevalence or a need)
+LEGEND = {"not_reported": "no result reported", "not_applicable": "not a change"}  # as the site says
 GAP_NAMES = {"empty": "empty cells (population × outcome)",
              "low_only": "cells with only low or very-low certainty",
              "conflicting": "cells with conflicting directions",
@@ -81,14 +82,17 @@ def render(stats: Stats, fmt: str = "table") -> str:
 
 
 def as_table(stats: Stats, width: int = TABLE_WIDTH) -> str:
+    def wrapped(text: str) -> list[str]:
+        return textwrap.wrap(text, width=width, subsequent_indent="  ", break_on_hyphens=False)
+
     lines = [
         f"works: {stats.works}   claims: {stats.claims}   claim-outcomes: {stats.claim_outcomes}   "
         f"triples: {stats.triples}",
-        "directions: " + ", ".join(f"{d} {n}" for d, n in stats.directions.items()),
-        "certainty (claims): " + ", ".join(f"{c} {n}" for c, n in stats.certainty.items()),
+        *wrapped("directions: " + ", ".join(f"{d} {n}" for d, n in stats.directions.items())),
+        *wrapped("certainty (claims): " + ", ".join(f"{c} {n}" for c, n in stats.certainty.items())),
         "",
         "Evidence map: claim-outcomes per population and outcome domain, by direction",
-        "(" + ", ".join(f"{s} {d.replace('_', ' ')}" for d, s in SYMBOL.items()) + ")",
+        *wrapped("(" + ", ".join(f"{s} {LEGEND.get(d, d.replace('_', ' '))}" for d, s in SYMBOL.items()) + ")"),
         "",
         *_domain_map(stats, width),
         "",
