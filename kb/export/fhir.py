@@ -1,0 +1,279 @@
+"""The KB as a FHIR R5 Bundle in the shape of HL7's EBM-on-FHIR: Citation, EvidenceVariable, Evidence.
+
+* a ``Citation`` per work (:mod:`kb.export.fhir_citation`);
+* an ``EvidenceVariable`` per population, intervention (comparators included) and outcome concept
+  that a claim uses, coded with the concept's IRI and id; an intervention says who delivers it;
+* an ``Evidence`` per claim and outcome: the variables (population, exposure, referenceExposure
+  for a stated comparator, measuredVariable), the study design (SEVCO codes where one fits), the
+  GRADE certainty with one subcomponent per downgrade, the direction and any reported figure,
+  the quote and section, and the source and cited works as related artifacts.
+
+Settings become ``useContext`` of type ``venue``; delivery modes, perspective, kind of finding and
+direction of effect have no R5 element, so they are coded in extensions under the KB's base IRI
+(``…/fhir/StructureDefinition/…``). Ids and fullUrls derive from citekeys, claim and concept ids;
+the Bundle's timestamp is the date of the data (:mod:`kb.export.stamp`), never the clock. One entry
+per line keeps the file diff-friendly; every coded value is checked (:mod:`kb.export.fhir_terms`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from kb.export.fhir_citation import RFC3986, citation, concept_fhir_id, fhir_id
+from kb.export.fhir_terms import (CERTAINTY_RATING, CERTAINTY_RATING_CODES, CERTAINTY_TYPE, CERTAINTY_TYPE_CODES,
+                                  STUDY_DESIGN, STUDY_DESIGN_CODES, USAGE_CONTEXT_TYPE, USAGE_CONTEXT_TYPE_CODES,
+                                  VARIABLE_ROLE, VARIABLE_ROLE_CODES, check_codes)
+from kb.export.stamp import data_timestamp
+from kb.graph.iris import Minter
+from kb.ids import NOT_STATED
+
+if TYPE_CHECKING:
+    from kb.load.evidence import Evidence
+    from kb.load.vocab import Vocabulary
+    from kb.model import Claim, Effect, OutcomeFinding
+
+# Our designs → SEVCO study-design codes of FHIR R5 (Evidence.studyDesign). For a review the codes
+# say how the reviewed studies were designed (as the EBM IG does); the review itself has no code.
+# Designs missing here have no fitting code: they are given as our own coding and text only.
+DESIGN_SEVCO: dict[str, tuple[str, ...]] = {
+    "systematic_review_rct": ("SEVCO:01003",),
+    "cochrane_review": ("SEVCO:01003",),
+    "qualitative_evidence_synthesis": ("SEVCO:01087",),
+    "rct": ("SEVCO:01003",),
+    "cluster_rct": ("SEVCO:01003", "SEVCO:01015"),
+    "pilot_rct": ("SEVCO:01003",),
+    "controlled_study": ("SEVCO:01010",),
+    "cohort": ("SEVCO:01002", "SEVCO:01010", "SEVCO:01028"),
+    "cross_sectional": ("SEVCO:01027",),
+    "survey": ("SEVCO:01002",),
+    "before_after": ("SEVCO:01019",),
+    "observational_study": ("SEVCO:01002",),
+    "qualitative": ("SEVCO:01087",),
+}
+RATING = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very-low"}
+DOWNGRADE_TYPE = {"risk_of_bias": "RiskOfBias", "inconsistency": "Inconsistency", "indirectness": "Indirectness",
+                  "imprecision": "Imprecision", "publication_bias": "PublicationBias"}
+
+
+class FhirExport:
+    """Builds the resources of one Bundle from the checked evidence."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        self.ev = evidence
+        self.vocab: Vocabulary = evidence.vocabulary
+        self.mint = Minter(evidence.config.base_iri)
+        self.variables: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # --- codes ------------------------------------------------------------------------------------
+
+    def coding(self, scheme: str, concept_id: str) -> dict[str, str]:
+        return {"system": self.mint.scheme(scheme), "code": concept_id, "display": self.vocab.label(scheme, concept_id)}
+
+    def concept(self, scheme: str, concept_id: str) -> dict[str, Any]:
+        return {"coding": [self.coding(scheme, concept_id)], "text": self.vocab.label(scheme, concept_id)}
+
+    def extension(self, name: str, scheme: str, concept_id: str) -> dict[str, Any]:
+        return {"url": f"{self.mint.base}fhir/StructureDefinition/{name}",
+                "valueCodeableConcept": self.concept(scheme, concept_id)}
+
+    @staticmethod
+    def hl7(system: str, table: dict[str, str], code: str) -> dict[str, Any]:
+        return {"coding": [{"system": system, "code": code, "display": table[code]}]}
+
+    # --- EvidenceVariable -------------------------------------------------------------------------
+
+    def variable(self, scheme: str, concept_id: str) -> str:
+        """The id of the concept's EvidenceVariable (made on first use)."""
+        key = (scheme, concept_id)
+        if key not in self.variables:
+            concept = self.vocab.get(scheme, concept_id)
+            characteristic = [{"definitionCodeableConcept": self.concept(scheme, concept_id)}]
+            notes = []
+            if concept is not None and concept.kind:
+                characteristic.append({"description": "Who delivers it",
+                                       "definitionCodeableConcept": self.concept("intervention_kind", concept.kind)})
+            if concept is not None and concept.broader:
+                notes.append(f"Outcome domain: {self.vocab.label(scheme, concept.broader)}")
+                domain = self.vocab.get(scheme, concept.broader)
+                if domain is not None and domain.core_area:
+                    notes.append(f"COMET core area: {domain.core_area}")
+            if concept is not None and concept.chime:
+                notes.append(f"CHIME process: {concept.chime}")
+            resource: dict[str, Any] = {"resourceType": "EvidenceVariable", "id": concept_fhir_id(scheme, concept_id),
+                                        "url": concept.iri if concept else self.mint.concept(scheme, concept_id),
+                                        "status": "active", "title": self.vocab.label(scheme, concept_id)}
+            if concept is not None and concept.definition:
+                resource["description"] = concept.definition
+            if notes:
+                resource["note"] = [{"text": text} for text in notes]
+            resource["characteristic"] = characteristic
+            self.variables[key] = resource
+        return self.variables[key]["id"]
+
+    def definition(self, role: str, scheme: str, concept_id: str, description: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if description:
+            out["description"] = description
+        out["variableRole"] = self.hl7(VARIABLE_ROLE, VARIABLE_ROLE_CODES, role)
+        if concept_id == NOT_STATED:
+            out["description"] = f"{self.vocab.label(scheme, concept_id)}: the source does not say"
+        else:
+            out["observed"] = {"reference": f"EvidenceVariable/{self.variable(scheme, concept_id)}",
+                               "display": self.vocab.label(scheme, concept_id)}
+        return out
+
+    # --- Evidence ---------------------------------------------------------------------------------
+
+    def evidence(self, claim: Claim, finding: OutcomeFinding) -> dict[str, Any]:
+        refs = self.ev.references_by_key
+        resource: dict[str, Any] = {
+            "resourceType": "Evidence", "id": fhir_id(f"{claim.id}.{finding.outcome.replace('_', '-')}"),
+            "extension": self.extensions(claim, finding),
+            "url": self.mint.finding(claim.id, finding.outcome),
+            "identifier": [{"system": RFC3986, "value": self.mint.claim(claim.id)}],
+            "title": f"{self.vocab.label('outcome', finding.outcome)} — {claim.id}", "status": "active",
+        }
+        if claim.source in refs:
+            resource["citeAsReference"] = {"reference": f"Citation/{fhir_id(claim.source)}"}
+        if any(s != NOT_STATED for s in claim.setting):
+            resource["useContext"] = [{"code": self.hl7(USAGE_CONTEXT_TYPE, USAGE_CONTEXT_TYPE_CODES, "venue")["coding"][0],
+                                       "valueCodeableConcept": self.concept("setting", s)}
+                                      for s in claim.setting if s != NOT_STATED]
+        resource["description"] = " ".join(claim.statement.split())
+        resource["note"] = [{"text": text} for text in self.notes(claim, finding)]
+        related = []
+        if claim.source in refs:
+            related.append({"type": "derived-from", "resourceReference": {"reference": f"Citation/{fhir_id(claim.source)}"}})
+        related += [{"type": "cites", "resourceReference": {"reference": f"Citation/{fhir_id(key)}"}}
+                    for key in dict.fromkeys(claim.cites) if key in refs]
+        if related:
+            resource["relatedArtifact"] = related
+        resource["variableDefinition"] = (
+            [self.definition("population", "population", p) for p in claim.population]
+            + [self.definition("exposure", "intervention", claim.intervention)]
+            + ([self.definition("referenceExposure", "intervention", claim.comparator, "Comparator")]
+               if claim.comparator else [])
+            + [self.definition("measuredVariable", "outcome", finding.outcome)])
+        resource["studyDesign"] = [self.design(claim.design)]
+        resource["statistic"] = self.statistics(claim, finding)
+        resource["certainty"] = [self.certainty(claim)]
+        return resource
+
+    def extensions(self, claim: Claim, finding: OutcomeFinding) -> list[dict[str, Any]]:
+        out = [self.extension("direction-of-effect", "direction", finding.direction),
+               self.extension("finding-type", "finding_type", claim.finding_type),
+               self.extension("perspective", "perspective", claim.perspective)]
+        out += [self.extension("delivery-mode", "delivery", d) for d in claim.delivery if d != NOT_STATED]
+        return out
+
+    def notes(self, claim: Claim, finding: OutcomeFinding) -> list[str]:
+        notes = [f"Quote ({claim.section}): \u201c{' '.join(claim.quote.split())}\u201d"]
+        for label, value in (("Dose", claim.dose), ("Frequency", claim.frequency), ("Duration", claim.duration),
+                             ("Country", claim.country), ("Outcome note", finding.notes), ("Editors' note", claim.notes)):
+            if value:
+                notes.append(f"{label}: {' '.join(value.split())}")
+        return notes
+
+    def design(self, design: str) -> dict[str, Any]:
+        codings = [{"system": STUDY_DESIGN, "code": code, "display": STUDY_DESIGN_CODES[code]}
+                   for code in DESIGN_SEVCO.get(design, ())]
+        return {"coding": codings + [self.coding("design", design)], "text": self.vocab.label("design", design)}
+
+    def statistics(self, claim: Claim, finding: OutcomeFinding) -> list[dict[str, Any]]:
+        direction = self.vocab.get("direction", finding.direction)
+        main: dict[str, Any] = {"description": f"Direction of effect: {self.vocab.label('direction', finding.direction)}"
+                                + (f" ({direction.definition})" if direction and direction.definition else "")}
+        effect = finding.effect or claim.effect
+        if effect is not None:
+            _figure(main, effect)
+        if claim.n_studies is not None or claim.n_participants is not None:
+            size: dict[str, int] = {}
+            if claim.n_studies is not None:
+                size["numberOfStudies"] = claim.n_studies
+            if claim.n_participants is not None:
+                size["numberOfParticipants"] = claim.n_participants
+            main["sampleSize"] = size
+        out = [main]
+        if claim.figure is not None:
+            out.append(_figure({"description": "Reported figure"}, claim.figure))
+        return out
+
+    def certainty(self, claim: Claim) -> dict[str, Any]:
+        cert = claim.certainty
+        if cert.basis == "reported":
+            description = f"Reported by the source as \u201c{cert.reported_as}\u201d, mapped to GRADE"
+            rater = "the source document"
+        else:
+            start = self.vocab.label("certainty", cert.start) if cert.start else "?"
+            steps = ", ".join(d.replace("_", " ") for d in cert.downgrades) or "none"
+            description = (f"Assigned by the KB's rule: starts {start} ({self.vocab.label('design', claim.design)}),"
+                           f" one step down for each downgrade: {steps}")
+            rater = "the KB's editors"
+        reason = [{"text": " ".join(cert.reason.split())}] if cert.reason else []
+        out: dict[str, Any] = {"description": description}
+        if reason:
+            out["note"] = reason
+        out["type"] = self.hl7(CERTAINTY_TYPE, CERTAINTY_TYPE_CODES, "Overall")
+        out["rating"] = self.hl7(CERTAINTY_RATING, CERTAINTY_RATING_CODES, RATING[cert.level])
+        out["rater"] = rater
+        subs = []
+        for domain in cert.downgrades:
+            sub: dict[str, Any] = {}
+            if reason:
+                sub["note"] = reason
+            sub["type"] = self.hl7(CERTAINTY_TYPE, CERTAINTY_TYPE_CODES, DOWNGRADE_TYPE[domain])
+            sub["rating"] = self.hl7(CERTAINTY_RATING, CERTAINTY_RATING_CODES, "downcode1")
+            subs.append(sub)
+        if subs:
+            out["subcomponent"] = subs
+        return out
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _figure(statistic: dict[str, Any], figure: Effect) -> dict[str, Any]:
+    """A reported number: its words as a note, its value (or range) and unit as the source gives them."""
+    statistic["note"] = [{"text": " ".join(figure.text.split())}]
+    unit = {"unit": figure.unit} if figure.unit else {}
+    if figure.value is not None and figure.value_max is not None:
+        statistic["attributeEstimate"] = [{"description": "Range as reported",
+                                           "range": {"low": {"value": _number(figure.value), **unit},
+                                                     "high": {"value": _number(figure.value_max), **unit}}}]
+    elif figure.value is not None:
+        statistic["quantity"] = {"value": _number(figure.value), **unit}
+    return statistic
+
+
+def fhir_resources(evidence: Evidence) -> list[dict[str, Any]]:
+    """Citations (by citekey), EvidenceVariables (by id), then Evidence (by claim id, outcome order)."""
+    build = FhirExport(evidence)
+    lists = {c.source: c for c in evidence.citations}
+    known = {ref.key for ref in evidence.references}
+    citations = [citation(ref, build.mint, lists.get(ref.key), known)
+                 for ref in sorted(evidence.references, key=lambda r: r.key)]
+    findings = [build.evidence(claim, finding)
+                for claim in sorted(evidence.claims, key=lambda c: c.id) for finding in claim.outcomes]
+    variables = sorted(build.variables.values(), key=lambda r: r["id"])
+    return citations + variables + findings
+
+
+def fhir_bundle_bytes(evidence: Evidence) -> bytes:
+    """The Bundle as JSON, one entry per line; refuses to write a code outside its value set."""
+    mint = Minter(evidence.config.base_iri)
+    head: dict[str, Any] = {"resourceType": "Bundle", "id": "peer-support-kb",
+                            "identifier": {"system": RFC3986, "value": mint.dataset()}, "type": "collection"}
+    stamp = data_timestamp(evidence.config)
+    if stamp:
+        head["timestamp"] = stamp
+    entries = [{"fullUrl": f"{mint.base}fhir/{r['resourceType']}/{r['id']}", "resource": r}
+               for r in fhir_resources(evidence)]
+    systems = {mint.scheme(s): set(ids) for s, ids in evidence.vocabulary.concepts.items()}
+    problems = check_codes({**head, "entry": entries}, systems)
+    if problems:
+        raise ValueError("FHIR export: codes outside their value sets:\n" + "\n".join(problems[:20]))
+    lines = ",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in entries)
+    opening = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
+    return f'{opening},"entry":[\n{lines}\n]}}\n'.encode()

@@ -1,0 +1,299 @@
+"""Nanopublications: one per claim, content-addressed by a Trusty URI, as one TriG file.
+
+Each nanopublication has the four graphs of the nanopub schema: a head; the assertion — the claim's
+own triples as they are in the KB graph (the claim, its outcome findings and reported figures); the
+provenance of the assertion (quoted from the source document, in which section, derived from the
+cited works, attributed to the curator); and publication info (licence, creator, creation date from
+the data, and ``npx:supersedes`` when the claim changed). Its URI is ``https://w3id.org/np/RA…``
+with the RA artifact code of :mod:`kb.export.trusty`, so any change to any of its triples changes
+the URI: a nanopublication is tamper-evident.
+
+Why one file: one download with a size on the data page; nanopub tools read several nanopubs from
+one TriG file; and a file per claim would add 50,000 files to a site whose build is already bound
+by file I/O. Each nanopublication is one block of the file (its own ``this:``/``sub:`` prefixes),
+written the same way from the same quads, so an unchanged claim keeps byte-identical lines.
+
+Updates: given the previous export (``previous``), a claim whose assertion and provenance did not
+change keeps its previous nanopublication as it was (date, signature and URI included); a changed
+claim gets a new one whose publication info says ``npx:supersedes <the old one>``. A previous
+nanopublication whose content no longer matches its URI is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kb.export.stamp import data_timestamp
+from kb.export.trusty import NP_BASE, XSD_STRING, Lit, Local, Quad, Term, artifact_code, normalised, np_uri
+from kb.graph.iris import Minter
+from kb.namespaces import DCTERMS, PROV, PSK, RDF, RDFS, XSD
+
+if TYPE_CHECKING:
+    import pyoxigraph as ox
+
+    from kb.graph.build import KnowledgeGraph
+    from kb.load.evidence import Evidence
+
+NP = "http://www.nanopub.org/nschema#"
+NPX = "http://purl.org/nanopub/x/"
+HEAD, ASSERTION, PROVENANCE, PUBINFO, SIG = (Local(s) for s in ("Head", "assertion", "provenance", "pubinfo", "sig"))
+GRAPHS = (HEAD, ASSERTION, PROVENANCE, PUBINFO)
+PREFIXES = {"np": NP, "npx": NPX, "rdf": RDF, "rdfs": RDFS, "xsd": XSD, "dcterms": DCTERMS, "prov": PROV,
+            "psk": PSK, "cito": "http://purl.org/spar/cito/", "skos": "http://www.w3.org/2004/02/skos/core#",
+            "schema": "https://schema.org/"}
+
+
+class NanopubError(ValueError):
+    """A previous export or a signing key that cannot be used: nothing is written."""
+
+
+@dataclass
+class Nanopub:
+    """One nanopublication: its quads (with :class:`Local` IRIs) and its artifact code."""
+
+    claim: str  # the claim's IRI
+    quads: list[Quad]
+    code: str = ""
+    supersedes: str | None = None
+    reused: bool = False
+
+    @property
+    def uri(self) -> str:
+        return np_uri(self.code)
+
+    def content_key(self) -> str:
+        """What decides whether a claim changed: its assertion and provenance graphs, normalised."""
+        return normalised(q for q in self.quads if q[0] in (ASSERTION, PROVENANCE))
+
+
+@dataclass
+class Export:
+    nanopubs: list[Nanopub] = field(default_factory=list)
+
+    @property
+    def superseding(self) -> list[Nanopub]:
+        return [n for n in self.nanopubs if n.supersedes]
+
+
+def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | None = None,
+                   sign_key: Path | None = None) -> Export:
+    """A nanopublication per claim (ordered by claim id), reusing or superseding ``previous``."""
+    import pyoxigraph as ox
+
+    config = evidence.config
+    mint = Minter(config.base_iri)
+    created = data_timestamp(config)
+    curator = _curator(config.extra.get("curator"), mint.dataset())
+    old = read_previous(previous) if previous is not None else {}
+    signer = _signer(sign_key) if sign_key is not None else None
+    export = Export()
+    for claim in sorted(evidence.claims, key=lambda c: c.id):
+        iri = mint.claim(claim.id)
+        quads = [(HEAD, Local(), RDF + "type", NP + "Nanopublication"),
+                 (HEAD, Local(), NP + "hasAssertion", ASSERTION),
+                 (HEAD, Local(), NP + "hasProvenance", PROVENANCE),
+                 (HEAD, Local(), NP + "hasPublicationInfo", PUBINFO)]
+        quads += [(ASSERTION, s, p, o) for s, p, o in _claim_triples(kg.store, ox.NamedNode(iri))]
+        refs = evidence.references_by_key
+        if claim.source in refs:
+            quads.append((PROVENANCE, ASSERTION, PROV + "wasQuotedFrom", mint.work(claim.source)))
+        quads.append((PROVENANCE, ASSERTION, PSK + "section", Lit(claim.section)))
+        quads += [(PROVENANCE, ASSERTION, PROV + "wasDerivedFrom", mint.work(k)) for k in claim.cites if k in refs]
+        quads.append((PROVENANCE, ASSERTION, PROV + "wasAttributedTo", curator))
+        nanopub = Nanopub(iri, quads)
+        before = old.get(iri)
+        if before is not None and before.content_key() == nanopub.content_key():
+            before.reused = True
+            export.nanopubs.append(before)
+            continue
+        info: list[Quad] = [(PUBINFO, Local(), RDFS + "label", Lit(f"Claim {claim.id}")),
+                            (PUBINFO, Local(), NPX + "hasNanopubType", PSK + "Claim"),
+                            (PUBINFO, Local(), DCTERMS + "license", config.data_licence_url),
+                            (PUBINFO, Local(), DCTERMS + "creator", curator)]
+        if created:
+            info.append((PUBINFO, Local(), DCTERMS + "created", Lit(created, XSD + "dateTime")))
+        if before is not None:
+            nanopub.supersedes = before.uri
+            info.append((PUBINFO, Local(), NPX + "supersedes", before.uri))
+        nanopub.quads += info
+        if signer is not None:
+            signer.sign(nanopub)
+        nanopub.code = artifact_code(nanopub.quads)
+        export.nanopubs.append(nanopub)
+    return export
+
+
+def nanopubs_trig(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | None = None,
+                  sign_key: Path | None = None) -> bytes:
+    """The export as TriG bytes: shared prefixes, then one block per nanopublication."""
+    export = claim_nanopubs(evidence, kg, previous=previous, sign_key=sign_key)
+    header = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items())
+    return (header + "".join(block(n) for n in export.nanopubs)).encode("utf-8")
+
+
+def _claim_triples(store: ox.Store, claim: ox.NamedNode) -> list[tuple[Term, Term, Term]]:
+    """The claim's own triples: the claim, its findings and their reported figures."""
+    import pyoxigraph as ox
+
+    triples: list[tuple[Term, Term, Term]] = []
+    todo, seen = [claim], {claim.value}
+    owned = {PSK + "finding", PSK + "effect", PSK + "figure"}
+    while todo:
+        subject = todo.pop()
+        for q in store.quads_for_pattern(subject, None, None, ox.DefaultGraph()):
+            triples.append((subject.value, q.predicate.value, _term(q.object)))
+            if q.predicate.value in owned and isinstance(q.object, ox.NamedNode) and q.object.value not in seen:
+                seen.add(q.object.value)
+                todo.append(q.object)
+    return triples
+
+
+def _term(node: object) -> Term:
+    import pyoxigraph as ox
+
+    if isinstance(node, ox.NamedNode):
+        return node.value
+    if isinstance(node, ox.Literal):
+        return Lit(node.value, node.datatype.value, node.language)
+    raise NanopubError(f"unexpected blank node {node} in a claim (the KB mints no blank nodes)")
+
+
+def _curator(value: object, fallback: str) -> str:
+    """kb.toml's ``curator`` (an IRI, e.g. an ORCID), else the KB itself as the agent."""
+    if value is None:
+        return fallback
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or any(c in value for c in ' <>"{}|\\^`'):
+        raise NanopubError(f"kb.toml: curator = {value!r}; expected the curator's IRI, e.g. \"https://orcid.org/…\"")
+    return value
+
+
+# --- TriG, one block per nanopublication ----------------------------------------------------------
+
+_LOCAL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_ECHAR = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _write(term: Term) -> str:
+    if isinstance(term, Local):
+        return f"sub:{term.suffix}" if term.suffix else "this:"
+    if isinstance(term, Lit):
+        text = "".join(_ECHAR.get(c, c if c >= " " else f"\\u{ord(c):04X}") for c in term.value)
+        if term.lang:
+            return f'"{text}"@{term.lang}'
+        return f'"{text}"' if term.datatype in (XSD_STRING, "") else f'"{text}"^^{_write(term.datatype)}'
+    for prefix, ns in PREFIXES.items():
+        rest = term[len(ns):]
+        if term.startswith(ns) and rest and rest[0].isalpha() and set(rest) <= _LOCAL_SAFE:
+            return f"{prefix}:{rest}"
+    return "<" + "".join(c if c > " " and c not in '<>"{}|^`\\' else f"\\u{ord(c):04X}" for c in term) + ">"
+
+
+def block(nanopub: Nanopub) -> str:
+    """One nanopublication as TriG: the same quads always give the same text."""
+    uri = nanopub.uri
+    lines = [f"\n@prefix this: <{uri}> .\n@prefix sub: <{uri}#> .\n"]
+    for graph in GRAPHS:
+        triples = sorted(f"  {_write(s)} {_write(p)} {_write(o)} .\n" for g, s, p, o in nanopub.quads if g == graph)
+        lines.append(f"{_write(graph)} {{\n{''.join(triples)}}}\n")
+    return "".join(lines)
+
+
+# --- the previous export ---------------------------------------------------------------------------
+
+def read_previous(path: Path) -> dict[str, Nanopub]:
+    """The nanopublications of a previous export by claim IRI, each checked against its Trusty URI.
+
+    ``path`` is the TriG file, or a built site (``data/nanopubs.trig``) or its ``data`` folder.
+    """
+    import pyoxigraph as ox
+
+    for candidate in (path, path / "data" / "nanopubs.trig", path / "nanopubs.trig"):
+        if candidate.is_file():
+            path = candidate
+            break
+    else:
+        raise NanopubError(f"{path}: no previous nanopublications there (expected a .trig file or a site's data/)")
+    try:
+        quads = list(ox.parse(path=str(path), format=ox.RdfFormat.TRIG))
+    except SyntaxError as exc:
+        raise NanopubError(f"{path}:{exc.lineno}:{exc.offset}: not TriG: {exc}") from None
+    by_code: dict[str, list[ox.Quad]] = {}
+    for q in quads:
+        graph = q.graph_name
+        name = graph.value if isinstance(graph, ox.NamedNode) else ""
+        code = name[len(NP_BASE):].split("#", 1)[0] if name.startswith(NP_BASE) else ""
+        if not code:
+            raise NanopubError(f"{path}: a triple outside any nanopublication graph: {q}")
+        by_code.setdefault(code, []).append(q)
+    found: dict[str, Nanopub] = {}
+    for code, group in by_code.items():
+        local = [tuple(_local(t, code) for t in (q.graph_name, q.subject, q.predicate, q.object)) for q in group]
+        nanopub = Nanopub("", local, code)  # type: ignore[arg-type]
+        if artifact_code(nanopub.quads) != code:
+            raise NanopubError(f"{path}: nanopublication {np_uri(code)} does not match its Trusty URI: "
+                               "it was changed after it was written")
+        claims = [s for g, s, p, o in nanopub.quads
+                  if g == ASSERTION and p == RDF + "type" and o == PSK + "Claim" and isinstance(s, str)]
+        if len(claims) != 1:
+            raise NanopubError(f"{path}: nanopublication {np_uri(code)} asserts {len(claims)} claims; expected 1")
+        nanopub.claim = claims[0]
+        if nanopub.claim in found:
+            raise NanopubError(f"{path}: two nanopublications for {nanopub.claim}")
+        found[nanopub.claim] = nanopub
+    return found
+
+
+def _local(node: object, code: str) -> Term:
+    import pyoxigraph as ox
+
+    own = np_uri(code)
+    if isinstance(node, ox.NamedNode) and (node.value == own or node.value.startswith(own + "#")):
+        return Local(node.value[len(own) + 1:])
+    return _term(node)
+
+
+# --- signing (optional; the key is the editor's, never in the repository) --------------------------
+
+class _Signer:
+    """RSA with SHA-256 (PKCS#1 v1.5) over the normalised quads, as nanopub tools sign."""
+
+    def __init__(self, key: object, public: str) -> None:
+        self.key = key
+        self.public = public
+
+    def sign(self, nanopub: Nanopub) -> None:
+        from base64 import b64encode
+
+        from Crypto.Hash import SHA256
+        from Crypto.Signature import pkcs1_15
+
+        nanopub.quads += [(PUBINFO, SIG, NPX + "hasAlgorithm", Lit("RSA")),
+                          (PUBINFO, SIG, NPX + "hasPublicKey", Lit(self.public)),
+                          (PUBINFO, SIG, NPX + "hasSignatureTarget", Local())]
+        digest = SHA256.new(normalised(nanopub.quads).encode("utf-8"))
+        signature = b64encode(pkcs1_15.new(self.key).sign(digest)).decode("ascii")  # type: ignore[arg-type]
+        nanopub.quads.append((PUBINFO, SIG, NPX + "hasSignature", Lit(signature)))
+
+
+def _signer(path: Path) -> _Signer:
+    """The editor's RSA private key: PEM, or base64 DER as nanopub tools keep it (``~/.nanopub/id_rsa``)."""
+    from base64 import b64decode, b64encode
+
+    try:
+        from Crypto.PublicKey import RSA
+    except ImportError:
+        raise NanopubError("signing needs pycryptodome: pip install 'peer-support-kb[sign]'") from None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NanopubError(f"{path}: cannot read the signing key: {exc.strerror}") from None
+    try:
+        key = RSA.import_key(data if data.lstrip().startswith(b"-----") else b64decode(data, validate=False))
+    except (ValueError, IndexError, TypeError):
+        raise NanopubError(f"{path}: not an RSA private key; expected PEM or base64 PKCS#8 "
+                           "(as in ~/.nanopub/id_rsa)") from None
+    if not key.has_private():
+        raise NanopubError(f"{path}: this is a public key; signing needs the private key")
+    return _Signer(key, b64encode(key.publickey().export_key(format="DER")).decode("ascii"))
