@@ -355,17 +355,32 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
               help="; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()) + ".")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file (atomically) instead of stdout.")
-def export(evidence_dir: Path, fmt: str, output: Path | None) -> None:
+@click.option("--previous", type=click.Path(exists=True, path_type=Path), default=None,
+              help="nanopub: the previous export (a .trig file or a built site); unchanged claims keep their "
+                   "nanopublication, changed ones supersede it.")
+@click.option("--sign-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="nanopub: sign with this RSA private key (PEM or ~/.nanopub/id_rsa); never keep it in the repository.")
+def export(evidence_dir: Path, fmt: str, output: Path | None, previous: Path | None, sign_key: Path | None) -> None:
     """Export the KB in one of the formats below (the site's data page offers each as a download)."""
     from kb.analyse.analysis import analyse
     from kb.pipeline import check as run_check
 
+    options = {"previous": previous, "sign_key": sign_key}
+    unknown = [f"--{name.replace('_', '-')}" for name, value in options.items()
+               if value is not None and name not in FORMATS[fmt].options]
+    if unknown:
+        raise click.UsageError(f"{', '.join(unknown)} only applies to --format nanopub")
     checked = run_check(load_config(evidence_dir), shacl=False, history=True)
     if checked.report.errors or checked.graph is None:
         print_problems(checked.report.errors)
         click.echo("kb export: the evidence has errors; nothing was exported", err=True)
         sys.exit(EXIT_ERRORS)
-    _emit(export_bytes(checked.graph, analyse(checked.graph, checked.evidence), fmt), output)
+    try:
+        payload = export_bytes(checked.evidence, checked.graph, analyse(checked.graph, checked.evidence), fmt, **options)
+    except ValueError as exc:  # a previous export or key that cannot be used, a bad kb.toml date
+        click.echo(f"kb export: {exc}", err=True)
+        sys.exit(EXIT_ERRORS)
+    _emit(payload, output)
 
 
 @main.command()

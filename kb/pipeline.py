@@ -185,8 +185,10 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
     manifest = manifest_path(config.store_cache_dir, out_dir)
     try:
+        previous_nanopubs = out_dir / "data" / "nanopubs.trig"  # read before the swap replaces it
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
                                  previous=load_previous(manifest, out_dir),
+                                 previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
                                  alongside=lambda: _persist_store(config, checked, progress))
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         _swap_in(staging, out_dir)
@@ -204,11 +206,15 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
 
 def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
                   jobs: int | None = None, previous: Previous | None = None,
-                  alongside: Callable[[], None] = lambda: None) -> Rendered:
+                  alongside: Callable[[], None] = lambda: None, previous_nanopubs: Path | None = None) -> Rendered:
     """Write the data dumps (and, with ``site``, the rendered pages) into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site.
+    ``previous_nanopubs`` (the last build's ``data/nanopubs.trig``) lets unchanged claims keep
+    their nanopublications and changed ones supersede theirs.
     """
+    from kb.export.fhir import fhir_bundle_bytes
+    from kb.export.nanopub import nanopubs_trig
     from kb.export.graphml import graphml_bytes
     from kb.export.rdf import write_graph, write_ntriples
     from kb.export.table import claims_csv
@@ -230,6 +236,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         small = {"claims.csv": claims_csv(analysis),
                  "network.graphml": graphml_bytes(analysis),
                  "references.bib": checked.evidence.config.references_path.read_bytes(),
+                 "kb.fhir.json": fhir_bundle_bytes(checked.evidence),
+                 "nanopubs.trig": nanopubs_trig(checked.evidence, graph, previous=previous_nanopubs),
                  **{name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")}}
         for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good
             small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()

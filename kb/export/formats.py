@@ -2,17 +2,23 @@
 
 To add a format, write ``kb/export/<name>.py`` with a function from the checked evidence to bytes
 and add one :class:`Format` here (see ``docs/architecture.md``). Every format is deterministic.
+A format reads the graph, the analysis or the evidence records (FHIR, nanopublications); a few take
+options (``kb export --previous``, ``--sign-key``), listed in :attr:`Format.options`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kb.analyse.analysis import Analysis
     from kb.graph.build import KnowledgeGraph
+    from kb.load.evidence import Evidence
+
+Writer = Callable[..., bytes]  # (evidence, graph, analysis, **options) -> bytes
 
 
 @dataclass(frozen=True)
@@ -20,27 +26,41 @@ class Format:
     name: str
     description: str
     filename: str  # the file's name on the site's data page
-    write: Callable[[KnowledgeGraph, Analysis], bytes]
+    write: Writer
+    options: tuple[str, ...] = ()  # keyword options the writer takes besides the three inputs
 
 
-def _graph(fmt: str) -> Callable[[KnowledgeGraph, Analysis], bytes]:
-    def write(kg: KnowledgeGraph, _analysis: Analysis) -> bytes:
+def _graph(fmt: str) -> Writer:
+    def write(_ev: Evidence, kg: KnowledgeGraph, _analysis: Analysis) -> bytes:
         from kb.export.rdf import graph_bytes
 
         return graph_bytes(kg, fmt)
     return write
 
 
-def _claims_csv(_kg: KnowledgeGraph, analysis: Analysis) -> bytes:
+def _claims_csv(_ev: Evidence, _kg: KnowledgeGraph, analysis: Analysis) -> bytes:
     from kb.export.table import claims_csv
 
     return claims_csv(analysis)
 
 
-def _graphml(_kg: KnowledgeGraph, analysis: Analysis) -> bytes:
+def _graphml(_ev: Evidence, _kg: KnowledgeGraph, analysis: Analysis) -> bytes:
     from kb.export.graphml import graphml_bytes
 
     return graphml_bytes(analysis)
+
+
+def _fhir(ev: Evidence, _kg: KnowledgeGraph, _analysis: Analysis) -> bytes:
+    from kb.export.fhir import fhir_bundle_bytes
+
+    return fhir_bundle_bytes(ev)
+
+
+def _nanopub(ev: Evidence, kg: KnowledgeGraph, _analysis: Analysis, *, previous: Path | None = None,
+             sign_key: Path | None = None) -> bytes:
+    from kb.export.nanopub import nanopubs_trig
+
+    return nanopubs_trig(ev, kg, previous=previous, sign_key=sign_key)
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
@@ -49,12 +69,21 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("jsonld", "the graph as JSON-LD", "kb.jsonld", _graph("jsonld")),
     Format("csv", "the claims table, one row per claim and outcome", "claims.csv", _claims_csv),
     Format("graphml", "the evidence network (claims, works, concepts)", "network.graphml", _graphml),
+    Format("fhir", "FHIR R5 Bundle: a Citation per work, EvidenceVariables, an Evidence per claim and outcome "
+           "(HL7 EBM-on-FHIR)", "kb.fhir.json", _fhir),
+    Format("nanopub", "one nanopublication per claim with a Trusty URI, as TriG", "nanopubs.trig", _nanopub,
+           ("previous", "sign_key")),
 )}
 EXPORT_FORMATS = tuple(FORMATS)
 
 
-def export_bytes(kg: KnowledgeGraph, analysis: Analysis, fmt: str) -> bytes:
-    """The KB in format ``fmt`` (one of :data:`EXPORT_FORMATS`)."""
+def export_bytes(evidence: Evidence, kg: KnowledgeGraph, analysis: Analysis, fmt: str,
+                 **options: object) -> bytes:
+    """The KB in format ``fmt`` (one of :data:`EXPORT_FORMATS`); ``options`` only where the format takes them."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format '{fmt}'; expected one of {', '.join(EXPORT_FORMATS)}")
-    return FORMATS[fmt].write(kg, analysis)
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - set(FORMATS[fmt].options))
+    if unknown:
+        raise ValueError(f"format '{fmt}' takes no option {', '.join(unknown)}")
+    return FORMATS[fmt].write(evidence, kg, analysis, **given)

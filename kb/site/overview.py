@@ -57,6 +57,10 @@ DOWNLOADS = (
     ("data/claims.csv", "CSV", "One row per claim and outcome, with the verbatim quote."),
     ("data/references.bib", "BibTeX", "Every work, exactly as the editors wrote it."),
     ("data/network.graphml", "GraphML", "The evidence network (documents, claims, concepts) for Gephi or networkx."),
+    ("data/kb.fhir.json", "FHIR R5 (JSON)", "A Bundle in the shape of HL7 EBM-on-FHIR: a Citation per work, "
+     "EvidenceVariables, an Evidence per claim and outcome with its certainty."),
+    ("data/nanopubs.trig", "Nanopublications (TriG)", "One nanopublication per claim, named by a Trusty URI (a hash "
+     "of its content); a changed claim's new one supersedes the old."),
     ("data/ontology.ttl", "Turtle (OWL)", "The KB's small ontology."),
     ("data/shapes.ttl", "Turtle (SHACL)", "The shapes the graph is validated against."),
 )
