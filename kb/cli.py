@@ -359,7 +359,8 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
               help="nanopub: the previous export (a .trig file or a built site); unchanged claims keep their "
                    "nanopublication, changed ones supersede it.")
 @click.option("--sign-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="nanopub: sign with this RSA private key (PEM or ~/.nanopub/id_rsa); never keep it in the repository.")
+              help="nanopub: sign with this RSA private key (PEM or ~/.nanopub/id_rsa); "
+                   "never keep it in the repository.")
 def export(evidence_dir: Path, fmt: str, output: Path | None, previous: Path | None, sign_key: Path | None) -> None:
     """Export the KB in one of the formats below (the site's data page offers each as a download)."""
     from kb.analyse.analysis import analyse
@@ -376,7 +377,8 @@ def export(evidence_dir: Path, fmt: str, output: Path | None, previous: Path | N
         click.echo("kb export: the evidence has errors; nothing was exported", err=True)
         sys.exit(EXIT_ERRORS)
     try:
-        payload = export_bytes(checked.evidence, checked.graph, analyse(checked.graph, checked.evidence), fmt, **options)
+        analysis = analyse(checked.graph, checked.evidence)
+        payload = export_bytes(checked.evidence, checked.graph, analysis, fmt, **options)
     except ValueError as exc:  # a previous export or key that cannot be used, a bad kb.toml date
         click.echo(f"kb export: {exc}", err=True)
         sys.exit(EXIT_ERRORS)

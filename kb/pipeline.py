@@ -214,8 +214,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     their nanopublications and changed ones supersede theirs.
     """
     from kb.export.fhir import fhir_bundle_bytes
-    from kb.export.nanopub import nanopubs_trig
     from kb.export.graphml import graphml_bytes
+    from kb.export.nanopub import nanopubs_trig
     from kb.export.rdf import write_graph, write_ntriples
     from kb.export.table import claims_csv
     from kb.graph.shipped import schema_bytes

@@ -21,9 +21,19 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from kb.export.fhir_citation import RFC3986, citation, concept_fhir_id, fhir_id
-from kb.export.fhir_terms import (CERTAINTY_RATING, CERTAINTY_RATING_CODES, CERTAINTY_TYPE, CERTAINTY_TYPE_CODES,
-                                  STUDY_DESIGN, STUDY_DESIGN_CODES, USAGE_CONTEXT_TYPE, USAGE_CONTEXT_TYPE_CODES,
-                                  VARIABLE_ROLE, VARIABLE_ROLE_CODES, check_codes)
+from kb.export.fhir_terms import (
+    CERTAINTY_RATING,
+    CERTAINTY_RATING_CODES,
+    CERTAINTY_TYPE,
+    CERTAINTY_TYPE_CODES,
+    STUDY_DESIGN,
+    STUDY_DESIGN_CODES,
+    USAGE_CONTEXT_TYPE,
+    USAGE_CONTEXT_TYPE_CODES,
+    VARIABLE_ROLE,
+    VARIABLE_ROLE_CODES,
+    check_codes,
+)
 from kb.export.stamp import data_timestamp
 from kb.graph.iris import Minter
 from kb.ids import NOT_STATED
@@ -88,7 +98,7 @@ class FhirExport:
         key = (scheme, concept_id)
         if key not in self.variables:
             concept = self.vocab.get(scheme, concept_id)
-            characteristic = [{"definitionCodeableConcept": self.concept(scheme, concept_id)}]
+            characteristic: list[dict[str, Any]] = [{"definitionCodeableConcept": self.concept(scheme, concept_id)}]
             notes = []
             if concept is not None and concept.kind:
                 characteristic.append({"description": "Who delivers it",
@@ -137,14 +147,15 @@ class FhirExport:
         if claim.source in refs:
             resource["citeAsReference"] = {"reference": f"Citation/{fhir_id(claim.source)}"}
         if any(s != NOT_STATED for s in claim.setting):
-            resource["useContext"] = [{"code": self.hl7(USAGE_CONTEXT_TYPE, USAGE_CONTEXT_TYPE_CODES, "venue")["coding"][0],
-                                       "valueCodeableConcept": self.concept("setting", s)}
+            venue = {"system": USAGE_CONTEXT_TYPE, "code": "venue", "display": USAGE_CONTEXT_TYPE_CODES["venue"]}
+            resource["useContext"] = [{"code": venue, "valueCodeableConcept": self.concept("setting", s)}
                                       for s in claim.setting if s != NOT_STATED]
         resource["description"] = " ".join(claim.statement.split())
         resource["note"] = [{"text": text} for text in self.notes(claim, finding)]
         related = []
         if claim.source in refs:
-            related.append({"type": "derived-from", "resourceReference": {"reference": f"Citation/{fhir_id(claim.source)}"}})
+            related.append({"type": "derived-from",
+                            "resourceReference": {"reference": f"Citation/{fhir_id(claim.source)}"}})
         related += [{"type": "cites", "resourceReference": {"reference": f"Citation/{fhir_id(key)}"}}
                     for key in dict.fromkeys(claim.cites) if key in refs]
         if related:
@@ -169,8 +180,9 @@ class FhirExport:
 
     def notes(self, claim: Claim, finding: OutcomeFinding) -> list[str]:
         notes = [f"Quote ({claim.section}): \u201c{' '.join(claim.quote.split())}\u201d"]
-        for label, value in (("Dose", claim.dose), ("Frequency", claim.frequency), ("Duration", claim.duration),
-                             ("Country", claim.country), ("Outcome note", finding.notes), ("Editors' note", claim.notes)):
+        extra = (("Dose", claim.dose), ("Frequency", claim.frequency), ("Duration", claim.duration),
+                 ("Country", claim.country), ("Outcome note", finding.notes), ("Editors' note", claim.notes))
+        for label, value in extra:
             if value:
                 notes.append(f"{label}: {' '.join(value.split())}")
         return notes
@@ -178,12 +190,14 @@ class FhirExport:
     def design(self, design: str) -> dict[str, Any]:
         codings = [{"system": STUDY_DESIGN, "code": code, "display": STUDY_DESIGN_CODES[code]}
                    for code in DESIGN_SEVCO.get(design, ())]
-        return {"coding": codings + [self.coding("design", design)], "text": self.vocab.label("design", design)}
+        return {"coding": [*codings, self.coding("design", design)], "text": self.vocab.label("design", design)}
 
     def statistics(self, claim: Claim, finding: OutcomeFinding) -> list[dict[str, Any]]:
         direction = self.vocab.get("direction", finding.direction)
-        main: dict[str, Any] = {"description": f"Direction of effect: {self.vocab.label('direction', finding.direction)}"
-                                + (f" ({direction.definition})" if direction and direction.definition else "")}
+        words = f"Direction of effect: {self.vocab.label('direction', finding.direction)}"
+        if direction is not None and direction.definition:
+            words += f" ({direction.definition})"
+        main: dict[str, Any] = {"description": words}
         effect = finding.effect or claim.effect
         if effect is not None:
             _figure(main, effect)
@@ -207,8 +221,9 @@ class FhirExport:
         else:
             start = self.vocab.label("certainty", cert.start) if cert.start else "?"
             steps = ", ".join(d.replace("_", " ") for d in cert.downgrades) or "none"
-            description = (f"Assigned by the KB's rule: starts {start} ({self.vocab.label('design', claim.design)}),"
-                           f" one step down for each downgrade: {steps}")
+            design = self.vocab.label("design", claim.design)
+            description = (f"Assigned by the KB's rule: starts {start} ({design}), "
+                           f"one step down for each downgrade: {steps}")
             rater = "the KB's editors"
         reason = [{"text": " ".join(cert.reason.split())}] if cert.reason else []
         out: dict[str, Any] = {"description": description}

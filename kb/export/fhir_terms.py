@@ -133,9 +133,8 @@ def check_codes(bundle: dict[str, Any], kb_systems: dict[str, set[str]]) -> list
         if resource.get("status") not in PUBLICATION_STATUS:
             problems.append(f"{where}.status: '{resource.get('status')}' is not a publication-status code")
         for path, node in _walk(resource, where):
-            if path.endswith(".relatedArtifact") or path.endswith(".relatesTo"):
-                if node.get("type") not in RELATED_ARTIFACT_TYPES:
-                    problems.append(f"{path}.type: '{node.get('type')}' is not a related-artifact-type code")
+            if path.endswith((".relatedArtifact", ".relatesTo")) and node.get("type") not in RELATED_ARTIFACT_TYPES:
+                problems.append(f"{path}.type: '{node.get('type')}' is not a related-artifact-type code")
             if "system" in node and "code" in node and not path.endswith(".identifier"):
                 system, code = node["system"], node["code"]
                 known = CODE_SYSTEMS.get(system)

@@ -91,7 +91,7 @@ def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | N
     export = Export()
     for claim in sorted(evidence.claims, key=lambda c: c.id):
         iri = mint.claim(claim.id)
-        quads = [(HEAD, Local(), RDF + "type", NP + "Nanopublication"),
+        quads: list[Quad] = [(HEAD, Local(), RDF + "type", NP + "Nanopublication"),
                  (HEAD, Local(), NP + "hasAssertion", ASSERTION),
                  (HEAD, Local(), NP + "hasProvenance", PROVENANCE),
                  (HEAD, Local(), NP + "hasPublicationInfo", PUBINFO)]
@@ -164,7 +164,8 @@ def _curator(value: object, fallback: str) -> str:
     """kb.toml's ``curator`` (an IRI, e.g. an ORCID), else the KB itself as the agent."""
     if value is None:
         return fallback
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or any(c in value for c in ' <>"{}|\\^`'):
+    if (not isinstance(value, str) or not value.startswith(("https://", "http://"))
+            or any(c in value for c in ' <>"{}|\\^`')):
         raise NanopubError(f"kb.toml: curator = {value!r}; expected the curator's IRI, e.g. \"https://orcid.org/…\"")
     return value
 

@@ -19,7 +19,7 @@ def data_timestamp(config: Config) -> str | None:
     ``SOURCE_DATE_EPOCH``; failing both, ``None`` (the export then carries no date)."""
     updated = config.extra.get("updated")
     if hasattr(updated, "isoformat"):  # TOML reads a bare date as a date
-        updated = updated.isoformat()  # type: ignore[union-attr]
+        updated = updated.isoformat()
     if updated:
         if not isinstance(updated, str) or not _DATE.match(updated):
             raise StampError(f"{config.evidence_dir / 'kb.toml'}: updated = {updated!r}; expected \"YYYY-MM-DD\"")
