@@ -22,6 +22,7 @@ nanopublication whose content no longer matches its URI is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -184,6 +185,12 @@ def _write(term: Term) -> str:
         if term.lang:
             return f'"{text}"@{term.lang}'
         return f'"{text}"' if term.datatype in (XSD_STRING, "") else f'"{text}"^^{_write(term.datatype)}'
+    return _write_iri(term)
+
+
+@lru_cache(maxsize=65536)
+def _write_iri(term: str) -> str:
+    """An IRI, as ``prefix:name`` where that is plain, else in full (cached: IRIs repeat)."""
     for prefix, ns in PREFIXES.items():
         rest = term[len(ns):]
         if term.startswith(ns) and rest and rest[0].isalpha() and set(rest) <= _LOCAL_SAFE:
@@ -230,8 +237,22 @@ def read_previous(path: Path) -> dict[str, Nanopub]:
         by_code.setdefault(code, []).append(q)
     found: dict[str, Nanopub] = {}
     for code, group in by_code.items():
-        local = [tuple(_local(t, code) for t in (q.graph_name, q.subject, q.predicate, q.object)) for q in group]
-        nanopub = Nanopub("", local, code)  # type: ignore[arg-type]
+        own = np_uri(code)
+        terms: dict[object, Term] = {}
+
+        def local(node: object, own: str = own, terms: dict[object, Term] = terms) -> Term:
+            term = terms.get(node)
+            if term is None:
+                value = getattr(node, "value", "")
+                if isinstance(node, ox.NamedNode) and (value == own or value.startswith(own + "#")):
+                    term = Local(value[len(own) + 1:])
+                else:
+                    term = _term(node)
+                terms[node] = term
+            return term
+
+        quads = [(local(q.graph_name), local(q.subject), local(q.predicate), local(q.object)) for q in group]
+        nanopub = Nanopub("", quads, code)
         if artifact_code(nanopub.quads) != code:
             raise NanopubError(f"{path}: nanopublication {np_uri(code)} does not match its Trusty URI: "
                                "it was changed after it was written")
@@ -244,15 +265,6 @@ def read_previous(path: Path) -> dict[str, Nanopub]:
             raise NanopubError(f"{path}: two nanopublications for {nanopub.claim}")
         found[nanopub.claim] = nanopub
     return found
-
-
-def _local(node: object, code: str) -> Term:
-    import pyoxigraph as ox
-
-    own = np_uri(code)
-    if isinstance(node, ox.NamedNode) and (node.value == own or node.value.startswith(own + "#")):
-        return Local(node.value[len(own) + 1:])
-    return _term(node)
 
 
 # --- signing (optional; the key is the editor's, never in the repository) --------------------------

@@ -51,44 +51,43 @@ def np_uri(code: str, local: Local = Local()) -> str:
     return f"{NP_BASE}{code}#{local.suffix}" if local.suffix else f"{NP_BASE}{code}"
 
 
-def _iri(term: str | Local, code: str) -> str:
-    return np_uri(code, term) if isinstance(term, Local) else term
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _object_key(term: Term, code: str) -> tuple:
+def _line(term: Term) -> str:
+    """The term's line in the normal form (the artifact code already a space)."""
     if isinstance(term, Lit):
-        lang = term.lang.lower() if term.lang else None
-        datatype = (0, "") if lang else (1, term.datatype or XSD_STRING)
-        return (1, term.value.encode("utf-8"), datatype, lang or "")
-    return (0, _iri(term, code).encode("utf-8"))
+        value = term.value.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"@{term.lang.lower()} {value}\n" if term.lang else f"^{term.datatype or XSD_STRING} {value}\n"
+    return (np_uri(" ", term) if isinstance(term, Local) else term) + "\n"
 
 
-def _line(term: Term, code: str) -> str:
-    if isinstance(term, Lit):
-        if term.lang:
-            return f"@{term.lang.lower()} {_escape(term.value)}\n"
-        return f"^{term.datatype or XSD_STRING} {_escape(term.value)}\n"
-    return _iri(term, code) + "\n"
+def _object_key(term: Term, line: str) -> tuple:
+    if isinstance(term, Lit):  # by value, then datatype (a language-tagged literal has none), then language
+        return (1, term.value, ("", "") if term.lang else ("~", term.datatype or XSD_STRING), term.lang or "")
+    return (0, line)
 
 
 def normalised(quads: Iterable[Quad]) -> str:
-    """The text that is hashed (and signed): every quad in the RA normal form, sorted, deduplicated."""
-    code = " "
-    keyed = sorted(((_iri(g, code).encode("utf-8"), _iri(s, code).encode("utf-8"),  # type: ignore[arg-type]
-                     _iri(p, code).encode("utf-8"), _object_key(o, code)), (g, s, p, o))  # type: ignore[arg-type]
-                   for g, s, p, o in quads)
-    parts: list[str] = []
+    """The text that is hashed (and signed): every quad in the RA normal form, sorted, deduplicated.
+
+    Python compares ``str`` by code point, which is the UTF-8 byte order the library uses.
+    """
+    lines: dict[Term, str] = {}
+    keyed = []
+    for quad in quads:
+        parts = []
+        for term in quad:
+            line = lines.get(term)
+            if line is None:
+                line = lines[term] = _line(term)
+            parts.append(line)
+        keyed.append(((parts[0], parts[1], parts[2], _object_key(quad[3], parts[3])), "".join(parts)))
+    keyed.sort()
+    out: list[str] = []
     previous = ""
-    for _key, (g, s, p, o) in keyed:
-        text = _line(g, code) + _line(s, code) + _line(p, code) + _line(o, code)
+    for _key, text in keyed:
         if text != previous:
-            parts.append(text)
+            out.append(text)
         previous = text
-    return "".join(parts)
+    return "".join(out)
 
 
 def artifact_code(quads: Iterable[Quad]) -> str:
