@@ -123,8 +123,8 @@ def test_the_export_format_example_works_against_the_registry(worked):
     assert FORMATS["jsonl"].filename == "claims.jsonl"
     checked = check(load_config(FIXTURE), shacl=False)
     analysis = analyse(checked.kg, checked.evidence)
-    data = export_bytes(checked.kg, analysis, "jsonl")
-    assert data == export_bytes(checked.kg, analysis, "jsonl") and data.count(b"\n") == len(analysis.rows)
+    data = export_bytes(checked.evidence, checked.kg, analysis, "jsonl")
+    assert data == export_bytes(checked.evidence, checked.kg, analysis, "jsonl") and data.count(b"\n") == len(analysis.rows)
 
 
 def test_the_page_type_example_renders_in_a_real_build(worked, tmp_path, monkeypatch):
