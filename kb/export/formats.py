@@ -2,8 +2,9 @@
 
 To add a format, write ``kb/export/<name>.py`` with a function from the checked evidence to bytes
 and add one :class:`Format` here (see ``docs/architecture.md``). Every format is deterministic.
-A format reads the graph, the analysis or the evidence records (FHIR, nanopublications); a few take
-options (``kb export --previous``, ``--sign-key``), listed in :attr:`Format.options`.
+A format reads the evidence records (the bibliography formats, FHIR, nanopublications), the graph
+or the analysis; a few take options (``kb export --previous``, ``--sign-key``), listed in
+:attr:`Format.options`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Format:
     description: str
     filename: str  # the file's name on the site's data page
     write: Writer
+    media_type: str = "application/octet-stream"
     options: tuple[str, ...] = ()  # keyword options the writer takes besides the three inputs
 
 
@@ -63,16 +65,39 @@ def _nanopub(ev: Evidence, kg: KnowledgeGraph, _analysis: Analysis, *, previous:
     return nanopubs_trig(ev, kg, previous=previous, sign_key=sign_key)
 
 
+def _csljson(ev: Evidence, _kg: KnowledgeGraph, _analysis: Analysis) -> bytes:
+    from kb.export.csljson import csljson_bytes
+
+    return csljson_bytes(ev.references)
+
+
+def _ris(ev: Evidence, _kg: KnowledgeGraph, _analysis: Analysis) -> bytes:
+    from kb.export.ris import ris_bytes
+
+    return ris_bytes(ev.references)
+
+
+def _bibtex(ev: Evidence, _kg: KnowledgeGraph, _analysis: Analysis) -> bytes:
+    return ev.config.references_path.read_bytes()
+
+
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("ttl", "the graph as Turtle", "kb.ttl", _graph("ttl")),
-    Format("nt", "the graph as N-Triples, lines sorted", "kb.nt", _graph("nt")),
-    Format("jsonld", "the graph as JSON-LD", "kb.jsonld", _graph("jsonld")),
-    Format("csv", "the claims table, one row per claim and outcome", "claims.csv", _claims_csv),
-    Format("graphml", "the evidence network (claims, works, concepts)", "network.graphml", _graphml),
+    Format("ttl", "the graph as Turtle", "kb.ttl", _graph("ttl"), "text/turtle"),
+    Format("nt", "the graph as N-Triples, lines sorted", "kb.nt", _graph("nt"), "application/n-triples"),
+    Format("jsonld", "the graph as JSON-LD", "kb.jsonld", _graph("jsonld"), "application/ld+json"),
+    Format("csv", "the claims table, one row per claim and outcome", "claims.csv", _claims_csv, "text/csv"),
+    Format("graphml", "the evidence network (claims, works, concepts)", "network.graphml", _graphml,
+           "application/graphml+xml"),
+    Format("csljson", "the bibliography as CSL-JSON (Zotero, Pandoc, citeproc)", "references.json", _csljson,
+           "application/vnd.citationstyles.csl+json"),
+    Format("ris", "the bibliography as RIS (EndNote, Zotero, Mendeley)", "references.ris", _ris,
+           "application/x-research-info-systems"),
+    Format("bibtex", "the bibliography as the editors wrote it (references.bib)", "references.bib", _bibtex,
+           "application/x-bibtex"),
     Format("fhir", "FHIR R5 Bundle: a Citation per work, EvidenceVariables, an Evidence per claim and outcome "
-           "(HL7 EBM-on-FHIR)", "kb.fhir.json", _fhir),
+           "(HL7 EBM-on-FHIR)", "kb.fhir.json", _fhir, "application/fhir+json"),
     Format("nanopub", "one nanopublication per claim with a Trusty URI, as TriG", "nanopubs.trig", _nanopub,
-           ("previous", "sign_key")),
+           "application/trig", ("previous", "sign_key")),
 )}
 EXPORT_FORMATS = tuple(FORMATS)
 
