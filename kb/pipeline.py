@@ -214,10 +214,14 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     their nanopublications and changed ones supersede theirs.
     """
     from kb.export.fhir import fhir_bundle_bytes
+    from kb.export.csljson import csljson_bytes
+    from kb.export.formats import DATA_FILES
     from kb.export.graphml import graphml_bytes
     from kb.export.nanopub import nanopubs_trig
     from kb.export.rdf import write_graph, write_ntriples
+    from kb.export.ris import ris_bytes
     from kb.export.table import claims_csv
+    from kb.export.void import DataFile, void_turtle
     from kb.graph.shipped import schema_bytes
     from kb.site import Rendered
 
@@ -233,18 +237,24 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         write_ntriples(graph, data / "kb.nt")
         for fmt in ("ttl", "jsonld"):
             write_graph(data / "kb.nt", fmt, data / f"kb.{fmt}")
+        evidence = checked.evidence
         small = {"claims.csv": claims_csv(analysis),
                  "network.graphml": graphml_bytes(analysis),
-                 "references.bib": checked.evidence.config.references_path.read_bytes(),
-                 "kb.fhir.json": fhir_bundle_bytes(checked.evidence),
-                 "nanopubs.trig": nanopubs_trig(checked.evidence, graph, previous=previous_nanopubs),
+                 "references.bib": evidence.config.references_path.read_bytes(),
+                 "references.json": csljson_bytes(evidence.references),
+                 "references.ris": ris_bytes(evidence.references),
+                 "kb.fhir.json": fhir_bundle_bytes(evidence),
+                 "nanopubs.trig": nanopubs_trig(evidence, graph, previous=previous_nanopubs),
                  **{name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")}}
         for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good
             small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()
         for name, payload in small.items():
             (data / name).parent.mkdir(parents=True, exist_ok=True)
             (data / name).write_bytes(payload)
-        for name in ("kb.nt", "kb.ttl", "kb.jsonld", *small):  # never reused from a previous build
+        described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size)
+                     for f in DATA_FILES if (data / f.name).is_file()]
+        (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
+        for name in ("kb.nt", "kb.ttl", "kb.jsonld", *small, "void.ttl"):  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
 

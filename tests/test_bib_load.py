@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.bibtex.load import format_citation, latex_to_text, load_references
+from kb.bibtex.load import latex_to_text, load_references
 from kb.bibtex.values import MacroTable, evaluate, normalise_doi, normalise_pages, parse_persons
 from kb.model import Person, Reference
 from kb.problems import Problem, Severity
@@ -384,18 +384,6 @@ def test_names() -> None:
 ])
 def test_latex_to_text(latex: str, text: str) -> None:
     assert latex_to_text(latex) == text
-
-
-def test_format_citation() -> None:
-    refs, _ = load(BIB / "valid.bib")
-    by_key = {r.key: r for r in refs}
-    assert format_citation(by_key["shalaby2020peer"]) == (
-        "Shalaby, R. A. H., & Agyapong, V. I. O. (2020). Peer Support in Mental Health: Literature Review. "
-        "JMIR Mental Health, 7(6), e15572. https://doi.org/10.2196/15572")
-    assert format_citation(by_key["chinman2014peer"]).startswith("Chinman, M., George, P., et al. (2014).")
-    assert format_citation(by_key["world2014fact"]).startswith("World Health Organization. (2014). Fact Sheet on")
-    assert format_citation(by_key["penney2018advocates"]) == (
-        "(2018). Advocates for Human Potential. https://www.ahpnet.com/")
 
 
 # --- properties of the normalisers ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Display helpers for the site: LaTeX → Unicode text, and a plain-text APA-like citation.
+"""Display text: LaTeX → Unicode (formatted citations are citeproc-py's, in :mod:`kb.site.cite`).
 
 Storage keeps LaTeX as written (BAD_INPUTS #17); only what is shown to readers is decoded, with
 pylatexenc. Its default context drops the argument of some text macros (``\\texttt{x}`` → ``""``)
@@ -11,8 +11,6 @@ import functools
 import re
 import unicodedata
 from typing import Any
-
-from kb.model import Person, Reference
 
 _TEXT_MACROS = ("texttt", "mbox", "textsc", "textrm", "textsf", "textnormal", "textup", "textmd",
                 "textsl", "hbox", "text", "ensuremath", "url", "path", "nolinkurl", "sc", "bf", "it", "em")
@@ -73,62 +71,3 @@ def _latex_to_text(value: str) -> str:
     except Exception:  # pragma: no cover - pylatexenc is tolerant; never let display crash a build
         text = re.sub(r"[{}\\]", "", value)
     return unicodedata.normalize("NFC", _WS.sub(" ", text.replace("\u00a0", " ")).strip())
-
-
-def _initials(given: str) -> str:
-    parts = [p for p in re.split(r"[\s~]+", given) if p]
-    out = []
-    for part in parts:
-        pieces = [x for x in part.split("-") if x]
-        out.append("-".join(f"{x[0]}." if not x.endswith(".") or len(x) > 2 else x for x in pieces))
-    return " ".join(out)
-
-
-def _person(person: Person) -> str:
-    family = latex_to_text(person.family)
-    if person.literal or not person.given:
-        return family
-    return f"{family}, {_initials(latex_to_text(person.given))}"
-
-
-def _names(people: tuple[Person, ...], truncated: bool) -> str:
-    shown = [_person(p) for p in people]
-    if truncated:
-        return ", ".join(shown) + (", et al." if shown else "et al.")
-    if len(shown) <= 2:
-        return " & ".join(shown) if len(shown) == 2 and "," not in shown[0] else ", & ".join(shown)
-    return ", ".join(shown[:-1]) + ", & " + shown[-1]
-
-
-def format_citation(ref: Reference) -> str:
-    """A plain-text APA-like citation: ``Author, A., & Other, B. (2020). Title. Journal, 7(6), e1. https://doi.org/…``."""
-    parts: list[str] = []
-    if ref.authors or ref.authors_truncated:
-        parts.append(_names(ref.authors, ref.authors_truncated))
-    elif ref.editors:
-        parts.append(_names(ref.editors, False) + (" (Ed.)" if len(ref.editors) == 1 else " (Eds.)"))
-    year = ref.year or ref.get("date")[:4] or "n.d."
-    head = f"({latex_to_text(year)})."
-    parts = [f"{parts[0].rstrip('.')}. {head}"] if parts else [head]
-    title = latex_to_text(ref.title)
-    if title:
-        parts.append(title if title.endswith(("?", "!", ".")) else title + ".")
-    venue = latex_to_text(ref.get("journal") or ref.get("journaltitle") or ref.get("booktitle"))
-    if venue:
-        if ref.get("booktitle") and not ref.get("journal") and not ref.get("journaltitle"):
-            venue = "In " + venue
-        detail = venue
-        volume, number, pages = (latex_to_text(ref.get(n)) for n in ("volume", "number", "pages"))
-        if volume:
-            detail += f", {volume}" + (f"({number})" if number else "")
-        if pages:
-            detail += f", {pages}"
-        parts.append(detail + ".")
-    publisher = latex_to_text(ref.get("publisher") or ref.get("institution") or ref.get("organization"))
-    if publisher and not ref.get("journal"):
-        parts.append(publisher + ".")
-    if ref.doi:
-        parts.append(f"https://doi.org/{ref.doi}")
-    elif ref.get("url"):
-        parts.append(ref.get("url"))
-    return " ".join(parts)

@@ -15,13 +15,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from kb.bibtex.check import EntryRecord, check_links, check_required, evaluate_entry, fold_key
-from kb.bibtex.display import format_citation, latex_to_text
+from kb.bibtex.display import latex_to_text
 from kb.bibtex.parse import DEFAULT_MAX_FILE_BYTES, ParsedBib, RawBlock, read_bib
 from kb.bibtex.values import parse_persons
 from kb.model import Reference
 from kb.problems import Problem, error
 
-__all__ = ["failed_block_problem", "format_citation", "latex_to_text", "load_references", "to_reference"]
+__all__ = ["failed_block_problem", "latex_to_text", "load_references", "to_reference"]
 
 
 def failed_block_problem(block: RawBlock, path: str) -> Problem:

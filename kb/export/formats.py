@@ -112,3 +112,46 @@ def export_bytes(evidence: Evidence, kg: KnowledgeGraph, analysis: Analysis, fmt
     if unknown:
         raise ValueError(f"format '{fmt}' takes no option {', '.join(unknown)}")
     return FORMATS[fmt].write(evidence, kg, analysis, **given)
+
+
+@dataclass(frozen=True)
+class DataFileInfo:
+    """A file of ``data/`` as the data page, ``void.ttl`` and the JSON-LD describe it."""
+
+    name: str
+    label: str  # the format, for people
+    description: str
+    media_type: str
+
+
+# What the dataset is, for catalogues (void.ttl, the schema:Dataset JSON-LD of the data page).
+DATASET_DESCRIPTION = ("Claims about peer support in mental health from the research literature, each traced to "
+                       "a verbatim quote and the works it rests on, with population, intervention, outcomes, "
+                       "direction of effect, study design and GRADE certainty; and the bibliography of the source "
+                       "documents.")
+DATASET_KEYWORDS = ("peer support", "mental health", "evidence map", "systematic reviews", "GRADE",
+                    "knowledge graph", "bibliography")
+
+DATA_FILES: tuple[DataFileInfo, ...] = (
+    DataFileInfo("kb.ttl", "Turtle", "The whole graph: claims, works, citations, vocabularies and the ontology.",
+                 "text/turtle"),
+    DataFileInfo("kb.nt", "N-Triples", "The same graph, one triple per line (sorted; easy to diff).",
+                 "application/n-triples"),
+    DataFileInfo("kb.jsonld", "JSON-LD", "The same graph as JSON-LD.", "application/ld+json"),
+    DataFileInfo("claims.csv", "CSV", "One row per claim and outcome, with the verbatim quote.", "text/csv"),
+    DataFileInfo("references.bib", "BibTeX", "Every work, exactly as the editors wrote it.", "application/x-bibtex"),
+    DataFileInfo("references.ris", "RIS", "Every work, for EndNote, Zotero, Mendeley and RefWorks.",
+                 "application/x-research-info-systems"),
+    DataFileInfo("references.json", "CSL-JSON", "Every work, for citation processors (Zotero, Pandoc, citeproc).",
+                 "application/vnd.citationstyles.csl+json"),
+    DataFileInfo("kb.fhir.json", "FHIR R5 (JSON)", "A Bundle in the shape of HL7 EBM-on-FHIR: a Citation per work, "
+                 "EvidenceVariables, an Evidence per claim and outcome with its certainty.", "application/fhir+json"),
+    DataFileInfo("nanopubs.trig", "Nanopublications (TriG)", "One nanopublication per claim, named by a Trusty URI "
+                 "(a hash of its content); a changed claim's new one supersedes the old.", "application/trig"),
+    DataFileInfo("network.graphml", "GraphML", "The evidence network (documents, claims, concepts) for Gephi or "
+                 "networkx.", "application/graphml+xml"),
+    DataFileInfo("ontology.ttl", "Turtle (OWL)", "The KB's small ontology.", "text/turtle"),
+    DataFileInfo("shapes.ttl", "Turtle (SHACL)", "The shapes the graph is validated against.", "text/turtle"),
+    DataFileInfo("void.ttl", "Turtle (VoID, DCAT)", "This dataset described for data catalogues: size, licence, "
+                 "vocabularies and every file above.", "text/turtle"),
+)

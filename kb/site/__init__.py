@@ -145,7 +145,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
         writer.write(path, content)
     scripts = [*oxigraph, *dump,
                assets.data_script("KB_SEARCH", "assets/search-index.js", search_index(res), "search index"),
-               assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page")]
+               assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),
+               *res.refdata.scripts()]
     for script in scripts:
         writer.write(script.path, script.content)
 

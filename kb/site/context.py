@@ -14,6 +14,8 @@ from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld
 from kb.site.grade import summarise
+from kb.site.highwire import highwire_tags
+from kb.site.refdata import everything, work_files
 from kb.site.pages import (
     BibliographyPage,
     BibRow,
@@ -36,6 +38,7 @@ from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
 
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
+BIBLIOGRAPHY_FILES = {"ris": "data/references.ris", "json": "data/references.json", "bib": "data/references.bib"}
 ROWS_PER_PAGE = 1000  # the list of all claims is split into pages of this many rows
 MAP_PATHS = {"population": "map.html", "setting": "map-settings.html", "delivery": "map-delivery.html",
              "perspective": "map-perspectives.html", "intervention": "map-interventions.html"}
@@ -90,6 +93,7 @@ def claim_pages(res: Resolver, out: Output) -> None:
             notes=" ".join((claim.notes or "").split()),
         )
         page.jsonld = jsonld.claim(res, claim)
+        page.refs = res.refdata.ref_list(f"claim-{claim.id}-works", claim.cites)
         add_csv(out, page, dicts_to_csv([{
             "claim_id": claim.id, "outcome": f.outcome.label, "domain": f.domain.label, "direction": f.direction.id,
             "certainty": claim.certainty.level, "effect": f.effect, "notes": f.notes} for f in page.findings],
@@ -141,6 +145,7 @@ def reference_pages(res: Resolver, out: Output) -> None:
             path=res.ref_path(ref.key), title=short_cite(ref), template="reference.html", section="references",
             description=res.citations[ref.key], breadcrumbs=(Link("references/index.html", "Bibliography"),),
             key=ref.key, iri=res.mint.work(ref.key), entry_type=ref.entry_type, citation=res.citations[ref.key],
+            styled=res.styled[ref.key], downloads=work_files(ref, bib_path, ref.key),
             doi=res.doi_link(ref), url=res.url_link(ref), facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
             bibtex_file=Link(bib_path, f"{ref.key}.bib"),
             cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
@@ -148,17 +153,20 @@ def reference_pages(res: Resolver, out: Output) -> None:
             note=latex_to_text(ref.get("annote") or ref.get("note")),
         )
         page.jsonld = jsonld.reference(res, ref)
+        page.meta = highwire_tags(ref)
         if page.stated or page.resting:
             add_csv(out, page, claims_csv(page.stated + page.resting))
         out.pages.append(page)
         claims = {r.claim_id for r in stated.get(ref.key, []) + resting.get(ref.key, [])}
-        bib_rows.append(BibRow(Link(page.path, page.title), ref.key, res.citations[ref.key],
+        bib_rows.append(BibRow(Link(page.path, page.title), ref.key, res.refdata.shard(ref.key), res.citations[ref.key],
                                latex_to_text(ref.year) or ref.get("date")[:4], ref.entry_type,
                                sum(len(ns) for ns in cited_by.values()), len(claims)))
     index = BibliographyPage(path="references/index.html", title="Bibliography", template="bibliography.html",
                              section="references", rows=tuple(bib_rows),
                              types=tuple(sorted({r.entry_type for r in bib_rows})),
-                             description=f"{len(bib_rows)} works: the source documents and everything they cite.")
+                             description=f"{len(bib_rows)} works: the source documents and everything they cite.",
+                             everything=everything(BIBLIOGRAPHY_FILES))
+    index.refs = res.refdata.chosen_in_browser("bibliography-selection", "#bibliography tbody tr")
     index.jsonld = jsonld.collection(res, index.title, index.description)
     add_csv(out, index, dicts_to_csv([{
         "key": r.key, "citation": r.citation, "year": r.year, "type": r.entry_type, "cited_by": r.cited_by,
@@ -252,5 +260,7 @@ def cell_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"),
         )
         page.jsonld = jsonld.collection(res, page.title, page.description)
+        page.refs = res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",
+                                         {key for row in rows for key in (row.source, *row.cites)})
         add_csv(out, page, claims_csv(page.rows))
         out.pages.append(page)

@@ -7,8 +7,12 @@ can join the page to the graph dump.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kb.bibtex.load import latex_to_text
+from kb.export.formats import DATASET_DESCRIPTION, DATASET_KEYWORDS
 from kb.model import Claim, Concept, Reference
+from kb.site.pages import Download
 from kb.site.paths import doi_url, safe_external_url
 from kb.site.views import Resolver
 
@@ -22,15 +26,23 @@ def dataset_ref(res: Resolver) -> dict:
     return {"@type": "Dataset", "@id": res.mint.dataset(), "name": res.ev.config.title}
 
 
-def dataset(res: Resolver, description: str, updated: str, downloads: list[tuple[str, str]]) -> dict:
+def dataset(res: Resolver, description: str, updated: str, downloads: Iterable[Download]) -> dict:
+    """The KB as a schema.org Dataset (what Google's Dataset Search and other catalogues read)."""
     config = res.ev.config
     record = {
         "@context": CONTEXT, "@type": "Dataset", "@id": res.mint.dataset(), "name": config.title,
-        "description": description, "license": safe_external_url(config.data_licence_url) or config.data_licence,
+        "description": DATASET_DESCRIPTION, "abstract": description, "keywords": list(DATASET_KEYWORDS),
+        "license": safe_external_url(config.data_licence_url) or config.data_licence,
+        "isAccessibleForFree": True, "inLanguage": "en", "url": "index.html",
         "isBasedOn": [{"@id": res.mint.work(c)} for c in sorted({c.source for c in res.ev.claims})],
-        "distribution": [{"@type": "DataDownload", "contentUrl": path, "encodingFormat": fmt}
-                         for path, fmt in downloads],
+        "distribution": [{"@type": "DataDownload", "name": d.link.label, "description": d.description,
+                          "contentUrl": d.link.path, "encodingFormat": d.media_type,
+                          "contentSize": f"{d.bytes} bytes"} for d in downloads],
+        "subjectOf": {"@type": "WebPage", "name": "Query the KB with SPARQL (in the browser)",
+                      "url": "sparql.html"},
     }
+    if not record["distribution"]:
+        del record["distribution"]
     if updated:
         record["dateModified"] = updated
     return record

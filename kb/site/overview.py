@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kb.export.formats import DATA_FILES
 from kb.graph.select import select
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 from kb.ids import SCHEMES
@@ -50,20 +51,6 @@ NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
        ("references/index.html", "Bibliography", "references"), ("gaps.html", "Gaps", "gaps"),
        ("network.html", "Network", "network"), ("sparql.html", "SPARQL", "sparql"), ("data.html", "Data", "data"),
        ("method.html", "Method", "method"), ("search.html", "Search", "search"))
-DOWNLOADS = (
-    ("data/kb.ttl", "Turtle", "The whole graph: claims, works, citations, vocabularies and the ontology."),
-    ("data/kb.nt", "N-Triples", "The same graph, one triple per line (sorted; easy to diff)."),
-    ("data/kb.jsonld", "JSON-LD", "The same graph as JSON-LD."),
-    ("data/claims.csv", "CSV", "One row per claim and outcome, with the verbatim quote."),
-    ("data/references.bib", "BibTeX", "Every work, exactly as the editors wrote it."),
-    ("data/network.graphml", "GraphML", "The evidence network (documents, claims, concepts) for Gephi or networkx."),
-    ("data/kb.fhir.json", "FHIR R5 (JSON)", "A Bundle in the shape of HL7 EBM-on-FHIR: a Citation per work, "
-     "EvidenceVariables, an Evidence per claim and outcome with its certainty."),
-    ("data/nanopubs.trig", "Nanopublications (TriG)", "One nanopublication per claim, named by a Trusty URI (a hash "
-     "of its content); a changed claim's new one supersedes the old."),
-    ("data/ontology.ttl", "Turtle (OWL)", "The KB's small ontology."),
-    ("data/shapes.ttl", "Turtle (SHACL)", "The shapes the graph is validated against."),
-)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -106,7 +93,7 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
         citation=" ".join(cite),
         sources=tuple(res.ref_link(k) for k in sorted({c.source for c in ev.claims})),
     )
-    page.jsonld = jsonld.dataset(res, page.description, site.updated, [(p, f) for p, f, _ in DOWNLOADS])
+    page.jsonld = jsonld.dataset(res, page.description, site.updated, ())
     out.pages.append(page)
 
 
@@ -220,8 +207,10 @@ def sparql_page(res: Resolver, out: Output) -> None:
 
 def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: Iterable[Any]) -> None:
     """The downloads, and the CSV of each listed table page (``pages``: anything with template, title, csv)."""
-    downloads = tuple(Download(Link(path, path.rsplit("/", 1)[1]), fmt, text, human_size(target / path))
-                      for path, fmt, text in DOWNLOADS if (target / path).is_file())
+    downloads = tuple(Download(Link(f"data/{f.name}", f.name), f.label, f.description,
+                               human_size(target / "data" / f.name), f.media_type,
+                               (target / "data" / f.name).stat().st_size)
+                      for f in DATA_FILES if (target / "data" / f.name).is_file())
     listed = ("claims.html", "bibliography.html", "gaps.html", "method.html", "network.html")
     csvs: dict[str, Link] = {}
     for p in pages:
@@ -231,7 +220,7 @@ def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: I
     page = DataPage(path="data.html", title="Download the data", template="data.html", section="data",
                     description="The graph, the claims and the bibliography, in open formats.",
                     downloads=downloads, tables=tables)
-    page.jsonld = jsonld.dataset(res, page.description, site.updated, [(p, f) for p, f, _ in DOWNLOADS])
+    page.jsonld = jsonld.dataset(res, page.description, site.updated, downloads)
     out.pages.append(page)
 
 
@@ -243,6 +232,7 @@ def search_page(res: Resolver, out: Output) -> None:
                               Link("outcomes/index.html", "outcomes"), Link("populations/index.html", "populations"),
                               Link("interventions/index.html", "interventions")),
                       scripts=("assets/search-index.js", "assets/search.js"))
+    page.refs = res.refdata.chosen_in_browser("search-results", "#search-results li")
     page.jsonld = jsonld.webpage(res, page.title, page.description)
     out.pages.append(page)
 

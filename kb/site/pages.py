@@ -78,6 +78,7 @@ class CitedWork:
     link: Link
     citation: str
     numbers: tuple[int, ...]  # the bracketed numbers of the work in the source's reference list
+    coins: str = ""  # the work as an OpenURL ContextObject (COinS), for reference managers
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,46 @@ class Fact:
     value: str
 
 
+@dataclass(frozen=True)
+class StyledCitation:
+    """A work formatted in one citation style (by citeproc-py): ``(kind, text)`` spans, kind "" plain,
+    "i" italic, "b" bold, "sc" small caps, "sup"/"sub"; nested kinds space-separated."""
+
+    style: str  # apa | vancouver
+    label: str
+    spans: tuple[tuple[str, str], ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(text for _kind, text in self.spans)
+
+
+@dataclass(frozen=True)
+class FileLink:
+    """A download of one work: a site path, or a ``data:`` URI (``path`` empty) with its file name."""
+
+    label: str
+    filename: str
+    path: str = ""
+    data_uri: str = ""
+
+
+@dataclass(frozen=True)
+class RefList:
+    """The works of a list page, for its "download these references" buttons (``refs.js``).
+
+    ``keys`` are citekeys, ``scripts`` the data scripts holding them (site paths); a list whose
+    rows are chosen in the browser (filtered bibliography, search results) has no keys and reads
+    ``data-ref``/``data-shard`` from its rows, loading scripts from ``base``.
+    """
+
+    name: str  # the downloaded file's name, without extension
+    keys: tuple[str, ...] = ()
+    scripts: tuple[str, ...] = ()
+    rows: str = ""  # CSS selector of the rows, for lists chosen in the browser
+    base: str = ""  # site path of the folder of the data scripts
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 
@@ -119,6 +160,8 @@ class Page:
     jsonld: dict = field(default_factory=dict)
     csv: Link | None = None
     scripts: tuple[str, ...] = ()
+    meta: tuple[tuple[str, str], ...] = ()  # extra <meta name content> (Highwire citation_* tags)
+    refs: RefList | None = None  # the works this page lists, for "download these references"
 
 
 @dataclass(kw_only=True)
@@ -293,6 +336,8 @@ class ReferencePage(Page):
     iri: str
     entry_type: str
     citation: str
+    styled: tuple[StyledCitation, ...]  # APA 7 and Vancouver
+    downloads: tuple[FileLink, ...]  # the work as RIS, CSL-JSON and BibTeX
     doi: ExternalLink | None
     url: ExternalLink | None
     facts: tuple[Fact, ...]
@@ -308,6 +353,7 @@ class ReferencePage(Page):
 class BibRow:
     link: Link
     key: str
+    shard: int  # the data script holding the work's downloads (refs.js)
     citation: str
     year: str
     entry_type: str
@@ -319,6 +365,7 @@ class BibRow:
 class BibliographyPage(Page):
     rows: tuple[BibRow, ...]
     types: tuple[str, ...]
+    everything: tuple[FileLink, ...] = ()  # the whole bibliography's files (data/references.*)
 
 
 @dataclass(frozen=True)
@@ -400,6 +447,8 @@ class Download:
     format: str
     description: str
     size: str
+    media_type: str = ""
+    bytes: int = 0
 
 
 @dataclass(kw_only=True)

@@ -1,7 +1,8 @@
 """The client-side search index and the SPARQL page's IRI → page map, as plain data.
 
 The search is hand-written (``site_templates/static/search.js``): a few hundred or thousand
-records need no library. Each record carries a kind, a title, the text to match and a site path.
+records need no library. Each record carries a kind, a title, the text to match and a site path; a work also its citekey and
+the data script holding its downloads (:mod:`kb.site.refdata`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def search_index(res: Resolver) -> list[dict[str, str]]:
     for ref in sorted(res.ev.references, key=lambda r: r.key):
         people = " ".join(latex_to_text(p.family) for p in ref.authors)
         records.append({"k": "reference", "t": f"{short_cite(ref)}: {latex_to_text(ref.title)}",
-                        "u": res.ref_path(ref.key),
+                        "u": res.ref_path(ref.key), "c": ref.key, "s": res.refdata.shard(ref.key),
                         "x": " ".join([ref.key, people, latex_to_text(ref.get("journal")), ref.doi])})
     for scheme in CONCEPT_FOLDERS:
         for concept_id in res.vocab.ids(scheme):

@@ -10,11 +10,12 @@ from collections.abc import Iterable
 from functools import cached_property
 
 from kb.analyse.analysis import Analysis, Row
-from kb.bibtex.load import format_citation, latex_to_text
+from kb.bibtex.load import latex_to_text
 from kb.load.evidence import Evidence
 from kb.graph.iris import Minter
 from kb.model import Claim, Effect, Reference
 from kb.site.grade import LEVEL_WORDS, Summary
+from kb.site.highwire import coins
 from kb.site.pages import (
     CertaintyView,
     CitedWork,
@@ -23,10 +24,12 @@ from kb.site.pages import (
     Fact,
     FindingView,
     Link,
+    StyledCitation,
     SummaryView,
     Term,
 )
 from kb.site.paths import Slugs, doi_url, safe_external_url
+from kb.site.refdata import RefData
 
 CONCEPT_FOLDERS = {"population": "populations", "setting": "settings", "delivery": "delivery",
                    "perspective": "perspectives", "intervention": "interventions", "outcome": "outcomes"}
@@ -59,7 +62,7 @@ class Resolver:
         """
         for ref in sorted(self.ev.references, key=lambda r: r.key):
             self.ref_link(ref.key)
-        _ = self.citations
+        _ = self.citations, self.refdata
 
     # --- paths -----------------------------------------------------------------------------
 
@@ -118,8 +121,20 @@ class Resolver:
         return self._ref_links[key]
 
     @cached_property
+    def styled(self) -> dict[str, tuple[StyledCitation, ...]]:
+        """Every work in APA 7 and Vancouver, formatted once (citeproc-py is slow: ~11 ms a work)."""
+        from kb.site.cite import format_all
+
+        return format_all(self.ev.references)
+
+    @cached_property
     def citations(self) -> dict[str, str]:
-        return {ref.key: format_citation(ref) for ref in self.ev.references}
+        """Every work's APA 7 reference as plain text, as lists and descriptions show it."""
+        return {key: styles[0].text for key, styles in self.styled.items()}
+
+    @cached_property
+    def refdata(self) -> RefData:
+        return RefData(self.ev.references)
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -152,7 +167,9 @@ class Resolver:
         out = []
         for key in claim.cites:
             numbers = tuple(n for doc, n in self.ev.cited_by.get(key, []) if doc == claim.source)
-            out.append(CitedWork(self.ref_link(key), self.citations.get(key, key), numbers))
+            ref = self.ev.references_by_key.get(key)
+            out.append(CitedWork(self.ref_link(key), self.citations.get(key, key), numbers,
+                                 coins(ref) if ref else ""))
         return tuple(out)
 
     def certainty(self, claim: Claim) -> CertaintyView:

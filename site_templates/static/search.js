@@ -37,6 +37,7 @@
       var a = document.createElement("a");
       a.href = hit.p.r.u;
       a.textContent = hit.p.r.t;
+      if (hit.p.r.c) { li.setAttribute("data-ref", hit.p.r.c); li.setAttribute("data-shard", hit.p.r.s); }
       li.appendChild(kind);
       li.appendChild(a);
       list.appendChild(li);

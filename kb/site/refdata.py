@@ -1,0 +1,99 @@
+"""What "download these references" needs: each work as RIS, CSL-JSON and BibTeX, in data scripts.
+
+A list page (a claim's cited works, a map cell, search results, the filtered bibliography) does
+not get files of its own — at 50,000 claims that would be 150,000 files. Instead every work's
+three texts live in a few shared data scripts, ``assets/refs/<n>.js``, and ``refs.js`` joins the
+texts of a page's works in the browser exactly as :mod:`kb.export` joins them for the whole
+bibliography (the same works give the same bytes). Scripts, not JSON, because Chromium runs no
+``fetch()`` from ``file://``; several of them, of ~256 works each, so that a download loads only
+the ones it needs. A work's script is fixed by a hash of its citekey and the number of scripts,
+a power of two: adding works moves none until the number doubles.
+
+A single work's page carries its RIS and CSL-JSON as ``data:`` URIs (a few hundred bytes each)
+and links its existing ``.bib`` file: no extra file per work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import quote
+
+from kb.export.bibtex import entry_text
+from kb.export.csljson import item_text, join_items
+from kb.export.ris import ris_record
+from kb.model import Reference
+from kb.site.assets import Script
+from kb.site.pages import FileLink, RefList
+
+WORKS_PER_SCRIPT = 256
+FOLDER = "assets/refs/"
+MEDIA_TYPES = {"ris": "application/x-research-info-systems", "json": "application/vnd.citationstyles.csl+json",
+               "bib": "application/x-bibtex"}
+
+
+def script_count(works: int) -> int:
+    count = 1
+    while count * WORKS_PER_SCRIPT < works:
+        count *= 2
+    return count
+
+
+def shard_of(key: str, count: int) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "big") % count
+
+
+def script_path(shard: int) -> str:
+    return f"{FOLDER}{shard}.js"
+
+
+class RefData:
+    """Where each work's download texts live, and the views that point at them."""
+
+    def __init__(self, refs: list[Reference]) -> None:
+        self.refs = {r.key: r for r in refs}
+        self.count = script_count(len(refs))
+
+    def shard(self, key: str) -> int:
+        return shard_of(key, self.count)
+
+    def ref_list(self, name: str, keys: set[str] | list[str] | tuple[str, ...]) -> RefList | None:
+        """The download view of these works (None for no work)."""
+        present = sorted(k for k in set(keys) if k in self.refs)
+        if not present:
+            return None
+        scripts = tuple(script_path(s) for s in sorted({self.shard(k) for k in present}))
+        return RefList(name=name, keys=tuple(present), scripts=scripts)
+
+    def chosen_in_browser(self, name: str, rows: str) -> RefList:
+        return RefList(name=name, rows=rows, base=FOLDER)
+
+    def scripts(self) -> list[Script]:
+        """The data scripts: ``KB_REFS[citekey] = {r: RIS, c: CSL-JSON item, b: BibTeX}``."""
+        shards: list[dict[str, dict[str, str]]] = [{} for _ in range(self.count)]
+        for key, ref in self.refs.items():
+            shards[self.shard(key)][key] = {"r": ris_record(ref), "c": item_text(ref), "b": entry_text(ref)}
+        out = []
+        for n, works in enumerate(shards):
+            text = json.dumps(works, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            out.append(Script(script_path(n), (f"/* RIS, CSL-JSON and BibTeX of {len(works)} works, for refs.js */\n"
+                                               f"globalThis.KB_REFS = Object.assign(globalThis.KB_REFS || {{}}, "
+                                               f"{text});\n").encode("utf-8")))
+        return out
+
+
+def data_uri(text: str, media_type: str) -> str:
+    return f"data:{media_type};charset=utf-8," + quote(text, safe="")
+
+
+def work_files(ref: Reference, bib_path: str, stem: str) -> tuple[FileLink, ...]:
+    """One work's downloads: RIS and CSL-JSON inline, BibTeX as its ``.bib`` file."""
+    return (FileLink("RIS", f"{stem}.ris", data_uri=data_uri(ris_record(ref), MEDIA_TYPES["ris"])),
+            FileLink("CSL-JSON", f"{stem}.json", data_uri=data_uri(join_items([item_text(ref)]), MEDIA_TYPES["json"])),
+            FileLink("BibTeX", f"{stem}.bib", path=bib_path))
+
+
+def everything(paths: dict[str, str]) -> tuple[FileLink, ...]:
+    """The whole bibliography's files on the data page (``{"ris": "data/references.ris", …}``)."""
+    labels = {"ris": "RIS", "json": "CSL-JSON", "bib": "BibTeX"}
+    return tuple(FileLink(labels[ext], path.rsplit("/", 1)[1], path=path) for ext, path in paths.items())

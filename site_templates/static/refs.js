@@ -1,0 +1,77 @@
+/* "Download these references": joins the RIS, CSL-JSON or BibTeX of a list's works in the browser
+   and saves them as one file. The texts come from the data scripts the build writes
+   (assets/refs/<n>.js, loaded on first use); they are joined exactly as `kb export` joins the
+   whole bibliography, so the same works give the same bytes. Without JavaScript the buttons
+   stay hidden; every work's page links its own files. */
+(function () {
+  "use strict";
+  var FORMATS = {
+    ris: { field: "r", ext: "ris", type: "application/x-research-info-systems", label: "RIS",
+           join: function (texts) { return texts.join("\r\n"); } },
+    csljson: { field: "c", ext: "json", type: "application/vnd.citationstyles.csl+json", label: "CSL-JSON",
+               join: function (texts) { return texts.length ? "[\n" + texts.join(",\n") + "\n]\n" : "[]\n"; } },
+    bibtex: { field: "b", ext: "bib", type: "application/x-bibtex", label: "BibTeX",
+              join: function (texts) { return texts.join("\n"); } }
+  };
+  var loading = {};
+
+  function load(src) {
+    if (!loading[src]) {
+      loading[src] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = src;
+        script.onload = resolve;
+        script.onerror = function () { reject(new Error("could not load " + src)); };
+        document.head.appendChild(script);
+      });
+    }
+    return loading[src];
+  }
+
+  function byCodePoint(a, b) { return a < b ? -1 : a > b ? 1 : 0; }  /* citekeys are ASCII: same order as Python */
+
+  function chosen(widget) {
+    if (widget.hasAttribute("data-refs")) {
+      return { keys: widget.getAttribute("data-refs").split(" ").filter(Boolean),
+               srcs: widget.getAttribute("data-ref-src").split(" ").filter(Boolean) };
+    }
+    var base = widget.getAttribute("data-ref-base"), keys = [], shards = {};
+    document.querySelectorAll(widget.getAttribute("data-ref-rows")).forEach(function (row) {
+      if (row.hidden || !row.hasAttribute("data-ref")) return;
+      keys.push(row.getAttribute("data-ref"));
+      shards[row.getAttribute("data-shard")] = true;
+    });
+    return { keys: keys, srcs: Object.keys(shards).map(function (n) { return base + n + ".js"; }) };
+  }
+
+  function save(name, format, text) {
+    var blob = new Blob([text], { type: format.type + ";charset=utf-8" });
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name + "." + format.ext;
+    link.hidden = true;
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+  }
+
+  document.querySelectorAll("[data-ref-download]").forEach(function (widget) {
+    var status = widget.querySelector(".ref-download-status");
+    widget.hidden = false;
+    widget.querySelectorAll("button[data-format]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var format = FORMATS[button.getAttribute("data-format")], list = chosen(widget);
+        if (!list.keys.length) { status.textContent = "No works in this list."; return; }
+        status.textContent = "Preparing…";
+        Promise.all(list.srcs.map(load)).then(function () {
+          var refs = window.KB_REFS || {}, seen = {};
+          var keys = list.keys.filter(function (k) { var fresh = !seen[k] && refs[k]; seen[k] = true; return fresh; });
+          keys.sort(byCodePoint);
+          save(widget.getAttribute("data-ref-name"), format,
+               format.join(keys.map(function (k) { return refs[k][format.field]; })));
+          status.textContent = keys.length + (keys.length === 1 ? " work" : " works") + " saved as " + format.label + ".";
+        }, function (error) { status.textContent = "Download failed: " + error.message; });
+      });
+    });
+  });
+})();
