@@ -15,8 +15,8 @@ KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population"
                "outcome": "Outcome"}
 
 
-def search_index(res: Resolver) -> list[dict[str, str]]:
-    records = []
+def search_index(res: Resolver) -> list[dict[str, str | int]]:
+    records: list[dict[str, str | int]] = []
     by_claim = {c.id: c for c in res.ev.claims}
     for claim_id in res.analysis.claim_ids:
         claim = by_claim.get(claim_id)
