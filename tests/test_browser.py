@@ -316,6 +316,108 @@ def test_sparql_works_over_http_from_a_sub_path(browser, site) -> None:
         server.server_close()
 
 
+# --- reference downloads -----------------------------------------------------------------------
+
+
+def downloaded(page, click) -> tuple[str, bytes]:  # type: ignore[no-untyped-def]
+    """The name and bytes of the file a click saves."""
+    with page.expect_download() as info:
+        click()
+    download = info.value
+    return download.suggested_filename, Path(download.path()).read_bytes()
+
+
+def exports(refs) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    from kb.export.bibtex import bibtex_bytes
+    from kb.export.csljson import csljson_bytes
+    from kb.export.ris import ris_bytes
+
+    return {"ris": ris_bytes(refs), "csljson": csljson_bytes(refs), "bibtex": bibtex_bytes(refs)}
+
+
+def test_a_claims_works_download_as_ris_csljson_and_bibtex(browser, site) -> None:
+    evidence = site.checked.evidence
+    claim = max(sorted(evidence.claims, key=lambda c: c.id), key=lambda c: len(set(c.cites)))
+    expected = exports([evidence.references_by_key[k] for k in set(claim.cites)])
+    with open_page(browser, url(site, f"claims/{claim.id}.html")) as page:
+        for fmt, ext in (("ris", "ris"), ("csljson", "json"), ("bibtex", "bib")):
+            name, data = downloaded(page, lambda fmt=fmt: page.click(f".ref-download button[data-format={fmt}]"))
+            assert name == f"claim-{claim.id}-works.{ext}"
+            assert data == expected[fmt], fmt
+        assert "saved as BibTeX" in page.inner_text(".ref-download-status")
+
+
+@contextmanager
+def served(site) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The site over HTTP on 127.0.0.1 (Chromium saves <a download> links from file:// pages only
+    when they are data: or blob: URLs; a web server is where the file links are used)."""
+    from kb.site.serve import make_server
+
+    server = make_server(site.out_dir, 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_bibliography_downloads_all_works_or_the_filtered_ones(browser, site) -> None:
+    refs = site.checked.evidence.references
+    with served(site) as base, open_page(browser, base + "references/index.html") as page:
+        for label, name in (("RIS", "references.ris"), ("CSL-JSON", "references.json"), ("BibTeX", "references.bib")):
+            saved, data = downloaded(page, lambda label=label: page.click(f".ref-files a:text-is('{label}')"))
+            assert saved == name and data == (site.out_dir / "data" / name).read_bytes()
+    with open_page(browser, url(site, "references/index.html")) as page:
+        _name, data = downloaded(page, lambda: page.click(".ref-download button[data-format=csljson]"))
+        assert data == (site.out_dir / "data" / "references.json").read_bytes()
+        page.fill("#bibliography-filter", refs[0].key)
+        shown = page.locator("#bibliography tbody tr:not([hidden])").evaluate_all(
+            "rows => rows.map(r => r.getAttribute('data-ref'))")
+        assert 1 <= len(shown) < len(refs) or len(refs) == 1
+        _name, data = downloaded(page, lambda: page.click(".ref-download button[data-format=ris]"))
+        assert data == exports([r for r in refs if r.key in shown])["ris"]
+
+
+def test_search_results_download_their_works(browser, site) -> None:
+    refs = site.checked.evidence.references
+    with open_page(browser, url(site, "search.html") + "?q=peer") as page:
+        page.wait_for_selector("#search-results li")
+        keys = page.locator("#search-results li[data-ref]").evaluate_all(
+            "items => items.map(i => i.getAttribute('data-ref'))")
+        assert keys
+        _name, data = downloaded(page, lambda: page.click(".ref-download button[data-format=bibtex]"))
+        assert data == exports([r for r in refs if r.key in keys])["bibtex"]
+
+
+def test_reference_page_files_and_data_page_links_resolve(browser, site) -> None:
+    from kb.export.csljson import item_text, join_items
+    from kb.export.formats import DATA_FILES
+    from kb.export.ris import ris_record
+
+    ref = site.checked.evidence.references_by_key[site.checked.evidence.claims[0].source]
+    with served(site) as base, open_page(browser, base + f"references/{ref.key}.html") as page:
+        assert page.locator(".citations dd").count() == 2
+        for label, expected in (("RIS", ris_record(ref).encode()), ("CSL-JSON", join_items([item_text(ref)]).encode()),
+                                ("BibTeX", ref.raw.rstrip("\n").encode() + b"\n")):
+            _name, data = downloaded(page, lambda label=label: page.click(f".ref-files a:text-is('{label}')"))
+            assert data == expected, label
+        if site.corpus == "real":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "reference.png"), full_page=True)
+    with served(site) as base, open_page(browser, base + "data.html") as page:
+        links = page.locator("table.data a[download]")
+        assert links.count() == len(DATA_FILES)
+        for i in range(links.count()):
+            if i % 5 == 4:
+                page.reload()  # Chromium stops a page's downloads after ten in a row
+            name, data = downloaded(page, links.nth(i).click)
+            assert data == (site.out_dir / "data" / name).read_bytes(), name
+        if site.corpus == "real":
+            page.screenshot(path=str(ARTIFACTS / "data.png"), full_page=True)
+
+
 # --- accessibility -----------------------------------------------------------------------------
 
 
