@@ -178,3 +178,30 @@ def test_styled_spans_are_the_plain_text_and_data_cannot_forge_them() -> None:
     assert all("\ue000" not in text and "\ue001" not in text for _kind, text in spans)
     assert "A forged title" in "".join(text for _kind, text in spans)
     assert cite.spans("a\ue000b\ue002c\ue003\ue001d") == (("", "a"), ("i", "b"), ("b i", "c"), ("", "d"))
+
+
+def test_cached_citations_are_reused_and_only_changed_works_formatted_again(tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    refs = [REFS[k] for k in sorted(GOLDEN)]
+    cache = tmp_path / "citations.pickle"
+    first = cite.format_all(refs, cache=cache)
+    assert cache.is_file()
+    calls: list[str] = []
+    real_format = cite.format_work
+
+    def counting(ref: Reference):
+        calls.append(ref.key)
+        return real_format(ref)
+
+    monkeypatch.setattr(cite, "format_work", counting)
+    assert cite.format_all(refs, cache=cache) == first and calls == []
+    changed = replace(refs[0], fields={**refs[0].fields, "title": "A new title"})
+    again = cite.format_all([changed, *refs[1:]], cache=cache)
+    assert calls == [changed.key] and "A new title" in again[changed.key][0].text
+    cite.format_all(refs[1:], cache=cache)  # a work removed from the bibliography leaves the cache
+    assert len(cite._read(cache)) == len(refs) - 1
+    cache.write_bytes(b"not a pickle")
+    calls.clear()
+    assert cite.format_all(refs[:2], cache=cache) == {k: first[k] for k in sorted(GOLDEN)[:2]}
+    assert len(calls) == 2

@@ -125,7 +125,9 @@ class Resolver:
         """Every work in APA 7 and Vancouver, formatted once (citeproc-py is slow: ~11 ms a work)."""
         from kb.site.cite import format_all
 
-        return format_all(self.ev.references)
+        config = self.ev.config
+        return format_all(self.ev.references,
+                          cache=config.store_cache_dir / "citations.pickle" if config.parse_cache else None)
 
     @cached_property
     def citations(self) -> dict[str, str]:
