@@ -6,7 +6,8 @@ contract), :mod:`~kb.site.views` (records → views), :mod:`~kb.site.context` an
 :mod:`~kb.site.overview` (one builder per page type), :mod:`~kb.site.evmap` (the evidence map),
 :mod:`~kb.site.grade` (plain-language summaries), :mod:`~kb.site.network` (the network layout),
 :mod:`~kb.site.assets` (scripts and the Oxigraph bundle), :mod:`~kb.site.render` (jinja2, writing),
-:mod:`~kb.site.reuse` (incremental builds).
+:mod:`~kb.site.reuse` (incremental builds), :mod:`~kb.site.cite` (APA 7 and Vancouver by citeproc-py),
+:mod:`~kb.site.highwire` (``citation_*`` tags, COinS), :mod:`~kb.site.refdata` (reference downloads).
 
 The record pages (claims, works, concepts, the two maps and their cells) are built and rendered
 in worker processes, one group of pages at a time; the overview pages, which summarise the rest,
