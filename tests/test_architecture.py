@@ -188,7 +188,7 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
     build(config)
     query_store(config)
     written = sorted(re.sub(r"[0-9a-f]{16,}", "<hash>", p.name) for p in (tmp_path / "cache").iterdir())
-    assert written == ["evidence-index.json", "parsed", "site-<hash>.json", "store-<hash>"]
+    assert written == ["citations.pickle", "evidence-index.json", "parsed", "site-<hash>.json", "store-<hash>"]
     text = DOC.read_text(encoding="utf-8")
-    for name in ("`parsed/", "`evidence-index.json`", "`store-<key>/db`", "`site-<hash of the output folder>.json`"):
+    for name in ("`citations.pickle`", "`parsed/", "`evidence-index.json`", "`store-<key>/db`", "`site-<hash of the output folder>.json`"):
         assert name in text
