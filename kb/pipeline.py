@@ -215,7 +215,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     """
     from kb.export.fhir import fhir_bundle_bytes
     from kb.export.csljson import csljson_bytes
-    from kb.export.formats import DATA_FILES
+    from kb.export.formats import data_files
     from kb.export.graphml import graphml_bytes
     from kb.export.nanopub import nanopubs_trig
     from kb.export.rdf import write_graph, write_ntriples
@@ -252,7 +252,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
             (data / name).parent.mkdir(parents=True, exist_ok=True)
             (data / name).write_bytes(payload)
         described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size)
-                     for f in DATA_FILES if (data / f.name).is_file()]
+                     for f in data_files(evidence) if (data / f.name).is_file()]
         (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
         for name in ("kb.nt", "kb.ttl", "kb.jsonld", *small, "void.ttl"):  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"

@@ -173,8 +173,9 @@ def test_claim_and_cell_pages_list_their_works_for_download(real) -> None:
         for src in found.get("data-ref-src").split():
             assert (out / "claims" / src).resolve().is_file()
     row = real.analysis.rows[0]
-    cell = out / "cells" / "population" / f"{row.population}--{row.outcome}.html"
-    rows = [r for r in real.analysis.rows if (r.population, r.outcome) == (row.population, row.outcome)]
+    population = row.values("population")[0]
+    cell = out / "cells" / "population" / f"{population}--{row.outcome}.html"
+    rows = [r for r in real.analysis.rows if population in r.values("population") and r.outcome == row.outcome]
     assert widget(cell).get("data-refs").split() == sorted({k for r in rows for k in (r.source, *r.cites)})
     bib = widget(out / "references" / "index.html")
     assert bib.get("data-ref-rows") == "#bibliography tbody tr"

@@ -129,3 +129,8 @@ def test_build_keeps_every_release_dump_at_a_versioned_path(tmp_path):
         kept = out / "data" / "releases" / name / "kb.nt.gz"
         assert kept.read_bytes() == (ev / "releases" / name / "kb.nt.gz").read_bytes()
     assert "release/r2" in (out / "data" / "kb.nt").read_text()
+    data_page = (out / "data.html").read_text(encoding="utf-8")  # listed for download, and for catalogues
+    void = (out / "data" / "void.ttl").read_text(encoding="utf-8")
+    for name in ("r1", "r2"):
+        assert f'href="data/releases/{name}/kb.nt.gz"' in data_page
+        assert f"<releases/{name}/kb.nt.gz>" in void

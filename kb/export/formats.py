@@ -155,3 +155,11 @@ DATA_FILES: tuple[DataFileInfo, ...] = (
     DataFileInfo("void.ttl", "Turtle (VoID, DCAT)", "This dataset described for data catalogues: size, licence, "
                  "vocabularies and every file above.", "text/turtle"),
 )
+
+
+def data_files(evidence: Evidence) -> tuple[DataFileInfo, ...]:
+    """Every file of ``data/``: :data:`DATA_FILES`, then the kept dump of each release."""
+    releases = tuple(DataFileInfo(f"releases/{r.name}/kb.nt.gz", "N-Triples, gzip",
+                                  f"Release {r.name} of {r.date}: the graph as it was then, kept for good.",
+                                  "application/gzip") for r in evidence.releases)
+    return DATA_FILES + releases

@@ -24,7 +24,7 @@ IANA = "https://www.iana.org/assignments/media-types/"
 # Media types registered with IANA get a dcat:mediaType IRI; the others (BibTeX, RIS, GraphML) only
 # a dcterms:format literal, as DCAT asks.
 IANA_REGISTERED = frozenset({"text/turtle", "application/n-triples", "application/ld+json", "text/csv",
-                             "application/vnd.citationstyles.csl+json"})
+                             "application/vnd.citationstyles.csl+json", "application/gzip"})
 _CLASSES = """SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class } GROUP BY ?class ORDER BY ?class"""
 _COUNTS = """SELECT (COUNT(DISTINCT ?s) AS ?entities) WHERE { ?s a ?class }"""
 _PROPERTIES = """SELECT DISTINCT ?p WHERE { ?s ?p ?o } ORDER BY ?p"""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kb.export.formats import DATA_FILES
+from kb.export.formats import data_files
 from kb.graph.select import select
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 from kb.ids import SCHEMES
@@ -210,7 +210,7 @@ def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: I
     downloads = tuple(Download(Link(f"data/{f.name}", f.name), f.label, f.description,
                                human_size(target / "data" / f.name), f.media_type,
                                (target / "data" / f.name).stat().st_size)
-                      for f in DATA_FILES if (target / "data" / f.name).is_file())
+                      for f in data_files(res.ev) if (target / "data" / f.name).is_file())
     listed = ("claims.html", "bibliography.html", "gaps.html", "method.html", "network.html")
     csvs: dict[str, Link] = {}
     for p in pages:
