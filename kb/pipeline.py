@@ -213,8 +213,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs.
     """
-    from kb.export.fhir import fhir_bundle_bytes
     from kb.export.csljson import csljson_bytes
+    from kb.export.fhir import fhir_bundle_bytes
     from kb.export.formats import data_files
     from kb.export.graphml import graphml_bytes
     from kb.export.nanopub import nanopubs_trig

@@ -46,6 +46,7 @@ def test_an_edited_claim_rewrites_only_the_pages_that_show_it(evidence_copy: Pat
     out = tmp_path / "site"
     first = _build(evidence_copy, out)
     inodes = {str(f.relative_to(out)): os.stat(f).st_ino for f in first.files}
+    first_nanopubs = (out / "data" / "nanopubs.trig").read_bytes()
     _edit_claim(evidence_copy)
     second = _build(evidence_copy, out)
 
@@ -62,13 +63,15 @@ def test_an_edited_claim_rewrites_only_the_pages_that_show_it(evidence_copy: Pat
     assert {p for p in written & pages} - showing <= {"data.html"}
     assert "claims/addiction-network-support-abstinence.html" in reused
 
-    fresh = _build(evidence_copy, tmp_path / "fresh")
-    built, clean = _tree(out), _tree(fresh.out_dir)
-    # the one file that keeps history: the edited claim's nanopublication supersedes the last build's
-    nanopubs = built.pop("data/nanopubs.trig"), clean.pop("data/nanopubs.trig")
-    assert built == clean
-    assert nanopubs[0] != nanopubs[1] and nanopubs[0].count(b"npx:supersedes") == 1
-    assert nanopubs[1].count(b"npx:supersedes") == 0
+    # The nanopublications keep history (the edited claim's supersedes the last build's), so a fresh
+    # build equals the incremental one when it starts from the same previous nanopublications.
+    fresh_out = tmp_path / "fresh"
+    (fresh_out / "data").mkdir(parents=True)
+    (fresh_out / "data" / "kb.nt").write_bytes(b"")  # a folder kb build may replace
+    (fresh_out / "data" / "nanopubs.trig").write_bytes(first_nanopubs)
+    fresh = _build(evidence_copy, fresh_out)
+    assert _tree(out) == _tree(fresh.out_dir)
+    assert (out / "data" / "nanopubs.trig").read_bytes().count(b"npx:supersedes") == 1
 
 
 def test_a_rebuild_without_changes_rewrites_only_the_dumps(evidence_copy: Path, tmp_path: Path) -> None:
