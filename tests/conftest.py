@@ -38,3 +38,11 @@ def fixture_analysis(fixture_checked):
 
 def codes(problems) -> list[str]:
     return sorted(p.code for p in problems)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder`` (lock sidecars aside): compare before and after a command."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from kb.bibtex.display import latex_to_text
 from kb.bibtex.parse import RawBlock
 from kb.bibtex.values import MacroTable, Value, evaluate, normalise_doi
 from kb.ids import CITEKEY_RE
@@ -28,6 +29,15 @@ BIBLATEX_TYPES = frozenset({
     "standard", "video", "electronic", "www",
 })
 KNOWN_TYPES = BIBTEX_TYPES | BIBLATEX_TYPES
+# The types the graph models: a BIBO class each (kb/graph/build.py) and the sh:in of pskshape:Work
+# (kb/graph/schema/shapes.ttl); tests/test_add_identity_and_faults.py keeps the three in step.
+MODELLED_TYPES = BIBTEX_TYPES | frozenset({"thesis", "report", "online"})
+# biblatex types the KB does not model, and the modelled type that fits each best.
+MODELLED_EQUIVALENT = {
+    "mvbook": "book", "bookinbook": "inbook", "suppbook": "inbook", "collection": "book", "mvcollection": "book",
+    "suppcollection": "incollection", "reference": "book", "mvreference": "book", "inreference": "incollection",
+    "mvproceedings": "proceedings", "suppperiodical": "article", "electronic": "online", "www": "online",
+}
 # Types people (and tools) invent, and what the KB calls them.
 TYPE_SUGGESTIONS = {
     "web_page": "online", "webpage": "online", "website": "online", "web": "online", "url": "online",
@@ -122,12 +132,16 @@ def evaluate_entry(
         record.problem("bib-unknown-entry-type", f"unknown entry type '@{block.entry_type}'",
                        expected="a BibTeX or biblatex type such as @article, @book, @incollection, @online",
                        hint=suggest_type(record.entry_type))
+    elif record.entry_type not in MODELLED_TYPES:
+        _unmodelled_type(record)
     for raw_field in block.fields:
         name = raw_field.name.lower()
         if not FIELD_NAME_RE.match(raw_field.name):
             shown = raw_field.name.encode("unicode_escape").decode("ascii")
-            record.problem("bib-bad-field-name", f"field name '{shown}' has characters BibTeX does not allow",
-                           expected="letters, digits and _ + : . -", hint="retype the field name")
+            record.problems.append(error(
+                path, raw_field.line, "bib-bad-field-name", f"field name '{shown}' has characters BibTeX does "
+                "not allow", col=raw_field.col, field=shown, expected="letters, digits and _ + : . -",
+                hint="retype the field name (a no-break space or a space inside it is invisible in most editors)"))
             continue
         if name in record.values:
             record.field_lines.setdefault(name, raw_field.line)
@@ -143,7 +157,37 @@ def evaluate_entry(
         record.values[name] = value
         record.fields[name] = value.text
         _check_value(record, name, value, max_field_chars)
+        _check_display(record, name, value)
     return record
+
+
+def _unmodelled_type(record: EntryRecord) -> None:
+    """A biblatex type the graph has no class for: SHACL would refuse it later, so say so here, with the fit."""
+    kind = record.entry_type
+    if kind in ("set", "xdata"):
+        message = f"@{kind} is not a work: biblatex uses it to group entries or lend them fields"
+        hint = "leave it out and import the entries it stands for"
+    else:
+        message = f"@{kind} is a biblatex type the KB does not model"
+        hint = f"use @{MODELLED_EQUIVALENT.get(kind, 'misc')}"
+    record.problem("bib-unsupported-entry-type", message, field="type",
+                   expected="one of " + ", ".join(f"@{t}" for t in sorted(MODELLED_TYPES)), hint=hint)
+
+
+def _check_display(record: EntryRecord, name: str, value: Value) -> None:
+    """What the site and the graph show: a title must show something, a url must be a web address."""
+    if name == "title" and value.text and not value.error and not latex_to_text(value.text):
+        record.problem("bib-empty-title", f"title '{value.text[:80]}' shows as nothing once its LaTeX is decoded "
+                       "(a macro the KB does not know, such as \\TUG, is dropped)", name,
+                       expected="a title with visible text", hint="write out the text the macro stands for")
+    if name == "url" and value.text and not value.error:
+        url = value.text.strip()
+        if not re.match(r"^https?://", url, re.IGNORECASE) or re.search(r"\s", url):
+            shown = url.encode("unicode_escape").decode("ascii")[:80]
+            record.problem("bib-unsafe-url", f"url '{shown}' is not a web address: the site shows it as text "
+                           "and never links it", name, warn=True,
+                           expected="an http:// or https:// address without spaces",
+                           hint="correct it, or delete the field (a DOI goes in the doi field)")
 
 
 def _check_value(record: EntryRecord, name: str, value: Value, max_field_chars: int) -> None:

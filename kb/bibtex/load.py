@@ -18,10 +18,11 @@ from kb.bibtex.check import EntryRecord, check_links, check_required, evaluate_e
 from kb.bibtex.display import latex_to_text
 from kb.bibtex.parse import DEFAULT_MAX_FILE_BYTES, ParsedBib, RawBlock, read_bib
 from kb.bibtex.values import parse_persons
+from kb.io.reading import InputTooLarge, os_error_text, read_capped
 from kb.model import Reference
 from kb.problems import Problem, error
 
-__all__ = ["failed_block_problem", "latex_to_text", "load_references", "to_reference"]
+__all__ = ["failed_block_problem", "latex_to_text", "load_references", "references_from_bytes", "to_reference"]
 
 
 def failed_block_problem(block: RawBlock, path: str) -> Problem:
@@ -121,14 +122,26 @@ def load_references(
 
     Entries with errors are still returned (so that later stages can report their own problems
     against them) unless their key is empty, unsafe or a duplicate: those could not become IRIs.
-    A file that cannot be decoded, or that holds merge-conflict markers, yields no references.
+    A file that cannot be read or decoded, or that holds merge-conflict markers, yields no references.
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_capped(path, max_file_bytes)
+    except InputTooLarge as exc:
+        return [], [error(path, None, "bib-file-too-large", str(exc), expected=f"at most {max_file_bytes:,} bytes",
+                          hint="split it, or raise max_file_bytes in kb.toml")]
     except OSError as exc:
-        return [], [error(path, None, "bib-unreadable", f"cannot read the file: {exc.strerror or exc}",
-                          hint="check the path and permissions")]
+        return [], [error(path, None, "bib-unreadable", f"cannot read the file: {os_error_text(exc)}",
+                          expected="a readable BibTeX file", hint="check the path and permissions")]
+    return references_from_bytes(data, path, encoding=encoding, max_file_bytes=max_file_bytes,
+                                 max_field_chars=max_field_chars)
+
+
+def references_from_bytes(
+    data: bytes, path: Path | str, *, encoding: str | None = None, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_field_chars: int | None = None,
+) -> tuple[list[Reference], list[Problem]]:
+    """:func:`load_references` on bytes already read (``kb add`` checks a file before it is written)."""
     parsed = read_bib(data, path, encoding=encoding, max_file_bytes=max_file_bytes)
     if parsed.fatal:
         return [], sorted(parsed.problems, key=_order)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from kb.bibtex.check import EntryRecord, evaluate_entry, fold_key
 from kb.bibtex.display import latex_to_text
+from kb.bibtex.identity import year_of
 from kb.bibtex.parse import read_bib
 from kb.bibtex.values import (
     MONTHS,
@@ -76,14 +77,6 @@ def first_author_word(fields: dict[str, str]) -> str:
     return ""
 
 
-def year_of(fields: dict[str, str]) -> str:
-    for name in ("year", "date"):
-        m = re.search(r"(?<!\d)(\d{4})(?!\d)", latex_to_text(fields.get(name, "")))
-        if m:
-            return m.group(1)
-    return ""
-
-
 def first_title_word(title: str) -> str:
     for word in re.split(r"[\s~/-]+", latex_to_text(title)):
         folded = ascii_fold(word)
@@ -110,14 +103,6 @@ def suffixed(key: str, taken: Callable[[str], bool]) -> str:
             if not taken(candidate):
                 return candidate
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def work_identity(fields: dict[str, str]) -> tuple[str, str, str] | None:
-    """(title, year, first author) folded: two entries with the same identity are the same work."""
-    title = ascii_fold(fields.get("title", ""))
-    year = year_of(fields)
-    author = first_author_word(fields)
-    return (title, year, author) if title and year and author else None
 
 
 def _month_value(value: Value, macros: MacroTable) -> str:
@@ -186,4 +171,4 @@ def append_entries(existing: bytes, entries: list[str], newline: str) -> bytes:
     return existing + text.replace("\n", newline).encode("utf-8")
 
 
-__all__ = ["NewEntry", "fold_key", "generate_key", "normalise_entry", "suffixed", "work_identity"]
+__all__ = ["NewEntry", "fold_key", "generate_key", "normalise_entry", "suffixed"]

@@ -4,16 +4,21 @@ Promises (BAD_INPUTS "Promises" 1–4):
 
 * **Every block is accounted for.** A *block* is an entry: every ``@type{…}``/``@type(…)`` other than
   ``@string``, ``@preamble`` and ``@comment``, whether bibtexparser could parse it or not, plus every
-  ``%``-commented entry (``%@book{…``). Each has one outcome: *added*, *already present* (same DOI;
-  else same folded title + year + first author), or *reported* (an error, or a warning for a
-  commented-out entry), so ``added + present + reported == blocks``. ``@string``/``@preamble``/
+  ``%``-commented entry (``%@book{…``). Each has one outcome: *added*, *already present* (the same
+  work by :mod:`kb.bibtex.identity`: nothing that identifies a work tells the two apart), or
+  *reported* (an error, or a warning for a commented-out entry), so ``added + present + reported ==
+  blocks``. Where identity is uncertain the entry is added with a warning, never dropped. ``@string``/``@preamble``/
   ``@comment`` are *declarations*, counted apart: ``@string`` macros are resolved into the new
   entries' values (their definitions are not carried), ``@preamble`` and ``@comment`` are not
   imported (a warning says so for ``@preamble``).
 * **Existing bytes stay.** New entries are appended as text we write ourselves; the existing file is
   never re-serialised, its newline style and BOM are kept, an existing key is never renamed.
+* **What is written passes ``kb check``**: each entry gets the loader's field checks before it is
+  planned, and the file as it would be written gets ``kb check``'s reference checks and SHACL shapes
+  (:mod:`kb.edit.verify`); an entry they fault is reported, not written.
 * **All or nothing**, atomic and locked (:mod:`kb.io.atomic`): any entry in error → nothing is written,
-  unless ``skip_invalid``. A second run of the same import adds nothing.
+  unless ``skip_invalid``. A second run of the same import adds nothing. Inputs are read under a size
+  cap (:mod:`kb.io.reading`), so ``/dev/zero`` or ``yes |`` is refused, not read forever.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from kb.bibtex.check import EntryRecord, check_links, check_required, evaluate_entry, fold_key, key_problem
+from kb.bibtex.display import latex_to_text
+from kb.bibtex.identity import Known, Verdict, WorkIndex, identify
 from kb.bibtex.load import check_file, failed_block_problem
 from kb.bibtex.normalise import (
     NewEntry,
@@ -35,11 +42,20 @@ from kb.bibtex.normalise import (
     normalise_entry,
     reads_back,
     suffixed,
-    work_identity,
 )
 from kb.bibtex.parse import DEFAULT_MAX_FILE_BYTES, ParsedBib, RawBlock, read_bib
 from kb.bibtex.values import MacroTable
-from kb.io.atomic import ABSENT, ChangedOnDiskError, LockTimeoutError, atomic_write_bytes, digest_bytes, locked
+from kb.edit.verify import faults_once_written
+from kb.io.atomic import (
+    ABSENT,
+    ChangedOnDiskError,
+    LockTimeoutError,
+    atomic_write_bytes,
+    digest_bytes,
+    locked,
+    remove_stale_temps,
+)
+from kb.io.reading import InputTooLarge, os_error_text, read_capped, write_failure
 from kb.problems import Problem, Severity, error, warning
 
 DEFAULT_MAX_ENTRIES = 10_000
@@ -79,14 +95,28 @@ class Outcome:
 
 
 @dataclass
+class Pending:
+    """An entry planned to be written: its outcome, its record (for positions) and its text."""
+
+    outcome: Outcome
+    record: EntryRecord
+    text: str  # rendered, "\n" line ends
+
+
+@dataclass
 class AddResult:
     outcomes: list[Outcome] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     declarations: Counter[str] = field(default_factory=Counter)
-    new_entries: list[str] = field(default_factory=list)  # rendered text, "\n" line ends
+    pending: list[Pending] = field(default_factory=list)
     target: Path = Path("evidence/references.bib")
     written: bool = False
     dry_run: bool = False
+
+    @property
+    def new_entries(self) -> list[str]:
+        """The text of each entry to be written (or written), in order."""
+        return [p.text for p in self.pending]
 
     def count(self, kind: str) -> int:
         return sum(o.kind == kind for o in self.outcomes)
@@ -119,58 +149,37 @@ class AddResult:
         return text + "; nothing to write"
 
 
-@dataclass
-class _Known:
-    """An entry the new ones are compared with: existing in the target, or accepted in this run."""
+class _Index(WorkIndex):
+    """The known entries (:class:`WorkIndex`) and the keys they hold, case-folded."""
 
-    key: str
-    where: str
-    fields: dict[str, str]
-
-
-class _Index:
     def __init__(self) -> None:
-        self.by_key: dict[str, _Known] = {}
-        self.by_doi: dict[str, _Known] = {}
-        self.by_work: dict[tuple[str, str, str], _Known] = {}
-        self.by_fields: dict[frozenset[tuple[str, str]], _Known] = {}
+        super().__init__()
+        self.by_key: dict[str, Known] = {}
 
-    def add(self, known: _Known) -> None:
+    def add(self, known: Known) -> None:
         self.by_key.setdefault(fold_key(known.key), known)
-        doi = known.fields.get("doi", "")
-        if doi.startswith("10."):
-            self.by_doi.setdefault(doi, known)
-        identity = work_identity(known.fields)
-        if identity:
-            self.by_work.setdefault(identity, known)
-        if known.fields:
-            self.by_fields.setdefault(frozenset(known.fields.items()), known)
-
-    def same_work(self, fields: dict[str, str]) -> tuple[_Known, str] | None:
-        doi = fields.get("doi", "")
-        if doi in self.by_doi:
-            return self.by_doi[doi], f"same DOI {doi}"
-        identity = work_identity(fields)
-        if identity and identity in self.by_work:
-            return self.by_work[identity], "same title, year and first author"
-        twin = self.by_fields.get(frozenset(fields.items()))
-        if twin is not None:  # e.g. no title to compare, or imported before under a suffixed key
-            return twin, "same fields"
-        return None
+        super().add(known)
 
     def taken(self, key: str) -> bool:
         return fold_key(key) in self.by_key
 
 
-def _read_input(source: str | Path, stdin: BinaryIO | None) -> tuple[str, bytes | None, Problem | None]:
-    if str(source) == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        return "<stdin>", stream.read(), None
+def _known(key: str, where: str, entry_type: str, fields: dict[str, str]) -> Known:
+    return Known(key, where, fields, identify(entry_type, fields))
+
+
+def _read_input(source: str | Path, stdin: BinaryIO | None, cap: int) -> tuple[str, bytes | None, Problem | None]:
+    """The bytes of one input (``-`` is standard input), read under the size cap (kb.io.reading)."""
+    name = "<stdin>" if str(source) == "-" else str(source)
     try:
-        return str(source), Path(source).read_bytes(), None
+        data = read_capped(stdin or sys.stdin.buffer if name == "<stdin>" else Path(source), cap)
+    except InputTooLarge as exc:
+        return name, None, error(name, None, "bib-file-too-large", str(exc), expected=f"at most {cap:,} bytes",
+                                 hint="split the file, or raise max_file_bytes in kb.toml")
     except OSError as exc:
-        return str(source), None, error(source, None, "bib-unreadable", f"cannot read: {exc.strerror or exc}",
-                                        hint="check the path")
+        return name, None, error(name, None, "bib-unreadable", f"cannot read it: {os_error_text(exc)}",
+                                 expected="a readable BibTeX file", hint="check the path and its permissions")
+    return name, data, None
 
 
 def _target_index(parsed: ParsedBib) -> _Index:
@@ -178,10 +187,10 @@ def _target_index(parsed: ParsedBib) -> _Index:
     records, _ = check_file(parsed)
     for record in records:
         if record.key:
-            index.add(_Known(record.key, f"{parsed.path}:{record.line}", record.fields))
+            index.add(_known(record.key, f"{parsed.path}:{record.line}", record.entry_type, record.fields))
     for block in parsed.blocks:
         if block.kind == "failed" and block.key:
-            index.by_key.setdefault(fold_key(block.key), _Known(block.key, f"{parsed.path}:{block.line}", {}))
+            index.by_key.setdefault(fold_key(block.key), _known(block.key, f"{parsed.path}:{block.line}", "", {}))
     return index
 
 
@@ -257,7 +266,7 @@ def _plan_file(parsed: ParsedBib, target: ParsedBib, index: _Index, options: Add
         if problem:
             outcome.kind, outcome.message = "reported", "not imported: " + problem.message
             continue
-        result.new_entries.append(entry.render())
+        result.pending.append(Pending(outcome, record, entry.render()))
     for record in records.values():
         result.problems.extend(p for p in record.problems if p.code != "bib-empty-key")
 
@@ -276,6 +285,7 @@ def _known_record(index: _Index, key: str) -> EntryRecord | None:
 
 def _decide(record: EntryRecord, macros: MacroTable, index: _Index,
             renamed: dict[str, str]) -> tuple[Outcome, NewEntry | None]:
+    """Added (under which key), already present (as which entry), or reported (why): see kb.bibtex.identity."""
     where = record.where()
     outcome = Outcome(record.path, record.line, record.block.col, "reported", record.key)
     errors = [p for p in record.errors if p.code != "bib-empty-key"]
@@ -284,13 +294,27 @@ def _decide(record: EntryRecord, macros: MacroTable, index: _Index,
         return outcome, None
     probe = normalise_entry(record, macros, record.key or "probe")
     fields = field_texts(probe)
-    same = index.same_work(fields)
-    if same:
-        known, why = same
+    work = identify(record.entry_type, fields)
+    match = index.match(work, fields)
+    known = match.known
+    if match.verdict is Verdict.SAME and known is not None:
         outcome.kind, outcome.key = "present", known.key
-        outcome.message = f"already present as {known.key} ({known.where}; {why})"
+        outcome.message = f"already present as {known.key} ({known.where}; {match.reason})"
         if record.key:
             renamed.setdefault(fold_key(record.key), known.key)
+        return outcome, None
+    if match.verdict is Verdict.CONFLICT and known is not None:
+        if "titles" in match.reason:
+            detail = (f"whose title is '{latex_to_text(known.fields.get('title', ''))}'; this entry's is "
+                      f"'{latex_to_text(fields.get('title', ''))}'")
+        else:
+            detail = (f"whose author list differs ({match.reason.removeprefix('same DOI, but ')}): "
+                      f"'{known.fields.get('author') or known.fields.get('editor', '')}' there, "
+                      f"'{fields.get('author') or fields.get('editor', '')}' here")
+        record.problem("bib-doi-conflict", f"DOI {work.doi} is already on '{known.key}' ({known.where}), {detail}",
+                       "doi", expected="one DOI per work: the title and authors of the entry that has it",
+                       hint=f"check the DOI at https://doi.org/{work.doi}; if this is another work, correct its DOI")
+        outcome.message = f"not imported: its DOI is already on {known.key}, with another title or author list"
         return outcome, None
     if not record.key:
         key = suffixed(generate_key(fields), index.taken)
@@ -306,10 +330,19 @@ def _decide(record: EntryRecord, macros: MacroTable, index: _Index,
         record.problem(bad[0], f"generated {bad[1]}", hint="give the entry a key")
         outcome.message = "not imported: no usable key"
         return outcome, None
+    if match.verdict is Verdict.UNCERTAIN and known is not None:
+        record.problem("bib-possible-duplicate", f"'{record.key or key}' may be the same work as '{known.key}' "
+                       f"({known.where}): same title, year and authors, but {match.reason}; added as '{key}'",
+                       warn=True, hint="if they are one work, delete one of the two entries: kb add never drops "
+                       "an entry it cannot tell apart")
+        note = "; ".join(filter(None, [note, f"may be the same work as {known.key}: {match.reason}"]))
+    elif known is not None:
+        note = "; ".join(filter(None, [note, f"a different work from {known.key} ({known.where}), which has the "
+                                             f"same title, year and first author: {match.reason}"]))
     entry = normalise_entry(record, macros, key)
     if record.key:
         renamed.setdefault(fold_key(record.key), key)  # crossrefs to this key follow the first entry
-    index.add(_Known(key, f"{where} (added by this import)", field_texts(entry)))
+    index.add(_known(key, f"{where} (added by this import)", entry.entry_type, field_texts(entry)))
     outcome.kind, outcome.key = "added", key
     outcome.message = f"added as {key}" + (f" ({note})" if note else "")
     return outcome, entry
@@ -346,7 +379,7 @@ def run_add(inputs: list[str | Path], options: AddOptions, stdin: BinaryIO | Non
     sources: list[tuple[str, bytes]] = []
     problems: list[Problem] = []
     for source in inputs:
-        name, data, problem = _read_input(source, stdin)
+        name, data, problem = _read_input(source, stdin, options.max_file_bytes)
         if problem:
             problems.append(problem)
         else:
@@ -354,10 +387,21 @@ def run_add(inputs: list[str | Path], options: AddOptions, stdin: BinaryIO | Non
     target = options.target
     try:
         with locked(target, options.lock_timeout) if not options.dry_run else contextlib.nullcontext():
+            if not options.dry_run:
+                remove_stale_temps(target)  # left by a writer killed mid-write; we hold the lock
             result = _plan_and_write(sources, options)
     except LockTimeoutError as exc:
-        result = plan_import(sources, ParsedBib(str(target)), options)
+        result = _plan_and_write(sources, replace(options, dry_run=True))
+        result.dry_run = False
         _refuse(result, error(target, None, "bib-locked", str(exc), hint="another kb add is running"))
+    except OSError as exc:  # the lock file cannot be created: a read-only folder or file system
+        result = _plan_and_write(sources, replace(options, dry_run=True))
+        result.dry_run = False
+        _refuse(result, error(target.parent, None, "bib-not-writable",
+                              f"cannot write in {target.parent}: {os_error_text(exc)} (creating "
+                              f"{exc.filename or 'the lock file'}); nothing was changed",
+                              expected="a folder kb add may write in", hint="check the folder's permissions, "
+                              "or use --dry-run to see what would be added"))
     result.problems[:0] = problems
     if not result.written:
         for outcome in result.outcomes:
@@ -369,7 +413,7 @@ def run_add(inputs: list[str | Path], options: AddOptions, stdin: BinaryIO | Non
 def _refuse(result: AddResult, problem: Problem) -> None:
     """Nothing can be written: every block that was to be added or matched is reported instead."""
     result.problems.append(problem)
-    result.new_entries = []
+    result.pending = []
     for outcome in result.outcomes:
         if outcome.kind != "reported":
             outcome.kind, outcome.message = "reported", f"not imported: {problem.code}"
@@ -377,7 +421,14 @@ def _refuse(result: AddResult, problem: Problem) -> None:
 
 def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> AddResult:
     target = options.target
-    existing = target.read_bytes() if target.exists() else None
+    try:
+        existing = target.read_bytes() if target.exists() else None
+    except OSError as exc:
+        result = plan_import(sources, ParsedBib(str(target)), options)
+        _refuse(result, error(target, None, "bib-unreadable", f"cannot read the references file: "
+                              f"{os_error_text(exc)}", expected="a readable references.bib",
+                              hint="check its permissions; nothing was changed"))
+        return result
     # The size cap is for inputs; the references file's own size is `kb check`'s business.
     parsed_target = read_bib(existing or b"", target, max_file_bytes=max(options.max_file_bytes, len(existing or b"")))
     broken = [failed_block_problem(b, str(target)) for b in parsed_target.blocks if b.kind == "failed"]
@@ -389,9 +440,10 @@ def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> Ad
                               hint="run `kb check` and fix the errors it lists for this file"))
         return result
     result = plan_import(sources, parsed_target, options)
-    if options.dry_run or not result.new_entries or (result.errors and not options.skip_invalid):
-        return result
     newline = parsed_target.decoded.newline if parsed_target.decoded and existing else "\n"
+    _check_as_written(result, existing or b"", newline)
+    if options.dry_run or not result.pending or (result.errors and not options.skip_invalid):
+        return result
     data = append_entries(existing or b"", result.new_entries, newline)
     try:
         atomic_write_bytes(target, data, expected_digest=ABSENT if existing is None else digest_bytes(existing))
@@ -399,5 +451,30 @@ def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> Ad
     except ChangedOnDiskError as exc:
         _refuse(result, error(target, None, "bib-changed-on-disk", str(exc)))
     except OSError as exc:  # disk full, permissions: the old file is intact (kb.io.atomic)
-        _refuse(result, error(target, None, "bib-write-failed", f"could not write: {exc}; nothing was changed"))
+        _refuse(result, error(target, None, "bib-write-failed", write_failure(exc, target, len(data))
+                              + "; nothing was changed", hint="free some space or fix the permissions, then "
+                              "run the same kb add again"))
     return result
+
+
+def _check_as_written(result: AddResult, existing: bytes, newline: str) -> None:
+    """``kb check`` on the file as it would be written; an entry it faults is reported, not written.
+
+    Repeated until clean: dropping a parent can fault a child that crossrefs it.
+    """
+    while result.pending:
+        faults = faults_once_written(existing, result.new_entries, result.target, newline)
+        if not faults:
+            return
+        for index, problems in sorted(faults.items()):
+            pending = result.pending[index]
+            for found in problems:
+                record = pending.record
+                line = record.field_lines.get(found.field or "", record.line)
+                result.problems.append(error(
+                    record.path, line, found.code, f"{found.message} (kb check would report this once it is "
+                    f"in {result.target.name})", col=record.field_cols.get(found.field or "", record.block.col),
+                    field=found.field, expected=found.expected, hint=found.hint))
+            pending.outcome.kind = "reported"
+            pending.outcome.message = f"not imported: kb check would refuse it ({problems[0].code})"
+        result.pending = [p for i, p in enumerate(result.pending) if i not in faults]

@@ -101,6 +101,27 @@ def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
     return tmp
 
 
+def temp_name_pattern(path: Path | str) -> str:
+    """The glob of the temp files :func:`atomic_write_bytes` makes for ``path`` (its ``.bak`` included)."""
+    return f".{Path(path).name}.*.tmp"
+
+
+def remove_stale_temps(path: Path | str) -> list[Path]:
+    """Delete temp files a killed writer of ``path`` left behind; call it only while holding :func:`locked`.
+
+    A writer removes its temp file on any exception, but ``kill -9`` or a power cut skips that. Under
+    the lock no other writer of ``path`` is mid-write, so every such file is a leftover. Best effort.
+    """
+    path = Path(path)
+    removed = []
+    with contextlib.suppress(OSError):
+        for leftover in path.parent.glob(temp_name_pattern(path)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+                removed.append(leftover)
+    return removed
+
+
 def replace_cache_file(path: Path, data: bytes) -> None:
     """Write a cache file: atomically (temp file + rename, so readers never see half of it) but not
     durably (no fsync): a cache lost in a crash is rebuilt, and an fsync per entry costs time."""

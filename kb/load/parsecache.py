@@ -25,7 +25,8 @@ T = TypeVar("T")
 _KB = Path(__file__).resolve().parents[1]
 # The code that decides what a parsed file yields: a change to any of it invalidates every entry.
 _LOADER_CODE = ("bibtex/load.py", "bibtex/check.py", "bibtex/parse.py", "bibtex/scan.py", "bibtex/values.py",
-                "bibtex/display.py", "load/claims.py", "load/yamlstrict.py", "model.py", "problems.py", "ids.py")
+                "bibtex/display.py", "load/claims.py", "load/yamlstrict.py", "model.py", "problems.py", "ids.py",
+                "io/reading.py")
 
 
 @cache
