@@ -10,11 +10,13 @@ answer (kb publish, kb query --endpoint).
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import click
 
@@ -42,11 +44,50 @@ def evidence_option(command: F) -> F:
 
 
 def load_config(evidence_dir: Path, **overrides: object) -> Config:
+    from kb.config import ConfigError
     from kb.config import load_config as _load
 
     if not evidence_dir.is_dir():
         raise click.UsageError(f"evidence folder '{evidence_dir}' does not exist (use --evidence DIR)")
-    return _load(evidence_dir, **overrides)
+    try:
+        return _load(evidence_dir, **overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+def fail(message: str, code: int = EXIT_ERRORS) -> NoReturn:
+    """A clean failure: the message on stderr, then exit ``code`` (never a traceback)."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An http(s) URL with a host, else a usage error (before any request is made)."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+        raise click.BadParameter(f"'{value}' is not an http:// or https:// URL with a host", ctx, param)
+    return value
+
+
+class Seconds(click.ParamType):
+    """A duration in seconds: a finite number above 0 (``nan``, ``inf`` and ``-5`` are usage errors)."""
+
+    name = "seconds"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.fail(f"'{value}' is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or number <= 0 or number > 86_400:
+            self.fail(f"'{value}' is not a duration; expected a number of seconds above 0 and at most 86400",
+                      param, ctx)
+        return number
 
 
 def print_problems(problems: list, fmt: str = "text") -> None:
@@ -114,7 +155,7 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> 
 
 def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> Path:
     """``kb build`` without its closing hint (``kb serve`` says where it serves instead)."""
-    from kb.pipeline import EvidenceError, terminal_progress
+    from kb.pipeline import EvidenceError, OutputError, terminal_progress
     from kb.pipeline import build as run_build
 
     config = load_config(evidence_dir, out_dir=out_dir)
@@ -124,6 +165,8 @@ def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | Non
         print_problems(exc.report.problems)
         click.echo(f"kb build: {len(exc.report.errors)} error(s); nothing was written", err=True)
         sys.exit(EXIT_ERRORS)
+    except OutputError as exc:
+        fail(f"kb build: {exc}")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     print_problems(result.report.warnings)
@@ -177,25 +220,33 @@ Predeclared prefixes: {", ".join(PREFIXES)}.
 @click.option("--list", "list_examples", is_flag=True, help="List the example queries and exit.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write results to this file (atomically) instead of stdout.")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Give up after this many seconds.")
+@click.option("--timeout", type=Seconds(), default=30.0, show_default=True, help="Give up after this many seconds.")
+@click.option("--max-memory", type=click.IntRange(min=64), default=4096, show_default=True, metavar="MIB",
+              help="Give up when the query holds more than this many MiB of memory.")
 @click.option("--limit", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Write at most this many rows (or triples); a note on stderr says when rows were cut.")
-@click.option("--endpoint", metavar="URL", help="Query this SPARQL server instead of the local store (read-only too).")
+@click.option("--endpoint", metavar="URL", callback=_http_url,
+              help="Query this SPARQL server instead of the local store (read-only too).")
 @click.option("--graph", "graph_iri", metavar="IRI", help="With --endpoint: the named graph the KB was published to "
               "[default: <base_iri>graph].")
 def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: str | None, list_examples: bool,
-          output: Path | None, timeout: float, limit: int, endpoint: str | None, graph_iri: str | None) -> None:
+          output: Path | None, timeout: float, max_memory: int, limit: int, endpoint: str | None,
+          graph_iri: str | None) -> None:
     """``kb query`` (its help text, :data:`QUERY_HELP`, lists the prefixes of :data:`kb.namespaces.PREFIXES`)."""
     import kb.query.sparql as q
 
     config = load_config(evidence_dir)
     if list_examples:
-        for example in q.load_examples(config.queries_dir):
+        examples, problems = q.read_examples(config.queries_dir)
+        for example in examples:
             click.echo(f"{example.name}\n    {example.title}")
-        return
+        print_problems(problems)
+        sys.exit(EXIT_ERRORS if problems else 0)
     try:
         text = q.resolve_query(query, query_file, config.queries_dir)
         form = q.guard(text)
+    except q.QueryError as exc:
+        fail(f"kb query: {exc}")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except q.QueryRefused as exc:
@@ -215,8 +266,9 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
             print_problems(exc.report.errors)
             click.echo("kb query: the evidence has errors; fix them first (kb check)", err=True)
             sys.exit(EXIT_ERRORS)
-        payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt, limit=limit), timeout)
-    _emit(payload, output)
+        payload = _run_with_timeout(lambda: q.format_results(q.run_query(store, text), fmt, limit=limit), timeout,
+                                    max_memory)
+    _emit(payload, output, "query")
     if payload.truncated:
         click.echo(f"kb query: output cut at --limit {limit} rows", err=True)
 
@@ -247,11 +299,12 @@ def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, ti
     return payload
 
 
-def _run_with_timeout(work: Callable[[], Payload], timeout: float) -> Payload:
-    """Run the query in a worker thread; on timeout, exit without writing anything."""
+def _run_with_timeout(work: Callable[[], Payload], timeout: float, max_memory: int | None = None) -> Payload:
+    """Run the query in a worker thread; past ``timeout`` seconds or ``max_memory`` MiB, exit writing nothing."""
     import threading
 
     import kb.query.sparql as q
+    from kb.io.procs import resident_mib
 
     box: dict[str, object] = {}
 
@@ -263,13 +316,16 @@ def _run_with_timeout(work: Callable[[], Payload], timeout: float) -> Payload:
 
     worker = threading.Thread(target=target, daemon=True)
     worker.start()
-    worker.join(timeout)
+    start = resident_mib()
+    deadline = time.monotonic() + timeout
+    while worker.is_alive() and time.monotonic() < deadline:
+        worker.join(min(0.05, max(deadline - time.monotonic(), 0)))
+        used = resident_mib()
+        if max_memory is not None and used is not None and start is not None and used - start > max_memory:
+            _stop(f"kb query: stopped: the query held more than {max_memory:,} MiB of memory; nothing was written "
+                  "(narrow the query, add LIMIT, or raise --max-memory)")
     if worker.is_alive():
-        click.echo(f"kb query: timed out after {timeout:g} s; nothing was written (use --timeout)", err=True)
-        sys.stdout.flush()
-        import os
-
-        os._exit(EXIT_TIMEOUT)
+        _stop(f"kb query: timed out after {timeout:g} s; nothing was written (use --timeout)")
     error = box.get("error")
     if isinstance(error, q.QuerySyntaxError):
         click.echo(f"kb query: {error}", err=True)
@@ -280,6 +336,8 @@ def _run_with_timeout(work: Callable[[], Payload], timeout: float) -> Payload:
     if isinstance(error, q.QueryRefused):
         click.echo(f"kb query: refused: {error}", err=True)
         sys.exit(EXIT_REFUSED)
+    if isinstance(error, q.QueryFailed):
+        fail(f"kb query: {error}", EXIT_SYNTAX)
     if isinstance(error, BaseException):
         raise error
     payload = box["ok"]
@@ -287,30 +345,52 @@ def _run_with_timeout(work: Callable[[], Payload], timeout: float) -> Payload:
     return payload
 
 
-def _emit(payload: bytes, output: Path | None) -> None:
+def _stop(message: str) -> NoReturn:
+    """Leave at once (the query thread cannot be interrupted); nothing has been written."""
+    import os
+
+    click.echo(message, err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_TIMEOUT)
+
+
+def _emit(payload: bytes, output: Path | None, command: str) -> None:
+    """Results to stdout, or atomically to ``output``; a failed write says why and leaves nothing behind."""
     if output is None:
-        sys.stdout.buffer.write(payload)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(payload)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `kb export | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     from kb.io.atomic import atomic_write_bytes
+    from kb.io.reading import write_failure
 
-    atomic_write_bytes(output, payload, backup=False)
+    try:
+        atomic_write_bytes(output, payload, backup=False)
+    except OSError as exc:
+        fail(f"kb {command}: {write_failure(exc, output, len(payload))}; nothing was written")
 
 
 @main.command()
 @evidence_option
-@click.option("--endpoint", required=True, metavar="URL",
+@click.option("--endpoint", required=True, metavar="URL", callback=_http_url,
               help="The server's query endpoint: Virtuoso …/sparql, Oxigraph …/query, or a Fuseki dataset URL.")
 @click.option("--graph", "graph_iri", metavar="IRI", help="The named graph to replace [default: <base_iri>graph].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
               show_default=True, help="The build folder whose data/kb.nt is published (run kb build first).")
 @click.option("--input", "nt_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Publish this N-Triples file instead of <out>/data/kb.nt.")
-@click.option("--update-endpoint", metavar="URL", help="SPARQL Update endpoint, if not the guessed one.")
-@click.option("--store-endpoint", metavar="URL", help="Graph Store Protocol endpoint, if not the guessed one.")
+@click.option("--update-endpoint", metavar="URL", callback=_http_url,
+              help="SPARQL Update endpoint, if not the guessed one.")
+@click.option("--store-endpoint", metavar="URL", callback=_http_url,
+              help="Graph Store Protocol endpoint, if not the guessed one.")
 @click.option("--chunk-triples", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Triples per upload request.")
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--timeout", type=Seconds(), default=60.0, show_default=True, help="Seconds to wait for each answer.")
 @click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
               help="Retries (with back-off) when the server refuses connections or answers 503.")
 @click.option("--dry-run", is_flag=True, help="Check the input and say what would be sent; send nothing.")
@@ -382,7 +462,7 @@ def export(evidence_dir: Path, fmt: str, output: Path | None, previous: Path | N
     except ValueError as exc:  # a previous export or key that cannot be used, a bad kb.toml date
         click.echo(f"kb export: {exc}", err=True)
         sys.exit(EXIT_ERRORS)
-    _emit(payload, output)
+    _emit(payload, output, "export")
 
 
 @main.command()
@@ -505,10 +585,16 @@ def add(evidence_dir: Path, files: tuple[str, ...], dry_run: bool, skip_invalid:
 @click.option("--write", is_flag=True, help="Append the stub to claims/<SOURCE>.yaml instead of printing it.")
 def new_claim(evidence_dir: Path, source: str, write: bool) -> None:
     """A claim stub with every field, the allowed vocabulary ids and the source's headings."""
+    from kb.bibtex.load import FILE_FATAL
     from kb.edit.new_claim import AuthoringError, append_stub, claim_stub
     from kb.load.evidence import load_evidence
 
-    evidence, _ = load_evidence(load_config(evidence_dir))
+    config = load_config(evidence_dir)
+    evidence, problems = load_evidence(config)
+    unusable = [p for p in problems if p.code in FILE_FATAL and p.path == str(config.references_path)]
+    if unusable:  # e.g. merge-conflict markers: say so, as every other command does
+        print_problems(unusable)
+        fail(f"kb new-claim: {config.references_path} cannot be read until this is fixed; nothing was written")
     try:
         if write:
             path = append_stub(evidence, source)
@@ -516,8 +602,7 @@ def new_claim(evidence_dir: Path, source: str, write: bool) -> None:
         else:
             click.echo(claim_stub(evidence, source), nl=False)
     except AuthoringError as exc:
-        click.echo(f"kb new-claim: {exc}", err=True)
-        sys.exit(EXIT_ERRORS)
+        fail(f"kb new-claim: {exc}")
 
 
 @main.command()
@@ -533,8 +618,11 @@ def vocab(evidence_dir: Path, scheme: str | None) -> None:
 
     config = load_config(evidence_dir)
     vocabulary, problems = load_vocabulary(config.vocab_dir, config.base_iri)
-    print_problems([p for p in problems if p.severity == "error"])
+    errors = [p for p in problems if p.severity == "error"]
+    print_problems(errors)
     try:
         click.echo(vocabulary_text(vocabulary, scheme), nl=False)
     except AuthoringError as exc:
         raise click.UsageError(str(exc)) from None
+    if errors:  # what was listed is incomplete: say so in the exit code too
+        fail(f"kb vocab: {len(errors)} error(s) in {config.vocab_dir}; the list above is incomplete")

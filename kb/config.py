@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -63,26 +65,75 @@ class Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+class ConfigError(ValueError):
+    """``kb.toml`` cannot be read or holds a wrong value: ``path:line:col: message``."""
+
+
+_TEXT_SETTINGS = ("base_iri", "title", "data_licence", "data_licence_url")
+_LIMITS = ("max_file_bytes", "max_field_chars")
+
+
 def load_config(evidence_dir: Path | str = "evidence", **overrides: object) -> Config:
-    """Read ``kb.toml`` from the evidence folder (if present) and apply overrides."""
+    """Read ``kb.toml`` from the evidence folder (if present) and apply overrides.
+
+    Raises :class:`ConfigError` (with the file, line and column) for a file that cannot be read or
+    parsed, and for a setting of the wrong type.
+    """
     evidence_dir = Path(evidence_dir)
     settings: dict[str, object] = {}
     toml_path = evidence_dir / "kb.toml"
     if toml_path.is_file():
-        with toml_path.open("rb") as fh:
-            data = tomllib.load(fh)
-        known = {"base_iri", "title", "data_licence", "data_licence_url"}
-        settings = {k: v for k, v in data.items() if k in known}
-        extra = {k: v for k, v in data.items() if k not in known}
-        settings["extra"] = extra
+        data = _read_toml(toml_path)
+        for key in (*_TEXT_SETTINGS, *_LIMITS):
+            if key not in data:
+                continue
+            value = data[key]
+            wanted = str if key in _TEXT_SETTINGS else int
+            if type(value) is not wanted or (isinstance(value, int) and value <= 0):
+                raise ConfigError(f"{toml_path}{_line_of(toml_path, key)}: config-type [{key}] {key} = {value!r}; "
+                                  "expected " + ("a quoted string" if wanted is str else "a whole number above 0"))
+            settings[key] = value
+        settings["extra"] = {k: v for k, v in data.items() if k not in settings}
     base = str(settings.get("base_iri", DEFAULT_BASE_IRI))
     if not base.endswith(("/", "#")):
-        settings["base_iri"] = base + "/"
+        base += "/"
+    if not re.match(r"^https?://[^\s<>\"{}|\\^`]+$", base):
+        where = f"{toml_path}{_line_of(toml_path, 'base_iri')}"
+        raise ConfigError(f"{where}: config-type [base_iri] base_iri '{base}' is not an http(s) IRI; expected an "
+                          "IRI such as https://w3id.org/peer-support-kb/")
+    settings["base_iri"] = base
     config = Config(evidence_dir=evidence_dir, **settings)  # type: ignore[arg-type]
     for name in ("out_dir", "cache_dir"):  # library callers may pass plain strings
         if isinstance(overrides.get(name), str):
             overrides[name] = Path(overrides[name])  # type: ignore[arg-type]
     return config.with_overrides(**overrides)
+
+
+def _line_of(path: Path, key: str) -> str:
+    """``:line:col`` of ``key = …`` in a TOML file (tomllib keeps no positions), or nothing."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            match = re.match(rf"\s*{re.escape(key)}\s*=\s*", line)
+            if match:
+                return f":{number}:{match.end() + 1}"
+    return ""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: config-unreadable cannot read it: {(exc.strerror or str(exc)).lower()}; "
+                          "expected a readable kb.toml") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: config-syntax not valid UTF-8 ({exc.reason}); expected a UTF-8 file") from None
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        position = f":{where.group(1)}:{where.group(2)}" if where else ""
+        message = re.sub(r"\s*\(at (?:line \d+, column \d+|end of document)\)", "", str(exc))
+        raise ConfigError(f"{path}{position}: config-syntax {message}; expected TOML such as "
+                          "base_iri = \"https://…/\"") from None
 
 
 def source_date_epoch() -> int | None:

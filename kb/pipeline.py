@@ -2,12 +2,15 @@
 
 Like mkdocs' ``build()``: gather everything, check it, and only then write. A build with errors
 writes nothing; a successful one is written to a staging folder beside the output and swapped
-in at the end, so a crash or Ctrl-C leaves the previous site as it was.
+in at the end in one atomic step (:mod:`kb.io.swap`), so a crash or Ctrl-C leaves the previous
+site as it was and there is no instant at which the output folder is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import shutil
 import sys
 import tempfile
@@ -18,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.config import Config
-from kb.io.atomic import new_dir_mode
+from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
+from kb.io.reading import human_bytes, write_failure
+from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
 from kb.problems import Report
 
@@ -83,17 +88,22 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     With ``history``, also read the releases' dumps and add the release history to the graph
     (PROV): what a build, an export or a query sees, but not what checking needs.
     """
+    from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import check_evidence
     from kb.checks.shacl import shacl_problems
     from kb.graph.build import build_graph
+    from kb.query.sparql import read_examples
 
     progress("loading evidence")
     evidence, problems = load_evidence(config)
     report = Report(problems)
     progress(f"loaded {len(evidence.references)} references, {len(evidence.claims)} claims")
-    if any(p.code.startswith("bib-merge-conflict") for p in problems):
-        return Checked(evidence, None, report)  # refuse to interpret a half-merged file
+    if any(p.code in FILE_FATAL and p.path == str(config.references_path) for p in problems):
+        # a half-merged, unreadable or undecodable references.bib: every claim would be "not in
+        # references.bib"; the one problem that says why is the whole report
+        return Checked(evidence, None, report)
     report.extend(check_evidence(evidence))
+    report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
     progress("building graph")
     graph = build_graph(evidence)
     progress(f"graph has {len(graph)} triples")
@@ -171,7 +181,6 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     hard-linked from it rather than rendered again (:mod:`kb.site.reuse`).
     """
     from kb.analyse.analysis import analyse
-    from kb.site.reuse import load_previous, manifest_path, save_manifest
 
     _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
     checked = check(config, progress=progress, history=True)
@@ -180,28 +189,71 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     progress("analysing")
     analysis = analyse(checked.graph, checked.evidence)
     out_dir = config.out_dir
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
-    manifest = manifest_path(config.store_cache_dir, out_dir)
+    folder = site_folder(config)
     try:
-        previous_nanopubs = out_dir / "data" / "nanopubs.trig"  # read before the swap replaces it
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with locked_folder(folder.parent, timeout=600):
+            rendered, staging = _write_and_swap(config, checked, analysis, folder, progress, site, jobs)
+    except LockTimeoutError as exc:
+        raise OutputError(f"{exc}; {out_dir} is as it was") from None
+    except OSError as exc:
+        guide = ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) and folder.is_dir():
+            guide = f" (the previous build took {human_bytes(_size(folder))})"
+        raise OutputError(f"{write_failure(exc, out_dir)}{guide}; {out_dir} is as it was") from None
+    progress(f"wrote {len(rendered.files)} files to {out_dir}")
+    files = [out_dir / f.relative_to(staging) for f in rendered.files]
+    return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused)
+
+
+class OutputError(Exception):
+    """The output could not be written (disk full, permissions, another build): the old output is untouched."""
+
+
+def site_folder(config: Config) -> Path:
+    """The folder a build replaces: ``--out`` itself, or, when ``--out`` is a symlink, the folder it points at
+    (the link is kept, and the site it points at is updated). :func:`build` has refused dangerous ones."""
+    out = config.out_dir
+    return Path(os.path.realpath(out)) if out.is_symlink() else out
+
+
+def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder: Path, progress: Progress,
+                    site: bool, jobs: int | None) -> tuple[Rendered, Path]:
+    """Under the folder's lock: clean a crashed build's leftovers, render into a staging folder, swap it in."""
+    from kb.site.reuse import load_previous, manifest_path, save_manifest
+
+    for leftover in recover(folder):
+        progress(f"cleaned up after a crashed build: {leftover}")
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(folder), suffix=".tmp", dir=folder.parent))
+    try:
+        staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
+        manifest = manifest_path(config.store_cache_dir, config.out_dir)
+        previous_nanopubs = folder / "data" / "nanopubs.trig"  # read before the swap replaces it
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
-                                 previous=load_previous(manifest, out_dir),
+                                 previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
                                  alongside=lambda: _persist_store(config, checked, progress))
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
-        _swap_in(staging, out_dir)
+        how = replace_dir(staging, folder)
+        progress(f"swapped the new site in ({how})")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    progress(f"wrote {len(rendered.files)} files to {out_dir}")
     try:
-        save_manifest(manifest, out_dir, rendered.fingerprints)
+        save_manifest(manifest, config.out_dir, rendered.fingerprints)
     except OSError as exc:  # a cache: the next build just renders everything
         progress(f"could not record the site manifest: {exc}")
-    files = [out_dir / f.relative_to(staging) for f in rendered.files]
-    return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused)
+    return rendered, staging
+
+
+def _size(folder: Path) -> int:
+    """Bytes under ``folder`` (0 if absent): how much the last build needed, when the disk fills."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
 
 
 def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
@@ -286,15 +338,19 @@ def query_store(config: Config) -> pyoxigraph.Store:
     """
     from kb.query.store import evidence_key, open_cached, persist
 
-    key = evidence_key(config)
-    cached = open_cached(config, key)
+    try:
+        key: str | None = evidence_key(config)
+        cached = open_cached(config, key)
+    except OSError:  # a file that cannot be read: the check below reports it
+        key, cached = None, None
     if cached is not None:
         return cached
     checked = check(config, shacl=False, history=True)
     if checked.report.errors or checked.graph is None:
         raise EvidenceError(checked.report)
-    with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
-        persist(config, checked.graph.store, key)
+    if key is not None:
+        with contextlib.suppress(OSError):  # a read-only checkout still answers queries, just uncached
+            persist(config, checked.graph.store, key)
     return checked.graph.store
 
 
@@ -307,18 +363,6 @@ def _persist_store(config: Config, checked: Checked, progress: Progress) -> None
         progress("cached the store for kb query")
     except OSError as exc:
         progress(f"could not cache the store: {exc}")
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``staging`` with two renames (the old folder survives a crash)."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _refuse_dangerous_out_dir(config: Config) -> None:

@@ -6,7 +6,9 @@ what was expected, and how to fix it. Codes are stable: tests, docs and users re
 
 from __future__ import annotations
 
+import bisect
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -97,6 +99,41 @@ class Report:
             indent=2,
             ensure_ascii=False,
         )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_REPORTED = 20  # per kind and file: a file full of NULs should not flood the terminal
+
+
+def escape_char(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def bad_characters(text: str, path: object, kind: str) -> list[tuple[int, Problem]]:
+    """(offset, problem) for each C0/C1 control (tab and newlines aside) and bidi control in ``text``.
+
+    One rule for every text the KB takes in (BibTeX, claim YAML, vocabularies, example queries):
+    these characters are invisible in most editors, and a right-to-left override can make a claim
+    read differently from what the file says ("Trojan source"). Codes: ``{kind}-control-char`` and
+    ``{kind}-bidi-control``; the character is shown escaped.
+    """
+    if not _CONTROL.search(text) and not _BIDI.search(text):
+        return []
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    found: list[tuple[int, Problem]] = []
+    for pattern, code, what in ((_CONTROL, f"{kind}-control-char", "control character"),
+                                (_BIDI, f"{kind}-bidi-control", "bidirectional control character")):
+        for n, m in enumerate(pattern.finditer(text)):
+            if n >= MAX_REPORTED:
+                break
+            line = bisect.bisect_right(starts, m.start())
+            found.append((m.start(), error(
+                path, line, code, f"{what} {escape_char(m.group(0))} (invisible in most editors)",
+                col=m.start() - starts[line - 1] + 1, expected="printable text",
+                hint="delete it; if the text came from a PDF, retype the passage")))
+    return found
 
 
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str | None:

@@ -22,7 +22,8 @@ from kb.io.reading import InputTooLarge, os_error_text, read_capped
 from kb.model import Reference
 from kb.problems import Problem, error
 
-__all__ = ["failed_block_problem", "latex_to_text", "load_references", "references_from_bytes", "to_reference"]
+__all__ = ["FILE_FATAL", "failed_block_problem", "latex_to_text", "load_references", "references_from_bytes",
+           "to_reference"]
 
 
 def failed_block_problem(block: RawBlock, path: str) -> Problem:
@@ -154,6 +155,8 @@ def references_from_bytes(
     return refs, sorted(problems, key=_order)
 
 
+# Problems that make a whole BibTeX file unusable: no entry of it is read until they are fixed.
+FILE_FATAL = frozenset({"bib-unreadable", "bib-file-too-large", "bib-encoding", "bib-merge-conflict"})
 _UNUSABLE = frozenset({"bib-empty-key", "bib-unsafe-key", "bib-duplicate-key", "bib-lookalike-key"})
 
 

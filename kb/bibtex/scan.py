@@ -14,7 +14,7 @@ import codecs
 import re
 from dataclasses import dataclass, field
 
-from kb.problems import Problem, error
+from kb.problems import Problem, bad_characters, error
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _BOMS = (
@@ -25,8 +25,6 @@ _BOMS = (
 )
 _CODING_HINT = re.compile(rb"coding[:=][ \t]*([-\w.]+)")
 _CONFLICT = re.compile(r"^(?:<{7}(?: .*)?|={7}|>{7}(?: .*)?|\|{7}(?: .*)?)$", re.MULTILINE)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 BLOCK_START = re.compile(r"@([\w]*)[ \t]*([{(])")
 _COMMENTED_ENTRY = re.compile(r"%+[ \t]*@([\w]+)[ \t]*[{(][ \t]*([^,\s]*)")
 _COMMENTED_FIELD = re.compile(r"%+[ \t]*([A-Za-z][\w+:.-]*)[ \t]*=")
@@ -34,7 +32,6 @@ _ALIASES = {"latin-9": "iso-8859-15", "latin9": "iso-8859-15", "latin-0": "iso-8
 _BLANKS = re.compile(r"[ \t]*")
 _MARKS_OUTSIDE = re.compile(r"[@\n]")  # between blocks only a block start or a new line matters
 _MARKS_INSIDE = re.compile(r'[{}"()\n]')
-MAX_REPORTED = 20  # per kind and file: a file full of NULs should not flood the terminal
 
 
 class LineIndex:
@@ -167,11 +164,6 @@ def count_block_starts(data: bytes, encoding: str | None = None) -> int:
     return len(BLOCK_START.findall(text))
 
 
-def escape_char(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def find_conflict_markers(text: str, path: object) -> list[Problem]:
     index = LineIndex(text)
     return [
@@ -184,19 +176,9 @@ def find_conflict_markers(text: str, path: object) -> list[Problem]:
 
 
 def find_bad_characters(text: str, path: object) -> list[tuple[int, Problem]]:
-    """(offset, problem) for C0/C1 controls (except tab and newline) and bidi controls."""
-    index = LineIndex(text)
-    found: list[tuple[int, Problem]] = []
-    for pattern, code, what in ((_CONTROL, "bib-control-char", "control character"),
-                                (_BIDI, "bib-bidi-control", "bidirectional control character")):
-        for n, m in enumerate(pattern.finditer(text)):
-            if n >= MAX_REPORTED:
-                break
-            line, col = index.pos(m.start())
-            found.append((m.start(), error(
-                path, line, code, f"{what} {escape_char(m.group(0))} (invisible in most editors)", col=col,
-                expected="printable text", hint="delete it; if the text came from a PDF, retype the passage")))
-    return found
+    """(offset, problem) for C0/C1 controls (except tab and newline) and bidi controls: the rule every
+    text the KB takes in follows (:func:`kb.problems.bad_characters`)."""
+    return bad_characters(text, path, "bib")
 
 
 @dataclass

@@ -99,25 +99,41 @@ def claim_stub(evidence: Evidence, source: str) -> str:
 
 
 def append_stub(evidence: Evidence, source: str) -> Path:
-    """Append a stub to ``claims/<source>.yaml`` (created if missing), keeping every existing byte."""
-    from kb.io.atomic import atomic_write_bytes, file_digest, locked
+    """Append a stub to ``claims/<source>.yaml`` (created if missing), keeping every existing byte.
+
+    Raises :class:`AuthoringError` if the file cannot be read or written (a read-only folder, a full
+    disk): nothing is changed then.
+    """
+    from kb.io.atomic import LockTimeoutError, atomic_write_bytes, file_digest, locked, remove_stale_temps
+    from kb.io.reading import os_error_text, write_failure
 
     stub = claim_stub(evidence, source)
     path = evidence.config.claims_dir / f"{source}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with locked(path):
-        old = path.read_bytes() if path.exists() else b""
-        digest = file_digest(path)
-        newline = b"\r\n" if b"\r\n" in old else b"\n"
-        if not old.strip():
-            head = f"source: {source}\nclaims:\n".encode()
-        elif b"claims: []" in old:
-            raise AuthoringError(f"{path} has 'claims: []': replace it with 'claims:' and run again")
-        else:
-            head = old if old.endswith(newline) else old + newline
-            head += newline
-        data = head + stub.replace("\n", newline.decode()).encode("utf-8")
-        atomic_write_bytes(path, data, expected_digest=digest)
+    data = b""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with locked(path, timeout=10):
+            remove_stale_temps(path)
+            old = path.read_bytes() if path.exists() else b""
+            digest = file_digest(path)
+            newline = b"\r\n" if b"\r\n" in old else b"\n"
+            if not old.strip():
+                head = f"source: {source}\nclaims:\n".encode()
+            elif b"claims: []" in old:
+                raise AuthoringError(f"{path} has 'claims: []': replace it with 'claims:' and run again")
+            else:
+                head = old if old.endswith(newline) else old + newline
+                head += newline
+            data = head + stub.replace("\n", newline.decode()).encode("utf-8")
+            atomic_write_bytes(path, data, expected_digest=digest)
+    except LockTimeoutError as exc:
+        raise AuthoringError(f"{exc}; nothing was written") from None
+    except OSError as exc:
+        if data:
+            raise AuthoringError(f"{write_failure(exc, path, len(data))}; nothing was changed") from None
+        raise AuthoringError(f"cannot write a claim stub to {path}: {os_error_text(exc)}"
+                             + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else "")
+                             + "; nothing was changed") from None
     return path
 
 

@@ -194,20 +194,40 @@ def locked(path: Path | str, timeout: float = 60.0, poll: float = 0.05) -> Itera
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeoutError(
-                        f"{path} is locked by another writer ({lock}); try again later"
-                    ) from None
-                time.sleep(poll)
-        try:
+        with _flocked(fd, f"{path} is locked by another writer ({lock})", timeout, poll):
             yield lock
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def locked_folder(folder: Path | str, timeout: float = 60.0, poll: float = 0.05) -> Iterator[Path]:
+    """An exclusive ``flock`` on a folder itself (Linux allows it on a directory), leaving no lock file.
+
+    ``kb build`` holds it on the parent of the site it replaces, so two builds never swap at once
+    nor delete each other's staging folders.
+    """
+    folder = Path(folder)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        with _flocked(fd, f"{folder} is being written by another kb build", timeout, poll):
+            yield folder
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _flocked(fd: int, busy: str, timeout: float, poll: float) -> Iterator[None]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockTimeoutError(f"{busy}; try again later") from None
+            time.sleep(poll)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)

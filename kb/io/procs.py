@@ -1,4 +1,4 @@
-"""How many processes the CPU-bound stages (parsing, rendering) may use."""
+"""The process itself: how many CPUs the CPU-bound stages (parsing, rendering) may use, and its memory."""
 
 from __future__ import annotations
 
@@ -27,3 +27,17 @@ def no_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def resident_mib() -> int | None:
+    """This process's resident memory in MiB (Linux ``/proc``), or None where it cannot be read.
+
+    ``kb query`` polls it to stop a query that grows without bound (a cross product under ORDER BY
+    reached 7 GB before its time limit).
+    """
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") // (1 << 20)

@@ -83,9 +83,26 @@ def os_error_text(exc: OSError) -> str:
 
 
 def write_failure(exc: OSError, path: Path | str, size: int | None = None) -> str:
-    """``could not write X: no space left on the device (N bytes were to be written); nothing was changed``."""
-    target = exc.filename if exc.filename and exc.errno in (errno.EACCES, errno.EROFS, errno.ENOENT) else path
-    text = f"could not write {target}: {os_error_text(exc)}"
+    """``could not write X: no space left on the device (12 KiB were to be written)``: what, where, why.
+
+    The temp or lock file the error names is an implementation detail; the message names ``path`` and,
+    where the folder is the cause (missing, not writable), the folder.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    reason = os_error_text(exc)
+    if exc.errno == errno.ENOENT and not folder.is_dir():
+        reason = f"the folder {folder} does not exist"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename and Path(exc.filename) != path:
+        reason += f" (cannot create files in {folder})"
+    text = f"could not write {path}: {reason}"
     if size is not None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         text += f" ({human_bytes(size)} were to be written)"
     return text
+
+
+def decode_position(data: bytes, exc: UnicodeDecodeError) -> tuple[int, int]:
+    """1-based (line, column) of the byte a strict UTF-8 decode stopped at."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    start = data.rfind(b"\n", 0, exc.start) + 1
+    return line, len(data[start:exc.start].decode("utf-8", "replace")) + 1

@@ -6,6 +6,8 @@ whether the ids it names exist is the validator's job, which sees all files at o
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +88,50 @@ EFFECT_FIELDS = {
 }
 FILE_FIELDS = {"source": Spec("id", True, CITEKEY_RE), "claims": Spec("list", True)}
 CITATION_FILE_FIELDS = {"source": Spec("id", True, CITEKEY_RE), "references": Spec("list", True)}
+
+
+_PLAIN_INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$")
+_PLAIN_FLOAT = re.compile(r"^[-+]?(?:[0-9]{1,18}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?$")
+
+
+def _plain_number(text: str, kind: str) -> int | float | None:
+    """The number a plain decimal ``text`` says, or None for YAML 1.1's other spellings (octal, hex,
+    base 60, underscores, .inf/.nan) and for numbers too long to be a count."""
+    if _PLAIN_INT.match(text):
+        return int(text)
+    if kind == "number" and _PLAIN_FLOAT.match(text):
+        number = float(text)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _number_trap(value: Scalar) -> str:
+    """What YAML 1.1 would silently have made of an odd number, in words."""
+    text = value.text.lstrip("+-")
+    try:
+        read = value.python()
+    except ValueError:
+        read = None
+    if ":" in text:
+        why = "base 60 (1:30 is 90)"
+    elif text.lower().startswith(("0x", "0b", "0o")):
+        why = "hexadecimal or binary"
+    elif "_" in text:
+        why = "a number with '_' separators"
+    elif text.lower() in (".inf", ".nan"):
+        return "is not a finite number"
+    elif len(text) > 18:
+        return f"has {len(text):,} digits: not a count"
+    elif text.startswith("0") and len(text) > 1:
+        why = "octal (a leading 0)"
+    else:
+        why = "an unusual number format"
+    return f"is read by YAML as {read!r}: {why}" if read is not None else f"is {why}"
+
+
+def _decimal_example(text: str) -> str:
+    digits = re.sub(r"[^0-9.]", "", text.split(":")[0]).lstrip("0") or "0"
+    return digits if not text.lower().startswith(("0x", "0b", "0o")) else "31"
 
 
 class _Reader:
@@ -170,7 +216,14 @@ class _Reader:
                 self.fail(value.line, "claim-type", f"'{key}' is '{value.text}', not a number", **where,
                           expected="a whole number" if spec.kind == "int" else "a number")
                 return None
-            number = value.python()
+            number = _plain_number(value.text, spec.kind)
+            if number is None:  # YAML 1.1 reads 010 as 8, 0x1F as 31, 1:30 as 90, 1_000 as 1000
+                trap = _number_trap(value)
+                self.fail(value.line, "yaml-type-trap", f"'{key}: {value.text}' {trap}", **where,
+                          expected="a plain decimal number" + (" (a whole number)" if spec.kind == "int" else ""),
+                          hint=f"write the number in decimal digits as the source gives it, e.g. {key}: "
+                               f"{_decimal_example(value.text)}; or quote it if it is text")
+                return None
             if spec.kind == "int" and number < 0:
                 self.fail(value.line, "claim-value", f"'{key}' is negative", **where, expected="0 or more")
                 return None

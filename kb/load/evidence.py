@@ -15,7 +15,7 @@ from typing import Any
 from kb.config import Config
 from kb.load.vocab import Vocabulary
 from kb.model import CitationList, Claim, Reference, Release, SourceText
-from kb.problems import Problem
+from kb.problems import Problem, error
 
 
 @dataclass
@@ -60,6 +60,10 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
 
     cache = ParseCache(config.store_cache_dir / "parsed" if config.parse_cache else None)
     problems: list[Problem] = []
+    for folder in (config.claims_dir, config.citations_dir, config.vocab_dir, config.sources_dir, config.queries_dir):
+        if folder.exists() and not folder.is_dir():  # its files would silently count as none
+            problems.append(error(folder, None, "evidence-not-a-folder", f"{folder.name} is a file",
+                                  expected=f"a folder {folder.name}/ of files", hint="move the file away"))
     claim_files = sorted(config.claims_dir.glob("*.yaml")) if config.claims_dir.is_dir() else []
     # The BibTeX file and the claim files are independent: parsed side by side, on every CPU.
     with no_gc():

@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from kb.ids import CITEKEY_RE
+from kb.io.reading import InputTooLarge, decode_position, os_error_text, read_capped
 from kb.load.claims import Spec, _Reader
 from kb.load.yamlstrict import Mapping, read_yaml
 from kb.model import Section, SourceText
 from kb.problems import Problem, error
 
+MAX_SOURCE_BYTES = 50 * 1024 * 1024
 SOURCE_FIELDS = {
     "citekey": Spec("id", True, CITEKEY_RE),
     "title": Spec("text"),
@@ -55,7 +57,20 @@ def load_sources(sources_dir: Path) -> tuple[dict[str, SourceText], list[Problem
             problems.append(error(meta_path, top.line, "source-text-missing", f"{text_path.name} does not exist",
                                   expected="the archived text beside its description"))
             continue
-        text = text_path.read_text(encoding="utf-8")
+        try:
+            data = read_capped(text_path, MAX_SOURCE_BYTES)
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line, col = decode_position(data, exc)
+            problems.append(error(text_path, line, "source-encoding", f"byte 0x{data[exc.start]:02X} is not valid "
+                                  "UTF-8", col=col, expected="a UTF-8 text", hint="convert it (iconv -t utf-8)"))
+            continue
+        except (InputTooLarge, OSError) as exc:
+            reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+            problems.append(error(text_path, None, "source-unreadable", f"cannot read the archived text: {reason}",
+                                  expected=f"a readable text of at most {MAX_SOURCE_BYTES:,} bytes",
+                                  hint="check its permissions"))
+            continue
         sections = tuple(_sections(reader, fields.get("sections"), text, text_path))
         sources[fields["citekey"]] = SourceText(
             citekey=fields["citekey"], text=normalise_ws(text), title=fields.get("title", ""),

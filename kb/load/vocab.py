@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.ids import CONCEPT_ID_RE, SCHEMES
+from kb.io.reading import InputTooLarge, decode_position, os_error_text, read_capped
 from kb.model import Concept
 from kb.namespaces import PSK, RDF, SKOS
-from kb.problems import Problem, a_or_an, did_you_mean, error
+from kb.problems import Problem, a_or_an, bad_characters, did_you_mean, error
+
+MAX_VOCAB_BYTES = 20 * 1024 * 1024
 
 
 @dataclass
@@ -60,13 +63,33 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
                               expected="vocab/*.ttl with the six SKOS schemes"))
     for path in files:
         try:
-            quads = list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=base_iri))
+            data = read_capped(path, MAX_VOCAB_BYTES)
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line, col = decode_position(data, exc)
+            problems.append(error(path, line, "vocab-encoding", f"byte 0x{data[exc.start]:02X} is not valid UTF-8",
+                                  col=col, expected="a UTF-8 Turtle file", hint="re-save the file as UTF-8"))
+            continue
+        except InputTooLarge as exc:
+            problems.append(error(path, None, "vocab-too-large", str(exc), expected=f"at most {MAX_VOCAB_BYTES:,} "
+                                  "bytes"))
+            continue
+        except OSError as exc:
+            problems.append(error(path, None, "vocab-unreadable", f"cannot read the file: {os_error_text(exc)}",
+                                  expected="a readable Turtle file", hint="check its permissions"))
+            continue
+        bad = [problem for _, problem in bad_characters(text, path, "vocab")]
+        if bad:  # labels and definitions are shown on the site: the same rule as every other text
+            problems.extend(bad)
+            continue
+        try:
+            quads = list(ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=base_iri))
         except SyntaxError as exc:
             detail = re.sub(r" \([^()]*, line \d+\)$", "", str(exc).split(": ", 1)[-1])  # the place is in front
             problems.append(error(path, exc.lineno, "vocab-syntax", detail, col=exc.offset))
             continue
         vocab.quads.extend(quads)
-        _read_concepts(path, quads, base_iri, vocab, problems)
+        _read_concepts(path, text, quads, base_iri, vocab, problems)
     for scheme in SCHEMES:
         if not vocab.concepts[scheme] and files:
             problems.append(error(vocab_dir, None, "vocab-missing-scheme", f"no concepts in scheme '{scheme}'",
@@ -75,11 +98,11 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
     return vocab, problems
 
 
-def _read_concepts(path: Path, quads: list, base: str, vocab: Vocabulary, problems: list[Problem]) -> None:
+def _read_concepts(path: Path, text: str, quads: list, base: str, vocab: Vocabulary,
+                   problems: list[Problem]) -> None:
     props: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for q in quads:
         props[q.subject.value][q.predicate.value].append(q.object)
-    text = path.read_text(encoding="utf-8")
     scheme_prefix = f"{base}scheme/"
     for subject in sorted(props):
         p = props[subject]

@@ -9,13 +9,15 @@ problems; scalars keep their raw text so that field checks can name the trap.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
-from kb.problems import Problem, error
+from kb.io.reading import InputTooLarge, os_error_text, read_capped
+from kb.problems import Problem, bad_characters, error
 
 try:  # libyaml is ~10x faster and still records marks on nodes.
     _Base: type = yaml.CSafeLoader
@@ -85,12 +87,12 @@ Value = Scalar | Mapping | Sequence
 def read_yaml(path: Path, max_bytes: int = 10 * 1024 * 1024) -> tuple[Value | None, list[Problem]]:
     """Read one YAML document as line-marked nodes; problems instead of exceptions."""
     try:
-        data = path.read_bytes()
+        data = read_capped(path, max_bytes)
+    except InputTooLarge as exc:
+        return None, [error(path, None, "yaml-too-large", str(exc), expected=f"at most {max_bytes:,} bytes")]
     except OSError as exc:
-        return None, [error(path, None, "yaml-unreadable", f"cannot read file: {exc.strerror}")]
-    if len(data) > max_bytes:
-        return None, [error(path, None, "yaml-too-large", f"file is {len(data)} bytes",
-                            expected=f"at most {max_bytes}")]
+        return None, [error(path, None, "yaml-unreadable", f"cannot read the file: {os_error_text(exc)}",
+                            expected="a readable YAML file", hint="check its permissions")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -104,23 +106,21 @@ def read_yaml(path: Path, max_bytes: int = 10 * 1024 * 1024) -> tuple[Value | No
 
 
 def parse_yaml(text: str, path: Path | str) -> tuple[Value | None, list[Problem]]:
-    problems: list[Problem] = []
+    # The rule every text the KB takes in follows (BAD_INPUTS #21): no control or bidi characters.
+    bad = [problem for _, problem in bad_characters(text, path, "yaml")]
+    if any(p.code == "yaml-control-char" for p in bad):
+        return None, bad  # YAML refuses them too, but says neither where nor which
+    problems: list[Problem] = list(bad)
     try:
         documents = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        message = f"YAML syntax error: {exc.problem or exc.context}"
-        if "\t" in text and exc.problem and "tab" in str(exc.problem).lower():
-            message += " (tabs cannot indent YAML; use spaces)"
-        return None, [error(path, line, "yaml-syntax", message, col=col)]
+        return None, [*problems, _syntax_problem(exc, text, path)]
     except yaml.YAMLError as exc:  # pragma: no cover - unexpected libyaml failure
-        return None, [error(path, None, "yaml-syntax", f"YAML error: {exc}")]
+        return None, [*problems, error(path, None, "yaml-syntax", f"YAML error: {exc}")]
     documents = [d for d in documents if d is not None]
     if not documents:
-        return None, [error(path, 1, "yaml-empty", "the file has no content",
-                            expected="a mapping with 'source' and 'claims'")]
+        return None, [*problems, error(path, 1, "yaml-empty", "the file has no content",
+                                       expected="a mapping with 'source' and 'claims'")]
     if len(documents) > 1:
         second = documents[1].start_mark.line + 1
         problems.append(error(path, second, "yaml-multiple-documents",
@@ -129,6 +129,56 @@ def parse_yaml(text: str, path: Path | str) -> tuple[Value | None, list[Problem]
     converter = _Converter(str(path))
     value = converter.convert(documents[0])
     return value, problems + converter.problems
+
+
+_QUOTE = re.compile(r"""(?:^|[\s:,\[{-])(["'])""")
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, path: Path | str) -> Problem:
+    """A YAML syntax error where its cause is: the opening quote of an unclosed string, the tab that
+    broke the indentation, else libyaml's own place."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    message = f"YAML syntax error: {exc.problem or exc.context}"
+    hint = None
+    lines = text.splitlines()
+    if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None:
+        opened = exc.context_mark
+        line, col = opened.line + 1, opened.column + 1
+        message = "a quoted value opens here and is never closed (YAML read to the end of the file)"
+        hint = "add the closing quote on this line"
+    elif (line and col and 0 < line <= len(lines) and any(q in lines[line - 1][:col] for q in "\"'")
+          and (opening := _unclosed_quote(lines[: line - 1])) is not None):
+        line, col = opening
+        message = (f"a quoted value opens here and is not closed on its line; YAML then failed at line "
+                   f"{mark.line + 1 if mark else '?'}: {exc.problem}")
+        hint = "add the closing quote on this line"
+    elif line and col and 0 < line <= len(lines) and ("tab" in str(exc.problem).lower()
+                                                       or "\t" in lines[line - 1][: col]):
+        tab = lines[line - 1].find("\t")
+        col = tab + 1 if tab >= 0 else col
+        message = "a tab character is used for indentation: YAML allows only spaces there"
+        hint = "replace the tab with spaces"
+    return error(path, line, "yaml-syntax", message, col=col, expected="valid YAML", hint=hint)
+
+
+def _unclosed_quote(lines: list[str]) -> tuple[int, int] | None:
+    """(line, column) of a quote that opens a value and is not closed on its line, if any.
+
+    Claim files never continue a quoted value on the next line, so such a quote is almost always a
+    typo, and libyaml reports it lines later, wherever the next quote happens to close it.
+    """
+    for number, line in enumerate(lines, start=1):
+        stripped = line.split(" #", 1)[0]
+        for match in _QUOTE.finditer(stripped):
+            quote, start = match.group(1), match.start(1)
+            rest = stripped[start + 1:]
+            closed = re.search(r'(?<!\\)"' if quote == '"' else r"'(?!')", rest.replace("''", "  "))
+            if closed is None:
+                return number, start + 1
+            break  # one quoted value per line is all claim files have
+    return None
 
 
 class _Converter:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kb.namespaces import PREFIXES
-from kb.problems import did_you_mean
+from kb.problems import Problem, did_you_mean, error
 
 if TYPE_CHECKING:
     import pyoxigraph as ox
@@ -45,6 +45,10 @@ _TOKEN = re.compile(
 
 class QueryRefused(Exception):
     """The query would write, or reach outside the KB: refused before it runs."""
+
+
+class QueryFailed(Exception):
+    """The engine could not evaluate the query (e.g. a function it does not offer): nothing was written."""
 
 
 class QuerySyntaxError(Exception):
@@ -107,20 +111,66 @@ class ExampleQuery:
     path: Path
 
 
-def load_examples(queries_dir: Path) -> list[ExampleQuery]:
-    """Example queries: ``# title:`` and ``# description:`` lines head each ``.rq`` file."""
-    examples = []
+MAX_QUERY_BYTES = 1 << 20  # a query file larger than 1 MiB is not a query
+
+
+def read_examples(queries_dir: Path) -> tuple[list[ExampleQuery], list[Problem]]:
+    """Example queries (``# title:`` and ``# description:`` lines head each ``.rq`` file), and a problem
+    for each file that cannot be read, is not UTF-8, or is not a valid read-only query."""
+    import pyoxigraph as ox
+
+    examples, problems = [], []
+    empty = ox.Store()
     for path in sorted(queries_dir.glob("*.rq")) if queries_dir.is_dir() else []:
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = read_query_file(path)
+            run_query(empty, text)
+        except (QueryError, QuerySyntaxError, QueryRefused, QueryFailed) as exc:
+            line, col = getattr(exc, "line", None), getattr(exc, "col", None)
+            problems.append(error(path, line, "query-example", str(exc).removeprefix(f"{path}: "), col=col,
+                                  expected="a read-only SPARQL query in UTF-8", hint="fix or remove the example"))
+            continue
         meta: dict[str, str] = {}
-        for line in text.splitlines():
-            if not line.startswith("#"):
+        for line_text in text.splitlines():
+            if not line_text.startswith("#"):
                 break
-            key, _, value = line[1:].strip().partition(":")
+            key, _, value = line_text[1:].strip().partition(":")
             if value and key.strip().lower() in ("title", "description"):
                 meta[key.strip().lower()] = (meta.get(key.strip().lower(), "") + " " + value.strip()).strip()
         examples.append(ExampleQuery(path.stem, meta.get("title", path.stem), meta.get("description", ""), text, path))
-    return examples
+    return examples, problems
+
+
+def load_examples(queries_dir: Path) -> list[ExampleQuery]:
+    """The example queries that are valid (:func:`read_examples` reports the others)."""
+    return read_examples(queries_dir)[0]
+
+
+class QueryError(ValueError):
+    """A query file that cannot be read: ``path:line:col: what``."""
+
+    def __init__(self, message: str, line: int | None = None, col: int | None = None) -> None:
+        super().__init__(message)
+        self.line, self.col = line, col
+
+
+def read_query_file(path: Path) -> str:
+    """A query file's text: at most :data:`MAX_QUERY_BYTES`, strict UTF-8, with the place of a bad byte."""
+    from kb.io.reading import InputTooLarge, os_error_text, read_capped
+
+    try:
+        data = read_capped(path, MAX_QUERY_BYTES)
+    except InputTooLarge as exc:
+        raise QueryError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise QueryError(f"{path}: cannot read it: {os_error_text(exc)}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise QueryError(f"{path}:{line}:{col}: not valid UTF-8 (byte 0x{data[exc.start]:02X}); save the file as "
+                         "UTF-8", line, col) from None
 
 
 class UnknownExample(ValueError):
@@ -132,15 +182,15 @@ _SPARQL_WORDS = QUERY_FORMS | UPDATE_VERBS | {"PREFIX", "BASE"}
 
 
 def resolve_query(text_or_name: str | None, file: Path | None, queries_dir: Path) -> str:
-    """The query text from ``-f FILE``, an example name, or the text itself.
+    """The query text from ``-f FILE``, an example name, or the text itself (``ValueError`` if none).
 
     A single word cannot be SPARQL (the shortest query, ``ASK {}``, has a brace), so one that is not
     a SPARQL keyword is taken as an example name; an unknown one raises :class:`UnknownExample`
     with the closest names, instead of the engine's "expected CONSTRUCT" at column 10.
     """
     if file is not None:
-        return file.read_text(encoding="utf-8")
-    if text_or_name is None:
+        return read_query_file(file)
+    if text_or_name is None or not text_or_name.strip():
         raise ValueError("give a query: SPARQL text, -f FILE.rq, or an example name (kb query --list)")
     word = text_or_name.strip()
     if not _NAME.fullmatch(word) or word.upper() in _SPARQL_WORDS:
@@ -148,7 +198,7 @@ def resolve_query(text_or_name: str | None, file: Path | None, queries_dir: Path
     name = word.removesuffix(".rq")
     candidate = queries_dir / f"{name}.rq"
     if candidate.is_file():
-        return candidate.read_text(encoding="utf-8")
+        return read_query_file(candidate)
     raise UnknownExample(unknown_example_message(word, [e.name for e in load_examples(queries_dir)]))
 
 
@@ -168,12 +218,84 @@ def unknown_example_message(word: str, names: list[str]) -> str:
 
 
 def run_query(store: ox.Store, query: str, prefixes: dict[str, str] | None = None) -> QueryResults:
-    """Guard, then run on a pyoxigraph store; syntax errors become ``QuerySyntaxError``."""
+    """Guard, then run on a pyoxigraph store; syntax errors become ``QuerySyntaxError``, and what the
+    engine cannot evaluate (a function it does not offer) ``QueryFailed``."""
     guard(query)
+    known = dict(PREFIXES, **(prefixes or {}))
     try:
-        return store.query(query, prefixes=dict(PREFIXES, **(prefixes or {})))
+        return store.query(query, prefixes=known)
     except SyntaxError as exc:
-        raise _syntax_error(exc, query) from None
+        raise diagnose(exc, query, known) from None
+    except RuntimeError as exc:
+        raise _failed(exc, query) from None
+
+
+def _failed(exc: Exception, query: str) -> QueryFailed:
+    """``QueryFailed`` with the place of the function the engine named, if it named one."""
+    message = str(exc)
+    match = re.search(r"custom function <([^>]+)> is not supported", message)
+    if not match:
+        return QueryFailed(f"the query could not be evaluated: {message}")
+    iri = match.group(1)
+    where = ""
+    local = re.split(r"[#/]", iri)[-1]
+    for token in _TOKEN.finditer(query):
+        if token.lastgroup in ("iri", "pname") and (token.group() == f"<{iri}>" or token.group().endswith(":" + local)):
+            line, col = _position(query, token.start())
+            where = f"line {line}, column {col}: "
+            break
+    return QueryFailed(f"{where}the function <{iri}> is not supported; expected a SPARQL 1.1 function "
+                       "(kb query reads no files and calls no extensions)")
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+_PAIRS = {"(": ")", "{": "}", "[": "]"}
+
+
+def diagnose(exc: SyntaxError, query: str, prefixes: dict[str, str]) -> QuerySyntaxError:
+    """Where a syntax error really is, and what it is, in words.
+
+    Oxigraph reports the furthest point any alternative of its grammar reached, which after an
+    unbalanced bracket can be lines later, with a list of every token some rule would have taken.
+    Two common mistakes are found by scanning the tokens first: a prefix that is not declared, and
+    an unbalanced bracket; otherwise the engine's place is kept and its list cut to the tokens.
+    """
+    declared = set(prefixes)
+    tokens = [m for m in _TOKEN.finditer(query) if m.lastgroup not in ("ws", "comment")]
+    for n, m in enumerate(tokens):
+        if m.lastgroup == "word" and m.group().upper() == "PREFIX" and n + 1 < len(tokens):
+            declared.add(tokens[n + 1].group().split(":", 1)[0])
+    for m in tokens:
+        if m.lastgroup == "pname":
+            name = m.group().split(":", 1)[0]
+            if name not in declared:
+                line, col = _position(query, m.start())
+                return QuerySyntaxError(
+                    f"syntax error at line {line}, column {col}: prefix '{name}:' is not declared; declare it "
+                    f"with PREFIX {name}: <…> (predeclared: {', '.join(sorted(PREFIXES))})", line, col, query)
+    stack: list[tuple[str, int]] = []
+    for m in tokens:
+        char = m.group()
+        if m.lastgroup != "other":
+            continue
+        if char in _PAIRS:
+            stack.append((char, m.start()))
+        elif char in _PAIRS.values():
+            if not stack or _PAIRS[stack[-1][0]] != char:
+                line, col = _position(query, m.start())
+                opened = f"; the last open bracket is '{stack[-1][0]}'" if stack else ""
+                return QuerySyntaxError(f"syntax error at line {line}, column {col}: '{char}' closes nothing"
+                                        f"{opened}", line, col, query)
+            stack.pop()
+    if stack:
+        char, offset = stack[-1]
+        line, col = _position(query, offset)
+        return QuerySyntaxError(f"syntax error at line {line}, column {col}: '{char}' is never closed "
+                                f"(expected '{_PAIRS[char]}')", line, col, query)
+    return _syntax_error(exc, query)
 
 
 def _syntax_error(exc: SyntaxError, query: str) -> QuerySyntaxError:
@@ -182,8 +304,13 @@ def _syntax_error(exc: SyntaxError, query: str) -> QuerySyntaxError:
     if not match:
         return QuerySyntaxError(message, None, None, query)
     line, col, detail = int(match.group(1)), int(match.group(2)), match.group(3)
-    if detail.startswith("expected one of") and len(detail) > 160:
-        detail = "unexpected input"
+    if detail.startswith("expected one of "):
+        wanted = [t for t in re.findall(r'"([^"]+)"|\b([A-Z][A-Z_0-9]+)\b', detail[len("expected one of "):])]
+        words = [a or b for a, b in wanted][:12]
+        detail = "unexpected input" + (f"; expected one of {', '.join(words)}" if words else "")
+    near = query.splitlines()[line - 1][col - 1:col + 19] if 0 < line <= len(query.splitlines()) else ""
+    if near.strip():
+        detail += f" (at '{near.strip()}')"
     return QuerySyntaxError(f"syntax error at line {line}, column {col}: {detail}", line, col, query)
 
 
@@ -233,11 +360,15 @@ def _bytes(data: bytes | None) -> bytes:
 
 
 def _take(items: Iterable[Any], limit: int | None) -> tuple[list, bool]:
+    """At most ``limit`` results; the engine evaluates lazily, so its failures surface here too."""
     out: list = []
-    for item in items:
-        if limit is not None and len(out) >= limit:
-            return out, True
-        out.append(item)
+    try:
+        for item in items:
+            if limit is not None and len(out) >= limit:
+                return out, True
+            out.append(item)
+    except RuntimeError as exc:
+        raise QueryFailed(f"the query could not be evaluated: {exc}") from None
     return out, False
 
 
