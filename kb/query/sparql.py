@@ -9,6 +9,7 @@ with line and column.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kb.namespaces import PREFIXES
-from kb.problems import Problem, did_you_mean, error
+from kb.problems import Problem, bad_characters, did_you_mean, error
 
 if TYPE_CHECKING:
     import pyoxigraph as ox
@@ -38,6 +39,7 @@ _TOKEN = re.compile(
       | (?P<var>[?$][A-Za-z0-9_\u00b7-\uffff]+)
       | (?P<pname>[A-Za-z_][\w.-]*:[\w.:%-]*|:[\w.:%-]*)
       | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<op>&&|\|\||!=|<=|>=)
       | (?P<other>.)""",
     re.VERBOSE | re.DOTALL,
 )
@@ -124,10 +126,15 @@ def read_examples(queries_dir: Path) -> tuple[list[ExampleQuery], list[Problem]]
     for path in sorted(queries_dir.glob("*.rq")) if queries_dir.is_dir() else []:
         try:
             text = read_query_file(path)
+            bad = [problem for _, problem in bad_characters(text, path, "query")]
+            if bad:  # the SPARQL page shows the text: the rule every text the KB takes in follows
+                problems.extend(bad)
+                continue
             run_query(empty, text)
         except (QueryError, QuerySyntaxError, QueryRefused, QueryFailed) as exc:
             line, col = getattr(exc, "line", None), getattr(exc, "col", None)
-            problems.append(error(path, line, "query-example", str(exc).removeprefix(f"{path}: "), col=col,
+            message = re.sub(rf"^{re.escape(str(path))}(:\d+:\d+)?: ", "", str(exc))
+            problems.append(error(path, line, "query-example", message, col=col,
                                   expected="a read-only SPARQL query in UTF-8", hint="fix or remove the example"))
             continue
         meta: dict[str, str] = {}
@@ -253,6 +260,7 @@ def _position(text: str, offset: int) -> tuple[int, int]:
 
 
 _PAIRS = {"(": ")", "{": "}", "[": "]"}
+_OPERATORS = {"=", "!=", "<", ">", "<=", ">=", "&&", "||", "+", "-", ","}
 
 
 def diagnose(exc: SyntaxError, query: str, prefixes: dict[str, str]) -> QuerySyntaxError:
@@ -284,12 +292,23 @@ def diagnose(exc: SyntaxError, query: str, prefixes: dict[str, str]) -> QuerySyn
         if char in _PAIRS:
             stack.append((char, m.start()))
         elif char in _PAIRS.values():
-            if not stack or _PAIRS[stack[-1][0]] != char:
-                line, col = _position(query, m.start())
-                opened = f"; the last open bracket is '{stack[-1][0]}'" if stack else ""
-                return QuerySyntaxError(f"syntax error at line {line}, column {col}: '{char}' closes nothing"
-                                        f"{opened}", line, col, query)
-            stack.pop()
+            if stack and _PAIRS[stack[-1][0]] == char:
+                stack.pop()
+                continue
+            if any(_PAIRS[opener] == char for opener, _ in stack):  # the innermost bracket was left open
+                opener, offset = stack[-1]
+                line, col = _position(query, offset)
+                return QuerySyntaxError(f"syntax error at line {line}, column {col}: '{opener}' is never closed "
+                                        f"(expected '{_PAIRS[opener]}')", line, col, query)
+            line, col = _position(query, m.start())
+            return QuerySyntaxError(f"syntax error at line {line}, column {col}: '{char}' closes nothing"
+                                    + (f"; the last open bracket is '{stack[-1][0]}'" if stack else ""),
+                                    line, col, query)
+    for before, after in itertools.pairwise(tokens):  # `?o > )`: an operator with nothing after it
+        if before.group() in _OPERATORS and after.group() in (")", "}", "]", "."):
+            line, col = _position(query, after.start())
+            return QuerySyntaxError(f"syntax error at line {line}, column {col}: an expression is missing after "
+                                    f"'{before.group()}'", line, col, query)
     if stack:
         char, offset = stack[-1]
         line, col = _position(query, offset)
