@@ -464,3 +464,49 @@ def test_chromium_missing_fails_loudly_not_skips(monkeypatch: pytest.MonkeyPatch
     source = inspect.getsource(browser.__wrapped__ if hasattr(browser, "__wrapped__") else browser)
     assert "pytest.fail" in source and "pytest.skip" not in source
     assert shutil.which("chromium") or CHROMIUM.is_file()
+
+
+# --- issue 12, item 4: the SPARQL page's CSV download neutralises formulas like kb query ------------------
+
+
+@pytest.fixture(scope="module")
+def evil_site(tmp_path_factory: pytest.TempPathFactory):
+    """A site whose evidence carries formulas in a BibTeX title, an author and a claim statement."""
+    from tests.test_csv_injection import evil_evidence
+
+    evidence = evil_evidence(tmp_path_factory.mktemp("browser-evil") / "evidence")
+    result = build(load_config(evidence, out_dir=evidence.parent / "site"))
+    result.corpus = "evil"  # type: ignore[attr-defined]
+    return result
+
+
+def page_csv(page, query: str) -> str:  # type: ignore[no-untyped-def]
+    """Run ``query`` on the SPARQL page and return the CSV its download link offers."""
+    page.fill("#sparql-query", query)
+    page.click("#sparql-run")
+    page.wait_for_selector("#sparql-table, #sparql-error:not([hidden])")
+    assert page.locator("#sparql-error").is_hidden(), page.inner_text("#sparql-error")
+    with page.expect_download() as download:
+        page.click("#download-csv")
+    return Path(download.value.path()).read_bytes().decode("utf-8")
+
+
+def test_item4_sparql_page_csv_download_neutralises_formulas_byte_for_byte_as_kb_query(browser, evil_site) -> None:
+    from kb.io.tables import write_csv
+    from kb.query.sparql import format_results, run_query
+    from tests.test_csv_injection import EVIL_STATEMENT, EVIL_TITLE
+
+    store = evil_site.checked.graph.store
+    titles = "SELECT ?key ?title WHERE { ?w psk:citekey ?key ; dcterms:title ?title } ORDER BY ?key"
+    statements = "SELECT ?id ?statement WHERE { ?c a psk:Claim ; dcterms:identifier ?id ; psk:statement ?statement } ORDER BY ?id"
+    values = ["=1+1", "+SUM(A1)", "-A1", "@cmd", "\tx", "\rx", "'quoted", "-0.5", "+3", "1e-3", "plain", "a,\"b\"", ""]
+    literal = " ".join('"' + v.replace("\t", "\\t").replace("\r", "\\r").replace('"', '\\"') + '"' for v in values)
+    rule = f"SELECT ?v WHERE {{ VALUES ?v {{ {literal} }} }}"
+    with open_page(browser, url(evil_site, "sparql.html"), viewport={"width": 1280, "height": 900}) as page:
+        page.wait_for_selector("html[data-sparql-ready]", timeout=60_000)
+        for query in (titles, statements):
+            downloaded = page_csv(page, query)
+            assert downloaded == bytes(format_results(run_query(store, query), "csv")).decode("utf-8"), query
+        assert f'"\'{EVIL_TITLE.replace(chr(34), chr(34) * 2)}"' in page_csv(page, titles)
+        assert f"'{EVIL_STATEMENT.split(',')[0].replace(chr(34), chr(34) * 2)}" in page_csv(page, statements)
+        assert page_csv(page, rule) == write_csv(["v"], [[v] for v in values], line_end="\r\n")

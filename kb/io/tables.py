@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only, as in the SPARQL page's copy of this rule (site_templates/static/sparql.js).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def neutralise(value: object) -> str:
@@ -30,12 +32,24 @@ def neutralise(value: object) -> str:
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]], *, line_end: str = "\n") -> str:
-    """A header and rows as CSV with every cell neutralised (``\\r\\n`` for W3C SPARQL CSV results)."""
+    """A header and rows as CSV with every cell neutralised (``\r\n`` for W3C SPARQL CSV results).
+
+    Python's writer quotes a cell holding a carriage return only when ``\r`` is part of the line end;
+    a bare CR left unquoted splits the row in every reader, so such rows are quoted here.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=line_end)
-    writer.writerow([neutralise(c) for c in columns])
-    writer.writerows([neutralise(v) for v in row] for row in rows)
+    for row in itertools.chain([columns], rows):
+        cells = [neutralise(v) for v in row]
+        if any("\r" in c for c in cells):
+            line = ",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if _SPECIAL.search(c) else c for c in cells)
+            buffer.write(line + line_end)
+        else:
+            writer.writerow(cells)
     return buffer.getvalue()
+
+
+_SPECIAL = re.compile(r'[",\r\n]')
 
 
 def dicts_to_csv(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> str:

@@ -182,7 +182,19 @@
     return { text: term.value };
   }
 
+  // The rule of kb/io/tables.py, the one CSV writer of kb build, kb export and kb query: a cell that a
+  // spreadsheet would run as a formula (first character = + - @, tab, carriage return; or ' , so that the
+  // rule stays reversible) gets a leading apostrophe, except plain numbers such as -0.5 or +3.
+  // To get the raw value back, remove the first character of every cell that begins with '.
+  var FORMULA_FIRST = /^[=+\-@\t\r']/;
+  var PLAIN_NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
+  function neutralise(value) {
+    return FORMULA_FIRST.test(value) && !PLAIN_NUMBER.test(value) ? "'" + value : value;
+  }
+
   function csvField(value) {
+    value = neutralise(value);
     return /[",\n\r]/.test(value) ? '"' + value.replace(/"/g, '""') + '"' : value;
   }
 
@@ -233,7 +245,8 @@
     });
     results.appendChild(table);
     var csv = [vars.map(csvField).join(",")].concat(rows.map(function (b) {
-      return vars.map(function (v) { return csvField(b[v] ? b[v].value : ""); }).join(",");
+      var line = vars.map(function (v) { return csvField(b[v] ? b[v].value : ""); }).join(",");
+      return line === "" && vars.length === 1 ? '""' : line;  // as Python's csv: a row, not a blank line
     })).join("\r\n") + "\r\n";
     offer(csvLink, csv, "text/csv");
     csvLink.hidden = false;

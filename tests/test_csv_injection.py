@@ -1,0 +1,131 @@
+"""Issue 12, item 4: spreadsheet formula injection. Every CSV the KB writes — data/claims.csv, every page's
+CSV, ``kb export --format csv``, ``kb query --format csv`` (and the SPARQL page's download, in
+tests/test_browser.py) — writes a cell that would run as a formula with a leading apostrophe
+(:mod:`kb.io.tables`), and the rule is reversible: drop the first character of a cell that begins with ``'``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import main
+from kb.config import load_config
+from kb.io.tables import neutralise, write_csv
+from kb.pipeline import build
+from tests.conftest import FIXTURE
+
+EVIL_TITLE = '=HYPERLINK("http://evil.example/","click me")'
+EVIL_AUTHOR = "@SUM(1+1)"
+EVIL_STATEMENT = '=HYPERLINK("http://evil.example/","Cochrane")'
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def evil_evidence(target: Path) -> Path:
+    """The fixture evidence with a formula in a BibTeX title, a corporate author and a claim statement."""
+    shutil.copytree(FIXTURE, target)
+    bib = target / "references.bib"
+    bib.write_text(bib.read_text() + "\n@misc{evil2020,\n  author = {{" + EVIL_AUTHOR + "}},\n  title = {"
+                   + EVIL_TITLE + "},\n  year = {2020},\n}\n")
+    claims = target / "claims" / "shalaby2020peer.yaml"
+    text = claims.read_text()
+    claims.write_text(text.replace("      A Cochrane review of peer support for people with schizophrenia",
+                                   f"      {EVIL_STATEMENT} review of peer support for people with schizophrenia", 1))
+    return target
+
+
+def cells(data: str) -> list[str]:
+    return [cell for row in csv.reader(io.StringIO(data)) for cell in row]
+
+
+def assert_neutralised(data: str, where: str) -> list[str]:
+    """No cell of ``data`` would run as a formula; returns the cells."""
+    found = cells(data)
+    for cell in found:
+        if cell.startswith(TRIGGERS):
+            assert neutralise(cell) == cell, f"{where}: a formula cell {cell!r}"  # only plain numbers remain
+    return found
+
+
+@pytest.fixture(scope="module")
+def evil(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return evil_evidence(tmp_path_factory.mktemp("csv") / "evidence")
+
+
+@pytest.fixture(scope="module")
+def evil_site(evil: Path) -> Path:
+    result = build(load_config(evil, out_dir=evil.parent / "site"), jobs=1)
+    assert not result.report.errors
+    return result.out_dir
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_item4_data_claims_csv_neutralises_a_claim_statement(evil_site: Path) -> None:
+    found = assert_neutralised((evil_site / "data" / "claims.csv").read_text(encoding="utf-8"), "data/claims.csv")
+    assert any(c.startswith("'" + EVIL_STATEMENT) for c in found)
+
+
+def test_item4_every_page_csv_is_neutralised(evil_site: Path) -> None:
+    pages = sorted(evil_site.rglob("*.csv"))
+    assert len(pages) > 10
+    seen_statement = seen_author = False
+    for path in pages:
+        found = assert_neutralised(path.read_text(encoding="utf-8"), str(path.relative_to(evil_site)))
+        seen_statement |= any(c.startswith("'" + EVIL_STATEMENT) for c in found)
+        seen_author |= any(c.startswith("'" + EVIL_AUTHOR) for c in found)
+    assert seen_statement and seen_author  # claims/index.csv, concept pages; references/index.csv
+
+
+def test_item4_kb_export_csv_is_neutralised(evil: Path) -> None:
+    found = assert_neutralised(run("export", "--evidence", str(evil), "--format", "csv"), "kb export")
+    assert any(c.startswith("'" + EVIL_STATEMENT) for c in found)
+
+
+def test_item4_kb_query_csv_neutralises_a_bibtex_title_and_reverses(evil: Path) -> None:
+    query = "SELECT ?title WHERE { ?w psk:citekey ?k ; dcterms:title ?title } ORDER BY ?title"
+    data = run("query", "--evidence", str(evil), "--format", "csv", query)
+    found = assert_neutralised(data, "kb query")
+    assert "'" + EVIL_TITLE in found
+    raw = json.loads(run("query", "--evidence", str(evil), "--format", "json", query))
+    values = [b["title"]["value"] for b in raw["results"]["bindings"]]
+    restored = [c[1:] if c.startswith("'") else c for c in found[1:]]  # the documented way back
+    assert restored == values
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    ("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-A1", "'-A1"), ("@cmd", "'@cmd"), ("\tx", "'\tx"),
+    ("\rx", "'\rx"), ("'quoted", "''quoted"), ("-0.5", "-0.5"), ("+3", "+3"), ("1e-3", "1e-3"), ("plain", "plain"),
+    ("-\u0663", "'-\u0663"),  # not an ASCII number: neutralised, as on the SPARQL page
+])
+def test_item4_the_rule(value: str, written: str) -> None:
+    assert neutralise(value) == written
+    assert cells(write_csv(["v"], [[value]]))[1] == written
+
+
+def test_item4_the_sparql_page_carries_the_same_rule() -> None:
+    """The page's JavaScript names the same triggers and number pattern as kb/io/tables.py."""
+    from kb.io import tables
+
+    js = (Path(__file__).parent.parent / "site_templates" / "static" / "sparql.js").read_text(encoding="utf-8")
+    assert "var FORMULA_FIRST = /^[=+\\-@\\t\\r']/;" in js
+    assert set(tables.FORMULA_TRIGGERS) == {"=", "+", "-", "@", "\t", "\r", "'"}
+    assert f"var PLAIN_NUMBER = /^{tables._NUMBER.pattern}$/;" in js
+
+
+def test_item4_documented_for_researchers(evil_site: Path) -> None:
+    root = Path(__file__).parent.parent
+    for doc in ("README.md", "docs/graph.md"):
+        assert "remove the first character of every cell that begins with `'`" in (root / doc).read_text("utf-8")
+    page = (evil_site / "data.html").read_text(encoding="utf-8")
+    assert "remove the first character of every cell that begins with" in page
