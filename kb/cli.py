@@ -31,6 +31,7 @@ from kb.problems import a_or_an
 STATS_FORMATS = ("table", "csv", "json")  # kb.analyse.stats.STATS_FORMATS (not imported: it loads the analysis)
 EXIT_ERRORS, EXIT_USAGE, EXIT_SYNTAX, EXIT_REFUSED, EXIT_TIMEOUT = 1, 2, 3, 4, 5
 EXIT_SERVER = 6
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -101,7 +102,18 @@ def print_problems(problems: list, fmt: str = "text") -> None:
         click.echo(problem.format(), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The ``kb`` group: Ctrl-C ends a command with one line, not a traceback (writes are atomic)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            fail(f"kb {ctx.invoked_subcommand or ''}: interrupted; files are replaced atomically, so none was "
+                 "left half-written", EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="peer-support-kb", prog_name="kb")
 def main() -> None:
     """Peer support evidence KB: check, build, query and export the evidence.

@@ -41,3 +41,11 @@ def resident_mib() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return pages * os.sysconf("SC_PAGE_SIZE") // (1 << 20)
+
+
+def quiet_worker() -> None:
+    """Pool initializer: a worker leaves Ctrl-C to its parent, which stops the pool and reports once
+    (without it every worker prints its own KeyboardInterrupt traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from kb.io.atomic import replace_cache_file
+from kb.io.procs import quiet_worker
 
 T = TypeVar("T")
 _KB = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ _MISSING = object()
 def _parse(tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int) -> list[T]:
     if jobs <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [loader(path) for path, loader in tasks]
-    with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks))) as pool:
+    with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks)), initializer=quiet_worker) as pool:
         return pool.map(_call, tasks, chunksize=1)
 
 

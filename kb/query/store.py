@@ -85,8 +85,14 @@ def persist(config: Config, store: ox.Store, key: str | None = None) -> Path:
 
 
 def open_cached(config: Config, key: str | None = None) -> ox.Store | None:
-    """The cached store for the current evidence, opened read-only, or ``None`` if there is none."""
+    """The cached store for the current evidence, opened read-only, or ``None`` if there is none (or it is damaged)."""
     import pyoxigraph as ox
 
     cached = store_path(config, key or evidence_key(config))
-    return ox.Store.read_only(str(cached / "db")) if (cached / "db").is_dir() else None
+    if not (cached / "db").is_dir():
+        return None
+    try:
+        return ox.Store.read_only(str(cached / "db"))
+    except (OSError, RuntimeError):  # a damaged cache (a crash, a full disk): drop it, the caller rebuilds it
+        shutil.rmtree(cached, ignore_errors=True)
+        return None

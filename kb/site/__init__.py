@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb.io.procs import no_gc, usable_cpus
+from kb.io.procs import no_gc, quiet_worker, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
@@ -221,7 +221,7 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
         gc.collect()
         gc.freeze()  # keep the collector from touching (and so copying) the parent's objects in workers
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
                 pending = pool.map_async(_render_group, names, chunksize=1)
                 alongside()
                 return pending.get()
