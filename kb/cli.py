@@ -533,7 +533,7 @@ def release(evidence_dir: Path, name: str, date: str, notes: str) -> None:
     Writes releases/NAME/kb.nt.gz (the graph, compressed) and a [[releases]] entry in kb.toml,
     only when kb check passes. kb build then shows what each release changed.
     """
-    from kb.pipeline import EvidenceError, ReleaseError, cut_release
+    from kb.pipeline import EvidenceError, OutputError, ReleaseError, cut_release
 
     try:
         dump = cut_release(load_config(evidence_dir), name, date, notes)
@@ -541,6 +541,8 @@ def release(evidence_dir: Path, name: str, date: str, notes: str) -> None:
         print_problems(exc.report.errors)
         click.echo("kb release: the evidence has errors; nothing was written", err=True)
         sys.exit(EXIT_ERRORS)
+    except OutputError as exc:
+        fail(f"kb release: {exc}")
     except ReleaseError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"release {name} ({date}): kept {dump} ({dump.stat().st_size:,} bytes) and listed it in kb.toml")

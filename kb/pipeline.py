@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
-from kb.problems import Report
+from kb.problems import Report, bad_characters
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -487,8 +489,11 @@ def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
 
     if not RELEASE_NAME_RE.match(name):
         raise ReleaseError(f"release name '{name}' is not safe; expected letters, digits, '.', '_' or '-'")
-    if not DATE_RE.match(date):
-        raise ReleaseError(f"release date '{date}' is not YYYY-MM-DD")
+    if not DATE_RE.match(date) or not _real_date(date):  # kb.toml must stay TOML: 2024-02-30 would break it
+        raise ReleaseError(f"release date '{date}' is not YYYY-MM-DD (a real calendar date, e.g. 2024-02-29)")
+    bad = bad_characters(notes, "--notes", "release")
+    if bad:  # the rule every text the KB takes in follows
+        raise ReleaseError(f"the notes hold a {bad[0][1].message}; expected printable text")
     checked = check(config, history=True)
     if not checked.report.ok(strict=False):
         raise EvidenceError(checked.report)
@@ -504,19 +509,38 @@ def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
     toml = config.evidence_dir / "kb.toml"
     # gzip with no file name and mtime 0: the same evidence always gives the same bytes.
     data = gzip.compress(ntriples_bytes(checked.kg), compresslevel=9, mtime=0)
-    quoted = notes.replace("\\", "\\\\").replace('"', '\\"')
-    entry = f'\n[[releases]]\nname = "{name}"\ndate = {date}\nnotes = "{quoted}"\n'
-    with locked(toml):
-        digest = file_digest(toml)
-        old = toml.read_bytes() if toml.exists() else b""
-        dump.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(dump, data, expected_digest=file_digest(dump), backup=False)
-        try:
-            atomic_write_bytes(toml, old.rstrip(b"\n") + b"\n" + entry.encode("utf-8"), expected_digest=digest,
-                               backup=False)
-        except BaseException:
-            dump.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                dump.parent.rmdir()
-            raise
+    # A TOML basic string: JSON's escapes are TOML's (a newline or a control character in the notes
+    # written raw would leave a kb.toml that no command can read).
+    entry = f'\n[[releases]]\nname = "{name}"\ndate = {date}\nnotes = {json.dumps(notes, ensure_ascii=False)}\n'
+    try:
+        with locked(toml):
+            digest = file_digest(toml)
+            old = toml.read_bytes() if toml.exists() else b""
+            new = old.rstrip(b"\n") + b"\n" + entry.encode("utf-8")
+            tomllib.loads(new.decode("utf-8"))  # never write a kb.toml that does not parse
+            created = [folder for folder in (dump.parent, dump.parent.parent) if not folder.exists()]
+            dump.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                atomic_write_bytes(dump, data, expected_digest=file_digest(dump), backup=False)
+                atomic_write_bytes(toml, new, expected_digest=digest, backup=False)
+            except BaseException:
+                dump.unlink(missing_ok=True)
+                for folder in created:  # deepest first
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                raise
+    except LockTimeoutError as exc:
+        raise OutputError(f"{exc}; nothing was written") from None
+    except OSError as exc:
+        raise OutputError(f"{write_failure(exc, dump, len(data))}; nothing was written") from None
     return dump
+
+
+def _real_date(text: str) -> bool:
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

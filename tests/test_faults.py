@@ -488,3 +488,86 @@ def test_sibling_temp_files_of_a_killed_writer_are_removed_by_the_next_add(evide
     assert not stale.exists() and leftovers(evidence_copy) == []
     ignored = (Path(__file__).parent.parent / ".gitignore").read_text().splitlines()
     assert ".*.tmp" in ignored
+
+
+# --- siblings in kb release (a command that writes kb.toml) ----------------------------------------------------
+
+@pytest.mark.parametrize("date", ["2024-02-30", "2023-13-01"])
+def test_sibling_release_with_an_impossible_date_leaves_kb_toml_readable(evidence_copy: Path, date: str) -> None:
+    before = tree_digest(evidence_copy)
+    result = cli("release", "--evidence", str(evidence_copy), "r1", "--date", date)
+    assert result.exit_code == 2
+    assert f"release date '{date}' is not YYYY-MM-DD (a real calendar date, e.g. 2024-02-29)" in result.stderr
+    assert tree_digest(evidence_copy) == before
+    assert cli("check", "--evidence", str(evidence_copy)).exit_code == 0
+
+
+def test_sibling_release_notes_with_a_newline_keep_kb_toml_valid(evidence_copy: Path) -> None:
+    import tomllib
+
+    notes = 'Line one\nline "two"\ttabbed \\ end'
+    result = cli("release", "--evidence", str(evidence_copy), "r1", "--date", "2024-02-29", "--notes", notes)
+    assert result.exit_code == 0, result.stderr
+    assert tomllib.loads((evidence_copy / "kb.toml").read_text())["releases"][0]["notes"] == notes
+    assert cli("check", "--evidence", str(evidence_copy)).exit_code == 0
+    before = tree_digest(evidence_copy)
+    result = cli("release", "--evidence", str(evidence_copy), "r2", "--date", "2024-03-01", "--notes", "a\x01b")
+    assert result.exit_code == 2
+    assert "the notes hold a control character \\x01 (invisible in most editors); expected printable text" \
+        in result.stderr
+    assert tree_digest(evidence_copy) == before
+
+
+def test_sibling_release_on_a_full_disk_or_a_read_only_folder(evidence_copy: Path, full_disk: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tree_digest(evidence_copy)
+    result = cli("release", "--evidence", str(evidence_copy), "r1", "--date", "2024-02-29")
+    assert result.exit_code == 1
+    dump = evidence_copy / "releases" / "r1" / "kb.nt.gz"
+    assert f"kb release: could not write {dump}: no space left on the device (" in result.stderr
+    assert "; nothing was written" in result.stderr
+    assert tree_digest(evidence_copy) == before and not (evidence_copy / "releases").exists()
+    monkeypatch.undo()
+    deny(monkeypatch, lambda p: p.endswith(".kb.toml.lock"))
+    result = cli("release", "--evidence", str(evidence_copy), "r1", "--date", "2024-02-29")
+    assert result.exit_code == 1
+    assert f"kb release: could not write {dump}: permission denied (cannot create files in {evidence_copy})" \
+        in result.stderr
+    assert tree_digest(evidence_copy) == before
+
+
+def test_sibling_ctrl_c_ends_a_command_with_one_line(evidence_copy: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.pipeline
+    from kb.io.procs import quiet_worker
+
+    site = tmp_path / "site"
+    assert cli("build", "--evidence", str(evidence_copy), "--out", str(site)).exit_code == 0
+    before = tree_digest(site)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kb.pipeline, "write_outputs", interrupted)
+    result = cli("build", "--evidence", str(evidence_copy), "--out", str(site))
+    assert result.exit_code == 130
+    assert "kb build: interrupted; files are replaced atomically, so none was left half-written" in result.stderr
+    assert tree_digest(site) == before and sorted(p.name for p in tmp_path.iterdir()) == [".kb-cache", "evidence", "site"]
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        quiet_worker()  # what each pool worker runs first: Ctrl-C is its parent's to handle
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_sibling_a_damaged_query_cache_is_rebuilt(evidence_copy: Path) -> None:
+    query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    first = cli("query", "--evidence", str(evidence_copy), query)
+    cache = evidence_copy.parent / ".kb-cache"
+    [current] = list(cache.glob("store-*/db/CURRENT"))
+    current.write_text("garbage")
+    again = cli("query", "--evidence", str(evidence_copy), query)
+    assert again.exit_code == 0 and again.stdout == first.stdout

@@ -94,7 +94,7 @@ def write_failure(exc: OSError, path: Path | str, size: int | None = None) -> st
     if exc.errno == errno.ENOENT and not folder.is_dir():
         reason = f"the folder {folder} does not exist"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename and Path(exc.filename) != path:
-        reason += f" (cannot create files in {folder})"
+        reason += f" (cannot create files in {Path(exc.filename).parent})"
     text = f"could not write {path}: {reason}"
     if size is not None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         text += f" ({human_bytes(size)} were to be written)"
