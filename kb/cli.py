@@ -106,11 +106,15 @@ class _Commands(click.Group):
     """The ``kb`` group: Ctrl-C ends a command with one line, not a traceback (writes are atomic)."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from kb.config import ConfigError
+
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             fail(f"kb {ctx.invoked_subcommand or ''}: interrupted; files are replaced atomically, so none was "
                  "left half-written", EXIT_INTERRUPTED)
+        except ConfigError as exc:  # a kb.toml read deeper than load_config below (e.g. a release's)
+            fail(str(exc))
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -422,7 +426,8 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
     graph = graph_iri or default_graph_iri(load_config(evidence_dir).base_iri)
     source = nt_file or out_dir / "data" / "kb.nt"
     if not source.is_file():
-        raise click.UsageError(f"{source} does not exist: run kb build (or give --input FILE.nt)")
+        what = "is not a regular file" if source.exists() else "does not exist"
+        raise click.UsageError(f"{source} {what}: run kb build (or give --input FILE.nt)")
     try:
         result = run_publish(source, endpoint, graph, chunk_triples=chunk_triples, dry_run=dry_run,
                              progress=terminal_progress(), update_endpoint=update_endpoint,
@@ -491,6 +496,7 @@ def diff(evidence_dir: Path, old: Path | None, new: Path | None, revs: str | Non
     cells whose direction, certainty or amount of evidence changed) come first. Exit 0 when nothing
     changed, 1 when something did (like diff), 2 on error.
     """
+    from kb.config import ConfigError
     from kb.diff.compare import compare
     from kb.diff.render import to_json, words
     from kb.pipeline import EvidenceError, StateError, snapshot_of
@@ -513,7 +519,7 @@ def diff(evidence_dir: Path, old: Path | None, new: Path | None, revs: str | Non
         print_problems(exc.report.errors)
         click.echo("kb diff: a state has errors in its evidence; nothing was compared", err=True)
         sys.exit(EXIT_USAGE)
-    except StateError as exc:
+    except (StateError, ConfigError) as exc:
         click.echo(f"kb diff: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     result = compare(before, after)

@@ -571,3 +571,30 @@ def test_sibling_a_damaged_query_cache_is_rebuilt(evidence_copy: Path) -> None:
     current.write_text("garbage")
     again = cli("query", "--evidence", str(evidence_copy), query)
     assert again.exit_code == 0 and again.stdout == first.stdout
+
+
+def test_sibling_kb_diff_with_a_broken_kb_toml_in_one_state(evidence_copy: Path, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(evidence_copy, other)
+    (other / "kb.toml").write_text("base_iri = \n")
+    result = cli("diff", str(evidence_copy), str(other))
+    assert result.exit_code == 2
+    assert f"kb diff: {other / 'kb.toml'}:1:12: config-syntax Invalid value; expected TOML" in result.stderr
+
+
+def test_sibling_publish_input_that_is_not_a_file() -> None:
+    result = cli("publish", "--evidence", str(FIXTURE), "--endpoint", "http://127.0.0.1:9/sparql", "--input",
+                 "/dev/zero", "--dry-run")
+    assert result.exit_code == 2 and "/dev/zero is not a regular file: run kb build" in result.stderr
+
+
+def test_item14_nbsp_in_a_field_name_in_references_bib_is_reported_on_its_line(evidence_copy: Path) -> None:
+    bib = evidence_copy / "references.bib"
+    bib.write_text(bib.read_text() + "\n@misc{nb2020,\n  title = {T},\n  year = {2020},\n  funding_text\u00a01 = {x},\n}\n")
+    line = line_of(bib, "funding_text")
+    result = cli("check", "--evidence", str(evidence_copy), "--no-shacl")
+    assert result.exit_code == 1
+    assert (f"{bib}:{line}:3: bib-bad-field-name [funding_text\\xa01] field name 'funding_text\\xa01' has characters "
+            "BibTeX does not allow; expected letters, digits and _ + : . -") in result.stderr
