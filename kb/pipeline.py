@@ -484,7 +484,7 @@ def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
     import gzip
 
     from kb.export.rdf import ntriples_bytes
-    from kb.io.atomic import atomic_write_bytes, file_digest, locked
+    from kb.io.atomic import atomic_write_bytes, file_digest, locked, remove_stale_temps
     from kb.load.releases import DATE_RE, RELEASE_NAME_RE, dump_path
 
     if not RELEASE_NAME_RE.match(name):
@@ -514,6 +514,7 @@ def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
     entry = f'\n[[releases]]\nname = "{name}"\ndate = {date}\nnotes = {json.dumps(notes, ensure_ascii=False)}\n'
     try:
         with locked(toml):
+            remove_stale_temps(toml)  # left by a writer killed mid-write; we hold the lock
             digest = file_digest(toml)
             old = toml.read_bytes() if toml.exists() else b""
             new = old.rstrip(b"\n") + b"\n" + entry.encode("utf-8")

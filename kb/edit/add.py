@@ -342,7 +342,7 @@ def _decide(record: EntryRecord, macros: MacroTable, index: _Index,
     entry = normalise_entry(record, macros, key)
     if record.key:
         renamed.setdefault(fold_key(record.key), key)  # crossrefs to this key follow the first entry
-    index.add(_known(key, f"{where} (added by this import)", entry.entry_type, field_texts(entry)))
+    index.add(Known(key, f"{where} (added by this import)", fields, work))  # the key aside, the probe's fields
     outcome.kind, outcome.key = "added", key
     outcome.message = f"added as {key}" + (f" ({note})" if note else "")
     return outcome, entry

@@ -9,6 +9,7 @@ copy of those rules, the file as it would be written is loaded and shaped here e
 from __future__ import annotations
 
 import bisect
+import itertools
 from pathlib import Path
 
 from kb.bibtex.load import references_from_bytes
@@ -31,7 +32,7 @@ def faults_once_written(existing: bytes, entries: list[str], target: Path, newli
     new_refs = [r for r in refs if r.line >= first_line]
     evidence = Evidence(Config(evidence_dir=target.parent), references=new_refs)
     problems += shacl_problems(evidence, build_graph(evidence), problems)
-    starts = [first_line + sum(e.count("\n") + 1 for e in entries[:i]) for i in range(len(entries))]
+    starts = list(itertools.accumulate((e.count("\n") + 1 for e in entries[:-1]), initial=first_line))
     faults: dict[int, list[Problem]] = {}
     for problem in problems:
         if problem.severity is Severity.ERROR and problem.line is not None and problem.line >= first_line:
