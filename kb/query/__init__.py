@@ -1,1 +1,2 @@
-"""Read side: read-only SPARQL over the KB (the guard, the engine, result formats) and the persisted query store."""
+"""Read side: read-only SPARQL over the KB (the guard, the engine, syntax errors placed where they are, result
+formats) and the persisted query store."""
