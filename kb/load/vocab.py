@@ -85,7 +85,7 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
         try:
             quads = list(ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=base_iri))
         except SyntaxError as exc:
-            detail = re.sub(r" \([^()]*, line \d+\)$", "", str(exc).split(": ", 1)[-1])  # the place is in front
+            detail = re.sub(r" \((?:[^()]*, )?line \d+\)$", "", str(exc).split(": ", 1)[-1])  # the place is in front
             problems.append(error(path, exc.lineno, "vocab-syntax", detail, col=exc.offset))
             continue
         vocab.quads.extend(quads)
