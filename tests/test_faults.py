@@ -282,7 +282,9 @@ def test_item12_yaml_number_traps_in_counts(evidence_copy: Path, written: str, r
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("n_studies", "9" * 5000, "'n_studies: 999"),
+    ("n_studies", "9" * 5000, "'n_studies: 99999999999999999999…' has 5,000 digits: not a count; expected a plain "
+                              "decimal number (a whole number). write the number in decimal digits as the source gives "
+                              "it, e.g. n_studies: 12; or quote it if it is text"),
     ("n_participants", ".inf", "'n_participants' is '.inf', not a number; expected a whole number"),
 ])
 def test_item12_numbers_that_are_no_counts(evidence_copy: Path, field: str, value: str, message: str) -> None:

@@ -131,7 +131,7 @@ def _number_trap(value: Scalar) -> str:
 
 def _decimal_example(text: str) -> str:
     digits = re.sub(r"[^0-9.]", "", text.split(":")[0]).lstrip("0") or "0"
-    return digits if not text.lower().startswith(("0x", "0b", "0o")) else "31"
+    return digits if not text.lower().startswith(("0x", "0b", "0o")) and len(digits) <= 18 else "12"
 
 
 class _Reader:
@@ -219,7 +219,8 @@ class _Reader:
             number = _plain_number(value.text, spec.kind)
             if number is None:  # YAML 1.1 reads 010 as 8, 0x1F as 31, 1:30 as 90, 1_000 as 1000
                 trap = _number_trap(value)
-                self.fail(value.line, "yaml-type-trap", f"'{key}: {value.text}' {trap}", **where,
+                shown = value.text if len(value.text) <= 40 else value.text[:20] + "…"
+                self.fail(value.line, "yaml-type-trap", f"'{key}: {shown}' {trap}", **where,
                           expected="a plain decimal number" + (" (a whole number)" if spec.kind == "int" else ""),
                           hint=f"write the number in decimal digits as the source gives it, e.g. {key}: "
                                f"{_decimal_example(value.text)}; or quote it if it is text")
