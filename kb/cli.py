@@ -499,7 +499,8 @@ def diff(evidence_dir: Path, old: Path | None, new: Path | None, revs: str | Non
     from kb.config import ConfigError
     from kb.diff.compare import compare
     from kb.diff.render import to_json, words
-    from kb.pipeline import EvidenceError, StateError, snapshot_of
+    from kb.pipeline import EvidenceError
+    from kb.states import StateError, snapshot_of
 
     if revs is not None:
         if old is not None or new is not None:
@@ -539,7 +540,8 @@ def release(evidence_dir: Path, name: str, date: str, notes: str) -> None:
     Writes releases/NAME/kb.nt.gz (the graph, compressed) and a [[releases]] entry in kb.toml,
     only when kb check passes. kb build then shows what each release changed.
     """
-    from kb.pipeline import EvidenceError, OutputError, ReleaseError, cut_release
+    from kb.pipeline import EvidenceError, OutputError
+    from kb.states import ReleaseError, cut_release
 
     try:
         dump = cut_release(load_config(evidence_dir), name, date, notes)

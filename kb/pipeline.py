@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,7 @@ from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
-from kb.problems import Report, bad_characters
+from kb.problems import Report
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -140,7 +138,7 @@ def _release_snapshot(config: Config, dump: Path) -> Snapshot:
     import hashlib
     import pickle
 
-    from kb.diff.snapshot import Snapshot, read_snapshot
+    from kb.diff.snapshot import Snapshot, read_dump
     from kb.io.atomic import replace_cache_file
 
     data = dump.read_bytes()
@@ -151,8 +149,7 @@ def _release_snapshot(config: Config, dump: Path) -> Snapshot:
             return cached
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass
-    store = load_dump(dump)
-    snap = read_snapshot(store, _base_of(store, dump))
+    snap = read_dump(dump)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         replace_cache_file(cache, pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL))
@@ -389,159 +386,3 @@ def _refuse_dangerous_out_dir(config: Config) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "data" / "kb.nt").is_file():
         raise ValueError(f"refusing to replace {config.out_dir}: it is not empty and is not a site built by kb "
                          "(no data/kb.nt); choose another --out")
-
-
-# --- states of the evidence, for kb diff and releases ------------------------------------------
-
-
-class StateError(ValueError):
-    """A state to compare could not be read (no such folder, revision or dump)."""
-
-
-def snapshot_of(source: Path, *, rev: str | None = None) -> Snapshot:
-    """A state of the KB, read through its graph.
-
-    ``source`` is an evidence folder, a built site (its ``data/kb.nt``) or an N-Triples dump
-    (``.nt`` or ``.nt.gz``). With ``rev``, the evidence folder as it was at that git revision.
-    """
-    from kb.config import load_config
-    from kb.diff.snapshot import read_snapshot
-
-    if rev is not None:
-        return _snapshot_at_revision(source, rev)
-    if source.is_dir() and (source / "data" / "kb.nt").is_file():
-        source = source / "data" / "kb.nt"
-    if source.is_file():
-        store = load_dump(source)
-        return read_snapshot(store, _base_of(store, source))
-    if not source.is_dir():
-        raise StateError(f"{source}: no such evidence folder, site or dump")
-    config = load_config(source, parse_cache=False)
-    checked = check(config, shacl=False)
-    if checked.graph is None or checked.report.errors:
-        raise EvidenceError(checked.report)
-    return read_snapshot(checked.graph.store, config.base_iri)
-
-
-def load_dump(path: Path) -> pyoxigraph.Store:
-    """A dump (``.nt``, ``.nt.gz``) in a fresh in-memory store."""
-    import gzip
-
-    import pyoxigraph as ox
-
-    store = ox.Store()
-    try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
-    except (OSError, SyntaxError, EOFError) as exc:
-        raise StateError(f"{path}: not a readable N-Triples dump ({exc})") from None
-    return store
-
-
-def _base_of(store: pyoxigraph.Store, path: Path) -> str:
-    """The base IRI of a dump: a work's IRI minus ``work/<citekey>``."""
-    import pyoxigraph as ox
-
-    from kb.namespaces import PSK
-
-    for quad in store.quads_for_pattern(None, ox.NamedNode(PSK + "citekey"), None, None):
-        iri, key = str(quad.subject)[1:-1], quad.object
-        if isinstance(key, ox.Literal) and iri.endswith("work/" + key.value):
-            return iri[: -len("work/" + key.value)]
-    raise StateError(f"{path}: no works in this dump, so it is not a KB graph")
-
-
-def _snapshot_at_revision(evidence_dir: Path, rev: str) -> Snapshot:
-    """The evidence folder at a git revision, extracted with ``git archive`` into a temporary folder."""
-    import io
-    import subprocess
-    import tarfile
-
-    folder = evidence_dir.resolve()
-    try:
-        top = Path(subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, check=True,
-                                  capture_output=True, text=True).stdout.strip())
-        rel = folder.relative_to(top).as_posix()
-        archive = subprocess.run(["git", "archive", "--format=tar", rev, "--", rel], cwd=top, check=True,
-                                 capture_output=True).stdout
-    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        message = detail.decode(errors="replace").strip() if isinstance(detail, bytes) else str(detail)
-        raise StateError(f"cannot read {evidence_dir} at revision '{rev}': {message or exc}") from None
-    with tempfile.TemporaryDirectory(prefix="kb-rev-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
-        return snapshot_of(Path(tmp) / rel)
-
-
-class ReleaseError(ValueError):
-    """A release could not be cut (bad name or date, already released): nothing was written."""
-
-
-def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
-    """Keep the current evidence as release ``name``: its dump, compressed, and a ``[[releases]]``
-    entry in ``kb.toml``. Both are written only after every check passed; a failure leaves no file."""
-    import gzip
-
-    from kb.export.rdf import ntriples_bytes
-    from kb.io.atomic import atomic_write_bytes, file_digest, locked, remove_stale_temps
-    from kb.load.releases import DATE_RE, RELEASE_NAME_RE, dump_path
-
-    if not RELEASE_NAME_RE.match(name):
-        raise ReleaseError(f"release name '{name}' is not safe; expected letters, digits, '.', '_' or '-'")
-    if not DATE_RE.match(date) or not _real_date(date):  # kb.toml must stay TOML: 2024-02-30 would break it
-        raise ReleaseError(f"release date '{date}' is not YYYY-MM-DD (a real calendar date, e.g. 2024-02-29)")
-    bad = bad_characters(notes, "--notes", "release")
-    if bad:  # the rule every text the KB takes in follows
-        raise ReleaseError(f"the notes hold a {bad[0][1].message}; expected printable text")
-    checked = check(config, history=True)
-    if not checked.report.ok(strict=False):
-        raise EvidenceError(checked.report)
-    releases = checked.evidence.releases
-    if any(r.name == name for r in releases):
-        raise ReleaseError(f"release '{name}' exists already; releases are never replaced")
-    if releases and date < releases[-1].date:
-        raise ReleaseError(f"release date {date} is before the latest release ({releases[-1].name}, "
-                           f"{releases[-1].date})")
-    dump = dump_path(config.evidence_dir, name)
-    if dump.exists():
-        raise ReleaseError(f"{dump} exists already; remove it or choose another name")
-    toml = config.evidence_dir / "kb.toml"
-    # gzip with no file name and mtime 0: the same evidence always gives the same bytes.
-    data = gzip.compress(ntriples_bytes(checked.kg), compresslevel=9, mtime=0)
-    # A TOML basic string: JSON's escapes are TOML's (a newline or a control character in the notes
-    # written raw would leave a kb.toml that no command can read).
-    entry = f'\n[[releases]]\nname = "{name}"\ndate = {date}\nnotes = {json.dumps(notes, ensure_ascii=False)}\n'
-    try:
-        with locked(toml):
-            remove_stale_temps(toml)  # left by a writer killed mid-write; we hold the lock
-            digest = file_digest(toml)
-            old = toml.read_bytes() if toml.exists() else b""
-            new = old.rstrip(b"\n") + b"\n" + entry.encode("utf-8")
-            tomllib.loads(new.decode("utf-8"))  # never write a kb.toml that does not parse
-            created = [folder for folder in (dump.parent, dump.parent.parent) if not folder.exists()]
-            dump.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                atomic_write_bytes(dump, data, expected_digest=file_digest(dump), backup=False)
-                atomic_write_bytes(toml, new, expected_digest=digest, backup=False)
-            except BaseException:
-                dump.unlink(missing_ok=True)
-                for folder in created:  # deepest first
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
-                raise
-    except LockTimeoutError as exc:
-        raise OutputError(f"{exc}; nothing was written") from None
-    except OSError as exc:
-        raise OutputError(f"{write_failure(exc, dump, len(data))}; nothing was written") from None
-    return dump
-
-
-def _real_date(text: str) -> bool:
-    import datetime
-
-    try:
-        datetime.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True

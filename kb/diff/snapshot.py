@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, PROV, PSK, RDF, SKOS
@@ -67,6 +68,42 @@ class Snapshot:
 
     def label(self, scheme: str, concept_id: str) -> str:
         return self.labels.get(f"{scheme}:{concept_id}", concept_id.replace("_", " "))
+
+
+class StateError(ValueError):
+    """A state to compare could not be read (no such folder, revision or dump)."""
+
+
+def read_dump(path: Path) -> Snapshot:
+    """The snapshot of an N-Triples dump (``.nt``, ``.nt.gz``): a built site's or a release's."""
+    store = load_dump(path)
+    return read_snapshot(store, base_of(store, path))
+
+
+def load_dump(path: Path) -> ox.Store:
+    """A dump (``.nt``, ``.nt.gz``) in a fresh in-memory store."""
+    import gzip
+
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
+    except (OSError, SyntaxError, EOFError) as exc:
+        raise StateError(f"{path}: not a readable N-Triples dump ({exc})") from None
+    return store
+
+
+def base_of(store: ox.Store, path: Path) -> str:
+    """The base IRI of a dump: a work's IRI minus ``work/<citekey>``."""
+    import pyoxigraph as ox
+
+    for quad in store.quads_for_pattern(None, ox.NamedNode(PSK + "citekey"), None, None):
+        iri, key = str(quad.subject)[1:-1], quad.object
+        if isinstance(key, ox.Literal) and iri.endswith("work/" + key.value):
+            return iri[: -len("work/" + key.value)]
+    raise StateError(f"{path}: no works in this dump, so it is not a KB graph")
 
 
 def read_snapshot(store: ox.Store, base_iri: str) -> Snapshot:
