@@ -138,6 +138,24 @@ def test_map_has_one_mark_per_claim_outcome_and_a_filter_changes_it(browser, sit
             page.screenshot(path=str(ARTIFACTS / "map-fixture.png"), full_page=True)
 
 
+def test_map_status_counts_findings_not_marks_of_claims_with_two_populations(browser, site) -> None:
+    """Regression: after a filter, the status counted marks, so a finding with two populations counted twice."""
+    rows = site.analysis.rows
+    multi = [r for r in rows if len(r.population) > 1]
+    if site.corpus == "real":
+        assert multi, "the real corpus has claims about two populations (older adults with SMI)"
+    with open_page(browser, url(site, "map.html"), viewport={"width": 1280, "height": 900}) as page:
+        page.select_option("#filter-certainty", "low")
+        page.select_option("#filter-certainty", "")  # every finding matches again, counted by the script
+        page.wait_for_function("document.getElementById('map-status').textContent.includes('all')")
+        assert page.inner_text("#map-status") == f"Showing all {len(rows)} findings."
+        if multi:
+            page.select_option("#filter-intervention", multi[0].intervention)
+            expected = sum(r.intervention == multi[0].intervention for r in rows)
+            assert visible_marks(page) > expected
+            assert f"Showing {expected} of {len(rows)} findings" in page.inner_text("#map-status")
+
+
 def test_interventions_map_has_the_same_marks(browser, site) -> None:
     with open_page(browser, url(site, "map-interventions.html")) as page:
         assert visible_marks(page) == len(site.analysis.rows)

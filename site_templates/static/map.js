@@ -45,12 +45,14 @@
       if (el.name && el.type !== "checkbox") wanted[el.name] = el.value;
     });
     var ok = data.rows.map(function (row) { return matches(row, wanted); });
-    var shown = 0;
+    /* A finding with two populations (or settings) has a mark in each row: count findings, not marks. */
+    var seen = {}, shown = 0;
+    function count(r) { if (!seen[r]) { seen[r] = true; shown += 1; } }
     table.querySelectorAll("td.cell:not(.empty)").forEach(function (cell) {
       var counts = {}, n = 0;
       if (cell.hasAttribute("data-rows")) {
         cell.getAttribute("data-rows").split(" ").forEach(function (r) {
-          if (ok[Number(r)]) { var d = data.rows[Number(r)][field.direction]; counts[d] = (counts[d] || 0) + 1; n += 1; }
+          if (ok[Number(r)]) { var d = data.rows[Number(r)][field.direction]; counts[d] = (counts[d] || 0) + 1; n += 1; count(r); }
         });
         cell.querySelectorAll(".tally").forEach(function (tally) {
           var d = tally.getAttribute("data-d");
@@ -62,10 +64,9 @@
           var r = Number(mark.getAttribute("data-r"));
           var visible = ok[r];
           if (visible) { mark.removeAttribute("hidden"); } else { mark.setAttribute("hidden", ""); }
-          if (visible) { var d = data.rows[r][field.direction]; counts[d] = (counts[d] || 0) + 1; n += 1; }
+          if (visible) { var d = data.rows[r][field.direction]; counts[d] = (counts[d] || 0) + 1; n += 1; count(r); }
         });
       }
-      shown += n;
       cell.classList.toggle("filtered-out", n === 0);
       cell.querySelector(".cell-text").textContent = describe(counts, n);
     });
