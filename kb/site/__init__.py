@@ -103,7 +103,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     is work for this process while the workers render (the pipeline persists the store there).
     """
     from kb.site import assets, overview
-    from kb.site.evmap import MARKS_PER_CELL
+    from kb.site.evmap import MARKS_PER_CELL, map_data, map_statements
     from kb.site.render import Writer, environment, stamp
     from kb.site.reuse import render_key
     from kb.site.search import search_index, sparql_links
@@ -147,6 +147,10 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     scripts = [*oxigraph, *dump,
                assets.data_script("KB_SEARCH", "assets/search-index.js", search_index(res), "search index"),
                assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),
+               assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
+                                  "the findings, for the evidence maps' filters"),
+               assets.data_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
+                                  map_statements(res.analysis.rows), "statements, for the maps' CSV"),
                *res.refdata.scripts()]
     for script in scripts:
         writer.write(script.path, script.content)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from kb.analyse.analysis import Row
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
-from kb.site import evmap, jsonld
+from kb.site import evmap, jsonld, tablequery
 from kb.site.grade import summarise
 from kb.site.highwire import highwire_tags
 from kb.site.refdata import everything, work_files
@@ -107,7 +107,8 @@ def claim_pages(res: Resolver, out: Output) -> None:
     for n, (path, chunk) in enumerate(zip(paths, chunks, strict=True), start=1):
         title = "All claims" if n == 1 else f"All claims, page {n} of {len(chunks)}"
         index = ClaimsIndexPage(path=path, title=title, template="claims.html", section="claims", rows=chunk,
-                                description=description, pages=pages, first=(n - 1) * ROWS_PER_PAGE + 1)
+                                description=description, pages=pages, first=(n - 1) * ROWS_PER_PAGE + 1,
+                                query=tablequery.all_claims())
         index.jsonld = jsonld.collection(res, index.title, index.description)
         if n == 1:
             add_csv(out, index, claims_csv(rows))
@@ -152,6 +153,8 @@ def reference_pages(res: Resolver, out: Output) -> None:
             stated=res.claim_rows(stated.get(ref.key, [])), resting=res.claim_rows(resting.get(ref.key, [])),
             note=latex_to_text(ref.get("annote") or ref.get("note")),
         )
+        if page.stated or page.resting:
+            page.query = tablequery.work_claims(page.iri, page.title)
         page.jsonld = jsonld.reference(res, ref)
         page.meta = highwire_tags(ref)
         if page.stated or page.resting:
@@ -165,7 +168,8 @@ def reference_pages(res: Resolver, out: Output) -> None:
                              section="references", rows=tuple(bib_rows),
                              types=tuple(sorted({r.entry_type for r in bib_rows})),
                              description=f"{len(bib_rows)} works: the source documents and everything they cite.",
-                             everything=everything(BIBLIOGRAPHY_FILES))
+                             everything=everything(BIBLIOGRAPHY_FILES),
+                             query=tablequery.bibliography())
     index.refs = res.refdata.chosen_in_browser("bibliography-selection", "#bibliography tbody tr")
     index.jsonld = jsonld.collection(res, index.title, index.description)
     add_csv(out, index, dicts_to_csv([{
@@ -197,6 +201,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
                 concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
                 broader=broader, iri=concept.iri, summaries=tuple(res.summary(s) for s in summarise(rows)),
                 rows=res.claim_rows(rows),
+                query=tablequery.concept_claims(scheme, concept.iri, concept.label) if rows else None,
             )
             page.jsonld = jsonld.concept(res, concept)
             if page.rows:
@@ -224,21 +229,21 @@ def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
     rows = res.analysis.rows
     if len(rows) > evmap.MARKS_PER_MAP:
         threshold = 0  # at scale every cell shows counts
-    groups, columns = evmap.columns(res)
     directions, certainties = evmap.legend()
     views = tuple(Link(path, f"{evmap.AXES[axis]} × outcomes") for axis, path in MAP_PATHS.items())
-    data = evmap.row_data(res, rows)
+    filters = evmap.filters(res, rows)
     for axis, path in MAP_PATHS.items():
         if axis not in axes:
             continue
         title = f"Evidence map: {evmap.AXES[axis].lower()} × outcomes"
+        groups, map_rows = evmap.build(res, rows, axis, threshold)
         page = MapPage(
             path=path, title=title, template="map.html", section="map",
             description="What the evidence found, for whom, and how sure we can be: one mark per claim and outcome.",
-            axis=axis, axis_label=evmap.AXES[axis], views=views, groups=groups, columns=columns,
-            rows=evmap.build_rows(res, rows, axis, columns, threshold), filters=evmap.filters(res, rows, axis),
-            directions=directions, certainties=certainties, threshold=threshold, total=len(rows), data=data,
-            scripts=("assets/map.js",),
+            axis=axis, axis_label=evmap.AXES[axis], axis_noun=evmap.AXIS_NOUNS[axis], views=views, groups=groups, rows=map_rows, filters=filters,
+            directions=directions, certainties=certainties, threshold=threshold, total=len(rows),
+            query=tablequery.evidence_map(axis, evmap.AXES[axis]),
+            scripts=("assets/map-data.js", "assets/map.js"),
         )
         page.jsonld = jsonld.collection(res, title, page.description)
         out.pages.append(page)
@@ -258,6 +263,8 @@ def cell_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             description=evmap.cell_text(rows), row_term=row_term, outcome=outcome_term,
             summaries=tuple(res.summary(s) for s in summarise(rows)), rows=res.claim_rows(rows),
             map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"),
+            query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
+                                         res.concept_iri("outcome", outcome), outcome_term.label),
         )
         page.jsonld = jsonld.collection(res, page.title, page.description)
         page.refs = res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",

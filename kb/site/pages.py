@@ -101,6 +101,14 @@ class FindingView:
 
 
 @dataclass(frozen=True)
+class TableQuery:
+    """The SPARQL query that produces a table (see :mod:`kb.site.tablequery`); templates link it with
+    the ``as_query`` macro to ``sparql.html#query=…``, which runs it on load."""
+
+    text: str  # without the prologue: the SPARQL page and `kb query` predeclare the prefixes
+
+
+@dataclass(frozen=True)
 class Fact:
     label: str
     value: str
@@ -159,6 +167,7 @@ class Page:
     breadcrumbs: tuple[Link, ...] = ()
     jsonld: dict = field(default_factory=dict)
     csv: Link | None = None
+    query: TableQuery | None = None  # the query behind the page's main table
     scripts: tuple[str, ...] = ()
     meta: tuple[tuple[str, str], ...] = ()  # extra <meta name content> (Highwire citation_* tags)
     refs: RefList | None = None  # the works this page lists, for "download these references"
@@ -175,10 +184,10 @@ class HomePage(Page):
 
 @dataclass(frozen=True)
 class Mark:
-    row: int  # index into the map's row data (filters)
+    row: int  # index into the map's finding data (assets/map-data.js), for the filters
     direction: str
     certainty: str
-    title: str
+    title: str  # the outcome, direction, certainty and design, then the claim's statement
 
 
 @dataclass(frozen=True)
@@ -193,18 +202,26 @@ class Tally:
 
 @dataclass(frozen=True)
 class MapCell:
-    outcome: str
-    link: Link | None
+    """One cell of the map: a row × an outcome, or a row × a whole outcome domain."""
+
+    key: str  # the outcome's or the domain's id
+    link: Link | None  # the cell's page (outcome cells with findings)
     marks: tuple[Mark, ...]
     tallies: tuple[Tally, ...]  # non-empty only for aggregated cells
-    rows: tuple[int, ...]
-    text: str  # the counts in words, for screen readers
+    count: int
+    text: str  # the counts in words, for screen readers and the list view
+
+
+@dataclass(frozen=True)
+class MapRowGroup:
+    domain: MapCell  # the domain's summary cell, shown while the domain is collapsed
+    cells: tuple[MapCell, ...]  # one per outcome of the domain
 
 
 @dataclass(frozen=True)
 class MapRow:
     term: Term
-    cells: tuple[MapCell, ...]
+    groups: tuple[MapRowGroup, ...]  # in the order of MapPage.groups
     count: int
 
 
@@ -212,23 +229,29 @@ class MapRow:
 class MapColumn:
     term: Term
     domain: str
+    count: int
 
 
 @dataclass(frozen=True)
 class MapGroup:
+    """An outcome domain: one column while collapsed, its outcomes' columns once expanded."""
+
     term: Term
-    span: int
+    columns: tuple[MapColumn, ...]
+    count: int
 
 
 @dataclass(frozen=True)
 class FilterOption:
     value: str
     label: str
+    count: int  # findings with this value, before any filter
+    selected: bool  # part of the default view
 
 
 @dataclass(frozen=True)
 class MapFilter:
-    name: str
+    name: str  # also the name of its parameter in the map's URL
     label: str
     options: tuple[FilterOption, ...]
 
@@ -242,18 +265,17 @@ class LegendItem:
 
 @dataclass(kw_only=True)
 class MapPage(Page):
-    axis: str  # population | intervention
-    axis_label: str
-    views: tuple[Link, ...]  # the two maps, for the toggle
+    axis: str  # population | setting | delivery | perspective | intervention
+    axis_label: str  # "Populations"
+    axis_noun: str  # "population"
+    views: tuple[Link, ...]  # the maps, for the toggle
     groups: tuple[MapGroup, ...]
-    columns: tuple[MapColumn, ...]
     rows: tuple[MapRow, ...]
     filters: tuple[MapFilter, ...]
     directions: tuple[LegendItem, ...]
     certainties: tuple[LegendItem, ...]
     threshold: int
     total: int
-    data: dict  # row data for the filters (embedded as JSON)
 
 
 @dataclass(kw_only=True)

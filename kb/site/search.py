@@ -8,6 +8,7 @@ the data script holding its downloads (:mod:`kb.site.refdata`).
 from __future__ import annotations
 
 from kb.bibtex.load import latex_to_text
+from kb.ids import SCHEMES
 from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
 
 KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population", "setting": "Setting",
@@ -41,14 +42,29 @@ def search_index(res: Resolver) -> list[dict[str, str | int]]:
     return records
 
 
-def sparql_links(res: Resolver) -> dict[str, str]:
-    """IRI → site path, so that query results link to the pages of claims, works and concepts."""
-    links = {res.mint.claim(c): res.claim_path(c) for c in res.analysis.claim_ids}
-    links.update({res.mint.work(r.key): res.ref_path(r.key) for r in res.ev.references})
-    for scheme in CONCEPT_FOLDERS:
-        for concept_id in res.vocab.ids(scheme):
-            concept = res.vocab.get(scheme, concept_id)
-            path = res.concept_path(scheme, concept_id)
-            if concept is not None and path:
-                links[concept.iri] = path
-    return links
+def sparql_links(res: Resolver) -> dict[str, object]:
+    """IRI → site page (and label), so that query results show labels linking to the pages of
+    claims, works and concepts.
+
+    IRIs are stored relative to the base IRI (``base``), a third of the bytes at scale. A claim's
+    value is its path alone (its label is its id, the IRI's last segment); a work's or concept's
+    is ``[path, label]``.
+    """
+    base = res.mint.base
+    links: dict[str, object] = {}
+
+    def key(iri: str) -> str:
+        return iri[len(base):] if iri.startswith(base) else iri
+
+    for claim_id in res.analysis.claim_ids:
+        links[key(res.mint.claim(claim_id))] = res.claim_path(claim_id)
+    for ref in res.ev.references:
+        links[key(res.mint.work(ref.key))] = [res.ref_path(ref.key), res.ref_link(ref.key).label]
+    for scheme, concepts in res.vocab.concepts.items():
+        for concept in concepts.values():
+            path = res.concept_path(scheme, concept.id)
+            if path:
+                links[key(concept.iri)] = [path, concept.label]
+    for scheme in SCHEMES:
+        links[key(res.mint.scheme(scheme))] = [f"method.html#scheme-{scheme}", res.vocab.scheme_labels.get(scheme, scheme)]
+    return {"base": base, "links": links}

@@ -80,6 +80,10 @@ class Resolver:
             return f"outcomes/index.html#domain-{concept_id}"
         return f"{folder}/{concept_id}.html"
 
+    def concept_iri(self, scheme: str, concept_id: str) -> str:
+        concept = self.vocab.get(scheme, concept_id)
+        return concept.iri if concept else self.mint.concept(scheme, concept_id)
+
     def cell_path(self, axis: str, row_id: str, outcome: str) -> str:
         return f"cells/{axis}/{row_id}--{outcome}.html"
 

@@ -1,5 +1,37 @@
 /* Progressive enhancement shared by all pages: filter and sort tables, copy BibTeX.
    Without JavaScript every table is complete and every link works. */
+/* CSV written in the browser (the map's filtered findings, SPARQL results; the rule first written
+   for the SPARQL page's CSV, now shared here) follows kb/io/tables.py, the KB's one CSV writer: a cell that a spreadsheet would run as a formula
+   (it begins with =, +, -, @, a tab, a carriage return or an apostrophe, and is not a plain number)
+   gets a leading apostrophe. window.kbCsv.table(header, rows, lineEnd) gives the whole file. */
+window.kbCsv = (function () {
+  "use strict";
+  var TRIGGERS = ["=", "+", "-", "@", "\t", "\r", "'"];
+  var NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+  function neutralise(value) {
+    var text = value === null || value === undefined ? "" : String(value);
+    if (text && TRIGGERS.indexOf(text.charAt(0)) !== -1 && !NUMBER.test(text)) return "'" + text;
+    return text;
+  }
+
+  function field(value) {
+    var text = neutralise(value);
+    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+
+  /* A row of one empty cell is written "" (as Python's csv module does), not as a blank line. */
+  function table(header, rows, lineEnd) {
+    var end = lineEnd || "\n";
+    return [header].concat(rows).map(function (row) {
+      var line = row.map(field).join(",");
+      return line === "" && row.length === 1 ? '""' : line;
+    }).join(end) + end;
+  }
+
+  return { neutralise: neutralise, field: field, table: table };
+})();
+
 (function () {
   "use strict";
 

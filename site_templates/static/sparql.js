@@ -18,7 +18,8 @@
   var jsonLink = document.getElementById("download-json");
   var prologue = JSON.parse(document.getElementById("sparql-prologue").textContent);
   var prologueLines = prologue.split("\n").length - 1;
-  var links = window.KB_LINKS || {};
+  var siteLinks = window.KB_LINKS || { base: "", links: {} };
+  var shareLink = document.getElementById("share-query");
   var prefixes = [];
   prologue.replace(/PREFIX (\w*): <([^>]*)>/g, function (_, name, iri) { prefixes.push([name, iri]); return ""; });
   prefixes.sort(function (a, b) { return b[1].length - a[1].length; });
@@ -105,7 +106,7 @@
   }
 
   function loadInChunks(target, bytes, format, progress) {
-    var options = { format: format, unchecked: true, no_transaction: true };
+    var options = { format: format, lenient: true, no_transaction: true };
     if (format !== "text/turtle") {
       target.load(bytes, options);
       return Promise.resolve();
@@ -167,35 +168,34 @@
     return "Syntax error at line " + (Number(match[1]) - prologueLines) + ", column " + match[2] + ": " + detail;
   }
 
+  /* An IRI as a prefixed name where a declared prefix fits, else in angle brackets (as kb query). */
+  function prefixed(iri) {
+    for (var i = 0; i < prefixes.length; i++) {
+      var ns = prefixes[i][1];
+      if (iri.indexOf(ns) === 0 && /^[\w.-]*$/.test(iri.slice(ns.length))) return prefixes[i][0] + ":" + iri.slice(ns.length);
+    }
+    return "<" + iri + ">";
+  }
+
+  /* The KB's page and label for an IRI, if it has one: claims, works, concepts, schemes. */
+  function page(iri) {
+    var key = siteLinks.base && iri.indexOf(siteLinks.base) === 0 ? iri.slice(siteLinks.base.length) : iri;
+    var entry = Object.prototype.hasOwnProperty.call(siteLinks.links, key) ? siteLinks.links[key] : null;
+    if (entry === null) return null;
+    if (typeof entry === "string") return { href: entry, label: iri.slice(iri.lastIndexOf("/") + 1) };
+    return { href: entry[0], label: entry[1] };
+  }
+
+  /* How a result term is shown: IRIs of the KB by their label, linked to their page; other IRIs
+     as prefixed names; literals as their value. ``term`` is the name kb query prints. */
   function display(term) {
     if (!term) return { text: "" };
     if (term.type === "uri") {
-      for (var i = 0; i < prefixes.length; i++) {
-        var ns = prefixes[i][1];
-        if (term.value.indexOf(ns) === 0 && /^[\w.-]*$/.test(term.value.slice(ns.length))) {
-          return { text: prefixes[i][0] + ":" + term.value.slice(ns.length), href: links[term.value] };
-        }
-      }
-      return { text: "<" + term.value + ">", href: links[term.value] };
+      var name = prefixed(term.value), known = page(term.value);
+      return known ? { text: known.label, href: known.href, term: name } : { text: name, term: name };
     }
     if (term.type === "bnode") return { text: "_:" + term.value };
     return { text: term.value };
-  }
-
-  // The rule of kb/io/tables.py, the one CSV writer of kb build, kb export and kb query: a cell that a
-  // spreadsheet would run as a formula (first character = + - @, tab, carriage return; or ' , so that the
-  // rule stays reversible) gets a leading apostrophe, except plain numbers such as -0.5 or +3.
-  // To get the raw value back, remove the first character of every cell that begins with '.
-  var FORMULA_FIRST = /^[=+\-@\t\r']/;
-  var PLAIN_NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
-
-  function neutralise(value) {
-    return FORMULA_FIRST.test(value) && !PLAIN_NUMBER.test(value) ? "'" + value : value;
-  }
-
-  function csvField(value) {
-    value = neutralise(value);
-    return /[",\n\r]/.test(value) ? '"' + value.replace(/"/g, '""') + '"' : value;
   }
 
   function offer(link, content, type) {
@@ -233,10 +233,12 @@
       vars.forEach(function (v) {
         var td = tr.insertCell();
         var shown = display(binding[v]);
+        if (shown.term) td.setAttribute("data-term", shown.term);
         if (shown.href) {
           var a = document.createElement("a");
           a.href = shown.href;
           a.textContent = shown.text;
+          if (shown.term !== shown.text) a.title = shown.term;
           td.appendChild(a);
         } else {
           td.textContent = shown.text;
@@ -244,10 +246,9 @@
       });
     });
     results.appendChild(table);
-    var csv = [vars.map(csvField).join(",")].concat(rows.map(function (b) {
-      var line = vars.map(function (v) { return csvField(b[v] ? b[v].value : ""); }).join(",");
-      return line === "" && vars.length === 1 ? '""' : line;  // as Python's csv: a row, not a blank line
-    })).join("\r\n") + "\r\n";
+    var csv = window.kbCsv.table(vars, rows.map(function (b) {
+      return vars.map(function (v) { return b[v] ? b[v].value : ""; });
+    }), "\r\n");
     offer(csvLink, csv, "text/csv");
     csvLink.hidden = false;
     csvLink.textContent = "CSV";
@@ -257,6 +258,23 @@
     jsonLink.textContent = "JSON";
     downloads.hidden = false;
     summary.textContent = rows.length + (rows.length === 1 ? " row." : " rows.");
+  }
+
+  /* Oxigraph writes Turtle with full IRIs; declare the page's prefixes and use them wherever an
+     IRI fits one. Only IRI tokens change: string literals are copied as they are. */
+  function withPrefixes(turtle) {
+    var used = {};
+    var body = turtle.replace(/("(?:[^"\\]|\\.)*")|<([^<>"{}|^`\\\x00-\x20]*)>/g, function (all, literal, iri) {
+      if (literal !== undefined) return literal;
+      var name = prefixed(iri);
+      if (name.charAt(0) === "<" || !/^[\w-]*:(?:[A-Za-z0-9_](?:[\w.-]*[\w-])?)?$/.test(name)) return all;
+      used[name.slice(0, name.indexOf(":"))] = true;
+      return name;
+    });
+    var head = prefixes.filter(function (p) { return used[p[0]]; })
+      .sort(function (a, b) { return a[0] < b[0] ? -1 : 1; })
+      .map(function (p) { return "@prefix " + p[0] + ": <" + p[1] + "> ."; });
+    return (head.length ? head.join("\n") + "\n\n" : "") + body;
   }
 
   function run(query) {
@@ -273,13 +291,17 @@
     try {
       if (form === "CONSTRUCT" || form === "DESCRIBE") {
         var triples = store.query(prologue + query, { results_format: "application/n-triples" });
+        var turtle = withPrefixes(store.query(prologue + query, { results_format: "text/turtle" }));
         var pre = document.createElement("pre");
-        pre.textContent = triples || "# no triples";
+        pre.id = "sparql-turtle";
+        pre.textContent = triples ? turtle : "# no triples";
         results.appendChild(pre);
+        offer(csvLink, turtle, "text/turtle");
+        csvLink.setAttribute("download", "results.ttl");
+        csvLink.textContent = "Turtle";
         offer(jsonLink, triples, "application/n-triples");
         jsonLink.setAttribute("download", "results.nt");
         jsonLink.textContent = "N-Triples";
-        csvLink.hidden = true;
         downloads.hidden = false;
         var count = triples ? triples.trim().split("\n").length : 0;
         summary.textContent = count + (count === 1 ? " triple." : " triples.");
@@ -307,19 +329,48 @@
     }
   }
 
+  /* A query can be shared as a URL: sparql.html#query=<the text, percent-encoded>. The page runs
+     it once the engine is ready; running another query puts that one in the address. */
+  function fromHash() {
+    var match = /^#query=([\s\S]*)$/.exec(window.location.hash);
+    if (!match) return null;
+    try { return decodeURIComponent(match[1]); } catch (e) { return null; }
+  }
+
+  function share(query) {
+    var hash = "#query=" + encodeURIComponent(query);
+    shareLink.href = hash;
+    shareLink.parentNode.hidden = false;
+    if (window.location.hash !== hash) {
+      try { history.replaceState(null, "", hash); } catch (e) { /* some file:// contexts refuse */ }
+    }
+  }
+
+  function runShared() {
+    var query = fromHash();
+    if (query === null) return;
+    textarea.value = query;
+    run(query);
+  }
+
   if (!form) return;
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     run(textarea.value);
+    share(textarea.value);
   });
   document.querySelectorAll("button.run-example").forEach(function (button) {
     button.addEventListener("click", function () {
       var source = document.getElementById("example-text-" + button.getAttribute("data-example"));
       textarea.value = source.textContent;
       run(textarea.value);
+      share(textarea.value);
       document.getElementById("results-h").scrollIntoView();
     });
   });
+  window.addEventListener("hashchange", function () { if (store) runShared(); });
+  var shared = fromHash();
+  if (shared !== null) textarea.value = shared;  /* shown at once, run when the engine is ready */
 
   if (typeof WebAssembly !== "object" || typeof DecompressionStream !== "function" || !window.oxigraph ||
       !window.KB_OXIGRAPH_WASM_GZ || !window.KB_DUMP_GZ) {
@@ -347,6 +398,10 @@
     document.querySelectorAll("button.run-example").forEach(function (b) { b.hidden = false; });
     document.documentElement.setAttribute("data-sparql-ready", "true");
     mark("ready");
+    if (fromHash() !== null) {
+      status.textContent += " Running the query from the link.";
+      runShared();
+    }
   }).catch(function (error) {
     status.textContent = "The query engine could not start (" + (error && error.message || error) + "). " +
       "Run the same queries on your computer with kb query (see below).";
