@@ -118,12 +118,37 @@ def test_every_table_page_offers_its_rows_as_csv(site) -> None:
         len(site.analysis.rows) + 1
 
 
+def map_marks(tree, part: str = "outcome") -> tuple[list, list[int]]:
+    """The marks and the tally counts of one part of a map page: its outcome cells, its domain
+    cells or its list view (each shows every finding once per row it belongs to)."""
+    def wanted(element) -> bool:
+        classes = (element.get("class") or "").split()
+        if part == "outcome":
+            return local(element) == "td" and any(c.startswith("o-") for c in classes)
+        if part == "domain":
+            return local(element) == "td" and "dom-cell" in classes
+        return local(element) == "li" and "list-cell" in classes
+
+    marks, counts = [], []
+    for cell in (e for e in tree.iter() if wanted(e)):
+        for e in cell.iter():
+            if local(e) == "svg" and e.get("data-r") is not None:
+                marks.append(e)
+            elif local(e) == "span" and e.get("class") == "n":
+                counts.append(int(e.text))
+    return marks, counts
+
+
 def test_map_draws_one_mark_per_claim_outcome(site) -> None:
-    for page in ("map.html", "map-interventions.html"):
+    rows = site.analysis.rows
+    for page, axis in (("map.html", "population"), ("map-interventions.html", "intervention")):
         tree = parse(site.out_dir / page)
-        marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
-        assert len(marks) == len(site.analysis.rows)
-        assert sorted(int(m.get("data-r")) for m in marks) == list(range(len(site.analysis.rows)))
+        expected = sum(len(r.values(axis)) for r in rows)
+        for part in ("outcome", "domain", "list"):
+            marks, counts = map_marks(tree, part)
+            assert len(marks) + sum(counts) == expected, (page, part)
+        marks, _ = map_marks(tree, "outcome")
+        assert sorted({int(m.get("data-r")) for m in marks}) == list(range(len(rows)))
 
 
 def test_crowded_cells_aggregate_into_counts(site, tmp_path: Path) -> None:
@@ -132,10 +157,10 @@ def test_crowded_cells_aggregate_into_counts(site, tmp_path: Path) -> None:
     files = render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path), threshold=0).files
     page = next(f for f in files if f.name == "map.html")
     tree = parse(page)
-    marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
-    counts = [int(n.text) for n in elements(tree, "span") if n.get("class") == "n"]
-    assert counts, "a cell with more findings than the threshold shows counts"
-    assert len(marks) + sum(counts) == len(site.analysis.rows)
+    for part in ("outcome", "domain", "list"):
+        marks, counts = map_marks(tree, part)
+        assert counts and not marks, "a cell with more findings than the threshold shows counts"
+        assert sum(counts) == sum(len(r.population) for r in site.analysis.rows)
 
 
 def _staging(site, tmp_path: Path) -> Path:
@@ -262,7 +287,8 @@ def test_no_resource_is_loaded_from_outside_the_site(site) -> None:
                 url = element.get("src") or (element.get("href") if tag in ("link", "use", "image") else "") or ""
                 assert not urlsplit(url).scheme and not url.startswith("//"), (page, tag, url)
     css = (site.out_dir / "assets" / "site.css").read_text(encoding="utf-8")
-    assert "url(" not in css and "@import" not in css
+    assert "@import" not in css
+    assert all(ref.startswith("#") for ref in re.findall(r"url\(([^)]*)\)", css)), "only same-page url(#id)"
 
 
 def test_every_page_embeds_its_record_as_json_ld(site) -> None:
@@ -287,6 +313,20 @@ def test_every_page_is_valid_html5(site) -> None:
         ids = [e.get("id") for e in parse(page).iter() if e.get("id")]
         duplicates = [i for i, n in Counter(ids).items() if n > 1]
         assert not duplicates, f"{page}: duplicate ids {duplicates}"
+
+
+@functools.cache
+def sparql_problem(query: str) -> str:
+    """Why a query of a "this table as a query" link would not run (empty if it runs)."""
+    import pyoxigraph as ox
+
+    from kb.namespaces import sparql_prologue
+
+    try:
+        ox.Store().query(sparql_prologue() + query)
+    except SyntaxError as exc:
+        return f"SPARQL syntax error: {exc}"
+    return ""
 
 
 def check_links(root: Path) -> tuple[int, list[str]]:
@@ -315,6 +355,10 @@ def check_links(root: Path) -> tuple[int, list[str]]:
                 target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
                 if not target.is_relative_to(root.resolve()) or not target.is_file():
                     broken.append(f"{page.relative_to(root)}: {url} (no such file)")
+                elif target.name == "sparql.html" and parts.fragment.startswith("query="):
+                    problem = sparql_problem(unquote(parts.fragment[len("query="):]))
+                    if problem:
+                        broken.append(f"{page.relative_to(root)}: {url[:80]}… ({problem})")
                 elif parts.fragment and parts.fragment not in anchors(target):
                     broken.append(f"{page.relative_to(root)}: {url} (no such anchor)")
     return checked, broken
@@ -387,9 +431,7 @@ def test_real_corpus_builds_valid_linked_pages(real_site) -> None:
     _checked, broken = check_links(real_site.out_dir)  # parses every page strictly as HTML5
     assert not broken, "\n".join(broken[:20])
     tree = parse(real_site.out_dir / "map.html")
-    marks = [m for m in elements(tree, "svg") if m.get("data-r") is not None]
-    counts = [int(n.text) for n in elements(tree, "span") if n.get("class") == "n"]
-    # one mark per finding and population row: a finding about older adults with SMI has a mark in each
+    marks, counts = map_marks(tree)
     assert len(marks) + sum(counts) == sum(len(r.population) for r in real_site.analysis.rows)
 
 

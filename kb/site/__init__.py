@@ -102,7 +102,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
     is work for this process while the workers render (the pipeline persists the store there).
     """
-    from kb.site import assets, overview
+    from kb.site import assets, gaps, overview
     from kb.site.evmap import MARKS_PER_CELL, map_data, map_statements
     from kb.site.render import Writer, environment, stamp
     from kb.site.reuse import render_key
@@ -132,7 +132,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     progress("rendering overview pages")
     writer = Writer(target, job.previous)
     out = _output()
-    overview.gaps_page(res, out)
+    gaps.gaps_page(res, out)
     overview.network_page(res, out)
     overview.sparql_page(res, out)
     overview.search_page(res, out)

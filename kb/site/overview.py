@@ -25,9 +25,6 @@ from kb.site.pages import (
     Download,
     ExampleView,
     Fact,
-    GapCell,
-    GapList,
-    GapsPage,
     HomePage,
     Link,
     MethodPage,
@@ -94,61 +91,6 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
         sources=tuple(res.ref_link(k) for k in sorted({c.source for c in ev.claims})),
     )
     page.jsonld = jsonld.dataset(res, page.description, site.updated, ())
-    out.pages.append(page)
-
-
-def gaps_page(res: Resolver, out: Output) -> None:
-    vocab, rows = res.vocab, res.analysis.rows
-    gaps = res.analysis.gaps(vocab.ids("population"), vocab.ids("outcome"))
-    cells: dict[tuple[str, str], list[Row]] = {}
-    for row in rows:
-        for population in row.population:
-            cells.setdefault((population, row.outcome), []).append(row)
-
-    def cell(key: tuple[str, str], detail: str) -> GapCell:
-        population, outcome = key
-        link = Link(res.cell_path("population", population, outcome), "claims") if key in cells else None
-        return GapCell(res.term("population", population), res.term("outcome", outcome), link, detail)
-
-    def describe(key: tuple[str, str], what: str) -> str:
-        members = cells[key]
-        if what == "direction":
-            found = Counter(r.direction for r in members)
-            return ", ".join(f"{found[d]} {DIRECTION_LABELS[d].lower()}" for d in DIRECTIONS if found[d])
-        if what == "certainty":
-            found = Counter(r.certainty for r in members)
-            return ", ".join(f"{found[c]} {LEVEL_WORDS[c]}" for c in LEVELS if found[c])
-        return ", ".join(sorted({r.design_label for r in members}))
-
-    empty_by_pop: dict[str, list[Term]] = {}
-    for population, outcome in gaps["empty"]:
-        empty_by_pop.setdefault(population, []).append(res.term("outcome", outcome))
-    grouped = tuple((res.term("population", p), tuple(sorted(ts, key=lambda t: t.label.lower())))
-                    for p, ts in sorted(empty_by_pop.items(), key=lambda kv: res.label("population", kv[0]).lower()))
-    lists = (
-        GapList("conflicting", "Conflicting findings",
-                "Cells where claims point in different directions, or a claim reports mixed results.",
-                tuple(cell(k, describe(k, "direction")) for k in gaps["conflicting"]), ()),
-        GapList("low-only", "Only low or very low certainty",
-                "Cells with evidence, all of it of low or very low certainty: findings may change.",
-                tuple(cell(k, describe(k, "certainty")) for k in gaps["low_only"]), ()),
-        GapList("no-review", "Primary studies but no review",
-                "Cells whose claims rest on trials or other primary studies, with no systematic review.",
-                tuple(cell(k, describe(k, "design")) for k in gaps["no_review"]), ()),
-        GapList("empty", "No evidence",
-                f"{len(gaps['empty'])} population × outcome cells with no claim at all, by population.", (), grouped),
-    )
-    used = {p for r in rows for p in r.population} | {r.outcome for r in rows}
-    unused = tuple(res.term(s, c) for s in ("population", "outcome") for c in vocab.ids(s) if c not in used)
-    page = GapsPage(path="gaps.html", title="Gaps in the evidence", template="gaps.html", section="gaps",
-                    description="Where evidence is missing, weak, conflicting or not yet reviewed.",
-                    lists=lists, unused=unused)
-    page.jsonld = jsonld.webpage(res, page.title, page.description)
-    csv_rows = [{"gap": g.id, "population": c.row.label, "outcome": c.outcome.label, "detail": c.detail}
-                for g in lists for c in g.cells]
-    csv_rows += [{"gap": "empty", "population": p.label, "outcome": o.label, "detail": ""}
-                 for p, os_ in grouped for o in os_]
-    add_csv(out, page, dicts_to_csv(csv_rows, ["gap", "population", "outcome", "detail"]))
     out.pages.append(page)
 
 

@@ -403,14 +403,19 @@ class GapList:
     id: str
     title: str
     explanation: str
-    cells: tuple[GapCell, ...]
-    grouped: tuple[tuple[Term, tuple[Term, ...]], ...]  # empty cells, grouped by row
+    cells: tuple[GapCell, ...]  # the first ones, ranked
+    more: tuple[GapCell, ...]  # the rest, collapsed
+    query: TableQuery
 
 
 @dataclass(kw_only=True)
 class GapsPage(Page):
     lists: tuple[GapList, ...]
+    rest: tuple[tuple[Term, tuple[Term, ...]], ...]  # the other empty cells, by population
+    rest_count: int
     unused: tuple[Term, ...]
+    counted: int  # findings that count for gaps (a result, a peer-delivered intervention)
+    total: int
 
 
 @dataclass(frozen=True)

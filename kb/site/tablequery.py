@@ -95,3 +95,93 @@ SELECT ?work ?key ?year ?type (COUNT(DISTINCT ?citation) AS ?cited) (COUNT(DISTI
 GROUP BY ?work ?key ?year ?type
 ORDER BY ?key
 """)
+
+
+# --- the gaps (kb.site.gaps): findings with a result about peer-delivered interventions ----------
+
+
+def _counted(var: str, base: str) -> str:
+    return (f"{var} psk:intervention/psk:interventionKind <{base}concept/intervention_kind/peer_delivered> .\n"
+            f"    FILTER NOT EXISTS {{ {var} psk:findingType <{base}concept/finding_type/no_result> }}")
+
+
+def gaps_expected(base: str) -> TableQuery:
+    return TableQuery(f"""\
+# Empty cells where the population and the outcome belong together: the population has findings
+# on other outcomes of the outcome's domain, and the outcome has findings in other populations.
+SELECT ?population ?outcome ?domain (COUNT(DISTINCT ?here) AS ?in_domain)
+       (COUNT(DISTINCT ?elsewhere) AS ?populations) WHERE {{
+  ?outcome skos:broader ?domain .
+  ?a psk:population ?population ; psk:finding ?here .
+    {_counted("?a", base)}
+  ?here psk:outcome/skos:broader ?domain .
+  ?b psk:population ?elsewhere ; psk:finding/psk:outcome ?outcome .
+    {_counted("?b", base)}
+  FILTER(?population != <{base}concept/population/not_stated> && ?elsewhere != <{base}concept/population/not_stated>)
+  FILTER NOT EXISTS {{
+    ?c psk:population ?population ; psk:finding/psk:outcome ?outcome .
+    {_counted("?c", base)}
+  }}
+}}
+GROUP BY ?population ?outcome ?domain
+ORDER BY DESC(?in_domain * ?populations) DESC(?in_domain) ?population ?outcome
+""")
+
+
+def gaps_no_review(base: str) -> TableQuery:
+    return TableQuery(f"""\
+# Cells with findings from primary studies and none from a systematic review.
+SELECT ?population ?outcome (COUNT(DISTINCT ?finding) AS ?primary_findings) WHERE {{
+  ?claim psk:population ?population ; psk:finding ?finding ; psk:design/psk:designGroup "primary_study" .
+    {_counted("?claim", base)}
+  ?finding psk:outcome ?outcome .
+  FILTER NOT EXISTS {{
+    ?review psk:population ?population ; psk:finding/psk:outcome ?outcome ;
+            psk:design/psk:designGroup "systematic_review" .
+    {_counted("?review", base)}
+  }}
+}}
+GROUP BY ?population ?outcome
+ORDER BY DESC(?primary_findings) ?population ?outcome
+""")
+
+
+def gaps_weak(base: str) -> TableQuery:
+    return TableQuery(f"""\
+# Cells whose findings are all of low or very low certainty (only very low first).
+SELECT ?population ?outcome (COUNT(DISTINCT ?finding) AS ?findings)
+       (SUM(IF(?certainty = <{base}concept/certainty/low>, 1, 0)) AS ?low) WHERE {{
+  ?claim psk:population ?population ; psk:finding ?finding ; psk:certainty ?certainty .
+    {_counted("?claim", base)}
+  ?finding psk:outcome ?outcome .
+  FILTER NOT EXISTS {{
+    ?better psk:population ?population ; psk:finding/psk:outcome ?outcome ; psk:certainty ?level .
+    {_counted("?better", base)}
+    VALUES ?level {{ <{base}concept/certainty/high> <{base}concept/certainty/moderate> }}
+  }}
+}}
+GROUP BY ?population ?outcome
+ORDER BY (?low > 0) DESC(?findings) ?population ?outcome
+""")
+
+
+def gaps_conflicting(base: str) -> TableQuery:
+    d = f"{base}concept/direction/"
+    return TableQuery(f"""\
+# Cells whose findings point different ways (benefit, no effect, harm), or where one is mixed.
+SELECT ?population ?outcome (COUNT(DISTINCT ?finding) AS ?findings) WHERE {{
+  {{ SELECT DISTINCT ?population ?outcome WHERE {{
+      ?a psk:population ?population ; psk:finding ?fa . ?fa psk:outcome ?outcome ; psk:direction ?da .
+      {_counted("?a", base)}
+      ?b psk:population ?population ; psk:finding ?fb . ?fb psk:outcome ?outcome ; psk:direction ?db .
+      {_counted("?b", base)}
+      VALUES ?da {{ <{d}benefit> <{d}no_effect> <{d}harm> <{d}mixed> }}
+      VALUES ?db {{ <{d}benefit> <{d}no_effect> <{d}harm> <{d}mixed> }}
+      FILTER(?da != ?db || ?da = <{d}mixed>)
+  }} }}
+  ?claim psk:population ?population ; psk:finding ?finding . ?finding psk:outcome ?outcome .
+    {_counted("?claim", base)}
+}}
+GROUP BY ?population ?outcome
+ORDER BY DESC(?findings) ?population ?outcome
+""")
