@@ -586,3 +586,25 @@ def test_serve_command_is_wired(site) -> None:
 
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output and "127.0.0.1" in result.output
+
+
+def test_markdown_pipe_tables_become_table_blocks() -> None:
+    """Regression (issue 14): the certainty rule's two Markdown tables showed as raw pipes."""
+    from kb.site.markdown import blocks
+
+    parsed = blocks(["**2. Start here.**", "", "| rests on | `design` |", "|---|:---:|", "| a `x|y` review | `rct` |",
+                     "| a trial | **b** |", "", "after"])
+    table = next(b for b in parsed if b.kind == "table")
+    assert table.text == "2. Start here"
+    assert table.rows[0] == ((("text", "rests on"),), (("code", "design"),))
+    assert table.rows[1] == ((("text", "a "), ("code", "x|y"), ("text", " review")), (("code", "rct"),))
+    assert table.rows[2] == ((("text", "a trial"),), (("strong", "b"),))
+    assert parsed[-1].kind == "p"
+
+
+def test_method_page_renders_the_guides_tables(real_site) -> None:
+    tree = parse(real_site.out_dir / "method.html")
+    tables = [t for t in elements(tree, "table") if "rule" in (t.get("class") or "").split()]
+    assert len(tables) >= 2
+    text = "".join(tree.itertext())
+    assert "|---" not in text and "| `design`" not in text and "systematic_review_rct" in text

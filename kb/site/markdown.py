@@ -1,8 +1,9 @@
 """A very small Markdown reader for one section of the editors' guide (the certainty rule).
 
-It returns ``Block`` records — headings, paragraphs, bullet lists, code — with inline code and
-bold as typed spans, so the template renders them and escapes every character; no HTML is built
-here. Anything fancier than the guide uses is shown as plain text.
+It returns ``Block`` records — headings, paragraphs, bullet lists, pipe tables, code — with inline
+code and bold as typed spans, so the template renders them and escapes every character; no HTML
+is built here (a Markdown library would hand back HTML, which the template contract forbids).
+Anything fancier than the guide uses is shown as plain text.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from kb.site.pages import Block
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^\s*[*-]\s+(.*)$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _INLINE = re.compile(r"(`[^`]+`|\*\*[^*]+\*\*|(?<![\w*])\*[^*\s][^*]*\*(?![\w*]))")
 
 
@@ -52,13 +54,39 @@ def section(markdown: str, title_pattern: str) -> tuple[Block, ...]:
     return blocks(body)
 
 
+def cells(line: str) -> list[str]:
+    """The cells of a pipe-table row; a ``|`` inside backticks belongs to the cell."""
+    text = line.strip()
+    text = text[1:] if text.startswith("|") else text
+    text = text[:-1] if text.endswith("|") and not text.endswith("\\|") else text
+    out, cell, in_code = [], "", False
+    for char in text:
+        if char == "`":
+            in_code = not in_code
+        if char == "|" and not in_code:
+            out.append(cell.strip())
+            cell = ""
+        else:
+            cell += char
+    out.append(cell.strip())
+    return out
+
+
 def blocks(lines: list[str]) -> tuple[Block, ...]:
     out: list[Block] = []
     para: list[str] = []
     items: list[str] = []
     code: list[str] | None = None
+    table: list[list[str]] = []
 
     def flush() -> None:
+        if table:
+            width = len(table[0])
+            before = out[-1] if out else None  # "**2. Start from the design …**" names the table
+            caption = before.spans[0][1] if before and before.kind == "p" and before.spans[0][0] == "strong" else ""
+            out.append(Block("table", text=caption.rstrip(".:"),
+                             rows=tuple(tuple(spans(c) for c in (row + [""] * width)[:width]) for row in table)))
+            table.clear()
         if para:
             out.append(Block("p", spans(" ".join(s.strip() for s in para))))
             para.clear()
@@ -66,7 +94,16 @@ def blocks(lines: list[str]) -> tuple[Block, ...]:
             out.append(Block("ul", items=tuple(spans(i) for i in items)))
             items.clear()
 
-    for line in lines:
+    for i, line in enumerate(lines):
+        if len(table) == 1 and _TABLE_RULE.match(line):
+            continue  # the rule under the header
+        if table and line.strip().startswith("|"):
+            table.append(cells(line))
+            continue
+        if line.strip().startswith("|") and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1]):
+            flush()
+            table.append(cells(line))
+            continue
         if code is not None:
             if line.strip().startswith("```"):
                 out.append(Block("pre", text="\n".join(code)))

@@ -493,10 +493,11 @@ class SearchPage(Page):
 class Block:
     """A block of a Markdown section: heading, paragraph, list or code; ``spans`` are (kind, text)."""
 
-    kind: str  # h | p | ul | pre
+    kind: str  # h | p | ul | table | pre
     spans: tuple[tuple[str, str], ...] = ()
     items: tuple[tuple[tuple[str, str], ...], ...] = ()
     text: str = ""
+    rows: tuple[tuple[tuple[tuple[str, str], ...], ...], ...] = ()  # table: the header row first, cells as spans
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """The client-side search index and the SPARQL page's IRI → page map, as plain data.
 
 The search is hand-written (``site_templates/static/search.js``): a few hundred or thousand
-records need no library. Each record carries a kind, a title, the text to match and a site path; a work also its citekey and
-the data script holding its downloads (:mod:`kb.site.refdata`).
+records need no library. Each record carries a kind, a title, the text to match and a site path; a work also
+its citekey and the data script holding its downloads (:mod:`kb.site.refdata`). The index keeps the
+words as written; the script folds spellings (British and American), drops stop words and stems, the
+same way for the index and the query, so that there is one implementation to test (in the browser).
 """
 
 from __future__ import annotations
@@ -16,29 +18,35 @@ KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population"
                "outcome": "Outcome"}
 
 
-def search_index(res: Resolver) -> list[dict[str, str | int]]:
-    records: list[dict[str, str | int]] = []
+def search_index(res: Resolver) -> list[dict[str, object]]:
+    """One record per claim, work, concept and outcome domain: kind ``k``, title ``t``, text ``x``,
+    site path ``u``; claims also list their concepts (``cs``, ``scheme:id``), whose labels and
+    ``skos:altLabel``s the search matches as the claim's own words ("hospital admission" finds
+    claims about hospitalisation) without repeating them in every claim."""
+    records: list[dict[str, object]] = []
     by_claim = {c.id: c for c in res.ev.claims}
     for claim_id in res.analysis.claim_ids:
         claim = by_claim.get(claim_id)
         if claim is None:
             continue
-        labels = [*(res.label(facet, c) for facet in ("population", "setting", "delivery") for c in getattr(claim, facet)),
-                  res.label("perspective", claim.perspective), res.label("intervention", claim.intervention)]
-        labels += [res.label("outcome", f.outcome) for f in claim.outcomes]
+        concepts = [f"{facet}:{c}" for facet in ("population", "setting", "delivery") for c in getattr(claim, facet)]
+        concepts += [f"perspective:{claim.perspective}", f"intervention:{claim.intervention}"]
+        concepts += [f"outcome:{f.outcome}" for f in claim.outcomes]
         records.append({"k": "claim", "t": " ".join(claim.statement.split()), "u": res.claim_path(claim.id),
-                        "x": " ".join([claim.id, " ".join(claim.quote.split()), *labels, claim.source])})
+                        "x": " ".join([claim.id, " ".join(claim.quote.split()), claim.source]),
+                        "cs": sorted(set(concepts))})
     for ref in sorted(res.ev.references, key=lambda r: r.key):
         people = " ".join(latex_to_text(p.family) for p in ref.authors)
         records.append({"k": "reference", "t": f"{short_cite(ref)}: {latex_to_text(ref.title)}",
                         "u": res.ref_path(ref.key), "c": ref.key, "s": res.refdata.shard(ref.key),
                         "x": " ".join([ref.key, people, latex_to_text(ref.get("journal")), ref.doi])})
     for scheme in CONCEPT_FOLDERS:
-        for concept_id in res.vocab.ids(scheme):
+        for concept_id in res.vocab.ids(scheme) + (res.vocab.ids(scheme, domains=True) if scheme == "outcome" else []):
             concept = res.vocab.get(scheme, concept_id)
             assert concept is not None
-            records.append({"k": scheme, "t": concept.label, "u": res.concept_path(scheme, concept_id) or "",
-                            "x": " ".join([concept.definition, *concept.alt_labels, concept_id])})
+            records.append({"k": "domain" if concept.is_domain else scheme, "t": concept.label,
+                            "u": res.concept_path(scheme, concept_id) or "", "id": f"{scheme}:{concept_id}",
+                            "a": list(concept.alt_labels), "x": " ".join([concept.definition, concept_id])})
     return records
 
 
