@@ -132,7 +132,7 @@ def layout(graph: object, label: Callable[[str], str], link: Callable[[str], str
     for u, v, data in sorted(g.edges(data=True)):  # type: ignore[attr-defined]
         (x1, y1), (x2, y2) = coords[u], coords[v]
         width = round(min(0.8 + math.log2(data.get("weight", 1)), 5.0), 1)
-        edges.append(NetEdge(data.get("kind", ""), x1, y1, x2, y2, width))
+        edges.append(NetEdge(data.get("kind", ""), x1, y1, x2, y2, width, u, v))
     return Layout(WIDTH, height, out_nodes, edges)
 
 

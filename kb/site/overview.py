@@ -29,6 +29,7 @@ from kb.site.pages import (
     Link,
     MethodPage,
     NavItem,
+    NetGroup,
     NetworkPage,
     OntologyTerm,
     SchemeView,
@@ -116,13 +117,17 @@ def network_page(res: Resolver, out: Output) -> None:
     network, claims_drawn = project(res.analysis.network)
     drawn = layout(network, label, link)
     headings = COLUMN_HEADINGS if claims_drawn else (*COLUMN_HEADINGS[:2], "(claims not drawn)", COLUMN_HEADINGS[3])
-    hubs = sorted((n for n in drawn.nodes if n.kind != "claim"), key=lambda n: (-n.degree, n.label))[:15]
+    order = ("source", "work", "claim", "population", "intervention", "outcome")
+    groups = tuple(NetGroup(k, tuple(sorted((n for n in drawn.nodes if n.kind == k.code),
+                                            key=lambda n: (-n.degree, n.label.lower(), n.id))))
+                   for k in sorted(KINDS, key=lambda k: order.index(k.code) if k.code in order else len(order)))
     page = NetworkPage(
         path="network.html", title="The evidence network", template="network.html", section="network",
         description="Which documents state which claims, what the claims rest on, and what they are about.",
         width=drawn.width, height=drawn.height, nodes=tuple(drawn.nodes), edges=tuple(drawn.edges),
-        columns=tuple(zip(headings, COLUMN_X, strict=True)), kinds=KINDS, hubs=tuple(hubs),
-        claims_drawn=claims_drawn,
+        columns=tuple(zip(headings, COLUMN_X, strict=True)), kinds=KINDS,
+        groups=tuple(g for g in groups if g.nodes),
+        claims_drawn=claims_drawn, scripts=("assets/network.js",),
     )
     page.jsonld = jsonld.webpage(res, page.title, page.description)
     add_csv(out, page, dicts_to_csv([{"node": n.id, "kind": n.kind, "label": n.label, "links": n.degree, "x": n.x,

@@ -438,6 +438,16 @@ class NetEdge:
     x2: float
     y2: float
     width: float = 0.8  # thicker for edges that stand for many claims (large networks)
+    a: str = ""  # the nodes it joins (ids), so that the page can show a node with its neighbours
+    b: str = ""
+
+
+@dataclass(frozen=True)
+class NetGroup:
+    """The nodes of one kind, for the network as a list."""
+
+    kind: LegendItem
+    nodes: tuple[NetNode, ...]
 
 
 @dataclass(kw_only=True)
@@ -449,7 +459,7 @@ class NetworkPage(Page):
     columns: tuple[tuple[str, float], ...]  # heading and its x
     kinds: tuple[LegendItem, ...]
     claims_drawn: bool  # False when there are too many claims to draw one node each
-    hubs: tuple[NetNode, ...]  # most connected nodes, for the text alternative
+    groups: tuple[NetGroup, ...]  # every node drawn, by kind, most connected first: the text alternative
 
 
 @dataclass(frozen=True)
