@@ -98,44 +98,152 @@ def open_page(browser, url: str, **options) -> Iterator:  # type: ignore[no-unty
 
 
 def url(site, path: str) -> str:
-    return (site.out_dir / path).as_uri()
+    """A page's file: URL; a query string (?…) and a fragment (#…) in ``path`` are kept as such."""
+    path, hash_, fragment = path.partition("#")
+    path, mark, query = path.partition("?")
+    return (site.out_dir / path).as_uri() + mark + query + hash_ + fragment
 
 
-def visible_marks(page) -> int:  # type: ignore[no-untyped-def]
-    """Marks drawn and not hidden, plus the counts of aggregated cells."""
-    return page.evaluate("""() => {
-      const marks = [...document.querySelectorAll('#evmap svg.mk[data-r]')].filter(m => !m.hasAttribute('hidden'));
-      const counts = [...document.querySelectorAll('#evmap .tally:not([hidden]) .n')].map(n => Number(n.textContent));
+def visible_marks(page, part: str = "td[class*=' o-']") -> int:  # type: ignore[no-untyped-def]
+    """Marks not hidden by the filters, plus the counts of aggregated cells, in the map's outcome
+    cells (``part``: the domain cells ``td.dom-cell`` and the list ``li.list-cell`` repeat them)."""
+    return page.evaluate("""(part) => {
+      const marks = [...document.querySelectorAll(part + ' svg.mk[data-r]')].filter(m => !m.hasAttribute('hidden'));
+      const counts = [...document.querySelectorAll(part + ' .tally:not([hidden]) .n')].map(n => Number(n.textContent));
       return marks.length + counts.reduce((a, b) => a + b, 0);
-    }""")
+    }""", part)
+
+
+def default_rows(site) -> list:
+    """The findings the map shows by default: effects of peer-delivered interventions."""
+    return [r for r in site.analysis.rows if r.finding_type == "effect" and r.intervention_kind == "peer_delivered"]
+
+
+def tick(page, name: str, values: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Tick exactly ``values`` in one of the map's multi-select filters."""
+    page.click(f"details[data-filter='{name}'] > summary")
+    for box in page.locator(f"input[name='{name}']").all():
+        box.set_checked(box.get_attribute("value") in values)
+    page.click(f"details[data-filter='{name}'] > summary")
 
 
 # --- the evidence map --------------------------------------------------------------------------
 
 
-def test_map_has_one_mark_per_claim_outcome_and_a_filter_changes_it(browser, site) -> None:
+def test_map_shows_effects_by_default_and_filters_multi_select(browser, site) -> None:
     rows = site.analysis.rows
-    marks = sum(len(r.population) for r in rows)  # a claim about two populations has a mark in each row
-    with open_page(browser, url(site, "map.html"), viewport={"width": 1280, "height": 900}) as page:
-        assert visible_marks(page) == marks
-        assert page.locator("#map-filters").is_visible()
-        intervention = sorted({r.intervention for r in rows}, key=lambda i: sum(r.intervention == i for r in rows))[0]
-        page.select_option("#filter-intervention", intervention)
-        expected = sum(r.intervention == intervention for r in rows)
-        assert visible_marks(page) == sum(len(r.population) for r in rows if r.intervention == intervention)
-        assert f"Showing {expected} of {len(rows)} findings" in page.inner_text("#map-status")
+    shown = default_rows(site)
+    with open_page(browser, url(site, "map.html"), viewport={"width": 1366, "height": 768}) as page:
+        assert visible_marks(page) == sum(len(r.population) for r in shown)
+        assert visible_marks(page, "td.dom-cell") == visible_marks(page)
+        assert f"Showing {len(shown)} of {len(rows)} findings" in page.inner_text("#map-status")
+        tick(page, "finding_type", [])  # nothing ticked: any kind
+        tick(page, "intervention_kind", [])
+        assert visible_marks(page) == sum(len(r.population) for r in rows)
+        directions = sorted({r.direction for r in rows})[:2]
+        tick(page, "direction", directions)
+        expected = [r for r in rows if r.direction in directions]
+        assert visible_marks(page) == sum(len(r.population) for r in expected)
+        assert f"Showing {len(expected)} of {len(rows)} findings" in page.inner_text("#map-status")
         page.check("#filter-compact")
-        shown_rows = page.locator("#evmap tbody tr:not([hidden])").count()
-        assert shown_rows == len({p for r in rows if r.intervention == intervention for p in r.population})
+        assert page.locator("#evmap tbody tr:not([hidden])").count() == len({p for r in expected for p in r.population})
         page.click("button[type=reset]")
-        page.wait_for_function(f"document.getElementById('map-status').textContent.includes('all {len(rows)}')")
-        assert visible_marks(page) == marks
+        assert visible_marks(page) == sum(len(r.population) for r in shown)
         if site.corpus == "real":
             ARTIFACTS.mkdir(exist_ok=True)
-            page.set_viewport_size({"width": 1440, "height": 1200})
+            page.locator("#map-wrap").scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "map.png"), full_page=False)
-        else:
-            page.screenshot(path=str(ARTIFACTS / "map-fixture.png"), full_page=True)
+
+
+def test_map_fits_a_laptop_screen_with_domains_collapsed(browser, site) -> None:
+    """Issue 14: at 1366 × 768 the whole map, no inner horizontal scroll; sticky headings; full labels."""
+    groups = {c.broader for c in site.checked.evidence.vocabulary.concepts["outcome"].values() if c.broader}
+    with open_page(browser, url(site, "map.html"), viewport={"width": 1366, "height": 768}) as page:
+        box = page.evaluate("(() => { const s = document.querySelector('.map-scroll'); return [s.scrollWidth, s.clientWidth]; })()")
+        assert box[0] <= box[1], f"the map scrolls sideways: {box}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+        assert page.locator("#evmap thead th.dom-head").count() == len(groups)
+        assert page.locator("#evmap thead th.outcome:visible").count() == 0
+        assert page.evaluate("getComputedStyle(document.querySelector('#evmap thead th')).position") == "sticky"
+        assert page.evaluate("getComputedStyle(document.querySelector('#evmap tbody th')).position") == "sticky"
+        clipped = page.evaluate("""[...document.querySelectorAll('#evmap thead a, #evmap tbody th a')]
+          .filter(a => a.offsetParent && (a.scrollWidth > a.clientWidth + 1 || a.scrollHeight > a.clientHeight + 1)
+                       && getComputedStyle(a).display !== 'inline').map(a => a.textContent)""")
+        assert not clipped, f"labels cut off: {clipped}"
+        titles = page.locator("#evmap thead th.dom-head a").evaluate_all("els => els.map(e => e.title)")
+        assert all(titles)
+        domain = page.locator("#evmap input.open-domain").first.get_attribute("value")
+        page.check(f"#open-{domain}")
+        outcomes = page.locator(f"#evmap thead th.o-{domain}")
+        assert outcomes.count() and outcomes.first.is_visible()
+        assert f"open={domain}" in page.url
+
+
+def test_map_marks_tell_certainty_apart_and_name_the_statement(browser, site) -> None:
+    with open_page(browser, url(site, "map.html")) as page:
+        styles = page.evaluate("""['high', 'moderate', 'low', 'very_low'].map(c => {
+          const el = document.querySelector('.legend svg.mk.c-' + c);
+          const cs = getComputedStyle(el);
+          return [cs.getPropertyValue('--mk-mask').trim(), cs.getPropertyValue('--mk-dash').trim(), cs.getPropertyValue('--mk-fill').trim()];
+        })""")
+        assert len({tuple(s) for s in styles}) == 4, styles  # four different looks, not four shades
+        assert styles[3][1] and not styles[2][1]  # very low: dashed outline; low: solid outline, hatched
+        assert "⊕⊕◯◯" in page.inner_text(".legend") and "⊕◯◯◯" in page.inner_text(".legend")
+        mark = page.locator("#evmap td[class*=' o-'] svg.mk[data-r]").first
+        index = int(mark.get_attribute("data-r"))
+        title = mark.locator("title").text_content()
+        row = site.analysis.rows[index]
+        assert row.statement in title and row.claim_id not in title
+
+
+def test_map_filters_live_in_the_url_survive_a_reload_and_shape_the_csv(browser, site) -> None:
+    import csv as csvlib
+    import io
+
+    rows = site.analysis.rows
+    with open_page(browser, url(site, "map.html"), viewport={"width": 1366, "height": 900}) as page:
+        kinds = sorted({r.finding_type for r in rows})
+        tick(page, "finding_type", kinds)
+        levels = sorted({r.certainty for r in rows})[:2]
+        tick(page, "certainty", levels)
+        expected = [r for r in rows if r.intervention_kind == "peer_delivered" and r.certainty in levels]
+        shown = visible_marks(page)
+        assert shown == sum(len(r.population) for r in expected)
+        assert "certainty=" in page.url and "finding_type=" in page.url
+        caption = page.inner_text("#map-caption")
+        assert f"{len(expected)} of {len(rows)} findings" in caption
+        counts = page.locator("#evmap tbody .row-count").all_inner_texts()
+        assert sum(int(c.strip("()")) for c in counts) == shown
+        page.reload()
+        assert visible_marks(page) == shown
+        assert sorted(page.locator("input[name='certainty']:checked").evaluate_all("els => els.map(e => e.value)")) == levels
+        with page.expect_download() as download:
+            page.click("#map-csv")
+        got = Path(download.value.path()).read_text(encoding="utf-8")
+        whole = (site.out_dir / "claims" / "index.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+        wanted = {(r.claim_id, r.outcome_label) for r in expected}
+        kept = [line for line in whole[1:] if tuple(next(csvlib.reader(io.StringIO(line)))[i] for i in (0, 4)) in wanted]
+        assert got == whole[0] + "".join(kept)
+        other = page.locator(".view-toggle a").nth(4).get_attribute("href")
+        assert "certainty=" in other  # the other maps open with the same view
+
+
+def test_map_reads_as_a_list_on_a_phone(browser, site) -> None:
+    shown = default_rows(site)
+    with open_page(browser, url(site, "map.html"), viewport={"width": 390, "height": 844}, is_mobile=True) as page:
+        assert page.locator("#map-list").is_visible() and page.locator(".map-scroll").is_hidden()
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+        assert visible_marks(page, "li.list-cell") == sum(len(r.population) for r in shown)
+        visible = page.locator(".list-row:not([hidden]) h3").all_inner_texts()
+        assert len(visible) == len({p for r in shown for p in r.population})
+        first = page.locator(".list-row:not([hidden]) .list-cell:not([hidden]) a").first
+        assert "finding" in first.inner_text()
+        if site.corpus == "real":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator("#map-list").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "map-phone.png"))
+        first.click()
+        page.wait_for_url("**/cells/population/*.html")
 
 
 def test_map_status_counts_findings_not_marks_of_claims_with_two_populations(browser, site) -> None:
@@ -144,13 +252,12 @@ def test_map_status_counts_findings_not_marks_of_claims_with_two_populations(bro
     multi = [r for r in rows if len(r.population) > 1]
     if site.corpus == "real":
         assert multi, "the real corpus has claims about two populations (older adults with SMI)"
-    with open_page(browser, url(site, "map.html"), viewport={"width": 1280, "height": 900}) as page:
-        page.select_option("#filter-certainty", "low")
-        page.select_option("#filter-certainty", "")  # every finding matches again, counted by the script
-        page.wait_for_function("document.getElementById('map-status').textContent.includes('all')")
+    with open_page(browser, url(site, "map.html?finding_type=&intervention_kind="), viewport={"width": 1280, "height": 900}) as page:
+        tick(page, "certainty", ["low"])
+        tick(page, "certainty", [])  # every finding matches again, counted by the script
         assert page.inner_text("#map-status") == f"Showing all {len(rows)} findings."
         if multi:
-            page.select_option("#filter-intervention", multi[0].intervention)
+            tick(page, "intervention", [multi[0].intervention])
             expected = sum(r.intervention == multi[0].intervention for r in rows)
             assert visible_marks(page) > expected
             assert f"Showing {expected} of {len(rows)} findings" in page.inner_text("#map-status")
@@ -158,12 +265,12 @@ def test_map_status_counts_findings_not_marks_of_claims_with_two_populations(bro
 
 def test_interventions_map_has_the_same_marks(browser, site) -> None:
     with open_page(browser, url(site, "map-interventions.html")) as page:
-        assert visible_marks(page) == len(site.analysis.rows)
+        assert visible_marks(page) == len(default_rows(site))
 
 
 def test_clicking_a_cell_lists_its_claims(browser, site) -> None:
-    with open_page(browser, url(site, "map.html")) as page:
-        cell = page.locator("#evmap a.cell-link").first
+    with open_page(browser, url(site, "map.html?open=all&finding_type=&intervention_kind=")) as page:
+        cell = page.locator("#evmap td[class*=' o-'] a.cell-link").first
         described = cell.inner_text()
         cell.click()
         page.wait_for_url("**/cells/population/*.html")
@@ -173,6 +280,36 @@ def test_clicking_a_cell_lists_its_claims(browser, site) -> None:
         shown = {Path(h).stem for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")}
         assert shown == expected and expected
         assert str(len(expected)) in described
+
+
+@pytest.fixture(scope="module")
+def two_population_site(tmp_path_factory: pytest.TempPathFactory):
+    """The fixture with one claim about two populations (older adults with serious mental illness)."""
+    evidence = tmp_path_factory.mktemp("two-populations") / "evidence"
+    shutil.copytree(FIXTURE, evidence)
+    claims = evidence / "claims" / "shalaby2020peer.yaml"
+    text = claims.read_text(encoding="utf-8")
+    claims.write_text(text.replace("    population: smi\n", "    population: [smi, addiction]\n", 1), encoding="utf-8")
+    result = build(load_config(evidence, out_dir=evidence.parent / "site"))
+    assert any(len(r.population) == 2 for r in result.analysis.rows)
+    return result
+
+
+def test_map_filters_a_claim_about_two_populations_under_either(browser, two_population_site) -> None:
+    """Regression (issue 14): several populations were one filter value ("addiction smi")."""
+    site = two_population_site
+    rows = site.analysis.rows
+    both = next(r for r in rows if len(r.population) == 2)
+    with open_page(browser, url(site, "map.html?finding_type=&intervention_kind=")) as page:
+        assert visible_marks(page) == sum(len(r.population) for r in rows)
+        tick(page, "population", ["addiction"])
+        expected = [r for r in rows if "addiction" in r.population]
+        assert both in expected
+        assert f"Showing {len(expected)} of {len(rows)} findings" in page.inner_text("#map-status")
+        marks = page.locator(f"#evmap td[class*=' o-'] svg.mk[data-r='{rows.index(both)}']:not([hidden])")
+        assert marks.count() == 2  # in the smi row and in the addiction row
+        options = page.locator("input[name='population']").evaluate_all("els => els.map(e => e.value)")
+        assert "addiction" in options and not any(" " in o for o in options)
 
 
 # --- search, tables, keyboard ------------------------------------------------------------------
@@ -223,6 +360,65 @@ def test_pages_fit_a_phone_screen(browser, site) -> None:
             assert overflow <= 1, f"{path} is {overflow}px wider than a phone screen"
 
 
+def test_search_folds_spellings_and_answers_a_question(browser, site) -> None:
+    rows = site.analysis.rows
+    with open_page(browser, url(site, "search.html?q=hospitalization")) as page:
+        page.wait_for_selector("#search-results li")
+        hrefs = page.locator("#search-results a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert hrefs[0] == "outcomes/hospitalisation.html"
+        about = {f"claims/{r.claim_id}.html" for r in rows if r.outcome == "hospitalisation"}
+        assert about and about <= set(hrefs)
+        stems = page.evaluate("['hospitalization', 'hospitalisation', 'hospitalised', 'admissions', 'admission', "
+                              "'behavioral', 'behavioural', 'reduce', 'reduced'].map(kbSearch.stem)")
+        assert stems[0] == stems[1] == stems[2] and stems[3] == stems[4] and stems[5] == stems[6] and stems[7] == stems[8]
+        page.fill("#q", "does peer support reduce hospital admissions?")
+        page.press("#q", "Enter")
+        hrefs = page.locator("#search-results a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert hrefs[0] == "outcomes/hospitalisation.html"
+        assert about & set(hrefs)
+        if site.corpus == "real":
+            page.screenshot(path=str(ARTIFACTS / "search.png"))
+
+
+def test_gaps_are_ranked_and_the_rest_collapsed(browser, site) -> None:
+    with open_page(browser, url(site, "gaps.html"), viewport={"width": 1366, "height": 768}) as page:
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height < 7000, f"the gaps page is {height}px tall"
+        for table in page.locator("table.gaps:visible").all():
+            assert table.locator("tbody tr").count() <= 12
+        assert page.locator("#other-empty details").count() == 1
+        assert not page.locator("#other-empty dl").is_visible()
+        if site.corpus == "real":
+            page.screenshot(path=str(ARTIFACTS / "gaps.png"), full_page=True)
+
+
+def test_network_focuses_on_a_node_and_lists_every_node(browser, site) -> None:
+    network = site.analysis.network
+    with open_page(browser, url(site, "network.html"), viewport={"width": 1366, "height": 900}) as page:
+        listed = page.locator("#net-list tbody tr").count()
+        assert listed == page.locator("#net-svg g.node").count() == network.number_of_nodes()
+        node = "outcome:hospitalisation" if network.has_node("outcome:hospitalisation") else sorted(network.nodes)[0]
+        page.select_option("#net-focus", node)
+        neighbours = set(network.predecessors(node)) | set(network.successors(node))
+        assert page.locator("#net-svg g.node.is-near").count() == len(neighbours)
+        assert page.locator("#net-panel a").count() == len(neighbours) + 1
+        assert "#focus=" in page.url
+        page.reload()
+        assert page.locator("#net-svg g.node.is-focus").get_attribute("data-id") == node
+        if site.corpus == "real":
+            page.screenshot(path=str(ARTIFACTS / "network.png"))
+
+
+def test_browser_csv_neutralises_formulas_like_the_python_writer(browser, site) -> None:
+    from kb.io.tables import neutralise
+
+    values = ["=HYPERLINK(\"x\")", "+1", "-0.5", "+3", "@SUM(A1)", "\tx", "\rx", "'quoted", "plain", "", "-", "1e5",
+              "-1e-3", ".5", "=1", "a,b", 'say "hi"']
+    with open_page(browser, url(site, "index.html")) as page:
+        got = page.evaluate("values => values.map(window.kbCsv.neutralise)", values)
+    assert got == [neutralise(v) for v in values]
+
+
 # --- SPARQL in the browser ---------------------------------------------------------------------
 
 
@@ -241,7 +437,7 @@ def run_example(page, name: str) -> list[list[str]]:  # type: ignore[no-untyped-
     page.wait_for_selector("#sparql-table, #sparql-error:not([hidden])")
     assert page.locator("#sparql-error").is_hidden(), page.inner_text("#sparql-error")
     return page.locator("#sparql-table tbody tr").evaluate_all(
-        "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+        "rows => rows.map(r => [...r.cells].map(c => c.dataset.term || c.textContent))")
 
 
 def test_sparql_runs_the_examples_like_kb_query(browser, site) -> None:
@@ -271,6 +467,39 @@ def test_sparql_runs_the_examples_like_kb_query(browser, site) -> None:
         page.fill("#sparql-query", "DELETE WHERE { ?s ?p ?o }")
         page.click("#sparql-run")
         assert "read-only" in page.inner_text("#sparql-error")
+
+
+def test_a_shared_sparql_url_runs_its_query_and_shows_labels(browser, site) -> None:
+    """A cell's "open this table as a SPARQL query" link opens the SPARQL page, which runs it."""
+    from urllib.parse import quote
+
+    row = site.analysis.rows[0]
+    cell = f"cells/population/{row.population[0]}--{row.outcome}.html"
+    with open_page(browser, url(site, cell), viewport={"width": 1280, "height": 900}) as page:
+        claims = page.locator("#cell-claims tbody tr").count()
+        page.click("a.as-query")
+        page.wait_for_url(lambda u: "sparql.html#query=" in u)
+        page.wait_for_selector("#sparql-table", timeout=60_000)
+        assert page.locator("#sparql-table tbody tr").count() == claims
+        first = page.locator("#sparql-table tbody tr").first.locator("td").first
+        assert first.locator("a").get_attribute("href").startswith("claims/")
+        assert first.get_attribute("data-term").startswith("<") and first.inner_text() != first.get_attribute("data-term")
+        outcome = page.locator("#sparql-table tbody tr").first.locator("td").nth(1).inner_text()
+        assert outcome == row.outcome_label
+        query = "CONSTRUCT { ?c dcterms:identifier ?id } WHERE { ?c a psk:Claim ; dcterms:identifier ?id }"
+        page.goto(url(site, "sparql.html") + "#query=" + quote(query))
+        page.wait_for_selector("#sparql-turtle", timeout=60_000)
+        assert page.input_value("#sparql-query") == query
+        assert page.inner_text("#sparql-turtle").startswith("@prefix dcterms:")
+        with page.expect_download() as download:
+            page.click("#download-csv")
+        assert download.value.suggested_filename == "results.ttl"
+        turtle = Path(download.value.path()).read_text(encoding="utf-8")
+        assert turtle.count("dcterms:identifier") == len(site.checked.evidence.claims)
+        page.fill("#sparql-query", "SELECT (COUNT(*) AS ?n) WHERE { ?c a psk:Claim }")
+        page.click("#sparql-run")
+        assert "SELECT%20(COUNT" in page.url or "SELECT%20%28COUNT" in page.url
+        assert page.locator("#share-query").is_visible()
 
 
 def test_sparql_page_becomes_ready_and_reports_its_time(browser, site) -> None:
@@ -308,11 +537,11 @@ def test_sparql_without_webassembly_explains_kb_query(browser, site) -> None:
 
 def test_pages_work_without_javascript(browser, site) -> None:
     with open_page(browser, url(site, "map.html"), java_script_enabled=False) as page:
-        assert page.locator("#evmap svg.mk[data-r]").count() + sum(
-            int(n) for n in page.locator("#evmap .tally .n").all_inner_texts()) == sum(
-            len(r.population) for r in site.analysis.rows)  # a mark in each population row of a finding
+        assert visible_marks(page) == sum(len(r.population) for r in site.analysis.rows)  # every finding
         assert page.locator("#map-filters").is_hidden()  # no dead controls
-        page.locator("#evmap a.cell-link").first.click()
+        domain = page.locator("#evmap td.dom-cell:not(.empty)").first.get_attribute("data-key")
+        page.check(f"#open-{domain}")  # opening a domain is CSS, not script
+        page.locator(f"#evmap td.o-{domain} a.cell-link").first.click()
         page.wait_for_url("**/cells/**")
 
 
@@ -444,13 +673,14 @@ def page_types(site) -> list[str]:
     """One page of every type; on the real corpus, the types whose size grows with the data."""
     ev, rows = site.checked.evidence, site.analysis.rows
     row = rows[0]
-    pages = ["index.html", "map.html", "map-interventions.html",
+    pages = ["index.html", "map.html", "map.html?open=all&finding_type=", "map-interventions.html",
              f"cells/population/{row.population[0]}--{row.outcome}.html", f"claims/{row.claim_id}.html",
              "claims/index.html", f"references/{ev.claims[0].source}.html", "references/index.html",
              f"outcomes/{row.outcome}.html", "outcomes/index.html", f"populations/{row.population[0]}.html",
              "gaps.html", "network.html", "sparql.html", "data.html", "search.html?q=peer", "method.html"]
     if site.corpus == "real":  # every type is covered on the fixture; keep the module fast
-        pages = ["map.html", f"claims/{row.claim_id}.html", "gaps.html", "sparql.html"]
+        pages = ["map.html", "map.html?open=all&view=list", f"claims/{row.claim_id}.html", "gaps.html", "sparql.html",
+                 "network.html#focus=outcome%3Ahospitalisation", "search.html?q=hospitalization", "method.html"]
     return pages
 
 
@@ -465,8 +695,8 @@ def test_axe_finds_no_serious_violations_on_any_page_type(browser, site) -> None
     first, *rest = page_types(site)
     with open_page(browser, url(site, first)) as page:
         for path in [first, *rest]:
-            name, _, query = path.partition("?")
-            page.goto(url(site, name) + (f"?{query}" if query else ""))
+            name = path.partition("#")[0].partition("?")[0]
+            page.goto(url(site, path))
             if name == "sparql.html":
                 page.wait_for_selector("html[data-sparql-ready]", timeout=60_000)
             page.add_script_tag(content=axe)
