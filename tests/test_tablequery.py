@@ -106,7 +106,6 @@ def gaps_of(request, fixture_checked, fixture_analysis):
     from kb.pipeline import check
     from kb.site import gaps
     from kb.site.views import Resolver
-
     from tests.conftest import REAL
 
     if request.param == "fixture":

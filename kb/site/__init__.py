@@ -4,6 +4,9 @@ The site works from ``file://`` and any sub-path (relative links only), makes no
 itself, and is byte-identical for the same evidence. Modules: :mod:`~kb.site.pages` (the template
 contract), :mod:`~kb.site.views` (records → views), :mod:`~kb.site.context` and
 :mod:`~kb.site.overview` (one builder per page type), :mod:`~kb.site.evmap` (the evidence map),
+:mod:`~kb.site.gaps` (the ranked gaps), :mod:`~kb.site.tablequery` (the SPARQL behind each table),
+:mod:`~kb.site.search` (search index, IRI → page map), :mod:`~kb.site.markdown` (the method page's
+excerpt of the editors' guide),
 :mod:`~kb.site.grade` (plain-language summaries), :mod:`~kb.site.network` (the network layout),
 :mod:`~kb.site.assets` (scripts and the Oxigraph bundle), :mod:`~kb.site.render` (jinja2, writing),
 :mod:`~kb.site.reuse` (incremental builds), :mod:`~kb.site.cite` (APA 7 and Vancouver by citeproc-py),

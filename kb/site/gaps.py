@@ -32,7 +32,7 @@ from kb.site import jsonld
 from kb.site import tablequery as queries
 from kb.site.context import Output, add_csv
 from kb.site.grade import LEVEL_WORDS
-from kb.site.pages import GapCell, GapList, GapsPage, Link, Term
+from kb.site.pages import GapCell, GapList, GapsPage, Link, TableQuery, Term
 from kb.site.views import DIRECTION_LABELS, Resolver
 
 SHOWN = 12  # gaps shown per list; the rest are one click away
@@ -123,7 +123,7 @@ def gaps_page(res: Resolver, out: Output) -> None:
         link = Link(res.cell_path("population", population, outcome), "claims") if key in by_cell else None
         return GapCell(res.term("population", population), res.term("outcome", outcome), link, detail)
 
-    def gap_list(ident: str, title: str, explanation: str, items: list[GapCell], query: str) -> GapList:
+    def gap_list(ident: str, title: str, explanation: str, items: list[GapCell], query: TableQuery) -> GapList:
         return GapList(ident, title, explanation, tuple(items[:SHOWN]), tuple(items[SHOWN:]), query)
 
     def directions(key: tuple[str, str]) -> str:
