@@ -6,13 +6,12 @@
    gets a leading apostrophe. window.kbCsv.table(header, rows, lineEnd) gives the whole file. */
 window.kbCsv = (function () {
   "use strict";
-  var TRIGGERS = ["=", "+", "-", "@", "\t", "\r", "'"];
-  var NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+  var FORMULA_FIRST = /^[=+\-@\t\r']/;
+  var PLAIN_NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 
   function neutralise(value) {
     var text = value === null || value === undefined ? "" : String(value);
-    if (text && TRIGGERS.indexOf(text.charAt(0)) !== -1 && !NUMBER.test(text)) return "'" + text;
-    return text;
+    return FORMULA_FIRST.test(text) && !PLAIN_NUMBER.test(text) ? "'" + text : text;
   }
 
   function field(value) {
