@@ -44,6 +44,10 @@ class Config:
         return self.evidence_dir / "citations"
 
     @property
+    def inclusions_dir(self) -> Path:
+        return self.evidence_dir / "inclusions"
+
+    @property
     def vocab_dir(self) -> Path:
         return self.evidence_dir / "vocab"
 

@@ -147,6 +147,30 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Inclusion:
+    """A source's statement that a cited work is a review, and which studies it included.
+
+    Editors record only what the source states (``quote``): a review's full list of included
+    studies is rarely given, so ``includes`` may be partial or empty (the review is known to be a
+    review, its studies are not).
+    """
+
+    source: str  # the document that states it
+    review: str
+    includes: tuple[str, ...]
+    quote: str
+    section: str
+    notes: str | None = None
+    path: str = ""
+    line: int = 0
+    include_lines: tuple[int, ...] = ()
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, field_name: str) -> int:
+        return self.field_lines.get(field_name, self.line)
+
+
+@dataclass(frozen=True)
 class Concept:
     """A SKOS concept of one of the KB's schemes, addressed in claim files by its short id."""
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kb.checks.inclusions import check_inclusions
 from kb.ids import NOT_STATED
 from kb.load.evidence import Evidence
-from kb.load.sources import normalise_ws
+from kb.load.sources import normalise_ws, quote_hint
 from kb.load.vocab import Vocabulary
 from kb.model import Claim
 from kb.problems import Problem, did_you_mean, error, warning
@@ -18,7 +19,7 @@ from kb.problems import Problem, did_you_mean, error, warning
 LEVELS = ("high", "moderate", "low", "very_low")
 
 def check_evidence(evidence: Evidence) -> list[Problem]:
-    """Every cross-file check: ids exist, quotes are found, certainty follows the rule."""
+    """Every cross-file check: ids exist, quotes are found, certainty follows the rule, inclusions hold."""
     problems: list[Problem] = []
     problems += _check_citation_lists(evidence)
     seen: dict[str, Claim] = {}
@@ -31,6 +32,7 @@ def check_evidence(evidence: Evidence) -> list[Problem]:
                                   expected="a unique id", hint="ids are stable identifiers: rename the new one"))
         seen.setdefault(claim.id, claim)
         problems += _check_claim(evidence, claim, unchecked_sources)
+    problems += check_inclusions(evidence, unchecked_sources)
     for key in sorted(unchecked_sources):
         ref = evidence.references_by_key.get(key)
         problems.append(warning(ref.path if ref else evidence.config.sources_dir, ref.line if ref else None,
@@ -55,6 +57,8 @@ def _check_citation_lists(evidence: Evidence) -> list[Problem]:
     cited = set(evidence.cited_by) | {c.source for c in evidence.citations} | {c.source for c in evidence.claims}
     for claim in evidence.claims:
         cited.update(claim.cites)
+    for inc in evidence.inclusions:
+        cited.update((inc.source, inc.review, *inc.includes))
     for ref in evidence.references:
         if ref.key not in cited:
             problems.append(warning(ref.path, ref.line, "reference-uncited",
@@ -119,7 +123,7 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) 
         quote = normalise_ws(claim.quote)
         if quote not in source.text:
             fail("quote", "claim-quote-not-found", f"the quote is not in the archived text of '{claim.source}'",
-                 expected="a verbatim passage (whitespace may differ)", hint=_quote_hint(quote, source.text))
+                 expected="a verbatim passage (whitespace may differ)", hint=quote_hint(quote, source.text))
         headings = [s.heading for s in source.sections]
         if headings and claim.section not in headings:
             fail("section", "claim-unknown-section", f"section '{claim.section}' is not a heading of the source",
@@ -223,20 +227,6 @@ def required_downgrades(evidence: Evidence, claim: Claim) -> list[tuple[str, str
     if claim.effect is None or claim.n_participants is None:
         out.append(("indirectness", "it rests on one primary study known only from the citing document's summary"))
     return out
-
-
-def _quote_hint(quote: str, text: str) -> str:
-    words = quote.split(" ")
-    lo, hi = 0, len(words)
-    while lo < hi:  # longest prefix of the quote that occurs in the text
-        mid = (lo + hi + 1) // 2
-        if " ".join(words[:mid]) in text:
-            lo = mid
-        else:
-            hi = mid - 1
-    if lo == 0:
-        return "not even its first word matches; check the source"
-    return f"the first {lo} words match; it differs after “{' '.join(words[max(0, lo - 4):lo])}”"
 
 
 # --- SHACL ------------------------------------------------------------------------------

@@ -181,6 +181,27 @@ class _Builder:
                 self.iri(citation, CITO + "hasCitedEntity", work)
                 self.add(citation, PSK + "referenceNumber", typed(position, "integer"))
 
+    def inclusions(self) -> None:
+        """Each review's included studies (``psk:includesStudy``), and the statement with its quote."""
+        known = self.ev.references_by_key
+        for inc in self.ev.inclusions:
+            if inc.source not in known or inc.review not in known:
+                continue  # reported by the checks
+            node = self.mint.inclusion(inc.source, inc.review)
+            review = self.mint.work(inc.review)
+            self.locations[node] = (inc.path, inc.line)
+            self.iri(node, RDF + "type", PSK + "Inclusion")
+            self.iri(node, PSK + "review", review)
+            self.iri(node, PROV + "wasQuotedFrom", self.mint.work(inc.source))
+            self.add(node, PSK + "quote", text(" ".join(inc.quote.split()), "en"))
+            self.add(node, PSK + "section", text(inc.section))
+            if inc.notes:
+                self.add(node, SKOS + "editorialNote", text(" ".join(inc.notes.split())))
+            for key in inc.includes:
+                if key in known and key != inc.review:
+                    self.iri(node, PSK + "includedStudy", self.mint.work(key))
+                    self.iri(review, PSK + "includesStudy", self.mint.work(key))
+
     # --- claims ---------------------------------------------------------------------------
 
     def concept(self, subject: str, prop: str, scheme: str, concept_id: str) -> None:
@@ -303,6 +324,7 @@ def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeG
     for ref in evidence.references:
         builder.reference(ref, display)
     builder.citations()
+    builder.inclusions()
     for claim in evidence.claims:
         builder.claim(claim)
     builder.dataset()

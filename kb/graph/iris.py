@@ -32,6 +32,10 @@ class Minter:
     def citation(self, source: str, position: int) -> str:
         return f"{self.base}work/{source}/reference/{position}"
 
+    def inclusion(self, source: str, review: str) -> str:
+        """A source's statement of what a review included: ``work/<source>/inclusion/<review>``."""
+        return f"{self.base}work/{source}/inclusion/{review}"
+
     def claim(self, claim_id: str) -> str:
         return f"{self.base}claim/{claim_id}"
 

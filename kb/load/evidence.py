@@ -14,7 +14,7 @@ from typing import Any
 
 from kb.config import Config
 from kb.load.vocab import Vocabulary
-from kb.model import CitationList, Claim, Reference, Release, SourceText
+from kb.model import CitationList, Claim, Inclusion, Reference, Release, SourceText
 from kb.problems import Problem, error
 
 
@@ -29,6 +29,7 @@ class Evidence:
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
     sources: dict[str, SourceText] = field(default_factory=dict)
     releases: tuple[Release, ...] = ()  # oldest first
+    inclusions: list[Inclusion] = field(default_factory=list)  # reviews and their studies, as sources state
 
     @cached_property
     def references_by_key(self) -> dict[str, Reference]:
@@ -49,10 +50,11 @@ class Evidence:
 
 
 def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
-    """Read references, citation lists, claims, vocabularies and archived sources."""
+    """Read references, citation lists, claims, vocabularies, archived sources and reviews' inclusions."""
     from kb.bibtex.load import load_references
     from kb.io.procs import no_gc, usable_cpus
     from kb.load.claims import load_citations, load_claim_file, load_claims
+    from kb.load.inclusions import load_inclusions
     from kb.load.parsecache import ParseCache
     from kb.load.releases import load_releases
     from kb.load.sources import load_sources
@@ -60,7 +62,8 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
 
     cache = ParseCache(config.store_cache_dir / "parsed" if config.parse_cache else None)
     problems: list[Problem] = []
-    for folder in (config.claims_dir, config.citations_dir, config.vocab_dir, config.sources_dir, config.queries_dir):
+    for folder in (config.claims_dir, config.citations_dir, config.inclusions_dir, config.vocab_dir, config.sources_dir,
+                   config.queries_dir):
         if folder.exists() and not folder.is_dir():  # its files would silently count as none
             problems.append(error(folder, None, "evidence-not-a-folder", f"{folder.name} is a file",
                                   expected=f"a folder {folder.name}/ of files", hint="move the file away"))
@@ -82,5 +85,7 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
     problems += found
     releases, found = load_releases(config)
     problems += found
-    evidence = Evidence(config, references, citations, claims, vocabulary, sources, releases)
+    inclusions, found = load_inclusions(config.inclusions_dir)
+    problems += found
+    evidence = Evidence(config, references, citations, claims, vocabulary, sources, releases, inclusions)
     return evidence, problems

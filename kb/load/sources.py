@@ -39,6 +39,21 @@ def normalise_ws(text: str) -> str:
     return " ".join(text.split())
 
 
+def quote_hint(quote: str, text: str) -> str:
+    """Where a quote stops matching the text: the longest prefix found, for the error's hint."""
+    words = quote.split(" ")
+    lo, hi = 0, len(words)
+    while lo < hi:  # longest prefix of the quote that occurs in the text
+        mid = (lo + hi + 1) // 2
+        if " ".join(words[:mid]) in text:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo == 0:
+        return "not even its first word matches; check the source"
+    return f"the first {lo} words match; it differs after “{' '.join(words[max(0, lo - 4):lo])}”"
+
+
 def load_sources(sources_dir: Path) -> tuple[dict[str, SourceText], list[Problem]]:
     sources: dict[str, SourceText] = {}
     problems: list[Problem] = []

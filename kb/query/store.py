@@ -22,7 +22,7 @@ from kb.graph.shipped import ONTOLOGY
 if TYPE_CHECKING:
     import pyoxigraph as ox
 
-GRAPH_INPUTS = ("references.bib", "kb.toml", "citations", "claims", "vocab", "sources", "releases")
+GRAPH_INPUTS = ("references.bib", "kb.toml", "citations", "claims", "inclusions", "vocab", "sources", "releases")
 INDEX_NAME = "evidence-index.json"  # kb.io.fingerprint's stat index of the graph inputs
 
 
