@@ -12,7 +12,7 @@ from kb.pipeline import check
 from tests.conftest import ROOT, codes
 from tests.test_validate import edit
 
-CODE = re.compile(r'"((?:bib|yaml|claim|vocab|source|citation|reference|shacl|nt|publish)-[a-z0-9-]+)"')
+CODE = re.compile(r'"((?:bib|yaml|claim|vocab|source|citation|reference|inclusion|shacl|nt|publish)-[a-z0-9-]+)"')
 
 
 def emitted_codes() -> set[str]:

@@ -507,7 +507,7 @@ def test_summaries_join_outcomes_of_one_claim(site) -> None:
     from kb.site.grade import summarise
 
     rows = [r for r in site.analysis.rows if r.claim_id == "smi-rct-review-hope-recovery"]
-    texts = [s.text for s in summarise(rows)]
+    texts = [s.text for s in summarise(rows, site.analysis.studies)]
     assert any("improve empowerment, hope and recovery in serious mental illness" in t for t in texts)
     assert len(texts) == 2  # benefit on three outcomes, no effect on three
 

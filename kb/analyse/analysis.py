@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from kb.analyse.studies import StudyBase, study_base
 from kb.graph.build import KnowledgeGraph
 from kb.graph.select import csv_bytes
 from kb.load.evidence import Evidence
@@ -89,6 +90,7 @@ class Analysis:
     network: object  # networkx.DiGraph
     matrix: dict[tuple[str, str], Counter] = field(default_factory=dict)
     triples: int = 0
+    studies: StudyBase = field(default_factory=StudyBase)  # kinds of cited works, reviews' inclusions
 
     @property
     def claim_ids(self) -> list[str]:
@@ -194,4 +196,5 @@ def analyse(kg: KnowledgeGraph, evidence: Evidence) -> Analysis:
     for row in rows:
         for population in row.population:
             matrix[(population, row.outcome)][row.direction] += 1
-    return Analysis(rows=rows, network=evidence_network(kg), matrix=dict(matrix), triples=len(kg.store))
+    return Analysis(rows=rows, network=evidence_network(kg), matrix=dict(matrix), triples=len(kg.store),
+                    studies=study_base(evidence))

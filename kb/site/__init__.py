@@ -7,7 +7,9 @@ contract), :mod:`~kb.site.views` (records → views), :mod:`~kb.site.context` an
 :mod:`~kb.site.gaps` (the ranked gaps), :mod:`~kb.site.tablequery` (the SPARQL behind each table),
 :mod:`~kb.site.search` (search index, IRI → page map), :mod:`~kb.site.markdown` (the method page's
 excerpt of the editors' guide),
-:mod:`~kb.site.grade` (plain-language summaries), :mod:`~kb.site.network` (the network layout),
+:mod:`~kb.site.grade` (plain-language summaries), :mod:`~kb.site.summaries` (summary-of-findings
+pages), :mod:`~kb.site.headlines` (the balanced headlines), :mod:`~kb.site.evidence_base` (distinct
+works and review overlap), :mod:`~kb.site.network` (the network layout),
 :mod:`~kb.site.assets` (scripts and the Oxigraph bundle), :mod:`~kb.site.render` (jinja2, writing),
 :mod:`~kb.site.reuse` (incremental builds), :mod:`~kb.site.cite` (APA 7 and Vancouver by citeproc-py),
 :mod:`~kb.site.highwire` (``citation_*`` tags, COinS), :mod:`~kb.site.refdata` (reference downloads).
@@ -82,7 +84,7 @@ class _Part:
 
 def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
     """The record pages in groups a worker renders in one go, the most expensive first."""
-    from kb.site import context
+    from kb.site import context, summaries
 
     return {
         "claims": lambda res, out, _t: context.claim_pages(res, out),
@@ -91,6 +93,7 @@ def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
         "references": lambda res, out, _t: context.reference_pages(res, out),
         "map-intervention": lambda res, out, t: context.map_pages(res, out, t, axes=("intervention",)),
         "map-facets": lambda res, out, t: context.map_pages(res, out, t, axes=("setting", "delivery", "perspective")),
+        "summaries": lambda res, out, _t: summaries.summary_pages(res, out),
     }
 
 

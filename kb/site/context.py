@@ -13,6 +13,7 @@ from kb.analyse.analysis import Row
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
+from kb.site.evidence_base import evidence_base
 from kb.site.grade import summarise
 from kb.site.highwire import highwire_tags
 from kb.site.refdata import everything, work_files
@@ -194,13 +195,29 @@ def concept_pages(res: Resolver, out: Output) -> None:
             assert concept is not None
             rows = by_id.get(concept_id, [])
             broader = res.term("outcome", concept.broader) if scheme == "outcome" and concept.broader else None
+            siblings: tuple[tuple[Term, int], ...] = ()
+            questions: tuple[Link, ...] = ()
+            if broader is not None:
+                siblings = tuple((res.term("outcome", o), len(by_id.get(o, ()))) for o in sorted(
+                    (o for o in vocab.ids("outcome") if o != concept_id and getattr(
+                        vocab.get("outcome", o), "broader", None) == concept.broader),
+                    key=lambda o: res.label("outcome", o).lower()))
+            elif scheme in ("population", "intervention"):
+                pairs = sorted({(p, r.intervention) for r in rows for p in r.population
+                                if (p if scheme == "population" else r.intervention) == concept_id})
+                questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
+                                       f"{res.label('population', p)}") for p, i in pairs)
             page = ConceptPage(
                 path=f"{folder}/{concept_id}.html", title=concept.label, template="concept.html", section=folder,
                 description=concept.definition, breadcrumbs=(Link(f"{folder}/index.html", SCHEME_TITLES[scheme]),),
                 scheme=scheme, scheme_label=vocab.scheme_labels.get(scheme, SCHEME_TITLES[scheme]),
                 concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
-                broader=broader, iri=concept.iri, summaries=tuple(res.summary(s) for s in summarise(rows)),
-                rows=res.claim_rows(rows),
+                broader=broader, iri=concept.iri,
+                summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
+                rows=res.claim_rows(rows), siblings=siblings, questions=questions,
+                domain_summary=Link(res.domain_summary_path(concept.broader), f"Summary of findings: {broader.label}")
+                if broader is not None and concept.broader else None,
+                base=evidence_base(res, rows) if rows else None,
                 query=tablequery.concept_claims(scheme, concept.iri, concept.label) if rows else None,
             )
             page.jsonld = jsonld.concept(res, concept)
@@ -214,7 +231,9 @@ def concept_pages(res: Resolver, out: Output) -> None:
             scheme=scheme, intro=vocab.scheme_definitions.get(scheme, ""),
             description=vocab.scheme_definitions.get(scheme, ""),
             groups=tuple(ConceptGroup(res.term("outcome", g) if g else None,
-                                      tuple(sorted(groups[g], key=lambda t: (t[0].label.lower(), t[0].id))))
+                                      tuple(sorted(groups[g], key=lambda t: (t[0].label.lower(), t[0].id))),
+                                      Link(res.domain_summary_path(g), f"Summary of findings: {res.label('outcome', g)}")
+                                      if g else None)
                          for g in ordered),
         )
         index.jsonld = jsonld.collection(res, index.title, index.description)
@@ -261,8 +280,9 @@ def cell_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             path=res.cell_path(axis, row_id, outcome), title=f"{outcome_term.label} — {row_term.label}",
             template="cell.html", section="map", breadcrumbs=(Link(map_path, "Evidence map"),),
             description=evmap.cell_text(rows), row_term=row_term, outcome=outcome_term,
-            summaries=tuple(res.summary(s) for s in summarise(rows)), rows=res.claim_rows(rows),
-            map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"),
+            summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
+            rows=res.claim_rows(rows), map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"),
+            base=evidence_base(res, rows),
             query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
                                          res.concept_iri("outcome", outcome), outcome_term.label),
         )

@@ -2,20 +2,23 @@
 
 GRADE's standard statements tie the verb to the certainty: high "improves", moderate "probably
 improves", low "may improve", very low "we are uncertain whether … improves". A policymaker reads
-one sentence per (intervention, outcome, population, direction, certainty), with the designs the
-claims rest on: "Peer support services may improve hope in serious mental illness (low
-certainty; 1 systematic review …)". The sentences are plain text; templates escape them.
+one sentence per (intervention, outcome, population, direction, certainty), with the distinct
+works the claims rest on, each counted once: "Peer support services may improve hope in serious
+mental illness (low certainty; 1 review)". Summary-of-findings tables use GRADE guidance 26's
+informative statements instead (:func:`sof_statement`: "results in", "likely results in", "may
+result in", "we are very uncertain whether"). The sentences are plain text; templates escape them.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.analyse.studies import StudyBase
 
 LEVEL_WORDS = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very low"}
 
@@ -103,19 +106,59 @@ def sentence(intervention: str, outcome: str, population: str, direction: str, c
     return f"{intervention} {verb} {outcome}{where}"
 
 
-def designs_phrase(labels: Iterable[str]) -> str:
-    """``1 randomised controlled trial`` or ``cohort study × 2``, joined, in a stable order."""
-    counts = Counter(labels)
-    parts = [f"1 {lower_first(label)}" if n == 1 else f"{lower_first(label)} × {n}"
-             for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-    return ", ".join(parts)
+# GRADE guidance 26 (Santesso et al., J Clin Epidemiol 2020): the statement's verb carries the
+# certainty. (singular, plural) per direction; high, moderate, low in that order.
+_SOF: dict[str, tuple[tuple[str, str], ...]] = {
+    "benefit": (("results in an improvement in", "result in an improvement in"),
+                ("likely results in an improvement in", "likely result in an improvement in"),
+                ("may result in an improvement in", "may result in an improvement in")),
+    "no_effect": (("results in little to no difference in", "result in little to no difference in"),
+                  ("likely results in little to no difference in", "likely result in little to no difference in"),
+                  ("may result in little to no difference in", "may result in little to no difference in")),
+    "harm": (("results in a worsening of", "result in a worsening of"),
+             ("likely results in a worsening of", "likely result in a worsening of"),
+             ("may result in a worsening of", "may result in a worsening of")),
+    "mixed": (("has mixed effects on", "have mixed effects on"),
+              ("likely has mixed effects on", "likely have mixed effects on"),
+              ("may have mixed effects on", "may have mixed effects on")),
+}
+_SOF_VERY_LOW = {"benefit": ("improves", "improve"), "no_effect": ("makes any difference to", "make any difference to"),
+                 "harm": ("worsens", "worsen")}
 
 
-def summarise(rows: Iterable[Row]) -> list[Summary]:
+@functools.lru_cache(maxsize=4096)
+def sof_statement(intervention: str, outcome: str, population: str, direction: str, certainty: str,
+                  whose: str = "") -> str:
+    """A summary-of-findings statement in GRADE guidance 26's words, ending with a full stop.
+
+    High "results in", moderate "likely results in", low "may result in", very low "we are very
+    uncertain whether"; no difference is "little to no difference in". ``whose`` names the people
+    whose outcome it is when they are not the recipients ("for peer support workers").
+    """
+    plural = is_plural(intervention)
+    subject = lower_first(intervention)
+    where = f" in {lower_first(population)}" if population else ""
+    outcome = lower_first(outcome) + (f" {whose}" if whose else "")
+    if direction in ("not_reported", "not_applicable"):
+        return sentence(intervention, outcome, population, direction, certainty) + "."
+    if direction == "inconclusive" or direction not in _SOF:
+        return f"It is not known whether {subject} {'change' if plural else 'changes'} {outcome}{where}: " \
+               "the results reported do not point one way."
+    if certainty == "very_low":
+        if direction == "mixed":
+            return f"We are very uncertain about the effect of {subject} on {outcome}{where}: the findings are mixed."
+        return f"We are very uncertain whether {subject} {_SOF_VERY_LOW[direction][plural]} {outcome}{where}."
+    verb = _SOF[direction][_rank(LEVELS, certainty) if certainty in LEVELS[:3] else 2][plural]
+    return f"{intervention} {verb} {outcome}{where}."
+
+
+def summarise(rows: Iterable[Row], base: StudyBase) -> list[Summary]:
     """One sentence per (intervention, population, direction, certainty, claims), surest first.
 
     Outcomes that share all of these are named together ("may improve hope and recovery"), so a
-    review reporting on five outcomes reads as one finding, not five.
+    review reporting on five outcomes reads as one finding, not five. The bracket counts the
+    distinct works behind the sentence (``base``), never the claims: two claims resting on one
+    review are "1 review".
     """
     per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
@@ -129,19 +172,19 @@ def summarise(rows: Iterable[Row]) -> list[Summary]:
         merged[key].append(outcome)
         members.setdefault(key, group)
 
+    behind = {key: base.count(group) for key, group in members.items()}  # a claim cites the same works per outcome
+
     def order(key: tuple) -> tuple:
         intervention, population, direction, certainty, perspective, claims = key
-        return (_rank(LEVELS, certainty), -len(claims), _rank(DIRECTIONS, direction),
+        return (_rank(LEVELS, certainty), -behind[key].works, _rank(DIRECTIONS, direction),
                 sorted(o.lower() for o in merged[key]), population, intervention, perspective)
 
     out = []
     for key in sorted(merged, key=order):
         intervention, population, direction, certainty, perspective, claim_ids = key
         outcomes = join_words(sorted(merged[key], key=str.lower))
-        design_of = {r.claim_id: r.design_label for r in members[key]}
-        designs = designs_phrase(design_of[c] for c in claim_ids)
         text = (f"{sentence(intervention, outcomes, population, direction, certainty, perspective)} "
-                f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {designs}).")
+                f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {behind[key].phrase()}).")
         out.append(Summary(text, direction, certainty, claim_ids))
     return out
 

@@ -17,7 +17,8 @@ from kb.io.tables import dicts_to_csv
 from kb.query.sparql import load_examples
 from kb.site import jsonld
 from kb.site.context import Output, add_csv
-from kb.site.grade import LEVEL_WORDS, summarise
+from kb.site.grade import LEVEL_WORDS
+from kb.site.headlines import choose
 from kb.site.markdown import section
 from kb.site.network import COLUMN_HEADINGS, COLUMN_X, KINDS, layout, project
 from kb.site.pages import (
@@ -41,8 +42,8 @@ from kb.site.pages import (
 from kb.site.paths import safe_external_url
 from kb.site.views import CONCEPT_FOLDERS, DIRECTION_LABELS, Resolver, short_cite
 
-HEADLINES = 6
 NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
+       ("summaries/index.html", "Summaries", "summaries"),
        ("outcomes/index.html", "Outcomes", "outcomes"),
        ("populations/index.html", "Populations", "populations"),
        ("interventions/index.html", "Interventions", "interventions"), ("claims/index.html", "Claims", "claims"),
@@ -66,9 +67,14 @@ def site_info(res: Resolver) -> SiteInfo:
 
 def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
     rows, ev, vocab = res.analysis.rows, res.ev, res.vocab
-    summaries = summarise(rows)
+    claims = ev.claims_by_id
+    headlines = choose(rows, res.analysis.studies, lambda c: claims[c].certainty.downgrades)
+    behind = res.analysis.studies.count(rows)
     counts = (
         Fact("Claims", str(len(res.analysis.claim_ids))), Fact("Claim-outcome findings", str(len(rows))),
+        Fact("Reviews the claims rest on", str(len(behind.reviews))),
+        Fact("Primary studies the claims rest on", str(len(behind.studies))),
+        Fact("Other cited works", str(len(behind.others) + len(behind.unclassified))),
         Fact("Works in the bibliography", str(len(ev.references))),
         Fact("Source documents", str(len({r.source for r in rows}))),
         Fact("Outcomes with evidence", f"{len({r.outcome for r in rows})} of {len(vocab.ids('outcome'))}"),
@@ -86,7 +92,8 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
     page = HomePage(
         path="index.html", title=site.title, template="index.html", section="home",
         description="What research says about peer support in mental health: every finding traceable to a quote.",
-        counts=counts, headlines=tuple(res.summary(s) for s in summaries[:HEADLINES]),
+        counts=counts, headlines=tuple(res.summary(h.summary) for h in headlines.items),
+        headline_reasons=tuple(h.reason for h in headlines.items), headline_note=headlines.explanation,
         directions=tuple(Fact(DIRECTION_LABELS[d], str(directions[d])) for d in DIRECTIONS),
         citation=" ".join(cite),
         sources=tuple(res.ref_link(k) for k in sorted({c.source for c in ev.claims})),

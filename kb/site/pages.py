@@ -9,6 +9,10 @@ with ``href()``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kb.site.summary_pages import EvidenceBaseView
 
 # --- shared views ----------------------------------------------------------------------------
 
@@ -180,6 +184,8 @@ class HomePage(Page):
     directions: tuple[Fact, ...]
     citation: str
     sources: tuple[Link, ...]
+    headline_reasons: tuple[str, ...] = ()  # why each headline was chosen (certainty, directness)
+    headline_note: str = ""  # the rule of the choice, and what it leaves out
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,7 @@ class CellPage(Page):
     summaries: tuple[SummaryView, ...]
     rows: tuple[ClaimRow, ...]
     map_link: Link
+    base: EvidenceBaseView | None = None  # the distinct works behind the cell, and their overlap
 
 
 @dataclass(kw_only=True)
@@ -298,12 +305,17 @@ class ConceptPage(Page):
     iri: str
     summaries: tuple[SummaryView, ...]
     rows: tuple[ClaimRow, ...]
+    siblings: tuple[tuple[Term, int], ...] = ()  # outcomes: the other outcomes of the domain, with findings
+    domain_summary: Link | None = None  # outcomes: the domain's summary of findings
+    questions: tuple[Link, ...] = ()  # populations and interventions: their summaries of findings
+    base: EvidenceBaseView | None = None  # the distinct works behind the findings
 
 
 @dataclass(frozen=True)
 class ConceptGroup:
     term: Term | None
     items: tuple[tuple[Term, int], ...]  # concept and its number of claim-outcomes
+    summary: Link | None = None  # outcome domains: their summary of findings
 
 
 @dataclass(kw_only=True)

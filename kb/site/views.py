@@ -87,6 +87,14 @@ class Resolver:
     def cell_path(self, axis: str, row_id: str, outcome: str) -> str:
         return f"cells/{axis}/{row_id}--{outcome}.html"
 
+    def summary_path(self, population: str, intervention: str) -> str:
+        """The summary of findings of one question (population × intervention)."""
+        return f"summaries/questions/{population}--{intervention}.html"
+
+    def domain_summary_path(self, domain: str) -> str:
+        """The summary of findings of one outcome domain."""
+        return f"summaries/domains/{domain}.html"
+
     def _is_domain(self, concept_id: str) -> bool:
         concept = self.vocab.get("outcome", concept_id)
         return bool(concept and concept.is_domain)

@@ -1,0 +1,94 @@
+"""The evidence-base block of a page: every distinct work behind its findings, and the reviews' overlap.
+
+Shown on map cells, outcome and population pages and summaries of findings, so that a reader
+sees "2 reviews (overlap very high, CCA 50 %), 5 unique studies" and can open the works, the
+review × review table and the citation matrix the CCA is computed from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from kb.analyse.analysis import Row
+from kb.analyse.studies import EvidenceCount
+from kb.bibtex.load import latex_to_text
+from kb.load.kinds import OTHER, REVIEW, STUDY, UNCLASSIFIED
+from kb.site.summary_pages import EvidenceBaseView, MatrixRow, OverlapView, WorkView
+from kb.site.views import Resolver
+
+KIND_LABELS = {REVIEW: "Review", STUDY: "Primary study", OTHER: "Other work", UNCLASSIFIED: "Design not stated"}
+KIND_NOTES = {OTHER: "narrative review, opinion, report, protocol or web page",
+              UNCLASSIFIED: "cited with other works under a review design; nothing says which design it has"}
+
+
+def evidence_base(res: Resolver, rows: Iterable[Row]) -> EvidenceBaseView:
+    """The view of every work behind ``rows``, each once, by kind."""
+    studies = res.analysis.studies
+    count = studies.count(rows)
+    return base_view(res, count)
+
+
+def base_view(res: Resolver, count: EvidenceCount) -> EvidenceBaseView:
+    studies = res.analysis.studies
+    included_in: dict[str, list[str]] = defaultdict(list)
+    for review in count.reviews:
+        for study in sorted(studies.includes.get(review, ())):
+            included_in[study].append(review)
+    works = []
+    for key in count.reviews:
+        n = len(studies.includes.get(key, ()))
+        note = f"{n} included {'study' if n == 1 else 'studies'} recorded" if n else "its included studies are not recorded"
+        works.append(_work(res, key, REVIEW, note))
+    cited = set(count.cited_studies)
+    for key in count.studies:
+        parts = ["cited directly"] if key in cited else []
+        if included_in.get(key):
+            parts.append("included in " + ", ".join(res.ref_link(r).label for r in included_in[key]))
+        works.append(_work(res, key, STUDY, "; ".join(parts)))
+    for kind, keys in ((OTHER, count.others), (UNCLASSIFIED, count.unclassified)):
+        works += [_work(res, key, kind, KIND_NOTES[kind]) for key in keys]
+    overlap = overlap_view(res, count)
+    return EvidenceBaseView(count.phrase(), tuple(works), tuple(res.ref_link(k) for k in count.unrecorded), overlap,
+                            tuple(res.ref_link(k) for k in count.uncited))
+
+
+def _work(res: Resolver, key: str, kind: str, note: str) -> WorkView:
+    ref = res.ev.references_by_key.get(key)
+    year = latex_to_text(ref.year) if ref is not None else ""
+    return WorkView(res.ref_link(key), kind, KIND_LABELS[kind], year, note)
+
+
+def overlap_view(res: Resolver, count: EvidenceCount) -> OverlapView | None:
+    """The CCA with its review × review table and citation matrix; ``None`` below two recorded reviews."""
+    overlap = count.overlap
+    if overlap is None or overlap.cca is None:
+        return None
+    studies = res.analysis.studies
+    reviews = overlap.reviews
+    pairs = studies.pairwise(reviews)
+    pair_rows = []
+    for a in reviews:
+        cells = []
+        for b in reviews:
+            if a == b:
+                cells.append(("self", "—"))
+                continue
+            pair = pairs[(a, b) if a < b else (b, a)]
+            cells.append((pair.band.replace(" ", "-") or "none",
+                          f"{pair.percent_text} %" if pair.cca is not None else "not defined"))
+        pair_rows.append(MatrixRow(res.ref_link(a), tuple(cells)))
+    citation_rows = []
+    for study in overlap.studies:
+        cells = []
+        for review in reviews:
+            if study in studies.includes.get(review, ()):
+                cells.append(("in", "included"))
+            elif studies.could_not_include(review, study):
+                cells.append(("na", "published later: could not be included"))
+            else:
+                cells.append(("out", "not included"))
+        citation_rows.append(MatrixRow(res.ref_link(study), tuple(cells)))
+    return OverlapView(overlap.percent_text, overlap.band, len(reviews), len(overlap.studies), overlap.inclusions,
+                       overlap.impossible, tuple(res.ref_link(r) for r in reviews), tuple(pair_rows),
+                       tuple(citation_rows))
