@@ -26,8 +26,8 @@ def check_inclusions(evidence: Evidence, unchecked_sources: set[str]) -> list[Pr
         if first is not inc:
             problems.append(error(inc.path, inc.line, "inclusion-duplicate",
                                   f"review '{inc.review}' is already recorded for '{inc.source}' at "
-                                  f"{first.path}:{first.line}", field="review", expected="one entry per review and source",
-                                  hint="merge the two entries' includes"))
+                                  f"{first.path}:{first.line}", field="review",
+                                  expected="one entry per review and source", hint="merge the two entries' includes"))
         problems += _check_entry(evidence, inc, unchecked_sources)
     problems += _check_cycles(evidence)
     problems += _check_contradicting_claims(evidence)

@@ -104,13 +104,14 @@ def _participants(claim: Claim) -> str:
     return ", ".join(parts)
 
 
-def _reported(res: Resolver, bodies: Iterable[Body], what: Callable[[Claim], str]) -> str:
-    """One value per claim that reports it, never added up (claims may share studies and people)."""
+def _reported(res: Resolver, bodies: tuple[Body, ...], what: Callable[[Claim], str]) -> str:
+    """One value per claim that reports it, never added up (claims may share studies and people);
+    named by claim wherever the row rests on more than one."""
     found = [(c, what(res.ev.claims_by_id[c])) for b in bodies for c in b.claim_ids]
     found = [(c, v) for c, v in found if v]
     if not found:
         return "Not reported"
-    if len(found) == 1:
+    if len(found) == 1 and sum(len(b.claim_ids) for b in bodies) == 1:
         return found[0][1]
     return "; ".join(f"{v} ({c})" for c, v in found)
 
@@ -166,6 +167,7 @@ class TableBuilder:
         elif row.conflict == LOWER:
             conflict = "Evidence of lower certainty points another way; it is listed below, not merged."
         first = row.rows[0]
+        lead_count = res.analysis.studies.count(r for b in row.lead for r in b.rows)
         footnotes = tuple(dict.fromkeys(label for b in lead for label in b.footnotes))
         outcome = res.term("outcome", row.outcome)
         context = f"{first.population_label} · {first.intervention_label}" if question else ""
@@ -176,7 +178,8 @@ class TableBuilder:
             statement=statement, conflict=conflict, conflict_kind=row.conflict,
             direction=res.term("direction", row.bodies[0].direction if row.conflict != SAME else "mixed", link=False),
             certainty=res.term("certainty", row.certainty, link=False), footnotes=footnotes,
-            count=row.count.phrase(), participants=_reported(res, row.lead, _participants),
+            count=lead_count.phrase(), count_all=row.count.phrase() if row.count != lead_count else "",
+            participants=_reported(res, row.lead, _participants),
             effect=_reported(res, row.lead, lambda c: _claim_effect(c, row.outcome)), bodies=tuple(views),
             listed=tuple(views) if row.conflict == SAME else tuple(views[1:]),
             base=evidence_base(res, row.rows),
@@ -283,7 +286,9 @@ def domain_page(res: Resolver, out: Output, domain: str) -> SummaryPage:
     build = TableBuilder(res, notes)
     outcomes = [o for o in res.vocab.ids("outcome") if getattr(res.vocab.get("outcome", o), "broader", None) == domain]
     rows = [r for r in res.analysis.rows if r.domain == domain]
-    key: Callable[[Row], Hashable] = lambda r: (r.outcome, r.population, r.intervention, r.perspective)  # noqa: E731
+    def key(r: Row) -> tuple[str, ...]:
+        return (r.outcome, " ".join(r.population), r.intervention, r.perspective)
+
     peer = [r for r in rows if r.finding_type == EFFECT and r.intervention_kind == PEER]
     adjacent = [r for r in rows if r.finding_type == EFFECT and r.intervention_kind != PEER]
     others = [r for r in rows if r.finding_type != EFFECT]

@@ -105,7 +105,8 @@ class SofRowView:
     direction: Term
     certainty: Term
     footnotes: tuple[str, ...]
-    count: str  # every work behind the row, each once
+    count: str  # every work behind the lead (the certainty's evidence), each once
+    count_all: str  # every work behind the row when other bodies add to the lead's, else ""
     participants: str
     effect: str
     bodies: tuple[BodyView, ...]  # the lead first, then the others

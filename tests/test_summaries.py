@@ -1,0 +1,256 @@
+"""Summaries of findings, counts of distinct studies, and balanced headlines, as the built site shows them.
+
+Built from the fictional overlap fixture (two reviews sharing trials, conflicting findings,
+a peer-adjacent intervention, an association and a protocol), the fixture and the real corpus.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kb.config import load_config
+from kb.pipeline import build
+from tests.conftest import DATA, FIXTURE, REAL
+from tests.test_validate import edit
+
+OVERLAP = DATA / "overlap"
+QUESTION = "summaries/questions/smi--peer_support_services.html"
+DOMAIN = "summaries/domains/service_use.html"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    return build(load_config(OVERLAP, out_dir=tmp_path_factory.mktemp("overlap") / "site"))
+
+
+@pytest.fixture(scope="module")
+def fixture_site(tmp_path_factory: pytest.TempPathFactory):
+    return build(load_config(FIXTURE, out_dir=tmp_path_factory.mktemp("fixture") / "site"))
+
+
+def text_of(html: str) -> str:
+    """The page's text, tags removed and whitespace collapsed (entities as the templates write them)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).replace("&#39;", "'").split())
+
+
+def read(site, path: str) -> str:
+    return (site.out_dir / path).read_text(encoding="utf-8")
+
+
+def row_html(page: str, outcome: str) -> str:
+    """The <tr> of one outcome in the effects table."""
+    table = page.split('id="sof-effects"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr id="sof-effects-\d+" class="sof-row">.*?</tr>', table, re.S)
+    found = [r for r in rows if f"outcomes/{outcome}.html" in r]
+    assert len(found) == 1, (outcome, len(found))
+    return found[0]
+
+
+# --- the summary-of-findings page of a question ---------------------------------------------------
+
+
+def test_every_question_and_domain_has_a_summary_page(site) -> None:
+    out = site.out_dir
+    questions = {(p, r.intervention) for r in site.analysis.rows for p in r.population}
+    assert {f.stem for f in (out / "summaries" / "questions").glob("*.html")} == {f"{p}--{i}" for p, i in questions}
+    domains = site.checked.evidence.vocabulary.ids("outcome", domains=True)
+    assert {f.stem for f in (out / "summaries" / "domains").glob("*.html")} == set(domains)
+    assert (out / "summaries" / "index.html").is_file() and (out / QUESTION.replace(".html", ".csv")).is_file()
+
+
+@pytest.mark.parametrize(("outcome", "wording"), [
+    ("hospital_days", "Peer support services result in an improvement in days in hospital in serious mental illness."),
+    ("hospitalisation", "Peer support services likely result in little to no difference in hospitalisation in "
+                        "serious mental illness."),
+    ("emergency_visits", "Peer support services may result in an improvement in emergency visits in serious mental "
+                         "illness."),
+    ("readmission", "We are very uncertain about the effect of peer support services on readmission in serious "
+                    "mental illness: the findings are mixed."),
+])
+def test_statements_use_grade_guidance_26_wording_per_certainty(site, outcome: str, wording: str) -> None:
+    assert wording in text_of(row_html(read(site, QUESTION), outcome))
+
+
+def test_the_statement_comes_first_then_claims_quotes_and_studies(site) -> None:
+    row = row_html(read(site, QUESTION), "hospitalisation")
+    order = [row.index('class="sof-statement"'), row.index("The claims ("), row.index("The quotes ("),
+             row.index("The studies (")]
+    assert order == sorted(order)
+    assert row.count("<details") == 3  # works without JavaScript
+    assert "found that peer support for adults with serious mental illness made no difference" in row
+
+
+def test_rows_count_studies_once_with_the_overlap(site) -> None:
+    row = row_html(read(site, QUESTION), "hospitalisation")
+    studies = text_of(row.split('data-label="Studies and reviews">', 1)[1].split("</td>", 1)[0])
+    assert studies.startswith("2 reviews (overlap very high, CCA 50 %), 4 unique studies")  # the lead body
+    assert "All evidence on this outcome: 2 reviews (overlap very high, CCA 50 %), 5 unique studies" in studies
+    assert "× 2" not in read(site, QUESTION)
+
+
+def test_certainty_footnotes_are_the_claims_downgrades(site) -> None:
+    page = read(site, QUESTION)
+    footnotes = dict(re.findall(r'<li id="fn-([a-z]+)"><span class="fn-label">[a-z]+</span>(.*?)</li>', page, re.S))
+    evidence = site.checked.evidence
+    row = row_html(page, "hospitalisation")
+    certainty_cell = row.rsplit('<td data-label="Certainty">', 1)[1]
+    labels = re.findall(r'href="#fn-([a-z]+)"', certainty_cell)
+    assert labels, "the moderate row has footnotes"
+    for claim_id in ("alpha-hospital-no-difference", "beta-hospital-no-difference"):
+        claim = evidence.claims_by_id[claim_id]
+        notes = [text_of(footnotes[label]) for label in labels if claim_id in footnotes[label]]
+        assert len(notes) == 1
+        for domain in claim.certainty.downgrades:
+            assert domain.replace("_", " ") in notes[0]
+        assert " ".join(claim.certainty.reason.split()) in notes[0]
+    high = row_html(page, "hospital_days").rsplit('<td data-label="Certainty">', 1)[1]
+    assert "#fn-" not in high  # high and not downgraded: nothing to explain
+
+
+def test_conflicting_bodies_are_not_merged(site) -> None:
+    page = read(site, QUESTION)
+    emergency = text_of(row_html(page, "emergency_visits"))
+    assert "No single answer: findings of low certainty point different ways." in emergency
+    assert "may result in an improvement in emergency visits" in emergency
+    assert "may result in little to no difference in emergency visits" in emergency
+    hospital = text_of(row_html(page, "hospitalisation"))
+    assert "Evidence of lower certainty points another way" in hospital
+    assert "Moderate" in hospital.split("Certainty")[-1] or "Moderate" in hospital
+
+
+def test_effects_only_by_default_other_kinds_labelled(site) -> None:
+    page = read(site, QUESTION)
+    effects = page.split('id="sof-effects"', 1)[1].split("</table>", 1)[0]
+    others = page.split('id="sof-other-kinds"', 1)[1].split("</table>", 1)[0]
+    assert "network-fewer-admissions" not in effects and "network-fewer-admissions" in others
+    assert "discharge-protocol" in others and "Association" in others and "No result reported" in others
+    assert "may result in" not in text_of(others)  # no causal wording for associations
+
+
+def test_peer_adjacent_interventions_are_shown_apart_and_labelled(site) -> None:
+    domain = read(site, DOMAIN)
+    peer = domain.split('id="sof-effects"', 1)[1].split("</table>", 1)[0]
+    adjacent = domain.split('id="sof-adjacent"', 1)[1].split("</table>", 1)[0]
+    assert "texts-fewer-admissions" not in peer and "texts-fewer-admissions" in adjacent
+    question = text_of(read(site, "summaries/questions/smi--supportive_text_messages.html"))
+    assert "Not peer support." in question
+    index = read(site, "summaries/index.html")
+    assert index.index("Interventions not delivered by peers") < index.index("smi--supportive_text_messages.html")
+
+
+def test_domain_page_has_one_group_per_outcome_and_names_the_gaps(fixture_site) -> None:
+    page = read(fixture_site, DOMAIN).split('id="sof-effects"', 1)[1].split("</table>", 1)[0]
+    groups = re.findall(r'<tr class="sof-group"><th colspan="6" scope="rowgroup"[^>]*>(.*?)</th>', page, re.S)
+    assert [text_of(g) for g in groups] == ["Hospitalisation"]
+    assert "Readmission" in text_of(page.split('class="sof-empty"', 1)[1])  # only a protocol: a gap for effects
+
+
+def test_cell_page_shows_the_overlap_of_reviews_sharing_trials(site) -> None:
+    page = read(site, "cells/population/smi--hospitalisation.html")
+    text = text_of(page)
+    assert "2 reviews (overlap very high, CCA 50 %), 6 unique studies" in text
+    assert "Overlap between the 2 reviews: very high" in text
+    pairs = page.split('id="evidence-pairs"', 1)[1].split("</table>", 1)[0]
+    assert text_of(pairs).count("50 %") == 2  # the pair, above and below the diagonal
+    matrix = page.split('id="evidence-matrix"', 1)[1].split("</table>", 1)[0]
+    assert matrix.count('class="cm-in"') == 6  # N, the inclusions
+
+
+def test_question_overlap_subtracts_cells_a_review_could_not_have_included(site) -> None:
+    text = text_of(read(site, QUESTION).split('id="evidence-h"', 1)[1])
+    assert "3 reviews (overlap very high, CCA 42.9 %)" in text  # (7 − 4) / (12 − 4 − 1)
+    assert "1 cell left out because the study appeared after the review" in text
+
+
+# --- outcome pages link their domain -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("corpus", ["overlap", "real"])
+def test_hospitalisation_page_links_its_domain(corpus: str, site, tmp_path: Path) -> None:
+    if corpus == "real":
+        result = build(load_config(REAL, out_dir=tmp_path / "real"))
+        siblings = ("readmission", "hospital_days", "emergency_visits")
+    else:
+        result, siblings = site, ("readmission", "hospital_days", "emergency_visits")
+    page = read(result, "outcomes/hospitalisation.html")
+    nav = page.split('class="domain-nav"', 1)[1].split("</nav>", 1)[0]
+    for outcome in siblings:
+        assert f'href="{outcome}.html"' in nav, outcome
+    assert 'href="../summaries/domains/service_use.html"' in nav
+    index = read(result, "outcomes/index.html")
+    assert 'href="../summaries/domains/service_use.html"' in index
+
+
+# --- headlines ---------------------------------------------------------------------------------
+
+
+def test_home_headlines_include_the_null_finding_and_say_why(fixture_site) -> None:
+    page = text_of(read(fixture_site, "index.html").split('id="headlines-h"', 1)[1].split("Start here", 1)[0])
+    assert "probably make little or no difference to hospitalisation" in page
+    assert "Why here: moderate certainty; direct." in page
+    assert "Chosen by certainty, then directness, whatever the direction" in page
+    assert "network support" not in page.lower()  # peer-adjacent: left out
+    assert "2 claims that are not about effects (associations, implementation, prevalence, protocols)" in page
+
+
+def _rows(n_benefit: int):
+    from kb.analyse.analysis import Row
+
+    base = dict(statement="s", source="src", cites=(), finding_type="effect", population=("smi",),
+                population_label="Serious mental illness", setting=("not_stated",), delivery=("not_stated",),
+                perspective="recipient", intervention="peer_support_services",
+                intervention_label="Peer support services", intervention_kind="peer_delivered", domain="d",
+                domain_label="D", design="rct", design_label="RCT", design_group="primary_study",
+                certainty="moderate", quote="q", section="x")
+    rows = [Row(claim_id=f"b{i}", outcome=f"o{i}", outcome_label=f"Outcome {i}", direction="benefit", **base)
+            for i in range(n_benefit)]
+    rows.append(Row(claim_id="z-null", outcome="hospitalisation", outcome_label="Hospitalisation",
+                    direction="no_effect", **base))
+    rows.append(Row(claim_id="z-harm", outcome="stigma", outcome_label="Stigma", direction="harm", **base))
+    return rows
+
+
+def test_headlines_keep_a_null_finding_cut_by_benefits_sorting_first() -> None:
+    """Regression: benefits sorted first and the list stopped at six, so the null finding was cut."""
+    from kb.analyse.studies import StudyBase
+    from kb.site.headlines import HEADLINES, choose
+
+    chosen = choose(_rows(8), StudyBase(), lambda _c: ())
+    directions = [h.summary.direction for h in chosen.items]
+    assert len(directions) == HEADLINES
+    assert "no_effect" in directions and "harm" in directions
+    assert "taken in turn from each direction" in chosen.explanation
+
+
+def test_headlines_rank_directness_before_direction() -> None:
+    from kb.analyse.studies import StudyBase
+    from kb.site.headlines import choose
+
+    rows = _rows(1)
+    chosen = choose(rows, StudyBase(), lambda c: ("indirectness",) if c == "b0" else ())
+    assert [h.summary.direction for h in chosen.items][-1] == "benefit"
+    assert chosen.items[-1].reason == "moderate certainty; less direct: downgraded for indirectness"
+
+
+# --- counts say studies, not claims ---------------------------------------------------------------
+
+
+def test_two_claims_on_the_same_review_count_one_review(evidence_copy: Path, tmp_path: Path) -> None:
+    """Regression: a second claim resting on the same review showed "systematic review × 2"."""
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    text = claims.read_text(encoding="utf-8")
+    first = text.split("\n  - id: schizophrenia-cochrane-inconclusive", 1)[0].split("claims:\n", 1)[1]
+    second = first.replace("id: smi-rct-review-hope-recovery", "id: smi-rct-review-restated")
+    claims.write_text(text + "\n" + second, encoding="utf-8")
+    edit(evidence_copy, "claims/shalaby2020peer.yaml", "  - id: smi-rct-review-restated\n",
+         "  - id: smi-rct-review-restated\n    notes: The same finding restated (a test).\n")
+    result = build(load_config(evidence_copy, out_dir=tmp_path / "site"))
+    assert not result.report.errors
+    for path in ("outcomes/hope.html", "cells/population/smi--hope.html", "index.html", QUESTION):
+        page = read(result, path)
+        assert "× 2" not in page, path
+    hope = text_of(read(result, "outcomes/hope.html"))
+    assert "(moderate certainty; 1 review)" in hope
