@@ -227,10 +227,11 @@ def summary_pages(res: Resolver, out: Output) -> None:
         else:
             entries[population].append(entry)
     domains = []
-    for domain in res.vocab.ids("outcome", domains=True):
+    for domain in sorted(res.vocab.ids("outcome", domains=True), key=lambda d: res.label("outcome", d).lower()):
         page = domain_page(res, out, domain)
         with_findings = len({r.outcome.id for r in page.tables[0].rows})
-        domains.append(SummaryEntry(Link(page.path, res.label("outcome", domain)), page.base.phrase, with_findings))
+        domains.append(SummaryEntry(Link(page.path, res.label("outcome", domain)), page.base.phrase, with_findings,
+                                    "" if with_findings else "no effect of peer support recorded yet"))
     index = SummariesIndexPage(
         path="summaries/index.html", title="Summaries of findings", template="summaries.html", section="summaries",
         description="What the evidence shows, question by question and outcome domain by outcome domain, "
