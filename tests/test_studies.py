@@ -141,14 +141,17 @@ def test_a_work_cited_only_with_others_under_a_review_design_stays_unclassified(
     assert kinds["trial2010one"].kind == "unclassified"
 
 
-def test_a_cochrane_database_entry_is_a_review(fixture_checked) -> None:
+def test_a_title_says_review_but_a_journal_does_not() -> None:
     from kb.load.kinds import entry_says_review
     from kb.model import Reference
 
-    assert entry_says_review(Reference("k", "article", {"title": "Consumer-providers of care",
-                                                        "journal": "Cochrane Database Syst Rev"}))
-    assert not entry_says_review(Reference("k", "article", {"title": "A systematic review protocol"}))
     assert entry_says_review(Reference("k", "article", {"title": "The role of communities: a meta-review"}))
+    assert entry_says_review(Reference("k", "article", {"title": "Peer-based interventions: a systematic literature "
+                                                                 "review"}))
+    assert not entry_says_review(Reference("k", "article", {"title": "A systematic review protocol"}))
+    # Cochrane publishes protocols under the reviews' titles: the journal decides nothing.
+    assert not entry_says_review(Reference("k", "article", {"title": "Consumer-providers of care",
+                                                            "journal": "Cochrane Database Syst Rev"}))
 
 
 # --- counting studies once ----------------------------------------------------------------------

@@ -8,8 +8,10 @@ work alone, and a work that nothing classifies stays ``unclassified`` rather tha
 1. ``inclusions/``: a source states it is a review (with or without the studies it included);
 2. the claims that cite it **alone**: their design group (most common; ties go to study, then other,
    never to review, so that a tie cannot inflate the count of reviews);
-3. its BibTeX entry: a title naming a systematic review, meta-analysis, meta-synthesis, meta-review
-   or umbrella review (not a protocol), or a Cochrane Database of Systematic Reviews entry;
+3. its title names a systematic review, meta-analysis, meta-synthesis, meta-review or umbrella
+   review (and not a protocol). The journal is not read: the Cochrane Database of Systematic Reviews
+   publishes protocols under the reviews' titles, and the editors' guide reads designs from titles,
+   never from a journal's name;
 4. the claims that cite it alongside other works, when they all have a primary-study design
    (study) or all another design (other); a review design there describes some cited work, not
    necessarily this one, so it classifies nothing;
@@ -33,11 +35,10 @@ _REVIEW_TITLE = re.compile(
     r"systematic(ally)?[\s{}]+(literature[\s{}]+)?review|meta-?analy|meta-?synthes|meta-?review|umbrella[\s{}]+review",
     re.IGNORECASE)
 _PROTOCOL = re.compile(r"\bprotocol\b", re.IGNORECASE)
-_COCHRANE = re.compile(r"cochrane[\s{}]+database", re.IGNORECASE)
 RULES = {
     "inclusions": "a source states it is a review (inclusions/)",
     "alone": "the design of the claims that cite it alone",
-    "entry": "its BibTeX entry (title or Cochrane Database)",
+    "entry": "its title",
     "alongside": "the design of the claims that cite it with other works",
     "included": "a review includes it",
     "none": "nothing in the KB says which design it has",
@@ -51,11 +52,9 @@ class WorkKind:
 
 
 def entry_says_review(ref: Reference) -> bool:
-    """The title or venue names a review (rule 3)."""
+    """The title names a review and not a protocol (rule 3)."""
     title = ref.title
-    if _PROTOCOL.search(title):
-        return False
-    return bool(_REVIEW_TITLE.search(title) or _COCHRANE.search(ref.get("journal")))
+    return bool(_REVIEW_TITLE.search(title)) and not _PROTOCOL.search(title)
 
 
 def work_kinds(evidence: Evidence) -> dict[str, WorkKind]:
