@@ -254,3 +254,14 @@ def test_two_claims_on_the_same_review_count_one_review(evidence_copy: Path, tmp
         assert "× 2" not in page, path
     hope = text_of(read(result, "outcomes/hope.html"))
     assert "(moderate certainty; 1 review)" in hope
+
+
+def test_a_finding_about_two_populations_names_both_in_words() -> None:
+    """Regression: "in schizophrenia; Serious mental illness" (the joined labels, mid-sentence)."""
+    from kb.site.grade import sentence, sof_statement
+
+    both = "Schizophrenia; Serious mental illness"
+    assert sentence("Peer support services", "Symptoms", both, "inconclusive", "low").endswith(
+        "symptoms in schizophrenia and serious mental illness")
+    assert sof_statement("Peer support services", "Hope", both, "benefit", "low").endswith(
+        "hope in schizophrenia and serious mental illness.")

@@ -83,7 +83,7 @@ def sentence(intervention: str, outcome: str, population: str, direction: str, c
     """
     plural = is_plural(intervention)
     subject_mid = lower_first(intervention)
-    where = f" in {lower_first(population)}" if population else ""
+    where = f" in {join_words(population.split('; '))}" if population else ""
     outcome = lower_first(outcome)  # (already lower-cased when several are joined)
     if direction == "not_reported":
         return f"No result is reported yet on whether {subject_mid} {'change' if plural else 'changes'} {outcome}{where}"
@@ -137,7 +137,7 @@ def sof_statement(intervention: str, outcome: str, population: str, direction: s
     """
     plural = is_plural(intervention)
     subject = lower_first(intervention)
-    where = f" in {lower_first(population)}" if population else ""
+    where = f" in {join_words(population.split('; '))}" if population else ""
     outcome = lower_first(outcome) + (f" {whose}" if whose else "")
     if direction in ("not_reported", "not_applicable"):
         return sentence(intervention, outcome, population, direction, certainty) + "."
