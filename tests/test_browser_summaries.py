@@ -85,6 +85,18 @@ def test_the_hospitalisation_page_leads_to_its_domain(browser, sites) -> None:  
             assert page.locator("#sof-effects tr.sof-group", has_text="Hospitalisation").count() == 1
 
 
+def test_the_citation_matrix_opens_as_a_query_that_gives_its_inclusions(browser, sites) -> None:  # noqa: F811
+    site = sites["overlap"]
+    with open_page(browser, url(site, "cells/population/smi--hospitalisation.html"),
+                   viewport={"width": 1366, "height": 900}) as page:
+        page.locator("#evidence-overlap details summary").click()
+        included = page.locator("#evidence-matrix td.cm-in").count()
+        page.locator("#evidence-overlap a.as-query").click()
+        page.wait_for_url(lambda u: "sparql.html#query=" in u)
+        page.wait_for_selector("#sparql-table", timeout=60_000)
+        assert page.locator("#sparql-table tbody tr").count() == included == 6
+
+
 def test_home_headlines_hold_the_null_finding(browser, sites) -> None:  # noqa: F811
     site = sites["fixture"]
     with open_page(browser, url(site, "index.html")) as page:

@@ -265,3 +265,35 @@ def test_a_finding_about_two_populations_names_both_in_words() -> None:
         "symptoms in schizophrenia and serious mental illness")
     assert sof_statement("Peer support services", "Hope", both, "benefit", "low").endswith(
         "hope in schizophrenia and serious mental illness.")
+
+
+def test_summary_and_matrix_queries_give_their_rows(site) -> None:
+    """"This table as a query": the claims behind a summary, and the citation matrix behind the CCA."""
+    from collections import Counter
+
+    from kb.analyse.sof import questions
+    from kb.query.sparql import run_query
+    from kb.site import summaries
+    from kb.site.context import Output
+    from kb.site.evidence_base import evidence_base
+    from kb.site.views import Resolver
+
+    store = site.checked.graph.store
+    res = Resolver(site.checked.evidence, site.analysis)
+    res.prime()
+    out = Output([], {})
+    for (population, intervention), rows in questions(site.analysis.rows).items():
+        page = summaries.question_page(res, out, population, intervention, rows)
+        got = Counter((str(s["claim"].value).rsplit("/", 1)[1], str(s["outcome"].value).rsplit("/", 1)[1])
+                      for s in run_query(store, page.claims_query.text))
+        assert got == Counter((r.claim_id, r.outcome) for r in rows), page.path
+    domain = summaries.domain_page(res, out, "service_use")
+    got = {str(s["claim"].value).rsplit("/", 1)[1] for s in run_query(store, domain.claims_query.text)}
+    assert got == {r.claim_id for r in site.analysis.rows if r.domain == "service_use"}
+    cell = [r for r in site.analysis.rows if "smi" in r.population and r.outcome == "hospitalisation"]
+    overlap = evidence_base(res, cell).overlap
+    pairs = {(str(s["review"].value).rsplit("/", 1)[1], str(s["study"].value).rsplit("/", 1)[1])
+             for s in run_query(store, overlap.query.text)}
+    shown = {(overlap.columns[i].path, row.head.path) for row in overlap.citations
+             for i, (code, _) in enumerate(row.cells) if code == "in"}
+    assert len(pairs) == len(shown) == overlap.inclusions == 6

@@ -14,6 +14,7 @@ from kb.analyse.analysis import Row
 from kb.analyse.studies import EvidenceCount
 from kb.bibtex.load import latex_to_text
 from kb.load.kinds import OTHER, REVIEW, STUDY, UNCLASSIFIED
+from kb.site.pages import TableQuery
 from kb.site.summary_pages import EvidenceBaseView, MatrixRow, OverlapView, WorkView
 from kb.site.views import Resolver
 
@@ -91,4 +92,15 @@ def overlap_view(res: Resolver, count: EvidenceCount) -> OverlapView | None:
         citation_rows.append(MatrixRow(res.ref_link(study), tuple(cells)))
     return OverlapView(overlap.percent_text, overlap.band, len(reviews), len(overlap.studies), overlap.inclusions,
                        overlap.impossible, tuple(res.ref_link(r) for r in reviews), tuple(pair_rows),
-                       tuple(citation_rows))
+                       tuple(citation_rows), matrix_query(res, reviews))
+
+
+def matrix_query(res: Resolver, reviews: tuple[str, ...]) -> TableQuery:
+    """The citation matrix as SPARQL: which of these reviews includes which study (``psk:includesStudy``)."""
+    values = " ".join(f"<{res.mint.work(r)}>" for r in reviews)
+    return TableQuery("# Which of these reviews includes which study: the citation matrix behind their overlap (CCA).\n"
+                      "SELECT ?review ?study ?title WHERE {\n"
+                      f"  VALUES ?review {{ {values} }}\n"
+                      "  ?review psk:includesStudy ?study .\n"
+                      "  OPTIONAL { ?study dcterms:title ?title }\n"
+                      "}\nORDER BY ?study ?review\n")

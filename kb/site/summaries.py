@@ -18,7 +18,7 @@ from kb.analyse.sof import LOWER, SAME, Body, SofRow, questions, sof_rows
 from kb.ids import NOT_STATED
 from kb.io.tables import dicts_to_csv
 from kb.model import Claim
-from kb.site import jsonld
+from kb.site import jsonld, tablequery
 from kb.site.context import Output, add_csv
 from kb.site.evidence_base import base_view, evidence_base
 from kb.site.grade import LEVEL_WORDS, join_words, lower_first, sof_statement
@@ -275,6 +275,10 @@ def question_page(res: Resolver, out: Output, population: str, intervention: str
         label="" if peer else "Not delivered by peers: this intervention is discussed beside peer support "
                               "(peer-adjacent). Its findings are not findings about peer support.",
         tables=tuple(tables), footnotes=notes.items(), base=evidence_base(res, rows), related=tuple(related),
+        claims_query=tablequery.claim_rows(
+            f"The claims behind the summary of findings of {lower_first(int_label)} in {lower_first(pop_label)}.",
+            f"  ?claim psk:population <{res.concept_iri('population', population)}> ;\n"
+            f"         psk:intervention <{res.concept_iri('intervention', intervention)}> .\n"),
     )
     page.jsonld = jsonld.collection(res, page.title, page.description)
     add_csv(out, page, _csv(tables))
@@ -320,6 +324,9 @@ def domain_page(res: Resolver, out: Output, domain: str) -> SummaryPage:
              "the KB says about each and how sure we can be.",
         facts=facts, label="", tables=tuple(tables), footnotes=notes.items(), base=evidence_base(res, peer),
         related=tuple(o.link for o in (res.term("outcome", o) for o in outcomes) if o.link),
+        claims_query=tablequery.claim_rows(
+            f"The claims behind the summary of findings of the domain {label}.",
+            f"  ?finding psk:outcome/skos:broader <{res.concept_iri('outcome', domain)}> .\n"),
     )
     page.jsonld = jsonld.collection(res, page.title, page.description)
     add_csv(out, page, _csv(tables))

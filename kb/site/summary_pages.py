@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kb.site.pages import Link, Page, Term
+from kb.site.pages import Link, Page, TableQuery, Term
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class OverlapView:
     columns: tuple[Link, ...]  # the reviews
     pairs: tuple[MatrixRow, ...]  # review × review: CCA of each pair
     citations: tuple[MatrixRow, ...]  # study × review: included / could not have been / not included
+    query: TableQuery | None = None  # the SPARQL behind the citation matrix
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class SummaryPage(Page):
     footnotes: tuple[Footnote, ...]
     base: EvidenceBaseView
     related: tuple[Link, ...]
+    claims_query: TableQuery | None = None  # the claim-outcomes the tables rest on, as SPARQL
 
 
 @dataclass(frozen=True)
