@@ -92,6 +92,8 @@ def test_two_releases_of_the_fixture_in_words_and_json(tmp_path):
     assert "Overall symptoms in serious mental illness: direction no effect → benefit." in text
     # the same review cited again is one more finding, not one more study
     assert "Hope in serious mental illness: certainty moderate → high (1 finding added)." in text
+    assert ("Peer support services and overall symptoms in serious mental illness: direction no effect → benefit."
+            in text)  # the summary-of-findings row of that question
     assert text.index("What readers will notice") < text.index("Claims:") < text.index("Works:")
 
     payload = json.loads(run("diff", str(FIXTURE), str(new), "--format", "json").stdout)
@@ -104,6 +106,11 @@ def test_two_releases_of_the_fixture_in_words_and_json(tmp_path):
     assert payload["works"]["removed"] == [unused]
     hope = next(c for c in payload["cells"] if c["outcome"] == "hope")
     assert hope["old"]["findings"] == 1 and hope["new"]["findings"] == 2
+    row = next(q for q in payload["questions"] if q["outcome"] == "hope")
+    assert (row["population"], row["intervention"]) == ("smi", "peer_support_services")
+    assert (row["old"]["certainty"], row["new"]["certainty"]) == ("moderate", "high")
+    # only effects of peer-delivered interventions make summary rows: the association in the fixture does not
+    assert all(q["outcome"] != "abstinence" for q in payload["questions"])
 
 
 def test_built_sites_dumps_compare_like_folders(tmp_path):

@@ -68,13 +68,15 @@ class CellChange:
     old: Cell | None
     new: Cell | None
     text: str
+    intervention: str = ""  # set for a summary-of-findings row (population × intervention × outcome)
 
 
 @dataclass
 class Diff:
     works: RecordDiff
     claims: RecordDiff
-    cells: list[CellChange]
+    cells: list[CellChange]  # evidence-map cells: population × outcome, every kind of finding
+    questions: list[CellChange] = field(default_factory=list)  # summary-of-findings rows: effects of peer support
 
     def __bool__(self) -> bool:
         return bool(self.works or self.claims or self.cells)
@@ -105,7 +107,7 @@ class Diff:
 
 def compare(old: Snapshot, new: Snapshot) -> Diff:
     return Diff(compare_records(old.works, new.works), compare_records(old.claims, new.claims),
-                compare_cells(old, new))
+                compare_cells(old, new), compare_questions(old, new))
 
 
 def compare_records(old: dict[str, Record], new: dict[str, Record]) -> RecordDiff:
@@ -134,12 +136,32 @@ def compare_records(old: dict[str, Record], new: dict[str, Record]) -> RecordDif
 
 def cells(snap: Snapshot) -> dict[tuple[str, str], Cell]:
     """Every non-empty population × outcome cell of a snapshot's evidence map."""
-    members: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # → (claim id, direction)
+    members: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)  # → (claim id, direction)
     for claim_id, findings in snap.findings.items():
         record = snap.claims[claim_id]
         for population in _split(record.fields.get("population", "")):
             for outcome, direction in findings.items():
                 members[(population, outcome)].append((claim_id, direction))
+    return _summarise(snap, members)  # type: ignore[return-value]
+
+
+def questions(snap: Snapshot) -> dict[tuple[str, str, str], Cell]:
+    """Every summary-of-findings row (population × intervention × outcome) with an effect of a
+    peer-delivered intervention: what the summary pages and the headlines are made of."""
+    members: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
+    for claim_id, findings in snap.findings.items():
+        record = snap.claims[claim_id]
+        intervention = record.fields.get("intervention", "")
+        if record.fields.get("finding_type") != "effect" or snap.intervention_kinds.get(intervention) != \
+                "peer_delivered":
+            continue
+        for population in _split(record.fields.get("population", "")):
+            for outcome, direction in findings.items():
+                members[(population, intervention, outcome)].append((claim_id, direction))
+    return _summarise(snap, members)  # type: ignore[return-value]
+
+
+def _summarise(snap: Snapshot, members: dict[tuple[str, ...], list[tuple[str, str]]]) -> dict[tuple[str, ...], Cell]:
     out = {}
     for key, found in members.items():
         claims = [snap.claims[c] for c, _ in found]
@@ -149,6 +171,21 @@ def cells(snap: Snapshot) -> dict[tuple[str, str], Cell]:
         levels = [r.fields.get("certainty", "") for r in claims]
         best = min(levels, key=lambda lv: LEVELS.index(lv) if lv in LEVELS else len(LEVELS))
         out[key] = Cell(len(found), len(studies - reviews), len(reviews), tuple(sorted({d for _, d in found})), best)
+    return out
+
+
+def compare_questions(old: Snapshot, new: Snapshot) -> list[CellChange]:
+    before, after = questions(old), questions(new)
+    out = []
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        population, intervention, outcome = key
+        snap = new if b else old
+        head = (f"{snap.label('intervention', intervention)} and {_lower(snap.label('outcome', outcome))} in "
+                f"{_lower(snap.label('population', population))}")
+        out.append(CellChange(population, outcome, a, b, _change_text(snap, head, a, b), intervention))
     return out
 
 
@@ -166,7 +203,11 @@ def compare_cells(old: Snapshot, new: Snapshot) -> list[CellChange]:
 
 def _cell_text(snap: Snapshot, key: tuple[str, str], a: Cell | None, b: Cell | None) -> str:
     population, outcome = key
-    head = f"{snap.label('outcome', outcome)} in {_lower(snap.label('population', population))}"
+    return _change_text(snap, f"{snap.label('outcome', outcome)} in {_lower(snap.label('population', population))}",
+                        a, b)
+
+
+def _change_text(snap: Snapshot, head: str, a: Cell | None, b: Cell | None) -> str:
     if a is None and b is not None:
         return f"{head}: new evidence — {_cell_words(snap, b)}"
     if b is None and a is not None:

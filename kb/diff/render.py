@@ -18,6 +18,9 @@ def words(diff: Diff, old: Snapshot, new: Snapshot, old_name: str, new_name: str
     lines = [f"Changes from {old_name} to {new_name}"]
     if not diff:
         return lines[0] + ": none.\n"
+    if diff.questions:
+        lines += ["", "What readers will notice in the summaries of findings (effects of peer support):"]
+        lines += [f"  {c.text}." for c in diff.questions]
     if diff.cells:
         lines += ["", "What readers will notice on the evidence map:"]
         lines += [f"  {c.text}." for c in diff.cells]
@@ -40,7 +43,9 @@ def to_json(diff: Diff, old: Snapshot, new: Snapshot, old_name: str, new_name: s
     payload = {"old": old_name, "new": new_name, "changed": bool(diff),
                "works": records(diff.works), "claims": records(diff.claims),
                "cells": [{"population": c.population, "outcome": c.outcome, "old": cell(c.old), "new": cell(c.new),
-                          "text": c.text} for c in diff.cells]}
+                          "text": c.text} for c in diff.cells],
+               "questions": [{"population": c.population, "intervention": c.intervention, "outcome": c.outcome,
+                              "old": cell(c.old), "new": cell(c.new), "text": c.text} for c in diff.questions]}
     return json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 

@@ -64,6 +64,7 @@ class Snapshot:
     labels: dict[str, str] = field(default_factory=dict)  # "scheme:id" → label
     domains: dict[str, str] = field(default_factory=dict)  # outcome id → domain id
     design_groups: dict[str, str] = field(default_factory=dict)  # design id → psk:designGroup
+    intervention_kinds: dict[str, str] = field(default_factory=dict)  # intervention id → psk:interventionKind
     findings: dict[str, dict[str, str]] = field(default_factory=dict)  # claim id → outcome → direction
 
     def label(self, scheme: str, concept_id: str) -> str:
@@ -127,6 +128,8 @@ def read_snapshot(store: ox.Store, base_iri: str) -> Snapshot:
                     snap.domains[cid] = _local(o.value)  # type: ignore[attr-defined]
                 elif p == PSK + "designGroup":
                     snap.design_groups[cid] = o.value  # type: ignore[attr-defined]
+                elif p == PSK + "interventionKind":
+                    snap.intervention_kinds[cid] = _local(o.value)  # type: ignore[attr-defined]
     for subject, props in by_subject.items():
         rest = subject[len(claim_prefix):] if subject.startswith(claim_prefix) else ""
         if rest and "/" not in rest:
