@@ -134,15 +134,18 @@ def release_history(checked: Checked) -> History:
 
 
 def _release_snapshot(config: Config, dump: Path) -> Snapshot:
-    """A release's snapshot, cached by the dump's bytes (a release never changes once cut)."""
+    """A release's snapshot, cached by the dump's bytes (a release never changes once cut) and by the
+    code that reads it (a snapshot pickled by older code may lack fields)."""
     import hashlib
     import pickle
 
+    from kb.diff import snapshot
     from kb.diff.snapshot import Snapshot, read_dump
     from kb.io.atomic import replace_cache_file
 
     data = dump.read_bytes()
-    cache = config.store_cache_dir / "releases" / f"{hashlib.sha256(data).hexdigest()[:32]}.pickle"
+    key = hashlib.sha256(data + Path(snapshot.__file__).read_bytes()).hexdigest()[:32]
+    cache = config.store_cache_dir / "releases" / f"{key}.pickle"
     try:
         cached = pickle.loads(cache.read_bytes())
         if isinstance(cached, Snapshot):
@@ -321,7 +324,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         # The dumps are written while the site's workers render pages (the data page and the
         # SPARQL page, which need them, are rendered afterwards).
         rendered = render_site(checked.evidence, graph, analysis, target, progress=progress, jobs=jobs,
-                               previous=previous, alongside=in_this_process)
+                               previous=previous, alongside=in_this_process, history=checked.history)
     else:
         in_this_process()
     rendered.fingerprints.update(dumps.fingerprints)

@@ -677,7 +677,8 @@ def page_types(site) -> list[str]:
              f"cells/population/{row.population[0]}--{row.outcome}.html", f"claims/{row.claim_id}.html",
              "claims/index.html", f"references/{ev.claims[0].source}.html", "references/index.html",
              f"outcomes/{row.outcome}.html", "outcomes/index.html", f"populations/{row.population[0]}.html",
-             "gaps.html", "network.html", "sparql.html", "data.html", "search.html?q=peer", "method.html"]
+             "gaps.html", "network.html", "sparql.html", "data.html", "search.html?q=peer", "method.html",
+             "whatsnew.html"]
     if site.corpus == "real":  # every type is covered on the fixture; keep the module fast
         pages = ["map.html", "map.html?open=all&view=list", f"claims/{row.claim_id}.html", "gaps.html", "sparql.html",
                  "network.html#focus=outcome%3Ahospitalisation", "search.html?q=hospitalization", "method.html"]

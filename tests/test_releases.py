@@ -134,3 +134,68 @@ def test_build_keeps_every_release_dump_at_a_versioned_path(tmp_path):
     for name in ("r1", "r2"):
         assert f'href="data/releases/{name}/kb.nt.gz"' in data_page
         assert f"<releases/{name}/kb.nt.gz>" in void
+
+
+# --- the living map on the site ------------------------------------------------------------------
+
+
+def _built(tmp_path: Path, name: str = "site") -> tuple[Path, Path]:
+    """Two releases of the fixture, then an unreleased change, built."""
+    ev = two_releases(tmp_path)
+    claims = ev / CLAIMS
+    claims.write_text(claims.read_text().replace("{outcome: hope, direction: benefit}",
+                                                 "{outcome: hope, direction: mixed}"))
+    out = tmp_path / name
+    assert run("build", "--evidence", str(ev), "--out", str(out)).exit_code == 0
+    return ev, out
+
+
+def test_whats_new_lists_releases_newest_first_with_their_changes(tmp_path):
+    _, out = _built(tmp_path)
+    html = (out / "whatsnew.html").read_text()
+    assert html.index("Not yet released") < html.index('id="release-r2"') < html.index('id="release-r1"')
+    assert "direction for hope benefit → mixed" in html  # unreleased
+    assert "Renamed: schizophrenia-cochrane-inconclusive is now schizophrenia-cochrane-review" in html  # r2
+    assert "Peer support services and overall symptoms in serious mental illness: direction no effect → benefit" in html
+    assert 'href="data/releases/r1/kb.nt.gz"' in html and 'href="data/releases/r2/kb.nt.gz"' in html
+    assert "Data release r2 (2026-11-01). https://w3id.org/peer-support-kb/release/r2" in html
+    home = (out / "index.html").read_text()
+    assert "Data release r2 (2026-11-01). https://w3id.org/peer-support-kb/release/r2" in home
+
+
+def test_claim_and_cell_pages_say_when_they_last_changed(tmp_path):
+    _, out = _built(tmp_path)
+    changed = (out / "claims" / "smi-rct-review-hope-recovery.html").read_text()
+    assert "Changed since the latest release, not yet released: direction for hope benefit → mixed." in changed
+    renamed = (out / "claims" / "schizophrenia-cochrane-review.html").read_text()
+    assert "Last changed in release r2 (2026-11-01): renamed from schizophrenia-cochrane-inconclusive." in renamed
+    untouched = (out / "claims" / "addiction-network-support-abstinence.html").read_text()
+    assert "Added in release r1 (2026-10-01); unchanged since." in untouched
+    cell = (out / "cells" / "population" / "smi--symptoms.html").read_text()
+    assert "Last changed in release r2 (2026-11-01): direction no effect → benefit." in cell
+
+
+def test_feeds_are_valid_atom_with_stable_ids(tmp_path):
+    import feedparser
+
+    ev, out = _built(tmp_path)
+    again = tmp_path / "again"
+    assert run("build", "--evidence", str(ev), "--out", str(again)).exit_code == 0
+    feeds = sorted(p.relative_to(out) for p in (out / "feeds").rglob("*.atom"))
+    assert Path("feeds/releases.atom") in feeds and Path("feeds/population/smi.atom") in feeds
+    for rel in feeds:
+        parsed = feedparser.parse((out / rel).read_bytes())
+        assert not parsed.bozo, (rel, parsed.get("bozo_exception"))
+        assert parsed.version == "atom10" and parsed.feed.id and parsed.feed.updated
+        assert (out / rel).read_bytes() == (again / rel).read_bytes()  # ids, dates: the same every build
+    releases = feedparser.parse((out / "feeds" / "releases.atom").read_bytes())
+    assert [e.id for e in releases.entries] == ["https://w3id.org/peer-support-kb/release/r2",
+                                                "https://w3id.org/peer-support-kb/release/r1"]
+    assert releases.feed.updated == "2026-11-01T00:00:00Z"
+    smi = feedparser.parse((out / "feeds" / "population" / "smi.atom").read_bytes())
+    assert [e.id for e in smi.entries] == ["https://w3id.org/peer-support-kb/release/r2#population-smi",
+                                           "https://w3id.org/peer-support-kb/release/r1#population-smi"]
+    assert "overall symptoms in serious mental illness: direction no effect → benefit" in smi.entries[0].summary
+    untouched = feedparser.parse((out / "feeds" / "population" / "not_stated.atom").read_bytes())
+    assert untouched.entries == []
+    assert 'href="feeds/releases.atom"' in (out / "index.html").read_text()  # autodiscovery

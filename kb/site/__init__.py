@@ -33,6 +33,7 @@ from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
 if TYPE_CHECKING:
+    from kb.diff.releases import History
     from kb.analyse.analysis import Analysis
     from kb.graph.build import KnowledgeGraph
     from kb.load.evidence import Evidence
@@ -101,21 +102,21 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 progress: Callable[[str], None] = lambda _: None,
                 threshold: int | None = None, templates: Path | None = None, node_modules: Path | None = None,
                 previous: Previous | None = None, jobs: int | None = None,
-                alongside: Callable[[], None] | None = None) -> Rendered:
+                alongside: Callable[[], None] | None = None, history: History | None = None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it.
     ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
     is work for this process while the workers render (the pipeline persists the store there).
     """
-    from kb.site import assets, gaps, overview
+    from kb.site import assets, gaps, living, overview
     from kb.site.evmap import MARKS_PER_CELL, map_data, map_statements
     from kb.site.render import Writer, environment, stamp
     from kb.site.reuse import render_key
     from kb.site.search import search_index, sparql_links
     from kb.site.views import Resolver
 
-    res = Resolver(evidence, analysis)
+    res = Resolver(evidence, analysis, history)
     site = overview.site_info(res)
     oxigraph = assets.oxigraph_scripts(node_modules or assets.find_node_modules())  # fail before any work
     templates = templates or TEMPLATES
@@ -144,6 +145,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     overview.search_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())
     overview.home_page(res, site, out)
+    living.whatsnew_page(res, site, out, target / "data")
+    living.feeds(res, site, out)
     tables = [t for part in parts for t in part.tables] + [TableRef(p.template, p.title, p.csv)
                                                             for p in out.pages if p.csv is not None]
     overview.data_page(res, site, out, target, tables)

@@ -62,6 +62,12 @@ def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
                                           r.source.label) for r in rows))
 
 
+def curation_note(notes: str | None) -> str:
+    """The "Curation: …" sentences editors end a claim's notes with (how the second extraction was resolved)."""
+    text = " ".join((notes or "").split())
+    return "Curation:" + text.split("Curation:", 1)[1] if "Curation:" in text else ""
+
+
 def add_csv(out: Output, page: Page, text: str) -> None:
     path = page.path.rsplit(".", 1)[0] + ".csv"
     page.csv = Link(path, "these rows as CSV")
@@ -92,6 +98,7 @@ def claim_pages(res: Resolver, out: Output) -> None:
             design=res.term("design", claim.design),
             findings=res.findings(claim), certainty=res.certainty(claim), facts=res.claim_facts(claim),
             notes=" ".join((claim.notes or "").split()),
+            last_changed=res.last_changed(res.history.claims.get(claim.id)), curation=curation_note(claim.notes),
         )
         page.jsonld = jsonld.claim(res, claim)
         page.refs = res.refdata.ref_list(f"claim-{claim.id}-works", claim.cites)
@@ -283,6 +290,7 @@ def cell_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
             rows=res.claim_rows(rows), map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"),
             base=evidence_base(res, rows),
+            last_changed=res.last_changed(res.history.cells.get((row_id, outcome))) if axis == "population" else "",
             query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
                                          res.concept_iri("outcome", outcome), outcome_term.label),
         )

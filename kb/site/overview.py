@@ -19,6 +19,7 @@ from kb.site import jsonld
 from kb.site.context import Output, add_csv
 from kb.site.grade import LEVEL_WORDS
 from kb.site.headlines import choose
+from kb.site.living import citation
 from kb.site.markdown import section
 from kb.site.network import COLUMN_HEADINGS, COLUMN_X, KINDS, layout, project
 from kb.site.pages import (
@@ -49,7 +50,7 @@ NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
        ("interventions/index.html", "Interventions", "interventions"), ("claims/index.html", "Claims", "claims"),
        ("references/index.html", "Bibliography", "references"), ("gaps.html", "Gaps", "gaps"),
        ("network.html", "Network", "network"), ("sparql.html", "SPARQL", "sparql"), ("data.html", "Data", "data"),
-       ("method.html", "Method", "method"), ("search.html", "Search", "search"))
+       ("method.html", "Method", "method"))  # search: the box in every page's masthead
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -83,19 +84,13 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
         Fact("Triples in the graph", str(res.analysis.triples)),
     )
     directions = Counter(r.direction for r in rows)
-    cite = [site.title.rstrip(".") + "."]
-    if site.updated:
-        cite.append(f"Data as of {site.updated}.")
-    cite.append(site.base_iri)
-    if site.licence:
-        cite.append(f"Licence: {site.licence}.")
     page = HomePage(
         path="index.html", title=site.title, template="index.html", section="home",
         description="What research says about peer support in mental health: every finding traceable to a quote.",
         counts=counts, headlines=tuple(res.summary(h.summary) for h in headlines.items),
         headline_reasons=tuple(h.reason for h in headlines.items), headline_note=headlines.explanation,
         directions=tuple(Fact(DIRECTION_LABELS[d], str(directions[d])) for d in DIRECTIONS),
-        citation=" ".join(cite),
+        citation=citation(res, site),
         sources=tuple(res.ref_link(k) for k in sorted({c.source for c in ev.claims})),
     )
     page.jsonld = jsonld.dataset(res, page.description, site.updated, ())

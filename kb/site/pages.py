@@ -292,6 +292,7 @@ class CellPage(Page):
     rows: tuple[ClaimRow, ...]
     map_link: Link
     base: EvidenceBaseView | None = None  # the distinct works behind the cell, and their overlap
+    last_changed: str = ""  # the release (or unreleased edit) that last changed the cell, and how
 
 
 @dataclass(kw_only=True)
@@ -349,6 +350,48 @@ class ClaimPage(Page):
     certainty: CertaintyView
     facts: tuple[Fact, ...]
     notes: str
+    last_changed: str = ""  # the release (or unreleased edit) that last changed the claim, and how
+    curation: str = ""  # the claim's own curation note ("Curation: …"), why it reads as it does
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    name: str
+    date: str
+    notes: str
+    iri: str
+    citation: str
+    changes: tuple[tuple[str, tuple[str, ...]], ...]  # (heading, lines) from the release's diff in words
+    dump: Link | None
+    dump_size: str
+
+
+@dataclass(kw_only=True)
+class WhatsNewPage(Page):
+    releases: tuple[ReleaseView, ...]  # newest first
+    unreleased: tuple[tuple[str, tuple[str, ...]], ...]  # changes since the latest release
+    feeds: tuple[Link, ...]
+    citation: str
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    id: str  # stable across builds: the release's IRI, with the topic as fragment
+    title: str
+    updated: str  # RFC 3339
+    link: str  # a site path
+    summary: str
+
+
+@dataclass(kw_only=True)
+class FeedPage(Page):
+    """An Atom feed (``feed.atom``): rendered like a page, but XML, with no site chrome."""
+
+    feed_id: str
+    label: str  # short, for lists of feeds ("Population: Older adults")
+    updated: str
+    entries: tuple[FeedEntry, ...]
+    alternate: str  # the site page the feed is about
 
 
 @dataclass(kw_only=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from functools import cached_property
 
 from kb.analyse.analysis import Analysis, Row
+from kb.diff.releases import UNRELEASED, History, LastChange
 from kb.bibtex.load import latex_to_text
 from kb.load.evidence import Evidence
 from kb.graph.iris import Minter
@@ -44,9 +45,10 @@ DOWNGRADE_LABELS = {"risk_of_bias": "risk of bias", "inconsistency": "inconsiste
 class Resolver:
     """Paths, labels and links for everything the site shows."""
 
-    def __init__(self, evidence: Evidence, analysis: Analysis) -> None:
+    def __init__(self, evidence: Evidence, analysis: Analysis, history: History | None = None) -> None:
         self.ev = evidence
         self.analysis = analysis
+        self.history = history or History()
         self.vocab = evidence.vocabulary
         self.mint = Minter(evidence.config.base_iri)
         self._ref_slugs = Slugs()
@@ -207,6 +209,19 @@ class Resolver:
                 effect=effect_text(finding.effect), notes=" ".join((finding.notes or "").split()),
             ))
         return tuple(out)
+
+    def last_changed(self, change: LastChange | None) -> str:
+        """When and how a claim or cell last changed, from the release history ("" before any release)."""
+        if change is None:
+            latest = self.history.latest
+            return f"Unchanged since release {latest.name} ({latest.date})." if latest else ""
+        if change.release == UNRELEASED:
+            if change.text == "added":
+                return "Added since the latest release, not yet released."
+            return f"Changed since the latest release, not yet released: {change.text}."
+        if change.text == "added":
+            return f"Added in release {change.release} ({change.date}); unchanged since."
+        return f"Last changed in release {change.release} ({change.date}): {change.text}."
 
     def claim_facts(self, claim: Claim) -> tuple[Fact, ...]:
         facts = []
