@@ -9,6 +9,7 @@ the data files it needs from there only for outputs this process does not itself
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import shutil
@@ -73,7 +74,9 @@ def _load(timer: Timer, evidence_dir: Path) -> tuple[Any, list[Any]]:
         return load_config(evidence_dir)
 
     cfg = config()
-    cached = _parse_cache(Path(tempfile.mkdtemp(prefix="bench-parse-cache-")))
+    folder = Path(tempfile.mkdtemp(prefix="bench-parse-cache-"))
+    atexit.register(shutil.rmtree, folder, True)  # each run parses cold; leave nothing in /tmp
+    cached = _parse_cache(folder)
 
     def bib() -> Any:
         from kb.bibtex.load import load_references
