@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kb.diff.snapshot import Record, Snapshot
 
 LEVELS = ("high", "moderate", "low", "very_low")
+K = TypeVar("K", tuple[str, str], tuple[str, str, str])  # a map cell's or a summary row's key
 
 
 @dataclass(frozen=True)
@@ -136,19 +138,19 @@ def compare_records(old: dict[str, Record], new: dict[str, Record]) -> RecordDif
 
 def cells(snap: Snapshot) -> dict[tuple[str, str], Cell]:
     """Every non-empty population × outcome cell of a snapshot's evidence map."""
-    members: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)  # → (claim id, direction)
+    members: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # → (claim id, direction)
     for claim_id, findings in snap.findings.items():
         record = snap.claims[claim_id]
         for population in _split(record.fields.get("population", "")):
             for outcome, direction in findings.items():
                 members[(population, outcome)].append((claim_id, direction))
-    return _summarise(snap, members)  # type: ignore[return-value]
+    return _summarise(snap, members)
 
 
 def questions(snap: Snapshot) -> dict[tuple[str, str, str], Cell]:
     """Every summary-of-findings row (population × intervention × outcome) with an effect of a
     peer-delivered intervention: what the summary pages and the headlines are made of."""
-    members: dict[tuple[str, ...], list[tuple[str, str]]] = defaultdict(list)
+    members: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
     for claim_id, findings in snap.findings.items():
         record = snap.claims[claim_id]
         intervention = record.fields.get("intervention", "")
@@ -158,10 +160,10 @@ def questions(snap: Snapshot) -> dict[tuple[str, str, str], Cell]:
         for population in _split(record.fields.get("population", "")):
             for outcome, direction in findings.items():
                 members[(population, intervention, outcome)].append((claim_id, direction))
-    return _summarise(snap, members)  # type: ignore[return-value]
+    return _summarise(snap, members)
 
 
-def _summarise(snap: Snapshot, members: dict[tuple[str, ...], list[tuple[str, str]]]) -> dict[tuple[str, ...], Cell]:
+def _summarise(snap: Snapshot, members: dict[K, list[tuple[str, str]]]) -> dict[K, Cell]:
     out = {}
     for key, found in members.items():
         claims = [snap.claims[c] for c, _ in found]
@@ -175,36 +177,28 @@ def _summarise(snap: Snapshot, members: dict[tuple[str, ...], list[tuple[str, st
 
 
 def compare_questions(old: Snapshot, new: Snapshot) -> list[CellChange]:
-    before, after = questions(old), questions(new)
-    out = []
-    for key in sorted(set(before) | set(after)):
-        a, b = before.get(key), after.get(key)
-        if a == b:
-            continue
-        population, intervention, outcome = key
-        snap = new if b else old
-        head = (f"{snap.label('intervention', intervention)} and {_lower(snap.label('outcome', outcome))} in "
-                f"{_lower(snap.label('population', population))}")
-        out.append(CellChange(population, outcome, a, b, _change_text(snap, head, a, b), intervention))
-    return out
+    return _changes(questions(old), questions(new), old, new)
 
 
 def compare_cells(old: Snapshot, new: Snapshot) -> list[CellChange]:
-    before, after = cells(old), cells(new)
+    return _changes(cells(old), cells(new), old, new)
+
+
+def _changes(before: dict[K, Cell], after: dict[K, Cell], old: Snapshot, new: Snapshot) -> list[CellChange]:
+    """The cells (or summary rows) whose findings, directions, certainty or amount of evidence moved."""
     out = []
     for key in sorted(set(before) | set(after)):
         a, b = before.get(key), after.get(key)
         if a == b:
             continue
-        population, outcome = key
-        out.append(CellChange(population, outcome, a, b, _cell_text(new if b else old, key, a, b)))
+        population, outcome = key[0], key[-1]
+        intervention = key[1] if len(key) == 3 else ""
+        snap = new if b else old
+        outcome_label, population_label = snap.label("outcome", outcome), _lower(snap.label("population", population))
+        head = (f"{snap.label('intervention', intervention)} and {_lower(outcome_label)} in {population_label}"
+                if intervention else f"{outcome_label} in {population_label}")
+        out.append(CellChange(population, outcome, a, b, _change_text(snap, head, a, b), intervention))
     return out
-
-
-def _cell_text(snap: Snapshot, key: tuple[str, str], a: Cell | None, b: Cell | None) -> str:
-    population, outcome = key
-    return _change_text(snap, f"{snap.label('outcome', outcome)} in {_lower(snap.label('population', population))}",
-                        a, b)
 
 
 def _change_text(snap: Snapshot, head: str, a: Cell | None, b: Cell | None) -> str:
