@@ -91,17 +91,68 @@ def test_manifest_lists_every_file_on_disk(site) -> None:
     assert sorted(site.files) == on_disk
 
 
-def test_one_page_per_claim_reference_and_concept(site) -> None:
+def anchors_of(path: Path) -> set[str]:
+    return {e.get("id") for e in parse(path).iter() if e.get("id")}
+
+
+def test_every_claim_work_concept_and_cell_has_its_address(site) -> None:
+    """Claims and works on the bucket pages of their ids, concepts on their pages, cells on their row's page."""
+    from kb.site import addresses
+
     ev, analysis, out = site.checked.evidence, site.analysis, site.out_dir
-    assert len(list((out / "claims").glob("*.html"))) == len(ev.claims) + 1  # + index
-    assert len(list((out / "references").glob("*.html"))) == len(ev.references) + 1
-    assert len(list((out / "references").glob("*.bib"))) == len(ev.references)
+    for claim in ev.claims:
+        page, _, anchor = addresses.claim_address(claim.id).partition("#")
+        assert anchor == claim.id and anchor in anchors_of(out / page), claim.id
+    for ref in ev.references:
+        page, _, anchor = addresses.work_address(ref.key).partition("#")
+        assert anchor == ref.key and anchor in anchors_of(out / page), ref.key
+    assert len(list((out / "claims").glob("*.html"))) == len({addresses.bucket(c.id) for c in ev.claims}) + 1
+    assert len(list((out / "references").glob("*.html"))) == len({addresses.bucket(r.key) for r in ev.references}) + 1
+    assert not list((out / "references").glob("*.bib")) and list((out / "claims").glob("*.csv")) == \
+        [out / "claims" / "index.csv"]  # no file per work or claim besides its page
     for scheme, folder in (("population", "populations"), ("intervention", "interventions"), ("outcome", "outcomes")):
         assert len(list((out / folder).glob("*.html"))) == len(ev.vocabulary.ids(scheme)) + 1
-    cells = {(r.population, r.outcome) for r in analysis.rows}
-    assert len(list((out / "cells" / "population").glob("*.html"))) == len(cells)
-    cells = {(r.intervention, r.outcome) for r in analysis.rows}
-    assert len(list((out / "cells" / "intervention").glob("*.html"))) == len(cells)
+    for axis in ("population", "setting", "delivery", "perspective", "intervention"):
+        cells = {(value, r.outcome) for r in analysis.rows for value in r.values(axis)}
+        assert len(list((out / "cells" / axis).glob("*.html"))) == len({row for row, _ in cells})
+        for row, outcome in cells:
+            assert outcome in anchors_of(out / "cells" / axis / f"{row}.html"), (axis, row, outcome)
+
+
+def test_record_anchors_never_clash_with_a_pages_own_ids(site) -> None:
+    """On a record page every id is a record's anchor or starts with "_", which no identifier can."""
+    from kb.ids import CITEKEY_RE, CLAIM_ID_RE, CONCEPT_ID_RE
+
+    out = site.out_dir
+    for folder, pattern in (("claims", CLAIM_ID_RE), ("references", CITEKEY_RE), ("cells/population", CONCEPT_ID_RE)):
+        for page in (out / folder).glob("*.html"):
+            if page.name == "index.html":
+                continue
+            ids = anchors_of(page)
+            records = {i for i in ids if not i.startswith("_")}
+            assert records and all(pattern.match(i) for i in records), (page, records)
+            assert not any(pattern.match(i) for i in ids - records), page
+
+
+def test_a_new_claim_moves_no_other(evidence_folder: Path, tmp_path: Path) -> None:
+    """The URL scheme's promise: adding claims and works leaves every existing address where it was."""
+    from kb.site import addresses
+
+    before = build_site(evidence_folder, tmp_path / "before")
+    claims = evidence_folder / "claims" / "shalaby2020peer.yaml"
+    text = claims.read_text(encoding="utf-8")
+    first = text.index("  - id: ")
+    block = text[first:text.index("  - id: ", first + 1)]
+    extra = "".join(block.replace(block.split("\n", 1)[0], f"  - id: added-claim-{n}", 1) for n in range(40))
+    claims.write_text(text + extra, encoding="utf-8")
+    after = build_site(evidence_folder, tmp_path / "after")
+    assert len(after.checked.evidence.claims) == len(before.checked.evidence.claims) + 40
+    for claim in before.checked.evidence.claims:
+        page, _, anchor = addresses.claim_address(claim.id).partition("#")
+        assert anchor in anchors_of(after.out_dir / page), claim.id
+    for ref in before.checked.evidence.references:
+        page, _, anchor = addresses.work_address(ref.key).partition("#")
+        assert anchor in anchors_of(after.out_dir / page), ref.key
 
 
 def test_every_table_page_offers_its_rows_as_csv(site) -> None:
@@ -109,6 +160,9 @@ def test_every_table_page_offers_its_rows_as_csv(site) -> None:
     for page in html_files(out):
         if page.name == "data.html":  # its table lists the downloads themselves
             continue
+        if page.parent.name in ("claims", "references") and page.name != "index.html":
+            assert 'href="../data/claims.csv"' in page.read_text(encoding="utf-8") or page.parent.name == "references"
+            continue  # record pages: a claim's findings are rows of data/claims.csv, not a table of their own
         tables = [t for t in elements(parse(page), "table") if "data" in (t.get("class") or "").split()]
         if tables:
             assert page.with_suffix(".csv").is_file(), page
@@ -259,13 +313,14 @@ def test_text_from_bibtex_and_claims_is_escaped(evidence_folder: Path, tmp_path:
                 assert not value.startswith(("javascript:", "data:", "file:", "vbscript:")), (page, value)
 
 
-# The only data: URIs the site writes: one work's RIS or CSL-JSON on its page, as <a download>.
+# The only data: URIs the site writes: one work's RIS, CSL-JSON or BibTeX on its entry, as <a download>.
 DOWNLOAD_DATA_URIS = ("data:application/x-research-info-systems;charset=utf-8,",
-                      "data:application/vnd.citationstyles.csl+json;charset=utf-8,")
+                      "data:application/vnd.citationstyles.csl+json;charset=utf-8,",
+                      "data:application/x-bibtex;charset=utf-8,")
 
 
 def is_download_data_uri(element, attr: str) -> bool:
-    """A work's RIS or CSL-JSON, saved as a file: never shown as a page, never run as script."""
+    """A work's RIS, CSL-JSON or BibTeX, saved as a file: never shown as a page, never run as script."""
     return (attr == "href" and element.tag.rsplit("}", 1)[-1] == "a" and bool(element.get("download"))
             and (element.get("href") or "").startswith(DOWNLOAD_DATA_URIS))
 
@@ -297,9 +352,14 @@ def test_every_page_embeds_its_record_as_json_ld(site) -> None:
         assert len(blocks) == 1, page
         record = json.loads(blocks[0].text)
         assert record["@context"] == "https://schema.org" and record["@type"], page
-    claim = next(iter(sorted((site.out_dir / "claims").glob("s*.html"))))
-    record = json.loads(next(s for s in parse(claim).iter("script") if s.get("type") == "application/ld+json").text)
-    assert record["@type"] == "Claim" and record["@id"].startswith(site.checked.evidence.config.base_iri)
+    from kb.site import addresses
+
+    claim = site.checked.evidence.claims[0]
+    page = site.out_dir / addresses.claim_page(claim.id)
+    record = json.loads(next(s for s in parse(page).iter("script") if s.get("type") == "application/ld+json").text)
+    assert record["@type"] == "CollectionPage"
+    part = next(p for p in record["hasPart"] if p["identifier"] == claim.id)
+    assert part["@type"] == "Claim" and part["@id"] == site.checked.evidence.config.base_iri + f"claim/{claim.id}"
 
 
 # --- HTML5 and links ---------------------------------------------------------------------------
@@ -381,24 +441,39 @@ def test_links_are_relative_so_the_site_works_from_any_sub_path(site) -> None:
 # --- content -----------------------------------------------------------------------------------
 
 
+def claim_html(site, claim_id: str) -> str:
+    """The claim's own article on its bucket page."""
+    from kb.site import addresses
+
+    page = (site.out_dir / addresses.claim_page(claim_id)).read_text(encoding="utf-8")
+    start = page.index(f'<article class="record claim" id="{claim_id}">')
+    return page[start:page.index("</article>", start)]
+
+
 def test_claim_page_shows_quote_section_sources_and_certainty(site) -> None:
-    page = (site.out_dir / "claims" / "smi-rct-review-hope-recovery.html").read_text(encoding="utf-8")
+    from kb.site.addresses import work_address
+
+    page = claim_html(site, "smi-rct-review-hope-recovery")
     assert "a systematic review of randomized controlled trials (RCTs) involving adults with SMIs" in page
     assert "Severe or Serious Mental Illness" in page
-    assert 'href="../references/lloydevans2014systematic.html"' in page
-    assert 'href="../references/shalaby2020peer.html"' in page
+    assert f'href="../{work_address("lloydevans2014systematic")}"' in page
+    assert f'href="../{work_address("shalaby2020peer")}"' in page
     assert "inconsistency" in page and "Moderate" in page
     numbers = dict(site.checked.evidence.cited_by)["lloydevans2014systematic"]
     assert f"[{numbers[0][1]}]" in page
 
 
 def test_reference_page_has_bibtex_doi_and_cited_by(site) -> None:
-    page = (site.out_dir / "references" / "lloydevans2014systematic.html").read_text(encoding="utf-8")
+    from urllib.parse import unquote
+
+    from kb.site.addresses import work_page
+
+    page = (site.out_dir / work_page("lloydevans2014systematic")).read_text(encoding="utf-8")
     assert 'href="https://doi.org/10.1186/1471-244x-14-39" rel="noopener noreferrer"' in page.lower()
     assert "@article{lloydevans2014systematic," in page
     assert "smi-rct-review-hope-recovery" in page
-    assert (site.out_dir / "references" / "lloydevans2014systematic.bib").read_text(encoding="utf-8").startswith(
-        "@article{lloydevans2014systematic,")
+    bib = re.search(r'href="data:application/x-bibtex;charset=utf-8,([^"]*)" download="lloydevans2014systematic.bib"', page)
+    assert bib and unquote(bib.group(1)).startswith("@article{lloydevans2014systematic,")
 
 
 def test_outcome_page_summarises_in_grade_wording(site) -> None:
@@ -435,14 +510,17 @@ def test_real_corpus_builds_valid_linked_pages(real_site) -> None:
     assert len(marks) + sum(counts) == sum(len(r.population) for r in real_site.analysis.rows)
 
 
-def test_long_claim_lists_are_split_into_pages(site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kb.site import context, render_site
+def test_a_long_claims_index_lists_the_source_documents(site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ROWS_PER_PAGE claim-outcomes the index lists the source documents (each lists its claims)."""
+    from kb.site import addresses, context, render_site
 
     monkeypatch.setattr(context, "ROWS_PER_PAGE", 4)
-    files = render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path)).files
-    pages = sorted(f.name for f in files if f.parent.name == "claims" and f.name.startswith("index"))
-    expected = -(-len(site.analysis.rows) // 4)
-    assert pages == sorted(["index.csv", "index.html"] + [f"index-{n}.html" for n in range(2, expected + 1)])
+    render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path))
+    index = (tmp_path / "staging" / "claims" / "index.html").read_text(encoding="utf-8")
+    sources = sorted({c.source for c in site.checked.evidence.claims})
+    assert all(f'href="../{addresses.work_address(s)}"' in index for s in sources)
+    assert 'id="all-claims"' not in index and 'href="../data/claims.csv"' in index
+    assert not (tmp_path / "staging" / "claims" / "index.csv").exists()
     _checked, broken = check_links(tmp_path / "staging")
     assert not broken, broken[:5]
 
@@ -512,16 +590,17 @@ def test_summaries_join_outcomes_of_one_claim(site) -> None:
     assert len(texts) == 2  # benefit on three outcomes, no effect on three
 
 
-def test_slugs_are_safe_and_unique() -> None:
-    from kb.site.paths import Slugs, slugify
+def test_fnv1a_and_buckets_follow_the_published_definition() -> None:
+    """docs/urls.md gives these values: any other implementation (resolve.js, a server rule) must match."""
+    from kb.site.addresses import bucket, claim_address, fnv1a32, work_address
 
-    assert slugify("shalaby2020peer") == "shalaby2020peer"
-    for bad in ("../../etc/passwd", "a/b", "key:with:colons", "x y", ""):
-        slug = slugify(bad)
-        assert re.fullmatch(r"[A-Za-z0-9_-]+", slug), slug
-    slugs = Slugs()
-    assert slugs("Smith2020") != slugs("smith2020")  # one case-insensitive file system, two works
-    assert slugs("a.b") != slugs("a-b")
+    assert fnv1a32("") == 0x811C9DC5 and fnv1a32("a") == 0xE40C292C and fnv1a32("foobar") == 0xBF9CF968
+    assert bucket("foobar") == f"{0xBF9CF968 >> 22:03x}" == "2fe"
+    assert claim_address("smi-rct-review-hope-recovery") == f"claims/{bucket('smi-rct-review-hope-recovery')}.html" \
+        "#smi-rct-review-hope-recovery"
+    assert work_address("Smith:2020+x") == f"references/{bucket('Smith:2020+x')}.html#Smith:2020+x"
+    assert {len(bucket(f"claim-{n}")) for n in range(5000)} == {3}
+    assert len({bucket(f"claim-{n}") for n in range(20000)}) == 1024
 
 
 def test_page_paths_cannot_leave_the_output_folder(tmp_path: Path) -> None:
@@ -553,6 +632,8 @@ def test_relative_urls() -> None:
     assert relative_url("claims/a.html", "outcomes/b.html#x") == "../outcomes/b.html#x"
     assert relative_url("cells/population/a--b.html", "index.html") == "../../index.html"
     assert relative_url("claims/a.html", "#quote") == "#quote"
+    assert relative_url("claims/0a3.html", "claims/0a3.html#x") == "#x"  # a record on the same bucket page
+    assert relative_url("claims/0a3.html", "claims/1ff.html#y") == "1ff.html#y"
 
 
 # --- kb serve ----------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 The site works from ``file://`` and any sub-path (relative links only), makes no request outside
 itself, and is byte-identical for the same evidence. Modules: :mod:`~kb.site.pages` (the template
-contract), :mod:`~kb.site.views` (records → views), :mod:`~kb.site.context` and
-:mod:`~kb.site.overview` (one builder per page type), :mod:`~kb.site.evmap` (the evidence map),
+contract), :mod:`~kb.site.addresses` (the URL scheme), :mod:`~kb.site.views` (records → views),
+:mod:`~kb.site.buckets` (claims and works), :mod:`~kb.site.cells` (the map cells),
+:mod:`~kb.site.context` and :mod:`~kb.site.overview` (the other page types), :mod:`~kb.site.evmap` (the evidence map),
 :mod:`~kb.site.gaps` (the ranked gaps), :mod:`~kb.site.tablequery` (the SPARQL behind each table),
 :mod:`~kb.site.search` (search index, IRI → page map), :mod:`~kb.site.markdown` (the method page's
 excerpt of the editors' guide),
@@ -14,8 +15,8 @@ works and review overlap), :mod:`~kb.site.network` (the network layout),
 :mod:`~kb.site.reuse` (incremental builds), :mod:`~kb.site.cite` (APA 7 and Vancouver by citeproc-py),
 :mod:`~kb.site.highwire` (``citation_*`` tags, COinS), :mod:`~kb.site.refdata` (reference downloads).
 
-The record pages (claims, works, concepts, the two maps and their cells) are built and rendered
-in worker processes, one group of pages at a time; the overview pages, which summarise the rest,
+The record pages (the buckets of claims and works, concepts, the maps and their rows of cells) are
+built and rendered in worker processes, one group of pages at a time; the overview pages, which summarise the rest,
 are rendered afterwards in this process.
 """
 
@@ -85,15 +86,30 @@ class _Part:
 
 def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
     """The record pages in groups a worker renders in one go, the most expensive first."""
-    from kb.site import context, summaries
+    from kb.site import buckets, cells, context, summaries
+
+    def claims(res: Any, out: Any, _threshold: int) -> None:
+        buckets.claim_pages(res, out)
+        context.claims_index(res, out)
+
+    def references(res: Any, out: Any, _threshold: int) -> None:
+        buckets.reference_pages(res, out)
+        context.bibliography(res, out)
+
+    def maps(*axes: str) -> Callable[[Any, Any, int], None]:
+        def render(res: Any, out: Any, threshold: int) -> None:
+            context.map_pages(res, out, threshold, axes=axes)
+            for axis in axes:
+                cells.row_pages(res, out, axis, context.MAP_PATHS[axis])
+        return render
 
     return {
-        "claims": lambda res, out, _t: context.claim_pages(res, out),
+        "claims": claims,
         "concepts": lambda res, out, _t: context.concept_pages(res, out),
-        "map-population": lambda res, out, t: context.map_pages(res, out, t, axes=("population",)),
-        "references": lambda res, out, _t: context.reference_pages(res, out),
-        "map-intervention": lambda res, out, t: context.map_pages(res, out, t, axes=("intervention",)),
-        "map-facets": lambda res, out, t: context.map_pages(res, out, t, axes=("setting", "delivery", "perspective")),
+        "map-population": maps("population"),
+        "references": references,
+        "map-intervention": maps("intervention"),
+        "map-facets": maps("setting", "delivery", "perspective"),
         "summaries": lambda res, out, _t: summaries.summary_pages(res, out),
     }
 

@@ -1,46 +1,45 @@
-"""Page contexts for the records: claims, references, concepts, the maps and their cells.
+"""Page contexts for the lists: all claims, the bibliography, the concepts and the maps.
 
 Each function returns finished ``*Page`` objects (see :mod:`kb.site.pages`) plus, for table
-pages, the CSV of their rows; :mod:`kb.site.render` writes them.
+pages, the CSV of their rows; :mod:`kb.site.render` writes them. The records themselves are on
+the bucket pages of :mod:`kb.site.buckets` and the map cells on the row pages of
+:mod:`kb.site.cells`. Lists that would grow with the KB are capped (:data:`CONCEPT_CLAIMS`): a
+concept page summarises and links to the cells that hold the rest.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from kb.analyse.analysis import Row
+from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
 from kb.site.evidence_base import evidence_base
 from kb.site.grade import summarise
-from kb.site.highwire import highwire_tags
-from kb.site.refdata import everything, work_files
+from kb.site.refdata import everything
 from kb.site.pages import (
     BibliographyPage,
     BibRow,
-    CellPage,
-    CitingDoc,
-    ClaimPage,
     ClaimRow,
     ClaimsIndexPage,
     ConceptGroup,
     ConceptIndexPage,
     ConceptPage,
-    Fact,
     Link,
     MapPage,
     Page,
-    ReferencePage,
     Term,
 )
-from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
+from kb.site.views import CONCEPT_FOLDERS, Resolver
 
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
+EVERY_CLAIM_CSV = "data/claims.csv"
 BIBLIOGRAPHY_FILES = {"ris": "data/references.ris", "json": "data/references.json", "bib": "data/references.bib"}
-ROWS_PER_PAGE = 1000  # the list of all claims is split into pages of this many rows
+ROWS_PER_PAGE = 1000  # the claims index lists every claim-outcome up to this many, else the source documents
+CONCEPT_CLAIMS = 50  # claim-outcomes listed on a concept page at most, best evidence first
 MAP_PATHS = {"population": "map.html", "setting": "map-settings.html", "delivery": "map-delivery.html",
              "perspective": "map-perspectives.html", "intervention": "map-interventions.html"}
 SCHEME_TITLES = {"population": "Populations", "setting": "Settings", "delivery": "Delivery modes",
@@ -49,7 +48,7 @@ SCHEME_TITLES = {"population": "Populations", "setting": "Settings", "delivery":
 
 @dataclass
 class Output:
-    """What the render stage writes: pages, and other files (CSV, BibTeX) as text."""
+    """What the render stage writes: pages, and other files (CSV) as text."""
 
     pages: list[Page]
     files: dict[str, str]
@@ -62,12 +61,6 @@ def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
                                           r.source.label) for r in rows))
 
 
-def curation_note(notes: str | None) -> str:
-    """The "Curation: …" sentences editors end a claim's notes with (how the second extraction was resolved)."""
-    text = " ".join((notes or "").split())
-    return "Curation:" + text.split("Curation:", 1)[1] if "Curation:" in text else ""
-
-
 def add_csv(out: Output, page: Page, text: str) -> None:
     path = page.path.rsplit(".", 1)[0] + ".csv"
     page.csv = Link(path, "these rows as CSV")
@@ -77,101 +70,41 @@ def add_csv(out: Output, page: Page, text: str) -> None:
 # --- claims ------------------------------------------------------------------------------------
 
 
-def claim_pages(res: Resolver, out: Output) -> None:
-    ev = res.ev
-    for claim in sorted(ev.claims, key=lambda c: c.id):
-        source = ev.references_by_key.get(claim.source)
-        page = ClaimPage(
-            path=res.claim_path(claim.id), title=f"Claim: {claim.id}", template="claim.html", section="claims",
-            description=" ".join(claim.statement.split()),
-            breadcrumbs=(Link("claims/index.html", "Claims"),),
-            claim_id=claim.id, iri=res.mint.claim(claim.id), statement=" ".join(claim.statement.split()),
-            quote=" ".join(claim.quote.split()), quote_section=claim.section,
-            source=res.ref_link(claim.source), source_citation=res.citations.get(claim.source, claim.source),
-            source_doi=res.doi_link(source) if source else None, cites=res.cited_works(claim),
-            finding_type=res.term("finding_type", claim.finding_type, link=False),
-            population=res.terms("population", claim.population), setting=res.terms("setting", claim.setting),
-            delivery=res.terms("delivery", claim.delivery), perspective=res.term("perspective", claim.perspective),
-            intervention=res.term("intervention", claim.intervention),
-            intervention_kind=res.intervention_kind(claim.intervention),
-            comparator=res.term("intervention", claim.comparator) if claim.comparator else None,
-            design=res.term("design", claim.design),
-            findings=res.findings(claim), certainty=res.certainty(claim), facts=res.claim_facts(claim),
-            notes=" ".join((claim.notes or "").split()),
-            last_changed=res.last_changed(res.history.claims.get(claim.id)), curation=curation_note(claim.notes),
-        )
-        page.jsonld = jsonld.claim(res, claim)
-        page.refs = res.refdata.ref_list(f"claim-{claim.id}-works", claim.cites)
-        add_csv(out, page, dicts_to_csv([{
-            "claim_id": claim.id, "outcome": f.outcome.label, "domain": f.domain.label, "direction": f.direction.id,
-            "certainty": claim.certainty.level, "effect": f.effect, "notes": f.notes} for f in page.findings],
-            ["claim_id", "outcome", "domain", "direction", "certainty", "effect", "notes"]))
-        out.pages.append(page)
+def claims_index(res: Resolver, out: Output) -> None:
+    """Every claim-outcome in one table while they fit (:data:`ROWS_PER_PAGE`); else the source documents,
+    each with its number of claims, linking to its entry, which lists them."""
     rows = res.claim_rows(res.analysis.rows)
     description = f"{len(res.analysis.claim_ids)} claims, {len(rows)} claim-outcomes."
-    chunks = [rows[i:i + ROWS_PER_PAGE] for i in range(0, len(rows), ROWS_PER_PAGE)] or [()]
-    paths = ["claims/index.html"] + [f"claims/index-{n}.html" for n in range(2, len(chunks) + 1)]
-    pages = tuple(Link(p, str(n)) for n, p in enumerate(paths, start=1)) if len(chunks) > 1 else ()
-    for n, (path, chunk) in enumerate(zip(paths, chunks, strict=True), start=1):
-        title = "All claims" if n == 1 else f"All claims, page {n} of {len(chunks)}"
-        index = ClaimsIndexPage(path=path, title=title, template="claims.html", section="claims", rows=chunk,
-                                description=description, pages=pages, first=(n - 1) * ROWS_PER_PAGE + 1,
-                                query=tablequery.all_claims())
-        index.jsonld = jsonld.collection(res, index.title, index.description)
-        if n == 1:
-            add_csv(out, index, claims_csv(rows))
-        else:
-            index.csv = Link("claims/index.csv", "every claim as CSV")
-        out.pages.append(index)
+    sources: tuple[tuple[Link, int], ...] = ()
+    if len(rows) > ROWS_PER_PAGE:
+        counts = Counter(res.ev.claims_by_id[c].source for c in res.analysis.claim_ids)
+        sources = tuple((res.ref_link(key), n) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    index = ClaimsIndexPage(path="claims/index.html", title="All claims", template="claims.html", section="claims",
+                            rows=() if sources else rows, sources=sources, claims=len(res.analysis.claim_ids),
+                            description=description, query=tablequery.all_claims())
+    index.jsonld = jsonld.collection(res, index.title, index.description)
+    if sources:
+        index.csv = Link(EVERY_CLAIM_CSV, "every claim as CSV")
+    else:
+        add_csv(out, index, claims_csv(rows))
+    out.pages.append(index)
 
 
 # --- references --------------------------------------------------------------------------------
 
 
-def reference_pages(res: Resolver, out: Output) -> None:
+def bibliography(res: Resolver, out: Output) -> None:
     ev = res.ev
-    stated: dict[str, list[Row]] = defaultdict(list)
-    resting: dict[str, list[Row]] = defaultdict(list)
+    claims: dict[str, set[str]] = defaultdict(set)
     for row in res.analysis.rows:
-        stated[row.source].append(row)
-        for key in row.cites:
-            resting[key].append(row)
+        for key in (row.source, *row.cites):
+            claims[key].add(row.claim_id)
     bib_rows = []
     for ref in sorted(ev.references, key=lambda r: r.key):
-        cited_by: dict[str, list[int]] = defaultdict(list)
-        for doc, n in ev.cited_by.get(ref.key, []):
-            cited_by[doc].append(n)
-        facts = [Fact("Type", ref.entry_type), Fact("Citation key", ref.key)]
-        for name, label in (("year", "Year"), ("date", "Date"), ("journal", "Journal"), ("booktitle", "In"),
-                            ("volume", "Volume"), ("number", "Issue"), ("pages", "Pages"),
-                            ("publisher", "Publisher"), ("institution", "Institution"),
-                            ("organization", "Organisation"), ("urldate", "Accessed")):
-            if ref.get(name):
-                facts.append(Fact(label, latex_to_text(ref.get(name))))
-        bib_path = res.ref_path(ref.key, "bib")
-        out.files[bib_path] = ref.raw.rstrip("\n") + "\n"
-        page = ReferencePage(
-            path=res.ref_path(ref.key), title=short_cite(ref), template="reference.html", section="references",
-            description=res.citations[ref.key], breadcrumbs=(Link("references/index.html", "Bibliography"),),
-            key=ref.key, iri=res.mint.work(ref.key), entry_type=ref.entry_type, citation=res.citations[ref.key],
-            styled=res.styled[ref.key], downloads=work_files(ref, bib_path, ref.key),
-            doi=res.doi_link(ref), url=res.url_link(ref), facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
-            bibtex_file=Link(bib_path, f"{ref.key}.bib"),
-            cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
-            stated=res.claim_rows(stated.get(ref.key, [])), resting=res.claim_rows(resting.get(ref.key, [])),
-            note=latex_to_text(ref.get("annote") or ref.get("note")),
-        )
-        if page.stated or page.resting:
-            page.query = tablequery.work_claims(page.iri, page.title)
-        page.jsonld = jsonld.reference(res, ref)
-        page.meta = highwire_tags(ref)
-        if page.stated or page.resting:
-            add_csv(out, page, claims_csv(page.stated + page.resting))
-        out.pages.append(page)
-        claims = {r.claim_id for r in stated.get(ref.key, []) + resting.get(ref.key, [])}
-        bib_rows.append(BibRow(Link(page.path, page.title), ref.key, res.refdata.shard(ref.key), res.citations[ref.key],
+        link = res.ref_link(ref.key)
+        bib_rows.append(BibRow(Link(link.path, link.label), ref.key, res.refdata.shard(ref.key), res.citations[ref.key],
                                latex_to_text(ref.year) or ref.get("date")[:4], ref.entry_type,
-                               sum(len(ns) for ns in cited_by.values()), len(claims)))
+                               len(ev.cited_by.get(ref.key, [])), len(claims.get(ref.key, ()))))
     index = BibliographyPage(path="references/index.html", title="Bibliography", template="bibliography.html",
                              section="references", rows=tuple(bib_rows),
                              types=tuple(sorted({r.entry_type for r in bib_rows})),
@@ -214,6 +147,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
                                 if (p if scheme == "population" else r.intervention) == concept_id})
                 questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
                                        f"{res.label('population', p)}") for p, i in pairs)
+            shown = best_first(rows)[:CONCEPT_CLAIMS]
             page = ConceptPage(
                 path=f"{folder}/{concept_id}.html", title=concept.label, template="concept.html", section=folder,
                 description=concept.definition, breadcrumbs=(Link(f"{folder}/index.html", SCHEME_TITLES[scheme]),),
@@ -221,7 +155,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
                 concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
                 broader=broader, iri=concept.iri,
                 summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
-                rows=res.claim_rows(rows), siblings=siblings, questions=questions,
+                rows=res.claim_rows(shown), more=len(rows) - len(shown), cells=concept_cells(res, scheme, concept_id, rows),
+                siblings=siblings, questions=questions,
                 domain_summary=Link(res.domain_summary_path(concept.broader), f"Summary of findings: {broader.label}")
                 if broader is not None and concept.broader else None,
                 base=evidence_base(res, rows) if rows else None,
@@ -247,7 +182,28 @@ def concept_pages(res: Resolver, out: Output) -> None:
         out.pages.append(index)
 
 
-# --- the maps and their cells ------------------------------------------------------------------
+def concept_cells(res: Resolver, scheme: str, concept_id: str, rows: list[Row]) -> tuple[tuple[Link, int], ...]:
+    """The map cells that hold a concept's findings: its row's cells (a map axis), or its column's
+    on the populations map (an outcome); each with its number of findings, in the map's order."""
+    if scheme == "outcome":
+        counts = Counter(p for r in rows for p in r.population)
+        return tuple((Link(res.cell_path("population", p, concept_id), res.label("population", p)), counts[p])
+                     for p in evmap.axis_ids(res, "population") if counts[p])
+    if scheme not in evmap.AXES:
+        return ()
+    counts = Counter(r.outcome for r in rows)
+    return tuple((Link(res.cell_path(scheme, concept_id, o), res.label("outcome", o)), counts[o])
+                 for _domain, outcomes in evmap.domains(res) for o in outcomes if counts[o])
+
+
+def best_first(rows: list[Row]) -> list[Row]:
+    """Highest certainty first, then by direction and claim: what a reader of a long list wants first."""
+    return sorted(rows, key=lambda r: (LEVELS.index(r.certainty) if r.certainty in LEVELS else len(LEVELS),
+                                       DIRECTIONS.index(r.direction) if r.direction in DIRECTIONS else len(DIRECTIONS),
+                                       r.claim_id, r.outcome))
+
+
+# --- the maps ----------------------------------------------------------------------------------
 
 
 def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
@@ -272,30 +228,4 @@ def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
             scripts=("assets/map-data.js", "assets/map.js"),
         )
         page.jsonld = jsonld.collection(res, title, page.description)
-        out.pages.append(page)
-        cell_pages(res, out, axis, path)
-
-
-def cell_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
-    cells: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in res.analysis.rows:
-        for value in row.values(axis):
-            cells[(value, row.outcome)].append(row)
-    for (row_id, outcome), rows in sorted(cells.items()):
-        row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
-        page = CellPage(
-            path=res.cell_path(axis, row_id, outcome), title=f"{outcome_term.label} — {row_term.label}",
-            template="cell.html", section="map", breadcrumbs=(Link(map_path, "Evidence map"),),
-            description=evmap.cell_text(rows), row_term=row_term, outcome=outcome_term,
-            summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
-            rows=res.claim_rows(rows), map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"),
-            base=evidence_base(res, rows),
-            last_changed=res.last_changed(res.history.cells.get((row_id, outcome))) if axis == "population" else "",
-            query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
-                                         res.concept_iri("outcome", outcome), outcome_term.label),
-        )
-        page.jsonld = jsonld.collection(res, page.title, page.description)
-        page.refs = res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",
-                                         {key for row in rows for key in (row.source, *row.cites)})
-        add_csv(out, page, claims_csv(page.rows))
         out.pages.append(page)

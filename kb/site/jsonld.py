@@ -53,6 +53,12 @@ def collection(res: Resolver, name: str, description: str) -> dict:
             "isPartOf": dataset_ref(res)}
 
 
+def bucket(res: Resolver, name: str, records: list[dict]) -> dict:
+    """A page of records (claims or works): the page, with each record as a part (no ``@context`` of its own)."""
+    return {"@context": CONTEXT, "@type": "CollectionPage", "name": name, "isPartOf": dataset_ref(res),
+            "hasPart": [{k: v for k, v in r.items() if k != "@context"} for r in records]}
+
+
 def webpage(res: Resolver, name: str, description: str) -> dict:
     return {"@context": CONTEXT, "@type": "WebPage", "name": name, "description": description,
             "isPartOf": dataset_ref(res)}

@@ -74,7 +74,8 @@ class SummaryView:
     text: str
     direction: str
     certainty: str
-    claims: tuple[Link, ...]
+    claims: tuple[Link, ...]  # the first ones (a summary of a crowded cell rests on hundreds)
+    more: int = 0  # claims not linked
 
 
 @dataclass(frozen=True)
@@ -284,15 +285,32 @@ class MapPage(Page):
     total: int
 
 
-@dataclass(kw_only=True)
-class CellPage(Page):
-    row_term: Term
+@dataclass(frozen=True)
+class CellView:
+    """One cell of a map row (the row × one outcome), a section of its row's page, anchored by the outcome."""
+
     outcome: Term
+    domain: Term | None
+    text: str  # the cell in words ("3 findings: 2 benefit, …")
     summaries: tuple[SummaryView, ...]
-    rows: tuple[ClaimRow, ...]
+    rows: tuple[ClaimRow, ...]  # the first ones, best evidence first (all of them in a small cell)
+    more: int  # findings not listed (a crowded cell)
+    base: EvidenceBaseView | None
+    query: TableQuery
+    refs: RefList | None
+    changed: str = ""  # "last changed" (the living map's releases), empty until something sets it
+
+
+@dataclass(kw_only=True)
+class CellRowPage(Page):
+    """Every cell of one row of one map: ``cells/<axis>/<row>.html#<outcome>``."""
+
+    axis: str
+    axis_noun: str  # "population"
+    row_term: Term
+    cells: tuple[CellView, ...]
     map_link: Link
-    base: EvidenceBaseView | None = None  # the distinct works behind the cell, and their overlap
-    last_changed: str = ""  # the release (or unreleased edit) that last changed the cell, and how
+    list_limit: int  # rows listed per cell at most
 
 
 @dataclass(kw_only=True)
@@ -305,7 +323,9 @@ class ConceptPage(Page):
     broader: Term | None
     iri: str
     summaries: tuple[SummaryView, ...]
-    rows: tuple[ClaimRow, ...]
+    rows: tuple[ClaimRow, ...]  # the first ones, best evidence first (all of them for a concept with few)
+    more: int = 0  # findings not listed: the cells hold them
+    cells: tuple[tuple[Link, int], ...] = ()  # the map cells of the concept's findings, with their counts
     siblings: tuple[tuple[Term, int], ...] = ()  # outcomes: the other outcomes of the domain, with findings
     domain_summary: Link | None = None  # outcomes: the domain's summary of findings
     questions: tuple[Link, ...] = ()  # populations and interventions: their summaries of findings
@@ -326,8 +346,10 @@ class ConceptIndexPage(Page):
     groups: tuple[ConceptGroup, ...]
 
 
-@dataclass(kw_only=True)
-class ClaimPage(Page):
+@dataclass(frozen=True)
+class ClaimView:
+    """One claim, as a section of its bucket page (``claims/<bucket>.html#<claim id>``)."""
+
     claim_id: str
     iri: str
     statement: str
@@ -350,7 +372,8 @@ class ClaimPage(Page):
     certainty: CertaintyView
     facts: tuple[Fact, ...]
     notes: str
-    last_changed: str = ""  # the release (or unreleased edit) that last changed the claim, and how
+    refs: RefList | None  # its cited works, for "download these references"
+    changed: str = ""  # "last changed" (the living map's releases), empty until something sets it
     curation: str = ""  # the claim's own curation note ("Curation: …"), why it reads as it does
 
 
@@ -395,10 +418,18 @@ class FeedPage(Page):
 
 
 @dataclass(kw_only=True)
+class ClaimBucketPage(Page):
+    """The claims of one fixed bucket (:mod:`kb.site.addresses`), each anchored by its id."""
+
+    bucket: str
+    claims: tuple[ClaimView, ...]
+
+
+@dataclass(kw_only=True)
 class ClaimsIndexPage(Page):
-    rows: tuple[ClaimRow, ...]
-    pages: tuple[Link, ...] = ()  # every page of the list, when it is split (thousands of claims)
-    first: int = 1  # number of this page's first row
+    rows: tuple[ClaimRow, ...]  # every claim-outcome, while there are few enough to list on one page
+    sources: tuple[tuple[Link, int], ...] = ()  # else the source documents, each with its number of claims
+    claims: int = 0
 
 
 @dataclass(frozen=True)
@@ -407,10 +438,31 @@ class CitingDoc:
     numbers: tuple[int, ...]
 
 
-@dataclass(kw_only=True)
-class ReferencePage(Page):
+@dataclass(frozen=True)
+class ClaimItem:
+    """A claim in a short list: its link (the statement) and what it found, in words."""
+
+    link: Link  # label: the statement
+    outcomes: str  # "Hope (benefit), hospitalisation (no effect)"
+    certainty: Term
+
+
+@dataclass(frozen=True)
+class ClaimList:
+    """A list of claims shown up to a limit, with the number left out and the query for all of them."""
+
+    items: tuple[ClaimItem, ...]
+    total: int
+    query: TableQuery | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceView:
+    """One work, as a section of its bucket page (``references/<bucket>.html#<citekey>``)."""
+
     key: str
     iri: str
+    title: str  # "Lloyd-Evans et al. (2014)"
     entry_type: str
     citation: str
     styled: tuple[StyledCitation, ...]  # APA 7 and Vancouver
@@ -419,11 +471,19 @@ class ReferencePage(Page):
     url: ExternalLink | None
     facts: tuple[Fact, ...]
     bibtex: str
-    bibtex_file: Link
     cited_by: tuple[CitingDoc, ...]
-    stated: tuple[ClaimRow, ...]  # claims this document states
-    resting: tuple[ClaimRow, ...]  # claims that rest on this work
+    stated: ClaimList  # claims this document states
+    resting: ClaimList  # claims that rest on this work
     note: str
+    coins: str = ""  # the work as COinS, when the page holds several works (else Highwire tags in <head>)
+
+
+@dataclass(kw_only=True)
+class ReferenceBucketPage(Page):
+    """The works of one fixed bucket (:mod:`kb.site.addresses`), each anchored by its citekey."""
+
+    bucket: str
+    works: tuple[ReferenceView, ...]
 
 
 @dataclass(frozen=True)

@@ -1,49 +1,19 @@
 """Page paths, relative links and safe external URLs.
 
 Every link the site writes is relative (the site works from ``file://`` and from any sub-path),
-every page file name is a checked slug that stays inside the output folder, and only http(s)
-URLs ever become links (BAD_INPUTS #36: ``javascript:``, ``data:`` and ``file:`` never do).
+every page path is checked to stay inside the output folder (:mod:`kb.site.addresses` mints
+them), and only http(s) URLs ever become links (BAD_INPUTS #36: ``javascript:``, ``data:`` and ``file:`` never do).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import posixpath
 import re
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
-
-
-def slugify(value: str) -> str:
-    """A file-name-safe slug of an identifier: letters, digits, ``_`` and ``-`` only."""
-    slug = _UNSAFE.sub("-", value).strip("-")
-    if slug != value or not slug:
-        # Ids that needed changing get a short hash, so two ids never share a file.
-        digest = hashlib.sha1(value.encode("utf-8")).hexdigest()[:6]
-        slug = f"{slug[:60] or 'x'}-{digest}"
-    return slug
-
-
-class Slugs:
-    """One slug per id within a folder, unique even if two ids differ only by case."""
-
-    def __init__(self) -> None:
-        self._by_id: dict[str, str] = {}
-        self._taken: dict[str, str] = {}
-
-    def __call__(self, value: str) -> str:
-        if value in self._by_id:
-            return self._by_id[value]
-        slug = slugify(value)
-        if slug.lower() in self._taken and self._taken[slug.lower()] != value:
-            slug = f"{slug}-{hashlib.sha1(value.encode('utf-8')).hexdigest()[:6]}"
-        self._taken[slug.lower()] = value
-        self._by_id[value] = slug
-        return slug
 
 
 def relative_url(from_page: str, target: str) -> str:
@@ -53,7 +23,7 @@ def relative_url(from_page: str, target: str) -> str:
     are simply dropped; cached, because a big site asks the same question a million times.
     """
     path, _, fragment = target.partition("#")
-    if not path:
+    if not path or (path == from_page and fragment):  # a record on the same bucket page: just its anchor
         return "#" + fragment if fragment else posixpath.basename(from_page)
     return _relative(posixpath.dirname(from_page), path) + (f"#{fragment}" if fragment else "")
 

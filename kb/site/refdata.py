@@ -9,8 +9,8 @@ bibliography (the same works give the same bytes). Scripts, not JSON, because Ch
 the ones it needs. A work's script is fixed by a hash of its citekey and the number of scripts,
 a power of two: adding works moves none until the number doubles.
 
-A single work's page carries its RIS and CSL-JSON as ``data:`` URIs (a few hundred bytes each)
-and links its existing ``.bib`` file: no extra file per work.
+A work's entry on its bucket page carries its RIS, CSL-JSON and BibTeX as ``data:`` URIs (a few
+hundred bytes each): no file per work.
 """
 
 from __future__ import annotations
@@ -86,11 +86,11 @@ def data_uri(text: str, media_type: str) -> str:
     return f"data:{media_type};charset=utf-8," + quote(text, safe="")
 
 
-def work_files(ref: Reference, bib_path: str, stem: str) -> tuple[FileLink, ...]:
-    """One work's downloads: RIS and CSL-JSON inline, BibTeX as its ``.bib`` file."""
+def work_files(ref: Reference, stem: str) -> tuple[FileLink, ...]:
+    """One work's downloads, inline: RIS, CSL-JSON, and BibTeX as the editors wrote it."""
     return (FileLink("RIS", f"{stem}.ris", data_uri=data_uri(ris_record(ref), MEDIA_TYPES["ris"])),
             FileLink("CSL-JSON", f"{stem}.json", data_uri=data_uri(join_items([item_text(ref)]), MEDIA_TYPES["json"])),
-            FileLink("BibTeX", f"{stem}.bib", path=bib_path))
+            FileLink("BibTeX", f"{stem}.bib", data_uri=data_uri(ref.raw.rstrip("\n") + "\n", MEDIA_TYPES["bib"])))
 
 
 def everything(paths: dict[str, str]) -> tuple[FileLink, ...]:

@@ -29,11 +29,12 @@ from kb.site.pages import (
     SummaryView,
     Term,
 )
-from kb.site.paths import Slugs, doi_url, safe_external_url
+from kb.site import addresses
+from kb.site.addresses import CONCEPT_FOLDERS
+from kb.site.paths import doi_url, safe_external_url
 from kb.site.refdata import RefData
 
-CONCEPT_FOLDERS = {"population": "populations", "setting": "settings", "delivery": "delivery",
-                   "perspective": "perspectives", "intervention": "interventions", "outcome": "outcomes"}
+SUMMARY_CLAIMS = 12  # claims linked from one summary sentence; the rest are counted
 DIRECTION_LABELS = {"benefit": "Benefit", "no_effect": "No effect", "harm": "Harm", "mixed": "Mixed",
                     "inconclusive": "Inconclusive", "not_reported": "No result reported",
                     "not_applicable": "Not a change"}
@@ -51,43 +52,36 @@ class Resolver:
         self.history = history or History()
         self.vocab = evidence.vocabulary
         self.mint = Minter(evidence.config.base_iri)
-        self._ref_slugs = Slugs()
         self._ref_links: dict[str, Link] = {}
         self._terms: dict[tuple[str, str, bool], Term] = {}
         self._rows: dict[int, tuple[Row, ClaimRow]] = {}  # id(row) → (row, its view); rows live in analysis
 
     def prime(self) -> None:
-        """Fill the shared lookups now, in a fixed order, so that every worker sees the same ones.
-
-        Slugs of works are handed out first come, first served (two keys differing only by case
-        get a suffix): giving them out in key order keeps links identical across processes.
-        """
+        """Fill the shared lookups now, before the workers fork, so that each does not redo them."""
         for ref in sorted(self.ev.references, key=lambda r: r.key):
             self.ref_link(ref.key)
         _ = self.citations, self.refdata
 
-    # --- paths -----------------------------------------------------------------------------
+    # --- paths: the URL scheme of kb.site.addresses, which documents the rules --------------
 
     def claim_path(self, claim_id: str) -> str:
-        return f"claims/{claim_id}.html"
+        """The claim's address: ``claims/<bucket>.html#<id>``."""
+        return addresses.claim_address(claim_id)
 
-    def ref_path(self, key: str, ext: str = "html") -> str:
-        return f"references/{self._ref_slugs(key)}.{ext}"
+    def ref_path(self, key: str) -> str:
+        """The work's address: ``references/<bucket>.html#<citekey>``."""
+        return addresses.work_address(key)
 
     def concept_path(self, scheme: str, concept_id: str) -> str | None:
-        folder = CONCEPT_FOLDERS.get(scheme)
-        if folder is None:
-            return f"method.html#{scheme}-{concept_id}"
-        if scheme == "outcome" and self._is_domain(concept_id):
-            return f"outcomes/index.html#domain-{concept_id}"
-        return f"{folder}/{concept_id}.html"
+        return addresses.concept_address(scheme, concept_id, is_domain=scheme == "outcome" and self._is_domain(concept_id))
 
     def concept_iri(self, scheme: str, concept_id: str) -> str:
         concept = self.vocab.get(scheme, concept_id)
         return concept.iri if concept else self.mint.concept(scheme, concept_id)
 
     def cell_path(self, axis: str, row_id: str, outcome: str) -> str:
-        return f"cells/{axis}/{row_id}--{outcome}.html"
+        """The map cell's address: ``cells/<axis>/<row>.html#<outcome>``."""
+        return addresses.cell_address(axis, row_id, outcome)
 
     def summary_path(self, population: str, intervention: str) -> str:
         """The summary of findings of one question (population × intervention)."""
@@ -174,8 +168,9 @@ class Resolver:
         return tuple(self.claim_row(r) for r in rows)
 
     def summary(self, summary: Summary) -> SummaryView:
+        shown = summary.claim_ids[:SUMMARY_CLAIMS]
         return SummaryView(summary.text, summary.direction, summary.certainty,
-                           tuple(self.claim_link(c) for c in summary.claim_ids))
+                           tuple(self.claim_link(c) for c in shown), len(summary.claim_ids) - len(shown))
 
     # --- claim page parts ------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
    and saves them as one file. The texts come from the data scripts the build writes
    (assets/refs/<n>.js, loaded on first use); they are joined exactly as `kb export` joins the
    whole bibliography, so the same works give the same bytes. Without JavaScript the buttons
-   stay hidden; every work's page links its own files. */
+   stay hidden; every work's entry on its page links its own files. */
 (function () {
   "use strict";
   var FORMATS = {
@@ -55,8 +55,31 @@
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
   }
 
+  /* The page writes only the widget's data (a bucket page has one per claim); its parts are made here. */
+  function build(widget) {
+    var label = document.createElement("span");
+    label.className = "ref-download-label";
+    label.textContent = widget.getAttribute("data-label") || "Download these references:";
+    widget.appendChild(label);
+    ["ris", "csljson", "bibtex"].forEach(function (name) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("data-format", name);
+      button.textContent = FORMATS[name].label;
+      widget.appendChild(document.createTextNode(" "));
+      widget.appendChild(button);
+    });
+    var status = document.createElement("span");
+    status.className = "ref-download-status";
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    widget.appendChild(document.createTextNode(" "));
+    widget.appendChild(status);
+    return status;
+  }
+
   document.querySelectorAll("[data-ref-download]").forEach(function (widget) {
-    var status = widget.querySelector(".ref-download-status");
+    var status = build(widget);
     widget.hidden = false;
     widget.querySelectorAll("button[data-format]").forEach(function (button) {
       button.addEventListener("click", function () {

@@ -1,0 +1,163 @@
+"""The record pages: claims and works, grouped into the fixed buckets of :mod:`kb.site.addresses`.
+
+A bucket page holds every claim (or work) whose identifier falls in its bucket, each in a section
+anchored by the identifier, in identifier order: ``claims/<bucket>.html#<claim id>``,
+``references/<bucket>.html#<citekey>``. A claim never moves when others are added, and a site of
+50,000 claims is 1,024 pages rather than 50,000 (and no CSV per claim: ``data/claims.csv`` holds
+them all). A work's entry shows its citations and its RIS, CSL-JSON and BibTeX inline (``data:``
+links, no file per work), every claim it states, and the claims that rest on it up to a limit,
+with the query for all of them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from kb.analyse.analysis import Row
+from kb.bibtex.load import latex_to_text
+from kb.model import Claim, Reference
+from kb.site import addresses, jsonld, tablequery
+from kb.site.context import Output
+from kb.site.highwire import coins, highwire_tags
+from kb.site.pages import (
+    CitingDoc,
+    ClaimBucketPage,
+    ClaimItem,
+    ClaimList,
+    ClaimView,
+    Fact,
+    Link,
+    ReferenceBucketPage,
+    ReferenceView,
+    TableQuery,
+)
+from kb.site.refdata import work_files
+from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
+
+WORK_CLAIMS = 50  # claims listed as resting on a work at most; the query has them all (a source lists all it states)
+
+
+def _buckets(ids: Iterable[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for ident in sorted(ids):
+        out[addresses.bucket(ident)].append(ident)
+    return dict(sorted(out.items()))
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+def claim_view(res: Resolver, claim: Claim) -> ClaimView:
+    source = res.ev.references_by_key.get(claim.source)
+    return ClaimView(
+        claim_id=claim.id, iri=res.mint.claim(claim.id), statement=" ".join(claim.statement.split()),
+        quote=" ".join(claim.quote.split()), quote_section=claim.section,
+        source=res.ref_link(claim.source), source_citation=res.citations.get(claim.source, claim.source),
+        source_doi=res.doi_link(source) if source else None, cites=res.cited_works(claim),
+        finding_type=res.term("finding_type", claim.finding_type, link=False),
+        population=res.terms("population", claim.population), setting=res.terms("setting", claim.setting),
+        delivery=res.terms("delivery", claim.delivery), perspective=res.term("perspective", claim.perspective),
+        intervention=res.term("intervention", claim.intervention),
+        intervention_kind=res.intervention_kind(claim.intervention),
+        comparator=res.term("intervention", claim.comparator) if claim.comparator else None,
+        design=res.term("design", claim.design),
+        findings=res.findings(claim), certainty=res.certainty(claim), facts=res.claim_facts(claim),
+        notes=" ".join((claim.notes or "").split()),
+        refs=res.refdata.ref_list(f"claim-{claim.id}-works", claim.cites),
+    )
+
+
+def claim_pages(res: Resolver, out: Output) -> None:
+    by_id = res.ev.claims_by_id
+    for bucket, ids in _buckets(by_id).items():
+        views = tuple(claim_view(res, by_id[i]) for i in ids)
+        page = ClaimBucketPage(
+            path=addresses.claim_page(ids[0]), template="claim.html", section="claims",
+            title=f"Claim: {ids[0]}" if len(ids) == 1 else _several("Claims", bucket, ids),
+            description=_describe("claims", [v.statement for v in views]),
+            breadcrumbs=(Link("claims/index.html", "Claims"),), bucket=bucket, claims=views,
+            scripts=("assets/refs.js",) if any(v.refs for v in views) else (),
+        )
+        page.jsonld = jsonld.bucket(res, page.title, [jsonld.claim(res, by_id[i]) for i in ids])
+        out.pages.append(page)
+
+
+def _several(kind: str, bucket: str, names: list[str]) -> str:
+    """The title of a page of several records: their names while few, else the count and the group."""
+    return f"{kind}: {', '.join(names)}" if len(names) <= 3 else f"{len(names)} {kind.lower()} (group {bucket})"
+
+
+def _describe(kind: str, texts: list[str], limit: int = 300) -> str:
+    """The meta description: the one record's text, or the first few of several, cut at ``limit``."""
+    text = texts[0] if len(texts) == 1 else f"{len(texts)} {kind}: " + " · ".join(texts)
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+# --- works -------------------------------------------------------------------------------------
+
+
+def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int | None = WORK_CLAIMS) -> ClaimList:
+    """The claims of ``rows`` (one item per claim, best evidence first), up to ``limit``."""
+    by_claim: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_claim[row.claim_id].append(row)
+    rank = {"high": 0, "moderate": 1, "low": 2, "very_low": 3}
+    order = sorted(by_claim, key=lambda c: (rank.get(by_claim[c][0].certainty, 4), c))
+    items = []
+    for claim_id in order[:limit]:
+        found = by_claim[claim_id]
+        outcomes = ", ".join(f"{r.outcome_label} ({DIRECTION_LABELS.get(r.direction, r.direction).lower()})"
+                             for r in found)
+        items.append(ClaimItem(Link(res.claim_path(claim_id), found[0].statement), outcomes,
+                               res.term("certainty", found[0].certainty, link=False)))
+    return ClaimList(tuple(items), len(order), total_query if len(order) > len(items) else None)
+
+
+def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: list[Row], *, several: bool) -> ReferenceView:
+    cited_by: dict[str, list[int]] = defaultdict(list)
+    for doc, n in res.ev.cited_by.get(ref.key, []):
+        cited_by[doc].append(n)
+    facts = [Fact("Type", ref.entry_type), Fact("Citation key", ref.key)]
+    for name, label in (("year", "Year"), ("date", "Date"), ("journal", "Journal"), ("booktitle", "In"),
+                        ("volume", "Volume"), ("number", "Issue"), ("pages", "Pages"),
+                        ("publisher", "Publisher"), ("institution", "Institution"),
+                        ("organization", "Organisation"), ("urldate", "Accessed")):
+        if ref.get(name):
+            facts.append(Fact(label, latex_to_text(ref.get(name))))
+    iri = res.mint.work(ref.key)
+    title = short_cite(ref)
+    query = tablequery.work_claims(iri, title)
+    return ReferenceView(
+        key=ref.key, iri=iri, title=title, entry_type=ref.entry_type, citation=res.citations[ref.key],
+        styled=res.styled[ref.key], downloads=work_files(ref, ref.key), doi=res.doi_link(ref), url=res.url_link(ref),
+        facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
+        cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
+        stated=_items(res, stated, query, limit=None), resting=_items(res, resting, query),
+        note=latex_to_text(ref.get("annote") or ref.get("note")), coins=coins(ref) if several else "",
+    )
+
+
+def reference_pages(res: Resolver, out: Output) -> None:
+    stated: dict[str, list[Row]] = defaultdict(list)
+    resting: dict[str, list[Row]] = defaultdict(list)
+    for row in res.analysis.rows:
+        stated[row.source].append(row)
+        for key in row.cites:
+            resting[key].append(row)
+    refs = res.ev.references_by_key
+    for bucket, keys in _buckets(refs).items():
+        several = len(keys) > 1
+        views = tuple(reference_view(res, refs[k], stated.get(k, []), resting.get(k, []), several=several)
+                      for k in keys)
+        one = None if several else views[0]
+        page = ReferenceBucketPage(
+            path=addresses.work_page(keys[0]), template="reference.html", section="references",
+            title=one.title if one else _several("Works", bucket, [v.title for v in views]),
+            description=_describe("works", [v.citation for v in views]),
+            breadcrumbs=(Link("references/index.html", "Bibliography"),), bucket=bucket, works=views,
+        )
+        page.jsonld = jsonld.bucket(res, page.title, [jsonld.reference(res, refs[k]) for k in keys])
+        if one is not None:
+            page.meta = highwire_tags(refs[one.key])  # one work: Zotero and Google Scholar read the page as it
+        out.pages.append(page)

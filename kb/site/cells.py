@@ -1,0 +1,66 @@
+"""The map cells: one page per row of each map, one section per outcome (``cells/<axis>/<row>.html#<outcome>``).
+
+A cell is what the map links to: the summary of its findings in GRADE's words, the distinct works
+behind them with the reviews' overlap, and its claims — every one while the cell holds up to
+:data:`CELL_CLAIMS` findings, the best evidence first beyond that, with the query for all of them.
+A row's page has the CSV of the findings it lists (``data/claims.csv`` has them all). At 50,000
+claims that is a few hundred pages instead of one page and one CSV per cell.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from kb.analyse.analysis import Row
+from kb.site import addresses, evmap, jsonld, tablequery
+from kb.site.context import Output, add_csv, best_first, claims_csv
+from kb.site.evidence_base import evidence_base
+from kb.site.grade import summarise
+from kb.site.pages import CellRowPage, CellView, Link, Term
+from kb.site.views import Resolver
+
+CELL_CLAIMS = 20  # findings listed in a cell at most, best evidence first; the query and the CSV have all
+
+
+def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Row], domain: Term | None) -> CellView:
+    row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
+    ordered = best_first(rows)
+    shown = ordered[:CELL_CLAIMS]
+    return CellView(
+        outcome=outcome_term, domain=domain, text=evmap.cell_text(rows),
+        summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
+        rows=res.claim_rows(shown), more=len(ordered) - len(shown), base=evidence_base(res, rows),
+        query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
+                                     res.concept_iri("outcome", outcome), outcome_term.label),
+        refs=res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",
+                                  {key for row in rows for key in (row.source, *row.cites)}),
+    )
+
+
+def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
+    """The page of each row of the ``axis`` map that has findings, its cells in the map's column order."""
+    by_row: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for row in res.analysis.rows:
+        for value in row.values(axis):
+            by_row[value][row.outcome].append(row)
+    layout = evmap.domains(res)
+    for row_id in sorted(by_row):
+        found = by_row[row_id]
+        row_term = res.term(axis, row_id)
+        cells = []
+        for domain, outcomes in layout:
+            domain_term = res.term("outcome", domain) if domain else None
+            cells += [cell_view(res, axis, row_id, o, found[o], domain_term) for o in outcomes if o in found]
+        noun = evmap.AXIS_NOUNS[axis]
+        page = CellRowPage(
+            path=addresses.cell_page(axis, row_id), title=f"{row_term.label}: the evidence by outcome",
+            template="cell.html", section="map", breadcrumbs=(Link(map_path, "Evidence map"),),
+            description=f"What the evidence found for {row_term.label} ({noun}), outcome by outcome: "
+                        f"{sum(len(rows) for rows in found.values())} findings on {len(cells)} outcomes.",
+            axis=axis, axis_noun=noun, row_term=row_term, cells=tuple(cells),
+            map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"), list_limit=CELL_CLAIMS,
+            scripts=("assets/refs.js",) if any(c.refs for c in cells) else (),
+        )
+        page.jsonld = jsonld.collection(res, page.title, page.description)
+        add_csv(out, page, claims_csv(tuple(r for c in cells for r in c.rows)))
+        out.pages.append(page)
