@@ -37,7 +37,14 @@ def text_of(html: str) -> str:
 
 
 def read(site, path: str) -> str:
+    if "#" in path:  # a map cell: its section of the row's page
+        return cell_section((site.out_dir / path.split("#")[0]).read_text(encoding="utf-8"), path.split("#")[1])
     return (site.out_dir / path).read_text(encoding="utf-8")
+
+
+def cell_section(page: str, outcome: str) -> str:
+    """One cell of a row page: from its section to the next cell's."""
+    return page.split(f'<section class="record cell" id="{outcome}"', 1)[1].split('<section class="record cell" ', 1)[0]
 
 
 def row_html(page: str, outcome: str) -> str:
@@ -149,13 +156,13 @@ def test_domain_page_has_one_group_per_outcome_and_names_the_gaps(fixture_site) 
 
 
 def test_cell_page_shows_the_overlap_of_reviews_sharing_trials(site) -> None:
-    page = read(site, "cells/population/smi--hospitalisation.html")
+    page = read(site, "cells/population/smi.html#hospitalisation")
     text = text_of(page)
     assert "2 reviews (overlap very high, CCA 50 %), 6 unique studies" in text
     assert "Overlap between the 2 reviews: very high" in text
-    pairs = page.split('id="evidence-pairs"', 1)[1].split("</table>", 1)[0]
+    pairs = page.split('id="_hospitalisation.evidence-pairs"', 1)[1].split("</table>", 1)[0]
     assert text_of(pairs).count("50 %") == 2  # the pair, above and below the diagonal
-    matrix = page.split('id="evidence-matrix"', 1)[1].split("</table>", 1)[0]
+    matrix = page.split('id="_hospitalisation.evidence-matrix"', 1)[1].split("</table>", 1)[0]
     assert matrix.count('class="cm-in"') == 6  # N, the inclusions
 
 
@@ -249,7 +256,7 @@ def test_two_claims_on_the_same_review_count_one_review(evidence_copy: Path, tmp
          "  - id: smi-rct-review-restated\n    notes: The same finding restated (a test).\n")
     result = build(load_config(evidence_copy, out_dir=tmp_path / "site"))
     assert not result.report.errors
-    for path in ("outcomes/hope.html", "cells/population/smi--hope.html", "index.html", QUESTION):
+    for path in ("outcomes/hope.html", "cells/population/smi.html#hope", "index.html", QUESTION):
         page = read(result, path)
         assert "× 2" not in page, path
     hope = text_of(read(result, "outcomes/hope.html"))

@@ -4,9 +4,9 @@ A bucket page holds every claim (or work) whose identifier falls in its bucket, 
 anchored by the identifier, in identifier order: ``claims/<bucket>.html#<claim id>``,
 ``references/<bucket>.html#<citekey>``. A claim never moves when others are added, and a site of
 50,000 claims is 1,024 pages rather than 50,000 (and no CSV per claim: ``data/claims.csv`` holds
-them all). A work's entry shows its citations and its RIS, CSL-JSON and BibTeX inline (``data:``
-links, no file per work), every claim it states, and the claims that rest on it up to a limit,
-with the query for all of them.
+them all). A work's entry shows its citations, its BibTeX, buttons for its RIS, CSL-JSON and BibTeX (from
+the shared scripts of :mod:`kb.site.refdata`: no file per work), every claim it states, and the
+claims that rest on it up to a limit, with the query for all of them.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from kb.site.pages import (
     ReferenceView,
     TableQuery,
 )
-from kb.site.refdata import work_files
 from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
 
 WORK_CLAIMS = 50  # claims listed as resting on a work at most; the query has them all (a source lists all it states)
@@ -51,9 +50,8 @@ def _buckets(ids: Iterable[str]) -> dict[str, list[str]]:
 def claim_view(res: Resolver, claim: Claim) -> ClaimView:
     source = res.ev.references_by_key.get(claim.source)
     return ClaimView(
-        claim_id=claim.id, iri=res.mint.claim(claim.id), statement=" ".join(claim.statement.split()),
-        quote=" ".join(claim.quote.split()), quote_section=claim.section,
-        source=res.ref_link(claim.source), source_citation=res.citations.get(claim.source, claim.source),
+        claim_id=claim.id, statement=" ".join(claim.statement.split()),
+        quote=" ".join(claim.quote.split()), quote_section=claim.section, source=res.ref_link(claim.source),
         source_doi=res.doi_link(source) if source else None, cites=res.cited_works(claim),
         finding_type=res.term("finding_type", claim.finding_type, link=False),
         population=res.terms("population", claim.population), setting=res.terms("setting", claim.setting),
@@ -79,7 +77,7 @@ def claim_pages(res: Resolver, out: Output) -> None:
             breadcrumbs=(Link("claims/index.html", "Claims"),), bucket=bucket, claims=views,
             scripts=("assets/refs.js",) if any(v.refs for v in views) else (),
         )
-        page.jsonld = jsonld.bucket(res, page.title, [jsonld.claim(res, by_id[i]) for i in ids])
+        page.jsonld = jsonld.bucket(res, page.title, [jsonld.claim_part(res, by_id[i]) for i in ids])
         out.pages.append(page)
 
 
@@ -125,12 +123,12 @@ def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: li
                         ("organization", "Organisation"), ("urldate", "Accessed")):
         if ref.get(name):
             facts.append(Fact(label, latex_to_text(ref.get(name))))
-    iri = res.mint.work(ref.key)
     title = short_cite(ref)
-    query = tablequery.work_claims(iri, title)
+    query = tablequery.work_claims(res.mint.work(ref.key), title)
     return ReferenceView(
-        key=ref.key, iri=iri, title=title, entry_type=ref.entry_type, citation=res.citations[ref.key],
-        styled=res.styled[ref.key], downloads=work_files(ref, ref.key), doi=res.doi_link(ref), url=res.url_link(ref),
+        key=ref.key, title=title, entry_type=ref.entry_type, citation=res.citations[ref.key],
+        styled=res.styled[ref.key], refs=res.refdata.ref_list(ref.key, [ref.key]), doi=res.doi_link(ref),
+        url=res.url_link(ref),
         facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
         cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
         stated=_items(res, stated, query, limit=None), resting=_items(res, resting, query),
@@ -156,8 +154,9 @@ def reference_pages(res: Resolver, out: Output) -> None:
             title=one.title if one else _several("Works", bucket, [v.title for v in views]),
             description=_describe("works", [v.citation for v in views]),
             breadcrumbs=(Link("references/index.html", "Bibliography"),), bucket=bucket, works=views,
+            scripts=("assets/refs.js",),
         )
-        page.jsonld = jsonld.bucket(res, page.title, [jsonld.reference(res, refs[k]) for k in keys])
+        page.jsonld = jsonld.bucket(res, page.title, [{**jsonld.reference(res, refs[k]), "url": f"#{k}"} for k in keys])
         if one is not None:
             page.meta = highwire_tags(refs[one.key])  # one work: Zotero and Google Scholar read the page as it
         out.pages.append(page)

@@ -15,20 +15,20 @@ from kb.analyse.analysis import Row
 from kb.site import addresses, evmap, jsonld, tablequery
 from kb.site.context import Output, add_csv, best_first, claims_csv
 from kb.site.evidence_base import evidence_base
-from kb.site.grade import summarise
 from kb.site.pages import CellRowPage, CellView, Link, Term
 from kb.site.views import Resolver
 
-CELL_CLAIMS = 20  # findings listed in a cell at most, best evidence first; the query and the CSV have all
+CELL_CLAIMS = 10  # findings listed in a cell at most, best evidence first; the query and the CSV have all
 
 
 def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Row], domain: Term | None) -> CellView:
     row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
     ordered = best_first(rows)
     shown = ordered[:CELL_CLAIMS]
+    summaries, more_summaries = res.summaries(rows)
     return CellView(
-        outcome=outcome_term, domain=domain, text=evmap.cell_text(rows),
-        summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
+        outcome=outcome_term, domain=domain, text=evmap.cell_text(rows), summaries=summaries,
+        more_summaries=more_summaries,
         rows=res.claim_rows(shown), more=len(ordered) - len(shown), base=evidence_base(res, rows),
         query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
                                      res.concept_iri("outcome", outcome), outcome_term.label),

@@ -17,7 +17,6 @@ from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
 from kb.site.evidence_base import evidence_base
-from kb.site.grade import summarise
 from kb.site.refdata import everything
 from kb.site.pages import (
     BibliographyPage,
@@ -148,13 +147,14 @@ def concept_pages(res: Resolver, out: Output) -> None:
                 questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
                                        f"{res.label('population', p)}") for p, i in pairs)
             shown = best_first(rows)[:CONCEPT_CLAIMS]
+            summaries, more_summaries = res.summaries(rows)
             page = ConceptPage(
                 path=f"{folder}/{concept_id}.html", title=concept.label, template="concept.html", section=folder,
                 description=concept.definition, breadcrumbs=(Link(f"{folder}/index.html", SCHEME_TITLES[scheme]),),
                 scheme=scheme, scheme_label=vocab.scheme_labels.get(scheme, SCHEME_TITLES[scheme]),
                 concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
                 broader=broader, iri=concept.iri,
-                summaries=tuple(res.summary(s) for s in summarise(rows, res.analysis.studies)),
+                summaries=summaries, more_summaries=more_summaries,
                 rows=res.claim_rows(shown), more=len(rows) - len(shown), cells=concept_cells(res, scheme, concept_id, rows),
                 siblings=siblings, questions=questions,
                 domain_summary=Link(res.domain_summary_path(concept.broader), f"Summary of findings: {broader.label}")

@@ -18,6 +18,9 @@ from kb.site.pages import TableQuery
 from kb.site.summary_pages import EvidenceBaseView, MatrixRow, OverlapView, WorkView
 from kb.site.views import Resolver
 
+BASE_WORKS = 15  # works listed in an evidence base at most (reviews first); the rest are counted
+MATRIX_REVIEWS = 12  # reviews up to which the review × review table is shown (c² cells)
+MATRIX_CELLS = 600  # study × review cells up to which the citation matrix is shown; its query has any size
 KIND_LABELS = {REVIEW: "Review", STUDY: "Primary study", OTHER: "Other work", UNCLASSIFIED: "Design not stated"}
 KIND_NOTES = {OTHER: "narrative review, opinion, report, protocol or web page",
               UNCLASSIFIED: "cited with other works under a review design; nothing says which design it has"}
@@ -50,8 +53,8 @@ def base_view(res: Resolver, count: EvidenceCount) -> EvidenceBaseView:
     for kind, keys in ((OTHER, count.others), (UNCLASSIFIED, count.unclassified)):
         works += [_work(res, key, kind, KIND_NOTES[kind]) for key in keys]
     overlap = overlap_view(res, count)
-    return EvidenceBaseView(count.phrase(), tuple(works), tuple(res.ref_link(k) for k in count.unrecorded), overlap,
-                            tuple(res.ref_link(k) for k in count.uncited))
+    return EvidenceBaseView(count.phrase(), tuple(works[:BASE_WORKS]), tuple(res.ref_link(k) for k in count.unrecorded),
+                            overlap, tuple(res.ref_link(k) for k in count.uncited), max(0, len(works) - BASE_WORKS))
 
 
 def _work(res: Resolver, key: str, kind: str, note: str) -> WorkView:
@@ -67,7 +70,19 @@ def overlap_view(res: Resolver, count: EvidenceCount) -> OverlapView | None:
         return None
     studies = res.analysis.studies
     reviews = overlap.reviews
-    pairs = studies.pairwise(reviews)
+    pair_rows: list[MatrixRow] = []
+    citation_rows: list[MatrixRow] = []
+    if len(reviews) <= MATRIX_REVIEWS:
+        pair_rows = _pairs(res, reviews)
+    if len(reviews) * len(overlap.studies) <= MATRIX_CELLS:
+        citation_rows = _citations(res, reviews, overlap.studies)
+    return OverlapView(overlap.percent_text, overlap.band, len(reviews), len(overlap.studies), overlap.inclusions,
+                       overlap.impossible, tuple(res.ref_link(r) for r in reviews), tuple(pair_rows),
+                       tuple(citation_rows), matrix_query(res, reviews))
+
+
+def _pairs(res: Resolver, reviews: tuple[str, ...]) -> list[MatrixRow]:
+    pairs = res.analysis.studies.pairwise(reviews)
     pair_rows = []
     for a in reviews:
         cells = []
@@ -79,8 +94,13 @@ def overlap_view(res: Resolver, count: EvidenceCount) -> OverlapView | None:
             cells.append((pair.band.replace(" ", "-") or "none",
                           f"{pair.percent_text} %" if pair.cca is not None else "not defined"))
         pair_rows.append(MatrixRow(res.ref_link(a), tuple(cells)))
+    return pair_rows
+
+
+def _citations(res: Resolver, reviews: tuple[str, ...], included: tuple[str, ...]) -> list[MatrixRow]:
+    studies = res.analysis.studies
     citation_rows = []
-    for study in overlap.studies:
+    for study in included:
         cells = []
         for review in reviews:
             if study in studies.includes.get(review, ()):
@@ -90,9 +110,7 @@ def overlap_view(res: Resolver, count: EvidenceCount) -> OverlapView | None:
             else:
                 cells.append(("out", "not included"))
         citation_rows.append(MatrixRow(res.ref_link(study), tuple(cells)))
-    return OverlapView(overlap.percent_text, overlap.band, len(reviews), len(overlap.studies), overlap.inclusions,
-                       overlap.impossible, tuple(res.ref_link(r) for r in reviews), tuple(pair_rows),
-                       tuple(citation_rows), matrix_query(res, reviews))
+    return citation_rows
 
 
 def matrix_query(res: Resolver, reviews: tuple[str, ...]) -> TableQuery:

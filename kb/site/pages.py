@@ -81,9 +81,8 @@ class SummaryView:
 @dataclass(frozen=True)
 class CitedWork:
     link: Link
-    citation: str
+    title: str  # the work's title (its full reference is on its own entry)
     numbers: tuple[int, ...]  # the bracketed numbers of the work in the source's reference list
-    coins: str = ""  # the work as an OpenURL ContextObject (COinS), for reference managers
 
 
 @dataclass(frozen=True)
@@ -135,12 +134,11 @@ class StyledCitation:
 
 @dataclass(frozen=True)
 class FileLink:
-    """A download of one work: a site path, or a ``data:`` URI (``path`` empty) with its file name."""
+    """A file to download (a site path), with the name to save it under."""
 
     label: str
     filename: str
-    path: str = ""
-    data_uri: str = ""
+    path: str
 
 
 @dataclass(frozen=True)
@@ -292,7 +290,8 @@ class CellView:
     outcome: Term
     domain: Term | None
     text: str  # the cell in words ("3 findings: 2 benefit, …")
-    summaries: tuple[SummaryView, ...]
+    summaries: tuple[SummaryView, ...]  # the surest ones
+    more_summaries: int  # sentences not shown
     rows: tuple[ClaimRow, ...]  # the first ones, best evidence first (all of them in a small cell)
     more: int  # findings not listed (a crowded cell)
     base: EvidenceBaseView | None
@@ -322,9 +321,10 @@ class ConceptPage(Page):
     alt_labels: tuple[str, ...]
     broader: Term | None
     iri: str
-    summaries: tuple[SummaryView, ...]
+    summaries: tuple[SummaryView, ...]  # the surest ones
     rows: tuple[ClaimRow, ...]  # the first ones, best evidence first (all of them for a concept with few)
     more: int = 0  # findings not listed: the cells hold them
+    more_summaries: int = 0  # summary sentences not shown
     cells: tuple[tuple[Link, int], ...] = ()  # the map cells of the concept's findings, with their counts
     siblings: tuple[tuple[Term, int], ...] = ()  # outcomes: the other outcomes of the domain, with findings
     domain_summary: Link | None = None  # outcomes: the domain's summary of findings
@@ -351,12 +351,10 @@ class ClaimView:
     """One claim, as a section of its bucket page (``claims/<bucket>.html#<claim id>``)."""
 
     claim_id: str
-    iri: str
     statement: str
     quote: str
     quote_section: str
     source: Link
-    source_citation: str
     source_doi: ExternalLink | None
     cites: tuple[CitedWork, ...]
     finding_type: Term
@@ -461,12 +459,11 @@ class ReferenceView:
     """One work, as a section of its bucket page (``references/<bucket>.html#<citekey>``)."""
 
     key: str
-    iri: str
     title: str  # "Lloyd-Evans et al. (2014)"
     entry_type: str
     citation: str
     styled: tuple[StyledCitation, ...]  # APA 7 and Vancouver
-    downloads: tuple[FileLink, ...]  # the work as RIS, CSL-JSON and BibTeX
+    refs: RefList | None  # the work's RIS, CSL-JSON and BibTeX, for refs.js's buttons
     doi: ExternalLink | None
     url: ExternalLink | None
     facts: tuple[Fact, ...]

@@ -5,22 +5,24 @@ not get files of its own — at 50,000 claims that would be 150,000 files. Inste
 three texts live in a few shared data scripts, ``assets/refs/<n>.js``, and ``refs.js`` joins the
 texts of a page's works in the browser exactly as :mod:`kb.export` joins them for the whole
 bibliography (the same works give the same bytes). Scripts, not JSON, because Chromium runs no
-``fetch()`` from ``file://``; several of them, of ~256 works each, so that a download loads only
+``fetch()`` from ``file://``; compressed (gzip, base64), because at 10,000 works the texts are
+60 MB; several of them, of ~256 works each, so that a download loads only
 the ones it needs. A work's script is fixed by a hash of its citekey and the number of scripts,
 a power of two: adding works moves none until the number doubles.
 
-A work's entry on its bucket page carries its RIS, CSL-JSON and BibTeX as ``data:`` URIs (a few
-hundred bytes each): no file per work.
+A single work's entry on its bucket page uses the same scripts (a list of one), and shows its
+BibTeX for readers without JavaScript: no file per work, and no copy of its texts in the page.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import json
-from urllib.parse import quote
 
 from kb.export.bibtex import entry_text
-from kb.export.csljson import item_text, join_items
+from kb.export.csljson import item_text
 from kb.export.ris import ris_record
 from kb.model import Reference
 from kb.site.assets import Script
@@ -28,8 +30,6 @@ from kb.site.pages import FileLink, RefList
 
 WORKS_PER_SCRIPT = 256
 FOLDER = "assets/refs/"
-MEDIA_TYPES = {"ris": "application/x-research-info-systems", "json": "application/vnd.citationstyles.csl+json",
-               "bib": "application/x-bibtex"}
 
 
 def script_count(works: int) -> int:
@@ -69,28 +69,19 @@ class RefData:
         return RefList(name=name, rows=rows, base=FOLDER)
 
     def scripts(self) -> list[Script]:
-        """The data scripts: ``KB_REFS[citekey] = {r: RIS, c: CSL-JSON item, b: BibTeX}``."""
+        """The data scripts: ``{citekey: {r: RIS, c: CSL-JSON item, b: BibTeX}}`` as JSON, gzipped,
+        base64, pushed onto ``KB_REFS_GZ`` (refs.js decodes them; a fifth of the bytes of the JSON)."""
         shards: list[dict[str, dict[str, str]]] = [{} for _ in range(self.count)]
         for key, ref in self.refs.items():
             shards[self.shard(key)][key] = {"r": ris_record(ref), "c": item_text(ref), "b": entry_text(ref)}
         out = []
         for n, works in enumerate(shards):
             text = json.dumps(works, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-            out.append(Script(script_path(n), (f"/* RIS, CSL-JSON and BibTeX of {len(works)} works, for refs.js */\n"
-                                               f"globalThis.KB_REFS = Object.assign(globalThis.KB_REFS || {{}}, "
-                                               f"{text});\n").encode("utf-8")))
+            payload = base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
+            out.append(Script(script_path(n), (f"/* RIS, CSL-JSON and BibTeX of {len(works)} works, for refs.js: "
+                                               f"JSON, gzip, base64 */\n(globalThis.KB_REFS_GZ = "
+                                               f"globalThis.KB_REFS_GZ || []).push(\"{payload}\");\n").encode("ascii")))
         return out
-
-
-def data_uri(text: str, media_type: str) -> str:
-    return f"data:{media_type};charset=utf-8," + quote(text, safe="")
-
-
-def work_files(ref: Reference, stem: str) -> tuple[FileLink, ...]:
-    """One work's downloads, inline: RIS, CSL-JSON, and BibTeX as the editors wrote it."""
-    return (FileLink("RIS", f"{stem}.ris", data_uri=data_uri(ris_record(ref), MEDIA_TYPES["ris"])),
-            FileLink("CSL-JSON", f"{stem}.json", data_uri=data_uri(join_items([item_text(ref)]), MEDIA_TYPES["json"])),
-            FileLink("BibTeX", f"{stem}.bib", data_uri=data_uri(ref.raw.rstrip("\n") + "\n", MEDIA_TYPES["bib"])))
 
 
 def everything(paths: dict[str, str]) -> tuple[FileLink, ...]:

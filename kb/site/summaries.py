@@ -37,6 +37,9 @@ from kb.site.views import DOWNGRADE_LABELS, Resolver, effect_text
 
 EFFECT = "effect"
 PEER = "peer_delivered"
+BODY_CLAIMS = 10  # claims (with their quotes) listed per body of evidence; the row links the cell with all
+NOTE_CLAIMS = 12  # claims linked per footnote; the rest are counted
+REPORTED = 10  # reported values (effects, participants) named per row; the rest are counted
 CSV_COLUMNS = ["table", "outcome", "question", "kind", "statement", "direction", "certainty", "footnotes",
                "studies_and_reviews", "participants", "effect", "claims"]
 
@@ -45,19 +48,18 @@ class Footnotes:
     """Footnotes of one page, lettered in order of first use; the same text keeps its letter."""
 
     def __init__(self) -> None:
-        self._by_text: dict[str, Footnote] = {}
+        self._by_text: dict[str, tuple[str, dict[Link, None]]] = {}  # text → (label, claims in order)
 
     def label(self, text: str, claim: Link) -> str:
-        note = self._by_text.get(text)
-        if note is None:
-            note = Footnote(_letters(len(self._by_text)), text, (claim,))
-        elif claim not in note.claims:
-            note = Footnote(note.label, text, (*note.claims, claim))
-        self._by_text[text] = note
-        return note.label
+        if text not in self._by_text:
+            self._by_text[text] = (_letters(len(self._by_text)), {})
+        label, claims = self._by_text[text]
+        claims[claim] = None
+        return label
 
     def items(self) -> tuple[Footnote, ...]:
-        return tuple(self._by_text.values())
+        return tuple(Footnote(label, text, tuple(claims)[:NOTE_CLAIMS], max(0, len(claims) - NOTE_CLAIMS))
+                     for text, (label, claims) in self._by_text.items())
 
 
 def _letters(n: int) -> str:
@@ -113,7 +115,8 @@ def _reported(res: Resolver, bodies: tuple[Body, ...], what: Callable[[Claim], s
         return "Not reported"
     if len(found) == 1 and sum(len(b.claim_ids) for b in bodies) == 1:
         return found[0][1]
-    return "; ".join(f"{v} ({c})" for c, v in found)
+    more = len(found) - REPORTED
+    return "; ".join(f"{v} ({c})" for c, v in found[:REPORTED]) + (f"; and {more} more" if more > 0 else "")
 
 
 class TableBuilder:
@@ -137,7 +140,7 @@ class TableBuilder:
     def body(self, body: Body, kind: str) -> BodyView:
         res = self.res
         labels: list[str] = []
-        claims = []
+        claims: list[BodyClaim] = []
         for claim_id in body.claim_ids:
             claim = res.ev.claims_by_id[claim_id]
             note = certainty_note(res, claim)
@@ -145,13 +148,15 @@ class TableBuilder:
                 label = self.notes.label(note, res.claim_link(claim_id))
                 if label not in labels:
                     labels.append(label)
+            if len(claims) >= BODY_CLAIMS:
+                continue
             claims.append(BodyClaim(res.claim_link(claim_id), " ".join(claim.statement.split()),
                                     " ".join(claim.quote.split()), claim.section, res.ref_link(claim.source),
                                     res.label("design", claim.design), _claim_effect(claim, body.rows[0].outcome),
                                     _participants(claim)))
         return BodyView(self.statement(body, kind), res.term("direction", body.direction, link=False),
                         res.term("certainty", body.certainty, link=False), tuple(labels), body.count.phrase(),
-                        tuple(claims))
+                        tuple(claims), tuple(body.claim_ids))
 
     def row(self, row: SofRow, anchor: str, question: bool, kind: str) -> SofRowView:
         res = self.res
@@ -183,7 +188,14 @@ class TableBuilder:
             effect=_reported(res, row.lead, lambda c: _claim_effect(c, row.outcome)), bodies=tuple(views),
             listed=tuple(views) if row.conflict == SAME else tuple(views[1:]),
             base=evidence_base(res, row.rows),
+            cell=self._cell(row) if any(v.total > len(v.claims) for v in views) else None,
         )
+
+    def _cell(self, row: SofRow) -> Link:
+        """The map cell (population × outcome) that lists every claim of a row whose bodies list the first ones."""
+        population = self.population or row.rows[0].population[0]
+        return Link(self.res.cell_path("population", population, row.outcome),
+                    f"{self.res.label('outcome', row.outcome)} in {self.res.label('population', population)}")
 
     def table(self, table_id: str, caption: str, note: str, rows: list[Row], key: Callable[[Row], Hashable],
               *, question: bool = False, kind: str = EFFECT, empty: tuple[Term, ...] = ()) -> SofTable:
@@ -204,7 +216,7 @@ def _csv(tables: Iterable[SofTable]) -> str:
         "table": t.caption, "outcome": r.outcome.label, "question": r.question, "kind": r.kind.label if r.kind else "Effect",
         "statement": r.statement, "direction": r.direction.id, "certainty": r.certainty.id,
         "footnotes": " ".join(r.footnotes), "studies_and_reviews": r.count, "participants": r.participants,
-        "effect": r.effect, "claims": " ".join(c.link.label for b in r.bodies for c in b.claims)}
+        "effect": r.effect, "claims": " ".join(c for b in r.bodies for c in b.ids)}
         for t in tables for r in t.rows], CSV_COLUMNS)
 
 

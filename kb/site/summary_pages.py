@@ -43,8 +43,8 @@ class OverlapView:
     inclusions: int  # N
     impossible: int  # cells a review could not have included (a later study)
     columns: tuple[Link, ...]  # the reviews
-    pairs: tuple[MatrixRow, ...]  # review × review: CCA of each pair
-    citations: tuple[MatrixRow, ...]  # study × review: included / could not have been / not included
+    pairs: tuple[MatrixRow, ...]  # review × review: CCA of each pair (empty when too many reviews to show)
+    citations: tuple[MatrixRow, ...]  # study × review: included / could not have been / not included (empty: too big)
     query: TableQuery | None = None  # the SPARQL behind the citation matrix
 
 
@@ -53,17 +53,19 @@ class EvidenceBaseView:
     """Every distinct work behind a set of findings, each once, with the reviews' overlap."""
 
     phrase: str  # "2 reviews (overlap very high, CCA 50 %), 5 unique studies"
-    works: tuple[WorkView, ...]  # reviews, then studies, then the rest
+    works: tuple[WorkView, ...]  # reviews, then studies, then the rest (the first ones of a long list)
     unrecorded: tuple[Link, ...]  # reviews whose included studies no source states
     overlap: OverlapView | None
     uncited: tuple[Link, ...]  # sources whose findings here cite no work
+    more: int = 0  # works not listed
 
 
 @dataclass(frozen=True)
 class Footnote:
     label: str  # "a", "b", …
     text: str
-    claims: tuple[Link, ...]
+    claims: tuple[Link, ...]  # the first ones
+    more: int = 0  # claims not linked
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,12 @@ class BodyView:
     certainty: Term
     footnotes: tuple[str, ...]
     count: str
-    claims: tuple[BodyClaim, ...]
+    claims: tuple[BodyClaim, ...]  # the first ones (a body of a big KB rests on hundreds)
+    ids: tuple[str, ...] = ()  # every claim of the body (for the CSV)
+
+    @property
+    def total(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class SofRowView:
     bodies: tuple[BodyView, ...]  # the lead first, then the others
     listed: tuple[BodyView, ...]  # listed under the statement: every body in a conflict, else those after the lead
     base: EvidenceBaseView
+    cell: Link | None = None  # the map cell holding every claim, when the row lists only the first ones
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from kb.bibtex.load import latex_to_text
 from kb.load.evidence import Evidence
 from kb.graph.iris import Minter
 from kb.model import Claim, Effect, Reference
-from kb.site.grade import LEVEL_WORDS, Summary
-from kb.site.highwire import coins
+from kb.site.grade import LEVEL_WORDS, Summary, summarise
 from kb.site.pages import (
     CertaintyView,
     CitedWork,
@@ -35,6 +34,7 @@ from kb.site.paths import doi_url, safe_external_url
 from kb.site.refdata import RefData
 
 SUMMARY_CLAIMS = 12  # claims linked from one summary sentence; the rest are counted
+SUMMARY_SENTENCES = 8  # summary sentences on a cell or concept page, surest first; the rest are counted
 DIRECTION_LABELS = {"benefit": "Benefit", "no_effect": "No effect", "harm": "Harm", "mixed": "Mixed",
                     "inconclusive": "Inconclusive", "not_reported": "No result reported",
                     "not_applicable": "Not a change"}
@@ -167,6 +167,11 @@ class Resolver:
     def claim_rows(self, rows: Iterable[Row]) -> tuple[ClaimRow, ...]:
         return tuple(self.claim_row(r) for r in rows)
 
+    def summaries(self, rows: Iterable[Row]) -> tuple[tuple[SummaryView, ...], int]:
+        """The surest :data:`SUMMARY_SENTENCES` sentences summarising ``rows``, and how many more there are."""
+        found = summarise(rows, self.analysis.studies)
+        return tuple(self.summary(s) for s in found[:SUMMARY_SENTENCES]), max(0, len(found) - SUMMARY_SENTENCES)
+
     def summary(self, summary: Summary) -> SummaryView:
         shown = summary.claim_ids[:SUMMARY_CLAIMS]
         return SummaryView(summary.text, summary.direction, summary.certainty,
@@ -179,8 +184,7 @@ class Resolver:
         for key in claim.cites:
             numbers = tuple(n for doc, n in self.ev.cited_by.get(key, []) if doc == claim.source)
             ref = self.ev.references_by_key.get(key)
-            out.append(CitedWork(self.ref_link(key), self.citations.get(key, key), numbers,
-                                 coins(ref) if ref else ""))
+            out.append(CitedWork(self.ref_link(key), latex_to_text(ref.title) if ref else key, numbers))
         return tuple(out)
 
     def certainty(self, claim: Claim) -> CertaintyView:

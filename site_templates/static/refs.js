@@ -28,6 +28,27 @@
     return loading[src];
   }
 
+  /* Each data script pushes its works (JSON, gzip, base64) onto KB_REFS_GZ; they are decoded into
+     KB_REFS one load after another, so a download never reads a half-decoded script. */
+  var decoded = Promise.resolve();
+
+  function gunzip(base64) {
+    var binary = atob(base64), bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+  }
+
+  function decodeLoaded() {
+    decoded = decoded.then(function () {
+      var pending = (window.KB_REFS_GZ || []).splice(0);
+      return Promise.all(pending.map(gunzip)).then(function (texts) {
+        window.KB_REFS = window.KB_REFS || {};
+        texts.forEach(function (text) { Object.assign(window.KB_REFS, JSON.parse(text)); });
+      });
+    });
+    return decoded;
+  }
+
   function byCodePoint(a, b) { return a < b ? -1 : a > b ? 1 : 0; }  /* citekeys are ASCII: same order as Python */
 
   function chosen(widget) {
@@ -85,8 +106,13 @@
       button.addEventListener("click", function () {
         var format = FORMATS[button.getAttribute("data-format")], list = chosen(widget);
         if (!list.keys.length) { status.textContent = "No works in this list."; return; }
+        if (typeof DecompressionStream !== "function") {
+          status.textContent = "This browser cannot unpack the references (it needs DecompressionStream); " +
+            "the bibliography page links every work as RIS, CSL-JSON and BibTeX.";
+          return;
+        }
         status.textContent = "Preparing…";
-        Promise.all(list.srcs.map(load)).then(function () {
+        Promise.all(list.srcs.map(load)).then(decodeLoaded).then(function () {
           var refs = window.KB_REFS || {}, seen = {};
           var keys = list.keys.filter(function (k) { var fresh = !seen[k] && refs[k]; seen[k] = true; return fresh; });
           keys.sort(byCodePoint);
