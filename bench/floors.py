@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stages import Timer
+from kb.io import gz
 
 SHAPE_QUERIES = {
     "closed-claim": """SELECT ?c ?p WHERE { ?c a psk:Claim ; ?p ?o .
@@ -136,7 +137,7 @@ def measure(evidence: Path, built: Path) -> dict[str, Any]:
                                                                     for o in c["outcomes"]}
     with t("cross_checks"):
         _cross(docs, texts, keys)
-    nt = (built / "data" / "kb.nt").read_bytes()
+    nt = gz.read(built / "data" / "kb.nt.gz")
     with t("graph"):
         import pyoxigraph as ox
 

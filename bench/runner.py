@@ -166,7 +166,7 @@ def bench(opts: Options) -> dict[str, Any]:
         if opts.rdflib != "none":
             turtle = opts.rdflib == "all" or (opts.rdflib == "auto" and triples <= RDFLIB_TURTLE_MAX_TRIPLES)
             log(f"naive rdflib path (turtle: {turtle})")
-            naive, naive_rss = _json_child("bench.naive", [str(site / "data" / "kb.nt")], work, opts.timeout,
+            naive, naive_rss = _json_child("bench.naive", [str(site / "data" / "kb.nt.gz")], work, opts.timeout,
                                            ("--turtle",) if turtle else ())
             naive["peak_rss_mb"] = naive_rss
         log("SPARQL page in headless Chromium")

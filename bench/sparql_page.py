@@ -24,6 +24,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+from kb.io import gz
+
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
@@ -143,8 +145,9 @@ def measure(site: Path, runs: int = 5, warmup: int = 1, timeout: float = 120.0) 
     from playwright.sync_api import sync_playwright
 
     url = page_path.resolve().as_uri()
-    nt = site / "data" / "kb.nt"
-    triples = sum(1 for line in nt.open("rb") if line.strip() and not line.startswith(b"#")) if nt.is_file() else None
+    nt = site / "data" / "kb.nt.gz"
+    triples = sum(1 for line in gz.read(nt).splitlines() if line.strip() and not line.startswith(b"#")) \
+        if nt.is_file() else None
     with tempfile.TemporaryDirectory(prefix="kb-bench-page-") as tmp, sync_playwright() as p:
         trivial = Path(tmp) / "trivial.html"
         trivial.write_text(TRIVIAL_PAGE, encoding="utf-8")

@@ -230,7 +230,7 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
     try:
         staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
         manifest = manifest_path(config.store_cache_dir, config.out_dir)
-        previous_nanopubs = folder / "data" / "nanopubs.trig"  # read before the swap replaces it
+        previous_nanopubs = folder / "data" / "nanopubs.trig.gz"  # read before the swap replaces it
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
                                  previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
@@ -264,7 +264,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     """Write the data dumps (and, with ``site``, the rendered pages) into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site.
-    ``previous_nanopubs`` (the last build's ``data/nanopubs.trig``) lets unchanged claims keep
+    ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs.
     """
     from kb.export.csljson import csljson_bytes
@@ -277,6 +277,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     from kb.export.table import claims_csv
     from kb.export.void import DataFile, void_turtle
     from kb.graph.shipped import schema_bytes
+    from kb.io import gz
     from kb.site import Rendered
 
     graph = checked.kg
@@ -288,27 +289,29 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     def write_dumps() -> None:
         progress("writing data dumps")
         # The graph dumps are streamed to disk one at a time: at a million triples each is hundreds of MB.
-        write_ntriples(graph, data / "kb.nt")
+        # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
+        write_ntriples(graph, data / "kb.nt.gz")
         for fmt in ("ttl", "jsonld"):
-            write_graph(data / "kb.nt", fmt, data / f"kb.{fmt}")
+            write_graph(data / "kb.nt.gz", fmt, data / f"kb.{fmt}.gz")
         evidence = checked.evidence
-        small = {"claims.csv": claims_csv(analysis),
-                 "network.graphml": graphml_bytes(analysis),
-                 "references.bib": evidence.config.references_path.read_bytes(),
-                 "references.json": csljson_bytes(evidence.references),
-                 "references.ris": ris_bytes(evidence.references),
-                 "kb.fhir.json": fhir_bundle_bytes(evidence),
-                 "nanopubs.trig": nanopubs_trig(evidence, graph, previous=previous_nanopubs),
-                 **{name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")}}
+        grown = {"claims.csv.gz": lambda: claims_csv(analysis),
+                 "network.graphml.gz": lambda: graphml_bytes(analysis),
+                 "references.bib.gz": evidence.config.references_path.read_bytes,
+                 "references.json.gz": lambda: csljson_bytes(evidence.references),
+                 "references.ris.gz": lambda: ris_bytes(evidence.references),
+                 "kb.fhir.json.gz": lambda: fhir_bundle_bytes(evidence),
+                 "nanopubs.trig.gz": lambda: nanopubs_trig(evidence, graph, previous=previous_nanopubs)}
+        small = {name: gz.compress(make()) for name, make in grown.items()}
+        small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})
         for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good
             small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()
         for name, payload in small.items():
             (data / name).parent.mkdir(parents=True, exist_ok=True)
             (data / name).write_bytes(payload)
-        described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size)
+        described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size, f.compressed)
                      for f in data_files(evidence) if (data / f.name).is_file()]
         (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
-        for name in ("kb.nt", "kb.ttl", "kb.jsonld", *small, "void.ttl"):  # never reused from a previous build
+        for name in ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz", *small, "void.ttl"):  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
 
@@ -386,6 +389,8 @@ def _refuse_dangerous_out_dir(config: Config) -> None:
                          f"as a whole, so it would replace {what}; choose another --out (default: site)")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{config.out_dir} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "data" / "kb.nt").is_file():
+    from kb.export.formats import site_dump
+
+    if out.is_dir() and any(out.iterdir()) and site_dump(out) is None:
         raise ValueError(f"refusing to replace {config.out_dir}: it is not empty and is not a site built by kb "
-                         "(no data/kb.nt); choose another --out")
+                         "(no data/kb.nt.gz); choose another --out")

@@ -25,13 +25,16 @@ __all__ = ["ReleaseError", "StateError", "cut_release", "snapshot_of"]
 def snapshot_of(source: Path, *, rev: str | None = None) -> Snapshot:
     """A state of the KB, read through its graph.
 
-    ``source`` is an evidence folder, a built site (its ``data/kb.nt``) or an N-Triples dump
+    ``source`` is an evidence folder, a built site (its ``data/kb.nt.gz``) or an N-Triples dump
     (``.nt`` or ``.nt.gz``). With ``rev``, the evidence folder as it was at that git revision.
     """
+    from kb.export.formats import site_dump
+
     if rev is not None:
         return _snapshot_at_revision(source, rev)
-    if source.is_dir() and (source / "data" / "kb.nt").is_file():
-        source = source / "data" / "kb.nt"
+    dump = site_dump(source) if source.is_dir() else None
+    if dump is not None:
+        source = dump
     if source.is_file():
         return read_dump(source)
     if not source.is_dir():

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.io import gz
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # bench/ is not installed
     sys.path.insert(0, str(ROOT))
@@ -47,7 +49,7 @@ def test_bench_sparql_page_measures_the_fixture_site(fixture_site: Path, tmp_pat
                 "script_bytes_total", "page_bytes_total", "triples"):
         assert _positive(result[key]), (key, result[key])
     assert result["status"] in ("PASS", "MISS")
-    assert result["triples"] == len([x for x in (fixture_site / "data" / "kb.nt").read_bytes().splitlines() if x])
+    assert result["triples"] == len([x for x in gz.read(fixture_site / "data" / "kb.nt.gz").splitlines() if x])
     assert set(result["script_bytes"]) >= {"assets/oxigraph.js", "assets/oxigraph-wasm.js", "data/kb.nt.js",
                                            "assets/sparql.js"}
     assert "triples loaded" in result["engine_status"]
@@ -82,7 +84,7 @@ def test_the_dump_script_holds_the_graph_in_subject_blocks(fixture_site: Path) -
     script = (fixture_site / "data" / "kb.nt.js").read_bytes()
     payload = re.search(rb'KB_DUMP_GZ = "([^"]+)"', script).group(1)
     ttl = gzip.decompress(base64.b64decode(payload))
-    nt = (fixture_site / "data" / "kb.nt").read_bytes()
+    nt = gz.read(fixture_site / "data" / "kb.nt.gz")
     assert set(ox.parse(ttl, format=ox.RdfFormat.TURTLE)) == set(ox.parse(nt, format=ox.RdfFormat.N_TRIPLES))
     assert b"KB_DUMP_TRIPLES = %d;" % nt.count(b"\n") in script
     body = ttl[ttl.index(b"\n<"):].lstrip(b"\n")  # after the @prefix lines

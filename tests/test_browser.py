@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from kb.config import load_config
+from kb.io import gz
 from kb.pipeline import build
 
 pytestmark = pytest.mark.browser
@@ -510,7 +511,7 @@ def test_sparql_page_becomes_ready_and_reports_its_time(browser, site) -> None:
         marks = page.evaluate("""() => Object.fromEntries(performance.getEntriesByType('mark')
             .filter(m => m.name.startsWith('kb-sparql:')).map(m => [m.name.slice(10), Math.round(m.startTime)]))""")
         triples = int(page.inner_text("#engine-status").split("Ready: ", 1)[1].split(" ", 1)[0])
-    lines = [line for line in (site.out_dir / "data" / "kb.nt").read_bytes().splitlines() if line.strip()]
+    lines = [line for line in gz.read(site.out_dir / "data" / "kb.nt.gz").splitlines() if line.strip()]
     assert triples == len(lines)
     assert {"start", "engine", "dump-decoded", "loaded", "ready"} <= set(marks), marks
     ARTIFACTS.mkdir(exist_ok=True)
@@ -619,7 +620,7 @@ def test_bibliography_downloads_all_works_or_the_filtered_ones(browser, site) ->
             assert saved == name and data == (site.out_dir / "data" / name).read_bytes()
     with open_page(browser, url(site, "references/index.html")) as page:
         _name, data = downloaded(page, lambda: page.click(".ref-download button[data-format=csljson]"))
-        assert data == (site.out_dir / "data" / "references.json").read_bytes()
+        assert data == gz.read(site.out_dir / "data" / "references.json.gz")
         page.fill("#bibliography-filter", refs[0].key)
         shown = page.locator("#bibliography tbody tr:not([hidden])").evaluate_all(
             "rows => rows.map(r => r.getAttribute('data-ref'))")

@@ -59,8 +59,8 @@ def test_build_writes_dumps_and_refuses_on_errors(evidence_copy, tmp_path):
     out = tmp_path / "site"
     result = run("build", "--evidence", str(evidence_copy), "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    for name in ("kb.ttl", "kb.nt", "kb.jsonld", "claims.csv", "network.graphml", "references.bib",
-                 "ontology.ttl", "shapes.ttl"):
+    for name in ("kb.ttl.gz", "kb.nt.gz", "kb.jsonld.gz", "claims.csv.gz", "network.graphml.gz", "references.bib.gz",
+                 "kb.fhir.json.gz", "nanopubs.trig.gz", "ontology.ttl", "shapes.ttl", "void.ttl"):
         assert (out / "data" / name).is_file()
     before = tree_digest(out)
     evidence_before = tree_digest(evidence_copy)

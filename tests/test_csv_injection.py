@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.config import load_config
+from kb.io import gz
 from kb.io.tables import neutralise, write_csv
 from kb.pipeline import build
 from tests.conftest import FIXTURE
@@ -72,7 +73,7 @@ def run(*args: str) -> str:
 
 
 def test_item4_data_claims_csv_neutralises_a_claim_statement(evil_site: Path) -> None:
-    found = assert_neutralised((evil_site / "data" / "claims.csv").read_text(encoding="utf-8"), "data/claims.csv")
+    found = assert_neutralised(gz.read(evil_site / "data" / "claims.csv.gz").decode("utf-8"), "data/claims.csv.gz")
     assert any(c.startswith("'" + EVIL_STATEMENT) for c in found)
 
 

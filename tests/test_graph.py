@@ -143,3 +143,22 @@ def test_streamed_dumps_equal_the_in_memory_ones(fixture_checked, tmp_path) -> N
     for fmt in ("ttl", "jsonld"):
         write_graph(tmp_path / "kb.nt", fmt, tmp_path / f"kb.{fmt}")
         assert (tmp_path / f"kb.{fmt}").read_bytes() == graph_bytes(kg, fmt), fmt
+
+
+
+def test_gzipped_dumps_unpack_to_the_same_bytes_and_are_deterministic(fixture_checked, tmp_path) -> None:
+    """The site's data/ holds the dumps gzipped: the same bytes once unpacked, and the same file every time."""
+    import gzip
+
+    from kb.export.rdf import graph_bytes, ntriples_bytes, write_graph, write_ntriples
+
+    kg = fixture_checked.graph
+    write_ntriples(kg, tmp_path / "kb.nt.gz")
+    assert gzip.decompress((tmp_path / "kb.nt.gz").read_bytes()) == ntriples_bytes(kg)
+    for fmt in ("ttl", "jsonld"):
+        write_graph(tmp_path / "kb.nt.gz", fmt, tmp_path / f"kb.{fmt}.gz")
+        assert gzip.decompress((tmp_path / f"kb.{fmt}.gz").read_bytes()) == graph_bytes(kg, fmt), fmt
+    write_ntriples(kg, tmp_path / "again.nt.gz")
+    assert (tmp_path / "again.nt.gz").read_bytes() == (tmp_path / "kb.nt.gz").read_bytes()
+    header = (tmp_path / "kb.nt.gz").read_bytes()[:10]
+    assert header[3] == 0 and header[4:8] == b"\0\0\0\0"  # no file name, no time: reproducible

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from kb.config import load_config
+from kb.io import gz
+from kb.site.addresses import claim_page
 from kb.pipeline import build
 
 CLAIM = "smi-rct-review-hope-recovery"
@@ -46,7 +48,7 @@ def test_an_edited_claim_rewrites_only_the_pages_that_show_it(evidence_copy: Pat
     out = tmp_path / "site"
     first = _build(evidence_copy, out)
     inodes = {str(f.relative_to(out)): os.stat(f).st_ino for f in first.files}
-    first_nanopubs = (out / "data" / "nanopubs.trig").read_bytes()
+    first_nanopubs = (out / "data" / "nanopubs.trig.gz").read_bytes()
     _edit_claim(evidence_copy)
     second = _build(evidence_copy, out)
 
@@ -57,21 +59,21 @@ def test_an_edited_claim_rewrites_only_the_pages_that_show_it(evidence_copy: Pat
     assert all(os.stat(out / path).st_ino == inodes[path] for path in reused)
     pages = {str(p.relative_to(out)) for p in out.rglob("*.html")}
     showing = {p for p in pages if MARK in (out / p).read_text(encoding="utf-8")}
-    assert f"claims/{CLAIM}.html" in showing
+    assert claim_page(CLAIM) in showing
     assert showing <= written
     # besides the pages showing the statement, only the data page (dump sizes) changes
     assert {p for p in written & pages} - showing <= {"data.html"}
-    assert "claims/addiction-network-support-abstinence.html" in reused
+    assert claim_page("addiction-network-support-abstinence") in reused  # another bucket: not rendered again
 
     # The nanopublications keep history (the edited claim's supersedes the last build's), so a fresh
     # build equals the incremental one when it starts from the same previous nanopublications.
     fresh_out = tmp_path / "fresh"
     (fresh_out / "data").mkdir(parents=True)
-    (fresh_out / "data" / "kb.nt").write_bytes(b"")  # a folder kb build may replace
-    (fresh_out / "data" / "nanopubs.trig").write_bytes(first_nanopubs)
+    (fresh_out / "data" / "kb.nt.gz").write_bytes(b"")  # a folder kb build may replace
+    (fresh_out / "data" / "nanopubs.trig.gz").write_bytes(first_nanopubs)
     fresh = _build(evidence_copy, fresh_out)
     assert _tree(out) == _tree(fresh.out_dir)
-    assert (out / "data" / "nanopubs.trig").read_bytes().count(b"npx:supersedes") == 1
+    assert gz.read(out / "data" / "nanopubs.trig.gz").count(b"npx:supersedes") == 1
 
 
 def test_a_rebuild_without_changes_rewrites_only_the_dumps(evidence_copy: Path, tmp_path: Path) -> None:
@@ -84,11 +86,11 @@ def test_a_rebuild_without_changes_rewrites_only_the_dumps(evidence_copy: Path, 
 def test_a_hand_edited_page_is_rendered_again(evidence_copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     first = _build(evidence_copy, out)
-    page = out / "claims" / f"{CLAIM}.html"
+    page = out / claim_page(CLAIM)
     original = page.read_bytes()
     page.write_bytes(original.replace(b"</body>", b"<p>tampered</p></body>"))
     second = _build(evidence_copy, out)
-    assert f"claims/{CLAIM}.html" in second.written
+    assert claim_page(CLAIM) in second.written
     assert page.read_bytes() == original
     assert len(second.reused) > len(first.files) / 2
 

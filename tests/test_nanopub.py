@@ -14,6 +14,7 @@ from kb.cli import main
 from kb.config import load_config
 from kb.export.nanopub import NP, NPX, NanopubError, claim_nanopubs, nanopubs_trig, read_previous
 from kb.export.trusty import NP_BASE, Lit, artifact_code
+from kb.io import gz
 from kb.namespaces import PROV, PSK, RDF
 from kb.pipeline import check
 from tests.conftest import FIXTURE, REAL
@@ -274,13 +275,13 @@ def test_kb_build_writes_nanopubs_and_fhir_and_the_data_page_lists_them_with_siz
     out = tmp_path / "site"
     build(load_config(evidence, out_dir=out), jobs=1)
     page = (out / "data.html").read_text()
-    for name in ("kb.fhir.json", "nanopubs.trig"):
+    for name in ("kb.fhir.json.gz", "nanopubs.trig.gz"):
         assert (out / "data" / name).stat().st_size > 0
         assert f'href="data/{name}"' in page
-    first = (out / "data" / "nanopubs.trig").read_bytes()
+    first = gz.read(out / "data" / "nanopubs.trig.gz")
     _edit_claim(evidence)
     build(load_config(evidence, out_dir=out), jobs=1)  # reads the last build's nanopubs
-    second = (out / "data" / "nanopubs.trig").read_bytes()
-    superseding = [n for n in read_previous(out / "data" / "nanopubs.trig").values()
+    second = gz.read(out / "data" / "nanopubs.trig.gz")
+    superseding = [n for n in read_previous(out / "data" / "nanopubs.trig.gz").values()
                    if any(p == NPX + "supersedes" for _g, _s, p, _o in n.quads)]
     assert len(superseding) == 1 and first != second

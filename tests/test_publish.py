@@ -314,7 +314,7 @@ def test_real_corpus_published_and_queried_through_the_cli(virtuoso, publisher_e
     graph = config.base_iri + "graph"
     done = kb("publish", "--evidence", REAL, "--out", tmp_path / "site", "--endpoint", virtuoso.endpoint)
     assert done.exit_code == 0, done.stderr
-    expected = len(load_ntriples(tmp_path / "site" / "data" / "kb.nt")[1])
+    expected = len(load_ntriples(tmp_path / "site" / "data" / "kb.nt.gz")[1])
     assert f"published {expected:,} triples to <{graph}>" in done.stdout
     store = query_store(config)
     for example in q.load_examples(config.queries_dir):

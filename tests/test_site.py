@@ -161,8 +161,8 @@ def test_every_table_page_offers_its_rows_as_csv(site) -> None:
         if page.name == "data.html":  # its table lists the downloads themselves
             continue
         if page.parent.name in ("claims", "references") and page.name != "index.html":
-            assert 'href="../data/claims.csv"' in page.read_text(encoding="utf-8") or page.parent.name == "references"
-            continue  # record pages: a claim's findings are rows of data/claims.csv, not a table of their own
+            assert 'href="../data/claims.csv.gz"' in page.read_text(encoding="utf-8") or page.parent.name == "references"
+            continue  # record pages: a claim's findings are rows of data/claims.csv.gz, not a table of their own
         tables = [t for t in elements(parse(page), "table") if "data" in (t.get("class") or "").split()]
         if tables:
             assert page.with_suffix(".csv").is_file(), page
@@ -464,16 +464,14 @@ def test_claim_page_shows_quote_section_sources_and_certainty(site) -> None:
 
 
 def test_reference_page_has_bibtex_doi_and_cited_by(site) -> None:
-    from urllib.parse import unquote
-
     from kb.site.addresses import work_page
 
     page = (site.out_dir / work_page("lloydevans2014systematic")).read_text(encoding="utf-8")
     assert 'href="https://doi.org/10.1186/1471-244x-14-39" rel="noopener noreferrer"' in page.lower()
     assert "@article{lloydevans2014systematic," in page
     assert "smi-rct-review-hope-recovery" in page
-    bib = re.search(r'href="data:application/x-bibtex;charset=utf-8,([^"]*)" download="lloydevans2014systematic.bib"', page)
-    assert bib and unquote(bib.group(1)).startswith("@article{lloydevans2014systematic,")
+    widget = re.search(r'<div class="ref-download" data-ref-download data-ref-name="lloydevans2014systematic"[^>]*>', page)
+    assert widget and 'data-refs="lloydevans2014systematic"' in widget.group(0)  # its own RIS, CSL-JSON, BibTeX
 
 
 def test_outcome_page_summarises_in_grade_wording(site) -> None:
@@ -519,7 +517,7 @@ def test_a_long_claims_index_lists_the_source_documents(site, tmp_path: Path, mo
     index = (tmp_path / "staging" / "claims" / "index.html").read_text(encoding="utf-8")
     sources = sorted({c.source for c in site.checked.evidence.claims})
     assert all(f'href="../{addresses.work_address(s)}"' in index for s in sources)
-    assert 'id="all-claims"' not in index and 'href="../data/claims.csv"' in index
+    assert 'id="all-claims"' not in index and 'href="../data/claims.csv.gz"' in index
     assert not (tmp_path / "staging" / "claims" / "index.csv").exists()
     _checked, broken = check_links(tmp_path / "staging")
     assert not broken, broken[:5]
@@ -653,8 +651,8 @@ def test_serve_previews_the_site_on_loopback_only(site) -> None:
         base = f"http://127.0.0.1:{server.server_port}"
         with urllib.request.urlopen(f"{base}/map.html", timeout=10) as response:
             assert response.status == 200 and b"evmap" in response.read()
-        with urllib.request.urlopen(f"{base}/data/kb.nt", timeout=10) as response:
-            assert response.headers["Content-Type"] == "application/n-triples"
+        with urllib.request.urlopen(f"{base}/data/kb.nt.gz", timeout=10) as response:
+            assert response.headers["Content-Type"] == "application/gzip"
     finally:
         server.shutdown()
         server.server_close()

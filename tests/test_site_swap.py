@@ -30,7 +30,7 @@ def dotfiles(folder: Path) -> list[str]:
 
 
 def complete(site: Path) -> bool:
-    return site.is_dir() and (site / "data" / "kb.nt").is_file() and (site / "index.html").is_file()
+    return site.is_dir() and (site / "data" / "kb.nt.gz").is_file() and (site / "index.html").is_file()
 
 
 def edit_statement(evidence: Path, text: str) -> None:

@@ -190,9 +190,9 @@ def _stop(message: str) -> NoReturn:
               help="The server's query endpoint: Virtuoso …/sparql, Oxigraph …/query, or a Fuseki dataset URL.")
 @click.option("--graph", "graph_iri", metavar="IRI", help="The named graph to replace [default: <base_iri>graph].")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("site"),
-              show_default=True, help="The build folder whose data/kb.nt is published (run kb build first).")
+              show_default=True, help="The build folder whose data/kb.nt.gz is published (run kb build first).")
 @click.option("--input", "nt_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Publish this N-Triples file instead of <out>/data/kb.nt.")
+              help="Publish this N-Triples file (.nt or .nt.gz) instead of <out>/data/kb.nt.gz.")
 @click.option("--update-endpoint", metavar="URL", callback=http_url,
               help="SPARQL Update endpoint, if not the guessed one.")
 @click.option("--store-endpoint", metavar="URL", callback=http_url,
@@ -217,7 +217,9 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
     from kb.remote.publish import publish as run_publish
 
     graph = graph_iri or default_graph_iri(load_config(evidence_dir).base_iri)
-    source = nt_file or out_dir / "data" / "kb.nt"
+    from kb.export.formats import GRAPH_DUMP, site_dump
+
+    source = nt_file or site_dump(out_dir) or out_dir / "data" / GRAPH_DUMP
     if not source.is_file():
         what = "is not a regular file" if source.exists() else "does not exist"
         raise click.UsageError(f"{source} {what}: run kb build (or give --input FILE.nt)")

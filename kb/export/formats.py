@@ -118,10 +118,14 @@ def export_bytes(evidence: Evidence, kg: KnowledgeGraph, analysis: Analysis, fmt
 class DataFileInfo:
     """A file of ``data/`` as the data page, ``void.ttl`` and the JSON-LD describe it."""
 
-    name: str
+    name: str  # in data/; ".gz" at the end: gzipped (kb.io.gz)
     label: str  # the format, for people
     description: str
-    media_type: str
+    media_type: str  # of the content (a .gz file's once unpacked)
+
+    @property
+    def compressed(self) -> bool:
+        return self.name.endswith(".gz")
 
 
 # What the dataset is, for catalogues (void.ttl, the schema:Dataset JSON-LD of the data page).
@@ -132,23 +136,26 @@ DATASET_DESCRIPTION = ("Claims about peer support in mental health from the rese
 DATASET_KEYWORDS = ("peer support", "mental health", "evidence map", "systematic reviews", "GRADE",
                     "knowledge graph", "bibliography")
 
+# Every file that grows with the KB is gzipped: at 50,000 claims they are 1.7 GB as text, a tenth of
+# that compressed, and a site must stay small enough to publish. The schema files and void.ttl,
+# which do not grow, stay plain.
 DATA_FILES: tuple[DataFileInfo, ...] = (
-    DataFileInfo("kb.ttl", "Turtle", "The whole graph: claims, works, citations, vocabularies and the ontology.",
+    DataFileInfo("kb.ttl.gz", "Turtle", "The whole graph: claims, works, citations, vocabularies and the ontology.",
                  "text/turtle"),
-    DataFileInfo("kb.nt", "N-Triples", "The same graph, one triple per line (sorted; easy to diff).",
+    DataFileInfo("kb.nt.gz", "N-Triples", "The same graph, one triple per line (sorted; easy to diff).",
                  "application/n-triples"),
-    DataFileInfo("kb.jsonld", "JSON-LD", "The same graph as JSON-LD.", "application/ld+json"),
-    DataFileInfo("claims.csv", "CSV", "One row per claim and outcome, with the verbatim quote.", "text/csv"),
-    DataFileInfo("references.bib", "BibTeX", "Every work, exactly as the editors wrote it.", "application/x-bibtex"),
-    DataFileInfo("references.ris", "RIS", "Every work, for EndNote, Zotero, Mendeley and RefWorks.",
+    DataFileInfo("kb.jsonld.gz", "JSON-LD", "The same graph as JSON-LD.", "application/ld+json"),
+    DataFileInfo("claims.csv.gz", "CSV", "One row per claim and outcome, with the verbatim quote.", "text/csv"),
+    DataFileInfo("references.bib.gz", "BibTeX", "Every work, exactly as the editors wrote it.", "application/x-bibtex"),
+    DataFileInfo("references.ris.gz", "RIS", "Every work, for EndNote, Zotero, Mendeley and RefWorks.",
                  "application/x-research-info-systems"),
-    DataFileInfo("references.json", "CSL-JSON", "Every work, for citation processors (Zotero, Pandoc, citeproc).",
+    DataFileInfo("references.json.gz", "CSL-JSON", "Every work, for citation processors (Zotero, Pandoc, citeproc).",
                  "application/vnd.citationstyles.csl+json"),
-    DataFileInfo("kb.fhir.json", "FHIR R5 (JSON)", "A Bundle in the shape of HL7 EBM-on-FHIR: a Citation per work, "
+    DataFileInfo("kb.fhir.json.gz", "FHIR R5 (JSON)", "A Bundle in the shape of HL7 EBM-on-FHIR: a Citation per work, "
                  "EvidenceVariables, an Evidence per claim and outcome with its certainty.", "application/fhir+json"),
-    DataFileInfo("nanopubs.trig", "Nanopublications (TriG)", "One nanopublication per claim, named by a Trusty URI "
+    DataFileInfo("nanopubs.trig.gz", "Nanopublications (TriG)", "One nanopublication per claim, named by a Trusty URI "
                  "(a hash of its content); a changed claim's new one supersedes the old.", "application/trig"),
-    DataFileInfo("network.graphml", "GraphML", "The evidence network (documents, claims, concepts) for Gephi or "
+    DataFileInfo("network.graphml.gz", "GraphML", "The evidence network (documents, claims, concepts) for Gephi or "
                  "networkx.", "application/graphml+xml"),
     DataFileInfo("ontology.ttl", "Turtle (OWL)", "The KB's small ontology.", "text/turtle"),
     DataFileInfo("shapes.ttl", "Turtle (SHACL)", "The shapes the graph is validated against.", "text/turtle"),
@@ -157,9 +164,20 @@ DATA_FILES: tuple[DataFileInfo, ...] = (
 )
 
 
+GRAPH_DUMP = "kb.nt.gz"  # the N-Triples dump in a built site's data/: what kb diff, kb publish and the bench read
+
+
+def site_dump(folder: Path) -> Path | None:
+    """The graph dump of a site built by kb (``data/kb.nt.gz``; ``data/kb.nt`` before dumps were compressed)."""
+    for name in (GRAPH_DUMP, "kb.nt"):
+        if (folder / "data" / name).is_file():
+            return folder / "data" / name
+    return None
+
+
 def data_files(evidence: Evidence) -> tuple[DataFileInfo, ...]:
     """Every file of ``data/``: :data:`DATA_FILES`, then the kept dump of each release."""
-    releases = tuple(DataFileInfo(f"releases/{r.name}/kb.nt.gz", "N-Triples, gzip",
+    releases = tuple(DataFileInfo(f"releases/{r.name}/kb.nt.gz", "N-Triples",
                                   f"Release {r.name} of {r.date}: the graph as it was then, kept for good.",
-                                  "application/gzip") for r in evidence.releases)
+                                  "application/n-triples") for r in evidence.releases)
     return DATA_FILES + releases

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from kb.export.stamp import data_timestamp
 from kb.export.trusty import NP_BASE, XSD_STRING, Lit, Local, Quad, Term, artifact_code, normalised, np_uri
 from kb.graph.iris import Minter
+from kb.io import gz
 from kb.namespaces import DCTERMS, PROV, PSK, RDF, RDFS, XSD
 
 if TYPE_CHECKING:
@@ -213,18 +214,22 @@ def block(nanopub: Nanopub) -> str:
 def read_previous(path: Path) -> dict[str, Nanopub]:
     """The nanopublications of a previous export by claim IRI, each checked against its Trusty URI.
 
-    ``path`` is the TriG file, or a built site (``data/nanopubs.trig``) or its ``data`` folder.
+    ``path`` is the TriG file (``.trig`` or ``.trig.gz``), or a built site (``data/nanopubs.trig.gz``)
+    or its ``data`` folder.
     """
     import pyoxigraph as ox
 
-    for candidate in (path, path / "data" / "nanopubs.trig", path / "nanopubs.trig"):
+    for candidate in (path, path / "data" / "nanopubs.trig.gz", path / "nanopubs.trig.gz",
+                      path / "data" / "nanopubs.trig", path / "nanopubs.trig"):
         if candidate.is_file():
             path = candidate
             break
     else:
         raise NanopubError(f"{path}: no previous nanopublications there (expected a .trig file or a site's data/)")
     try:
-        quads = list(ox.parse(path=str(path), format=ox.RdfFormat.TRIG))
+        quads = list(ox.parse(gz.read(path), format=ox.RdfFormat.TRIG))
+    except OSError as exc:
+        raise NanopubError(f"{path}: cannot read the previous nanopublications: {exc.strerror or exc}") from None
     except SyntaxError as exc:
         raise NanopubError(f"{path}:{exc.lineno}:{exc.offset}: not TriG: {exc}") from None
     by_code: dict[str, list[ox.Quad]] = {}

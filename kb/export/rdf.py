@@ -7,9 +7,12 @@ come grouped and in a stable order.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import IO
 
 from kb.graph.build import KnowledgeGraph
+from kb.io import gz
 from kb.namespaces import PREFIXES
 
 GRAPH_FORMATS = {"ttl": "TURTLE", "nt": "N_TRIPLES", "jsonld": "JSON_LD"}
@@ -46,16 +49,23 @@ def graph_bytes(kg: KnowledgeGraph, fmt: str, ntriples: bytes | None = None) -> 
 
 
 def write_ntriples(kg: KnowledgeGraph, target: Path) -> None:
-    """Sorted N-Triples written straight to ``target`` (no joined copy of a dump of hundreds of MB)."""
-    with open(target, "wb") as fh:
+    """Sorted N-Triples written straight to ``target`` (no joined copy of a dump of hundreds of MB);
+    gzipped if its name ends in ``.gz`` (:mod:`kb.io.gz`)."""
+    with _output(target) as fh:
         for line in _sorted_lines(kg):
             fh.write(line)
             fh.write(b"\n")
 
 
 def write_graph(ntriples: Path, fmt: str, target: Path) -> None:
-    """Turtle or JSON-LD streamed from the sorted N-Triples file to ``target`` (same bytes as :func:`graph_bytes`)."""
+    """Turtle or JSON-LD streamed from the sorted N-Triples file to ``target`` (same bytes as :func:`graph_bytes`);
+    either file gzipped if its name ends in ``.gz``."""
     import pyoxigraph as ox
 
-    quads = ox.parse(path=str(ntriples), format=ox.RdfFormat.N_TRIPLES)
-    ox.serialize(quads, str(target), format=getattr(ox.RdfFormat, GRAPH_FORMATS[fmt]), prefixes=dict(PREFIXES))
+    with gz.reader(ntriples) as source, _output(target) as out:
+        quads = ox.parse(source, format=ox.RdfFormat.N_TRIPLES)
+        ox.serialize(quads, out, format=getattr(ox.RdfFormat, GRAPH_FORMATS[fmt]), prefixes=dict(PREFIXES))
+
+
+def _output(target: Path) -> AbstractContextManager[IO[bytes]]:
+    return gz.writer(target) if target.suffix == ".gz" else open(target, "wb")

@@ -3,7 +3,7 @@
 What a harvester needs to list the KB: title, licence, date of the data, size (triples, entities,
 classes with their counts, properties), the vocabularies it uses, example resources, and every
 download as a ``dcat:Distribution`` with its media type and size in bytes. Links to the files
-and pages are relative to ``void.ttl`` itself (``<kb.nt>``, ``<../sparql.html>``), so they hold
+and pages are relative to ``void.ttl`` itself (``<kb.nt.gz>``, ``<../sparql.html>``), so they hold
 wherever the site is published. Written as Turtle text, subjects and values in a fixed order.
 """
 
@@ -36,8 +36,9 @@ class DataFile:
 
     name: str  # file name in data/
     title: str
-    media_type: str
+    media_type: str  # of the content (a gzipped file's once unpacked)
     size: int  # bytes
+    compressed: bool = False  # gzipped (dcat:compressFormat)
 
 
 def _prefixed(iri: str) -> str:
@@ -109,6 +110,8 @@ def void_turtle(evidence: Evidence, kg: KnowledgeGraph, files: list[DataFile]) -
         if f.media_type in IANA_REGISTERED:
             props.append(("dcat:mediaType", N(IANA + f.media_type)))
         props.append(("dcterms:format", text(f.media_type)))
+        if f.compressed:
+            props.append(("dcat:compressFormat", N(IANA + "application/gzip")))
         if config.data_licence_url:
             props.append(("dcterms:license", N(config.data_licence_url)))
         out.append(_block(f"<#{_anchor(f.name)}>", props))

@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from kb.io import gz
 from kb.namespaces import XSD
 from kb.problems import Problem, error, warning
 from kb.remote.http import Client, Credentials, Endpoints, RemoteError, credentials_for
@@ -180,7 +181,7 @@ def _lines(source: Source) -> tuple[str, list[bytes]]:
     if isinstance(source, Path | str):
         path = Path(source)
         try:
-            return str(path), path.read_bytes().splitlines()
+            return str(path), gz.read(path).splitlines()
         except OSError as exc:
             raise PublishError(f"cannot read {path}: {exc.strerror or exc}") from None
     if isinstance(source, bytes):

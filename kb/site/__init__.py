@@ -125,6 +125,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
     is work for this process while the workers render (the pipeline persists the store there).
     """
+    from kb.io import gz
     from kb.site import assets, gaps, living, overview
     from kb.site.evmap import MARKS_PER_CELL, map_data, map_statements
     from kb.site.render import Writer, environment, stamp
@@ -147,8 +148,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     dump: list = []
 
     def in_this_process() -> None:
-        (alongside or (lambda: None))()  # writes data/kb.nt and data/kb.ttl among others
-        dump.append(assets.dump_script((target / "data" / "kb.ttl").read_bytes(), len(graph)))
+        (alongside or (lambda: None))()  # writes data/kb.nt.gz and data/kb.ttl.gz among others
+        dump.append(assets.dump_script(gz.read(target / "data" / "kb.ttl.gz"), len(graph)))
 
     parts = _run(job, workers, in_this_process)
 

@@ -3,7 +3,7 @@
 A bucket page holds every claim (or work) whose identifier falls in its bucket, each in a section
 anchored by the identifier, in identifier order: ``claims/<bucket>.html#<claim id>``,
 ``references/<bucket>.html#<citekey>``. A claim never moves when others are added, and a site of
-50,000 claims is 1,024 pages rather than 50,000 (and no CSV per claim: ``data/claims.csv`` holds
+50,000 claims is 1,024 pages rather than 50,000 (and no CSV per claim: ``data/claims.csv.gz`` holds
 them all). A work's entry shows its citations, its BibTeX, buttons for its RIS, CSL-JSON and BibTeX (from
 the shared scripts of :mod:`kb.site.refdata`: no file per work), every claim it states, and the
 claims that rest on it up to a limit, with the query for all of them.
@@ -33,8 +33,6 @@ from kb.site.pages import (
     TableQuery,
 )
 from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
-
-WORK_CLAIMS = 50  # claims listed as resting on a work at most; the query has them all (a source lists all it states)
 
 
 def _buckets(ids: Iterable[str]) -> dict[str, list[str]]:
@@ -95,7 +93,7 @@ def _describe(kind: str, texts: list[str], limit: int = 300) -> str:
 # --- works -------------------------------------------------------------------------------------
 
 
-def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int | None = WORK_CLAIMS) -> ClaimList:
+def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int | None) -> ClaimList:
     """The claims of ``rows`` (one item per claim, best evidence first), up to ``limit``."""
     by_claim: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -131,7 +129,7 @@ def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: li
         url=res.url_link(ref),
         facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
         cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
-        stated=_items(res, stated, query, limit=None), resting=_items(res, resting, query),
+        stated=_items(res, stated, query, limit=None), resting=_items(res, resting, query, res.limits.work_claims),
         note=latex_to_text(ref.get("annote") or ref.get("note")), coins=coins(ref) if several else "",
     )
 

@@ -2,8 +2,8 @@
 
 A cell is what the map links to: the summary of its findings in GRADE's words, the distinct works
 behind them with the reviews' overlap, and its claims — every one while the cell holds up to
-:data:`CELL_CLAIMS` findings, the best evidence first beyond that, with the query for all of them.
-A row's page has the CSV of the findings it lists (``data/claims.csv`` has them all). At 50,000
+a limit (:mod:`kb.site.limits`), the best evidence first beyond it, with the query for all of them.
+A row's page has the CSV of the findings it lists (``data/claims.csv.gz`` has them all). At 50,000
 claims that is a few hundred pages instead of one page and one CSV per cell.
 """
 
@@ -18,13 +18,11 @@ from kb.site.evidence_base import evidence_base
 from kb.site.pages import CellRowPage, CellView, Link, Term
 from kb.site.views import Resolver
 
-CELL_CLAIMS = 10  # findings listed in a cell at most, best evidence first; the query and the CSV have all
-
 
 def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Row], domain: Term | None) -> CellView:
     row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
     ordered = best_first(rows)
-    shown = ordered[:CELL_CLAIMS]
+    shown = ordered[:res.limits.cell_claims]
     summaries, more_summaries = res.summaries(rows)
     return CellView(
         outcome=outcome_term, domain=domain, text=evmap.cell_text(rows), summaries=summaries,
@@ -32,8 +30,8 @@ def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Ro
         rows=res.claim_rows(shown), more=len(ordered) - len(shown), base=evidence_base(res, rows),
         query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
                                      res.concept_iri("outcome", outcome), outcome_term.label),
-        refs=res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",
-                                  {key for row in rows for key in (row.source, *row.cites)}),
+        refs=res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",  # the works of the claims listed
+                                  {key for row in shown for key in (row.source, *row.cites)}),
     )
 
 
@@ -58,7 +56,7 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             description=f"What the evidence found for {row_term.label} ({noun}), outcome by outcome: "
                         f"{sum(len(rows) for rows in found.values())} findings on {len(cells)} outcomes.",
             axis=axis, axis_noun=noun, row_term=row_term, cells=tuple(cells),
-            map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"), list_limit=CELL_CLAIMS,
+            map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"), list_limit=res.limits.cell_claims,
             scripts=("assets/refs.js",) if any(c.refs for c in cells) else (),
         )
         page.jsonld = jsonld.collection(res, page.title, page.description)

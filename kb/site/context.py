@@ -3,8 +3,8 @@
 Each function returns finished ``*Page`` objects (see :mod:`kb.site.pages`) plus, for table
 pages, the CSV of their rows; :mod:`kb.site.render` writes them. The records themselves are on
 the bucket pages of :mod:`kb.site.buckets` and the map cells on the row pages of
-:mod:`kb.site.cells`. Lists that would grow with the KB are capped (:data:`CONCEPT_CLAIMS`): a
-concept page summarises and links to the cells that hold the rest.
+:mod:`kb.site.cells`. Lists that would grow with the KB are capped in a large KB
+(:mod:`kb.site.limits`): a concept page summarises and links to the cells that hold the rest.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from kb.site.views import CONCEPT_FOLDERS, Resolver
 
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
-EVERY_CLAIM_CSV = "data/claims.csv"
-BIBLIOGRAPHY_FILES = {"ris": "data/references.ris", "json": "data/references.json", "bib": "data/references.bib"}
+EVERY_CLAIM_CSV = "data/claims.csv.gz"
+BIBLIOGRAPHY_FILES = {"ris": "data/references.ris.gz", "json": "data/references.json.gz",
+                      "bib": "data/references.bib.gz"}
 ROWS_PER_PAGE = 1000  # the claims index lists every claim-outcome up to this many, else the source documents
-CONCEPT_CLAIMS = 50  # claim-outcomes listed on a concept page at most, best evidence first
 MAP_PATHS = {"population": "map.html", "setting": "map-settings.html", "delivery": "map-delivery.html",
              "perspective": "map-perspectives.html", "intervention": "map-interventions.html"}
 SCHEME_TITLES = {"population": "Populations", "setting": "Settings", "delivery": "Delivery modes",
@@ -83,7 +83,7 @@ def claims_index(res: Resolver, out: Output) -> None:
                             description=description, query=tablequery.all_claims())
     index.jsonld = jsonld.collection(res, index.title, index.description)
     if sources:
-        index.csv = Link(EVERY_CLAIM_CSV, "every claim as CSV")
+        index.csv = Link(EVERY_CLAIM_CSV, "every claim as CSV (gzip)")
     else:
         add_csv(out, index, claims_csv(rows))
     out.pages.append(index)
@@ -146,7 +146,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
                                 if (p if scheme == "population" else r.intervention) == concept_id})
                 questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
                                        f"{res.label('population', p)}") for p, i in pairs)
-            shown = best_first(rows)[:CONCEPT_CLAIMS]
+            shown = best_first(rows)[:res.limits.concept_claims]
             summaries, more_summaries = res.summaries(rows)
             page = ConceptPage(
                 path=f"{folder}/{concept_id}.html", title=concept.label, template="concept.html", section=folder,

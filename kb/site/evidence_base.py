@@ -18,7 +18,6 @@ from kb.site.pages import TableQuery
 from kb.site.summary_pages import EvidenceBaseView, MatrixRow, OverlapView, WorkView
 from kb.site.views import Resolver
 
-BASE_WORKS = 15  # works listed in an evidence base at most (reviews first); the rest are counted
 MATRIX_REVIEWS = 12  # reviews up to which the review × review table is shown (c² cells)
 MATRIX_CELLS = 600  # study × review cells up to which the citation matrix is shown; its query has any size
 KIND_LABELS = {REVIEW: "Review", STUDY: "Primary study", OTHER: "Other work", UNCLASSIFIED: "Design not stated"}
@@ -53,8 +52,9 @@ def base_view(res: Resolver, count: EvidenceCount) -> EvidenceBaseView:
     for kind, keys in ((OTHER, count.others), (UNCLASSIFIED, count.unclassified)):
         works += [_work(res, key, kind, KIND_NOTES[kind]) for key in keys]
     overlap = overlap_view(res, count)
-    return EvidenceBaseView(count.phrase(), tuple(works[:BASE_WORKS]), tuple(res.ref_link(k) for k in count.unrecorded),
-                            overlap, tuple(res.ref_link(k) for k in count.uncited), max(0, len(works) - BASE_WORKS))
+    shown = res.limits.base_works  # works listed (reviews first); the phrase counts them all
+    return EvidenceBaseView(count.phrase(), tuple(works[:shown]), tuple(res.ref_link(k) for k in count.unrecorded),
+                            overlap, tuple(res.ref_link(k) for k in count.uncited), max(0, len(works) - shown))
 
 
 def _work(res: Resolver, key: str, kind: str, note: str) -> WorkView:

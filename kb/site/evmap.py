@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 from kb.site.grade import LEVEL_WORDS
+from kb.site.limits import LARGE_KB
 from kb.site.pages import (
     FilterOption,
     LegendItem,
@@ -37,7 +38,7 @@ from kb.site.pages import (
 from kb.site.views import DIRECTION_LABELS, Resolver
 
 MARKS_PER_CELL = 10  # above this, a cell shows counts per direction instead of one mark per finding
-MARKS_PER_MAP = 3000  # above this, every cell does: thousands of marks make a slow, unreadable page
+MARKS_PER_MAP = LARGE_KB  # above this, every cell does: thousands of marks make a slow, unreadable page
 
 DIRECTION_LEGEND = {
     "benefit": "Triangle pointing up: the outcome got better with peer support.",

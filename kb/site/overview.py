@@ -156,8 +156,9 @@ def sparql_page(res: Resolver, out: Output) -> None:
 
 def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: Iterable[Any]) -> None:
     """The downloads, and the CSV of each listed table page (``pages``: anything with template, title, csv)."""
-    downloads = tuple(Download(Link(f"data/{f.name}", f.name), f.label, f.description,
-                               human_size(target / "data" / f.name), f.media_type,
+    downloads = tuple(Download(Link(f"data/{f.name}", f.name), f"{f.label}, gzip" if f.compressed else f.label,
+                               f.description, human_size(target / "data" / f.name),
+                               "application/gzip" if f.compressed else f.media_type,
                                (target / "data" / f.name).stat().st_size)
                       for f in data_files(res.ev) if (target / "data" / f.name).is_file())
     listed = ("claims.html", "bibliography.html", "gaps.html", "method.html", "network.html")

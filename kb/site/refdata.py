@@ -85,6 +85,6 @@ class RefData:
 
 
 def everything(paths: dict[str, str]) -> tuple[FileLink, ...]:
-    """The whole bibliography's files on the data page (``{"ris": "data/references.ris", …}``)."""
+    """The whole bibliography's files (``{"ris": "data/references.ris.gz", …}``), gzipped."""
     labels = {"ris": "RIS", "json": "CSL-JSON", "bib": "BibTeX"}
     return tuple(FileLink(labels[ext], path.rsplit("/", 1)[1], path=path) for ext, path in paths.items())

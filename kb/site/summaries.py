@@ -37,9 +37,6 @@ from kb.site.views import DOWNGRADE_LABELS, Resolver, effect_text
 
 EFFECT = "effect"
 PEER = "peer_delivered"
-BODY_CLAIMS = 10  # claims (with their quotes) listed per body of evidence; the row links the cell with all
-NOTE_CLAIMS = 12  # claims linked per footnote; the rest are counted
-REPORTED = 10  # reported values (effects, participants) named per row; the rest are counted
 CSV_COLUMNS = ["table", "outcome", "question", "kind", "statement", "direction", "certainty", "footnotes",
                "studies_and_reviews", "participants", "effect", "claims"]
 
@@ -47,7 +44,8 @@ CSV_COLUMNS = ["table", "outcome", "question", "kind", "statement", "direction",
 class Footnotes:
     """Footnotes of one page, lettered in order of first use; the same text keeps its letter."""
 
-    def __init__(self) -> None:
+    def __init__(self, shown: int) -> None:
+        self.shown = shown  # claims linked per footnote; the rest are counted
         self._by_text: dict[str, tuple[str, dict[Link, None]]] = {}  # text → (label, claims in order)
 
     def label(self, text: str, claim: Link) -> str:
@@ -58,7 +56,7 @@ class Footnotes:
         return label
 
     def items(self) -> tuple[Footnote, ...]:
-        return tuple(Footnote(label, text, tuple(claims)[:NOTE_CLAIMS], max(0, len(claims) - NOTE_CLAIMS))
+        return tuple(Footnote(label, text, tuple(claims)[:self.shown], max(0, len(claims) - self.shown))
                      for text, (label, claims) in self._by_text.items())
 
 
@@ -115,8 +113,9 @@ def _reported(res: Resolver, bodies: tuple[Body, ...], what: Callable[[Claim], s
         return "Not reported"
     if len(found) == 1 and sum(len(b.claim_ids) for b in bodies) == 1:
         return found[0][1]
-    more = len(found) - REPORTED
-    return "; ".join(f"{v} ({c})" for c, v in found[:REPORTED]) + (f"; and {more} more" if more > 0 else "")
+    shown = res.limits.reported
+    more = len(found) - shown
+    return "; ".join(f"{v} ({c})" for c, v in found[:shown]) + (f"; and {more} more" if more > 0 else "")
 
 
 class TableBuilder:
@@ -137,7 +136,8 @@ class TableBuilder:
         return sof_statement(row.intervention_label, row.outcome_label, population, body.direction, body.certainty,
                              _whose(self.res, row.perspective))
 
-    def body(self, body: Body, kind: str) -> BodyView:
+    def body(self, body: Body, kind: str, shown: int) -> BodyView:
+        """The view of a body of evidence, with its first ``shown`` claims (all its footnotes)."""
         res = self.res
         labels: list[str] = []
         claims: list[BodyClaim] = []
@@ -148,7 +148,7 @@ class TableBuilder:
                 label = self.notes.label(note, res.claim_link(claim_id))
                 if label not in labels:
                     labels.append(label)
-            if len(claims) >= BODY_CLAIMS:
+            if len(claims) >= shown:
                 continue
             claims.append(BodyClaim(res.claim_link(claim_id), " ".join(claim.statement.split()),
                                     " ".join(claim.quote.split()), claim.section, res.ref_link(claim.source),
@@ -160,7 +160,10 @@ class TableBuilder:
 
     def row(self, row: SofRow, anchor: str, question: bool, kind: str) -> SofRowView:
         res = self.res
-        views = [self.body(b, kind) for b in row.bodies]
+        views, shown = [], res.limits.row_claims
+        for b in row.bodies:
+            views.append(self.body(b, kind, shown))
+            shown -= len(views[-1].claims)
         lead = views[:len(row.lead)]
         level = LEVEL_WORDS.get(row.certainty, row.certainty)
         conflict = ""
@@ -171,6 +174,7 @@ class TableBuilder:
                         "below and none is merged into the other.")
         elif row.conflict == LOWER:
             conflict = "Evidence of lower certainty points another way; it is listed below, not merged."
+        listed = tuple(views) if row.conflict == SAME else tuple(views[1:])
         first = row.rows[0]
         lead_count = res.analysis.studies.count(r for b in row.lead for r in b.rows)
         footnotes = tuple(dict.fromkeys(label for b in lead for label in b.footnotes))
@@ -186,9 +190,9 @@ class TableBuilder:
             count=lead_count.phrase(), count_all=row.count.phrase() if row.count != lead_count else "",
             participants=_reported(res, row.lead, _participants),
             effect=_reported(res, row.lead, lambda c: _claim_effect(c, row.outcome)), bodies=tuple(views),
-            listed=tuple(views) if row.conflict == SAME else tuple(views[1:]),
+            listed=listed[:res.limits.row_bodies], more_bodies=max(0, len(listed) - res.limits.row_bodies),
             base=evidence_base(res, row.rows),
-            cell=self._cell(row) if any(v.total > len(v.claims) for v in views) else None,
+            cell=self._cell(row) if len(listed) > res.limits.row_bodies or any(v.total > len(v.claims) for v in views) else None,
         )
 
     def _cell(self, row: SofRow) -> Link:
@@ -200,11 +204,27 @@ class TableBuilder:
     def table(self, table_id: str, caption: str, note: str, rows: list[Row], key: Callable[[Row], Hashable],
               *, question: bool = False, kind: str = EFFECT, empty: tuple[Term, ...] = ()) -> SofTable:
         built = sof_rows(rows, self.res.analysis.studies, key)
+        more: tuple[tuple[Term, int], ...] = ()
+        if question:
+            built, more = self._best_per_outcome(built)
         built.sort(key=lambda r: (self.res.label("outcome", r.outcome).lower(), r.rows[0].population_label,
                                   r.rows[0].intervention_label, _level_rank(r.certainty), r.key))
         views = tuple(self.row(r, f"{table_id}-{n}", question, EFFECT if kind == EFFECT else r.rows[0].finding_type)
                       for n, r in enumerate(built, start=1))
-        return SofTable(table_id, caption, note, views, empty, grouped=question)
+        return SofTable(table_id, caption, note, views, empty, grouped=question, more=more)
+
+    def _best_per_outcome(self, built: list[SofRow]) -> tuple[list[SofRow], tuple[tuple[Term, int], ...]]:
+        """At most ``domain_questions`` rows per outcome (surest, best studied first), and how many were left out."""
+        by_outcome: dict[str, list[SofRow]] = defaultdict(list)
+        for row in built:
+            by_outcome[row.outcome].append(row)
+        kept, more = [], []
+        for outcome, rows in sorted(by_outcome.items(), key=lambda kv: self.res.label("outcome", kv[0]).lower()):
+            rows.sort(key=lambda r: (_level_rank(r.certainty), -r.count.works, r.key))
+            kept += rows[:self.res.limits.domain_questions]
+            if len(rows) > self.res.limits.domain_questions:
+                more.append((self.res.term("outcome", outcome), len(rows) - self.res.limits.domain_questions))
+        return kept, tuple(more)
 
 
 def _level_rank(level: str) -> int:
@@ -258,7 +278,7 @@ def summary_pages(res: Resolver, out: Output) -> None:
 
 
 def question_page(res: Resolver, out: Output, population: str, intervention: str, rows: list[Row]) -> SummaryPage:
-    notes = Footnotes()
+    notes = Footnotes(res.limits.note_claims)
     build = TableBuilder(res, notes, population)
     concept = res.vocab.get("intervention", intervention)
     peer = concept is None or concept.kind == PEER
@@ -299,7 +319,7 @@ def question_page(res: Resolver, out: Output, population: str, intervention: str
 
 
 def domain_page(res: Resolver, out: Output, domain: str) -> SummaryPage:
-    notes = Footnotes()
+    notes = Footnotes(res.limits.note_claims)
     build = TableBuilder(res, notes)
     outcomes = [o for o in res.vocab.ids("outcome") if getattr(res.vocab.get("outcome", o), "broader", None) == domain]
     rows = [r for r in res.analysis.rows if r.domain == domain]

@@ -121,6 +121,7 @@ class SofRowView:
     listed: tuple[BodyView, ...]  # listed under the statement: every body in a conflict, else those after the lead
     base: EvidenceBaseView
     cell: Link | None = None  # the map cell holding every claim, when the row lists only the first ones
+    more_bodies: int = 0  # bodies of evidence not listed (a large KB)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class SofTable:
     rows: tuple[SofRowView, ...]
     empty: tuple[Term, ...] = ()  # outcomes of the domain with no finding here
     grouped: bool = False  # rows grouped by outcome (domain pages)
+    more: tuple[tuple[Term, int], ...] = ()  # grouped tables of a large KB: questions left out, per outcome
 
 
 @dataclass(kw_only=True)

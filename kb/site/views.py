@@ -31,10 +31,9 @@ from kb.site.pages import (
 from kb.site import addresses
 from kb.site.addresses import CONCEPT_FOLDERS
 from kb.site.paths import doi_url, safe_external_url
+from kb.site.limits import limits_for
 from kb.site.refdata import RefData
 
-SUMMARY_CLAIMS = 12  # claims linked from one summary sentence; the rest are counted
-SUMMARY_SENTENCES = 8  # summary sentences on a cell or concept page, surest first; the rest are counted
 DIRECTION_LABELS = {"benefit": "Benefit", "no_effect": "No effect", "harm": "Harm", "mixed": "Mixed",
                     "inconclusive": "Inconclusive", "not_reported": "No result reported",
                     "not_applicable": "Not a change"}
@@ -52,6 +51,7 @@ class Resolver:
         self.history = history or History()
         self.vocab = evidence.vocabulary
         self.mint = Minter(evidence.config.base_iri)
+        self.limits = limits_for(len(analysis.rows))  # how long lists are (kb.site.limits)
         self._ref_links: dict[str, Link] = {}
         self._terms: dict[tuple[str, str, bool], Term] = {}
         self._rows: dict[int, tuple[Row, ClaimRow]] = {}  # id(row) → (row, its view); rows live in analysis
@@ -168,12 +168,13 @@ class Resolver:
         return tuple(self.claim_row(r) for r in rows)
 
     def summaries(self, rows: Iterable[Row]) -> tuple[tuple[SummaryView, ...], int]:
-        """The surest :data:`SUMMARY_SENTENCES` sentences summarising ``rows``, and how many more there are."""
+        """The surest sentences summarising ``rows`` (as many as the limits allow), and how many more there are."""
         found = summarise(rows, self.analysis.studies)
-        return tuple(self.summary(s) for s in found[:SUMMARY_SENTENCES]), max(0, len(found) - SUMMARY_SENTENCES)
+        shown = self.limits.sentences
+        return tuple(self.summary(s) for s in found[:shown]), max(0, len(found) - shown)
 
     def summary(self, summary: Summary) -> SummaryView:
-        shown = summary.claim_ids[:SUMMARY_CLAIMS]
+        shown = summary.claim_ids[:self.limits.sentence_claims]
         return SummaryView(summary.text, summary.direction, summary.certainty,
                            tuple(self.claim_link(c) for c in shown), len(summary.claim_ids) - len(shown))
 

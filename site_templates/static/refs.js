@@ -80,7 +80,9 @@
   function build(widget) {
     var label = document.createElement("span");
     label.className = "ref-download-label";
-    label.textContent = widget.getAttribute("data-label") || "Download these references:";
+    var count = (widget.getAttribute("data-refs") || "").split(" ").filter(Boolean).length;
+    label.textContent = (widget.getAttribute("data-label") || "Download these references") +
+      (count ? " (" + count + (count === 1 ? " work" : " works") + "):" : ":");
     widget.appendChild(label);
     ["ris", "csljson", "bibtex"].forEach(function (name) {
       var button = document.createElement("button");

@@ -1,0 +1,43 @@
+"""How long the site's lists are: whole in a small KB, the first few (best evidence first) in a large one.
+
+A list page that lists every claim behind it grows with the KB: at 50,000 claims a population's
+page listed 30,000 rows (37 MB) and the site passed 2 GB. So, like the evidence map, which draws
+one mark per finding only up to :data:`LARGE_KB` findings, every list switches at that size:
+below it a list shows (nearly) everything, as readers of a small KB expect; above it a list shows
+its first few items and says where the rest are (the map cell, the query that gives every one,
+``data/claims.csv.gz``). The records themselves (every claim, every work) always have their page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LARGE_KB = 3000  # findings (claim-outcomes); the evidence map switches to counts at the same size
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The most items each kind of list shows."""
+
+    cell_claims: int  # findings in one map cell
+    concept_claims: int  # findings on a concept's page
+    work_claims: int  # claims resting on one work (a source lists every claim it states)
+    sentences: int  # summary sentences on a cell or concept page, surest first
+    sentence_claims: int  # claims linked from one summary sentence
+    base_works: int  # works listed in an evidence base (the count covers them all)
+    row_claims: int  # claims, with their quotes, under one row of a summary of findings
+    row_bodies: int  # other bodies of evidence listed under one row of a summary of findings
+    note_claims: int  # claims linked from one footnote of a summary of findings
+    reported: int  # reported values (effects, participants) named in one row of a summary of findings
+    domain_questions: int  # questions per outcome on an outcome domain's summary of findings
+
+
+SMALL = Limits(cell_claims=50, concept_claims=200, work_claims=100, sentences=30, sentence_claims=30, base_works=100,
+               row_claims=30, row_bodies=30, note_claims=30, reported=30, domain_questions=100)
+LARGE = Limits(cell_claims=3, concept_claims=10, work_claims=5, sentences=3, sentence_claims=3, base_works=5,
+               row_claims=3, row_bodies=4, note_claims=5, reported=3, domain_questions=5)
+
+
+def limits_for(findings: int) -> Limits:
+    """The limits for a KB of this many findings."""
+    return LARGE if findings > LARGE_KB else SMALL
