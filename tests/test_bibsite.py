@@ -18,9 +18,9 @@ import rdflib
 
 from kb.bibtex.load import latex_to_text
 from kb.bibtex.values import month_number
-from kb.export.csljson import csljson_bytes, item_text, join_items
+from kb.export.csljson import csljson_bytes, join_items
 from kb.export.formats import DATA_FILES
-from kb.export.ris import join_records, ris_bytes, ris_record
+from kb.export.ris import join_records, ris_bytes
 from kb.io import gz
 from kb.site.cite import format_work
 from kb.site.overview import human_size

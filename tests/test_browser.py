@@ -21,6 +21,7 @@ import pytest
 from kb.config import load_config
 from kb.io import gz
 from kb.pipeline import build
+from kb.site.addresses import cell_address, claim_address, claim_page, work_address
 
 pytestmark = pytest.mark.browser
 
@@ -244,7 +245,7 @@ def test_map_reads_as_a_list_on_a_phone(browser, site) -> None:
             page.locator("#map-list").scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "map-phone.png"))
         first.click()
-        page.wait_for_url("**/cells/population/*.html")
+        page.wait_for_url("**/cells/population/*.html#*")
 
 
 def test_map_status_counts_findings_not_marks_of_claims_with_two_populations(browser, site) -> None:
@@ -274,11 +275,14 @@ def test_clicking_a_cell_lists_its_claims(browser, site) -> None:
         cell = page.locator("#evmap td[class*=' o-'] a.cell-link").first
         described = cell.inner_text()
         cell.click()
-        page.wait_for_url("**/cells/population/*.html")
-        population, outcome = Path(urlsplit(page.url).path).stem.split("--")
+        page.wait_for_url("**/cells/population/*.html#*")
+        population, outcome = Path(urlsplit(page.url).path).stem, urlsplit(page.url).fragment
         expected = {r.claim_id for r in site.analysis.rows if population in r.population and r.outcome == outcome}
-        links = page.locator("#cell-claims tbody td:first-child a")
-        shown = {Path(h).stem for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")}
+        section = page.locator(f"section[id='{outcome}']")
+        assert section.is_visible() and section.locator("h2").inner_text().startswith(
+            next(r.outcome_label for r in site.analysis.rows if r.outcome == outcome))
+        links = section.locator("table.claims tbody td:first-child a")
+        shown = {urlsplit(h).fragment for h in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")}
         assert shown == expected and expected
         assert str(len(expected)) in described
 
@@ -319,16 +323,17 @@ def test_map_filters_a_claim_about_two_populations_under_either(browser, two_pop
 def test_search_finds_a_known_claim(browser, site) -> None:
     claim = site.checked.evidence.claims[0]
     words = " ".join(claim.statement.split()[:6])
+    address = claim_address(claim.id)
     with open_page(browser, url(site, "index.html")) as page:
-        page.fill("#site-search-q", words)
-        page.press("#site-search-q", "Enter")
+        page.fill("#_q", words)
+        page.press("#_q", "Enter")
         page.wait_for_url("**/search.html?q=*")
         page.wait_for_selector("#search-results li")
         hrefs = page.locator("#search-results a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
-        assert f"claims/{claim.id}.html" in hrefs
-        page.locator(f"#search-results a[href='claims/{claim.id}.html']").click()
-        page.wait_for_url(f"**/claims/{claim.id}.html")
-        assert " ".join(claim.quote.split())[:60] in page.inner_text("blockquote")
+        assert address in hrefs
+        page.locator(f"#search-results a[href='{address}']").click()
+        page.wait_for_url(f"**/{address}")
+        assert " ".join(claim.quote.split())[:60] in page.inner_text(f"article[id='{claim.id}'] blockquote")
 
 
 def test_bibliography_filters_and_sorts(browser, site) -> None:
@@ -348,12 +353,12 @@ def test_skip_link_is_first_and_moves_focus_to_main(browser, site) -> None:
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.className") == "skip-link"
         page.keyboard.press("Enter")
-        assert page.evaluate("document.activeElement.id") == "main"
+        assert page.evaluate("document.activeElement.id") == "_main"
 
 
 def test_pages_fit_a_phone_screen(browser, site) -> None:
     claim = site.checked.evidence.claims[0].id
-    paths = ("index.html", f"claims/{claim}.html", "map.html", "sparql.html")
+    paths = ("index.html", claim_page(claim), "map.html", "sparql.html")
     with open_page(browser, url(site, paths[0]), viewport={"width": 375, "height": 740}, is_mobile=True) as page:
         for path in paths:
             page.goto(url(site, path))
@@ -367,7 +372,7 @@ def test_search_folds_spellings_and_answers_a_question(browser, site) -> None:
         page.wait_for_selector("#search-results li")
         hrefs = page.locator("#search-results a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
         assert hrefs[0] == "outcomes/hospitalisation.html"
-        about = {f"claims/{r.claim_id}.html" for r in rows if r.outcome == "hospitalisation"}
+        about = {claim_address(r.claim_id) for r in rows if r.outcome == "hospitalisation"}
         assert about and about <= set(hrefs)
         stems = page.evaluate("['hospitalization', 'hospitalisation', 'hospitalised', 'admissions', 'admission', "
                               "'behavioral', 'behavioural', 'reduce', 'reduced'].map(kbSearch.stem)")
@@ -475,10 +480,11 @@ def test_a_shared_sparql_url_runs_its_query_and_shows_labels(browser, site) -> N
     from urllib.parse import quote
 
     row = site.analysis.rows[0]
-    cell = f"cells/population/{row.population[0]}--{row.outcome}.html"
+    cell = cell_address("population", row.population[0], row.outcome)
     with open_page(browser, url(site, cell), viewport={"width": 1280, "height": 900}) as page:
-        claims = page.locator("#cell-claims tbody tr").count()
-        page.click("a.as-query")
+        section = page.locator(f"section[id='{row.outcome}']")
+        claims = section.locator("table.claims tbody tr").count()
+        section.locator("a.as-query").click()
         page.wait_for_url(lambda u: "sparql.html#query=" in u)
         page.wait_for_selector("#sparql-table", timeout=60_000)
         assert page.locator("#sparql-table tbody tr").count() == claims
@@ -588,12 +594,13 @@ def test_a_claims_works_download_as_ris_csljson_and_bibtex(browser, site) -> Non
     evidence = site.checked.evidence
     claim = max(sorted(evidence.claims, key=lambda c: c.id), key=lambda c: len(set(c.cites)))
     expected = exports([evidence.references_by_key[k] for k in set(claim.cites)])
-    with open_page(browser, url(site, f"claims/{claim.id}.html")) as page:
+    with open_page(browser, url(site, claim_address(claim.id))) as page:
+        article = page.locator(f"article[id='{claim.id}']")
         for fmt, ext in (("ris", "ris"), ("csljson", "json"), ("bibtex", "bib")):
-            name, data = downloaded(page, lambda fmt=fmt: page.click(f".ref-download button[data-format={fmt}]"))
+            name, data = downloaded(page, lambda fmt=fmt: article.locator(f".ref-download button[data-format={fmt}]").click())
             assert name == f"claim-{claim.id}-works.{ext}"
             assert data == expected[fmt], fmt
-        assert "saved as BibTeX" in page.inner_text(".ref-download-status")
+        assert "saved as BibTeX" in article.locator(".ref-download-status").inner_text()
 
 
 @contextmanager
@@ -615,7 +622,8 @@ def served(site) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def test_bibliography_downloads_all_works_or_the_filtered_ones(browser, site) -> None:
     refs = site.checked.evidence.references
     with served(site) as base, open_page(browser, base + "references/index.html") as page:
-        for label, name in (("RIS", "references.ris"), ("CSL-JSON", "references.json"), ("BibTeX", "references.bib")):
+        for label, name in (("RIS", "references.ris.gz"), ("CSL-JSON", "references.json.gz"),
+                            ("BibTeX", "references.bib.gz")):
             saved, data = downloaded(page, lambda label=label: page.click(f".ref-files a:text-is('{label}')"))
             assert saved == name and data == (site.out_dir / "data" / name).read_bytes()
     with open_page(browser, url(site, "references/index.html")) as page:
@@ -641,17 +649,20 @@ def test_search_results_download_their_works(browser, site) -> None:
 
 
 def test_reference_page_files_and_data_page_links_resolve(browser, site) -> None:
+    from kb.export.bibtex import entry_text
     from kb.export.csljson import item_text, join_items
     from kb.export.formats import DATA_FILES
     from kb.export.ris import ris_record
 
     ref = site.checked.evidence.references_by_key[site.checked.evidence.claims[0].source]
-    with served(site) as base, open_page(browser, base + f"references/{ref.key}.html") as page:
-        assert page.locator(".citations dd").count() == 2
-        for label, expected in (("RIS", ris_record(ref).encode()), ("CSL-JSON", join_items([item_text(ref)]).encode()),
-                                ("BibTeX", ref.raw.rstrip("\n").encode() + b"\n")):
-            _name, data = downloaded(page, lambda label=label: page.click(f".ref-files a:text-is('{label}')"))
-            assert data == expected, label
+    with served(site) as base, open_page(browser, base + work_address(ref.key)) as page:
+        entry = page.locator(f"article[id='{ref.key}']")
+        assert entry.locator(".citations dd").count() == 2
+        for fmt, ext, expected in (("ris", "ris", ris_record(ref).encode()),
+                                   ("csljson", "json", join_items([item_text(ref)]).encode()),
+                                   ("bibtex", "bib", entry_text(ref).encode())):
+            name, data = downloaded(page, lambda fmt=fmt: entry.locator(f"button[data-format={fmt}]").click())
+            assert (name, data) == (f"{ref.key}.{ext}", expected), fmt
         if site.corpus == "real":
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "reference.png"), full_page=True)
@@ -675,13 +686,13 @@ def page_types(site) -> list[str]:
     ev, rows = site.checked.evidence, site.analysis.rows
     row = rows[0]
     pages = ["index.html", "map.html", "map.html?open=all&finding_type=", "map-interventions.html",
-             f"cells/population/{row.population[0]}--{row.outcome}.html", f"claims/{row.claim_id}.html",
-             "claims/index.html", f"references/{ev.claims[0].source}.html", "references/index.html",
+             cell_address("population", row.population[0], row.outcome), claim_address(row.claim_id),
+             "claims/index.html", work_address(ev.claims[0].source), "references/index.html",
              f"outcomes/{row.outcome}.html", "outcomes/index.html", f"populations/{row.population[0]}.html",
              "gaps.html", "network.html", "sparql.html", "data.html", "search.html?q=peer", "method.html",
              "whatsnew.html"]
     if site.corpus == "real":  # every type is covered on the fixture; keep the module fast
-        pages = ["map.html", "map.html?open=all&view=list", f"claims/{row.claim_id}.html", "gaps.html", "sparql.html",
+        pages = ["map.html", "map.html?open=all&view=list", claim_address(row.claim_id), "gaps.html", "sparql.html",
                  "network.html#focus=outcome%3Ahospitalisation", "search.html?q=hospitalization", "method.html"]
     return pages
 

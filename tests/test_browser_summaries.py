@@ -20,6 +20,7 @@ pytestmark = pytest.mark.browser
 
 QUESTION = "summaries/questions/smi--peer_support_services.html"
 DOMAIN = "summaries/domains/service_use.html"
+CELL = "cells/population/smi.html#hospitalisation"  # a map cell: an anchor on its row's page
 CORPORA = {"overlap": DATA / "overlap", "fixture": FIXTURE, "real": REAL}
 
 
@@ -58,18 +59,19 @@ def test_sof_rows_show_the_statement_first_and_open_layer_by_layer(browser, site
 
 def test_overlap_is_shown_on_a_cell_whose_reviews_share_trials(browser, sites) -> None:  # noqa: F811
     site = sites["overlap"]
-    with open_page(browser, url(site, "cells/population/smi--hospitalisation.html"),
-                   viewport={"width": 1366, "height": 900}) as page:
-        assert "2 reviews (overlap very high, CCA 50 %), 6 unique studies" in page.inner_text(".evidence-count")
-        assert page.locator("#evidence-pairs").is_visible()
-        cells = page.locator("#evidence-pairs tbody td").all_inner_texts()
+    with open_page(browser, url(site, CELL), viewport={"width": 1366, "height": 900}) as page:
+        cell = page.locator("section[id='hospitalisation']")
+        assert "2 reviews (overlap very high, CCA 50 %), 6 unique studies" in cell.locator(".evidence-count").inner_text()
+        pairs = page.locator("[id='_hospitalisation.evidence-pairs']")
+        assert pairs.is_visible()
+        cells = pairs.locator("tbody td").all_inner_texts()
         assert cells.count("50 %") == 2 and cells.count("—") == 2
-        matrix = page.locator("#evidence-matrix")
+        matrix = page.locator("[id='_hospitalisation.evidence-matrix']")
         assert not matrix.is_visible()
-        page.locator("#evidence-overlap details summary").click()
+        page.locator("[id='_hospitalisation.evidence-overlap'] details summary").click()
         assert matrix.is_visible() and matrix.locator("td.cm-in").count() == 6
         ARTIFACTS.mkdir(exist_ok=True)
-        page.locator(".evidence-base").screenshot(path=str(ARTIFACTS / "overlap-cell.png"))
+        cell.locator(".evidence-base").screenshot(path=str(ARTIFACTS / "overlap-cell.png"))
 
 
 def test_the_hospitalisation_page_leads_to_its_domain(browser, sites) -> None:  # noqa: F811
@@ -87,11 +89,11 @@ def test_the_hospitalisation_page_leads_to_its_domain(browser, sites) -> None:  
 
 def test_the_citation_matrix_opens_as_a_query_that_gives_its_inclusions(browser, sites) -> None:  # noqa: F811
     site = sites["overlap"]
-    with open_page(browser, url(site, "cells/population/smi--hospitalisation.html"),
-                   viewport={"width": 1366, "height": 900}) as page:
-        page.locator("#evidence-overlap details summary").click()
-        included = page.locator("#evidence-matrix td.cm-in").count()
-        page.locator("#evidence-overlap a.as-query").click()
+    with open_page(browser, url(site, CELL), viewport={"width": 1366, "height": 900}) as page:
+        overlap = page.locator("[id='_hospitalisation.evidence-overlap']")
+        overlap.locator("details summary").click()
+        included = page.locator("[id='_hospitalisation.evidence-matrix'] td.cm-in").count()
+        overlap.locator("a.as-query").click()
         page.wait_for_url(lambda u: "sparql.html#query=" in u)
         page.wait_for_selector("#sparql-table", timeout=60_000)
         assert page.locator("#sparql-table tbody tr").count() == included == 6
@@ -124,7 +126,7 @@ def test_axe_finds_no_serious_violations_on_the_new_page_types(browser, sites) -
     axe = AXE.read_text(encoding="utf-8")
     report = {}
     pages = {"overlap": [QUESTION, DOMAIN, "summaries/index.html", "summaries/questions/smi--supportive_text_messages.html",
-                         "cells/population/smi--hospitalisation.html", "outcomes/hospitalisation.html",
+                         CELL, "outcomes/hospitalisation.html",
                          "populations/smi.html", "outcomes/index.html", "index.html"],
              "real": [DOMAIN, "summaries/index.html", "index.html", "outcomes/hospitalisation.html"]}
     for name, paths in pages.items():

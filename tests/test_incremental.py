@@ -15,8 +15,8 @@ import pytest
 
 from kb.config import load_config
 from kb.io import gz
-from kb.site.addresses import claim_page
 from kb.pipeline import build
+from kb.site.addresses import claim_page
 
 CLAIM = "smi-rct-review-hope-recovery"
 MARK = "(edited for the incremental test)"

@@ -13,20 +13,35 @@ import pytest
 
 from kb.query.sparql import run_query
 from kb.site.context import Output
+from kb.site.tablequery import work_claims
 
 
 @pytest.fixture(scope="module")
 def pages(fixture_checked, fixture_analysis):
-    from kb.site import context
+    from kb.site import buckets, cells, context
     from kb.site.views import Resolver
 
     res = Resolver(fixture_checked.evidence, fixture_analysis)
     res.prime()
     out = Output([], {})
-    for build in (context.claim_pages, context.reference_pages, context.concept_pages):
+    for build in (buckets.claim_pages, context.claims_index, buckets.reference_pages, context.bibliography,
+                  context.concept_pages):
         build(res, out)
     context.map_pages(res, out)
+    for axis, path in context.MAP_PATHS.items():
+        cells.row_pages(res, out, axis, path)
     return out.pages
+
+
+def tables(pages) -> list[tuple[str, object, object]]:
+    """(where, the rows shown, the query) of every claim table: concept pages, the index, each map cell."""
+    found = []
+    for page in pages:
+        if page.template == "cell.html":
+            found += [(f"{page.path}#{c.outcome.id}", c.rows, c.query) for c in page.cells]
+        elif page.template in ("concept.html", "claims.html") and page.query is not None:
+            found.append((page.path, page.rows, page.query))
+    return found
 
 
 def rows_of(store, query: str) -> list[dict[str, str]]:
@@ -42,28 +57,26 @@ def last(iri: str) -> str:
 def test_claim_tables_as_queries_give_the_tables_rows(pages, fixture_checked, fixture_analysis) -> None:
     store = fixture_checked.graph.store
     checked = 0
-    for page in pages:
-        rows = getattr(page, "rows", None) if page.template in ("cell.html", "concept.html") else None
-        if page.template == "reference.html":
-            rows = page.stated + page.resting
-        if page.template == "claims.html":
-            rows = fixture_analysis.rows
-        if rows is None or page.query is None:
-            continue
-        got = Counter((last(r["claim"]), last(r["outcome"])) for r in rows_of(store, page.query.text))
-        if page.template == "claims.html":
-            want = Counter((r.claim_id, r.outcome) for r in rows)
-        else:
-            want = Counter((r.claim.label, r.outcome.id) for r in rows)
-        assert got == want, page.path
+    for where, rows, query in tables(pages):
+        got = Counter((last(r["claim"]), last(r["outcome"])) for r in rows_of(store, query.text))
+        assert got == Counter((r.claim.label, r.outcome.id) for r in rows), where
         checked += 1
+    for page in (p for p in pages if p.template == "reference.html"):  # a work's claims, each once
+        for work in page.works:
+            listed = {i.link.path.rsplit("#", 1)[1] for i in (*work.stated.items, *work.resting.items)}
+            query = work_claims(
+                fixture_checked.evidence.config.base_iri + f"work/{work.key}", work.title)
+            assert {last(r["claim"]) for r in rows_of(store, query.text)} == listed, work.key
+            checked += 1
     assert checked > 20
 
 
 def test_every_page_with_a_claim_table_has_its_query(pages) -> None:
     for page in pages:
-        if page.template in ("cell.html", "claims.html", "bibliography.html", "map.html"):
+        if page.template in ("claims.html", "bibliography.html", "map.html"):
             assert page.query is not None, page.path
+        if page.template == "cell.html":
+            assert all(c.query is not None for c in page.cells), page.path
         if page.template == "concept.html":
             assert (page.query is not None) == bool(page.rows), page.path
 
