@@ -32,7 +32,7 @@ from kb.site.pages import (
     ReferenceView,
     TableQuery,
 )
-from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
+from kb.site.views import Resolver, short_cite
 
 
 def _buckets(ids: Iterable[str]) -> dict[str, list[str]]:
@@ -103,9 +103,7 @@ def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int |
     items = []
     for claim_id in order[:limit]:
         found = by_claim[claim_id]
-        outcomes = ", ".join(f"{r.outcome_label} ({DIRECTION_LABELS.get(r.direction, r.direction).lower()})"
-                             for r in found)
-        items.append(ClaimItem(Link(res.claim_path(claim_id), found[0].statement), outcomes,
+        items.append(ClaimItem(Link(res.claim_path(claim_id), found[0].statement),
                                res.term("certainty", found[0].certainty, link=False)))
     return ClaimList(tuple(items), len(order), total_query if len(order) > len(items) else None)
 
@@ -154,7 +152,7 @@ def reference_pages(res: Resolver, out: Output) -> None:
             breadcrumbs=(Link("references/index.html", "Bibliography"),), bucket=bucket, works=views,
             scripts=("assets/refs.js",),
         )
-        page.jsonld = jsonld.bucket(res, page.title, [{**jsonld.reference(res, refs[k]), "url": f"#{k}"} for k in keys])
+        page.jsonld = jsonld.bucket(res, page.title, [jsonld.work_part(res, refs[k]) for k in keys])
         if one is not None:
             page.meta = highwire_tags(refs[one.key])  # one work: Zotero and Google Scholar read the page as it
         out.pages.append(page)

@@ -70,26 +70,13 @@ def claim_part(res: Resolver, record: Claim) -> dict:
     return {"@type": "Claim", "@id": res.mint.claim(record.id), "identifier": record.id, "url": f"#{record.id}"}
 
 
-def reference(res: Resolver, ref: Reference) -> dict:
-    record: dict = {
-        "@context": CONTEXT, "@type": TYPES.get(ref.entry_type, "CreativeWork"), "@id": res.mint.work(ref.key),
-        "identifier": ref.key, "name": latex_to_text(ref.title),
-        "author": [{"@type": "Organization" if p.literal else "Person",
-                    "name": latex_to_text(f"{p.given} {p.family}".strip())} for p in ref.authors],
-    }
-    year = latex_to_text(ref.year) or ref.get("date")[:4]
-    if year:
-        record["datePublished"] = year
-    journal = latex_to_text(ref.get("journal"))
-    if journal:
-        record["isPartOf"] = {"@type": "Periodical", "name": journal}
+def work_part(res: Resolver, ref: Reference) -> dict:
+    """A work as a part of its bucket page: type, IRI, key, title, DOI and anchor (lean: a page holds ten)."""
+    record: dict = {"@type": TYPES.get(ref.entry_type, "CreativeWork"), "@id": res.mint.work(ref.key),
+                    "identifier": ref.key, "name": latex_to_text(ref.title), "url": f"#{ref.key}"}
     doi = doi_url(ref.doi)
     if doi:
         record["sameAs"] = doi
-        record["identifier"] = [ref.key, {"@type": "PropertyValue", "propertyID": "doi", "value": ref.doi}]
-    url = safe_external_url(ref.get("url"))
-    if url:
-        record["url"] = url
     return record
 
 

@@ -25,8 +25,8 @@ class Limits:
     sentences: int  # summary sentences on a cell or concept page, surest first
     sentence_claims: int  # claims linked from one summary sentence
     base_works: int  # works listed in an evidence base (the count covers them all)
-    row_claims: int  # claims, with their quotes, under one row of a summary of findings
-    row_bodies: int  # other bodies of evidence listed under one row of a summary of findings
+    row_claims: int  # claims, with their quotes, under one row of a summary of findings (0: the row links its cell)
+    row_bodies: int  # other bodies of evidence listed under one row of a summary of findings (0: counted)
     note_claims: int  # claims linked from one footnote of a summary of findings
     reported: int  # reported values (effects, participants) named in one row of a summary of findings
     domain_questions: int  # questions per outcome on an outcome domain's summary of findings
@@ -34,8 +34,8 @@ class Limits:
 
 SMALL = Limits(cell_claims=50, concept_claims=200, work_claims=100, sentences=30, sentence_claims=30, base_works=100,
                row_claims=30, row_bodies=30, note_claims=30, reported=30, domain_questions=100)
-LARGE = Limits(cell_claims=3, concept_claims=10, work_claims=5, sentences=3, sentence_claims=3, base_works=5,
-               row_claims=3, row_bodies=4, note_claims=5, reported=3, domain_questions=5)
+LARGE = Limits(cell_claims=3, concept_claims=10, work_claims=3, sentences=3, sentence_claims=3, base_works=0,
+               row_claims=0, row_bodies=0, note_claims=3, reported=3, domain_questions=5)
 
 
 def limits_for(findings: int) -> Limits:

@@ -98,7 +98,6 @@ class CertaintyView:
 @dataclass(frozen=True)
 class FindingView:
     outcome: Term
-    domain: Term
     direction: Term
     effect: str
     notes: str
@@ -438,10 +437,9 @@ class CitingDoc:
 
 @dataclass(frozen=True)
 class ClaimItem:
-    """A claim in a short list: its link (the statement) and what it found, in words."""
+    """A claim in a short list: its link (the statement) and its certainty (the rest is on its page)."""
 
     link: Link  # label: the statement
-    outcomes: str  # "Hope (benefit), hospitalisation (no effect)"
     certainty: Term
 
 

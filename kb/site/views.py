@@ -198,17 +198,10 @@ class Resolver:
         )
 
     def findings(self, claim: Claim) -> tuple[FindingView, ...]:
-        out = []
-        for finding in claim.outcomes:
-            concept = self.vocab.get("outcome", finding.outcome)
-            domain = concept.broader if concept and concept.broader else ""
-            out.append(FindingView(
-                outcome=self.term("outcome", finding.outcome),
-                domain=self.term("outcome", domain) if domain else Term("", ""),
-                direction=self.term("direction", finding.direction, link=False),
-                effect=effect_text(finding.effect), notes=" ".join((finding.notes or "").split()),
-            ))
-        return tuple(out)
+        return tuple(FindingView(outcome=self.term("outcome", f.outcome),
+                                 direction=self.term("direction", f.direction, link=False),
+                                 effect=effect_text(f.effect), notes=" ".join((f.notes or "").split()))
+                     for f in claim.outcomes)
 
     def last_changed(self, change: LastChange | None) -> str:
         """When and how a claim or cell last changed, from the release history ("" before any release)."""
