@@ -28,6 +28,8 @@ TARGETS = {  # row → (limit, unit shown, JSON key)
     "kb --help": (0.15, "s", "help_s"),
     "peak RSS": (1536.0, "MB", "peak_rss_mb"),
 }
+SITE_FILES = 25_000  # the built site, data/ included: under Cloudflare Pages' free plan (20k) with room…
+SITE_BYTES = 500_000_000  # …and well under GitHub Pages' 1 GB
 PACKAGES = ("peer-support-kb", "pyoxigraph", "rdflib", "pyshacl", "bibtexparser", "PyYAML", "Jinja2", "networkx",
             "click")
 
@@ -81,6 +83,12 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
     rss = result.get("peak_rss_mb")
     out["peak RSS"] = {"seconds": None, "floor_seconds": None, "ratio": None, "value_mb": rss,
                        "target": "≤1536 MB", "status": None if rss is None else ("PASS" if rss <= 1536 else "MISS")}
+    files, size = result.get("site_files"), result.get("site_bytes")
+    out["site size"] = {"seconds": None, "floor_seconds": None, "ratio": None, "value_files": files,
+                        "value_bytes": size,
+                        "target": f"≤{SITE_FILES:,} files, ≤{SITE_BYTES / 1e6:.0f} MB",
+                        "status": None if files is None or size is None else
+                        ("PASS" if files <= SITE_FILES and size <= SITE_BYTES else "MISS")}
     return out
 
 
@@ -101,6 +109,9 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
         seconds = _fmt(row.get("seconds"))
         if name == "peak RSS":
             seconds = f"{row['value_mb']:.0f} MB" if row.get("value_mb") is not None else "—"
+        if name == "site size":
+            seconds = (f"{row['value_files']:,} files, {row['value_bytes'] / 1e6:,.0f} MB"
+                       if row.get("value_files") is not None else "—")
         r = row.get("ratio")
         lines.append(f"| {name} | {seconds} | {_fmt(row.get('floor_seconds'))} | "
                      f"{'—' if r is None else f'{r:.1f}×'} | {row['target']} | {row.get('status') or '—'} |")

@@ -79,6 +79,18 @@ def clear_caches(evidence: Path) -> None:
     shutil.rmtree(evidence.parent / ".kb-cache", ignore_errors=True)
 
 
+def site_size(site: Path) -> tuple[int, int, int]:
+    """Files and bytes of the built site (data/ included), and the bytes of data/ alone."""
+    files = total = data = 0
+    for path in site.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            size = path.stat().st_size
+            files += 1
+            total += size
+            data += size if path.relative_to(site).parts[0] == "data" else 0
+    return files, total, data
+
+
 def _check(kb: list[str], evidence: Path, opts: Options) -> tuple[float, str]:
     clear_caches(evidence)
     result = run([*kb, "check", "--evidence", str(evidence)], timeout=opts.timeout)
@@ -157,7 +169,9 @@ def bench(opts: Options) -> dict[str, Any]:
         check_s, summary = _check(kb, evidence, opts)
         log(f"kb check {check_s:.1f} s: {summary}; kb build")
         build_s, rss = _build(kb, evidence, site, opts)
-        log(f"kb build {build_s:.1f} s, peak RSS {rss:.0f} MB; stages")
+        site_files, site_bytes, data_bytes = site_size(site)
+        log(f"kb build {build_s:.1f} s, peak RSS {rss:.0f} MB, site {site_files:,} files, {site_bytes / 1e6:,.0f} MB "
+            f"({data_bytes / 1e6:,.0f} MB in data/); stages")
         staged, staged_rss = _json_child("bench.stages", [str(evidence), str(site)], work, opts.timeout)
         log(f"floors (best of {opts.floor_runs})")
         floors = _floors(evidence, site, work, opts)
@@ -191,6 +205,7 @@ def bench(opts: Options) -> dict[str, Any]:
         "query_p50_ms": statistics.median(query_s.values()) * 1000 if query_s else None,
         "help_s": help_s, "incremental_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,
         "triples": triples, "pages": pages, "check_summary": summary,
+        "site_files": site_files, "site_bytes": site_bytes, "site_data_bytes": data_bytes,
     }
     stage_floors = floors.get("stages", {})
     floor_q = floors.get("query_seconds", {})
@@ -223,7 +238,8 @@ def bench(opts: Options) -> dict[str, Any]:
     machine["code_at_end"] = report.code_state()
     result["machine"] = machine
     result["targets"] = {"max_stage_ratio": report.MAX_RATIO,
-                         **{key: limit for limit, _, key in report.TARGETS.values()}}
+                         **{key: limit for limit, _, key in report.TARGETS.values()},
+                         "site_files": report.SITE_FILES, "site_bytes": report.SITE_BYTES}
     if opts.json_path is not None:
         opts.json_path.parent.mkdir(parents=True, exist_ok=True)
         opts.json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -19,7 +19,7 @@ from bench.corpus import edit_one_claim, generate  # noqa: E402
 from bench.runner import Options, bench, render  # noqa: E402
 
 REQUIRED = ("build_total_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "peak_rss_mb", "triples", "pages",
-            "stages", "machine", "scale")
+            "stages", "machine", "scale", "site_files", "site_bytes")
 PIPELINE_STAGES = ("load_bib", "load_claims", "load_rest", "cross_checks", "graph", "shacl", "analyse", "export_ttl",
                    "export_nt", "export_jsonld", "export_csv", "export_graphml", "queries")
 
@@ -57,8 +57,10 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
         assert stage["status"] in ("PASS", "MISS")
     for name, row in data["commands"].items():
         assert row["status"] in ("PASS", "MISS", None), name
-        if name != "peak RSS":
+        if name not in ("peak RSS", "site size"):
             assert _positive(row["ratio"]), (name, row)
+    assert data["site_files"] > data["pages"] and data["site_bytes"] > data["site_data_bytes"] > 0
+    assert data["commands"]["site size"]["status"] == "PASS"  # a tiny corpus makes a tiny site
     assert data["scale"]["refs"] == 30 and data["scale"]["claims"] == 60
     assert data["machine"]["cores"] >= 1 and data["machine"]["packages"]["pyoxigraph"]
     assert set(data["queries"]) == {p.stem for p in (ROOT / "evidence" / "queries").glob("*.rq")}
@@ -69,7 +71,7 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
 def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> None:
     result, _ = tiny_run
     text = render(result)
-    for name in (*PIPELINE_STAGES, "kb build", "kb query p50", "incremental", "kb --help", "peak RSS"):
+    for name in (*PIPELINE_STAGES, "kb build", "kb query p50", "incremental", "kb --help", "peak RSS", "site size"):
         assert f"| {name} |" in text
 
 
@@ -88,3 +90,22 @@ def test_store_choice_benchmark_still_runs(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "bench.store_choice", "--triples", "2000", "--json", str(out)],
                    cwd=ROOT, check=True, capture_output=True)
     assert json.loads(out.read_text())["triples"] > 0
+
+
+def test_site_floor_writes_the_same_files_and_renders_every_page(tmp_path: Path) -> None:
+    """Regression (issue 17): the site floor read and deleted inside its timed part. It now writes every
+    file of the site outside data/ with the same bytes into a fresh folder, and renders each page."""
+    from bench.floors import _render_bare, _site_files, _write_all
+
+    built = tmp_path / "built"
+    for rel, data in (("index.html", b"<p>a &amp; b</p>\n"), ("claims/0a3.html", b"x\ny\n"), ("assets/s.js", b"1;"),
+                      ("data/kb.nt.gz", b"not a page")):
+        (built / rel).parent.mkdir(parents=True, exist_ok=True)
+        (built / rel).write_bytes(data)
+    files = _site_files(built)
+    assert [rel for rel, _ in files] == ["assets/s.js", "claims/0a3.html", "index.html"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    _write_all(fresh, files)
+    assert {p.relative_to(fresh).as_posix(): p.read_bytes() for p in fresh.rglob("*") if p.is_file()} == dict(files)
+    assert _render_bare([("index.html", ["<p>a &amp; b</p>"])]) > len("<p>a &amp; b</p>")  # escaped: longer

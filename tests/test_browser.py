@@ -772,3 +772,31 @@ def test_item4_sparql_page_csv_download_neutralises_formulas_byte_for_byte_as_kb
         assert f'"\'{EVIL_TITLE.replace(chr(34), chr(34) * 2)}"' in page_csv(page, titles)
         assert f"'{EVIL_STATEMENT.split(',')[0].replace(chr(34), chr(34) * 2)}" in page_csv(page, statements)
         assert page_csv(page, rule) == write_csv(["v"], [[v] for v in values], line_end="\r\n")
+
+
+# --- the URL scheme in the browser (issue 17) ---------------------------------------------------
+
+
+def test_resolve_page_computes_every_address_as_python_does(browser, site) -> None:
+    """resolve.js is the URL scheme's second implementation: same buckets, same pages, from any IRI."""
+    from kb.site.addresses import bucket
+    from kb.site.views import Resolver
+
+    ids = [f"claim-{n}" for n in range(300)] + ["", "a", "foobar", "Smith:2020+x", "ünïcode-ß", "日本"]
+    ev = site.checked.evidence
+    with open_page(browser, url(site, "resolve.html")) as page:
+        assert page.evaluate("ids => ids.map(kbAddress.bucket)", ids) == [bucket(i) for i in ids]
+        config = json.loads(page.get_attribute("#resolve-form", "data-config"))
+        res = Resolver(ev, site.analysis)
+        iris = [(ev.config.base_iri + f"claim/{c.id}", res.claim_path(c.id)) for c in ev.claims]
+        iris += [(ev.config.base_iri + f"work/{r.key}", res.ref_path(r.key)) for r in ev.references]
+        iris += [(concept.iri, res.concept_path(scheme, concept.id)) for scheme, concepts in ev.vocabulary.concepts.items()
+                 for concept in concepts.values()]
+        got = page.evaluate("([iris, config]) => iris.map(i => kbAddress.address(i, config))", [[i for i, _ in iris], config])
+        assert got == [path for _, path in iris]
+    claim, ref = ev.claims[0], ev.references[-1]
+    for asked, wanted in ((f"claim/{claim.id}", res.claim_path(claim.id)),
+                          (ev.config.base_iri + f"work/{ref.key}", res.ref_path(ref.key))):
+        with open_page(browser, url(site, "resolve.html") + "#" + asked) as page:
+            page.wait_for_url(f"**/{wanted}")
+            assert page.locator(f"article[id='{wanted.split('#')[1]}']").is_visible()

@@ -687,3 +687,47 @@ def test_method_page_renders_the_guides_tables(real_site) -> None:
     assert len(tables) >= 2
     text = "".join(tree.itertext())
     assert "|---" not in text and "| `design`" not in text and "systematic_review_rct" in text
+
+
+def claim_rows_of(tree) -> list:
+    """The rows of the claims tables in a page or a part of one."""
+    return [tr for table in tree.iter("table") if "claims" in (table.get("class") or "").split()
+            for tr in table.iter("tr") if tr.find("td") is not None]
+
+
+def test_a_large_kb_lists_the_best_evidence_first_and_says_where_the_rest_is(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LARGE_KB findings every list shows its first few (kb/site/limits.py) and points to the rest;
+    every record keeps its page and the links still resolve. The overlap corpus has a crowded cell
+    (five findings on hospitalisation in serious mental illness); the limits are set below it."""
+    import dataclasses
+
+    from kb.site import addresses, limits
+
+    monkeypatch.setattr(limits, "LARGE_KB", 0)
+    monkeypatch.setattr(limits, "LARGE", dataclasses.replace(limits.LARGE, cell_claims=2, concept_claims=3,
+                                                             work_claims=1))
+    result = build_site(ROOT / "tests" / "data" / "overlap", tmp_path / "site")
+    out, rows = result.out_dir, result.analysis.rows
+    cell = next(s for s in parse(out / "cells" / "population" / "smi.html").iter("section")
+                if s.get("id") == "hospitalisation")
+    listed = claim_rows_of(cell)
+    text = " ".join("".join(cell.itertext()).split())
+    assert len(listed) == 2 and "3 more findings in this cell" in text and "Open every one as a SPARQL query" in text
+    best = sorted(r.certainty for r in rows if "smi" in r.population and r.outcome == "hospitalisation")
+    assert "High" in "".join(listed[0].itertext()) or "high" not in best  # the surest first
+    smi = parse(out / "populations" / "smi.html")
+    assert len(claim_rows_of(smi)) == 3
+    assert "7 more findings: the cells above list them by outcome" in " ".join("".join(smi.itertext()).split())
+    assert "Hospitalisation" in "".join(next(n for n in smi.iter("nav") if n.get("class") == "cell-nav").itertext())
+    alpha = next(a for a in parse(out / addresses.work_page("alpha2020systematic")).iter("article")
+                 if a.get("id") == "alpha2020systematic")
+    assert "1 of 3 claims resting on it" in " ".join("".join(alpha.itertext()).split())
+    question = (out / "summaries" / "questions" / "smi--peer_support_services.html").read_text(encoding="utf-8")
+    assert "their quotes and studies are in the map cell" in question
+    assert "<summary>The claims (" not in question and "<summary>The quotes (" not in question
+    for claim in result.checked.evidence.claims:  # every claim still on its page
+        page, _, anchor = addresses.claim_address(claim.id).partition("#")
+        assert anchor in anchors_of(out / page)
+    _checked, broken = check_links(out)
+    assert not broken, broken[:5]

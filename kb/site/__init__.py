@@ -160,6 +160,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     overview.network_page(res, out)
     overview.sparql_page(res, out)
     overview.search_page(res, out)
+    overview.resolve_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())
     overview.home_page(res, site, out)
     living.whatsnew_page(res, site, out, target / "data")

@@ -34,6 +34,7 @@ from kb.site.pages import (
     NetGroup,
     NetworkPage,
     OntologyTerm,
+    ResolvePage,
     SchemeView,
     SearchPage,
     SiteInfo,
@@ -171,6 +172,27 @@ def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: I
                     description="The graph, the claims and the bibliography, in open formats.",
                     downloads=downloads, tables=tables)
     page.jsonld = jsonld.dataset(res, page.description, site.updated, downloads)
+    out.pages.append(page)
+
+
+def resolve_page(res: Resolver, out: Output) -> None:
+    """The page a persistent-identifier service sends an IRI to: its script finds the IRI's page."""
+    import json
+
+    from kb.site.addresses import CONCEPT_FOLDERS
+
+    base = res.mint.base
+    config = {"base": base, "folders": CONCEPT_FOLDERS, "domains": sorted(res.vocab.ids("outcome", domains=True))}
+    claims = sorted(res.ev.claims, key=lambda c: c.id)[:1]
+    refs = sorted(res.ev.references, key=lambda r: r.key)[:1]
+    examples = tuple((res.mint.claim(c.id), res.claim_link(c.id)) for c in claims)
+    examples += tuple((res.mint.work(r.key), Link(res.ref_path(r.key), r.key)) for r in refs)
+    page = ResolvePage(path="resolve.html", title="Find a claim, work or concept by its identifier",
+                       template="resolve.html", section="search",
+                       description="Turns an identifier of the KB (an IRI) into the page that shows it.",
+                       config=json.dumps(config, sort_keys=True, separators=(",", ":")), examples=examples,
+                       scripts=("assets/resolve.js",))
+    page.jsonld = jsonld.webpage(res, page.title, page.description)
     out.pages.append(page)
 
 

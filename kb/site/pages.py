@@ -605,6 +605,14 @@ class DataPage(Page):
 
 
 @dataclass(kw_only=True)
+class ResolvePage(Page):
+    """``resolve.html``: an IRI of the KB → its page (the URL scheme, in ``assets/resolve.js``)."""
+
+    config: str  # JSON for the script: the base IRI, the concept folders, the outcome domains
+    examples: tuple[tuple[str, Link], ...]  # (IRI, where it is) for the rule's worked examples
+
+
+@dataclass(kw_only=True)
 class SearchPage(Page):
     browse: tuple[Link, ...]
 

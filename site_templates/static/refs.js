@@ -82,7 +82,7 @@
     label.className = "ref-download-label";
     var count = (widget.getAttribute("data-refs") || "").split(" ").filter(Boolean).length;
     label.textContent = (widget.getAttribute("data-label") || "Download these references") +
-      (count ? " (" + count + (count === 1 ? " work" : " works") + "):" : ":");
+      (count > 1 ? " (" + count + " works):" : ":");
     widget.appendChild(label);
     ["ris", "csljson", "bibtex"].forEach(function (name) {
       var button = document.createElement("button");
