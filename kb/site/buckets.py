@@ -120,14 +120,15 @@ def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: li
         if ref.get(name):
             facts.append(Fact(label, latex_to_text(ref.get(name))))
     title = short_cite(ref)
-    query = tablequery.work_claims(res.mint.work(ref.key), title)
+    iri = res.mint.work(ref.key)
     return ReferenceView(
         key=ref.key, title=title, entry_type=ref.entry_type, citation=res.citations[ref.key],
         styled=res.styled[ref.key], refs=res.refdata.ref_list(ref.key, [ref.key]), doi=res.doi_link(ref),
         url=res.url_link(ref),
         facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
         cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
-        stated=_items(res, stated, query, limit=None), resting=_items(res, resting, query, res.limits.work_claims),
+        stated=_items(res, stated, tablequery.work_claims(iri, title), limit=None),
+        resting=_items(res, resting, tablequery.resting_claims(iri, title), res.limits.work_claims),
         note=latex_to_text(ref.get("annote") or ref.get("note")), coins=coins(ref) if several else "",
     )
 
@@ -150,7 +151,7 @@ def reference_pages(res: Resolver, out: Output) -> None:
             title=one.title if one else _several("Works", bucket, [v.title for v in views]),
             description=_describe("works", [v.citation for v in views]),
             breadcrumbs=(Link("references/index.html", "Bibliography"),), bucket=bucket, works=views,
-            scripts=("assets/refs.js",),
+            scripts=("assets/refs.js",), marks=False,
         )
         page.jsonld = jsonld.bucket(res, page.title, [jsonld.work_part(res, refs[k]) for k in keys])
         if one is not None:

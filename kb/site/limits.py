@@ -34,8 +34,8 @@ class Limits:
 
 SMALL = Limits(cell_claims=50, concept_claims=200, work_claims=100, sentences=30, sentence_claims=30, base_works=100,
                row_claims=30, row_bodies=30, note_claims=30, reported=30, domain_questions=100)
-LARGE = Limits(cell_claims=3, concept_claims=10, work_claims=3, sentences=3, sentence_claims=3, base_works=0,
-               row_claims=0, row_bodies=0, note_claims=3, reported=3, domain_questions=5)
+LARGE = Limits(cell_claims=3, concept_claims=10, work_claims=3, sentences=2, sentence_claims=1, base_works=0,
+               row_claims=0, row_bodies=0, note_claims=1, reported=3, domain_questions=5)
 
 
 def limits_for(findings: int) -> Limits:

@@ -173,6 +173,7 @@ class Page:
     scripts: tuple[str, ...] = ()
     meta: tuple[tuple[str, str], ...] = ()  # extra <meta name content> (Highwire citation_* tags)
     refs: RefList | None = None  # the works this page lists, for "download these references"
+    marks: bool = True  # draws the marks of direction and certainty (the page carries their SVG symbols)
 
 
 @dataclass(kw_only=True)

@@ -66,6 +66,12 @@ def work_claims(iri: str, label: str) -> TableQuery:
                       f"  {{ ?claim prov:wasQuotedFrom {_iri(iri)} }} UNION {{ ?claim cito:citesAsEvidence {_iri(iri)} }}\n")
 
 
+def resting_claims(iri: str, label: str) -> TableQuery:
+    """The claims that rest on a work, each once: the short list a work's entry links when it shows the first few."""
+    return TableQuery(f"# Claims that rest on {label}.\nSELECT ?claim ?statement WHERE {{\n"
+                      f"  ?claim cito:citesAsEvidence {_iri(iri)} ; psk:statement ?statement .\n}}\nORDER BY ?claim\n")
+
+
 def evidence_map(axis: str, axis_label: str) -> TableQuery:
     """The map's GROUP BY: findings per row, outcome (with its domain) and direction."""
     var = "?" + axis
