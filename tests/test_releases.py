@@ -164,15 +164,27 @@ def test_whats_new_lists_releases_newest_first_with_their_changes(tmp_path):
     assert "Data release r2 (2026-11-01). https://w3id.org/peer-support-kb/release/r2" in home
 
 
+def _section(out: Path, page: str, tag: str, anchor: str) -> str:
+    """The record anchored by ``anchor`` on its page of the site's URL scheme (kb.site.addresses)."""
+    html = (out / page).read_text(encoding="utf-8")
+    start = html.index(f'id="{anchor}"')
+    return html[start:html.index(f"</{tag}>", start)]
+
+
 def test_claim_and_cell_pages_say_when_they_last_changed(tmp_path):
+    from kb.site.addresses import cell_page, claim_page
+
     _, out = _built(tmp_path)
-    changed = (out / "claims" / "smi-rct-review-hope-recovery.html").read_text()
-    assert "Changed since the latest release, not yet released: direction for hope benefit → mixed." in changed
-    renamed = (out / "claims" / "schizophrenia-cochrane-review.html").read_text()
-    assert "Last changed in release r2 (2026-11-01): renamed from schizophrenia-cochrane-inconclusive." in renamed
-    untouched = (out / "claims" / "addiction-network-support-abstinence.html").read_text()
-    assert "Added in release r1 (2026-10-01); unchanged since." in untouched
-    cell = (out / "cells" / "population" / "smi--symptoms.html").read_text()
+
+    def claim(claim_id: str) -> str:
+        return _section(out, claim_page(claim_id), "article", claim_id)
+
+    assert "Changed since the latest release, not yet released: direction for hope benefit → mixed." in claim(
+        "smi-rct-review-hope-recovery")
+    assert "Last changed in release r2 (2026-11-01): renamed from schizophrenia-cochrane-inconclusive." in claim(
+        "schizophrenia-cochrane-review")
+    assert "Added in release r1 (2026-10-01); unchanged since." in claim("addiction-network-support-abstinence")
+    cell = _section(out, cell_page("population", "smi"), "section", "symptoms")
     assert "Last changed in release r2 (2026-11-01): direction no effect → benefit." in cell
 
 

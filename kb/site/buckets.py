@@ -18,7 +18,7 @@ from kb.analyse.analysis import Row
 from kb.bibtex.load import latex_to_text
 from kb.model import Claim, Reference
 from kb.site import addresses, jsonld, tablequery
-from kb.site.context import Output
+from kb.site.context import Output, curation_note
 from kb.site.highwire import coins, highwire_tags
 from kb.site.pages import (
     CitingDoc,
@@ -61,6 +61,7 @@ def claim_view(res: Resolver, claim: Claim) -> ClaimView:
         findings=res.findings(claim), certainty=res.certainty(claim), facts=res.claim_facts(claim),
         notes=" ".join((claim.notes or "").split()),
         refs=res.refdata.ref_list(f"claim-{claim.id}-works", claim.cites),
+        changed=res.last_changed(res.history.claims.get(claim.id)), curation=curation_note(claim.notes),
     )
 
 

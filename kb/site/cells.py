@@ -32,6 +32,7 @@ def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Ro
                                      res.concept_iri("outcome", outcome), outcome_term.label),
         refs=res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",  # the works of the claims listed
                                   {key for row in shown for key in (row.source, *row.cites)}),
+        changed=res.last_changed(res.history.cells.get((row_id, outcome))) if axis == "population" else "",
     )
 
 

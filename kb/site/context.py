@@ -60,6 +60,12 @@ def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
                                           r.source.label) for r in rows))
 
 
+def curation_note(notes: str | None) -> str:
+    """The "Curation: …" sentences editors end a claim's notes with (how the second extraction was resolved)."""
+    text = " ".join((notes or "").split())
+    return "Curation:" + text.split("Curation:", 1)[1] if "Curation:" in text else ""
+
+
 def add_csv(out: Output, page: Page, text: str) -> None:
     path = page.path.rsplit(".", 1)[0] + ".csv"
     page.csv = Link(path, "these rows as CSV")
