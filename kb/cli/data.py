@@ -31,6 +31,7 @@ from kb.namespaces import PREFIXES
 from kb.problems import a_or_an
 
 if TYPE_CHECKING:
+    from kb.config import Config
     from kb.query.sparql import Payload
 
 QUERY_HELP = f"""Run a read-only SPARQL query: text, -f FILE.rq, or an example name.
@@ -90,6 +91,8 @@ def query(evidence_dir: Path, query: str | None, query_file: Path | None, fmt: s
         raise click.UsageError(f"--format {fmt} does not fit {a_or_an(form)} query")
     if endpoint:
         payload = _remote_query(endpoint, graph_iri or f"{config.base_iri}graph", text, fmt, limit, timeout)
+    elif (served := _served_query(config, text, fmt, limit, timeout)) is not None:
+        payload = served
     else:
         from kb.pipeline import EvidenceError, query_store
 
@@ -128,6 +131,41 @@ def _remote_query(endpoint: str, graph: str, text: str, fmt: str, limit: int, ti
         sys.exit(EXIT_SERVER)
     for note in notes:
         click.echo(note, err=True)
+    return payload
+
+def _served_query(config: Config, text: str, fmt: str, limit: int, timeout: float) -> Payload | None:
+    """The answer of a running ``kb serve`` of the same evidence (said on stderr), or None if there is none.
+
+    The query was guarded and is checked for syntax here first (:func:`kb.remote.query.run_query_remote`),
+    so its errors read as a local query's; the server stops a query past its limits with 503.
+    """
+    import kb.query.sparql as q
+    from kb.query.serving import find
+    from kb.query.store import evidence_key
+    from kb.remote.http import Client, RemoteError
+    from kb.remote.query import run_query_remote
+
+    try:
+        running = find(config.store_cache_dir, evidence_key(config))
+    except OSError:
+        return None
+    if running is None:
+        return None
+    client = Client(None, timeout=timeout + 5, retries=0)
+    where = f"kb serve on {running.host}:{running.port}"
+    url = f"{running.endpoint}?timeout={int(timeout * 1000)}"  # the server stops it at the same limit
+    try:
+        payload = _run_with_timeout(lambda: q.format_results(run_query_remote(client, url, text), fmt, limit=limit),
+                                    timeout + 10)
+    except RemoteError as exc:
+        if exc.status is None:  # it went away: the local store answers
+            click.echo(f"kb query: {where} did not answer ({exc}); using the local store", err=True)
+            return None
+        if exc.status == 503 and exc.body.startswith("stopped:"):
+            _stop(f"kb query: {where} {exc.body}; nothing was written (use --timeout)")
+        fail(f"kb query: {where}: {exc.body or exc}", {403: EXIT_REFUSED, 400: EXIT_SYNTAX}.get(exc.status or 0,
+                                                                                        EXIT_SERVER))
+    click.echo(f"kb query: answered by {where}", err=True)
     return payload
 
 def _run_with_timeout(work: Callable[[], Payload], timeout: float, max_memory: int | None = None) -> Payload:

@@ -6,18 +6,23 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kb.cli.common import (
     EXIT_ERRORS,
     STATS_FORMATS,
+    Seconds,
     evidence_option,
     fail,
     load_config,
     print_problems,
 )
 from kb.cli.group import main
+
+if TYPE_CHECKING:
+    from kb.pipeline import BuildResult
 
 
 @main.command()
@@ -55,13 +60,13 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> 
 
     Files whose inputs did not change since the last build into the same folder are reused.
     """
-    out = _build_site(evidence_dir, out_dir, strict, jobs)
+    out = _build_site(evidence_dir, out_dir, strict, jobs).out_dir
     options = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value, default in (
         ("--evidence", evidence_dir, "evidence"), ("--out", out_dir, "site")) if str(value) != default)
     click.echo(f"open {shlex.quote(str(out / 'index.html'))} in a browser (no server needed), "
                f"or preview it with: kb serve{options}")
 
-def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> Path:
+def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> BuildResult:
     """``kb build`` without its closing hint (``kb serve`` says where it serves instead)."""
     from kb.pipeline import EvidenceError, OutputError, terminal_progress
     from kb.pipeline import build as run_build
@@ -80,7 +85,7 @@ def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | Non
     print_problems(result.report.warnings)
     reused = f" ({len(result.reused)} unchanged since the last build)" if result.reused else ""
     click.echo(f"built {len(result.files)} files in {result.out_dir}{reused}")
-    return result.out_dir
+    return result
 
 @main.command()
 @evidence_option
@@ -88,18 +93,40 @@ def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | Non
               show_default=True, help="Output folder (replaced atomically).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port on 127.0.0.1 (0: any free port).")
-def serve(evidence_dir: Path, out_dir: Path, port: int) -> None:
-    """Build the site, then serve it on 127.0.0.1 for preview (Ctrl-C stops)."""
+@click.option("--timeout", type=Seconds(), default=30.0, show_default=True,
+              help="Stop a SPARQL query after this many seconds (a client may ask for less with ?timeout=MS).")
+@click.option("--max-memory", type=click.IntRange(min=64), default=4096, show_default=True, metavar="MIB",
+              help="Stop a SPARQL query that needs more than this many MiB of memory.")
+def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memory: int) -> None:
+    """Build the site, then serve it on 127.0.0.1 with a SPARQL endpoint at /sparql (Ctrl-C stops).
+
+    The endpoint answers the SPARQL 1.1 Protocol (GET and POST; JSON, XML, CSV and TSV results,
+    Turtle, N-Triples or RDF/XML graphs) from the KB held in memory, read-only like kb query, each
+    query in its own process within --timeout and --max-memory. kb query uses it while it runs.
+    """
+    import os
+
+    from kb.query.endpoint import PATH, Endpoint
+    from kb.query.isolate import Limits
+    from kb.query.serving import Running, announced
+    from kb.query.store import evidence_key
+    from kb.remote.publish import default_graph_iri
     from kb.site.serve import HOST, make_server
 
-    _build_site(evidence_dir, out_dir, strict=False, jobs=None)
+    config = load_config(evidence_dir, out_dir=out_dir)
+    key = evidence_key(config)  # before the build reads the files: an edit meanwhile makes it stale, never wrong
+    store = _build_site(evidence_dir, out_dir, strict=False, jobs=None).checked.kg.store  # the rest is dropped
+    endpoint = Endpoint(store, graph=default_graph_iri(config.base_iri), key=key,
+                        limits=Limits(timeout=timeout, max_memory_mib=max_memory))
     try:
-        server = make_server(out_dir, port)
+        server = make_server(out_dir, port, endpoint)
     except OSError as exc:
         raise click.UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror} (use --port)") from None
-    click.echo(f"serving {out_dir} at http://{HOST}:{server.server_port}/ (Ctrl-C to stop)")
+    base = f"http://{HOST}:{server.server_port}"
+    click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH} (Ctrl-C to stop)")
     try:
-        server.serve_forever()
+        with announced(config.store_cache_dir, Running(HOST, server.server_port, os.getpid(), key)):
+            server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
