@@ -22,6 +22,9 @@ from kb.cli.common import (
 from kb.cli.group import main
 
 if TYPE_CHECKING:
+    import pyoxigraph
+
+    from kb.config import Config
     from kb.pipeline import BuildResult
 
 
@@ -97,7 +100,9 @@ def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | Non
               help="Stop a SPARQL query after this many seconds (a client may ask for less with ?timeout=MS).")
 @click.option("--max-memory", type=click.IntRange(min=64), default=4096, show_default=True, metavar="MIB",
               help="Stop a SPARQL query that needs more than this many MiB of memory.")
-def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memory: int) -> None:
+@click.option("--no-build", is_flag=True, help="Serve the site as last built, and the store kb build or kb query "
+              "cached for the current evidence (quicker to start; the pages may be older than the evidence).")
+def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memory: int, no_build: bool) -> None:
     """Build the site, then serve it on 127.0.0.1 with a SPARQL endpoint at /sparql (Ctrl-C stops).
 
     The endpoint answers the SPARQL 1.1 Protocol (GET and POST; JSON, XML, CSV and TSV results,
@@ -115,7 +120,10 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
 
     config = load_config(evidence_dir, out_dir=out_dir)
     key = evidence_key(config)  # before the build reads the files: an edit meanwhile makes it stale, never wrong
-    store = _build_site(evidence_dir, out_dir, strict=False, jobs=None).checked.kg.store  # the rest is dropped
+    if no_build:
+        store = _cached_store(config)
+    else:
+        store = _build_site(evidence_dir, out_dir, strict=False, jobs=None).checked.kg.store  # the rest is dropped
     endpoint = Endpoint(store, graph=default_graph_iri(config.base_iri), key=key,
                         limits=Limits(timeout=timeout, max_memory_mib=max_memory))
     try:
@@ -131,6 +139,23 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
         pass
     finally:
         server.server_close()
+
+def _cached_store(config: Config) -> pyoxigraph.Store:
+    """``kb serve --no-build``: the site must exist; the store is the cached one (or built now), held in memory."""
+    from kb.pipeline import EvidenceError, query_store
+    from kb.query.store import in_memory, open_cached
+
+    if not (config.out_dir / "data" / "kb.nt").is_file():
+        raise click.UsageError(f"{config.out_dir} is not a built site (no data/kb.nt): run kb build, or kb serve "
+                               "without --no-build")
+    cached = open_cached(config)
+    if cached is not None:
+        return in_memory(cached)
+    try:
+        return query_store(config)  # built in memory (and cached for the next time)
+    except EvidenceError as exc:
+        print_problems(exc.report.errors)
+        fail("kb serve: the evidence has errors; fix them first (kb check)")
 
 @main.command()
 @evidence_option

@@ -15,14 +15,13 @@ headers, body) into a :class:`Reply`; :mod:`kb.site.serve` puts it on HTTP.
 
 from __future__ import annotations
 
-import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kb.namespaces import PREFIXES
-from kb.query.isolate import Failed, Limits, Stopped, run_isolated
+from kb.query.isolate import Failed, Limits, Pool, Stopped
 from kb.query.sparql import (
     MAX_QUERY_BYTES,
     QueryFailed,
@@ -70,21 +69,27 @@ class Endpoint:
 
     ``graph`` is the IRI under which ``kb publish`` puts the KB on a server: a client that names it
     as ``default-graph-uri`` gets the KB, any other graph is refused (this endpoint has one graph).
-    At most ``parallel`` queries run at once; a request waits for a slot up to its time limit.
+    ``workers`` forked processes answer the queries (:class:`kb.query.isolate.Pool`); a request waits
+    for a free one up to its time limit.
     """
 
     def __init__(self, store: ox.Store, *, graph: str, key: str, limits: Limits | None = None,
-                 parallel: int = 4) -> None:
+                 workers: int = 2) -> None:
         import pyoxigraph as ox
 
         self.store, self.graph, self.key = store, graph, key
         self.limits = limits or Limits()
         self._empty = ox.Store()
-        self._slots = threading.BoundedSemaphore(parallel)
+        self._pool = Pool(_answerer(store), workers, self.limits, (QueryFailed,))
 
     def replace(self, store: ox.Store, key: str) -> None:
-        """Answer from another store from now on (a rebuilt KB); queries running keep the old one."""
+        """Answer from another store from now on (a rebuilt KB); queries running finish on the old one."""
+        self._pool.replace_handler(_answerer(store))
         self.store, self.key = store, key
+
+    def close(self) -> None:
+        """Stop the query workers."""
+        self._pool.close()
 
     def handle(self, method: str, url_query: str, headers: Mapping[str, str], body: bytes,
                base_url: str = "") -> Reply:
@@ -167,17 +172,13 @@ class Endpoint:
             limits = self._limits(params.get("timeout", []))
         except BadRequest as exc:
             return _error(400, str(exc))
-        if not self._slots.acquire(timeout=limits.timeout):
-            return _error(503, "too many queries at once; try again", **{"Retry-After": "1"})
-        store = self.store
         try:
-            body = run_isolated(lambda: serialise(run_query(store, query), chosen), limits, (QueryFailed,))
+            body = self._pool.run((query, chosen), limits)
         except Stopped as exc:
-            return _error(500 if exc.reason == "crashed" else 503, f"stopped: {exc}")
+            headers = {"Retry-After": "1"} if exc.reason == "busy" else {}
+            return _error(500 if exc.reason == "crashed" else 503, f"stopped: {exc}", **headers)
         except Failed as exc:
             return _error(400, str(exc))
-        finally:
-            self._slots.release()
         charset = "; charset=utf-8" if chosen in (CSV, TSV, TURTLE) else ""
         return Reply(200, body, chosen + charset)
 
@@ -269,6 +270,11 @@ def _quality(kind: str, ranges: list[tuple[str, float]]) -> float:
         if qs:
             return max(qs)
     return 0.0
+
+
+def _answerer(store: ox.Store) -> Callable[[tuple[str, str]], bytes]:
+    """What a worker does with a request: run the query on ``store`` and serialise the answer."""
+    return lambda request: serialise(run_query(store, request[0]), request[1])
 
 
 def serialise(results: QueryResults, media_type: str) -> bytes:

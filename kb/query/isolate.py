@@ -1,16 +1,20 @@
-"""Run one query in a forked child of the process that holds the store, so a runaway query cannot
-take the server down.
+"""Run queries in forked worker processes of the process that holds the store, so that a runaway
+query cannot take the server down.
 
-Why fork, not a thread: a thread running a pyoxigraph query cannot be stopped (``kb query`` exits the
-whole process instead), and a server must outlive its worst query. A forked child shares the
-in-memory store copy-on-write (the store is only read, so its pages are never copied); it is killed
-when it runs past its time, and an address-space limit (``RLIMIT_AS``) set in the child makes an
-allocation beyond the memory bound fail there, not in the server. The child writes its answer to
-a pipe and leaves with ``os._exit``: no atexit handlers, no flushing of the parent's buffers.
+Why processes, not threads: a thread running a pyoxigraph query cannot be stopped (``kb query``
+exits the whole process instead), and a server must outlive its worst query. A forked worker
+shares the in-memory store copy-on-write (the store is only read, so its pages are never copied);
+it is killed when a query runs past its time, and an address-space limit (``RLIMIT_AS``) set in the
+worker makes an allocation beyond the memory bound fail there, not in the server.
 
-Forking a process with threads is safe here because the child only runs the query and
-serialises: everything it needs is imported before the fork (an import in the child could wait
-for a lock another thread held), and the store is never written while the server runs.
+Why a pool forked ahead of time: forking a process that holds 2 million triples costs tens of
+milliseconds (its page tables are copied), as much as a whole small query. :class:`Pool` keeps
+``size`` workers waiting for requests on a pipe; each answers queries one after the other, and a
+worker that was killed, died or grew is replaced by a fresh fork of the server. A worker reads
+a request (pickled), calls the handler given to the pool, and writes the answer back.
+
+Forking a process with threads is safe here because a worker only runs the handler: everything
+it needs is imported before the fork, and the store is never written while the server runs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
+import pickle
+import queue
 import resource
 import select
 import signal
@@ -26,13 +32,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-_OK, _FAILED, _MEMORY = b"O", b"F", b"M"
-EXIT_MEMORY = 3  # the child's exit code when Python itself could not allocate
+_OK, _FAILED, _MEMORY, _CRASH = b"O", b"F", b"M", b"X"
+EXIT_MEMORY = 3  # a worker's exit code when Python itself could not allocate
+RECYCLE_AFTER = 500  # queries a worker answers before a fresh fork replaces it (memory creep)
 
 
 class Stopped(Exception):
-    """The query was stopped: ``reason`` is ``timeout``, ``memory`` or ``crashed``."""
+    """The query was stopped: ``reason`` is ``timeout``, ``memory``, ``busy`` or ``crashed``."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -40,99 +48,201 @@ class Stopped(Exception):
 
 
 class Failed(Exception):
-    """The query ran but failed inside the child (its message is the engine's, as ``QueryFailed`` says it)."""
+    """The handler raised one of the pool's ``failures`` (its message, e.g. an engine error)."""
 
 
 @dataclass(frozen=True)
 class Limits:
     timeout: float = 30.0  # seconds of wall time
-    max_memory_mib: int = 4096  # address space the child may add to what it inherited
+    max_memory_mib: int = 4096  # address space a worker may add to what it inherited
 
 
-_CHILDREN: set[int] = set()
-_CHILDREN_LOCK = threading.Lock()
+Handler = Callable[[Any], bytes]
 
 
-def run_isolated(work: Callable[[], bytes], limits: Limits, failures: tuple[type[BaseException], ...] = ()) -> bytes:
-    """``work()`` in a forked child within ``limits``; its bytes, or :class:`Stopped` / :class:`Failed`.
-
-    An exception of a type in ``failures`` becomes :class:`Failed` with its message; anything
-    else the child raises is a crash (its type named in the message).
-    """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        _child(work, limits, write_end, failures)
-    os.close(write_end)
-    with _CHILDREN_LOCK:
-        _CHILDREN.add(pid)
-    try:
-        data = _read_all(read_end, time.monotonic() + limits.timeout)
-        if data is None:
-            _kill(pid)
-            raise Stopped("timeout", f"the query ran past {limits.timeout:g} s and was stopped")
-        _, status = os.waitpid(pid, 0)
-    except BaseException:
-        _kill(pid)
-        raise
-    finally:
-        os.close(read_end)
-        with _CHILDREN_LOCK:
-            _CHILDREN.discard(pid)
-    return _outcome(data, status, limits)
+@dataclass
+class _Worker:
+    pid: int
+    requests: int  # the parent writes requests here
+    answers: int  # and reads answers here
+    generation: int
+    served: int = 0
 
 
-def _outcome(data: bytes, status: int, limits: Limits) -> bytes:
+class Pool:
+    """``size`` forked workers that run ``handler(request)`` within :class:`Limits`."""
+
+    def __init__(self, handler: Handler, size: int, limits: Limits,
+                 failures: tuple[type[BaseException], ...] = ()) -> None:
+        self.handler, self.size, self.limits, self.failures = handler, max(1, size), limits, failures
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: dict[int, _Worker] = {}
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._closed = False
+        for _ in range(self.size):
+            self._idle.put(self._fork())
+
+    def replace_handler(self, handler: Handler) -> None:
+        """From now on answer with ``handler`` (a new store): idle workers are replaced, busy ones after their query."""
+        with self._lock:
+            self.handler = handler
+            self._generation += 1
+        for _ in range(self.size):
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            self._retire(worker)
+            self._idle.put(self._fork())
+
+    def run(self, request: Any, limits: Limits | None = None) -> bytes:
+        """The handler's answer to ``request`` from a worker, or :class:`Stopped` / :class:`Failed`."""
+        limits = limits or self.limits
+        started = time.monotonic()
+        try:
+            worker = self._idle.get(timeout=limits.timeout)
+        except queue.Empty:
+            raise Stopped("busy", "every query worker stayed busy; try again") from None
+        healthy = False
+        try:
+            _write_message(worker.requests, pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+            data = _read_message(worker.answers, started + limits.timeout)
+            if data is None:
+                raise Stopped("timeout", f"the query ran past {limits.timeout:g} s and was stopped")
+            worker.served += 1
+            healthy = data[:1] in (_OK, _FAILED)
+            return _outcome(data, worker, limits)
+        except OSError:  # the worker died while we wrote or read
+            raise _died(worker, limits) from None
+        finally:
+            self._give_back(worker, healthy)
+
+    def close(self) -> None:
+        """Stop every worker (the server is shutting down)."""
+        self._closed = True
+        with self._lock:
+            workers = list(self._all.values())
+        for worker in workers:
+            self._retire(worker)
+
+    # --- workers ------------------------------------------------------------------------
+
+    def _give_back(self, worker: _Worker, healthy: bool) -> None:
+        if healthy and not self._closed and worker.generation == self._generation and worker.served < RECYCLE_AFTER:
+            self._idle.put(worker)
+            return
+        self._retire(worker)
+        if not self._closed:
+            self._idle.put(self._fork())
+
+    def _fork(self) -> _Worker:
+        request_read, request_write = os.pipe()
+        answer_read, answer_write = os.pipe()
+        with self._lock:
+            handler, generation = self.handler, self._generation
+            pid = os.fork()
+            if pid == 0:  # the worker: never returns
+                _serve(handler, self.limits.max_memory_mib, request_read, answer_write, self.failures)
+            self._all[pid] = worker = _Worker(pid, request_write, answer_read, generation)
+        os.close(request_read)
+        os.close(answer_write)
+        return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(worker.pid, 0)
+        for fd in (worker.requests, worker.answers):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with self._lock:
+            self._all.pop(worker.pid, None)
+
+
+def _outcome(data: bytes, worker: _Worker, limits: Limits) -> bytes:
     tag, body = data[:1], data[1:]
-    if tag == _OK and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+    if tag == _OK:
         return body
     if tag == _FAILED:
         raise Failed(body.decode("utf-8", "replace"))
-    memory = (f"the query needed more than {limits.max_memory_mib:,} MiB of memory and was stopped "
-              "(narrow it, or add LIMIT)")
-    if tag == _MEMORY or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_MEMORY):
-        raise Stopped("memory", memory)
+    if tag == _MEMORY:
+        raise Stopped("memory", _memory_message(limits))
+    raise _died(worker, limits, body)
+
+
+def _memory_message(limits: Limits) -> str:
+    return (f"the query needed more than {limits.max_memory_mib:,} MiB of memory and was stopped "
+            "(narrow it, or add LIMIT)")
+
+
+def _died(worker: _Worker, limits: Limits, said: bytes = b"") -> Stopped:
+    """Why a worker ended: Rust aborts when an allocation fails, so under the address-space limit an
+    abort is the memory bound."""
+    try:
+        _, status = os.waitpid(worker.pid, 0)
+    except ChildProcessError:
+        status = 0
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS):
-        # Rust aborts when an allocation fails: under the address-space limit that is the memory bound
-        raise Stopped("memory", memory)
-    raise Stopped("crashed", f"the query process ended unexpectedly ({_status_text(status)})"
-                  + (f": {body.decode('utf-8', 'replace')[:500]}" if body else ""))
+        return Stopped("memory", _memory_message(limits))
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EXIT_MEMORY:
+        return Stopped("memory", _memory_message(limits))
+    how = f"signal {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status) else \
+        f"exit {os.WEXITSTATUS(status)}"
+    detail = f": {said.decode('utf-8', 'replace')[:500]}" if said else ""
+    return Stopped("crashed", f"the query process ended unexpectedly ({how}){detail}")
 
 
-def _status_text(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit {os.WEXITSTATUS(status)}"
-
-
-def _child(work: Callable[[], bytes], limits: Limits, fd: int, failures: tuple[type[BaseException], ...]) -> None:
+def _serve(handler: Handler, max_mib: int, requests: int, answers: int,
+           failures: tuple[type[BaseException], ...]) -> None:
+    """A worker's life: answer requests until the pipe closes; never returns."""
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C on the server ends its queries too
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C on the server ends its workers too
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        if faulthandler.is_enabled():  # Rust's abort at the memory bound is expected here, not a crash to report
+        if faulthandler.is_enabled():  # an abort at the memory bound is expected here, not a crash to report
             faulthandler.disable()
+        _close_inherited({requests, answers})
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)  # Rust's "memory allocation failed" line is not the server's to print
-        _limit_memory(limits.max_memory_mib)
-        try:
-            payload = _OK + work()
-        except MemoryError:
-            payload, code = _MEMORY, EXIT_MEMORY
-        except failures as exc:
-            payload = _FAILED + str(exc).encode("utf-8", "replace")
-        except BaseException as exc:  # a crash: say what it was
-            payload, code = b"X" + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"), 1
-        _write_all(fd, payload)
+        _limit_memory(max_mib)
+        while True:
+            message = _read_message(requests, None)
+            if not message:
+                break
+            try:
+                payload = _OK + handler(pickle.loads(message))
+            except MemoryError:
+                _write_message(answers, _MEMORY)
+                code = EXIT_MEMORY
+                break
+            except failures as exc:
+                payload = _FAILED + str(exc).encode("utf-8", "replace")
+            except Exception as exc:  # a crash: say what it was
+                payload = _CRASH + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
+            _write_message(answers, payload)
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
+def _close_inherited(keep: set[int]) -> None:
+    """Close what the worker inherited but must not hold: other workers' pipes (a worker's death is
+    seen as the end of its pipe) and client connections (a client waits for them to close)."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 def _limit_memory(max_mib: int) -> None:
-    """Cap the child's address space at what it inherited plus ``max_mib``."""
+    """Cap the address space at what the worker inherited plus ``max_mib``."""
     try:
         with open("/proc/self/statm", "rb") as fh:
             size = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -145,50 +255,37 @@ def _limit_memory(max_mib: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_message(fd: int, data: bytes) -> None:
     view = memoryview(struct.pack("<Q", len(data)) + data)
     while view:
         written = os.write(fd, view)
         view = view[written:]
 
 
-def _read_all(fd: int, deadline: float) -> bytes | None:
-    """The child's length-prefixed message, or ``None`` if the deadline passed first (a short
-    message — the child died — is returned as it is)."""
+def _read_message(fd: int, deadline: float | None) -> bytes | None:
+    """One length-prefixed message; ``None`` if ``deadline`` (monotonic) passed first; what arrived
+    (possibly empty) if the writer closed the pipe early."""
+    header = _read_exactly(fd, 8, deadline)
+    if header is None or len(header) < 8:
+        return header if header is None else b""
+    body = _read_exactly(fd, struct.unpack("<Q", header)[0], deadline)
+    return body
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes | None:
     chunks: list[bytes] = []
-    expected: int | None = None
     received = 0
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 20)
+    while received < size:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+        chunk = os.read(fd, min(size - received, 1 << 20))
         if not chunk:
             break
         chunks.append(chunk)
         received += len(chunk)
-        if expected is None and received >= 8:
-            expected = struct.unpack("<Q", b"".join(chunks)[:8])[0]
-        if expected is not None and received >= expected + 8:
-            break
-    data = b"".join(chunks)
-    return data[8:] if len(data) >= 8 else b""
-
-
-def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-
-
-def stop_all() -> None:
-    """Kill every query child still running (the server is shutting down)."""
-    with _CHILDREN_LOCK:
-        pids = list(_CHILDREN)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    return b"".join(chunks)

@@ -96,3 +96,13 @@ def open_cached(config: Config, key: str | None = None) -> ox.Store | None:
     except (OSError, RuntimeError):  # a damaged cache (a crash, a full disk): drop it, the caller rebuilds it
         shutil.rmtree(cached, ignore_errors=True)
         return None
+
+
+def in_memory(store: ox.Store) -> ox.Store:
+    """A copy of ``store`` held in memory (``kb serve --no-build`` answers from memory: RocksDB reads are
+    what made ``kb query`` slow at scale)."""
+    import pyoxigraph as ox
+
+    memory = ox.Store()
+    memory.bulk_extend(store.quads_for_pattern(None, None, None, None))
+    return memory

@@ -100,11 +100,9 @@ class Server(ThreadingHTTPServer):
     endpoint: Endpoint | None = None
 
     def server_close(self) -> None:
-        from kb.query.isolate import stop_all
-
         super().server_close()
         if self.endpoint is not None:
-            stop_all()
+            self.endpoint.close()
 
 
 def make_server(directory: Path, port: int = 8000, endpoint: Endpoint | None = None) -> Server:
