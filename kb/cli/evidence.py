@@ -131,9 +131,9 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     except OSError as exc:
         raise click.UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror} (use --port)") from None
     base = f"http://{HOST}:{server.server_port}"
-    click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH} (Ctrl-C to stop)")
     try:
         with announced(config.store_cache_dir, Running(HOST, server.server_port, os.getpid(), key)):
+            click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH} (Ctrl-C to stop)")
             server.serve_forever()
     except KeyboardInterrupt:
         pass
