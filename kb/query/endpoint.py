@@ -80,11 +80,11 @@ class Endpoint:
         self.store, self.graph, self.key = store, graph, key
         self.limits = limits or Limits()
         self._empty = ox.Store()
-        self._pool = Pool(_answerer(store), workers, self.limits, (QueryFailed,))
+        self._pool = Pool(_answerer(store), workers, self.limits, (QueryFailed,), _warmer(store))
 
     def replace(self, store: ox.Store, key: str) -> None:
         """Answer from another store from now on (a rebuilt KB); queries running finish on the old one."""
-        self._pool.replace_handler(_answerer(store))
+        self._pool.replace_handler(_answerer(store), _warmer(store))
         self.store, self.key = store, key
 
     def close(self) -> None:
@@ -275,6 +275,18 @@ def _quality(kind: str, ranges: list[tuple[str, float]]) -> float:
 def _answerer(store: ox.Store) -> Callable[[tuple[str, str]], bytes]:
     """What a worker does with a request: run the query on ``store`` and serialise the answer."""
     return lambda request: serialise(run_query(store, request[0]), request[1])
+
+
+def _warmer(store: ox.Store) -> Callable[[], object]:
+    """A worker's warm-up: every triple read once (see :mod:`kb.query.isolate`), nothing kept."""
+    def warm() -> object:
+        import pyoxigraph as ox
+
+        results = store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        assert isinstance(results, ox.QuerySolutions)
+        return results.serialize(format=ox.QueryResultsFormat.JSON)
+
+    return warm
 
 
 def serialise(results: QueryResults, media_type: str) -> bytes:

@@ -158,7 +158,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     out = _output()
     gaps.gaps_page(res, out)
     overview.network_page(res, out)
-    overview.sparql_page(res, out)
+    overview.sparql_page(res, out, graph.store)
     overview.search_page(res, out)
     overview.resolve_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())

@@ -67,7 +67,8 @@ _PUBLIC = ("Store", "NamedNode", "Literal", "BlankNode", "DefaultGraph", "Quad",
 
 
 def classic_script(module_source: str) -> str:
-    """Rewrite wasm-bindgen's ES-module glue as a classic script exposing ``globalThis.oxigraph``."""
+    """Rewrite wasm-bindgen's ES-module glue as a classic script: a function ``KB_OXIGRAPH_GLUE`` returning
+    the API (the SPARQL page's worker runs its source), and ``globalThis.oxigraph``."""
     if _WASM_URL not in module_source or _EXPORT_LIST not in module_source:
         raise SiteError("node_modules/oxigraph/web.js does not have the layout kb build expects "
                         "(wasm-bindgen ES module); check the pinned version in package-lock.json")
@@ -80,8 +81,11 @@ def classic_script(module_source: str) -> str:
     if missing:
         raise SiteError(f"node_modules/oxigraph/web.js lacks {', '.join(missing)}")
     api = ", ".join(_PUBLIC)
-    return ("(function () {\n\"use strict\";\n" + body
-            + f"\nglobalThis.oxigraph = {{ {api}, init: __wbg_init }};\n}})();\n")
+    # The SPARQL page runs the engine in a Web Worker built from this function's source text (a worker
+    # cannot load a script from file://); globalThis.oxigraph is there for a page that runs it itself.
+    return ("globalThis.KB_OXIGRAPH_GLUE = function () {\n\"use strict\";\n" + body
+            + f"\nreturn {{ {api}, init: __wbg_init }};\n}};\n"
+            + "globalThis.oxigraph = globalThis.KB_OXIGRAPH_GLUE();\n")
 
 
 def dump_script(turtle: bytes, triples: int) -> Script:

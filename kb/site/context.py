@@ -50,7 +50,7 @@ class Output:
     """What the render stage writes: pages, and other files (CSV) as text."""
 
     pages: list[Page]
-    files: dict[str, str]
+    files: dict[str, str | bytes]
 
 
 def claims_csv(rows: tuple[ClaimRow, ...]) -> str:

@@ -138,18 +138,24 @@ def network_page(res: Resolver, out: Output) -> None:
     out.pages.append(page)
 
 
-def sparql_page(res: Resolver, out: Output) -> None:
-    examples = tuple(ExampleView(e.name, e.title, e.description, e.text)
-                     for e in load_examples(res.ev.config.queries_dir))
+def sparql_page(res: Resolver, out: Output, store: Any = None) -> None:
+    """The SPARQL page; with the graph's ``store``, the examples' answers for it to show before the engine is ready."""
+    from kb.site.answers import example_answers
+
+    queries = load_examples(res.ev.config.queries_dir)
+    examples = tuple(ExampleView(e.name, e.title, e.description, e.text) for e in queries)
     default = examples[0].text if examples else "SELECT ?claim ?statement WHERE {\n  ?c a psk:Claim ; " \
         "dcterms:identifier ?claim ; psk:statement ?statement .\n}\nORDER BY ?claim\nLIMIT 20\n"
+    answers = example_answers(store, queries) if store is not None else []
+    for answer in answers:
+        out.files[answer.path] = answer.script
     page = SparqlPage(
         path="sparql.html", title="Query the KB with SPARQL", template="sparql.html", section="sparql",
         description="Run SPARQL over the whole graph in your browser; nothing is sent anywhere.",
         examples=examples, prefixes=tuple(sorted(PREFIXES.items())), prologue=sparql_prologue(),
-        default_query=default,
-        scripts=("assets/oxigraph.js", "assets/oxigraph-wasm.js", "data/kb.nt.js", "assets/sparql-links.js",
-                 "assets/sparql.js"),
+        default_query=default, answers=tuple((a.name, a.path) for a in answers),
+        # The engine, the graph and the IRI → page map are loaded by sparql.js once the page is usable.
+        scripts=("assets/oxigraph.js", "assets/sparql.js"),
     )
     page.jsonld = jsonld.webpage(res, page.title, page.description)
     out.pages.append(page)

@@ -587,6 +587,7 @@ class SparqlPage(Page):
     prefixes: tuple[tuple[str, str], ...]
     prologue: str
     default_query: str
+    answers: tuple[tuple[str, str], ...] = ()  # (example name, site path of its answer computed at build time)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@
   var prefixes = [];
   prologue.replace(/PREFIX (\w*): <([^>]*)>/g, function (_, name, iri) { prefixes.push([name, iri]); return ""; });
   prefixes.sort(function (a, b) { return b[1].length - a[1].length; });
-  var store = null;
   var blobUrls = [];
+  var lastTable = null;  /* the table shown, drawn again when the IRI → page map arrives */
 
   var UPDATE = ["INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"];
   var FORMS = ["SELECT", "ASK", "CONSTRUCT", "DESCRIBE"];
@@ -61,73 +61,6 @@
       if (w.word === "FROM") throw new Error("line " + w.line + ":" + w.col + ": FROM / FROM NAMED is not allowed: the query reads only the KB's own graph.");
     });
     return form;
-  }
-
-  /* base64 → bytes: natively where the browser can (Uint8Array.fromBase64), else byte by byte. */
-  function fromBase64(text) {
-    if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
-    var binary = atob(text);
-    var bytes = new Uint8Array(binary.length);
-    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
-  }
-
-  function gunzipStream(base64) {
-    return new Blob([fromBase64(base64)]).stream().pipeThrough(new DecompressionStream("gzip"));
-  }
-
-  function gunzip(base64) {
-    return new Response(gunzipStream(base64)).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
-  }
-
-  /* The dump is Turtle whose subject blocks each end a line with " ." (kb build writes it so; a
-     literal never holds a raw line break), preceded by its @prefix lines. It is loaded a block-aligned
-     chunk at a time, the prefixes repeated before each, yielding to the page between chunks: the
-     page stays responsive and shows progress, and the engine's later chunks run on optimised code. */
-  var CHUNK_BYTES = 1 << 19;  // ~60 ms of loading per chunk: the page stays responsive
-
-  function prefixEnd(bytes) {
-    var end = 0;
-    while (bytes[end] === 64 /* @ */) {
-      var nl = bytes.indexOf(10, end);
-      if (nl < 0) return bytes.length;
-      end = nl + 1;
-    }
-    return end;
-  }
-
-  function blockEnd(bytes, from) {
-    var end = Math.min(from + CHUNK_BYTES, bytes.length);
-    while (end < bytes.length && !(bytes[end - 1] === 10 && bytes[end - 2] === 46 && bytes[end - 3] === 32)) {
-      var nl = bytes.indexOf(10, end);
-      end = nl < 0 ? bytes.length : nl + 1;
-    }
-    return end;
-  }
-
-  function loadInChunks(target, bytes, format, progress) {
-    var options = { format: format, lenient: true, no_transaction: true };
-    if (format !== "text/turtle") {
-      target.load(bytes, options);
-      return Promise.resolve();
-    }
-    var head = bytes.subarray(0, prefixEnd(bytes));
-    var position = head.length;
-    return new Promise(function (resolve, reject) {
-      function step() {
-        try {
-          if (position >= bytes.length) { resolve(); return; }
-          var end = blockEnd(bytes, position);
-          target.load([head, bytes.subarray(position, end)], options);
-          position = end;
-          progress(position / bytes.length);
-          setTimeout(step, 0);
-        } catch (error) {
-          reject(error);
-        }
-      }
-      step();
-    });
   }
 
   /* Phases of start-up, for bench/sparql_page.py (performance.mark is a no-op otherwise). */
@@ -210,9 +143,13 @@
     results.textContent = "";
     downloads.hidden = true;
     errorBox.hidden = true;
+    note.hidden = true;
+    lastTable = null;
   }
 
-  function renderTable(json) {
+  /* ``complete``: the rows are the whole answer (downloads are offered only then). */
+  function renderTable(json, complete) {
+    lastTable = { json: json, complete: complete };
     var vars = json.head.vars || [];
     var rows = json.results.bindings;
     var table = document.createElement("table");
@@ -246,17 +183,19 @@
       });
     });
     results.appendChild(table);
-    var csv = window.kbCsv.table(vars, rows.map(function (b) {
-      return vars.map(function (v) { return b[v] ? b[v].value : ""; });
-    }), "\r\n");
-    offer(csvLink, csv, "text/csv");
-    csvLink.hidden = false;
-    csvLink.textContent = "CSV";
-    csvLink.setAttribute("download", "results.csv");
-    offer(jsonLink, JSON.stringify(json, null, 1), "application/sparql-results+json");
-    jsonLink.setAttribute("download", "results.json");
-    jsonLink.textContent = "JSON";
-    downloads.hidden = false;
+    if (complete) {
+      var csv = window.kbCsv.table(vars, rows.map(function (b) {
+        return vars.map(function (v) { return b[v] ? b[v].value : ""; });
+      }), "\r\n");
+      offer(csvLink, csv, "text/csv");
+      csvLink.hidden = false;
+      csvLink.textContent = "CSV";
+      csvLink.setAttribute("download", "results.csv");
+      offer(jsonLink, JSON.stringify(json, null, 1), "application/sparql-results+json");
+      jsonLink.setAttribute("download", "results.json");
+      jsonLink.textContent = "JSON";
+      downloads.hidden = false;
+    }
     summary.textContent = rows.length + (rows.length === 1 ? " row." : " rows.");
   }
 
@@ -277,9 +216,229 @@
     return (head.length ? head.join("\n") + "\n\n" : "") + body;
   }
 
+  /* ---- the engine, in a Web Worker -------------------------------------------------------
+     The worker is built from source text (a Blob URL): a worker cannot load a script from file://.
+     Its source is Oxigraph's glue (assets/oxigraph.js keeps it as a function, KB_OXIGRAPH_GLUE)
+     followed by engineMain below; the page hands it the gzipped, base64-encoded wasm and dump
+     (the classic scripts of kb build) and asks it queries. The page stays responsive meanwhile. */
+  function engineMain() {
+    /* Runs inside the worker: it sees only its own scope and the glue's `oxigraph`. */
+    var store = null;
+    var CHUNK_BYTES = 1 << 20;
+
+    function fromBase64(text) {
+      if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(text);
+      var binary = atob(text);
+      var bytes = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+      return bytes;
+    }
+
+    function gunzipStream(base64) {
+      return new Blob([fromBase64(base64)]).stream().pipeThrough(new DecompressionStream("gzip"));
+    }
+
+    /* The dump is Turtle whose subject blocks each end a line with " ." (kb build writes it so), after
+       its @prefix lines: it is loaded a block-aligned chunk at a time, the prefixes before each, so
+       that the page can show progress. */
+    function prefixEnd(bytes) {
+      var end = 0;
+      while (bytes[end] === 64 /* @ */) {
+        var nl = bytes.indexOf(10, end);
+        if (nl < 0) return bytes.length;
+        end = nl + 1;
+      }
+      return end;
+    }
+
+    function blockEnd(bytes, from) {
+      var end = Math.min(from + CHUNK_BYTES, bytes.length);
+      while (end < bytes.length && !(bytes[end - 1] === 10 && bytes[end - 2] === 46 && bytes[end - 3] === 32)) {
+        var nl = bytes.indexOf(10, end);
+        end = nl < 0 ? bytes.length : nl + 1;
+      }
+      return end;
+    }
+
+    function load(bytes, format) {
+      var options = { format: format, lenient: true, no_transaction: true };
+      if (format !== "text/turtle") {
+        store.load(bytes, options);
+        return;
+      }
+      var head = bytes.subarray(0, prefixEnd(bytes));
+      var position = head.length, reported = 0;
+      while (position < bytes.length) {
+        var end = blockEnd(bytes, position);
+        store.load([head, bytes.subarray(position, end)], options);
+        position = end;
+        if (position - reported > bytes.length / 50) {
+          reported = position;
+          postMessage({ type: "progress", fraction: position / bytes.length });
+        }
+      }
+    }
+
+    function answer(message) {
+      var started = performance.now();
+      var reply = { type: "result", id: message.id };
+      try {
+        if (message.form === "CONSTRUCT" || message.form === "DESCRIBE") {
+          reply.ntriples = store.query(message.query, { results_format: "application/n-triples" });
+          reply.turtle = store.query(message.query, { results_format: "text/turtle" });
+        } else {
+          reply.json = store.query(message.query, { results_format: "application/sparql-results+json" });
+        }
+      } catch (error) {
+        reply.error = String(error && error.message || error);
+      }
+      reply.ms = performance.now() - started;
+      postMessage(reply);
+    }
+
+    self.onmessage = function (event) {
+      var message = event.data;
+      if (message.type === "query") {
+        answer(message);
+        return;
+      }
+      if (message.type !== "init") return;
+      var engine = oxigraph.init({ module_or_path: new Response(gunzipStream(message.wasm),
+        { headers: { "Content-Type": "application/wasm" } }) }).then(function () { postMessage({ type: "mark", name: "engine" }); });
+      var graph = new Response(gunzipStream(message.dump)).arrayBuffer().then(function (buffer) {
+        postMessage({ type: "mark", name: "dump-decoded" });
+        return new Uint8Array(buffer);
+      });
+      Promise.all([graph, engine]).then(function (done) {
+        store = new oxigraph.Store();
+        load(done[0], message.format);
+        postMessage({ type: "ready", size: store.size });
+      }).catch(function (error) {
+        postMessage({ type: "failed", message: String(error && error.message || error) });
+      });
+    };
+  }
+
+  var engine = { worker: null, ready: false, failed: false, next: 1, waiting: {} };
+
+  function startEngine(sources) {
+    var source = "var oxigraph = (" + String(window.KB_OXIGRAPH_GLUE) + ")();\n(" + String(engineMain) + ")();\n";
+    var worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+    engine.worker = worker;
+    worker.onmessage = function (event) {
+      var message = event.data;
+      if (message.type === "mark") mark(message.name);
+      else if (message.type === "progress") progress(message.fraction);
+      else if (message.type === "ready") engineReady(message.size);
+      else if (message.type === "failed") engineFailed(message.message);
+      else if (message.type === "result") {
+        var done = engine.waiting[message.id];
+        delete engine.waiting[message.id];
+        if (done) done(message);
+      }
+    };
+    worker.onerror = function (event) { engineFailed(event.message || "the worker stopped"); };
+    /* The big scripts are loaded once the page is usable, then handed to the worker. */
+    Promise.all([loadScript(sources.wasm), loadScript(sources.dump)]).then(function () {
+      mark("scripts");
+      worker.postMessage({ type: "init", wasm: window.KB_OXIGRAPH_WASM_GZ, dump: window.KB_DUMP_GZ,
+                           format: window.KB_DUMP_FORMAT || "application/n-triples" });
+      window.KB_OXIGRAPH_WASM_GZ = window.KB_DUMP_GZ = null;  /* the worker has its own copy */
+    }).catch(function (error) { engineFailed(error.message); });
+  }
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = function () { reject(new Error("cannot load " + src)); };
+      document.head.appendChild(script);
+    });
+  }
+
+  function ask(query, form) {
+    return new Promise(function (resolve) {
+      var id = engine.next++;
+      engine.waiting[id] = resolve;
+      engine.worker.postMessage({ type: "query", id: id, query: prologue + query, form: form });
+    });
+  }
+
+  function progress(fraction) {
+    var percent = Math.floor(fraction * 100);
+    progressBar.value = percent;
+    status.textContent = "Loading the graph in the background… " + percent + "%. " + WHILE_LOADING;
+  }
+
+  var WHILE_LOADING = "The examples answer at once (as computed when the site was built); other queries run when the graph has loaded.";
+
+  function engineReady(size) {
+    engine.ready = true;
+    mark("loaded");
+    progressLine.hidden = true;
+    var triples = typeof window.KB_DUMP_TRIPLES === "number" ? window.KB_DUMP_TRIPLES : size;
+    status.textContent = "Ready: " + triples + " triples loaded. Write a query or run an example.";
+    document.documentElement.setAttribute("data-sparql-ready", "true");
+    mark("ready");
+    if (pending !== null) {
+      var query = pending;
+      pending = null;
+      run(query);
+    } else if (fromHash() !== null && !shownFromHash) {
+      status.textContent += " Running the query from the link.";
+      runShared();
+    }
+  }
+
+  function engineFailed(message) {
+    engine.failed = true;
+    progressLine.hidden = true;
+    status.textContent = "The query engine could not start (" + message + "). " +
+      "Run the same queries on your computer with kb query (see below).";
+  }
+
+  /* ---- answers computed when the site was built --------------------------------------------- */
+  var answers = {};
+
+  function exampleNamed(query) {
+    var found = null;
+    document.querySelectorAll("code[id^='example-text-']").forEach(function (code) {
+      if (found === null && code.textContent.trim() === query.trim()) found = code.id.slice("example-text-".length);
+    });
+    return found;
+  }
+
+  function precomputed(name) {
+    if (!name || !Object.prototype.hasOwnProperty.call(sources.answers, name)) return Promise.resolve(null);
+    if (!answers[name]) {
+      answers[name] = loadScript(sources.answers[name]).then(function () {
+        var all = window.KB_SPARQL_ANSWERS || {};
+        return Object.prototype.hasOwnProperty.call(all, name) ? all[name] : null;
+      }).catch(function () { return null; });
+    }
+    return answers[name];
+  }
+
+  function showPrecomputed(answer) {
+    var rows = answer.results.results ? answer.results.results.bindings.length : 1;
+    var complete = answer.total <= rows;
+    if (typeof answer.results.boolean === "boolean") renderAsk(answer.results, JSON.stringify(answer.results));
+    else renderTable(answer.results, complete);
+    note.textContent = "Computed when the site was built" + (complete ? "" : " (the first " + rows + " of " +
+      answer.total + " rows)") + "; the live answer replaces it when the engine has loaded the graph.";
+    note.hidden = false;
+    summary.textContent = answer.total + (answer.total === 1 ? " row" : " rows") + " (computed when the site was built).";
+  }
+
+  /* ---- running a query ---------------------------------------------------------------------- */
+  var pending = null;  /* the query to run live once the engine is ready */
+  var shownFromHash = false;
+  var runs = 0;
+
   function run(query) {
+    var serial = ++runs;
     clearResults();
-    if (!store) return;
     var form;
     try {
       form = guard(query);
@@ -287,46 +446,71 @@
       showError("Query refused", refusal.message, query);
       return;
     }
-    var started = performance.now();
-    try {
-      if (form === "CONSTRUCT" || form === "DESCRIBE") {
-        var triples = store.query(prologue + query, { results_format: "application/n-triples" });
-        var turtle = withPrefixes(store.query(prologue + query, { results_format: "text/turtle" }));
-        var pre = document.createElement("pre");
-        pre.id = "sparql-turtle";
-        pre.textContent = triples ? turtle : "# no triples";
-        results.appendChild(pre);
-        offer(csvLink, turtle, "text/turtle");
-        csvLink.setAttribute("download", "results.ttl");
-        csvLink.textContent = "Turtle";
-        offer(jsonLink, triples, "application/n-triples");
-        jsonLink.setAttribute("download", "results.nt");
-        jsonLink.textContent = "N-Triples";
-        downloads.hidden = false;
-        var count = triples ? triples.trim().split("\n").length : 0;
-        summary.textContent = count + (count === 1 ? " triple." : " triples.");
-        return;
-      }
-      var text = store.query(prologue + query, { results_format: "application/sparql-results+json" });
-      var json = JSON.parse(text);
-      if (typeof json.boolean === "boolean") {
-        var p = document.createElement("p");
-        p.className = "ask-result";
-        p.textContent = "Answer: " + (json.boolean ? "yes (true)" : "no (false)");
-        results.appendChild(p);
-        offer(jsonLink, text, "application/sparql-results+json");
-        jsonLink.setAttribute("download", "results.json");
-        jsonLink.textContent = "JSON";
-        offer(csvLink, "boolean\r\n" + json.boolean + "\r\n", "text/csv");
-        downloads.hidden = false;
-        summary.textContent = "Answer: " + json.boolean + ".";
-        return;
-      }
-      renderTable(json);
-      summary.textContent += " (" + Math.round(performance.now() - started) + " ms)";
-    } catch (error) {
-      showError("The query could not run", syntaxMessage(error), query);
+    if (engine.failed) {
+      summary.textContent = "The query engine could not start: run the query with kb query (see below).";
+      return;
     }
+    if (!engine.ready) {
+      pending = query;
+      summary.textContent = "Waiting for the graph to load…";
+      precomputed(exampleNamed(query)).then(function (answer) {
+        if (serial !== runs || engine.ready) return;  /* another query was run, or the live answer came */
+        if (answer !== null && answer.query.trim() === query.trim()) {
+          showPrecomputed(answer);
+          mark("first-result");
+        } else {
+          summary.textContent = "This query runs when the graph has loaded (see above).";
+        }
+      });
+      return;
+    }
+    summary.textContent = "Running…";
+    ask(query, form).then(function (reply) {
+      if (serial !== runs) return;
+      clearResults();
+      if (reply.error !== undefined) {
+        showError("The query could not run", syntaxMessage(reply.error), query);
+        return;
+      }
+      if (reply.ntriples !== undefined) {
+        renderGraph(reply.ntriples, withPrefixes(reply.turtle));
+      } else {
+        var json = JSON.parse(reply.json);
+        if (typeof json.boolean === "boolean") renderAsk(json, reply.json);
+        else renderTable(json, true);
+      }
+      summary.textContent += " (" + Math.round(reply.ms) + " ms)";
+      mark("first-result");
+    });
+  }
+
+  function renderGraph(triples, turtle) {
+    var pre = document.createElement("pre");
+    pre.id = "sparql-turtle";
+    pre.textContent = triples ? turtle : "# no triples";
+    results.appendChild(pre);
+    offer(csvLink, turtle, "text/turtle");
+    csvLink.setAttribute("download", "results.ttl");
+    csvLink.textContent = "Turtle";
+    offer(jsonLink, triples, "application/n-triples");
+    jsonLink.setAttribute("download", "results.nt");
+    jsonLink.textContent = "N-Triples";
+    downloads.hidden = false;
+    var count = triples ? triples.trim().split("\n").length : 0;
+    summary.textContent = count + (count === 1 ? " triple." : " triples.");
+  }
+
+  function renderAsk(json, text) {
+    var p = document.createElement("p");
+    p.className = "ask-result";
+    p.textContent = "Answer: " + (json.boolean ? "yes (true)" : "no (false)");
+    results.appendChild(p);
+    offer(jsonLink, text, "application/sparql-results+json");
+    jsonLink.setAttribute("download", "results.json");
+    jsonLink.textContent = "JSON";
+    offer(csvLink, "boolean\r\n" + json.boolean + "\r\n", "text/csv");
+    downloads.hidden = false;
+    summary.textContent = "Answer: " + json.boolean + ".";
   }
 
   /* A query can be shared as a URL: sparql.html#query=<the text, percent-encoded>. The page runs
@@ -354,6 +538,10 @@
   }
 
   if (!form) return;
+  var sources = JSON.parse(document.getElementById("sparql-sources").textContent);
+  var note = document.getElementById("sparql-note");
+  var progressLine = document.getElementById("engine-progress-line");
+  var progressBar = document.getElementById("engine-progress");
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     run(textarea.value);
@@ -368,42 +556,39 @@
       document.getElementById("results-h").scrollIntoView();
     });
   });
-  window.addEventListener("hashchange", function () { if (store) runShared(); });
+  window.addEventListener("hashchange", function () { if (engine.ready) runShared(); });
   var shared = fromHash();
   if (shared !== null) textarea.value = shared;  /* shown at once, run when the engine is ready */
 
-  if (typeof WebAssembly !== "object" || typeof DecompressionStream !== "function" || !window.oxigraph ||
-      !window.KB_OXIGRAPH_WASM_GZ || !window.KB_DUMP_GZ) {
-    status.textContent = "This browser cannot run the query engine here (it needs WebAssembly and DecompressionStream). " +
-      "Run the same queries on your computer with kb query (see below).";
+  if (typeof WebAssembly !== "object" || typeof DecompressionStream !== "function" || typeof Worker !== "function" ||
+      typeof window.KB_OXIGRAPH_GLUE !== "function") {
+    status.textContent = "This browser cannot run the query engine here (it needs WebAssembly, Web Workers and " +
+      "DecompressionStream). Run the same queries on your computer with kb query (see below).";
     return;
   }
-  status.textContent = "Loading the query engine and the graph…";
   mark("start");
-  var format = window.KB_DUMP_FORMAT || "application/n-triples";
-  /* The wasm is compiled while it is still being decompressed, and the dump decoded meanwhile. */
-  var engine = window.oxigraph.init({ module_or_path: new Response(gunzipStream(window.KB_OXIGRAPH_WASM_GZ),
-    { headers: { "Content-Type": "application/wasm" } }) }).then(function () { mark("engine"); });
-  var graph = gunzip(window.KB_DUMP_GZ).then(function (dump) { mark("dump-decoded"); return dump; });
-  Promise.all([graph, engine]).then(function (done) {
-    store = new window.oxigraph.Store();
-    return loadInChunks(store, done[0], format, function (fraction) {
-      status.textContent = "Loading the graph… " + Math.floor(fraction * 100) + "%";
-    });
-  }).then(function () {
-    mark("loaded");
-    var size = typeof window.KB_DUMP_TRIPLES === "number" ? window.KB_DUMP_TRIPLES : store.size;
-    status.textContent = "Ready: " + size + " triples loaded. Write a query or run an example.";
-    runButton.disabled = false;
-    document.querySelectorAll("button.run-example").forEach(function (b) { b.hidden = false; });
-    document.documentElement.setAttribute("data-sparql-ready", "true");
-    mark("ready");
-    if (fromHash() !== null) {
-      status.textContent += " Running the query from the link.";
-      runShared();
-    }
-  }).catch(function (error) {
-    status.textContent = "The query engine could not start (" + (error && error.message || error) + "). " +
-      "Run the same queries on your computer with kb query (see below).";
-  });
+  /* Usable at once: the examples answer from what the build computed, other queries wait for the engine. */
+  runButton.disabled = false;
+  document.querySelectorAll("button.run-example").forEach(function (b) { b.hidden = false; });
+  status.textContent = "Loading the query engine and the graph in the background… " + WHILE_LOADING;
+  progressLine.hidden = false;
+  document.documentElement.setAttribute("data-sparql-interactive", "true");
+  mark("interactive");
+  if (shared !== null) {
+    shownFromHash = true;
+    run(shared);
+  }
+  /* The IRI → page map only makes results nicer: it comes after, and the table is drawn again. */
+  setTimeout(function () {
+    startEngine(sources);
+    loadScript(sources.links).then(function () {
+      siteLinks = window.KB_LINKS || siteLinks;
+      if (lastTable !== null) {
+        var shown = lastTable, said = summary.textContent;
+        results.textContent = "";
+        renderTable(shown.json, shown.complete);
+        summary.textContent = said;
+      }
+    }).catch(function () { /* results keep prefixed names */ });
+  }, 0);
 })();
