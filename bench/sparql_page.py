@@ -164,6 +164,11 @@ def _copy_without_dump(site: Path, loaded: dict[str, int], target: Path) -> Path
         dest = target / path.resolve().relative_to(root)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(path.read_bytes())
+    answers = site / "data" / "answers"  # loaded only when an example runs before the engine is ready
+    if answers.is_dir():
+        (target / "data" / "answers").mkdir(parents=True, exist_ok=True)
+        for path in answers.glob("*.js"):
+            (target / "data" / "answers" / path.name).write_bytes(path.read_bytes())
     (target / DUMP_SCRIPT).parent.mkdir(parents=True, exist_ok=True)
     (target / DUMP_SCRIPT).write_bytes(empty_dump())
     return target / "sparql.html"

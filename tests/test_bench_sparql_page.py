@@ -46,9 +46,11 @@ def test_bench_sparql_page_measures_the_fixture_site(fixture_site: Path, tmp_pat
     assert sparql_page.main([str(fixture_site), "--runs", "1", "--warmup", "0", "--json", str(out)]) == 0
     result = json.loads(out.read_text(encoding="utf-8"))
     for key in ("ready_ms", "empty_dump_ready_ms", "trivial_page_ms", "ratio_to_trivial", "ratio_to_empty_dump",
-                "script_bytes_total", "page_bytes_total", "triples"):
+                "script_bytes_total", "page_bytes_total", "triples", "interactive_ms", "first_result_ms",
+                "clicked_ms"):
         assert _positive(result[key]), (key, result[key])
-    assert result["status"] in ("PASS", "MISS")
+    assert result["status"] in ("PASS", "MISS") and result["first_result_status"] in ("PASS", "MISS")
+    assert result["interactive_ms"] <= result["first_result_ms"] and result["longest_task_after_interactive_ms"] >= 0
     assert result["triples"] == len([x for x in gz.read(fixture_site / "data" / "kb.nt.gz").splitlines() if x])
     assert set(result["script_bytes"]) >= {"assets/oxigraph.js", "assets/oxigraph-wasm.js", "data/kb.nt.js",
                                            "assets/sparql.js"}
