@@ -19,7 +19,9 @@ from bench.corpus import edit_one_claim, generate  # noqa: E402
 from bench.runner import Options, bench, render  # noqa: E402
 
 REQUIRED = ("build_total_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "peak_rss_mb", "triples", "pages",
-            "stages", "machine", "scale", "site_files", "site_bytes")
+            "stages", "machine", "scale", "site_files", "site_bytes", "peer_query_p50_ms",
+            "oxigraph_server_query_p50_ms", "cold_query_p50_ms", "sparql_page_interactive_ms",
+            "sparql_page_first_result_ms", "warm_queries")
 PIPELINE_STAGES = ("load_bib", "load_claims", "load_rest", "cross_checks", "graph", "shacl", "analyse", "export_ttl",
                    "export_nt", "export_jsonld", "export_csv", "export_graphml", "queries")
 
@@ -47,8 +49,17 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
     assert not data["errors"], data["errors"]
     for key in REQUIRED:
         assert key in data, key
-    for key in ("build_total_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "peak_rss_mb"):
+    for key in ("build_total_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "peak_rss_mb",
+                "peer_query_p50_ms", "oxigraph_server_query_p50_ms", "cold_query_p50_ms", "sparql_page_interactive_ms",
+                "sparql_page_first_result_ms"):
         assert _positive(data[key]), (key, data[key])
+    warm = data["warm_queries"]
+    examples = {p.stem for p in (ROOT / "evidence" / "queries").glob("*.rq")}
+    for server in ("kb_serve", "virtuoso", "oxigraph"):  # the same examples, the same rows, on every server
+        assert set(warm["servers"][server]) == examples, server
+        assert all(e["status"] == 200 for e in warm["servers"][server].values()), warm["servers"][server]
+    for name in examples:
+        assert len({warm["servers"][s][name]["rows"] for s in ("kb_serve", "virtuoso", "oxigraph")}) == 1, name
     assert data["triples"] > 1000 and data["pages"] > 0
     for name in PIPELINE_STAGES:
         stage = data["stages"][name]
@@ -71,7 +82,8 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
 def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> None:
     result, _ = tiny_run
     text = render(result)
-    for name in (*PIPELINE_STAGES, "kb build", "kb query p50", "incremental", "kb --help", "peak RSS", "site size"):
+    for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental", "kb --help",
+                 "peak RSS", "SPARQL page first result", "site size"):
         assert f"| {name} |" in text
 
 
