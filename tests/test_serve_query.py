@@ -68,7 +68,7 @@ def test_kb_query_is_answered_by_a_running_kb_serve(serving):
 
 
 def test_the_same_answers_without_kb_serve_from_the_local_store(serving):
-    evidence, port, process = serving
+    evidence, _port, process = serving
     served = {fmt: kb("query", "--evidence", str(evidence), TERMS, "--format", fmt)
               for fmt in ("table", "json", "tsv", "csv")}
     process.send_signal(signal.SIGINT)

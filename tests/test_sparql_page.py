@@ -22,7 +22,7 @@ NO_ENGINE = """window.Worker = function () {
 };"""
 
 
-def select_examples(site) -> list:  # type: ignore[no-untyped-def]
+def select_examples(site) -> list:  # type: ignore[no-untyped-def]  # noqa: F811
     from kb.query.sparql import guard, load_examples
 
     return [e for e in load_examples(site.checked.evidence.config.queries_dir) if guard(e.text) in ("SELECT", "ASK")]
@@ -33,7 +33,7 @@ def shown_rows(page) -> list[list[str]]:  # type: ignore[no-untyped-def]
         "rows => rows.map(r => [...r.cells].map(c => c.dataset.term || c.textContent))")
 
 
-def answer_file(site, name: str) -> dict:  # type: ignore[no-untyped-def]
+def answer_file(site, name: str) -> dict:  # type: ignore[no-untyped-def]  # noqa: F811
     text = (site.out_dir / "data" / "answers" / f"{name}.js").read_text(encoding="utf-8")
     return json.loads(re.search(r"\] = (\{.*\});\n$", text, re.DOTALL).group(1))
 
