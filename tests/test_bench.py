@@ -121,3 +121,25 @@ def test_site_floor_writes_the_same_files_and_renders_every_page(tmp_path: Path)
     _write_all(fresh, files)
     assert {p.relative_to(fresh).as_posix(): p.read_bytes() for p in fresh.rglob("*") if p.is_file()} == dict(files)
     assert _render_bare([("index.html", ["<p>a &amp; b</p>"])]) > len("<p>a &amp; b</p>")  # escaped: longer
+
+
+def test_querybench_measures_a_built_corpus(tmp_path: Path) -> None:
+    """``python -m bench.querybench`` on a corpus built once (kb serve alone, no page: the full run covers those)."""
+    import shutil
+
+    from bench import querybench
+    from kb.config import load_config
+    from kb.pipeline import build
+
+    evidence = tmp_path / "evidence"
+    shutil.copytree(ROOT / "tests" / "data" / "evidence", evidence)
+    build(load_config(evidence, out_dir=tmp_path / "site"))
+    out = tmp_path / "q.json"
+    assert querybench.main([str(evidence), str(tmp_path / "site"), "--json", str(out), "--peers", "none",
+                            "--no-page"]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert not data["errors"], data["errors"]
+    assert _positive(data["query_p50_ms"]) and _positive(data["cold_query_p50_ms"])
+    assert set(data["cold_queries"]) == set(data["warm_queries"]["servers"]["kb_serve"]) == {
+        p.stem for p in (evidence / "queries").glob("*.rq")}
+    assert data["machine"]["load_average_start"] and data["machine"]["load_average_end"]
