@@ -120,3 +120,14 @@ def test_errors_read_as_a_local_querys(serving):
     assert syntax.returncode == 3 and "line 1, column 17" in syntax.stderr
     refused = kb("query", "--evidence", str(evidence), "SELECT * WHERE { SERVICE <http://x/> { ?a ?b ?c } }")
     assert refused.returncode == 4 and "SERVICE is not allowed" in refused.stderr
+
+
+def test_kb_query_endpoint_can_name_kb_serve(serving):
+    """``--endpoint`` sends the KB's graph as default-graph-uri (as to Virtuoso): kb serve accepts it."""
+    evidence, port, _ = serving
+    named = kb("query", "--evidence", str(evidence), "--endpoint", f"http://127.0.0.1:{port}/sparql",
+               "claims-per-direction", "--format", "csv")
+    found = kb("query", "--evidence", str(evidence), "claims-per-direction", "--format", "csv")
+    assert named.returncode == 0, named.stderr
+    assert "answered by kb serve" not in named.stderr and "answered by kb serve" in found.stderr
+    assert named.stdout == found.stdout
