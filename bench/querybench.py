@@ -2,9 +2,9 @@
 on a corpus already built (``python -m bench --keep DIR`` or ``kb build``), so that it can be measured
 again without generating and building the corpus anew.
 
-In one run, in this order: ``kb query`` per example (after one untimed query, which rebuilds the
-cached store if the code changed since the build: that is a cache miss, not a query) without a server (cold: a process per query, the
-cached on-disk store), the examples warm on ``kb serve``, Virtuoso and the Oxigraph server
+In one run, in this order: ``kb query`` per example without a server (cold: a process per query,
+the cached on-disk store; after one untimed query, which rebuilds that store if the code changed
+since the build: a cache miss, not a query), the examples warm on ``kb serve``, Virtuoso and the Oxigraph server
 (:mod:`bench.peers`), and the SPARQL page (:mod:`bench.sparql_page`). The JSON has the same keys as
 the full run's (``query_p50_ms``, ``peer_query_p50_ms``, ``oxigraph_server_query_p50_ms``,
 ``cold_query_p50_ms``, ``sparql_page_interactive_ms``, ``sparql_page_first_result_ms``), the machine and
