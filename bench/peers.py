@@ -109,9 +109,31 @@ def kb_serve(evidence: Path, site: Path, timeout: float) -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}/sparql"
     try:
         wait_until(lambda: _answers(endpoint), 3600, "kb serve", process)
+        SERVE_PIDS[endpoint] = process.pid
         yield endpoint
     finally:
         stop(process)
+
+
+SERVE_PIDS: dict[str, int] = {}  # endpoint → kb serve's process id, for its memory
+
+
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """Proportional set size (shared pages split between sharers) of a process and its children, in MB."""
+    def pss(p: int) -> float:
+        try:
+            with open(f"/proc/{p}/smaps_rollup", encoding="ascii") as fh:
+                return next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) / 1024
+        except (OSError, StopIteration, ValueError):
+            return 0.0
+
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except OSError:
+        children = []
+    return {"server_pss_mb": round(pss(pid), 1), "workers_pss_mb": [round(pss(c), 1) for c in children],
+            "total_pss_mb": round(pss(pid) + sum(pss(c) for c in children), 1)}
 
 
 def _answers(endpoint: str) -> bool:
@@ -239,6 +261,8 @@ def measure(evidence: Path, site: Path, *, runs: int = 3, timeout: float = 600.0
         texts = {name: with_prologue[name] for name in examples}
         log(f"timing {len(texts)} example queries × {runs} runs on {', '.join(servers)}")
         timings = time_queries(servers, texts, runs, timeout, {"virtuoso": {"default-graph-uri": graph}})
+        if servers.get("kb_serve") in SERVE_PIDS:  # after the queries: the workers have warmed up and answered
+            result["kb_serve_memory"] = tree_memory_mb(SERVE_PIDS[servers["kb_serve"]])
     result["servers"] = timings
     result["p50_ms"] = {server: p50(per_query) for server, per_query in timings.items()}
     result["load_average_end"] = os.getloadavg()
