@@ -140,13 +140,15 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     finally:
         server.server_close()
 
+
 def _cached_store(config: Config) -> pyoxigraph.Store:
     """``kb serve --no-build``: the site must exist; the store is the cached one (or built now), held in memory."""
+    from kb.export.formats import site_dump
     from kb.pipeline import EvidenceError, query_store
     from kb.query.store import in_memory, open_cached
 
-    if not (config.out_dir / "data" / "kb.nt").is_file():
-        raise click.UsageError(f"{config.out_dir} is not a built site (no data/kb.nt): run kb build, or kb serve "
+    if site_dump(config.out_dir) is None:
+        raise click.UsageError(f"{config.out_dir} is not a built site (no data/kb.nt.gz): run kb build, or kb serve "
                                "without --no-build")
     cached = open_cached(config)
     if cached is not None:
