@@ -254,7 +254,10 @@ def generate(folder: Path, refs: int, claims: int, seed: int = 1, density: int =
     write_vocab(folder / "vocab")
     for query in sorted((ROOT / "evidence" / "queries").glob("*.rq")):
         shutil.copyfile(query, folder / "queries" / query.name)
-    (folder / "kb.toml").write_text((ROOT / "evidence" / "kb.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    settings = (ROOT / "evidence" / "kb.toml").read_text(encoding="utf-8")
+    # The curated corpus's releases are not this corpus's: their dumps stay behind (the tables come last).
+    settings = settings.split("\n[[releases]]", 1)[0].rstrip("\n") + "\n"
+    (folder / "kb.toml").write_text(settings, encoding="utf-8")
     docs_n = max(2, min(refs // 4, math.ceil(claims / density)))
     bib = BibGen(rng, (list(voc.populations.values()), list(voc.interventions.values()), list(voc.outcomes.values())))
     entries = [bib.entry(review=i < docs_n) for i in range(refs)]

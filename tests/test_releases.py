@@ -133,7 +133,7 @@ def test_build_keeps_every_release_dump_at_a_versioned_path(tmp_path):
     data_page = (out / "data.html").read_text(encoding="utf-8")  # listed for download, and for catalogues
     void = (out / "data" / "void.ttl").read_text(encoding="utf-8")
     for name in ("r1", "r2"):
-        assert f'href="data/releases/{name}/kb.nt.gz"' in data_page
+        assert f'href="data/releases/{name}/kb.nt.gz" download="kb-{name}.nt.gz"' in data_page  # not "kb.nt.gz" again
         assert f"<releases/{name}/kb.nt.gz>" in void
 
 

@@ -127,6 +127,16 @@ class DataFileInfo:
     def compressed(self) -> bool:
         return self.name.endswith(".gz")
 
+    @property
+    def download_name(self) -> str:
+        """The file's name once downloaded: a release's dump ``releases/2026-11/kb.nt.gz`` becomes
+        ``kb-2026-11.nt.gz``, so that it does not overwrite (or get mistaken for) the current ``kb.nt.gz``."""
+        folder, _, base = self.name.rpartition("/")
+        if not folder:
+            return base
+        stem, _, ext = base.partition(".")
+        return f"{stem}-{folder.rpartition('/')[2]}.{ext}"
+
 
 # What the dataset is, for catalogues (void.ttl, the schema:Dataset JSON-LD of the data page).
 DATASET_DESCRIPTION = ("Claims about peer support in mental health from the research literature, each traced to "

@@ -166,7 +166,7 @@ def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: I
     downloads = tuple(Download(Link(f"data/{f.name}", f.name), f"{f.label}, gzip" if f.compressed else f.label,
                                f.description, human_size(target / "data" / f.name),
                                "application/gzip" if f.compressed else f.media_type,
-                               (target / "data" / f.name).stat().st_size)
+                               (target / "data" / f.name).stat().st_size, f.download_name)
                       for f in data_files(res.ev) if (target / "data" / f.name).is_file())
     listed = ("claims.html", "bibliography.html", "gaps.html", "method.html", "network.html")
     csvs: dict[str, Link] = {}

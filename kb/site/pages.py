@@ -598,6 +598,7 @@ class Download:
     size: str
     media_type: str = ""
     bytes: int = 0
+    filename: str = ""  # the name a browser saves it under (the download attribute)
 
 
 @dataclass(kw_only=True)
