@@ -66,7 +66,17 @@ def _snapshot_at_revision(evidence_dir: Path, rev: str) -> Snapshot:
     with tempfile.TemporaryDirectory(prefix="kb-rev-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
-        return snapshot_of(Path(tmp) / rel)
+        try:
+            return snapshot_of(Path(tmp) / rel)
+        except EvidenceError as exc:
+            # Usually an older evidence model (fields added since): hundreds of problems in a temporary
+            # folder would bury the point. Say it once, with the first problem placed in the revision.
+            errors = exc.report.sorted()
+            first = errors[0].format().replace(f"{tmp}/", f"{rev}:") if errors else "no details"
+            raise StateError(
+                f"the evidence at revision '{rev}' does not load with this version of kb ({len(errors)} "
+                f"problem(s); the first: {first}). If the evidence model changed since, compare a site or "
+                f"dump built at that revision instead: kb diff OLD-SITE NEW") from None
 
 
 class ReleaseError(ValueError):

@@ -141,6 +141,24 @@ def test_git_revisions(tmp_path):
     assert "+ hope-pilot-added" in run("diff", "--evidence", evidence, "--rev", "HEAD..").stdout
 
 
+def test_a_revision_whose_evidence_no_longer_loads_is_one_clear_error(tmp_path):
+    """Regression: a revision from before the evidence model changed printed every missing field of every
+    claim (328 lines for the curated corpus) under a temporary folder's path; now one line says why."""
+    repo = tmp_path / "repo"
+    shutil.copytree(FIXTURE, repo / "evidence")
+    claims = repo / "evidence" / CLAIMS
+    claims.write_text(claims.read_text().replace("finding_type: effect\n", ""))  # as an older model wrote them
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "old model"], cwd=repo, check=True)
+    result = run("diff", "--evidence", str(repo / "evidence"), "--rev", "HEAD..HEAD")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "the evidence at revision 'HEAD' does not load with this version of kb" in result.stderr
+    assert "HEAD:evidence/claims/" in result.stderr and "kb-rev-" not in result.stderr
+
+
 def test_errors_exit_2_without_a_traceback(tmp_path):
     for args in (("diff",), ("diff", str(FIXTURE)), ("diff", str(FIXTURE), str(tmp_path / "nowhere")),
                  ("diff", "--evidence", str(FIXTURE), "--rev", "nonsense"),
