@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kb.ids import BIDI_CONTROLS, CONTROL_CHARS
+
 DEFAULT_BASE_IRI = "https://w3id.org/peer-support-kb/"
 ONTOLOGY_NS = "https://w3id.org/peer-support-kb/ontology#"
 
@@ -88,6 +90,7 @@ def load_config(evidence_dir: Path | str = "evidence", **overrides: object) -> C
     toml_path = evidence_dir / "kb.toml"
     if toml_path.is_file():
         data = _read_toml(toml_path)
+        _check_text(toml_path, data)
         for key in (*_TEXT_SETTINGS, *_LIMITS):
             if key not in data:
                 continue
@@ -111,6 +114,26 @@ def load_config(evidence_dir: Path | str = "evidence", **overrides: object) -> C
         if isinstance(overrides.get(name), str):
             overrides[name] = Path(overrides[name])  # type: ignore[arg-type]
     return config.with_overrides(**overrides)
+
+
+def _check_text(path: Path, data: object, key: str = "") -> None:
+    """The rule every text the KB takes in follows: no control or bidi character in any value, written
+    as itself or as a TOML escape (``"\\u202e"``); tomllib refuses most raw controls, not these."""
+    if isinstance(data, dict):
+        for name, value in data.items():
+            _check_text(path, value, name)
+    elif isinstance(data, list):
+        for value in data:
+            _check_text(path, value, key)
+    elif isinstance(data, str):
+        for pattern, code, what in ((CONTROL_CHARS, "config-control-char", "control character"),
+                                    (BIDI_CONTROLS, "config-bidi-control", "bidirectional control character")):
+            found = pattern.search(data)
+            if found:
+                char = found.group(0)
+                shown = f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+                raise ConfigError(f"{path}{_line_of(path, key)}: {code} [{key}] {key} holds the {what} {shown} "
+                                  "(invisible in most editors); expected printable text")
 
 
 def _line_of(path: Path, key: str) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from kb.ids import BIDI_CONTROLS, CONTROL_CHARS
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -101,8 +103,8 @@ class Report:
         )
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = CONTROL_CHARS
+_BIDI = BIDI_CONTROLS
 MAX_REPORTED = 20  # per kind and file: a file full of NULs should not flood the terminal
 
 

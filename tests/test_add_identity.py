@@ -195,6 +195,23 @@ def test_item2_a_title_that_decodes_to_nothing_is_refused_by_add_and_check(evide
     assert [(p.code, p.field) for p in problems] == [("bib-empty-title", "title")]  # SHACL does not repeat it
 
 
+@pytest.mark.parametrize(("author", "which"), [("\\relax", "name 1 of 1"), ("{}", "name 1 of 1"),
+                                               ("Smith, Jo and {\\relax}", "name 2 of 2")])
+def test_item2_an_author_that_decodes_to_nothing_is_refused_by_add_and_check(evidence_copy: Path, tmp_path: Path,
+                                                                             author: str, which: str) -> None:
+    """Sibling of item 2: ``author = {\\relax}`` was accepted and became a person with an empty name."""
+    source = tmp_path / "t.bib"
+    source.write_text(article("t2020", "Hello", author, 2020))
+    before = tree_digest(evidence_copy)
+    result = cli("add", "--evidence", str(evidence_copy), str(source))
+    assert result.exit_code == 1 and tree_digest(evidence_copy) == before
+    assert f"bib-empty-name [author] author '{author}': {which} shows as nothing" in result.stderr
+    bib = evidence_copy / "references.bib"
+    bib.write_text(bib.read_text() + "\n" + article("t2020", "Hello", author, 2020))
+    assert [(p.code, p.field) for p in check(load_config(evidence_copy)).report.errors] == [
+        ("bib-empty-name", "author")]
+
+
 @pytest.mark.parametrize(("kind", "hint"), [("mvbook", "use @book"), ("patent", "use @misc"),
                                             ("set", "import the entries it stands for")])
 def test_item2_types_the_graph_does_not_model_are_refused_with_the_fit(evidence_copy: Path, tmp_path: Path,

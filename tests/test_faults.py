@@ -262,6 +262,41 @@ def test_item11_the_same_rule_for_vocabularies_and_example_queries(evidence_copy
     assert f"{evidence_copy / 'queries' / 'bidi.rq'}:2:25: query-bidi-control" in result.stderr
 
 
+def test_item11_escapes_that_stand_for_control_or_bidi_characters(evidence_copy: Path) -> None:
+    """Regression: ``"\\u202e"``, ``"\\a"`` and ``"\\0"`` written as escapes in a double-quoted YAML value
+    passed the check of the raw file and reached the graph and the HTML."""
+    path = evidence_copy / CLAIMS
+    text = path.read_text()
+    path.write_text(text.replace("  - id: ", '  - notes: "x \\u202e y \\a z"\n    id: ', 1))
+    line = line_of(path, 'notes: "x')
+    before = tree_digest(evidence_copy)
+    result = cli("check", "--evidence", str(evidence_copy))
+    assert result.exit_code == 1
+    assert f"{path}:{line}:12: yaml-bidi-control an escape in this quoted value stands for the bidirectional " \
+           "control character \\u202e" in result.stderr
+    assert f"{path}:{line}:12: yaml-control-char an escape in this quoted value stands for the control character " \
+           "\\x07" in result.stderr
+    assert tree_digest(evidence_copy) == before
+
+
+@pytest.mark.parametrize("written", ["\u202e", "\\u202e", "\\u0007"])
+def test_item11_kb_toml_text_follows_the_same_rule(evidence_copy: Path, written: str) -> None:
+    """Regression: a bidi control in kb.toml's title (raw, or as a TOML escape) passed kb check and reached
+    87 files of the site; tomllib itself refuses only raw C0 controls."""
+    toml = evidence_copy / "kb.toml"
+    text = toml.read_text()
+    key = next(line.split("=")[0].strip() for line in text.splitlines() if line.startswith("title"))
+    toml.write_text(text.replace('title = "', f'title = "{written}', 1))
+    line = line_of(toml, 'title = "')
+    result = cli("check", "--evidence", str(evidence_copy))
+    assert result.exit_code == 1 and key == "title"
+    code = "config-control-char" if "0007" in written else "config-bidi-control"
+    assert f"{toml}:{line}:9: {code} [title] title holds the " in result.stderr
+    assert "expected printable text" in result.stderr
+    assert cli("build", "--evidence", str(evidence_copy), "--out", str(evidence_copy.parent / "site")).exit_code == 1
+    assert not (evidence_copy.parent / "site").exists()
+
+
 # --- item 12: YAML 1.1 numbers -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("written", "read_as", "why"), [("010", "8", "octal (a leading 0)"),

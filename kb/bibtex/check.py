@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from kb.bibtex.display import latex_to_text
 from kb.bibtex.parse import RawBlock
-from kb.bibtex.values import MacroTable, Value, evaluate, normalise_doi
+from kb.bibtex.values import MacroTable, Value, evaluate, normalise_doi, parse_persons
 from kb.ids import CITEKEY_RE
 from kb.problems import Problem, Severity, did_you_mean, error, warning
 
@@ -180,6 +180,14 @@ def _check_display(record: EntryRecord, name: str, value: Value) -> None:
         record.problem("bib-empty-title", f"title '{value.text[:80]}' shows as nothing once its LaTeX is decoded "
                        "(a macro the KB does not know, such as \\TUG, is dropped)", name,
                        expected="a title with visible text", hint="write out the text the macro stands for")
+    if name in ("author", "editor") and value.text.strip() and not value.error:
+        people, truncated = parse_persons(value.text)
+        blank = [n for n, p in enumerate(people, 1) if not latex_to_text(f"{p.given} {p.family}").strip()]
+        if blank or not (people or truncated):
+            which = f"name {blank[0]} of {len(people)}" if blank else "no name"
+            record.problem("bib-empty-name", f"{name} '{value.text[:80]}': {which} shows as nothing once its LaTeX "
+                           "is decoded", name, expected="names with visible text, separated by ' and '",
+                           hint="write out the name (a macro the KB does not know, such as \\relax, is dropped)")
     if name == "url" and value.text and not value.error:
         url = value.text.strip()
         if not re.match(r"^https?://", url, re.IGNORECASE) or re.search(r"\s", url):

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import yaml
 
+from kb.ids import BIDI_CONTROLS, CONTROL_CHARS
 from kb.io.reading import InputTooLarge, os_error_text, read_capped
-from kb.problems import Problem, bad_characters, error
+from kb.problems import Problem, bad_characters, error, escape_char
 
 try:  # libyaml is ~10x faster and still records marks on nodes.
     _Base: type = yaml.CSafeLoader
@@ -126,7 +127,7 @@ def parse_yaml(text: str, path: Path | str) -> tuple[Value | None, list[Problem]
         problems.append(error(path, second, "yaml-multiple-documents",
                               "the file has more than one YAML document ('---')",
                               expected="exactly one document", hint="split it into several files or remove '---'"))
-    converter = _Converter(str(path))
+    converter = _Converter(str(path), text)
     value = converter.convert(documents[0])
     return value, problems + converter.problems
 
@@ -182,10 +183,24 @@ def _unclosed_quote(lines: list[str]) -> tuple[int, int] | None:
 
 
 class _Converter:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, text: str = "") -> None:
         self.path = path
+        self.text = text
         self.problems: list[Problem] = []
         self._seen: set[int] = set()
+
+    def _escaped_controls(self, node: yaml.ScalarNode, line: int, col: int) -> None:
+        """The text rule for what a double-quoted value decodes to: ``"\\u202e"`` or ``"\\a"`` written as an
+        escape passes the check of the raw file (:func:`kb.problems.bad_characters`) but not this one."""
+        written = self.text[node.start_mark.index:node.end_mark.index]
+        for pattern, code, what in ((CONTROL_CHARS, "yaml-control-char", "control character"),
+                                    (BIDI_CONTROLS, "yaml-bidi-control", "bidirectional control character")):
+            found = next((m.group(0) for m in pattern.finditer(node.value) if m.group(0) not in written), None)
+            if found is not None:
+                self.problems.append(error(
+                    self.path, line, code, f"an escape in this quoted value stands for the {what} "
+                    f"{escape_char(found)} (invisible in most editors)", col=col, expected="printable text",
+                    hint="delete the escape sequence"))
 
     def convert(self, node: yaml.Node, used_at: int | None = None) -> Value | None:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
@@ -201,6 +216,8 @@ class _Converter:
             return None
         if isinstance(node, yaml.ScalarNode):
             quoted = node.style in ("'", '"', "|", ">")
+            if node.style == '"':
+                self._escaped_controls(node, line, col)
             return Scalar(node.value, node.tag.removeprefix(_TAG), quoted, line, col)
         if isinstance(node, yaml.SequenceNode):
             return Sequence([self.convert(item) for item in node.value], line, col)
