@@ -56,6 +56,16 @@ def terminal_progress() -> Progress:
     return report
 
 
+@dataclass
+class Warm:
+    """What a long-running process (``kb serve``'s editors' loop, :mod:`kb.live`) keeps between builds.
+
+    Only caches: a build with a warm state writes the same bytes as a cold one.
+    """
+
+    parsed: dict[str, tuple[str, object]] = field(default_factory=dict)  # file → (bytes key, its records)
+
+
 class EvidenceError(Exception):
     """The evidence has errors: nothing was built or written."""
 
@@ -82,7 +92,7 @@ class Checked:
 
 
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql",
-          history: bool = False) -> Checked:
+          history: bool = False, warm: Warm | None = None) -> Checked:
     """Load every file, build the graph, validate; report every problem, raise on none.
 
     With ``history``, also read the releases' dumps and add the release history to the graph
@@ -95,7 +105,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     from kb.query.sparql import read_examples
 
     progress("loading evidence")
-    evidence, problems = load_evidence(config)
+    evidence, problems = load_evidence(config, warm.parsed if warm is not None else None)
     report = Report(problems)
     progress(f"loaded {len(evidence.references)} references, {len(evidence.claims)} claims")
     if any(p.code in FILE_FATAL and p.path == str(config.references_path) for p in problems):
@@ -176,16 +186,17 @@ class BuildResult:
 
 
 def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
-          site: bool = True, jobs: int | None = None) -> BuildResult:
+          site: bool = True, jobs: int | None = None, warm: Warm | None = None) -> BuildResult:
     """Check, analyse and write graph dumps (and the site) to ``config.out_dir`` atomically.
 
     Files of the site whose inputs did not change since the last build into the same folder are
-    hard-linked from it rather than rendered again (:mod:`kb.site.reuse`).
+    hard-linked from it rather than rendered again (:mod:`kb.site.reuse`). ``warm`` is the state a
+    long-running process keeps between builds (:class:`Warm`).
     """
     from kb.analyse.analysis import analyse
 
     _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
-    checked = check(config, progress=progress, history=True)
+    checked = check(config, progress=progress, history=True, warm=warm)
     if not checked.report.ok(strict) or checked.graph is None:
         raise EvidenceError(checked.report)
     progress("analysing")

@@ -166,3 +166,186 @@ def test_fingerprints_depend_on_values_not_on_object_identity() -> None:
     assert page_fingerprint(key, same_object) == page_fingerprint(key, equal_objects)
     changed = (Term(shared, "Recovery!", Link("outcomes/x.html", "Recovery")), other)
     assert page_fingerprint(key, changed) != page_fingerprint(key, same_object)
+
+
+# --- the editors' loop (kb serve watching the evidence folder; kb.live) -------------------------------
+
+
+def _fresh_equivalent(evidence: Path, out: Path, nanopubs: bytes) -> Path:
+    """A cold build of ``evidence`` into a new folder, starting from the same previous nanopublications."""
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "kb.nt.gz").write_bytes(b"")  # a folder kb build may replace
+    (out / "data" / "nanopubs.trig.gz").write_bytes(nanopubs)
+    return _build(evidence, out).out_dir
+
+
+class _Running:
+    """:meth:`kb.live.Loop.run` in a thread; :meth:`next` waits for its next rebuild."""
+
+    def __init__(self, loop, watcher) -> None:
+        import queue
+        import threading
+
+        self.rebuilds: queue.Queue = queue.Queue()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=loop.run, args=(self.rebuilds.put, self.stop, watcher), daemon=True)
+        self.thread.start()
+
+    def next(self, timeout: float = 120):
+        return self.rebuilds.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
+
+
+def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path) -> None:
+    from kb.live import Loop, Watcher
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    watcher = Watcher(config, poll=0.05, settle=0.05)
+    first = loop.build()
+    assert first.ok and first.key
+    nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+    running = _Running(loop, watcher)
+    try:
+        _edit_claim(evidence_copy)
+        rebuild = running.next()
+    finally:
+        running.close()
+    assert rebuild.ok and rebuild.changed == ["claims/shalaby2020peer.yaml"]
+    assert claim_page(CLAIM) in rebuild.result.written
+    assert claim_page("addiction-network-support-abstinence") in rebuild.result.reused
+    assert rebuild.key != first.key
+    assert "claims/shalaby2020peer.yaml changed: rebuilt in" in rebuild.summary()
+    assert MARK in (tmp_path / "site" / claim_page(CLAIM)).read_text(encoding="utf-8")
+    fresh = _fresh_equivalent(evidence_copy, tmp_path / "fresh", nanopubs)
+    assert _tree(tmp_path / "site") == _tree(fresh)
+
+
+def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: Path, tmp_path: Path) -> None:
+    from kb.live import Loop, Watcher
+
+    out = tmp_path / "site"
+    config = load_config(evidence_copy, out_dir=out)
+    loop = Loop(config)
+    watcher = Watcher(config, poll=0.05, settle=0.05)
+    assert loop.build().ok
+    before = _tree(out)
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    good = claims.read_text(encoding="utf-8")
+    running = _Running(loop, watcher)
+    try:
+        claims.write_text(good.replace("statement: >-", "statement: [unclosed", 1), encoding="utf-8")
+        failed = running.next()
+        assert not failed.ok and failed.problems
+        assert all(p.path == str(claims) for p in failed.problems if p.severity == "error")
+        assert "rebuild failed" in failed.summary() and "still serving the last good site" in failed.summary()
+        assert _tree(out) == before
+        claims.write_text(good, encoding="utf-8")  # fixed: the next rebuild succeeds
+        again = running.next()
+    finally:
+        running.close()
+    assert again.ok
+    assert _tree(out) == before
+
+
+def test_the_warm_state_reuses_the_records_of_unchanged_files(evidence_copy: Path, tmp_path: Path) -> None:
+    from kb.live import Loop
+
+    loop = Loop(load_config(evidence_copy, out_dir=tmp_path / "site"))
+    first = loop.build().result.checked.evidence
+    _edit_claim(evidence_copy)
+    second = loop.build().result.checked.evidence
+    assert second.references == first.references
+    assert all(a is b for a, b in zip(second.references, first.references, strict=True))  # not read again
+    edited = second.claims_by_id[CLAIM]
+    assert MARK in edited.statement and edited is not first.claims_by_id[CLAIM]
+
+
+def test_the_watcher_sees_a_change_a_new_file_and_a_removed_one_but_not_scratch_files(tmp_path: Path) -> None:
+    import threading
+
+    from kb.live import Watcher
+
+    evidence = tmp_path / "evidence"
+    (evidence / "claims").mkdir(parents=True)
+    (evidence / "claims" / "a.yaml").write_text("a", encoding="utf-8")
+    (evidence / "claims" / "b.yaml").write_text("b", encoding="utf-8")
+    watcher = Watcher(load_config(evidence, out_dir=tmp_path / "site"), poll=0.01, settle=0.01)
+    stop = threading.Event()
+    (evidence / "claims" / "a.yaml").write_text("a, edited", encoding="utf-8")
+    (evidence / "claims" / "b.yaml").unlink()
+    (evidence / "claims" / "c.yaml").write_text("c", encoding="utf-8")
+    (evidence / "claims" / ".a.yaml.swp").write_text("scratch", encoding="utf-8")
+    (evidence / "claims" / "a.yaml~").write_text("backup", encoding="utf-8")
+    assert watcher.wait(stop) == ["claims/a.yaml", "claims/b.yaml", "claims/c.yaml"]
+    stop.set()
+    assert watcher.wait(stop) is None
+
+
+def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy: Path, tmp_path: Path) -> None:
+    """The loop end to end: ``kb serve`` says what it rebuilt, serves the new page and answers SPARQL from the
+    rebuilt store; a broken file is reported and the last good site and store go on being served."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.parse
+    import urllib.request
+
+    process = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--evidence", str(evidence_copy), "--out",
+                                str(tmp_path / "site"), "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+
+    def line_with(pattern: str) -> re.Match:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            if not line and process.poll() is not None:
+                pytest.fail(f"kb serve exited {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
+            found = re.search(pattern, line)
+            if found:
+                return found
+        pytest.fail(f"kb serve never printed {pattern!r}")
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def statement() -> str:
+        query = f'SELECT ?s WHERE {{ ?c dcterms:identifier "{CLAIM}" ; psk:statement ?s }}'
+        url = f"http://127.0.0.1:{port}/sparql?" + urllib.parse.urlencode({"query": query})
+        with opener.open(url, timeout=30) as answer:
+            return json.loads(answer.read())["results"]["bindings"][0]["s"]["value"]
+
+    def page() -> str:
+        with opener.open(f"http://127.0.0.1:{port}/{claim_page(CLAIM)}", timeout=30) as answer:
+            return answer.read().decode("utf-8")
+
+    try:
+        port = int(line_with(r"SPARQL at http://127\.0\.0\.1:(\d+)/sparql \(rebuilding when")[1])
+        assert MARK not in statement() and MARK not in page()
+        _edit_claim(evidence_copy)
+        line_with(r"claims/shalaby2020peer\.yaml changed: rebuilt in \d+\.\d s")
+        assert MARK in statement() and MARK in page()
+        record = json.loads((evidence_copy.parent / ".kb-cache" / "serve.json").read_text())
+        from kb.query.store import evidence_key
+
+        assert record["key"] == evidence_key(load_config(evidence_copy))  # kb query finds the rebuilt store
+        claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+        claims.write_text(claims.read_text(encoding="utf-8").replace("statement: >-", "statement: [x", 1),
+                          encoding="utf-8")
+        line_with(r"rebuild failed after .* still serving the last good site")
+        assert MARK in statement() and MARK in page()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0
+    assert "shalaby2020peer.yaml" in (process.stderr.read() if process.stderr else "")  # the error, on stderr

@@ -3,10 +3,11 @@ commands that change it (add, new-claim, release)."""
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -102,28 +103,43 @@ def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | Non
               help="Stop a SPARQL query that needs more than this many MiB of memory.")
 @click.option("--no-build", is_flag=True, help="Serve the site as last built, and the store kb build or kb query "
               "cached for the current evidence (quicker to start; the pages may be older than the evidence).")
-def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memory: int, no_build: bool) -> None:
+@click.option("--no-watch", is_flag=True, help="Do not rebuild when the evidence changes.")
+def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memory: int, no_build: bool,
+          no_watch: bool) -> None:
     """Build the site, then serve it on 127.0.0.1 with a SPARQL endpoint at /sparql (Ctrl-C stops).
 
     The endpoint answers the SPARQL 1.1 Protocol (GET and POST; JSON, XML, CSV and TSV results,
     Turtle, N-Triples or RDF/XML graphs) from the KB held in memory, read-only like kb query, each
     query in its own process within --timeout and --max-memory. kb query uses it while it runs.
+    While it serves, it watches the evidence folder and rebuilds the site and the store when a file
+    changes (the editors' loop); a rebuild that fails keeps the last good site.
     """
     import os
+    import threading
 
+    from kb.live import Loop, Rebuild, Watcher
+    from kb.pipeline import quiet, terminal_progress
     from kb.query.endpoint import PATH, Endpoint
     from kb.query.isolate import Limits
-    from kb.query.serving import Running, announced
+    from kb.query.serving import Running, forget, record
     from kb.query.store import evidence_key
     from kb.remote.publish import default_graph_iri
     from kb.site.serve import HOST, make_server
 
     config = load_config(evidence_dir, out_dir=out_dir)
-    key = evidence_key(config)  # before the build reads the files: an edit meanwhile makes it stale, never wrong
+    loop = Loop(config, progress=terminal_progress())
+    watcher = None if no_watch else Watcher(config)  # before the build reads the files: no edit is missed
     if no_build:
+        key = evidence_key(config)
         store = _cached_store(config)
     else:
-        store = _build_site(evidence_dir, out_dir, strict=False, jobs=None).checked.kg.store  # the rest is dropped
+        first = loop.build()
+        if first.result is None:
+            _failed_first_build(first)
+        print_problems(first.result.report.warnings)
+        reused = f" ({len(first.result.reused)} unchanged since the last build)" if first.result.reused else ""
+        click.echo(f"built {len(first.result.files)} files in {first.result.out_dir}{reused}")
+        key, store = first.key, first.result.checked.kg.store  # the rest is dropped
     endpoint = Endpoint(store, graph=default_graph_iri(config.base_iri), key=key,
                         limits=Limits(timeout=timeout, max_memory_mib=max_memory))
     try:
@@ -131,14 +147,52 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     except OSError as exc:
         raise click.UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror} (use --port)") from None
     base = f"http://{HOST}:{server.server_port}"
+    running = Running(HOST, server.server_port, os.getpid(), key)
+
+    def rebuilt(rebuild: Rebuild) -> None:
+        nonlocal running
+        print_problems(rebuild.problems if rebuild.result is None else rebuild.result.report.warnings)
+        if rebuild.result is not None:
+            endpoint.replace(rebuild.result.checked.kg.store, rebuild.key)
+            running = Running(HOST, server.server_port, os.getpid(), rebuild.key)
+            with contextlib.suppress(OSError):
+                record(config.store_cache_dir, running)  # kb query finds the new store's key
+        click.echo(rebuild.summary())
+
+    stop = threading.Event()
+    serving = threading.Thread(target=server.serve_forever, name="kb-serve", daemon=True)
+    with contextlib.suppress(OSError):
+        record(config.store_cache_dir, running)
     try:
-        with announced(config.store_cache_dir, Running(HOST, server.server_port, os.getpid(), key)):
-            click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH} (Ctrl-C to stop)")
-            server.serve_forever()
+        serving.start()
+        watching = " (rebuilding when the evidence changes)" if watcher is not None else ""
+        click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH}{watching} (Ctrl-C to stop)")
+        loop.progress = quiet
+        if watcher is not None:
+            loop.run(rebuilt, stop, watcher)
+        else:
+            stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
+        if serving.is_alive():
+            server.shutdown()
         server.server_close()
+        forget(config.store_cache_dir, os.getpid())
+
+
+def _failed_first_build(first: object) -> NoReturn:
+    """``kb serve``'s first build failed: say why, as ``kb build`` would, and stop."""
+    from kb.live import Rebuild
+
+    assert isinstance(first, Rebuild)
+    if first.problems:
+        print_problems(first.problems)
+        fail(f"kb serve: {first.failure}; nothing was written")
+    if first.usage:
+        raise click.UsageError(first.failure)
+    fail(f"kb serve: {first.failure}")
 
 
 def _cached_store(config: Config) -> pyoxigraph.Store:

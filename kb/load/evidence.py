@@ -49,8 +49,12 @@ class Evidence:
         return out
 
 
-def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
-    """Read references, citation lists, claims, vocabularies, archived sources and reviews' inclusions."""
+def load_evidence(config: Config,
+                  memory: dict[str, tuple[str, object]] | None = None) -> tuple[Evidence, list[Problem]]:
+    """Read references, citation lists, claims, vocabularies, archived sources and reviews' inclusions.
+
+    ``memory`` is the in-memory parse cache of a long-running process (:class:`kb.load.parsecache.ParseCache`).
+    """
     from kb.bibtex.load import load_references
     from kb.io.procs import no_gc, usable_cpus
     from kb.load.claims import load_citations, load_claim_file, load_claims
@@ -60,7 +64,8 @@ def load_evidence(config: Config) -> tuple[Evidence, list[Problem]]:
     from kb.load.sources import load_sources
     from kb.load.vocab import load_vocabulary
 
-    cache = ParseCache(config.store_cache_dir / "parsed" if config.parse_cache else None)
+    cache = ParseCache(config.store_cache_dir / "parsed" if config.parse_cache else None,
+                       memory if config.parse_cache else None)
     problems: list[Problem] = []
     for folder in (config.claims_dir, config.citations_dir, config.inclusions_dir, config.vocab_dir, config.sources_dir,
                    config.queries_dir):

@@ -5,6 +5,10 @@ Editors rebuild many times a day after touching one claim file; parsing 10,000 B
 pickled under ``.kb-cache/parsed/``, keyed by the file's path and bytes and by the source of the
 loader modules (so a code change never serves stale records). Writes are atomic; a corrupt or
 unreadable entry is ignored and rebuilt. One entry is kept per file path.
+
+A long-running process (``kb serve``'s editors' loop) passes ``memory``, a dict it keeps between
+builds: the records of a file whose bytes are unchanged are then the very objects of the last build
+(records are frozen), without reading their pickle again.
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ def _code_digest() -> str:
 class ParseCache:
     """Cached results of ``load(path)`` for files whose bytes are unchanged."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, memory: dict[str, tuple[str, object]] | None = None) -> None:
         self.folder = folder
+        self.memory = memory  # file path → (key of its bytes, its records), kept by the caller
 
     def load(self, path: Path, loader: Callable[[Path], T]) -> T:
         """``loader(path)``, from the cache if the bytes are unchanged (one file; bench.stages times it)."""
@@ -55,30 +60,46 @@ class ParseCache:
         Python; the records come back pickled, as they are stored here anyway).
         """
         results: list = [None] * len(tasks)
-        misses: list[tuple[int, Path | None]] = []
+        misses: list[tuple[int, Path | None, str | None]] = []
         for i, (path, _loader) in enumerate(tasks):
-            entry = self._entry(path)
+            key = self._key(path)
+            remembered = self.memory.get(str(path)) if self.memory is not None and key is not None else None
+            if remembered is not None and remembered[0] == key:
+                results[i] = remembered[1]
+                continue
+            entry = self._entry(path, key)
             hit = self._read(entry) if entry is not None else _MISSING
             if hit is _MISSING:
-                misses.append((i, entry))
+                misses.append((i, entry, key))
             else:
                 results[i] = hit
-        values = _parse([tasks[i] for i, _ in misses], jobs)
-        for (i, entry), value in zip(misses, values, strict=True):
+                self._remember(path, key, hit)
+        values = _parse([tasks[i] for i, _, _ in misses], jobs)
+        for (i, entry, key), value in zip(misses, values, strict=True):
             results[i] = value
+            self._remember(tasks[i][0], key, value)
             if entry is not None:
                 self._store(entry, value)
         return results
 
-    def _entry(self, path: Path) -> Path | None:
-        if self.folder is None:
+    def _key(self, path: Path) -> str | None:
+        """A hash of the file's bytes and of the loader code (None if the file cannot be read)."""
+        if self.folder is None and self.memory is None:
             return None
         try:
             data = path.read_bytes()
         except OSError:
             return None
+        return hashlib.sha256(_code_digest().encode() + b"\0" + data).hexdigest()[:32]
+
+    def _remember(self, path: Path, key: str | None, value: object) -> None:
+        if self.memory is not None and key is not None:
+            self.memory[str(path)] = (key, value)
+
+    def _entry(self, path: Path, key: str | None) -> Path | None:
+        if self.folder is None or key is None:
+            return None
         slot = hashlib.sha256(str(path).encode()).hexdigest()[:16]
-        key = hashlib.sha256(_code_digest().encode() + b"\0" + data).hexdigest()[:32]
         return self.folder / f"{slot}-{key}.pickle"
 
     @staticmethod

@@ -1,0 +1,155 @@
+"""The editors' loop: ``kb serve`` watches the evidence folder and rebuilds as files change.
+
+Like a static-site generator's dev server. The folder is polled (the size, mtime, ctime and inode
+of every file, a few milliseconds even at 50,000 claims in 250 files; no dependency, works on every
+file system), and a change is rebuilt once the folder has been quiet for a moment, so an editor's
+save (temp file, rename) is one rebuild. The rebuild is :func:`kb.pipeline.build` with a
+:class:`~kb.pipeline.Warm` state kept in memory between builds (the parsed records of unchanged files
+are not read again); its output is the same bytes as a cold ``kb build`` of the same evidence. A
+rebuild that fails (an error in the evidence, a full disk) changes nothing: the last good site and
+store go on being served, and the next change is tried again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kb.config import Config
+from kb.pipeline import EvidenceError, OutputError, Progress, Warm, build, quiet
+
+if TYPE_CHECKING:
+    from kb.pipeline import BuildResult
+    from kb.problems import Problem
+
+Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode: any write or replace changes one
+POLL_S = 0.2
+SETTLE_S = 0.15  # a change is rebuilt once the folder has been this long without another
+IGNORED_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".bak")  # editors' scratch files
+
+
+def scan(folder: Path, skip: Iterable[Path] = ()) -> dict[str, Stat]:
+    """Every file under ``folder`` by relative name, with its stat; hidden and scratch files left out."""
+    skipped = {os.path.abspath(p) for p in skip}
+    out: dict[str, Stat] = {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(root, d) not in skipped)
+        for name in files:
+            if name.startswith(".") or name.endswith(IGNORED_SUFFIXES) or name == "4913":  # vim's probe file
+                continue
+            path = os.path.join(root, name)
+            try:
+                st = os.stat(path)
+            except OSError:  # deleted between the listing and the stat: the next scan sees it gone
+                continue
+            out[os.path.relpath(path, folder)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return out
+
+
+def differences(before: dict[str, Stat], after: dict[str, Stat]) -> list[str]:
+    """The files added, removed or changed, sorted."""
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
+class Watcher:
+    """Polls an evidence folder; :meth:`wait` returns once files changed and the folder settled."""
+
+    def __init__(self, config: Config, poll: float = POLL_S, settle: float = SETTLE_S) -> None:
+        self.folder = Path(os.path.abspath(config.evidence_dir))
+        self.skip = (Path(os.path.abspath(config.store_cache_dir)), Path(os.path.abspath(config.out_dir)))
+        self.poll, self.settle = poll, settle
+        self.seen = scan(self.folder, self.skip)
+
+    def wait(self, stop: threading.Event) -> list[str] | None:
+        """The files changed since the last call (at least one), or None once ``stop`` is set."""
+        while not stop.wait(self.poll):
+            now = scan(self.folder, self.skip)
+            if now == self.seen:
+                continue
+            while not stop.wait(self.settle):  # wait for the editor (or git checkout) to finish writing
+                later = scan(self.folder, self.skip)
+                if later == now:
+                    break
+                now = later
+            changed = differences(self.seen, now)
+            self.seen = now
+            if changed:
+                return changed
+        return None
+
+
+@dataclass
+class Rebuild:
+    """One build of the loop: what changed, how long it took, and its result or why it failed."""
+
+    changed: list[str]
+    seconds: float
+    key: str  # the evidence key of what was read (kb.query.store.evidence_key), taken before the build
+    result: BuildResult | None = None
+    problems: list[Problem] = field(default_factory=list)  # errors (and warnings) of a failed build
+    failure: str = ""  # an output error (disk full, …), or the count of errors in the evidence
+    usage: bool = False  # the failure is the command's (an output folder that must not be replaced)
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+    def summary(self) -> str:
+        """One line for the terminal: what was rebuilt and how long it took."""
+        what = _names(self.changed)
+        if self.result is None:
+            return (f"{what}: rebuild failed after {self.seconds:.1f} s ({self.failure}); "
+                    "still serving the last good site")
+        pages = [p for p in self.result.written if not p.startswith("data/")]
+        return (f"{what}: rebuilt in {self.seconds:.1f} s ({len(pages)} page(s) and files rendered, "
+                f"{len(self.result.reused)} unchanged)")
+
+
+def _names(changed: list[str]) -> str:
+    if not changed:
+        return "built"
+    shown = ", ".join(changed[:3])
+    return f"{shown} and {len(changed) - 3} more changed" if len(changed) > 3 else f"{shown} changed"
+
+
+class Loop:
+    """Builds ``config``'s site, keeping the warm state between builds (:class:`kb.pipeline.Warm`)."""
+
+    def __init__(self, config: Config, *, progress: Progress = quiet, jobs: int | None = None) -> None:
+        self.config, self.progress, self.jobs = config, progress, jobs
+        self.warm = Warm()
+
+    def build(self, changed: list[str] | None = None) -> Rebuild:
+        """Build now; a failure is returned (with its problems), never raised, and the site stays as it was."""
+        from kb.query.store import evidence_key
+
+        started = time.monotonic()
+        changed = changed or []
+        try:
+            key = evidence_key(self.config)  # before the build reads the files: an edit meanwhile makes it stale
+        except OSError:
+            key = ""  # a file that cannot be read: the build reports it
+        try:
+            result = build(self.config, progress=self.progress, jobs=self.jobs, warm=self.warm)
+        except EvidenceError as exc:
+            return Rebuild(changed, time.monotonic() - started, key, problems=exc.report.problems,
+                           failure=f"{len(exc.report.errors)} error(s) in the evidence")
+        except OutputError as exc:
+            return Rebuild(changed, time.monotonic() - started, key, failure=str(exc))
+        except ValueError as exc:  # an output folder that must not be replaced, a code outside its value set
+            return Rebuild(changed, time.monotonic() - started, key, failure=str(exc), usage=True)
+        return Rebuild(changed, time.monotonic() - started, key, result)
+
+    def run(self, on_rebuild: Callable[[Rebuild], None], stop: threading.Event, watcher: Watcher | None = None) -> None:
+        """Rebuild on every change until ``stop`` is set; ``on_rebuild`` hears of each rebuild."""
+        watcher = watcher or Watcher(self.config)
+        while True:
+            changed = watcher.wait(stop)
+            if changed is None:
+                return
+            on_rebuild(self.build(changed))
