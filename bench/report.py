@@ -3,7 +3,8 @@
 Targets (for 10,000 references + 50,000 claims on a 2-core machine): every pipeline stage within
 3× its floor; ``kb build`` ≤ 30 s; warm queries on ``kb serve`` at a p50 no slower than Virtuoso's,
 and no example over 2× Virtuoso's time (both measured in the same run, :mod:`bench.peers`); a cold
-``kb query`` (no server) within its default 30 s timeout; incremental rebuild ≤ 5 s; ``kb --help``
+``kb query`` (no server) within its default 30 s timeout; one edited claim rebuilt ≤ 5 s by the editors'
+loop (``kb serve`` watching the evidence) and ≤ 20 s by a fresh ``kb build``; ``kb --help``
 ≤ 0.15 s; peak RSS of ``kb build`` ≤ 1.5 GiB. Ratios are the numbers to compare
 between runs: absolute seconds on a shared machine drift by ±30%.
 """
@@ -28,7 +29,8 @@ PEER_RATIO = 2.0  # issue 17: no example on kb serve slower than twice Virtuoso'
 TARGETS = {  # row → (limit, unit shown, JSON key)
     "kb build": (30.0, "s", "build_total_s"),
     "cold kb query p50": (KB_QUERY_TIMEOUT_S * 1000, "ms", "cold_query_p50_ms"),
-    "incremental": (5.0, "s", "incremental_s"),
+    "incremental": (5.0, "s", "incremental_s"),  # the editors' loop
+    "incremental kb build": (20.0, "s", "incremental_cli_s"),
     "kb --help": (0.15, "s", "help_s"),
     "peak RSS": (1536.0, "MB", "peak_rss_mb"),
 }
@@ -76,6 +78,7 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
         "cold kb query p50": (_s(result.get("cold_query_p50_ms")),
                               None if query_floor_s is None else startup + query_floor_s),
         "incremental": (result.get("incremental_s"), incremental_floor_s),
+        "incremental kb build": (result.get("incremental_cli_s"), incremental_floor_s),
         "kb --help": (result.get("help_s"), startup),
     }
     out = {}

@@ -1,0 +1,86 @@
+"""The editors' loop, timed: ``kb serve`` runs, one claim is edited, and the clock stops when the loop
+says the rebuild is done (and served: the endpoint has the new store by then).
+
+``incremental_s`` is the time from the file write to that line; ``kb serve`` prints the rebuild's own
+duration beside it (``rebuild_s``), so the watcher's poll and settle delays show as the difference.
+``kb serve`` first builds (with the caches the previous build left), so its warm state is the one an
+editor has after starting it; the endpoint is checked to answer with the edited statement.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import edit_one_claim
+
+READY = re.compile(r"SPARQL at http://127\.0\.0\.1:(\d+)/sparql")
+REBUILT = re.compile(r"changed: rebuilt in (\d+\.\d+) s")
+FAILED = re.compile(r"rebuild failed")
+
+
+class LoopError(Exception):
+    """``kb serve`` did not start, or did not rebuild the edit."""
+
+
+def measure(evidence: Path, site: Path, timeout: float = 3600.0) -> dict[str, Any]:
+    """Start ``kb serve``, edit one claim, time the rebuild; ``kb serve`` is stopped (by its pid) at the end."""
+    process = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--evidence", str(evidence), "--out", str(site),
+                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               stdin=subprocess.DEVNULL)
+    try:
+        started = time.perf_counter()
+        port = int(_wait_for(process, READY, timeout)[1])
+        startup = time.perf_counter() - started
+        edited = edit_one_claim(evidence)
+        written = time.perf_counter()
+        found = _wait_for(process, REBUILT, timeout)
+        incremental = time.perf_counter() - written
+        statement = _statement(port, edited)
+        if "(Edited for the incremental benchmark.)" not in statement:
+            raise LoopError(f"the endpoint does not answer with the edited statement: {statement[:200]!r}")
+        return {"incremental_s": incremental, "rebuild_s": float(found[1]), "serve_startup_s": startup,
+                "edited": str(edited.relative_to(evidence))}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def _wait_for(process: subprocess.Popen, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise LoopError(f"kb serve exited {process.returncode}: {process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+        if FAILED.search(line):
+            raise LoopError(f"the loop's rebuild failed: {line.strip()}")
+        found = pattern.search(line)
+        if found:
+            return found
+    raise LoopError(f"kb serve did not print {pattern.pattern!r} within {timeout:.0f} s")
+
+
+def _statement(port: int, edited: Path) -> str:
+    """The edited claim's statement as the endpoint answers it (the claim the benchmark edits is the
+    first whose statement carries the benchmark's mark)."""
+    query = ('SELECT ?s WHERE { ?c psk:statement ?s FILTER(CONTAINS(?s, "Edited for the incremental benchmark")) } '
+             "LIMIT 1")
+    url = f"http://127.0.0.1:{port}/sparql?" + urllib.parse.urlencode({"query": query})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=120) as answer:
+        bindings = json.loads(answer.read())["results"]["bindings"]
+    return bindings[0]["s"]["value"] if bindings else f"(no statement of {edited.name} is marked)"
