@@ -212,3 +212,18 @@ def test_feeds_are_valid_atom_with_stable_ids(tmp_path):
     untouched = feedparser.parse((out / "feeds" / "population" / "not_stated.atom").read_bytes())
     assert untouched.entries == []
     assert 'href="feeds/releases.atom"' in (out / "index.html").read_text()  # autodiscovery
+
+
+def test_without_releases_the_current_state_is_not_read(evidence_copy, monkeypatch) -> None:
+    """Regression (issue 17): every build read a snapshot of the whole graph (15 s at 2M triples) that only a
+    comparison with the latest release uses."""
+    import kb.diff.snapshot
+    from kb.config import load_config
+    from kb.pipeline import check
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("read_snapshot called without a release")
+
+    monkeypatch.setattr(kb.diff.snapshot, "read_snapshot", refuse)
+    checked = check(load_config(evidence_copy), history=True)
+    assert checked.history is not None and not checked.history.entries and checked.history.unreleased is None
