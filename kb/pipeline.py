@@ -100,7 +100,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     """
     from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import check_evidence
-    from kb.checks.shacl import shacl_problems
+    from kb.checks.scope import shacl_problems
     from kb.graph.build import build_graph
     from kb.query.sparql import read_examples
 
@@ -118,8 +118,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     graph = build_graph(evidence)
     progress(f"graph has {len(graph)} triples")
     if shacl:
-        progress("validating with SHACL")
-        report.extend(shacl_problems(evidence, graph, report.problems, engine=shacl_engine))
+        report.extend(shacl_problems(evidence, graph, report.problems, shacl_engine, progress))
     checked = Checked(evidence, graph, report)
     if history and not report.errors:
         progress("comparing releases")

@@ -349,3 +349,82 @@ def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy:
             process.wait(timeout=10)
     assert process.returncode == 0
     assert "shalaby2020peer.yaml" in (process.stderr.read() if process.stderr else "")  # the error, on stderr
+
+
+# --- SHACL on the claims of the changed claim files only (kb.checks.scope) ---------------------------
+
+
+def _focus_under(violation, iris) -> bool:
+    return any(violation.focus == iri or violation.focus.startswith(iri + "/") for iri in iris)
+
+
+def test_shacl_on_some_claims_finds_what_the_whole_graph_finds_for_them(evidence_copy: Path) -> None:
+    import pyoxigraph as ox
+
+    from kb.checks.shacl import shacl_violations
+    from kb.namespaces import PSK, SKOS
+    from kb.pipeline import check
+
+    checked = check(load_config(evidence_copy), shacl=False)
+    store, base = checked.graph.store, checked.evidence.config.base_iri
+    claims = sorted(base + "claim/" + c.id for c in checked.evidence.claims)
+    assert len(claims) >= 4
+    basis, closed, outcome, concept = claims[:4]
+    store.add(ox.Quad(ox.NamedNode(basis), ox.NamedNode(PSK + "certaintyBasis"), ox.Literal("vibes")))
+    store.add(ox.Quad(ox.NamedNode(closed), ox.NamedNode("http://example.org/sumary"), ox.Literal("x")))
+    finding = next(store.quads_for_pattern(ox.NamedNode(outcome), ox.NamedNode(PSK + "finding"), None)).object
+    for quad in list(store.quads_for_pattern(finding, ox.NamedNode(PSK + "outcome"), None)):
+        store.remove(quad)  # a finding without its outcome: minCount on the nested node
+    design = next(store.quads_for_pattern(ox.NamedNode(concept), ox.NamedNode(PSK + "design"), None)).object
+    for quad in list(store.quads_for_pattern(design, ox.NamedNode(SKOS + "inScheme"), None)):
+        store.remove(quad)  # a concept (not a claim file's) that the claim points at no longer conforms
+
+    everything = shacl_violations(checked.graph, base)
+    for chosen in ([basis], [closed, outcome], [concept], claims[4:], claims):
+        scoped = shacl_violations(checked.graph, base, claims=chosen)
+        assert scoped == [v for v in everything if _focus_under(v, chosen)], chosen
+    assert {v.focus for v in everything} >= {basis, closed, concept}
+    assert any(v.focus.startswith(outcome) for v in everything)
+
+
+def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence_copy: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.checks.shacl
+    from kb.pipeline import check
+
+    source = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    text = source.read_text(encoding="utf-8")
+    second = text.split("\n  - id: ")
+    # a second claim file holding the last claim (its ids renamed), so that one file can change alone
+    (evidence_copy / "claims" / "second.yaml").write_text(
+        "source: shalaby2020peer\nclaims:\n  - id: copy-" + second[-1], encoding="utf-8")
+
+    def run(config=None):
+        said: list[str] = []
+        checked = check(config or load_config(evidence_copy), progress=said.append)
+        return checked, [m for m in said if m.startswith("validating with SHACL")]
+
+    first, said = run()
+    assert said == ["validating with SHACL"] and first.report.ok()
+    _, said = run()
+    assert said == ["validating with SHACL: the 0 claims of 0 changed file(s)"]
+    _edit_claim(evidence_copy)
+    edited, said = run()
+    assert said == [f"validating with SHACL: the {len(second) - 1} claims of 1 changed file(s)"]
+    fresh, said = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / "other-cache"))
+    assert said == ["validating with SHACL"]
+    assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()]
+
+    vocab = evidence_copy / "vocab" / "schemes.ttl"
+    vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    _, said = run()
+    assert said == ["validating with SHACL"]  # not a claim file: everything again
+
+    from kb.checks.shacl_compiler import Violation
+
+    found = Violation(first.evidence.config.base_iri + "claim/x", None, "c", "m")
+    monkeypatch.setattr(kb.checks.shacl, "shacl_violations", lambda *_a, **_k: [found])
+    run()
+    monkeypatch.undo()
+    _, said = run()
+    assert said == ["validating with SHACL"]  # a validation that found something is never the baseline

@@ -15,6 +15,9 @@ from kb.namespaces import BIBO, CITO, DCTERMS, PROV, PSK, SKOS
 from kb.problems import Problem, error
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
+    import pyoxigraph as ox
     from rdflib import Graph
 
 # Graph property → the claim-file or BibTeX field an editor would fix.
@@ -48,8 +51,19 @@ def load_shapes(base_iri: str) -> Graph:
     return shapes
 
 
-def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql") -> list:
-    """Every violation of the shipped shapes, by the compiled-SPARQL engine or by pyshacl."""
+def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql",
+                     claims: Collection[str] | None = None) -> list:
+    """Every violation of the shipped shapes, by the compiled-SPARQL engine or by pyshacl.
+
+    With ``claims`` (claim IRIs), only those claims are validated (and their findings and figures), on a
+    small graph of their triples and of the triples of every node they point at: all their shapes
+    can see (:mod:`kb.checks.scope` says when that is the whole answer).
+    """
+    if claims is not None:
+        own = tuple(claims)
+        scoped = KnowledgeGraph(_claims_subgraph(graph.store, own), graph.locations)
+        return [v for v in shacl_violations(scoped, base_iri, engine)
+                if any(v.focus == iri or v.focus.startswith(iri + "/") for iri in own)]
     from kb.checks.shacl_compiler import Violation, compile_shapes, run_checks
 
     shapes = load_shapes(base_iri)
@@ -80,12 +94,15 @@ def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql
 
 
 def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Problem],
-                   engine: str = "sparql") -> list[Problem]:
-    """SHACL violations as problems at the file and line of the record they concern."""
+                   engine: str = "sparql", violations: list | None = None) -> list[Problem]:
+    """SHACL violations (``violations``, or all of the graph's) as problems at the file and line of the
+    record they concern."""
     already = {(p.path, p.line, p.field) for p in known}
     reported = _records_with_errors(evidence, known)
     out: dict[tuple, Problem] = {}
-    for violation in shacl_violations(graph, evidence.config.base_iri, engine):
+    if violations is None:
+        violations = shacl_violations(graph, evidence.config.base_iri, engine)
+    for violation in violations:
         focus = violation.focus
         if any(focus == iri or focus.startswith(iri + "/") for iri in reported):
             continue  # the record-level check already told the editor, with a better message
@@ -99,6 +116,27 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
                         field=field_name, hint="see kb/graph/schema/shapes.ttl")
         out[(file, line, field_name, violation.message, violation.value)] = problem
     return list(out.values())
+
+
+def _claims_subgraph(store: ox.Store, claims: tuple[str, ...]) -> ox.Store:
+    """The claims' triples (the claim, and the nodes under its IRI: findings, figures) and every triple of
+    each other node they point at (a work, a concept)."""
+    import pyoxigraph as ox
+
+    quads: list[ox.Quad] = []
+    pointed: set[ox.NamedNode] = set()
+    for iri in claims:
+        todo, prefix = [ox.NamedNode(iri)], iri + "/"
+        while todo:
+            for quad in store.quads_for_pattern(todo.pop(), None, None, ox.DefaultGraph()):
+                quads.append(quad)
+                if isinstance(quad.object, ox.NamedNode):
+                    (todo.append if quad.object.value.startswith(prefix) else pointed.add)(quad.object)
+    for node in sorted(pointed, key=str):
+        quads.extend(store.quads_for_pattern(node, None, None, ox.DefaultGraph()))
+    sub = ox.Store()
+    sub.extend(quads)
+    return sub
 
 
 def _shaped_triples(graph: KnowledgeGraph, base: str, shapes: object) -> list:

@@ -1,0 +1,129 @@
+"""Which claims SHACL must look at: after an edit of claim files only, the claims of those files.
+
+SHACL over the whole graph costs ~15 s at 2M triples, yet a claim's conformance depends only on its
+own triples (claims, their findings and figures are closed shapes under the claim's IRI) and on the
+triples of the works and concepts it points at (``pskshape:WorkRef``, the concept shapes), which
+come from the files other than the claim files. So when the last check whose SHACL found nothing at
+all (not even a violation hidden behind another problem) had the same other files and the same
+checking code, only the claims of the claim files changed since then can violate a shape, and only
+they are validated (:func:`kb.checks.shacl.shacl_violations` with ``claims``); the result is the
+one a full validation gives.
+
+The record of that clean check is ``.kb-cache/shacl-clean.json``: a digest of every evidence file
+other than the claim files and of the code that builds and checks the graph, and each claim file's
+digest (:mod:`kb.io.fingerprint`, so unchanged files are not read again). Anything else — no record,
+another context, a claim file added to an unchanged set is fine, a removed one is fine — falls back
+to validating everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from kb import __version__
+from kb.config import Config
+from kb.graph.build import KnowledgeGraph
+from kb.io.atomic import replace_cache_file
+from kb.io.fingerprint import digests
+from kb.load.evidence import Evidence
+from kb.problems import Problem
+
+RECORD = "shacl-clean.json"
+INDEX = "shacl-index.json"  # kb.io.fingerprint's stat index of the evidence files
+_KB = Path(__file__).resolve().parents[1]
+# What turns files into triples and triples into violations: a change to any of it means a full validation.
+_CODE = ("load", "bibtex", "graph", "checks", "model.py", "namespaces.py", "config.py", "ids.py", "problems.py")
+
+
+@cache
+def _code_digest() -> str:
+    digest = hashlib.sha256(f"kb {__version__}\n".encode())
+    for name in _CODE:
+        path = _KB / name
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file() and file.suffix in (".py", ".ttl"):
+                digest.update(str(file.relative_to(_KB)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The evidence as SHACL sees it: everything but the claim files as one digest, and each claim file's."""
+
+    context: str
+    claim_files: dict[str, str]  # path (as the claims carry it) → digest
+
+
+def inputs(config: Config) -> Inputs:
+    folder = config.evidence_dir
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".")
+                                                                          for part in p.relative_to(folder).parts))
+    claims_dir = config.claims_dir
+    hashed = digests(files, config.store_cache_dir / INDEX)
+    context = hashlib.sha256(f"{_code_digest()}\n{config.base_iri}\n".encode())
+    claim_files = {}
+    for file in files:
+        if file.parent == claims_dir and file.suffix == ".yaml":
+            claim_files[str(file)] = hashed[file]
+        else:
+            context.update(f"{file.relative_to(folder)}\0{hashed[file]}\0".encode())
+    return Inputs(context.hexdigest(), claim_files)
+
+
+def changed_claim_files(config: Config, now: Inputs) -> set[str] | None:
+    """The claim files changed since the last clean check, or None when everything must be validated."""
+    try:
+        record = json.loads((config.store_cache_dir / RECORD).read_text(encoding="utf-8"))
+        if record.get("context") != now.context or not isinstance(record.get("claim_files"), dict):
+            return None
+        before = record["claim_files"]
+    except (OSError, ValueError):
+        return None
+    return {path for path, digest in now.claim_files.items() if before.get(path) != digest}
+
+
+def remember_clean(config: Config, now: Inputs) -> None:
+    """Record that SHACL found nothing on ``now`` (a cache: failing to write it only costs time)."""
+    body = json.dumps({"context": now.context, "claim_files": now.claim_files}, sort_keys=True)
+    with contextlib.suppress(OSError):
+        config.store_cache_dir.mkdir(parents=True, exist_ok=True)
+        replace_cache_file(config.store_cache_dir / RECORD, body.encode("utf-8"))
+
+
+def forget_clean(config: Config) -> None:
+    """A validation found something: the next one validates everything."""
+    with contextlib.suppress(OSError):
+        (config.store_cache_dir / RECORD).unlink()
+
+
+def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Problem], engine: str = "sparql",
+                   progress: Callable[[str], None] = lambda _: None) -> list[Problem]:
+    """SHACL's problems (:func:`kb.checks.shacl.shacl_problems`): of the claims of the changed claim files
+    only, when the last clean validation allows it; else of the whole graph."""
+    from kb.checks import shacl
+    from kb.graph.iris import Minter
+
+    config = evidence.config
+    try:
+        now = inputs(config) if engine == "sparql" else None
+    except OSError:
+        now = None  # a file that cannot be read: loading has reported it; validate everything
+    changed = changed_claim_files(config, now) if now is not None else None
+    claims = None
+    if changed is not None:
+        claims = sorted({Minter(config.base_iri).claim(c.id) for c in evidence.claims if c.path in changed})
+        progress(f"validating with SHACL: the {len(claims)} claims of {len(changed)} changed file(s)")
+    else:
+        progress("validating with SHACL")
+    violations = shacl.shacl_violations(graph, config.base_iri, engine, claims=claims)
+    if now is not None and violations:
+        forget_clean(config)
+    elif now is not None:
+        remember_clean(config, now)
+    return shacl.shacl_problems(evidence, graph, known, engine, violations)
