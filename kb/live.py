@@ -5,7 +5,9 @@ of every file, a few milliseconds even at 50,000 claims in 250 files; no depende
 file system), and a change is rebuilt once the folder has been quiet for a moment, so an editor's
 save (temp file, rename) is one rebuild. The rebuild is :func:`kb.pipeline.build` with a
 :class:`~kb.pipeline.Warm` state kept in memory between builds (the parsed records of unchanged files
-are not read again); its output is the same bytes as a cold ``kb build`` of the same evidence. A
+are not read again, the last nanopublications are not parsed back); its output is the same bytes as
+a cold ``kb build`` of the same evidence. Rebuilds do not persist the store for ``kb query``: while
+the loop runs, ``kb query`` asks its endpoint, which answers from the rebuilt store. A
 rebuild that fails (an error in the evidence, a full disk) changes nothing: the last good site and
 store go on being served, and the next change is tried again.
 """
@@ -143,6 +145,7 @@ class Loop:
             return Rebuild(changed, time.monotonic() - started, key, failure=str(exc))
         except ValueError as exc:  # an output folder that must not be replaced, a code outside its value set
             return Rebuild(changed, time.monotonic() - started, key, failure=str(exc), usage=True)
+        self.warm.persist_store = False  # the first build's store stays for kb query; later ones are served
         return Rebuild(changed, time.monotonic() - started, key, result)
 
     def run(self, on_rebuild: Callable[[Rebuild], None], stop: threading.Event, watcher: Watcher | None = None) -> None:

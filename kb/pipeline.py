@@ -64,6 +64,10 @@ class Warm:
     """
 
     parsed: dict[str, tuple[str, object]] = field(default_factory=dict)  # file → (bytes key, its records)
+    # Persist the store for kb query? The loop's own endpoint answers kb query while it runs, and writing
+    # 2M triples to RocksDB is 15 s of every rebuild; the loop persists only its first build.
+    persist_store: bool = True
+    nanopubs: dict = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
 
 
 class EvidenceError(Exception):
@@ -207,7 +211,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with locked_folder(folder.parent, timeout=600):
-            rendered, staging = _write_and_swap(config, checked, analysis, folder, progress, site, jobs)
+            rendered, staging = _write_and_swap(config, checked, analysis, folder, progress, site, jobs, warm)
     except LockTimeoutError as exc:
         raise OutputError(f"{exc}; {out_dir} is as it was") from None
     except OSError as exc:
@@ -232,7 +236,7 @@ def site_folder(config: Config) -> Path:
 
 
 def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder: Path, progress: Progress,
-                    site: bool, jobs: int | None) -> tuple[Rendered, Path]:
+                    site: bool, jobs: int | None, warm: Warm | None) -> tuple[Rendered, Path]:
     """Under the folder's lock: clean a crashed build's leftovers, render into a staging folder, swap it in."""
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
@@ -243,10 +247,11 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
         staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
         manifest = manifest_path(config.store_cache_dir, config.out_dir)
         previous_nanopubs = folder / "data" / "nanopubs.trig.gz"  # read before the swap replaces it
-        rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs,
+        rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs, warm=warm,
                                  previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
-                                 alongside=lambda: _persist_store(config, checked, progress))
+                                 alongside=lambda: _persist_store(config, checked, progress)
+                                 if warm is None or warm.persist_store else None)
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         how = replace_dir(staging, folder)
         progress(f"swapped the new site in ({how})")
@@ -272,7 +277,8 @@ def _size(folder: Path) -> int:
 
 def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
                   jobs: int | None = None, previous: Previous | None = None,
-                  alongside: Callable[[], None] = lambda: None, previous_nanopubs: Path | None = None) -> Rendered:
+                  alongside: Callable[[], None] = lambda: None, previous_nanopubs: Path | None = None,
+                  warm: Warm | None = None) -> Rendered:
     """Write the data dumps (and, with ``site``, the rendered pages) into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site.
@@ -283,7 +289,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     from kb.export.fhir import fhir_bundle_bytes
     from kb.export.formats import data_files
     from kb.export.graphml import graphml_bytes
-    from kb.export.nanopub import nanopubs_trig
+    from kb.export.nanopub import claim_nanopubs, trig_bytes
+    from kb.export.nanopub_memo import Remembered
     from kb.export.rdf import write_graph, write_ntriples
     from kb.export.ris import ris_bytes
     from kb.export.table import claims_csv
@@ -297,6 +304,16 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     data.mkdir(parents=True, exist_ok=True)
 
     dumps = Rendered([])
+
+    remembered = Remembered(checked.evidence.config.store_cache_dir / "nanopubs",
+                            warm.nanopubs if warm is not None else None)
+    exported: list = []
+
+    def nanopubs() -> bytes:
+        """Each claim's nanopublication, keeping or superseding the last build's (read back, or remembered)."""
+        old = remembered.previous(previous_nanopubs) if previous_nanopubs is not None else None
+        exported.append(claim_nanopubs(checked.evidence, graph, old=old))
+        return trig_bytes(exported[0])
 
     def write_dumps() -> None:
         progress("writing data dumps")
@@ -312,8 +329,9 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                  "references.json.gz": lambda: csljson_bytes(evidence.references),
                  "references.ris.gz": lambda: ris_bytes(evidence.references),
                  "kb.fhir.json.gz": lambda: fhir_bundle_bytes(evidence),
-                 "nanopubs.trig.gz": lambda: nanopubs_trig(evidence, graph, previous=previous_nanopubs)}
+                 "nanopubs.trig.gz": nanopubs}
         small = {name: gz.compress(make()) for name, make in grown.items()}
+        remembered.remember(small["nanopubs.trig.gz"], exported[0])
         small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})
         for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good
             small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()

@@ -428,3 +428,51 @@ def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence
     monkeypatch.undo()
     _, said = run()
     assert said == ["validating with SHACL"]  # a validation that found something is never the baseline
+
+
+# --- the last nanopublications, remembered (kb.export.nanopub_memo) -------------------------------------
+
+
+def test_remembered_nanopubs_are_what_reading_the_file_back_gives(evidence_copy: Path, tmp_path: Path) -> None:
+    from kb.export.nanopub import block, read_previous
+    from kb.export.nanopub_memo import Remembered
+
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    written = out / "data" / "nanopubs.trig.gz"
+    cache = evidence_copy.parent / ".kb-cache" / "nanopubs"
+    assert len(list(cache.glob("*.pickle"))) == 1
+    remembered, read = Remembered(cache).previous(written), read_previous(written)
+    assert remembered.keys() == read.keys() and remembered
+    for claim, nanopub in read.items():
+        mine = remembered[claim]
+        assert (mine.code, mine.content_key(), block(mine)) == (nanopub.code, nanopub.content_key(), block(nanopub))
+        assert not mine.reused and mine.supersedes is None
+
+
+def test_a_previous_export_that_is_not_the_one_remembered_is_read_and_checked(evidence_copy: Path,
+                                                                                tmp_path: Path) -> None:
+    from kb.export.nanopub import NanopubError
+    from kb.export.nanopub_memo import Remembered
+
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    written = out / "data" / "nanopubs.trig.gz"
+    tampered = tmp_path / "tampered.trig.gz"
+    tampered.write_bytes(gz.compress(gz.read(written).replace(b"found some", b"found no", 1)))
+    with pytest.raises(NanopubError, match="does not match its Trusty URI"):
+        Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs", {}).previous(tampered)
+
+
+def test_an_edit_rebuilt_with_the_remembered_nanopubs_equals_one_that_reads_them_back(evidence_copy: Path,
+                                                                                       tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)  # the same previous site, for a build without the remembered export
+    _edit_claim(evidence_copy)
+    remembered = _tree(_build(evidence_copy, out).out_dir)
+    shutil.rmtree(evidence_copy.parent / ".kb-cache" / "nanopubs")
+    read_back = _tree(_build(evidence_copy, copy).out_dir)
+    assert remembered == read_back
+    assert gz.read(out / "data" / "nanopubs.trig.gz").count(b"npx:supersedes") == 1

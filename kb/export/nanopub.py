@@ -80,15 +80,17 @@ class Export:
 
 
 def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | None = None,
-                   sign_key: Path | None = None) -> Export:
-    """A nanopublication per claim (ordered by claim id), reusing or superseding ``previous``."""
+                   sign_key: Path | None = None, old: dict[str, Nanopub] | None = None) -> Export:
+    """A nanopublication per claim (ordered by claim id), reusing or superseding ``previous`` (or ``old``,
+    the previous export's nanopublications by claim IRI, when the caller has them already)."""
     import pyoxigraph as ox
 
     config = evidence.config
     mint = Minter(config.base_iri)
     created = data_timestamp(config)
     curator = _curator(config.extra.get("curator"), mint.dataset())
-    old = read_previous(previous) if previous is not None else {}
+    if old is None:
+        old = read_previous(previous) if previous is not None else {}
     signer = _signer(sign_key) if sign_key is not None else None
     export = Export()
     for claim in sorted(evidence.claims, key=lambda c: c.id):
@@ -130,7 +132,11 @@ def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | N
 def nanopubs_trig(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | None = None,
                   sign_key: Path | None = None) -> bytes:
     """The export as TriG bytes: shared prefixes, then one block per nanopublication."""
-    export = claim_nanopubs(evidence, kg, previous=previous, sign_key=sign_key)
+    return trig_bytes(claim_nanopubs(evidence, kg, previous=previous, sign_key=sign_key))
+
+
+def trig_bytes(export: Export) -> bytes:
+    """The export as TriG bytes: shared prefixes, then one block per nanopublication."""
     header = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items())
     return (header + "".join(block(n) for n in export.nanopubs)).encode("utf-8")
 
