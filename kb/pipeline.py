@@ -68,6 +68,7 @@ class Warm:
     # 2M triples to RocksDB is 15 s of every rebuild; the loop persists only its first build.
     persist_store: bool = True
     nanopubs: dict = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
+    dumps: dict = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
 
 
 class EvidenceError(Exception):
@@ -286,12 +287,12 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     their nanopublications and changed ones supersede theirs.
     """
     from kb.export.csljson import csljson_bytes
+    from kb.export.dumps import MemberCache, write_graph_dumps
     from kb.export.fhir import fhir_bundle_bytes
     from kb.export.formats import data_files
     from kb.export.graphml import graphml_bytes
     from kb.export.nanopub import claim_nanopubs, trig_bytes
     from kb.export.nanopub_memo import Remembered
-    from kb.export.rdf import write_graph, write_ntriples
     from kb.export.ris import ris_bytes
     from kb.export.table import claims_csv
     from kb.export.void import DataFile, void_turtle
@@ -317,11 +318,10 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
 
     def write_dumps() -> None:
         progress("writing data dumps")
-        # The graph dumps are streamed to disk one at a time: at a million triples each is hundreds of MB.
+        # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
         # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
-        write_ntriples(graph, data / "kb.nt.gz")
-        for fmt in ("ttl", "jsonld"):
-            write_graph(data / "kb.nt.gz", fmt, data / f"kb.{fmt}.gz")
+        write_graph_dumps(graph, data, MemberCache(checked.evidence.config.store_cache_dir / "dumps",
+                                                   warm.dumps if warm is not None else None))
         evidence = checked.evidence
         grown = {"claims.csv.gz": lambda: claims_csv(analysis),
                  "network.graphml.gz": lambda: graphml_bytes(analysis),

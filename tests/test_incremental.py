@@ -6,6 +6,7 @@ the inode stays the same. Every incremental result is also compared with a from-
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -476,3 +477,58 @@ def test_an_edit_rebuilt_with_the_remembered_nanopubs_equals_one_that_reads_them
     read_back = _tree(_build(evidence_copy, copy).out_dir)
     assert remembered == read_back
     assert gz.read(out / "data" / "nanopubs.trig.gz").count(b"npx:supersedes") == 1
+
+
+# --- the graph dumps in chunks, reused where unchanged (kb.export.dumps) -------------------------------
+
+
+def test_the_chunked_dumps_decompress_to_the_whole_graphs_serialisations(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.export.dumps
+    from kb.export.dumps import MemberCache, chunks, write_graph_dumps
+    from kb.export.rdf import graph_bytes, ntriples_bytes
+    from kb.pipeline import check
+    from tests.conftest import FIXTURE
+
+    monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", 3)  # many chunks from a small graph
+    kg = check(load_config(FIXTURE), shacl=False, history=True).kg
+    nt = ntriples_bytes(kg)
+    assert len(list(chunks(nt.splitlines()))) > 20
+    write_graph_dumps(kg, tmp_path, MemberCache(None))
+    assert gz.read(tmp_path / "kb.nt.gz") == nt
+    for fmt in ("ttl", "jsonld"):
+        assert gz.read(tmp_path / f"kb.{fmt}.gz") == graph_bytes(kg, fmt, nt), fmt
+
+
+def test_chunks_end_at_subjects_so_an_edit_changes_only_its_own(tmp_path: Path) -> None:
+    from kb.export.dumps import chunks
+
+    lines = sorted(f"<urn:s:{i:05d}> <urn:p> \"{j}\" .".encode() for i in range(3000) for j in range(3))
+    before = list(chunks(lines))
+    assert b"".join(before) == b"\n".join(lines) + b"\n" and len(before) > 10
+    subjects = [{line.split(b" ")[0] for line in chunk.splitlines()} for chunk in before]
+    assert all(not (a & b) for a, b in itertools.pairwise(subjects))  # no subject split
+    edited = [line.replace(b'"1"', b'"one"') if line.startswith(b"<urn:s:01234>") else line for line in lines]
+    after = list(chunks(edited))
+    assert len(after) == len(before) and sum(a != b for a, b in zip(before, after, strict=True)) == 1
+
+
+def test_a_rebuild_reuses_the_dump_members_of_unchanged_chunks(evidence_copy: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.export.dumps
+
+    monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", 3)
+    made: list[str] = []
+    real = kb.export.dumps._member
+    monkeypatch.setattr(kb.export.dumps, "_member", lambda text, fmt: made.append(fmt) or real(text, fmt))
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    first = len(made)
+    made.clear()
+    _edit_claim(evidence_copy)
+    _build(evidence_copy, out)
+    assert 0 < len(made) <= 3 * 2 < first  # the edited claim's chunk (and at most one more) in each format
+    elsewhere = tmp_path / "elsewhere"  # no members to reuse: every chunk compressed again, the same bytes
+    cold = build(load_config(evidence_copy, out_dir=elsewhere).with_overrides(cache_dir=tmp_path / "cache"))
+    for name in ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz"):
+        assert (out / "data" / name).read_bytes() == (cold.out_dir / "data" / name).read_bytes(), name
