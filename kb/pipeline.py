@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pyoxigraph
 
     from kb.analyse.analysis import Analysis
+    from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
     from kb.graph.build import KnowledgeGraph
@@ -69,6 +70,7 @@ class Warm:
     persist_store: bool = True
     nanopubs: dict = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
     dumps: dict = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
+    fhir: dict = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
 
 
 class EvidenceError(Exception):
@@ -87,6 +89,7 @@ class Checked:
     graph: KnowledgeGraph | None  # None if loading failed badly
     report: Report = field(default_factory=Report)
     history: History | None = None  # the releases and what each changed (check(history=True))
+    inputs: Inputs | None = None  # the files' digests, when stable while loading (kb.checks.scope)
 
     @property
     def kg(self) -> KnowledgeGraph:
@@ -105,12 +108,17 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     """
     from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import check_evidence
-    from kb.checks.scope import shacl_problems
+    from kb.checks.scope import inputs, shacl_problems, stable_inputs
     from kb.graph.build import build_graph
     from kb.query.sparql import read_examples
 
     progress("loading evidence")
+    try:
+        before: Inputs | None = inputs(config)  # what caches keyed by the files' digests may trust (kb.checks.scope)
+    except OSError:
+        before = None
     evidence, problems = load_evidence(config, warm.parsed if warm is not None else None)
+    stable = stable_inputs(config, before)
     report = Report(problems)
     progress(f"loaded {len(evidence.references)} references, {len(evidence.claims)} claims")
     if any(p.code in FILE_FATAL and p.path == str(config.references_path) for p in problems):
@@ -123,8 +131,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     graph = build_graph(evidence)
     progress(f"graph has {len(graph)} triples")
     if shacl:
-        report.extend(shacl_problems(evidence, graph, report.problems, shacl_engine, progress))
-    checked = Checked(evidence, graph, report)
+        report.extend(shacl_problems(evidence, graph, report.problems, stable, shacl_engine, progress))
+    checked = Checked(evidence, graph, report, inputs=stable)
     if history and not report.errors:
         progress("comparing releases")
         checked.history = release_history(checked)
@@ -289,6 +297,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     from kb.export.csljson import csljson_bytes
     from kb.export.dumps import MemberCache, write_graph_dumps
     from kb.export.fhir import fhir_bundle_bytes
+    from kb.export.fhir_cache import Fragments, fhir_bundle_cached
     from kb.export.formats import data_files
     from kb.export.graphml import graphml_bytes
     from kb.export.nanopub import claim_nanopubs, trig_bytes
@@ -316,6 +325,13 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         exported.append(claim_nanopubs(checked.evidence, graph, old=old))
         return trig_bytes(exported[0])
 
+    def fhir() -> bytes:
+        """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
+        if checked.inputs is None:
+            return fhir_bundle_bytes(checked.evidence)
+        fragments = Fragments(checked.evidence.config.store_cache_dir / "fhir", warm.fhir if warm is not None else None)
+        return fhir_bundle_cached(checked.evidence, checked.inputs, fragments)
+
     def write_dumps() -> None:
         progress("writing data dumps")
         # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
@@ -328,7 +344,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                  "references.bib.gz": evidence.config.references_path.read_bytes,
                  "references.json.gz": lambda: csljson_bytes(evidence.references),
                  "references.ris.gz": lambda: ris_bytes(evidence.references),
-                 "kb.fhir.json.gz": lambda: fhir_bundle_bytes(evidence),
+                 "kb.fhir.json.gz": fhir,
                  "nanopubs.trig.gz": nanopubs}
         small = {name: gz.compress(make()) for name, make in grown.items()}
         remembered.remember(small["nanopubs.trig.gz"], exported[0])

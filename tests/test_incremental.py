@@ -530,5 +530,50 @@ def test_a_rebuild_reuses_the_dump_members_of_unchanged_chunks(evidence_copy: Pa
     assert 0 < len(made) <= 3 * 2 < first  # the edited claim's chunk (and at most one more) in each format
     elsewhere = tmp_path / "elsewhere"  # no members to reuse: every chunk compressed again, the same bytes
     cold = build(load_config(evidence_copy, out_dir=elsewhere).with_overrides(cache_dir=tmp_path / "cache"))
-    for name in ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz"):
+    for name in ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz", "kb.fhir.json.gz"):
         assert (out / "data" / name).read_bytes() == (cold.out_dir / "data" / name).read_bytes(), name
+
+
+# --- the FHIR Bundle from fragments kept by file (kb.export.fhir_cache) -----------------------------------
+
+
+def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Path) -> None:
+    from kb.export.fhir import fhir_bundle_bytes
+    from kb.export.fhir_cache import Fragments, fhir_bundle_cached
+    from kb.pipeline import check
+
+    source = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    last = source.read_text(encoding="utf-8").split("\n  - id: ")[-1]
+    (evidence_copy / "claims" / "second.yaml").write_text(
+        "source: shalaby2020peer\nclaims:\n  - id: copy-" + last, encoding="utf-8")
+    memory: dict = {}
+
+    def both():
+        checked = check(load_config(evidence_copy), shacl=False)
+        assert checked.inputs is not None
+        fragments = Fragments(None, memory)
+        return fhir_bundle_cached(checked.evidence, checked.inputs, fragments), fhir_bundle_bytes(checked.evidence), \
+            fragments.made
+
+    cached, whole, made = both()
+    assert cached == whole and made == 3  # the citations and each claim file's fragment
+    cached, whole, made = both()
+    assert cached == whole and made == 0
+    _edit_claim(evidence_copy)
+    cached, whole, made = both()
+    assert cached == whole and made == 1 and MARK.encode() in cached  # only the edited file's fragment
+    vocab = evidence_copy / "vocab" / "schemes.ttl"
+    vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    cached, whole, made = both()
+    assert cached == whole and made == 3  # the context changed: every fragment again
+
+
+def test_fhir_fragments_are_kept_on_disk_for_the_next_build(evidence_copy: Path, tmp_path: Path) -> None:
+    _build(evidence_copy, tmp_path / "site")
+    folder = evidence_copy.parent / ".kb-cache" / "fhir"
+    kept = {p.name for p in folder.glob("*.pickle")}
+    assert len(kept) == 2  # the citations, the one claim file
+    _edit_claim(evidence_copy)
+    _build(evidence_copy, tmp_path / "site")
+    after = {p.name for p in folder.glob("*.pickle")}
+    assert len(after) == 2 and len(after & kept) == 1  # the citations' fragment kept, the edited file's replaced

@@ -102,18 +102,26 @@ def forget_clean(config: Config) -> None:
         (config.store_cache_dir / RECORD).unlink()
 
 
-def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Problem], engine: str = "sparql",
-                   progress: Callable[[str], None] = lambda _: None) -> list[Problem]:
+def stable_inputs(config: Config, before: Inputs | None) -> Inputs | None:
+    """The inputs now, if they are still ``before`` (taken before loading): else the records just loaded
+    may be of other bytes than the digests say, and no cache keyed by them may be used or kept."""
+    try:
+        now = inputs(config)
+    except OSError:
+        return None  # a file that cannot be read: loading has reported it
+    return now if now == before else None
+
+
+def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Problem], now: Inputs | None,
+                   engine: str = "sparql", progress: Callable[[str], None] = lambda _: None) -> list[Problem]:
     """SHACL's problems (:func:`kb.checks.shacl.shacl_problems`): of the claims of the changed claim files
-    only, when the last clean validation allows it; else of the whole graph."""
+    only, when the last clean validation allows it; else of the whole graph. ``now`` are the inputs
+    the evidence was loaded from (:func:`stable_inputs`; None: validate everything, record nothing)."""
     from kb.checks import shacl
     from kb.graph.iris import Minter
 
     config = evidence.config
-    try:
-        now = inputs(config) if engine == "sparql" else None
-    except OSError:
-        now = None  # a file that cannot be read: loading has reported it; validate everything
+    now = now if engine == "sparql" else None
     changed = changed_claim_files(config, now) if now is not None else None
     claims = None
     if changed is not None:

@@ -277,18 +277,42 @@ def fhir_resources(evidence: Evidence) -> list[dict[str, Any]]:
 
 def fhir_bundle_bytes(evidence: Evidence) -> bytes:
     """The Bundle as JSON, one entry per line; refuses to write a code outside its value set."""
+    head = bundle_head(evidence)
+    mint = Minter(evidence.config.base_iri)
+    entries = [entry(mint, r) for r in fhir_resources(evidence)]
+    refuse_unknown_codes(evidence, head, entries)
+    return assemble(head, [entry_line(e) for e in entries])
+
+
+def bundle_head(evidence: Evidence) -> dict[str, Any]:
     mint = Minter(evidence.config.base_iri)
     head: dict[str, Any] = {"resourceType": "Bundle", "id": "peer-support-kb",
                             "identifier": {"system": RFC3986, "value": mint.dataset()}, "type": "collection"}
     stamp = data_timestamp(evidence.config)
     if stamp:
         head["timestamp"] = stamp
-    entries = [{"fullUrl": f"{mint.base}fhir/{r['resourceType']}/{r['id']}", "resource": r}
-               for r in fhir_resources(evidence)]
+    return head
+
+
+def entry(mint: Minter, resource: dict[str, Any]) -> dict[str, Any]:
+    return {"fullUrl": f"{mint.base}fhir/{resource['resourceType']}/{resource['id']}", "resource": resource}
+
+
+def entry_line(item: dict[str, Any]) -> str:
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+
+def refuse_unknown_codes(evidence: Evidence, head: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+    """A ``ValueError`` if a coded value of ``entries`` is outside its code system or value set."""
+    mint = Minter(evidence.config.base_iri)
     systems = {mint.scheme(s): set(ids) for s, ids in evidence.vocabulary.concepts.items()}
     problems = check_codes({**head, "entry": entries}, systems)
     if problems:
         raise ValueError("FHIR export: codes outside their value sets:\n" + "\n".join(problems[:20]))
-    lines = ",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in entries)
+
+
+def assemble(head: dict[str, Any], lines: list[str]) -> bytes:
+    """The Bundle's JSON: its head, then the entries, one per line."""
     opening = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
-    return f'{opening},"entry":[\n{lines}\n]}}\n'.encode()
+    body = ",\n".join(lines)
+    return f'{opening},"entry":[\n{body}\n]}}\n'.encode()
