@@ -297,10 +297,10 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     from kb.export.csljson import csljson_bytes
     from kb.export.dumps import MemberCache, write_graph_dumps
     from kb.export.fhir import fhir_bundle_bytes
-    from kb.export.fhir_cache import Fragments, fhir_bundle_cached
+    from kb.export.fhir_cache import fhir_bundle_cached
     from kb.export.formats import data_files
+    from kb.export.fragments import Fragments
     from kb.export.graphml import graphml_bytes
-    from kb.export.nanopub import claim_nanopubs, trig_bytes
     from kb.export.nanopub_memo import Remembered
     from kb.export.ris import ris_bytes
     from kb.export.table import claims_csv
@@ -317,13 +317,10 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
 
     remembered = Remembered(checked.evidence.config.store_cache_dir / "nanopubs",
                             warm.nanopubs if warm is not None else None)
-    exported: list = []
 
     def nanopubs() -> bytes:
-        """Each claim's nanopublication, keeping or superseding the last build's (read back, or remembered)."""
-        old = remembered.previous(previous_nanopubs) if previous_nanopubs is not None else None
-        exported.append(claim_nanopubs(checked.evidence, graph, old=old))
-        return trig_bytes(exported[0])
+        """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
+        return remembered.trig(checked.evidence, graph, previous_nanopubs, checked.inputs)
 
     def fhir() -> bytes:
         """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
@@ -347,7 +344,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                  "kb.fhir.json.gz": fhir,
                  "nanopubs.trig.gz": nanopubs}
         small = {name: gz.compress(make()) for name, make in grown.items()}
-        remembered.remember(small["nanopubs.trig.gz"], exported[0])
+        remembered.remember(small["nanopubs.trig.gz"])
         small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})
         for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good
             small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()

@@ -434,35 +434,53 @@ def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence
 # --- the last nanopublications, remembered (kb.export.nanopub_memo) -------------------------------------
 
 
-def test_remembered_nanopubs_are_what_reading_the_file_back_gives(evidence_copy: Path, tmp_path: Path) -> None:
-    from kb.export.nanopub import block, read_previous
-    from kb.export.nanopub_memo import Remembered
+def _second_claim_file(evidence: Path) -> int:
+    """Move the fixture's last claim (renamed) into a file of its own; the claims left in the first file."""
+    source = evidence / "claims" / "shalaby2020peer.yaml"
+    parts = source.read_text(encoding="utf-8").split("\n  - id: ")
+    (evidence / "claims" / "second.yaml").write_text("source: shalaby2020peer\nclaims:\n  - id: copy-" + parts[-1],
+                                                      encoding="utf-8")
+    return len(parts) - 1
 
+
+def test_a_rebuild_makes_only_the_changed_files_nanopubs(evidence_copy: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.export.nanopub_memo as memo
+
+    in_first = _second_claim_file(evidence_copy)
+    made: list[int] = []
+    read: list[Path] = []
+    real_make, real_read = memo.claim_nanopubs, memo.read_previous
+    monkeypatch.setattr(memo, "claim_nanopubs", lambda *a, claims, **k: made.append(len(claims)) or real_make(
+        *a, claims=claims, **k))
+    monkeypatch.setattr(memo, "read_previous", lambda path: read.append(path) or real_read(path))
     out = tmp_path / "site"
     _build(evidence_copy, out)
-    written = out / "data" / "nanopubs.trig.gz"
-    cache = evidence_copy.parent / ".kb-cache" / "nanopubs"
-    assert len(list(cache.glob("*.pickle"))) == 1
-    remembered, read = Remembered(cache).previous(written), read_previous(written)
-    assert remembered.keys() == read.keys() and remembered
-    for claim, nanopub in read.items():
-        mine = remembered[claim]
-        assert (mine.code, mine.content_key(), block(mine)) == (nanopub.code, nanopub.content_key(), block(nanopub))
-        assert not mine.reused and mine.supersedes is None
+    assert sorted(made) == [1, in_first] and not read  # a first build: every claim, nothing to read
+    made.clear()
+    _edit_claim(evidence_copy)
+    _build(evidence_copy, out)
+    assert made == [in_first] and not read  # the edited file only, against the kept nanopublications
+    assert gz.read(out / "data" / "nanopubs.trig.gz").count(b"npx:supersedes") == 1
 
 
-def test_a_previous_export_that_is_not_the_one_remembered_is_read_and_checked(evidence_copy: Path,
-                                                                                tmp_path: Path) -> None:
+def test_a_previous_export_that_is_not_the_last_written_is_read_and_checked(evidence_copy: Path,
+                                                                             tmp_path: Path) -> None:
     from kb.export.nanopub import NanopubError
     from kb.export.nanopub_memo import Remembered
+    from kb.pipeline import check
 
     out = tmp_path / "site"
     _build(evidence_copy, out)
     written = out / "data" / "nanopubs.trig.gz"
+    checked = check(load_config(evidence_copy), shacl=False)
     tampered = tmp_path / "tampered.trig.gz"
     tampered.write_bytes(gz.compress(gz.read(written).replace(b"found some", b"found no", 1)))
+    kept = Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs")
+    assert kept.trig(checked.evidence, checked.kg, written, checked.inputs) == gz.read(written)
     with pytest.raises(NanopubError, match="does not match its Trusty URI"):
-        Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs", {}).previous(tampered)
+        Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs").trig(checked.evidence, checked.kg, tampered,
+                                                                          checked.inputs)
 
 
 def test_an_edit_rebuilt_with_the_remembered_nanopubs_equals_one_that_reads_them_back(evidence_copy: Path,

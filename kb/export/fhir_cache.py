@@ -15,9 +15,7 @@ EvidenceVariables by id, Evidence by claim id), so its bytes are those of
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import pickle
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,8 +23,8 @@ from typing import Any
 from kb.checks.scope import Inputs
 from kb.export.fhir import FhirExport, assemble, bundle_head, entry, entry_line, refuse_unknown_codes
 from kb.export.fhir_citation import citation
+from kb.export.fragments import Fragments
 from kb.graph.iris import Minter
-from kb.io.atomic import replace_cache_file
 from kb.load.evidence import Evidence
 
 Fragment = tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]  # [(claim id, lines)], variables used
@@ -37,45 +35,6 @@ def _code() -> bytes:
     here = Path(__file__).parent
     return b"".join((here / name).read_bytes()
                     for name in ("fhir.py", "fhir_citation.py", "fhir_terms.py", "fhir_cache.py", "stamp.py"))
-
-
-class Fragments:
-    """Fragments by key: from memory, else the cache folder; :meth:`keep` records those this build used."""
-
-    def __init__(self, folder: Path | None, memory: dict[str, Any] | None) -> None:
-        self.folder, self.memory = folder, memory
-        self.used: dict[str, Any] = {}
-        self.made = 0
-
-    def get(self, key: str) -> Any:
-        if self.memory is not None and key in self.memory:
-            return self.memory[key]
-        if self.folder is not None:
-            with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-                                     ValueError), (self.folder / f"{key}.pickle").open("rb") as fh:
-                return pickle.load(fh)  # our own cache, written below
-        return None
-
-    def put(self, key: str, value: Any) -> None:
-        self.used[key] = value
-        self.made += 1
-
-    def keep(self) -> None:
-        """Remember the fragments of this build, and only those (a cache: failures only cost time)."""
-        if self.memory is not None:
-            self.memory.clear()
-            self.memory.update(self.used)
-        if self.folder is None:
-            return
-        with contextlib.suppress(OSError, pickle.PicklingError):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for key, value in self.used.items():
-                target = self.folder / f"{key}.pickle"
-                if not target.exists():
-                    replace_cache_file(target, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            for old in self.folder.glob("*.pickle"):
-                if old.stem not in self.used:
-                    old.unlink(missing_ok=True)
 
 
 def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments) -> bytes:

@@ -21,6 +21,8 @@ nanopublication whose content no longer matches its URI is refused.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
     from kb.graph.build import KnowledgeGraph
     from kb.load.evidence import Evidence
+    from kb.model import Claim
 
 NP = "http://www.nanopub.org/nschema#"
 NPX = "http://purl.org/nanopub/x/"
@@ -69,20 +72,45 @@ class Nanopub:
         """What decides whether a claim changed: its assertion and provenance graphs, normalised."""
         return normalised(q for q in self.quads if q[0] in (ASSERTION, PROVENANCE))
 
+    def content_digest(self) -> str:
+        return hashlib.sha256(self.content_key().encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Kept:
+    """A nanopublication of the last build as it was written (:mod:`kb.export.nanopub_memo`): its block of
+    TriG, its artifact code and the digest of its content, all a rebuild needs to keep or supersede it."""
+
+    claim: str
+    code: str
+    digest: str
+    text: str
+    supersedes: str | None = None
+    reused: bool = False
+
+    @property
+    def uri(self) -> str:
+        return np_uri(self.code)
+
+    def content_digest(self) -> str:
+        return self.digest
+
 
 @dataclass
 class Export:
-    nanopubs: list[Nanopub] = field(default_factory=list)
+    nanopubs: list[Nanopub | Kept] = field(default_factory=list)
 
     @property
-    def superseding(self) -> list[Nanopub]:
+    def superseding(self) -> list[Nanopub | Kept]:
         return [n for n in self.nanopubs if n.supersedes]
 
 
 def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | None = None,
-                   sign_key: Path | None = None, old: dict[str, Nanopub] | None = None) -> Export:
+                   sign_key: Path | None = None, old: Mapping[str, Nanopub | Kept] | None = None,
+                   claims: Iterable[Claim] | None = None) -> Export:
     """A nanopublication per claim (ordered by claim id), reusing or superseding ``previous`` (or ``old``,
-    the previous export's nanopublications by claim IRI, when the caller has them already)."""
+    the previous export's nanopublications by claim IRI, when the caller has them already); ``claims``:
+    only these claims'."""
     import pyoxigraph as ox
 
     config = evidence.config
@@ -93,7 +121,7 @@ def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | N
         old = read_previous(previous) if previous is not None else {}
     signer = _signer(sign_key) if sign_key is not None else None
     export = Export()
-    for claim in sorted(evidence.claims, key=lambda c: c.id):
+    for claim in sorted(evidence.claims if claims is None else claims, key=lambda c: c.id):
         iri = mint.claim(claim.id)
         quads: list[Quad] = [(HEAD, Local(), RDF + "type", NP + "Nanopublication"),
                  (HEAD, Local(), NP + "hasAssertion", ASSERTION),
@@ -108,7 +136,7 @@ def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | N
         quads.append((PROVENANCE, ASSERTION, PROV + "wasAttributedTo", curator))
         nanopub = Nanopub(iri, quads)
         before = old.get(iri)
-        if before is not None and before.content_key() == nanopub.content_key():
+        if before is not None and before.content_digest() == nanopub.content_digest():
             before.reused = True
             export.nanopubs.append(before)
             continue
@@ -205,8 +233,10 @@ def _write_iri(term: str) -> str:
     return "<" + "".join(c if c > " " and c not in '<>"{}|^`\\' else f"\\u{ord(c):04X}" for c in term) + ">"
 
 
-def block(nanopub: Nanopub) -> str:
+def block(nanopub: Nanopub | Kept) -> str:
     """One nanopublication as TriG: the same quads always give the same text."""
+    if isinstance(nanopub, Kept):
+        return nanopub.text  # written by this function in an earlier build
     uri = nanopub.uri
     lines = [f"\n@prefix this: <{uri}> .\n@prefix sub: <{uri}#> .\n"]
     for graph in GRAPHS:

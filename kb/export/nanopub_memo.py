@@ -1,79 +1,153 @@
-"""The last build's nanopublications, remembered by the digest of the file they were written to.
+"""The nanopublications of a build, kept by claim file, so that a rebuild makes only the changed files'.
 
-Reading the previous export back — parsing 50,000 nanopublications of TriG and recomputing every
-Trusty URI — was 30 s of a rebuild after one edited claim. The build that writes
-``data/nanopubs.trig.gz`` knows what it wrote, so it keeps those nanopublications under a digest of
-the file's bytes (and of the code that reads and writes them): in memory, for ``kb serve``'s loop,
-and pickled in the cache folder (``.kb-cache/nanopubs/``, one entry) for the next ``kb build``. When
-the previous file has exactly those bytes, its nanopublications come from there, as
-:func:`~kb.export.nanopub.read_previous` would return them (fresh objects, nothing flagged); any other
-file — edited, another export, no entry — is read and checked as before.
+Making a nanopublication per claim — its triples, its normalised content, its Trusty URI, its TriG —
+and first reading the previous export back (parsing 50,000 nanopublications and recomputing every
+URI) was ~60 s of a rebuild at 50,000 claims after one edited claim. What a claim's nanopublication
+is depends on the claim, the rest of the evidence (vocabularies, references, ``kb.toml``: the
+context of :func:`kb.checks.scope.inputs`), the data's timestamp and the previous export. So each
+claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG, artifact code,
+content digest) are kept under a digest of the file, the context, the timestamp and the code
+(:class:`~kb.export.fragments.Fragments`, in memory for ``kb serve``'s loop, in
+``.kb-cache/nanopubs/`` for ``kb build``), together with the digest of the file they were written
+to. They are used only when the previous export is that file, byte for byte: then an unchanged
+claim file's nanopublications are exactly those the previous export holds for it (kept, since their
+content did not change), and a changed file's claims are made against the last build's
+nanopublications as the previous export (superseding those that changed). Any other previous file
+is read and checked (:func:`~kb.export.nanopub.read_previous`) and every claim made, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import pickle
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from kb.export.nanopub import Export, Nanopub, read_previous
+from kb.checks.scope import Inputs
+from kb.export.fragments import Fragments
+from kb.export.nanopub import Export, Kept, Nanopub, block, claim_nanopubs, read_previous, trig_bytes
+from kb.export.stamp import data_timestamp
+from kb.graph.build import KnowledgeGraph
 from kb.io.atomic import replace_cache_file
+from kb.load.evidence import Evidence
 
-_Entry = tuple[str, list[tuple[str, list, str]]]  # (digest, [(claim IRI, quads, artifact code)])
+WRITTEN = "written.txt"  # the digest of the last file the kept nanopublications were written to
 
 
 @cache
 def _code() -> bytes:
     here = Path(__file__).parent
-    return b"".join((here / name).read_bytes() for name in ("nanopub.py", "trusty.py", "nanopub_memo.py"))
+    return b"".join((here / name).read_bytes() for name in ("nanopub.py", "trusty.py", "nanopub_memo.py", "stamp.py"))
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(_code() + b"\0" + data, digest_size=20).hexdigest()
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(_code() + b"\0" + data).hexdigest()
 
 
 class Remembered:
-    """Previous nanopublications, from memory or the cache folder when the file is the one last written."""
+    """The nanopublications of the last build, by claim file, and the digest of the file they went to."""
 
-    def __init__(self, folder: Path | None, memory: dict[str, _Entry] | None = None) -> None:
+    def __init__(self, folder: Path | None, memory: dict[str, Any] | None = None) -> None:
         self.folder, self.memory = folder, memory
+        self.count = 0
+        self.fragments = Fragments(folder, memory.setdefault("fragments", {}) if memory is not None else None)
 
-    def previous(self, path: Path) -> dict[str, Nanopub]:
-        """The nanopublications of the export at ``path`` (:func:`read_previous`'s answer)."""
-        try:
-            key = _digest(path.read_bytes())
-        except OSError:
-            return read_previous(path)  # it says what is wrong with the file
-        entry = self.memory.get("last") if self.memory is not None else None
-        if entry is None or entry[0] != key:
-            entry = self._load(key)
-        if entry is None or entry[0] != key:
-            return read_previous(path)
-        return {claim: Nanopub(claim, quads, code) for claim, quads, code in entry[1]}
+    def trig(self, evidence: Evidence, kg: KnowledgeGraph, previous: Path | None, inputs: Inputs | None) -> bytes:
+        """The nanopublications as TriG (:func:`~kb.export.nanopub.nanopubs_trig`'s bytes), from the kept
+        fragments where the previous export is the file they were written to."""
+        written = self._written()
+        current = written is not None and previous is not None and inputs is not None \
+            and written[0] == _digest_of(previous)
+        keys = self._keys(evidence, inputs) if inputs is not None else {}
+        by_file: dict[str, list] = {}
+        for claim in evidence.claims:
+            by_file.setdefault(claim.path, []).append(claim)
+        kept: list[Kept] = []
+        todo = []
+        for path, claims in by_file.items():
+            fragment = self.fragments.get(keys[path]) if current and path in keys else None
+            if fragment is None:
+                todo.append((path, claims))
+            else:
+                self.fragments.used[keys[path]] = fragment
+                kept += [Kept(*entry) for entry in fragment]
+        if todo:
+            old: dict[str, Nanopub | Kept] = {}
+            if current:  # the previous export is the last build's: its nanopublications are the fragments
+                old = {k.claim: k for k in self._everything()}
+                if written is not None and len(old) != written[1]:  # some fragment is gone: read the file
+                    old = dict(read_previous(previous)) if previous is not None else {}
+            elif previous is not None:
+                old = dict(read_previous(previous))
+            for path, claims in todo:
+                made = claim_nanopubs(evidence, kg, old=old, claims=claims).nanopubs
+                entries = [(n.claim, n.code, n.content_digest(), block(n)) for n in made]
+                if path in keys:
+                    self.fragments.put(keys[path], entries)
+                kept += [Kept(*entry) for entry in entries]
+        ids = {claim_iri: claim.id for claim_iri, claim in _iris(evidence)}
+        self.count = len(kept)
+        return trig_bytes(Export(sorted(kept, key=lambda k: ids[k.claim])))
 
-    def remember(self, written: bytes, export: Export) -> None:
-        """``export`` was written as the file ``written``: keep it for the next build."""
-        entry: _Entry = (_digest(written), [(n.claim, n.quads, n.code) for n in export.nanopubs])
+    def remember(self, written: bytes) -> None:
+        """The nanopublications were written as the file ``written`` (gzipped): keep them for the next build."""
+        self.fragments.keep()
+        record = f"{file_digest(written)} {self.count}"
         if self.memory is not None:
-            self.memory["last"] = entry
-        if self.folder is None:
-            return
-        with contextlib.suppress(OSError, pickle.PicklingError):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            target = self.folder / f"{entry[0]}.pickle"
-            replace_cache_file(target, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
-            for old in self.folder.glob("*.pickle"):
-                if old != target:
-                    old.unlink(missing_ok=True)
+            self.memory["written"] = record
+        if self.folder is not None:
+            with contextlib.suppress(OSError):
+                self.folder.mkdir(parents=True, exist_ok=True)
+                replace_cache_file(self.folder / WRITTEN, record.encode("ascii"))
 
-    def _load(self, key: str) -> _Entry | None:
-        if self.folder is None:
+    def _written(self) -> tuple[str, int] | None:
+        """The digest of the file the kept nanopublications went to, and how many there are."""
+        try:
+            if self.memory is not None and "written" in self.memory:
+                record = str(self.memory["written"])
+            elif self.folder is not None:
+                record = (self.folder / WRITTEN).read_text(encoding="ascii")
+            else:
+                return None
+            digest, count = record.split()
+            return digest, int(count)
+        except (OSError, ValueError):
             return None
-        with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError), \
-                (self.folder / f"{key}.pickle").open("rb") as fh:
-            entry = pickle.load(fh)  # our own cache, written above
-            if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == key:
-                return entry
+
+    def _keys(self, evidence: Evidence, inputs: Inputs) -> dict[str, str]:
+        base = hashlib.sha256(_code() + f"\0{inputs.context}\0{data_timestamp(evidence.config)}\0".encode())
+        out = {}
+        for path, digest in inputs.claim_files.items():
+            key = base.copy()
+            key.update(f"{path}\0{digest}".encode())
+            out[path] = key.hexdigest()
+        return out
+
+    def _everything(self) -> list[Kept]:
+        """Every nanopublication of the last build (all its fragments, as :meth:`remember` left them)."""
+        folder_keys = {p.stem for p in self.folder.glob("*.pickle")} if self.folder is not None else set()
+        memory = self.fragments.memory
+        keys = set(memory) if memory else folder_keys
+        out = []
+        for key in sorted(keys):
+            fragment = self.fragments.get(key)
+            if fragment is not None:
+                out += [Kept(*entry) for entry in fragment]
+        return out
+
+
+def _digest_of(path: Path) -> str | None:
+    try:
+        return file_digest(path.read_bytes())
+    except OSError:
         return None
+
+
+def _iris(evidence: Evidence) -> list[tuple[str, Any]]:
+    from kb.graph.iris import Minter
+
+    mint = Minter(evidence.config.base_iri)
+    return [(mint.claim(c.id), c) for c in evidence.claims]
+
+
