@@ -11,9 +11,9 @@ one a full validation gives.
 
 The record of that clean check is ``.kb-cache/shacl-clean.json``: a digest of every evidence file
 other than the claim files and of the code that builds and checks the graph, and each claim file's
-digest (:mod:`kb.io.fingerprint`, so unchanged files are not read again). Anything else — no record,
-another context, a claim file added to an unchanged set is fine, a removed one is fine — falls back
-to validating everything.
+digest (:mod:`kb.io.fingerprint`, so unchanged files are not read again). A claim file added since
+counts as changed, a removed one needs nothing; no record, or another context or code, means
+validating everything, and so does a validation that found anything (the record is removed).
 """
 
 from __future__ import annotations
