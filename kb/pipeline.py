@@ -71,6 +71,7 @@ class Warm:
     nanopubs: dict = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
     dumps: dict = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
     fhir: dict = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
+    by_context: dict = field(default_factory=dict)  # the references' exports (kb.export.fragments.by_context)
 
 
 class EvidenceError(Exception):
@@ -299,7 +300,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     from kb.export.fhir import fhir_bundle_bytes
     from kb.export.fhir_cache import fhir_bundle_cached
     from kb.export.formats import data_files
-    from kb.export.fragments import Fragments
+    from kb.export.fragments import Fragments, by_context
     from kb.export.graphml import graphml_bytes
     from kb.export.nanopub_memo import Remembered
     from kb.export.ris import ris_bytes
@@ -343,7 +344,11 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                  "references.ris.gz": lambda: ris_bytes(evidence.references),
                  "kb.fhir.json.gz": fhir,
                  "nanopubs.trig.gz": nanopubs}
-        small = {name: gz.compress(make()) for name, make in grown.items()}
+        kept = Fragments(evidence.config.store_cache_dir / "by-context", warm.by_context if warm is not None else None)
+        context = checked.inputs.context if checked.inputs is not None else None
+        small = {name: by_context(kept, context, name, make) if name.startswith("references.") else gz.compress(make())
+                 for name, make in grown.items()}
+        kept.keep()
         remembered.remember(small["nanopubs.trig.gz"])
         small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})
         for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good

@@ -595,3 +595,25 @@ def test_fhir_fragments_are_kept_on_disk_for_the_next_build(evidence_copy: Path,
     _build(evidence_copy, tmp_path / "site")
     after = {p.name for p in folder.glob("*.pickle")}
     assert len(after) == 2 and len(after & kept) == 1  # the citations' fragment kept, the edited file's replaced
+
+
+def test_the_references_exports_are_kept_while_only_claims_change(evidence_copy: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.export.csljson
+
+    calls: list[int] = []
+    real = kb.export.csljson.csljson_bytes
+    monkeypatch.setattr(kb.export.csljson, "csljson_bytes", lambda refs: calls.append(1) or real(refs))
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    assert len(calls) == 1
+    _edit_claim(evidence_copy)
+    _build(evidence_copy, out)
+    assert len(calls) == 1  # kept: the references did not change
+    bib = evidence_copy / "references.bib"
+    bib.write_text(bib.read_text(encoding="utf-8") + "\n% a comment\n", encoding="utf-8")
+    _build(evidence_copy, out)
+    assert len(calls) == 2
+    cold = build(load_config(evidence_copy, out_dir=tmp_path / "cold").with_overrides(cache_dir=tmp_path / "cache"))
+    for name in ("references.bib.gz", "references.json.gz", "references.ris.gz"):
+        assert (out / "data" / name).read_bytes() == (cold.out_dir / "data" / name).read_bytes(), name

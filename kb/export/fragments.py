@@ -9,10 +9,14 @@ those for the next build (new ones written, the others removed).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import pickle
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kb.io import gz
 from kb.io.atomic import replace_cache_file
 
 
@@ -53,3 +57,26 @@ class Fragments:
             for old in self.folder.glob("*.pickle"):
                 if old.stem not in self.used:
                     old.unlink(missing_ok=True)
+
+
+@cache
+def _export_code() -> bytes:
+    """The export modules' source: an output kept by :func:`by_context` depends on it besides its inputs."""
+    here = Path(__file__).parent
+    return b"".join(path.read_bytes() for path in sorted(here.glob("*.py")))
+
+
+def by_context(fragments: Fragments, context: str | None, name: str, make: Callable[[], bytes]) -> bytes:
+    """``make()`` gzipped, kept under the digest of the evidence other than the claim files (``context``, from
+    :func:`kb.checks.scope.inputs`): for exports of the references alone (BibTeX, CSL-JSON, RIS), which an
+    edit of claims leaves as they were. Without a context it is simply made."""
+    if context is None:
+        return gz.compress(make())
+    key = hashlib.sha256(_export_code() + f"\0{context}\0{name}".encode()).hexdigest()
+    found = fragments.get(key)
+    if found is None:
+        found = gz.compress(make())
+        fragments.put(key, found)
+    else:
+        fragments.used[key] = found
+    return bytes(found)
