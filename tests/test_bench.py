@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # bench/ is not installed: `pytest` run from else
 from bench.corpus import edit_one_claim, generate  # noqa: E402
 from bench.runner import Options, bench, render  # noqa: E402
 
-REQUIRED = ("build_total_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "incremental_cli_s", "peak_rss_mb", "triples", "pages",
+REQUIRED = ("build_total_s", "build_floor_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "incremental_cli_s", "peak_rss_mb", "triples", "pages",
             "stages", "machine", "scale", "site_files", "site_bytes", "peer_query_p50_ms",
             "oxigraph_server_query_p50_ms", "cold_query_p50_ms", "sparql_page_interactive_ms",
             "sparql_page_first_result_ms", "warm_queries")
