@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
+    from kb.export.data_folder import ExportCaches
     from kb.graph.build import KnowledgeGraph
     from kb.site import Rendered
     from kb.site.reuse import Previous
@@ -57,6 +58,12 @@ def terminal_progress() -> Progress:
     return report
 
 
+def _export_caches() -> ExportCaches:
+    from kb.export.data_folder import ExportCaches  # lazily: kb --help imports this module
+
+    return ExportCaches()
+
+
 @dataclass
 class Warm:
     """What a long-running process (``kb serve``'s editors' loop, :mod:`kb.live`) keeps between builds.
@@ -68,10 +75,7 @@ class Warm:
     # Persist the store for kb query? The loop's own endpoint answers kb query while it runs, and writing
     # 2M triples to RocksDB is 15 s of every rebuild; the loop persists only its first build.
     persist_store: bool = True
-    nanopubs: dict = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
-    dumps: dict = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
-    fhir: dict = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
-    by_context: dict = field(default_factory=dict)  # the references' exports (kb.export.fragments.by_context)
+    exports: ExportCaches = field(default_factory=_export_caches)  # the exports' caches (kb.export.data_folder)
 
 
 class EvidenceError(Exception):
@@ -289,82 +293,24 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                   jobs: int | None = None, previous: Previous | None = None,
                   alongside: Callable[[], None] = lambda: None, previous_nanopubs: Path | None = None,
                   warm: Warm | None = None) -> Rendered:
-    """Write the data dumps (and, with ``site``, the rendered pages) into ``target``.
+    """Write the data dumps (:mod:`kb.export.data_folder`) and, with ``site``, the rendered pages into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site.
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs.
     """
-    from kb.export.csljson import csljson_bytes
-    from kb.export.dumps import MemberCache, write_graph_dumps
-    from kb.export.fhir import fhir_bundle_bytes
-    from kb.export.fhir_cache import fhir_bundle_cached
-    from kb.export.formats import data_files
-    from kb.export.fragments import Fragments, by_context
-    from kb.export.graphml import graphml_bytes
-    from kb.export.nanopub_memo import Remembered
-    from kb.export.ris import ris_bytes
-    from kb.export.table import claims_csv
-    from kb.export.void import DataFile, void_turtle
-    from kb.graph.shipped import schema_bytes
-    from kb.io import gz
+    from kb.export.data_folder import write_data_folder
     from kb.site import Rendered
-
-    graph = checked.kg
-    data = target / "data"
-    data.mkdir(parents=True, exist_ok=True)
 
     dumps = Rendered([])
 
-    remembered = Remembered(checked.evidence.config.store_cache_dir / "nanopubs",
-                            warm.nanopubs if warm is not None else None)
-
-    def nanopubs() -> bytes:
-        """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
-        return remembered.trig(checked.evidence, graph, previous_nanopubs, checked.inputs)
-
-    def fhir() -> bytes:
-        """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
-        if checked.inputs is None:
-            return fhir_bundle_bytes(checked.evidence)
-        fragments = Fragments(checked.evidence.config.store_cache_dir / "fhir", warm.fhir if warm is not None else None)
-        return fhir_bundle_cached(checked.evidence, checked.inputs, fragments)
-
-    def write_dumps() -> None:
-        progress("writing data dumps")
-        # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
-        # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
-        write_graph_dumps(graph, data, MemberCache(checked.evidence.config.store_cache_dir / "dumps",
-                                                   warm.dumps if warm is not None else None))
-        evidence = checked.evidence
-        grown = {"claims.csv.gz": lambda: claims_csv(analysis),
-                 "network.graphml.gz": lambda: graphml_bytes(analysis),
-                 "references.bib.gz": evidence.config.references_path.read_bytes,
-                 "references.json.gz": lambda: csljson_bytes(evidence.references),
-                 "references.ris.gz": lambda: ris_bytes(evidence.references),
-                 "kb.fhir.json.gz": fhir,
-                 "nanopubs.trig.gz": nanopubs}
-        kept = Fragments(evidence.config.store_cache_dir / "by-context", warm.by_context if warm is not None else None)
-        context = checked.inputs.context if checked.inputs is not None else None
-        small = {name: by_context(kept, context, name, make) if name.startswith("references.") else gz.compress(make())
-                 for name, make in grown.items()}
-        kept.keep()
-        remembered.remember(small["nanopubs.trig.gz"])
-        small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})
-        for release in checked.evidence.releases:  # kept dumps, at a versioned path, for good
-            small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()
-        for name, payload in small.items():
-            (data / name).parent.mkdir(parents=True, exist_ok=True)
-            (data / name).write_bytes(payload)
-        described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size, f.compressed)
-                     for f in data_files(evidence) if (data / f.name).is_file()]
-        (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
-        for name in ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz", *small, "void.ttl"):  # never reused from a previous build
+    def in_this_process() -> None:
+        written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
+                                    previous_nanopubs=previous_nanopubs, progress=progress,
+                                    caches=warm.exports if warm is not None else None)
+        for name in written:  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
-
-    def in_this_process() -> None:
-        write_dumps()
         alongside()
 
     rendered = Rendered([])
@@ -374,7 +320,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         progress("rendering site")
         # The dumps are written while the site's workers render pages (the data page and the
         # SPARQL page, which need them, are rendered afterwards).
-        rendered = render_site(checked.evidence, graph, analysis, target, progress=progress, jobs=jobs,
+        rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
                                previous=previous, alongside=in_this_process, history=checked.history)
     else:
         in_this_process()

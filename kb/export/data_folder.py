@@ -1,0 +1,100 @@
+"""A built site's ``data/`` folder, written in one place: the graph dumps, every export, the schema,
+each release's kept dump, and the VoID description of them all.
+
+An incremental build (``kb build`` after an edit, ``kb serve``'s editors' loop) hands in what it
+kept from the last build — in memory (:class:`ExportCaches`) and under ``.kb-cache/`` — so that the
+dumps, the FHIR Bundle, the nanopublications and the references' exports are made again only where
+their inputs changed; the bytes are the same as a cold build's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kb.analyse.analysis import Analysis
+from kb.checks.scope import Inputs
+from kb.graph.build import KnowledgeGraph
+from kb.load.evidence import Evidence
+
+# Written by every build, never reused from a previous one (the site's manifest marks them "dump").
+GRAPH_DUMPS = ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz")
+
+
+@dataclass
+class ExportCaches:
+    """What a long-running process keeps of the last build's exports (only caches: same bytes without them)."""
+
+    nanopubs: dict[str, Any] = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
+    dumps: dict[str, Any] = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
+    fhir: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
+    by_context: dict[str, Any] = field(default_factory=dict)  # the references' exports (kb.export.fragments)
+
+
+def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, data: Path, *,
+                      inputs: Inputs | None, previous_nanopubs: Path | None, caches: ExportCaches | None,
+                      progress: Callable[[str], None]) -> list[str]:
+    """Write every file of ``data/``; return their names (relative to ``data``).
+
+    ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
+    keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
+    keep and changed ones supersede.
+    """
+    from kb.export.csljson import csljson_bytes
+    from kb.export.dumps import MemberCache, write_graph_dumps
+    from kb.export.fhir import fhir_bundle_bytes
+    from kb.export.fhir_cache import fhir_bundle_cached
+    from kb.export.formats import data_files
+    from kb.export.fragments import Fragments, by_context
+    from kb.export.graphml import graphml_bytes
+    from kb.export.nanopub_memo import Remembered
+    from kb.export.ris import ris_bytes
+    from kb.export.table import claims_csv
+    from kb.export.void import DataFile, void_turtle
+    from kb.graph.shipped import schema_bytes
+    from kb.io import gz
+
+    cache_dir = evidence.config.store_cache_dir
+    data.mkdir(parents=True, exist_ok=True)
+    remembered = Remembered(cache_dir / "nanopubs", caches.nanopubs if caches is not None else None)
+
+    def nanopubs() -> bytes:
+        """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
+        return remembered.trig(evidence, graph, previous_nanopubs, inputs)
+
+    def fhir() -> bytes:
+        """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
+        if inputs is None:
+            return fhir_bundle_bytes(evidence)
+        fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None)
+        return fhir_bundle_cached(evidence, inputs, fragments)
+
+    progress("writing data dumps")
+    # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
+    # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
+    write_graph_dumps(graph, data, MemberCache(cache_dir / "dumps", caches.dumps if caches is not None else None))
+    grown = {"claims.csv.gz": lambda: claims_csv(analysis),
+             "network.graphml.gz": lambda: graphml_bytes(analysis),
+             "references.bib.gz": evidence.config.references_path.read_bytes,
+             "references.json.gz": lambda: csljson_bytes(evidence.references),
+             "references.ris.gz": lambda: ris_bytes(evidence.references),
+             "kb.fhir.json.gz": fhir,
+             "nanopubs.trig.gz": nanopubs}
+    kept = Fragments(cache_dir / "by-context", caches.by_context if caches is not None else None)
+    context = inputs.context if inputs is not None else None
+    small = {name: by_context(kept, context, name, make) if name.startswith("references.") else gz.compress(make())
+             for name, make in grown.items()}
+    kept.keep()
+    remembered.remember(small["nanopubs.trig.gz"])
+    small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})
+    for release in evidence.releases:  # kept dumps, at a versioned path, for good
+        small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()
+    for name, payload in small.items():
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_bytes(payload)
+    described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size, f.compressed)
+                 for f in data_files(evidence) if (data / f.name).is_file()]
+    (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
+    return [*GRAPH_DUMPS, *small, "void.ttl"]
