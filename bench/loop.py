@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import edit_one_claim
+from bench.procs import stop
 
 READY = re.compile(r"SPARQL at http://127\.0\.0\.1:(\d+)/sparql")
 REBUILT = re.compile(r"changed: rebuilt in (\d+\.\d+) s")
@@ -50,13 +50,7 @@ def measure(evidence: Path, site: Path, timeout: float = 3600.0) -> dict[str, An
         return {"incremental_s": incremental, "rebuild_s": float(found[1]), "serve_startup_s": startup,
                 "edited": str(edited.relative_to(evidence))}
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process, timeout=60)
 
 
 def _wait_for(process: subprocess.Popen, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -38,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.procs import ROOT, kb_command
+from bench.procs import ROOT, kb_command, stop
 
 RESULTS_JSON = "application/sparql-results+json"
 VIRTUOSO_BUFFERS = 170_000  # 8 KiB pages: ~1.3 GB, Virtuoso's own advice for a few million triples
@@ -85,18 +84,6 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str, process: su
             return
         time.sleep(0.2)
     raise PeerError(f"{what} did not answer within {timeout:g} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGINT, then SIGKILL: by the process's own id, never by name."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @contextmanager

@@ -76,6 +76,18 @@ def run(cmd: list[str], *, cwd: Path = ROOT, timeout: float = 3600.0, capture: b
                chunks.get("stderr", b"").decode("utf-8", "replace"), timed_out)
 
 
+def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """SIGINT (a clean shutdown: kb serve stops its workers), then SIGKILL; by the process's own id, never by name."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)

@@ -18,6 +18,7 @@ from kb.config import load_config
 from kb.io import gz
 from kb.pipeline import build
 from kb.site.addresses import claim_page
+from tests.conftest import stop_process
 
 CLAIM = "smi-rct-review-hope-recovery"
 MARK = "(edited for the incremental test)"
@@ -291,7 +292,6 @@ def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy:
     """The loop end to end: ``kb serve`` says what it rebuilt, serves the new page and answers SPARQL from the
     rebuilt store; a broken file is reported and the last good site and store go on being served."""
     import json
-    import signal
     import subprocess
     import sys
     import time
@@ -342,12 +342,7 @@ def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy:
         line_with(r"rebuild failed after .* still serving the last good site")
         assert MARK in statement() and MARK in page()
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
     assert process.returncode == 0
     assert "shalaby2020peer.yaml" in (process.stderr.read() if process.stderr else "")  # the error, on stderr
 

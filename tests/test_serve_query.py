@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_process
+
 TERMS = ("SELECT ?c ?statement ?population ?n WHERE { ?c a psk:Claim ; psk:statement ?statement ; "
          "psk:population ?population . OPTIONAL { ?c psk:sampleSize ?n } } ORDER BY ?c ?population")
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -47,13 +49,7 @@ def serving(evidence_copy: Path, tmp_path: Path) -> Iterator[tuple[Path, int, su
         assert port is not None, "kb serve did not say where it serves"
         yield evidence_copy, port, process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop_process(process, timeout=20)
 
 
 def test_kb_query_is_answered_by_a_running_kb_serve(serving):
