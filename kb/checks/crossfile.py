@@ -11,7 +11,7 @@ from collections.abc import Callable
 from kb.checks.inclusions import check_inclusions
 from kb.ids import NOT_STATED
 from kb.load.evidence import Evidence
-from kb.load.sources import normalise_ws, quote_hint
+from kb.load.sources import check_passage
 from kb.load.vocab import Vocabulary
 from kb.model import Claim
 from kb.problems import Problem, did_you_mean, error, warning
@@ -120,15 +120,9 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) 
     if source is None:
         unchecked_sources.add(claim.source)
     else:
-        quote = normalise_ws(claim.quote)
-        if quote not in source.text:
-            fail("quote", "claim-quote-not-found", f"the quote is not in the archived text of '{claim.source}'",
-                 expected="a verbatim passage (whitespace may differ)", hint=quote_hint(quote, source.text))
-        headings = [s.heading for s in source.sections]
-        if headings and claim.section not in headings:
-            fail("section", "claim-unknown-section", f"section '{claim.section}' is not a heading of the source",
-                 expected="a heading listed in sources/" + claim.source + ".yaml",
-                 hint=did_you_mean(claim.section, headings))
+        check_passage(claim.source, source, claim.quote, claim.section, fail,
+                      codes=("claim-quote-not-found", "claim-unknown-section"),
+                      quote_expected="a verbatim passage (whitespace may differ)")
     if stem != claim.source:
         problems.append(warning(claim.path, claim.line_of("source"), "claim-file-name",
                                 f"claim '{claim.id}' has source '{claim.source}' but lives in {stem}.yaml",

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from kb.load.evidence import Evidence
 from kb.load.kinds import GROUP_KIND, year_of
-from kb.load.sources import normalise_ws, quote_hint
+from kb.load.sources import check_passage
 from kb.model import Inclusion
 from kb.problems import Problem, did_you_mean, error, warning
 
@@ -75,14 +75,9 @@ def _check_entry(evidence: Evidence, inc: Inclusion, unchecked_sources: set[str]
     if source is None:
         unchecked_sources.add(inc.source)
         return out
-    quote = normalise_ws(inc.quote)
-    if quote not in source.text:
-        fail("quote", "inclusion-quote-not-found", f"the quote is not in the archived text of '{inc.source}'",
-             expected="a verbatim passage that states the inclusion", hint=quote_hint(quote, source.text))
-    headings = [s.heading for s in source.sections]
-    if headings and inc.section not in headings:
-        fail("section", "inclusion-unknown-section", f"section '{inc.section}' is not a heading of the source",
-             expected=f"a heading listed in sources/{inc.source}.yaml", hint=did_you_mean(inc.section, headings))
+    check_passage(inc.source, source, inc.quote, inc.section, fail,
+                  codes=("inclusion-quote-not-found", "inclusion-unknown-section"),
+                  quote_expected="a verbatim passage that states the inclusion")
     return out
 
 

@@ -6,6 +6,7 @@ archive is not checked (``kb check`` says so once per source, as a warning).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from kb.ids import CITEKEY_RE
@@ -13,7 +14,7 @@ from kb.io.reading import InputTooLarge, decode_position, os_error_text, read_ca
 from kb.load.claims import Spec, _Reader
 from kb.load.yamlstrict import Mapping, read_yaml
 from kb.model import Section, SourceText
-from kb.problems import Problem, error
+from kb.problems import Problem, did_you_mean, error
 
 MAX_SOURCE_BYTES = 50 * 1024 * 1024
 SOURCE_FIELDS = {
@@ -52,6 +53,21 @@ def quote_hint(quote: str, text: str) -> str:
     if lo == 0:
         return "not even its first word matches; check the source"
     return f"the first {lo} words match; it differs after “{' '.join(words[max(0, lo - 4):lo])}”"
+
+
+def check_passage(source_key: str, source: SourceText, quote: str, section: str, fail: Callable[..., None], *,
+                  codes: tuple[str, str], quote_expected: str) -> None:
+    """The two checks every quoted passage gets (a claim's, an inclusion's): its quote is in the archived
+    text, whitespace aside, and its section is a heading of the source. ``fail(field, code, message, **kw)``
+    reports; ``codes`` are the caller's (quote not found, unknown section)."""
+    quote = normalise_ws(quote)
+    if quote not in source.text:
+        fail("quote", codes[0], f"the quote is not in the archived text of '{source_key}'",
+             expected=quote_expected, hint=quote_hint(quote, source.text))
+    headings = [s.heading for s in source.sections]
+    if headings and section not in headings:
+        fail("section", codes[1], f"section '{section}' is not a heading of the source",
+             expected=f"a heading listed in sources/{source_key}.yaml", hint=did_you_mean(section, headings))
 
 
 def load_sources(sources_dir: Path) -> tuple[dict[str, SourceText], list[Problem]]:
