@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 FIXTURE = DATA / "evidence"
 REAL = ROOT / "evidence"
+
+if str(ROOT) not in sys.path:  # bench/ is not installed; tests use its helpers (bench.procs.stop), from anywhere
+    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture
@@ -49,14 +51,3 @@ def tree_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
 
-
-def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """SIGINT (kb serve shuts down cleanly and exits 0), then SIGKILL if it does not."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)

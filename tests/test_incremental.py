@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import stop
 from kb.config import load_config
 from kb.io import gz
 from kb.pipeline import build
 from kb.site.addresses import claim_page
-from tests.conftest import stop_process
 
 CLAIM = "smi-rct-review-hope-recovery"
 MARK = "(edited for the incremental test)"
@@ -342,7 +342,7 @@ def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy:
         line_with(r"rebuild failed after .* still serving the last good site")
         assert MARK in statement() and MARK in page()
     finally:
-        stop_process(process)
+        stop(process)
     assert process.returncode == 0
     assert "shalaby2020peer.yaml" in (process.stderr.read() if process.stderr else "")  # the error, on stderr
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import stop_process
+from bench.procs import stop
 
 TERMS = ("SELECT ?c ?statement ?population ?n WHERE { ?c a psk:Claim ; psk:statement ?statement ; "
          "psk:population ?population . OPTIONAL { ?c psk:sampleSize ?n } } ORDER BY ?c ?population")
@@ -49,7 +49,7 @@ def serving(evidence_copy: Path, tmp_path: Path) -> Iterator[tuple[Path, int, su
         assert port is not None, "kb serve did not say where it serves"
         yield evidence_copy, port, process
     finally:
-        stop_process(process, timeout=20)
+        stop(process, timeout=20)
 
 
 def test_kb_query_is_answered_by_a_running_kb_serve(serving):
