@@ -23,8 +23,9 @@ never in the output text:
 Output is styled text as spans (``("i", "JMIR Mental Health")``), so templates write the markup
 and no HTML is built in Python.
 
-citeproc-py is slow (~11 ms a work for both styles on an idle machine), so formatted citations
-are kept in ``.kb-cache/citations.pickle``, keyed by a digest of each work's CSL-JSON item, of
+citeproc-py is slow (~11 ms a work for both styles on an idle machine; a third of it is the
+same XPath lookups of macros, terms and ancestors, answered again for every work: they are kept,
+see :func:`_memoise_xpath`), so formatted citations are kept in ``.kb-cache/citations.pickle``, keyed by a digest of each work's CSL-JSON item, of
 this module and of citeproc-py, its styles package and the two style files: a cached citation is
 the one citeproc-py would print, and a build formats only new or changed works.
 """
@@ -112,6 +113,30 @@ def spans(marked: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+@functools.cache
+def _memoise_xpath() -> None:
+    """Keep each answer of citeproc-py's ``xpath_search`` (element, expression) for the life of the process.
+
+    Sound because a style's tree never changes once :func:`_style` has patched it (citeproc-py only
+    reads it) and the answer depends on nothing else; the memo holds the element proxies, so lxml
+    hands back the same ones (citeproc-py itself keeps Python attributes on them). Each caller gets
+    its own copy of the list.
+    """
+    from citeproc.model import CitationStylesElement
+
+    search = CitationStylesElement.xpath_search
+    answers: dict[tuple[object, str], list[Any]] = {}
+
+    def xpath_search(self: Any, expression: str) -> list[Any]:
+        key = (self, expression)
+        found = answers.get(key)
+        if found is None:
+            found = answers[key] = search(self, expression)
+        return list(found)
+
+    CitationStylesElement.xpath_search = xpath_search
+
+
 @functools.lru_cache(maxsize=None)
 def _style(name: str, truncate_after: int = 0) -> Any:
     """The CSL style as loaded and patched (see the module docstring); with ``truncate_after``,
@@ -145,6 +170,7 @@ def _render(style_file: str, item: dict, truncate_after: int) -> str:
     from citeproc.source.json import CiteProcJSON
 
     style = _style(style_file, truncate_after)
+    _memoise_xpath()  # after the first style is patched (later ones are looked up only by language while they load)
     bibliography = CitationStylesBibliography(style, CiteProcJSON([item]), _Formatter)
     bibliography.register(CslCitation([CitationItem(item["id"])]))
     return str(bibliography.bibliography()[0])
