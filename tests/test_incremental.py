@@ -472,7 +472,7 @@ def test_a_previous_export_that_is_not_the_last_written_is_read_and_checked(evid
     tampered = tmp_path / "tampered.trig.gz"
     tampered.write_bytes(gz.compress(gz.read(written).replace(b"found some", b"found no", 1)))
     kept = Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs")
-    assert kept.trig(checked.evidence, checked.kg, written, checked.inputs) == gz.read(written)
+    assert b"".join(kept.trig(checked.evidence, checked.kg, written, checked.inputs)) == gz.read(written)
     with pytest.raises(NanopubError, match="does not match its Trusty URI"):
         Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs").trig(checked.evidence, checked.kg, tampered,
                                                                           checked.inputs)
@@ -565,7 +565,7 @@ def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Pa
         checked = check(load_config(evidence_copy), shacl=False)
         assert checked.inputs is not None
         fragments = Fragments(None, memory)
-        return fhir_bundle_cached(checked.evidence, checked.inputs, fragments), fhir_bundle_bytes(checked.evidence), \
+        return b"".join(fhir_bundle_cached(checked.evidence, checked.inputs, fragments)), fhir_bundle_bytes(checked.evidence), \
             fragments.made
 
     cached, whole, made = both()
@@ -612,3 +612,23 @@ def test_the_references_exports_are_kept_while_only_claims_change(evidence_copy:
     cold = build(load_config(evidence_copy, out_dir=tmp_path / "cold").with_overrides(cache_dir=tmp_path / "cache"))
     for name in ("references.bib.gz", "references.json.gz", "references.ris.gz"):
         assert (out / "data" / name).read_bytes() == (cold.out_dir / "data" / name).read_bytes(), name
+
+
+def test_big_exports_are_compressed_as_they_come_into_the_bytes_of_one_compression() -> None:
+    """The FHIR Bundle and the nanopublications are gzipped from their pieces (never held whole): the
+    file is the one :func:`kb.io.gz.compress` makes of the whole text, however the text is cut."""
+    import random
+
+    from kb.export.fhir import fhir_bundle_bytes, fhir_bundle_chunks
+    from kb.pipeline import check
+    from tests.conftest import REAL
+
+    checked = check(load_config(REAL), shacl=False)
+    pieces = list(fhir_bundle_chunks(checked.evidence))
+    whole = fhir_bundle_bytes(checked.evidence)
+    assert len(pieces) > 100 and b"".join(pieces) == whole
+    assert gz.compress_chunks(pieces) == gz.compress(whole)
+    cuts = sorted(random.Random(7).sample(range(1, len(whole)), 50))
+    assert gz.compress_chunks(whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)) \
+        == gz.compress(whole)
+    assert gz.compress_chunks([]) == gz.compress(b"")

@@ -44,7 +44,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     """
     from kb.export.csljson import csljson_bytes
     from kb.export.dumps import MemberCache, write_graph_dumps
-    from kb.export.fhir import fhir_bundle_bytes
+    from kb.export.fhir import fhir_bundle_chunks
     from kb.export.fhir_cache import fhir_bundle_cached
     from kb.export.formats import data_files
     from kb.export.fragments import Fragments, by_context
@@ -60,16 +60,18 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     data.mkdir(parents=True, exist_ok=True)
     remembered = Remembered(cache_dir / "nanopubs", caches.nanopubs if caches is not None else None)
 
+    # The two largest exports (~400 and ~300 MB of text at 50,000 claims) come in pieces and are compressed as
+    # they come: held whole, with the objects they are made of, they were 4 GB of the build's peak memory.
     def nanopubs() -> bytes:
         """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
-        return remembered.trig(evidence, graph, previous_nanopubs, inputs)
+        return gz.compress_chunks(remembered.trig(evidence, graph, previous_nanopubs, inputs))
 
     def fhir() -> bytes:
         """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
         if inputs is None:
-            return fhir_bundle_bytes(evidence)
+            return gz.compress_chunks(fhir_bundle_chunks(evidence))
         fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None)
-        return fhir_bundle_cached(evidence, inputs, fragments)
+        return gz.compress_chunks(fhir_bundle_cached(evidence, inputs, fragments))
 
     progress("writing data dumps")
     # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
@@ -79,13 +81,12 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
              "network.graphml.gz": lambda: graphml_bytes(analysis),
              "references.bib.gz": evidence.config.references_path.read_bytes,
              "references.json.gz": lambda: csljson_bytes(evidence.references),
-             "references.ris.gz": lambda: ris_bytes(evidence.references),
-             "kb.fhir.json.gz": fhir,
-             "nanopubs.trig.gz": nanopubs}
+             "references.ris.gz": lambda: ris_bytes(evidence.references)}
     kept = Fragments(cache_dir / "by-context", caches.by_context if caches is not None else None)
     context = inputs.context if inputs is not None else None
     small = {name: by_context(kept, context, name, make) if name.startswith("references.") else gz.compress(make())
              for name, make in grown.items()}
+    small.update({"kb.fhir.json.gz": fhir(), "nanopubs.trig.gz": nanopubs()})
     kept.keep()
     remembered.remember(small["nanopubs.trig.gz"])
     small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})

@@ -7,27 +7,29 @@ file and on the rest of the evidence (vocabularies, references, ``kb.toml``: the
 :func:`kb.checks.scope.inputs`), so it is kept under a digest of both and of the export's code; the
 Citations depend on the context alone. Fragments live in memory (``kb serve``'s loop) and in
 ``.kb-cache/fhir/`` (one file each; those a build did not use are removed), and a fragment is
-stored only once its codes passed :func:`kb.export.fhir.refuse_unknown_codes`. The Bundle is then
-put together in the order :func:`kb.export.fhir.fhir_resources` gives (Citations by citekey,
+stored only once its codes passed :class:`kb.export.fhir.CodeCheck`. The Bundle is then
+put together in the order :func:`kb.export.fhir.fhir_lines` gives (Citations by citekey,
 EvidenceVariables by id, Evidence by claim id), so its bytes are those of
-:func:`~kb.export.fhir.fhir_bundle_bytes`.
+:func:`~kb.export.fhir.fhir_bundle_bytes`. Resources are checked and turned into lines as they are made:
+only lines are ever held.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from kb.checks.scope import Inputs
-from kb.export.fhir import FhirExport, assemble, bundle_head, entry, entry_line, refuse_unknown_codes
+from kb.export.fhir import CodeCheck, FhirExport, bundle_chunks, bundle_head, entry
 from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
 from kb.graph.iris import Minter
 from kb.load.evidence import Evidence
 
-Fragment = tuple[list[tuple[str, list[str]]], list[tuple[str, str]]]  # [(claim id, lines)], variables used
+Fragment = tuple[list[tuple[str, list[bytes]]], list[tuple[str, str]]]  # [(claim id, lines)], variables used
 
 
 @cache
@@ -37,22 +39,19 @@ def _code() -> bytes:
                     for name in ("fhir.py", "fhir_citation.py", "fhir_terms.py", "fhir_cache.py", "stamp.py"))
 
 
-def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments) -> bytes:
-    """:func:`kb.export.fhir.fhir_bundle_bytes`, with the fragments of unchanged files reused."""
+def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments) -> Iterator[bytes]:
+    """:func:`kb.export.fhir.fhir_bundle_chunks`, with the fragments of unchanged files reused."""
     head = bundle_head(evidence)
     mint = Minter(evidence.config.base_iri)
+    refuse = CodeCheck(evidence, head)
     base = hashlib.sha256(_code() + b"\0" + inputs.context.encode() + b"\0" + repr(sorted(head.items())).encode())
-    new: list[dict[str, Any]] = []  # entries made now: their codes are checked before anything is kept
-
     key = base.hexdigest()
     citations = fragments.get(key)
     if citations is None:
         lists = {c.source: c for c in evidence.citations}
         known = {ref.key for ref in evidence.references}
-        made = [entry(mint, citation(ref, mint, lists.get(ref.key), known))
-                for ref in sorted(evidence.references, key=lambda r: r.key)]
-        new += made
-        citations = [entry_line(e) for e in made]
+        citations = [refuse.line(entry(mint, citation(ref, mint, lists.get(ref.key), known)))
+                     for ref in sorted(evidence.references, key=lambda r: r.key)]
         fragments.put(key, citations)
     else:
         fragments.used[key] = citations
@@ -60,7 +59,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
     by_file: dict[str, list] = {}
     for claim in evidence.claims:
         by_file.setdefault(claim.path, []).append(claim)
-    findings: list[tuple[str, list[str]]] = []
+    findings: list[tuple[str, list[bytes]]] = []
     variables: set[tuple[str, str]] = set()
     for path, claims in sorted(by_file.items()):
         digest = base.copy()
@@ -71,9 +70,8 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
             build = FhirExport(evidence)
             made_lines = []
             for claim in claims:
-                made = [entry(mint, build.evidence(claim, finding)) for finding in claim.outcomes]
-                new += made
-                made_lines.append((claim.id, [entry_line(e) for e in made]))
+                made_lines.append((claim.id, [refuse.line(entry(mint, build.evidence(claim, finding)))
+                                              for finding in claim.outcomes]))
             fragment = (made_lines, sorted(build.variables))
             fragments.put(key, fragment)
         else:
@@ -83,13 +81,11 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
 
     build = FhirExport(evidence)
     resources = sorted((build.variables.get(k) or _variable(build, k) for k in variables), key=lambda r: r["id"])
-    made = [entry(mint, r) for r in resources]
-    refuse_unknown_codes(evidence, head, new + made)
-    lines = citations + [entry_line(e) for e in made]
+    lines = citations + [refuse.line(entry(mint, r)) for r in resources]
     for _claim_id, claim_lines in sorted(findings, key=lambda f: f[0]):
         lines += claim_lines
     fragments.keep()
-    return assemble(head, lines)
+    return bundle_chunks(head, lines)
 
 
 def _variable(build: FhirExport, key: tuple[str, str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ nanopublication whose content no longer matches its URI is refused.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -165,8 +165,14 @@ def nanopubs_trig(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | No
 
 def trig_bytes(export: Export) -> bytes:
     """The export as TriG bytes: shared prefixes, then one block per nanopublication."""
-    header = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items())
-    return (header + "".join(block(n) for n in export.nanopubs)).encode("utf-8")
+    return b"".join(trig_chunks(export))
+
+
+def trig_chunks(export: Export) -> Iterator[bytes]:
+    """:func:`trig_bytes` in pieces (a block each), for a writer that never needs the whole file at once."""
+    yield "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items()).encode("utf-8")
+    for nanopub in export.nanopubs:
+        yield block(nanopub).encode("utf-8")
 
 
 def _claim_triples(store: ox.Store, claim: ox.NamedNode) -> list[tuple[Term, Term, Term]]:

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from kb.checks.scope import Inputs
 from kb.export.fragments import Fragments
-from kb.export.nanopub import Export, Kept, Nanopub, block, claim_nanopubs, read_previous, trig_bytes
+from kb.export.nanopub import Export, Kept, Nanopub, block, claim_nanopubs, read_previous, trig_chunks
 from kb.export.stamp import data_timestamp
 from kb.graph.build import KnowledgeGraph
 from kb.io.atomic import replace_cache_file
@@ -53,9 +54,10 @@ class Remembered:
         self.count = 0
         self.fragments = Fragments(folder, memory.setdefault("fragments", {}) if memory is not None else None)
 
-    def trig(self, evidence: Evidence, kg: KnowledgeGraph, previous: Path | None, inputs: Inputs | None) -> bytes:
-        """The nanopublications as TriG (:func:`~kb.export.nanopub.nanopubs_trig`'s bytes), from the kept
-        fragments where the previous export is the file they were written to."""
+    def trig(self, evidence: Evidence, kg: KnowledgeGraph, previous: Path | None,
+             inputs: Inputs | None) -> Iterator[bytes]:
+        """The nanopublications as TriG (:func:`~kb.export.nanopub.nanopubs_trig`'s bytes, in pieces), from the
+        kept fragments where the previous export is the file they were written to."""
         written = self._written()
         current = written is not None and previous is not None and inputs is not None \
             and written[0] == _digest_of(previous)
@@ -88,7 +90,7 @@ class Remembered:
                 kept += [Kept(*entry) for entry in entries]
         ids = {claim_iri: claim.id for claim_iri, claim in _iris(evidence)}
         self.count = len(kept)
-        return trig_bytes(Export(sorted(kept, key=lambda k: ids[k.claim])))
+        return trig_chunks(Export(sorted(kept, key=lambda k: ids[k.claim])))
 
     def remember(self, written: bytes) -> None:
         """The nanopublications were written as the file ``written`` (gzipped): keep them for the next build."""
