@@ -219,7 +219,7 @@ def test_memoised_xpath_formats_every_work_as_citeproc_alone_does() -> None:
         "from kb.bibtex.load import load_references\n"
         "from kb.site import cite\n"
         "if sys.argv[1] == 'plain':\n"
-        "    cite._memoise_xpath = lambda: None\n"
+        "    cite._memoise_lookups = lambda: None\n"
         "out = {}\n"
         "for folder in sys.argv[2:]:\n"
         "    for ref in load_references(folder + '/references.bib')[0]:\n"

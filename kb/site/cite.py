@@ -23,11 +23,13 @@ never in the output text:
 Output is styled text as spans (``("i", "JMIR Mental Health")``), so templates write the markup
 and no HTML is built in Python.
 
-citeproc-py is slow (~11 ms a work for both styles on an idle machine; a third of it is the
-same XPath lookups of macros, terms and ancestors, answered again for every work: they are kept,
-see :func:`_memoise_xpath`), so formatted citations are kept in ``.kb-cache/citations.pickle``, keyed by a digest of each work's CSL-JSON item, of
-this module and of citeproc-py, its styles package and the two style files: a cached citation is
-the one citeproc-py would print, and a build formats only new or changed works.
+citeproc-py is slow (~11 ms a work for both styles on an idle machine; nearly half of it
+answered the same questions about the style for every work — XPath lookups of macros, terms
+and ancestors, whether a group calls a variable — which are now kept, see
+:func:`_memoise_lookups`), so formatted citations are kept in ``.kb-cache/citations.pickle``,
+keyed by a digest of each work's CSL-JSON item, of this module and of citeproc-py, its styles
+package and the two style files: a cached citation is the one citeproc-py would print, and a
+build formats only new or changed works.
 """
 
 from __future__ import annotations
@@ -114,15 +116,15 @@ def spans(marked: str) -> tuple[tuple[str, str], ...]:
 
 
 @functools.cache
-def _memoise_xpath() -> None:
-    """Keep each answer of citeproc-py's ``xpath_search`` (element, expression) for the life of the process.
+def _memoise_lookups() -> None:
+    """Keep each answer of citeproc-py's ``xpath_search`` (element, expression) and ``calls_variable``
+    (element) for the life of the process.
 
-    Sound because a style's tree never changes once :func:`_style` has patched it (citeproc-py only
-    reads it) and the answer depends on nothing else; the memo holds the element proxies, so lxml
-    hands back the same ones (citeproc-py itself keeps Python attributes on them). Each caller gets
-    its own copy of the list.
+    Both depend only on the style's tree, which never changes once :func:`_style` has patched it
+    (citeproc-py only reads it); the memo holds the element proxies, so lxml hands back the same ones
+    (citeproc-py itself keeps Python attributes on them). Each caller gets its own copy of a list.
     """
-    from citeproc.model import CitationStylesElement
+    from citeproc.model import CitationStylesElement, Parent, Text
 
     search = CitationStylesElement.xpath_search
     answers: dict[tuple[object, str], list[Any]] = {}
@@ -135,6 +137,20 @@ def _memoise_xpath() -> None:
         return list(found)
 
     CitationStylesElement.xpath_search = xpath_search
+    for cls in (Parent, Text):
+        cls.calls_variable = _remembered(cls.calls_variable)
+
+
+def _remembered(method: Any) -> Any:
+    known: dict[object, bool] = {}
+
+    def calls_variable(self: Any) -> bool:
+        found = known.get(self)
+        if found is None:
+            found = known[self] = method(self)
+        return found
+
+    return calls_variable
 
 
 @functools.lru_cache(maxsize=None)
@@ -170,7 +186,7 @@ def _render(style_file: str, item: dict, truncate_after: int) -> str:
     from citeproc.source.json import CiteProcJSON
 
     style = _style(style_file, truncate_after)
-    _memoise_xpath()  # after the first style is patched (later ones are looked up only by language while they load)
+    _memoise_lookups()  # after the first style is patched (later ones are looked up only by language while they load)
     bibliography = CitationStylesBibliography(style, CiteProcJSON([item]), _Formatter)
     bibliography.register(CslCitation([CitationItem(item["id"])]))
     return str(bibliography.bibliography()[0])
