@@ -492,7 +492,17 @@ def test_search_index_covers_claims_references_and_concepts(site) -> None:
     kinds = Counter(r["k"] for r in records)
     assert kinds["claim"] == len(site.analysis.claim_ids)
     assert kinds["reference"] == len(site.checked.evidence.references)
-    assert all((site.out_dir / r["u"].split("#")[0]).is_file() for r in records)
+    assert all((site.out_dir / r["u"].split("#")[0]).is_file() for r in records if "u" in r)
+    # lean (issue 17): claims and works carry no path (search.js computes it), a claim its
+    # statement as a position in map-statements.js and its concepts as positions in the index
+    statements = json.loads((site.out_dir / "assets" / "map-statements.js").read_text(encoding="utf-8")
+                            .split("=", 1)[1].strip().rstrip(";"))
+    by_id = {c.id: c for c in site.checked.evidence.claims}
+    for r in records:
+        if r["k"] == "claim":
+            assert "u" not in r and statements[r["n"]] == by_id[r["i"]].statement
+            assert all(records[n]["k"] in ("population", "setting", "delivery", "perspective", "intervention",
+                                           "outcome", "domain") for n in r["cs"])
 
 
 # --- the real corpus ---------------------------------------------------------------------------
@@ -724,7 +734,7 @@ def test_a_large_kb_lists_the_best_evidence_first_and_says_where_the_rest_is(tmp
                  if a.get("id") == "alpha2020systematic")
     assert "1 of 3 claims resting on it" in " ".join("".join(alpha.itertext()).split())
     question = (out / "summaries" / "questions" / "smi--peer_support_services.html").read_text(encoding="utf-8")
-    assert "their quotes and studies are in the map cell" in question
+    assert "their quotes and studies are in <a href=" in question and "the map cell</a>" in question
     assert "<summary>The claims (" not in question and "<summary>The quotes (" not in question
     for claim in result.checked.evidence.claims:  # every claim still on its page
         page, _, anchor = addresses.claim_address(claim.id).partition("#")

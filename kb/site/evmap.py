@@ -265,13 +265,15 @@ def map_data(resolver: Resolver, rows: list[Row]) -> dict:
     }
 
 
-def map_statements(rows: list[Row]) -> list[str]:
-    """The claims' statements in the order of :func:`map_data`'s ``claims``: loaded only when a
-    reader downloads the filtered findings as CSV."""
+def map_statements(rows: list[Row]) -> dict[str, str]:
+    """The claims' statements by id, in the order of :func:`map_data`'s ``claims`` (their ids,
+    sorted): ``assets/map-statements.js`` holds the values, loaded when a reader downloads the
+    filtered findings as CSV and by the search page (:func:`kb.site.search.search_index` refers to
+    a claim's statement by its position)."""
     statements: dict[str, str] = {}
     for row in rows:
         statements.setdefault(row.claim_id, row.statement)
-    return [statements[c] for c in sorted(statements)]
+    return {c: statements[c] for c in sorted(statements)}
 
 
 def _field_values(row: Row, field: str) -> Iterable[str]:

@@ -209,7 +209,8 @@ def search_page(res: Resolver, out: Output) -> None:
                               Link("references/index.html", "the bibliography"),
                               Link("outcomes/index.html", "outcomes"), Link("populations/index.html", "populations"),
                               Link("interventions/index.html", "interventions")),
-                      scripts=("assets/search-index.js", "assets/search.js"))
+                      scripts=("assets/resolve.js", "assets/map-statements.js", "assets/search-index.js",
+                               "assets/search.js"))
     page.refs = res.refdata.chosen_in_browser("search-results", "#search-results li")
     page.jsonld = jsonld.webpage(res, page.title, page.description)
     out.pages.append(page)

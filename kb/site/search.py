@@ -18,13 +18,30 @@ KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population"
                "outcome": "Outcome"}
 
 
-def search_index(res: Resolver) -> list[dict[str, object]]:
-    """One record per claim, work, concept and outcome domain: kind ``k``, title ``t``, text ``x``,
-    site path ``u``; claims also list their concepts (``cs``, ``scheme:id``), whose labels and
-    ``skos:altLabel``s the search matches as the claim's own words ("hospital admission" finds
-    claims about hospitalisation) without repeating them in every claim."""
+def search_index(res: Resolver, statements: dict[str, str]) -> list[dict[str, object]]:
+    """One record per concept and outcome domain, claim and work: kind ``k``, title ``t``, text
+    ``x``, site path ``u``.
+
+    Lean at scale (issue 17): the concepts come first, so that a claim lists its concepts
+    (``cs``) by their position in the index; the search matches their labels and
+    ``skos:altLabel``s as the claim's own words ("hospital admission" finds claims about
+    hospitalisation) without repeating them in every claim. A claim carries its id ``i`` and no
+    path (the script computes it, :mod:`kb.site.addresses`), and its statement as its position
+    ``n`` in ``statements`` (claim id → statement, ``assets/map-statements.js``, which the search page loads too) when
+    it is there; a work its citekey ``c`` and no path either.
+    """
     records: list[dict[str, object]] = []
+    position: dict[str, int] = {}
+    for scheme in CONCEPT_FOLDERS:
+        for concept_id in res.vocab.ids(scheme) + (res.vocab.ids(scheme, domains=True) if scheme == "outcome" else []):
+            concept = res.vocab.get(scheme, concept_id)
+            assert concept is not None
+            position[f"{scheme}:{concept_id}"] = len(records)
+            records.append({"k": "domain" if concept.is_domain else scheme, "t": concept.label,
+                            "u": res.concept_path(scheme, concept_id) or "", "id": f"{scheme}:{concept_id}",
+                            "a": list(concept.alt_labels), "x": " ".join([concept.definition, concept_id])})
     by_claim = {c.id: c for c in res.ev.claims}
+    statement_at = {claim_id: n for n, claim_id in enumerate(statements)}
     for claim_id in res.analysis.claim_ids:
         claim = by_claim.get(claim_id)
         if claim is None:
@@ -32,21 +49,19 @@ def search_index(res: Resolver) -> list[dict[str, object]]:
         concepts = [f"{facet}:{c}" for facet in ("population", "setting", "delivery") for c in getattr(claim, facet)]
         concepts += [f"perspective:{claim.perspective}", f"intervention:{claim.intervention}"]
         concepts += [f"outcome:{f.outcome}" for f in claim.outcomes]
-        records.append({"k": "claim", "t": " ".join(claim.statement.split()), "u": res.claim_path(claim.id),
-                        "x": " ".join([claim.id, " ".join(claim.quote.split()), claim.source]),
-                        "cs": sorted(set(concepts))})
+        record: dict[str, object] = {"k": "claim", "i": claim.id}
+        if claim.id in statement_at:
+            record["n"] = statement_at[claim.id]
+        else:
+            record["t"] = " ".join(claim.statement.split())
+        record["x"] = " ".join([" ".join(claim.quote.split()), claim.source])
+        record["cs"] = sorted({position[c] for c in concepts if c in position})
+        records.append(record)
     for ref in sorted(res.ev.references, key=lambda r: r.key):
         people = " ".join(latex_to_text(p.family) for p in ref.authors)
         records.append({"k": "reference", "t": f"{short_cite(ref)}: {latex_to_text(ref.title)}",
-                        "u": res.ref_path(ref.key), "c": ref.key, "s": res.refdata.shard(ref.key),
-                        "x": " ".join([ref.key, people, latex_to_text(ref.get("journal")), ref.doi])})
-    for scheme in CONCEPT_FOLDERS:
-        for concept_id in res.vocab.ids(scheme) + (res.vocab.ids(scheme, domains=True) if scheme == "outcome" else []):
-            concept = res.vocab.get(scheme, concept_id)
-            assert concept is not None
-            records.append({"k": "domain" if concept.is_domain else scheme, "t": concept.label,
-                            "u": res.concept_path(scheme, concept_id) or "", "id": f"{scheme}:{concept_id}",
-                            "a": list(concept.alt_labels), "x": " ".join([concept.definition, concept_id])})
+                        "c": ref.key, "s": res.refdata.shard(ref.key),
+                        "x": " ".join([people, latex_to_text(ref.get("journal")), ref.doi])})
     return records
 
 

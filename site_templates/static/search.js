@@ -73,7 +73,22 @@
 
   window.kbSearch = { terms: terms, stem: stem };  /* for the tests and the curious */
 
-  var index = window.KB_SEARCH || [];
+  /* The index is lean (kb/site/search.py): a claim has its id and the position of its statement in
+     assets/map-statements.js, a work its citekey, and the script computes their paths (the site's
+     URL scheme, assets/resolve.js); a claim lists its concepts by their position in the index. */
+  var statements = window.KB_MAP_STATEMENTS || [];
+  var bucket = window.kbAddress.bucket;
+  var index = (window.KB_SEARCH || []).map(function (r) {
+    if (r.k === "claim") {
+      r.u = "claims/" + bucket(r.i) + ".html#" + r.i;
+      if (r.t === undefined) r.t = statements[r.n] || r.i;
+      r.x = r.i + " " + r.x;
+    } else if (r.k === "reference") {
+      r.u = "references/" + bucket(r.c) + ".html#" + r.c;
+      r.x = r.c + " " + r.x;
+    }
+    return r;
+  });
   var input = document.getElementById("q");
   var list = document.getElementById("search-results");
   var status = document.getElementById("search-status");
@@ -99,8 +114,8 @@
     return p;
   });
   prepared.forEach(function (p) {
-    (p.r.cs || []).forEach(function (id) {
-      var c = concepts[id];
+    (p.r.cs || []).forEach(function (n) {
+      var c = index[n] && concepts[index[n].id];
       if (c) for (var t in c.title) p.text[t] = true;
     });
   });
