@@ -155,8 +155,8 @@ def test_each_reference_page_offers_its_own_ris_csljson_and_bibtex(real) -> None
         entry = ref_entry(real, ref.key)
         found = widget(entry)
         assert found.get("data-refs") == ref.key and found.get("data-ref-name") == ref.key
-        (src,) = found.get("data-ref-src").split()
-        assert src == f"../assets/refs/{shards.shard(ref.key)}.js" and (ref_page(real, ref.key).parent / src).is_file()
+        (shard,) = found.get("data-ref-shards").split()  # refs.js finds assets/refs/<shard>.js beside itself
+        assert shard == str(shards.shard(ref.key)) and (real.out_dir / "assets" / "refs" / f"{shard}.js").is_file()
         bibtex = next(e for e in entry.iter("pre") if e.get("class") == "bibtex")
         assert "".join(bibtex.itertext()) == ref.raw.rstrip("\n")
 
@@ -203,8 +203,8 @@ def test_claim_and_cell_pages_list_their_works_for_download(real) -> None:
             assert found is None
             continue
         assert found.get("data-refs").split() == sorted(set(claim.cites))
-        for src in found.get("data-ref-src").split():
-            assert (out / "claims" / src).resolve().is_file()
+        for shard in found.get("data-ref-shards").split():
+            assert (out / "assets" / "refs" / f"{shard}.js").is_file()
     row = real.analysis.rows[0]
     population = row.values("population")[0]
     rows = [r for r in real.analysis.rows if population in r.values("population") and r.outcome == row.outcome]

@@ -51,7 +51,7 @@ def test_sof_rows_show_the_statement_first_and_open_layer_by_layer(browser, site
             studies.locator("summary").click()
             kinds = studies.locator(".kind-tag").all_inner_texts()
             assert [k.lower() for k in kinds].count("review") == 2 and [k.lower() for k in kinds].count("primary study") == 5
-            footnote = row.locator("td[data-label=Certainty] sup a").first
+            footnote = row.locator("td.sof-c sup a").first
             footnote.click()
             assert page.url.endswith("#fn-" + footnote.inner_text())
             assert page.locator(f"#fn-{footnote.inner_text()}").is_visible()

@@ -358,7 +358,7 @@ def test_every_page_embeds_its_record_as_json_ld(site) -> None:
     page = site.out_dir / addresses.claim_page(claim.id)
     record = json.loads(next(s for s in parse(page).iter("script") if s.get("type") == "application/ld+json").text)
     assert record["@type"] == "CollectionPage"
-    part = next(p for p in record["hasPart"] if p["identifier"] == claim.id)
+    part = next(p for p in record["hasPart"] if p["url"] == f"#{claim.id}")
     assert part["@type"] == "Claim" and part["@id"] == site.checked.evidence.config.base_iri + f"claim/{claim.id}"
 
 

@@ -92,7 +92,7 @@ def test_the_statement_comes_first_then_claims_quotes_and_studies(site) -> None:
 
 def test_rows_count_studies_once_with_the_overlap(site) -> None:
     row = row_html(read(site, QUESTION), "hospitalisation")
-    studies = text_of(row.split('data-label="Studies and reviews">', 1)[1].split("</td>", 1)[0])
+    studies = text_of(row.split('class="sof-n">', 1)[1].split("</td>", 1)[0])
     assert studies.startswith("2 reviews (overlap very high, CCA 50 %), 4 unique studies")  # the lead body
     assert "All evidence on this outcome: 2 reviews (overlap very high, CCA 50 %), 5 unique studies" in studies
     assert "× 2" not in read(site, QUESTION)
@@ -103,7 +103,7 @@ def test_certainty_footnotes_are_the_claims_downgrades(site) -> None:
     footnotes = dict(re.findall(r'<li id="fn-([a-z]+)"><span class="fn-label">[a-z]+</span>(.*?)</li>', page, re.S))
     evidence = site.checked.evidence
     row = row_html(page, "hospitalisation")
-    certainty_cell = row.rsplit('<td data-label="Certainty">', 1)[1]
+    certainty_cell = row.rsplit('<td class="sof-c">', 1)[1]
     labels = re.findall(r'href="#fn-([a-z]+)"', certainty_cell)
     assert labels, "the moderate row has footnotes"
     for claim_id in ("alpha-hospital-no-difference", "beta-hospital-no-difference"):
@@ -113,7 +113,7 @@ def test_certainty_footnotes_are_the_claims_downgrades(site) -> None:
         for domain in claim.certainty.downgrades:
             assert domain.replace("_", " ") in notes[0]
         assert " ".join(claim.certainty.reason.split()) in notes[0]
-    high = row_html(page, "hospital_days").rsplit('<td data-label="Certainty">', 1)[1]
+    high = row_html(page, "hospital_days").rsplit('<td class="sof-c">', 1)[1]
     assert "#fn-" not in high  # high and not downgraded: nothing to explain
 
 

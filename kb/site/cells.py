@@ -3,8 +3,9 @@
 A cell is what the map links to: the summary of its findings in GRADE's words, the distinct works
 behind them with the reviews' overlap, and its claims — every one while the cell holds up to
 a limit (:mod:`kb.site.limits`), the best evidence first beyond it, with the query for all of them.
-A row's page has the CSV of the findings it lists (``data/claims.csv.gz`` has them all). At 50,000
-claims that is a few hundred pages instead of one page and one CSV per cell.
+A row's page has the CSV of the findings it lists while it lists every one (``data/claims.csv.gz``
+has them all, and at scale, where a cell lists its best few, it is the only CSV). At 50,000 claims
+that is a few hundred pages instead of one page and one CSV per cell.
 """
 
 from __future__ import annotations
@@ -61,5 +62,6 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             scripts=("assets/refs.js",) if any(c.refs for c in cells) else (),
         )
         page.jsonld = jsonld.collection(res, page.title, page.description)
-        add_csv(out, page, claims_csv(tuple(r for c in cells for r in c.rows)))
+        if res.limits.row_csv:
+            add_csv(out, page, claims_csv(tuple(r for c in cells for r in c.rows)))
         out.pages.append(page)

@@ -144,14 +144,15 @@ class FileLink:
 class RefList:
     """The works of a list page, for its "download these references" buttons (``refs.js``).
 
-    ``keys`` are citekeys, ``scripts`` the data scripts holding them (site paths); a list whose
+    ``keys`` are citekeys, ``shards`` the numbers of the data scripts holding them (the page
+    writes the numbers, not the paths: a bucket page has fifty such lists); a list whose
     rows are chosen in the browser (filtered bibliography, search results) has no keys and reads
     ``data-ref``/``data-shard`` from its rows, loading scripts from ``base``.
     """
 
     name: str  # the downloaded file's name, without extension
     keys: tuple[str, ...] = ()
-    scripts: tuple[str, ...] = ()
+    shards: tuple[int, ...] = ()  # the numbers of the data scripts holding them (``assets/refs/<n>.js``)
     rows: str = ""  # CSS selector of the rows, for lists chosen in the browser
     base: str = ""  # site path of the folder of the data scripts
 

@@ -62,8 +62,7 @@ class RefData:
         present = sorted(k for k in set(keys) if k in self.refs)
         if not present:
             return None
-        scripts = tuple(script_path(s) for s in sorted({self.shard(k) for k in present}))
-        return RefList(name=name, keys=tuple(present), scripts=scripts)
+        return RefList(name=name, keys=tuple(present), shards=tuple(sorted({self.shard(k) for k in present})))
 
     def chosen_in_browser(self, name: str, rows: str) -> RefList:
         return RefList(name=name, rows=rows, base=FOLDER)

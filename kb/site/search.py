@@ -28,7 +28,8 @@ def search_index(res: Resolver, statements: dict[str, str]) -> list[dict[str, ob
     hospitalisation) without repeating them in every claim. A claim carries its id ``i`` and no
     path (the script computes it, :mod:`kb.site.addresses`), and its statement as its position
     ``n`` in ``statements`` (claim id → statement, ``assets/map-statements.js``, which the search page loads too) when
-    it is there; a work its citekey ``c`` and no path either.
+    it is there; a work its citekey ``c`` and no path either. In a large KB the text of a claim
+    is its source's key, not its quote (:mod:`kb.site.limits`).
     """
     records: list[dict[str, object]] = []
     position: dict[str, int] = {}
@@ -54,7 +55,7 @@ def search_index(res: Resolver, statements: dict[str, str]) -> list[dict[str, ob
             record["n"] = statement_at[claim.id]
         else:
             record["t"] = " ".join(claim.statement.split())
-        record["x"] = " ".join([" ".join(claim.quote.split()), claim.source])
+        record["x"] = " ".join([*claim.quote.split(), claim.source] if res.limits.search_quotes else [claim.source])
         record["cs"] = sorted({position[c] for c in concepts if c in position})
         records.append(record)
     for ref in sorted(res.ev.references, key=lambda r: r.key):

@@ -53,8 +53,11 @@
 
   function chosen(widget) {
     if (widget.hasAttribute("data-refs")) {
+      /* the numbers of the data scripts, which sit beside this script in refs/ */
+      var own = document.querySelector("script[src$='assets/refs.js']").getAttribute("src");
       return { keys: widget.getAttribute("data-refs").split(" ").filter(Boolean),
-               srcs: widget.getAttribute("data-ref-src").split(" ").filter(Boolean) };
+               srcs: widget.getAttribute("data-ref-shards").split(" ").filter(Boolean).map(function (n) {
+                 return own.replace(/refs\.js$/, "refs/") + n + ".js"; }) };
     }
     var base = widget.getAttribute("data-ref-base"), keys = [], shards = {};
     document.querySelectorAll(widget.getAttribute("data-ref-rows")).forEach(function (row) {
