@@ -557,6 +557,12 @@ def test_big_networks_are_drawn_without_a_node_per_claim() -> None:
     result = layout(drawn, lambda n: n, lambda n: None)
     assert {n.kind for n in result.nodes} == {"source", "work", "outcome"}
     assert layout(drawn, lambda n: n, lambda n: None) == result  # deterministic
+    # issue 17: at 50,000 claims the lines were 7.8 MB of SVG; only the heaviest are drawn
+    weights = sorted((d["weight"] for _, _, d in drawn.edges(data=True) if d["kind"] == "via_claims"), reverse=True)
+    few, _ = project(g, max_claims=10, max_works=3, max_links=4)
+    assert sorted((d["weight"] for _, _, d in few.edges(data=True) if d["kind"] == "via_claims"),
+                  reverse=True) == weights[:4]
+    assert ("doc:review", "doc:w1") in few.edges  # citations are not cut
 
 
 # --- units: wording, slugs, paths ------------------------------------------------------------
@@ -733,6 +739,11 @@ def test_a_large_kb_lists_the_best_evidence_first_and_says_where_the_rest_is(tmp
     alpha = next(a for a in parse(out / addresses.work_page("alpha2020systematic")).iter("article")
                  if a.get("id") == "alpha2020systematic")
     assert "1 of 3 claims resting on it" in " ".join("".join(alpha.itertext()).split())
+    source = sorted({c.source for c in result.checked.evidence.claims})[0]  # lists its claims by id (issue 17)
+    entry = next(a for a in parse(out / addresses.work_page(source)).iter("article") if a.get("id") == source)
+    by_id = {a.text: a.get("href") for a in entry.iter("a")}
+    for claim in (c for c in result.checked.evidence.claims if c.source == source):
+        assert by_id[claim.id].endswith(addresses.claim_address(claim.id).split("/", 1)[1])
     question = (out / "summaries" / "questions" / "smi--peer_support_services.html").read_text(encoding="utf-8")
     assert "their quotes and studies are in <a href=" in question and "the map cell</a>" in question
     assert "<summary>The claims (" not in question and "<summary>The quotes (" not in question

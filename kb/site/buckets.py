@@ -94,8 +94,10 @@ def _describe(kind: str, texts: list[str], limit: int = 300) -> str:
 # --- works -------------------------------------------------------------------------------------
 
 
-def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int | None) -> ClaimList:
-    """The claims of ``rows`` (one item per claim, best evidence first), up to ``limit``."""
+def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int | None,
+           compact: bool = False) -> ClaimList:
+    """The claims of ``rows`` (one item per claim, best evidence first), up to ``limit``; ``compact``:
+    listed by identifier (each statement is on its claim's page)."""
     by_claim: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_claim[row.claim_id].append(row)
@@ -105,8 +107,8 @@ def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int |
     for claim_id in order[:limit]:
         found = by_claim[claim_id]
         items.append(ClaimItem(Link(res.claim_path(claim_id), found[0].statement),
-                               res.term("certainty", found[0].certainty, link=False)))
-    return ClaimList(tuple(items), len(order), total_query if len(order) > len(items) else None)
+                               res.term("certainty", found[0].certainty, link=False), claim_id))
+    return ClaimList(tuple(items), len(order), total_query if len(order) > len(items) else None, compact)
 
 
 def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: list[Row], *, several: bool) -> ReferenceView:
@@ -128,7 +130,8 @@ def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: li
         url=res.url_link(ref),
         facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
         cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
-        stated=_items(res, stated, tablequery.work_claims(iri, title), limit=None),
+        stated=_items(res, stated, tablequery.work_claims(iri, title), limit=None,
+                      compact=not res.limits.stated_statements),
         resting=_items(res, resting, tablequery.resting_claims(iri, title), res.limits.work_claims),
         note=latex_to_text(ref.get("annote") or ref.get("note")), coins=coins(ref) if several else "",
     )

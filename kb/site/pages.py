@@ -443,6 +443,7 @@ class ClaimItem:
 
     link: Link  # label: the statement
     certainty: Term
+    claim_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -452,6 +453,7 @@ class ClaimList:
     items: tuple[ClaimItem, ...]
     total: int
     query: TableQuery | None = None
+    compact: bool = False  # by identifier, not statement (a large KB's sources state hundreds each)
 
 
 @dataclass(frozen=True)
