@@ -6,7 +6,9 @@ the same pipeline `kb build` runs; every test reads those files as a browser or 
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import os
 import re
@@ -19,6 +21,7 @@ import html5lib
 import pytest
 
 from kb.config import load_config
+from kb.io import gz
 from kb.pipeline import build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -747,6 +750,11 @@ def test_a_large_kb_lists_the_best_evidence_first_and_says_where_the_rest_is(tmp
     question = (out / "summaries" / "questions" / "smi--peer_support_services.html").read_text(encoding="utf-8")
     assert "their quotes and studies are in <a href=" in question and "the map cell</a>" in question
     assert "<summary>The claims (" not in question and "<summary>The quotes (" not in question
+    # one CSV of every question instead of a file per question (issue 17)
+    assert 'href="../questions.csv.gz" download' in question
+    assert not list((out / "summaries" / "questions").glob("*.csv"))
+    combined = list(csv.DictReader(io.StringIO(gz.read(out / "summaries" / "questions.csv.gz").decode("utf-8"))))
+    assert {(r["population"], r["intervention"]) for r in combined} >= {("smi", "peer_support_services")}
     for claim in result.checked.evidence.claims:  # every claim still on its page
         page, _, anchor = addresses.claim_address(claim.id).partition("#")
         assert anchor in anchors_of(out / page)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Hashable, Iterable
 from kb.analyse.analysis import LEVELS, Row
 from kb.analyse.sof import LOWER, SAME, Body, SofRow, questions, sof_rows
 from kb.ids import NOT_STATED
+from kb.io import gz
 from kb.io.tables import dicts_to_csv
 from kb.model import Claim
 from kb.site import jsonld, tablequery
@@ -37,6 +38,7 @@ from kb.site.views import DOWNGRADE_LABELS, Resolver, effect_text
 
 EFFECT = "effect"
 PEER = "peer_delivered"
+QUESTIONS_CSV = "summaries/questions.csv.gz"  # a large KB's questions' rows, in one file (issue 17)
 CSV_COLUMNS = ["table", "outcome", "question", "kind", "statement", "direction", "certainty", "footnotes",
                "studies_and_reviews", "participants", "effect", "claims"]
 
@@ -231,13 +233,17 @@ def _level_rank(level: str) -> int:
     return LEVELS.index(level) if level in LEVELS else len(LEVELS)
 
 
-def _csv(tables: Iterable[SofTable]) -> str:
-    return dicts_to_csv([{
+def _csv_rows(tables: Iterable[SofTable]) -> list[dict[str, object]]:
+    return [{
         "table": t.caption, "outcome": r.outcome.label, "question": r.question, "kind": r.kind.label if r.kind else "Effect",
         "statement": r.statement, "direction": r.direction.id, "certainty": r.certainty.id,
         "footnotes": " ".join(r.footnotes), "studies_and_reviews": r.count, "participants": r.participants,
         "effect": r.effect, "claims": " ".join(c for b in r.bodies for c in b.ids)}
-        for t in tables for r in t.rows], CSV_COLUMNS)
+        for t in tables for r in t.rows]
+
+
+def _csv(tables: Iterable[SofTable]) -> str:
+    return dicts_to_csv(_csv_rows(tables), CSV_COLUMNS)
 
 
 # --- pages -------------------------------------------------------------------------------------
@@ -248,8 +254,9 @@ def summary_pages(res: Resolver, out: Output) -> None:
     rows = res.analysis.rows
     entries: dict[str, list[SummaryEntry]] = defaultdict(list)
     adjacent: list[SummaryEntry] = []
+    combined: list[dict[str, object]] | None = None if res.limits.question_csv else []
     for (population, intervention), members in questions(rows).items():
-        page = question_page(res, out, population, intervention, members)
+        page = question_page(res, out, population, intervention, members, combined)
         effects = {r.outcome for r in members if r.finding_type == EFFECT}
         entry = SummaryEntry(Link(page.path, res.label("intervention", intervention)), page.base.phrase, len(effects),
                              "" if effects else "no effect findings; other kinds only")
@@ -275,9 +282,15 @@ def summary_pages(res: Resolver, out: Output) -> None:
     )
     index.jsonld = jsonld.collection(res, index.title, index.description)
     out.pages.append(index)
+    if combined is not None:
+        out.files[QUESTIONS_CSV] = gz.compress(
+            dicts_to_csv(combined, ["population", "intervention", *CSV_COLUMNS]).encode("utf-8"))
 
 
-def question_page(res: Resolver, out: Output, population: str, intervention: str, rows: list[Row]) -> SummaryPage:
+def question_page(res: Resolver, out: Output, population: str, intervention: str, rows: list[Row],
+                  combined: list[dict[str, object]] | None = None) -> SummaryPage:
+    """A question's page, with its rows as CSV: its own file, or (``combined``, a large KB) rows added
+    to the one CSV of every question (:data:`QUESTIONS_CSV`) that the page links instead."""
     notes = Footnotes(res.limits.note_claims)
     build = TableBuilder(res, notes, population)
     concept = res.vocab.get("intervention", intervention)
@@ -313,7 +326,11 @@ def question_page(res: Resolver, out: Output, population: str, intervention: str
             f"         psk:intervention <{res.concept_iri('intervention', intervention)}> .\n"),
     )
     page.jsonld = jsonld.collection(res, page.title, page.description)
-    add_csv(out, page, _csv(tables))
+    if combined is None:
+        add_csv(out, page, _csv(tables))
+    else:
+        page.csv = Link(QUESTIONS_CSV, "every question's rows as CSV (gzip)")
+        combined += ({"population": population, "intervention": intervention, **row} for row in _csv_rows(tables))
     out.pages.append(page)
     return page
 
