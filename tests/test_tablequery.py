@@ -160,3 +160,16 @@ def test_a_gap_is_expected_only_where_the_domain_and_the_outcome_were_studied(fi
     assert ("addiction", "readmission") not in ranked
     assert not any(p == "not_stated" for p, _ in ranked)
     assert ("smi", "hope") not in ranked  # nobody studied hope
+
+
+def test_a_map_rows_page_writes_its_cells_query_once(pages) -> None:
+    """Regression (issue 17): eighty copies of the cell query were a fifth of a row's page; the page
+    writes one template and site.js fills in each cell's outcome, as tablequery.fill does."""
+    from kb.site.tablequery import fill
+
+    rows = [p for p in pages if p.template == "cell.html"]
+    assert rows
+    for page in rows:
+        assert page.query_template.count("@OUTCOME_IRI@") == 1
+        assert all(fill(page.query_template, c.outcome_iri, c.outcome.label) == c.query.text for c in page.cells)
+

@@ -22,6 +22,7 @@ from kb.site.views import Resolver
 
 def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Row], domain: Term | None) -> CellView:
     row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
+    outcome_iri = res.concept_iri("outcome", outcome)
     ordered = best_first(rows)
     shown = ordered[:res.limits.cell_claims]
     summaries, more_summaries = res.summaries(rows)
@@ -30,7 +31,8 @@ def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Ro
         more_summaries=more_summaries,
         rows=res.claim_rows(shown), more=len(ordered) - len(shown), base=evidence_base(res, rows),
         query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
-                                     res.concept_iri("outcome", outcome), outcome_term.label),
+                                     outcome_iri, outcome_term.label),
+        outcome_iri=outcome_iri,
         refs=res.refdata.ref_list(f"{axis}-{row_id}--{outcome}-works",  # the works of the claims listed
                                   {key for row in shown for key in (row.source, *row.cites)}),
         changed=res.last_changed(res.history.cells.get((row_id, outcome))) if axis == "population" else "",
@@ -52,6 +54,9 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             domain_term = res.term("outcome", domain) if domain else None
             cells += [cell_view(res, axis, row_id, o, found[o], domain_term) for o in outcomes if o in found]
         noun = evmap.AXIS_NOUNS[axis]
+        template = tablequery.cell_template(axis, res.concept_iri(axis, row_id), row_term.label)
+        if any(tablequery.fill(template, c.outcome_iri, c.outcome.label) != c.query.text for c in cells):
+            template = ""  # a label holding a placeholder: each link carries its own query
         page = CellRowPage(
             path=addresses.cell_page(axis, row_id), title=f"{row_term.label}: the evidence by outcome",
             template="cell.html", section="map", breadcrumbs=(Link(map_path, "Evidence map"),),
@@ -59,6 +64,7 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
                         f"{sum(len(rows) for rows in found.values())} findings on {len(cells)} outcomes.",
             axis=axis, axis_noun=noun, row_term=row_term, cells=tuple(cells),
             map_link=Link(f"{map_path}#row-{row_id}", "Back to the map"), list_limit=res.limits.cell_claims,
+            query_template=template,
             scripts=("assets/refs.js",) if any(c.refs for c in cells) else (),
         )
         page.jsonld = jsonld.collection(res, page.title, page.description)

@@ -299,6 +299,7 @@ class CellView:
     query: TableQuery
     refs: RefList | None
     changed: str = ""  # "last changed" (the living map's releases), empty until something sets it
+    outcome_iri: str = ""  # what the page's query template needs to make ``query`` (site.js)
 
 
 @dataclass(kw_only=True)
@@ -311,6 +312,7 @@ class CellRowPage(Page):
     cells: tuple[CellView, ...]
     map_link: Link
     list_limit: int  # rows listed per cell at most
+    query_template: str = ""  # every cell's query, with OUTCOME_IRI and OUTCOME_LABEL for its outcome's (site.js)
 
 
 @dataclass(kw_only=True)

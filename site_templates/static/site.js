@@ -119,3 +119,18 @@ window.kbCsv = (function () {
     selection.addRange(range);
   }
 })();
+
+/* A map row's page writes its cells' query once, as a template (kb/site/tablequery.py,
+   cell_template), and each cell's "open as a SPARQL query" link names its outcome: the link gets
+   its query here, as tablequery.fill makes it. */
+(function () {
+  "use strict";
+  var spec = document.getElementById("_cell-query");
+  if (!spec) return;
+  var template = JSON.parse(spec.textContent);
+  document.querySelectorAll("a[data-cell-query]").forEach(function (a) {
+    var text = template.split("@OUTCOME_IRI@").join(a.getAttribute("data-iri"))
+      .split("@OUTCOME_LABEL@").join(a.getAttribute("data-outcome-label"));
+    a.setAttribute("href", a.getAttribute("href").split("#")[0] + "#query=" + encodeURIComponent(text));
+  });
+})();
