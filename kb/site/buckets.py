@@ -50,7 +50,7 @@ def claim_view(res: Resolver, claim: Claim) -> ClaimView:
     return ClaimView(
         claim_id=claim.id, statement=" ".join(claim.statement.split()),
         quote=" ".join(claim.quote.split()), quote_section=claim.section, source=res.ref_link(claim.source),
-        source_doi=res.doi_link(source) if source else None, cites=res.cited_works(claim),
+        source_doi=res.doi_link(source) if source and res.limits.source_doi else None, cites=res.cited_works(claim),
         finding_type=res.term("finding_type", claim.finding_type, link=False),
         population=res.terms("population", claim.population), setting=res.terms("setting", claim.setting),
         delivery=res.terms("delivery", claim.delivery), perspective=res.term("perspective", claim.perspective),
@@ -128,7 +128,7 @@ def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: li
         key=ref.key, title=title, entry_type=ref.entry_type, citation=res.citations[ref.key],
         styled=res.styled[ref.key], refs=res.refdata.ref_list(ref.key, [ref.key]), doi=res.doi_link(ref),
         url=res.url_link(ref),
-        facts=tuple(facts), bibtex=ref.raw.rstrip("\n"),
+        facts=tuple(facts) if res.limits.work_facts else (), bibtex=ref.raw.rstrip("\n"),
         cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
         stated=_items(res, stated, tablequery.work_claims(iri, title), limit=None,
                       compact=not res.limits.stated_statements),

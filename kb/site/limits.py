@@ -36,6 +36,10 @@ class Limits:
     # scale by identifier (a source states hundreds, and every statement is on its claim's page — issue 17)
     question_csv: bool = True  # each question's summary has its own CSV; at scale one CSV of every question
     # (summaries/questions.csv.gz: 2,000 files of a few kilobytes were 14 MB, the same rows gzipped 1.5 MB)
+    source_doi: bool = True  # a claim's quote names its source's DOI beside its entry; at scale the entry
+    # alone has it (a few hundred sources' DOIs were written 50,000 times, 6.5 MB)
+    work_facts: bool = True  # a work's entry lists its fields (type, year, journal, …) beside its citations and
+    # BibTeX; at scale only these, which hold the same fields (3 MB at 10,000 works)
     search_quotes: bool = True  # the search matches the words of a claim's quote too, not only its statement,
     # concepts and source (at scale the quotes were a quarter of the index, and each is on its claim's page)
 
@@ -44,7 +48,8 @@ SMALL = Limits(cell_claims=50, concept_claims=200, work_claims=100, sentences=30
                row_claims=30, row_bodies=30, note_claims=30, reported=30, domain_questions=100)
 LARGE = Limits(cell_claims=3, concept_claims=10, work_claims=3, sentences=2, sentence_claims=1, base_works=0,
                row_claims=0, row_bodies=0, note_claims=1, reported=3, domain_questions=5, row_csv=False,
-               stated_statements=False, question_csv=False, search_quotes=False)
+               stated_statements=False, question_csv=False, source_doi=False,
+               work_facts=False, search_quotes=False)
 
 
 def limits_for(findings: int) -> Limits:

@@ -155,7 +155,7 @@ def sparql_page(res: Resolver, out: Output, store: Any = None) -> None:
         examples=examples, prefixes=tuple(sorted(PREFIXES.items())), prologue=sparql_prologue(),
         default_query=default, answers=tuple((a.name, a.path) for a in answers),
         # The engine, the graph and the IRI → page map are loaded by sparql.js once the page is usable.
-        scripts=("assets/oxigraph.js", "assets/sparql.js"),
+        scripts=("assets/resolve.js", "assets/oxigraph.js", "assets/sparql.js"),
     )
     page.jsonld = jsonld.webpage(res, page.title, page.description)
     out.pages.append(page)

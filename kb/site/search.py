@@ -2,7 +2,10 @@
 
 The search is hand-written (``site_templates/static/search.js``): a few hundred or thousand
 records need no library. Each record carries a kind, a title, the text to match and a site path; a work also
-its citekey and the data script holding its downloads (:mod:`kb.site.refdata`). The index keeps the
+its citekey and the data script holding its downloads (:mod:`kb.site.refdata`). At 50,000 claims the
+index was 37 MB, most of it text the site already ships, so claims and works refer instead of repeat:
+their paths follow from their ids, a claim's statement is in ``assets/map-statements.js``, its
+concepts are positions in the index (:func:`search_index`). The index keeps the
 words as written; the script folds spellings (British and American), drops stop words and stems, the
 same way for the index and the query, so that there is one implementation to test (in the browser).
 """
@@ -70,9 +73,10 @@ def sparql_links(res: Resolver) -> dict[str, object]:
     """IRI → site page (and label), so that query results show labels linking to the pages of
     claims, works and concepts.
 
-    IRIs are stored relative to the base IRI (``base``), a third of the bytes at scale. A claim's
-    value is its path alone (its label is its id, the IRI's last segment); a work's or concept's
-    is ``[path, label]``.
+    IRIs are stored relative to the base IRI (``base``), a third of the bytes at scale. A work's or
+    concept's value is ``[path, label]``. Claims are not listed (``claims``: every claim of the KB
+    has its page): the page computes a claim's path from its id (:mod:`kb.site.addresses`, the
+    SPARQL page loads ``resolve.js``) and labels it with its id, the IRI's last segment.
     """
     base = res.mint.base
     links: dict[str, object] = {}
@@ -80,8 +84,6 @@ def sparql_links(res: Resolver) -> dict[str, object]:
     def key(iri: str) -> str:
         return iri[len(base):] if iri.startswith(base) else iri
 
-    for claim_id in res.analysis.claim_ids:
-        links[key(res.mint.claim(claim_id))] = res.claim_path(claim_id)
     for ref in res.ev.references:
         links[key(res.mint.work(ref.key))] = [res.ref_path(ref.key), res.ref_link(ref.key).label]
     for scheme, concepts in res.vocab.concepts.items():
@@ -91,4 +93,4 @@ def sparql_links(res: Resolver) -> dict[str, object]:
                 links[key(concept.iri)] = [path, concept.label]
     for scheme in SCHEMES:
         links[key(res.mint.scheme(scheme))] = [f"method.html#scheme-{scheme}", res.vocab.scheme_labels.get(scheme, scheme)]
-    return {"base": base, "links": links}
+    return {"base": base, "claims": True, "links": links}

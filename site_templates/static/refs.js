@@ -121,7 +121,7 @@
           var refs = window.KB_REFS || {}, seen = {};
           var keys = list.keys.filter(function (k) { var fresh = !seen[k] && refs[k]; seen[k] = true; return fresh; });
           keys.sort(byCodePoint);
-          save(widget.getAttribute("data-ref-name"), format,
+          save(widget.getAttribute("data-ref-name") || "claim-" + widget.closest("article").id + "-works", format,
                format.join(keys.map(function (k) { return refs[k][format.field]; })));
           status.textContent = keys.length + (keys.length === 1 ? " work" : " works") + " saved as " + format.label + ".";
         }, function (error) { status.textContent = "Download failed: " + error.message; });

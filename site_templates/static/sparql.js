@@ -114,6 +114,11 @@
   function page(iri) {
     var key = siteLinks.base && iri.indexOf(siteLinks.base) === 0 ? iri.slice(siteLinks.base.length) : iri;
     var entry = Object.prototype.hasOwnProperty.call(siteLinks.links, key) ? siteLinks.links[key] : null;
+    /* a claim's page follows from its id (the site's URL scheme, resolve.js): the links list no claim */
+    var claim = /^claim\/([^\/#?]+)$/.exec(key);
+    if (entry === null && claim && siteLinks.claims && window.kbAddress) {
+      return { href: "claims/" + window.kbAddress.bucket(claim[1]) + ".html#" + claim[1], label: claim[1] };
+    }
     if (entry === null) return null;
     if (typeof entry === "string") return { href: entry, label: iri.slice(iri.lastIndexOf("/") + 1) };
     return { href: entry[0], label: entry[1] };
