@@ -139,3 +139,15 @@ def test_axe_finds_no_serious_violations_on_the_new_page_types(browser, sites) -
                     report[f"{name}:{width}:{path}"] = page.evaluate(AXE_RUN)
     (ARTIFACTS / "axe-summaries.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     assert not any(report.values()), json.dumps({k: v for k, v in report.items() if v}, indent=1)
+
+
+def test_a_question_links_the_reading_guide_which_opens(browser, sites) -> None:  # noqa: F811
+    """Regression (issue 17): the guide was 1.3 KB on each of thousands of question pages; a question
+    links it on the summaries' index, where it opens at the link (with or without JavaScript)."""
+    for js in (True, False):
+        with open_page(browser, url(sites["overlap"], QUESTION), java_script_enabled=js) as page:
+            assert page.locator("details.how-to-read").count() == 0
+            page.click("p.how-to-read a")
+            page.wait_for_url("**/summaries/index.html#how-to-read")
+            assert page.evaluate("document.querySelector('details.how-to-read').open")
+            assert page.locator("#how-to-read").is_visible()

@@ -750,6 +750,16 @@ def test_a_large_kb_lists_the_best_evidence_first_and_says_where_the_rest_is(tmp
     question = (out / "summaries" / "questions" / "smi--peer_support_services.html").read_text(encoding="utf-8")
     assert "their quotes and studies are in <a href=" in question and "the map cell</a>" in question
     assert "<summary>The claims (" not in question and "<summary>The quotes (" not in question
+    # issue 17: the search matches a claim's statement, concepts and source, not its quote; a claim's
+    # quote links its source's entry, which has the DOI; works list no fields beside their BibTeX
+    index = json.loads((out / "assets" / "search-index.js").read_text(encoding="utf-8").split("=", 1)[1]
+                       .strip().rstrip(";"))
+    by_id = {c.id: c for c in result.checked.evidence.claims}
+    assert all(r["x"] == by_id[r["i"]].source for r in index if r["k"] == "claim")
+    claim = result.checked.evidence.claims[0]
+    article = next(a for a in parse(out / addresses.claim_page(claim.id)).iter("article") if a.get("id") == claim.id)
+    assert not [a for a in article.iter("a") if "doi.org" in (a.get("href") or "")]
+    assert 'class="facts"' not in (out / addresses.work_page(claim.source)).read_text(encoding="utf-8")
     # one CSV of every question instead of a file per question (issue 17)
     assert 'href="../questions.csv.gz" download' in question
     assert not list((out / "summaries" / "questions").glob("*.csv"))
