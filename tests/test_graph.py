@@ -9,7 +9,7 @@ from kb.config import load_config
 from kb.export.rdf import graph_bytes
 from kb.namespaces import sparql_prologue
 from kb.pipeline import check
-from tests.conftest import DATA, FIXTURE
+from tests.conftest import DATA, FIXTURE, REAL
 
 BASE = "https://w3id.org/peer-support-kb/"
 
@@ -162,3 +162,15 @@ def test_gzipped_dumps_unpack_to_the_same_bytes_and_are_deterministic(fixture_ch
     assert (tmp_path / "again.nt.gz").read_bytes() == (tmp_path / "kb.nt.gz").read_bytes()
     header = (tmp_path / "kb.nt.gz").read_bytes()[:10]
     assert header[3] == 0 and header[4:8] == b"\0\0\0\0"  # no file name, no time: reproducible
+
+
+def test_the_graph_loaded_in_batches_is_the_graph_loaded_at_once(monkeypatch) -> None:
+    """build_graph bulk-loads its N-Triples in batches (one load of the whole text held it three times):
+    batches of 5 triples give the same store, in the same order, as one batch."""
+    from kb.graph import build as graph_build
+    from kb.load.evidence import load_evidence
+
+    evidence, _ = load_evidence(load_config(REAL))
+    whole = list(graph_build.build_graph(evidence).store)
+    monkeypatch.setattr(graph_build, "LOAD_BATCH", 5)
+    assert list(graph_build.build_graph(evidence).store) == whole and len(whole) > 1000
