@@ -62,7 +62,7 @@ class KnowledgeGraph:
 
 # Terms are written as N-Triples text and bulk-loaded by pyoxigraph's parser: creating a Python
 # Quad object per triple made the graph stage 3x its floor (parsing the same N-Triples).
-LOAD_BATCH = 250_000  # triples per bulk load into the built store
+LOAD_BATCH = 250_000  # triples per bulk load into the built store (_Builder.load)
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 
 
@@ -80,11 +80,23 @@ def typed(value: object, datatype: str) -> str:
 
 
 class _Builder:
-    def __init__(self, evidence: Evidence) -> None:
+    def __init__(self, evidence: Evidence, store: ox.Store) -> None:
         self.ev = evidence
         self.mint = Minter(evidence.config.base_iri)
+        self.store = store
         self.lines: list[str] = []
         self.locations: dict[str, tuple[str, int]] = {}
+
+    def load(self, at_least: int = 0) -> None:
+        """Bulk-load the lines written so far into the store once there are ``at_least`` of them.
+
+        In batches, in order, between records: the whole text at once was held three times (lines,
+        joined, encoded) beside the loader's own buffers (+1.4 GB at 10k/50k). The KB mints no
+        blank nodes, so cutting the text between lines changes nothing.
+        """
+        if self.lines and len(self.lines) >= at_least:
+            self.store.bulk_load("".join(self.lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+            self.lines = []
 
     def add(self, s: str, p: str, o: str) -> None:
         self.lines.append(f"<{s}> <{p}> {o} .\n")
@@ -321,25 +333,22 @@ def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeG
         from kb.bibtex.load import latex_to_text
 
         display = latex_to_text
-    builder = _Builder(evidence)
+    store = ox.Store()
+    builder = _Builder(evidence, store)
     for ref in evidence.references:
         builder.reference(ref, display)
+        builder.load(at_least=LOAD_BATCH)
     builder.citations()
     builder.inclusions()
     for claim in evidence.claims:
         builder.claim(claim)
+        builder.load(at_least=LOAD_BATCH)
     builder.dataset()
     builder.pico_types()
     for scheme in evidence.vocabulary.concepts.values():
         for concept in scheme.values():
             builder.locations[concept.iri] = (concept.path, concept.line)
-    store = ox.Store()
-    # In batches, in order: the whole text at once was held three times (lines, joined, encoded) beside
-    # the loader's own buffers (+1.4 GB at 10k/50k). The KB mints no blank nodes, so cutting the text
-    # between lines changes nothing.
-    lines = builder.lines
-    for start in range(0, len(lines), LOAD_BATCH):
-        store.bulk_load("".join(lines[start:start + LOAD_BATCH]).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    builder.load()
     store.extend(evidence.vocabulary.quads)
     store.extend(ontology_quads())
     return KnowledgeGraph(store, builder.locations)
