@@ -7,6 +7,7 @@ come grouped and in a stable order.
 
 from __future__ import annotations
 
+import tempfile
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
@@ -22,9 +23,12 @@ def _sorted_lines(kg: KnowledgeGraph) -> list[bytes]:
     """The store's N-Triples dump as lines (without their newline), sorted."""
     import pyoxigraph as ox
 
-    dump = kg.store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
-    assert dump is not None  # dump returns bytes when given no output file
-    lines = [line for line in dump.split(b"\n") if line]
+    # through a temporary file, read line by line: the dump as one bytes object beside its lines was
+    # 300 MB more at 2M triples
+    with tempfile.TemporaryFile() as fh:
+        kg.store.dump(fh, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+        fh.seek(0)
+        lines = [line.rstrip(b"\n") for line in fh if line != b"\n"]
     lines.sort()
     return lines
 
