@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.procs import ROOT, kb_command, stop
+from bench.procs import ROOT, kb_command, pss_mb, stop
 
 RESULTS_JSON = "application/sparql-results+json"
 VIRTUOSO_BUFFERS = 170_000  # 8 KiB pages: ~1.3 GB, Virtuoso's own advice for a few million triples
@@ -107,13 +107,7 @@ SERVE_PIDS: dict[str, int] = {}  # endpoint → kb serve's process id, for its m
 
 def tree_memory_mb(pid: int) -> dict[str, float]:
     """Proportional set size (shared pages split between sharers) of a process and its children, in MB."""
-    def pss(p: int) -> float:
-        try:
-            with open(f"/proc/{p}/smaps_rollup", encoding="ascii") as fh:
-                return next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) / 1024
-        except (OSError, StopIteration, ValueError):
-            return 0.0
-
+    pss = pss_mb
     try:
         with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
             children = [int(c) for c in fh.read().split()]

@@ -32,6 +32,7 @@ class Run:
     stdout: str = ""
     stderr: str = ""
     timed_out: bool = False
+    peak_tree_pss_mb: float | None = None  # the whole process tree at once, sampled (run(..., tree=True))
 
     @property
     def ok(self) -> bool:
@@ -44,8 +45,61 @@ def kb_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "kb"]
 
 
-def run(cmd: list[str], *, cwd: Path = ROOT, timeout: float = 3600.0, capture: bool = True) -> Run:
-    """Start ``cmd``, wait for it with ``wait4`` and return its timing; kill it (only it) on timeout."""
+def pss_mb(pid: int) -> float:
+    """A process's proportional set size (each shared page split between its sharers), in MB; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid`` (children of children too), from ``/proc/*/stat``."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError), \
+                    open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                parents[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        todo += children
+    return found
+
+
+class TreeSampler(threading.Thread):
+    """The largest total PSS of a process and its descendants, sampled every ``interval`` seconds.
+
+    ``ru_maxrss`` is one process's peak, and counts the pages forked workers share with their parent
+    in each of them; the issue's "workers included" is the tree's memory at one instant.
+    """
+
+    def __init__(self, pid: int, interval: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            total = sum(pss_mb(p) for p in [self.pid, *descendants(self.pid)])
+            self.peak = max(self.peak, total)
+
+    def finish(self) -> float:
+        self._done.set()
+        self.join()
+        return round(self.peak, 1)
+
+
+def run(cmd: list[str], *, cwd: Path = ROOT, timeout: float = 3600.0, capture: bool = True,
+        tree: bool = False) -> Run:
+    """Start ``cmd``, wait for it with ``wait4`` and return its timing; kill it (only it) on timeout.
+
+    With ``tree``, the process tree's memory is sampled too (:class:`TreeSampler`).
+    """
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("PYTHONPROFILEIMPORTTIME", None)
     out = subprocess.PIPE if capture else subprocess.DEVNULL
@@ -62,10 +116,14 @@ def run(cmd: list[str], *, cwd: Path = ROOT, timeout: float = 3600.0, capture: b
         reader.start()
     killer = threading.Timer(timeout, lambda: _kill(proc.pid))
     killer.start()
+    sampler = TreeSampler(proc.pid) if tree else None
+    if sampler is not None:
+        sampler.start()
     try:
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         killer.cancel()
+        tree_peak = sampler.finish() if sampler is not None else None
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     for reader in readers:
@@ -73,7 +131,7 @@ def run(cmd: list[str], *, cwd: Path = ROOT, timeout: float = 3600.0, capture: b
     timed_out = proc.returncode == -signal.SIGKILL
     return Run(cmd, seconds, proc.returncode, usage.ru_maxrss / 1024,
                chunks.get("stdout", b"").decode("utf-8", "replace"),
-               chunks.get("stderr", b"").decode("utf-8", "replace"), timed_out)
+               chunks.get("stderr", b"").decode("utf-8", "replace"), timed_out, tree_peak)
 
 
 def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:

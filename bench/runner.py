@@ -105,12 +105,13 @@ def _check(kb: list[str], evidence: Path, opts: Options) -> tuple[float, str]:
     return result.seconds, summary
 
 
-def _build(kb: list[str], evidence: Path, site: Path, opts: Options) -> tuple[float, float]:
+def _build(kb: list[str], evidence: Path, site: Path, opts: Options) -> tuple[float, float, float | None]:
+    """The cold build: seconds, the largest process's peak RSS, the whole tree's peak PSS (workers included)."""
     clear_caches(evidence)
-    result = run([*kb, "build", "--evidence", str(evidence), "--out", str(site)], timeout=opts.timeout)
+    result = run([*kb, "build", "--evidence", str(evidence), "--out", str(site)], timeout=opts.timeout, tree=True)
     if not result.ok:
         raise BenchError(f"kb build failed (exit {result.returncode}): {result.stderr[-3000:]}")
-    return result.seconds, result.peak_rss_mb
+    return result.seconds, result.peak_rss_mb, result.peak_tree_pss_mb
 
 
 def _queries(kb: list[str], evidence: Path, opts: Options) -> tuple[dict[str, float], dict[str, str]]:
@@ -196,7 +197,7 @@ def bench(opts: Options) -> dict[str, Any]:
         log(f"generated in {scale['generate_s']:.1f} s; kb check")
         check_s, summary = _check(kb, evidence, opts)
         log(f"kb check {check_s:.1f} s: {summary}; kb build")
-        build_s, rss = _build(kb, evidence, site, opts)
+        build_s, rss, tree_pss = _build(kb, evidence, site, opts)
         site_files, site_bytes, data_bytes = site_size(site)
         log(f"kb build {build_s:.1f} s, peak RSS {rss:.0f} MB, site {site_files:,} files, {site_bytes / 1e6:,.0f} MB "
             f"({data_bytes / 1e6:,.0f} MB in data/); stages")
@@ -242,6 +243,7 @@ def bench(opts: Options) -> dict[str, Any]:
         "sparql_page_first_result_ms": sparql_page.get("first_result_ms"),
         "help_s": help_s, "incremental_s": loop.get("incremental_s"),  # the editors' loop (kb serve)
         "incremental_cli_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,
+        "peak_tree_pss_mb": tree_pss,  # every process of the cold build at once (sampled each second)
         "triples": triples, "pages": pages, "check_summary": summary,
         "site_files": site_files, "site_bytes": site_bytes, "site_data_bytes": data_bytes,
     }

@@ -71,8 +71,9 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
         assert stage["status"] in ("PASS", "MISS")
     for name, row in data["commands"].items():
         assert row["status"] in ("PASS", "MISS", None), name
-        if name not in ("peak RSS", "site size"):
+        if name not in ("peak RSS", "peak memory, all processes", "site size"):
             assert _positive(row["ratio"]), (name, row)
+    assert data["peak_tree_pss_mb"] >= data["commands"]["peak memory, all processes"]["value_mb"] > 0
     assert data["site_files"] > data["pages"] and data["site_bytes"] > data["site_data_bytes"] > 0
     assert data["commands"]["site size"]["status"] == "PASS"  # a tiny corpus makes a tiny site
     assert data["scale"]["refs"] == 30 and data["scale"]["claims"] == 60
@@ -87,7 +88,7 @@ def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> No
     text = render(result)
     for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental",
                  "incremental kb build", "kb --help",
-                 "peak RSS", "SPARQL page first result", "site size"):
+                 "peak RSS", "peak memory, all processes", "SPARQL page first result", "site size"):
         assert f"| {name} |" in text
 
 
@@ -149,3 +150,22 @@ def test_querybench_measures_a_built_corpus(tmp_path: Path) -> None:
     assert data["machine"]["load_average_start"] and data["machine"]["load_average_end"]
     memory = data["warm_queries"]["kb_serve_memory"]  # kb serve and its two query workers
     assert memory["total_pss_mb"] > memory["server_pss_mb"] > 0 and len(memory["workers_pss_mb"]) == 2
+
+
+def test_the_cold_builds_memory_counts_every_process_of_the_tree_at_once() -> None:
+    """ru_maxrss is one process's peak; the tree sampler adds the forked workers' memory to the parent's
+    (issue 17: "workers included"): a parent holding 60 MB with two workers holding 40 MB each."""
+    from bench.procs import run
+
+    script = ("import multiprocessing, time\n"
+              "def hold(_):\n"
+              "    block = bytearray(40 * 2**20)\n"
+              "    for i in range(0, len(block), 4096): block[i] = 1\n"
+              "    time.sleep(2.5)\n"
+              "if __name__ == '__main__':\n"
+              "    held = bytearray(60 * 2**20)\n"
+              "    for i in range(0, len(held), 4096): held[i] = 1\n"
+              "    with multiprocessing.get_context('fork').Pool(2) as pool: pool.map(hold, [0, 1])\n")
+    result = run([sys.executable, "-c", script], tree=True)
+    assert result.ok and result.peak_tree_pss_mb is not None
+    assert result.peak_tree_pss_mb > 60 + 40 + 40 > result.peak_rss_mb
