@@ -328,7 +328,7 @@ def ontology_quads() -> Iterator[ox.Quad]:
 
 
 def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeGraph:
-    """Every record, the vocabularies and the ontology as one store (default graph)."""
+    """Every record, the vocabularies, the tallies (:mod:`kb.graph.counts`) and the ontology as one store."""
     if display is None:
         from kb.bibtex.load import latex_to_text
 
@@ -345,6 +345,9 @@ def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeG
         builder.load(at_least=LOAD_BATCH)
     builder.dataset()
     builder.pico_types()
+    from kb.graph.counts import count_lines  # imports this module's N-Triples helpers
+
+    builder.lines += count_lines(evidence, builder.mint)
     for scheme in evidence.vocabulary.concepts.values():
         for concept in scheme.values():
             builder.locations[concept.iri] = (concept.path, concept.line)

@@ -55,6 +55,14 @@ class Minter:
     def release(self, name: str) -> str:
         return f"{self.base}release/{name}"
 
+    def citation_count_group(self, claims: int) -> str:
+        """The works cited as evidence by exactly ``claims`` claims: ``tally/evidence-citations/<n>``."""
+        return f"{self.base}tally/evidence-citations/{claims}"
+
+    def claim_tally(self, design: str, certainty: str, basis: str) -> str:
+        """The claims of one design, certainty and certainty basis: ``tally/claims/<design>/<certainty>/<basis>``."""
+        return f"{self.base}tally/claims/{design}/{certainty}/{basis}"
+
     def dataset(self) -> str:
         return f"{self.base}dataset"
 
