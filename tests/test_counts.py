@@ -3,7 +3,6 @@ over the same graph, and the three examples that read them answer as their old w
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest

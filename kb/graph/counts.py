@@ -76,9 +76,10 @@ def count_lines(evidence: Evidence, mint: Minter) -> list[str]:
                   f"<{work}> <{PSK}citationCountGroup> <{mint.citation_count_group(n)}> .\n"]
 
     per_direction = Counter(d for directions in findings.values() for d in directions)
-    for direction in vocab.concepts.get("direction", {}).values():
-        if not direction.is_domain:
-            lines.append(f"<{direction.iri}> <{PSK}findingCount> {_int(per_direction[direction.iri])} .\n")
+    for known_direction in vocab.concepts.get("direction", {}).values():
+        if not known_direction.is_domain:
+            iri = known_direction.iri
+            lines.append(f"<{iri}> <{PSK}findingCount> {_int(per_direction[iri])} .\n")
 
     tallies: Counter[tuple[str, str, str]] = Counter(
         (design, level, basis) for designs, levels, bases in grades.values()
