@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
+from kb.graph.counts import Tallies
 from kb.graph.iris import Minter, slug
 from kb.graph.shipped import schema_bytes
 from kb.load.evidence import Evidence
@@ -86,6 +87,7 @@ class _Builder:
         self.store = store
         self.lines: list[str] = []
         self.locations: dict[str, tuple[str, int]] = {}
+        self.tallies = Tallies()  # whole-graph counts, gathered as the claims are written
 
     def load(self, at_least: int = 0) -> None:
         """Bulk-load the lines written so far into the store once there are ``at_least`` of them.
@@ -217,9 +219,13 @@ class _Builder:
 
     # --- claims ---------------------------------------------------------------------------
 
-    def concept(self, subject: str, prop: str, scheme: str, concept_id: str) -> None:
-        if self.ev.vocabulary.check_id(scheme, concept_id) is None:  # unknown ids are reported, not linked
-            self.iri(subject, prop, self.ev.vocabulary.concepts[scheme][concept_id].iri)
+    def concept(self, subject: str, prop: str, scheme: str, concept_id: str) -> str | None:
+        """Link the concept and return its IRI; unknown ids are reported by the checks, not linked (None)."""
+        if self.ev.vocabulary.check_id(scheme, concept_id) is not None:
+            return None
+        target = self.ev.vocabulary.concepts[scheme][concept_id].iri
+        self.iri(subject, prop, target)
+        return target
 
     def claim(self, claim: Claim) -> None:
         iri = self.mint.claim(claim.id)
@@ -236,8 +242,10 @@ class _Builder:
             self.iri(iri, DCTERMS + "source", source)
         for key in claim.cites:
             if key in self.ev.references_by_key:
-                self.iri(iri, CITO + "citesAsEvidence", self.mint.work(key))
-                self.iri(iri, PROV + "wasDerivedFrom", self.mint.work(key))
+                work = self.mint.work(key)
+                self.iri(iri, CITO + "citesAsEvidence", work)
+                self.iri(iri, PROV + "wasDerivedFrom", work)
+                self.tallies.cites.add((iri, work))
         self.concept(iri, PSK + "findingType", "finding_type", claim.finding_type)
         for facet, prop in FACET_PROPERTIES.items():
             for concept_id in getattr(claim, facet):
@@ -246,10 +254,11 @@ class _Builder:
         self.concept(iri, PSK + "intervention", "intervention", claim.intervention)
         if claim.comparator:
             self.concept(iri, PSK + "comparator", "intervention", claim.comparator)
-        self.concept(iri, PSK + "design", "design", claim.design)
+        design = self.concept(iri, PSK + "design", "design", claim.design)
         cert = claim.certainty
-        self.concept(iri, PSK + "certainty", "certainty", cert.level)
+        level = self.concept(iri, PSK + "certainty", "certainty", cert.level)
         self.add(iri, PSK + "certaintyBasis", text(cert.basis))
+        self.tallies.grades.append((iri, design, level, cert.basis))
         if cert.start:
             self.concept(iri, PSK + "startingCertainty", "certainty", cert.start)
         for domain in cert.downgrades:
@@ -263,7 +272,9 @@ class _Builder:
             self.iri(iri, PSK + "finding", node)
             self.iri(node, RDF + "type", PSK + "OutcomeFinding")
             self.concept(node, PSK + "outcome", "outcome", finding.outcome)
-            self.concept(node, PSK + "direction", "direction", finding.direction)
+            direction = self.concept(node, PSK + "direction", "direction", finding.direction)
+            if direction is not None:
+                self.tallies.directions.add((node, direction))
             if finding.effect:
                 self.effect(node, finding.effect)
             if finding.notes:
@@ -345,9 +356,7 @@ def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeG
         builder.load(at_least=LOAD_BATCH)
     builder.dataset()
     builder.pico_types()
-    from kb.graph.counts import count_lines  # imports this module's N-Triples helpers
-
-    builder.lines += count_lines(evidence, builder.mint)
+    builder.lines += builder.tallies.lines(evidence, builder.mint)
     for scheme in evidence.vocabulary.concepts.values():
         for concept in scheme.values():
             builder.locations[concept.iri] = (concept.path, concept.line)
