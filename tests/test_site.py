@@ -354,15 +354,18 @@ def test_every_page_embeds_its_record_as_json_ld(site) -> None:
         blocks = [s for s in parse(page).iter("script") if s.get("type") == "application/ld+json"]
         assert len(blocks) == 1, page
         record = json.loads(blocks[0].text)
-        assert record["@context"] == "https://schema.org" and record["@type"], page
+        context = record["@context"]
+        assert (context if isinstance(context, str) else context[0]) == "https://schema.org" and record["@type"], page
     from kb.site import addresses
 
     claim = site.checked.evidence.claims[0]
     page = site.out_dir / addresses.claim_page(claim.id)
     record = json.loads(next(s for s in parse(page).iter("script") if s.get("type") == "application/ld+json").text)
     assert record["@type"] == "CollectionPage"
-    part = next(p for p in record["hasPart"] if p["url"] == f"#{claim.id}")
-    assert part["@type"] == "Claim" and part["@id"] == site.checked.evidence.config.base_iri + f"claim/{claim.id}"
+    base = site.checked.evidence.config.base_iri
+    assert record["@context"] == ["https://schema.org", {"claim": base + "claim/", "work": base + "work/"}]
+    part = next(p for p in record["hasPart"] if p["@id"] == f"claim:{claim.id}")  # claim:<id> expands to its IRI
+    assert part["@type"] == "Claim" and parse(page).find(f".//*[@id='{claim.id}']") is not None  # the anchor
 
 
 # --- HTML5 and links ---------------------------------------------------------------------------

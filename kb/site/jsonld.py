@@ -53,10 +53,28 @@ def collection(res: Resolver, name: str, description: str) -> dict:
             "isPartOf": dataset_ref(res)}
 
 
+PREFIXES = {"claim": "claim/", "work": "work/"}  # compact IRIs on bucket pages: ``claim:<id>``, ``work:<key>``
+
+
 def bucket(res: Resolver, name: str, records: list[dict]) -> dict:
-    """A page of records (claims or works): the page, with each record as a part (no ``@context`` of its own)."""
-    return {"@context": CONTEXT, "@type": "CollectionPage", "name": name, "isPartOf": dataset_ref(res),
+    """A page of records (claims or works): the page, with each record as a part (no ``@context`` of its own).
+
+    The context adds the prefixes ``claim:`` and ``work:`` (the KB's own IRIs, expanded by any JSON-LD
+    processor) so that each part names its IRI in a few bytes: at 50,000 claims the full IRIs and
+    anchors of the parts were 7 MB (issue 17). A part's anchor on the page is its IRI's last segment."""
+    base = res.ev.config.base_iri
+    context = [CONTEXT, {prefix: base + path for prefix, path in PREFIXES.items()}]
+    return {"@context": context, "@type": "CollectionPage", "name": name, "isPartOf": dataset_ref(res),
             "hasPart": [{k: v for k, v in r.items() if k != "@context"} for r in records]}
+
+
+def compact(iri: str, res: Resolver) -> str:
+    """``iri`` as a compact IRI with a bucket page's prefixes (unchanged if none applies)."""
+    base = res.ev.config.base_iri
+    for prefix, path in PREFIXES.items():
+        if iri.startswith(base + path) and "/" not in iri[len(base + path):]:
+            return f"{prefix}:{iri[len(base + path):]}"
+    return iri
 
 
 def webpage(res: Resolver, name: str, description: str) -> dict:
@@ -65,15 +83,15 @@ def webpage(res: Resolver, name: str, description: str) -> dict:
 
 
 def claim_part(res: Resolver, record: Claim) -> dict:
-    """A claim as a part of its bucket page: its IRI and anchor (the page shows the rest; the graph
-    dump has it all; the id is the anchor's). Lean, because a page holds fifty."""
-    return {"@type": "Claim", "@id": res.mint.claim(record.id), "url": f"#{record.id}"}
+    """A claim as a part of its bucket page: its IRI, compact (the page shows the rest; the graph dump
+    has it all; the IRI's last segment is the claim's anchor). Lean, because a page holds fifty."""
+    return {"@type": "Claim", "@id": compact(res.mint.claim(record.id), res)}
 
 
 def work_part(res: Resolver, ref: Reference) -> dict:
-    """A work as a part of its bucket page: type, IRI, key, title, DOI and anchor (lean: a page holds ten)."""
-    record: dict = {"@type": TYPES.get(ref.entry_type, "CreativeWork"), "@id": res.mint.work(ref.key),
-                    "identifier": ref.key, "name": latex_to_text(ref.title), "url": f"#{ref.key}"}
+    """A work as a part of its bucket page: type, IRI, key (its anchor), title and DOI (lean: a page holds ten)."""
+    record: dict = {"@type": TYPES.get(ref.entry_type, "CreativeWork"), "@id": compact(res.mint.work(ref.key), res),
+                    "identifier": ref.key, "name": latex_to_text(ref.title)}
     doi = doi_url(ref.doi)
     if doi:
         record["sameAs"] = doi

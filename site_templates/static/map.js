@@ -323,6 +323,13 @@
   readUrl();
   apply();
   form.addEventListener("change", apply);
+  // An aggregated cell's tooltip is its text (what its tallies count, under the current filters),
+  // set when the pointer reaches it: a title per tally was ~1 MB of a large KB's map (issue 17).
+  document.addEventListener("mouseover", function (event) {
+    var link = event.target.closest && event.target.closest(".aggregated .cell-link, .list-cell .cell-link");
+    var text = link && link.querySelector(".cell-text");
+    if (text && link.querySelector(".tally")) link.title = text.textContent;
+  });
   table.addEventListener("change", function (event) { if (event.target.classList.contains("open-domain")) writeUrl(); });
   form.addEventListener("reset", function (event) {
     event.preventDefault();
