@@ -150,12 +150,17 @@ def reference_pages(res: Resolver, out: Output) -> None:
         views = tuple(reference_view(res, refs[k], stated.get(k, []), resting.get(k, []), several=several)
                       for k in keys)
         one = None if several else views[0]
+        template = tablequery.resting_template(res.ev.config.base_iri)
+        queries = [v for v in views if v.resting.query]
+        if not queries or any(tablequery.fill_work(template, v.key, v.title) != v.resting.query.text
+                              for v in queries if v.resting.query):
+            template = ""  # no link needs it, or a label holds a placeholder: each link carries its own query
         page = ReferenceBucketPage(
             path=addresses.work_page(keys[0]), template="reference.html", section="references",
             title=one.title if one else _several("Works", bucket, [v.title for v in views]),
             description=_describe("works", [v.citation for v in views]),
             breadcrumbs=(Link("references/index.html", "Bibliography"),), bucket=bucket, works=views,
-            scripts=("assets/refs.js",), marks=False,
+            scripts=("assets/refs.js",), marks=False, query_template=template,
         )
         page.jsonld = jsonld.bucket(res, page.title, [jsonld.work_part(res, refs[k]) for k in keys])
         if one is not None:

@@ -485,6 +485,7 @@ class ReferenceBucketPage(Page):
 
     bucket: str
     works: tuple[ReferenceView, ...]
+    query_template: str = ""  # tablequery.resting_template, which site.js fills in for each work's link
 
 
 @dataclass(frozen=True)

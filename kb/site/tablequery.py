@@ -86,6 +86,20 @@ def resting_claims(iri: str, label: str) -> TableQuery:
                       f"  ?claim cito:citesAsEvidence {_iri(iri)} ; psk:statement ?statement .\n}}\nORDER BY ?claim\n")
 
 
+WORK_KEY, WORK_LABEL = "@WORK_KEY@", "@WORK_LABEL@"  # the placeholders of :func:`resting_template`
+
+
+def resting_template(base: str) -> str:
+    """:func:`resting_claims` with the work's key and label left as placeholders: a works page writes
+    it once and each entry's link names its work (issue 17: a query per work was 4 MB of a large KB's
+    works). ``site.js`` fills it in as :func:`fill_work` does, the key from the entry's anchor."""
+    return resting_claims(f"{base}work/{WORK_KEY}", WORK_LABEL).text
+
+
+def fill_work(template: str, key: str, label: str) -> str:
+    return template.replace(WORK_KEY, key).replace(WORK_LABEL, label)
+
+
 def evidence_map(axis: str, axis_label: str) -> TableQuery:
     """The map's GROUP BY: findings per row, outcome (with its domain) and direction."""
     var = "?" + axis

@@ -134,3 +134,19 @@ window.kbCsv = (function () {
     a.setAttribute("href", a.getAttribute("href").split("#")[0] + "#query=" + encodeURIComponent(text));
   });
 })();
+
+/* A works page writes the query of its entries' "every claim that rests on it" links once, as a
+   template (kb/site/tablequery.py, resting_template): each link names its work's label, and its
+   entry's anchor is the work's key; the link gets its query here, as tablequery.fill_work makes it. */
+(function () {
+  "use strict";
+  var spec = document.getElementById("_work-query");
+  if (!spec) return;
+  var template = JSON.parse(spec.textContent);
+  document.querySelectorAll("a[data-work-query]").forEach(function (a) {
+    var entry = a.closest("article[id]");
+    if (!entry) return;
+    var text = template.split("@WORK_KEY@").join(entry.id).split("@WORK_LABEL@").join(a.getAttribute("data-label"));
+    a.setAttribute("href", a.getAttribute("href").split("#")[0] + "#query=" + encodeURIComponent(text));
+  });
+})();
