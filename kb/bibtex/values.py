@@ -96,6 +96,28 @@ def _closing_quote(raw: str, start: int) -> int:
     return -1
 
 
+_FIELD_START = re.compile(r"^[ \t]*([A-Za-z][\w-]*)[ \t]*=[ \t]*", re.M)
+
+
+def drop_field(entry: str, name: str) -> str:
+    """``entry`` (an entry's source text) without its field ``name`` and the line it is on, if its value
+    is one braced or quoted string on lines of its own; otherwise ``entry`` unchanged (never a guess)."""
+    for m in _FIELD_START.finditer(entry):
+        if m.group(1).lower() != name:
+            continue
+        start = m.end()
+        if start >= len(entry) or entry[start] not in '{"':
+            return entry
+        end = _closing_brace(entry, start) if entry[start] == "{" else _closing_quote(entry, start)
+        if end < 0:
+            return entry
+        rest = re.match(r"[ \t]*,?[ \t]*\n", entry[end + 1:])
+        if rest is None:
+            return entry
+        return entry[:m.start()] + entry[end + 1 + rest.end():]
+    return entry
+
+
 def parse_expression(raw: str) -> tuple[tuple[Part, ...], str | None]:
     """Split a raw value (``{a} # "b" # macro # 12``) into parts, or say what is malformed."""
     parts: list[Part] = []

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from kb.analyse.analysis import Row
 from kb.bibtex.load import latex_to_text
+from kb.bibtex.values import drop_field
 from kb.model import Claim, Reference
 from kb.site import addresses, jsonld, tablequery
 from kb.site.context import Output, curation_note
@@ -124,11 +125,13 @@ def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: li
             facts.append(Fact(label, latex_to_text(ref.get(name))))
     title = short_cite(ref)
     iri = res.mint.work(ref.key)
+    bibtex = ref.raw.rstrip("\n")
+    shown = bibtex if res.limits.bibtex_abstract else drop_field(bibtex, "abstract")
     return ReferenceView(
         key=ref.key, title=title, entry_type=ref.entry_type, citation=res.citations[ref.key],
         styled=res.styled[ref.key], refs=res.refdata.ref_list(ref.key, [ref.key]), doi=res.doi_link(ref),
         url=res.url_link(ref),
-        facts=tuple(facts) if res.limits.work_facts else (), bibtex=ref.raw.rstrip("\n"),
+        facts=tuple(facts) if res.limits.work_facts else (), bibtex=shown, abstract_left_out=shown != bibtex,
         cited_by=tuple(CitingDoc(res.ref_link(doc), tuple(sorted(ns))) for doc, ns in sorted(cited_by.items())),
         stated=_items(res, stated, tablequery.work_claims(iri, title), limit=None,
                       compact=not res.limits.stated_statements),

@@ -42,6 +42,8 @@ class Limits:
     # BibTeX; at scale only these, which hold the same fields (3 MB at 10,000 works)
     search_quotes: bool = True  # the search matches the words of a claim's quote too, not only its statement,
     # concepts and source (at scale the quotes were a quarter of the index, and each is on its claim's page)
+    bibtex_abstract: bool = True  # a work's BibTeX on its page has its abstract; at scale the downloads (the
+    # entry's RIS, CSL-JSON and BibTeX, references.bib.gz) have it (abstracts were 11 MB of 10,000 works' pages)
 
 
 SMALL = Limits(cell_claims=50, concept_claims=200, work_claims=100, sentences=30, sentence_claims=30, base_works=100,
@@ -49,7 +51,7 @@ SMALL = Limits(cell_claims=50, concept_claims=200, work_claims=100, sentences=30
 LARGE = Limits(cell_claims=3, concept_claims=10, work_claims=3, sentences=2, sentence_claims=1, base_works=0,
                row_claims=0, row_bodies=0, note_claims=1, reported=3, domain_questions=5, row_csv=False,
                stated_statements=False, question_csv=False, source_doi=False,
-               work_facts=False, search_quotes=False)
+               work_facts=False, search_quotes=False, bibtex_abstract=False)
 
 
 def limits_for(findings: int) -> Limits:

@@ -477,6 +477,7 @@ class ReferenceView:
     resting: ClaimList  # claims that rest on this work
     note: str
     coins: str = ""  # the work as COinS, when the page holds several works (else Highwire tags in <head>)
+    abstract_left_out: bool = False  # the BibTeX shown has no abstract (a large KB's; its downloads have it)
 
 
 @dataclass(kw_only=True)
