@@ -413,3 +413,16 @@ def test_doi_normalisation_is_bare_lower_case_and_idempotent(suffix: str, prefix
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
 def test_latex_to_text_never_raises(value: str) -> None:
     assert isinstance(latex_to_text(value), str)
+
+
+def test_drop_field_removes_exactly_one_braced_or_quoted_field_or_nothing() -> None:
+    """Issue 17: a large KB shows works' BibTeX without the abstract; the rest stays as written."""
+    from kb.bibtex.values import drop_field
+
+    entry = "@article{k,\n  title = {A {B} c},\n  Abstract = {x {y} \\} z\n  more},\n  year = 2000\n}"
+    assert drop_field(entry, "abstract") == "@article{k,\n  title = {A {B} c},\n  year = 2000\n}"
+    quoted = '@misc{k,\n  abstract = "a {"} b",\n  note = {n},\n}'
+    assert drop_field(quoted, "abstract") == "@misc{k,\n  note = {n},\n}"
+    for kept in ("@misc{k,\n  abstract = macro # {x},\n}", "@misc{k,\n  abstract = {x}, note = {n},\n}",
+                 "@misc{k,\n  abstract = {never closed,\n}", "@misc{k,\n  title = {no abstract},\n}"):
+        assert drop_field(kept, "abstract") == kept

@@ -773,3 +773,38 @@ def test_a_large_kb_lists_the_best_evidence_first_and_says_where_the_rest_is(tmp
         assert anchor in anchors_of(out / page)
     _checked, broken = check_links(out)
     assert not broken, broken[:5]
+
+
+def test_a_large_kb_shows_works_without_abstracts_and_their_resting_query_once(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: past LARGE_KB findings a work's BibTeX on its page leaves out the abstract (its downloads
+    keep it, and the page says so), and the works page writes the 'every claim resting on it' query once,
+    as a template that site.js fills in from the entry's anchor and label, as tablequery.fill_work does."""
+    import dataclasses
+
+    from kb.site import addresses, limits, tablequery
+
+    evidence = tmp_path / "evidence"
+    shutil.copytree(ROOT / "tests" / "data" / "overlap", evidence)
+    bib = evidence / "references.bib"
+    bib.write_text(bib.read_text(encoding="utf-8").replace(
+        "  journal = {Journal of Test Fixtures},\n  year = {2020},\n",
+        "  journal = {Journal of Test Fixtures},\n  abstract = {Peer support {helped}, the\n  authors say.},\n"
+        "  year = {2020},\n", 1), encoding="utf-8")
+    monkeypatch.setattr(limits, "LARGE_KB", 0)
+    monkeypatch.setattr(limits, "LARGE", dataclasses.replace(limits.LARGE, work_claims=1))
+    result = build_site(evidence, tmp_path / "site")
+    page = result.out_dir / addresses.work_page("alpha2020systematic")
+    entry = next(a for a in parse(page).iter("article") if a.get("id") == "alpha2020systematic")
+    shown = "".join(next(p for p in entry.iter("pre") if p.get("class") == "bibtex").itertext())
+    assert "abstract" not in shown and "year = {2020}" in shown and "journal = {Journal of Test Fixtures}" in shown
+    assert "Shown without its abstract" in " ".join("".join(entry.itertext()).split())
+    assert "Peer support {helped}" in gz.read(result.out_dir / "data" / "references.bib.gz").decode("utf-8")
+    link = next(a for a in entry.iter("a") if a.get("data-work-query") is not None)
+    assert link.get("href").endswith("sparql.html")  # without JavaScript: the SPARQL page
+    spec = next(s for s in parse(page).iter("script") if s.get("id") == "_work-query")
+    filled = tablequery.fill_work(json.loads(spec.text), entry.get("id"), link.get("data-label"))
+    base = result.checked.evidence.config.base_iri
+    assert filled == tablequery.resting_claims(base + "work/alpha2020systematic", link.get("data-label")).text
+    assert "#query=" not in page.read_text(encoding="utf-8").split('id="alpha2020systematic"', 1)[1].split(
+        "</article>", 1)[0]  # no query of its own
