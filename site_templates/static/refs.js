@@ -51,11 +51,23 @@
 
   function byCodePoint(a, b) { return a < b ? -1 : a > b ? 1 : 0; }  /* citekeys are ASCII: same order as Python */
 
+  /* The works' keys: written on the widget, or (a claim's) the anchors of the list just before it. */
+  function keysOf(widget) {
+    if (widget.hasAttribute("data-refs")) return widget.getAttribute("data-refs").split(" ").filter(Boolean);
+    var list = widget.previousElementSibling, keys = [];
+    if (!list) return keys;
+    list.querySelectorAll("a[href*='#']").forEach(function (a) {
+      var key = decodeURIComponent(a.getAttribute("href").split("#")[1]);
+      if (keys.indexOf(key) < 0) keys.push(key);
+    });
+    return keys.sort(byCodePoint);
+  }
+
   function chosen(widget) {
-    if (widget.hasAttribute("data-refs")) {
+    if (widget.hasAttribute("data-ref-shards")) {
       /* the numbers of the data scripts, which sit beside this script in refs/ */
       var own = document.querySelector("script[src$='assets/refs.js']").getAttribute("src");
-      return { keys: widget.getAttribute("data-refs").split(" ").filter(Boolean),
+      return { keys: keysOf(widget),
                srcs: widget.getAttribute("data-ref-shards").split(" ").filter(Boolean).map(function (n) {
                  return own.replace(/refs\.js$/, "refs/") + n + ".js"; }) };
     }
@@ -83,7 +95,7 @@
   function build(widget) {
     var label = document.createElement("span");
     label.className = "ref-download-label";
-    var count = (widget.getAttribute("data-refs") || "").split(" ").filter(Boolean).length;
+    var count = widget.hasAttribute("data-ref-shards") ? keysOf(widget).length : 0;
     label.textContent = (widget.getAttribute("data-label") || "Download these references") +
       (count > 1 ? " (" + count + " works):" : ":");
     widget.appendChild(label);
