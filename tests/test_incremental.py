@@ -514,9 +514,9 @@ def test_the_chunked_dumps_decompress_to_the_whole_graphs_serialisations(tmp_pat
 
 
 def test_chunks_end_at_subjects_so_an_edit_changes_only_its_own(tmp_path: Path) -> None:
-    from kb.export.dumps import chunks
+    from kb.export.dumps import CHUNK_SUBJECTS, chunks
 
-    lines = sorted(f"<urn:s:{i:05d}> <urn:p> \"{j}\" .".encode() for i in range(3000) for j in range(3))
+    lines = sorted(f"<urn:s:{i:05d}> <urn:p> \"{j}\" .".encode() for i in range(20 * CHUNK_SUBJECTS) for j in range(3))
     before = list(chunks(lines))
     assert b"".join(before) == b"\n".join(lines) + b"\n" and len(before) > 10
     subjects = [{line.split(b" ")[0] for line in chunk.splitlines()} for chunk in before]

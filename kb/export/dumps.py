@@ -32,7 +32,7 @@ from kb.io import gz
 from kb.io.atomic import replace_cache_file
 from kb.namespaces import PREFIXES
 
-CHUNK_SUBJECTS = 64  # subjects per chunk on average (~100 kB of N-Triples)
+CHUNK_SUBJECTS = 1024  # subjects per chunk on average (~1.6 MB of N-Triples: 100 kB chunks made the dumps 15 % bigger)
 FORMATS = ("nt", "ttl", "jsonld")
 Members = dict[bytes, bytes]  # digest of a chunk's N-Triples → its gzip member in one format
 
