@@ -493,16 +493,16 @@ def test_method_page_lists_every_vocabulary_term(site) -> None:
 
 
 def test_search_index_covers_claims_references_and_concepts(site) -> None:
-    text = (site.out_dir / "assets" / "search-index.js").read_text(encoding="utf-8")
-    records = json.loads(text.split("=", 1)[1].strip().rstrip(";"))
+    from kb.site.assets import unpack_script
+
+    records = unpack_script((site.out_dir / "assets" / "search-index.js").read_bytes())
     kinds = Counter(r["k"] for r in records)
     assert kinds["claim"] == len(site.analysis.claim_ids)
     assert kinds["reference"] == len(site.checked.evidence.references)
     assert all((site.out_dir / r["u"].split("#")[0]).is_file() for r in records if "u" in r)
     # lean (issue 17): claims and works carry no path (search.js computes it), a claim its
     # statement as a position in map-statements.js and its concepts as positions in the index
-    statements = json.loads((site.out_dir / "assets" / "map-statements.js").read_text(encoding="utf-8")
-                            .split("=", 1)[1].strip().rstrip(";"))
+    statements = unpack_script((site.out_dir / "assets" / "map-statements.js").read_bytes())
     by_id = {c.id: c for c in site.checked.evidence.claims}
     for r in records:
         if r["k"] == "claim":
@@ -755,8 +755,9 @@ def test_a_large_kb_lists_the_best_evidence_first_and_says_where_the_rest_is(tmp
     assert "<summary>The claims (" not in question and "<summary>The quotes (" not in question
     # issue 17: the search matches a claim's statement, concepts and source, not its quote; a claim's
     # quote links its source's entry, which has the DOI; works list no fields beside their BibTeX
-    index = json.loads((out / "assets" / "search-index.js").read_text(encoding="utf-8").split("=", 1)[1]
-                       .strip().rstrip(";"))
+    from kb.site.assets import unpack_script
+
+    index = unpack_script((out / "assets" / "search-index.js").read_bytes())
     by_id = {c.id: c for c in result.checked.evidence.claims}
     assert all(r["x"] == by_id[r["i"]].source for r in index if r["k"] == "claim")
     claim = result.checked.evidence.claims[0]

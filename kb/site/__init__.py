@@ -173,12 +173,12 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
         writer.write(path, content)
     statements = map_statements(res.analysis.rows)
     scripts = [*oxigraph, *dump,
-               assets.data_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements), "search index"),
+               assets.packed_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements), "search index"),
                assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),
                assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
                                   "the findings, for the evidence maps' filters"),
-               assets.data_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
-                                  list(statements.values()), "statements, for the maps' CSV and the search"),
+               assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
+                                    list(statements.values()), "statements, for the maps' CSV and the search"),
                *res.refdata.scripts()]
     for script in scripts:
         writer.write(script.path, script.content)

@@ -292,11 +292,12 @@
   }
 
   function withStatements(callback) {
-    if (window.KB_MAP_STATEMENTS) { callback(window.KB_MAP_STATEMENTS); return; }
+    function unpacked() { window.kbUnpack("KB_MAP_STATEMENTS").then(function (s) { callback(s || []); }); }
+    if (window.KB_MAP_STATEMENTS || window.KB_MAP_STATEMENTS_GZ) { unpacked(); return; }
     var script = document.createElement("script");
     var own = document.querySelector("script[src$='assets/map.js']");
     script.src = own.getAttribute("src").replace(/map\.js$/, "map-statements.js");
-    script.onload = function () { callback(window.KB_MAP_STATEMENTS || []); };
+    script.onload = unpacked;
     document.body.appendChild(script);
   }
 

@@ -75,104 +75,111 @@
 
   /* The index is lean (kb/site/search.py): a claim has its id and the position of its statement in
      assets/map-statements.js, a work its citekey, and the script computes their paths (the site's
-     URL scheme, assets/resolve.js); a claim lists its concepts by their position in the index. */
-  var statements = window.KB_MAP_STATEMENTS || [];
-  var bucket = window.kbAddress.bucket;
-  var index = (window.KB_SEARCH || []).map(function (r) {
-    if (r.k === "claim") {
-      r.u = "claims/" + bucket(r.i) + ".html#" + r.i;
-      if (r.t === undefined) r.t = statements[r.n] || r.i;
-      r.x = r.i + " " + r.x;
-    } else if (r.k === "reference") {
-      r.u = "references/" + bucket(r.c) + ".html#" + r.c;
-      r.x = r.c + " " + r.x;
-    }
-    return r;
-  });
+     URL scheme, assets/resolve.js); a claim lists its concepts by their position in the index. Both
+     scripts come packed (site.js kbUnpack): the search starts once they are unpacked. */
+  function prepareIndex(statements, records) {
+    var bucket = window.kbAddress.bucket;
+    return (records || []).map(function (r) {
+      if (r.k === "claim") {
+        r.u = "claims/" + bucket(r.i) + ".html#" + r.i;
+        if (r.t === undefined) r.t = statements[r.n] || r.i;
+        r.x = r.i + " " + r.x;
+      } else if (r.k === "reference") {
+        r.u = "references/" + bucket(r.c) + ".html#" + r.c;
+        r.x = r.c + " " + r.x;
+      }
+      return r;
+    });
+  }
   var input = document.getElementById("q");
   var list = document.getElementById("search-results");
   var status = document.getElementById("search-status");
   var kinds = { claim: "Claim", reference: "Work", population: "Population", setting: "Setting", delivery: "Delivery",
                 perspective: "Perspective", intervention: "Intervention", outcome: "Outcome", domain: "Outcome domain" };
   if (!input || !list) return;
+  Promise.all([window.kbUnpack("KB_MAP_STATEMENTS"), window.kbUnpack("KB_SEARCH")]).then(function (got) {
+    start(prepareIndex(got[0] || [], got[1]));
+  });
 
-  function set(list_) {
-    var out = {};
-    list_.forEach(function (t) { out[t] = true; });
-    return out;
-  }
-
-  /* Prepared once: each record's title stems, other stems, and for concepts each name's stems. */
-  var concepts = {};
-  var prepared = index.map(function (r) {
-    var p = { r: r, title: set(terms(r.t)), text: set(terms(r.x)) };
-    if (r.id) {
-      p.names = [r.t].concat(r.a || []).map(terms).filter(function (n) { return n.length; });
-      p.names.forEach(function (n) { n.forEach(function (t) { p.title[t] = true; }); });
-      concepts[r.id] = p;
+  function start(index) {
+    function set(list_) {
+      var out = {};
+      list_.forEach(function (t) { out[t] = true; });
+      return out;
     }
-    return p;
-  });
-  prepared.forEach(function (p) {
-    (p.r.cs || []).forEach(function (n) {
-      var c = index[n] && concepts[index[n].id];
-      if (c) for (var t in c.title) p.text[t] = true;
-    });
-  });
-  var df = {};
-  prepared.forEach(function (p) {
-    var seen = {};
-    for (var t in p.title) seen[t] = true;
-    for (var u in p.text) seen[u] = true;
-    for (var v in seen) df[v] = (df[v] || 0) + 1;
-  });
-  function weight(t) { return Math.log(1 + prepared.length / (1 + (df[t] || 0))); }
 
-  function search(query) {
-    var wanted = Object.keys(set(terms(query)));
-    list.textContent = "";
-    if (!wanted.length) { status.textContent = "Type a word or two, or a question: a population, an outcome, an author, a claim."; return; }
-    var total = wanted.reduce(function (sum, t) { return sum + weight(t); }, 0);
-    var hits = [];
+    /* Prepared once: each record's title stems, other stems, and for concepts each name's stems. */
+    var concepts = {};
+    var prepared = index.map(function (r) {
+      var p = { r: r, title: set(terms(r.t)), text: set(terms(r.x)) };
+      if (r.id) {
+        p.names = [r.t].concat(r.a || []).map(terms).filter(function (n) { return n.length; });
+        p.names.forEach(function (n) { n.forEach(function (t) { p.title[t] = true; }); });
+        concepts[r.id] = p;
+      }
+      return p;
+    });
     prepared.forEach(function (p) {
-      var score = 0, matched = 0;
-      wanted.forEach(function (t) {
-        if (p.title[t]) { score += 3 * weight(t); matched += weight(t); } else if (p.text[t]) { score += weight(t); matched += weight(t); }
+      (p.r.cs || []).forEach(function (n) {
+        var c = index[n] && concepts[index[n].id];
+        if (c) for (var t in c.title) p.text[t] = true;
       });
-      if (!matched) return;
-      /* A concept named in full by the query ("hospital admission" in "…reduce hospital admissions?"). */
-      var named = (p.names || []).some(function (n) { return n.every(function (t) { return wanted.indexOf(t) !== -1; }); });
-      if (named) score += 10 * total;
-      hits.push({ p: p, score: score, named: named, coverage: matched / total });
     });
-    /* The concepts the query names, and the records that match at least half of it (by weight). */
-    var shown = hits.filter(function (h) { return h.named || h.coverage >= 0.5; });
-    shown.sort(function (a, b) { return b.score - a.score || (a.p.r.t < b.p.r.t ? -1 : a.p.r.t > b.p.r.t ? 1 : 0); });
-    shown.slice(0, 100).forEach(function (hit) {
-      var li = document.createElement("li");
-      var kind = document.createElement("span");
-      kind.className = "kind";
-      kind.textContent = kinds[hit.p.r.k] || hit.p.r.k;
-      var a = document.createElement("a");
-      a.href = hit.p.r.u;
-      a.textContent = hit.p.r.t;
-      if (hit.p.r.c) { li.setAttribute("data-ref", hit.p.r.c); li.setAttribute("data-shard", hit.p.r.s); }
-      li.appendChild(kind);
-      li.appendChild(a);
-      list.appendChild(li);
+    var df = {};
+    prepared.forEach(function (p) {
+      var seen = {};
+      for (var t in p.title) seen[t] = true;
+      for (var u in p.text) seen[u] = true;
+      for (var v in seen) df[v] = (df[v] || 0) + 1;
     });
-    status.textContent = shown.length === 0 ? "No results for “" + query + "”." :
-      shown.length + (shown.length === 1 ? " result" : " results") + " for “" + query + "”" +
-      (shown.length > 100 ? " (the first 100, best first)." : ", best first.");
-  }
+    function weight(t) { return Math.log(1 + prepared.length / (1 + (df[t] || 0))); }
 
-  var params = new URLSearchParams(window.location.search);
-  input.value = params.get("q") || "";
-  search(input.value);
-  input.form.addEventListener("submit", function (event) {
-    event.preventDefault();
+    function search(query) {
+      var wanted = Object.keys(set(terms(query)));
+      list.textContent = "";
+      if (!wanted.length) { status.textContent = "Type a word or two, or a question: a population, an outcome, an author, a claim."; return; }
+      var total = wanted.reduce(function (sum, t) { return sum + weight(t); }, 0);
+      var hits = [];
+      prepared.forEach(function (p) {
+        var score = 0, matched = 0;
+        wanted.forEach(function (t) {
+          if (p.title[t]) { score += 3 * weight(t); matched += weight(t); } else if (p.text[t]) { score += weight(t); matched += weight(t); }
+        });
+        if (!matched) return;
+        /* A concept named in full by the query ("hospital admission" in "…reduce hospital admissions?"). */
+        var named = (p.names || []).some(function (n) { return n.every(function (t) { return wanted.indexOf(t) !== -1; }); });
+        if (named) score += 10 * total;
+        hits.push({ p: p, score: score, named: named, coverage: matched / total });
+      });
+      /* The concepts the query names, and the records that match at least half of it (by weight). */
+      var shown = hits.filter(function (h) { return h.named || h.coverage >= 0.5; });
+      shown.sort(function (a, b) { return b.score - a.score || (a.p.r.t < b.p.r.t ? -1 : a.p.r.t > b.p.r.t ? 1 : 0); });
+      shown.slice(0, 100).forEach(function (hit) {
+        var li = document.createElement("li");
+        var kind = document.createElement("span");
+        kind.className = "kind";
+        kind.textContent = kinds[hit.p.r.k] || hit.p.r.k;
+        var a = document.createElement("a");
+        a.href = hit.p.r.u;
+        a.textContent = hit.p.r.t;
+        if (hit.p.r.c) { li.setAttribute("data-ref", hit.p.r.c); li.setAttribute("data-shard", hit.p.r.s); }
+        li.appendChild(kind);
+        li.appendChild(a);
+        list.appendChild(li);
+      });
+      status.textContent = shown.length === 0 ? "No results for “" + query + "”." :
+        shown.length + (shown.length === 1 ? " result" : " results") + " for “" + query + "”" +
+        (shown.length > 100 ? " (the first 100, best first)." : ", best first.");
+    }
+
+    var params = new URLSearchParams(window.location.search);
+    input.value = params.get("q") || input.value;  /* what was typed while the index unpacked is kept */
     search(input.value);
-    try { history.replaceState(null, "", "?q=" + encodeURIComponent(input.value)); } catch (e) { /* file:// may refuse */ }
-  });
-  input.addEventListener("input", function () { search(input.value); });
+    input.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      search(input.value);
+      try { history.replaceState(null, "", "?q=" + encodeURIComponent(input.value)); } catch (e) { /* file:// may refuse */ }
+    });
+    input.addEventListener("input", function () { search(input.value); });
+  }
 })();
