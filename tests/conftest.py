@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 from pathlib import Path
 
 import pytest
+
+# A test run started in the background of a non-interactive shell inherits SIGINT ignored, and so would every
+# kb serve the tests start: they stop it with SIGINT, as Ctrl-C does. A handled SIGINT is reset to the
+# default by exec, so the servers the tests start always hear it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -137,6 +137,7 @@ def test_axe_finds_no_serious_violations_on_the_new_page_types(browser, sites) -
                     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
                     page.add_script_tag(content=axe)
                     report[f"{name}:{width}:{path}"] = page.evaluate(AXE_RUN)
+    ARTIFACTS.mkdir(exist_ok=True)  # this test may be the first to write there (a fresh clone, xdist's order)
     (ARTIFACTS / "axe-summaries.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     assert not any(report.values()), json.dumps({k: v for k, v in report.items() if v}, indent=1)
 
