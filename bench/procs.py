@@ -20,6 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The harness stops the servers it starts with SIGINT (as Ctrl-C does). Started in the background of a
+# non-interactive shell, it inherits SIGINT ignored, and so would they; a handled SIGINT is reset to the
+# default by exec, so they hear it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @dataclass
 class Run:
