@@ -32,16 +32,10 @@
      KB_REFS one load after another, so a download never reads a half-decoded script. */
   var decoded = Promise.resolve();
 
-  function gunzip(base64) {
-    var binary = atob(base64), bytes = new Uint8Array(binary.length);
-    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
-  }
-
   function decodeLoaded() {
     decoded = decoded.then(function () {
       var pending = (window.KB_REFS_GZ || []).splice(0);
-      return Promise.all(pending.map(gunzip)).then(function (texts) {
+      return Promise.all(pending.map(window.kbGunzip)).then(function (texts) {
         window.KB_REFS = window.KB_REFS || {};
         texts.forEach(function (text) { Object.assign(window.KB_REFS, JSON.parse(text)); });
       });

@@ -4,24 +4,27 @@
    for the SPARQL page's CSV, now shared here) follows kb/io/tables.py, the KB's one CSV writer: a cell that a spreadsheet would run as a formula
    (it begins with =, +, -, @, a tab, a carriage return or an apostrophe, and is not a plain number)
    gets a leading apostrophe. window.kbCsv.table(header, rows, lineEnd) gives the whole file. */
+/* kbGunzip(base64) resolves to the text of gzipped bytes given in base64 (the packed data scripts here,
+   the works' data scripts in refs.js). */
+window.kbGunzip = function (base64) {
+  "use strict";
+  var binary = atob(base64), bytes = new Uint8Array(binary.length);
+  for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+};
+
 /* Data scripts shipped packed (kb/site/assets.py packed_script: window.NAME_GZ is JSON, gzipped, in
    base64): kbUnpack("NAME") resolves to the value, unpacked once (window.NAME itself when a page or
    test set it plainly; undefined when the script is not on the page). */
 window.kbUnpack = (function () {
   "use strict";
   var unpacked = {};
-  function bytes(base64) {
-    var text = atob(base64), out = new Uint8Array(text.length);
-    for (var i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-    return out;
-  }
   return function (name) {
     if (!unpacked[name]) {
       var packed = window[name + "_GZ"];
       unpacked[name] = window[name] !== undefined ? Promise.resolve(window[name])
         : typeof packed !== "string" ? Promise.resolve(undefined)
-        : new Response(new Blob([bytes(packed)]).stream().pipeThrough(new DecompressionStream("gzip"))).text()
-          .then(function (text) { window[name] = JSON.parse(text); return window[name]; });
+        : window.kbGunzip(packed).then(function (text) { window[name] = JSON.parse(text); return window[name]; });
     }
     return unpacked[name];
   };
