@@ -146,33 +146,34 @@ window.kbCsv = (function () {
   }
 })();
 
-/* A map row's page writes its cells' query once, as a template (kb/site/tablequery.py,
-   cell_template), and each cell's "open as a SPARQL query" link names its outcome: the link gets
-   its query here, as tablequery.fill makes it. */
+/* Pages that write a query once, as a template (kb/site/tablequery.py), and give each link the values
+   of its placeholders: the link gets its query here, as tablequery's fill functions make it. */
 (function () {
   "use strict";
-  var spec = document.getElementById("_cell-query");
-  if (!spec) return;
-  var template = JSON.parse(spec.textContent);
-  document.querySelectorAll("a[data-cell-query]").forEach(function (a) {
-    var text = template.split("@OUTCOME_IRI@").join(a.getAttribute("data-iri"))
-      .split("@OUTCOME_LABEL@").join(a.getAttribute("data-outcome-label"));
-    a.setAttribute("href", a.getAttribute("href").split("#")[0] + "#query=" + encodeURIComponent(text));
-  });
-})();
 
-/* A works page writes the query of its entries' "every claim that rests on it" links once, as a
-   template (kb/site/tablequery.py, resting_template): each link names its work's label, and its
-   entry's anchor is the work's key; the link gets its query here, as tablequery.fill_work makes it. */
-(function () {
-  "use strict";
-  var spec = document.getElementById("_work-query");
-  if (!spec) return;
-  var template = JSON.parse(spec.textContent);
-  document.querySelectorAll("a[data-work-query]").forEach(function (a) {
+  function fillQueries(specId, selector, values) {
+    var spec = document.getElementById(specId);
+    if (!spec) return;
+    var template = JSON.parse(spec.textContent);
+    document.querySelectorAll(selector).forEach(function (a) {
+      var pairs = values(a);
+      if (!pairs) return;
+      var text = pairs.reduce(function (t, pair) { return t.split(pair[0]).join(pair[1]); }, template);
+      a.setAttribute("href", a.getAttribute("href").split("#")[0] + "#query=" + encodeURIComponent(text));
+    });
+  }
+
+  /* A map row's page writes its cells' query once (cell_template); each cell's "open as a SPARQL
+     query" link names its outcome (tablequery.fill). */
+  fillQueries("_cell-query", "a[data-cell-query]", function (a) {
+    return [["@OUTCOME_IRI@", a.getAttribute("data-iri")], ["@OUTCOME_LABEL@", a.getAttribute("data-outcome-label")]];
+  });
+
+  /* A works page writes the query of its entries' "every claim that rests on it" links once
+     (resting_template): each link names its work's label, and its entry's anchor is the work's key
+     (tablequery.fill_work). */
+  fillQueries("_work-query", "a[data-work-query]", function (a) {
     var entry = a.closest("article[id]");
-    if (!entry) return;
-    var text = template.split("@WORK_KEY@").join(entry.id).split("@WORK_LABEL@").join(a.getAttribute("data-label"));
-    a.setAttribute("href", a.getAttribute("href").split("#")[0] + "#query=" + encodeURIComponent(text));
+    return entry ? [["@WORK_KEY@", entry.id], ["@WORK_LABEL@", a.getAttribute("data-label")]] : null;
   });
 })();
