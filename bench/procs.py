@@ -20,11 +20,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The harness stops the servers it starts with SIGINT (as Ctrl-C does). Started in the background of a
-# non-interactive shell, it inherits SIGINT ignored, and so would they; a handled SIGINT is reset to the
-# default by exec, so they hear it.
-if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def hear_sigint() -> None:
+    """Let the servers this process starts hear SIGINT, which is how the harness and the tests stop them.
+
+    A run started in the background of a non-interactive shell inherits SIGINT ignored, and so would
+    every process it starts; a handled SIGINT is reset to the default by exec.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+hear_sigint()  # the harness stops its kb serve processes with SIGINT (bench.procs.stop)
 
 
 @dataclass

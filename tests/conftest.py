@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import sys
 from pathlib import Path
 
 import pytest
-
-# A test run started in the background of a non-interactive shell inherits SIGINT ignored, and so would every
-# kb serve the tests start: they stop it with SIGINT, as Ctrl-C does. A handled SIGINT is reset to the
-# default by exec, so the servers the tests start always hear it.
-if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -22,6 +15,10 @@ REAL = ROOT / "evidence"
 
 if str(ROOT) not in sys.path:  # bench/ is not installed; tests use its helpers (bench.procs.stop), from anywhere
     sys.path.insert(0, str(ROOT))
+
+from bench.procs import hear_sigint  # noqa: E402  (bench/ is found through the path above)
+
+hear_sigint()  # the tests stop the kb serve processes they start with SIGINT, as Ctrl-C does
 
 
 @pytest.fixture
