@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.procs import ROOT, kb_command, pss_mb, stop
+from bench.procs import ROOT, descendants, kb_command, pss_mb, stop
 
 RESULTS_JSON = "application/sparql-results+json"
 VIRTUOSO_BUFFERS = 170_000  # 8 KiB pages: ~1.3 GB, Virtuoso's own advice for a few million triples
@@ -106,15 +106,11 @@ SERVE_PIDS: dict[str, int] = {}  # endpoint → kb serve's process id, for its m
 
 
 def tree_memory_mb(pid: int) -> dict[str, float]:
-    """Proportional set size (shared pages split between sharers) of a process and its children, in MB."""
-    pss = pss_mb
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
-            children = [int(c) for c in fh.read().split()]
-    except OSError:
-        children = []
-    return {"server_pss_mb": round(pss(pid), 1), "workers_pss_mb": [round(pss(c), 1) for c in children],
-            "total_pss_mb": round(pss(pid) + sum(pss(c) for c in children), 1)}
+    """Proportional set size (shared pages split between sharers) of a process and its workers, in MB."""
+    server = pss_mb(pid)
+    workers = [pss_mb(child) for child in descendants(pid)]
+    return {"server_pss_mb": round(server, 1), "workers_pss_mb": [round(w, 1) for w in workers],
+            "total_pss_mb": round(server + sum(workers), 1)}
 
 
 def _answers(endpoint: str) -> bool:
