@@ -102,7 +102,7 @@ def dump_script(turtle: bytes, triples: int) -> Script:
 
 def data_script(name: str, path: str, value: object, note: str) -> Script:
     """A JSON value assigned to ``globalThis[name]`` (search index, link maps)."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _compact_json(value)
     return Script(path, f"/* {note} */\nglobalThis.{name} = {text};\n".encode())
 
 
@@ -110,7 +110,7 @@ def packed_script(name: str, path: str, value: object, note: str) -> Script:
     """A JSON value gzipped and base64'd as ``globalThis[name + "_GZ"]``, unpacked in the browser by
     ``kbUnpack(name)`` (site.js). For the two largest data scripts, the search index and the claims'
     statements: ~19 MB of JSON at 50,000 claims, a fraction of that packed (text repeats)."""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text = _compact_json(value).encode("utf-8")
     payload = gzip.compress(text, compresslevel=9, mtime=0)
     return Script(path, _b64_script(f"{name}_GZ", payload, f"{note}: JSON, gzip, base64 (site.js kbUnpack)"))
 
@@ -121,6 +121,11 @@ def unpack_script(content: bytes) -> object:
     if text.startswith('"'):
         return json.loads(gzip.decompress(base64.b64decode(json.loads(text))))
     return json.loads(text)
+
+
+def _compact_json(value: object) -> str:
+    """A data script's JSON, plain or packed: keys sorted (the same value, the same bytes), no spaces."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def _b64_script(name: str, payload: bytes, note: str) -> bytes:
