@@ -240,3 +240,14 @@ def test_kb_export_fhir_writes_the_bundle(tmp_path: Path) -> None:
     assert out.read_bytes() == fhir_bundle_bytes(_checked(FIXTURE).evidence)
     help_text = CliRunner().invoke(main, ["export", "--help"]).output
     assert "fhir" in help_text and "nanopub" in help_text
+
+
+def test_the_export_refuses_a_code_outside_its_value_set_as_each_resource_is_made() -> None:
+    """The export checks each resource as it turns it into a line (kb.export.fhir.CodeCheck): a claim whose
+    perspective is not a concept of its scheme stops it, naming the resource and the code."""
+    import dataclasses
+
+    evidence = _checked(REAL).evidence
+    evidence.claims[0] = dataclasses.replace(evidence.claims[0], perspective="sideways")
+    with pytest.raises(ValueError, match=r"codes outside their value sets:\nEvidence/.*'sideways' is not a concept"):
+        fhir_bundle_bytes(evidence)

@@ -33,7 +33,8 @@ from kb.export.fhir_terms import (
     USAGE_CONTEXT_TYPE_CODES,
     VARIABLE_ROLE,
     VARIABLE_ROLE_CODES,
-    check_codes,
+    bundle_type_problems,
+    entry_problems,
 )
 from kb.export.stamp import data_timestamp
 from kb.graph.iris import Minter
@@ -317,22 +318,23 @@ def entry_line(item: dict[str, Any]) -> str:
 
 
 class CodeCheck:
-    """Refuses (``ValueError``) a coded value outside its code system or value set, entry by entry."""
+    """Refuses (``ValueError``) a coded value outside its code system or value set: the Bundle's own once,
+    then each entry as it is made."""
 
     def __init__(self, evidence: Evidence, head: dict[str, Any]) -> None:
         mint = Minter(evidence.config.base_iri)
-        self.head = head
         self.systems = {mint.scheme(s): set(ids) for s, ids in evidence.vocabulary.concepts.items()}
-
-    def __call__(self, entries: list[dict[str, Any]]) -> None:
-        problems = check_codes({**self.head, "entry": entries}, self.systems)
-        if problems:
-            raise ValueError("FHIR export: codes outside their value sets:\n" + "\n".join(problems[:20]))
+        self._refuse(bundle_type_problems(head))
 
     def line(self, item: dict[str, Any]) -> bytes:
         """The entry as its line of the Bundle (UTF-8), once its codes are checked."""
-        self([item])
+        self._refuse(entry_problems(item, self.systems))
         return entry_line(item).encode()
+
+    @staticmethod
+    def _refuse(problems: list[str]) -> None:
+        if problems:
+            raise ValueError("FHIR export: codes outside their value sets:\n" + "\n".join(problems[:20]))
 
 
 def bundle_chunks(head: dict[str, Any], lines: Iterable[bytes]) -> Iterator[bytes]:

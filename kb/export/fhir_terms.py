@@ -124,29 +124,41 @@ def check_codes(bundle: dict[str, Any], kb_systems: dict[str, set[str]]) -> list
     A coding whose system is neither vendored here nor one of the KB's is reported too: the export
     must only use systems someone can check.
     """
-    problems: list[str] = []
-    if bundle.get("type") not in BUNDLE_TYPES:
-        problems.append(f"Bundle.type: '{bundle.get('type')}' is not a bundle-type code")
+    problems = bundle_type_problems(bundle)
     for entry in bundle.get("entry", []):
-        resource = entry.get("resource", {})
-        where = f"{resource.get('resourceType')}/{resource.get('id')}"
-        if resource.get("status") not in PUBLICATION_STATUS:
-            problems.append(f"{where}.status: '{resource.get('status')}' is not a publication-status code")
-        for path, node in _walk(resource, where):
-            if path.endswith((".relatedArtifact", ".relatesTo")) and node.get("type") not in RELATED_ARTIFACT_TYPES:
-                problems.append(f"{path}.type: '{node.get('type')}' is not a related-artifact-type code")
-            if "system" in node and "code" in node and not path.endswith(".identifier"):
-                system, code = node["system"], node["code"]
-                known = CODE_SYSTEMS.get(system)
-                if known is not None:
-                    if code not in known:
-                        problems.append(f"{path}: '{code}' is not a code of {system}")
-                    elif node.get("display") not in (None, known[code]):
-                        problems.append(f"{path}: display '{node['display']}' of {system}#{code}; "
-                                        f"the code system says '{known[code]}'")
-                elif system in kb_systems:
-                    if code not in kb_systems[system]:
-                        problems.append(f"{path}: '{code}' is not a concept of {system}")
-                else:
-                    problems.append(f"{path}: code system {system} is neither vendored nor the KB's")
+        problems += entry_problems(entry, kb_systems)
+    return problems
+
+
+def bundle_type_problems(bundle: dict[str, Any]) -> list[str]:
+    """The Bundle's own coded value (its type), as :func:`check_codes` reports it."""
+    if bundle.get("type") not in BUNDLE_TYPES:
+        return [f"Bundle.type: '{bundle.get('type')}' is not a bundle-type code"]
+    return []
+
+
+def entry_problems(entry: dict[str, Any], kb_systems: dict[str, set[str]]) -> list[str]:
+    """One entry's coded values that are not in their code system or value set (see :func:`check_codes`)."""
+    problems: list[str] = []
+    resource = entry.get("resource", {})
+    where = f"{resource.get('resourceType')}/{resource.get('id')}"
+    if resource.get("status") not in PUBLICATION_STATUS:
+        problems.append(f"{where}.status: '{resource.get('status')}' is not a publication-status code")
+    for path, node in _walk(resource, where):
+        if path.endswith((".relatedArtifact", ".relatesTo")) and node.get("type") not in RELATED_ARTIFACT_TYPES:
+            problems.append(f"{path}.type: '{node.get('type')}' is not a related-artifact-type code")
+        if "system" in node and "code" in node and not path.endswith(".identifier"):
+            system, code = node["system"], node["code"]
+            known = CODE_SYSTEMS.get(system)
+            if known is not None:
+                if code not in known:
+                    problems.append(f"{path}: '{code}' is not a code of {system}")
+                elif node.get("display") not in (None, known[code]):
+                    problems.append(f"{path}: display '{node['display']}' of {system}#{code}; "
+                                    f"the code system says '{known[code]}'")
+            elif system in kb_systems:
+                if code not in kb_systems[system]:
+                    problems.append(f"{path}: '{code}' is not a concept of {system}")
+            else:
+                problems.append(f"{path}: code system {system} is neither vendored nor the KB's")
     return problems
