@@ -11,8 +11,11 @@
   store that ``oxigraph load`` filled).
 
 Every query goes over HTTP as a form POST asking for ``application/sparql-results+json`` and is
-timed until its last byte is read; each example runs ``runs`` times on each server, interleaved
-(server A, B, C, then again), and the median is kept. Loopback only; every server is stopped by
+timed until its last byte is read; each example runs ``warmup`` times unmeasured (kept in the JSON as
+``warmup_ms``), then ``runs`` times, on each server, interleaved (server A, B, C, then again), and the
+median of the measured runs is kept. The warm-up is there for every server alike: the first run of a
+query after another measures caches filling (Virtuoso's first certainty-by-design took 165 ms, its next
+two 9.3 ms) or a worker settling after a heavy query, not the query. Loopback only; every server is stopped by
 its own process id at the end.
 """
 
@@ -171,11 +174,12 @@ def virtuoso(nt: Path, work: Path, graph: str) -> Iterator[str]:
 
 
 def time_queries(servers: dict[str, str], queries: dict[str, str], runs: int, timeout: float,
-                 extra: dict[str, dict[str, str]]) -> dict[str, dict[str, Any]]:
-    """Each query ``runs`` times on every server, interleaved; per server and query: runs, median, rows."""
+                 extra: dict[str, dict[str, str]], warmup: int = 1) -> dict[str, dict[str, Any]]:
+    """Each query ``warmup`` + ``runs`` times on every server, interleaved; per server and query: the
+    measured runs, the warm-up runs, the median of the measured ones, rows."""
     out: dict[str, dict[str, Any]] = {name: {} for name in servers}
     for query_name, text in queries.items():
-        for _ in range(runs):
+        for run in range(warmup + runs):
             for server, endpoint in servers.items():
                 started = time.perf_counter()
                 try:
@@ -183,8 +187,8 @@ def time_queries(servers: dict[str, str], queries: dict[str, str], runs: int, ti
                 except OSError as exc:
                     status, body = 0, str(exc).encode()
                 seconds = time.perf_counter() - started
-                entry = out[server].setdefault(query_name, {"runs_ms": [], "status": status})
-                entry["runs_ms"].append(round(seconds * 1000, 1))
+                entry = out[server].setdefault(query_name, {"runs_ms": [], "warmup_ms": [], "status": status})
+                entry["runs_ms" if run >= warmup else "warmup_ms"].append(round(seconds * 1000, 1))
                 if status != 200:
                     entry["status"], entry["error"] = status, body.decode("utf-8", "replace")[:500]
                 entry["rows"] = rows(body) if status == 200 else None
@@ -201,7 +205,7 @@ def p50(per_query: dict[str, Any]) -> float | None:
     return statistics.median(e["median_ms"] for e in per_query.values())
 
 
-def measure(evidence: Path, site: Path, *, runs: int = 3, timeout: float = 600.0,
+def measure(evidence: Path, site: Path, *, runs: int = 3, warmup: int = 1, timeout: float = 600.0,
             peers: tuple[str, ...] = ("virtuoso", "oxigraph"), log: Callable[[str], None] = print) -> dict[str, Any]:
     """Start the servers one after the other (each loaded, then kept), time the examples on all of them."""
     from kb.config import load_config
@@ -218,7 +222,8 @@ def measure(evidence: Path, site: Path, *, runs: int = 3, timeout: float = 600.0
     examples = {e.name: e.text for e in load_examples(config.queries_dir)}
     # Peers do not know the KB's prefixes: they get the same PREFIX lines kb query --endpoint sends.
     with_prologue = {name: sparql_prologue() + text for name, text in examples.items()}
-    result: dict[str, Any] = {"runs": runs, "queries": sorted(examples), "load_average_start": os.getloadavg()}
+    result: dict[str, Any] = {"runs": runs, "warmup": warmup, "queries": sorted(examples),
+                              "load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="kb-bench-peers-", dir=site.parent) as tmp, _stack() as stack:
         work = Path(tmp)
         nt = work / "kb.nt"  # the peers load plain N-Triples: the site's dump, decompressed (untimed)
@@ -242,8 +247,8 @@ def measure(evidence: Path, site: Path, *, runs: int = 3, timeout: float = 600.0
                 continue
             result[f"{peer}_load_s"] = round(time.perf_counter() - started, 1)
         texts = {name: with_prologue[name] for name in examples}
-        log(f"timing {len(texts)} example queries × {runs} runs on {', '.join(servers)}")
-        timings = time_queries(servers, texts, runs, timeout, {"virtuoso": {"default-graph-uri": graph}})
+        log(f"timing {len(texts)} example queries × ({warmup} warm-up + {runs}) runs on {', '.join(servers)}")
+        timings = time_queries(servers, texts, runs, timeout, {"virtuoso": {"default-graph-uri": graph}}, warmup)
         if servers.get("kb_serve") in SERVE_PIDS:  # after the queries: the workers have warmed up and answered
             result["kb_serve_memory"] = tree_memory_mb(SERVE_PIDS[servers["kb_serve"]])
     result["servers"] = timings
@@ -266,12 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("evidence", type=Path)
     parser.add_argument("site", type=Path, help="the site kb build wrote from EVIDENCE (its data/kb.nt.gz is loaded)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="runs of each query before the measured ones (not counted)")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--peers", default="virtuoso,oxigraph", help="comma-separated: virtuoso, oxigraph, or none")
     parser.add_argument("--json", type=Path, dest="json_path")
     args = parser.parse_args(argv)
     peers = tuple(p for p in args.peers.split(",") if p and p != "none")
-    result = measure(args.evidence, args.site, runs=args.runs, timeout=args.timeout, peers=peers,
+    result = measure(args.evidence, args.site, runs=args.runs, warmup=args.warmup, timeout=args.timeout, peers=peers,
                      log=lambda m: print(m, file=sys.stderr, flush=True))
     if args.json_path:
         args.json_path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

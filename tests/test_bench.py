@@ -148,6 +148,9 @@ def test_querybench_measures_a_built_corpus(tmp_path: Path) -> None:
     assert set(data["cold_queries"]) == set(data["warm_queries"]["servers"]["kb_serve"]) == {
         p.stem for p in (evidence / "queries").glob("*.rq")}
     assert data["machine"]["load_average_start"] and data["machine"]["load_average_end"]
+    for entry in data["warm_queries"]["servers"]["kb_serve"].values():  # a warm-up run, then 3 measured ones
+        assert len(entry["warmup_ms"]) == 1 and len(entry["runs_ms"]) == 3, entry
+        assert entry["median_ms"] == sorted(entry["runs_ms"])[1]
     memory = data["warm_queries"]["kb_serve_memory"]  # kb serve and its two query workers
     assert memory["total_pss_mb"] > memory["server_pss_mb"] > 0 and len(memory["workers_pss_mb"]) == 2
 
