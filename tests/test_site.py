@@ -220,6 +220,29 @@ def test_crowded_cells_aggregate_into_counts(site, tmp_path: Path) -> None:
         assert sum(counts) == sum(len(r.population) for r in site.analysis.rows)
 
 
+def test_render_workers_leave_when_their_pages_are_done_not_when_the_build_is(site, tmp_path: Path) -> None:
+    """The workers render the record pages while this process writes ``data/``; a worker that is done
+    must not sit on its copy of the parent's memory (~1 GB at 50,000 claims) until ``data/`` is written."""
+    import multiprocessing
+    import time
+
+    from kb.site import render_site
+
+    seen: list[int] = []
+
+    def alongside() -> None:  # the pipeline writes data/ here; this waits for the workers instead
+        deadline = time.monotonic() + 60
+        while (alive := multiprocessing.active_children()) and time.monotonic() < deadline:
+            seen.append(len(alive))
+            time.sleep(0.05)
+        seen.append(len(multiprocessing.active_children()))
+
+    render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path), jobs=2,
+                alongside=alongside)
+    assert max(seen) == 2, "the record pages were not rendered by two workers"
+    assert seen[-1] == 0, "the workers were still alive after their groups were rendered"
+
+
 def _staging(site, tmp_path: Path) -> Path:
     target = tmp_path / "staging"
     shutil.copytree(site.out_dir / "data", target / "data")

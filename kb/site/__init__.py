@@ -255,6 +255,9 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
         try:
             with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
                 pending = pool.map_async(_render_group, names, chunksize=1)
+                # Workers leave once the groups are rendered, not when this process is done with its own
+                # work: an idle worker still holds its copy of the parent's pages (~1 GB at 50,000 claims).
+                pool.close()
                 alongside()
                 return pending.get()
         finally:
