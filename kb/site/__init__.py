@@ -15,9 +15,10 @@ works and review overlap), :mod:`~kb.site.network` (the network layout),
 :mod:`~kb.site.reuse` (incremental builds), :mod:`~kb.site.cite` (APA 7 and Vancouver by citeproc-py),
 :mod:`~kb.site.highwire` (``citation_*`` tags, COinS), :mod:`~kb.site.refdata` (reference downloads).
 
-The record pages (the buckets of claims and works, concepts, the maps and their rows of cells) are
-built and rendered in worker processes, one group of pages at a time; the overview pages, which summarise the rest,
-are rendered afterwards in this process.
+The record pages (the buckets of claims and works, concepts, the maps and their rows of cells) and
+the overview pages that summarise them are built and rendered in worker processes, one group of
+pages at a time, while this process writes ``data/``; the pages that need the store or ``data/``
+(SPARQL, data, what's new) are rendered afterwards in this process.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class _Job:
     target: Path
     previous: Previous
     threshold: int
+    templates: Path
 
 
 @dataclass
@@ -84,34 +86,68 @@ class _Part:
     tables: list[TableRef]
 
 
-def _groups() -> dict[str, Callable[[Any, Any, int], None]]:
-    """The record pages in groups a worker renders in one go, the most expensive first."""
+def _groups() -> dict[str, Callable[[_Job, Any], None]]:
+    """The record pages in groups a worker renders in one go, the most expensive first; then the
+    overview pages and scripts that need neither the store nor ``data/`` (:func:`_overview`)."""
     from kb.site import buckets, cells, context, summaries
 
-    def claims(res: Any, out: Any, _threshold: int) -> None:
-        buckets.claim_pages(res, out)
-        context.claims_index(res, out)
+    def claims(job: _Job, out: Any) -> None:
+        buckets.claim_pages(job.res, out)
+        context.claims_index(job.res, out)
 
-    def references(res: Any, out: Any, _threshold: int) -> None:
-        buckets.reference_pages(res, out)
-        context.bibliography(res, out)
+    def references(job: _Job, out: Any) -> None:
+        buckets.reference_pages(job.res, out)
+        context.bibliography(job.res, out)
 
-    def maps(*axes: str) -> Callable[[Any, Any, int], None]:
-        def render(res: Any, out: Any, threshold: int) -> None:
-            context.map_pages(res, out, threshold, axes=axes)
+    def maps(*axes: str) -> Callable[[_Job, Any], None]:
+        def render(job: _Job, out: Any) -> None:
+            context.map_pages(job.res, out, job.threshold, axes=axes)
             for axis in axes:
-                cells.row_pages(res, out, axis, context.MAP_PATHS[axis])
+                cells.row_pages(job.res, out, axis, context.MAP_PATHS[axis])
         return render
 
     return {
         "claims": claims,
-        "concepts": lambda res, out, _t: context.concept_pages(res, out),
+        "concepts": lambda job, out: context.concept_pages(job.res, out),
         "map-population": maps("population"),
         "references": references,
         "map-intervention": maps("intervention"),
         "map-facets": maps("setting", "delivery", "perspective"),
-        "summaries": lambda res, out, _t: summaries.summary_pages(res, out),
+        "summaries": lambda job, out: summaries.summary_pages(job.res, out),
+        "overview": _overview,
     }
+
+
+def _overview(job: _Job, out: Any) -> None:
+    """The overview pages and the site's scripts that summarise the records, in a worker like the
+    record pages (~15 s at 50,000 claims that this process, busy writing ``data/``, would add
+    after it). The SPARQL page (the store's answers), the data and what's-new pages (``data/``'s
+    files) and the dump script are made in this process afterwards."""
+    from kb.site import assets, gaps, living, overview
+    from kb.site.evmap import map_data, map_statements
+    from kb.site.search import search_index, sparql_links
+
+    res, site = job.res, job.site
+    gaps.gaps_page(res, out)
+    overview.network_page(res, out)
+    overview.search_page(res, out)
+    overview.resolve_page(res, out)
+    overview.method_page(res, out, overview.ontology_terms())
+    overview.home_page(res, site, out)
+    living.feeds(res, site, out)
+    for path, content in assets.static_files(job.templates / "static"):
+        out.files[path] = content
+    statements = map_statements(res.analysis.rows)
+    scripts = [assets.packed_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements),
+                                    "search index"),
+               assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),
+               assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
+                                  "the findings, for the evidence maps' filters"),
+               assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
+                                    list(statements.values()), "statements, for the maps' CSV and the search"),
+               *res.refdata.scripts()]
+    for script in scripts:
+        out.files[script.path] = script.content
 
 
 def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, target: Path, *,
@@ -126,11 +162,10 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     is work for this process while the workers render (the pipeline persists the store there).
     """
     from kb.io import gz
-    from kb.site import assets, gaps, living, overview
-    from kb.site.evmap import MARKS_PER_CELL, map_data, map_statements
+    from kb.site import assets, living, overview
+    from kb.site.evmap import MARKS_PER_CELL
     from kb.site.render import Writer, environment, stamp
     from kb.site.reuse import render_key
-    from kb.site.search import search_index, sparql_links
     from kb.site.views import Resolver
 
     res = Resolver(evidence, analysis, history)
@@ -142,9 +177,9 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                         "(pip install -e . keeps them beside the package)")
     res.prime()  # shared lookups computed once, before the workers start
     job = _Job(res, site, environment(templates), render_key(templates, site), target, previous or Previous(),
-               threshold if threshold is not None else MARKS_PER_CELL)
+               threshold if threshold is not None else MARKS_PER_CELL, templates)
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
-    progress(f"rendering record pages in {workers} process{'es' if workers > 1 else ''}")
+    progress(f"rendering record and overview pages in {workers} process{'es' if workers > 1 else ''}")
     dump: list = []
 
     def in_this_process() -> None:
@@ -153,34 +188,16 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
 
     parts = _run(job, workers, in_this_process)
 
-    progress("rendering overview pages")
+    progress("rendering the SPARQL, data and what's-new pages")
     writer = Writer(target, job.previous)
     out = _output()
-    gaps.gaps_page(res, out)
-    overview.network_page(res, out)
     overview.sparql_page(res, out, graph.store)
-    overview.search_page(res, out)
-    overview.resolve_page(res, out)
-    overview.method_page(res, out, overview.ontology_terms())
-    overview.home_page(res, site, out)
     living.whatsnew_page(res, site, out, target / "data")
-    living.feeds(res, site, out)
     tables = [t for part in parts for t in part.tables] + [TableRef(p.template, p.title, p.csv)
                                                             for p in out.pages if p.csv is not None]
     overview.data_page(res, site, out, target, tables)
     _flush(job, writer, out)
-    for path, content in assets.static_files(templates / "static"):
-        writer.write(path, content)
-    statements = map_statements(res.analysis.rows)
-    scripts = [*oxigraph, *dump,
-               assets.packed_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements), "search index"),
-               assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),
-               assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
-                                  "the findings, for the evidence maps' filters"),
-               assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
-                                    list(statements.values()), "statements, for the maps' CSV and the search"),
-               *res.refdata.scripts()]
-    for script in scripts:
+    for script in [*oxigraph, *dump]:
         writer.write(script.path, script.content)
 
     result = Rendered([])
@@ -231,7 +248,7 @@ def _render_group(name: str) -> _Part:
     assert job is not None
     with no_gc():  # contexts are acyclic; the collector only costs time here (20–40 %)
         writer, out = Writer(job.target, job.previous), _output()
-        _groups()[name](job.res, out, job.threshold)
+        _groups()[name](job, out)
         tables = _flush(job, writer, out)
     return _Part(writer.fingerprints, writer.written, writer.reused, tables)
 
