@@ -17,8 +17,8 @@ works and review overlap), :mod:`~kb.site.network` (the network layout),
 
 The record pages (the buckets of claims and works, concepts, the maps and their rows of cells) and
 the overview pages that summarise them are built and rendered in worker processes, one group of
-pages at a time, while this process writes ``data/``; the pages that need the store or ``data/``
-(SPARQL, data, what's new) are rendered afterwards in this process.
+pages at a time, while this process writes ``data/`` and answers the example queries for the
+SPARQL page; the pages that need ``data/`` (data, what's new) are rendered afterwards in this process.
 """
 
 from __future__ import annotations
@@ -121,8 +121,8 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
 def _overview(job: _Job, out: Any) -> None:
     """The overview pages and the site's scripts that summarise the records, in a worker like the
     record pages (~15 s at 50,000 claims that this process, busy writing ``data/``, would add
-    after it). The SPARQL page (the store's answers), the data and what's-new pages (``data/``'s
-    files) and the dump script are made in this process afterwards."""
+    after it). The SPARQL page (the store's answers), the dump script, and the data and what's-new
+    pages (``data/``'s files) are made in this process."""
     from kb.site import assets, gaps, living, overview
     from kb.site.evmap import map_data, map_statements
     from kb.site.search import search_index, sparql_links
@@ -159,7 +159,9 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it.
     ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
-    is work for this process while the workers render (the pipeline persists the store there).
+    is work for this process while the workers render (the pipeline writes ``data/`` and persists the
+    store there); this process then answers the example queries for the SPARQL page, before the workers
+    are done when it can (the store is only read in this process: a worker reading it would copy it).
     """
     from kb.io import gz
     from kb.site import assets, living, overview
@@ -181,17 +183,17 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record and overview pages in {workers} process{'es' if workers > 1 else ''}")
     dump: list = []
+    out = _output()
 
     def in_this_process() -> None:
         (alongside or (lambda: None))()  # writes data/kb.nt.gz and data/kb.ttl.gz among others
         dump.append(assets.dump_script(gz.read(target / "data" / "kb.ttl.gz"), len(graph)))
+        overview.sparql_page(res, out, graph.store)  # runs the example queries for their answers
 
     parts = _run(job, workers, in_this_process)
 
-    progress("rendering the SPARQL, data and what's-new pages")
+    progress("rendering the data and what's-new pages")
     writer = Writer(target, job.previous)
-    out = _output()
-    overview.sparql_page(res, out, graph.store)
     living.whatsnew_page(res, site, out, target / "data")
     tables = [t for part in parts for t in part.tables] + [TableRef(p.template, p.title, p.csv)
                                                             for p in out.pages if p.csv is not None]
