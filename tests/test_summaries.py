@@ -304,3 +304,27 @@ def test_summary_and_matrix_queries_give_their_rows(site) -> None:
     shown = {(overlap.columns[i].path, row.head.path) for row in overlap.citations
              for i, (code, _) in enumerate(row.cells) if code == "in"}
     assert len(pairs) == len(shown) == overlap.inclusions == 6
+
+
+def test_the_surest_sentences_are_the_first_of_all_of_them(fixture_site) -> None:
+    """A page shows the first few sentences; ``surest`` words only those that can come first, and must
+    give exactly the first ``limit`` of :func:`summarise` and how many there are in all."""
+    from collections import defaultdict
+
+    from kb.site.grade import summarise, surest
+
+    rows, base = fixture_site.analysis.rows, fixture_site.analysis.studies
+    groups: dict[str, list] = defaultdict(list)
+    for row in rows:
+        for population in row.population:
+            groups[population].append(row)
+        groups[row.outcome].append(row)
+    groups["everything"] = list(rows)
+    levels_seen = set()
+    for members in groups.values():
+        everything = summarise(members, base)
+        levels_seen.add(len({s.certainty for s in everything}))
+        for limit in (0, 1, 2, 3, 5, len(everything), len(everything) + 1):
+            assert surest(members, base, limit) == (everything[:limit], len(everything))
+        assert surest(members, base, None) == (everything, len(everything))
+    assert max(levels_seen) >= 3, "some group should mix certainty levels, or the cut by level is untested"

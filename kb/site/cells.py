@@ -23,13 +23,12 @@ from kb.site.views import Resolver
 def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Row], domain: Term | None) -> CellView:
     row_term, outcome_term = res.term(axis, row_id), res.term("outcome", outcome)
     outcome_iri = res.concept_iri("outcome", outcome)
-    ordered = best_first(rows)
-    shown = ordered[:res.limits.cell_claims]
+    shown = best_first(rows, res.limits.cell_claims)
     summaries, more_summaries = res.summaries(rows)
     return CellView(
         outcome=outcome_term, domain=domain, text=evmap.cell_text(rows), summaries=summaries,
         more_summaries=more_summaries,
-        rows=res.claim_rows(shown), more=len(ordered) - len(shown), base=evidence_base(res, rows),
+        rows=res.claim_rows(shown), more=len(rows) - len(shown), base=evidence_base(res, rows),
         query=tablequery.cell_claims(axis, res.concept_iri(axis, row_id), row_term.label,
                                      outcome_iri, outcome_term.label),
         outcome_iri=outcome_iri,

@@ -9,6 +9,7 @@ the bucket pages of :mod:`kb.site.buckets` and the map cells on the row pages of
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -152,7 +153,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
                                 if (p if scheme == "population" else r.intervention) == concept_id})
                 questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
                                        f"{res.label('population', p)}") for p, i in pairs)
-            shown = best_first(rows)[:res.limits.concept_claims]
+            shown = best_first(rows, res.limits.concept_claims)
             summaries, more_summaries = res.summaries(rows)
             page = ConceptPage(
                 path=f"{folder}/{concept_id}.html", title=concept.label, template="concept.html", section=folder,
@@ -202,11 +203,16 @@ def concept_cells(res: Resolver, scheme: str, concept_id: str, rows: list[Row]) 
                  for _domain, outcomes in evmap.domains(res) for o in outcomes if counts[o])
 
 
-def best_first(rows: list[Row]) -> list[Row]:
-    """Highest certainty first, then by direction and claim: what a reader of a long list wants first."""
-    return sorted(rows, key=lambda r: (LEVELS.index(r.certainty) if r.certainty in LEVELS else len(LEVELS),
-                                       DIRECTIONS.index(r.direction) if r.direction in DIRECTIONS else len(DIRECTIONS),
-                                       r.claim_id, r.outcome))
+_LEVEL_RANK = {level: n for n, level in enumerate(LEVELS)}
+_DIRECTION_RANK = {direction: n for n, direction in enumerate(DIRECTIONS)}
+
+
+def best_first(rows: list[Row], limit: int) -> list[Row]:
+    """The first ``limit`` rows, highest certainty first, then by direction and claim: what a reader of a
+    long list wants first (``heapq.nsmallest`` is ``sorted(…)[:limit]`` without sorting the rest)."""
+    return heapq.nsmallest(limit, rows, key=lambda r: (_LEVEL_RANK.get(r.certainty, len(LEVELS)),
+                                                       _DIRECTION_RANK.get(r.direction, len(DIRECTIONS)),
+                                                       r.claim_id, r.outcome))
 
 
 # --- the maps ----------------------------------------------------------------------------------

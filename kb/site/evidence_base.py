@@ -8,10 +8,11 @@ review × review table and the citation matrix the CCA is computed from.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from kb.analyse.analysis import Row
-from kb.analyse.studies import EvidenceCount
+from kb.analyse.studies import EvidenceCount, StudyBase
 from kb.bibtex.load import latex_to_text
 from kb.load.kinds import OTHER, REVIEW, STUDY, UNCLASSIFIED
 from kb.site.pages import TableQuery
@@ -34,27 +35,36 @@ def evidence_base(res: Resolver, rows: Iterable[Row]) -> EvidenceBaseView:
 
 def base_view(res: Resolver, count: EvidenceCount) -> EvidenceBaseView:
     studies = res.analysis.studies
-    included_in: dict[str, list[str]] = defaultdict(list)
-    for review in count.reviews:
-        for study in sorted(studies.includes.get(review, ())):
-            included_in[study].append(review)
-    works = []
+    shown = res.limits.base_works  # works listed (reviews first); the phrase counts them all
+    total = len(count.reviews) + len(count.studies) + len(count.others) + len(count.unclassified)
+    return EvidenceBaseView(count.phrase(), tuple(islice(_works(res, studies, count), shown)),
+                            tuple(res.ref_link(k) for k in count.unrecorded), overlap_view(res, count),
+                            tuple(res.ref_link(k) for k in count.uncited), max(0, total - shown))
+
+
+def _works(res: Resolver, studies: StudyBase, count: EvidenceCount) -> Iterator[WorkView]:
+    """The works in the order they are listed: reviews, studies, other works, works of unstated design.
+
+    Made as they are listed: a large KB lists none of the thousands behind a population's page.
+    """
     for key in count.reviews:
         n = len(studies.includes.get(key, ()))
         note = f"{n} included {'study' if n == 1 else 'studies'} recorded" if n else "its included studies are not recorded"
-        works.append(_work(res, key, REVIEW, note))
-    cited = set(count.cited_studies)
-    for key in count.studies:
-        parts = ["cited directly"] if key in cited else []
-        if included_in.get(key):
-            parts.append("included in " + ", ".join(res.ref_link(r).label for r in included_in[key]))
-        works.append(_work(res, key, STUDY, "; ".join(parts)))
+        yield _work(res, key, REVIEW, note)
+    if count.studies:
+        included_in: dict[str, list[str]] = defaultdict(list)
+        for review in count.reviews:
+            for study in sorted(studies.includes.get(review, ())):
+                included_in[study].append(review)
+        cited = set(count.cited_studies)
+        for key in count.studies:
+            parts = ["cited directly"] if key in cited else []
+            if included_in.get(key):
+                parts.append("included in " + ", ".join(res.ref_link(r).label for r in included_in[key]))
+            yield _work(res, key, STUDY, "; ".join(parts))
     for kind, keys in ((OTHER, count.others), (UNCLASSIFIED, count.unclassified)):
-        works += [_work(res, key, kind, KIND_NOTES[kind]) for key in keys]
-    overlap = overlap_view(res, count)
-    shown = res.limits.base_works  # works listed (reviews first); the phrase counts them all
-    return EvidenceBaseView(count.phrase(), tuple(works[:shown]), tuple(res.ref_link(k) for k in count.unrecorded),
-                            overlap, tuple(res.ref_link(k) for k in count.uncited), max(0, len(works) - shown))
+        for key in keys:
+            yield _work(res, key, kind, KIND_NOTES[kind])
 
 
 def _work(res: Resolver, key: str, kind: str, note: str) -> WorkView:

@@ -160,6 +160,16 @@ def summarise(rows: Iterable[Row], base: StudyBase) -> list[Summary]:
     distinct works behind the sentence (``base``), never the claims: two claims resting on one
     review are "1 review".
     """
+    return surest(rows, base, None)[0]
+
+
+def surest(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[list[Summary], int]:
+    """The first ``limit`` sentences of :func:`summarise` (all for ``None``), and how many there are in all.
+
+    A page shows two of a concept's hundreds of thousands of sentences at 50,000 claims: only the
+    sentences of the surest certainty levels that can reach the first ``limit`` are counted, ordered
+    and worded (certainty leads the order, so the rest cannot come first).
+    """
     per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
         per_outcome[(row.intervention_label, row.outcome_label, row.population_label, row.direction,
@@ -171,8 +181,18 @@ def summarise(rows: Iterable[Row], base: StudyBase) -> list[Summary]:
         key = (intervention, population, direction, certainty, perspective, claims)
         merged[key].append(outcome)
         members.setdefault(key, group)
+    keys = list(merged)
+    if limit is not None and len(keys) > limit:
+        by_level: dict[int, list[tuple]] = defaultdict(list)
+        for key in keys:
+            by_level[_rank(LEVELS, key[3])].append(key)
+        keys = []
+        for level in sorted(by_level):
+            if len(keys) >= limit:
+                break
+            keys += by_level[level]
 
-    behind = {key: base.count(group) for key, group in members.items()}  # a claim cites the same works per outcome
+    behind = {key: base.count(members[key]) for key in keys}  # a claim cites the same works per outcome
 
     def order(key: tuple) -> tuple:
         intervention, population, direction, certainty, perspective, claims = key
@@ -180,13 +200,13 @@ def summarise(rows: Iterable[Row], base: StudyBase) -> list[Summary]:
                 sorted(o.lower() for o in merged[key]), population, intervention, perspective)
 
     out = []
-    for key in sorted(merged, key=order):
+    for key in sorted(keys, key=order)[:limit]:
         intervention, population, direction, certainty, perspective, claim_ids = key
         outcomes = join_words(sorted(merged[key], key=str.lower))
         text = (f"{sentence(intervention, outcomes, population, direction, certainty, perspective)} "
                 f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {behind[key].phrase()}).")
         out.append(Summary(text, direction, certainty, claim_ids))
-    return out
+    return out, len(merged)
 
 
 def join_words(words: list[str]) -> str:

@@ -15,7 +15,7 @@ from kb.bibtex.load import latex_to_text
 from kb.load.evidence import Evidence
 from kb.graph.iris import Minter
 from kb.model import Claim, Effect, Reference
-from kb.site.grade import LEVEL_WORDS, Summary, summarise
+from kb.site.grade import LEVEL_WORDS, Summary, surest
 from kb.site.pages import (
     CertaintyView,
     CitedWork,
@@ -169,9 +169,9 @@ class Resolver:
 
     def summaries(self, rows: Iterable[Row]) -> tuple[tuple[SummaryView, ...], int]:
         """The surest sentences summarising ``rows`` (as many as the limits allow), and how many more there are."""
-        found = summarise(rows, self.analysis.studies)
         shown = self.limits.sentences
-        return tuple(self.summary(s) for s in found[:shown]), max(0, len(found) - shown)
+        found, total = surest(rows, self.analysis.studies, shown)
+        return tuple(self.summary(s) for s in found), max(0, total - shown)
 
     def summary(self, summary: Summary) -> SummaryView:
         shown = summary.claim_ids[:self.limits.sentence_claims]
