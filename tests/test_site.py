@@ -832,3 +832,22 @@ def test_a_large_kb_shows_works_without_abstracts_and_their_resting_query_once(t
     assert filled == tablequery.resting_claims(base + "work/alpha2020systematic", link.get("data-label")).text
     assert "#query=" not in page.read_text(encoding="utf-8").split('id="alpha2020systematic"', 1)[1].split(
         "</article>", 1)[0]  # no query of its own
+
+
+def test_a_cells_counts_do_not_depend_on_the_order_of_its_findings(site) -> None:
+    """Counted cells (most of a large map's) are no longer sorted first: their tallies and words must come
+    out the same in any order, also for directions and certainty levels beyond the known ones."""
+    import dataclasses
+    import random
+
+    from kb.site.evmap import _ordered, cell_text, tally
+
+    rows = list(site.analysis.rows)
+    odd = [dataclasses.replace(r, direction=d, certainty=c) for r, d, c in
+           zip(rows[:4], ["zz_new", "aa_new", "zz_new", "benefit"], ["very_low", "custom", "custom", "custom"], strict=True)]
+    for members in (rows, rows + odd):
+        expected = (tally(_ordered(members)), cell_text(_ordered(members)))
+        for seed in range(5):
+            shuffled = list(members)
+            random.Random(seed).shuffle(shuffled)
+            assert (tally(shuffled), cell_text(shuffled)) == expected

@@ -137,10 +137,10 @@ def build(resolver: Resolver, rows: list[Row], axis: str,
         for domain, outcomes in layout:
             cells = []
             for outcome in outcomes:
-                members = _ordered(by_cell.get((row_id, outcome), []))
+                members = by_cell.get((row_id, outcome), [])
                 link = Link(resolver.cell_path(axis, row_id, outcome), cell_text(members)) if members else None
                 cells.append(_cell(outcome, link, members, index, threshold))
-            pooled = _ordered([r for outcome in outcomes for r in by_cell.get((row_id, outcome), [])])
+            pooled = [r for outcome in outcomes for r in by_cell.get((row_id, outcome), [])]
             row_groups.append(MapRowGroup(_cell(domain, None, pooled, index, threshold), tuple(cells)))
             total += len(pooled)
         out.append(MapRow(resolver.term(axis, row_id), tuple(row_groups), total))
@@ -152,9 +152,11 @@ def _ordered(members: list[Row]) -> list[Row]:
 
 
 def _cell(key: str, link: Link | None, members: list[Row], index: dict[int, int], threshold: int) -> MapCell:
+    """A cell: its marks in order up to ``threshold`` findings, else counts (which need no order: most of
+    a large map's cells, so their findings are not sorted)."""
     if len(members) > threshold:
         return MapCell(key, link, (), tally(members), len(members), cell_text(members))
-    marks = tuple(Mark(index[id(r)], r.direction, r.certainty, mark_title(r)) for r in members)
+    marks = tuple(Mark(index[id(r)], r.direction, r.certainty, mark_title(r)) for r in _ordered(members))
     return MapCell(key, link, marks, (), len(members), cell_text(members))
 
 
@@ -180,22 +182,33 @@ def tally(members: list[Row]) -> tuple[Tally, ...]:
     by_direction: dict[str, list[Row]] = defaultdict(list)
     for r in members:
         by_direction[r.direction].append(r)
+    def first(r: Row) -> tuple:  # the order of _ordered within a direction
+        return _level(r.certainty), r.claim_id, r.outcome
+
+    def rank(direction: str) -> tuple:  # directions outside DIRECTIONS share a rank: their first finding decides
+        n = _direction(direction)
+        return (n, first(min(by_direction[direction], key=first))) if n == len(DIRECTIONS) else (n,)
+
     out = []
-    for direction in sorted(by_direction, key=_direction):
+    for direction in sorted(by_direction, key=rank):
         group = by_direction[direction]
-        best = min((r.certainty for r in group), key=_level)
+        best = min(group, key=first).certainty
         label = DIRECTION_LABELS.get(direction, direction).lower()
         out.append(Tally(direction, best, len(group),
                          f"{len(group)} {label}; best certainty {LEVEL_WORDS.get(best, best)}"))
     return tuple(out)
 
 
+_DIRECTION_RANK = {direction: n for n, direction in enumerate(DIRECTIONS)}
+_LEVEL_RANK = {level: n for n, level in enumerate(LEVELS)}
+
+
 def _direction(direction: str) -> int:
-    return DIRECTIONS.index(direction) if direction in DIRECTIONS else len(DIRECTIONS)
+    return _DIRECTION_RANK.get(direction, len(DIRECTIONS))
 
 
 def _level(level: str) -> int:
-    return LEVELS.index(level) if level in LEVELS else len(LEVELS)
+    return _LEVEL_RANK.get(level, len(LEVELS))
 
 
 # --- filters and the shared data ---------------------------------------------------------------

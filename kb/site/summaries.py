@@ -347,8 +347,9 @@ def domain_page(res: Resolver, out: Output, domain: str) -> SummaryPage:
     adjacent = [r for r in rows if r.finding_type == EFFECT and r.intervention_kind != PEER]
     others = [r for r in rows if r.finding_type != EFFECT]
     label = res.label("outcome", domain)
+    found = {r.outcome for r in peer}
     empty = tuple(res.term("outcome", o) for o in sorted(outcomes, key=lambda o: res.label("outcome", o).lower())
-                  if o not in {r.outcome for r in peer})
+                  if o not in found)
     tables = [build.table("sof-effects", f"{label}: effects of peer support",
                           "Effects of peer-delivered interventions only, one row per outcome and question "
                           "(population × intervention).", peer, key, question=True, empty=empty)]
