@@ -632,3 +632,32 @@ def test_big_exports_are_compressed_as_they_come_into_the_bytes_of_one_compressi
     assert gz.compress_chunks(whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)) \
         == gz.compress(whole)
     assert gz.compress_chunks([]) == gz.compress(b"")
+
+
+def test_the_reference_scripts_are_kept_while_their_works_are_unchanged(evidence_copy: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ``assets/refs/<n>.js`` is kept under a digest of its works and remade only when one changes,
+    into the bytes a cold build writes."""
+    import kb.site.refdata
+
+    made: list[int] = []
+    real = kb.site.refdata._script_text
+    monkeypatch.setattr(kb.site.refdata, "_script_text", lambda refs: made.append(len(refs)) or real(refs))
+    out = tmp_path / "site"
+    _build(evidence_copy, out, jobs=1)  # in this process, where the calls are counted
+    first = len(made)
+    assert first >= 1
+    _edit_claim(evidence_copy)
+    _build(evidence_copy, out, jobs=1)
+    assert len(made) == first, "no work changed: every script is kept"
+    bib = evidence_copy / "references.bib"
+    text = bib.read_text(encoding="utf-8")
+    assert text.count("title = {") > 1
+    bib.write_text(text.replace("title = {", "title = {Edited: ", 1), encoding="utf-8")
+    _build(evidence_copy, out, jobs=1)
+    assert len(made) == first + 1, "one work changed: only its script is made again"
+    cold = build(load_config(evidence_copy, out_dir=tmp_path / "cold").with_overrides(cache_dir=tmp_path / "cache"))
+    scripts = sorted(p.relative_to(out) for p in (out / "assets" / "refs").glob("*.js"))
+    assert scripts == sorted(p.relative_to(cold.out_dir) for p in (cold.out_dir / "assets" / "refs").glob("*.js"))
+    for path in scripts:
+        assert (out / path).read_bytes() == (cold.out_dir / path).read_bytes(), path

@@ -128,6 +128,7 @@ def _overview(job: _Job, out: Any) -> None:
     from kb.site.search import search_index, sparql_links
 
     res, site = job.res, job.site
+    config = res.ev.config
     gaps.gaps_page(res, out)
     overview.network_page(res, out)
     overview.search_page(res, out)
@@ -145,7 +146,7 @@ def _overview(job: _Job, out: Any) -> None:
                                   "the findings, for the evidence maps' filters"),
                assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
                                     list(statements.values()), "statements, for the maps' CSV and the search"),
-               *res.refdata.scripts()]
+               *res.refdata.scripts(config.store_cache_dir / "refdata" if config.parse_cache else None)]
     for script in scripts:
         out.files[script.path] = script.content
 

@@ -79,14 +79,17 @@ def add_csv(out: Output, page: Page, text: str) -> None:
 def claims_index(res: Resolver, out: Output) -> None:
     """Every claim-outcome in one table while they fit (:data:`ROWS_PER_PAGE`); else the source documents,
     each with its number of claims, linking to its entry, which lists them."""
-    rows = res.claim_rows(res.analysis.rows)
-    description = f"{len(res.analysis.claim_ids)} claims, {len(rows)} claim-outcomes."
+    found = res.analysis.rows
+    description = f"{len(res.analysis.claim_ids)} claims, {len(found)} claim-outcomes."
     sources: tuple[tuple[Link, int], ...] = ()
-    if len(rows) > ROWS_PER_PAGE:
+    rows: tuple[ClaimRow, ...] = ()  # made only when they are listed (88,000 at 50,000 claims were not)
+    if len(found) > ROWS_PER_PAGE:
         counts = Counter(res.ev.claims_by_id[c].source for c in res.analysis.claim_ids)
         sources = tuple((res.ref_link(key), n) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    else:
+        rows = res.claim_rows(found)
     index = ClaimsIndexPage(path="claims/index.html", title="All claims", template="claims.html", section="claims",
-                            rows=() if sources else rows, sources=sources, claims=len(res.analysis.claim_ids),
+                            rows=rows, sources=sources, claims=len(res.analysis.claim_ids),
                             description=description, query=tablequery.all_claims())
     index.jsonld = jsonld.collection(res, index.title, index.description)
     if sources:
