@@ -661,3 +661,33 @@ def test_the_reference_scripts_are_kept_while_their_works_are_unchanged(evidence
     assert scripts == sorted(p.relative_to(cold.out_dir) for p in (cold.out_dir / "assets" / "refs").glob("*.js"))
     for path in scripts:
         assert (out / path).read_bytes() == (cold.out_dir / path).read_bytes(), path
+
+
+def test_runs_of_an_export_are_gzip_members_kept_while_their_bytes_are_unchanged(tmp_path: Path) -> None:
+    """The FHIR Bundle and the nanopublications are written as one gzip member per run of pieces, cut where
+    the content says: they decompress to the pieces joined, a rebuild with the last build's members writes
+    the same bytes as one without, and an edited piece makes only its own run's member again."""
+    import gzip
+    import random
+
+    from kb.export.dumps import MemberCache, compress_runs
+
+    rng = random.Random(7)
+    pieces = [f'{{"resourceType":"Evidence","id":"e{n}","note":"{rng.random()}"}}'.encode() * rng.randint(1, 4)
+              for n in range(3000)]
+    pieces = [p for piece in pieces for p in (piece, b",\n")]  # separators never end a run
+    cold = compress_runs(pieces, MemberCache(None, formats=("fhir",)), "fhir")
+    assert gzip.decompress(cold) == b"".join(pieces)
+    kept = MemberCache(tmp_path / "members", formats=("fhir",))
+    assert compress_runs(pieces, kept, "fhir") == cold
+    kept.save()
+    runs = len(kept.new["fhir"])
+    assert runs > 3, "several runs at this size"
+    edited = list(pieces)
+    edited[1000] = edited[1000].replace(b"Evidence", b"Evidence-edited")
+    again = MemberCache(tmp_path / "members", formats=("fhir",))
+    warm = compress_runs(edited, again, "fhir")
+    assert warm == compress_runs(edited, MemberCache(None, formats=("fhir",)), "fhir")
+    assert gzip.decompress(warm) == b"".join(edited)
+    assert again.reused >= runs - 2, "only the edited piece's run (and the next, if its end moved) is made again"
+    assert compress_runs([], MemberCache(None, formats=("fhir",)), "fhir") == gz.compress(b"")

@@ -30,6 +30,7 @@ class ExportCaches:
     nanopubs: dict[str, Any] = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
     dumps: dict[str, Any] = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
     fhir: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
+    members: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's and nanopublications' gzip members
     by_context: dict[str, Any] = field(default_factory=dict)  # the references' exports (kb.export.fragments)
 
 
@@ -43,7 +44,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     keep and changed ones supersede.
     """
     from kb.export.csljson import csljson_bytes
-    from kb.export.dumps import MemberCache, write_graph_dumps
+    from kb.export.dumps import MemberCache, compress_runs, write_graph_dumps
     from kb.export.fhir import fhir_bundle_chunks
     from kb.export.fhir_cache import fhir_bundle_cached
     from kb.export.formats import data_files
@@ -61,17 +62,22 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     remembered = Remembered(cache_dir / "nanopubs", caches.nanopubs if caches is not None else None)
 
     # The two largest exports (~400 and ~300 MB of text at 50,000 claims) come in pieces and are compressed as
-    # they come: held whole, with the objects they are made of, they were 4 GB of the build's peak memory.
+    # they come: held whole, with the objects they are made of, they were 4 GB of the build's peak memory. Each
+    # run of pieces is a gzip member kept for the next build (kb.export.dumps.compress_runs): compressing
+    # them whole again was ~9 s of a rebuild after one edit.
+    members = MemberCache(cache_dir / "members", caches.members if caches is not None else None,
+                          formats=("fhir", "trig"))
+
     def nanopubs() -> bytes:
         """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
-        return gz.compress_chunks(remembered.trig(evidence, graph, previous_nanopubs, inputs))
+        return compress_runs(remembered.trig(evidence, graph, previous_nanopubs, inputs), members, "trig")
 
     def fhir() -> bytes:
         """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
         if inputs is None:
-            return gz.compress_chunks(fhir_bundle_chunks(evidence))
+            return compress_runs(fhir_bundle_chunks(evidence), members, "fhir")
         fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None)
-        return gz.compress_chunks(fhir_bundle_cached(evidence, inputs, fragments))
+        return compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir")
 
     progress("writing data dumps")
     # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
@@ -88,6 +94,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
              for name, make in grown.items()}
     small.update({"kb.fhir.json.gz": fhir(), "nanopubs.trig.gz": nanopubs()})
     kept.keep()
+    members.save()
     remembered.remember(small["nanopubs.trig.gz"])
     small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})
     for release in evidence.releases:  # kept dumps, at a versioned path, for good
