@@ -174,3 +174,29 @@ def test_the_graph_loaded_in_batches_is_the_graph_loaded_at_once(monkeypatch) ->
     whole = list(graph_build.build_graph(evidence).store)
     monkeypatch.setattr(graph_build, "LOAD_BATCH", 5)
     assert list(graph_build.build_graph(evidence).store) == whole and len(whole) > 1000
+
+
+def test_a_batch_the_loader_thread_cannot_load_fails_the_build_and_leaves_no_thread(monkeypatch) -> None:
+    """Batches are loaded by a thread of their own while the next ones are written: what it raises is
+    raised by build_graph, and no thread outlives it (the build forks workers afterwards)."""
+    import threading
+
+    import pytest
+
+    from kb.graph import build as graph_build
+    from kb.load.evidence import load_evidence
+
+    evidence, _ = load_evidence(load_config(REAL))
+    before = threading.active_count()
+    real_claim = graph_build._Builder.claim
+
+    def broken(self, claim) -> None:
+        real_claim(self, claim)
+        self.lines.append("<not an IRI at all\n")
+
+    monkeypatch.setattr(graph_build, "LOAD_BATCH", 5)
+    monkeypatch.setattr(graph_build._Builder, "claim", broken)
+    with pytest.raises(SyntaxError):
+        graph_build.build_graph(evidence)
+    assert threading.active_count() == before
+    assert not any(t.name == "kb-graph-loader" for t in threading.enumerate())
