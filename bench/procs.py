@@ -47,6 +47,7 @@ class Run:
     stderr: str = ""
     timed_out: bool = False
     peak_tree_pss_mb: float | None = None  # the whole process tree at once, sampled (run(..., tree=True))
+    cpu_seconds: float = 0.0  # user + system time of the process and the children it waited for (wait4)
 
     @property
     def ok(self) -> bool:
@@ -145,7 +146,8 @@ def run(cmd: list[str], *, cwd: Path = ROOT, timeout: float = 3600.0, capture: b
     timed_out = proc.returncode == -signal.SIGKILL
     return Run(cmd, seconds, proc.returncode, usage.ru_maxrss / 1024,
                chunks.get("stdout", b"").decode("utf-8", "replace"),
-               chunks.get("stderr", b"").decode("utf-8", "replace"), timed_out, tree_peak)
+               chunks.get("stderr", b"").decode("utf-8", "replace"), timed_out, tree_peak,
+               usage.ru_utime + usage.ru_stime)
 
 
 def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:

@@ -53,6 +53,8 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
                 "peer_query_p50_ms", "oxigraph_server_query_p50_ms", "cold_query_p50_ms", "sparql_page_interactive_ms",
                 "sparql_page_first_result_ms"):
         assert _positive(data[key]), (key, data[key])
+    # CPU of the whole build: its render workers too (wait4 counts the children a process waited for)
+    assert _positive(data["build_cpu_s"]) and _positive(data["incremental_cli_cpu_s"])
     loop = data["loop"]  # the editors' loop: from the file write until kb serve says it rebuilt and serves it
     assert _positive(loop["rebuild_s"]) and data["incremental_s"] >= loop["rebuild_s"] - 0.05, loop
     assert loop["edited"].startswith("claims/")
@@ -172,3 +174,19 @@ def test_the_cold_builds_memory_counts_every_process_of_the_tree_at_once() -> No
     result = run([sys.executable, "-c", script], tree=True)
     assert result.ok and result.peak_tree_pss_mb is not None
     assert result.peak_tree_pss_mb > 60 + 40 + 40 > result.peak_rss_mb
+
+
+def test_a_commands_cpu_time_counts_the_workers_it_waited_for() -> None:
+    """``build_cpu_s`` is the whole build's CPU: a parent that waits for two busy workers reports theirs too."""
+    from bench.procs import run
+
+    script = ("import multiprocessing, time\n"
+              "def spin(_):\n"
+              "    end = time.process_time() + 0.6\n"
+              "    while time.process_time() < end: pass\n"
+              "if __name__ == '__main__':\n"
+              "    with multiprocessing.get_context('fork').Pool(2) as pool:\n"
+              "        pool.map(spin, range(2))\n")
+    result = run([sys.executable, "-c", script])
+    assert result.ok, result.stderr
+    assert result.cpu_seconds >= 1.1, result.cpu_seconds  # two workers' 0.6 s each, not only the parent's
