@@ -18,6 +18,19 @@ from kb.namespaces import sparql_prologue
 
 DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive", "not_reported", "not_applicable")
 LEVELS = ("high", "moderate", "low", "very_low")
+_DIRECTION_RANK = {direction: n for n, direction in enumerate(DIRECTIONS)}
+_LEVEL_RANK = {level: n for n, level in enumerate(LEVELS)}
+
+
+def level_rank(level: str) -> int:
+    """The certainty level's place in :data:`LEVELS`, surest first; a level outside it comes last."""
+    return _LEVEL_RANK.get(level, len(LEVELS))
+
+
+def direction_rank(direction: str) -> int:
+    """The direction's place in :data:`DIRECTIONS`; a direction outside it comes last."""
+    return _DIRECTION_RANK.get(direction, len(DIRECTIONS))
+
 
 # The claim-outcome projection as researchers would write it: the analysis builds the same rows
 # from the records (with labels and texts, ~10x faster), and a test holds the two to each other.

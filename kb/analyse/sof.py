@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 
-from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.analyse.analysis import Row, direction_rank, level_rank
 from kb.analyse.studies import EvidenceCount, StudyBase
 
 SAME, LOWER = "same_certainty", "lower_certainty"  # kinds of conflict
@@ -75,17 +75,13 @@ class SofRow:
         return tuple(r for b in self.bodies for r in b.rows)
 
 
-def _rank(order: tuple[str, ...], value: str) -> int:
-    return order.index(value) if value in order else len(order)
-
-
 def bodies(rows: Iterable[Row], base: StudyBase) -> tuple[Body, ...]:
     """The bodies of evidence among rows (all on one outcome), lead first."""
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
         groups[(row.direction, row.certainty)].append(row)
     out = [Body(d, c, tuple(sorted(rs, key=lambda r: r.claim_id)), base.count(rs)) for (d, c), rs in groups.items()]
-    out.sort(key=lambda b: (_rank(LEVELS, b.certainty), -b.count.works, _rank(DIRECTIONS, b.direction)))
+    out.sort(key=lambda b: (level_rank(b.certainty), -b.count.works, direction_rank(b.direction)))
     return tuple(out)
 
 

@@ -13,7 +13,7 @@ import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.analyse.analysis import Row, direction_rank, level_rank
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
@@ -206,15 +206,10 @@ def concept_cells(res: Resolver, scheme: str, concept_id: str, rows: list[Row]) 
                  for _domain, outcomes in evmap.domains(res) for o in outcomes if counts[o])
 
 
-_LEVEL_RANK = {level: n for n, level in enumerate(LEVELS)}
-_DIRECTION_RANK = {direction: n for n, direction in enumerate(DIRECTIONS)}
-
-
 def best_first(rows: list[Row], limit: int) -> list[Row]:
     """The first ``limit`` rows, highest certainty first, then by direction and claim: what a reader of a
     long list wants first (``heapq.nsmallest`` is ``sorted(…)[:limit]`` without sorting the rest)."""
-    return heapq.nsmallest(limit, rows, key=lambda r: (_LEVEL_RANK.get(r.certainty, len(LEVELS)),
-                                                       _DIRECTION_RANK.get(r.direction, len(DIRECTIONS)),
+    return heapq.nsmallest(limit, rows, key=lambda r: (level_rank(r.certainty), direction_rank(r.direction),
                                                        r.claim_id, r.outcome))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.analyse.analysis import DIRECTIONS, LEVELS, Row, direction_rank, level_rank
 from kb.site.grade import LEVEL_WORDS
 from kb.site.limits import LARGE_KB
 from kb.site.pages import (
@@ -148,7 +148,7 @@ def build(resolver: Resolver, rows: list[Row], axis: str,
 
 
 def _ordered(members: list[Row]) -> list[Row]:
-    return sorted(members, key=lambda r: (_direction(r.direction), _level(r.certainty), r.claim_id, r.outcome))
+    return sorted(members, key=lambda r: (direction_rank(r.direction), level_rank(r.certainty), r.claim_id, r.outcome))
 
 
 def _cell(key: str, link: Link | None, members: list[Row], index: dict[int, int], threshold: int) -> MapCell:
@@ -183,10 +183,10 @@ def tally(members: list[Row]) -> tuple[Tally, ...]:
     for r in members:
         by_direction[r.direction].append(r)
     def first(r: Row) -> tuple:  # the order of _ordered within a direction
-        return _level(r.certainty), r.claim_id, r.outcome
+        return level_rank(r.certainty), r.claim_id, r.outcome
 
     def rank(direction: str) -> tuple:  # directions outside DIRECTIONS share a rank: their first finding decides
-        n = _direction(direction)
+        n = direction_rank(direction)
         return (n, first(min(by_direction[direction], key=first))) if n == len(DIRECTIONS) else (n,)
 
     out = []
@@ -197,18 +197,6 @@ def tally(members: list[Row]) -> tuple[Tally, ...]:
         out.append(Tally(direction, best, len(group),
                          f"{len(group)} {label}; best certainty {LEVEL_WORDS.get(best, best)}"))
     return tuple(out)
-
-
-_DIRECTION_RANK = {direction: n for n, direction in enumerate(DIRECTIONS)}
-_LEVEL_RANK = {level: n for n, level in enumerate(LEVELS)}
-
-
-def _direction(direction: str) -> int:
-    return _DIRECTION_RANK.get(direction, len(DIRECTIONS))
-
-
-def _level(level: str) -> int:
-    return _LEVEL_RANK.get(level, len(LEVELS))
 
 
 # --- filters and the shared data ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.analyse.analysis import DIRECTIONS, LEVELS, Row, direction_rank, level_rank
 from kb.analyse.studies import StudyBase
 
 LEVEL_WORDS = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very low"}
@@ -148,7 +148,7 @@ def sof_statement(intervention: str, outcome: str, population: str, direction: s
         if direction == "mixed":
             return f"We are very uncertain about the effect of {subject} on {outcome}{where}: the findings are mixed."
         return f"We are very uncertain whether {subject} {_SOF_VERY_LOW[direction][plural]} {outcome}{where}."
-    verb = _SOF[direction][_rank(LEVELS, certainty) if certainty in LEVELS[:3] else 2][plural]
+    verb = _SOF[direction][level_rank(certainty) if certainty in LEVELS[:3] else 2][plural]
     return f"{intervention} {verb} {outcome}{where}."
 
 
@@ -185,7 +185,7 @@ def surest(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[lis
     if limit is not None and len(keys) > limit:
         by_level: dict[int, list[tuple]] = defaultdict(list)
         for key in keys:
-            by_level[_rank(LEVELS, key[3])].append(key)
+            by_level[level_rank(key[3])].append(key)
         keys = []
         for level in sorted(by_level):
             if len(keys) >= limit:
@@ -196,7 +196,7 @@ def surest(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[lis
 
     def order(key: tuple) -> tuple:
         intervention, population, direction, certainty, perspective, claims = key
-        return (_rank(LEVELS, certainty), -behind[key].works, _rank(DIRECTIONS, direction),
+        return (level_rank(certainty), -behind[key].works, direction_rank(direction),
                 sorted(o.lower() for o in merged[key]), population, intervention, perspective)
 
     out = []
@@ -213,7 +213,3 @@ def join_words(words: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c`` — each lower-cased where it is not an acronym."""
     words = [lower_first(w) for w in words]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _rank(order: tuple[str, ...], value: str) -> int:
-    return order.index(value) if value in order else len(order)

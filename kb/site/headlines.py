@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
+from kb.analyse.analysis import DIRECTIONS, LEVELS, Row, direction_rank, level_rank
 from kb.analyse.studies import StudyBase
 from kb.site.grade import LEVEL_WORDS, Summary, summarise
 
@@ -72,7 +72,7 @@ def choose(rows: Iterable[Row], base: StudyBase, downgrades: Callable[[str], tup
     for n, summary in enumerate(summarise(candidates, base)):
         members = [r for c in summary.claim_ids for r in by_claim[c] if r.direction == summary.direction]
         features = indirect_features(members, downgrades)
-        ranked.append((_rank(LEVELS, summary.certainty), len(features), -base.count(members).works, n, summary,
+        ranked.append((level_rank(summary.certainty), len(features), -base.count(members).works, n, summary,
                        features))
     ranked.sort(key=lambda t: t[:4])
     levels: dict[str, list[tuple]] = defaultdict(list)
@@ -120,13 +120,9 @@ def _in_turn(group: list[tuple], room: int, chosen: list[tuple]) -> list[tuple]:
     shown = defaultdict(int, {d: sum(1 for t in chosen if t[4].direction == d) for d in DIRECTIONS})
     picked: list[tuple] = []
     while len(picked) < room and any(queues.values()):
-        for direction in sorted((d for d in queues if queues[d]), key=lambda d: (shown[d], _rank(DIRECTIONS, d))):
+        for direction in sorted((d for d in queues if queues[d]), key=lambda d: (shown[d], direction_rank(d))):
             if len(picked) == room:
                 break
             picked.append(queues[direction].pop(0))
             shown[direction] += 1
     return picked
-
-
-def _rank(order: tuple[str, ...], value: str) -> int:
-    return order.index(value) if value in order else len(order)

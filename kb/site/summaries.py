@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 
-from kb.analyse.analysis import LEVELS, Row
+from kb.analyse.analysis import Row, level_rank
 from kb.analyse.sof import LOWER, SAME, Body, SofRow, questions, sof_rows
 from kb.ids import NOT_STATED
 from kb.io import gz
@@ -210,7 +210,7 @@ class TableBuilder:
         if question:
             built, more = self._best_per_outcome(built)
         built.sort(key=lambda r: (self.res.label("outcome", r.outcome).lower(), r.rows[0].population_label,
-                                  r.rows[0].intervention_label, _level_rank(r.certainty), r.key))
+                                  r.rows[0].intervention_label, level_rank(r.certainty), r.key))
         views = tuple(self.row(r, f"{table_id}-{n}", question, EFFECT if kind == EFFECT else r.rows[0].finding_type)
                       for n, r in enumerate(built, start=1))
         return SofTable(table_id, caption, note, views, empty, grouped=question, more=more)
@@ -222,15 +222,11 @@ class TableBuilder:
             by_outcome[row.outcome].append(row)
         kept, more = [], []
         for outcome, rows in sorted(by_outcome.items(), key=lambda kv: self.res.label("outcome", kv[0]).lower()):
-            rows.sort(key=lambda r: (_level_rank(r.certainty), -r.count.works, r.key))
+            rows.sort(key=lambda r: (level_rank(r.certainty), -r.count.works, r.key))
             kept += rows[:self.res.limits.domain_questions]
             if len(rows) > self.res.limits.domain_questions:
                 more.append((self.res.term("outcome", outcome), len(rows) - self.res.limits.domain_questions))
         return kept, tuple(more)
-
-
-def _level_rank(level: str) -> int:
-    return LEVELS.index(level) if level in LEVELS else len(LEVELS)
 
 
 def _csv_rows(tables: Iterable[SofTable]) -> list[dict[str, object]]:
