@@ -148,15 +148,15 @@ def reference_pages(res: Resolver, out: Output) -> None:
         for key in row.cites:
             resting[key].append(row)
     refs = res.ev.references_by_key
+    shared = tablequery.resting_template(res.mint)
     for bucket, keys in _buckets(refs).items():
         several = len(keys) > 1
         views = tuple(reference_view(res, refs[k], stated.get(k, []), resting.get(k, []), several=several)
                       for k in keys)
         one = None if several else views[0]
-        template = tablequery.resting_template(res.ev.config.base_iri)
-        queries = [v for v in views if v.resting.query]
-        if not queries or any(tablequery.fill_work(template, v.key, v.title) != v.resting.query.text
-                              for v in queries if v.resting.query):
+        queries = [(v, v.resting.query) for v in views if v.resting.query]
+        template = shared
+        if not queries or any(tablequery.fill_work(template, v.key, v.title) != q.text for v, q in queries):
             template = ""  # no link needs it, or a label holds a placeholder: each link carries its own query
         page = ReferenceBucketPage(
             path=addresses.work_page(keys[0]), template="reference.html", section="references",

@@ -13,7 +13,12 @@ The map's query has a line ``# filters`` where the map's script puts the reader'
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kb.site.pages import TableQuery
+
+if TYPE_CHECKING:
+    from kb.graph.iris import Minter
 
 # How each facet of a claim is reached from ?claim (or ?finding) in the graph.
 FACET_PATHS = {
@@ -89,11 +94,11 @@ def resting_claims(iri: str, label: str) -> TableQuery:
 WORK_KEY, WORK_LABEL = "@WORK_KEY@", "@WORK_LABEL@"  # the placeholders of :func:`resting_template`
 
 
-def resting_template(base: str) -> str:
+def resting_template(mint: Minter) -> str:
     """:func:`resting_claims` with the work's key and label left as placeholders: a works page writes
     it once and each entry's link names its work (issue 17: a query per work was 4 MB of a large KB's
     works). ``site.js`` fills it in as :func:`fill_work` does, the key from the entry's anchor."""
-    return resting_claims(f"{base}work/{WORK_KEY}", WORK_LABEL).text
+    return resting_claims(mint.work(WORK_KEY), WORK_LABEL).text
 
 
 def fill_work(template: str, key: str, label: str) -> str:
