@@ -35,8 +35,8 @@ from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
 if TYPE_CHECKING:
-    from kb.diff.releases import History
     from kb.analyse.analysis import Analysis
+    from kb.diff.releases import History
     from kb.graph.build import KnowledgeGraph
     from kb.load.evidence import Evidence
 

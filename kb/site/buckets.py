@@ -112,7 +112,8 @@ def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int |
     return ClaimList(tuple(items), len(order), total_query if len(order) > len(items) else None, compact)
 
 
-def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: list[Row], *, several: bool) -> ReferenceView:
+def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: list[Row], *,
+                   several: bool) -> ReferenceView:
     cited_by: dict[str, list[int]] = defaultdict(list)
     for doc, n in res.ev.cited_by.get(ref.key, []):
         cited_by[doc].append(n)

@@ -153,7 +153,7 @@ def _remembered(method: Any) -> Any:
     return calls_variable
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _style(name: str, truncate_after: int = 0) -> Any:
     """The CSL style as loaded and patched (see the module docstring); with ``truncate_after``,
     its et-al rule cuts every name list after that many names."""

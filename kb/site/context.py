@@ -17,8 +17,8 @@ from kb.analyse.analysis import Row, direction_rank, level_rank
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
+from kb.site.addresses import CONCEPT_FOLDERS
 from kb.site.evidence_base import evidence_base
-from kb.site.refdata import everything
 from kb.site.pages import (
     BibliographyPage,
     BibRow,
@@ -32,7 +32,8 @@ from kb.site.pages import (
     Page,
     Term,
 )
-from kb.site.views import CONCEPT_FOLDERS, Resolver
+from kb.site.refdata import everything
+from kb.site.views import Resolver
 
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
@@ -165,7 +166,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
                 concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
                 broader=broader, iri=concept.iri,
                 summaries=summaries, more_summaries=more_summaries,
-                rows=res.claim_rows(shown), more=len(rows) - len(shown), cells=concept_cells(res, scheme, concept_id, rows),
+                rows=res.claim_rows(shown), more=len(rows) - len(shown),
+                cells=concept_cells(res, scheme, concept_id, rows),
                 siblings=siblings, questions=questions,
                 domain_summary=Link(res.domain_summary_path(concept.broader), f"Summary of findings: {broader.label}")
                 if broader is not None and concept.broader else None,
@@ -184,8 +186,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
             description=vocab.scheme_definitions.get(scheme, ""),
             groups=tuple(ConceptGroup(res.term("outcome", g) if g else None,
                                       tuple(sorted(groups[g], key=lambda t: (t[0].label.lower(), t[0].id))),
-                                      Link(res.domain_summary_path(g), f"Summary of findings: {res.label('outcome', g)}")
-                                      if g else None)
+                                      Link(res.domain_summary_path(g),
+                                           f"Summary of findings: {res.label('outcome', g)}") if g else None)
                          for g in ordered),
         )
         index.jsonld = jsonld.collection(res, index.title, index.description)
@@ -232,7 +234,8 @@ def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
         page = MapPage(
             path=path, title=title, template="map.html", section="map",
             description="What the evidence found, for whom, and how sure we can be: one mark per claim and outcome.",
-            axis=axis, axis_label=evmap.AXES[axis], axis_noun=evmap.AXIS_NOUNS[axis], views=views, groups=groups, rows=map_rows, filters=filters,
+            axis=axis, axis_label=evmap.AXES[axis], axis_noun=evmap.AXIS_NOUNS[axis], views=views, groups=groups,
+            rows=map_rows, filters=filters,
             directions=directions, certainties=certainties, threshold=threshold, total=len(rows),
             query=tablequery.evidence_map(axis, evmap.AXES[axis]),
             scripts=("assets/map-data.js", "assets/map.js"),

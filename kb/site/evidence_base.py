@@ -49,7 +49,8 @@ def _works(res: Resolver, studies: StudyBase, count: EvidenceCount) -> Iterator[
     """
     for key in count.reviews:
         n = len(studies.includes.get(key, ()))
-        note = f"{n} included {'study' if n == 1 else 'studies'} recorded" if n else "its included studies are not recorded"
+        note = (f"{n} included {'study' if n == 1 else 'studies'} recorded" if n
+                else "its included studies are not recorded")
         yield _work(res, key, REVIEW, note)
     if count.studies:
         included_in: dict[str, list[str]] = defaultdict(list)
@@ -78,7 +79,6 @@ def overlap_view(res: Resolver, count: EvidenceCount) -> OverlapView | None:
     overlap = count.overlap
     if overlap is None or overlap.cca is None:
         return None
-    studies = res.analysis.studies
     reviews = overlap.reviews
     pair_rows: list[MatrixRow] = []
     citation_rows: list[MatrixRow] = []

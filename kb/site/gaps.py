@@ -146,8 +146,9 @@ def gaps_page(res: Resolver, out: Output) -> None:
                  "this outcome has findings in other populations. Ranked by how much of both there is: the "
                  "more a population is studied on this kind of outcome, and the more populations the outcome "
                  "is measured in, the more striking the gap.",
-                 [cell(k, f"{n} finding{'s' if n != 1 else ''} on other {res.label('outcome', _domain(res, k[1])).lower()} "
-                          f"outcomes here; the outcome has findings in {m} other population{'s' if m != 1 else ''}")
+                 [cell(k, f"{n} finding{'s' if n != 1 else ''} on other "
+                          f"{res.label('outcome', _domain(res, k[1])).lower()} outcomes here; the outcome has "
+                          f"findings in {m} other population{'s' if m != 1 else ''}")
                   for k, n, m in priority], queries.gaps_expected(base)),
         gap_list("no-review", "Primary studies but no review",
                  "Findings from trials or other primary studies, none from a systematic review: a review could "

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kb.analyse.analysis import DIRECTIONS, LEVELS, Row, direction_rank, level_rank
+from kb.analyse.analysis import LEVELS, Row, direction_rank, level_rank
 from kb.analyse.studies import StudyBase
 
 LEVEL_WORDS = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very low"}
@@ -86,11 +86,13 @@ def sentence(intervention: str, outcome: str, population: str, direction: str, c
     where = f" in {join_words(population.split('; '))}" if population else ""
     outcome = lower_first(outcome)  # (already lower-cased when several are joined)
     if direction == "not_reported":
-        return f"No result is reported yet on whether {subject_mid} {'change' if plural else 'changes'} {outcome}{where}"
+        verb = "change" if plural else "changes"
+        return f"No result is reported yet on whether {subject_mid} {verb} {outcome}{where}"
     if direction == "not_applicable":
         return f"The source reports how common {outcome} is{where}, which {subject_mid} may address"
     if perspective == "peer_worker" and direction in ("harm", "benefit", "mixed"):
-        experience = {"harm": "report problems with", "benefit": "report gains in", "mixed": "report mixed experiences of"}
+        experience = {"harm": "report problems with", "benefit": "report gains in",
+                      "mixed": "report mixed experiences of"}
         hedge = "" if certainty in ("high", "moderate") else "some "
         return f"{hedge.capitalize()}{'p' if hedge else 'P'}eer support workers {experience[direction]} {outcome} " \
                f"({lower_first(intervention)})"
@@ -195,7 +197,7 @@ def surest(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[lis
     behind = {key: base.count(members[key]) for key in keys}  # a claim cites the same works per outcome
 
     def order(key: tuple) -> tuple:
-        intervention, population, direction, certainty, perspective, claims = key
+        intervention, population, direction, certainty, perspective, _claims = key
         return (level_rank(certainty), -behind[key].works, direction_rank(direction),
                 sorted(o.lower() for o in merged[key]), population, intervention, perspective)
 

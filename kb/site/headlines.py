@@ -63,7 +63,8 @@ def choose(rows: Iterable[Row], base: StudyBase, downgrades: Callable[[str], tup
     rows = list(rows)
     candidates = [r for r in rows if r.finding_type == "effect" and r.intervention_kind == "peer_delivered"
                   and r.direction in DIRECTED]
-    left_adjacent = len({r.claim_id for r in rows if r.finding_type == "effect" and r.intervention_kind != "peer_delivered"})
+    left_adjacent = len({r.claim_id for r in rows
+                         if r.finding_type == "effect" and r.intervention_kind != "peer_delivered"})
     left_kinds = len({r.claim_id for r in rows if r.finding_type != "effect"})
     by_claim: dict[str, list[Row]] = defaultdict(list)
     for row in candidates:

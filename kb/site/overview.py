@@ -8,14 +8,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kb.analyse.analysis import DIRECTIONS
 from kb.export.formats import data_files
 from kb.graph.select import select
-from kb.analyse.analysis import DIRECTIONS, LEVELS, Row
 from kb.ids import SCHEMES
-from kb.namespaces import PREFIXES, sparql_prologue
 from kb.io.tables import dicts_to_csv
+from kb.namespaces import PREFIXES, sparql_prologue
 from kb.query.sparql import load_examples
 from kb.site import jsonld
+from kb.site.addresses import CONCEPT_FOLDERS
 from kb.site.context import Output, add_csv
 from kb.site.grade import LEVEL_WORDS
 from kb.site.headlines import choose
@@ -42,7 +43,7 @@ from kb.site.pages import (
     Term,
 )
 from kb.site.paths import safe_external_url
-from kb.site.views import CONCEPT_FOLDERS, DIRECTION_LABELS, Resolver, short_cite
+from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
 
 NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
        ("summaries/index.html", "Summaries", "summaries"),
@@ -257,10 +258,9 @@ def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> Non
 
 def ontology_terms() -> list[OntologyTerm]:
     """Classes and properties of the shipped ontology, for the method page."""
-    from kb.graph.shipped import schema_bytes
-
     import pyoxigraph as ox
 
+    from kb.graph.shipped import schema_bytes
     from kb.namespaces import PSK
 
     store = ox.Store()

@@ -119,7 +119,8 @@ def _code() -> bytes:
     from importlib.metadata import version
 
     kb = Path(__file__).resolve().parents[1]
-    files = [Path(__file__), kb / "model.py", *sorted((kb / "export").glob("*.py")), *sorted((kb / "bibtex").glob("*.py"))]
+    files = [Path(__file__), kb / "model.py", *sorted((kb / "export").glob("*.py")),
+             *sorted((kb / "bibtex").glob("*.py"))]
     text = b"".join(path.read_bytes() for path in files)
     return text + f"\0{version('bibtexparser')}\0{version('pylatexenc')}".encode()
 

@@ -18,8 +18,8 @@ import hashlib
 import json
 import os
 import pickle
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from kb.bibtex.load import latex_to_text
 from kb.ids import SCHEMES
-from kb.site.views import CONCEPT_FOLDERS, Resolver, short_cite
+from kb.site.addresses import CONCEPT_FOLDERS
+from kb.site.views import Resolver, short_cite
 
 KIND_LABELS = {"claim": "Claim", "reference": "Work", "population": "Population", "setting": "Setting",
                "delivery": "Delivery", "perspective": "Perspective", "intervention": "Intervention",
@@ -92,5 +93,6 @@ def sparql_links(res: Resolver) -> dict[str, object]:
             if path:
                 links[key(concept.iri)] = [path, concept.label]
     for scheme in SCHEMES:
-        links[key(res.mint.scheme(scheme))] = [f"method.html#scheme-{scheme}", res.vocab.scheme_labels.get(scheme, scheme)]
+        links[key(res.mint.scheme(scheme))] = [f"method.html#scheme-{scheme}",
+                                               res.vocab.scheme_labels.get(scheme, scheme)]
     return {"base": base, "claims": True, "links": links}

@@ -89,7 +89,9 @@ def certainty_note(res: Resolver, claim: Claim) -> str:
 
 
 def _whose(res: Resolver, perspective: str) -> str:
-    return "" if perspective in ("recipient", "not_stated") else f"for {lower_first(res.label('perspective', perspective))}"
+    if perspective in ("recipient", "not_stated"):
+        return ""
+    return f"for {lower_first(res.label('perspective', perspective))}"
 
 
 def _claim_effect(claim: Claim, outcome: str) -> str:
@@ -194,7 +196,8 @@ class TableBuilder:
             effect=_reported(res, row.lead, lambda c: _claim_effect(c, row.outcome)), bodies=tuple(views),
             listed=listed[:res.limits.row_bodies], more_bodies=max(0, len(listed) - res.limits.row_bodies),
             base=evidence_base(res, row.rows),
-            cell=self._cell(row) if len(listed) > res.limits.row_bodies or any(v.total > len(v.claims) for v in views) else None,
+            cell=self._cell(row) if len(listed) > res.limits.row_bodies or any(v.total > len(v.claims) for v in views)
+            else None,
         )
 
     def _cell(self, row: SofRow) -> Link:
@@ -231,7 +234,8 @@ class TableBuilder:
 
 def _csv_rows(tables: Iterable[SofTable]) -> list[dict[str, object]]:
     return [{
-        "table": t.caption, "outcome": r.outcome.label, "question": r.question, "kind": r.kind.label if r.kind else "Effect",
+        "table": t.caption, "outcome": r.outcome.label, "question": r.question,
+        "kind": r.kind.label if r.kind else "Effect",
         "statement": r.statement, "direction": r.direction.id, "certainty": r.certainty.id,
         "footnotes": " ".join(r.footnotes), "studies_and_reviews": r.count, "participants": r.participants,
         "effect": r.effect, "claims": " ".join(c for b in r.bodies for c in b.ids)}
@@ -311,7 +315,8 @@ def question_page(res: Resolver, out: Output, population: str, intervention: str
         description=f"Summary of findings: {lower_first(int_label)} for {lower_first(pop_label)}.", kind="question",
         lede=f"What the evidence in the KB says about {lower_first(int_label)} for {lower_first(pop_label)}, "
              "outcome by outcome, and how sure we can be.",
-        facts=(("Population", res.term("population", population)), ("Intervention", res.term("intervention", intervention)),
+        facts=(("Population", res.term("population", population)),
+               ("Intervention", res.term("intervention", intervention)),
                ("Who delivers it", res.intervention_kind(intervention))),
         label="" if peer else "Not delivered by peers: this intervention is discussed beside peer support "
                               "(peer-adjacent). Its findings are not findings about peer support.",

@@ -82,7 +82,8 @@ def fill(template: str, outcome_iri: str, outcome_label: str) -> str:
 
 def work_claims(iri: str, label: str) -> TableQuery:
     return claim_rows(f"Claims that {label} states or that rest on it.",
-                      f"  {{ ?claim prov:wasQuotedFrom {_iri(iri)} }} UNION {{ ?claim cito:citesAsEvidence {_iri(iri)} }}\n")
+                      f"  {{ ?claim prov:wasQuotedFrom {_iri(iri)} }} UNION "
+                      f"{{ ?claim cito:citesAsEvidence {_iri(iri)} }}\n")
 
 
 def resting_claims(iri: str, label: str) -> TableQuery:

@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from functools import cached_property
 
 from kb.analyse.analysis import Analysis, Row
-from kb.diff.releases import UNRELEASED, History, LastChange
 from kb.bibtex.load import latex_to_text
-from kb.load.evidence import Evidence
+from kb.diff.releases import UNRELEASED, History, LastChange
 from kb.graph.iris import Minter
+from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Reference
+from kb.site import addresses
 from kb.site.grade import LEVEL_WORDS, Summary, surest
+from kb.site.limits import limits_for
 from kb.site.pages import (
     CertaintyView,
     CitedWork,
@@ -28,10 +30,7 @@ from kb.site.pages import (
     SummaryView,
     Term,
 )
-from kb.site import addresses
-from kb.site.addresses import CONCEPT_FOLDERS
 from kb.site.paths import doi_url, safe_external_url
-from kb.site.limits import limits_for
 from kb.site.refdata import RefData
 
 DIRECTION_LABELS = {"benefit": "Benefit", "no_effect": "No effect", "harm": "Harm", "mixed": "Mixed",
@@ -73,7 +72,8 @@ class Resolver:
         return addresses.work_address(key)
 
     def concept_path(self, scheme: str, concept_id: str) -> str | None:
-        return addresses.concept_address(scheme, concept_id, is_domain=scheme == "outcome" and self._is_domain(concept_id))
+        is_domain = scheme == "outcome" and self._is_domain(concept_id)
+        return addresses.concept_address(scheme, concept_id, is_domain=is_domain)
 
     def concept_iri(self, scheme: str, concept_id: str) -> str:
         concept = self.vocab.get(scheme, concept_id)
