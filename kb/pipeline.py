@@ -198,6 +198,7 @@ class BuildResult:
     files: list[Path]
     written: list[str] = field(default_factory=list)  # site paths rendered this time
     reused: list[str] = field(default_factory=list)  # site paths linked unchanged from the last build
+    kept: list[str] = field(default_factory=list)  # pages among them whose inputs were unchanged (never built)
 
     @property
     def report(self) -> Report:
@@ -205,12 +206,14 @@ class BuildResult:
 
 
 def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
-          site: bool = True, jobs: int | None = None, warm: Warm | None = None) -> BuildResult:
+          site: bool = True, jobs: int | None = None, warm: Warm | None = None,
+          verify_deps: bool = False) -> BuildResult:
     """Check, analyse and write graph dumps (and the site) to ``config.out_dir`` atomically.
 
     Files of the site whose inputs did not change since the last build into the same folder are
     hard-linked from it rather than rendered again (:mod:`kb.site.reuse`). ``warm`` is the state a
-    long-running process keeps between builds (:class:`Warm`).
+    long-running process keeps between builds (:class:`Warm`). ``verify_deps`` builds every page's
+    context even where its inputs are unchanged, and fails if one differs (:mod:`kb.site.deps`; for tests).
     """
     from kb.analyse.analysis import analyse
 
@@ -225,7 +228,8 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with locked_folder(folder.parent, timeout=600):
-            rendered, staging = _write_and_swap(config, checked, analysis, folder, progress, site, jobs, warm)
+            rendered, staging = _write_and_swap(config, checked, analysis, folder, progress, site, jobs, warm,
+                                                 verify_deps)
     except LockTimeoutError as exc:
         raise OutputError(f"{exc}; {out_dir} is as it was") from None
     except OSError as exc:
@@ -235,7 +239,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         raise OutputError(f"{write_failure(exc, out_dir)}{guide}; {out_dir} is as it was") from None
     progress(f"wrote {len(rendered.files)} files to {out_dir}")
     files = [out_dir / f.relative_to(staging) for f in rendered.files]
-    return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused)
+    return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused, rendered.kept)
 
 
 class OutputError(Exception):
@@ -250,7 +254,8 @@ def site_folder(config: Config) -> Path:
 
 
 def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder: Path, progress: Progress,
-                    site: bool, jobs: int | None, warm: Warm | None) -> tuple[Rendered, Path]:
+                    site: bool, jobs: int | None, warm: Warm | None,
+                    verify_deps: bool = False) -> tuple[Rendered, Path]:
     """Under the folder's lock: clean a crashed build's leftovers, render into a staging folder, swap it in."""
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
@@ -265,7 +270,7 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
                                  previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
                                  alongside=lambda: _persist_store(config, checked, progress)
-                                 if warm is None or warm.persist_store else None)
+                                 if warm is None or warm.persist_store else None, verify_deps=verify_deps)
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         how = replace_dir(staging, folder)
         progress(f"swapped the new site in ({how})")
@@ -273,7 +278,7 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
         shutil.rmtree(staging, ignore_errors=True)
         raise
     try:
-        save_manifest(manifest, config.out_dir, rendered.fingerprints)
+        save_manifest(manifest, config.out_dir, rendered.fingerprints, rendered.deps, rendered.records)
     except OSError as exc:  # a cache: the next build just renders everything
         progress(f"could not record the site manifest: {exc}")
     return rendered, staging
@@ -292,7 +297,7 @@ def _size(folder: Path) -> int:
 def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
                   jobs: int | None = None, previous: Previous | None = None,
                   alongside: Callable[[], None] = lambda: None, previous_nanopubs: Path | None = None,
-                  warm: Warm | None = None) -> Rendered:
+                  warm: Warm | None = None, verify_deps: bool = False) -> Rendered:
     """Write the data dumps (:mod:`kb.export.data_folder`) and, with ``site``, the rendered pages into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site.
@@ -321,7 +326,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         # The dumps are written while the site's workers render pages (the data page and the
         # SPARQL page, which need them, are rendered afterwards).
         rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
-                               previous=previous, alongside=in_this_process, history=checked.history)
+                               previous=previous, alongside=in_this_process, history=checked.history,
+                               inputs=checked.inputs, verify_deps=verify_deps)
     else:
         in_this_process()
     rendered.fingerprints.update(dumps.fingerprints)

@@ -189,10 +189,12 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
     query_store(config)
     written = sorted(re.sub(r"[0-9a-f]{16,}", "<hash>", p.name) for p in (tmp_path / "cache").iterdir())
     assert written == ["by-context", "citations.pickle", "dumps", "evidence-index.json", "fhir", "members", "nanopubs",
-                       "parsed", "refdata", "shacl-clean.json", "shacl-index.json", "site-<hash>.json", "store-<hash>"]
+                       "parsed", "refdata", "shacl-clean.json", "shacl-index.json", "site-<hash>.deps.pickle",
+                       "site-<hash>.json", "store-<hash>"]
     text = DOC.read_text(encoding="utf-8")
     for name in ("`citations.pickle`", "`parsed/", "`evidence-index.json`", "`store-<key>/db`",
-                 "`site-<hash of the output folder>.json`", "`by-context/<key>.pickle`", "`dumps/{nt,ttl,jsonld}.pickle`",
+                 "`site-<hash of the output folder>.json`", "`site-<hash of the output folder>.deps.pickle`",
+                 "`by-context/<key>.pickle`", "`dumps/{nt,ttl,jsonld}.pickle`",
                  "`fhir/<key>.pickle`", "`nanopubs/<key>.pickle`", "`shacl-clean.json`", "`shacl-index.json`",
                  "`members/{fhir,trig}.pickle`", "`refdata/<key>.pickle`"):
         assert name in text, name

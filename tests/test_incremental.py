@@ -691,3 +691,110 @@ def test_runs_of_an_export_are_gzip_members_kept_while_their_bytes_are_unchanged
     assert gzip.decompress(warm) == b"".join(edited)
     assert again.reused >= runs - 2, "only the edited piece's run (and the next, if its end moved) is made again"
     assert compress_runs([], MemberCache(None, formats=("fhir",)), "fhir") == gz.compress(b"")
+
+
+# --- input keys: record pages whose inputs are unchanged are not even built (kb.site.deps) -----------------
+
+CORPUS = Path(__file__).resolve().parents[1] / "evidence"
+
+
+def _one_file_per_claim(evidence: Path) -> list[Path]:
+    """Each claim of the corpus in a file of its own, as a large KB keeps them: an edit of one file then
+    changes the input keys of one claim (a claim's key is its file's digest)."""
+    files = []
+    for source in sorted((evidence / "claims").glob("*.yaml")):
+        head, *parts = source.read_text(encoding="utf-8").split("\n  - id: ")
+        source.unlink()
+        for i, part in enumerate(parts):
+            files.append(evidence / "claims" / f"{source.stem}-{i:03d}.yaml")
+            files[-1].write_text(f"{head}\n  - id: {part.rstrip()}\n", encoding="utf-8")
+    return files
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _with(files: list[Path], *needles: str, without: str = "") -> Path:
+    return next(f for f in files if all(n in f.read_text(encoding="utf-8") for n in needles)
+                and not (without and without in f.read_text(encoding="utf-8")))
+
+
+def _edits(evidence: Path) -> list[tuple[str, object]]:
+    """One edit of each kind a page's key must see: a statement, a direction, an outcome, the cited
+    works (which can change a work's kind, so the study counts of pages the claim is not on), a claim
+    removed (one citing no work), a claim added, and a work's reference (a build-wide input)."""
+    files = _one_file_per_claim(evidence)
+    statement = files[3]
+    direction = _with(files, "direction: benefit", "level: low")
+    outcome = _with(files, "outcome: hope,", without="outcome: quality_of_life")
+    cites = _with(files, "cites: [chinman2014peer, cabassa2017peerbased]")
+    removed = [f for f in files if "cites: []" in f.read_text(encoding="utf-8")][-1]  # no work's kind rests on it
+    copied = files[30]
+    return [
+        ("statement", lambda: _replace(statement, "statement: >-\n      ", f"statement: >-\n      {MARK} ")),
+        ("direction", lambda: _replace(direction, "direction: benefit", "direction: no_effect")),
+        ("outcome", lambda: _replace(outcome, "outcome: hope,", "outcome: quality_of_life,")),
+        ("cites", lambda: _replace(cites, "cites: [chinman2014peer, cabassa2017peerbased]", "cites: [chinman2014peer]")),
+        ("removed", removed.unlink),
+        ("added", lambda: (evidence / "claims" / "added.yaml").write_text(
+            copied.read_text(encoding="utf-8").replace("\n  - id: ", "\n  - id: added-", 1), encoding="utf-8")),
+        ("reference", lambda: _replace(evidence / "references.bib", "title = {", "title = {Edited: ")),
+    ]
+
+
+def _rebuilds_equal_cold_builds(evidence: Path, tmp_path: Path) -> dict[str, int]:
+    """Split the corpus, build, then edit and rebuild once per kind of edit, comparing each rebuild with a
+    cold build of the same evidence; how many pages each rebuild kept by their input keys."""
+    edits = _edits(evidence)
+    out = tmp_path / "site"
+    assert not _build(evidence, out).kept  # a first build has no keys to compare with
+    kept = {}
+    for name, edit in edits:
+        nanopubs = (out / "data" / "nanopubs.trig.gz").read_bytes()
+        edit()
+        rebuilt = _build(evidence, out)
+        kept[name] = len(rebuilt.kept)
+        assert set(rebuilt.kept) <= set(rebuilt.reused)
+        cold = _fresh_equivalent(evidence, tmp_path / f"cold-{name}", nanopubs)
+        assert _tree(out) == _tree(cold), name
+    return kept
+
+
+def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    kept = _rebuilds_equal_cold_builds(evidence, tmp_path)
+    # a claim edit keeps most record pages; a reference edit (a build-wide input) keeps none, nor does
+    # this edit of cited works, which changes a work's kind (read from the claims citing it alone)
+    assert all(kept[name] > 100 for name in ("statement", "direction", "outcome", "removed", "added")), kept
+    assert kept["reference"] == kept["cites"] == 0
+
+
+def test_input_keys_keep_a_large_kbs_pages_and_their_shared_csv(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LARGE_KB findings lists are short and the questions share one CSV, made from the kept pages' memos."""
+    from kb.site import limits
+
+    monkeypatch.setattr(limits, "LARGE_KB", 0)
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    kept = _rebuilds_equal_cold_builds(evidence, tmp_path)
+    assert kept["statement"] > 100, kept
+
+
+def test_verify_fails_a_page_whose_key_misses_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``verify_deps`` builds every page anyway: a key that leaves out something the page shows is caught."""
+    import kb.site.deps as deps
+
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    edits = dict(_edits(evidence))
+    monkeypatch.setattr(deps.Deps, "claims", lambda self, ids: b"")  # keys blind to the claims
+    out = tmp_path / "site"
+    _build(evidence, out)
+    edits["statement"]()
+    with pytest.raises(AssertionError, match="its builder reads something its key does not cover"):
+        _build(evidence, out, verify_deps=True)

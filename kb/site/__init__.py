@@ -36,6 +36,7 @@ from kb.site.reuse import Previous
 
 if TYPE_CHECKING:
     from kb.analyse.analysis import Analysis
+    from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.graph.build import KnowledgeGraph
     from kb.load.evidence import Evidence
@@ -53,6 +54,9 @@ class Rendered:
     written: list[str] = field(default_factory=list)  # site paths
     reused: list[str] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    deps: dict[str, Any] = field(default_factory=dict)  # page → its input key (kb.site.deps.DepEntry)
+    kept: list[str] = field(default_factory=list)  # pages reused by their input keys, never built
+    records: dict[str, dict[str, bytes]] = field(default_factory=dict)  # claims' record keys (kb.site.deps)
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class _Job:
     previous: Previous
     threshold: int
     templates: Path
+    deps: Any = None  # kb.site.deps.Deps
+    verify: bool = False
 
 
 @dataclass
@@ -84,6 +90,8 @@ class _Part:
     written: list[str]
     reused: list[str]
     tables: list[TableRef]
+    deps: dict[str, Any] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
 
 
 def _groups() -> dict[str, Callable[[_Job, Any], None]]:
@@ -155,10 +163,14 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 progress: Callable[[str], None] = lambda _: None,
                 threshold: int | None = None, templates: Path | None = None, node_modules: Path | None = None,
                 previous: Previous | None = None, jobs: int | None = None,
-                alongside: Callable[[], None] | None = None, history: History | None = None) -> Rendered:
+                alongside: Callable[[], None] | None = None, history: History | None = None,
+                inputs: Inputs | None = None, verify_deps: bool = False) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
-    ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it.
+    ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it, and
+    with ``inputs`` (the evidence files' digests) record pages made from the same inputs are linked
+    without their contexts being built (:mod:`kb.site.deps`; ``verify_deps`` builds them anyway and
+    fails on a key that missed a change).
     ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
     is work for this process while the workers render (the pipeline writes ``data/`` and persists the
     store there); this process then answers the example queries for the SPARQL page, before the workers
@@ -166,6 +178,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     """
     from kb.io import gz
     from kb.site import assets, living, overview
+    from kb.site.deps import Deps
     from kb.site.evmap import MARKS_PER_CELL
     from kb.site.render import Writer, environment, stamp
     from kb.site.reuse import render_key
@@ -179,8 +192,11 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
         raise SiteError(f"the site templates are missing ({templates}); build from the KB's repository "
                         "(pip install -e . keeps them beside the package)")
     res.prime()  # shared lookups computed once, before the workers start
-    job = _Job(res, site, environment(templates), render_key(templates, site), target, previous or Previous(),
-               threshold if threshold is not None else MARKS_PER_CELL, templates)
+    key = render_key(templates, site)
+    previous = previous or Previous()
+    job = _Job(res, site, environment(templates), key, target, previous,
+               threshold if threshold is not None else MARKS_PER_CELL, templates,
+               Deps(res, inputs, key.digest(), previous.records), verify_deps)
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record and overview pages in {workers} process{'es' if workers > 1 else ''}")
     dump: list = []
@@ -203,7 +219,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     for script in [*oxigraph, *dump]:
         writer.write(script.path, script.content)
 
-    result = Rendered([])
+    result = Rendered([], records=job.deps.records)
     for part in [*parts, _Part(writer.fingerprints, writer.written, writer.reused, [])]:
         clash = result.fingerprints.keys() & part.fingerprints.keys()
         if clash:
@@ -211,9 +227,12 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
         result.fingerprints.update(part.fingerprints)
         result.written += part.written
         result.reused += part.reused
+        result.deps.update(part.deps)
+        result.kept += part.kept
     stamp(target, list(result.fingerprints))
     result.files = sorted(target / path for path in result.fingerprints)
-    progress(f"{len(result.written)} files written, {len(result.reused)} unchanged since the last build")
+    progress(f"{len(result.written)} files written, {len(result.reused)} unchanged since the last build"
+             + (f" ({len(result.kept)} pages not even built: their inputs are unchanged)" if result.kept else ""))
     return result
 
 
@@ -229,13 +248,18 @@ def _flush(job: _Job, writer: Any, out: Any) -> list[TableRef]:
     from kb.site.reuse import page_fingerprint
 
     tables = []
+    check = out.keeper.check if out.keeper.expected else None
     for page in out.pages:
-        writer.put(page.path, page_fingerprint(job.key, page),
-                   lambda page=page: render_page(job.env, page, job.site))
+        fingerprint = page_fingerprint(job.key, page)
+        if check:
+            check(page.path, fingerprint)
+        writer.put(page.path, fingerprint, lambda page=page: render_page(job.env, page, job.site))
         if page.csv is not None:
             tables.append(TableRef(page.template, page.title, page.csv))
     for path, text in out.files.items():
         writer.write(path, text)
+        if check:
+            check(path, writer.fingerprints[path])
     out.pages.clear()
     out.files.clear()
     return tables
@@ -249,11 +273,15 @@ def _render_group(name: str) -> _Part:
 
     job = _JOB
     assert job is not None
+    from kb.site.deps import Keeper
+
     with no_gc():  # contexts are acyclic; the collector only costs time here (20–40 %)
         writer, out = Writer(job.target, job.previous), _output()
+        out.keeper = Keeper(job.deps, job.previous, writer, job.verify)
         _groups()[name](job, out)
         tables = _flush(job, writer, out)
-    return _Part(writer.fingerprints, writer.written, writer.reused, tables)
+    return _Part(writer.fingerprints, writer.written, writer.reused, tables, out.keeper.finish(writer.fingerprints),
+                 out.keeper.kept)
 
 
 def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:

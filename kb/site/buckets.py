@@ -68,10 +68,15 @@ def claim_view(res: Resolver, claim: Claim) -> ClaimView:
 
 def claim_pages(res: Resolver, out: Output) -> None:
     by_id = res.ev.claims_by_id
+    keep = out.keeper
     for bucket, ids in _buckets(by_id).items():
+        path = addresses.claim_page(ids[0])
+        key = keep.key(path, keep.claims(ids))  # a claim's view reads its own record and the build's inputs
+        if keep.reuse(path, key):
+            continue
         views = tuple(claim_view(res, by_id[i]) for i in ids)
         page = ClaimBucketPage(
-            path=addresses.claim_page(ids[0]), template="claim.html", section="claims",
+            path=path, template="claim.html", section="claims",
             title=f"Claim: {ids[0]}" if len(ids) == 1 else _several("Claims", bucket, ids),
             description=_describe("claims", [v.statement for v in views]),
             breadcrumbs=(Link("claims/index.html", "Claims"),), bucket=bucket, claims=views,
@@ -79,6 +84,7 @@ def claim_pages(res: Resolver, out: Output) -> None:
         )
         page.jsonld = jsonld.bucket(res, page.title, [jsonld.claim_part(res, by_id[i]) for i in ids])
         out.pages.append(page)
+        keep.record(path, key)
 
 
 def _several(kind: str, bucket: str, names: list[str]) -> str:
@@ -150,7 +156,14 @@ def reference_pages(res: Resolver, out: Output) -> None:
             resting[key].append(row)
     refs = res.ev.references_by_key
     shared = tablequery.resting_template(res.mint)
+    keep = out.keeper
     for bucket, keys in _buckets(refs).items():
+        path = addresses.work_page(keys[0])
+        # a work's entry reads its reference (the build's inputs) and the claims that state it or rest on it
+        key = keep.key(path, *(part for k in keys for part in (k, keep.rows(stated.get(k, ())),
+                                                                keep.rows(resting.get(k, ())))))
+        if keep.reuse(path, key):
+            continue
         several = len(keys) > 1
         views = tuple(reference_view(res, refs[k], stated.get(k, []), resting.get(k, []), several=several)
                       for k in keys)
@@ -160,7 +173,7 @@ def reference_pages(res: Resolver, out: Output) -> None:
         if not queries or any(tablequery.fill_work(template, v.key, v.title) != q.text for v, q in queries):
             template = ""  # no link needs it, or a label holds a placeholder: each link carries its own query
         page = ReferenceBucketPage(
-            path=addresses.work_page(keys[0]), template="reference.html", section="references",
+            path=path, template="reference.html", section="references",
             title=one.title if one else _several("Works", bucket, [v.title for v in views]),
             description=_describe("works", [v.citation for v in views]),
             breadcrumbs=(Link("references/index.html", "Bibliography"),), bucket=bucket, works=views,
@@ -170,3 +183,4 @@ def reference_pages(res: Resolver, out: Output) -> None:
         if one is not None:
             page.meta = highwire_tags(refs[one.key])  # one work: Zotero and Google Scholar read the page as it
         out.pages.append(page)
+        keep.record(path, key)

@@ -45,8 +45,15 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
         for value in row.values(axis):
             by_row[value][row.outcome].append(row)
     layout = evmap.domains(res)
+    keep = out.keeper
     for row_id in sorted(by_row):
         found = by_row[row_id]
+        path = addresses.cell_page(axis, row_id)
+        # its cells' findings, and (on the populations map) what each cell's history says
+        key = keep.key(path, *(part for o in sorted(found) for part in (
+            o, keep.rows(found[o]), res.history.cells.get((row_id, o)) if axis == "population" else None)))
+        if keep.reuse(path, key):
+            continue
         row_term = res.term(axis, row_id)
         cells = []
         for domain, outcomes in layout:
@@ -57,7 +64,7 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
         if any(tablequery.fill(template, c.outcome_iri, c.outcome.label) != c.query.text for c in cells):
             template = ""  # a label holding a placeholder: each link carries its own query
         page = CellRowPage(
-            path=addresses.cell_page(axis, row_id), title=f"{row_term.label}: the evidence by outcome",
+            path=path, title=f"{row_term.label}: the evidence by outcome",
             template="cell.html", section="map", breadcrumbs=(Link(map_path, "Evidence map"),),
             description=f"What the evidence found for {row_term.label} ({noun}), outcome by outcome: "
                         f"{sum(len(rows) for rows in found.values())} findings on {len(cells)} outcomes.",
@@ -70,3 +77,4 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
         if res.limits.row_csv:
             add_csv(out, page, claims_csv(tuple(r for c in cells for r in c.rows)))
         out.pages.append(page)
+        keep.record(path, key, out.own_csv(page))

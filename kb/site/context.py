@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kb.analyse.analysis import Row, direction_rank, level_rank
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
 from kb.site.addresses import CONCEPT_FOLDERS
+from kb.site.deps import Keeper
 from kb.site.evidence_base import evidence_base
 from kb.site.pages import (
     BibliographyPage,
@@ -53,6 +54,11 @@ class Output:
 
     pages: list[Page]
     files: dict[str, str | bytes]
+    keeper: Keeper = field(default_factory=Keeper)  # input keys (kb.site.deps); by default none
+
+    def own_csv(self, page: Page) -> tuple[str, ...]:
+        """The page's CSV if it is a file of its own (not a shared one): it is kept or remade with the page."""
+        return (page.csv.path,) if page.csv is not None and page.csv.path in self.files else ()
 
 
 def claims_csv(rows: tuple[ClaimRow, ...]) -> str:
@@ -134,6 +140,7 @@ def bibliography(res: Resolver, out: Output) -> None:
 
 def concept_pages(res: Resolver, out: Output) -> None:
     vocab = res.vocab
+    keep = out.keeper
     for scheme, folder in CONCEPT_FOLDERS.items():
         by_id: dict[str, list[Row]] = defaultdict(list)
         for row in res.analysis.rows:
@@ -144,6 +151,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
             concept = vocab.get(scheme, concept_id)
             assert concept is not None
             rows = by_id.get(concept_id, [])
+            groups[(concept.broader or "") if scheme == "outcome" else ""].append(
+                (res.term(scheme, concept_id), len(rows)))
             broader = res.term("outcome", concept.broader) if scheme == "outcome" and concept.broader else None
             siblings: tuple[tuple[Term, int], ...] = ()
             questions: tuple[Link, ...] = ()
@@ -152,7 +161,12 @@ def concept_pages(res: Resolver, out: Output) -> None:
                     (o for o in vocab.ids("outcome") if o != concept_id and getattr(
                         vocab.get("outcome", o), "broader", None) == concept.broader),
                     key=lambda o: res.label("outcome", o).lower()))
-            elif scheme in ("population", "intervention"):
+            path = f"{folder}/{concept_id}.html"
+            # its findings, and how many findings each of its sibling outcomes has
+            key = keep.key(path, keep.rows(rows), tuple((t.id, n) for t, n in siblings))
+            if keep.reuse(path, key):
+                continue
+            if scheme in ("population", "intervention") and broader is None:
                 pairs = sorted({(p, r.intervention) for r in rows for p in r.population
                                 if (p if scheme == "population" else r.intervention) == concept_id})
                 questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
@@ -160,7 +174,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
             shown = best_first(rows, res.limits.concept_claims)
             summaries, more_summaries = res.summaries(rows)
             page = ConceptPage(
-                path=f"{folder}/{concept_id}.html", title=concept.label, template="concept.html", section=folder,
+                path=path, title=concept.label, template="concept.html", section=folder,
                 description=concept.definition, breadcrumbs=(Link(f"{folder}/index.html", SCHEME_TITLES[scheme]),),
                 scheme=scheme, scheme_label=vocab.scheme_labels.get(scheme, SCHEME_TITLES[scheme]),
                 concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
@@ -178,7 +192,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
             if page.rows:
                 add_csv(out, page, claims_csv(page.rows))
             out.pages.append(page)
-            groups[(concept.broader or "") if scheme == "outcome" else ""].append((page.concept, len(rows)))
+            keep.record(path, key, out.own_csv(page))
         ordered = sorted(groups, key=lambda g: (res.label("outcome", g).lower() if g else "", g))
         index = ConceptIndexPage(
             path=f"{folder}/index.html", title=SCHEME_TITLES[scheme], template="concepts.html", section=folder,

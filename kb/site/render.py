@@ -108,6 +108,23 @@ class Writer:
         self.written.append(site_path)
         return target
 
+    def keep(self, files: tuple[tuple[str, str], ...]) -> bool:
+        """Link every file of ``files`` (site path, fingerprint) from the previous build, or none of them."""
+        if any(path in self.fingerprints for path, _ in files):
+            return False
+        linked: list[Path] = []
+        for path, fingerprint in files:
+            target = self._target(path)
+            if not self.previous.link(path, fingerprint, target):
+                for done in linked:
+                    done.unlink()
+                return False
+            linked.append(target)
+        for path, fingerprint in files:
+            self.fingerprints[path] = fingerprint
+            self.reused.append(path)
+        return True
+
     def _target(self, site_path: str) -> Path:
         # Checked without resolving (a resolve costs an lstat per folder per file): the staging
         # folder is new, and nothing in it is a symbolic link.

@@ -92,6 +92,8 @@ class Previous:
 
     root: Path | None = None
     entries: dict[str, Entry] = field(default_factory=dict)
+    deps: dict[str, Any] = field(default_factory=dict)  # site path → kb.site.deps.DepEntry (input keys)
+    records: dict[str, dict[str, bytes]] = field(default_factory=dict)  # claim file digest → claim → record key
 
     def link(self, site_path: str, fingerprint: str, target: Path) -> bool:
         """Hard-link the previous file to ``target`` if it is provably the same; else ``False``."""
@@ -115,19 +117,38 @@ def manifest_path(cache_dir: Path, out_dir: Path) -> Path:
     return cache_dir / f"site-{name}.json"
 
 
+def deps_path(manifest: Path) -> Path:
+    """Where the input keys of the pages in a manifest are kept (:mod:`kb.site.deps`)."""
+    return manifest.with_suffix(".deps.pickle")
+
+
 def load_previous(manifest: Path, out_dir: Path) -> Previous:
     """The previous build, or nothing to reuse if its manifest is missing or unreadable."""
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
         if data.get("version") != MANIFEST_VERSION or not out_dir.is_dir():
             return Previous()
-        return Previous(out_dir, {path: (fp, size, mtime) for path, (fp, size, mtime) in data["files"].items()})
+        entries = {path: (fp, size, mtime) for path, (fp, size, mtime) in data["files"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return Previous()
+    return Previous(out_dir, entries, *_load_deps(deps_path(manifest)))
 
 
-def save_manifest(manifest: Path, out_dir: Path, fingerprints: dict[str, str]) -> None:
-    """Record the fingerprints of the site now in ``out_dir`` with each file's size and mtime."""
+def _load_deps(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, bytes]]]:
+    """The input keys of the last build's pages and its claims' record keys; none if unreadable (pickled by
+    other code, say): only time is lost. A page's entry is trusted only with the fingerprints the manifest
+    gives its files (:meth:`Previous.link`)."""
+    try:
+        pages, records = pickle.loads(path.read_bytes())
+    except Exception:  # any unpickling failure just means no keys
+        return {}, {}
+    return (pages, records) if isinstance(pages, dict) and isinstance(records, dict) else ({}, {})
+
+
+def save_manifest(manifest: Path, out_dir: Path, fingerprints: dict[str, str],
+                  deps: dict[str, Any] | None = None, records: dict[str, dict[str, bytes]] | None = None) -> None:
+    """Record the fingerprints of the site now in ``out_dir`` with each file's size and mtime (and the
+    pages' input keys, :mod:`kb.site.deps`)."""
     files = {}
     for path, fp in sorted(fingerprints.items()):
         with contextlib.suppress(OSError):
@@ -135,10 +156,12 @@ def save_manifest(manifest: Path, out_dir: Path, fingerprints: dict[str, str]) -
             files[path] = [fp, stat.st_size, stat.st_mtime_ns]
     manifest.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps({"version": MANIFEST_VERSION, "files": files}, separators=(",", ":"))
+    replace_cache_file(deps_path(manifest), pickle.dumps((deps or {}, records or {}), protocol=pickle.HIGHEST_PROTOCOL))
     replace_cache_file(manifest, body.encode("utf-8"))
     others = sorted(manifest.parent.glob("site-*.json"), key=_mtime, reverse=True)
     for old in [m for m in others if m != manifest][KEEP_MANIFESTS - 1:]:
         old.unlink(missing_ok=True)
+        deps_path(old).unlink(missing_ok=True)
 
 
 def _mtime(path: Path) -> int:

@@ -255,21 +255,45 @@ def summary_pages(res: Resolver, out: Output) -> None:
     entries: dict[str, list[SummaryEntry]] = defaultdict(list)
     adjacent: list[SummaryEntry] = []
     combined: list[dict[str, object]] | None = None if res.limits.question_csv else []
+    keep = out.keeper
     for (population, intervention), members in questions(rows).items():
-        page = question_page(res, out, population, intervention, members, combined)
+        path = res.summary_path(population, intervention)
+        key = keep.key(path, keep.rows(members))  # a question's page reads only its own findings
+        kept = keep.reuse(path, key)
+        if kept:
+            phrase, title, csv_rows = kept.memo
+            if combined is not None:
+                combined += csv_rows
+        else:
+            start = len(combined) if combined is not None else 0
+            page = question_page(res, out, population, intervention, members, combined)
+            phrase, title = page.base.phrase, page.title
+            csv_rows = combined[start:] if combined is not None else None
+            keep.record(path, key, out.own_csv(page), (phrase, title, csv_rows))
         effects = {r.outcome for r in members if r.finding_type == EFFECT}
-        entry = SummaryEntry(Link(page.path, res.label("intervention", intervention)), page.base.phrase, len(effects),
+        entry = SummaryEntry(Link(path, res.label("intervention", intervention)), phrase, len(effects),
                              "" if effects else "no effect findings; other kinds only")
         kind = res.vocab.get("intervention", intervention)
         if kind is not None and kind.kind != PEER:
-            adjacent.append(SummaryEntry(Link(page.path, page.title), entry.count, entry.outcomes, entry.note))
+            adjacent.append(SummaryEntry(Link(path, title), entry.count, entry.outcomes, entry.note))
         else:
             entries[population].append(entry)
+    by_domain: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.domain:
+            by_domain[row.domain].append(row)
     domains = []
     for domain in sorted(res.vocab.ids("outcome", domains=True), key=lambda d: res.label("outcome", d).lower()):
-        page = domain_page(res, out, domain)
-        with_findings = len({r.outcome.id for r in page.tables[0].rows})
-        domains.append(SummaryEntry(Link(page.path, res.label("outcome", domain)), page.base.phrase, with_findings,
+        path = res.domain_summary_path(domain)
+        key = keep.key(path, keep.rows(by_domain.get(domain, ())))  # the findings on the domain's outcomes
+        kept = keep.reuse(path, key)
+        if kept:
+            phrase, with_findings = kept.memo
+        else:
+            page = domain_page(res, out, domain, by_domain.get(domain, []))
+            phrase, with_findings = page.base.phrase, len({r.outcome.id for r in page.tables[0].rows})
+            keep.record(path, key, out.own_csv(page), (phrase, with_findings))
+        domains.append(SummaryEntry(Link(path, res.label("outcome", domain)), phrase, with_findings,
                                     "" if with_findings else "no effect of peer support recorded yet"))
     index = SummariesIndexPage(
         path="summaries/index.html", title="Summaries of findings", template="summaries.html", section="summaries",
@@ -336,11 +360,13 @@ def question_page(res: Resolver, out: Output, population: str, intervention: str
     return page
 
 
-def domain_page(res: Resolver, out: Output, domain: str) -> SummaryPage:
+def domain_page(res: Resolver, out: Output, domain: str, rows: list[Row] | None = None) -> SummaryPage:
+    """A domain's page; ``rows`` are the findings on its outcomes, in the analysis's order (default: found here)."""
     notes = Footnotes(res.limits.note_claims)
     build = TableBuilder(res, notes)
     outcomes = [o for o in res.vocab.ids("outcome") if getattr(res.vocab.get("outcome", o), "broader", None) == domain]
-    rows = [r for r in res.analysis.rows if r.domain == domain]
+    if rows is None:
+        rows = [r for r in res.analysis.rows if r.domain == domain]
     def key(r: Row) -> tuple[str, ...]:
         return (r.outcome, " ".join(r.population), r.intervention, r.perspective)
 

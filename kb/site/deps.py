@@ -1,0 +1,198 @@
+"""Input keys: skip building a record page's context when nothing it is made from has changed.
+
+A page's fingerprint (:mod:`kb.site.reuse`) hashes its context, so it is known only once the context
+is built: at 50,000 claims every rebuild built and hashed ~4,000 contexts (~20 s of CPU) to find the
+few that one edit changed. An input key hashes what a context is made from instead:
+
+* what any page may read (:class:`Deps`'s base): the evidence other than the claim files (references,
+  vocabularies, inclusions, citations, releases, configuration: :class:`kb.checks.scope.Inputs`),
+  the code, the templates and the site-wide info (the render key), the limits, the works' kinds (read
+  from every claim that cites them) and every work's formatted citation;
+* the claims behind the page, each by the digest of its record (what the claim file says of it, not
+  where: an edit of one claim in a file of many leaves the others' keys as they were) and its release
+  history (:meth:`Deps.rows`, :meth:`Deps.claims`), in the order the page reads them;
+* anything else a builder reads across pages (a concept page's siblings' counts), passed as parts.
+
+A page whose key is the one the last build recorded, and whose files are still what that build wrote,
+is linked from the last build without its context being built (:meth:`Keeper.reuse`); what its
+builder takes from a page besides its files (a summary's line on the index) is kept with the key as
+its memo. The keys are only as right as the builders' calls: with ``verify`` every page is built
+anyway and a page whose key matched but whose context did not fails the build; the tests rebuild so
+after many kinds of edit (``tests/test_incremental.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kb.analyse.analysis import Row
+    from kb.checks.scope import Inputs
+    from kb.model import Claim
+    from kb.site.reuse import Previous
+    from kb.site.views import Resolver
+
+
+@dataclass(frozen=True)
+class DepEntry:
+    """A page's input key as the last build recorded it: its files with their fingerprints, and its memo."""
+
+    key: str
+    files: tuple[tuple[str, str], ...]  # (site path, fingerprint): the page first, then its CSV
+    memo: Any = None
+
+
+@functools.cache
+def _code_digest() -> bytes:
+    """Every module of ``kb``: a page's context is made by more code than the render key covers."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.digest()
+
+
+_WHERE = frozenset({"path", "line", "field_lines", "item_lines"})  # where a record was read: no page shows it
+
+
+def _what(value: Any) -> Any:
+    """A record's values without where it was read: a claim below an edited one moves, not changes."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, *(_what(getattr(value, f.name)) for f in dataclasses.fields(value)
+                                        if f.name not in _WHERE))
+    if isinstance(value, (tuple, list)):
+        return tuple(_what(v) for v in value)
+    return value
+
+
+def record_key(claim: Claim) -> bytes:
+    """The digest of what a claim says (:func:`_what`)."""
+    return hashlib.blake2b(repr(_what(claim)).encode(), digest_size=16).digest()
+
+
+class Deps:
+    """The input keys of one build (``None`` inputs, or inputs that changed while loading: no keys).
+
+    ``known`` are the last build's :attr:`records` (claim file digest → claim → :func:`record_key`):
+    only the claims of changed files are digested again.
+    """
+
+    def __init__(self, res: Resolver, inputs: Inputs | None, render_key: bytes,
+                 known: dict[str, dict[str, bytes]] | None = None) -> None:
+        self.enabled = inputs is not None
+        self._base = hashlib.blake2b(digest_size=16)
+        self._claims: dict[str, bytes] = {}
+        self.records: dict[str, dict[str, bytes]] = {}
+        if inputs is None:
+            return
+        base = self._base
+        for part in (render_key, _code_digest(), inputs.context.encode(), repr(res.limits).encode(),
+                     repr(res.history.latest).encode()):
+            base.update(part + b"\0")
+        for key, kind in sorted(res.analysis.studies.kinds.items()):
+            base.update(f"{key}\0{kind.kind}\0{kind.rule}\0".encode())
+        for key, text in sorted(res.citations.items()):
+            base.update(f"{key}\0{text}\0".encode())
+        history, known = res.history.claims, known or {}
+        for claim in res.ev.claims:
+            digest = inputs.claim_files.get(claim.path)
+            if digest is None:  # a claim not read from a claim file the inputs know: never skipped
+                self.enabled = False
+                return
+            records = self.records.setdefault(digest, {})
+            record = records[claim.id] = known.get(digest, {}).get(claim.id) or record_key(claim)
+            self._claims[claim.id] = hashlib.blake2b(record + repr(history.get(claim.id)).encode(),
+                                                     digest_size=16).digest()
+
+    def key(self, path: str, *parts: object) -> str:
+        """The key of the page at ``path`` made from ``parts`` (claims' keys as bytes, anything else by repr)."""
+        if not self.enabled:
+            return ""
+        digest = self._base.copy()
+        digest.update(path.encode() + b"\0")
+        for part in parts:
+            digest.update(part if isinstance(part, bytes) else repr(part).encode())
+            digest.update(b"\1")
+        return digest.hexdigest()
+
+    def claims(self, claim_ids: Iterable[str]) -> bytes:
+        """The claims' keys in order (claims the build does not know, as their identifiers)."""
+        if not self.enabled:
+            return b""
+        known = self._claims
+        return b"".join(known.get(c) or c.encode() for c in claim_ids)
+
+    def rows(self, rows: Iterable[Row]) -> bytes:
+        """The keys of the claims behind ``rows``, one per row, in order: a row is made from its claim
+        (and the vocabularies), so the same claims in the same order are the same rows."""
+        return self.claims(r.claim_id for r in rows)
+
+
+@dataclass
+class Keeper:
+    """One worker's use of the keys: reuse what the last build made from the same inputs, record the rest."""
+
+    deps: Deps | None = None
+    previous: Previous | None = None
+    writer: Any = None  # kb.site.render.Writer
+    verify: bool = False
+    records: dict[str, DepEntry] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)  # pages linked by their keys, their contexts never built
+    expected: dict[str, str] = field(default_factory=dict)  # verify: path → the fingerprint its key promised
+    _pending: dict[str, tuple[str, tuple[str, ...], Any]] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.deps is not None and self.deps.enabled
+
+    def key(self, path: str, *parts: object) -> str:
+        return self.deps.key(path, *parts) if self.active else ""  # type: ignore[union-attr]
+
+    def rows(self, rows: Iterable[Row]) -> bytes:
+        return self.deps.rows(rows) if self.active else b""  # type: ignore[union-attr]
+
+    def claims(self, claim_ids: Iterable[str]) -> bytes:
+        return self.deps.claims(claim_ids) if self.active else b""  # type: ignore[union-attr]
+
+    def reuse(self, path: str, key: str) -> DepEntry | None:
+        """The last build's entry for ``path`` if it was made from ``key`` and its files were linked from
+        there; else ``None``: build the page (and :meth:`record` it)."""
+        if not key or self.previous is None:
+            return None
+        old = self.previous.deps.get(path)
+        if old is None or old.key != key or old.files[0][0] != path:
+            return None
+        if self.verify:
+            self.expected.update(old.files)
+            return None
+        if not self.writer.keep(old.files):
+            return None
+        self.records[path] = old
+        self.kept.append(path)
+        return old
+
+    def record(self, path: str, key: str, files: tuple[str, ...] = (), memo: Any = None) -> None:
+        """Remember that the page at ``path`` (with ``files`` beside it, its CSV) was made from ``key``."""
+        if key:
+            self._pending[path] = (key, (path, *files), memo)
+
+    def finish(self, fingerprints: dict[str, str]) -> dict[str, DepEntry]:
+        """The entries of this worker's pages, with the fingerprints the writer gave their files."""
+        for path, (key, files, memo) in self._pending.items():
+            if all(f in fingerprints for f in files):
+                self.records[path] = DepEntry(key, tuple((f, fingerprints[f]) for f in files), memo)
+        self._pending.clear()
+        return self.records
+
+    def check(self, path: str, fingerprint: str) -> None:
+        """With ``verify``: a page whose key matched the last build's must have that build's fingerprint."""
+        expected = self.expected.get(path)
+        if expected is not None and expected != fingerprint:
+            raise AssertionError(f"{path}: made from the same inputs as the last build (input key) but not the "
+                                 "same: its builder reads something its key does not cover")
