@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
     from kb.export.data_folder import ExportCaches
+    from kb.graph.change import GraphChange
     from kb.graph.build import KnowledgeGraph
     from kb.site import Rendered
     from kb.site.reuse import Previous
@@ -269,7 +270,7 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs, warm=warm,
                                  previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
-                                 alongside=lambda: _persist_store(config, checked, progress)
+                                 alongside=lambda change: _persist_store(config, checked, progress, change)
                                  if warm is None or warm.persist_store else None, verify_deps=verify_deps)
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         how = replace_dir(staging, folder)
@@ -296,11 +297,13 @@ def _size(folder: Path) -> int:
 
 def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
                   jobs: int | None = None, previous: Previous | None = None,
-                  alongside: Callable[[], None] = lambda: None, previous_nanopubs: Path | None = None,
+                  alongside: Callable[[GraphChange | None], None] = lambda _: None,
+                  previous_nanopubs: Path | None = None,
                   warm: Warm | None = None, verify_deps: bool = False) -> Rendered:
     """Write the data dumps (:mod:`kb.export.data_folder`) and, with ``site``, the rendered pages into ``target``.
 
-    ``alongside`` is run once, while the site's workers render if there is a site.
+    ``alongside`` is run once, while the site's workers render if there is a site, with how the graph
+    changed since the last build's dumps (:class:`kb.export.dumps.GraphChange`; ``None`` if unknown).
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs.
     """
@@ -313,10 +316,10 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
                                     previous_nanopubs=previous_nanopubs, progress=progress,
                                     caches=warm.exports if warm is not None else None)
-        for name in written:  # never reused from a previous build
+        for name in written.names:  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
-        alongside()
+        alongside(written.graph_change)
 
     rendered = Rendered([])
     if site:
@@ -359,13 +362,15 @@ def query_store(config: Config) -> pyoxigraph.Store:
     return checked.graph.store
 
 
-def _persist_store(config: Config, checked: Checked, progress: Progress) -> None:
-    """Leave the built graph where ``kb query`` finds it (a cache: failing to write it is harmless)."""
+def _persist_store(config: Config, checked: Checked, progress: Progress, change: GraphChange | None = None) -> None:
+    """Leave the built graph where ``kb query`` finds it (a cache: failing to write it is harmless); from
+    a copy of the last build's, patched by ``change``, where that is the one cached."""
     from kb.query.store import persist
 
     try:
-        persist(config, checked.kg.store)
-        progress("cached the store for kb query")
+        patched = persist(config, checked.kg.store, change=change).patched
+        progress(f"cached the store for kb query: the last build's, patched ({patched})" if patched
+                 else "cached the store for kb query")
     except OSError as exc:
         progress(f"could not cache the store: {exc}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from kb.cli import main
@@ -90,7 +92,33 @@ def test_the_store_is_written_to_disk_in_batches_with_every_quad(evidence_copy, 
     monkeypatch.setattr(cached, "PERSIST_BATCH", 7)
     config = load_config(evidence_copy)
     built = check(config, shacl=False).kg.store
-    target = cached.persist(config, built)
+    target = cached.persist(config, built).path
     disk = ox.Store.read_only(str(target / "db"))
     assert len(built) > 7 * 100
     assert set(disk.quads_for_pattern(None, None, None, None)) == set(built.quads_for_pattern(None, None, None, None))
+
+
+def test_a_rebuild_patches_a_copy_of_the_last_builds_store(evidence_copy: Path, tmp_path: Path) -> None:
+    """After an edit, kb build copies the last build's persisted store and applies the graph's change (from
+    the dumps' chunks) instead of writing every quad again; the result holds exactly the new graph."""
+    import pyoxigraph as ox
+
+    from kb.pipeline import build, check
+    from kb.query.store import evidence_key, store_path
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    said: list[str] = []
+    build(config, progress=said.append)
+    assert "cached the store for kb query" in said  # the first build writes it whole
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    claims.write_text(claims.read_text(encoding="utf-8").replace("found some", "found some (edited)", 1),
+                      encoding="utf-8")
+    said.clear()
+    build(config, progress=said.append)
+    patched = [m for m in said if m.startswith("cached the store for kb query: the last build's, patched")]
+    assert patched and "1 triples removed, 1 added" in patched[0], said
+    stores = list(config.store_cache_dir.glob("store-*"))
+    assert stores == [store_path(config, evidence_key(config))]  # the last build's is gone
+    disk = ox.Store.read_only(str(stores[0] / "db"))
+    fresh = check(config, shacl=False, history=True).kg.store
+    assert set(disk.quads_for_pattern(None, None, None, None)) == set(fresh.quads_for_pattern(None, None, None, None))

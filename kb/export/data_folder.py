@@ -23,6 +23,15 @@ from kb.load.evidence import Evidence
 GRAPH_DUMPS = ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz")
 
 
+@dataclass(frozen=True)
+class DataFolder:
+    """What :func:`write_data_folder` wrote: the files' names (relative to ``data``), and how the graph
+    changed since the last build's dumps (:class:`kb.export.dumps.GraphChange`, or ``None``)."""
+
+    names: list[str]
+    graph_change: Any = None
+
+
 @dataclass
 class ExportCaches:
     """What a long-running process keeps of the last build's exports (only caches: same bytes without them)."""
@@ -36,8 +45,8 @@ class ExportCaches:
 
 def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, data: Path, *,
                       inputs: Inputs | None, previous_nanopubs: Path | None, caches: ExportCaches | None,
-                      progress: Callable[[str], None]) -> list[str]:
-    """Write every file of ``data/``; return their names (relative to ``data``).
+                      progress: Callable[[str], None]) -> DataFolder:
+    """Write every file of ``data/``; return their names (relative to ``data``) and the graph's change.
 
     ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
     keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
@@ -82,7 +91,8 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     progress("writing data dumps")
     # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
-    write_graph_dumps(graph, data, MemberCache(cache_dir / "dumps", caches.dumps if caches is not None else None))
+    change = write_graph_dumps(graph, data, MemberCache(cache_dir / "dumps",
+                                                       caches.dumps if caches is not None else None))
     grown = {"claims.csv.gz": lambda: claims_csv(analysis),
              "network.graphml.gz": lambda: graphml_bytes(analysis),
              "references.bib.gz": evidence.config.references_path.read_bytes,
@@ -105,4 +115,4 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size, f.compressed)
                  for f in data_files(evidence) if (data / f.name).is_file()]
     (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
-    return [*GRAPH_DUMPS, *small, "void.ttl"]
+    return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], change)

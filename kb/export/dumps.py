@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import hashlib
 import pickle
 import zlib
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from kb.export.rdf import GRAPH_FORMATS, _sorted_lines
 from kb.graph.build import KnowledgeGraph
+from kb.graph.change import GraphChange, graph_mark
 from kb.io import gz
 from kb.io.atomic import replace_cache_file
 from kb.namespaces import PREFIXES
@@ -177,9 +179,12 @@ def _code() -> str:
     return digest.hexdigest()
 
 
-def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache) -> None:
-    """``kb.nt.gz``, ``kb.ttl.gz`` and ``kb.jsonld.gz`` in ``data``, from chunks (reused where unchanged)."""
+def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache) -> GraphChange:
+    """``kb.nt.gz``, ``kb.ttl.gz`` and ``kb.jsonld.gz`` in ``data``, from chunks (reused where unchanged);
+    the graph's name, and how it changed since the last build's dumps where those are known."""
     lines = _sorted_lines(kg)
+    keys: list[bytes] = []
+    fresh: list[bytes] = []  # the text of the chunks the last build did not have
     with open(data / "kb.nt.gz", "wb") as nt, open(data / "kb.ttl.gz", "wb") as ttl, \
             open(data / "kb.jsonld.gz", "wb") as jsonld:
         if lines:
@@ -188,9 +193,23 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache) -> N
         comma = gz.compress(b",")
         for i, text in enumerate(chunks(lines)):
             key = hashlib.blake2b(text, digest_size=20).digest()
+            keys.append(key)
+            if key not in members.old["nt"]:
+                fresh.append(text)
             for fmt, out in (("nt", nt), ("ttl", ttl), ("jsonld", jsonld)):
                 if fmt == "jsonld" and i:
                     out.write(comma)
                 out.write(members.member(fmt, key, functools.partial(_member, text, fmt)))
         jsonld.write(gz.compress(b"]"))
     members.save()
+    old, after = members.old["nt"], graph_mark(keys)
+    if len(lines) != len(kg):  # quads outside the default graph: the dumps do not name the store's content
+        return GraphChange(None, "")
+    if not old:
+        return GraphChange(None, after)
+    gone = {line for key in old.keys() - set(keys) for line in gzip.decompress(old[key]).splitlines()}
+    came = {line for text in fresh for line in text.splitlines()}
+    removed, added = tuple(sorted(gone - came)), tuple(sorted(came - gone))
+    if any(b"_:" in line for line in (*removed, *added)):  # blank nodes: a copy could not be matched line by line
+        return GraphChange(None, after)
+    return GraphChange(graph_mark(old), after, removed, added)
