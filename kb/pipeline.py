@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
     from kb.export.data_folder import ExportCaches
-    from kb.graph.change import GraphChange
     from kb.graph.build import KnowledgeGraph
+    from kb.graph.change import GraphChange
     from kb.site import Rendered
     from kb.site.reuse import Previous
 

@@ -745,9 +745,9 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
     ]
 
 
-def _rebuilds_equal_cold_builds(evidence: Path, tmp_path: Path) -> dict[str, int]:
+def _rebuilds_equal_cold_builds(evidence: Path, tmp_path: Path) -> dict[str, list[str]]:
     """Split the corpus, build, then edit and rebuild once per kind of edit, comparing each rebuild with a
-    cold build of the same evidence; how many pages each rebuild kept by their input keys."""
+    cold build of the same evidence; the pages each rebuild kept by their input keys."""
     edits = _edits(evidence)
     out = tmp_path / "site"
     assert not _build(evidence, out).kept  # a first build has no keys to compare with
@@ -756,7 +756,7 @@ def _rebuilds_equal_cold_builds(evidence: Path, tmp_path: Path) -> dict[str, int
         nanopubs = (out / "data" / "nanopubs.trig.gz").read_bytes()
         edit()
         rebuilt = _build(evidence, out)
-        kept[name] = len(rebuilt.kept)
+        kept[name] = rebuilt.kept
         assert set(rebuilt.kept) <= set(rebuilt.reused)
         cold = _fresh_equivalent(evidence, tmp_path / f"cold-{name}", nanopubs)
         assert _tree(out) == _tree(cold), name
@@ -769,20 +769,25 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     kept = _rebuilds_equal_cold_builds(evidence, tmp_path)
     # a claim edit keeps most record pages; a reference edit (a build-wide input) keeps none, nor does
     # this edit of cited works, which changes a work's kind (read from the claims citing it alone)
-    assert all(kept[name] > 100 for name in ("statement", "direction", "outcome", "removed", "added")), kept
-    assert kept["reference"] == kept["cites"] == 0
+    assert all(len(kept[name]) > 100 for name in ("statement", "direction", "outcome", "removed", "added")), kept
+    assert kept["reference"] == kept["cites"] == []
+    assert "map.html" not in kept["statement"]  # a map of marks shows the statements (in the marks' titles)
 
 
 def test_input_keys_keep_a_large_kbs_pages_and_their_shared_csv(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past LARGE_KB findings lists are short and the questions share one CSV, made from the kept pages' memos."""
-    from kb.site import limits
+    """Past LARGE_KB findings lists are short and the questions share one CSV, made from the kept pages' memos;
+    past MARKS_PER_MAP the maps show counts, which a reworded claim leaves as they were."""
+    from kb.site import evmap, limits
 
     monkeypatch.setattr(limits, "LARGE_KB", 0)
+    monkeypatch.setattr(evmap, "MARKS_PER_MAP", 0)
     evidence = tmp_path / "evidence"
     shutil.copytree(CORPUS, evidence)
     kept = _rebuilds_equal_cold_builds(evidence, tmp_path)
-    assert kept["statement"] > 100, kept
+    assert len(kept["statement"]) > 100, kept
+    assert {"map.html", "map-interventions.html"} <= set(kept["statement"])
+    assert "map.html" not in kept["direction"]
 
 
 def test_verify_fails_a_page_whose_key_misses_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

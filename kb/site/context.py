@@ -239,10 +239,16 @@ def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
         threshold = 0  # at scale every cell shows counts
     directions, certainties = evmap.legend()
     views = tuple(Link(path, f"{evmap.AXES[axis]} × outcomes") for axis, path in MAP_PATHS.items())
-    filters = evmap.filters(res, rows)
+    keep = out.keeper
+    filters = None
     for axis, path in MAP_PATHS.items():
         if axis not in axes:
             continue
+        # a map of counts reads every finding's facets; a map of marks their words too (the marks' titles)
+        key = keep.key(path, threshold, keep.facets() if threshold == 0 else keep.rows(rows))
+        if keep.reuse(path, key):
+            continue
+        filters = filters or evmap.filters(res, rows)
         title = f"Evidence map: {evmap.AXES[axis].lower()} × outcomes"
         groups, map_rows = evmap.build(res, rows, axis, threshold)
         page = MapPage(
@@ -256,3 +262,4 @@ def map_pages(res: Resolver, out: Output, threshold: int = evmap.MARKS_PER_CELL,
         )
         page.jsonld = jsonld.collection(res, title, page.description)
         out.pages.append(page)
+        keep.record(path, key)

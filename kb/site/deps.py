@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ def _code_digest() -> bytes:
 
 
 _WHERE = frozenset({"path", "line", "field_lines", "item_lines"})  # where a record was read: no page shows it
+_WORDS = frozenset({"statement", "quote", "section"})  # a row's words, which only pages listing the row show
 
 
 def _what(value: Any) -> Any:
@@ -89,6 +91,7 @@ class Deps:
         self._base = hashlib.blake2b(digest_size=16)
         self._claims: dict[str, bytes] = {}
         self.records: dict[str, dict[str, bytes]] = {}
+        self._rows = res.analysis.rows
         if inputs is None:
             return
         base = self._base
@@ -133,6 +136,20 @@ class Deps:
         (and the vocabularies), so the same claims in the same order are the same rows."""
         return self.claims(r.claim_id for r in rows)
 
+    @functools.cached_property
+    def facets(self) -> bytes:
+        """Every finding's facets (its row without the claim's words: statement, quote, section), in order:
+        what a page that counts findings reads, such as a large map of counts. Rewording a claim keeps it."""
+        from kb.analyse.analysis import Row
+
+        if not self.enabled:
+            return b""
+        counted = operator.attrgetter(*(f.name for f in dataclasses.fields(Row) if f.name not in _WORDS))
+        digest = hashlib.blake2b(digest_size=16)
+        for row in self._rows:
+            digest.update(repr(counted(row)).encode())
+        return digest.digest()
+
 
 @dataclass
 class Keeper:
@@ -159,6 +176,9 @@ class Keeper:
 
     def claims(self, claim_ids: Iterable[str]) -> bytes:
         return self.deps.claims(claim_ids) if self.active else b""  # type: ignore[union-attr]
+
+    def facets(self) -> bytes:
+        return self.deps.facets if self.active else b""  # type: ignore[union-attr]
 
     def reuse(self, path: str, key: str) -> DepEntry | None:
         """The last build's entry for ``path`` if it was made from ``key`` and its files were linked from
