@@ -106,11 +106,13 @@ class Checked:
 
 
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql",
-          history: bool = False, warm: Warm | None = None) -> Checked:
+          history: bool = False, warm: Warm | None = None,
+          meanwhile: Callable[[Evidence], None] | None = None) -> Checked:
     """Load every file, build the graph, validate; report every problem, raise on none.
 
     With ``history``, also read the releases' dumps and add the release history to the graph
-    (PROV): what a build, an export or a query sees, but not what checking needs.
+    (PROV): what a build, an export or a query sees, but not what checking needs. ``meanwhile`` is work
+    on the loaded records that runs while the graph's last triples are parsed (:func:`build_graph`).
     """
     from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import check_evidence
@@ -134,7 +136,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     report.extend(check_evidence(evidence))
     report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
     progress("building graph")
-    graph = build_graph(evidence)
+    graph = build_graph(evidence, meanwhile=(lambda: meanwhile(evidence)) if meanwhile is not None else None)
     progress(f"graph has {len(graph)} triples")
     if shacl:
         report.extend(shacl_problems(evidence, graph, report.problems, stable, shacl_engine, progress))
@@ -216,14 +218,16 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     long-running process keeps between builds (:class:`Warm`). ``verify_deps`` builds every page's
     context even where its inputs are unchanged, and fails if one differs (:mod:`kb.site.deps`; for tests).
     """
-    from kb.analyse.analysis import analyse
+    from kb.analyse.analysis import FromRecords, analyse, from_records
 
     _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
-    checked = check(config, progress=progress, history=True, warm=warm)
+    early: list[FromRecords] = []  # the analysis's rows, made while the graph loads
+    checked = check(config, progress=progress, history=True, warm=warm,
+                    meanwhile=lambda evidence: early.append(from_records(evidence)))
     if not checked.report.ok(strict) or checked.graph is None:
         raise EvidenceError(checked.report)
     progress("analysing")
-    analysis = analyse(checked.graph, checked.evidence)
+    analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
     out_dir = config.out_dir
     folder = site_folder(config)
     try:
@@ -307,7 +311,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs.
     """
-    from kb.export.data_folder import write_data_folder
+    from kb.export.data_folder import analysis_files, write_data_folder, write_void
     from kb.site import Rendered
 
     dumps = Rendered([])
@@ -315,7 +319,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     def in_this_process() -> None:
         written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
                                     previous_nanopubs=previous_nanopubs, progress=progress,
-                                    caches=warm.exports if warm is not None else None)
+                                    caches=warm.exports if warm is not None else None, elsewhere=site)
         for name in written.names:  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
@@ -328,9 +332,15 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         progress("rendering site")
         # The dumps are written while the site's workers render pages (the data page and the
         # SPARQL page, which need them, are rendered afterwards).
+        # The site's workers also write the files of data/ made from the analysis alone; VoID, which gives
+        # every file's size, once they are all there.
         rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
                                previous=previous, alongside=in_this_process, history=checked.history,
-                               inputs=checked.inputs, verify_deps=verify_deps)
+                               inputs=checked.inputs, verify_deps=verify_deps,
+                               data_files=analysis_files(analysis),
+                               data_done=lambda: write_void(checked.evidence, checked.kg, target / "data"))
+        dumps.fingerprints["data/void.ttl"] = "dump"
+        dumps.written.append("data/void.ttl")
     else:
         in_this_process()
     rendered.fingerprints.update(dumps.fingerprints)

@@ -203,11 +203,26 @@ def evidence_network(kg: KnowledgeGraph) -> object:
     return graph
 
 
-def analyse(kg: KnowledgeGraph, evidence: Evidence) -> Analysis:
+@dataclass
+class FromRecords:
+    """The part of the analysis made from the records alone: made while the graph is still loading."""
+
+    rows: list[Row]
+    matrix: dict[tuple[str, str], Counter]
+    studies: StudyBase
+
+
+def from_records(evidence: Evidence) -> FromRecords:
     rows = claim_rows(evidence)
     matrix: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for row in rows:
         for population in row.population:
             matrix[(population, row.outcome)][row.direction] += 1
-    return Analysis(rows=rows, network=evidence_network(kg), matrix=dict(matrix), triples=len(kg.store),
-                    studies=study_base(evidence))
+    return FromRecords(rows, dict(matrix), study_base(evidence))
+
+
+def analyse(kg: KnowledgeGraph, evidence: Evidence, records: FromRecords | None = None) -> Analysis:
+    """The analysis; ``records``, if given, is :func:`from_records` of the same evidence, made earlier."""
+    records = records or from_records(evidence)
+    return Analysis(rows=records.rows, network=evidence_network(kg), matrix=records.matrix, triples=len(kg.store),
+                    studies=records.studies)

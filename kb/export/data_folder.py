@@ -45,26 +45,22 @@ class ExportCaches:
 
 def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, data: Path, *,
                       inputs: Inputs | None, previous_nanopubs: Path | None, caches: ExportCaches | None,
-                      progress: Callable[[str], None]) -> DataFolder:
+                      progress: Callable[[str], None], elsewhere: bool = False) -> DataFolder:
     """Write every file of ``data/``; return their names (relative to ``data``) and the graph's change.
 
     ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
     keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
-    keep and changed ones supersede.
+    keep and changed ones supersede. With ``elsewhere``, the :func:`analysis_files` and ``void.ttl`` (which
+    describes them) are left to the caller.
     """
     from kb.export.csljson import csljson_bytes
     from kb.export.dumps import MemberCache, compress_runs, write_graph_dumps
     from kb.export.fhir import fhir_bundle_chunks
     from kb.export.fhir_cache import fhir_bundle_cached
-    from kb.export.formats import data_files
     from kb.export.fragments import Fragments, by_context
-    from kb.export.graphml import graphml_bytes
     from kb.export.nanopub_memo import Remembered
     from kb.export.ris import ris_bytes
-    from kb.export.table import claims_csv
-    from kb.export.void import DataFile, void_turtle
     from kb.graph.shipped import schema_bytes
-    from kb.io import gz
 
     cache_dir = evidence.config.store_cache_dir
     data.mkdir(parents=True, exist_ok=True)
@@ -93,14 +89,13 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
     change = write_graph_dumps(graph, data, MemberCache(cache_dir / "dumps",
                                                        caches.dumps if caches is not None else None))
-    grown = {"claims.csv.gz": lambda: claims_csv(analysis),
-             "network.graphml.gz": lambda: graphml_bytes(analysis),
+    grown = {**({} if elsewhere else {name: make for name, make in analysis_files(analysis).items()}),
              "references.bib.gz": evidence.config.references_path.read_bytes,
              "references.json.gz": lambda: csljson_bytes(evidence.references),
              "references.ris.gz": lambda: ris_bytes(evidence.references)}
     kept = Fragments(cache_dir / "by-context", caches.by_context if caches is not None else None)
     context = inputs.context if inputs is not None else None
-    small = {name: by_context(kept, context, name, make) if name.startswith("references.") else gz.compress(make())
+    small = {name: by_context(kept, context, name, make) if name.startswith("references.") else make()
              for name, make in grown.items()}
     small.update({"kb.fhir.json.gz": fhir(), "nanopubs.trig.gz": nanopubs()})
     kept.keep()
@@ -112,7 +107,28 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     for name, payload in small.items():
         (data / name).parent.mkdir(parents=True, exist_ok=True)
         (data / name).write_bytes(payload)
+    if elsewhere:
+        return DataFolder([*GRAPH_DUMPS, *small], change)
+    write_void(evidence, graph, data)
+    return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], change)
+
+
+def analysis_files(analysis: Analysis) -> dict[str, Callable[[], bytes]]:
+    """The files of ``data/`` made from the analysis alone (not the store): another process may write them
+    (``kb build`` has the site's workers do it while this one writes the rest)."""
+    from kb.export.graphml import graphml_bytes
+    from kb.export.table import claims_csv
+    from kb.io import gz
+
+    return {"claims.csv.gz": lambda: gz.compress(claims_csv(analysis)),
+            "network.graphml.gz": lambda: gz.compress(graphml_bytes(analysis))}
+
+
+def write_void(evidence: Evidence, graph: KnowledgeGraph, data: Path) -> None:
+    """``void.ttl``: the dataset and every file of ``data/`` with its size, so it comes once they are all written."""
+    from kb.export.formats import data_files
+    from kb.export.void import DataFile, void_turtle
+
     described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size, f.compressed)
                  for f in data_files(evidence) if (data / f.name).is_file()]
     (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
-    return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], change)

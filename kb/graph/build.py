@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -377,8 +377,13 @@ def ontology_quads() -> Iterator[ox.Quad]:
     return ox.parse(data, format=ox.RdfFormat.TURTLE)
 
 
-def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeGraph:
-    """Every record, the vocabularies, the tallies (:mod:`kb.graph.counts`) and the ontology as one store."""
+def build_graph(evidence: Evidence, display: object | None = None,
+                meanwhile: Callable[[], None] | None = None) -> KnowledgeGraph:
+    """Every record, the vocabularies, the tallies (:mod:`kb.graph.counts`) and the ontology as one store.
+
+    ``meanwhile`` runs once every triple is written, while the loader's thread parses the last batches
+    (~3 s at 10k/50k in which this thread would only wait): work that needs the records, not the store.
+    """
     if display is None:
         from kb.bibtex.load import latex_to_text
 
@@ -401,6 +406,8 @@ def build_graph(evidence: Evidence, display: object | None = None) -> KnowledgeG
             for concept in scheme.values():
                 builder.locations[concept.iri] = (concept.path, concept.line)
         builder.load()
+        if meanwhile is not None:
+            meanwhile()
     finally:
         builder.loader.finish()
     store.extend(evidence.vocabulary.quads)

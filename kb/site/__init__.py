@@ -82,6 +82,7 @@ class _Job:
     templates: Path
     deps: Any = None  # kb.site.deps.Deps
     verify: bool = False
+    data: dict[str, Callable[[], bytes]] = field(default_factory=dict)  # files of data/ a worker makes
 
 
 @dataclass
@@ -114,7 +115,12 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
                 cells.row_pages(job.res, out, axis, context.MAP_PATHS[axis])
         return render
 
+    def data(job: _Job, out: Any) -> None:
+        for name, make in job.data.items():
+            out.files[f"data/{name}"] = make()
+
     return {
+        "_data": data,  # first, so that these files are there long before the main process needs them (VoID)
         "claims": claims,
         "concepts": lambda job, out: context.concept_pages(job.res, out),
         "map-population": maps("population"),
@@ -164,13 +170,17 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 threshold: int | None = None, templates: Path | None = None, node_modules: Path | None = None,
                 previous: Previous | None = None, jobs: int | None = None,
                 alongside: Callable[[], None] | None = None, history: History | None = None,
-                inputs: Inputs | None = None, verify_deps: bool = False) -> Rendered:
+                inputs: Inputs | None = None, verify_deps: bool = False,
+                data_files: dict[str, Callable[[], bytes]] | None = None,
+                data_done: Callable[[], None] = lambda: None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it, and
     with ``inputs`` (the evidence files' digests) record pages made from the same inputs are linked
     without their contexts being built (:mod:`kb.site.deps`; ``verify_deps`` builds them anyway and
-    fails on a key that missed a change).
+    fails on a key that missed a change). ``data_files`` are files of ``data/`` (name → how to make its bytes)
+    a worker writes too, first; ``data_done`` runs once they and ``alongside``'s are written, before the
+    data page, which gives their sizes.
     ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
     is work for this process while the workers render (the pipeline writes ``data/`` and persists the
     store there); this process then answers the example queries for the SPARQL page, before the workers
@@ -196,7 +206,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     previous = previous or Previous()
     job = _Job(res, site, environment(templates), key, target, previous,
                threshold if threshold is not None else MARKS_PER_CELL, templates,
-               Deps(res, inputs, key.digest(), previous.records), verify_deps)
+               Deps(res, inputs, key.digest(), previous.records), verify_deps, data_files or {})
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record and overview pages in {workers} process{'es' if workers > 1 else ''}")
     dump: list = []
@@ -208,6 +218,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
         overview.sparql_page(res, out, graph.store)  # runs the example queries for their answers
 
     parts = _run(job, workers, in_this_process)
+    data_done()
 
     progress("rendering the data and what's-new pages")
     writer = Writer(target, job.previous)
