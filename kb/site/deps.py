@@ -63,14 +63,25 @@ _WHERE = frozenset({"path", "line", "field_lines", "item_lines"})  # where a rec
 _WORDS = frozenset({"statement", "quote", "section"})  # a row's words, which only pages listing the row show
 
 
+@functools.cache
+def _said(cls: type) -> tuple[str, ...] | None:
+    """A record class's fields that say something (not where it was read); ``None`` for any other class."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls) if f.name not in _WHERE)
+
+
 def _what(value: Any) -> Any:
     """A record's values without where it was read: a claim below an edited one moves, not changes."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (type(value).__name__, *(_what(getattr(value, f.name)) for f in dataclasses.fields(value)
-                                        if f.name not in _WHERE))
-    if isinstance(value, (tuple, list)):
+    cls = type(value)
+    if cls in (str, int, float, bool, type(None)):
+        return value
+    if cls in (tuple, list):
         return tuple(_what(v) for v in value)
-    return value
+    names = _said(cls)
+    if names is None:
+        return value
+    return (cls.__name__, *(_what(getattr(value, name)) for name in names))
 
 
 def record_key(claim: Claim) -> bytes:
