@@ -311,7 +311,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs.
     """
-    from kb.export.data_folder import files_from_records, write_data_folder, write_void
+    from kb.export.data_folder import analysis_files, write_data_folder, write_void
     from kb.site import Rendered
 
     dumps = Rendered([])
@@ -332,13 +332,12 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         progress("rendering site")
         # The dumps are written while the site's workers render pages (the data page and the
         # SPARQL page, which need them, are rendered afterwards).
-        # The site's workers also write the files of data/ made without the store; VoID, which gives
+        # The site's workers also write the files of data/ made from the analysis alone; VoID, which gives
         # every file's size, once they are all there.
         rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
                                previous=previous, alongside=in_this_process, history=checked.history,
                                inputs=checked.inputs, verify_deps=verify_deps,
-                               data_files=files_from_records(checked.evidence, analysis, checked.inputs,
-                                                             warm.exports if warm is not None else None),
+                               data_files=analysis_files(analysis),
                                data_done=lambda: write_void(checked.evidence, checked.kg, target / "data"))
         dumps.fingerprints["data/void.ttl"] = "dump"
         dumps.written.append("data/void.ttl")

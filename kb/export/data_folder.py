@@ -50,11 +50,13 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
 
     ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
     keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
-    keep and changed ones supersede. With ``elsewhere``, the :func:`files_from_records` and ``void.ttl`` (which
+    keep and changed ones supersede. With ``elsewhere``, the :func:`analysis_files` and ``void.ttl`` (which
     describes them) are left to the caller.
     """
     from kb.export.csljson import csljson_bytes
     from kb.export.dumps import MemberCache, compress_runs, write_graph_dumps
+    from kb.export.fhir import fhir_bundle_chunks
+    from kb.export.fhir_cache import fhir_bundle_cached
     from kb.export.fragments import Fragments, by_context
     from kb.export.nanopub_memo import Remembered
     from kb.export.ris import ris_bytes
@@ -68,18 +70,26 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     # they come: held whole, with the objects they are made of, they were 4 GB of the build's peak memory. Each
     # run of pieces is a gzip member kept for the next build (kb.export.dumps.compress_runs): compressing
     # them whole again was ~9 s of a rebuild after one edit.
-    members = MemberCache(cache_dir / "members", caches.members if caches is not None else None, formats=("trig",))
+    members = MemberCache(cache_dir / "members", caches.members if caches is not None else None,
+                          formats=("fhir", "trig"))
 
     def nanopubs() -> bytes:
         """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
         return compress_runs(remembered.trig(evidence, graph, previous_nanopubs, inputs), members, "trig")
+
+    def fhir() -> bytes:
+        """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
+        if inputs is None:
+            return compress_runs(fhir_bundle_chunks(evidence), members, "fhir")
+        fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None)
+        return compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir")
 
     progress("writing data dumps")
     # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
     change = write_graph_dumps(graph, data, MemberCache(cache_dir / "dumps",
                                                        caches.dumps if caches is not None else None))
-    grown = {**({} if elsewhere else files_from_records(evidence, analysis, inputs, caches)),
+    grown = {**({} if elsewhere else {name: make for name, make in analysis_files(analysis).items()}),
              "references.bib.gz": evidence.config.references_path.read_bytes,
              "references.json.gz": lambda: csljson_bytes(evidence.references),
              "references.ris.gz": lambda: ris_bytes(evidence.references)}
@@ -87,7 +97,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     context = inputs.context if inputs is not None else None
     small = {name: by_context(kept, context, name, make) if name.startswith("references.") else make()
              for name, make in grown.items()}
-    small["nanopubs.trig.gz"] = nanopubs()
+    small.update({"kb.fhir.json.gz": fhir(), "nanopubs.trig.gz": nanopubs()})
     kept.keep()
     members.save()
     remembered.remember(small["nanopubs.trig.gz"])
@@ -103,41 +113,15 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], change)
 
 
-def files_from_records(evidence: Evidence, analysis: Analysis, inputs: Inputs | None,
-                       caches: ExportCaches | None) -> dict[str, Callable[[], bytes]]:
-    """The files of ``data/`` made from the records and the analysis, not the store: another process may
-    write them (``kb build`` has the site's workers do it while this one writes the rest; a worker that
-    read the store would copy it)."""
+def analysis_files(analysis: Analysis) -> dict[str, Callable[[], bytes]]:
+    """The files of ``data/`` made from the analysis alone (not the store): another process may write them
+    (``kb build`` has the site's workers do it while this one writes the rest)."""
     from kb.export.graphml import graphml_bytes
     from kb.export.table import claims_csv
     from kb.io import gz
 
     return {"claims.csv.gz": lambda: gz.compress(claims_csv(analysis)),
-            "network.graphml.gz": lambda: gz.compress(graphml_bytes(analysis)),
-            "kb.fhir.json.gz": lambda: fhir_file(evidence, inputs, caches)}
-
-
-def fhir_file(evidence: Evidence, inputs: Inputs | None, caches: ExportCaches | None) -> bytes:
-    """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache).
-
-    Like the nanopublications (~300 MB of text at 50,000 claims) it comes in pieces and is compressed as they
-    come, one gzip member per run of pieces kept for the next build (kb.export.dumps.compress_runs). Made in
-    a worker, it keeps its fragments and members on disk only (a worker's memory is gone with it).
-    """
-    from kb.export.dumps import MemberCache, compress_runs
-    from kb.export.fhir import fhir_bundle_chunks
-    from kb.export.fhir_cache import fhir_bundle_cached
-    from kb.export.fragments import Fragments
-
-    cache_dir = evidence.config.store_cache_dir
-    members = MemberCache(cache_dir / "members", caches.members if caches is not None else None, formats=("fhir",))
-    if inputs is None:
-        data = compress_runs(fhir_bundle_chunks(evidence), members, "fhir")
-    else:
-        fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None)
-        data = compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir")
-    members.save()
-    return data
+            "network.graphml.gz": lambda: gz.compress(graphml_bytes(analysis))}
 
 
 def write_void(evidence: Evidence, graph: KnowledgeGraph, data: Path) -> None:
