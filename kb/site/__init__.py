@@ -17,8 +17,10 @@ works and review overlap), :mod:`~kb.site.network` (the network layout),
 
 The record pages (the buckets of claims and works, concepts, the maps and their rows of cells) and
 the overview pages that summarise them are built and rendered in worker processes, one group of
-pages at a time, while this process writes ``data/`` and answers the example queries for the
-SPARQL page; the pages that need ``data/`` (data, what's new) are rendered afterwards in this process.
+pages at a time (with the files of ``data/`` made from the analysis alone), while this process writes
+the rest of ``data/`` and answers the example queries for the SPARQL page; the pages that need
+``data/`` (data, what's new) are rendered afterwards in this process. A record page whose inputs are
+those of the last build is linked from it without its context being built (:mod:`~kb.site.deps`).
 """
 
 from __future__ import annotations
@@ -285,12 +287,11 @@ _JOB: _Job | None = None  # set in the parent just before the workers fork
 
 
 def _render_group(name: str) -> _Part:
+    from kb.site.deps import Keeper
     from kb.site.render import Writer
 
     job = _JOB
     assert job is not None
-    from kb.site.deps import Keeper
-
     with no_gc():  # contexts are acyclic; the collector only costs time here (20–40 %)
         writer, out = Writer(job.target, job.previous), _output()
         out.keeper = Keeper(job.deps, job.previous, writer, job.verify)

@@ -73,7 +73,7 @@ def _said(cls: type) -> tuple[str, ...] | None:
 
 def _what(value: Any) -> Any:
     """A record's values without where it was read: a claim below an edited one moves, not changes."""
-    cls = type(value)
+    cls: type = type(value)
     if cls in (str, int, float, bool, type(None)):
         return value
     if cls in (tuple, list):
