@@ -72,7 +72,7 @@ class Persisted:
     patched: str = ""  # e.g. "612 triples removed, 612 added": empty when written whole (or already there)
 
 
-MARK = "graph"  # beside a persisted store's db: the name of the graph in it (kb.export.dumps.graph_mark)
+MARK = "graph"  # beside a persisted store's db: the name of the graph in it (kb.graph.change.graph_mark)
 
 
 def persist(config: Config, store: ox.Store, key: str | None = None, change: GraphChange | None = None) -> Persisted:
