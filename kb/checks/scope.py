@@ -39,12 +39,15 @@ INDEX = "shacl-index.json"  # kb.io.fingerprint's stat index of the evidence fil
 _KB = Path(__file__).resolve().parents[1]
 # What turns files into triples and triples into violations: a change to any of it means a full validation.
 _CODE = ("load", "bibtex", "graph", "checks", "model.py", "namespaces.py", "config.py", "ids.py", "problems.py")
+PACKAGE = ("",)  # the whole of kb
 
 
 @cache
-def _code_digest() -> str:
+def code_digest(parts: tuple[str, ...] = _CODE) -> str:
+    """The kb version and the code (and shipped Turtle) under ``parts`` of the package, by name and bytes:
+    a cache made by that code is stale once the digest changes."""
     digest = hashlib.sha256(f"kb {__version__}\n".encode())
-    for name in _CODE:
+    for name in parts:
         path = _KB / name
         for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
             if file.is_file() and file.suffix in (".py", ".ttl"):
@@ -66,7 +69,7 @@ def inputs(config: Config) -> Inputs:
                                                                           for part in p.relative_to(folder).parts))
     claims_dir = config.claims_dir
     hashed = digests(files, config.store_cache_dir / INDEX)
-    context = hashlib.sha256(f"{_code_digest()}\n{config.base_iri}\n".encode())
+    context = hashlib.sha256(f"{code_digest()}\n{config.base_iri}\n".encode())
     claim_files = {}
     for file in files:
         if file.parent == claims_dir and file.suffix == ".yaml":

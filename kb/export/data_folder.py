@@ -89,7 +89,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
     change = write_graph_dumps(graph, data, MemberCache(cache_dir / "dumps",
                                                        caches.dumps if caches is not None else None))
-    grown = {**({} if elsewhere else {name: make for name, make in analysis_files(analysis).items()}),
+    grown = {**({} if elsewhere else analysis_files(analysis)),
              "references.bib.gz": evidence.config.references_path.read_bytes,
              "references.json.gz": lambda: csljson_bytes(evidence.references),
              "references.ris.gz": lambda: ris_bytes(evidence.references)}

@@ -29,8 +29,9 @@ import hashlib
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from kb.checks.scope import PACKAGE, code_digest
 
 if TYPE_CHECKING:
     from kb.analyse.analysis import Row
@@ -47,16 +48,6 @@ class DepEntry:
     key: str
     files: tuple[tuple[str, str], ...]  # (site path, fingerprint): the page first, then its CSV
     memo: Any = None
-
-
-@functools.cache
-def _code_digest() -> bytes:
-    """Every module of ``kb``: a page's context is made by more code than the render key covers."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.blake2b(digest_size=16)
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.digest()
 
 
 _WHERE = frozenset({"path", "line", "field_lines", "item_lines"})  # where a record was read: no page shows it
@@ -90,23 +81,24 @@ def record_key(claim: Claim) -> bytes:
 
 
 class Deps:
-    """The input keys of one build (``None`` inputs, or inputs that changed while loading: no keys).
+    """The input keys of one build (no resolver, ``None`` inputs, or inputs that changed while loading:
+    no keys, and every page is built).
 
     ``known`` are the last build's :attr:`records` (claim file digest → claim → :func:`record_key`):
     only the claims of changed files are digested again.
     """
 
-    def __init__(self, res: Resolver, inputs: Inputs | None, render_key: bytes,
+    def __init__(self, res: Resolver | None = None, inputs: Inputs | None = None, render_key: bytes = b"",
                  known: dict[str, dict[str, bytes]] | None = None) -> None:
-        self.enabled = inputs is not None
+        self.enabled = res is not None and inputs is not None
         self._base = hashlib.blake2b(digest_size=16)
         self._claims: dict[str, bytes] = {}
         self.records: dict[str, dict[str, bytes]] = {}
-        self._rows = res.analysis.rows
-        if inputs is None:
+        self._rows = res.analysis.rows if res is not None else []
+        if res is None or inputs is None:
             return
         base = self._base
-        for part in (render_key, _code_digest(), inputs.context.encode(), repr(res.limits).encode(),
+        for part in (render_key, code_digest(PACKAGE).encode(), inputs.context.encode(), repr(res.limits).encode(),
                      repr(res.history.latest).encode()):
             base.update(part + b"\0")
         for key, kind in sorted(res.analysis.studies.kinds.items()):
@@ -166,7 +158,7 @@ class Deps:
 class Keeper:
     """One worker's use of the keys: reuse what the last build made from the same inputs, record the rest."""
 
-    deps: Deps | None = None
+    deps: Deps = field(default_factory=Deps)  # by default none: every page is built
     previous: Previous | None = None
     writer: Any = None  # kb.site.render.Writer
     verify: bool = False
@@ -175,21 +167,17 @@ class Keeper:
     expected: dict[str, str] = field(default_factory=dict)  # verify: path → the fingerprint its key promised
     _pending: dict[str, tuple[str, tuple[str, ...], Any]] = field(default_factory=dict)
 
-    @property
-    def active(self) -> bool:
-        return self.deps is not None and self.deps.enabled
-
     def key(self, path: str, *parts: object) -> str:
-        return self.deps.key(path, *parts) if self.active else ""  # type: ignore[union-attr]
+        return self.deps.key(path, *parts)
 
     def rows(self, rows: Iterable[Row]) -> bytes:
-        return self.deps.rows(rows) if self.active else b""  # type: ignore[union-attr]
+        return self.deps.rows(rows)
 
     def claims(self, claim_ids: Iterable[str]) -> bytes:
-        return self.deps.claims(claim_ids) if self.active else b""  # type: ignore[union-attr]
+        return self.deps.claims(claim_ids)
 
     def facets(self) -> bytes:
-        return self.deps.facets if self.active else b""  # type: ignore[union-attr]
+        return self.deps.facets
 
     def reuse(self, path: str, key: str) -> DepEntry | None:
         """The last build's entry for ``path`` if it was made from ``key`` and its files were linked from
