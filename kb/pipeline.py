@@ -301,13 +301,13 @@ def _size(folder: Path) -> int:
 
 def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
                   jobs: int | None = None, previous: Previous | None = None,
-                  alongside: Callable[[GraphChange | None], None] = lambda _: None,
+                  alongside: Callable[[GraphChange], None] = lambda _: None,
                   previous_nanopubs: Path | None = None,
                   warm: Warm | None = None, verify_deps: bool = False) -> Rendered:
     """Write the data dumps (:mod:`kb.export.data_folder`) and, with ``site``, the rendered pages into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site, with how the graph
-    changed since the last build's dumps (:class:`kb.export.dumps.GraphChange`; ``None`` if unknown).
+    changed since the last build's dumps (:class:`kb.graph.change.GraphChange`).
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs.
     """

@@ -17,6 +17,7 @@ from typing import Any
 from kb.analyse.analysis import Analysis
 from kb.checks.scope import Inputs
 from kb.graph.build import KnowledgeGraph
+from kb.graph.change import GraphChange
 from kb.load.evidence import Evidence
 
 # Written by every build, never reused from a previous one (the site's manifest marks them "dump").
@@ -26,10 +27,10 @@ GRAPH_DUMPS = ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz")
 @dataclass(frozen=True)
 class DataFolder:
     """What :func:`write_data_folder` wrote: the files' names (relative to ``data``), and how the graph
-    changed since the last build's dumps (:class:`kb.export.dumps.GraphChange`, or ``None``)."""
+    changed since the last build's dumps (:class:`kb.graph.change.GraphChange`)."""
 
     names: list[str]
-    graph_change: Any = None
+    graph_change: GraphChange
 
 
 @dataclass
