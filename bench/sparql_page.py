@@ -149,9 +149,10 @@ def _series(browser: Any, url: str, runs: int, warmup: int, **options: Any) -> t
 
 def empty_dump() -> bytes:
     """The dump script of an empty graph, as ``kb build`` would write it."""
+    from kb.export.dumps import MemberCache, browser_deflate
     from kb.site import assets
 
-    return assets.dump_script(b"", 0).content
+    return assets.dump_script(browser_deflate([], MemberCache(None, formats=("deflate",))), 0).content
 
 
 def _copy_without_dump(site: Path, loaded: dict[str, int], target: Path) -> Path:

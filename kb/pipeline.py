@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +35,11 @@ if TYPE_CHECKING:
     from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
-    from kb.export.data_folder import ExportCaches
+    from kb.export.data_folder import DataFolder, ExportCaches
     from kb.graph.build import KnowledgeGraph
     from kb.graph.change import GraphChange
     from kb.site import Rendered
+    from kb.site.answers import Answer
     from kb.site.reuse import Previous
 
 Progress = Callable[[str], None]
@@ -226,15 +228,72 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
                     meanwhile=lambda evidence: early.append(from_records(evidence)))
     if not checked.report.ok(strict) or checked.graph is None:
         raise EvidenceError(checked.report)
-    progress("analysing")
-    analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
+    ahead = Ahead(checked.graph, config.queries_dir if site else None)
+    try:
+        progress("analysing")
+        analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
+        rendered, staging = _locked_write(config, checked, analysis, progress, site, jobs, warm, verify_deps, ahead)
+    finally:
+        ahead.close()
+    progress(f"wrote {len(rendered.files)} files to {config.out_dir}")
+    files = [config.out_dir / f.relative_to(staging) for f in rendered.files]
+    return BuildResult(checked, analysis, config.out_dir, files, rendered.written, rendered.reused, rendered.kept)
+
+
+class Ahead:
+    """Work on the finished store that pyoxigraph does without the GIL, in a thread while this one analyses and
+    sets the site up: the store's unsorted dump, which the graph dumps sort, and the example queries' answers,
+    which the SPARQL page shows. At 10k/50k they are ~2 and ~4 s that came later, next to other work, and
+    the other core was idle here. :meth:`join` must be called before the site's workers fork (no thread
+    may be alive then); :meth:`close` removes a dump no one took.
+    """
+
+    def __init__(self, graph: KnowledgeGraph, queries_dir: Path | None) -> None:
+        self.graph, self.queries_dir = graph, queries_dir
+        self.dumped: Path | None = None
+        self.answers: list[Answer] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="kb-ahead", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from kb.export.rdf import dump_unsorted
+        from kb.query.sparql import load_examples
+        from kb.site.answers import example_answers
+
+        try:
+            self.dumped = dump_unsorted(self.graph)
+            if self.queries_dir is not None:
+                self.answers = example_answers(self.graph.store, load_examples(self.queries_dir))
+        except BaseException as exc:  # re-raised by join(), in the building thread
+            self.error = exc
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def dump(self) -> Path | None:
+        """The store's unsorted dump, for :func:`kb.export.rdf._sorted_lines` (which removes it)."""
+        self.join()
+        dumped, self.dumped = self.dumped, None
+        return dumped
+
+    def close(self) -> None:
+        self.thread.join()
+        if self.dumped is not None:
+            self.dumped.unlink(missing_ok=True)
+
+
+def _locked_write(config: Config, checked: Checked, analysis: Analysis, progress: Progress, site: bool,
+                  jobs: int | None, warm: Warm | None, verify_deps: bool, ahead: Ahead) -> tuple[Rendered, Path]:
+    """Write and swap the output under its folder's lock; what goes wrong is an :class:`OutputError`."""
     out_dir = config.out_dir
     folder = site_folder(config)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with locked_folder(folder.parent, timeout=600):
-            rendered, staging = _write_and_swap(config, checked, analysis, folder, progress, site, jobs, warm,
-                                                 verify_deps)
+            return _write_and_swap(config, checked, analysis, folder, progress, site, jobs, warm, verify_deps, ahead)
     except LockTimeoutError as exc:
         raise OutputError(f"{exc}; {out_dir} is as it was") from None
     except OSError as exc:
@@ -242,9 +301,6 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         if exc.errno in (errno.ENOSPC, errno.EDQUOT) and folder.is_dir():
             guide = f" (the previous build took {human_bytes(_size(folder))})"
         raise OutputError(f"{write_failure(exc, out_dir)}{guide}; {out_dir} is as it was") from None
-    progress(f"wrote {len(rendered.files)} files to {out_dir}")
-    files = [out_dir / f.relative_to(staging) for f in rendered.files]
-    return BuildResult(checked, analysis, out_dir, files, rendered.written, rendered.reused, rendered.kept)
 
 
 class OutputError(Exception):
@@ -260,7 +316,7 @@ def site_folder(config: Config) -> Path:
 
 def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder: Path, progress: Progress,
                     site: bool, jobs: int | None, warm: Warm | None,
-                    verify_deps: bool = False) -> tuple[Rendered, Path]:
+                    verify_deps: bool = False, ahead: Ahead | None = None) -> tuple[Rendered, Path]:
     """Under the folder's lock: clean a crashed build's leftovers, render into a staging folder, swap it in."""
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
@@ -275,7 +331,8 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
                                  previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
                                  alongside=lambda change: _persist_store(config, checked, progress, change)
-                                 if warm is None or warm.persist_store else None, verify_deps=verify_deps)
+                                 if warm is None or warm.persist_store else None, verify_deps=verify_deps,
+                                 ahead=ahead)
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         how = replace_dir(staging, folder)
         progress(f"swapped the new site in ({how})")
@@ -303,23 +360,27 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                   jobs: int | None = None, previous: Previous | None = None,
                   alongside: Callable[[GraphChange], None] = lambda _: None,
                   previous_nanopubs: Path | None = None,
-                  warm: Warm | None = None, verify_deps: bool = False) -> Rendered:
+                  warm: Warm | None = None, verify_deps: bool = False, ahead: Ahead | None = None) -> Rendered:
     """Write the data dumps (:mod:`kb.export.data_folder`) and, with ``site``, the rendered pages into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site, with how the graph
     changed since the last build's dumps (:class:`kb.graph.change.GraphChange`).
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
-    their nanopublications and changed ones supersede theirs.
+    their nanopublications and changed ones supersede theirs. ``ahead`` is work on the store begun in a
+    thread (:class:`Ahead`).
     """
-    from kb.export.data_folder import analysis_files, write_data_folder, write_void
+    from kb.export.data_folder import analysis_files, browser_turtle, write_data_folder, write_void
     from kb.site import Rendered
 
     dumps = Rendered([])
+    caches = warm.exports if warm is not None else None
+    folders: list[DataFolder] = []
 
     def in_this_process() -> None:
         written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
-                                    previous_nanopubs=previous_nanopubs, progress=progress,
-                                    caches=warm.exports if warm is not None else None, elsewhere=site)
+                                    previous_nanopubs=previous_nanopubs, progress=progress, caches=caches,
+                                    elsewhere=site, dumped=ahead.dump() if ahead is not None else None)
+        folders.append(written)
         for name in written.names:  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
@@ -338,7 +399,10 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                previous=previous, alongside=in_this_process, history=checked.history,
                                inputs=checked.inputs, verify_deps=verify_deps,
                                data_files=analysis_files(analysis),
-                               data_done=lambda: write_void(checked.evidence, checked.kg, target / "data"))
+                               data_done=lambda: write_void(checked.evidence, checked.kg, target / "data"),
+                               before_fork=ahead.join if ahead is not None else lambda: None,
+                               answers=(lambda: ahead.answers) if ahead is not None else None,
+                               dump_payload=lambda: browser_turtle(checked.evidence, folders[0].turtle, caches))
         dumps.fingerprints["data/void.ttl"] = "dump"
         dumps.written.append("data/void.ttl")
     else:

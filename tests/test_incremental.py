@@ -513,6 +513,34 @@ def test_the_chunked_dumps_decompress_to_the_whole_graphs_serialisations(tmp_pat
         assert gz.read(tmp_path / f"kb.{fmt}.gz") == graph_bytes(kg, fmt, nt), fmt
 
 
+def test_the_browsers_copy_of_the_turtle_is_one_raw_deflate_stream_of_reused_pieces(tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+    import zlib
+
+    import kb.export.dumps
+    from kb.export.dumps import MemberCache, browser_deflate, gzip_members, write_graph_dumps
+    from kb.pipeline import check
+    from tests.conftest import FIXTURE
+
+    monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", 3)
+    kg = check(load_config(FIXTURE), shacl=False, history=True).kg
+    turtle = write_graph_dumps(kg, tmp_path, MemberCache(None)).turtle
+    assert gzip_members((tmp_path / "kb.ttl.gz").read_bytes()) == list(turtle) and len(turtle) > 20
+    kept = MemberCache(None, formats=("deflate",))
+    payload = browser_deflate(turtle, kept)
+    assert zlib.decompress(payload, -15) == gz.read(tmp_path / "kb.ttl.gz")
+    # the next build's copy, one member changed: every other piece is reused, and the stream is still whole
+    again = MemberCache(None, memory=kept.new, formats=("deflate",))
+    changed = (*turtle[:5], gz.compress(b"<urn:x:s> <urn:x:p> \"edited\" .\n"), *turtle[6:])
+    edited = browser_deflate(changed, again)
+    assert again.reused == len(turtle) - 1
+    assert zlib.decompress(edited, -15) == b"".join(gzip.decompress(m) for m in changed)
+    assert zlib.decompress(browser_deflate([], MemberCache(None, formats=("deflate",))), -15) == b""
+    with pytest.raises(ValueError, match="ends inside a member"):
+        gzip_members(turtle[0] + turtle[1][:-3])
+
+
 def test_chunks_end_at_subjects_so_an_edit_changes_only_its_own(tmp_path: Path) -> None:
     from kb.export.dumps import CHUNK_SUBJECTS, chunks
 

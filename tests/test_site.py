@@ -21,6 +21,7 @@ import html5lib
 import pytest
 
 from kb.config import load_config
+from kb.export.dumps import gzip_members
 from kb.io import gz
 from kb.pipeline import build
 
@@ -277,7 +278,20 @@ def test_oxigraph_is_rewritten_as_a_classic_script(site) -> None:
     assert not re.search(r"^\s*(export|import)\b", glue, re.MULTILINE)
     assert "globalThis.oxigraph" in glue
     dump = (site.out_dir / "data" / "kb.nt.js").read_text(encoding="ascii")
-    assert dump.startswith("/* data/kb.ttl, gzip, base64 */\nglobalThis.KB_DUMP_GZ = \"")
+    assert dump.startswith("/* data/kb.ttl, raw deflate, base64 */\nglobalThis.KB_DUMP_DEFLATE = \"")
+
+
+def test_the_sparql_pages_copy_is_the_turtle_dump_as_one_raw_deflate_stream(site) -> None:
+    """Pieces kept between builds, joined: one stream that a raw-deflate reader reads whole, to the last byte."""
+    import base64
+    import zlib
+
+    script = (site.out_dir / "data" / "kb.nt.js").read_bytes()
+    payload = base64.b64decode(re.search(rb'KB_DUMP_DEFLATE = "([^"]+)"', script).group(1))
+    unpack = zlib.decompressobj(-15)
+    assert unpack.decompress(payload) == gz.read(site.out_dir / "data" / "kb.ttl.gz")
+    assert unpack.eof and not unpack.unused_data
+    assert len(gzip_members((site.out_dir / "data" / "kb.ttl.gz").read_bytes())) > 1  # pieces, not one
 
 
 # --- determinism -------------------------------------------------------------------------------

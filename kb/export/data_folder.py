@@ -26,11 +26,13 @@ GRAPH_DUMPS = ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz")
 
 @dataclass(frozen=True)
 class DataFolder:
-    """What :func:`write_data_folder` wrote: the files' names (relative to ``data``), and how the graph
-    changed since the last build's dumps (:class:`kb.graph.change.GraphChange`)."""
+    """What :func:`write_data_folder` wrote: the files' names (relative to ``data``), how the graph
+    changed since the last build's dumps (:class:`kb.graph.change.GraphChange`), and ``kb.ttl.gz``'s gzip
+    members (:func:`kb.export.dumps.browser_deflate` makes the SPARQL page's copy from them)."""
 
     names: list[str]
     graph_change: GraphChange
+    turtle: tuple[bytes, ...] = ()
 
 
 @dataclass
@@ -41,18 +43,21 @@ class ExportCaches:
     dumps: dict[str, Any] = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
     fhir: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
     members: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's and nanopublications' gzip members
+    browser: dict[str, Any] = field(default_factory=dict)  # the SPARQL page's copy's pieces (browser_turtle)
     by_context: dict[str, Any] = field(default_factory=dict)  # the references' exports (kb.export.fragments)
 
 
 def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, data: Path, *,
                       inputs: Inputs | None, previous_nanopubs: Path | None, caches: ExportCaches | None,
-                      progress: Callable[[str], None], elsewhere: bool = False) -> DataFolder:
+                      progress: Callable[[str], None], elsewhere: bool = False,
+                      dumped: Path | None = None) -> DataFolder:
     """Write every file of ``data/``; return their names (relative to ``data``) and the graph's change.
 
     ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
     keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
     keep and changed ones supersede. With ``elsewhere``, the :func:`analysis_files` and ``void.ttl`` (which
-    describes them) are left to the caller.
+    describes them) are left to the caller. ``dumped`` is the store's unsorted dump where a thread took it
+    already (:func:`kb.export.rdf.dump_unsorted`).
     """
     from kb.export.csljson import csljson_bytes
     from kb.export.dumps import MemberCache, compress_runs, write_graph_dumps
@@ -88,8 +93,8 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     progress("writing data dumps")
     # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
-    change = write_graph_dumps(graph, data, MemberCache(cache_dir / "dumps",
-                                                       caches.dumps if caches is not None else None))
+    kept_chunks = MemberCache(cache_dir / "dumps", caches.dumps if caches is not None else None)
+    dumps = write_graph_dumps(graph, data, kept_chunks, dumped)
     grown = {**({} if elsewhere else analysis_files(analysis)),
              "references.bib.gz": evidence.config.references_path.read_bytes,
              "references.json.gz": lambda: csljson_bytes(evidence.references),
@@ -109,9 +114,9 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
         (data / name).parent.mkdir(parents=True, exist_ok=True)
         (data / name).write_bytes(payload)
     if elsewhere:
-        return DataFolder([*GRAPH_DUMPS, *small], change)
+        return DataFolder([*GRAPH_DUMPS, *small], dumps.change, dumps.turtle)
     write_void(evidence, graph, data)
-    return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], change)
+    return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], dumps.change, dumps.turtle)
 
 
 def analysis_files(analysis: Analysis) -> dict[str, Callable[[], bytes]]:
@@ -133,3 +138,15 @@ def write_void(evidence: Evidence, graph: KnowledgeGraph, data: Path) -> None:
     described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size, f.compressed)
                  for f in data_files(evidence) if (data / f.name).is_file()]
     (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
+
+
+def browser_turtle(evidence: Evidence, turtle: tuple[bytes, ...], caches: ExportCaches | None) -> bytes:
+    """The SPARQL page's copy of ``kb.ttl.gz`` (``turtle``, its members) as one raw deflate stream, its pieces
+    kept for the next build in memory and under ``.kb-cache/browser/`` (:func:`kb.export.dumps.browser_deflate`)."""
+    from kb.export.dumps import MemberCache, browser_deflate
+
+    cache = MemberCache(evidence.config.store_cache_dir / "browser", caches.browser if caches is not None else None,
+                        formats=("deflate",))
+    payload = browser_deflate(turtle, cache)
+    cache.save()
+    return payload

@@ -23,7 +23,8 @@ import gzip
 import hashlib
 import pickle
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -179,16 +180,27 @@ def _code() -> str:
     return digest.hexdigest()
 
 
-def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache) -> GraphChange:
+@dataclass(frozen=True)
+class Dumps:
+    """What :func:`write_graph_dumps` wrote: how the graph changed, and ``kb.ttl.gz`` as its gzip members."""
+
+    change: GraphChange
+    turtle: tuple[bytes, ...]  # the members of kb.ttl.gz, in order (for the SPARQL page's copy, browser_deflate)
+
+
+def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dumped: Path | None = None) -> Dumps:
     """``kb.nt.gz``, ``kb.ttl.gz`` and ``kb.jsonld.gz`` in ``data``, from chunks (reused where unchanged);
-    the graph's name, and how it changed since the last build's dumps where those are known."""
-    lines = _sorted_lines(kg)
+    the graph's name, and how it changed since the last build's dumps where those are known. ``dumped`` is the
+    store's unsorted dump where a thread took it already (:func:`kb.export.rdf.dump_unsorted`)."""
+    lines = _sorted_lines(kg, dumped)
     keys: list[bytes] = []
     fresh: list[bytes] = []  # the text of the chunks the last build did not have
+    turtle: list[bytes] = []
     with open(data / "kb.nt.gz", "wb") as nt, open(data / "kb.ttl.gz", "wb") as ttl, \
             open(data / "kb.jsonld.gz", "wb") as jsonld:
         if lines:
-            ttl.write(gz.compress(turtle_header()))
+            turtle.append(gz.compress(turtle_header()))
+            ttl.write(turtle[-1])
         jsonld.write(gz.compress(b"["))
         comma = gz.compress(b",")
         for i, text in enumerate(chunks(lines)):
@@ -199,10 +211,19 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache) -> G
             for fmt, out in (("nt", nt), ("ttl", ttl), ("jsonld", jsonld)):
                 if fmt == "jsonld" and i:
                     out.write(comma)
-                out.write(members.member(fmt, key, functools.partial(_member, text, fmt)))
+                member = members.member(fmt, key, functools.partial(_member, text, fmt))
+                out.write(member)
+                if fmt == "ttl":
+                    turtle.append(member)
         jsonld.write(gz.compress(b"]"))
     members.save()
-    old, after = members.old["nt"], graph_mark(keys)
+    return Dumps(_change(kg, lines, fresh, keys, members.old["nt"]), tuple(turtle))
+
+
+def _change(kg: KnowledgeGraph, lines: list[bytes], fresh: list[bytes], keys: list[bytes], old: Members) -> GraphChange:
+    """How the graph changed since the build whose chunks were ``old``: the lines of the chunks gone against
+    those of the chunks new (``fresh``), where that names the store's content."""
+    after = graph_mark(keys)
     if len(lines) != len(kg):  # quads outside the default graph: the dumps do not name the store's content
         return GraphChange(None, "")
     if not old:
@@ -213,3 +234,48 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache) -> G
     if any(b"_:" in line for line in (*removed, *added)):  # blank nodes: a copy could not be matched line by line
         return GraphChange(None, after)
     return GraphChange(graph_mark(old), after, removed, added)
+
+
+FINAL_BLOCK = zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # an empty last block: ends a raw deflate stream
+
+
+def browser_deflate(members: Sequence[bytes], cache: MemberCache) -> bytes:
+    """The text of gzip ``members`` (``kb.ttl.gz``'s) as one raw deflate stream, at level 9, for the SPARQL
+    page's copy of the graph.
+
+    A browser's ``DecompressionStream("gzip")`` reads the first member of a gzip file only, so the page's copy
+    was the whole Turtle compressed again in every build (~3 s at 2M triples). Here each member's text is
+    compressed on its own and ended with a sync flush (which ends on a byte boundary, every block not last),
+    so the pieces join into one stream ``DecompressionStream("deflate-raw")`` reads whole, and each piece is
+    reused by its member's digest (``cache``, format ``deflate``) while the member is unchanged.
+    """
+    out = []
+    for member in members:
+        key = hashlib.blake2b(member, digest_size=20).digest()
+        out.append(cache.member("deflate", key, functools.partial(_raw_piece, member)))
+    out.append(FINAL_BLOCK)
+    return b"".join(out)
+
+
+def _raw_piece(member: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return packer.compress(gzip.decompress(member)) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+
+def gzip_members(data: bytes) -> list[bytes]:
+    """A gzip file's members, each as its bytes (for :func:`browser_deflate` where they were not kept).
+
+    Fed to the decompressor a window at a time: what a decompressor leaves over is a copy, and copying the
+    rest of the file after every member would be quadratic."""
+    view, pos, out = memoryview(data), 0, []
+    while pos < len(data):
+        start, unpack = pos, zlib.decompressobj(31)
+        while not unpack.eof:
+            window = view[pos:pos + 65536]
+            if not window:
+                raise ValueError("a gzip file that ends inside a member")
+            unpack.decompress(window)
+            pos += len(window)
+        pos -= len(unpack.unused_data)
+        out.append(bytes(view[start:pos]))
+    return out

@@ -7,6 +7,7 @@ come grouped and in a stable order.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -19,16 +20,35 @@ from kb.namespaces import PREFIXES
 GRAPH_FORMATS = {"ttl": "TURTLE", "nt": "N_TRIPLES", "jsonld": "JSON_LD"}
 
 
-def _sorted_lines(kg: KnowledgeGraph) -> list[bytes]:
-    """The store's N-Triples dump as lines (without their newline), sorted."""
+def dump_unsorted(kg: KnowledgeGraph) -> Path:
+    """The store's N-Triples dump, unsorted, in a temporary file for :func:`_sorted_lines` (which removes it).
+
+    pyoxigraph writes a file named by its path without holding the GIL (~2 s at 2M triples), so
+    another thread can take this while the building thread works on.
+    """
     import pyoxigraph as ox
 
+    fd, name = tempfile.mkstemp(prefix="kb-dump-", suffix=".nt")
+    os.close(fd)
+    try:
+        kg.store.dump(name, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _sorted_lines(kg: KnowledgeGraph, dumped: Path | None = None) -> list[bytes]:
+    """The store's N-Triples dump as lines (without their newline), sorted; from ``dumped``
+    (:func:`dump_unsorted` of the same store, removed here) where it was taken already."""
     # through a temporary file, read line by line: the dump as one bytes object beside its lines was
     # 300 MB more at 2M triples
-    with tempfile.TemporaryFile() as fh:
-        kg.store.dump(fh, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
-        fh.seek(0)
-        lines = [line.rstrip(b"\n") for line in fh if line != b"\n"]
+    path = dumped if dumped is not None else dump_unsorted(kg)
+    try:
+        with open(path, "rb") as fh:
+            lines = [line.rstrip(b"\n") for line in fh if line != b"\n"]
+    finally:
+        path.unlink(missing_ok=True)
     lines.sort()
     return lines
 

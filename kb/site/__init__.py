@@ -28,7 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import gc
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kb.diff.releases import History
     from kb.graph.build import KnowledgeGraph
     from kb.load.evidence import Evidence
+    from kb.site.answers import Answer
 
 __all__ = ["Rendered", "SiteError", "render_site"]
 
@@ -175,7 +176,10 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 alongside: Callable[[], None] | None = None, history: History | None = None,
                 inputs: Inputs | None = None, verify_deps: bool = False,
                 data_files: dict[str, Callable[[], bytes]] | None = None,
-                data_done: Callable[[], None] = lambda: None) -> Rendered:
+                data_done: Callable[[], None] = lambda: None,
+                before_fork: Callable[[], None] = lambda: None,
+                answers: Callable[[], Sequence[Answer]] | None = None,
+                dump_payload: Callable[[], bytes] | None = None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it, and
@@ -186,11 +190,15 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     data page, which gives their sizes.
     ``jobs`` is the number of processes (default: the CPUs this process may use). ``alongside``
     is work for this process while the workers render (the pipeline writes ``data/`` and persists the
-    store there); this process then answers the example queries for the SPARQL page, before the workers
-    are done when it can (the store is only read in this process: a worker reading it would copy it).
+    store there); this process then makes the SPARQL page and its copy of the graph. ``before_fork`` runs just
+    before the workers fork (a thread must be done by then). ``answers`` are the example queries' answers for
+    the SPARQL page, where they were found already (:mod:`kb.site.answers`; else they are found here, from the
+    store, which only this process reads: a worker reading it would copy it); ``dump_payload`` is that page's
+    copy of ``data/kb.ttl.gz`` (:func:`kb.export.dumps.browser_deflate`; else made from the file).
     """
-    from kb.io import gz
+    from kb.query.sparql import load_examples
     from kb.site import assets, living, overview
+    from kb.site.answers import example_answers
     from kb.site.deps import Deps
     from kb.site.evmap import MARKS_PER_CELL
     from kb.site.render import Writer, environment, stamp
@@ -215,15 +223,25 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     dump: list = []
     out = _output()
 
+    def payload() -> bytes:
+        if dump_payload is not None:
+            return dump_payload()
+        from kb.export.dumps import MemberCache, browser_deflate, gzip_members
+
+        members = gzip_members((target / "data" / "kb.ttl.gz").read_bytes())
+        return browser_deflate(members, MemberCache(None, formats=("deflate",)))
+
     def in_this_process() -> None:
         (alongside or (lambda: None))()  # writes data/kb.nt.gz and data/kb.ttl.gz among others
         # The dump script is mostly zlib, which runs without the GIL: in a thread of its own while the example
-        # queries run here (at 10k/50k ~3 s and ~2 s, at the end of the build, when the workers may be done).
+        # queries run here, where they were not run already (a cold build compresses every piece: ~3 s at 10k/50k).
         with concurrent.futures.ThreadPoolExecutor(1) as thread:
-            script = thread.submit(lambda: assets.dump_script(gz.read(target / "data" / "kb.ttl.gz"), len(graph)))
-            overview.sparql_page(res, out, graph.store)  # runs the example queries for their answers
+            script = thread.submit(lambda: assets.dump_script(payload(), len(graph)))
+            overview.sparql_page(res, out, answers() if answers is not None else example_answers(
+                graph.store, load_examples(evidence.config.queries_dir)))
             dump.append(script.result())
 
+    before_fork()
     parts = _run(job, workers, in_this_process)
     data_done()
 

@@ -88,14 +88,14 @@ def classic_script(module_source: str) -> str:
             + "globalThis.oxigraph = globalThis.KB_OXIGRAPH_GLUE();\n")
 
 
-def dump_script(turtle: bytes, triples: int) -> Script:
+def dump_script(payload: bytes, triples: int) -> Script:
     """The graph dump as a classic script, for the SPARQL page: ``data/kb.ttl`` (the export's Turtle,
     written by pyoxigraph from the sorted N-Triples: each subject once, standard prefixes; about half
-    the bytes of N-Triples and quicker to decode), gzipped, base64. The page loads it one subject
-    block at a time: pyoxigraph ends each block with `` .`` at the end of a line and escapes line
-    breaks inside literals, so no other line ends that way."""
-    payload = gzip.compress(turtle, compresslevel=9, mtime=0)
-    return Script("data/kb.nt.js", _b64_script("KB_DUMP_GZ", payload, "data/kb.ttl, gzip, base64")
+    the bytes of N-Triples and quicker to decode), as one raw deflate stream (``payload``, made by
+    :func:`kb.export.dumps.browser_deflate`), base64. The page loads it one subject block at a time:
+    pyoxigraph ends each block with `` .`` at the end of a line and escapes line breaks inside literals,
+    so no other line ends that way."""
+    return Script("data/kb.nt.js", _b64_script("KB_DUMP_DEFLATE", payload, "data/kb.ttl, raw deflate, base64")
                   + b"globalThis.KB_DUMP_FORMAT = \"text/turtle\"; /* data/kb.ttl */\n"
                   + b"globalThis.KB_DUMP_TRIPLES = %d; /* Store.size would count them again */\n" % triples)
 

@@ -17,6 +17,7 @@ from kb.namespaces import PREFIXES, sparql_prologue
 from kb.query.sparql import load_examples
 from kb.site import jsonld
 from kb.site.addresses import CONCEPT_FOLDERS
+from kb.site.answers import Answer
 from kb.site.context import Output, add_csv
 from kb.site.grade import LEVEL_WORDS
 from kb.site.headlines import choose
@@ -139,15 +140,14 @@ def network_page(res: Resolver, out: Output) -> None:
     out.pages.append(page)
 
 
-def sparql_page(res: Resolver, out: Output, store: Any = None) -> None:
-    """The SPARQL page; with the graph's ``store``, the examples' answers for it to show before the engine is ready."""
-    from kb.site.answers import example_answers
-
+def sparql_page(res: Resolver, out: Output, answers: Iterable[Answer] = ()) -> None:
+    """The SPARQL page, with the examples' ``answers`` (:mod:`kb.site.answers`) for it to show before the engine
+    is ready."""
     queries = load_examples(res.ev.config.queries_dir)
     examples = tuple(ExampleView(e.name, e.title, e.description, e.text) for e in queries)
     default = examples[0].text if examples else "SELECT ?claim ?statement WHERE {\n  ?c a psk:Claim ; " \
         "dcterms:identifier ?claim ; psk:statement ?statement .\n}\nORDER BY ?claim\nLIMIT 20\n"
-    answers = example_answers(store, queries) if store is not None else []
+    answers = list(answers)
     for answer in answers:
         out.files[answer.path] = answer.script
     page = SparqlPage(

@@ -1,7 +1,7 @@
 /* SPARQL in the browser: Oxigraph's WebAssembly build over the site's own dump (data/kb.nt).
    Everything arrives as classic scripts (file:// allows neither ES modules nor fetch): the wasm
-   and the dump (data/kb.nt as compact Turtle) are gzipped and base64-encoded by kb build and
-   decoded here. Read-only, like
+   and the dump (data/kb.nt as compact Turtle) are compressed (gzip; the dump raw deflate) and
+   base64-encoded by kb build, and decoded here. Read-only, like
    `kb query`: updates, SERVICE and FROM are refused before the engine sees the query. */
 (function () {
   "use strict";
@@ -224,7 +224,7 @@
   /* ---- the engine, in a Web Worker -------------------------------------------------------
      The worker is built from source text (a Blob URL): a worker cannot load a script from file://.
      Its source is Oxigraph's glue (assets/oxigraph.js keeps it as a function, KB_OXIGRAPH_GLUE)
-     followed by engineMain below; the page hands it the gzipped, base64-encoded wasm and dump
+     followed by engineMain below; the page hands it the compressed, base64-encoded wasm and dump
      (the classic scripts of kb build) and asks it queries. The page stays responsive meanwhile. */
   function engineMain() {
     /* Runs inside the worker: it sees only its own scope and the glue's `oxigraph`. */
@@ -239,8 +239,10 @@
       return bytes;
     }
 
-    function gunzipStream(base64) {
-      return new Blob([fromBase64(base64)]).stream().pipeThrough(new DecompressionStream("gzip"));
+    /* format: "gzip" for the wasm; "deflate-raw" for the dump, which kb build joins from pieces it keeps
+       between builds (a browser reads the first member of a gzip file only). */
+    function unpackStream(base64, format) {
+      return new Blob([fromBase64(base64)]).stream().pipeThrough(new DecompressionStream(format));
     }
 
     /* The dump is Turtle whose subject blocks each end a line with " ." (kb build writes it so), after
@@ -308,9 +310,9 @@
         return;
       }
       if (message.type !== "init") return;
-      var engine = oxigraph.init({ module_or_path: new Response(gunzipStream(message.wasm),
+      var engine = oxigraph.init({ module_or_path: new Response(unpackStream(message.wasm, "gzip"),
         { headers: { "Content-Type": "application/wasm" } }) }).then(function () { postMessage({ type: "mark", name: "engine" }); });
-      var graph = new Response(gunzipStream(message.dump)).arrayBuffer().then(function (buffer) {
+      var graph = new Response(unpackStream(message.dump, "deflate-raw")).arrayBuffer().then(function (buffer) {
         postMessage({ type: "mark", name: "dump-decoded" });
         return new Uint8Array(buffer);
       });
@@ -346,9 +348,9 @@
     /* The big scripts are loaded once the page is usable, then handed to the worker. */
     Promise.all([loadScript(sources.wasm), loadScript(sources.dump)]).then(function () {
       mark("scripts");
-      worker.postMessage({ type: "init", wasm: window.KB_OXIGRAPH_WASM_GZ, dump: window.KB_DUMP_GZ,
+      worker.postMessage({ type: "init", wasm: window.KB_OXIGRAPH_WASM_GZ, dump: window.KB_DUMP_DEFLATE,
                            format: window.KB_DUMP_FORMAT || "application/n-triples" });
-      window.KB_OXIGRAPH_WASM_GZ = window.KB_DUMP_GZ = null;  /* the worker has its own copy */
+      window.KB_OXIGRAPH_WASM_GZ = window.KB_DUMP_DEFLATE = null;  /* the worker has its own copy */
     }).catch(function (error) { engineFailed(error.message); });
   }
 
