@@ -398,7 +398,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
                                previous=previous, alongside=in_this_process, history=checked.history,
                                inputs=checked.inputs, verify_deps=verify_deps,
-                               data_files=analysis_files(analysis),
+                               data_files=analysis_files(analysis, checked.evidence.config.store_cache_dir),
                                data_done=lambda: write_void(checked.evidence, checked.kg, target / "data"),
                                before_fork=ahead.join if ahead is not None else lambda: None,
                                answers=(lambda: ahead.answers) if ahead is not None else None,

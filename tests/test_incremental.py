@@ -541,6 +541,22 @@ def test_the_browsers_copy_of_the_turtle_is_one_raw_deflate_stream_of_reused_pie
         gzip_members(turtle[0] + turtle[1][:-3])
 
 
+def test_a_store_with_named_graphs_gets_no_graph_mark(tmp_path: Path) -> None:
+    """The dumps hold the default graph only: where the store holds more, they do not name its content."""
+    import pyoxigraph as ox
+
+    from kb.export.dumps import MemberCache, write_graph_dumps
+    from kb.graph.build import KnowledgeGraph
+
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), ox.Literal("o")))
+    (tmp_path / "a").mkdir()
+    assert write_graph_dumps(KnowledgeGraph(store), tmp_path / "a", MemberCache(None)).change.after
+    store.add(ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), ox.Literal("o"), ox.NamedNode("urn:x:g")))
+    (tmp_path / "b").mkdir()
+    assert write_graph_dumps(KnowledgeGraph(store), tmp_path / "b", MemberCache(None)).change.after == ""
+
+
 def test_chunks_end_at_subjects_so_an_edit_changes_only_its_own(tmp_path: Path) -> None:
     from kb.export.dumps import CHUNK_SUBJECTS, chunks
 
