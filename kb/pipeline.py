@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import shutil
 import sys
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from kb.config import Config
 from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
+from kb.io.procs import frozen
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from kb.export.data_folder import DataFolder, ExportCaches
     from kb.graph.build import KnowledgeGraph
     from kb.graph.change import GraphChange
+    from kb.query.sparql import ExampleQuery
     from kb.site import Rendered
     from kb.site.answers import Answer
     from kb.site.reuse import Previous
@@ -135,18 +138,19 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         # a half-merged, unreadable or undecodable references.bib: every claim would be "not in
         # references.bib"; the one problem that says why is the whole report
         return Checked(evidence, None, report)
-    report.extend(check_evidence(evidence))
-    report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
-    progress("building graph")
-    graph = build_graph(evidence, meanwhile=(lambda: meanwhile(evidence)) if meanwhile is not None else None)
-    progress(f"graph has {len(graph)} triples")
-    if shacl:
-        report.extend(shacl_problems(evidence, graph, report.problems, stable, shacl_engine, progress))
-    checked = Checked(evidence, graph, report, inputs=stable)
-    if history and not report.errors:
-        progress("comparing releases")
-        checked.history = release_history(checked)
-    return checked
+    with frozen():  # the records live as long as the command
+        report.extend(check_evidence(evidence))
+        report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
+        progress("building graph")
+        graph = build_graph(evidence, meanwhile=(lambda: meanwhile(evidence)) if meanwhile is not None else None)
+        progress(f"graph has {len(graph)} triples")
+        if shacl:
+            report.extend(shacl_problems(evidence, graph, report.problems, stable, shacl_engine, progress))
+        checked = Checked(evidence, graph, report, inputs=stable)
+        if history and not report.errors:
+            progress("comparing releases")
+            checked.history = release_history(checked)
+        return checked
 
 
 def release_history(checked: Checked) -> History:
@@ -224,17 +228,23 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
 
     _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
     early: list[FromRecords] = []  # the analysis's rows, made while the graph loads
-    checked = check(config, progress=progress, history=True, warm=warm,
-                    meanwhile=lambda evidence: early.append(from_records(evidence)))
-    if not checked.report.ok(strict) or checked.graph is None:
-        raise EvidenceError(checked.report)
-    ahead = Ahead(checked.graph, config.queries_dir if site else None)
-    try:
-        progress("analysing")
-        analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
-        rendered, staging = _locked_write(config, checked, analysis, progress, site, jobs, warm, verify_deps, ahead)
-    finally:
-        ahead.close()
+    # What each stage makes lives until the build ends: frozen, the collector's full passes skip it (at 10k/50k
+    # they walked millions of records and rows, ~3 s of every build).
+    with frozen():
+        checked = check(config, progress=progress, history=True, warm=warm,
+                        meanwhile=lambda evidence: early.append(from_records(evidence)))
+        if not checked.report.ok(strict) or checked.graph is None:
+            raise EvidenceError(checked.report)
+        gc.freeze()
+        ahead = Ahead(checked.graph, config.queries_dir if site else None)
+        try:
+            progress("analysing")
+            analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
+            gc.freeze()
+            rendered, staging = _locked_write(config, checked, analysis, progress, site, jobs, warm, verify_deps,
+                                              ahead)
+        finally:
+            ahead.close()
     progress(f"wrote {len(rendered.files)} files to {config.out_dir}")
     files = [config.out_dir / f.relative_to(staging) for f in rendered.files]
     return BuildResult(checked, analysis, config.out_dir, files, rendered.written, rendered.reused, rendered.kept)
@@ -244,31 +254,43 @@ class Ahead:
     """Work on the finished store that pyoxigraph does without the GIL, in a thread while this one analyses and
     sets the site up: the store's unsorted dump, which the graph dumps sort, and the example queries' answers,
     which the SPARQL page shows. At 10k/50k they are ~2 and ~4 s that came later, next to other work, and
-    the other core was idle here. :meth:`join` must be called before the site's workers fork (no thread
-    may be alive then); :meth:`close` removes a dump no one took.
+    the other core was idle here.
+
+    :meth:`join` must be called before the site's workers fork (no thread may be alive then): the dump is
+    waited for, and the examples not yet answered are left to :meth:`answers`, which answers them in the
+    calling thread (the main process is idle at the end, while the workers finish). :meth:`close` removes a
+    dump no one took.
     """
 
     def __init__(self, graph: KnowledgeGraph, queries_dir: Path | None) -> None:
-        self.graph, self.queries_dir = graph, queries_dir
+        from kb.query.sparql import load_examples
+
+        self.graph = graph
+        self.examples: list[ExampleQuery] = load_examples(queries_dir) if queries_dir is not None else []
         self.dumped: Path | None = None
-        self.answers: list[Answer] = []
+        self.done: list[Answer] = []
+        self.asked = 0  # how many examples the thread answered (or skipped)
         self.error: BaseException | None = None
+        self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="kb-ahead", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         from kb.export.rdf import dump_unsorted
-        from kb.query.sparql import load_examples
         from kb.site.answers import example_answers
 
         try:
             self.dumped = dump_unsorted(self.graph)
-            if self.queries_dir is not None:
-                self.answers = example_answers(self.graph.store, load_examples(self.queries_dir))
+            for example in self.examples:
+                if self.stop.is_set():
+                    break
+                self.done += example_answers(self.graph.store, [example])
+                self.asked += 1
         except BaseException as exc:  # re-raised by join(), in the building thread
             self.error = exc
 
     def join(self) -> None:
+        self.stop.set()
         self.thread.join()
         if self.error is not None:
             raise self.error
@@ -279,7 +301,15 @@ class Ahead:
         dumped, self.dumped = self.dumped, None
         return dumped
 
+    def answers(self) -> list[Answer]:
+        """Every example's answer, in order: the thread's, then the rest answered here."""
+        from kb.site.answers import example_answers
+
+        self.join()
+        return self.done + example_answers(self.graph.store, self.examples[self.asked:])
+
     def close(self) -> None:
+        self.stop.set()
         self.thread.join()
         if self.dumped is not None:
             self.dumped.unlink(missing_ok=True)
@@ -401,7 +431,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                data_files=analysis_files(analysis, checked.evidence.config.store_cache_dir),
                                data_done=lambda: write_void(checked.evidence, checked.kg, target / "data"),
                                before_fork=ahead.join if ahead is not None else lambda: None,
-                               answers=(lambda: ahead.answers) if ahead is not None else None,
+                               answers=ahead.answers if ahead is not None else None,
                                dump_payload=lambda: browser_turtle(checked.evidence, folders[0].turtle, caches))
         dumps.fingerprints["data/void.ttl"] = "dump"
         dumps.written.append("data/void.ttl")

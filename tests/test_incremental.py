@@ -847,3 +847,30 @@ def test_verify_fails_a_page_whose_key_misses_an_input(tmp_path: Path, monkeypat
     edits["statement"]()
     with pytest.raises(AssertionError, match="its builder reads something its key does not cover"):
         _build(evidence, out, verify_deps=True)
+
+
+def test_work_ahead_gives_every_answer_in_order_however_far_the_thread_got() -> None:
+    """The examples the thread did not answer before the fork are answered afterwards, in the same order."""
+    from kb.pipeline import Ahead, check
+    from kb.query.sparql import load_examples
+    from kb.site.answers import example_answers
+    from tests.conftest import FIXTURE
+
+    config = load_config(FIXTURE)
+    kg = check(config, shacl=False, history=True).kg
+    expected = example_answers(kg.store, load_examples(config.queries_dir))
+    assert len(expected) >= 2
+    stopped = Ahead(kg, config.queries_dir)
+    stopped.stop.set()  # as if the workers forked at once: the thread stops before its first example
+    finished = Ahead(kg, config.queries_dir)
+    finished.thread.join()  # as if the fork came late: the thread answered them all
+    try:
+        assert finished.asked == len(finished.examples)
+        for ahead in (stopped, finished):
+            assert ahead.answers() == expected
+            dumped = ahead.dump()
+            assert dumped is not None and dumped.stat().st_size > 0
+            dumped.unlink()
+    finally:
+        stopped.close()
+        finished.close()

@@ -29,6 +29,21 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
+@contextlib.contextmanager
+def frozen() -> Iterator[None]:
+    """What exists now hidden from the cyclic collector (``gc.freeze``) until the block ends, unless a caller
+    froze it already (then it is the caller's to undo). For records that live as long as the command: each
+    full collection walked them all again (~0.5 s at 10k/50k). Refcounting still frees what is dropped;
+    ``gc.freeze()`` inside the block hides what was made since."""
+    outer = gc.get_freeze_count()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not outer:
+            gc.unfreeze()
+
+
 def resident_mib() -> int | None:
     """This process's resident memory in MiB (Linux ``/proc``), or None where it cannot be read.
 

@@ -26,14 +26,13 @@ those of the last build is linked from it without its context being built (:mod:
 from __future__ import annotations
 
 import concurrent.futures
-import gc
 import multiprocessing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb.io.procs import no_gc, quiet_worker, usable_cpus
+from kb.io.procs import frozen, no_gc, quiet_worker, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
@@ -333,17 +332,13 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
             parts = [_render_group(name) for name in names]
             alongside()
             return parts
-        gc.collect()
-        gc.freeze()  # keep the collector from touching (and so copying) the parent's objects in workers
-        try:
-            with multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
-                pending = pool.map_async(_render_group, names, chunksize=1)
-                # Workers leave once the groups are rendered, not when this process is done with its own
-                # work: an idle worker still holds its copy of the parent's pages (~1 GB at 50,000 claims).
-                pool.close()
-                alongside()
-                return pending.get()
-        finally:
-            gc.unfreeze()
+        # frozen: the collector must not touch (and so copy) the parent's objects in the workers
+        with frozen(), multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
+            pending = pool.map_async(_render_group, names, chunksize=1)
+            # Workers leave once the groups are rendered, not when this process is done with its own
+            # work: an idle worker still holds its copy of the parent's pages (~1 GB at 50,000 claims).
+            pool.close()
+            alongside()
+            return pending.get()
     finally:
         _JOB = None

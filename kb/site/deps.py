@@ -92,7 +92,7 @@ class Deps:
                  known: dict[str, dict[str, bytes]] | None = None) -> None:
         self.enabled = res is not None and inputs is not None
         self._base = hashlib.blake2b(digest_size=16)
-        self._claims: dict[str, bytes] = {}
+        self._claims: _ClaimKeys = _ClaimKeys()
         self.records: dict[str, dict[str, bytes]] = {}
         self._rows = res.analysis.rows if res is not None else []
         if res is None or inputs is None:
@@ -131,13 +131,12 @@ class Deps:
         """The claims' keys in order (claims the build does not know, as their identifiers)."""
         if not self.enabled:
             return b""
-        known = self._claims
-        return b"".join(known.get(c) or c.encode() for c in claim_ids)
+        return b"".join(map(self._claims.__getitem__, claim_ids))  # a loop in C: 5 maps' rows are ~1M lookups
 
     def rows(self, rows: Iterable[Row]) -> bytes:
         """The keys of the claims behind ``rows``, one per row, in order: a row is made from its claim
         (and the vocabularies), so the same claims in the same order are the same rows."""
-        return self.claims(r.claim_id for r in rows)
+        return self.claims(map(_CLAIM_ID, rows))
 
     @functools.cached_property
     def facets(self) -> bytes:
@@ -152,6 +151,16 @@ class Deps:
         for row in self._rows:
             digest.update(repr(counted(row)).encode())
         return digest.digest()
+
+
+_CLAIM_ID = operator.attrgetter("claim_id")
+
+
+class _ClaimKeys(dict[str, bytes]):
+    """Claims' keys by identifier; a claim the build does not know stands for itself."""
+
+    def __missing__(self, claim_id: str) -> bytes:
+        return claim_id.encode()
 
 
 @dataclass
