@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
     from kb.export.data_folder import DataFolder, ExportCaches
+    from kb.export.void import Statistics
     from kb.graph.build import KnowledgeGraph
     from kb.graph.change import GraphChange
     from kb.query.sparql import ExampleQuery
@@ -236,7 +237,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         if not checked.report.ok(strict) or checked.graph is None:
             raise EvidenceError(checked.report)
         gc.freeze()
-        ahead = Ahead(checked.graph, config.queries_dir if site else None)
+        ahead = Ahead(checked.graph, config.queries_dir if site else None, statistics=site)
         try:
             progress("analysing")
             analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
@@ -252,9 +253,9 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
 
 class Ahead:
     """Work on the finished store that pyoxigraph does without the GIL, in a thread while this one analyses and
-    sets the site up: the store's unsorted dump, which the graph dumps sort, and the example queries' answers,
-    which the SPARQL page shows. At 10k/50k they are ~2 and ~4 s that came later, next to other work, and
-    the other core was idle here.
+    sets the site up: the store's unsorted dump, which the graph dumps sort, the graph's statistics for VoID, and
+    the example queries' answers, which the SPARQL page shows. At 10k/50k they are ~2, ~1 and ~4 s that came
+    later, next to other work, and the other core was idle here.
 
     :meth:`join` must be called before the site's workers fork (no thread may be alive then): the dump is
     waited for, and the examples not yet answered are left to :meth:`answers`, which answers them in the
@@ -262,12 +263,14 @@ class Ahead:
     dump no one took.
     """
 
-    def __init__(self, graph: KnowledgeGraph, queries_dir: Path | None) -> None:
+    def __init__(self, graph: KnowledgeGraph, queries_dir: Path | None, statistics: bool = True) -> None:
         from kb.query.sparql import load_examples
 
         self.graph = graph
         self.examples: list[ExampleQuery] = load_examples(queries_dir) if queries_dir is not None else []
         self.dumped: Path | None = None
+        self.want_statistics = statistics
+        self.statistics: Statistics | None = None  # the graph's, for VoID (kb.export.void.statistics)
         self.done: list[Answer] = []
         self.asked = 0  # how many examples the thread answered (or skipped)
         self.error: BaseException | None = None
@@ -277,10 +280,13 @@ class Ahead:
 
     def _run(self) -> None:
         from kb.export.rdf import dump_unsorted
+        from kb.export.void import statistics
         from kb.site.answers import example_answers
 
         try:
             self.dumped = dump_unsorted(self.graph)
+            if self.want_statistics:
+                self.statistics = statistics(self.graph)
             for example in self.examples:
                 if self.stop.is_set():
                     break
@@ -429,7 +435,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                previous=previous, alongside=in_this_process, history=checked.history,
                                inputs=checked.inputs, verify_deps=verify_deps,
                                data_files=analysis_files(analysis, checked.evidence.config.store_cache_dir),
-                               data_done=lambda: write_void(checked.evidence, checked.kg, target / "data"),
+                               data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
+                                                            ahead.statistics if ahead is not None else None),
                                before_fork=ahead.join if ahead is not None else lambda: None,
                                answers=ahead.answers if ahead is not None else None,
                                dump_payload=lambda: browser_turtle(checked.evidence, folders[0].turtle, caches))

@@ -16,6 +16,7 @@ from typing import Any
 
 from kb.analyse.analysis import Analysis
 from kb.checks.scope import Inputs
+from kb.export.void import Statistics
 from kb.graph.build import KnowledgeGraph
 from kb.graph.change import GraphChange
 from kb.load.evidence import Evidence
@@ -142,14 +143,15 @@ def analysis_files(analysis: Analysis, cache_dir: Path | None) -> dict[str, Call
             "network.graphml.gz": packed("graphml", lambda: graphml_bytes(analysis))}
 
 
-def write_void(evidence: Evidence, graph: KnowledgeGraph, data: Path) -> None:
-    """``void.ttl``: the dataset and every file of ``data/`` with its size, so it comes once they are all written."""
+def write_void(evidence: Evidence, graph: KnowledgeGraph, data: Path, stats: Statistics | None = None) -> None:
+    """``void.ttl``: the dataset and every file of ``data/`` with its size, so it comes once they are all written;
+    ``stats`` are the graph's (:func:`kb.export.void.statistics`) where they were taken already."""
     from kb.export.formats import data_files
-    from kb.export.void import DataFile, void_turtle
+    from kb.export.void import DataFile, statistics, void_turtle
 
     described = [DataFile(f.name, f.description, f.media_type, (data / f.name).stat().st_size, f.compressed)
                  for f in data_files(evidence) if (data / f.name).is_file()]
-    (data / "void.ttl").write_bytes(void_turtle(evidence, graph, described))
+    (data / "void.ttl").write_bytes(void_turtle(evidence, stats or statistics(graph), described))
 
 
 def browser_turtle(evidence: Evidence, turtle: tuple[bytes, ...], caches: ExportCaches | None) -> bytes:

@@ -49,13 +49,30 @@ def _prefixed(iri: str) -> str:
     return N(iri)
 
 
-def void_turtle(evidence: Evidence, kg: KnowledgeGraph, files: list[DataFile]) -> bytes:
+@dataclass(frozen=True)
+class Statistics:
+    """The graph's size as VoID gives it (:func:`statistics`)."""
+
+    triples: int
+    entities: int
+    classes: tuple[tuple[str, int], ...]  # class IRI, instances
+    properties: tuple[str, ...]
+
+
+def statistics(kg: KnowledgeGraph) -> Statistics:
+    """Three queries over the whole store (~1 s at 2M triples, without the GIL: a build takes them in a
+    thread, kb.pipeline.Ahead)."""
+    classes = tuple((s["class"].value, int(s["n"].value)) for s in select(kg.store, _CLASSES))
+    entities = int(next(iter(select(kg.store, _COUNTS)))["entities"].value)
+    properties = tuple(s["p"].value for s in select(kg.store, sparql_prologue() + _PROPERTIES))
+    return Statistics(len(kg), entities, classes, properties)
+
+
+def void_turtle(evidence: Evidence, stats: Statistics, files: list[DataFile]) -> bytes:
     config = evidence.config
     mint = Minter(config.base_iri)
     dataset = N(mint.dataset())
-    classes = [(s["class"].value, int(s["n"].value)) for s in select(kg.store, _CLASSES)]
-    entities = int(next(iter(select(kg.store, _COUNTS)))["entities"].value)
-    properties = [s["p"].value for s in select(kg.store, sparql_prologue() + _PROPERTIES)]
+    classes, properties = stats.classes, stats.properties
     used = {iri for iri, _n in classes} | set(properties)
     vocabularies = sorted({ns for ns in PREFIXES.values() if ns != XSD and any(i.startswith(ns) for i in used)})
     updated = config.extra.get("updated", "")
@@ -80,8 +97,8 @@ def void_turtle(evidence: Evidence, kg: KnowledgeGraph, files: list[DataFile]) -
         ("dcat:landingPage", "<../index.html>"),
         ("foaf:page", "<../sparql.html>, <../data.html>"),
         ("void:uriSpace", text(config.base_iri)),
-        ("void:triples", typed(len(kg), "integer")),
-        ("void:entities", typed(entities, "integer")),
+        ("void:triples", typed(stats.triples, "integer")),
+        ("void:entities", typed(stats.entities, "integer")),
         ("void:classes", typed(len(classes), "integer")),
         ("void:properties", typed(len(properties), "integer")),
         ("void:vocabulary", ", ".join(N(v) for v in vocabularies)),

@@ -99,8 +99,9 @@ class _Part:
 
 
 def _groups() -> dict[str, Callable[[_Job, Any], None]]:
-    """The record pages in groups a worker renders in one go, the most expensive first; then the
-    overview pages and scripts that need neither the store nor ``data/`` (:func:`_overview`)."""
+    """The pages in groups a worker renders in one go, the longest first (the main process takes the last ones no
+    worker has begun): the overview pages and scripts that need neither the store nor ``data/``
+    (:func:`_overview`), then the record pages."""
     from kb.site import buckets, cells, context, summaries
 
     def claims(job: _Job, out: Any) -> None:
@@ -124,6 +125,9 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
 
     return {
         "_data": data,  # first, so that these files are there long before the main process needs them (VoID)
+        # then the overview pages and scripts: built whole in every build, the longest groups after an edit
+        "overview": _overview,
+        "scripts": _scripts,
         "claims": claims,
         "concepts": lambda job, out: context.concept_pages(job.res, out),
         "map-population": maps("population"),
@@ -131,21 +135,16 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
         "map-intervention": maps("intervention"),
         "map-facets": maps("setting", "delivery", "perspective"),
         "summaries": lambda job, out: summaries.summary_pages(job.res, out),
-        "overview": _overview,
     }
 
 
 def _overview(job: _Job, out: Any) -> None:
-    """The overview pages and the site's scripts that summarise the records, in a worker like the
-    record pages (~15 s at 50,000 claims that this process, busy writing ``data/``, would add
-    after it). The SPARQL page (the store's answers), the dump script, and the data and what's-new
-    pages (``data/``'s files) are made in this process."""
-    from kb.site import assets, gaps, living, overview
-    from kb.site.evmap import map_data, map_statements
-    from kb.site.search import search_index, sparql_links
+    """The overview pages, in a worker like the record pages (with :func:`_scripts`, ~15 s at 50,000 claims
+    that this process, busy writing ``data/``, would add after it). The SPARQL page (the store's answers),
+    the dump script, and the data and what's-new pages (``data/``'s files) are made in this process."""
+    from kb.site import gaps, living, overview
 
     res, site = job.res, job.site
-    config = res.ev.config
     gaps.gaps_page(res, out)
     overview.network_page(res, out)
     overview.search_page(res, out)
@@ -153,6 +152,16 @@ def _overview(job: _Job, out: Any) -> None:
     overview.method_page(res, out, overview.ontology_terms())
     overview.home_page(res, site, out)
     living.feeds(res, site, out)
+
+
+def _scripts(job: _Job, out: Any) -> None:
+    """The site's assets and the scripts that summarise the records (search index, maps' data, works)."""
+    from kb.site import assets
+    from kb.site.evmap import map_data, map_statements
+    from kb.site.search import search_index, sparql_links
+
+    res = job.res
+    config = res.ev.config
     for path, content in assets.static_files(job.templates / "static"):
         out.files[path] = content
     statements = map_statements(res.analysis.rows)
@@ -301,6 +310,7 @@ def _flush(job: _Job, writer: Any, out: Any) -> list[TableRef]:
 
 
 _JOB: _Job | None = None  # set in the parent just before the workers fork
+_TAKEN: Any = None  # one flag per group, shared with the workers: set by whoever renders it (_claim)
 
 
 def _render_group(name: str) -> _Part:
@@ -318,13 +328,33 @@ def _render_group(name: str) -> _Part:
                  out.keeper.kept)
 
 
+def _claim(index: int) -> bool:
+    """Take group ``index`` to render, unless another process took it."""
+    with _TAKEN.get_lock():
+        if _TAKEN[index]:
+            return False
+        _TAKEN[index] = 1
+        return True
+
+
+def _render_claimed(index: int) -> _Part | None:
+    """In a worker: the group's part, or None where the main process took the group."""
+    return _render_group(list(_groups())[index]) if _claim(index) else None
+
+
+def _rendered(part: _Part | None) -> _Part:
+    assert part is not None, "a group neither a worker nor the main process rendered"
+    return part
+
+
 def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
     """Render the groups, in ``workers`` forked processes if more than one; parts in group order.
 
     ``alongside`` runs here once the workers have forked (never before: no thread may be alive
-    at a fork), while this process would otherwise only wait.
+    at a fork). Then this process renders the groups no worker has begun, the last (cheapest) first, rather
+    than wait: whoever renders a group, its part is the same.
     """
-    global _JOB
+    global _JOB, _TAKEN
     names = list(_groups())
     _JOB = job
     try:
@@ -332,13 +362,22 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
             parts = [_render_group(name) for name in names]
             alongside()
             return parts
+        context = multiprocessing.get_context("fork")
+        _TAKEN = context.Array("b", len(names))
         # frozen: the collector must not touch (and so copy) the parent's objects in the workers
-        with frozen(), multiprocessing.get_context("fork").Pool(workers, initializer=quiet_worker) as pool:
-            pending = pool.map_async(_render_group, names, chunksize=1)
+        with frozen(), context.Pool(workers, initializer=quiet_worker) as pool:
+            pending = pool.map_async(_render_claimed, range(len(names)), chunksize=1)
             # Workers leave once the groups are rendered, not when this process is done with its own
             # work: an idle worker still holds its copy of the parent's pages (~1 GB at 50,000 claims).
             pool.close()
             alongside()
-            return pending.get()
+            mine: dict[int, _Part] = {}
+            for i in reversed(range(len(names))):
+                if pending.ready():
+                    break
+                if _claim(i):
+                    mine[i] = _render_group(names[i])
+            theirs = pending.get()
+            return [mine[i] if i in mine else _rendered(theirs[i]) for i in range(len(names))]
     finally:
-        _JOB = None
+        _JOB = _TAKEN = None

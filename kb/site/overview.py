@@ -169,10 +169,10 @@ def data_page(res: Resolver, site: SiteInfo, out: Output, target: Path, pages: I
                                "application/gzip" if f.compressed else f.media_type,
                                (target / "data" / f.name).stat().st_size, f.download_name)
                       for f in data_files(res.ev) if (target / "data" / f.name).is_file())
-    listed = ("claims.html", "bibliography.html", "gaps.html", "method.html", "network.html")
+    listed = ("claims.html", "bibliography.html", "gaps.html", "network.html", "method.html")  # in this order
     csvs: dict[str, Link] = {}
-    for p in pages:
-        if p.csv is not None and p.template in listed:
+    for p in sorted((p for p in pages if p.template in listed), key=lambda p: listed.index(p.template)):
+        if p.csv is not None:
             csvs.setdefault(p.csv.path, Link(p.csv.path, p.title))
     tables = tuple(csvs.values())
     page = DataPage(path="data.html", title="Download the data", template="data.html", section="data",
