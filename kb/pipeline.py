@@ -237,7 +237,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         if not checked.report.ok(strict) or checked.graph is None:
             raise EvidenceError(checked.report)
         gc.freeze()
-        ahead = Ahead(checked.graph, config.queries_dir if site else None, statistics=site)
+        ahead = Ahead(checked, site)
         try:
             progress("analysing")
             analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
@@ -257,19 +257,23 @@ class Ahead:
     the example queries' answers, which the SPARQL page shows. At 10k/50k they are ~2, ~1 and ~4 s that came
     later, next to other work, and the other core was idle here.
 
-    :meth:`join` must be called before the site's workers fork (no thread may be alive then): the dump is
-    waited for, and the examples not yet answered are left to :meth:`answers`, which answers them in the
-    calling thread (the main process is idle at the end, while the workers finish). :meth:`close` removes a
-    dump no one took.
+    Before the thread starts, the works' citations are formatted (``styled``): a large bibliography is formatted
+    in forked processes, and no thread may be alive at a fork. For the same reason :meth:`join` must be called
+    before the site's workers fork: the dump and the statistics are waited for, and the examples not yet
+    answered are left to :meth:`answers`, which answers them in the calling thread (the main process, once
+    ``data/`` is written). :meth:`close` removes a dump no one took.
     """
 
-    def __init__(self, graph: KnowledgeGraph, queries_dir: Path | None, statistics: bool = True) -> None:
+    def __init__(self, checked: Checked, site: bool = True) -> None:
         from kb.query.sparql import load_examples
+        from kb.site.cite import styled_citations
 
-        self.graph = graph
-        self.examples: list[ExampleQuery] = load_examples(queries_dir) if queries_dir is not None else []
+        # First, while no thread is alive: a large bibliography is formatted in forked processes.
+        self.styled = styled_citations(checked.evidence) if site else None
+        self.graph = checked.kg
+        self.examples: list[ExampleQuery] = load_examples(checked.evidence.config.queries_dir) if site else []
         self.dumped: Path | None = None
-        self.want_statistics = statistics
+        self.want_statistics = site
         self.statistics: Statistics | None = None  # the graph's, for VoID (kb.export.void.statistics)
         self.done: list[Answer] = []
         self.asked = 0  # how many examples the thread answered (or skipped)
@@ -439,7 +443,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                                             ahead.statistics if ahead is not None else None),
                                before_fork=ahead.join if ahead is not None else lambda: None,
                                answers=ahead.answers if ahead is not None else None,
-                               dump_payload=lambda: browser_turtle(checked.evidence, folders[0].turtle, caches))
+                               dump_payload=lambda: browser_turtle(checked.evidence, folders[0].turtle, caches),
+                               styled=ahead.styled if ahead is not None else None)
         dumps.fingerprints["data/void.ttl"] = "dump"
         dumps.written.append("data/void.ttl")
     else:

@@ -857,17 +857,18 @@ def test_work_ahead_gives_every_answer_in_order_however_far_the_thread_got() -> 
     from tests.conftest import FIXTURE
 
     config = load_config(FIXTURE)
-    kg = check(config, shacl=False, history=True).kg
-    expected = example_answers(kg.store, load_examples(config.queries_dir))
+    checked = check(config, shacl=False, history=True)
+    expected = example_answers(checked.kg.store, load_examples(config.queries_dir))
     assert len(expected) >= 2
-    stopped = Ahead(kg, config.queries_dir)
+    stopped = Ahead(checked)
     stopped.stop.set()  # as if the workers forked at once: the thread stops before its first example
-    finished = Ahead(kg, config.queries_dir)
+    finished = Ahead(checked)
     finished.thread.join()  # as if the fork came late: the thread answered them all
     try:
         assert finished.asked == len(finished.examples)
         for ahead in (stopped, finished):
             assert ahead.answers() == expected
+            assert ahead.styled is not None and len(ahead.styled) == len(checked.evidence.references)
             dumped = ahead.dump()
             assert dumped is not None and dumped.stat().st_size > 0
             dumped.unlink()

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kb.graph.build import KnowledgeGraph
     from kb.load.evidence import Evidence
     from kb.site.answers import Answer
+    from kb.site.pages import StyledCitation
 
 __all__ = ["Rendered", "SiteError", "render_site"]
 
@@ -187,7 +188,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 data_done: Callable[[], None] = lambda: None,
                 before_fork: Callable[[], None] = lambda: None,
                 answers: Callable[[], Sequence[Answer]] | None = None,
-                dump_payload: Callable[[], bytes] | None = None) -> Rendered:
+                dump_payload: Callable[[], bytes] | None = None,
+                styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it, and
@@ -202,7 +204,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     before the workers fork (a thread must be done by then). ``answers`` are the example queries' answers for
     the SPARQL page, where they were found already (:mod:`kb.site.answers`; else they are found here, from the
     store, which only this process reads: a worker reading it would copy it); ``dump_payload`` is that page's
-    copy of ``data/kb.ttl.gz`` (:func:`kb.export.dumps.browser_deflate`; else made from the file).
+    copy of ``data/kb.ttl.gz`` (:func:`kb.export.dumps.browser_deflate`; else made from the file). ``styled`` are
+    the works' citations where they were formatted already (:func:`kb.site.cite.styled_citations`).
     """
     from kb.query.sparql import load_examples
     from kb.site import assets, living, overview
@@ -213,7 +216,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     from kb.site.reuse import render_key
     from kb.site.views import Resolver
 
-    res = Resolver(evidence, analysis, history)
+    res = Resolver(evidence, analysis, history, styled)
     site = overview.site_info(res)
     oxigraph = assets.oxigraph_scripts(node_modules or assets.find_node_modules())  # fail before any work
     templates = templates or TEMPLATES

@@ -42,13 +42,16 @@ import pickle
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.export.csljson import csl_item
 from kb.io.atomic import replace_cache_file
 from kb.io.procs import usable_cpus
 from kb.model import Reference
 from kb.site.pages import StyledCitation
+
+if TYPE_CHECKING:
+    from kb.load.evidence import Evidence
 
 STYLES = (("apa", "APA 7th edition", "apa"), ("vancouver", "Vancouver", "nlm-citation-sequence"))
 CSL_NS = "http://purl.org/net/xbiblio/csl"
@@ -233,6 +236,15 @@ def format_all(refs: Iterable[Reference], jobs: int | None = None,
             replace_cache_file(cache, pickle.dumps({digests[k]: v for k, v in out.items()},
                                                    protocol=pickle.HIGHEST_PROTOCOL))
     return out
+
+
+def styled_citations(evidence: Evidence) -> dict[str, tuple[StyledCitation, ...]]:
+    """Every work of ``evidence`` in every style (:func:`format_all`), cached under ``.kb-cache/`` unless the
+    parse cache is off. A large bibliography is formatted in forked processes: call this where no thread is
+    alive (``kb build`` does, before the thread that works ahead on the store starts)."""
+    config = evidence.config
+    return format_all(evidence.references,
+                      cache=config.store_cache_dir / "citations.pickle" if config.parse_cache else None)
 
 
 @functools.cache

@@ -44,7 +44,10 @@ DOWNGRADE_LABELS = {"risk_of_bias": "risk of bias", "inconsistency": "inconsiste
 class Resolver:
     """Paths, labels and links for everything the site shows."""
 
-    def __init__(self, evidence: Evidence, analysis: Analysis, history: History | None = None) -> None:
+    def __init__(self, evidence: Evidence, analysis: Analysis, history: History | None = None,
+                 styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> None:
+        if styled is not None:  # formatted already (kb.site.cite.styled_citations)
+            self.__dict__["styled"] = styled
         self.ev = evidence
         self.analysis = analysis
         self.history = history or History()
@@ -131,11 +134,9 @@ class Resolver:
     @cached_property
     def styled(self) -> dict[str, tuple[StyledCitation, ...]]:
         """Every work in APA 7 and Vancouver, formatted once (citeproc-py is slow: ~11 ms a work)."""
-        from kb.site.cite import format_all
+        from kb.site.cite import styled_citations
 
-        config = self.ev.config
-        return format_all(self.ev.references,
-                          cache=config.store_cache_dir / "citations.pickle" if config.parse_cache else None)
+        return styled_citations(self.ev)
 
     @cached_property
     def citations(self) -> dict[str, str]:
