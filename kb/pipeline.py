@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
-    from kb.export.data_folder import DataFolder, ExportCaches
+    from kb.export.data_folder import ExportCaches
+    from kb.export.dumps import Dumps
     from kb.export.void import Statistics
     from kb.graph.build import KnowledgeGraph
     from kb.graph.change import GraphChange
@@ -409,32 +410,42 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     their nanopublications and changed ones supersede theirs. ``ahead`` is work on the store begun in a
     thread (:class:`Ahead`).
     """
-    from kb.export.data_folder import analysis_files, browser_turtle, write_data_folder, write_void
-    from kb.site import Rendered
+    from kb.export.data_folder import analysis_files, browser_turtle, graph_dumps, write_data_folder, write_void
+    from kb.site import Background, Rendered
 
     dumps = Rendered([])
     caches = warm.exports if warm is not None else None
-    folders: list[DataFolder] = []
+    made: list[Dumps] = []
+    # With a site, a worker writes the graph dumps, from the store's unsorted dump the thread ahead took before
+    # the workers forked (in the worker, dump() finds the thread gone): the main process has the most to do.
+    background = Background(lambda: graph_dumps(checked.evidence, checked.kg, target / "data", caches,
+                                                ahead.dump() if ahead is not None else None)) if site else None
 
     def in_this_process() -> None:
         written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
                                     previous_nanopubs=previous_nanopubs, progress=progress, caches=caches,
-                                    elsewhere=site, dumped=ahead.dump() if ahead is not None else None)
-        folders.append(written)
+                                    elsewhere=site, dumped=None if site or ahead is None else ahead.dump())
         for name in written.names:  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
-        alongside(written.graph_change)
+        if background is not None:
+            graph, members = background.result()
+            if caches is not None and members is not None:
+                caches.dumps.update(members)  # the worker's memory ends with it
+        else:
+            assert written.dumps is not None
+            graph = written.dumps
+        made.append(graph)
+        alongside(graph.change)
 
     rendered = Rendered([])
     if site:
         from kb.site import render_site
 
         progress("rendering site")
-        # The dumps are written while the site's workers render pages (the data page and the
-        # SPARQL page, which need them, are rendered afterwards).
-        # The site's workers also write the files of data/ made from the analysis alone; VoID, which gives
-        # every file's size, once they are all there.
+        # data/ is written while the site's workers render pages (the data page and the SPARQL page, which
+        # need it, are rendered afterwards): the graph dumps and the files made from the analysis alone by
+        # workers, the rest here; VoID, which gives every file's size, once they are all there.
         rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
                                previous=previous, alongside=in_this_process, history=checked.history,
                                inputs=checked.inputs, verify_deps=verify_deps,
@@ -443,8 +454,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                                             ahead.statistics if ahead is not None else None),
                                before_fork=ahead.join if ahead is not None else lambda: None,
                                answers=ahead.answers if ahead is not None else None,
-                               dump_payload=lambda: browser_turtle(checked.evidence, folders[0].turtle, caches),
-                               styled=ahead.styled if ahead is not None else None)
+                               dump_payload=lambda: browser_turtle(checked.evidence, made[0].turtle, caches),
+                               styled=ahead.styled if ahead is not None else None, background=background)
         dumps.fingerprints["data/void.ttl"] = "dump"
         dumps.written.append("data/void.ttl")
     else:

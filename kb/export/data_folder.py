@@ -16,9 +16,9 @@ from typing import Any
 
 from kb.analyse.analysis import Analysis
 from kb.checks.scope import Inputs
+from kb.export.dumps import Dumps
 from kb.export.void import Statistics
 from kb.graph.build import KnowledgeGraph
-from kb.graph.change import GraphChange
 from kb.load.evidence import Evidence
 
 # Written by every build, never reused from a previous one (the site's manifest marks them "dump").
@@ -27,13 +27,11 @@ GRAPH_DUMPS = ("kb.nt.gz", "kb.ttl.gz", "kb.jsonld.gz")
 
 @dataclass(frozen=True)
 class DataFolder:
-    """What :func:`write_data_folder` wrote: the files' names (relative to ``data``), how the graph
-    changed since the last build's dumps (:class:`kb.graph.change.GraphChange`), and ``kb.ttl.gz``'s gzip
-    members (:func:`kb.export.dumps.browser_deflate` makes the SPARQL page's copy from them)."""
+    """What :func:`write_data_folder` wrote: the files' names (relative to ``data``), and the graph dumps
+    (:class:`kb.export.dumps.Dumps`: how the graph changed, ``kb.ttl.gz``'s members) where it wrote them."""
 
     names: list[str]
-    graph_change: GraphChange
-    turtle: tuple[bytes, ...] = ()
+    dumps: Dumps | None
 
 
 @dataclass
@@ -57,11 +55,11 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
     keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
     keep and changed ones supersede. With ``elsewhere``, the :func:`analysis_files` and ``void.ttl`` (which
-    describes them) are left to the caller. ``dumped`` is the store's unsorted dump where a thread took it
-    already (:func:`kb.export.rdf.dump_unsorted`).
+    describes them) and the graph dumps (:func:`graph_dumps`) are left to the caller, though listed. ``dumped``
+    is the store's unsorted dump where a thread took it already (:func:`kb.export.rdf.dump_unsorted`).
     """
     from kb.export.csljson import csljson_bytes
-    from kb.export.dumps import MemberCache, compress_runs, write_graph_dumps
+    from kb.export.dumps import MemberCache, compress_runs
     from kb.export.fhir import fhir_bundle_chunks
     from kb.export.fhir_cache import fhir_bundle_cached
     from kb.export.fragments import Fragments, by_context
@@ -92,10 +90,8 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
         return compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir")
 
     progress("writing data dumps")
-    # The graph dumps are written in chunks, reused from the last build where unchanged (kb.export.dumps).
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
-    kept_chunks = MemberCache(cache_dir / "dumps", caches.dumps if caches is not None else None)
-    dumps = write_graph_dumps(graph, data, kept_chunks, dumped)
+    dumps = None if elsewhere else graph_dumps(evidence, graph, data, caches, dumped)[0]
     grown = {**({} if elsewhere else analysis_files(analysis, cache_dir)),
              "references.bib.gz": evidence.config.references_path.read_bytes,
              "references.json.gz": lambda: csljson_bytes(evidence.references),
@@ -115,9 +111,22 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
         (data / name).parent.mkdir(parents=True, exist_ok=True)
         (data / name).write_bytes(payload)
     if elsewhere:
-        return DataFolder([*GRAPH_DUMPS, *small], dumps.change, dumps.turtle)
+        return DataFolder([*GRAPH_DUMPS, *small], None)
     write_void(evidence, graph, data)
-    return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], dumps.change, dumps.turtle)
+    return DataFolder([*GRAPH_DUMPS, *small, "void.ttl"], dumps)
+
+
+def graph_dumps(evidence: Evidence, graph: KnowledgeGraph, data: Path, caches: ExportCaches | None,
+                dumped: Path | None = None) -> tuple[Dumps, dict[str, Any] | None]:
+    """``kb.nt.gz``, ``kb.ttl.gz`` and ``kb.jsonld.gz`` (:func:`kb.export.dumps.write_graph_dumps`), in chunks
+    reused from the last build where unchanged, kept under ``.kb-cache/dumps/``; with ``caches``, also this
+    build's chunks for the caller to keep in memory (another process may write the dumps: ``kb build`` has a
+    site worker do it, from the store's unsorted dump taken before the workers forked)."""
+    from kb.export.dumps import MemberCache, write_graph_dumps
+
+    data.mkdir(parents=True, exist_ok=True)
+    members = MemberCache(evidence.config.store_cache_dir / "dumps", caches.dumps if caches is not None else None)
+    return write_graph_dumps(graph, data, members, dumped), members.new if caches is not None else None
 
 
 def analysis_files(analysis: Analysis, cache_dir: Path | None) -> dict[str, Callable[[], bytes]]:

@@ -125,10 +125,10 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
             out.files[f"data/{name}"] = make()
 
     return {
-        "_data": data,  # first, so that these files are there long before the main process needs them (VoID)
-        # then the overview pages and scripts: built whole in every build, the longest groups after an edit
+        # the overview pages and scripts: built whole in every build, the longest groups after an edit
         "overview": _overview,
         "scripts": _scripts,
+        "_data": data,  # data/'s files made from the analysis (VoID, which gives their sizes, comes after)
         "claims": claims,
         "concepts": lambda job, out: context.concept_pages(job.res, out),
         "map-population": maps("population"),
@@ -189,7 +189,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 before_fork: Callable[[], None] = lambda: None,
                 answers: Callable[[], Sequence[Answer]] | None = None,
                 dump_payload: Callable[[], bytes] | None = None,
-                styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> Rendered:
+                styled: dict[str, tuple[StyledCitation, ...]] | None = None,
+                background: Background | None = None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it, and
@@ -206,6 +207,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     store, which only this process reads: a worker reading it would copy it); ``dump_payload`` is that page's
     copy of ``data/kb.ttl.gz`` (:func:`kb.export.dumps.browser_deflate`; else made from the file). ``styled`` are
     the works' citations where they were formatted already (:func:`kb.site.cite.styled_citations`).
+    ``background`` is work a worker begins before the pages (:class:`Background`).
     """
     from kb.query.sparql import load_examples
     from kb.site import assets, living, overview
@@ -253,7 +255,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
             dump.append(script.result())
 
     before_fork()
-    parts = _run(job, workers, in_this_process)
+    parts = _run(job, workers, in_this_process, background)
     data_done()
 
     progress("rendering the data and what's-new pages")
@@ -312,8 +314,29 @@ def _flush(job: _Job, writer: Any, out: Any) -> list[TableRef]:
     return tables
 
 
+@dataclass
+class Background:
+    """Work for a site worker that needs none of the pages (``kb build``'s graph dumps), begun before the
+    groups; :meth:`result` waits for it, for the main process's own work that needs it."""
+
+    work: Callable[[], Any]
+    _result: Callable[[], Any] | None = None
+
+    def result(self) -> Any:
+        if self._result is None:  # no workers: done here, when first asked for
+            value = self.work()
+            self._result = lambda: value
+        return self._result()
+
+
 _JOB: _Job | None = None  # set in the parent just before the workers fork
 _TAKEN: Any = None  # one flag per group, shared with the workers: set by whoever renders it (_claim)
+_BACKGROUND: Background | None = None
+
+
+def _background() -> Any:
+    assert _BACKGROUND is not None
+    return _BACKGROUND.work()
 
 
 def _render_group(name: str) -> _Part:
@@ -350,16 +373,17 @@ def _rendered(part: _Part | None) -> _Part:
     return part
 
 
-def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
+def _run(job: _Job, workers: int, alongside: Callable[[], None], background: Background | None = None) -> list[_Part]:
     """Render the groups, in ``workers`` forked processes if more than one; parts in group order.
 
     ``alongside`` runs here once the workers have forked (never before: no thread may be alive
     at a fork). Then this process renders the groups no worker has begun, the last (cheapest) first, rather
-    than wait: whoever renders a group, its part is the same.
+    than wait: whoever renders a group, its part is the same. ``background`` is begun by a worker before the
+    groups.
     """
-    global _JOB, _TAKEN
+    global _JOB, _TAKEN, _BACKGROUND
     names = list(_groups())
-    _JOB = job
+    _JOB, _BACKGROUND = job, background
     try:
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             parts = [_render_group(name) for name in names]
@@ -369,6 +393,8 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
         _TAKEN = context.Array("b", len(names))
         # frozen: the collector must not touch (and so copy) the parent's objects in the workers
         with frozen(), context.Pool(workers, initializer=quiet_worker) as pool:
+            if background is not None:
+                background._result = pool.apply_async(_background).get
             pending = pool.map_async(_render_claimed, range(len(names)), chunksize=1)
             # Workers leave once the groups are rendered, not when this process is done with its own
             # work: an idle worker still holds its copy of the parent's pages (~1 GB at 50,000 claims).
@@ -383,4 +409,4 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None]) -> list[_Part]:
             theirs = pending.get()
             return [mine[i] if i in mine else _rendered(theirs[i]) for i in range(len(names))]
     finally:
-        _JOB = _TAKEN = None
+        _JOB = _TAKEN = _BACKGROUND = None
