@@ -188,7 +188,7 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
     build(config)
     query_store(config)
     written = sorted(re.sub(r"[0-9a-f]{16,}", "<hash>", p.name) for p in (tmp_path / "cache").iterdir())
-    assert written == ["by-context", "citations.pickle", "dumps", "evidence-index.json", "fhir", "members", "nanopubs",
+    assert written == ["browser", "by-context", "citations.pickle", "dumps", "evidence-index.json", "fhir", "members", "nanopubs",
                        "parsed", "refdata", "shacl-clean.json", "shacl-index.json", "site-<hash>.deps.pickle",
                        "site-<hash>.json", "store-<hash>"]
     text = DOC.read_text(encoding="utf-8")
@@ -196,5 +196,6 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
                  "`site-<hash of the output folder>.json`", "`site-<hash of the output folder>.deps.pickle`",
                  "`by-context/<key>.pickle`", "`dumps/{nt,ttl,jsonld}.pickle`",
                  "`fhir/<key>.pickle`", "`nanopubs/<key>.pickle`", "`shacl-clean.json`", "`shacl-index.json`",
-                 "`members/{fhir,trig}.pickle`", "`refdata/<key>.pickle`"):
+                 "`members/{fhir,trig,claims-csv,graphml}.pickle`", "`refdata/<key>.pickle`",
+                 "`browser/deflate.pickle`"):
         assert name in text, name

@@ -166,7 +166,7 @@ def test_the_cold_builds_memory_counts_every_process_of_the_tree_at_once() -> No
               "def hold(_):\n"
               "    block = bytearray(40 * 2**20)\n"
               "    for i in range(0, len(block), 4096): block[i] = 1\n"
-              "    time.sleep(2.5)\n"
+              "    time.sleep(5)  # several of the sampler's 1 s ticks, even on a loaded machine\n"
               "if __name__ == '__main__':\n"
               "    held = bytearray(60 * 2**20)\n"
               "    for i in range(0, len(held), 4096): held[i] = 1\n"
