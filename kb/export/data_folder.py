@@ -50,7 +50,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
                       inputs: Inputs | None, previous_nanopubs: Path | None, caches: ExportCaches | None,
                       progress: Callable[[str], None], elsewhere: bool = False,
                       dumped: Path | None = None) -> DataFolder:
-    """Write every file of ``data/``; return their names (relative to ``data``) and the graph's change.
+    """Write every file of ``data/``; return their names (relative to ``data``) and the graph dumps it wrote.
 
     ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
     keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
