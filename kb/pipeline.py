@@ -356,8 +356,8 @@ def site_folder(config: Config) -> Path:
 
 
 def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder: Path, progress: Progress,
-                    site: bool, jobs: int | None, warm: Warm | None,
-                    verify_deps: bool = False, ahead: Ahead | None = None) -> tuple[Rendered, Path]:
+                    site: bool, jobs: int | None, warm: Warm | None, verify_deps: bool,
+                    ahead: Ahead) -> tuple[Rendered, Path]:
     """Under the folder's lock: clean a crashed build's leftovers, render into a staging folder, swap it in."""
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
@@ -368,12 +368,12 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
         staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
         manifest = manifest_path(config.store_cache_dir, config.out_dir)
         previous_nanopubs = folder / "data" / "nanopubs.trig.gz"  # read before the swap replaces it
-        rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, jobs=jobs, warm=warm,
+        rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, ahead=ahead, jobs=jobs,
+                                 warm=warm,
                                  previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
                                  alongside=lambda change: _persist_store(config, checked, progress, change)
-                                 if warm is None or warm.persist_store else None, verify_deps=verify_deps,
-                                 ahead=ahead)
+                                 if warm is None or warm.persist_store else None, verify_deps=verify_deps)
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         how = replace_dir(staging, folder)
         progress(f"swapped the new site in ({how})")
@@ -397,11 +397,11 @@ def _size(folder: Path) -> int:
     return total
 
 
-def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress,
+def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress, ahead: Ahead,
                   jobs: int | None = None, previous: Previous | None = None,
                   alongside: Callable[[GraphChange], None] = lambda _: None,
                   previous_nanopubs: Path | None = None,
-                  warm: Warm | None = None, verify_deps: bool = False, ahead: Ahead | None = None) -> Rendered:
+                  warm: Warm | None = None, verify_deps: bool = False) -> Rendered:
     """Write the data dumps (:mod:`kb.export.data_folder`) and, with ``site``, the rendered pages into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site, with how the graph
@@ -419,12 +419,12 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     # With a site, a worker writes the graph dumps, from the store's unsorted dump the thread ahead took before
     # the workers forked (in the worker, dump() finds the thread gone): the main process has the most to do.
     background = Background(lambda: graph_dumps(checked.evidence, checked.kg, target / "data", caches,
-                                                ahead.dump() if ahead is not None else None)) if site else None
+                                                ahead.dump())) if site else None
 
     def in_this_process() -> None:
         written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
                                     previous_nanopubs=previous_nanopubs, progress=progress, caches=caches,
-                                    elsewhere=site, dumped=None if site or ahead is None else ahead.dump())
+                                    elsewhere=site, dumped=None if site else ahead.dump())
         for name in written.names:  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")
@@ -451,11 +451,10 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                inputs=checked.inputs, verify_deps=verify_deps,
                                data_files=analysis_files(analysis, checked.evidence.config.store_cache_dir),
                                data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
-                                                            ahead.statistics if ahead is not None else None),
-                               before_fork=ahead.join if ahead is not None else lambda: None,
-                               answers=ahead.answers if ahead is not None else None,
+                                                            ahead.statistics),
+                               before_fork=ahead.join, answers=ahead.answers,
                                dump_payload=lambda: browser_turtle(checked.evidence, made[0].turtle, caches),
-                               styled=ahead.styled if ahead is not None else None, background=background)
+                               styled=ahead.styled, background=background)
         dumps.fingerprints["data/void.ttl"] = "dump"
         dumps.written.append("data/void.ttl")
     else:
