@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from kb.ids import BIDI_CONTROLS, CONTROL_CHARS
+from kb.ids import BIDI_CONTROLS, CONTROL_CHARS, iri_error
 
 DEFAULT_BASE_IRI = "https://w3id.org/peer-support-kb/"
 ONTOLOGY_NS = "https://w3id.org/peer-support-kb/ontology#"
@@ -104,11 +104,17 @@ def load_config(evidence_dir: Path | str = "evidence", **overrides: object) -> C
     base = str(settings.get("base_iri", DEFAULT_BASE_IRI))
     if not base.endswith(("/", "#")):
         base += "/"
-    if not re.match(r"^https?://[^\s<>\"{}|\\^`]+$", base):
+    if not re.match(r"^https?://[^\s<>\"{}|\\^`]+$", base) or iri_error(base + "x"):
         where = f"{toml_path}{_line_of(toml_path, 'base_iri')}"
         raise ConfigError(f"{where}: config-type [base_iri] base_iri '{base}' is not an http(s) IRI; expected an "
                           "IRI such as https://w3id.org/peer-support-kb/")
     settings["base_iri"] = base
+    licence = settings.get("data_licence_url")
+    if isinstance(licence, str) and (not re.match(r"^https?://", licence) or iri_error(licence)):
+        where = f"{toml_path}{_line_of(toml_path, 'data_licence_url')}"
+        raise ConfigError(f"{where}: config-type [data_licence_url] data_licence_url '{licence}' is not an http(s) "
+                          f"IRI ({iri_error(licence) or 'no http:// or https://'}); expected an IRI such as "
+                          "https://creativecommons.org/licenses/by/4.0/")
     config = Config(evidence_dir=evidence_dir, **settings)  # type: ignore[arg-type]
     for name in ("out_dir", "cache_dir"):  # library callers may pass plain strings
         if isinstance(overrides.get(name), str):

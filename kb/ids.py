@@ -23,3 +23,37 @@ SCHEMES = ("population", "setting", "delivery", "perspective", "finding_type", "
 # The claim facets a map can use as rows, with the claim field that holds each.
 FACETS = ("population", "setting", "delivery", "perspective")
 NOT_STATED = "not_stated"
+
+
+# What a URL may keep as written when it becomes an IRI; anything else is percent-encoded. Brackets are
+# tried both ways: as written they are valid only around an IPv6 host (https://[::1]/), and elsewhere encoded.
+URL_SAFE = ":/?#@!$&'()*+,;=%-._~"
+
+
+def web_iri(url: str) -> str | None:
+    """A BibTeX ``url`` as the IRI the graph holds, or None where it is no http(s) address an IRI can hold.
+
+    Oxigraph's own parser is the judge: a URL it refuses (``a[1]`` in a path, ``%zz``, a second ``#``) once
+    stopped every build with its SyntaxError. The site still shows such a URL as text; the check warns.
+    """
+    from urllib.parse import quote
+
+    url = url.strip()
+    if not re.match(r"^https?://", url, re.IGNORECASE) or any(c.isspace() for c in url):
+        return None
+    for safe in (URL_SAFE + "[]", URL_SAFE):
+        iri = quote(url, safe=safe)
+        if iri_error(iri) is None:
+            return iri
+    return None
+
+
+def iri_error(iri: str) -> str | None:
+    """Why Oxigraph's parser refuses ``iri`` ("Invalid IRI percent encoding '%zz'"), or None if it takes it."""
+    import pyoxigraph as ox  # lazily: kb --help imports this module
+
+    try:
+        ox.NamedNode(iri)
+    except ValueError as exc:
+        return str(exc)
+    return None

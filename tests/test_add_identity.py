@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from kb.cli import main
 from kb.config import load_config
 from kb.edit.add import AddOptions, AddResult, run_add
+from kb.namespaces import PSK
 from kb.pipeline import check
 from tests.conftest import ROOT, tree_digest
 
@@ -335,6 +336,24 @@ def test_item14_nbsp_in_a_field_name_is_reported_on_its_own_line(evidence_copy: 
     assert result.exit_code == 1
     assert (f"{source}:6:3: bib-bad-field-name [funding_text\\xa01] field name 'funding_text\\xa01' has characters "
             "BibTeX does not allow; expected letters, digits and _ + : . -") in result.stderr
+
+
+def test_a_url_no_iri_can_hold_is_warned_about_and_left_out_of_the_graph(evidence_copy: Path, tmp_path: Path) -> None:
+    """Oxigraph refuses 'a%zz' as an IRI: it once stopped every build with a SyntaxError traceback. Brackets in a
+    path are encoded instead (a[1] → a%5B1%5D), as a browser sends them."""
+    source = tmp_path / "u.bib"
+    source.write_text(article("bad2020", "T", "A, B", 2020, "  url = {https://example.org/a%zz},\n")
+                      + article("brackets2020", "U", "A, B", 2020, "  url = {https://example.org/list?a[1]=2},\n"))
+    result = cli("add", "--evidence", str(evidence_copy), str(source))
+    assert result.exit_code == 0, result.stderr
+    assert (f"{source}:6:3: bib-unsafe-url (warning) [url] url 'https://example.org/a%zz' is not a valid IRI (Invalid "
+            "IRI percent encoding '%zz'): the graph and its dumps leave it out") in result.stderr
+    assert "brackets2020" not in result.stderr.split("bib-unsafe-url")[-1].split("\n")[0]
+    query = ("PREFIX psk: <" + PSK + "> SELECT ?key ?url WHERE { ?w psk:citekey ?key ; <https://schema.org/url> ?url "
+             "FILTER(?key IN ('bad2020', 'brackets2020')) }")
+    answered = cli("query", "--evidence", str(evidence_copy), "--format", "csv", query)
+    assert answered.exit_code == 0, answered.stderr
+    assert answered.stdout.splitlines()[1:] == ["brackets2020,https://example.org/list?a%5B1%5D=2"]
 
 
 def test_item16_a_javascript_url_is_warned_about_with_field_and_line(evidence_copy: Path, tmp_path: Path) -> None:

@@ -401,6 +401,11 @@ def test_item15_other_syntax_errors_list_tokens_not_character_classes() -> None:
     ("base_iri = 5\n", "kb.toml:1:12: config-type [base_iri] base_iri = 5; expected a quoted string"),
     ("title = [1]\n", "kb.toml:1:9: config-type [title] title = [1]; expected a quoted string"),
     ('base_iri = "not an iri"\n', "kb.toml:1:12: config-type [base_iri] base_iri 'not an iri/' is not an http(s) IRI"),
+    ('base_iri = "https://example.org/a[1]/"\n',
+     "kb.toml:1:12: config-type [base_iri] base_iri 'https://example.org/a[1]/' is not an http(s) IRI"),
+    ('data_licence_url = "https://example.org/a%zz"\n', "kb.toml:1:20: config-type [data_licence_url] data_licence_url "
+                                                         "'https://example.org/a%zz' is not an http(s) IRI (Invalid IRI "
+                                                         "percent encoding '%zz')"),
     ("max_file_bytes = -1\n", "kb.toml:1:18: config-type [max_file_bytes] max_file_bytes = -1; expected a whole "
                               "number above 0"),
 ])

@@ -10,11 +10,12 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from kb.bibtex.display import latex_to_text
 from kb.bibtex.parse import RawBlock
 from kb.bibtex.values import MacroTable, Value, evaluate, normalise_doi, parse_persons
-from kb.ids import CITEKEY_RE
+from kb.ids import CITEKEY_RE, URL_SAFE, iri_error, web_iri
 from kb.problems import Problem, Severity, did_you_mean, error, warning
 
 BIBTEX_TYPES = frozenset({
@@ -196,6 +197,13 @@ def _check_display(record: EntryRecord, name: str, value: Value) -> None:
                            "and never links it", name, warn=True,
                            expected="an http:// or https:// address without spaces",
                            hint="correct it, or delete the field (a DOI goes in the doi field)")
+        elif web_iri(url) is None:
+            shown = url.encode("unicode_escape").decode("ascii")[:80]
+            reason = iri_error(quote(url, safe=URL_SAFE)) or "not a valid IRI"
+            record.problem("bib-unsafe-url", f"url '{shown}' is not a valid IRI ({reason}): the graph and its "
+                           "dumps leave it out", name, warn=True,
+                           expected="an address as RFC 3987 allows it (a '%' followed by two hex digits, one '#')",
+                           hint="correct it, or delete the field")
 
 
 def _check_value(record: EntryRecord, name: str, value: Value, max_field_chars: int) -> None:

@@ -23,6 +23,7 @@ import pyoxigraph as ox
 from kb.graph.counts import Tallies
 from kb.graph.iris import Minter, slug
 from kb.graph.shipped import schema_bytes
+from kb.ids import web_iri
 from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Person, Reference
 from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, OWL, PICO, PROV, PSK, RDF, SCHEMA, SKOS, XSD
@@ -48,7 +49,6 @@ BIBO_TYPES = {
 }
 _YEAR = re.compile(r"^\d{4}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_IRI_SAFE = ":/?#[]@!$&'()*+,;=%-._~"  # anything else in a URL is percent-encoded before it becomes an IRI
 _PAGES = re.compile(r"^\s*(\S+?)\s*-+\s*(\S+)\s*$")
 
 
@@ -189,9 +189,9 @@ class _Builder:
         for field_name in ("publisher", "institution", "organization", "school"):
             if ref.get(field_name):
                 self.add(work, DCTERMS + "publisher", text(display(ref.get(field_name))))  # type: ignore[operator]
-        url = ref.get("url")
-        if url.startswith(("http://", "https://")) and " " not in url:  # other schemes never become links
-            self.iri(work, SCHEMA + "url", quote(url, safe=_IRI_SAFE))
+        url = web_iri(ref.get("url"))  # other schemes, and what no IRI can hold, never become links
+        if url is not None:
+            self.iri(work, SCHEMA + "url", url)
         if _DATE.match(ref.get("urldate")):
             self.add(work, PSK + "accessed", typed(ref.get("urldate"), "date"))
         if ref.doi:
