@@ -146,6 +146,19 @@ def test_streamed_dumps_equal_the_in_memory_ones(fixture_checked, tmp_path) -> N
 
 
 
+def test_the_graph_holds_only_what_a_strict_parser_accepts(fixture_checked) -> None:
+    """The builder's text is loaded leniently (IRIs not validated again, for speed): its dump must still be
+    N-Triples that a strict parser reads whole."""
+    import pyoxigraph as ox
+
+    from kb.export.rdf import ntriples_bytes
+
+    kg = fixture_checked.graph
+    strict = ox.Store()
+    strict.load(ntriples_bytes(kg), format=ox.RdfFormat.N_TRIPLES)
+    assert len(strict) == len(kg.store)
+
+
 def test_gzipped_dumps_unpack_to_the_same_bytes_and_are_deterministic(fixture_checked, tmp_path) -> None:
     """The site's data/ holds the dumps gzipped: the same bytes once unpacked, and the same file every time."""
     import gzip
