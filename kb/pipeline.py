@@ -28,7 +28,7 @@ from kb.io.procs import frozen
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
-from kb.problems import Report
+from kb.problems import Problem, Report
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from kb.export.void import Statistics
     from kb.graph.build import KnowledgeGraph
     from kb.graph.change import GraphChange
+    from kb.graph.memo import GraphMemo
     from kb.query.sparql import ExampleQuery
     from kb.site import Rendered
     from kb.site.answers import Answer
@@ -141,10 +142,17 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         # references.bib"; the one problem that says why is the whole report
         return Checked(evidence, None, report)
     with frozen():  # the records live as long as the command
-        report.extend(check_evidence(evidence))
-        report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
+        crossfile: list[Problem] = []
+
+        def on_records() -> None:  # while the graph's last batches are parsed: the records are all this needs
+            crossfile.extend(check_evidence(evidence))
+            if meanwhile is not None:
+                meanwhile(evidence)
+
         progress("building graph")
-        graph = build_graph(evidence, meanwhile=(lambda: meanwhile(evidence)) if meanwhile is not None else None)
+        graph = build_graph(evidence, meanwhile=on_records, memo=_graph_memo(config, evidence, stable))
+        report.extend(crossfile)
+        report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
         progress(f"graph has {len(graph)} triples")
         if shacl:
             report.extend(shacl_problems(evidence, graph, report.problems, stable, shacl_engine, progress))
@@ -153,6 +161,18 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             progress("comparing releases")
             checked.history = release_history(checked)
         return checked
+
+
+def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None) -> GraphMemo | None:
+    """The claim files' text kept from the last build (:mod:`kb.graph.memo`), where the files' digests can be
+    trusted (read before and after loading, the same) and caches are on."""
+    from kb.checks.scope import code_digest
+    from kb.graph.memo import GraphMemo
+
+    if stable is None or not config.parse_cache:
+        return None
+    return GraphMemo(config.store_cache_dir / "graph", f"{code_digest()}\n{config.base_iri}", stable.claim_files,
+                     evidence)
 
 
 def release_history(checked: Checked) -> History:

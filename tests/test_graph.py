@@ -189,6 +189,63 @@ def test_the_graph_loaded_in_batches_is_the_graph_loaded_at_once(monkeypatch) ->
     assert list(graph_build.build_graph(evidence).store) == whole and len(whole) > 1000
 
 
+def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_same_order(tmp_path, monkeypatch) -> None:
+    """The claim files' N-Triples are kept between builds (kb.graph.memo): a build from the kept text is the store
+    written afresh, quad for quad and in its order (the store iterates in the order it was given); an edited
+    claim file, or a cited work that leaves references.bib, is written afresh, and stale entries are pruned."""
+    import shutil
+
+    from kb.checks.scope import inputs
+    from kb.graph import build as graph_build
+    from kb.load.evidence import load_evidence
+    from kb.pipeline import _graph_memo
+
+    evidence_dir = tmp_path / "evidence"
+    shutil.copytree(REAL, evidence_dir)
+    config = load_config(evidence_dir)
+    calls: list[str] = []
+    real_claim = graph_build._Builder.claim
+
+    def counted(self, claim) -> None:
+        calls.append(claim.id)
+        real_claim(self, claim)
+
+    monkeypatch.setattr(graph_build._Builder, "claim", counted)
+
+    def built() -> tuple[list, list]:
+        calls.clear()
+        evidence, _ = load_evidence(config)
+        memo = _graph_memo(config, evidence, inputs(config))
+        store = list(graph_build.build_graph(evidence, memo=memo).store)
+        return store, list(calls)
+
+    evidence, _ = load_evidence(config)
+    afresh = list(graph_build.build_graph(evidence).store)
+    first, written = built()
+    assert first == afresh and len(written) == len(evidence.claims)
+    again, written = built()
+    assert again == afresh and written == []
+    assert len(list((config.store_cache_dir / "graph").iterdir())) == 1
+
+    claims = evidence_dir / "claims" / "shalaby2020peer.yaml"
+    claims.write_text(claims.read_text(encoding="utf-8").replace("Peer support", "Peer-support", 1), encoding="utf-8")
+    evidence, _ = load_evidence(config)
+    edited, written = built()
+    assert edited == list(graph_build.build_graph(evidence).store) and len(written) == len(evidence.claims)
+    assert len(list((config.store_cache_dir / "graph").iterdir())) == 1, "the stale entry is pruned"
+
+    bib = evidence_dir / "references.bib"
+    text = bib.read_text(encoding="utf-8")
+    cited = next(key for claim in evidence.claims for key in claim.cites if f"{{{key}," in text)
+    start = text.index(f"{{{cited},")
+    start, end = text.rindex("@", 0, start), text.find("\n@", start)
+    bib.write_text(text[:start] + (text[end + 1:] if end != -1 else ""), encoding="utf-8")
+    evidence, _ = load_evidence(config)
+    assert cited not in evidence.references_by_key
+    unlinked, written = built()
+    assert unlinked == list(graph_build.build_graph(evidence).store) and len(written) == len(evidence.claims)
+
+
 def test_a_batch_the_loader_thread_cannot_load_fails_the_build_and_leaves_no_thread(monkeypatch) -> None:
     """Batches are loaded by a thread of their own while the next ones are written: what it raises is
     raised by build_graph, and no thread outlives it (the build forks workers afterwards)."""
@@ -205,7 +262,7 @@ def test_a_batch_the_loader_thread_cannot_load_fails_the_build_and_leaves_no_thr
 
     def broken(self, claim) -> None:
         real_claim(self, claim)
-        self.lines.append("<not an IRI at all\n")
+        self.lines.append("not N-Triples at all .\n")  # (the lenient parser would take "<an unclosed IRI")
 
     monkeypatch.setattr(graph_build, "LOAD_BATCH", 5)
     monkeypatch.setattr(graph_build._Builder, "claim", broken)

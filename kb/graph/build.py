@@ -22,6 +22,7 @@ import pyoxigraph as ox
 
 from kb.graph.counts import Tallies
 from kb.graph.iris import Minter, slug
+from kb.graph.memo import GraphMemo, Written
 from kb.graph.shipped import schema_bytes
 from kb.ids import web_iri
 from kb.load.evidence import Evidence
@@ -85,9 +86,11 @@ def typed(value: object, datatype: str) -> str:
 class _Loader:
     """Bulk-loads batches of N-Triples into the store in a thread of its own, one after the other, in the
     order they were put: the same store as loading them in turn here, while the records' next
-    triples are written (at 10k/50k the graph stage was 11 s, 7 of them the loads). At most one batch
-    waits, so memory stays that of two batches. :meth:`finish` waits for the last one and raises what
-    the thread raised; no thread is left when it returns (the build forks workers later).
+    triples are written (at 10k/50k the graph stage was 11 s, 7 of them the loads). The queue has no bound:
+    text written here comes slower than the thread parses it, and text kept from the last build
+    (:mod:`kb.graph.memo`) is queued whole, so that this thread goes on to the records' own work (``meanwhile``)
+    rather than wait for the parser (at 10k/50k up to ~320 MB queued at once). :meth:`finish` waits for the last
+    batch and raises what the thread raised; no thread is left when it returns (the build forks workers later).
 
     ``load(lenient=True)``, not ``bulk_load``: into a store in memory it parses the 2.2M triples of 10k/50k in
     3.7–4.0 s against bulk_load's 6.0–6.5 s (measured side by side). Lenient skips validating IRIs again: this
@@ -96,7 +99,7 @@ class _Loader:
 
     def __init__(self, store: ox.Store) -> None:
         self.store = store
-        self.batches: queue.Queue[bytes | None] = queue.Queue(maxsize=1)
+        self.batches: queue.Queue[bytes | None] = queue.Queue()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="kb-graph-loader", daemon=True)
         self.thread.start()
@@ -129,20 +132,22 @@ class _Builder:
         self.store = store
         self.loader = _Loader(store)
         self.lines: list[str] = []
+        self.kept: list[bytes] = []  # text of whole claim files, from the memo or just written (claim_file)
+        self.kept_triples = 0
         self.locations: dict[str, tuple[str, int]] = {}
         self.tallies = Tallies()  # whole-graph counts, gathered as the claims are written
 
     def load(self, at_least: int = 0) -> None:
-        """Bulk-load the lines written so far into the store once there are ``at_least`` of them.
+        """Load the lines written so far into the store once there are ``at_least`` of them.
 
         In batches, in order, between records: the whole text at once was held three times (lines,
         joined, encoded) beside the loader's own buffers (+1.4 GB at 10k/50k). The KB mints no
         blank nodes, so cutting the text between lines changes nothing. A batch is loaded by
         :class:`_Loader`'s thread while the next one is written (pyoxigraph parses without the GIL).
         """
-        if self.lines and len(self.lines) >= at_least:
-            self.loader.put("".join(self.lines).encode("utf-8"))
-            self.lines = []
+        if (self.lines or self.kept) and len(self.lines) + self.kept_triples >= at_least:
+            self.loader.put(b"".join([*self.kept, "".join(self.lines).encode("utf-8")]))
+            self.lines, self.kept, self.kept_triples = [], [], 0
 
     def add(self, s: str, p: str, o: str) -> None:
         self.lines.append(f"<{s}> <{p}> {o} .\n")
@@ -271,9 +276,37 @@ class _Builder:
         self.iri(subject, prop, target)
         return target
 
+    def claim_file(self, path: str, claims: list[Claim], memo: GraphMemo | None) -> None:
+        """The claims of one file: their text from ``memo`` where it was kept, else written and kept."""
+        for claim in claims:
+            self.locations[self.mint.claim(claim.id)] = (claim.path, claim.line)
+        name = memo.key(path, claims) if memo is not None else None
+        written = memo.get(name) if memo is not None and name is not None else None
+        if written is None:
+            lines, tallies = self.lines, self.tallies
+            self.lines, self.tallies = [], Tallies()
+            try:
+                for claim in claims:
+                    self.claim(claim)
+                written = Written("".join(self.lines).encode("utf-8"), len(self.lines),
+                                  frozenset(self.tallies.cites), frozenset(self.tallies.directions),
+                                  tuple(self.tallies.grades))
+            finally:
+                self.lines, self.tallies = lines, tallies
+            if memo is not None and name is not None:
+                memo.put(name, written)
+        if self.lines:  # the lines before this file's go before it: the store iterates in the order it was given
+            self.kept.append("".join(self.lines).encode("utf-8"))
+            self.kept_triples += len(self.lines)
+            self.lines = []
+        self.kept.append(written.text)
+        self.kept_triples += written.triples
+        self.tallies.cites |= written.cites
+        self.tallies.directions |= written.directions
+        self.tallies.grades += written.grades
+
     def claim(self, claim: Claim) -> None:
         iri = self.mint.claim(claim.id)
-        self.locations[iri] = (claim.path, claim.line)
         self.iri(iri, RDF + "type", PSK + "Claim")
         self.iri(iri, RDF + "type", SCHEMA + "Claim")
         self.add(iri, DCTERMS + "identifier", text(claim.id))
@@ -383,11 +416,12 @@ def ontology_quads() -> Iterator[ox.Quad]:
 
 
 def build_graph(evidence: Evidence, display: object | None = None,
-                meanwhile: Callable[[], None] | None = None) -> KnowledgeGraph:
+                meanwhile: Callable[[], None] | None = None, memo: GraphMemo | None = None) -> KnowledgeGraph:
     """Every record, the vocabularies, the tallies (:mod:`kb.graph.counts`) and the ontology as one store.
 
     ``meanwhile`` runs once every triple is written, while the loader's thread parses the last batches
     (~3 s at 10k/50k in which this thread would only wait): work that needs the records, not the store.
+    ``memo`` keeps each claim file's text between builds (:mod:`kb.graph.memo`).
     """
     if display is None:
         from kb.bibtex.load import latex_to_text
@@ -401,8 +435,11 @@ def build_graph(evidence: Evidence, display: object | None = None,
             builder.load(at_least=LOAD_BATCH)
         builder.citations()
         builder.inclusions()
+        by_file: dict[str, list[Claim]] = {}
         for claim in evidence.claims:
-            builder.claim(claim)
+            by_file.setdefault(claim.path, []).append(claim)
+        for path, claims in by_file.items():
+            builder.claim_file(path, claims, memo)
             builder.load(at_least=LOAD_BATCH)
         builder.dataset()
         builder.pico_types()
@@ -411,6 +448,8 @@ def build_graph(evidence: Evidence, display: object | None = None,
             for concept in scheme.values():
                 builder.locations[concept.iri] = (concept.path, concept.line)
         builder.load()
+        if memo is not None:
+            memo.prune()
         if meanwhile is not None:
             meanwhile()
     finally:
