@@ -232,6 +232,26 @@ def test_headlines_keep_a_null_finding_cut_by_benefits_sorting_first() -> None:
     assert "taken in turn from each direction" in chosen.explanation
 
 
+def test_headlines_count_the_levels_after_the_limit_without_wording_them() -> None:
+    """Only the levels that reach the limit are worded; the rest are counted, and the choice says so."""
+    from dataclasses import replace
+
+    from kb.analyse.studies import StudyBase
+    from kb.site.grade import summarise
+    from kb.site.headlines import choose
+
+    moderate = _rows(6)
+    high = [replace(r, claim_id=f"h{i}", certainty="high") for i, r in enumerate(_rows(0))]
+    low = [replace(r, claim_id=f"l{i}", outcome=f"x{i}", certainty="low") for i, r in enumerate(_rows(1))]
+    rows = high + moderate + low
+    chosen = choose(rows, StudyBase(), lambda _c: ())
+    assert chosen.explanation.startswith("Chosen by certainty, then directness, whatever the direction: all 2 of high "
+                                         "certainty; 4 of the 8 of moderate certainty, taken in turn from each "
+                                         "direction, most direct first; none of the 3 of low certainty.")
+    every = {s.text for s in summarise(rows, StudyBase())}
+    assert {h.summary.text for h in chosen.items} <= every and len(chosen.items) == 6
+
+
 def test_headlines_rank_directness_before_direction() -> None:
     from kb.analyse.studies import StudyBase
     from kb.site.headlines import choose

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -172,6 +172,24 @@ def surest(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[lis
     sentences of the surest certainty levels that can reach the first ``limit`` are counted, ordered
     and worded (certainty leads the order, so the rest cannot come first).
     """
+    found, per_level = _surest(rows, base, limit, limit)
+    return found, sum(per_level.values())
+
+
+def surest_levels(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[list[Summary], Counter[str]]:
+    """Every sentence of the surest whole certainty levels that reach ``limit`` sentences (all for ``None``), in
+    :func:`summarise`'s order, and how many sentences each certainty has in all.
+
+    The home page's headlines take whole levels, surest first, until the limit (:mod:`kb.site.headlines`); the
+    levels after it are only counted, which at 50,000 claims spares wording and counting the works of tens of
+    thousands of sentences.
+    """
+    return _surest(rows, base, limit, None)
+
+
+def _surest(rows: Iterable[Row], base: StudyBase, limit: int | None,
+            worded: int | None) -> tuple[list[Summary], Counter[str]]:
+    """The sentences of the levels that reach ``limit``, the first ``worded`` of them worded (all for None)."""
     per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
         per_outcome[(row.intervention_label, row.outcome_label, row.population_label, row.direction,
@@ -184,6 +202,7 @@ def surest(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[lis
         merged[key].append(outcome)
         members.setdefault(key, group)
     keys = list(merged)
+    per_level = Counter(key[3] for key in keys)
     if limit is not None and len(keys) > limit:
         by_level: dict[int, list[tuple]] = defaultdict(list)
         for key in keys:
@@ -202,13 +221,13 @@ def surest(rows: Iterable[Row], base: StudyBase, limit: int | None) -> tuple[lis
                 sorted(o.lower() for o in merged[key]), population, intervention, perspective)
 
     out = []
-    for key in sorted(keys, key=order)[:limit]:
+    for key in sorted(keys, key=order)[:worded]:
         intervention, population, direction, certainty, perspective, claim_ids = key
         outcomes = join_words(sorted(merged[key], key=str.lower))
         text = (f"{sentence(intervention, outcomes, population, direction, certainty, perspective)} "
                 f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {behind[key].phrase()}).")
         out.append(Summary(text, direction, certainty, claim_ids))
-    return out, len(merged)
+    return out, per_level
 
 
 def join_words(words: list[str]) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row, direction_rank, level_rank
 from kb.analyse.studies import StudyBase
-from kb.site.grade import LEVEL_WORDS, Summary, summarise
+from kb.site.grade import LEVEL_WORDS, Summary, surest_levels
 
 HEADLINES = 6
 DIRECTED = ("benefit", "no_effect", "harm", "mixed", "inconclusive")
@@ -70,7 +70,8 @@ def choose(rows: Iterable[Row], base: StudyBase, downgrades: Callable[[str], tup
     for row in candidates:
         by_claim[row.claim_id].append(row)
     ranked = []
-    for n, summary in enumerate(summarise(candidates, base)):
+    found, per_level = surest_levels(candidates, base, limit)  # the levels after the limit are only counted
+    for n, summary in enumerate(found):
         members = [r for c in summary.claim_ids for r in by_claim[c] if r.direction == summary.direction]
         features = indirect_features(members, downgrades)
         ranked.append((level_rank(summary.certainty), len(features), -base.count(members).works, n, summary,
@@ -84,9 +85,9 @@ def choose(rows: Iterable[Row], base: StudyBase, downgrades: Callable[[str], tup
     for level in LEVELS:
         group = levels.get(level, [])
         room = limit - len(chosen)
-        if not group or room <= 0:
-            if group:
-                told.append(f"none of the {len(group)} of {LEVEL_WORDS[level]} certainty")
+        if not per_level[level] or room <= 0:
+            if per_level[level]:
+                told.append(f"none of the {per_level[level]} of {LEVEL_WORDS[level]} certainty")
             continue
         if len(group) <= room:
             chosen += group
