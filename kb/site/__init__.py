@@ -146,14 +146,31 @@ def _overview(job: _Job, out: Any) -> None:
     the dump script, and the data and what's-new pages (``data/``'s files) are made in this process."""
     from kb.site import gaps, living, overview
 
-    res, site = job.res, job.site
-    gaps.gaps_page(res, out)
-    overview.network_page(res, out)
+    res, site, keep = job.res, job.site, out.keeper
+    ev = res.ev
+    # Keyed like the maps of counts (kb.site.deps): by every finding's facets, so rewording a claim keeps them;
+    # the network page by the network itself; the home page also by what its headlines' directness reads
+    # and the graph's size. At 10k/50k they are ~5 s of a worker's CPU in every build.
+    out.keyed("gaps.html", keep.key("gaps.html", keep.facets()), lambda: gaps.gaps_page(res, out))
+    out.keyed("network.html", keep.key("network.html", _network_key(res.analysis.network) if keep.deps.enabled
+                                       else b""), lambda: overview.network_page(res, out))
     overview.search_page(res, out)
     overview.resolve_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())
-    overview.home_page(res, site, out)
+    home = ("index.html", keep.facets(), res.analysis.triples, sorted({c.source for c in ev.claims}),
+            [(c.id, c.certainty.downgrades) for c in ev.claims] if keep.deps.enabled else None)
+    out.keyed("index.html", keep.key(*home), lambda: overview.home_page(res, site, out))
     living.feeds(res, site, out)
+
+
+def _network_key(network: Any) -> bytes:
+    """The evidence network's nodes and edges with their data, in order (the order is the sorted links')."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(list(network.nodes(data=True))).encode())
+    digest.update(repr(list(network.edges(data=True))).encode())
+    return digest.digest()
 
 
 def _scripts(job: _Job, out: Any) -> None:
@@ -167,11 +184,16 @@ def _scripts(job: _Job, out: Any) -> None:
     for path, content in assets.static_files(job.templates / "static"):
         out.files[path] = content
     statements = map_statements(res.analysis.rows)
+    keep = out.keeper
+    map_key = keep.key("assets/map-data.js", keep.facets())  # the findings' facets only: a reworded claim keeps it
+    if not keep.reuse("assets/map-data.js", map_key):
+        mapped = assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
+                                    "the findings, for the evidence maps' filters")
+        out.files[mapped.path] = mapped.content
+        keep.record(mapped.path, map_key)
     scripts = [assets.packed_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements),
                                     "search index"),
                assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),
-               assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
-                                  "the findings, for the evidence maps' filters"),
                assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
                                     list(statements.values()), "statements, for the maps' CSV and the search"),
                *res.refdata.scripts(config.store_cache_dir / "refdata" if config.parse_cache else None)]
@@ -351,7 +373,7 @@ def _render_group(name: str) -> _Part:
         writer, out = Writer(job.target, job.previous), _output()
         out.keeper = Keeper(job.deps, job.previous, writer, job.verify)
         _groups()[name](job, out)
-        tables = _flush(job, writer, out)
+        tables = _flush(job, writer, out) + out.tables
     return _Part(writer.fingerprints, writer.written, writer.reused, tables, out.keeper.finish(writer.fingerprints),
                  out.keeper.kept)
 

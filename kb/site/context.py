@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from kb.analyse.analysis import Row, direction_rank, level_rank
 from kb.bibtex.load import latex_to_text
@@ -55,6 +57,22 @@ class Output:
     pages: list[Page]
     files: dict[str, str | bytes]
     keeper: Keeper = field(default_factory=Keeper)  # input keys (kb.site.deps); by default none
+    tables: list[Any] = field(default_factory=list)  # the table entries (TableRef) of pages kept by their keys
+
+    def keyed(self, path: str, key: str, build: Callable[[], None]) -> None:
+        """The page at ``path`` made by ``build`` (which adds it), unless the last build made it from ``key``: then
+        it is linked from there. A page with a CSV of its own keeps its entry on the data page as its memo."""
+        from kb.site import TableRef
+
+        old = self.keeper.reuse(path, key)
+        if old is not None:
+            if old.memo is not None:
+                self.tables.append(old.memo)
+            return
+        build()
+        page = next(p for p in reversed(self.pages) if p.path == path)
+        table = TableRef(page.template, page.title, page.csv) if page.csv is not None else None
+        self.keeper.record(path, key, self.own_csv(page), table)
 
     def own_csv(self, page: Page) -> tuple[str, ...]:
         """The page's CSV if it is a file of its own (not a shared one): it is kept or remade with the page."""
