@@ -281,8 +281,8 @@ class Ahead:
     Before the thread starts, the works' citations are formatted (``styled``): a large bibliography is formatted
     in forked processes, and no thread may be alive at a fork. For the same reason :meth:`join` must be called
     before the site's workers fork: the dump and the statistics are waited for, and the examples not yet
-    answered are left to :meth:`answers`, which answers them in the calling thread (the main process, once
-    ``data/`` is written). :meth:`close` removes a dump no one took.
+    answered are left to :meth:`answers`, which answers them in the calling thread (a thread of the main process,
+    while it writes ``data/``). :meth:`close` removes a dump no one took.
     """
 
     def __init__(self, checked: Checked, site: bool = True) -> None:
@@ -456,8 +456,15 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
             assert written.dumps is not None
             graph = written.dumps
         made.append(graph)
-        alongside(graph.change)
+        if site:  # the workers have forked: a thread is safe now
+            persisting.append(_InThread(lambda: alongside(graph.change)))
+        else:
+            alongside(graph.change)
 
+    # With a site, ``alongside`` (the store persisted for kb query: RocksDB's copy and patch, the old store's
+    # removal; ~2 s at 10k/50k, mostly without the GIL) runs in a thread while this process makes the SPARQL page
+    # and renders groups; it is joined before this function returns.
+    persisting: list[_InThread] = []
     rendered = Rendered([])
     if site:
         from kb.site import render_site
@@ -466,15 +473,19 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         # data/ is written while the site's workers render pages (the data page and the SPARQL page, which
         # need it, are rendered afterwards): the graph dumps and the files made from the analysis alone by
         # workers, the rest here; VoID, which gives every file's size, once they are all there.
-        rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
-                               previous=previous, alongside=in_this_process, history=checked.history,
-                               inputs=checked.inputs, verify_deps=verify_deps,
-                               data_files=analysis_files(analysis, checked.evidence.config.store_cache_dir),
-                               data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
-                                                            ahead.statistics),
-                               before_fork=ahead.join, answers=ahead.answers,
-                               dump_payload=lambda: browser_turtle(checked.evidence, made[0].turtle, caches),
-                               styled=ahead.styled, background=background)
+        try:
+            rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
+                                   previous=previous, alongside=in_this_process, history=checked.history,
+                                   inputs=checked.inputs, verify_deps=verify_deps,
+                                   data_files=analysis_files(analysis, checked.evidence.config.store_cache_dir),
+                                   data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
+                                                                ahead.statistics),
+                                   before_fork=ahead.join, answers=ahead.answers,
+                                   dump_payload=lambda: browser_turtle(checked.evidence, made[0].turtle, caches),
+                                   styled=ahead.styled, background=background)
+        finally:
+            for thread in persisting:
+                thread.join()
         dumps.fingerprints["data/void.ttl"] = "dump"
         dumps.written.append("data/void.ttl")
     else:
@@ -483,6 +494,27 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     rendered.written += dumps.written
     rendered.files = sorted(target / path for path in rendered.fingerprints)
     return rendered
+
+
+class _InThread:
+    """``work`` in a thread of its own; :meth:`join` waits for it and raises what it raised."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # re-raised by join(), in the building thread
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name="kb-persist")
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def query_store(config: Config) -> pyoxigraph.Store:

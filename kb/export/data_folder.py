@@ -129,6 +129,9 @@ def graph_dumps(evidence: Evidence, graph: KnowledgeGraph, data: Path, caches: E
     return write_graph_dumps(graph, data, members, dumped), members.new if caches is not None else None
 
 
+FROM_NETWORK = frozenset({"network.graphml.gz"})  # analysis_files made from the evidence network alone
+
+
 def analysis_files(analysis: Analysis, cache_dir: Path | None) -> dict[str, Callable[[], bytes]]:
     """The files of ``data/`` made from the analysis alone (not the store): another process may write them
     (``kb build`` has the site's workers do it while this one writes the rest).

@@ -27,6 +27,7 @@ built (:mod:`~kb.site.deps`).
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import multiprocessing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -89,6 +90,20 @@ class _Job:
     verify: bool = False
     data: dict[str, Callable[[], bytes]] = field(default_factory=dict)  # files of data/ a worker makes
 
+    @functools.cached_property
+    def network_key(self) -> bytes:
+        """The evidence network's nodes and edges with their data, in order (the order is the sorted links'), for
+        the input keys of what is made from it alone (~0.7 s at 50,000 claims, once per process)."""
+        import hashlib
+
+        if not self.deps.enabled:
+            return b""
+        network: Any = self.res.analysis.network
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(repr(list(network.nodes(data=True))).encode())
+        digest.update(repr(list(network.edges(data=True))).encode())
+        return digest.digest()
+
 
 @dataclass
 class _Part:
@@ -122,8 +137,17 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
         return render
 
     def data(job: _Job, out: Any) -> None:
+        from kb.export.data_folder import FROM_NETWORK
+
+        keep = out.keeper
         for name, make in job.data.items():
-            out.files[f"data/{name}"] = make()
+            path = f"data/{name}"
+            # a file made from the evidence network alone is kept while the network is (a reworded claim keeps it)
+            key = keep.key(path, job.network_key) if name in FROM_NETWORK else ""
+            if key and keep.reuse(path, key):
+                continue
+            out.files[path] = make()
+            keep.record(path, key)
 
     return {
         # the overview pages and scripts: built whole in every build, the longest groups after an edit
@@ -152,8 +176,8 @@ def _overview(job: _Job, out: Any) -> None:
     # the network page by the network itself; the home page also by what its headlines' directness reads
     # and the graph's size. At 10k/50k they are ~5 s of a worker's CPU in every build.
     out.keyed("gaps.html", keep.key("gaps.html", keep.facets()), lambda: gaps.gaps_page(res, out))
-    out.keyed("network.html", keep.key("network.html", _network_key(res.analysis.network) if keep.deps.enabled
-                                       else b""), lambda: overview.network_page(res, out))
+    out.keyed("network.html", keep.key("network.html", job.network_key),
+              lambda: overview.network_page(res, out))
     overview.search_page(res, out)
     overview.resolve_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())
@@ -163,14 +187,6 @@ def _overview(job: _Job, out: Any) -> None:
     living.feeds(res, site, out)
 
 
-def _network_key(network: Any) -> bytes:
-    """The evidence network's nodes and edges with their data, in order (the order is the sorted links')."""
-    import hashlib
-
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(repr(list(network.nodes(data=True))).encode())
-    digest.update(repr(list(network.edges(data=True))).encode())
-    return digest.digest()
 
 
 def _scripts(job: _Job, out: Any) -> None:
@@ -268,14 +284,17 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
         return browser_deflate(members, MemberCache(None, formats=("deflate",)))
 
     def in_this_process() -> None:
-        (alongside or (lambda: None))()  # writes data/ (the graph dumps among it, where no worker does)
-        # The dump script is mostly zlib, which runs without the GIL: in a thread of its own while the example
-        # queries run here, where they were not run already (a cold build compresses every piece: ~3 s at 10k/50k).
-        # Its triple count is the analysis's, of the same finished store: counting the store again took ~0.3 s.
-        with concurrent.futures.ThreadPoolExecutor(1) as thread:
-            script = thread.submit(lambda: assets.dump_script(payload(), analysis.triples))
-            overview.sparql_page(res, out, answers() if answers is not None else example_answers(
+        # The example queries not answered yet run in a thread while data/ is written here (pyoxigraph answers
+        # without the GIL: ~1.6 s at 10k/50k that came after data/). The workers have forked: threads are safe now.
+        with concurrent.futures.ThreadPoolExecutor(2) as threads:
+            found = threads.submit(answers if answers is not None else lambda: example_answers(
                 graph.store, load_examples(evidence.config.queries_dir)))
+            (alongside or (lambda: None))()  # writes data/ (the graph dumps among it, where no worker does)
+            # The dump script is mostly zlib, which runs without the GIL: in a thread of its own (a cold build
+            # compresses every piece: ~3 s at 10k/50k). Its triple count is the analysis's, of the same finished
+            # store: counting the store again took ~0.3 s.
+            script = threads.submit(lambda: assets.dump_script(payload(), analysis.triples))
+            overview.sparql_page(res, out, found.result())
             dump.append(script.result())
 
     before_fork()
