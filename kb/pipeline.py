@@ -115,12 +115,15 @@ class Checked:
 
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql",
           history: bool = False, warm: Warm | None = None,
-          meanwhile: Callable[[Evidence], None] | None = None) -> Checked:
+          meanwhile: Callable[[Evidence], None] | None = None,
+          on_store: Callable[[Evidence, KnowledgeGraph], None] | None = None) -> Checked:
     """Load every file, build the graph, validate; report every problem, raise on none.
 
     With ``history``, also read the releases' dumps and add the release history to the graph
     (PROV): what a build, an export or a query sees, but not what checking needs. ``meanwhile`` is work
-    on the loaded records that runs while the graph's last triples are parsed (:func:`build_graph`).
+    on the loaded records that runs while the graph's last triples are parsed (:func:`build_graph`);
+    ``on_store`` is told of the finished store (history included) before SHACL reads it (the build begins
+    its thread ahead there, :class:`Ahead`).
     """
     from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import check_evidence
@@ -154,12 +157,17 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         report.extend(crossfile)
         report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
         progress(f"graph has {len(graph)} triples")
+        hist = None
+        if history and not report.errors:  # SHACL adds nothing to the store: the history comes first
+            progress("comparing releases")
+            hist = release_history(evidence, graph)
+        if on_store is not None:
+            on_store(evidence, graph)
         if shacl:
             report.extend(shacl_problems(evidence, graph, report.problems, stable, shacl_engine, progress))
         checked = Checked(evidence, graph, report, inputs=stable)
-        if history and not report.errors:
-            progress("comparing releases")
-            checked.history = release_history(checked)
+        if not report.errors:
+            checked.history = hist
         return checked
 
 
@@ -175,7 +183,7 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None) -> Gr
                      evidence)
 
 
-def release_history(checked: Checked) -> History:
+def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
     """What each release changed, and what is not yet released; recorded in the graph as PROV."""
     import pyoxigraph as ox
 
@@ -183,9 +191,8 @@ def release_history(checked: Checked) -> History:
     from kb.diff.snapshot import Snapshot, read_snapshot
     from kb.graph.iris import Minter
 
-    graph = checked.kg
-    config = checked.evidence.config
-    releases = [(r, _release_snapshot(config, Path(r.dump))) for r in checked.evidence.releases]
+    config = evidence.config
+    releases = [(r, _release_snapshot(config, Path(r.dump))) for r in evidence.releases]
     # the current state is compared with the latest release only: without releases, reading it (one pass over
     # every triple, 15 s at 2M triples) would be wasted
     hist = history(releases, read_snapshot(graph.store, config.base_iri) if releases else Snapshot())
@@ -252,13 +259,20 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     early: list[FromRecords] = []  # the analysis's rows, made while the graph loads
     # What each stage makes lives until the build ends: frozen, the collector's full passes skip it (at 10k/50k
     # they walked millions of records and rows, ~3 s of every build).
+    begun: list[Ahead] = []  # the thread ahead, begun once the store is finished (before SHACL reads it)
     with frozen():
-        checked = check(config, progress=progress, history=True, warm=warm,
-                        meanwhile=lambda evidence: early.append(from_records(evidence)))
-        if not checked.report.ok(strict) or checked.graph is None:
-            raise EvidenceError(checked.report)
+        try:
+            checked = check(config, progress=progress, history=True, warm=warm,
+                            meanwhile=lambda evidence: early.append(from_records(evidence)),
+                            on_store=lambda evidence, graph: begun.append(Ahead(evidence, graph, site)))
+            if not checked.report.ok(strict) or checked.graph is None:
+                raise EvidenceError(checked.report)
+        except BaseException:
+            for ahead in begun:
+                ahead.close()
+            raise
         gc.freeze()
-        ahead = Ahead(checked, site)
+        ahead = begun[0]
         try:
             progress("analysing")
             analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
@@ -280,19 +294,19 @@ class Ahead:
 
     Before the thread starts, the works' citations are formatted (``styled``): a large bibliography is formatted
     in forked processes, and no thread may be alive at a fork. For the same reason :meth:`join` must be called
-    before the site's workers fork: the dump and the statistics are waited for, and the examples not yet
-    answered are left to :meth:`answers`, which answers them in the calling thread (a thread of the main process,
-    while it writes ``data/``). :meth:`close` removes a dump no one took.
+    before the site's workers fork: the dump is waited for, and the statistics and examples not yet begun are
+    left to :meth:`answers`, which makes them in the calling thread (a thread of the main process, while it writes
+    ``data/``). :meth:`close` removes a dump no one took.
     """
 
-    def __init__(self, checked: Checked, site: bool = True) -> None:
+    def __init__(self, evidence: Evidence, graph: KnowledgeGraph, site: bool = True) -> None:
         from kb.query.sparql import load_examples
         from kb.site.cite import styled_citations
 
         # First, while no thread is alive: a large bibliography is formatted in forked processes.
-        self.styled = styled_citations(checked.evidence) if site else None
-        self.graph = checked.kg
-        self.examples: list[ExampleQuery] = load_examples(checked.evidence.config.queries_dir) if site else []
+        self.styled = styled_citations(evidence) if site else None
+        self.graph = graph
+        self.examples: list[ExampleQuery] = load_examples(evidence.config.queries_dir) if site else []
         self.dumped: Path | None = None
         self.want_statistics = site
         self.statistics: Statistics | None = None  # the graph's, for VoID (kb.export.void.statistics)
@@ -310,7 +324,7 @@ class Ahead:
 
         try:
             self.dumped = dump_unsorted(self.graph)
-            if self.want_statistics:
+            if self.want_statistics and not self.stop.is_set():
                 self.statistics = statistics(self.graph)
             for example in self.examples:
                 if self.stop.is_set():
@@ -333,10 +347,14 @@ class Ahead:
         return dumped
 
     def answers(self) -> list[Answer]:
-        """Every example's answer, in order: the thread's, then the rest answered here."""
+        """Every example's answer, in order: the thread's, then the rest answered here; and the statistics, where
+        the thread had not begun them (VoID reads them once ``data/`` is written, after this)."""
+        from kb.export.void import statistics
         from kb.site.answers import example_answers
 
         self.join()
+        if self.want_statistics and self.statistics is None:
+            self.statistics = statistics(self.graph)
         return self.done + example_answers(self.graph.store, self.examples[self.asked:])
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import rdflib
 from rdflib.compare import graph_diff, to_isomorphic
 
@@ -244,6 +245,26 @@ def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_s
     assert cited not in evidence.references_by_key
     unlinked, written = built()
     assert unlinked == list(graph_build.build_graph(evidence).store) and len(written) == len(evidence.claims)
+
+
+@pytest.mark.parametrize("corpus", ["real", "generated"])
+def test_the_network_from_the_records_is_the_network_the_graph_states(corpus: str, tmp_path) -> None:
+    """The analysis makes the evidence network from the records while the graph is parsed: it must be the one the
+    graph's own query gives (kb.analyse.analysis.NETWORK_QUERY), node for node and edge for edge, in order."""
+    from bench.corpus import generate
+    from kb.analyse.analysis import evidence_network, network, network_links
+
+    if corpus == "generated":
+        generate(tmp_path / "evidence", 60, 200, seed=3)
+        checked = check(load_config(tmp_path / "evidence"))
+    else:
+        checked = check(load_config(REAL))
+    assert not checked.report.errors
+    ours, theirs = network(network_links(checked.evidence)), evidence_network(checked.kg)
+    assert list(ours.nodes(data=True)) == list(theirs.nodes(data=True))
+    assert list(ours.edges(data=True)) == list(theirs.edges(data=True))
+    kinds = {k for _, _, k in ours.edges(data="kind")}
+    assert kinds >= {"states", "rests_on", "population", "intervention", "outcome", "cites"}, kinds
 
 
 def test_a_batch_the_loader_thread_cannot_load_fails_the_build_and_leaves_no_thread(monkeypatch) -> None:

@@ -860,9 +860,9 @@ def test_work_ahead_gives_every_answer_in_order_however_far_the_thread_got() -> 
     checked = check(config, shacl=False, history=True)
     expected = example_answers(checked.kg.store, load_examples(config.queries_dir))
     assert len(expected) >= 2
-    stopped = Ahead(checked)
+    stopped = Ahead(checked.evidence, checked.kg)
     stopped.stop.set()  # as if the workers forked at once: the thread stops before its first example
-    finished = Ahead(checked)
+    finished = Ahead(checked.evidence, checked.kg)
     finished.thread.join()  # as if the fork came late: the thread answered them all
     try:
         assert finished.asked == len(finished.examples)
