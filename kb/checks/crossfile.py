@@ -24,6 +24,9 @@ def check_evidence(evidence: Evidence) -> list[Problem]:
     problems += _check_citation_lists(evidence)
     seen: dict[str, Claim] = {}
     unchecked_sources: set[str] = set()
+    listed: dict[str, set[str]] = {}  # each citing document's reference list (once, not once per claim: 1 s at 50k)
+    for clist in evidence.citations:
+        listed.setdefault(clist.source, set()).update(clist.references)
     for claim in evidence.claims:
         if claim.id in seen:
             first = seen[claim.id]
@@ -31,7 +34,7 @@ def check_evidence(evidence: Evidence) -> list[Problem]:
                                   f"claim id '{claim.id}' is also used at {first.path}:{first.line}", field="id",
                                   expected="a unique id", hint="ids are stable identifiers: rename the new one"))
         seen.setdefault(claim.id, claim)
-        problems += _check_claim(evidence, claim, unchecked_sources)
+        problems += _check_claim(evidence, claim, unchecked_sources, listed.get(claim.source, set()))
     problems += check_inclusions(evidence, unchecked_sources)
     for key in sorted(unchecked_sources):
         ref = evidence.references_by_key.get(key)
@@ -67,7 +70,7 @@ def _check_citation_lists(evidence: Evidence) -> list[Problem]:
     return problems
 
 
-def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) -> list[Problem]:
+def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str], listed: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     keys = evidence.references_by_key
     vocab = evidence.vocabulary
@@ -80,7 +83,6 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str]) 
         fail("source", "claim-unknown-reference", f"source '{claim.source}' is not in references.bib",
              hint=did_you_mean(claim.source, keys))
     stem = claim.path.rsplit("/", 1)[-1].removesuffix(".yaml")
-    listed = {k for c in evidence.citations if c.source == claim.source for k in c.references}
     for key in claim.cites:
         if key not in keys:
             fail("cites", "claim-unknown-reference", f"cites '{key}', which is not in references.bib",
