@@ -84,7 +84,7 @@ def typed(value: object, datatype: str) -> str:
 
 
 class _Loader:
-    """Bulk-loads batches of N-Triples into the store in a thread of its own, one after the other, in the
+    """Loads batches of N-Triples into the store in a thread of its own, one after the other, in the
     order they were put: the same store as loading them in turn here, while the records' next
     triples are written (at 10k/50k the graph stage was 11 s, 7 of them the loads). The queue has no bound:
     text written here comes slower than the thread parses it, and text kept from the last build

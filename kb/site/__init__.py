@@ -183,8 +183,6 @@ def _overview(job: _Job, out: Any) -> None:
     living.feeds(res, site, out)
 
 
-
-
 def _scripts(job: _Job, out: Any) -> None:
     """The site's assets and the scripts that summarise the records (search index, maps' data, works)."""
     from kb.site import assets
