@@ -135,15 +135,10 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
     def data(job: _Job, out: Any) -> None:
         from kb.export.data_folder import FROM_NETWORK
 
-        keep = out.keeper
         for name, make in job.data.items():
             path = f"data/{name}"
             # a file made from the evidence network alone is kept while the network is (a reworded claim keeps it)
-            key = keep.key(path, job.network_key) if name in FROM_NETWORK else ""
-            if key and keep.reuse(path, key):
-                continue
-            out.files[path] = make()
-            keep.record(path, key)
+            out.keyed_file(path, out.keeper.key(path, job.network_key) if name in FROM_NETWORK else "", make)
 
     return {
         # the overview pages and scripts: built whole in every build, the longest groups after an edit
@@ -195,12 +190,10 @@ def _scripts(job: _Job, out: Any) -> None:
         out.files[path] = content
     statements = map_statements(res.analysis.rows)
     keep = out.keeper
-    map_key = keep.key("assets/map-data.js", keep.facets())  # the findings' facets only: a reworded claim keeps it
-    if not keep.reuse("assets/map-data.js", map_key):
-        mapped = assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
-                                    "the findings, for the evidence maps' filters")
-        out.files[mapped.path] = mapped.content
-        keep.record(mapped.path, map_key)
+    # the findings' facets only: a reworded claim keeps it
+    out.keyed_file("assets/map-data.js", keep.key("assets/map-data.js", keep.facets()),
+                   lambda: assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
+                                              "the findings, for the evidence maps' filters").content)
     scripts = [assets.packed_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements),
                                     "search index"),
                assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),

@@ -74,6 +74,13 @@ class Output:
         table = TableRef(page.template, page.title, page.csv) if page.csv is not None else None
         self.keeper.record(path, key, self.own_csv(page), table)
 
+    def keyed_file(self, path: str, key: str, make: Callable[[], str | bytes]) -> None:
+        """The file at ``path`` made by ``make``, unless the last build made it from ``key``: then it is linked
+        from there (an empty key: always made)."""
+        if self.keeper.reuse(path, key) is None:
+            self.files[path] = make()
+            self.keeper.record(path, key)
+
     def own_csv(self, page: Page) -> tuple[str, ...]:
         """The page's CSV if it is a file of its own (not a shared one): it is kept or remade with the page."""
         return (page.csv.path,) if page.csv is not None and page.csv.path in self.files else ()
