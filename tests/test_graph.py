@@ -252,7 +252,8 @@ def test_the_network_from_the_records_is_the_network_the_graph_states(corpus: st
     """The analysis makes the evidence network from the records while the graph is parsed: it must be the one the
     graph's own query gives (kb.analyse.analysis.NETWORK_QUERY), node for node and edge for edge, in order."""
     from bench.corpus import generate
-    from kb.analyse.analysis import evidence_network, network, network_links
+    from kb.analyse.analysis import NETWORK_QUERY, network, network_links
+    from kb.graph.select import select
 
     if corpus == "generated":
         generate(tmp_path / "evidence", 60, 200, seed=3)
@@ -260,7 +261,8 @@ def test_the_network_from_the_records_is_the_network_the_graph_states(corpus: st
     else:
         checked = check(load_config(REAL))
     assert not checked.report.errors
-    ours, theirs = network(network_links(checked.evidence)), evidence_network(checked.kg)
+    stated = sorted((s["kind"].value, s["from"].value, s["to"].value) for s in select(checked.kg.store, NETWORK_QUERY))
+    ours, theirs = network(network_links(checked.evidence)), network(stated)
     assert list(ours.nodes(data=True)) == list(theirs.nodes(data=True))
     assert list(ours.edges(data=True)) == list(theirs.edges(data=True))
     kinds = {k for _, _, k in ours.edges(data="kind")}

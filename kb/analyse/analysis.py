@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from kb.analyse.studies import StudyBase, study_base
 from kb.graph.build import KnowledgeGraph
-from kb.graph.select import csv_bytes
 from kb.load.evidence import Evidence
 from kb.namespaces import sparql_prologue
 
@@ -183,25 +182,12 @@ def claim_rows(evidence: Evidence) -> list[Row]:
     return rows
 
 
-def evidence_network(kg: KnowledgeGraph) -> object:
-    """Documents, claims, populations, interventions and outcomes as a directed graph, as the graph states them
-    (:data:`NETWORK_QUERY`). The build makes the same network from the records (:func:`network_links`), while
-    the graph is parsed; the tests hold the two equal, and the bench times this query as the analysis's floor.
-    """
-    import csv
-    import io
-
-    data = csv_bytes(kg.store, NETWORK_QUERY)
-    reader = csv.reader(io.StringIO(data.decode("utf-8")))
-    next(reader)  # the header
-    return network(sorted(tuple(row) for row in reader))  # type: ignore[misc]
-
-
 def network_links(evidence: Evidence) -> list[tuple[str, str, str]]:
     """The network's links, (kind, from, to), sorted: what :data:`NETWORK_QUERY` selects from the graph, taken
     from the records the graph is built from (a link to a work not in references.bib, or to a concept that is
-    not one, is left out, as the graph leaves it out). At 50,000 claims the query and its CSV were ~2 s
-    of the analysis, on the build's one busy core."""
+    not one, is left out, as the graph leaves it out; the tests hold the two equal). At 50,000 claims the
+    query and its CSV were ~2 s of the analysis, on the build's one busy core; the bench still times the query
+    as the analysis's floor."""
     known = evidence.references_by_key
     vocab = evidence.vocabulary
 

@@ -17,11 +17,3 @@ def select(store: ox.Store, query: str) -> ox.QuerySolutions:
         raise TypeError("expected a SELECT query")
     return results
 
-
-def csv_bytes(store: ox.Store, query: str) -> bytes:
-    """A SELECT's solutions as W3C CSV, serialised by the store (faster than Python terms)."""
-    import pyoxigraph as ox
-
-    data = select(store, query).serialize(format=ox.QueryResultsFormat.CSV)
-    assert data is not None  # serialize returns bytes when given no output file
-    return data
