@@ -1,8 +1,10 @@
 """Stage 4: analyse the graph — claim-outcome rows, the evidence map, and the evidence network.
 
-Everything here reads the graph through SPARQL projections (never every triple: rdflib's
-networkx conversion would turn each literal into a node), so that the numbers the site shows are
-the numbers a researcher gets from the same queries.
+The rows and the network are made from the records the graph is built from (faster, and while the graph
+is still being parsed), and the tests hold each equal to its SPARQL projection of the graph
+(:data:`ROWS_QUERY`, :data:`NETWORK_QUERY`), so that the numbers the site shows are the numbers a
+researcher gets from the same queries. Never every triple: rdflib's networkx conversion would turn each
+literal into a node.
 """
 
 from __future__ import annotations
