@@ -191,9 +191,10 @@ def test_the_graph_loaded_in_batches_is_the_graph_loaded_at_once(monkeypatch) ->
 
 
 def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_same_order(tmp_path, monkeypatch) -> None:
-    """The claim files' N-Triples are kept between builds (kb.graph.memo): a build from the kept text is the store
-    written afresh, quad for quad and in its order (the store iterates in the order it was given); an edited
-    claim file, or a cited work that leaves references.bib, is written afresh, and stale entries are pruned."""
+    """The claim files' N-Triples, and the references' before them, are kept between builds (kb.graph.memo): a build
+    from the kept text is the store written afresh, quad for quad and in its order (the store iterates in the order
+    it was given); an edited claim file is written afresh, and its references are not; a cited work that leaves
+    references.bib writes both afresh; stale entries are pruned."""
     import shutil
 
     from kb.checks.scope import inputs
@@ -212,6 +213,13 @@ def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_s
         real_claim(self, claim)
 
     monkeypatch.setattr(graph_build._Builder, "claim", counted)
+    real_reference = graph_build._Builder.reference
+
+    def counted_reference(self, ref, display) -> None:
+        calls.append(f"@{ref.key}")
+        real_reference(self, ref, display)
+
+    monkeypatch.setattr(graph_build._Builder, "reference", counted_reference)
 
     def built() -> tuple[list, list]:
         calls.clear()
@@ -222,18 +230,19 @@ def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_s
 
     evidence, _ = load_evidence(config)
     afresh = list(graph_build.build_graph(evidence).store)
+    refs = len(evidence.references)
     first, written = built()
-    assert first == afresh and len(written) == len(evidence.claims)
+    assert first == afresh and len(written) == len(evidence.claims) + refs
     again, written = built()
     assert again == afresh and written == []
-    assert len(list((config.store_cache_dir / "graph").iterdir())) == 1
+    assert len(list((config.store_cache_dir / "graph").iterdir())) == 2  # the claim file's and the references'
 
     claims = evidence_dir / "claims" / "shalaby2020peer.yaml"
     claims.write_text(claims.read_text(encoding="utf-8").replace("Peer support", "Peer-support", 1), encoding="utf-8")
     evidence, _ = load_evidence(config)
     edited, written = built()
-    assert edited == list(graph_build.build_graph(evidence).store) and len(written) == len(evidence.claims)
-    assert len(list((config.store_cache_dir / "graph").iterdir())) == 1, "the stale entry is pruned"
+    assert edited == list(graph_build.build_graph(evidence).store) and written == [c.id for c in evidence.claims]
+    assert len(list((config.store_cache_dir / "graph").iterdir())) == 2, "the stale entry is pruned"
 
     bib = evidence_dir / "references.bib"
     text = bib.read_text(encoding="utf-8")
@@ -244,7 +253,8 @@ def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_s
     evidence, _ = load_evidence(config)
     assert cited not in evidence.references_by_key
     unlinked, written = built()
-    assert unlinked == list(graph_build.build_graph(evidence).store) and len(written) == len(evidence.claims)
+    assert unlinked == list(graph_build.build_graph(evidence).store)
+    assert len(written) == len(evidence.claims) + len(evidence.references)
 
 
 @pytest.mark.parametrize("corpus", ["real", "generated"])

@@ -134,6 +134,8 @@ class _Builder:
         self.lines: list[str] = []
         self.kept: list[bytes] = []  # text of whole claim files, from the memo or just written (claim_file)
         self.kept_triples = 0
+        self.recorded: list[bytes] | None = None  # the batches loaded, where their text is to be kept (head)
+        self.recorded_triples = 0
         self.locations: dict[str, tuple[str, int]] = {}
         self.tallies = Tallies()  # whole-graph counts, gathered as the claims are written
 
@@ -146,7 +148,11 @@ class _Builder:
         :class:`_Loader`'s thread while the next one is written (pyoxigraph parses without the GIL).
         """
         if (self.lines or self.kept) and len(self.lines) + self.kept_triples >= at_least:
-            self.loader.put(b"".join([*self.kept, "".join(self.lines).encode("utf-8")]))
+            batch = b"".join([*self.kept, "".join(self.lines).encode("utf-8")])
+            if self.recorded is not None:
+                self.recorded.append(batch)
+                self.recorded_triples += len(self.lines) + self.kept_triples
+            self.loader.put(batch)
             self.lines, self.kept, self.kept_triples = [], [], 0
 
     def add(self, s: str, p: str, o: str) -> None:
@@ -159,7 +165,6 @@ class _Builder:
 
     def reference(self, ref: Reference, display: object) -> None:
         work = self.mint.work(ref.key)
-        self.locations[work] = (ref.path, ref.line)
         self.iri(work, RDF + "type", BIBO_TYPES.get(ref.entry_type, BIBO + "Document"))
         self.add(work, PSK + "citekey", text(ref.key))
         self.add(work, DCTERMS + "identifier", text(ref.key))
@@ -211,6 +216,33 @@ class _Builder:
             if ref.get(field_name):
                 self.add(work, prop, text(display(ref.get(field_name))))  # type: ignore[operator]
 
+    def head(self, display: object, memo: GraphMemo | None) -> None:
+        """The references, citation lists and inclusions: their text from ``memo`` where it was kept (it depends
+        on the evidence other than the claim files alone), else written and kept; where each was read, always
+        (the paths are spelled as this build was given them)."""
+        known = self.ev.references_by_key
+        for ref in self.ev.references:
+            self.locations[self.mint.work(ref.key)] = (ref.path, ref.line)
+        for inc in self.ev.inclusions:
+            if inc.source in known and inc.review in known:
+                self.locations[self.mint.inclusion(inc.source, inc.review)] = (inc.path, inc.line)
+        name = memo.head_key() if memo is not None else None
+        kept = memo.get(name) if memo is not None and name is not None else None
+        if kept is not None:
+            self.kept.append(kept.text)
+            self.kept_triples += kept.triples
+            return
+        self.recorded, self.recorded_triples = ([] if name is not None else None), 0
+        for ref in self.ev.references:
+            self.reference(ref, display)
+            self.load(at_least=LOAD_BATCH)
+        self.citations()
+        self.inclusions()
+        self.load()  # the text before the claims ends a batch: what was loaded is all of it
+        if memo is not None and name is not None and self.recorded is not None:
+            memo.put(name, Written(b"".join(self.recorded), self.recorded_triples, frozenset(), frozenset(), ()))
+        self.recorded = None
+
     def people(self, work: str, key: str, people: Iterable[Person], role: str, display: object) -> None:
         people = list(people)
         if not people:
@@ -253,7 +285,6 @@ class _Builder:
                 continue  # reported by the checks
             node = self.mint.inclusion(inc.source, inc.review)
             review = self.mint.work(inc.review)
-            self.locations[node] = (inc.path, inc.line)
             self.iri(node, RDF + "type", PSK + "Inclusion")
             self.iri(node, PSK + "review", review)
             self.iri(node, PROV + "wasQuotedFrom", self.mint.work(inc.source))
@@ -421,20 +452,18 @@ def build_graph(evidence: Evidence, display: object | None = None,
 
     ``meanwhile`` runs once every triple is written, while the loader's thread parses the last batches
     (~3 s at 10k/50k in which this thread would only wait): work that needs the records, not the store.
-    ``memo`` keeps each claim file's text between builds (:mod:`kb.graph.memo`).
+    ``memo`` keeps each claim file's text, and the text before the claims, between builds (:mod:`kb.graph.memo`).
     """
     if display is None:
         from kb.bibtex.load import latex_to_text
 
         display = latex_to_text
+    elif memo is not None:
+        raise ValueError("kept text is the default display's: build with a display of your own without a memo")
     store = ox.Store()
     builder = _Builder(evidence, store)
     try:
-        for ref in evidence.references:
-            builder.reference(ref, display)
-            builder.load(at_least=LOAD_BATCH)
-        builder.citations()
-        builder.inclusions()
+        builder.head(display, memo)
         by_file: dict[str, list[Claim]] = {}
         for claim in evidence.claims:
             by_file.setdefault(claim.path, []).append(claim)

@@ -1,4 +1,5 @@
-"""The N-Triples each claim file's claims became, kept between builds (``.kb-cache/graph/``).
+"""The N-Triples each claim file's claims became, kept between builds (``.kb-cache/graph/``), and the
+text of the references, citation lists and inclusions before them (:meth:`GraphMemo.head_key`).
 
 Writing the claims' triples as text is the graph stage's longest part in Python (~5 s of 2M lines at
 10k/50k), and after an edit all but one claim file write the same text again. A claim file's text is a
@@ -7,6 +8,10 @@ references.bib (a link to an unknown work is left out), of the vocabulary's conc
 of the code; the key holds all of them, so an entry is only ever the text the builder would write. With
 the text comes what :class:`kb.graph.counts.Tallies` gathered from it. The parser is handed the kept
 bytes as they are: the store is the same set of triples whichever way each line came.
+
+The text before the claims (~1–2 s of the main thread at 10,000 references) is made from the evidence other
+than the claim files alone: it is kept under the digest of that evidence (:attr:`kb.checks.scope.Inputs.context`,
+which also names the code and the base IRI), so that editing claims never writes it again.
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ class Written:
 class GraphMemo:
     """Kept text by claim file; ``context`` names the code and base IRI, ``digests`` each claim file's bytes."""
 
-    def __init__(self, folder: Path, context: str, digests: dict[str, str], evidence: Evidence) -> None:
+    def __init__(self, folder: Path, context: str, digests: dict[str, str], evidence: Evidence,
+                 others: str = "") -> None:
         self.folder = folder
+        self.others = others  # the digest of the evidence other than the claim files (Inputs.context)
         self.digests = digests
         self.known = evidence.references_by_key
         concepts = sorted((scheme, c.id, c.iri, c.is_domain) for scheme, by_id in evidence.vocabulary.concepts.items()
@@ -54,6 +61,15 @@ class GraphMemo:
         known = self.known
         links = "".join("1" if key in known else "0" for claim in claims for key in (claim.source, *claim.cites))
         name = hashlib.sha256(f"{self.context}\n{digest}\n{links}".encode()).hexdigest()[:32]
+        self.used.add(name)
+        return name
+
+    def head_key(self) -> str | None:
+        """The name of the text before the claims (references, citation lists, inclusions), or None where the
+        other evidence's digest is unknown."""
+        if not self.others:
+            return None
+        name = hashlib.sha256(f"{self.context}\nhead\n{self.others}".encode()).hexdigest()[:32]
         self.used.add(name)
         return name
 
