@@ -162,3 +162,21 @@ def _lines(checked) -> list[str]:
     from kb.export.rdf import graph_bytes
 
     return graph_bytes(checked.graph, "nt").decode("utf-8").splitlines()
+
+
+def test_a_repeated_claim_id_is_tallied_as_the_one_node_it_becomes(evidence_copy: Path) -> None:
+    """Two claims with one id are one node holding both claims' values (an error the checks report, but the graph
+    is still built and queried): the tallies count that node with every value it holds, as SPARQL does."""
+    import copy
+
+    import yaml
+
+    path = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    twin = copy.deepcopy(data["claims"][0])  # a copy: the dump would alias a shared value
+    twin["certainty"].update(level="very_low")
+    data["claims"].append(twin)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    checked = check(load_config(evidence_copy))
+    assert any(p.code == "claim-duplicate-id" for p in checked.report.errors)
+    test_claim_tallies_count_the_claims_of_each_design_certainty_and_basis(checked.graph.store)

@@ -73,18 +73,17 @@ class Tallies:
                 for concept in evidence.vocabulary.concepts.get("direction", {}).values() if not concept.is_domain]
 
     def _claim_tallies(self, mint: Minter) -> list[str]:
-        per_claim: dict[str, list[tuple[str | None, str | None, str]]] = {}
-        for claim, *grade in self.grades:
-            per_claim.setdefault(claim, []).append(tuple(grade))  # type: ignore[arg-type]
         tallies: Counter[tuple[str, str, str]] = Counter()
-        for grades in per_claim.values():
-            if len(grades) == 1:  # the usual case; a repeated claim id is one node with every value of each
-                design, level, basis = grades[0]
-                if design is not None and level is not None:
-                    tallies[design, level, basis] += 1
-                continue
-            designs, levels, bases = ({g[i] for g in grades if g[i] is not None} for i in range(3))
-            tallies.update(product(designs, levels, bases))  # type: ignore[arg-type]
+        if len({grade[0] for grade in self.grades}) == len(self.grades):  # every claim id once: the usual case
+            tallies.update((design, level, basis) for _, design, level, basis in self.grades
+                           if design is not None and level is not None)
+        else:  # a repeated claim id is one node with every value of each
+            per_claim: dict[str, list[tuple[str | None, str | None, str]]] = {}
+            for claim, *grade in self.grades:
+                per_claim.setdefault(claim, []).append(tuple(grade))  # type: ignore[arg-type]
+            for grades in per_claim.values():
+                designs, levels, bases = ({g[i] for g in grades if g[i] is not None} for i in range(3))
+                tallies.update(product(designs, levels, bases))  # type: ignore[arg-type]
         from kb.graph.build import text  # the one literal writer (that module imports this one)
 
         lines = []
