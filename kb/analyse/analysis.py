@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from kb.analyse.studies import StudyBase, study_base
 from kb.graph.build import KnowledgeGraph
@@ -158,28 +159,40 @@ def _edges(graph: object, kind: str) -> list[str]:
 
 
 def claim_rows(evidence: Evidence) -> list[Row]:
-    """One row per (claim, outcome), from the validated records, ordered by claim id then outcome."""
-    vocab = evidence.vocabulary
+    """One row per (claim, outcome), from the validated records, ordered by claim id then outcome.
+
+    What a claim's rows share is looked up once per claim, not once per row, and in each scheme's own table
+    (``Vocabulary.label``'s work, inlined: ~1 s at 50,000 claims)."""
+    schemes = evidence.vocabulary.concepts
+    populations, interventions, designs, outcomes = (schemes.get(scheme, {}) for scheme in
+                                                     ("population", "intervention", "design", "outcome"))
+
+    def label(table: dict, concept_id: str) -> str:  # Vocabulary.label
+        concept = table.get(concept_id)
+        return concept.label if concept else concept_id
+
     rows = []
     for claim in evidence.claims:
+        intervention = interventions.get(claim.intervention)
+        design = designs.get(claim.design)
+        shared: dict[str, Any] = {
+            "claim_id": claim.id, "statement": " ".join(claim.statement.split()), "source": claim.source,
+            "cites": tuple(sorted(set(claim.cites))), "finding_type": claim.finding_type,
+            "population": claim.population,
+            "population_label": "; ".join(label(populations, p) for p in claim.population),
+            "setting": claim.setting, "delivery": claim.delivery, "perspective": claim.perspective,
+            "intervention": claim.intervention, "intervention_label": label(interventions, claim.intervention),
+            "intervention_kind": (intervention.kind if intervention else None) or "",
+            "design": claim.design, "design_label": label(designs, claim.design),
+            "design_group": (design.group if design else None) or "", "certainty": claim.certainty.level,
+            "quote": " ".join(claim.quote.split()), "section": claim.section,
+        }
         for finding in claim.outcomes:
-            outcome = vocab.get("outcome", finding.outcome)
-            domain = outcome.broader if outcome else ""
-            intervention = vocab.get("intervention", claim.intervention)
-            design = vocab.get("design", claim.design)
-            rows.append(Row(
-                claim_id=claim.id, statement=" ".join(claim.statement.split()), source=claim.source,
-                cites=tuple(sorted(set(claim.cites))), finding_type=claim.finding_type, population=claim.population,
-                population_label="; ".join(vocab.label("population", p) for p in claim.population),
-                setting=claim.setting, delivery=claim.delivery, perspective=claim.perspective,
-                intervention=claim.intervention, intervention_label=vocab.label("intervention", claim.intervention),
-                intervention_kind=(intervention.kind if intervention else None) or "", outcome=finding.outcome,
-                outcome_label=vocab.label("outcome", finding.outcome), domain=domain or "",
-                domain_label=vocab.label("outcome", domain) if domain else "", direction=finding.direction,
-                design=claim.design, design_label=vocab.label("design", claim.design),
-                design_group=(design.group if design else None) or "",
-                certainty=claim.certainty.level, quote=" ".join(claim.quote.split()), section=claim.section,
-            ))
+            outcome = outcomes.get(finding.outcome)
+            domain = (outcome.broader if outcome else "") or ""
+            rows.append(Row(**shared, outcome=finding.outcome, outcome_label=label(outcomes, finding.outcome),
+                            domain=domain, domain_label=label(outcomes, domain) if domain else "",
+                            direction=finding.direction))
     rows.sort(key=lambda r: (r.claim_id, r.outcome))
     return rows
 
