@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from kb.config import Config
 from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
-from kb.io.procs import frozen
+from kb.io.procs import frozen, no_gc
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from kb.query.sparql import ExampleQuery
     from kb.site import Rendered
     from kb.site.answers import Answer
+    from kb.site.pages import StyledCitation
     from kb.site.reuse import Previous
 
 Progress = Callable[[str], None]
@@ -137,7 +138,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     except OSError:
         before = None
     evidence, problems = load_evidence(config, warm.parsed if warm is not None else None)
-    stable = stable_inputs(config, before)
+    with no_gc():  # the records are not frozen yet: a full collection here walked them all (~0.5 s at 10k/50k)
+        stable = stable_inputs(config, before)
     report = Report(problems)
     progress(f"loaded {len(evidence.references)} references, {len(evidence.claims)} claims")
     if any(p.code in FILE_FATAL and p.path == str(config.references_path) for p in problems):
@@ -180,7 +182,7 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None) -> Gr
     if stable is None or not config.parse_cache:
         return None
     return GraphMemo(config.store_cache_dir / "graph", f"{code_digest()}\n{config.base_iri}", stable.claim_files,
-                     evidence)
+                     evidence, stable.context)
 
 
 def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
@@ -254,17 +256,26 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     context even where its inputs are unchanged, and fails if one differs (:mod:`kb.site.deps`; for tests).
     """
     from kb.analyse.analysis import FromRecords, analyse, from_records
+    from kb.site.cite import styled_citations_in_thread
 
     _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
     early: list[FromRecords] = []  # the analysis's rows, made while the graph loads
+    styled: list[dict[str, tuple[StyledCitation, ...]] | None] = []  # the works' citations, likewise where they can be
+
+    def on_records(evidence: Evidence) -> None:
+        early.append(from_records(evidence))
+        if site:
+            styled.append(styled_citations_in_thread(evidence))
+
     # What each stage makes lives until the build ends: frozen, the collector's full passes skip it (at 10k/50k
     # they walked millions of records and rows, ~3 s of every build).
     begun: list[Ahead] = []  # the thread ahead, begun once the store is finished (before SHACL reads it)
     with frozen():
         try:
             checked = check(config, progress=progress, history=True, warm=warm,
-                            meanwhile=lambda evidence: early.append(from_records(evidence)),
-                            on_store=lambda evidence, graph: begun.append(Ahead(evidence, graph, site)))
+                            meanwhile=on_records,
+                            on_store=lambda evidence, graph: begun.append(
+                                Ahead(evidence, graph, site, styled[0] if styled else None)))
             if not checked.report.ok(strict) or checked.graph is None:
                 raise EvidenceError(checked.report)
         except BaseException:
@@ -299,12 +310,14 @@ class Ahead:
     ``data/``). :meth:`close` removes a dump no one took.
     """
 
-    def __init__(self, evidence: Evidence, graph: KnowledgeGraph, site: bool = True) -> None:
+    def __init__(self, evidence: Evidence, graph: KnowledgeGraph, site: bool = True,
+                 styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> None:
         from kb.query.sparql import load_examples
         from kb.site.cite import styled_citations
 
-        # First, while no thread is alive: a large bibliography is formatted in forked processes.
-        self.styled = styled_citations(evidence) if site else None
+        # First, while no thread is alive: a large bibliography is formatted in forked processes (``styled``: where
+        # they were formatted already, while the graph was parsed).
+        self.styled = (styled if styled is not None else styled_citations(evidence)) if site else None
         self.graph = graph
         self.examples: list[ExampleQuery] = load_examples(evidence.config.queries_dir) if site else []
         self.dumped: Path | None = None

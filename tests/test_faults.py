@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import io
 import os
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def deny(monkeypatch: pytest.MonkeyPatch, predicate) -> None:
         return real_os_open(path, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", fake_open)
+    monkeypatch.setattr(io, "open", fake_open)  # pathlib's read_bytes opens through io.open
     monkeypatch.setattr(os, "open", fake_os_open)
 
 

@@ -19,16 +19,25 @@ def test_unchanged_files_come_from_the_cache(evidence_copy, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(claims_module, "load_claim_file", counting)
+    real_list = claims_module.load_citation_file
+
+    def counting_list(path):
+        calls.append(f"citations/{path.name}")
+        return real_list(path)
+
+    monkeypatch.setattr(claims_module, "load_citation_file", counting_list)
     second, _ = load_evidence(config)
-    assert calls == [], "an unchanged claim file is not parsed again"
+    assert calls == [], "an unchanged claim file or citation list is not parsed again"
     assert second.claims == first.claims and second.references == first.references
+    assert second.citations == first.citations and first.citations
 
     path = evidence_copy / "claims" / "shalaby2020peer.yaml"
     path.write_text(path.read_text().replace("A single trial (imprecision)", "One trial (imprecision)"))
     third, _ = load_evidence(config)
     assert calls == ["shalaby2020peer.yaml"], "an edited file is parsed again"
     assert third.claims_by_id["addiction-network-support-abstinence"].certainty.reason.startswith("One trial (imprecision)")
-    assert len(list((config.store_cache_dir / "parsed").glob("*.pickle"))) == 2, "one entry per file"
+    kept = len(list((config.store_cache_dir / "parsed").glob("*.pickle")))
+    assert kept == 4, "one entry per file: references.bib, the claim file, the citation list, the archived source"
 
 
 def test_a_corrupt_entry_is_rebuilt(evidence_copy):
@@ -63,3 +72,27 @@ def test_parsing_in_several_processes_gives_the_same_records_and_problems(eviden
     assert parallel.claims == serial.claims and parallel.references == serial.references
     assert parallel_problems == serial_problems
     assert any(p.code == "yaml-duplicate-key" and p.path.endswith("zz-broken.yaml") for p in parallel_problems)
+
+
+def test_an_archived_source_is_kept_with_its_text_and_read_again_when_the_text_changes(evidence_copy, monkeypatch):
+    """A source's description is keyed with the text beside it: a changed text is read again, though the
+    description is the same bytes (the quote checks read the text)."""
+    import kb.load.sources as sources_module
+
+    config = load_config(evidence_copy)
+    first, _ = load_evidence(config)
+    calls: list[str] = []
+    real = sources_module.load_source_file
+
+    def counting(path):
+        calls.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(sources_module, "load_source_file", counting)
+    second, _ = load_evidence(config)
+    assert calls == [] and second.sources == first.sources and first.sources
+    text = evidence_copy / "sources" / "shalaby2020peer.txt"
+    text.write_text(text.read_text(encoding="utf-8") + "\nAn added line.\n", encoding="utf-8")
+    third, _ = load_evidence(config)
+    assert calls == ["shalaby2020peer.yaml"]
+    assert third.sources["shalaby2020peer"].text.endswith("An added line.")

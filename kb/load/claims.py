@@ -383,11 +383,15 @@ def load_claims(claims_dir: Path, load: Callable = load_claim_file) -> tuple[lis
     return claims, problems
 
 
-def load_citations(citations_dir: Path) -> tuple[list[CitationList], list[Problem]]:
+def load_citations(citations_dir: Path,
+                   load: Callable = load_citation_file) -> tuple[list[CitationList], list[Problem]]:
+    """Every citation list of every ``*.yaml`` file in the folder, in file order.
+
+    ``load`` reads one file (the pipeline passes a cached :func:`load_citation_file`)."""
     lists: list[CitationList] = []
     problems: list[Problem] = []
     for path in sorted(citations_dir.glob("*.yaml")) if citations_dir.is_dir() else []:
-        citation_list, file_problems = load_citation_file(path)
+        citation_list, file_problems = load(path)
         problems.extend(file_problems)
         if citation_list is not None:
             lists.append(citation_list)

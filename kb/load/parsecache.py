@@ -30,8 +30,8 @@ T = TypeVar("T")
 _KB = Path(__file__).resolve().parents[1]
 # The code that decides what a parsed file yields: a change to any of it invalidates every entry.
 _LOADER_CODE = ("bibtex/load.py", "bibtex/check.py", "bibtex/parse.py", "bibtex/scan.py", "bibtex/values.py",
-                "bibtex/display.py", "load/claims.py", "load/yamlstrict.py", "model.py", "problems.py", "ids.py",
-                "io/reading.py")
+                "bibtex/display.py", "load/claims.py", "load/sources.py", "load/yamlstrict.py", "model.py",
+                "problems.py", "ids.py", "io/reading.py")
 
 
 @cache
@@ -53,16 +53,18 @@ class ParseCache:
         """``loader(path)``, from the cache if the bytes are unchanged (one file; bench.stages times it)."""
         return self.load_all([(path, loader)])[0]
 
-    def load_all(self, tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int = 1) -> list[T]:
+    def load_all(self, tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int = 1,
+                 beside: Callable[[Path], tuple[Path, ...]] = lambda path: ()) -> list[T]:
         """``loader(path)`` for each task, from the cache where the bytes are unchanged.
 
         The files to parse are shared among ``jobs`` forked processes (parsing is CPU-bound
-        Python; the records come back pickled, as they are stored here anyway).
+        Python; the records come back pickled, as they are stored here anyway). ``beside`` names the files a
+        loader reads besides its path (an archived source's text beside its description): their bytes are keyed too.
         """
         results: list = [None] * len(tasks)
         misses: list[tuple[int, Path | None, str | None]] = []
         for i, (path, _loader) in enumerate(tasks):
-            key = self._key(path)
+            key = self._key(path, beside(path))
             remembered = self.memory.get(str(path)) if self.memory is not None and key is not None else None
             if remembered is not None and remembered[0] == key:
                 results[i] = remembered[1]
@@ -82,15 +84,23 @@ class ParseCache:
                 self._store(entry, value)
         return results
 
-    def _key(self, path: Path) -> str | None:
-        """A hash of the file's bytes and of the loader code (None if the file cannot be read)."""
+    def _key(self, path: Path, beside: tuple[Path, ...] = ()) -> str | None:
+        """A hash of the file's bytes (and of those ``beside`` it, a missing one as missing) and of the loader code
+        (None if the file cannot be read)."""
         if self.folder is None and self.memory is None:
             return None
         try:
             data = path.read_bytes()
         except OSError:
             return None
-        return hashlib.sha256(_code_digest().encode() + b"\0" + data).hexdigest()[:32]
+        digest = hashlib.sha256(_code_digest().encode() + b"\0" + data)
+        for other in beside:
+            try:
+                found = other.read_bytes()
+            except OSError:
+                return None  # missing or unreadable: the loader says which, each time
+            digest.update(b"\0%d\0" % len(found) + found)
+        return digest.hexdigest()[:32]
 
     def _remember(self, path: Path, key: str | None, value: object) -> None:
         if self.memory is not None and key is not None:

@@ -70,46 +70,64 @@ def check_passage(source_key: str, source: SourceText, quote: str, section: str,
              expected=f"a heading listed in sources/{source_key}.yaml", hint=did_you_mean(section, headings))
 
 
-def load_sources(sources_dir: Path) -> tuple[dict[str, SourceText], list[Problem]]:
+def load_sources(sources_dir: Path, load: Callable[[Path], tuple[SourceText | None, list[Problem]]] | None = None,
+                 ) -> tuple[dict[str, SourceText], list[Problem]]:
+    """Every archived source of the folder, by citekey (the last file wins a citekey described twice).
+
+    ``load`` reads one description and its text (the pipeline passes a cached :func:`load_source_file`)."""
     sources: dict[str, SourceText] = {}
     problems: list[Problem] = []
     for meta_path in sorted(sources_dir.glob("*.yaml")) if sources_dir.is_dir() else []:
-        root, file_problems = read_yaml(meta_path)
+        source, file_problems = (load or load_source_file)(meta_path)
         problems.extend(file_problems)
-        reader = _Reader(meta_path, problems)
-        top = reader.mapping(root, "the source description", 1)
-        if top is None:
-            continue
-        fields = reader.read(top, SOURCE_FIELDS, "the source description")
-        text_path = meta_path.with_suffix(".txt")
-        if "citekey" not in fields:
-            continue
-        if not text_path.is_file():
-            problems.append(error(meta_path, top.line, "source-text-missing", f"{text_path.name} does not exist",
-                                  expected="the archived text beside its description"))
-            continue
-        try:
-            data = read_capped(text_path, MAX_SOURCE_BYTES)
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line, col = decode_position(data, exc)
-            problems.append(error(text_path, line, "source-encoding", f"byte 0x{data[exc.start]:02X} is not valid "
-                                  "UTF-8", col=col, expected="a UTF-8 text", hint="convert it (iconv -t utf-8)"))
-            continue
-        except (InputTooLarge, OSError) as exc:
-            reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
-            problems.append(error(text_path, None, "source-unreadable", f"cannot read the archived text: {reason}",
-                                  expected=f"a readable text of at most {MAX_SOURCE_BYTES:,} bytes",
-                                  hint="check its permissions"))
-            continue
-        sections = tuple(_sections(reader, fields.get("sections"), text, text_path))
-        sources[fields["citekey"]] = SourceText(
-            citekey=fields["citekey"], text=normalise_ws(text), title=fields.get("title", ""),
-            licence=fields.get("licence", ""), licence_url=fields.get("licence_url", ""),
-            attribution=fields.get("attribution", ""), origin=fields.get("origin", ""),
-            sections=sections, path=str(text_path),
-        )
+        if source is not None:
+            sources[source.citekey] = source
     return sources, problems
+
+
+def source_files(meta_path: Path) -> tuple[Path, ...]:
+    """What :func:`load_source_file` reads besides the description: the archived text."""
+    return (meta_path.with_suffix(".txt"),)
+
+
+def load_source_file(meta_path: Path) -> tuple[SourceText | None, list[Problem]]:
+    """One archived source: its description (``<citekey>.yaml``) and the text beside it (:func:`source_files`)."""
+    problems: list[Problem] = []
+    root, file_problems = read_yaml(meta_path)
+    problems.extend(file_problems)
+    reader = _Reader(meta_path, problems)
+    top = reader.mapping(root, "the source description", 1)
+    if top is None:
+        return None, problems
+    fields = reader.read(top, SOURCE_FIELDS, "the source description")
+    text_path = source_files(meta_path)[0]
+    if "citekey" not in fields:
+        return None, problems
+    if not text_path.is_file():
+        problems.append(error(meta_path, top.line, "source-text-missing", f"{text_path.name} does not exist",
+                              expected="the archived text beside its description"))
+        return None, problems
+    try:
+        data = read_capped(text_path, MAX_SOURCE_BYTES)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = decode_position(data, exc)
+        problems.append(error(text_path, line, "source-encoding", f"byte 0x{data[exc.start]:02X} is not valid "
+                              "UTF-8", col=col, expected="a UTF-8 text", hint="convert it (iconv -t utf-8)"))
+        return None, problems
+    except (InputTooLarge, OSError) as exc:
+        reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        problems.append(error(text_path, None, "source-unreadable", f"cannot read the archived text: {reason}",
+                              expected=f"a readable text of at most {MAX_SOURCE_BYTES:,} bytes",
+                              hint="check its permissions"))
+        return None, problems
+    sections = tuple(_sections(reader, fields.get("sections"), text, text_path))
+    return SourceText(
+        citekey=fields["citekey"], text=normalise_ws(text), title=fields.get("title", ""),
+        licence=fields.get("licence", ""), licence_url=fields.get("licence_url", ""),
+        attribution=fields.get("attribution", ""), origin=fields.get("origin", ""),
+        sections=sections, path=str(text_path),
+    ), problems
 
 
 def _sections(reader: _Reader, seq: object, text: str, text_path: Path) -> list[Section]:
