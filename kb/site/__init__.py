@@ -27,7 +27,6 @@ built (:mod:`~kb.site.deps`).
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import multiprocessing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,16 +89,6 @@ class _Job:
     verify: bool = False
     data: dict[str, Callable[[], bytes]] = field(default_factory=dict)  # files of data/ a worker makes
 
-    @functools.cached_property
-    def network_key(self) -> bytes:
-        """The evidence network's links, in order (the network is made from them alone), for the input keys of what
-        is made from the network (once per process)."""
-        import hashlib
-
-        if not self.deps.enabled:
-            return b""
-        return hashlib.blake2b(repr(self.res.analysis.links).encode(), digest_size=16).digest()
-
 
 @dataclass
 class _Part:
@@ -137,8 +126,9 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
 
         for name, make in job.data.items():
             path = f"data/{name}"
-            # a file made from the evidence network alone is kept while the network is (a reworded claim keeps it)
-            out.keyed_file(path, out.keeper.key(path, job.network_key) if name in FROM_NETWORK else "", make)
+            # a file made from the evidence network alone is kept while what the network is made of is (the claims
+            # without their words: a reworded claim keeps it)
+            out.keyed_file(path, out.keeper.key(path, out.keeper.facets()) if name in FROM_NETWORK else "", make)
 
     return {
         # the overview pages and scripts: built whole in every build, the longest groups after an edit
@@ -163,12 +153,11 @@ def _overview(job: _Job, out: Any) -> None:
 
     res, site, keep = job.res, job.site, out.keeper
     ev = res.ev
-    # Keyed like the maps of counts (kb.site.deps): by every finding's facets, so rewording a claim keeps them;
-    # the network page by the network itself; the home page also by what its headlines' directness reads
-    # and the graph's size. At 10k/50k they are ~5 s of a worker's CPU in every build.
+    # Keyed like the maps of counts (kb.site.deps): by every claim without its words, what the findings' facets and
+    # the network are made of, so rewording a claim keeps them; the home page also by what its headlines'
+    # directness reads and the graph's size. At 10k/50k they are ~5 s of a worker's CPU in every build.
     out.keyed("gaps.html", keep.key("gaps.html", keep.facets()), lambda: gaps.gaps_page(res, out))
-    out.keyed("network.html", keep.key("network.html", job.network_key),
-              lambda: overview.network_page(res, out))
+    out.keyed("network.html", keep.key("network.html", keep.facets()), lambda: overview.network_page(res, out))
     overview.search_page(res, out)
     overview.resolve_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())
@@ -194,10 +183,19 @@ def _scripts(job: _Job, out: Any) -> None:
     out.keyed_file("assets/map-data.js", keep.key("assets/map-data.js", keep.facets()),
                    lambda: assets.data_script("KB_MAP", "assets/map-data.js", map_data(res, res.analysis.rows),
                                               "the findings, for the evidence maps' filters").content)
-    scripts = [assets.packed_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements),
-                                    "search index"),
-               assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res), "IRI → page"),
-               assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
+    # The search index refers to the statements of claims with findings by their place (which their rows decide)
+    # and holds the words of the others (and every quote, where the limits search quotes): a reworded claim with
+    # findings keeps it. The IRI → page map reads references and vocabularies alone (the key's base).
+    claims = res.ev.claims
+    index_words = ([(c.id, c.statement) for c in claims if c.id not in statements],
+                   [c.quote for c in claims] if res.limits.search_quotes else None)
+    out.keyed_file("assets/search-index.js", keep.key("assets/search-index.js", keep.facets(), index_words),
+                   lambda: assets.packed_script("KB_SEARCH", "assets/search-index.js", search_index(res, statements),
+                                                "search index").content)
+    out.keyed_file("assets/sparql-links.js", keep.key("assets/sparql-links.js"),
+                   lambda: assets.data_script("KB_LINKS", "assets/sparql-links.js", sparql_links(res),
+                                              "IRI → page").content)
+    scripts = [assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
                                     list(statements.values()), "statements, for the maps' CSV and the search"),
                *res.refdata.scripts(config.store_cache_dir / "refdata" if config.parse_cache else None)]
     for script in scripts:
