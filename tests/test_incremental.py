@@ -834,6 +834,35 @@ def test_input_keys_keep_a_large_kbs_pages_and_their_shared_csv(tmp_path: Path,
     assert "map.html" not in kept["direction"]
 
 
+def test_a_large_kbs_pages_are_kept_when_a_claim_they_count_but_do_not_show_is_reworded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past LARGE_KB a concept page lists its best few findings and summarises them all: rewording a claim it counts
+    but does not show keeps it (its words are not on the page), and the rebuild is still a cold build's bytes."""
+    from collections import defaultdict
+
+    from kb.site import evmap, limits
+    from kb.site.context import best_first
+
+    monkeypatch.setattr(limits, "LARGE_KB", 0)
+    monkeypatch.setattr(evmap, "MARKS_PER_MAP", 0)
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    files = _one_file_per_claim(evidence)
+    out = tmp_path / "site"
+    by_intervention: dict[str, list] = defaultdict(list)
+    for row in _build(evidence, out).analysis.rows:
+        by_intervention[row.intervention].append(row)
+    intervention, claim_id = next(
+        (intervention, row.claim_id) for intervention, rows in sorted(by_intervention.items()) for row in rows
+        if row.claim_id not in {r.claim_id for r in best_first(rows, limits.LARGE.concept_claims)})
+    nanopubs = (out / "data" / "nanopubs.trig.gz").read_bytes()
+    _replace(_with(files, f"- id: {claim_id}\n"), "statement: >-\n      ", f"statement: >-\n      {MARK} ")
+    rebuilt = _build(evidence, out)
+    assert f"interventions/{intervention}.html" in rebuilt.kept
+    assert claim_page(claim_id) not in rebuilt.kept
+    assert _tree(out) == _tree(_fresh_equivalent(evidence, tmp_path / "cold", nanopubs))
+
+
 def test_verify_fails_a_page_whose_key_misses_an_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``verify_deps`` builds every page anyway: a key that leaves out something the page shows is caught."""
     import kb.site.deps as deps
@@ -856,7 +885,7 @@ def test_work_ahead_gives_every_answer_in_order_however_far_the_thread_got() -> 
     from kb.site.answers import example_answers
     from tests.conftest import FIXTURE
 
-    config = load_config(FIXTURE)
+    config = load_config(FIXTURE, parse_cache=False)  # nothing kept: the thread answers (kb.site.kept_answers)
     checked = check(config, shacl=False, history=True)
     expected = example_answers(checked.kg.store, load_examples(config.queries_dir))
     assert len(expected) >= 2

@@ -44,14 +44,20 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
     for row in res.analysis.rows:
         for value in row.values(axis):
             by_row[value][row.outcome].append(row)
+    ranked: dict[tuple[str, str], list[Row]] = defaultdict(list)  # each cell's rows, best first (best_first)
+    for row in res.ranked_rows:
+        for value in row.values(axis):
+            ranked[value, row.outcome].append(row)
     layout = evmap.domains(res)
     keep = out.keeper
     for row_id in sorted(by_row):
         found = by_row[row_id]
         path = addresses.cell_page(axis, row_id)
-        # its cells' findings, and (on the populations map) what each cell's history says
+        # its cells' findings (the words of those each shows: rewording another keeps the page), and (on the
+        # populations map) what each cell's history says
         key = keep.key(path, *(part for o in sorted(found) for part in (
-            o, keep.rows(found[o]), res.history.cells.get((row_id, o)) if axis == "population" else None)))
+            o, keep.counted_rows(found[o]), keep.rows(ranked[row_id, o][:res.limits.cell_claims]),
+            res.history.cells.get((row_id, o)) if axis == "population" else None)))
         if keep.reuse(path, key):
             continue
         row_term = res.term(axis, row_id)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.analyse.analysis import Row, direction_rank, level_rank
+from kb.analyse.analysis import Row
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
@@ -36,7 +36,7 @@ from kb.site.pages import (
     Term,
 )
 from kb.site.refdata import everything
-from kb.site.views import Resolver
+from kb.site.views import Resolver, best_first_key
 
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
@@ -171,6 +171,10 @@ def concept_pages(res: Resolver, out: Output) -> None:
         for row in res.analysis.rows:
             for concept_id in row.values(scheme):
                 by_id[concept_id].append(row)
+        ranked: dict[str, list[Row]] = defaultdict(list)  # each concept's rows, best first (best_first)
+        for row in res.ranked_rows:
+            for concept_id in row.values(scheme):
+                ranked[concept_id].append(row)
         groups: dict[str, list[tuple[Term, int]]] = defaultdict(list)
         for concept_id in vocab.ids(scheme):
             concept = vocab.get(scheme, concept_id)
@@ -187,8 +191,10 @@ def concept_pages(res: Resolver, out: Output) -> None:
                         vocab.get("outcome", o), "broader", None) == concept.broader),
                     key=lambda o: res.label("outcome", o).lower()))
             path = f"{folder}/{concept_id}.html"
-            # its findings, and how many findings each of its sibling outcomes has
-            key = keep.key(path, keep.rows(rows), tuple((t.id, n) for t, n in siblings))
+            # its findings (the words of those it shows: rewording another keeps the page), and how many findings
+            # each of its sibling outcomes has
+            shown = ranked[concept_id][:res.limits.concept_claims]
+            key = keep.key(path, keep.counted_rows(rows), keep.rows(shown), tuple((t.id, n) for t, n in siblings))
             if keep.reuse(path, key):
                 continue
             if scheme in ("population", "intervention") and broader is None:
@@ -196,7 +202,6 @@ def concept_pages(res: Resolver, out: Output) -> None:
                                 if (p if scheme == "population" else r.intervention) == concept_id})
                 questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
                                        f"{res.label('population', p)}") for p, i in pairs)
-            shown = best_first(rows, res.limits.concept_claims)
             summaries, more_summaries = res.summaries(rows)
             page = ConceptPage(
                 path=path, title=concept.label, template="concept.html", section=folder,
@@ -248,10 +253,9 @@ def concept_cells(res: Resolver, scheme: str, concept_id: str, rows: list[Row]) 
 
 
 def best_first(rows: list[Row], limit: int) -> list[Row]:
-    """The first ``limit`` rows, highest certainty first, then by direction and claim: what a reader of a
-    long list wants first (``heapq.nsmallest`` is ``sorted(…)[:limit]`` without sorting the rest)."""
-    return heapq.nsmallest(limit, rows, key=lambda r: (level_rank(r.certainty), direction_rank(r.direction),
-                                                       r.claim_id, r.outcome))
+    """The first ``limit`` rows by :func:`kb.site.views.best_first_key` (``heapq.nsmallest`` is ``sorted(…)[:limit]``
+    without sorting the rest; a page of many groups takes them from ``Resolver.ranked_rows`` instead)."""
+    return heapq.nsmallest(limit, rows, key=best_first_key)
 
 
 # --- the maps ----------------------------------------------------------------------------------

@@ -99,6 +99,7 @@ class Deps:
         self.enabled = res is not None and inputs is not None
         self._base = hashlib.blake2b(digest_size=16)
         self._claims: _ClaimKeys = _ClaimKeys()
+        self._counted: _ClaimKeys = _ClaimKeys()  # the claims' keys without their words (counted_rows)
         self.records: dict[str, dict[str, bytes]] = {}  # claim file digest → claim → record_key
         self._facets = b""
         if res is None or inputs is None:
@@ -125,6 +126,7 @@ class Deps:
             records[claim.id] = record
             self._claims[claim.id] = hashlib.blake2b(record[:16] + repr(history.get(claim.id)).encode(),
                                                      digest_size=16).digest()
+            self._counted[claim.id] = record[16:]
             counted.append(record[16:])
         self._facets = hashlib.blake2b(b"".join(counted), digest_size=16).digest()
 
@@ -149,6 +151,14 @@ class Deps:
         """The keys of the claims behind ``rows``, one per row, in order: a row is made from its claim
         (and the vocabularies), so the same claims in the same order are the same rows."""
         return self.claims(map(_CLAIM_ID, rows))
+
+    def counted_rows(self, rows: Iterable[Row]) -> bytes:
+        """:meth:`rows` without the claims' words (statement, quote, section) and release history: for a page that
+        counts and summarises rows but shows only some (their words and history by :meth:`rows`), so that rewording
+        a claim it does not show keeps it (a cell's own history is read, and keyed, apart)."""
+        if not self.enabled:
+            return b""
+        return b"".join(map(self._counted.__getitem__, map(_CLAIM_ID, rows)))
 
     @property
     def facets(self) -> bytes:
@@ -190,6 +200,9 @@ class Keeper:
 
     def claims(self, claim_ids: Iterable[str]) -> bytes:
         return self.deps.claims(claim_ids)
+
+    def counted_rows(self, rows: Iterable[Row]) -> bytes:
+        return self.deps.counted_rows(rows)
 
     def facets(self) -> bytes:
         return self.deps.facets
