@@ -308,18 +308,27 @@ class Ahead:
     before the site's workers fork: the dump is waited for, and the statistics and examples not yet begun are
     left to :meth:`answers`, which makes them in the calling thread (a thread of the main process, while it writes
     ``data/``). :meth:`close` removes a dump no one took.
+
+    Where the last build's answers and statistics were kept (:mod:`kb.site.kept_answers`), the thread leaves them
+    to :meth:`answers`, which reuses what the graph's change since then (:meth:`tell`) leaves as it was.
     """
 
     def __init__(self, evidence: Evidence, graph: KnowledgeGraph, site: bool = True,
                  styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> None:
         from kb.query.sparql import load_examples
         from kb.site.cite import styled_citations
+        from kb.site.kept_answers import KeptAnswers
 
         # First, while no thread is alive: a large bibliography is formatted in forked processes (``styled``: where
         # they were formatted already, while the graph was parsed).
         self.styled = (styled if styled is not None else styled_citations(evidence)) if site else None
         self.graph = graph
         self.examples: list[ExampleQuery] = load_examples(evidence.config.queries_dir) if site else []
+        config = evidence.config
+        # the last build's answers and statistics, reused where the graph's change leaves what they read as it was
+        self.kept = KeptAnswers(config.store_cache_dir if config.parse_cache and site else None)
+        self.told = threading.Event()  # how the graph changed since the last build is known (tell)
+        self.change: GraphChange | None = None
         self.dumped: Path | None = None
         self.want_statistics = site
         self.statistics: Statistics | None = None  # the graph's, for VoID (kb.export.void.statistics)
@@ -337,6 +346,8 @@ class Ahead:
 
         try:
             self.dumped = dump_unsorted(self.graph)
+            if self.kept.hopeful:
+                return  # left to answers(), which may reuse them once the change is known
             if self.want_statistics and not self.stop.is_set():
                 self.statistics = statistics(self.graph)
             for example in self.examples:
@@ -359,19 +370,30 @@ class Ahead:
         dumped, self.dumped = self.dumped, None
         return dumped
 
-    def answers(self) -> list[Answer]:
-        """Every example's answer, in order: the thread's, then the rest answered here; and the statistics, where
-        the thread had not begun them (VoID reads them once ``data/`` is written, after this)."""
-        from kb.export.void import statistics
-        from kb.site.answers import example_answers
+    def tell(self, change: GraphChange | None) -> None:
+        """How the graph changed since the last build's (from the dumps; None: unknown, or the build failed first):
+        :meth:`answers` waits for it. Only the first call counts."""
+        if not self.told.is_set():
+            self.change = change
+            self.told.set()
 
+    def answers(self) -> list[Answer]:
+        """Every example's answer, in order: the thread's, then the rest, each the last build's where the graph's
+        change (:meth:`tell`, waited for) leaves what it reads as it was, else answered here; and the statistics,
+        where the thread had not made them (VoID reads them once ``data/`` is written, after this)."""
         self.join()
+        if self.kept.path is not None:  # answers are kept: with the graph they were found on, so wait for it
+            self.told.wait()
+            self.kept.since(self.change)
         if self.want_statistics and self.statistics is None:
-            self.statistics = statistics(self.graph)
-        return self.done + example_answers(self.graph.store, self.examples[self.asked:])
+            self.statistics = self.kept.statistics(self.graph)
+        found = self.done + self.kept.answers(self.graph, self.examples[self.asked:])
+        self.kept.keep(self.examples, found, self.statistics)
+        return found
 
     def close(self) -> None:
         self.stop.set()
+        self.tell(None)
         self.thread.join()
         if self.dumped is not None:
             self.dumped.unlink(missing_ok=True)
@@ -473,6 +495,12 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                                 ahead.dump())) if site else None
 
     def in_this_process() -> None:
+        try:
+            write_all()
+        finally:
+            ahead.tell(None)  # a failure before the dumps: the example answers wait for no change (else told)
+
+    def write_all() -> None:
         written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
                                     previous_nanopubs=previous_nanopubs, progress=progress, caches=caches,
                                     elsewhere=site, dumped=None if site else ahead.dump())
@@ -487,6 +515,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
             assert written.dumps is not None
             graph = written.dumps
         made.append(graph)
+        ahead.tell(graph.change)
         if site:  # the workers have forked: a thread is safe now
             persisting.append(_InThread(lambda: alongside(graph.change)))
         else:
