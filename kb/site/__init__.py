@@ -112,7 +112,10 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
 
     def references(job: _Job, out: Any) -> None:
         buckets.reference_pages(job.res, out)
-        context.bibliography(job.res, out)
+        # the works (the key's base) and how many claims state or cite each: a reworded claim keeps it
+        keep = out.keeper
+        out.keyed("references/index.html", keep.key("references/index.html", keep.facets()),
+                  lambda: context.bibliography(job.res, out))
 
     def maps(*axes: str) -> Callable[[_Job, Any], None]:
         def render(job: _Job, out: Any) -> None:
