@@ -7,25 +7,24 @@ from kb.config import load_config
 from kb.load.evidence import load_evidence
 
 
+def _count(monkeypatch, module, name: str, calls: list[str], prefix: str = "") -> None:
+    """Replace the loader ``module.name`` by one that records the name of each file it parses in ``calls``."""
+    real = getattr(module, name)
+
+    def counting(path):
+        calls.append(prefix + path.name)
+        return real(path)
+
+    monkeypatch.setattr(module, name, counting)
+
+
 def test_unchanged_files_come_from_the_cache(evidence_copy, monkeypatch):
     config = load_config(evidence_copy)
     first, problems = load_evidence(config)
     assert problems == [] and (config.store_cache_dir / "parsed").is_dir()
     calls: list[str] = []
-    real = claims_module.load_claim_file
-
-    def counting(path):
-        calls.append(path.name)
-        return real(path)
-
-    monkeypatch.setattr(claims_module, "load_claim_file", counting)
-    real_list = claims_module.load_citation_file
-
-    def counting_list(path):
-        calls.append(f"citations/{path.name}")
-        return real_list(path)
-
-    monkeypatch.setattr(claims_module, "load_citation_file", counting_list)
+    _count(monkeypatch, claims_module, "load_claim_file", calls)
+    _count(monkeypatch, claims_module, "load_citation_file", calls, "citations/")
     second, _ = load_evidence(config)
     assert calls == [], "an unchanged claim file or citation list is not parsed again"
     assert second.claims == first.claims and second.references == first.references
@@ -82,13 +81,7 @@ def test_an_archived_source_is_kept_with_its_text_and_read_again_when_the_text_c
     config = load_config(evidence_copy)
     first, _ = load_evidence(config)
     calls: list[str] = []
-    real = sources_module.load_source_file
-
-    def counting(path):
-        calls.append(path.name)
-        return real(path)
-
-    monkeypatch.setattr(sources_module, "load_source_file", counting)
+    _count(monkeypatch, sources_module, "load_source_file", calls)
     second, _ = load_evidence(config)
     assert calls == [] and second.sources == first.sources and first.sources
     text = evidence_copy / "sources" / "shalaby2020peer.txt"
