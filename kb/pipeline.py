@@ -9,6 +9,7 @@ site as it was and there is no instant at which the output folder is missing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import gc
 import os
@@ -198,7 +199,10 @@ def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
     # the current state is compared with the latest release only: without releases, reading it (one pass over
     # every triple, 15 s at 2M triples) would be wasted
     hist = history(releases, read_snapshot(graph.store, config.base_iri) if releases else Snapshot())
-    graph.store.load(prov_lines(hist, Minter(config.base_iri)).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    prov = prov_lines(hist, Minter(config.base_iri)).encode("utf-8")
+    graph.store.load(prov, format=ox.RdfFormat.N_TRIPLES)
+    if graph.parts is not None:
+        graph.parts = dataclasses.replace(graph.parts, prov=graph.parts.prov + prov)
     return hist
 
 
@@ -299,7 +303,8 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
 
 class Ahead:
     """Work on the finished store that pyoxigraph does without the GIL, in a thread while this one analyses and
-    sets the site up: the store's unsorted dump, which the graph dumps sort, the graph's statistics for VoID, and
+    sets the site up: the store's unsorted dump, which the graph dumps sort (where they cannot patch the last build's
+    instead, :func:`kb.export.data_folder.dumps_patch`), the graph's statistics for VoID, and
     the example queries' answers, which the SPARQL page shows. At 10k/50k they are ~2, ~1 and ~4 s that came
     later, next to other work, and the other core was idle here.
 
@@ -315,6 +320,7 @@ class Ahead:
 
     def __init__(self, evidence: Evidence, graph: KnowledgeGraph, site: bool = True,
                  styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> None:
+        from kb.export.data_folder import dumps_patch
         from kb.query.sparql import load_examples
         from kb.site.cite import styled_citations
         from kb.site.kept_answers import KeptAnswers
@@ -330,6 +336,8 @@ class Ahead:
         self.told = threading.Event()  # how the graph changed since the last build is known (tell)
         self.change: GraphChange | None = None
         self.dumped: Path | None = None
+        # the last build's dumps patched into this graph's, where they can be: then no dump is sorted
+        self.patch = dumps_patch(evidence, graph)
         self.want_statistics = site
         self.statistics: Statistics | None = None  # the graph's, for VoID (kb.export.void.statistics)
         self.done: list[Answer] = []
@@ -345,7 +353,8 @@ class Ahead:
         from kb.site.answers import example_answers
 
         try:
-            self.dumped = dump_unsorted(self.graph)
+            if self.patch is None:
+                self.dumped = dump_unsorted(self.graph)
             if self.kept.hopeful:
                 return  # left to answers(), which may reuse them once the change is known
             if self.want_statistics and not self.stop.is_set():
@@ -492,7 +501,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     # With a site, a worker writes the graph dumps, from the store's unsorted dump the thread ahead took before
     # the workers forked (in the worker, dump() finds the thread gone): the main process has the most to do.
     background = Background(lambda: graph_dumps(checked.evidence, checked.kg, target / "data", caches,
-                                                ahead.dump())) if site else None
+                                                ahead.dump(), ahead.patch, analysis.triples)) if site else None
 
     def in_this_process() -> None:
         try:
@@ -503,7 +512,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     def write_all() -> None:
         written = write_data_folder(checked.evidence, checked.kg, analysis, target / "data", inputs=checked.inputs,
                                     previous_nanopubs=previous_nanopubs, progress=progress, caches=caches,
-                                    elsewhere=site, dumped=None if site else ahead.dump())
+                                    elsewhere=site, dumped=None if site else ahead.dump(),
+                                    patch=ahead.patch)
         for name in written.names:  # never reused from a previous build
             dumps.fingerprints[f"data/{name}"] = "dump"
             dumps.written.append(f"data/{name}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from kb.analyse.analysis import Analysis
 from kb.checks.scope import Inputs
-from kb.export.dumps import Dumps
+from kb.export.dumps import Dumps, Patch
 from kb.export.void import Statistics
 from kb.graph.build import KnowledgeGraph
 from kb.load.evidence import Evidence
@@ -49,14 +49,15 @@ class ExportCaches:
 def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, data: Path, *,
                       inputs: Inputs | None, previous_nanopubs: Path | None, caches: ExportCaches | None,
                       progress: Callable[[str], None], elsewhere: bool = False,
-                      dumped: Path | None = None) -> DataFolder:
+                      dumped: Path | None = None, patch: Patch | None = None) -> DataFolder:
     """Write every file of ``data/``; return their names (relative to ``data``) and the graph dumps it wrote.
 
     ``inputs`` are the evidence files' digests when they were stable while loading (else nothing
     keyed by them is trusted); ``previous_nanopubs`` the last build's export, which unchanged claims
     keep and changed ones supersede. With ``elsewhere``, the :func:`analysis_files` and ``void.ttl`` (which
     describes them) and the graph dumps (:func:`graph_dumps`) are left to the caller, though listed. ``dumped``
-    is the store's unsorted dump where a thread took it already (:func:`kb.export.rdf.dump_unsorted`).
+    is the store's unsorted dump where a thread took it already (:func:`kb.export.rdf.dump_unsorted`), ``patch``
+    how the last build's dumps can be patched instead (:func:`dumps_patch`).
     """
     from kb.export.csljson import csljson_bytes
     from kb.export.dumps import MemberCache, compress_runs
@@ -91,7 +92,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
 
     progress("writing data dumps")
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).
-    dumps = None if elsewhere else graph_dumps(evidence, graph, data, caches, dumped)[0]
+    dumps = None if elsewhere else graph_dumps(evidence, graph, data, caches, dumped, patch, analysis.triples)[0]
     grown = {**({} if elsewhere else analysis_files(analysis, cache_dir)),
              "references.bib.gz": evidence.config.references_path.read_bytes,
              "references.json.gz": lambda: csljson_bytes(evidence.references),
@@ -117,16 +118,32 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
 
 
 def graph_dumps(evidence: Evidence, graph: KnowledgeGraph, data: Path, caches: ExportCaches | None,
-                dumped: Path | None = None) -> tuple[Dumps, dict[str, Any] | None]:
+                dumped: Path | None = None, patch: Patch | None = None,
+                triples: int | None = None) -> tuple[Dumps, dict[str, Any] | None]:
     """``kb.nt.gz``, ``kb.ttl.gz`` and ``kb.jsonld.gz`` (:func:`kb.export.dumps.write_graph_dumps`), in chunks
     reused from the last build where unchanged, kept under ``.kb-cache/dumps/``; with ``caches``, also this
     build's chunks for the caller to keep in memory (another process may write the dumps: ``kb build`` has a
-    site worker do it, from the store's unsorted dump taken before the workers forked)."""
+    site worker do it, from the store's unsorted dump taken before the workers forked, or by ``patch``ing the last
+    build's chunks, :func:`dumps_patch`)."""
     from kb.export.dumps import MemberCache, write_graph_dumps
 
     data.mkdir(parents=True, exist_ok=True)
-    members = MemberCache(evidence.config.store_cache_dir / "dumps", caches.dumps if caches is not None else None)
-    return write_graph_dumps(graph, data, members, dumped), members.new if caches is not None else None
+    config = evidence.config
+    members = MemberCache(config.store_cache_dir / "dumps", caches.dumps if caches is not None else None)
+    memo = config.store_cache_dir / "graph" if config.parse_cache else None
+    return (write_graph_dumps(graph, data, members, dumped, patch, triples, memo),
+            members.new if caches is not None else None)
+
+
+def dumps_patch(evidence: Evidence, graph: KnowledgeGraph) -> Patch | None:
+    """How the last build's graph dumps can be patched into this graph's (:func:`kb.export.dumps.patch_plan`), where
+    the graph memo keeps the text of the parts that changed; None: sort the graph whole."""
+    from kb.export.dumps import patch_plan
+
+    config = evidence.config
+    if not config.parse_cache:
+        return None
+    return patch_plan(config.store_cache_dir / "dumps", config.store_cache_dir / "graph", graph.parts)
 
 
 FROM_NETWORK = frozenset({"network.graphml.gz"})  # analysis_files made from the evidence network alone

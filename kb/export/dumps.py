@@ -17,6 +17,7 @@ members), and reused instead of compressed again.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import gzip
@@ -31,6 +32,7 @@ from pathlib import Path
 from kb.export.rdf import GRAPH_FORMATS, _sorted_lines
 from kb.graph.build import KnowledgeGraph
 from kb.graph.change import GraphChange, graph_mark
+from kb.graph.memo import GraphParts, pin, read_entry
 from kb.io import gz
 from kb.io.atomic import replace_cache_file
 from kb.namespaces import PREFIXES
@@ -186,38 +188,71 @@ class Dumps:
 
     change: GraphChange
     turtle: tuple[bytes, ...]  # the members of kb.ttl.gz, in order (for the SPARQL page's copy, browser_deflate)
+    patched: bool = False  # made by patching the last build's chunks (Patch), not by sorting the whole graph
 
 
-def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dumped: Path | None = None) -> Dumps:
+def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dumped: Path | None = None,
+                      patch: Patch | None = None, triples: int | None = None, memo: Path | None = None) -> Dumps:
     """``kb.nt.gz``, ``kb.ttl.gz`` and ``kb.jsonld.gz`` in ``data``, from chunks (reused where unchanged);
     the graph's name, and how it changed since the last build's dumps where those are known. ``dumped`` is the
-    store's unsorted dump where a thread took it already (:func:`kb.export.rdf.dump_unsorted`)."""
-    lines = _sorted_lines(kg, dumped)
+    store's unsorted dump where a thread took it already (:func:`kb.export.rdf.dump_unsorted`). With ``patch``
+    (:func:`patch_plan`), the last build's chunks are patched where that can be done (``triples``: the store's
+    size, which the patch must give), else the store is dumped and sorted whole. ``memo`` is the graph memo's
+    folder, told which parts these dumps were made from (:func:`kb.graph.memo.pin`)."""
+    patched = _patched(kg, members, patch, triples) if patch is not None else None
+    if patched is not None:
+        pieces, change, count = patched
+        firsts, keys, turtle = _write(data, members, pieces)
+    else:
+        lines = _sorted_lines(kg, dumped)
+        count = len(lines)
+        fresh: list[bytes] = []  # the text of the chunks the last build did not have
+        firsts, keys, turtle = _write(data, members, (_piece(text) for text in chunks(lines)), fresh)
+        del lines
+        change = _change(kg, fresh, keys, members.old["nt"])
+    members.save()
+    if members.folder is not None:
+        _save_index(members.folder, DumpIndex(kg.parts, tuple(firsts), tuple(keys), count))
+    if memo is not None:
+        pin(memo, kg.parts.names if kg.parts is not None else ())
+    return Dumps(change, tuple(turtle), patched is not None)
+
+
+Piece = tuple[bytes, bytes | None, bytes]  # a chunk's digest, its text (None: the last build's member) and first line
+
+
+def _piece(text: bytes) -> Piece:
+    return hashlib.blake2b(text, digest_size=20).digest(), text, text[:text.find(b"\n")]
+
+
+def _write(data: Path, members: MemberCache, pieces: Iterable[Piece],
+           fresh: list[bytes] | None = None) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """The three files from the chunks' ``pieces``; each chunk's first line and digest, and ``kb.ttl.gz``'s members.
+    The text of chunks the last build did not have goes to ``fresh``."""
+    firsts: list[bytes] = []
     keys: list[bytes] = []
-    fresh: list[bytes] = []  # the text of the chunks the last build did not have
     turtle: list[bytes] = []
     with open(data / "kb.nt.gz", "wb") as nt, open(data / "kb.ttl.gz", "wb") as ttl, \
             open(data / "kb.jsonld.gz", "wb") as jsonld:
-        if lines:
-            turtle.append(gz.compress(turtle_header()))
-            ttl.write(turtle[-1])
         jsonld.write(gz.compress(b"["))
         comma = gz.compress(b",")
-        for i, text in enumerate(chunks(lines)):
-            key = hashlib.blake2b(text, digest_size=20).digest()
+        for i, (key, text, first) in enumerate(pieces):
+            if not i:
+                turtle.append(gz.compress(turtle_header()))
+                ttl.write(turtle[-1])
             keys.append(key)
-            if key not in members.old["nt"]:
+            firsts.append(first)
+            if fresh is not None and text is not None and key not in members.old["nt"]:
                 fresh.append(text)
             for fmt, out in (("nt", nt), ("ttl", ttl), ("jsonld", jsonld)):
                 if fmt == "jsonld" and i:
                     out.write(comma)
-                member = members.member(fmt, key, functools.partial(_member, text, fmt))
+                member = members.member(fmt, key, functools.partial(_member, text or b"", fmt))
                 out.write(member)
                 if fmt == "ttl":
                     turtle.append(member)
         jsonld.write(gz.compress(b"]"))
-    members.save()
-    return Dumps(_change(kg, fresh, keys, members.old["nt"]), tuple(turtle))
+    return firsts, keys, turtle
 
 
 def _change(kg: KnowledgeGraph, fresh: list[bytes], keys: list[bytes], old: Members) -> GraphChange:
@@ -234,6 +269,165 @@ def _change(kg: KnowledgeGraph, fresh: list[bytes], keys: list[bytes], old: Memb
     if any(b"_:" in line for line in (*removed, *added)):  # blank nodes: a copy could not be matched line by line
         return GraphChange(None, after)
     return GraphChange(graph_mark(old), after, removed, added)
+
+
+# --- patching the last build's chunks -----------------------------------------------------------------------------
+
+INDEX = "index.pickle"
+
+
+@dataclass(frozen=True)
+class DumpIndex:
+    """The last dumps' chunks in order (each one's first line and digest), their lines, and the parts of the graph
+    they were made from (:class:`kb.graph.memo.GraphParts`; None where unknown)."""
+
+    parts: GraphParts | None
+    firsts: tuple[bytes, ...]
+    keys: tuple[bytes, ...]
+    lines: int
+
+
+@dataclass(frozen=True)
+class Patch:
+    """This build's graph is the last dumps' with the parts ``gone`` and ``came`` swapped (and the text after the
+    claims, and the release history, as they are in each): the triples that changed are among those parts'."""
+
+    index: DumpIndex
+    memo: Path  # the graph memo's folder, which keeps every part's text (kb.graph.memo)
+    gone: tuple[str, ...]
+    came: tuple[str, ...]
+    tail: tuple[bytes, bytes]  # (the last graph's, this one's): the text after the claims, with the release history
+
+
+PATCH_SHARE = 4  # a patch is tried while at most 1 part in 4 changed: more, and sorting the whole graph is as quick
+
+
+def patch_plan(folder: Path, memo: Path, parts: GraphParts | None) -> Patch | None:
+    """How this build's dumps can be the last build's patched (``folder``: where the dumps keep their chunks;
+    ``memo``: the graph memo's folder), or None: the parts of either graph are unknown, the text before the claims
+    (and so the vocabularies, the ontology and the code) changed, or too many parts did. Cheap: what it costs is
+    left to the dumps, which may still find the patch cannot be made (:func:`_patched`) and sort the whole graph."""
+    if parts is None or not parts.names:
+        return None
+    index = _load_index(folder)
+    old = index.parts if index is not None else None
+    if index is None or old is None or not old.names or old.names[0] != parts.names[0]:
+        return None
+    gone, came = set(old.names) - set(parts.names), set(parts.names) - set(old.names)
+    if (len(gone) + len(came)) * PATCH_SHARE > len(parts.names):
+        return None
+    return Patch(index, memo, tuple(sorted(gone)), tuple(sorted(came)),
+                 (old.tail + old.prov, parts.tail + parts.prov))
+
+
+def _patched(kg: KnowledgeGraph, members: MemberCache, patch: Patch, triples: int | None
+             ) -> tuple[list[Piece], GraphChange, int] | None:
+    """The chunks of this build's dumps as the last build's patched (a chunk's digest, or its new text), how the
+    graph changed, and its lines; None where the patch cannot be made (then the graph is sorted whole).
+
+    The triples that changed are among the lines of the parts that differ (:class:`Patch`): a line only the old
+    parts hold is gone unless the store still holds it (another part has it too), and a line only the new parts
+    hold came unless the last graph's chunk already held it. Those chunks alone are read back and sorted again, and
+    cut again where a subject that begins a chunk came or went, as :func:`chunks` cuts the whole graph. A result
+    that does not add up (a removed line the last graph lacked, a line count that is not the store's) is not
+    trusted: the graph is sorted whole."""
+    old = patch.index
+    if _outside_default_graph(kg) or not old.keys or any(
+            key not in members.old[fmt] for fmt in FORMATS for key in old.keys):
+        return None
+    texts = {}
+    for name in (*patch.gone, *patch.came):
+        entry = read_entry(patch.memo, name)
+        if entry is None:
+            return None
+        texts[name] = entry.text
+    before = _canonical([texts[n] for n in patch.gone] + [patch.tail[0]])
+    after = _canonical([texts[n] for n in patch.came] + [patch.tail[1]])
+    maybe_removed, maybe_added = sorted(before - after), sorted(after - before)
+    if any(b"_:" in line for line in (*maybe_removed, *maybe_added)):
+        return None  # blank nodes: lines do not name triples across graphs
+    store = kg.store
+    removed = [line for line, quad in zip(maybe_removed, _quads(maybe_removed), strict=True) if quad not in store]
+    by_chunk: dict[int, tuple[list[bytes], list[bytes]]] = {}
+    for which, lines in ((0, removed), (1, maybe_added)):
+        for line in lines:
+            i = max(0, bisect.bisect_right(old.firsts, line) - 1)
+            by_chunk.setdefault(i, ([], []))[which].append(line)
+    olds = {i: gzip.decompress(members.old["nt"][old.keys[i]]).split(b"\n")[:-1] for i in by_chunk}
+    added: list[bytes] = []
+    patched: dict[int, list[bytes]] = {}
+    for i, (gone, came) in by_chunk.items():
+        held = set(olds[i])
+        if not held.issuperset(gone):
+            return None  # a line the old parts held that the last graph did not: the parts do not name the graph
+        new = [line for line in came if line not in held]
+        added += new
+        patched[i] = sorted(held.difference(gone).union(new))
+    count = old.lines - len(removed) + len(added)
+    if count != (triples if triples is not None else len(store)):
+        return None
+    # Each chunk begins at a subject that begins chunks (or the graph's first line): a chunk that lost that
+    # subject's lines belongs to the chunk before it, and is cut again with it.
+    segments: list[tuple[int, list[bytes] | None]] = []  # (old chunk, None: as it was | its lines now)
+    for i in range(len(old.keys)):
+        if i not in patched:
+            segments.append((i, None))
+            continue
+        lines = patched[i]
+        if not lines:
+            continue
+        if segments and zlib.crc32(_subject(lines[0])) % CHUNK_SUBJECTS:
+            j, before_lines = segments.pop()
+            lines = (before_lines if before_lines is not None
+                     else gzip.decompress(members.old["nt"][old.keys[j]]).split(b"\n")[:-1]) + lines
+        segments.append((i, lines))
+    pieces: list[Piece] = []
+    for i, lines_now in segments:
+        if lines_now is None:
+            pieces.append((old.keys[i], None, old.firsts[i]))
+        else:
+            pieces += map(_piece, chunks(lines_now))
+    change = GraphChange(graph_mark(old.keys), graph_mark(key for key, _, _ in pieces), tuple(sorted(removed)),
+                         tuple(sorted(added)))
+    return pieces, change, count
+
+
+def _subject(line: bytes) -> bytes:
+    return line[:line.find(b" ")]
+
+
+def _canonical(texts: list[bytes]) -> set[bytes]:
+    """The lines of N-Triples ``texts`` as the store's dump writes them (pyoxigraph's serialiser)."""
+    import pyoxigraph as ox
+
+    text = b"".join(texts)
+    if not text:
+        return set()
+    data = ox.serialize(ox.parse(text, format=ox.RdfFormat.N_TRIPLES, lenient=True), format=ox.RdfFormat.N_TRIPLES)
+    return set((data or b"").split(b"\n")) - {b""}
+
+
+def _quads(lines: list[bytes]) -> list[object]:
+    import pyoxigraph as ox
+
+    if not lines:
+        return []
+    return list(ox.parse(b"\n".join(lines) + b"\n", format=ox.RdfFormat.N_TRIPLES, lenient=True))
+
+
+def _load_index(folder: Path) -> DumpIndex | None:
+    with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError,
+                             TypeError), (folder / INDEX).open("rb") as fh:
+        code, index = pickle.load(fh)  # our own cache, written below
+        if code == _code() and isinstance(index, DumpIndex):
+            return index
+    return None
+
+
+def _save_index(folder: Path, index: DumpIndex) -> None:
+    with contextlib.suppress(OSError, pickle.PicklingError):
+        folder.mkdir(parents=True, exist_ok=True)
+        replace_cache_file(folder / INDEX, pickle.dumps((_code(), index), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _outside_default_graph(kg: KnowledgeGraph) -> bool:

@@ -22,7 +22,7 @@ import pyoxigraph as ox
 
 from kb.graph.counts import Tallies
 from kb.graph.iris import Minter, slug
-from kb.graph.memo import GraphMemo, Written
+from kb.graph.memo import GraphMemo, GraphParts, Written
 from kb.graph.shipped import schema_bytes
 from kb.ids import web_iri
 from kb.load.evidence import Evidence
@@ -59,6 +59,7 @@ class KnowledgeGraph:
 
     store: ox.Store
     locations: dict[str, tuple[str, int]] = field(default_factory=dict)
+    parts: GraphParts | None = None  # what the store was made of, where every part was kept (kb.graph.memo)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -327,6 +328,8 @@ class _Builder:
             if memo is not None and name is not None:
                 memo.put(name, written)
         if self.lines:  # the lines before this file's go before it: the store iterates in the order it was given
+            if memo is not None:
+                memo.order.append(None)  # text in no kept part: the parts do not name the store
             self.kept.append("".join(self.lines).encode("utf-8"))
             self.kept_triples += len(self.lines)
             self.lines = []
@@ -476,6 +479,7 @@ def build_graph(evidence: Evidence, display: object | None = None,
         for scheme in evidence.vocabulary.concepts.values():
             for concept in scheme.values():
                 builder.locations[concept.iri] = (concept.path, concept.line)
+        parts = memo.parts("".join(builder.lines).encode("utf-8")) if memo is not None else None
         builder.load()
         if memo is not None:
             memo.prune()
@@ -485,4 +489,4 @@ def build_graph(evidence: Evidence, display: object | None = None,
         builder.loader.finish()
     store.extend(evidence.vocabulary.quads)
     store.extend(ontology_quads())
-    return KnowledgeGraph(store, builder.locations)
+    return KnowledgeGraph(store, builder.locations, parts)

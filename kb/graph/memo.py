@@ -12,6 +12,11 @@ bytes as they are: the store is the same set of triples whichever way each line 
 The text before the claims (~1–2 s of the main thread at 10,000 references) is made from the evidence other
 than the claim files alone: it is kept under the digest of that evidence (:attr:`kb.checks.scope.Inputs.context`,
 which also names the code and the base IRI), so that editing claims never writes it again.
+
+What a graph was made of, part by part, is its :class:`GraphParts`: the graph dumps compare two builds' parts to
+find the triples that changed without sorting the whole graph again (:mod:`kb.export.dumps`), so the entries of
+the graph the last dumps were made from stay until the next dumps (:func:`pin`), whatever else builds a graph
+meanwhile (``kb check``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,21 @@ from pathlib import Path
 from kb.io.atomic import replace_cache_file
 from kb.load.evidence import Evidence
 from kb.model import Claim
+
+PINNED = "pinned.txt"  # the entries the last graph dumps were made from, one name per line (pin)
+
+
+@dataclass(frozen=True)
+class GraphParts:
+    """What a store was made of: the kept entries in the order they were loaded (the text before the claims, then
+    each claim file's), and the text of what came after them (the dataset, the concepts' PICO types, the tallies;
+    the release history, :attr:`prov`). The vocabularies and the ontology, loaded last, are named by the first
+    entry's name (the evidence other than the claim files, and the code). Two stores with the same parts hold the
+    same triples; where some differ, only those parts' triples can differ."""
+
+    names: tuple[str, ...]
+    tail: bytes
+    prov: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class GraphMemo:
                           for c in by_id.values())
         self.context = hashlib.sha256(f"{context}\n{concepts!r}".encode()).hexdigest()
         self.used: set[str] = set()
+        self.order: list[str | None] = []  # the entries in the order they were loaded (None: a file not kept)
 
     def key(self, path: str, claims: list[Claim]) -> str | None:
         """The entry's name, or None for a file whose digest is unknown (read after the digests were taken)."""
@@ -62,23 +83,29 @@ class GraphMemo:
         links = "".join("1" if key in known else "0" for claim in claims for key in (claim.source, *claim.cites))
         name = hashlib.sha256(f"{self.context}\n{digest}\n{links}".encode()).hexdigest()[:32]
         self.used.add(name)
+        self.order.append(name)
         return name
 
     def head_key(self) -> str | None:
         """The name of the text before the claims (references, citation lists, inclusions), or None where the
         other evidence's digest is unknown."""
         if not self.others:
+            self.order.append(None)
             return None
         name = hashlib.sha256(f"{self.context}\nhead\n{self.others}".encode()).hexdigest()[:32]
         self.used.add(name)
+        self.order.append(name)
         return name
 
-    def get(self, name: str) -> Written | None:
-        try:
-            value = pickle.loads((self.folder / f"{name}.pickle").read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+    def parts(self, tail: bytes) -> GraphParts | None:
+        """The parts of the store built with this memo (``tail``: the text after the claims), or None where a part
+        was not kept (its text could not be compared)."""
+        if not self.order or None in self.order:
             return None
-        return value if isinstance(value, Written) else None
+        return GraphParts(tuple(name for name in self.order if name is not None), tail)
+
+    def get(self, name: str) -> Written | None:
+        return read_entry(self.folder, name)
 
     def put(self, name: str, written: Written) -> None:
         with contextlib.suppress(OSError):  # a cache: failing to keep an entry only costs time next build
@@ -86,9 +113,35 @@ class GraphMemo:
             replace_cache_file(self.folder / f"{name}.pickle", pickle.dumps(written, protocol=pickle.HIGHEST_PROTOCOL))
 
     def prune(self) -> None:
-        """Remove the entries this build did not use: one per claim file stays, not one per edit."""
+        """Remove the entries neither this build nor the last graph dumps used (:func:`pin`): one per claim file
+        stays, and one more per file edited since the dumps, not one per edit."""
+        keep = self.used | set(pinned(self.folder))
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.folder):
-                if entry.name.endswith(".pickle") and entry.name[:-7] not in self.used:
+                if entry.name.endswith(".pickle") and entry.name[:-7] not in keep:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
+
+
+def pinned(folder: Path) -> list[str]:
+    """The entries the last graph dumps were made from (none where unknown)."""
+    try:
+        return (folder / PINNED).read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def pin(folder: Path, names: tuple[str, ...]) -> None:
+    """Keep ``names`` (the parts of the graph just dumped) until the next dumps pin theirs."""
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        replace_cache_file(folder / PINNED, "".join(f"{name}\n" for name in names).encode("ascii"))
+
+
+def read_entry(folder: Path, name: str) -> Written | None:
+    """An entry, or None where it is gone (or unreadable: a cache)."""
+    try:
+        value = pickle.loads((folder / f"{name}.pickle").read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+    return value if isinstance(value, Written) else None

@@ -1,0 +1,119 @@
+"""The graph dumps patched from the last build's (kb.export.dumps.Patch): the same bytes as sorting the whole graph.
+
+After an edit of a few claim files, the dumps read back only the chunks that the changed parts' triples fall in
+(:mod:`kb.graph.memo` keeps each part's text), instead of dumping and sorting 2M triples. Every patched dump here is
+compared with the dumps of the same graph sorted whole, and its change with the one the whole graphs give.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.config import load_config
+from kb.export.data_folder import dumps_patch
+from kb.export.dumps import FORMATS, MemberCache, write_graph_dumps
+from kb.pipeline import check
+from tests.test_incremental import CORPUS, _edits, _one_file_per_claim, _replace
+
+DUMPS = tuple(f"kb.{fmt}.gz" for fmt in FORMATS)
+
+
+def _graph(evidence: Path, cache: Path):
+    checked = check(load_config(evidence).with_overrides(cache_dir=cache), history=True, shacl=False)
+    assert checked.graph is not None and not checked.report.errors, checked.report.problems[:3]
+    return checked.evidence, checked.graph
+
+
+def _lines(folder: Path) -> set[bytes]:
+    return set(gzip.decompress((folder / "kb.nt.gz").read_bytes()).splitlines())
+
+
+def _dump(evidence, graph, out: Path, cache: Path, patch=None):
+    out.mkdir(parents=True)
+    return write_graph_dumps(graph, out, MemberCache(cache / "dumps"), patch=patch, memo=cache / "graph")
+
+
+def _patches_equal_sorts(evidence_dir: Path, tmp_path: Path, edits) -> list[str]:
+    """Dump, then edit and dump again, patched, once per edit; each compared with the same graph sorted whole. The
+    edits whose dumps were patched."""
+    cache = tmp_path / "cache"
+    evidence, graph = _graph(evidence_dir, cache)
+    last = tmp_path / "first"
+    assert not _dump(evidence, graph, last, cache).patched  # no last dumps to patch
+    patched = []
+    for name, edit in edits:
+        edit()
+        evidence, graph = _graph(evidence_dir, cache)
+        patch = dumps_patch(evidence, graph)
+        out = tmp_path / f"patched-{name}"
+        dumps = _dump(evidence, graph, out, cache, patch)
+        whole = tmp_path / f"whole-{name}"
+        whole.mkdir()
+        sorted_whole = write_graph_dumps(graph, whole, MemberCache(None))
+        for file in DUMPS:
+            assert (out / file).read_bytes() == (whole / file).read_bytes(), (name, file)
+        before, after = _lines(last), _lines(whole)
+        assert dumps.change.removed == tuple(sorted(before - after)), name
+        assert dumps.change.added == tuple(sorted(after - before)), name
+        assert dumps.change.after == sorted_whole.change.after
+        if dumps.patched:
+            patched.append(name)
+        last = out
+    return patched
+
+
+@pytest.mark.parametrize("chunk_subjects", [1024, 2])
+def test_a_patched_dump_is_the_whole_graphs_sorted_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        chunk_subjects: int) -> None:
+    """Each kind of claim edit is patched (a reference edit, which changes the text before the claims, is sorted
+    whole); with a chunk every other subject, edits also remove and add subjects that begin chunks."""
+    import kb.export.dumps
+
+    monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", chunk_subjects)
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    edits = _edits(evidence)
+    patched = _patches_equal_sorts(evidence, tmp_path, edits)
+    assert patched == [name for name, _ in edits if name != "reference"]
+
+
+def test_a_patch_that_does_not_add_up_is_not_trusted(tmp_path: Path) -> None:
+    """A store holding a triple no part names (here added after the build): the count does not add up, and the
+    dumps sort the whole graph, which has it."""
+    import pyoxigraph as ox
+
+    evidence_dir = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence_dir)
+    files = _one_file_per_claim(evidence_dir)
+    cache = tmp_path / "cache"
+    evidence, graph = _graph(evidence_dir, cache)
+    _dump(evidence, graph, tmp_path / "first", cache)
+    _replace(files[3], "statement: >-\n      ", "statement: >-\n      (edited) ")
+    evidence, graph = _graph(evidence_dir, cache)
+    graph.store.add(ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), ox.Literal("stray")))
+    patch = dumps_patch(evidence, graph)
+    assert patch is not None
+    dumps = _dump(evidence, graph, tmp_path / "second", cache, patch)
+    assert not dumps.patched
+    assert b'<urn:x:s> <urn:x:p> "stray" .' in _lines(tmp_path / "second")
+
+
+def test_a_check_between_builds_keeps_the_parts_the_last_dumps_were_made_from(tmp_path: Path) -> None:
+    """The graph memo prunes what no build uses, but keeps the parts the last dumps were made from (pinned), so a
+    ``kb check`` after an edit leaves the next build's patch possible."""
+    evidence_dir = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence_dir)
+    files = _one_file_per_claim(evidence_dir)
+    cache = tmp_path / "cache"
+    evidence, graph = _graph(evidence_dir, cache)
+    _dump(evidence, graph, tmp_path / "first", cache)
+    _replace(files[3], "statement: >-\n      ", "statement: >-\n      (edited) ")
+    _graph(evidence_dir, cache)  # kb check: builds the graph, prunes the memo
+    _replace(files[3], "(edited) ", "(edited twice) ")
+    evidence, graph = _graph(evidence_dir, cache)
+    dumps = _dump(evidence, graph, tmp_path / "second", cache, dumps_patch(evidence, graph))
+    assert dumps.patched
