@@ -1,6 +1,6 @@
 """``python -m kb`` is the same as the ``kb`` command."""
 
-from kb.cli import main
+from kb.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

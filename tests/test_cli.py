@@ -165,3 +165,22 @@ def test_claims_csv_columns_and_values():
     hosp = next(r for r in rows if r["outcome"] == "Hospitalisation")
     assert (hosp["claim_id"], hosp["direction"], hosp["certainty"], hosp["population"], hosp["cites"]) == (
         "smi-rct-review-hope-recovery", "no_effect", "moderate", "Serious mental illness", "lloydevans2014systematic")
+
+
+def test_the_kb_program_leaves_at_once_after_a_build_or_check_with_its_output_and_exit_code(evidence_copy: Path,
+                                                                                            tmp_path: Path) -> None:
+    """``kb build`` and ``kb check``, as the program, leave without freeing the KB (kb.cli.common.done): what they
+    printed is all there (piped, so buffered), the exit code is theirs, and the site is whole."""
+    out = tmp_path / "site"
+    built = subprocess.run([sys.executable, "-m", "kb", "build", "--evidence", str(evidence_copy), "--out", str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith(f"built {len(list(p for p in out.rglob('*') if p.is_file()))} files")
+    assert "preview it with: kb serve" in built.stdout.splitlines()[-1]
+    checked = subprocess.run([sys.executable, "-m", "kb", "check", "--evidence", str(evidence_copy)],
+                             capture_output=True, text=True, timeout=300)
+    assert checked.returncode == 0 and checked.stdout.endswith("0 error(s), 0 warning(s)\n"), checked.stdout
+    (evidence_copy / "references.bib").write_text("@article{broken,\n", encoding="utf-8")
+    failed = subprocess.run([sys.executable, "-m", "kb", "check", "--evidence", str(evidence_copy)],
+                            capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1 and "error(s)" in failed.stdout

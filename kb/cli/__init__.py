@@ -10,10 +10,16 @@ Exit codes: 0 success · 1 the evidence or input has errors · 2 usage error · 
 answer (kb publish, kb query --endpoint).
 """
 
-from kb.cli import data, evidence  # noqa: F401  (registers the commands on the group)
+from kb.cli import common, data, evidence  # noqa: F401  (registers the commands on the group)
 from kb.cli.common import EXIT_ERRORS, EXIT_REFUSED, EXIT_SERVER, EXIT_SYNTAX, EXIT_TIMEOUT, EXIT_USAGE, STATS_FORMATS
 from kb.cli.data import QUERY_HELP
 from kb.cli.group import main
 
 __all__ = ["EXIT_ERRORS", "EXIT_REFUSED", "EXIT_SERVER", "EXIT_SYNTAX", "EXIT_TIMEOUT", "EXIT_USAGE", "QUERY_HELP",
-           "STATS_FORMATS", "main"]
+           "STATS_FORMATS", "main", "run"]
+
+
+def run() -> None:
+    """The ``kb`` program (and ``python -m kb``): :data:`main`, in a process of its own (:func:`kb.cli.common.done`)."""
+    common.PROGRAM = True
+    main()

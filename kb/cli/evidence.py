@@ -15,6 +15,7 @@ from kb.cli.common import (
     EXIT_ERRORS,
     STATS_FORMATS,
     Seconds,
+    done,
     evidence_option,
     fail,
     load_config,
@@ -50,7 +51,9 @@ def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool, shacl_engi
         ev = checked.evidence
         click.echo(f"{len(ev.references)} references, {len(ev.claims)} claims, "
                    f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
-    sys.exit(0 if report.ok(strict) else EXIT_ERRORS)
+    code = 0 if report.ok(strict) else EXIT_ERRORS
+    done(code)
+    sys.exit(code)
 
 @main.command()
 @evidence_option
@@ -64,11 +67,12 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> 
 
     Files whose inputs did not change since the last build into the same folder are reused.
     """
-    out = _build_site(evidence_dir, out_dir, strict, jobs).out_dir
+    result = _build_site(evidence_dir, out_dir, strict, jobs)  # held until done(): freeing it is the system's
     options = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value, default in (
         ("--evidence", evidence_dir, "evidence"), ("--out", out_dir, "site")) if str(value) != default)
-    click.echo(f"open {shlex.quote(str(out / 'index.html'))} in a browser (no server needed), "
+    click.echo(f"open {shlex.quote(str(result.out_dir / 'index.html'))} in a browser (no server needed), "
                f"or preview it with: kb serve{options}")
+    done()
 
 def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> BuildResult:
     """``kb build`` without its closing hint (``kb serve`` says where it serves instead)."""
