@@ -133,3 +133,34 @@ def test_item4_documented_for_researchers(evil_site: Path) -> None:
         assert "remove the first character of every cell that begins with `'`" in (root / doc).read_text("utf-8")
     page = (evil_site / "data.html").read_text(encoding="utf-8")
     assert "remove the first character of every cell that begins with" in page
+
+
+def _cell_by_cell(columns, rows, line_end: str = "\n") -> str:
+    """write_csv as it was before its fast path: every cell neutralised on its own (the reference)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=line_end)
+    for row in [columns, *rows]:
+        cells = [neutralise(v) for v in row]
+        if any("\r" in c for c in cells):
+            buffer.write(",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if any(x in c for x in '",\r\n') else c
+                                  for c in cells) + line_end)
+        else:
+            writer.writerow(cells)
+    return buffer.getvalue()
+
+
+def test_item4_a_row_checked_at_once_is_written_as_cell_by_cell() -> None:
+    """write_csv checks a row of text at once (kb.io.tables._CELL_TRIGGER) and neutralises cell by cell only a row
+    that needs it: the bytes are those of neutralising every cell, for text, triggers, NULs, CRs and non-text."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    alphabet = st.sampled_from(["a", "1", ".", " ", ",", '"', "\n", "\r", "\t", "\0", "=", "+", "-", "@", "'", "é"])
+    cell = st.one_of(st.text(alphabet, max_size=6), st.none(), st.integers(-5, 5), st.floats(allow_nan=False))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.lists(cell, min_size=3, max_size=3), max_size=6), st.sampled_from(["\n", "\r\n"]))
+    def check(rows, line_end):
+        assert write_csv(["a", "b", "c"], rows, line_end=line_end) == _cell_by_cell(["a", "b", "c"], rows, line_end)
+
+    check()

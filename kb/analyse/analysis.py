@@ -9,7 +9,9 @@ literal into a node.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import operator
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +100,24 @@ class Row:
         """The row's concept ids on one facet (population, setting and delivery may hold several)."""
         value = getattr(self, facet)
         return value if isinstance(value, tuple) else (value,)
+
+
+_SEVERAL = frozenset(f.name for f in dataclasses.fields(Row) if str(f.type).startswith("tuple"))  # facets of tuples
+
+
+def rows_by(rows: list[Row], facet: str) -> defaultdict[str, list[Row]]:
+    """The rows under each of their concept ids on ``facet`` (:meth:`Row.values`), each list in the rows' order: the
+    pages of concepts and map rows group ~90,000 rows on five facets, and a method call per row and facet was ~1 s."""
+    out: defaultdict[str, list[Row]] = defaultdict(list)
+    values = map(operator.attrgetter(facet), rows)
+    if facet in _SEVERAL:
+        for row, ids in zip(rows, values, strict=True):
+            for concept_id in ids:
+                out[concept_id].append(row)
+    else:
+        for row, concept_id in zip(rows, values, strict=True):
+            out[concept_id].append(row)
+    return out
 
 
 @dataclass

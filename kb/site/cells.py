@@ -10,9 +10,7 @@ that is a few hundred pages instead of one page and one CSV per cell.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from kb.analyse.analysis import Row
+from kb.analyse.analysis import Row, rows_by
 from kb.site import addresses, evmap, jsonld, tablequery
 from kb.site.context import Output, add_csv, best_first, claims_csv
 from kb.site.evidence_base import evidence_base
@@ -40,14 +38,9 @@ def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Ro
 
 def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
     """The page of each row of the ``axis`` map that has findings, its cells in the map's column order."""
-    by_row: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
-    for row in res.analysis.rows:
-        for value in row.values(axis):
-            by_row[value][row.outcome].append(row)
-    ranked: dict[tuple[str, str], list[Row]] = defaultdict(list)  # each cell's rows, best first (best_first)
-    for row in res.ranked_rows:
-        for value in row.values(axis):
-            ranked[value, row.outcome].append(row)
+    by_row = {value: rows_by(rows, "outcome") for value, rows in rows_by(res.analysis.rows, axis).items()}
+    ranked = {value: rows_by(rows, "outcome")  # each cell's rows, best first (best_first)
+              for value, rows in rows_by(res.ranked_rows, axis).items()}
     layout = evmap.domains(res)
     keep = out.keeper
     for row_id in sorted(by_row):
@@ -56,7 +49,7 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
         # its cells' findings (the words of those each shows: rewording another keeps the page), and (on the
         # populations map) what each cell's history says
         key = keep.key(path, *(part for o in sorted(found) for part in (
-            o, keep.counted_rows(found[o]), keep.rows(ranked[row_id, o][:res.limits.cell_claims]),
+            o, keep.counted_rows(found[o]), keep.rows(ranked[row_id][o][:res.limits.cell_claims]),
             res.history.cells.get((row_id, o)) if axis == "population" else None)))
         if keep.reuse(path, key):
             continue

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.analyse.analysis import Row
+from kb.analyse.analysis import Row, rows_by
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
@@ -167,14 +167,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
     vocab = res.vocab
     keep = out.keeper
     for scheme, folder in CONCEPT_FOLDERS.items():
-        by_id: dict[str, list[Row]] = defaultdict(list)
-        for row in res.analysis.rows:
-            for concept_id in row.values(scheme):
-                by_id[concept_id].append(row)
-        ranked: dict[str, list[Row]] = defaultdict(list)  # each concept's rows, best first (best_first)
-        for row in res.ranked_rows:
-            for concept_id in row.values(scheme):
-                ranked[concept_id].append(row)
+        by_id = rows_by(res.analysis.rows, scheme)
+        ranked = rows_by(res.ranked_rows, scheme)  # each concept's rows, best first (best_first)
         groups: dict[str, list[tuple[Term, int]]] = defaultdict(list)
         for concept_id in vocab.ids(scheme):
             concept = vocab.get(scheme, concept_id)
