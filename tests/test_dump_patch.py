@@ -117,3 +117,22 @@ def test_a_check_between_builds_keeps_the_parts_the_last_dumps_were_made_from(tm
     evidence, graph = _graph(evidence_dir, cache)
     dumps = _dump(evidence, graph, tmp_path / "second", cache, dumps_patch(evidence, graph))
     assert dumps.patched
+
+
+def test_the_parts_name_a_store_only_where_every_part_was_kept(tmp_path: Path) -> None:
+    """A claim file whose digest was not taken (read after the digests) is written but not kept: no parts, no
+    patch."""
+    from types import SimpleNamespace
+
+    from kb.graph.memo import GraphMemo, GraphParts
+
+    evidence = SimpleNamespace(references_by_key={}, vocabulary=SimpleNamespace(concepts={}))
+    memo = GraphMemo(tmp_path, "code", {"a.yaml": "1", "b.yaml": "2"}, evidence, "others")  # type: ignore[arg-type]
+    names = (memo.head_key(), memo.key("a.yaml", []), memo.key("b.yaml", []))
+    assert memo.parts(b"tail") == GraphParts(names, b"tail")  # type: ignore[arg-type]
+    memo = GraphMemo(tmp_path, "code", {"a.yaml": "1"}, evidence, "others")  # type: ignore[arg-type]
+    memo.head_key(), memo.key("a.yaml", []), memo.key("b.yaml", [])
+    assert memo.parts(b"tail") is None
+    memo = GraphMemo(tmp_path, "code", {"a.yaml": "1"}, evidence, "")  # type: ignore[arg-type]
+    memo.head_key(), memo.key("a.yaml", [])
+    assert memo.parts(b"tail") is None  # the text before the claims was not kept either

@@ -78,6 +78,7 @@ class GraphMemo:
         """The entry's name, or None for a file whose digest is unknown (read after the digests were taken)."""
         digest = self.digests.get(path)
         if digest is None:
+            self.order.append(None)  # its text is not kept: the parts cannot name the store
             return None
         known = self.known
         links = "".join("1" if key in known else "0" for claim in claims for key in (claim.source, *claim.cites))
