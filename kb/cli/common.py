@@ -3,6 +3,7 @@ atomic output, and the group that turns Ctrl-C into one line."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -30,8 +31,9 @@ def done(code: int = 0) -> None:
     at once. Everything is written and closed by then: only the output streams are flushed. In a caller's process
     (a test, a library user) nothing happens."""
     if PROGRAM:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a reader that went away (kb build | head), a closed stream
+                stream.flush()
         os._exit(code)
 
 
