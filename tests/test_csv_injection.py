@@ -161,6 +161,8 @@ def test_item4_a_row_checked_at_once_is_written_as_cell_by_cell() -> None:
     @settings(max_examples=400, deadline=None)
     @given(st.lists(st.lists(cell, min_size=3, max_size=3), max_size=6), st.sampled_from(["\n", "\r\n"]))
     def check(rows, line_end):
-        assert write_csv(["a", "b", "c"], rows, line_end=line_end) == _cell_by_cell(["a", "b", "c"], rows, line_end)
+        expected = _cell_by_cell(["a", "b", "c"], rows, line_end)
+        assert write_csv(["a", "b", "c"], rows, line_end=line_end) == expected
+        assert write_csv(["a", "b", "c"], (iter(row) for row in rows), line_end=line_end) == expected  # read once
 
     check()

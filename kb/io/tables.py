@@ -41,13 +41,14 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]], *, line_
     writer = csv.writer(buffer, lineterminator=line_end)
     plain = writer.writerow
     for row in itertools.chain([columns], rows):
-        try:  # a row of text whose cells need nothing: checked at once, in C (a call per cell was most of the time)
-            joined = "\0".join(row)  # type: ignore[arg-type]
-            if joined[:1] not in _TRIGGERS and "\r" not in joined and _CELL_TRIGGER.search(joined) is None:
-                plain(row)
-                continue
-        except TypeError:  # a cell that is not text (a number, None)
-            pass
+        if isinstance(row, list | tuple):  # a row of text whose cells need nothing: checked at once, in C (a call
+            try:  # per cell was most of the time); a row that is an iterator is read once, cell by cell
+                joined = "\0".join(row)
+                if joined[:1] not in _TRIGGERS and "\r" not in joined and _CELL_TRIGGER.search(joined) is None:
+                    plain(row)
+                    continue
+            except TypeError:  # a cell that is not text (a number, None)
+                pass
         cells = [neutralise(v) for v in row]
         if any("\r" in c for c in cells):
             line = ",".join(f'"{c.replace(chr(34), chr(34) * 2)}"' if _SPECIAL.search(c) else c for c in cells)
