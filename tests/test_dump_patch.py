@@ -81,11 +81,9 @@ def test_a_patched_dump_is_the_whole_graphs_sorted_dump(tmp_path: Path, monkeypa
     assert patched == [name for name, _ in edits if name != "reference"]
 
 
-def test_a_patch_that_does_not_add_up_is_not_trusted(tmp_path: Path) -> None:
-    """A store holding a triple no part names (here added after the build): the count does not add up, and the
-    dumps sort the whole graph, which has it."""
-    import pyoxigraph as ox
-
+def _dumped_then_edited(tmp_path: Path) -> tuple[Path, list[Path], Path]:
+    """The corpus a claim a file, its graph dumped (cache under ``cache``), then one statement edited: the evidence
+    folder, its claim files and the cache."""
     evidence_dir = tmp_path / "evidence"
     shutil.copytree(CORPUS, evidence_dir)
     files = _one_file_per_claim(evidence_dir)
@@ -93,6 +91,15 @@ def test_a_patch_that_does_not_add_up_is_not_trusted(tmp_path: Path) -> None:
     evidence, graph = _graph(evidence_dir, cache)
     _dump(evidence, graph, tmp_path / "first", cache)
     _replace(files[3], "statement: >-\n      ", "statement: >-\n      (edited) ")
+    return evidence_dir, files, cache
+
+
+def test_a_patch_that_does_not_add_up_is_not_trusted(tmp_path: Path) -> None:
+    """A store holding a triple no part names (here added after the build): the count does not add up, and the
+    dumps sort the whole graph, which has it."""
+    import pyoxigraph as ox
+
+    evidence_dir, _files, cache = _dumped_then_edited(tmp_path)
     evidence, graph = _graph(evidence_dir, cache)
     graph.store.add(ox.Quad(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), ox.Literal("stray")))
     patch = dumps_patch(evidence, graph)
@@ -105,13 +112,7 @@ def test_a_patch_that_does_not_add_up_is_not_trusted(tmp_path: Path) -> None:
 def test_a_check_between_builds_keeps_the_parts_the_last_dumps_were_made_from(tmp_path: Path) -> None:
     """The graph memo prunes what no build uses, but keeps the parts the last dumps were made from (pinned), so a
     ``kb check`` after an edit leaves the next build's patch possible."""
-    evidence_dir = tmp_path / "evidence"
-    shutil.copytree(CORPUS, evidence_dir)
-    files = _one_file_per_claim(evidence_dir)
-    cache = tmp_path / "cache"
-    evidence, graph = _graph(evidence_dir, cache)
-    _dump(evidence, graph, tmp_path / "first", cache)
-    _replace(files[3], "statement: >-\n      ", "statement: >-\n      (edited) ")
+    evidence_dir, files, cache = _dumped_then_edited(tmp_path)
     _graph(evidence_dir, cache)  # kb check: builds the graph, prunes the memo
     _replace(files[3], "(edited) ", "(edited twice) ")
     evidence, graph = _graph(evidence_dir, cache)
