@@ -178,11 +178,11 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None) -> Gr
     """The claim files' text kept from the last build (:mod:`kb.graph.memo`), where the files' digests can be
     trusted (read before and after loading, the same) and caches are on."""
     from kb.checks.scope import code_digest
-    from kb.graph.memo import GraphMemo
+    from kb.graph.memo import FOLDER, GraphMemo
 
     if stable is None or not config.parse_cache:
         return None
-    return GraphMemo(config.store_cache_dir / "graph", f"{code_digest()}\n{config.base_iri}", stable.claim_files,
+    return GraphMemo(config.store_cache_dir / FOLDER, f"{code_digest()}\n{config.base_iri}", stable.claim_files,
                      evidence, stable.context)
 
 

@@ -119,23 +119,33 @@ class MemberCache:
             self.memory.update(self.new)
         if self.folder is None:
             return
-        with contextlib.suppress(OSError, pickle.PicklingError):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for fmt, members in self.new.items():
-                replace_cache_file(self.folder / f"{fmt}.pickle",
-                                   pickle.dumps((_code(), members), protocol=pickle.HIGHEST_PROTOCOL))
+        for fmt, members in self.new.items():
+            _keep(self.folder / f"{fmt}.pickle", members)
 
     def _load(self, fmt: str) -> Members:
         if self.memory is not None and fmt in self.memory:
             return self.memory[fmt]
         if self.folder is None:
             return {}
-        with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-                                 ValueError, TypeError), (self.folder / f"{fmt}.pickle").open("rb") as fh:
-            code, members = pickle.load(fh)  # our own cache, written above
-            if code == _code() and isinstance(members, dict):
-                return members
-        return {}
+        members = _kept(self.folder / f"{fmt}.pickle")
+        return members if isinstance(members, dict) else {}
+
+
+def _keep(path: Path, value: object) -> None:
+    """``value`` pickled at ``path`` with the code that made it (a cache: failing to write only costs time)."""
+    with contextlib.suppress(OSError, pickle.PicklingError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_cache_file(path, pickle.dumps((_code(), value), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _kept(path: Path) -> object:
+    """What :func:`_keep` left at ``path`` if this code made it, else None."""
+    with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError,
+                             TypeError), path.open("rb") as fh:
+        code, value = pickle.load(fh)  # our own cache, written by _keep
+        if code == _code():
+            return value
+    return None
 
 
 RUN_EVERY = 512  # pieces per run on average: ~1 MB of the FHIR Bundle's lines, ~4 MB of nanopublications (each member
@@ -212,7 +222,7 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dump
         change = _change(kg, fresh, keys, members.old["nt"])
     members.save()
     if members.folder is not None:
-        _save_index(members.folder, DumpIndex(kg.parts, tuple(firsts), tuple(keys), count))
+        _keep(members.folder / INDEX, DumpIndex(kg.parts, tuple(firsts), tuple(keys), count))
     if memo is not None:
         pin(memo, kg.parts.names if kg.parts is not None else ())
     return Dumps(change, tuple(turtle), patched is not None)
@@ -309,9 +319,9 @@ def patch_plan(folder: Path, memo: Path, parts: GraphParts | None) -> Patch | No
     left to the dumps, which may still find the patch cannot be made (:func:`_patched`) and sort the whole graph."""
     if parts is None or not parts.names:
         return None
-    index = _load_index(folder)
-    old = index.parts if index is not None else None
-    if index is None or old is None or not old.names or old.names[0] != parts.names[0]:
+    index = _kept(folder / INDEX)
+    old = index.parts if isinstance(index, DumpIndex) else None
+    if not isinstance(index, DumpIndex) or old is None or not old.names or old.names[0] != parts.names[0]:
         return None
     gone, came = set(old.names) - set(parts.names), set(parts.names) - set(old.names)
     if (len(gone) + len(came)) * PATCH_SHARE > len(parts.names):
@@ -413,21 +423,6 @@ def _quads(lines: list[bytes]) -> list[object]:
     if not lines:
         return []
     return list(ox.parse(b"\n".join(lines) + b"\n", format=ox.RdfFormat.N_TRIPLES, lenient=True))
-
-
-def _load_index(folder: Path) -> DumpIndex | None:
-    with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError,
-                             TypeError), (folder / INDEX).open("rb") as fh:
-        code, index = pickle.load(fh)  # our own cache, written below
-        if code == _code() and isinstance(index, DumpIndex):
-            return index
-    return None
-
-
-def _save_index(folder: Path, index: DumpIndex) -> None:
-    with contextlib.suppress(OSError, pickle.PicklingError):
-        folder.mkdir(parents=True, exist_ok=True)
-        replace_cache_file(folder / INDEX, pickle.dumps((_code(), index), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _outside_default_graph(kg: KnowledgeGraph) -> bool:

@@ -32,6 +32,7 @@ from kb.io.atomic import replace_cache_file
 from kb.load.evidence import Evidence
 from kb.model import Claim
 
+FOLDER = "graph"  # the memo's folder in the cache (.kb-cache/graph/), read by the graph and the graph dumps
 PINNED = "pinned.txt"  # the entries the last graph dumps were made from, one name per line (pin)
 
 
