@@ -206,6 +206,15 @@ def test_syntax_error_is_400_with_line_column_and_caret(endpoint):
     assert "^" in answer.text
 
 
+def test_syntax_error_is_400_whatever_the_client_accepts(endpoint):
+    """The query is parsed in the worker that runs it; one that cannot be answered in any accepted type is parsed
+    here first, so that a broken query is still told as broken, not as unacceptable."""
+    for accept in ("application/sparql-results+json", "text/turtle", "image/png"):
+        answer = get(endpoint, "SELECT ?c WHERE {\n  ?c a psk:Claim .\n  ?c psk:nope ?x\n", accept)
+        assert answer.status == 400 and "^" in answer.text, accept
+    assert get(endpoint, "SELECT * WHERE { ?s ?p ?o } LIMIT 1", "image/png").status == 406
+
+
 def test_undeclared_prefix_is_400(endpoint):
     answer = get(endpoint, "SELECT * WHERE { ?s nope:p ?o }")
     assert answer.status == 400 and "nope" in answer.text

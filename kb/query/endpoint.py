@@ -155,17 +155,15 @@ class Endpoint:
                           "as its default graph")
         try:
             form = guard(query)
-            run_query(self._empty, query)  # the syntax check: parsed and planned, nothing evaluated
         except QueryRefused as exc:
             return _error(403, f"refused: {exc}")
-        except QuerySyntaxError as exc:
-            caret = exc.caret()
-            return _error(400, f"{exc}\n{caret}" if caret else str(exc))
-        except QueryFailed as exc:
-            return _error(400, str(exc))
         offered = GRAPH_TYPES if form in FORMS_WITH_GRAPHS else RESULT_TYPES
         chosen = negotiate(accept, offered)
         if chosen is None:
+            try:  # a query that cannot run is told so first, whatever the client accepts
+                run_query(self._empty, query)  # parsed and planned, nothing evaluated
+            except (QuerySyntaxError, QueryFailed) as exc:
+                return _error(400, _failure(exc))
             return _error(406, f"cannot answer {form} in any type of Accept: {accept}; this endpoint offers "
                           + ", ".join(offered))
         try:
@@ -272,9 +270,23 @@ def _quality(kind: str, ranges: list[tuple[str, float]]) -> float:
     return 0.0
 
 
+def _failure(exc: QuerySyntaxError | QueryFailed) -> str:
+    """What a 400 says: the engine's message, and for a syntax error the line with a caret under the place."""
+    caret = exc.caret() if isinstance(exc, QuerySyntaxError) else ""
+    return f"{exc}\n{caret}" if caret else str(exc)
+
+
 def _answerer(store: ox.Store) -> Callable[[tuple[str, str]], bytes]:
-    """What a worker does with a request: run the query on ``store`` and serialise the answer."""
-    return lambda request: serialise(run_query(store, request[0]), request[1])
+    """What a worker does with a request: run the query on ``store`` and serialise the answer. The query is
+    parsed only here: a syntax error comes back as :class:`QueryFailed` (a 400) with its place."""
+    def answer(request: tuple[str, str]) -> bytes:
+        try:
+            results = run_query(store, request[0])
+        except QuerySyntaxError as exc:
+            raise QueryFailed(_failure(exc)) from None
+        return serialise(results, request[1])
+
+    return answer
 
 
 def _warmer(store: ox.Store) -> Callable[[], object]:
