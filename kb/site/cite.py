@@ -182,15 +182,34 @@ def _style(name: str, truncate_after: int = 0) -> Any:
     return style
 
 
+@functools.cache
+def _item_class() -> type:
+    """citeproc-py's ``CitationItem``, looking its reference up once. citeproc-py asks a cited item for its
+    reference ~200 times per work and style, each time through four dictionary lookups behind ``__getattr__``
+    and ``try``/``except`` (the item's citation, its bibliography, its source, the key): 3.8 → 3.1 ms of CPU a
+    work at 10,000 works, the same text. An item's reference cannot change while its bibliography is rendered."""
+    from citeproc import CitationItem
+
+    class Item(CitationItem):  # type: ignore[misc]
+        @property
+        def reference(self) -> Any:
+            found = self.__dict__.get("_kb_reference")  # the instance's own attributes, not its dict's items
+            if found is None:
+                found = self.__dict__["_kb_reference"] = CitationItem.reference.fget(self)
+            return found
+
+    return Item
+
+
 def _render(style_file: str, item: dict, truncate_after: int) -> str:
     from citeproc import Citation as CslCitation
-    from citeproc import CitationItem, CitationStylesBibliography
+    from citeproc import CitationStylesBibliography
     from citeproc.source.json import CiteProcJSON
 
     style = _style(style_file, truncate_after)
     _memoise_lookups()  # after the first style is patched (later ones are looked up only by language while they load)
     bibliography = CitationStylesBibliography(style, CiteProcJSON([item]), _Formatter)
-    bibliography.register(CslCitation([CitationItem(item["id"])]))
+    bibliography.register(CslCitation([_item_class()(item["id"])]))
     return str(bibliography.bibliography()[0])
 
 
