@@ -200,7 +200,9 @@ def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
     # every triple, 15 s at 2M triples) would be wasted
     hist = history(releases, read_snapshot(graph.store, config.base_iri) if releases else Snapshot())
     prov = prov_lines(hist, Minter(config.base_iri)).encode("utf-8")
-    graph.store.load(prov, format=ox.RdfFormat.N_TRIPLES)
+    if prov:
+        graph.store.load(prov, format=ox.RdfFormat.N_TRIPLES)
+        graph.grew()
     if graph.parts is not None:
         graph.parts = dataclasses.replace(graph.parts, prov=graph.parts.prov + prov)
     return hist

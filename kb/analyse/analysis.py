@@ -294,5 +294,5 @@ def from_records(evidence: Evidence) -> FromRecords:
 def analyse(kg: KnowledgeGraph, evidence: Evidence, records: FromRecords | None = None) -> Analysis:
     """The analysis; ``records``, if given, is :func:`from_records` of the same evidence, made earlier."""
     records = records or from_records(evidence)
-    return Analysis(rows=records.rows, links=records.links, matrix=records.matrix, triples=len(kg.store),
+    return Analysis(rows=records.rows, links=records.links, matrix=records.matrix, triples=len(kg),
                     studies=records.studies)
