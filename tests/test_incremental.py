@@ -492,6 +492,31 @@ def test_an_edit_rebuilt_with_the_remembered_nanopubs_equals_one_that_reads_them
     assert gz.read(out / "data" / "nanopubs.trig.gz").count(b"npx:supersedes") == 1
 
 
+@pytest.mark.parametrize("reworded", [False, True])
+def test_a_claim_moved_to_another_file_keeps_or_supersedes_its_nanopub_as_one_read_back(
+        evidence_copy: Path, tmp_path: Path, reworded: bool) -> None:
+    """A changed file's claims find their last nanopublications among the fragments the build did not reuse, a claim
+    that moved to another file too: the same bytes as a build that reads the last export back."""
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    source = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    parts = source.read_text(encoding="utf-8").split("\n  - id: ")
+    source.write_text("\n  - id: ".join(parts[:-1]) + "\n", encoding="utf-8")
+    moved = parts[-1]
+    if reworded:
+        assert "statement: >-\n      " in moved
+        moved = moved.replace("statement: >-\n      ", f"statement: >-\n      {MARK} ", 1)
+    (evidence_copy / "claims" / "second.yaml").write_text("source: shalaby2020peer\nclaims:\n  - id: " + moved,
+                                                           encoding="utf-8")
+    remembered = _tree(_build(evidence_copy, out).out_dir)
+    shutil.rmtree(evidence_copy.parent / ".kb-cache" / "nanopubs")
+    read_back = _tree(_build(evidence_copy, copy).out_dir)
+    assert remembered == read_back
+    assert gz.read(out / "data" / "nanopubs.trig.gz").count(b"npx:supersedes") == int(reworded)
+
+
 # --- the graph dumps in chunks, reused where unchanged (kb.export.dumps) -------------------------------
 
 

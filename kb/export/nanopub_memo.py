@@ -77,8 +77,8 @@ class Remembered:
         if todo:
             old: dict[str, Nanopub | Kept] = {}
             if current:  # the previous export is the last build's: its nanopublications are the fragments
-                old = {k.claim: k for k in self._everything()}
-                if written is not None and len(old) != written[1]:  # some fragment is gone: read the file
+                old = {k.claim: k for k in self._not_reused()}
+                if written is not None and len(old) + len(kept) != written[1]:  # some fragment is gone: read the file
                     old = dict(read_previous(previous)) if previous is not None else {}
             elif previous is not None:
                 old = dict(read_previous(previous))
@@ -126,13 +126,18 @@ class Remembered:
             out[path] = key.hexdigest()
         return out
 
-    def _everything(self) -> list[Kept]:
-        """Every nanopublication of the last build (all its fragments, as :meth:`remember` left them)."""
-        folder_keys = {p.stem for p in self.folder.glob("*.pickle")} if self.folder is not None else set()
+    def _not_reused(self) -> list[Kept]:
+        """The last build's nanopublications in the fragments this build has not reused (as :meth:`remember` left
+        them): those of the claim files that changed or went. A claim of a changed file that had a nanopublication
+        had it there, since an unchanged file still holds its claims and a claim id is in one file only; reading
+        every fragment again was ~0.5 s of a rebuild at 50,000 claims."""
         memory = self.fragments.memory
-        keys = set(memory) if memory else folder_keys
+        if memory:
+            keys = set(memory)
+        else:
+            keys = {p.stem for p in self.folder.glob("*.pickle")} if self.folder is not None else set()
         out = []
-        for key in sorted(keys):
+        for key in sorted(keys - self.fragments.used.keys()):
             fragment = self.fragments.get(key)
             if fragment is not None:
                 out += [Kept(*entry) for entry in fragment]
