@@ -9,6 +9,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kb.cli import main
 from kb.config import load_config
@@ -285,3 +287,23 @@ def test_kb_build_writes_nanopubs_and_fhir_and_the_data_page_lists_them_with_siz
     superseding = [n for n in read_previous(out / "data" / "nanopubs.trig.gz").values()
                    if any(p == NPX + "supersedes" for _g, _s, p, _o in n.quads)]
     assert len(superseding) == 1 and first != second
+
+
+@given(st.text())
+def test_literals_are_escaped_as_one_character_at_a_time_would(value: str) -> None:
+    """TriG literals are escaped by one ``str.translate``: the same text as escaping each character in turn (the
+    escapes of ``_ECHAR``, other characters below U+0020 as ``\\uXXXX``, everything else as itself)."""
+    from kb.export.nanopub import _ECHAR, _write
+
+    one_by_one = "".join(_ECHAR.get(c, c if c >= " " else f"\\u{ord(c):04X}") for c in value)
+    assert _write(Lit(value)) == f'"{one_by_one}"'
+
+
+@given(st.text(min_size=1))
+def test_iris_are_escaped_as_one_character_at_a_time_would(rest: str) -> None:
+    """Likewise IRIs written in full: space, control characters and ``<>"{}|^`\\`` as ``\\uXXXX``."""
+    from kb.export.nanopub import _write_iri
+
+    iri = "urn:x:" + rest
+    one_by_one = "".join(c if c > " " and c not in '<>"{}|^`\\' else f"\\u{ord(c):04X}" for c in iri)
+    assert _write_iri(iri) == f"<{one_by_one}>"

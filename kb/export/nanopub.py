@@ -216,13 +216,17 @@ def _curator(value: object, fallback: str) -> str:
 
 _LOCAL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 _ECHAR = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# every character a literal may not hold as itself: the escapes above, other control characters as \uXXXX (one
+# str.translate per literal: a generator over its characters was a fifth of the nanopublications' time)
+_ESCAPED = {**{code: f"\\u{code:04X}" for code in range(0x20)}, **{ord(c): e for c, e in _ECHAR.items()}}
+_IRI_ESCAPED = {code: f"\\u{code:04X}" for code in (*range(0x21), *map(ord, '<>"{}|^`\\'))}  # and in an IRI
 
 
 def _write(term: Term) -> str:
     if isinstance(term, Local):
         return f"sub:{term.suffix}" if term.suffix else "this:"
     if isinstance(term, Lit):
-        text = "".join(_ECHAR.get(c, c if c >= " " else f"\\u{ord(c):04X}") for c in term.value)
+        text = term.value.translate(_ESCAPED)
         if term.lang:
             return f'"{text}"@{term.lang}'
         return f'"{text}"' if term.datatype in (XSD_STRING, "") else f'"{text}"^^{_write(term.datatype)}'
@@ -236,7 +240,7 @@ def _write_iri(term: str) -> str:
         rest = term[len(ns):]
         if term.startswith(ns) and rest and rest[0].isalpha() and set(rest) <= _LOCAL_SAFE:
             return f"{prefix}:{rest}"
-    return "<" + "".join(c if c > " " and c not in '<>"{}|^`\\' else f"\\u{ord(c):04X}" for c in term) + ">"
+    return f"<{term.translate(_IRI_ESCAPED)}>"
 
 
 def block(nanopub: Nanopub | Kept) -> str:
