@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from kb.config import Config
 from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
-from kb.io.procs import frozen, no_gc
+from kb.io.procs import frozen, give_back_freed, no_gc
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
@@ -528,6 +528,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
             graph = written.dumps
         made.append(graph)
         ahead.tell(graph.change)
+        give_back_freed()  # the exports' text is written and dropped: the store is persisted without it
         if site:  # the workers have forked: a thread is safe now
             persisting.append(_InThread(lambda: alongside(graph.change)))
         else:

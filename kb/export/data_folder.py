@@ -68,6 +68,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     from kb.export.nanopub_memo import Remembered
     from kb.export.ris import ris_bytes
     from kb.graph.shipped import schema_bytes
+    from kb.io.procs import give_back_freed
 
     cache_dir = evidence.config.store_cache_dir
     data.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,9 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     context = inputs.context if inputs is not None else None
     small = {name: by_context(kept, context, name, make) if name.startswith("references.") else make()
              for name, make in grown.items()}
-    small.update({"kb.fhir.json.gz": fhir(), "nanopubs.trig.gz": nanopubs()})
+    small["kb.fhir.json.gz"] = fhir()
+    give_back_freed()  # the Bundle's lines (~0.5 GB at 50,000 claims) are gone: not held through what follows
+    small["nanopubs.trig.gz"] = nanopubs()
     kept.keep()
     members.save()
     remembered.remember(small["nanopubs.trig.gz"])
