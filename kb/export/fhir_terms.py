@@ -138,7 +138,50 @@ def bundle_type_problems(bundle: dict[str, Any]) -> list[str]:
 
 
 def entry_problems(entry: dict[str, Any], kb_systems: dict[str, set[str]]) -> list[str]:
-    """One entry's coded values that are not in their code system or value set (see :func:`check_codes`)."""
+    """One entry's coded values that are not in their code system or value set (see :func:`check_codes`).
+
+    Every entry of an export is checked, and almost all are right: :func:`_codes_ok` says so without the paths
+    that only a message needs (building them for ~50 objects an entry was half of the FHIR export's time)."""
+    if _codes_ok(entry.get("resource", {}), kb_systems):
+        return []
+    return _entry_problems(entry, kb_systems)
+
+
+def _codes_ok(resource: dict[str, Any], kb_systems: dict[str, set[str]]) -> bool:
+    """Whether :func:`_entry_problems` finds nothing: the same tests, each object known by the key it is under (a
+    list's items by the list's), which is all of its path the tests read. Written as plain loops over one stack
+    (comprehensions of pairs were twice as slow)."""
+    if resource.get("status") not in PUBLICATION_STATUS:
+        return False
+    stack: list[tuple[Any, str]] = [(resource, "")]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, key = pop()
+        if isinstance(node, list):
+            for item in node:
+                if isinstance(item, _CONTAINERS):
+                    push((item, key))
+            continue
+        if key in ("relatedArtifact", "relatesTo") and node.get("type") not in RELATED_ARTIFACT_TYPES:
+            return False
+        if "system" in node and "code" in node and key != "identifier":
+            system, code = node["system"], node["code"]
+            known = CODE_SYSTEMS.get(system)
+            if known is not None:
+                if code not in known or node.get("display") not in (None, known[code]):
+                    return False
+            elif code not in kb_systems.get(system, ()):
+                return False
+        for name, value in node.items():
+            if isinstance(value, _CONTAINERS):
+                push((value, name))
+    return True
+
+
+_CONTAINERS = (dict, list)
+
+
+def _entry_problems(entry: dict[str, Any], kb_systems: dict[str, set[str]]) -> list[str]:
     problems: list[str] = []
     resource = entry.get("resource", {})
     where = f"{resource.get('resourceType')}/{resource.get('id')}"
