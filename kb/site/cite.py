@@ -190,7 +190,7 @@ def _item_class() -> type:
     work at 10,000 works, the same text. An item's reference cannot change while its bibliography is rendered."""
     from citeproc import CitationItem
 
-    class Item(CitationItem):  # type: ignore[misc]
+    class Item(CitationItem):
         @property
         def reference(self) -> Any:
             found = self.__dict__.get("_kb_reference")  # the instance's own attributes, not its dict's items
