@@ -602,7 +602,7 @@ def test_a_rebuild_reuses_the_dump_members_of_unchanged_chunks(evidence_copy: Pa
     monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", 3)
     made: list[str] = []
     real = kb.export.dumps._member
-    monkeypatch.setattr(kb.export.dumps, "_member", lambda text, fmt: made.append(fmt) or real(text, fmt))
+    monkeypatch.setattr(kb.export.dumps, "_member", lambda text, fmt, parsed=None: made.append(fmt) or real(text, fmt, parsed))
     out = tmp_path / "site"
     _build(evidence_copy, out, jobs=1)  # one process: the members are made (and counted) here, not in a worker
     first = len(made)
