@@ -138,6 +138,15 @@ def test_the_quick_check_and_the_messages_agree_on_every_wrong_value() -> None:
     assert tried > 1000 and 0 < refused < tried  # identifiers' systems and free-text types are not coded values
 
 
+def test_an_id_ending_like_a_key_is_not_read_as_one() -> None:
+    """A resource id may hold dots (``claim.outcome``): one ending in ``.relatesTo`` does not make the resource a
+    relation, for either walk."""
+    from kb.export.fhir_terms import _codes_ok, _entry_problems
+
+    entry = {"resource": {"resourceType": "Evidence", "id": "a-claim.relatesTo", "status": "active"}}
+    assert _codes_ok(entry["resource"], {}) and _entry_problems(entry, {}) == []
+
+
 def test_values_round_trip_for_a_claim_of_the_fixture() -> None:
     from fhir.resources.bundle import Bundle
 

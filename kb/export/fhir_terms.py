@@ -188,9 +188,10 @@ def _entry_problems(entry: dict[str, Any], kb_systems: dict[str, set[str]]) -> l
     if resource.get("status") not in PUBLICATION_STATUS:
         problems.append(f"{where}.status: '{resource.get('status')}' is not a publication-status code")
     for path, node in _walk(resource, where):
-        if path.endswith((".relatedArtifact", ".relatesTo")) and node.get("type") not in RELATED_ARTIFACT_TYPES:
+        key = path.rsplit(".", 1)[1] if path != where else ""  # the resource's id may hold dots: not a key
+        if key in ("relatedArtifact", "relatesTo") and node.get("type") not in RELATED_ARTIFACT_TYPES:
             problems.append(f"{path}.type: '{node.get('type')}' is not a related-artifact-type code")
-        if "system" in node and "code" in node and not path.endswith(".identifier"):
+        if "system" in node and "code" in node and key != "identifier":
             system, code = node["system"], node["code"]
             known = CODE_SYSTEMS.get(system)
             if known is not None:
