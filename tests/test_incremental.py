@@ -429,12 +429,15 @@ def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence
 # --- the last nanopublications, remembered (kb.export.nanopub_memo) -------------------------------------
 
 
-def _second_claim_file(evidence: Path) -> int:
-    """Move the fixture's last claim (renamed) into a file of its own; the claims left in the first file."""
+def _second_claim_file(evidence: Path, moved: bool = False) -> int:
+    """Put the fixture's last claim into a file of its own: a renamed copy, or (``moved``) the claim itself, taken
+    out of the first file; the claims left in the first file."""
     source = evidence / "claims" / "shalaby2020peer.yaml"
     parts = source.read_text(encoding="utf-8").split("\n  - id: ")
-    (evidence / "claims" / "second.yaml").write_text("source: shalaby2020peer\nclaims:\n  - id: copy-" + parts[-1],
-                                                      encoding="utf-8")
+    if moved:
+        source.write_text("\n  - id: ".join(parts[:-1]) + "\n", encoding="utf-8")
+    (evidence / "claims" / "second.yaml").write_text(
+        "source: shalaby2020peer\nclaims:\n  - id: " + ("" if moved else "copy-") + parts[-1], encoding="utf-8")
     return len(parts) - 1
 
 
@@ -501,15 +504,12 @@ def test_a_claim_moved_to_another_file_keeps_or_supersedes_its_nanopub_as_one_re
     _build(evidence_copy, out)
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    source = evidence_copy / "claims" / "shalaby2020peer.yaml"
-    parts = source.read_text(encoding="utf-8").split("\n  - id: ")
-    source.write_text("\n  - id: ".join(parts[:-1]) + "\n", encoding="utf-8")
-    moved = parts[-1]
+    _second_claim_file(evidence_copy, moved=True)
     if reworded:
-        assert "statement: >-\n      " in moved
-        moved = moved.replace("statement: >-\n      ", f"statement: >-\n      {MARK} ", 1)
-    (evidence_copy / "claims" / "second.yaml").write_text("source: shalaby2020peer\nclaims:\n  - id: " + moved,
-                                                           encoding="utf-8")
+        second = evidence_copy / "claims" / "second.yaml"
+        text = second.read_text(encoding="utf-8")
+        assert "statement: >-\n      " in text
+        second.write_text(text.replace("statement: >-\n      ", f"statement: >-\n      {MARK} ", 1), encoding="utf-8")
     remembered = _tree(_build(evidence_copy, out).out_dir)
     shutil.rmtree(evidence_copy.parent / ".kb-cache" / "nanopubs")
     read_back = _tree(_build(evidence_copy, copy).out_dir)

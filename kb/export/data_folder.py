@@ -19,6 +19,7 @@ from kb.checks.scope import Inputs
 from kb.export.dumps import Dumps, Patch
 from kb.export.void import Statistics
 from kb.graph.build import KnowledgeGraph
+from kb.graph.memo import FOLDER as MEMO_FOLDER
 from kb.load.evidence import Evidence
 
 # Written by every build, never reused from a previous one (the site's manifest marks them "dump").
@@ -132,11 +133,9 @@ def graph_dumps(evidence: Evidence, graph: KnowledgeGraph, data: Path, caches: E
     from kb.export.dumps import MemberCache, write_graph_dumps
 
     data.mkdir(parents=True, exist_ok=True)
-    from kb.graph.memo import FOLDER
-
     config = evidence.config
     members = MemberCache(config.store_cache_dir / DUMPS_FOLDER, caches.dumps if caches is not None else None)
-    memo = config.store_cache_dir / FOLDER if config.parse_cache else None
+    memo = config.store_cache_dir / MEMO_FOLDER if config.parse_cache else None
     return (write_graph_dumps(graph, data, members, dumped, patch, triples, memo),
             members.new if caches is not None else None)
 
@@ -145,12 +144,11 @@ def dumps_patch(evidence: Evidence, graph: KnowledgeGraph) -> Patch | None:
     """How the last build's graph dumps can be patched into this graph's (:func:`kb.export.dumps.patch_plan`), where
     the graph memo keeps the text of the parts that changed; None: sort the graph whole."""
     from kb.export.dumps import patch_plan
-    from kb.graph.memo import FOLDER
 
     config = evidence.config
     if not config.parse_cache:
         return None
-    return patch_plan(config.store_cache_dir / DUMPS_FOLDER, config.store_cache_dir / FOLDER, graph.parts)
+    return patch_plan(config.store_cache_dir / DUMPS_FOLDER, config.store_cache_dir / MEMO_FOLDER, graph.parts)
 
 
 FROM_NETWORK = frozenset({"network.graphml.gz"})  # analysis_files made from the evidence network alone

@@ -147,6 +147,9 @@ def entry_problems(entry: dict[str, Any], kb_systems: dict[str, set[str]]) -> li
     return _entry_problems(entry, kb_systems)
 
 
+_CONTAINERS = (dict, list)  # what _codes_ok walks into
+
+
 def _codes_ok(resource: dict[str, Any], kb_systems: dict[str, set[str]]) -> bool:
     """Whether :func:`_entry_problems` finds nothing: the same tests, each object known by the key it is under (a
     list's items by the list's), which is all of its path the tests read. Written as plain loops over one stack
@@ -176,9 +179,6 @@ def _codes_ok(resource: dict[str, Any], kb_systems: dict[str, set[str]]) -> bool
             if isinstance(value, _CONTAINERS):
                 push((value, name))
     return True
-
-
-_CONTAINERS = (dict, list)
 
 
 def _entry_problems(entry: dict[str, Any], kb_systems: dict[str, set[str]]) -> list[str]:
