@@ -762,6 +762,42 @@ def test_runs_of_an_export_are_gzip_members_kept_while_their_bytes_are_unchanged
     assert compress_runs([], MemberCache(None, formats=("fhir",)), "fhir") == gz.compress(b"")
 
 
+
+def test_runs_seen_in_the_last_build_of_the_process_are_not_hashed_again(monkeypatch) -> None:
+    """``kb serve``'s loop hands the same piece objects to every rebuild: :class:`kb.export.dumps.Seen` knows an
+    unchanged run by its pieces' identity and hashes only runs with a new piece, and the bytes are a cold build's."""
+    import hashlib
+    import random
+
+    from kb.export import dumps
+    from kb.export.dumps import MemberCache, Seen, compress_runs
+
+    rng = random.Random(11)
+    pieces = [f'{{"id":"e{n}","note":"{rng.random()}"}}'.encode() * rng.randint(2, 5) for n in range(3000)]
+    pieces = [p for piece in pieces for p in (piece, b",\n")]
+    hashed: list[int] = []
+
+    def counting(data: bytes = b"", **kw):
+        hashed.append(len(data))
+        return hashlib.new("blake2b", data, **kw)
+
+    monkeypatch.setattr(dumps.hashlib, "blake2b", counting)
+    seen, members = Seen(), MemberCache(None, {}, formats=("fhir",))
+    first = compress_runs(pieces, members, "fhir", seen)
+    members.save()
+    runs = len(hashed)
+    assert runs > 3 and first == compress_runs(pieces, MemberCache(None, formats=("fhir",)), "fhir")
+    edited = list(pieces)
+    edited[2001] = edited[2001] + b" "  # a new object in one run; every other piece is the same object
+    expected = compress_runs(edited, MemberCache(None, formats=("fhir",)), "fhir")
+    hashed.clear()
+    assert compress_runs(edited, MemberCache(None, members.memory, formats=("fhir",)), "fhir", seen) == expected
+    assert 1 <= len(hashed) <= 2, "only the run with the new piece (and the next, if its end moved)"
+    hashed.clear()
+    copies = [bytes(bytearray(p)) for p in edited]  # equal bytes, other objects: hashed again, same output
+    assert compress_runs(copies, MemberCache(None, formats=("fhir",)), "fhir", seen) == expected
+    assert abs(len(hashed) - runs) <= 1, "every run hashed (the edited piece may move one end)"
+
 # --- input keys: record pages whose inputs are unchanged are not even built (kb.site.deps) -----------------
 
 CORPUS = Path(__file__).resolve().parents[1] / "evidence"

@@ -44,6 +44,7 @@ class ExportCaches:
     dumps: dict[str, Any] = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
     fhir: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
     members: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's and nanopublications' gzip members
+    runs: dict[str, Any] = field(default_factory=dict)  # what compress_runs saw of those, by format (dumps.Seen)
     browser: dict[str, Any] = field(default_factory=dict)  # the SPARQL page's copy's pieces (browser_turtle)
     by_context: dict[str, Any] = field(default_factory=dict)  # the references' exports (kb.export.fragments)
 
@@ -62,7 +63,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     how the last build's dumps can be patched instead (:func:`dumps_patch`).
     """
     from kb.export.csljson import csljson_bytes
-    from kb.export.dumps import MemberCache, compress_runs
+    from kb.export.dumps import MemberCache, Seen, compress_runs
     from kb.export.fhir import fhir_bundle_chunks
     from kb.export.fhir_cache import fhir_bundle_cached
     from kb.export.fragments import Fragments, by_context
@@ -82,16 +83,19 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     members = MemberCache(cache_dir / "members", caches.members if caches is not None else None,
                           formats=("fhir", "trig"))
 
+    def seen(fmt: str) -> Seen | None:
+        return caches.runs.setdefault(fmt, Seen()) if caches is not None else None
+
     def nanopubs() -> bytes:
         """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
-        return compress_runs(remembered.trig(evidence, graph, previous_nanopubs, inputs), members, "trig")
+        return compress_runs(remembered.trig(evidence, graph, previous_nanopubs, inputs), members, "trig", seen("trig"))
 
     def fhir() -> bytes:
         """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
         if inputs is None:
-            return compress_runs(fhir_bundle_chunks(evidence), members, "fhir")
+            return compress_runs(fhir_bundle_chunks(evidence), members, "fhir", seen("fhir"))
         fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None)
-        return compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir")
+        return compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir", seen("fhir"))
 
     progress("writing data dumps")
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).

@@ -25,7 +25,7 @@ import hashlib
 import pickle
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -160,7 +160,19 @@ RUN_EVERY = 512  # pieces per run on average: ~1 MB of the FHIR Bundle's lines, 
 # starts a fresh dictionary: runs of 256 made the files 1–2 % bigger)
 
 
-def compress_runs(pieces: Iterable[bytes], members: MemberCache, fmt: str) -> bytes:
+@dataclass
+class Seen:
+    """What :func:`compress_runs` saw in the last build of this process, by the pieces' identity: each piece's
+    CRC-32 and each run's digest. ``kb serve``'s loop hands the same piece objects (kept fragments) to every
+    rebuild, so an unchanged run is known by its pieces' ids, without joining and hashing its bytes again (~3 s
+    of a rebuild at 50,000 claims). ``pieces`` holds every piece it saw: while it lives no other object can have
+    their ids, so an id found here is the same object, hence the same bytes."""
+
+    pieces: dict[int, tuple[bytes, int]] = field(default_factory=dict)  # id → (the piece, its CRC-32)
+    runs: dict[tuple[int, ...], bytes] = field(default_factory=dict)  # the ids of a run's pieces → its digest
+
+
+def compress_runs(pieces: Iterable[bytes], members: MemberCache, fmt: str, seen: Seen | None = None) -> bytes:
     """The pieces joined and gzipped as one member per run of pieces, each member reused from the last
     build where its run's bytes are unchanged.
 
@@ -168,22 +180,34 @@ def compress_runs(pieces: Iterable[bytes], members: MemberCache, fmt: str) -> by
     :data:`RUN_EVERY`: boundaries chosen by the content, as the dumps' chunks are, so an edit changes
     the member of its own run and no other. Short pieces (separators, under 64 bytes) never end a run.
     Decompressed, the file is the pieces joined, byte for byte; compressed, it depends only on them.
+    ``seen`` (kept by the caller between builds) spares hashing the pieces it saw last time.
     """
     out: list[bytes] = []
     run: list[bytes] = []
+    last = seen if seen is not None else Seen()
+    now = Seen()
 
     def close() -> None:
-        text = b"".join(run)
+        ids = tuple(map(id, run))
+        key = last.runs.get(ids)
+        text = b"" if key is not None else b"".join(run)
+        if key is None:
+            key = hashlib.blake2b(text, digest_size=20).digest()
+        now.runs[ids] = key
+        out.append(members.member(fmt, key, lambda: gz.compress(text or b"".join(run))))
         run.clear()
-        key = hashlib.blake2b(text, digest_size=20).digest()
-        out.append(members.member(fmt, key, lambda: gz.compress(text)))
 
     for piece in pieces:
         run.append(piece)
-        if len(piece) >= 64 and zlib.crc32(piece) % RUN_EVERY == 0:
+        known = last.pieces.get(id(piece))
+        crc = known[1] if known is not None else zlib.crc32(piece) if len(piece) >= 64 else 1
+        now.pieces[id(piece)] = (piece, crc)
+        if len(piece) >= 64 and crc % RUN_EVERY == 0:
             close()
     if run or not out:
         close()
+    if seen is not None:
+        seen.pieces, seen.runs = now.pieces, now.runs
     return b"".join(out)
 
 

@@ -84,7 +84,7 @@ class Kept:
     claim: str
     code: str
     digest: str
-    text: str
+    data: bytes  # the block, UTF-8: the same object in every rebuild of kb serve's loop (kb.export.dumps.Seen)
     supersedes: str | None = None
     reused: bool = False
 
@@ -172,7 +172,7 @@ def trig_chunks(export: Export) -> Iterator[bytes]:
     """:func:`trig_bytes` in pieces (a block each), for a writer that never needs the whole file at once."""
     yield "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items()).encode("utf-8")
     for nanopub in export.nanopubs:
-        yield block(nanopub).encode("utf-8")
+        yield block_bytes(nanopub)
 
 
 def _claim_triples(store: ox.Store, claim: ox.NamedNode) -> list[tuple[Term, Term, Term]]:
@@ -246,13 +246,18 @@ def _write_iri(term: str) -> str:
 def block(nanopub: Nanopub | Kept) -> str:
     """One nanopublication as TriG: the same quads always give the same text."""
     if isinstance(nanopub, Kept):
-        return nanopub.text  # written by this function in an earlier build
+        return nanopub.data.decode("utf-8")  # written by this function in an earlier build
     uri = nanopub.uri
     lines = [f"\n@prefix this: <{uri}> .\n@prefix sub: <{uri}#> .\n"]
     for graph in GRAPHS:
         triples = sorted(f"  {_write(s)} {_write(p)} {_write(o)} .\n" for g, s, p, o in nanopub.quads if g == graph)
         lines.append(f"{_write(graph)} {{\n{''.join(triples)}}}\n")
     return "".join(lines)
+
+
+def block_bytes(nanopub: Nanopub | Kept) -> bytes:
+    """:func:`block` as UTF-8; a kept nanopublication's own bytes, not a copy."""
+    return nanopub.data if isinstance(nanopub, Kept) else block(nanopub).encode("utf-8")
 
 
 # --- the previous export ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ and first reading the previous export back (parsing 50,000 nanopublications and 
 URI) was ~60 s of a rebuild at 50,000 claims after one edited claim. What a claim's nanopublication
 is depends on the claim, the rest of the evidence (vocabularies, references, ``kb.toml``: the
 context of :func:`kb.checks.scope.inputs`), the data's timestamp and the previous export. So each
-claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG, artifact code,
+claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, artifact code,
 content digest) are kept under a digest of the file, the context, the timestamp and the code
 (:class:`~kb.export.fragments.Fragments`, in memory for ``kb serve``'s loop, in
 ``.kb-cache/nanopubs/`` for ``kb build``), together with the digest of the file they were written
@@ -27,7 +27,7 @@ from typing import Any
 
 from kb.checks.scope import Inputs
 from kb.export.fragments import Fragments
-from kb.export.nanopub import Export, Kept, Nanopub, block, claim_nanopubs, read_previous, trig_chunks
+from kb.export.nanopub import Export, Kept, Nanopub, block_bytes, claim_nanopubs, read_previous, trig_chunks
 from kb.export.stamp import data_timestamp
 from kb.graph.build import KnowledgeGraph
 from kb.io.atomic import replace_cache_file
@@ -84,7 +84,7 @@ class Remembered:
                 old = dict(read_previous(previous))
             for path, claims in todo:
                 made = claim_nanopubs(evidence, kg, old=old, claims=claims).nanopubs
-                entries = [(n.claim, n.code, n.content_digest(), block(n)) for n in made]
+                entries = [(n.claim, n.code, n.content_digest(), block_bytes(n)) for n in made]
                 if path in keys:
                     self.fragments.put(keys[path], entries)
                 kept += [Kept(*entry) for entry in entries]
