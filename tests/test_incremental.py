@@ -252,6 +252,9 @@ def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: P
         running.close()
     assert again.ok
     assert _tree(out) == before
+    import gc
+
+    assert gc.isenabled(), "the collector is paused while the loop builds, and back on after a failed build too"
 
 
 def test_the_warm_state_reuses_the_records_of_unchanged_files(evidence_copy: Path, tmp_path: Path) -> None:
