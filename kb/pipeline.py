@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from kb.config import Config
 from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
-from kb.io.procs import frozen, give_back_freed, no_gc
+from kb.io.procs import frozen, give_back_freed, no_gc, young_passes_only
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.evidence import Evidence, load_evidence
@@ -274,9 +274,9 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
             styled.append(styled_citations_in_thread(evidence))
 
     # What each stage makes lives until the build ends: frozen, the collector's full passes skip it (at 10k/50k
-    # they walked millions of records and rows, ~3 s of every build).
+    # they walked millions of records and rows, ~3 s of every build), and they are paused (young_passes_only).
     begun: list[Ahead] = []  # the thread ahead, begun once the store is finished (before SHACL reads it)
-    with frozen():
+    with frozen(), young_passes_only():
         try:
             checked = check(config, progress=progress, history=True, warm=warm,
                             meanwhile=on_records,

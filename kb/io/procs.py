@@ -44,6 +44,21 @@ def frozen() -> Iterator[None]:
             gc.unfreeze()
 
 
+@contextlib.contextmanager
+def young_passes_only() -> Iterator[None]:
+    """The collector's full passes paused, its young ones kept. After ``gc.freeze()`` CPython makes a full pass
+    whenever the objects that reached the oldest generation since its last one grow by a quarter, and a build's
+    records and rows grow all the time: a cold build at 10k/50k made 66 full passes, 5–6 s of its main process.
+    Young passes still free the short-lived cycles (closures, encoders, tracebacks); what reaches the oldest
+    generation lives as long as the build, mostly."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(threshold[0], threshold[1], 1 << 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
 def resident_mib() -> int | None:
     """This process's resident memory in MiB (Linux ``/proc``), or None where it cannot be read.
 
