@@ -30,4 +30,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
+# kb is installed editable, so pip compiles none of its modules: compile them once here, or every command compiles
+# what it imports where PYTHONDONTWRITEBYTECODE is set (as on this project's machines): kb --help 0.17 -> 0.13 s,
+# kb query 0.32 -> 0.26 s. A module edited later is compiled as before (Python checks the source's mtime).
+.venv/bin/python -m compileall -q kb >/dev/null
 echo "install.sh: done. Build the site with: .venv/bin/kb build" >&2
