@@ -6,6 +6,7 @@ the inode stays the same. Every incremental result is also compared with a from-
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import re
@@ -252,8 +253,6 @@ def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: P
         running.close()
     assert again.ok
     assert _tree(out) == before
-    import gc
-
     assert gc.isenabled(), "the collector is paused while the loop builds, and back on after a failed build too"
 
 
@@ -765,7 +764,6 @@ def test_runs_of_an_export_are_gzip_members_kept_while_their_bytes_are_unchanged
     assert compress_runs([], MemberCache(None, formats=("fhir",)), "fhir") == gz.compress(b"")
 
 
-
 def test_runs_seen_in_the_last_build_of_the_process_are_not_hashed_again(monkeypatch) -> None:
     """``kb serve``'s loop hands the same piece objects to every rebuild: :class:`kb.export.dumps.Seen` knows an
     unchanged run by its pieces' identity and hashes only runs with a new piece, and the bytes are a cold build's."""
@@ -800,6 +798,7 @@ def test_runs_seen_in_the_last_build_of_the_process_are_not_hashed_again(monkeyp
     copies = [bytes(bytearray(p)) for p in edited]  # equal bytes, other objects: hashed again, same output
     assert compress_runs(copies, MemberCache(None, formats=("fhir",)), "fhir", seen) == expected
     assert abs(len(hashed) - runs) <= 1, "every run hashed (the edited piece may move one end)"
+
 
 # --- input keys: record pages whose inputs are unchanged are not even built (kb.site.deps) -----------------
 
