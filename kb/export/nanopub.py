@@ -243,10 +243,8 @@ def _write_iri(term: str) -> str:
     return f"<{term.translate(_IRI_ESCAPED)}>"
 
 
-def block(nanopub: Nanopub | Kept) -> str:
+def block(nanopub: Nanopub) -> str:
     """One nanopublication as TriG: the same quads always give the same text."""
-    if isinstance(nanopub, Kept):
-        return nanopub.data.decode("utf-8")  # written by this function in an earlier build
     uri = nanopub.uri
     lines = [f"\n@prefix this: <{uri}> .\n@prefix sub: <{uri}#> .\n"]
     for graph in GRAPHS:
@@ -256,7 +254,7 @@ def block(nanopub: Nanopub | Kept) -> str:
 
 
 def block_bytes(nanopub: Nanopub | Kept) -> bytes:
-    """:func:`block` as UTF-8; a kept nanopublication's own bytes, not a copy."""
+    """:func:`block` as UTF-8; a kept nanopublication's own bytes (written by it in an earlier build), not a copy."""
     return nanopub.data if isinstance(nanopub, Kept) else block(nanopub).encode("utf-8")
 
 
