@@ -139,8 +139,7 @@ class Loop:
         except OSError:
             key = ""  # a file that cannot be read: the build reports it
         try:
-            with no_gc():  # its passes were 0.5–2 s of a rebuild at 10k/50k; run() collects once the rebuild is out
-                result = build(self.config, progress=self.progress, jobs=self.jobs, warm=self.warm)
+            result = self._build()
         except EvidenceError as exc:
             return Rebuild(changed, time.monotonic() - started, key, problems=exc.report.problems,
                            failure=f"{len(exc.report.errors)} error(s) in the evidence")
@@ -150,6 +149,19 @@ class Loop:
             return Rebuild(changed, time.monotonic() - started, key, failure=str(exc), usage=True)
         self.warm.persist_store = False  # the first build's store stays for kb query; later ones are served
         return Rebuild(changed, time.monotonic() - started, key, result)
+
+    def _build(self) -> BuildResult:
+        """One build from the warm state; where it fails, the last good graph's store, which it may have patched in
+        place (:class:`kb.pipeline.Warm`), is put back: the endpoint goes on serving it, and the next build starts
+        from it."""
+        try:
+            with no_gc():  # its passes were 0.5–2 s of a rebuild at 10k/50k; run() collects once the rebuild is out
+                result = build(self.config, progress=self.progress, jobs=self.jobs, warm=self.warm)
+        except BaseException:
+            self.warm.undo()
+            raise
+        self.warm.built(result.checked.kg)
+        return result
 
     def run(self, on_rebuild: Callable[[Rebuild], None], stop: threading.Event, watcher: Watcher | None = None) -> None:
         """Rebuild on every change until ``stop`` is set; ``on_rebuild`` hears of each rebuild."""

@@ -9,7 +9,6 @@ site as it was and there is no instant at which the output folder is missing.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import gc
 import os
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
     from kb.export.data_folder import ExportCaches
     from kb.export.dumps import Dumps
     from kb.export.void import Statistics
-    from kb.graph.build import KnowledgeGraph
+    from kb.graph.build import KnowledgeGraph, StorePatch
     from kb.graph.change import GraphChange
     from kb.graph.memo import GraphMemo
     from kb.query.sparql import ExampleQuery
@@ -87,6 +86,20 @@ class Warm:
     # 2M triples to RocksDB is 15 s of every rebuild; the loop persists only its first build.
     persist_store: bool = True
     exports: ExportCaches = field(default_factory=_export_caches)  # the exports' caches (kb.export.data_folder)
+    # The last good build's graph: the next build brings its store to the new graph in place where it can
+    # (kb.graph.build.build_graph's last), and a build that fails puts it back (undo), so it is always that graph's.
+    graph: KnowledgeGraph | None = None
+    pending: StorePatch | None = None  # what the build under way did to graph's store
+
+    def built(self, graph: KnowledgeGraph) -> None:
+        """A build succeeded with ``graph``: the next one starts from it."""
+        self.graph, self.pending = graph, None
+
+    def undo(self) -> None:
+        """A build failed: the last good graph's store is put back as it was (nothing, where it was not patched)."""
+        if self.pending is not None:
+            self.pending.revert()
+            self.pending = None
 
 
 class EvidenceError(Exception):
@@ -156,7 +169,10 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
                 meanwhile(evidence)
 
         progress("building graph")
-        graph = build_graph(evidence, meanwhile=on_records, memo=_graph_memo(config, evidence, stable))
+        graph = build_graph(evidence, meanwhile=on_records, memo=_graph_memo(config, evidence, stable),
+                            last=warm.graph if warm is not None else None)
+        if warm is not None:
+            warm.pending = graph.patch
         report.extend(crossfile)
         report.extend(read_examples(config.queries_dir)[1])  # the site offers them: they must run
         progress(f"graph has {len(graph)} triples")
@@ -188,8 +204,6 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None) -> Gr
 
 def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
     """What each release changed, and what is not yet released; recorded in the graph as PROV."""
-    import pyoxigraph as ox
-
     from kb.diff.releases import history, prov_lines
     from kb.diff.snapshot import Snapshot, read_snapshot
     from kb.graph.iris import Minter
@@ -199,12 +213,7 @@ def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
     # the current state is compared with the latest release only: without releases, reading it (one pass over
     # every triple, 15 s at 2M triples) would be wasted
     hist = history(releases, read_snapshot(graph.store, config.base_iri) if releases else Snapshot())
-    prov = prov_lines(hist, Minter(config.base_iri)).encode("utf-8")
-    if prov:
-        graph.store.load(prov, format=ox.RdfFormat.N_TRIPLES)
-        graph.grew()
-    if graph.parts is not None:
-        graph.parts = dataclasses.replace(graph.parts, prov=graph.parts.prov + prov)
+    graph.add_history(prov_lines(hist, Minter(config.base_iri)).encode("utf-8"))
     return hist
 
 

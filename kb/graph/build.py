@@ -11,6 +11,7 @@ line it came from, so that SHACL results can point editors at their source.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import re
 import threading
@@ -60,6 +61,7 @@ class KnowledgeGraph:
     store: ox.Store
     locations: dict[str, tuple[str, int]] = field(default_factory=dict)
     parts: GraphParts | None = None  # what the store was made of, where every part was kept (kb.graph.memo)
+    patch: StorePatch | None = None  # where the store is the last build's, brought to this graph (build_graph's last)
     _size: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -72,6 +74,56 @@ class KnowledgeGraph:
     def grew(self) -> None:
         """The store was written to: count its triples again when asked."""
         self._size = None
+
+    def add_history(self, prov: bytes) -> None:
+        """Add the release history (PROV as N-Triples, :func:`kb.pipeline.release_history`), which comes once the
+        graph is built; where the store is the last build's patched, in place of the last history."""
+        if self.patch is not None:
+            self.patch.swap(self.patch.history, prov)
+        elif prov:
+            self.store.load(prov, format=ox.RdfFormat.N_TRIPLES)
+        self.grew()
+        if self.parts is not None:
+            self.parts = dataclasses.replace(self.parts, prov=prov)
+
+
+@dataclass
+class StorePatch:
+    """What a build did to a store it kept from the last build (:func:`build_graph`'s ``last``): the quads it
+    removed and the quads it added. A build that fails after the patch puts the store back (:meth:`revert`): the
+    editors' loop goes on serving the last good graph from it, and patches it again from there."""
+
+    store: ox.Store
+    removed: list[ox.Quad]
+    added: list[ox.Quad]
+    history: bytes = b""  # the last build's release history, still in the store (KnowledgeGraph.add_history)
+
+    def swap(self, old: bytes, new: bytes) -> None:
+        """Replace the triples of the N-Triples ``old`` by those of ``new``, recording what changed."""
+        before, after = set(_default_graph(old)), set(_default_graph(new))
+        gone = [quad for quad in before - after if quad in self.store]
+        came = [quad for quad in after - before if quad not in self.store]
+        self.added += came  # first: removing a quad the store lacks does nothing
+        for quad in gone:
+            self.store.remove(quad)
+            self.removed.append(quad)
+        self.store.extend(came)
+
+    def revert(self) -> None:
+        """Put the store back as it was before the patch."""
+        for quad in self.added:
+            self.store.remove(quad)
+        self.store.extend(self.removed)
+        self.removed, self.added = [], []
+
+
+def _default_graph(data: bytes) -> list[ox.Quad]:
+    """The triples of N-Triples ``data`` as quads in the default graph (as the store holds them)."""
+    if not data:
+        return []
+    default = ox.DefaultGraph()
+    return [ox.Quad(t.subject, t.predicate, t.object, default)
+            for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES, lenient=True)]
 
 
 # Terms are written as N-Triples text and bulk-loaded by pyoxigraph's parser: creating a Python
@@ -136,11 +188,13 @@ class _Loader:
 
 
 class _Builder:
-    def __init__(self, evidence: Evidence, store: ox.Store) -> None:
+    """Writes the records as N-Triples and loads them into ``store`` (None: writes only, to patch a store)."""
+
+    def __init__(self, evidence: Evidence, store: ox.Store | None) -> None:
         self.ev = evidence
         self.mint = Minter(evidence.config.base_iri)
         self.store = store
-        self.loader = _Loader(store)
+        self.loader = _Loader(store) if store is not None else None
         self.lines: list[str] = []
         self.kept: list[bytes] = []  # text of whole claim files, from the memo or just written (claim_file)
         self.kept_triples = 0
@@ -162,6 +216,7 @@ class _Builder:
             if self.recorded is not None:
                 self.recorded.append(batch)
                 self.recorded_triples += len(self.lines) + self.kept_triples
+            assert self.loader is not None
             self.loader.put(batch)
             self.lines, self.kept, self.kept_triples = [], [], 0
 
@@ -230,13 +285,7 @@ class _Builder:
         """The references, citation lists and inclusions: their text from ``memo`` where it was kept (it depends
         on the evidence other than the claim files alone), else written and kept; where each was read, always
         (the paths are spelled as this build was given them)."""
-        known = self.ev.references_by_key
-        for ref in self.ev.references:
-            self.locations[self.mint.work(ref.key)] = (ref.path, ref.line)
-        for inc in self.ev.inclusions:
-            if inc.source in known and inc.review in known:
-                self.locations[self.mint.inclusion(inc.source, inc.review)] = (inc.path, inc.line)
-        name = memo.head_key() if memo is not None else None
+        name = self.head_name(memo)
         kept = memo.get(name) if memo is not None and name is not None else None
         if kept is not None:
             self.kept.append(kept.text)
@@ -252,6 +301,16 @@ class _Builder:
         if memo is not None and name is not None and self.recorded is not None:
             memo.put(name, Written(b"".join(self.recorded), self.recorded_triples, frozenset(), frozenset(), ()))
         self.recorded = None
+
+    def head_name(self, memo: GraphMemo | None) -> str | None:
+        """Where the references, citation lists and inclusions were read; the name of their text in ``memo``."""
+        known = self.ev.references_by_key
+        for ref in self.ev.references:
+            self.locations[self.mint.work(ref.key)] = (ref.path, ref.line)
+        for inc in self.ev.inclusions:
+            if inc.source in known and inc.review in known:
+                self.locations[self.mint.inclusion(inc.source, inc.review)] = (inc.path, inc.line)
+        return memo.head_key() if memo is not None else None
 
     def people(self, work: str, key: str, people: Iterable[Person], role: str, display: object) -> None:
         people = list(people)
@@ -319,6 +378,19 @@ class _Builder:
 
     def claim_file(self, path: str, claims: list[Claim], memo: GraphMemo | None) -> None:
         """The claims of one file: their text from ``memo`` where it was kept, else written and kept."""
+        _, written = self.claim_text(path, claims, memo)
+        if self.lines:  # the lines before this file's go before it: the store iterates in the order it was given
+            if memo is not None:
+                memo.order.append(None)  # text in no kept part: the parts do not name the store
+            self.kept.append("".join(self.lines).encode("utf-8"))
+            self.kept_triples += len(self.lines)
+            self.lines = []
+        self.kept.append(written.text)
+        self.kept_triples += written.triples
+
+    def claim_text(self, path: str, claims: list[Claim], memo: GraphMemo | None) -> tuple[str | None, Written]:
+        """The name of one file's text in ``memo`` (None: not kept) and the text, from ``memo`` where it was kept,
+        else written (and kept); where its claims were read, and its tallies, are gathered."""
         for claim in claims:
             self.locations[self.mint.claim(claim.id)] = (claim.path, claim.line)
         name = memo.key(path, claims) if memo is not None else None
@@ -336,17 +408,10 @@ class _Builder:
                 self.lines, self.tallies = lines, tallies
             if memo is not None and name is not None:
                 memo.put(name, written)
-        if self.lines:  # the lines before this file's go before it: the store iterates in the order it was given
-            if memo is not None:
-                memo.order.append(None)  # text in no kept part: the parts do not name the store
-            self.kept.append("".join(self.lines).encode("utf-8"))
-            self.kept_triples += len(self.lines)
-            self.lines = []
-        self.kept.append(written.text)
-        self.kept_triples += written.triples
         self.tallies.cites |= written.cites
         self.tallies.directions |= written.directions
         self.tallies.grades += written.grades
+        return name, written
 
     def claim(self, claim: Claim) -> None:
         iri = self.mint.claim(claim.id)
@@ -434,6 +499,17 @@ class _Builder:
                 cls = PICO + "OutcomeDomain" if concept.is_domain else pico_class
                 self.iri(concept.iri, RDF + "type", cls)
 
+    def tail(self) -> bytes:
+        """The text after the claims (the dataset, the concepts' PICO types, the tallies), added to the lines to
+        load; where the concepts were read."""
+        self.dataset()
+        self.pico_types()
+        self.lines += self.tallies.lines(self.ev, self.mint)
+        for scheme in self.ev.vocabulary.concepts.values():
+            for concept in scheme.values():
+                self.locations[concept.iri] = (concept.path, concept.line)
+        return "".join(self.lines).encode("utf-8")
+
     def dataset(self) -> None:
         config = self.ev.config
         ds = self.mint.dataset()
@@ -459,12 +535,16 @@ def ontology_quads() -> Iterator[ox.Quad]:
 
 
 def build_graph(evidence: Evidence, display: object | None = None,
-                meanwhile: Callable[[], None] | None = None, memo: GraphMemo | None = None) -> KnowledgeGraph:
+                meanwhile: Callable[[], None] | None = None, memo: GraphMemo | None = None,
+                last: KnowledgeGraph | None = None) -> KnowledgeGraph:
     """Every record, the vocabularies, the tallies (:mod:`kb.graph.counts`) and the ontology as one store.
 
     ``meanwhile`` runs once every triple is written, while the loader's thread parses the last batches
     (~3 s at 10k/50k in which this thread would only wait): work that needs the records, not the store.
     ``memo`` keeps each claim file's text, and the text before the claims, between builds (:mod:`kb.graph.memo`).
+    ``last`` is the last build's graph, which a long-running process keeps (the editors' loop): where it is known
+    part by part and few parts changed, its store is brought to this graph in place (:func:`_patched_graph`), not
+    parsed again; the result's :attr:`KnowledgeGraph.patch` says what was done.
     """
     if display is None:
         from kb.bibtex.load import latex_to_text
@@ -472,30 +552,100 @@ def build_graph(evidence: Evidence, display: object | None = None,
         display = latex_to_text
     elif memo is not None:
         raise ValueError("kept text is the default display's: build with a display of your own without a memo")
+    if memo is not None and last is not None and last.parts is not None:
+        patched = _patched_graph(evidence, memo, last, meanwhile)
+        if patched is not None:
+            return patched
+        memo.order.clear()  # parsed whole after all: the memo learns the parts again
     store = ox.Store()
     builder = _Builder(evidence, store)
+    loader = builder.loader
+    assert loader is not None
     try:
         builder.head(display, memo)
-        by_file: dict[str, list[Claim]] = {}
-        for claim in evidence.claims:
-            by_file.setdefault(claim.path, []).append(claim)
-        for path, claims in by_file.items():
+        for path, claims in _by_file(evidence).items():
             builder.claim_file(path, claims, memo)
             builder.load(at_least=LOAD_BATCH)
-        builder.dataset()
-        builder.pico_types()
-        builder.lines += builder.tallies.lines(evidence, builder.mint)
-        for scheme in evidence.vocabulary.concepts.values():
-            for concept in scheme.values():
-                builder.locations[concept.iri] = (concept.path, concept.line)
-        parts = memo.parts("".join(builder.lines).encode("utf-8")) if memo is not None else None
+        tail = builder.tail()
+        parts = memo.parts(tail) if memo is not None else None
         builder.load()
         if memo is not None:
             memo.prune()
         if meanwhile is not None:
             meanwhile()
     finally:
-        builder.loader.finish()
+        loader.finish()
     store.extend(evidence.vocabulary.quads)
     store.extend(ontology_quads())
     return KnowledgeGraph(store, builder.locations, parts)
+
+
+def _by_file(evidence: Evidence) -> dict[str, list[Claim]]:
+    by_file: dict[str, list[Claim]] = {}
+    for claim in evidence.claims:
+        by_file.setdefault(claim.path, []).append(claim)
+    return by_file
+
+
+PATCH_SHARE = 4  # a store is patched while at most 1 part in 4 changed: more, and parsing it whole is as quick
+
+
+def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
+                   meanwhile: Callable[[], None] | None) -> KnowledgeGraph | None:
+    """``last``'s store brought to this build's graph in place, or None where that cannot be done (then nothing was
+    done, ``meanwhile`` included).
+
+    Two stores with the same parts hold the same triples (:class:`GraphParts`), so where the text before the claims
+    (and with it the vocabularies, the ontology and the code) is the last graph's, this graph is the last one less
+    the triples of the parts that went (and of the last text after the claims) and plus those of the parts that came
+    (and of this text after the claims; the release history replaces the last one after,
+    :meth:`KnowledgeGraph.add_history`). A claim file's triples all describe its own claims, so no other part
+    holds them; should one (a claim id in two files, which the checks refuse), a quad to add is already in the store
+    and the graph is parsed whole. At 10k/50k this takes an edit's rebuild ~0.1 s, against 5–6 s to parse 2.2M triples.
+
+    The store iterates its triples in another order than a fresh parse would: nothing built from it depends on that
+    (a test builds the site from a shuffled store)."""
+    old = last.parts
+    assert old is not None
+    builder = _Builder(evidence, None)
+    if builder.head_name(memo) != old.names[0]:
+        return None
+    known = set(old.names)
+    came: list[bytes] = []
+    for path, claims in _by_file(evidence).items():
+        name, written = builder.claim_text(path, claims, memo)
+        if name is None:
+            return None
+        if name not in known:
+            came.append(written.text)
+    parts = memo.parts(builder.tail())
+    if parts is None:
+        return None
+    gone_names = known - set(parts.names)
+    if (len(gone_names) + len(came)) * PATCH_SHARE > len(parts.names):
+        return None
+    gone: list[bytes] = []
+    for name in sorted(gone_names):
+        entry = memo.get(name)
+        if entry is None:
+            return None
+        gone.append(entry.text)
+    before = set(_default_graph(b"".join([*gone, old.tail])))
+    after = set(_default_graph(b"".join([*came, parts.tail])))
+    store = last.store
+    removed, added = [q for q in before if q not in after], [q for q in after if q not in before]
+    if not all(quad in store for quad in removed) or any(quad in store for quad in added):
+        return None  # the last graph's parts do not name its store, or a part shares triples with another
+    memo.prune()
+    if meanwhile is not None:
+        meanwhile()
+    patch = StorePatch(store, [], added, old.prov)  # added first: removing a quad the store lacks does nothing
+    try:
+        for quad in removed:
+            store.remove(quad)
+            patch.removed.append(quad)
+        store.extend(added)
+    except BaseException:
+        patch.revert()
+        raise
+    return KnowledgeGraph(store, builder.locations, parts, patch)

@@ -65,7 +65,8 @@ def _error(status: int, message: str, **headers: str) -> Reply:
 
 
 class Endpoint:
-    """Answers SPARQL protocol requests from ``store`` (held in memory, never written while served).
+    """Answers SPARQL protocol requests from ``store`` (held in memory; the workers answer from their copy of it,
+    :mod:`kb.query.isolate`).
 
     ``graph`` is the IRI under which ``kb publish`` puts the KB on a server: a client that names it
     as ``default-graph-uri`` gets the KB, any other graph is refused (this endpoint has one graph).

@@ -21,7 +21,11 @@ a second at 2 million triples), and keeps its copy: ``kb serve`` holds the store
 worker.
 
 Forking a process with threads is safe here because a worker only runs the handler: everything
-it needs is imported before the fork, and the store is never written while the server runs.
+it needs is imported before the fork. The store is written while the server runs only by the editors'
+loop, which brings it to each rebuilt graph in place (:mod:`kb.live`): a worker keeps the copy it was forked
+with, and the endpoint forks fresh workers once the rebuild is done (:meth:`Pool.replace_handler`). A worker
+forked meanwhile to replace a dead one may see the store half written, or a lock held by the writing thread;
+at worst its queries fail or run out of time, and it is replaced in turn.
 """
 
 from __future__ import annotations
