@@ -1097,3 +1097,69 @@ def test_a_failed_rebuild_puts_the_loops_store_back(tmp_path: Path, monkeypatch:
     again = loop.build()
     assert again.ok and again.result.checked.kg.store is store and again.result.checked.kg.patch is not None
     assert set(store) == _cold_quads(evidence, tmp_path / "cold-cache")
+
+
+def test_the_loop_keeps_what_the_checks_and_analysis_made_of_each_unchanged_claim(evidence_copy: Path,
+                                                                                  tmp_path: Path) -> None:
+    """The loop keeps each claim's problems, rows and links while the claim is the same record and the evidence
+    other than the claim files is unchanged (kb.load.byrecord): an edited claim is checked again, and so is every
+    claim once the vocabulary changes under it."""
+    from kb.live import Loop
+    from kb.problems import Problem
+
+    loop = Loop(load_config(evidence_copy, out_dir=tmp_path / "site"))
+    first = loop.build()
+    assert first.ok
+    kept_rows = dict(loop.warm.analysed.rows.kept)
+    assert len(kept_rows) == len(first.result.checked.evidence.claims)
+    _edit_claim(evidence_copy)  # one claim of the one claim file: every claim of it is a new record
+    assert loop.build().ok
+    claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+    text = claims.read_text(encoding="utf-8")
+    claims.write_text(text.replace("intervention: network_support\n", "intervention: network_suport\n"),
+                      encoding="utf-8")
+    typo = loop.build()
+    assert not typo.ok and any(p.code == "claim-unknown-term" and "network_suport" in p.message
+                               for p in typo.problems)
+    claims.write_text(text, encoding="utf-8")
+    again = loop.build()
+    assert again.ok
+    problems: list[Problem] = [p for kept in loop.warm.checked.kept.values() for p in kept[1]]
+    assert not [p for p in problems if p.severity == "error"]
+
+    vocab = evidence_copy / "vocab" / "schemes.ttl"  # the claim files unchanged, their term gone from the vocabulary
+    concepts = vocab.read_text(encoding="utf-8")
+    start = concepts.index("intervention:network_support a skos:Concept")
+    vocab.write_text(concepts[:start] + concepts[concepts.index("\n", concepts.index("psk:interventionKind", start)) + 1:],
+                     encoding="utf-8")
+    gone = loop.build()
+    assert not gone.ok and any(p.code == "claim-unknown-term" and "network_support" in p.message
+                               for p in gone.problems)
+
+
+def test_values_are_kept_by_record_identity_within_one_context() -> None:
+    from kb.load.byrecord import ByRecord
+
+    made: list[str] = []
+
+    def make(name: str):
+        return lambda: made.append(name) or name.upper()
+
+    kept: ByRecord[str] = ByRecord()
+    a, b, c = ["a"], ["b"], ["a"]  # c equals a, but is another record
+    kept.begin("context")
+    assert [kept.get(a, make("a")), kept.get(b, make("b"))] == ["A", "B"]
+    kept.end()
+    kept.begin("context")
+    assert [kept.get(a, make("a")), kept.get(c, make("c"))] == ["A", "C"]  # a kept; c is new
+    kept.end()  # b was not asked for: dropped
+    kept.begin("context")
+    assert kept.get(b, make("b")) == "B"
+    kept.end()
+    kept.begin("another")  # the evidence around the records changed: nothing is kept
+    assert kept.get(b, make("b")) == "B"
+    kept.begin(None)  # unknown: nothing is kept, nothing made is kept
+    kept.get(b, make("b"))
+    kept.end()
+    assert not kept.kept
+    assert made == ["a", "b", "c", "b", "b", "b"]

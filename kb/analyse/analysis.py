@@ -18,7 +18,9 @@ from typing import Any
 
 from kb.analyse.studies import StudyBase, study_base
 from kb.graph.build import KnowledgeGraph
+from kb.load.byrecord import ByRecord
 from kb.load.evidence import Evidence
+from kb.model import Claim
 from kb.namespaces import sparql_prologue
 
 DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive", "not_reported", "not_applicable")
@@ -178,11 +180,12 @@ def _edges(graph: object, kind: str) -> list[str]:
     return [v.split(":", 1)[1] for _, v in _edge_pairs(graph, kind)]
 
 
-def claim_rows(evidence: Evidence) -> list[Row]:
+def claim_rows(evidence: Evidence, kept: ByRecord[list[Row]] | None = None) -> list[Row]:
     """One row per (claim, outcome), from the validated records, ordered by claim id then outcome.
 
     What a claim's rows share is looked up once per claim, not once per row, and in each scheme's own table
-    (``Vocabulary.label``'s work, inlined: ~1 s at 50,000 claims)."""
+    (``Vocabulary.label``'s work, inlined: ~1 s at 50,000 claims). ``kept`` holds each claim's rows from the last
+    build of this process (:mod:`kb.load.byrecord`)."""
     schemes = evidence.vocabulary.concepts
     populations, interventions, designs, outcomes = (schemes.get(scheme, {}) for scheme in
                                                      ("population", "intervention", "design", "outcome"))
@@ -191,8 +194,7 @@ def claim_rows(evidence: Evidence) -> list[Row]:
         concept = table.get(concept_id)
         return concept.label if concept else concept_id
 
-    rows = []
-    for claim in evidence.claims:
+    def rows_of(claim: Claim) -> list[Row]:
         intervention = interventions.get(claim.intervention)
         design = designs.get(claim.design)
         shared: dict[str, Any] = {
@@ -207,22 +209,30 @@ def claim_rows(evidence: Evidence) -> list[Row]:
             "design_group": (design.group if design else None) or "", "certainty": claim.certainty.level,
             "quote": " ".join(claim.quote.split()), "section": claim.section,
         }
+        rows = []
         for finding in claim.outcomes:
             outcome = outcomes.get(finding.outcome)
             domain = (outcome.broader if outcome else "") or ""
             rows.append(Row(**shared, outcome=finding.outcome, outcome_label=label(outcomes, finding.outcome),
                             domain=domain, domain_label=label(outcomes, domain) if domain else "",
                             direction=finding.direction))
+        return rows
+
+    rows = []
+    for claim in evidence.claims:
+        rows += rows_of(claim) if kept is None else kept.get(claim, functools.partial(rows_of, claim))
     rows.sort(key=lambda r: (r.claim_id, r.outcome))
     return rows
 
 
-def network_links(evidence: Evidence) -> list[tuple[str, str, str]]:
+def network_links(evidence: Evidence, kept: ByRecord[list[tuple[str, str, str]]] | None = None
+                  ) -> list[tuple[str, str, str]]:
     """The network's links, (kind, from, to), sorted: what :data:`NETWORK_QUERY` selects from the graph, taken
     from the records the graph is built from (a link to a work not in references.bib, or to a concept that is
     not one, is left out, as the graph leaves it out; the tests hold the two equal). At 50,000 claims the
     query and its CSV were ~2 s of the analysis, on the build's one busy core; the bench still times the query
-    as the analysis's floor."""
+    as the analysis's floor. ``kept`` holds each claim's links from the last build of this process
+    (:mod:`kb.load.byrecord`)."""
     known = evidence.references_by_key
     vocab = evidence.vocabulary
 
@@ -230,16 +240,19 @@ def network_links(evidence: Evidence) -> list[tuple[str, str, str]]:
         concept = vocab.get(scheme, concept_id)
         return concept is not None and not concept.is_domain
 
-    links: list[tuple[str, str, str]] = []
-    for claim in evidence.claims:
+    def links_of(claim: Claim) -> list[tuple[str, str, str]]:
         cid = claim.id
-        if claim.source in known:
-            links.append(("states", cid, claim.source))
+        links = [("states", cid, claim.source)] if claim.source in known else []
         links += [("rests_on", cid, key) for key in claim.cites if key in known]
         links += [("population", cid, p) for p in claim.population if usable("population", p)]
         if usable("intervention", claim.intervention):
             links.append(("intervention", cid, claim.intervention))
         links += [("outcome", cid, f.outcome) for f in claim.outcomes if usable("outcome", f.outcome)]
+        return links
+
+    links: list[tuple[str, str, str]] = []
+    for claim in evidence.claims:
+        links += links_of(claim) if kept is None else kept.get(claim, functools.partial(links_of, claim))
     for clist in evidence.citations:
         if clist.source in known:
             links += [("cites", clist.source, key) for key in clist.references if key in known]
@@ -282,13 +295,22 @@ class FromRecords:
     links: list[tuple[str, str, str]]  # the evidence network's (network_links)
 
 
-def from_records(evidence: Evidence) -> FromRecords:
-    rows = claim_rows(evidence)
+@dataclass
+class KeptRows:
+    """What :func:`from_records` keeps of each claim between the builds of one process (:mod:`kb.load.byrecord`)."""
+
+    rows: ByRecord[list[Row]] = field(default_factory=ByRecord)
+    links: ByRecord[list[tuple[str, str, str]]] = field(default_factory=ByRecord)
+
+
+def from_records(evidence: Evidence, kept: KeptRows | None = None) -> FromRecords:
+    rows = claim_rows(evidence, kept.rows if kept is not None else None)
     matrix: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for row in rows:
         for population in row.population:
             matrix[(population, row.outcome)][row.direction] += 1
-    return FromRecords(rows, dict(matrix), study_base(evidence), network_links(evidence))
+    return FromRecords(rows, dict(matrix), study_base(evidence),
+                       network_links(evidence, kept.links if kept is not None else None))
 
 
 def analyse(kg: KnowledgeGraph, evidence: Evidence, records: FromRecords | None = None) -> Analysis:

@@ -6,10 +6,12 @@ then checks the graph as a consumer sees it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from kb.checks.inclusions import check_inclusions
 from kb.ids import NOT_STATED
+from kb.load.byrecord import ByRecord
 from kb.load.evidence import Evidence
 from kb.load.sources import check_passage
 from kb.load.vocab import Vocabulary
@@ -18,8 +20,9 @@ from kb.problems import Problem, did_you_mean, error, warning
 
 LEVELS = ("high", "moderate", "low", "very_low")
 
-def check_evidence(evidence: Evidence) -> list[Problem]:
-    """Every cross-file check: ids exist, quotes are found, certainty follows the rule, inclusions hold."""
+def check_evidence(evidence: Evidence, kept: ByRecord[list[Problem]] | None = None) -> list[Problem]:
+    """Every cross-file check: ids exist, quotes are found, certainty follows the rule, inclusions hold. ``kept``
+    holds each claim's own problems from the last build of this process (:mod:`kb.load.byrecord`)."""
     problems: list[Problem] = []
     problems += _check_citation_lists(evidence)
     seen: dict[str, Claim] = {}
@@ -34,7 +37,10 @@ def check_evidence(evidence: Evidence) -> list[Problem]:
                                   f"claim id '{claim.id}' is also used at {first.path}:{first.line}", field="id",
                                   expected="a unique id", hint="ids are stable identifiers: rename the new one"))
         seen.setdefault(claim.id, claim)
-        problems += _check_claim(evidence, claim, unchecked_sources, listed.get(claim.source, set()))
+        check = functools.partial(_check_claim, evidence, claim, listed.get(claim.source, set()))
+        problems += check() if kept is None else kept.get(claim, check)
+        if claim.source not in evidence.sources:
+            unchecked_sources.add(claim.source)
     problems += check_inclusions(evidence, unchecked_sources)
     for key in sorted(unchecked_sources):
         ref = evidence.references_by_key.get(key)
@@ -70,7 +76,7 @@ def _check_citation_lists(evidence: Evidence) -> list[Problem]:
     return problems
 
 
-def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str], listed: set[str]) -> list[Problem]:
+def _check_claim(evidence: Evidence, claim: Claim, listed: set[str]) -> list[Problem]:
     problems: list[Problem] = []
     keys = evidence.references_by_key
     vocab = evidence.vocabulary
@@ -119,9 +125,7 @@ def _check_claim(evidence: Evidence, claim: Claim, unchecked_sources: set[str], 
         outcomes_seen.add(finding.outcome)
     problems += _check_certainty(evidence, claim)
     source = evidence.sources.get(claim.source)
-    if source is None:
-        unchecked_sources.add(claim.source)
-    else:
+    if source is not None:
         check_passage(claim.source, source, claim.quote, claim.section, fail,
                       codes=("claim-quote-not-found", "claim-unknown-section"),
                       quote_expected="a verbatim passage (whitespace may differ)")

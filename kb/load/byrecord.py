@@ -1,0 +1,51 @@
+"""What later stages make from each record, kept between the builds of one process (the editors' loop).
+
+The loop keeps the records of unchanged files as the same objects (:class:`kb.pipeline.Warm`'s ``parsed``), so
+after an edit only the edited file's claims are new. What the checks and the analysis make from a claim depends on
+the claim and on the evidence other than the claim files (references, citation lists, vocabularies, archived
+sources, settings) and the code, which :attr:`kb.checks.scope.Inputs.context` names: while that is unchanged, a
+claim that is the same object gets what it got last time. At 10k/50k that was ~4 s of every rebuild of the loop
+(the checks across files, the analysis's rows and links), on the critical path once the store is patched in place
+rather than parsed (:func:`kb.graph.build.build_graph`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ByRecord(Generic[T]):
+    """Values made from records, by the record's identity, while the context is the one they were made in.
+
+    Each build calls :meth:`begin` with its context (None: keep nothing), gets every value with :meth:`get`, and
+    ends with :meth:`end`, which drops the values of records this build did not ask for (removed or edited ones).
+    A record is held beside its value, so that its id cannot be another object's while the value is kept."""
+
+    def __init__(self) -> None:
+        self.context: str | None = None
+        self.kept: dict[int, tuple[object, T]] = {}
+        self.asked: dict[int, tuple[object, T]] = {}
+
+    def begin(self, context: str | None) -> None:
+        if context is None or context != self.context:
+            self.kept = {}
+        self.context = context
+        self.asked = {}
+
+    def get(self, record: object, make: Callable[[], T]) -> T:
+        """The value of ``record``: the one kept, or ``make()`` (and kept, where the context is known)."""
+        if self.context is None:
+            return make()
+        hit = self.kept.get(id(record))
+        if hit is not None and hit[0] is record:
+            self.asked[id(record)] = hit
+            return hit[1]
+        value = make()
+        self.asked[id(record)] = (record, value)
+        return value
+
+    def end(self) -> None:
+        self.kept, self.asked = self.asked, {}
