@@ -544,7 +544,14 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     their nanopublications and changed ones supersede theirs. ``ahead`` is work on the store begun in a
     thread (:class:`Ahead`).
     """
-    from kb.export.data_folder import analysis_files, browser_turtle, graph_dumps, write_data_folder, write_void
+    from kb.export.data_folder import (
+        analysis_files,
+        browser_turtle,
+        graph_dumps,
+        made_here,
+        write_data_folder,
+        write_void,
+    )
     from kb.site import Background, Rendered
 
     dumps = Rendered([])
@@ -600,7 +607,9 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
             rendered = render_site(checked.evidence, checked.kg, analysis, target, progress=progress, jobs=jobs,
                                    previous=previous, alongside=in_this_process, history=checked.history,
                                    inputs=checked.inputs, verify_deps=verify_deps,
-                                   data_files=analysis_files(analysis, checked.evidence.config.store_cache_dir),
+                                   data_files={name: make for name, make in
+                                               analysis_files(analysis, checked.evidence.config.store_cache_dir).items()
+                                               if name not in made_here(caches)},
                                    data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
                                                                 ahead.statistics),
                                    before_fork=ahead.join, answers=ahead.answers,

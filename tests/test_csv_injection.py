@@ -166,3 +166,33 @@ def test_item4_a_row_checked_at_once_is_written_as_cell_by_cell() -> None:
         assert write_csv(["a", "b", "c"], (iter(row) for row in rows), line_end=line_end) == expected  # read once
 
     check()
+
+
+def test_csv_lines_are_the_rows_of_write_csv_one_by_one() -> None:
+    """The claims table keeps each row's text between the loop's builds (kb.export.table.claims_csv_lines): the same
+    writer, cut where each row ends, so formulas, quotes, line breaks and carriage returns read as in write_csv."""
+    from kb.io.tables import csv_lines
+
+    rows = [("é—x", "=1+1", "a\nb"), ("plain", "c\rd", "-3"), ("ü", None, "@x"), ("'quoted", 'say "hi"', "+x")]
+    lines = csv_lines(rows)
+    assert len(lines) == len(rows)
+    assert "".join(lines) == write_csv(["a", "b", "c"], rows).split("\n", 1)[1]
+    assert list(csv.reader(io.StringIO(lines[0]))) == [["é—x", "'=1+1", "a\nb"]]
+    assert csv_lines([]) == []
+
+
+def test_the_claims_tables_rows_kept_by_row_are_the_bytes_written_whole(fixture_analysis) -> None:
+    import dataclasses
+
+    from kb.export.table import claims_csv, claims_csv_lines
+    from kb.load.byrecord import ByRecord
+
+    kept: ByRecord[bytes] = ByRecord()
+    first = claims_csv_lines(fixture_analysis, kept)
+    assert b"".join(first) == claims_csv(fixture_analysis)
+    row = fixture_analysis.rows[0]
+    edited = dataclasses.replace(fixture_analysis, rows=[dataclasses.replace(row, statement="=reworded"),
+                                                         *fixture_analysis.rows[1:]])
+    second = claims_csv_lines(edited, kept)
+    assert b"".join(second) == claims_csv(edited) and b"'=reworded" in second[1]
+    assert all(a is b for a, b in zip(first[2:], second[2:], strict=True))  # the unchanged rows' text, kept

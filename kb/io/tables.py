@@ -32,15 +32,34 @@ def neutralise(value: object) -> str:
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]], *, line_end: str = "\n") -> str:
-    """A header and rows as CSV with every cell neutralised (``\r\n`` for W3C SPARQL CSV results).
+    """A header and rows as CSV with every cell neutralised (``\r\n`` for W3C SPARQL CSV results)."""
+    buffer = io.StringIO()
+    _write(buffer, itertools.chain([columns], rows), line_end)
+    return buffer.getvalue()
+
+
+def csv_lines(rows: Iterable[Sequence[object]], *, line_end: str = "\n") -> list[str]:
+    """Each row as its CSV text (:func:`write_csv`'s, without a header): for a caller that keeps rows' text
+    between builds (``data/claims.csv.gz`` in the editors' loop)."""
+    buffer = io.StringIO()
+    ends: list[int] = []
+    _write(buffer, rows, line_end, ends)
+    text = buffer.getvalue()
+    return [text[start:end] for start, end in zip([0, *ends], ends, strict=False)]
+
+
+def _write(buffer: io.StringIO, rows: Iterable[Sequence[object]], line_end: str, ends: list[int] | None = None
+           ) -> None:
+    """Write ``rows`` to ``buffer``, each cell neutralised; where each row ends, to ``ends``.
 
     Python's writer quotes a cell holding a carriage return only when ``\r`` is part of the line end;
     a bare CR left unquoted splits the row in every reader, so such rows are quoted here.
     """
-    buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=line_end)
     plain = writer.writerow
-    for row in itertools.chain([columns], rows):
+    for row in rows:
+        if ends is not None and buffer.tell():
+            ends.append(buffer.tell())
         if isinstance(row, list | tuple):  # a row of text whose cells need nothing: checked at once, in C (a call
             try:  # per cell was most of the time); a row that is an iterator is read once, cell by cell
                 joined = "\0".join(row)
@@ -55,7 +74,8 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[object]], *, line_
             buffer.write(line + line_end)
         else:
             writer.writerow(cells)
-    return buffer.getvalue()
+    if ends is not None and buffer.tell():
+        ends.append(buffer.tell())
 
 
 _SPECIAL = re.compile(r'[",\r\n]')

@@ -11,9 +11,10 @@ rather than parsed (:func:`kb.graph.build.build_graph`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+R = TypeVar("R")
 T = TypeVar("T")
 
 
@@ -46,6 +47,21 @@ class ByRecord(Generic[T]):
         value = make()
         self.asked[id(record)] = (record, value)
         return value
+
+    def many(self, records: Sequence[R], make: Callable[[list[R]], list[T]]) -> list[T]:
+        """The values of ``records``, in order: those kept, and the others made by one call of ``make`` (with them,
+        in order), where making them together is cheaper."""
+        if self.context is None:
+            return make(list(records))
+        hits = [self.kept.get(id(record)) for record in records]
+        fresh = iter(make([r for r, hit in zip(records, hits, strict=True) if hit is None or hit[0] is not r]))
+        values = []
+        for record, hit in zip(records, hits, strict=True):
+            if hit is None or hit[0] is not record:
+                hit = (record, next(fresh))
+            self.asked[id(record)] = hit
+            values.append(hit[1])
+        return values
 
     def end(self) -> None:
         self.kept, self.asked = self.asked, {}
