@@ -601,7 +601,9 @@ def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
     (and of this text after the claims; the release history replaces the last one after,
     :meth:`KnowledgeGraph.add_history`). A claim file's triples all describe its own claims, so no other part
     holds them; should one (a claim id in two files, which the checks refuse), a quad to add is already in the store
-    and the graph is parsed whole. At 10k/50k this takes an edit's rebuild ~0.1 s, against 5–6 s to parse 2.2M triples.
+    and the graph is parsed whole. After an edit at 10k/50k the patch (the kept files' tallies read, the changed
+    files' text compared) is under 1 s against 5–6 s of parsing 2.2M triples, and the rebuild's process holds one
+    store rather than two (~2 GB less).
 
     The store iterates its triples in another order than a fresh parse would: nothing built from it depends on that
     (a test builds the site from a shuffled store)."""
