@@ -1018,23 +1018,30 @@ def _cold_quads(evidence: Path, cache: Path) -> set:
     return set(check(config, shacl=False, history=True).kg.store)
 
 
+def _patching_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A loop over a copy of the real corpus, built once, that patches its store whatever share of files changed
+    (the real corpus has one claim file); the loop, the claim file and the first build."""
+    import kb.graph.build as graph_build
+    from kb.live import Loop
+    from tests.conftest import REAL
+
+    monkeypatch.setattr(graph_build, "PATCH_SHARE", 0)
+    evidence = tmp_path / "evidence"
+    shutil.copytree(REAL, evidence)
+    loop = Loop(load_config(evidence, out_dir=tmp_path / "site"))
+    first = loop.build()
+    assert first.ok and first.result.checked.kg.patch is None  # the first build parses
+    return loop, evidence / "claims" / "shalaby2020peer.yaml", first
+
+
 def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The editors' loop keeps the last good graph's store and brings it to the next graph by removing and adding
     the triples of the claim files that changed (5–6 s of parsing at 10k/50k): it holds exactly the triples of a cold
     build after an edit, a claim moved to a new file, and that file removed again; a reference edit, which changes
     the text before the claims, parses the graph whole; and the site is a cold build's, byte for byte."""
-    import kb.graph.build as graph_build
-    from kb.live import Loop
-    from tests.conftest import REAL
-
-    monkeypatch.setattr(graph_build, "PATCH_SHARE", 0)  # the real corpus has one claim file: patch whatever changed
-    evidence = tmp_path / "evidence"
-    shutil.copytree(REAL, evidence)
-    claims = evidence / "claims" / "shalaby2020peer.yaml"
+    loop, claims, first = _patching_loop(tmp_path, monkeypatch)
+    evidence = claims.parent.parent
     original = claims.read_text(encoding="utf-8")
-    loop = Loop(load_config(evidence, out_dir=tmp_path / "site"))
-    first = loop.build()
-    assert first.ok and first.result.checked.kg.patch is None  # the first build parses
     store = first.result.checked.kg.store
 
     def rebuilt(step: str) -> object:
@@ -1076,17 +1083,9 @@ def test_a_failed_rebuild_puts_the_loops_store_back(tmp_path: Path, monkeypatch:
     """A rebuild that fails after patching the store (here the claims file cannot be read, so its claims' triples
     were removed) puts back every triple: the loop goes on serving the last good graph, and the next rebuild
     patches it from there into a cold build's graph."""
-    import kb.graph.build as graph_build
-    from kb.live import Loop
-    from tests.conftest import REAL
-
-    monkeypatch.setattr(graph_build, "PATCH_SHARE", 0)
-    evidence = tmp_path / "evidence"
-    shutil.copytree(REAL, evidence)
-    claims = evidence / "claims" / "shalaby2020peer.yaml"
+    loop, claims, first = _patching_loop(tmp_path, monkeypatch)
+    evidence = claims.parent.parent
     good = claims.read_text(encoding="utf-8")
-    loop = Loop(load_config(evidence, out_dir=tmp_path / "site"))
-    first = loop.build()
     store = first.result.checked.kg.store
     before = set(store)
     claims.write_text(good.replace("statement: >-", "statement: [unclosed", 1), encoding="utf-8")
