@@ -100,7 +100,7 @@ class StorePatch:
 
     def swap(self, old: bytes, new: bytes) -> None:
         """Replace the triples of the N-Triples ``old`` by those of ``new``, recording what changed."""
-        before, after = set(_default_graph(old)), set(_default_graph(new))
+        before, after = set(default_graph_quads(old)), set(default_graph_quads(new))
         gone = [quad for quad in before - after if quad in self.store]
         came = [quad for quad in after - before if quad not in self.store]
         self.added += came  # first: removing a quad the store lacks does nothing
@@ -117,13 +117,14 @@ class StorePatch:
         self.removed, self.added = [], []
 
 
-def _default_graph(data: bytes) -> list[ox.Quad]:
-    """The triples of N-Triples ``data`` as quads in the default graph (as the store holds them)."""
+def default_graph_quads(data: bytes, *, lenient: bool = True) -> list[ox.Quad]:
+    """The triples of N-Triples ``data`` as quads in the default graph, as a store holds them (to remove or find
+    them there). ``lenient`` skips validating IRIs again, for text this module wrote."""
     if not data:
         return []
     default = ox.DefaultGraph()
     return [ox.Quad(t.subject, t.predicate, t.object, default)
-            for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES, lenient=True)]
+            for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES, lenient=lenient)]
 
 
 # Terms are written as N-Triples text and bulk-loaded by pyoxigraph's parser: creating a Python
@@ -632,8 +633,8 @@ def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
         if entry is None:
             return None
         gone.append(entry.text)
-    before = set(_default_graph(b"".join([*gone, old.tail])))
-    after = set(_default_graph(b"".join([*came, parts.tail])))
+    before = set(default_graph_quads(b"".join([*gone, old.tail])))
+    after = set(default_graph_quads(b"".join([*came, parts.tail])))
     store = last.store
     removed, added = [q for q in before if q not in after], [q for q in after if q not in before]
     if not all(quad in store for quad in removed) or any(quad in store for quad in added):

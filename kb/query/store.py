@@ -132,6 +132,8 @@ def _patched(config: Config, quads: int, change: GraphChange, db: Path) -> str:
     added ones it lacked: a point lookup per changed quad instead of a count of every quad."""
     import pyoxigraph as ox
 
+    from kb.graph.build import default_graph_quads
+
     for old in sorted(config.store_cache_dir.glob("store-*")):
         try:
             if (old / MARK).read_text(encoding="ascii") != change.before:
@@ -139,10 +141,8 @@ def _patched(config: Config, quads: int, change: GraphChange, db: Path) -> str:
             ox.Store.read_only(str(old / "db")).backup(str(db))
             disk = ox.Store(str(db))
             size = _kept_count(old) if (old / COUNT).is_file() else len(disk)
-            removed = {ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
-                       for t in ox.parse(b"\n".join(change.removed), format=ox.RdfFormat.N_TRIPLES)}
-            added = {ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
-                     for t in ox.parse(b"\n".join(change.added), format=ox.RdfFormat.N_TRIPLES)}
+            removed = set(default_graph_quads(b"\n".join(change.removed), lenient=False))
+            added = set(default_graph_quads(b"\n".join(change.added), lenient=False))
             gone = [quad for quad in removed - added if quad in disk]
             new = [quad for quad in added if quad not in disk]
             for quad in gone:
