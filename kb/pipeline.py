@@ -678,7 +678,7 @@ def _persist_store(config: Config, checked: Checked, progress: Progress, change:
     from kb.query.store import persist
 
     try:
-        patched = persist(config, checked.kg.store, change=change).patched
+        patched = persist(config, checked.kg.store, change=change, quads=len(checked.kg)).patched
         progress(f"cached the store for kb query: the last build's, patched ({patched})" if patched
                  else "cached the store for kb query")
     except OSError as exc:

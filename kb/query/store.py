@@ -76,14 +76,16 @@ MARK = "graph"  # beside a persisted store's db: the name of the graph in it (kb
 COUNT = "quads"  # beside a persisted store's db: how many quads it holds (counting RocksDB's took ~6 s at 2M)
 
 
-def persist(config: Config, store: ox.Store, key: str | None = None, change: GraphChange | None = None) -> Persisted:
+def persist(config: Config, store: ox.Store, key: str | None = None, change: GraphChange | None = None,
+            quads: int | None = None) -> Persisted:
     """Write ``store`` (the built graph) as the cached store for the current evidence.
 
     With ``change`` (how the graph differs from the last build's), a cached store of the last build's graph
     is copied (hard links: a RocksDB checkpoint) and patched instead: after one edit that is ~1 s against
     ~15 s of CPU to write 2M quads again. The patched copy must then hold as many quads as ``store``,
     else it is written whole. How many it holds is kept beside it (``COUNT``), so that a patch is checked by
-    arithmetic rather than by counting the copy.
+    arithmetic rather than by counting the copy. ``quads`` is ``store``'s size where the caller knows it
+    (:class:`kb.graph.build.KnowledgeGraph` counts once).
     """
     key = key or evidence_key(config)
     target = store_path(config, key)
@@ -92,7 +94,7 @@ def persist(config: Config, store: ox.Store, key: str | None = None, change: Gra
     config.store_cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
     try:
-        quads = len(store)
+        quads = len(store) if quads is None else quads
         patched = _patched(config, quads, change, staging / "db") if change and change.before else ""
         if not patched:
             shutil.rmtree(staging / "db", ignore_errors=True)
