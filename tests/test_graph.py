@@ -279,6 +279,37 @@ def test_the_network_from_the_records_is_the_network_the_graph_states(corpus: st
     assert kinds >= {"states", "rests_on", "population", "intervention", "outcome", "cites"}, kinds
 
 
+@pytest.mark.parametrize("repeated", [False, True])
+def test_rows_and_links_made_claim_by_claim_are_in_the_order_a_sort_of_them_all_gives(repeated: bool, tmp_path) -> None:
+    """The rows and the network's links are put together claim by claim, in id order (each claim's own sorted), not
+    sorted whole: that must give what sorting them all gives, for claims read in any order, and where two claims
+    share an id (an error the checks report; the analysis still orders them) their rows and links interleave as a
+    sort would order them."""
+    import dataclasses
+    import random
+
+    from bench.corpus import generate
+    from kb.analyse.analysis import claim_rows, network_links
+    from kb.load.evidence import load_evidence
+
+    generate(tmp_path / "evidence", 40, 150, seed=5)
+    evidence, _ = load_evidence(load_config(tmp_path / "evidence"))
+    claims = list(evidence.claims)
+    random.Random(7).shuffle(claims)
+    if repeated:  # the second claim takes the first's id
+        claims[1] = dataclasses.replace(claims[1], id=claims[0].id)
+    evidence = dataclasses.replace(evidence, claims=claims)
+    rows = claim_rows(evidence)
+    assert rows == sorted(rows, key=lambda r: (r.claim_id, r.outcome))
+    assert len(rows) == sum(len(c.outcomes) for c in claims)
+    links = network_links(evidence)
+    assert links == sorted(links)
+    assert {k for k, _, _ in links} == {"cites", "intervention", "outcome", "population", "rests_on", "states"}
+    if repeated:  # interleaved: the shared id's rows are not one claim's then the other's
+        shared = [r for r in rows if r.claim_id == claims[0].id]
+        assert [r.outcome for r in shared] == sorted(r.outcome for r in shared)
+
+
 def test_a_batch_the_loader_thread_cannot_load_fails_the_build_and_leaves_no_thread(monkeypatch) -> None:
     """Batches are loaded by a thread of their own while the next ones are written: what it raises is
     raised by build_graph, and no thread outlives it (the build forks workers afterwards)."""

@@ -216,16 +216,32 @@ def claim_rows(evidence: Evidence, kept: ByRecord[list[Row]] | None = None) -> l
             rows.append(Row(**shared, outcome=finding.outcome, outcome_label=label(outcomes, finding.outcome),
                             domain=domain, domain_label=label(outcomes, domain) if domain else "",
                             direction=finding.direction))
+        rows.sort(key=_OUTCOME)
         return rows
 
+    claims, unique = _by_id(evidence.claims)
     rows = []
-    for claim in evidence.claims:
+    for claim in claims:
         rows += rows_of(claim) if kept is None else kept.get(claim, functools.partial(rows_of, claim))
-    rows.sort(key=lambda r: (r.claim_id, r.outcome))
+    if not unique:  # two claims with one id: their rows interleave by outcome
+        rows.sort(key=lambda r: (r.claim_id, r.outcome))
     return rows
 
 
-def network_links(evidence: Evidence, kept: ByRecord[list[tuple[str, str, str]]] | None = None
+_OUTCOME = operator.attrgetter("outcome")
+
+
+def _by_id(claims: list[Claim]) -> tuple[list[Claim], bool]:
+    """The claims in id order, and whether no two share an id. Where none do, the rows (and links) of each claim in
+    turn, each claim's sorted, are all of them sorted: sorting the 320,000 links and 90,000 rows of 10k/50k was
+    ~0.9 s of every build, on its critical path."""
+    return sorted(claims, key=_ID), len({c.id for c in claims}) == len(claims)
+
+
+_ID = operator.attrgetter("id")
+
+
+def network_links(evidence: Evidence, kept: ByRecord[list[list[tuple[str, str, str]]]] | None = None
                   ) -> list[tuple[str, str, str]]:
     """The network's links, (kind, from, to), sorted: what :data:`NETWORK_QUERY` selects from the graph, taken
     from the records the graph is built from (a link to a work not in references.bib, or to a concept that is
@@ -240,24 +256,30 @@ def network_links(evidence: Evidence, kept: ByRecord[list[tuple[str, str, str]]]
         concept = vocab.get(scheme, concept_id)
         return concept is not None and not concept.is_domain
 
-    def links_of(claim: Claim) -> list[tuple[str, str, str]]:
+    def links_of(claim: Claim) -> list[list[tuple[str, str, str]]]:
+        """The claim's links of each kind in :data:`_CLAIM_LINKS`' order, each list sorted."""
         cid = claim.id
-        links = [("states", cid, claim.source)] if claim.source in known else []
-        links += [("rests_on", cid, key) for key in claim.cites if key in known]
-        links += [("population", cid, p) for p in claim.population if usable("population", p)]
-        if usable("intervention", claim.intervention):
-            links.append(("intervention", cid, claim.intervention))
-        links += [("outcome", cid, f.outcome) for f in claim.outcomes if usable("outcome", f.outcome)]
-        return links
+        intervention = claim.intervention
+        return [
+            [("intervention", cid, intervention)] if usable("intervention", intervention) else [],
+            sorted(("outcome", cid, f.outcome) for f in claim.outcomes if usable("outcome", f.outcome)),
+            sorted(("population", cid, p) for p in claim.population if usable("population", p)),
+            sorted(("rests_on", cid, key) for key in claim.cites if key in known),
+            [("states", cid, claim.source)] if claim.source in known else [],
+        ]
 
-    links: list[tuple[str, str, str]] = []
-    for claim in evidence.claims:
-        links += links_of(claim) if kept is None else kept.get(claim, functools.partial(links_of, claim))
-    for clist in evidence.citations:
-        if clist.source in known:
-            links += [("cites", clist.source, key) for key in clist.references if key in known]
-    links.sort()
-    return links
+    cites = sorted(("cites", clist.source, key) for clist in evidence.citations if clist.source in known
+                   for key in clist.references if key in known)
+    claims, unique = _by_id(evidence.claims)
+    each = [links_of(claim) if kept is None else kept.get(claim, functools.partial(links_of, claim))
+            for claim in claims]
+    links = [link for kind in range(len(_CLAIM_LINKS)) for of_claim in each for link in of_claim[kind]]
+    if not unique:  # two claims with one id: their links interleave
+        links.sort()
+    return cites + links  # "cites" sorts first; the claims' kinds follow in their order, each by claim id
+
+
+_CLAIM_LINKS = ("intervention", "outcome", "population", "rests_on", "states")  # the claims' kinds of link, sorted
 
 
 _ENDS = {"states": ("claim", "doc"), "rests_on": ("claim", "doc"), "population": ("claim", "population"),
@@ -300,7 +322,7 @@ class KeptRows:
     """What :func:`from_records` keeps of each claim between the builds of one process (:mod:`kb.load.byrecord`)."""
 
     rows: ByRecord[list[Row]] = field(default_factory=ByRecord)
-    links: ByRecord[list[tuple[str, str, str]]] = field(default_factory=ByRecord)
+    links: ByRecord[list[list[tuple[str, str, str]]]] = field(default_factory=ByRecord)  # by kind (_CLAIM_LINKS)
 
 
 def from_records(evidence: Evidence, kept: KeptRows | None = None) -> FromRecords:
