@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from kb.export.void import Statistics
     from kb.graph.build import KnowledgeGraph, StorePatch
     from kb.graph.change import GraphChange
-    from kb.graph.memo import GraphMemo
+    from kb.graph.memo import GraphMemo, Written
     from kb.query.sparql import ExampleQuery
     from kb.site import Rendered
     from kb.site.answers import Answer
@@ -97,6 +97,7 @@ class Warm:
     # (kb.graph.build.build_graph's last), and a build that fails puts it back (undo), so it is always that graph's.
     graph: KnowledgeGraph | None = None
     pending: StorePatch | None = None  # what the build under way did to graph's store
+    tallies: dict[str, Written] = field(default_factory=dict)  # the graph memo's entries without text (GraphMemo)
     # What the checks and the analysis made of each claim, and the works' citations, kept while the records are the
     # same objects and the evidence other than the claim files is unchanged (kb.load.byrecord; ~4 s of a rebuild)
     context: str | None = None  # that evidence's digest (kb.checks.scope.Inputs.context); None: keep nothing
@@ -208,7 +209,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
                 meanwhile(evidence)
 
         progress("building graph")
-        graph = build_graph(evidence, meanwhile=on_records, memo=_graph_memo(config, evidence, stable),
+        graph = build_graph(evidence, meanwhile=on_records,
+                            memo=_graph_memo(config, evidence, stable, warm.tallies if warm is not None else None),
                             last=warm.graph if warm is not None else None)
         if warm is not None:
             warm.pending = graph.patch
@@ -230,16 +232,18 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         return checked
 
 
-def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None) -> GraphMemo | None:
+def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None,
+                tallies: dict[str, Written] | None = None) -> GraphMemo | None:
     """The claim files' text kept from the last build (:mod:`kb.graph.memo`), where the files' digests can be
-    trusted (read before and after loading, the same) and caches are on."""
+    trusted (read before and after loading, the same) and caches are on; ``tallies`` are its entries without their
+    text, kept by a long-running process (:class:`Warm`)."""
     from kb.checks.scope import code_digest
     from kb.graph.memo import FOLDER, GraphMemo
 
     if stable is None or not config.parse_cache:
         return None
     return GraphMemo(config.store_cache_dir / FOLDER, f"{code_digest()}\n{config.base_iri}", stable.claim_files,
-                     evidence, stable.context)
+                     evidence, stable.context, tallies)
 
 
 def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:

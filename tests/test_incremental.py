@@ -1039,14 +1039,20 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
     the triples of the claim files that changed (5–6 s of parsing at 10k/50k): it holds exactly the triples of a cold
     build after an edit, a claim moved to a new file, and that file removed again; a reference edit, which changes
     the text before the claims, parses the graph whole; and the site is a cold build's, byte for byte."""
+    import kb.graph.memo as graph_memo
+
     loop, claims, first = _patching_loop(tmp_path, monkeypatch)
     evidence = claims.parent.parent
     original = claims.read_text(encoding="utf-8")
     store = first.result.checked.kg.store
+    read_entry, read = graph_memo.read_entry, []  # the kept entries the loop's build read from disk
 
     def rebuilt(step: str) -> object:
         nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+        read.clear()
+        monkeypatch.setattr(graph_memo, "read_entry", lambda folder, name: read.append(name) or read_entry(folder, name))
         rebuild = loop.build()
+        monkeypatch.setattr(graph_memo, "read_entry", read_entry)
         assert rebuild.ok, (step, rebuild.problems)
         assert set(rebuild.result.checked.kg.store) == _cold_quads(evidence, tmp_path / f"{step}-cache"), step
         fresh = _fresh_equivalent(evidence, tmp_path / f"{step}-fresh", nanopubs)
@@ -1069,6 +1075,7 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
     (evidence / "claims" / "moved.yaml").unlink()
     graph = rebuilt("removed")
     assert graph.store is store and graph.patch is not None
+    assert len(read) == 1  # the text of the file that went; the other file's tallies were kept in memory
     gone = {str(quad.subject) for quad in graph.patch.removed}
     assert "<https://w3id.org/peer-support-kb/claim/abstract-gap-closed-by-peer-support>" in gone
 

@@ -15,7 +15,7 @@ import dataclasses
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -389,13 +389,17 @@ class _Builder:
         self.kept.append(written.text)
         self.kept_triples += written.triples
 
-    def claim_text(self, path: str, claims: list[Claim], memo: GraphMemo | None) -> tuple[str | None, Written]:
+    def claim_text(self, path: str, claims: list[Claim], memo: GraphMemo | None,
+                   tallies_only: Container[str] = ()) -> tuple[str | None, Written]:
         """The name of one file's text in ``memo`` (None: not kept) and the text, from ``memo`` where it was kept,
-        else written (and kept); where its claims were read, and its tallies, are gathered."""
+        else written (and kept); where its claims were read, and its tallies, are gathered. Of an entry named in
+        ``tallies_only``, the text may be left out (``b""``)."""
         for claim in claims:
             self.locations[self.mint.claim(claim.id)] = (claim.path, claim.line)
         name = memo.key(path, claims) if memo is not None else None
-        written = memo.get(name) if memo is not None and name is not None else None
+        written = None
+        if memo is not None and name is not None:
+            written = memo.tallies(name) if name in tallies_only else memo.get(name)
         if written is None:
             lines, tallies = self.lines, self.tallies
             self.lines, self.tallies = [], Tallies()
@@ -616,7 +620,7 @@ def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
     known = set(old.names)
     came: list[bytes] = []
     for path, claims in _by_file(evidence).items():
-        name, written = builder.claim_text(path, claims, memo)
+        name, written = builder.claim_text(path, claims, memo, known)  # a kept part's text is not needed
         if name is None:
             return None
         if name not in known:
