@@ -11,6 +11,7 @@ without a timestamp, JSON with sorted keys.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import re
@@ -49,14 +50,24 @@ def oxigraph_scripts(node_modules: Path) -> list[Script]:
     if not str(version).startswith(OXIGRAPH_SERIES):
         raise SiteError(f"node_modules/oxigraph is version {version}; the site needs {OXIGRAPH_SERIES}x "
                         "(package-lock.json pins it): run ./install.sh")
+    # The same files give the same scripts: a long-running process (the editors' loop) makes them once, not in every
+    # rebuild (compressing the wasm is ~0.3 s, before the pages' workers start).
+    stamps = tuple((f.stat().st_size, f.stat().st_mtime_ns) for f in (web_js, wasm))
+    return list(_oxigraph_scripts(web_js.resolve(), wasm.resolve(), version, stamps))
+
+
+@functools.lru_cache(maxsize=1)
+def _oxigraph_scripts(web_js: Path, wasm: Path, version: str,
+                      stamps: tuple[tuple[int, int], ...]) -> tuple[Script, ...]:
+    """The scripts of these files as they are (``stamps``: their sizes and times)."""
     glue = classic_script(web_js.read_text(encoding="utf-8"))
     header = f"/* Oxigraph {version} (MIT OR Apache-2.0), rewritten by kb build as a classic script. */\n"
     payload = gzip.compress(wasm.read_bytes(), compresslevel=9, mtime=0)
-    return [
+    return (
         Script("assets/oxigraph.js", (header + glue).encode("utf-8")),
         Script("assets/oxigraph-wasm.js", _b64_script("KB_OXIGRAPH_WASM_GZ", payload,
                                                       f"Oxigraph {version} WebAssembly, gzip, base64")),
-    ]
+    )
 
 
 _EXPORT_DECL = re.compile(r"^export (class|function|async function) ", re.MULTILINE)
