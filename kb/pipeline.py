@@ -612,7 +612,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                    previous=previous, alongside=in_this_process, history=checked.history,
                                    inputs=checked.inputs, verify_deps=verify_deps,
                                    data_files={name: make for name, make in
-                                               analysis_files(analysis, checked.evidence.config.store_cache_dir).items()
+                                               analysis_files(analysis, checked.evidence.config.store_cache_dir,
+                                                              evidence=checked.evidence, inputs=checked.inputs).items()
                                                if name not in made_here(caches)},
                                    data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
                                                                 ahead.statistics),

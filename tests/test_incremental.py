@@ -1169,3 +1169,46 @@ def test_values_are_kept_by_record_identity_within_one_context() -> None:
     kept.end()
     assert not kept.kept
     assert made == ["a", "b", "c", "b", "b", "b"]
+
+
+def test_the_claims_tables_rows_are_kept_by_claim_file_between_builds(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the loop's memo (``kb build``), the claims table keeps each claim file's rows' text on disk under the
+    file's digest and the other evidence's: the table is the bytes written whole, an unchanged KB writes no row again,
+    an edit writes only its own file's rows, and the entries of files that changed are removed."""
+    from bench.corpus import edit_one_claim, generate
+    from kb.analyse.analysis import Analysis, from_records
+    from kb.checks.scope import inputs
+    from kb.export import table
+    from kb.export.fragments import Fragments
+    from kb.load.evidence import load_evidence
+
+    evidence_dir = tmp_path / "evidence"
+    generate(evidence_dir, 60, 300, seed=5, density=50)
+    config = load_config(evidence_dir)
+    folder = tmp_path / "claims-csv"
+    written: list[int] = []
+    lines = table._lines
+    monkeypatch.setattr(table, "_lines", lambda rows: written.append(len(rows)) or lines(rows))
+
+    def table_now() -> tuple[bytes, bytes, int]:
+        evidence, _ = load_evidence(config)
+        analysis = Analysis(rows=from_records(evidence).rows, links=[])
+        now = inputs(config)
+        kept = table.claims_csv_lines_by_file(analysis, {c.id: c.path for c in evidence.claims}, now.claim_files,
+                                              Fragments(folder, None), now.context)
+        return b"".join(kept), table.claims_csv(analysis), len(analysis.rows)
+
+    files = len(list((evidence_dir / "claims").glob("*.yaml")))
+    assert files > 3
+    kept, whole, rows = table_now()
+    assert kept == whole and len(written) == files + 1  # each file's rows, then the whole table to compare
+    written.clear()
+    kept, whole, rows = table_now()
+    assert kept == whole and written == [rows]  # only the whole table's
+    written.clear()
+    edit_one_claim(evidence_dir)
+    kept, whole, rows = table_now()
+    assert kept == whole and b"(Edited for the incremental benchmark.)" in kept
+    assert len(written) == 2  # the edited file's rows, and the whole table
+    assert len(list(folder.glob("*.pickle"))) == files

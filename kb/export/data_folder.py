@@ -161,18 +161,21 @@ def dumps_patch(evidence: Evidence, graph: KnowledgeGraph) -> Patch | None:
 FROM_NETWORK = frozenset({"network.graphml.gz"})  # analysis_files made from the evidence network alone
 
 
-def analysis_files(analysis: Analysis, cache_dir: Path | None, caches: ExportCaches | None = None
-                   ) -> dict[str, Callable[[], bytes]]:
+def analysis_files(analysis: Analysis, cache_dir: Path | None, caches: ExportCaches | None = None,
+                   evidence: Evidence | None = None, inputs: Inputs | None = None) -> dict[str, Callable[[], bytes]]:
     """The files of ``data/`` made from the analysis alone (not the store): another process may write them
     (``kb build`` has the site's workers do it while this one writes the rest).
 
     Each is gzipped a run of lines at a time, every member kept under ``cache_dir`` and reused where its
     lines are unchanged (:func:`kb.export.dumps.compress_runs`): compressing both whole was ~3 s of every
     rebuild at 50,000 claims. A worker keeps them on disk only: its memory ends with it. ``caches`` are a
-    long-running process's (:func:`made_here`)."""
+    long-running process's (:func:`made_here`); without them, each claim file's rows in the claims table are kept
+    under ``cache_dir`` where the ``evidence``'s ``inputs`` are known
+    (:func:`kb.export.table.claims_csv_lines_by_file`)."""
     from kb.export.dumps import MemberCache, Seen, compress_runs
+    from kb.export.fragments import Fragments
     from kb.export.graphml import graphml_bytes
-    from kb.export.table import claims_csv_lines
+    from kb.export.table import claims_csv_lines, claims_csv_lines_by_file
 
     def packed(fmt: str, lines: Callable[[], list[bytes]]) -> Callable[[], bytes]:
         def run() -> bytes:
@@ -184,8 +187,13 @@ def analysis_files(analysis: Analysis, cache_dir: Path | None, caches: ExportCac
             return data
         return run
 
-    kept = caches.claims if caches is not None else None
-    return {"claims.csv.gz": packed("claims-csv", lambda: claims_csv_lines(analysis, kept)),
+    def claims() -> list[bytes]:
+        if caches is None and cache_dir is not None and evidence is not None and inputs is not None:
+            return claims_csv_lines_by_file(analysis, {c.id: c.path for c in evidence.claims}, inputs.claim_files,
+                                            Fragments(cache_dir / "claims-csv", None), inputs.context)
+        return claims_csv_lines(analysis, caches.claims if caches is not None else None)
+
+    return {"claims.csv.gz": packed("claims-csv", claims),
             "network.graphml.gz": packed("graphml", lambda: graphml_bytes(analysis).splitlines(keepends=True))}
 
 

@@ -250,7 +250,7 @@ class Resolver:
 def short_cite(ref: Reference) -> str:
     """``Shalaby & Agyapong (2020)`` / ``Chien et al. (2019)``: how a reader refers to a work."""
     people = ref.authors or ref.editors
-    names = [latex_to_text(p.family) for p in people[:2]]  # no more are shown: decoding them all was ~0.3 s at 10k
+    names = [latex_to_text(p.family) for p in people[:2]]  # no more are shown: decoding every name took twice as long
     year = latex_to_text(ref.year) or (ref.get("date")[:4] if ref.get("date") else "n.d.")
     if not names:
         title = latex_to_text(ref.title) or ref.key
