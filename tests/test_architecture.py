@@ -188,7 +188,8 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
     build(config)
     query_store(config)
     written = sorted(re.sub(r"[0-9a-f]{16,}", "<hash>", p.name) for p in (tmp_path / "cache").iterdir())
-    assert written == ["answers.pickle", "browser", "by-context", "citations.pickle", "dumps", "evidence-index.json",
+    assert written == ["answers.pickle", "browser", "by-context", "citations.pickle", "claims-csv", "dumps",
+                       "evidence-index.json",
                        "fhir", "graph",
                        "members", "nanopubs", "parsed", "refdata", "shacl-clean.json", "shacl-index.json", "site-<hash>.deps.pickle",
                        "site-<hash>.json", "store-<hash>"]
@@ -198,5 +199,5 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
                  "`by-context/<key>.pickle`", "`dumps/{nt,ttl,jsonld}.pickle`",
                  "`fhir/<key>.pickle`", "`nanopubs/<key>.pickle`", "`shacl-clean.json`", "`shacl-index.json`",
                  "`members/{fhir,trig,claims-csv,graphml}.pickle`", "`refdata/<key>.pickle`",
-                 "`browser/deflate.pickle`", "`answers.pickle`"):
+                 "`browser/deflate.pickle`", "`answers.pickle`", "`claims-csv/<key>.pickle`"):
         assert name in text, name
