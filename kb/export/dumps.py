@@ -156,6 +156,13 @@ def _kept(path: Path) -> object:
     return None
 
 
+def key_of(data: bytes) -> bytes:
+    """The key of a chunk, run or member by its bytes (20 bytes of SHA-256). A cold build hashes ~1 GB this way (the
+    graph dumps' chunks, the exports' runs): SHA-256 runs on the CPU's SHA extensions where it has them, ~3× the
+    speed of BLAKE2b measured here (1.3 against 0.44 GB/s), and no slower than BLAKE2b where it does not."""
+    return hashlib.sha256(data).digest()[:20]
+
+
 RUN_EVERY = 512  # pieces per run on average: ~1 MB of the FHIR Bundle's lines, ~4 MB of nanopublications (each member
 # starts a fresh dictionary: runs of 256 made the files 1–2 % bigger)
 
@@ -193,7 +200,7 @@ def compress_runs(pieces: Iterable[bytes], members: MemberCache, fmt: str, seen:
         joined = None
         if key is None:
             joined = b"".join(run)
-            key = hashlib.blake2b(joined, digest_size=20).digest()
+            key = key_of(joined)
         if now is not None:
             now.runs[ids] = key
         out.append(members.member(fmt, key, lambda: gz.compress(joined if joined is not None else b"".join(run))))
@@ -267,7 +274,7 @@ Piece = tuple[bytes, bytes | None, bytes]  # a chunk's digest, its text (None: t
 
 
 def _piece(text: bytes) -> Piece:
-    return hashlib.blake2b(text, digest_size=20).digest(), text, text[:text.find(b"\n")]
+    return key_of(text), text, text[:text.find(b"\n")]
 
 
 def _write(data: Path, members: MemberCache, pieces: Iterable[Piece],
@@ -484,7 +491,7 @@ def browser_deflate(members: Sequence[bytes], cache: MemberCache) -> bytes:
     """
     out = []
     for member in members:
-        key = hashlib.blake2b(member, digest_size=20).digest()
+        key = key_of(member)
         out.append(cache.member("deflate", key, functools.partial(_raw_piece, member)))
     out.append(FINAL_BLOCK)
     return b"".join(out)
