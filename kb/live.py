@@ -163,12 +163,15 @@ class Loop:
         self.warm.built(result.checked.kg)
         return result
 
-    def run(self, on_rebuild: Callable[[Rebuild], None], stop: threading.Event, watcher: Watcher | None = None) -> None:
-        """Rebuild on every change until ``stop`` is set; ``on_rebuild`` hears of each rebuild."""
+    def run(self, on_rebuild: Callable[[Rebuild], None], stop: threading.Event, watcher: Watcher | None = None,
+            before: Callable[[], None] = lambda: None) -> None:
+        """Rebuild on every change until ``stop`` is set; ``before`` is told a rebuild begins (the endpoint stops its
+        query workers, :meth:`kb.query.endpoint.Endpoint.pause`), ``on_rebuild`` hears of each rebuild."""
         watcher = watcher or Watcher(self.config)
         while True:
             changed = watcher.wait(stop)
             if changed is None:
                 return
+            before()
             on_rebuild(self.build(changed))
             gc.collect()  # what the rebuild left in cycles (a few thousand objects at 10k/50k), while the editor looks

@@ -276,3 +276,48 @@ def test_query_over_the_memory_bound_is_stopped(endpoint):
 
 def test_bad_timeout_parameter_is_400(endpoint):
     assert get(endpoint, CLAIMS, timeout="soon").status == 400
+
+
+# --- the editors' loop: no query workers while it writes the store ------------------------------------------
+
+
+def _which(request: object) -> bytes:
+    return b"first"
+
+
+def _other(request: object) -> bytes:
+    return b"second"
+
+
+def test_a_paused_pool_has_no_workers_and_answers_a_waiting_request_once_it_has_the_new_store() -> None:
+    """kb serve's loop writes the store in place: the pool stops its workers first (each shared every page the
+    rebuild writes, which the system then copied for it), a request meanwhile waits and is answered by the new
+    handler, and one that waits past its time limit is told why."""
+    import os
+
+    from kb.query.isolate import Limits, Pool, Stopped
+
+    pool = Pool(_which, 2, Limits(timeout=20))
+    try:
+        assert pool.run("q") == b"first" and len(pool._all) == 2
+        workers = list(pool._all)
+        pool.pause()
+        assert not pool._all
+        for pid in workers:  # stopped and reaped
+            with pytest.raises(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        with pytest.raises(Stopped, match="being rebuilt"):
+            pool.run("q", Limits(timeout=0.2))
+        answers: list[bytes] = []
+        waiting = threading.Thread(target=lambda: answers.append(pool.run("q")))
+        waiting.start()
+        time.sleep(0.3)
+        assert not answers and not pool._all  # no worker is forked while paused
+        pool.replace_handler(_other)
+        waiting.join(20)
+        assert answers == [b"second"] and len(pool._all) == 2
+        pool.pause()
+        pool.replace_handler(_other)  # the same store again (a failed rebuild put it back)
+        assert pool.run("q") == b"second" and len(pool._all) == 2
+    finally:
+        pool.close()

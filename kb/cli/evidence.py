@@ -162,6 +162,8 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
             running = Running(HOST, server.server_port, os.getpid(), rebuild.key)
             with contextlib.suppress(OSError):
                 record(config.store_cache_dir, running)  # kb query finds the new store's key
+        else:
+            endpoint.resume()  # the last good store, put back
         click.echo(rebuild.summary())
 
     stop = threading.Event()
@@ -174,7 +176,7 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
         click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH}{watching} (Ctrl-C to stop)")
         loop.progress = quiet
         if watcher is not None:
-            loop.run(rebuilt, stop, watcher)
+            loop.run(rebuilt, stop, watcher, before=endpoint.pause)
         else:
             stop.wait()
     except KeyboardInterrupt:

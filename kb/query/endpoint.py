@@ -88,6 +88,15 @@ class Endpoint:
         self._pool.replace_handler(_answerer(store), _warmer(store))
         self.store, self.key = store, key
 
+    def pause(self) -> None:
+        """The store is about to be written (a rebuild): no query workers until :meth:`replace` or :meth:`resume`
+        (:meth:`kb.query.isolate.Pool.pause`); requests wait for them."""
+        self._pool.pause()
+
+    def resume(self) -> None:
+        """Answer from the same store again (a rebuild failed and put it back)."""
+        self.replace(self.store, self.key)
+
     def close(self) -> None:
         """Stop the query workers."""
         self._pool.close()
