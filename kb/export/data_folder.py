@@ -188,8 +188,11 @@ def analysis_files(analysis: Analysis, cache_dir: Path | None, caches: ExportCac
         return run
 
     def claims() -> list[bytes]:
-        if caches is None and cache_dir is not None and evidence is not None and inputs is not None:
-            return claims_csv_lines_by_file(analysis, {c.id: c.path for c in evidence.claims}, inputs.claim_files,
+        claims = evidence.claims if evidence is not None else []
+        paths = {c.id: c.path for c in claims}
+        # a claim id in two files (which the checks refuse) would file one's rows under the other's digest
+        if caches is None and cache_dir is not None and inputs is not None and claims and len(paths) == len(claims):
+            return claims_csv_lines_by_file(analysis, paths, inputs.claim_files,
                                             Fragments(cache_dir / "claims-csv", None), inputs.context)
         return claims_csv_lines(analysis, caches.claims if caches is not None else None)
 

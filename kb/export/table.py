@@ -55,8 +55,8 @@ def claims_csv_lines_by_file(analysis: Analysis, claim_paths: dict[str, str], di
         digest = digests.get(path)
         key = hashlib.sha256(f"{context}\0{path}\0{digest}".encode()).hexdigest() if digest is not None else None
         kept = fragments.get(key) if key is not None else None
-        if isinstance(kept, list) and len(kept) == len(rows):
-            fragments.used[key] = kept  # type: ignore[index]
+        if key is not None and isinstance(kept, list) and len(kept) == len(rows):
+            fragments.used[key] = kept
         else:
             kept = _lines(rows)
             if key is not None:
