@@ -52,7 +52,7 @@ def oxigraph_scripts(node_modules: Path) -> list[Script]:
                         "(package-lock.json pins it): run ./install.sh")
     # The same files give the same scripts: a long-running process (the editors' loop) makes them once, not in every
     # rebuild (compressing the wasm is ~0.3 s, before the pages' workers start).
-    stamps = tuple((f.stat().st_size, f.stat().st_mtime_ns) for f in (web_js, wasm))
+    stamps = tuple((st.st_size, st.st_mtime_ns) for st in (web_js.stat(), wasm.stat()))
     return list(_oxigraph_scripts(web_js.resolve(), wasm.resolve(), version, stamps))
 
 
