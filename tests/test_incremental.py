@@ -17,6 +17,7 @@ import pytest
 
 from bench.procs import stop
 from kb.config import load_config
+from kb.export.pieces import as_bytes
 from kb.io import gz
 from kb.pipeline import build
 from kb.site.addresses import claim_page
@@ -477,7 +478,7 @@ def test_a_previous_export_that_is_not_the_last_written_is_read_and_checked(evid
     tampered = tmp_path / "tampered.trig.gz"
     tampered.write_bytes(gz.compress(gz.read(written).replace(b"found some", b"found no", 1)))
     kept = Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs")
-    assert b"".join(kept.trig(checked.evidence, checked.kg, written, checked.inputs)) == gz.read(written)
+    assert b"".join(map(as_bytes, kept.trig(checked.evidence, checked.kg, written, checked.inputs))) == gz.read(written)
     with pytest.raises(NanopubError, match="does not match its Trusty URI"):
         Remembered(evidence_copy.parent / ".kb-cache" / "nanopubs").trig(checked.evidence, checked.kg, tampered,
                                                                           checked.inputs)
@@ -636,7 +637,8 @@ def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Pa
         checked = check(load_config(evidence_copy), shacl=False)
         assert checked.inputs is not None
         fragments = Fragments(None, memory)
-        return b"".join(fhir_bundle_cached(checked.evidence, checked.inputs, fragments)), fhir_bundle_bytes(checked.evidence), \
+        return b"".join(map(as_bytes, fhir_bundle_cached(checked.evidence, checked.inputs, fragments))), \
+            fhir_bundle_bytes(checked.evidence), \
             fragments.made
 
     cached, whole, made = both()
@@ -657,10 +659,12 @@ def test_fhir_fragments_are_kept_on_disk_for_the_next_build(evidence_copy: Path,
     folder = evidence_copy.parent / ".kb-cache" / "fhir"
     kept = {p.name for p in folder.glob("*.pickle")}
     assert len(kept) == 2  # the citations, the one claim file
+    assert {p.name.split(".")[0] for p in folder.glob("*.bin")} == {name[:-7] for name in kept}  # their lines' bytes
     _edit_claim(evidence_copy)
     _build(evidence_copy, tmp_path / "site")
     after = {p.name for p in folder.glob("*.pickle")}
     assert len(after) == 2 and len(after & kept) == 1  # the citations' fragment kept, the edited file's replaced
+    assert {p.name.split(".")[0] for p in folder.glob("*.bin")} == {name[:-7] for name in after}
 
 
 def test_the_references_exports_are_kept_while_only_claims_change(evidence_copy: Path, tmp_path: Path,
@@ -762,6 +766,60 @@ def test_runs_of_an_export_are_gzip_members_kept_while_their_bytes_are_unchanged
     assert gzip.decompress(warm) == b"".join(edited)
     assert again.reused >= runs - 2, "only the edited piece's run (and the next, if its end moved) is made again"
     assert compress_runs([], MemberCache(None, formats=("fhir",)), "fhir") == gz.compress(b"")
+
+
+def test_kept_pieces_are_read_only_where_their_run_changed(tmp_path: Path, monkeypatch) -> None:
+    """A fresh build reads the kept fragments' pieces without their bytes (kb.export.pieces): a run of unchanged
+    pieces is known by their digests and its member reused, so only the edited piece's run is read; the bytes are
+    those of the plain pieces compressed, and a piece's bytes come back from its file as they went in."""
+    import gzip
+    import random
+
+    from kb.export import pieces as pieces_module
+    from kb.export.dumps import MemberCache, compress_runs
+    from kb.export.fragments import Fragments
+    from kb.export.pieces import Piece
+
+    rng = random.Random(5)
+    lines = [f'{{"id":"e{n}","note":"{rng.random()}"}}'.encode() * rng.randint(2, 5) for n in range(4000)]
+    fragments = Fragments(tmp_path / "fhir", None, pieces=True)
+    for start in range(0, len(lines), 500):  # eight fragments, as eight claim files' lines
+        fragments.put(f"f{start:04d}", [(f"c{n}", [Piece.of(lines[n])]) for n in range(start, start + 500)])
+    fragments.keep()
+    assert len(list((tmp_path / "fhir").glob("*.bin"))) == 8
+
+    def assembled(store: Fragments) -> list:
+        out: list = []
+        for name in sorted(f"f{start:04d}" for start in range(0, len(lines), 500)):
+            for _claim, claim_lines in store.get(name):
+                out += [claim_lines[0], b",\n"]
+        return out
+
+    plain = [p for line in lines for p in (line, b",\n")]
+    cold = compress_runs(plain, MemberCache(None, formats=("fhir",)), "fhir")
+    members = MemberCache(tmp_path / "members", formats=("fhir",))
+    assert compress_runs(assembled(Fragments(tmp_path / "fhir", None, pieces=True)), members, "fhir") == cold
+    members.save()
+    runs = len(members.new["fhir"])
+    read: list[int] = []
+    real = pieces_module.Blob.read
+    monkeypatch.setattr(pieces_module.Blob, "read", lambda self, start, size: read.append(size) or real(self, start, size))
+
+    kept = assembled(Fragments(tmp_path / "fhir", None, pieces=True))
+    assert [p if isinstance(p, bytes) else p.bytes() for p in kept] == plain  # what went in comes back
+    read.clear()
+    edited = list(kept)
+    edited[2000] = Piece.of(lines[1000] + b" ")  # one line of one claim file made again
+    again = MemberCache(tmp_path / "members", formats=("fhir",))
+    warm = compress_runs(edited, again, "fhir")
+    assert 0 < len(read) < len(lines) / 3, "only the pieces of the edited piece's run (and the next's) were read"
+    expected = [p if isinstance(p, bytes) else p.bytes() for p in edited]
+    assert warm == compress_runs(expected, MemberCache(None, formats=("fhir",)), "fhir")
+    assert gzip.decompress(warm) == b"".join(expected)
+    assert runs > 3 and again.reused >= runs - 2
+    read.clear()
+    unchanged = MemberCache(tmp_path / "members", formats=("fhir",))
+    assert compress_runs(kept, unchanged, "fhir") == cold and read == [], "nothing changed: no piece read"
 
 
 def test_runs_seen_in_the_last_build_of_the_process_are_not_hashed_again(monkeypatch) -> None:

@@ -96,7 +96,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
         """The FHIR Bundle, from the fragments of unchanged files where the inputs are known (kb.export.fhir_cache)."""
         if inputs is None:
             return compress_runs(fhir_bundle_chunks(evidence), members, "fhir", seen("fhir"))
-        fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None)
+        fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None, pieces=True)
         return compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir", seen("fhir"))
 
     progress("writing data dumps")

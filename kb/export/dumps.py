@@ -30,6 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kb.export.pieces import SHORT, Piece, as_bytes, key_of, run_key
 from kb.export.rdf import GRAPH_FORMATS, _sorted_lines
 from kb.graph.build import KnowledgeGraph
 from kb.graph.change import GraphChange, graph_mark
@@ -156,13 +157,6 @@ def _kept(path: Path) -> object:
     return None
 
 
-def key_of(data: bytes) -> bytes:
-    """The key of a chunk, run or member by its bytes (20 bytes of SHA-256). A cold build hashes ~1 GB this way (the
-    graph dumps' chunks, the exports' runs): SHA-256 runs on the CPU's SHA extensions where it has them, ~3× the
-    speed of BLAKE2b measured here (1.3 against 0.44 GB/s), and no slower than BLAKE2b where it does not."""
-    return hashlib.sha256(data).digest()[:20]
-
-
 RUN_EVERY = 512  # pieces per run on average: ~1 MB of the FHIR Bundle's lines, ~4 MB of nanopublications (each member
 # starts a fresh dictionary: runs of 256 made the files 1–2 % bigger)
 
@@ -175,11 +169,11 @@ class Seen:
     of a rebuild at 50,000 claims). ``pieces`` holds every piece it saw: while it lives no other object can have
     their ids, so an id found here is the same object, hence the same bytes."""
 
-    pieces: dict[int, tuple[bytes, int]] = field(default_factory=dict)  # id → (the piece, its CRC-32)
+    pieces: dict[int, tuple[bytes | Piece, int]] = field(default_factory=dict)  # id → (the piece, its CRC-32)
     runs: dict[tuple[int, ...], bytes] = field(default_factory=dict)  # the ids of a run's pieces → its digest
 
 
-def compress_runs(pieces: Iterable[bytes], members: MemberCache, fmt: str, seen: Seen | None = None) -> bytes:
+def compress_runs(pieces: Iterable[bytes | Piece], members: MemberCache, fmt: str, seen: Seen | None = None) -> bytes:
     """The pieces joined and gzipped as one member per run of pieces, each member reused from the last
     build where its run's bytes are unchanged.
 
@@ -187,33 +181,45 @@ def compress_runs(pieces: Iterable[bytes], members: MemberCache, fmt: str, seen:
     :data:`RUN_EVERY`: boundaries chosen by the content, as the dumps' chunks are, so an edit changes
     the member of its own run and no other. Short pieces (separators, under 64 bytes) never end a run.
     Decompressed, the file is the pieces joined, byte for byte; compressed, it depends only on them.
-    ``seen`` (kept by the caller between builds) spares hashing the pieces it saw last time.
+    A run holding :class:`~kb.export.pieces.Piece` objects is keyed by their digests (:func:`run_key`), and their
+    bytes are read only where its member is not kept. ``seen`` (kept by the caller between builds) spares hashing
+    the plain pieces it saw last time.
     """
     out: list[bytes] = []
-    run: list[bytes] = []
+    run: list[bytes | Piece] = []
     last = seen if seen is not None else Seen()
     now = Seen() if seen is not None else None  # what this build saw, for the next (only where it is kept)
+    known = False  # the run holds a Piece: it is keyed by what is known of its pieces
 
     def close() -> None:
         ids = tuple(map(id, run))
         key = last.runs.get(ids)
         joined = None
         if key is None:
-            joined = b"".join(run)
-            key = key_of(joined)
+            if known:
+                key = run_key(run)
+            else:
+                joined = b"".join(run)  # type: ignore[arg-type]  # plain pieces only (known is False)
+                key = key_of(joined)
         if now is not None:
             now.runs[ids] = key
-        out.append(members.member(fmt, key, lambda: gz.compress(joined if joined is not None else b"".join(run))))
+        out.append(members.member(fmt, key, lambda: gz.compress(
+            joined if joined is not None else b"".join(map(as_bytes, run)))))
         run.clear()
 
     for piece in pieces:
         run.append(piece)
-        known = last.pieces.get(id(piece))  # a short piece's CRC is never read: 1 stands in for it
-        crc = known[1] if known is not None else zlib.crc32(piece) if len(piece) >= 64 else 1
-        if now is not None:
+        if isinstance(piece, Piece):
+            known, crc, size = True, piece.crc, piece.size
+        else:
+            size = len(piece)
+            found = last.pieces.get(id(piece))  # a short piece's CRC is never read: 1 stands in for it
+            crc = found[1] if found is not None else zlib.crc32(piece) if size >= SHORT else 1
+        if now is not None:  # held, so that no other object takes its id while the ids of its run are kept
             now.pieces[id(piece)] = (piece, crc)
-        if len(piece) >= 64 and crc % RUN_EVERY == 0:
+        if size >= SHORT and crc % RUN_EVERY == 0:
             close()
+            known = False
     if run or not out:
         close()
     if seen is not None and now is not None:
@@ -270,14 +276,14 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dump
     return Dumps(change, tuple(turtle), patched is not None)
 
 
-Piece = tuple[bytes, bytes | None, bytes]  # a chunk's digest, its text (None: the last build's member) and first line
+Chunk = tuple[bytes, bytes | None, bytes]  # a chunk's digest, its text (None: the last build's member) and first line
 
 
-def _piece(text: bytes) -> Piece:
+def _piece(text: bytes) -> Chunk:
     return key_of(text), text, text[:text.find(b"\n")]
 
 
-def _write(data: Path, members: MemberCache, pieces: Iterable[Piece],
+def _write(data: Path, members: MemberCache, pieces: Iterable[Chunk],
            fresh: list[bytes] | None = None) -> tuple[list[bytes], list[bytes], list[bytes]]:
     """The three files from the chunks' ``pieces``; each chunk's first line and digest, and ``kb.ttl.gz``'s members.
     The text of chunks the last build did not have goes to ``fresh``."""
@@ -374,7 +380,7 @@ def patch_plan(folder: Path, memo: Path, parts: GraphParts | None) -> Patch | No
 
 
 def _patched(kg: KnowledgeGraph, members: MemberCache, patch: Patch, triples: int | None
-             ) -> tuple[list[Piece], GraphChange, int] | None:
+             ) -> tuple[list[Chunk], GraphChange, int] | None:
     """The chunks of this build's dumps as the last build's patched (a chunk's digest, or its new text), how the
     graph changed, and its lines; None where the patch cannot be made (then the graph is sorted whole).
 
@@ -434,7 +440,7 @@ def _patched(kg: KnowledgeGraph, members: MemberCache, patch: Patch, triples: in
             lines = (before_lines if before_lines is not None
                      else gzip.decompress(members.old["nt"][old.keys[j]]).split(b"\n")[:-1]) + lines
         segments.append((i, lines))
-    pieces: list[Piece] = []
+    pieces: list[Chunk] = []
     for i, lines_now in segments:
         if lines_now is None:
             pieces.append((old.keys[i], None, old.firsts[i]))

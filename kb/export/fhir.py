@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.export.fhir_citation import RFC3986, citation, concept_fhir_id, fhir_id
 from kb.export.fhir_terms import (
@@ -337,8 +337,12 @@ class CodeCheck:
             raise ValueError("FHIR export: codes outside their value sets:\n" + "\n".join(problems[:20]))
 
 
-def bundle_chunks(head: dict[str, Any], lines: Iterable[bytes]) -> Iterator[bytes]:
-    """The Bundle's JSON in pieces: its head, then the entries, one per line."""
+Line = TypeVar("Line")  # an entry's line: bytes, or a kept piece (kb.export.pieces.Piece)
+
+
+def bundle_chunks(head: dict[str, Any], lines: Iterable[Line]) -> Iterator[bytes | Line]:
+    """The Bundle's JSON in pieces: its head, then the entries, one per line (bytes, or pieces kept with what is
+    known of them, :mod:`kb.export.fhir_cache`)."""
     opening = json.dumps(head, ensure_ascii=False, separators=(",", ":"))[:-1]
     yield f'{opening},"entry":[\n'.encode()
     separator = b""

@@ -11,7 +11,8 @@ stored only once its codes passed :class:`kb.export.fhir.CodeCheck`. The Bundle 
 put together in the order :func:`kb.export.fhir.fhir_lines` gives (Citations by citekey,
 EvidenceVariables by id, Evidence by claim id), so its bytes are those of
 :func:`~kb.export.fhir.fhir_bundle_bytes`. Resources are checked and turned into lines as they are made:
-only lines are ever held.
+only lines are ever held, each as a :class:`~kb.export.pieces.Piece` (kept on disk apart from the rest of its
+fragment, and read only where its run of the compressed Bundle changed).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from kb.checks.scope import Inputs
 from kb.export.fhir import CodeCheck, FhirExport, bundle_chunks, bundle_head, entry
 from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
+from kb.export.pieces import Piece
 from kb.graph.iris import Minter
 from kb.load.evidence import Evidence
 
-Fragment = tuple[list[tuple[str, list[bytes]]], list[tuple[str, str]]]  # [(claim id, lines)], variables used
+Fragment = tuple[list[tuple[str, list[Piece]]], list[tuple[str, str]]]  # [(claim id, lines)], variables used
 
 
 @cache
@@ -39,7 +41,7 @@ def _code() -> bytes:
                     for name in ("fhir.py", "fhir_citation.py", "fhir_terms.py", "fhir_cache.py", "stamp.py"))
 
 
-def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments) -> Iterator[bytes]:
+def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments) -> Iterator[bytes | Piece]:
     """:func:`kb.export.fhir.fhir_bundle_chunks`, with the fragments of unchanged files reused."""
     head = bundle_head(evidence)
     mint = Minter(evidence.config.base_iri)
@@ -50,7 +52,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
     if citations is None:
         lists = {c.source: c for c in evidence.citations}
         known = {ref.key for ref in evidence.references}
-        citations = [refuse.line(entry(mint, citation(ref, mint, lists.get(ref.key), known)))
+        citations = [Piece.of(refuse.line(entry(mint, citation(ref, mint, lists.get(ref.key), known))))
                      for ref in sorted(evidence.references, key=lambda r: r.key)]
         fragments.put(key, citations)
     else:
@@ -59,7 +61,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
     by_file: dict[str, list] = {}
     for claim in evidence.claims:
         by_file.setdefault(claim.path, []).append(claim)
-    findings: list[tuple[str, list[bytes]]] = []
+    findings: list[tuple[str, list[Piece]]] = []
     variables: set[tuple[str, str]] = set()
     for path, claims in sorted(by_file.items()):
         digest = base.copy()
@@ -70,7 +72,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
             build = FhirExport(evidence)
             made_lines = []
             for claim in claims:
-                made_lines.append((claim.id, [refuse.line(entry(mint, build.evidence(claim, finding)))
+                made_lines.append((claim.id, [Piece.of(refuse.line(entry(mint, build.evidence(claim, finding))))
                                               for finding in claim.outcomes]))
             fragment = (made_lines, sorted(build.variables))
             fragments.put(key, fragment)
@@ -81,7 +83,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
 
     build = FhirExport(evidence)
     resources = sorted((build.variables.get(k) or _variable(build, k) for k in variables), key=lambda r: r["id"])
-    lines = citations + [refuse.line(entry(mint, r)) for r in resources]
+    lines: list[bytes | Piece] = [*citations, *(refuse.line(entry(mint, r)) for r in resources)]
     for _claim_id, claim_lines in sorted(findings, key=lambda f: f[0]):
         lines += claim_lines
     fragments.keep()

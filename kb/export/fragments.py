@@ -4,18 +4,24 @@ A fragment (the FHIR entries of one claim file, the nanopublications of one clai
 up in memory first (``kb serve``'s loop keeps a dict between rebuilds), then in its cache folder (one
 pickle per key); a build records the fragments it used, and :meth:`Fragments.keep` leaves exactly
 those for the next build (new ones written, the others removed).
+
+A store of fragments made of :class:`~kb.export.pieces.Piece` objects (``pieces``: the FHIR Bundle's lines, the
+nanopublications' blocks) keeps their bytes apart from the rest, in a file beside each fragment's pickle
+(:func:`_dump_pieces`), so that reading a fragment reads what is known of its pieces and maps their bytes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import pickle
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from kb.export.pieces import Blob, Piece, key_of
 from kb.io import gz
 from kb.io.atomic import replace_cache_file
 
@@ -23,8 +29,8 @@ from kb.io.atomic import replace_cache_file
 class Fragments:
     """Fragments by key: from memory, else the cache folder; :meth:`keep` records those this build used."""
 
-    def __init__(self, folder: Path | None, memory: dict[str, Any] | None) -> None:
-        self.folder, self.memory = folder, memory
+    def __init__(self, folder: Path | None, memory: dict[str, Any] | None, *, pieces: bool = False) -> None:
+        self.folder, self.memory, self.pieces = folder, memory, pieces
         self.used: dict[str, Any] = {}
         self.made = 0
 
@@ -33,7 +39,9 @@ class Fragments:
             return self.memory[key]
         if self.folder is not None:
             with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-                                     ValueError), (self.folder / f"{key}.pickle").open("rb") as fh:
+                                     ValueError, TypeError), (self.folder / f"{key}.pickle").open("rb") as fh:
+                if self.pieces:
+                    return _load_pieces(self.folder, fh.read())
                 return pickle.load(fh)  # our own cache, written below
         return None
 
@@ -53,10 +61,53 @@ class Fragments:
             for key, value in self.used.items():
                 target = self.folder / f"{key}.pickle"
                 if not target.exists():
-                    replace_cache_file(target, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            for old in self.folder.glob("*.pickle"):
-                if old.stem not in self.used:
+                    replace_cache_file(target, _dump_pieces(self.folder, key, value) if self.pieces
+                                       else pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            for old in self.folder.iterdir():
+                # a fragment's pickle, or its pieces' bytes (named after it: _dump_pieces)
+                if old.suffix in (".pickle", ".bin") and old.name.split(".")[0] not in self.used:
                     old.unlink(missing_ok=True)
+
+
+def _dump_pieces(folder: Path, key: str, value: Any) -> bytes:
+    """``value`` pickled with its pieces' bytes apart: they are written, one after the other, to a file of their own
+    (named by the fragment and the digest of those bytes, so a pickle names the very bytes it was written with), and
+    the pickle holds each piece's digest, CRC, size and place. The pickle is what to write at the fragment's name,
+    once the bytes are in place."""
+    held: list[bytes] = []
+    at = 0
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj: Any) -> Any:
+            nonlocal at
+            if type(obj) is not Piece:
+                return None
+            data = obj.bytes()
+            held.append(data)
+            at += len(data)
+            return (obj.key, obj.crc, obj.size, at - len(data))
+
+    inner = io.BytesIO()
+    Pickler(inner, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    blob = b"".join(held)
+    name = f"{key}.{key_of(blob).hex()}.bin"
+    replace_cache_file(folder / name, blob)
+    return pickle.dumps((name, inner.getvalue()), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load_pieces(folder: Path, data: bytes) -> Any:
+    """What :func:`_dump_pieces` pickled, its pieces' bytes mapped from their file (read only where asked for)."""
+    name, inner = pickle.loads(data)  # our own cache
+    if not isinstance(name, str) or "/" in name or not isinstance(inner, bytes):
+        raise ValueError("not a fragment of pieces")
+    blob = Blob(folder / name)
+
+    class Unpickler(pickle.Unpickler):
+        def persistent_load(self, pid: Any) -> Piece:
+            key, crc, size, start = pid
+            return Piece(key, crc, size, None, blob, start)
+
+    return Unpickler(io.BytesIO(inner)).load()
 
 
 @cache

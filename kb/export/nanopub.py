@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kb.export.pieces import Piece, as_bytes
 from kb.export.stamp import data_timestamp
 from kb.export.trusty import NP_BASE, XSD_STRING, Lit, Local, Quad, Term, artifact_code, normalised, np_uri
 from kb.graph.iris import Minter
@@ -84,7 +85,7 @@ class Kept:
     claim: str
     code: str
     digest: str
-    data: bytes  # the block, UTF-8: the same object in every rebuild of kb serve's loop (kb.export.dumps.Seen)
+    data: Piece  # the block, UTF-8, read where its run changed: the same object in every rebuild of kb serve's loop
     supersedes: str | None = None
     reused: bool = False
 
@@ -165,10 +166,10 @@ def nanopubs_trig(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | No
 
 def trig_bytes(export: Export) -> bytes:
     """The export as TriG bytes: shared prefixes, then one block per nanopublication."""
-    return b"".join(trig_chunks(export))
+    return b"".join(map(as_bytes, trig_chunks(export)))
 
 
-def trig_chunks(export: Export) -> Iterator[bytes]:
+def trig_chunks(export: Export) -> Iterator[bytes | Piece]:
     """:func:`trig_bytes` in pieces (a block each), for a writer that never needs the whole file at once."""
     yield "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items()).encode("utf-8")
     for nanopub in export.nanopubs:
@@ -253,8 +254,8 @@ def block(nanopub: Nanopub) -> str:
     return "".join(lines)
 
 
-def block_bytes(nanopub: Nanopub | Kept) -> bytes:
-    """:func:`block` as UTF-8; a kept nanopublication's own bytes (written by it in an earlier build), not a copy."""
+def block_bytes(nanopub: Nanopub | Kept) -> bytes | Piece:
+    """:func:`block` as UTF-8; a kept nanopublication's own piece (made by it in an earlier build), not a copy."""
     return nanopub.data if isinstance(nanopub, Kept) else block(nanopub).encode("utf-8")
 
 

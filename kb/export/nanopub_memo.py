@@ -5,7 +5,8 @@ and first reading the previous export back (parsing 50,000 nanopublications and 
 URI) was ~60 s of a rebuild at 50,000 claims after one edited claim. What a claim's nanopublication
 is depends on the claim, the rest of the evidence (vocabularies, references, ``kb.toml``: the
 context of :func:`kb.checks.scope.inputs`), the data's timestamp and the previous export. So each
-claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, artifact code,
+claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, a
+:class:`~kb.export.pieces.Piece` read only where its run of the compressed file changed; artifact code;
 content digest) are kept under a digest of the file, the context, the timestamp and the code
 (:class:`~kb.export.fragments.Fragments`, in memory for ``kb serve``'s loop, in
 ``.kb-cache/nanopubs/`` for ``kb build``), together with the digest of the file they were written
@@ -27,7 +28,8 @@ from typing import Any
 
 from kb.checks.scope import Inputs
 from kb.export.fragments import Fragments
-from kb.export.nanopub import Export, Kept, Nanopub, block_bytes, claim_nanopubs, read_previous, trig_chunks
+from kb.export.nanopub import Export, Kept, Nanopub, block, claim_nanopubs, read_previous, trig_chunks
+from kb.export.pieces import Piece
 from kb.export.stamp import data_timestamp
 from kb.graph.build import KnowledgeGraph
 from kb.io.atomic import replace_cache_file
@@ -52,10 +54,11 @@ class Remembered:
     def __init__(self, folder: Path | None, memory: dict[str, Any] | None = None) -> None:
         self.folder, self.memory = folder, memory
         self.count = 0
-        self.fragments = Fragments(folder, memory.setdefault("fragments", {}) if memory is not None else None)
+        self.fragments = Fragments(folder, memory.setdefault("fragments", {}) if memory is not None else None,
+                                   pieces=True)
 
     def trig(self, evidence: Evidence, kg: KnowledgeGraph, previous: Path | None,
-             inputs: Inputs | None) -> Iterator[bytes]:
+             inputs: Inputs | None) -> Iterator[bytes | Piece]:
         """The nanopublications as TriG (:func:`~kb.export.nanopub.nanopubs_trig`'s bytes, in pieces), from the
         kept fragments where the previous export is the file they were written to."""
         written = self._written()
@@ -84,7 +87,7 @@ class Remembered:
                 old = dict(read_previous(previous))
             for path, claims in todo:
                 made = claim_nanopubs(evidence, kg, old=old, claims=claims).nanopubs
-                entries = [(n.claim, n.code, n.content_digest(), block_bytes(n)) for n in made]
+                entries = [(n.claim, n.code, n.content_digest(), _piece(n)) for n in made]
                 if path in keys:
                     self.fragments.put(keys[path], entries)
                 kept += [Kept(*entry) for entry in entries]
@@ -142,6 +145,11 @@ class Remembered:
             if fragment is not None:
                 out += [Kept(*entry) for entry in fragment]
         return out
+
+
+def _piece(nanopub: Nanopub | Kept) -> Piece:
+    """A nanopublication's block: a kept one's own piece, else made (its digest and CRC taken once, here)."""
+    return nanopub.data if isinstance(nanopub, Kept) else Piece.of(block(nanopub).encode("utf-8"))
 
 
 def _digest_of(path: Path) -> str | None:
