@@ -718,13 +718,17 @@ def test_the_reference_scripts_are_kept_while_their_works_are_unchanged(evidence
     made: list[int] = []
     real = kb.site.refdata._script_text
     monkeypatch.setattr(kb.site.refdata, "_script_text", lambda refs: made.append(len(refs)) or real(refs))
+    digested: list[int] = []
+    digest = kb.site.refdata._shard_key
+    monkeypatch.setattr(kb.site.refdata, "_shard_key", lambda n, refs: digested.append(n) or digest(n, refs))
     out = tmp_path / "site"
     _build(evidence_copy, out, jobs=1)  # in this process, where the calls are counted
     first = len(made)
-    assert first >= 1
+    assert first >= 1 and len(digested) == first
     _edit_claim(evidence_copy)
     _build(evidence_copy, out, jobs=1)
     assert len(made) == first, "no work changed: every script is kept"
+    assert len(digested) == first, "the evidence but the claims is unchanged: no work's record is digested again"
     bib = evidence_copy / "references.bib"
     text = bib.read_text(encoding="utf-8")
     assert text.count("title = {") > 1

@@ -200,7 +200,8 @@ def _scripts(job: _Job, out: Any) -> None:
                                               "IRI → page").content)
     scripts = [assets.packed_script("KB_MAP_STATEMENTS", "assets/map-statements.js",
                                     list(statements.values()), "statements, for the maps' CSV and the search"),
-               *res.refdata.scripts(config.store_cache_dir / "refdata" if config.parse_cache else None)]
+               *res.refdata.scripts(config.store_cache_dir / "refdata" if config.parse_cache else None,
+                                    job.deps.context if job.deps is not None else None)]
     for script in scripts:
         out.files[script.path] = script.content
 

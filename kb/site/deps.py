@@ -97,6 +97,8 @@ class Deps:
     def __init__(self, res: Resolver | None = None, inputs: Inputs | None = None, render_key: bytes = b"",
                  known: dict[str, dict[str, bytes]] | None = None) -> None:
         self.enabled = res is not None and inputs is not None
+        # the digest of the evidence other than the claim files (and of the code): what names the references' files
+        self.context = inputs.context if inputs is not None else None
         self._base = hashlib.blake2b(digest_size=16)
         self._claims: _ClaimKeys = _ClaimKeys()
         self._counted: _ClaimKeys = _ClaimKeys()  # the claims' keys without their words (counted_rows)
