@@ -824,6 +824,10 @@ def test_kept_pieces_are_read_only_where_their_run_changed(tmp_path: Path, monke
     read.clear()
     unchanged = MemberCache(tmp_path / "members", formats=("fhir",))
     assert compress_runs(kept, unchanged, "fhir") == cold and read == [], "nothing changed: no piece read"
+    empty = Fragments(tmp_path / "empty", None, pieces=True)  # pieces of no bytes: a file of none, never mapped
+    empty.put("e", [Piece.of(b""), Piece.of(b"")])
+    empty.keep()
+    assert [p.bytes() for p in Fragments(tmp_path / "empty", None, pieces=True).get("e")] == [b"", b""]
 
 
 def test_runs_seen_in_the_last_build_of_the_process_are_not_hashed_again(monkeypatch) -> None:

@@ -41,6 +41,8 @@ class Blob:
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
 
     def read(self, start: int, size: int) -> bytes:
+        if not size:
+            return b""  # an empty piece (the only kind an empty file holds, which is not mapped)
         if self._map is None or start + size > len(self._map):
             raise ValueError("a kept piece lies past the end of its file")
         return self._map[start:start + size]
