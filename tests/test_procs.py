@@ -53,3 +53,30 @@ print(len(full) > 0)  # the same growth outside the block: full passes
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["0", "True", "True", "False", "True", "True"]
+
+
+def test_a_one_shot_command_keeps_what_a_stage_froze_frozen_until_it_leaves() -> None:
+    """In the ``kb`` program (a fresh interpreter, as ``kb.cli.run`` marks it), a command that ends with ``done``
+    freezes from the start: a stage's ``frozen`` block then leaves its records frozen, and the full pass after it
+    walks only what came since; in a caller's process the block gives them back, as before."""
+    code = """
+import gc, time
+from kb.cli import common
+from kb.io.procs import frozen
+class Node:
+    pass
+common.held_until_done()  # not the kb program: nothing happens
+print(gc.get_freeze_count() == 0)
+with frozen():
+    held = [Node() for _ in range(400_000)]
+print(gc.get_freeze_count() == 0)  # given back to the collector
+gc.unfreeze()
+common.PROGRAM = True
+common.held_until_done()
+with frozen():
+    held2 = [Node() for _ in range(400_000)]
+    gc.freeze()  # as a stage freezes what it made
+print(gc.get_freeze_count() >= 800_000)  # both lists' nodes stay frozen after the block
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "True"]

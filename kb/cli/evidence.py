@@ -18,6 +18,7 @@ from kb.cli.common import (
     done,
     evidence_option,
     fail,
+    held_until_done,
     load_config,
     print_problems,
 )
@@ -43,6 +44,7 @@ def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool, shacl_engi
     from kb.pipeline import check as run_check
     from kb.pipeline import terminal_progress
 
+    held_until_done()
     config = load_config(evidence_dir)
     checked = run_check(config, shacl=not no_shacl, progress=terminal_progress(), shacl_engine=shacl_engine)
     report = checked.report
@@ -67,6 +69,7 @@ def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> 
 
     Files whose inputs did not change since the last build into the same folder are reused.
     """
+    held_until_done()
     result = _build_site(evidence_dir, out_dir, strict, jobs)  # held until done(): freeing it is the system's
     options = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value, default in (
         ("--evidence", evidence_dir, "evidence"), ("--out", out_dir, "site")) if str(value) != default)
