@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kb.config import Config
 from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
@@ -558,6 +558,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         write_data_folder,
         write_void,
     )
+    from kb.export.dumps import unparcel
     from kb.site import Background, Rendered
 
     dumps = Rendered([])
@@ -565,8 +566,12 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
     made: list[Dumps] = []
     # With a site, a worker writes the graph dumps, from the store's unsorted dump the thread ahead took before
     # the workers forked (in the worker, dump() finds the thread gone): the main process has the most to do.
-    background = Background(lambda: graph_dumps(checked.evidence, checked.kg, target / "data", caches,
-                                                ahead.dump(), ahead.patch, analysis.triples)) if site else None
+    def dumps_elsewhere() -> tuple[Dumps, dict[str, Any] | None]:
+        graph, members = graph_dumps(checked.evidence, checked.kg, target / "data", caches, ahead.dump(), ahead.patch,
+                                     analysis.triples)
+        return graph.parcel(), members
+
+    background = Background(dumps_elsewhere) if site else None
 
     def in_this_process() -> None:
         try:
@@ -585,7 +590,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
         if background is not None:
             graph, members = background.result()
             if caches is not None and members is not None:
-                caches.dumps.update(members)  # the worker's memory ends with it
+                unparcel(caches.dumps, members)  # the worker's memory ends with it
         else:
             assert written.dumps is not None
             graph = written.dumps
@@ -620,7 +625,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                    data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
                                                                 ahead.statistics),
                                    before_fork=ahead.join, answers=ahead.answers,
-                                   dump_payload=lambda: browser_turtle(checked.evidence, made[0].turtle, caches),
+                                   dump_payload=lambda: browser_turtle(
+                                       checked.evidence, made[0].turtle_members(target / "data"), caches),
                                    styled=ahead.styled, background=background)
         finally:
             for thread in persisting:

@@ -6,6 +6,7 @@ the inode stays the same. Every incremental result is also compared with a from-
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 import os
@@ -539,6 +540,44 @@ def test_the_chunked_dumps_decompress_to_the_whole_graphs_serialisations(tmp_pat
     assert gz.read(tmp_path / "kb.nt.gz") == nt
     for fmt in ("ttl", "jsonld"):
         assert gz.read(tmp_path / f"kb.{fmt}.gz") == graph_bytes(kg, fmt, nt), fmt
+
+
+def test_dumps_sent_from_a_worker_carry_only_what_the_receiver_lacks(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site worker writes the graph dumps for the main process: kb.ttl.gz's members cross back as their sizes (read
+    from the file it wrote), and the members the main process holds already (inherited at the fork) as None."""
+    import pickle
+
+    import kb.export.dumps
+    from kb.export.dumps import MemberCache, unparcel, write_graph_dumps
+    from kb.graph.build import build_graph
+    from kb.load.evidence import load_evidence
+    from kb.pipeline import check
+    from tests.conftest import FIXTURE
+
+    monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", 3)
+    kg = check(load_config(FIXTURE), shacl=False, history=True).kg
+    held: dict = {}  # the main process's memory of the last build's members
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    write_graph_dumps(kg, tmp_path / "one", MemberCache(None, held))
+    ev = load_evidence(load_config(FIXTURE))[0]
+    ev.claims[0] = dataclasses.replace(ev.claims[0], statement=ev.claims[0].statement + " Edited.")
+    edited = build_graph(ev)
+    forked = {fmt: dict(members) for fmt, members in held.items()}  # the worker's copy: the same objects
+    cache = MemberCache(None, forked)
+    dumps = write_graph_dumps(edited, tmp_path / "two", cache)
+    parcel = cache.parcel()
+    made = {fmt: [key for key, member in members.items() if member is not None] for fmt, members in parcel.items()}
+    assert all(0 < len(made[fmt]) < len(parcel[fmt]) / 4 for fmt in parcel), made  # only the edited chunks' members
+    unparcel(held, parcel)
+    assert held == forked  # what the worker's own save kept
+    sent = dumps.parcel()
+    assert sent.turtle == () and len(pickle.dumps(sent)) < len(b"".join(dumps.turtle)) / 4
+    assert sent.turtle_members(tmp_path / "two") == dumps.turtle
+    (tmp_path / "two" / "kb.ttl.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(ValueError, match="not the file these dumps wrote"):
+        sent.turtle_members(tmp_path / "two")
 
 
 def test_the_browsers_copy_of_the_turtle_is_one_raw_deflate_stream_of_reused_pieces(tmp_path: Path,

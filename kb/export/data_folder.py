@@ -134,8 +134,9 @@ def graph_dumps(evidence: Evidence, graph: KnowledgeGraph, data: Path, caches: E
                 triples: int | None = None) -> tuple[Dumps, dict[str, Any] | None]:
     """``kb.nt.gz``, ``kb.ttl.gz`` and ``kb.jsonld.gz`` (:func:`kb.export.dumps.write_graph_dumps`), in chunks
     reused from the last build where unchanged, kept under ``.kb-cache/dumps/``; with ``caches``, also this
-    build's chunks for the caller to keep in memory (another process may write the dumps: ``kb build`` has a
-    site worker do it, from the store's unsorted dump taken before the workers forked, or by ``patch``ing the last
+    build's chunks for the caller to keep in memory, those it holds already as None
+    (:meth:`~kb.export.dumps.MemberCache.parcel`: another process may write the dumps: ``kb build`` has a site
+    worker do it, from the store's unsorted dump taken before the workers forked, or by ``patch``ing the last
     build's chunks, :func:`dumps_patch`)."""
     from kb.export.dumps import MemberCache, write_graph_dumps
 
@@ -144,7 +145,7 @@ def graph_dumps(evidence: Evidence, graph: KnowledgeGraph, data: Path, caches: E
     members = MemberCache(config.store_cache_dir / DUMPS_FOLDER, caches.dumps if caches is not None else None)
     memo = config.store_cache_dir / MEMO_FOLDER if config.parse_cache else None
     return (write_graph_dumps(graph, data, members, dumped, patch, triples, memo),
-            members.new if caches is not None else None)
+            members.parcel() if caches is not None else None)
 
 
 def dumps_patch(evidence: Evidence, graph: KnowledgeGraph) -> Patch | None:
