@@ -1155,6 +1155,7 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
         monkeypatch.setattr(graph_memo, "read_entry", read_entry)
         assert rebuild.ok, (step, rebuild.problems)
         assert set(rebuild.result.checked.kg.store) == _cold_quads(evidence, tmp_path / f"{step}-cache"), step
+        assert len(rebuild.result.checked.kg) == len(rebuild.result.checked.kg.store), step  # counted, not counted again
         fresh = _fresh_equivalent(evidence, tmp_path / f"{step}-fresh", nanopubs)
         assert _tree(tmp_path / "site") == _tree(fresh), step
         return rebuild.result.checked.kg
@@ -1203,6 +1204,7 @@ def test_a_failed_rebuild_puts_the_loops_store_back(tmp_path: Path, monkeypatch:
     again = loop.build()
     assert again.ok and again.result.checked.kg.store is store and again.result.checked.kg.patch is not None
     assert set(store) == _cold_quads(evidence, tmp_path / "cold-cache")
+    assert len(again.result.checked.kg) == len(store)
 
 
 def test_the_loop_keeps_what_the_checks_and_analysis_made_of_each_unchanged_claim(evidence_copy: Path,
