@@ -317,6 +317,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     context even where its inputs are unchanged, and fails if one differs (:mod:`kb.site.deps`; for tests).
     """
     from kb.analyse.analysis import FromRecords, analyse, from_records
+    from kb.site.assets import oxigraph_scripts_ahead
     from kb.site.cite import styled_citations_in_thread
 
     _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
@@ -328,6 +329,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         if site:
             styled.append(warm.citations(evidence, styled_citations_in_thread) if warm is not None
                           else styled_citations_in_thread(evidence))
+            oxigraph_scripts_ahead()
 
     # What each stage makes lives until the build ends: frozen, the collector's full passes skip it (at 10k/50k
     # they walked millions of records and rows, ~3 s of every build), and they are paused (young_passes_only).

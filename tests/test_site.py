@@ -326,6 +326,21 @@ def test_the_oxigraph_scripts_are_made_again_when_its_files_change(tmp_path: Pat
     assert second[0] == first[0] and second[1] != first[1]
 
 
+def test_the_oxigraph_scripts_made_ahead_are_the_ones_the_site_takes(tmp_path: Path) -> None:
+    """kb build makes the scripts while the graph is parsed: the site then finds them made; made ahead from a missing
+    folder, nothing is raised there (the site says why)."""
+    import shutil
+
+    from kb.site import assets
+
+    shutil.copytree(assets.find_node_modules() / "oxigraph", tmp_path / "oxigraph")
+    assets.oxigraph_scripts_ahead(tmp_path / "nowhere")
+    assets.oxigraph_scripts_ahead(tmp_path)
+    made = assets._oxigraph_scripts.cache_info()
+    assets.oxigraph_scripts(tmp_path)
+    assert assets._oxigraph_scripts.cache_info().hits == made.hits + 1
+
+
 def test_oxigraph_is_rewritten_as_a_classic_script(site) -> None:
     glue = (site.out_dir / "assets" / "oxigraph.js").read_text(encoding="utf-8")
     assert "import.meta" not in glue

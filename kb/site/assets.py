@@ -11,6 +11,7 @@ without a timestamp, JSON with sorted keys.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import gzip
 import json
@@ -54,6 +55,14 @@ def oxigraph_scripts(node_modules: Path) -> list[Script]:
     # rebuild (compressing the wasm is ~0.3 s, before the pages' workers start).
     stamps = tuple((st.st_size, st.st_mtime_ns) for st in (web_js.stat(), wasm.stat()))
     return list(_oxigraph_scripts(web_js.resolve(), wasm.resolve(), version, stamps))
+
+
+def oxigraph_scripts_ahead(node_modules: Path | None = None) -> None:
+    """Make the Oxigraph scripts where a build has a core to spare (``kb build``, while the graph is parsed): a fresh
+    process makes them once (~0.4 s), and the site then finds them made. What fails here is left to the site, which
+    makes them again and says why."""
+    with contextlib.suppress(SiteError, OSError, ValueError):
+        oxigraph_scripts(node_modules or find_node_modules())
 
 
 @functools.lru_cache(maxsize=1)
