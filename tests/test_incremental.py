@@ -1187,6 +1187,23 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
     assert graph.store is not store and graph.patch is None  # the text before the claims changed: parsed whole
 
 
+def test_a_patch_parses_only_the_lines_that_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's patch compares the texts before and after line by line: the shared lines (most of the text after
+    the claims) are never parsed, and what it finds is what parsing both whole finds."""
+    import kb.graph.build as build_module
+
+    shared = b"".join(b'<https://e.org/w%d> <https://e.org/p> "%d" .\n' % (i, i) for i in range(1000))
+    before = shared + b'<https://e.org/c> <https://e.org/p> "old" .\n'
+    after = b'<https://e.org/c> <https://e.org/p> "new" .\n' + shared
+    parsed: list[bytes] = []
+    parse = build_module.default_graph_quads
+    monkeypatch.setattr(build_module, "default_graph_quads", lambda data: parsed.append(data) or parse(data))
+    gone, came = build_module._differing(before, after)
+    whole_before, whole_after = set(parse(before)), set(parse(after))
+    assert (gone, came) == (whole_before - whole_after, whole_after - whole_before) and len(gone) == len(came) == 1
+    assert sum(len(text) for text in parsed) < 100
+
+
 def test_a_failed_rebuild_puts_the_loops_store_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rebuild that fails after patching the store (here the claims file cannot be read, so its claims' triples
     were removed) puts back every triple: the loop goes on serving the last good graph, and the next rebuild

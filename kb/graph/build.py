@@ -594,6 +594,16 @@ def _by_file(evidence: Evidence) -> dict[str, list[Claim]]:
     return by_file
 
 
+def _differing(before: bytes, after: bytes) -> tuple[set[ox.Quad], set[ox.Quad]]:
+    """The quads of the N-Triples lines only ``before`` holds, and of those only ``after`` holds. This module writes a
+    triple as one line, the same line for the same triple (:func:`text`, one code: the memo is keyed by it), so
+    quads two texts share are on lines they share: only the lines that differ are parsed. Parsing both whole (the
+    text after the claims holds every work's tallies) was ~0.5 s of every rebuild in the loop at 10k/50k."""
+    old, new = set(before.splitlines()), set(after.splitlines())
+    return (set(default_graph_quads(b"\n".join(sorted(old - new)) + b"\n")),
+            set(default_graph_quads(b"\n".join(sorted(new - old)) + b"\n")))
+
+
 PATCH_SHARE = 4  # a store is patched while at most 1 part in 4 changed: more, and parsing it whole is as quick
 
 
@@ -639,8 +649,7 @@ def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
         if entry is None:
             return None
         gone.append(entry.text)
-    before = set(default_graph_quads(b"".join([*gone, old.tail])))
-    after = set(default_graph_quads(b"".join([*came, parts.tail])))
+    before, after = _differing(b"".join([*gone, old.tail]), b"".join([*came, parts.tail]))
     store = last.store
     removed, added = [q for q in before if q not in after], [q for q in after if q not in before]
     if not all(quad in store for quad in removed) or any(quad in store for quad in added):
