@@ -110,7 +110,7 @@ class StorePatch:
     def swap(self, old: bytes, new: bytes) -> int:
         """Replace the triples of the N-Triples ``old`` by those of ``new``, recording what changed; how many more
         triples the store holds."""
-        before, after = set(default_graph_quads(old)), set(default_graph_quads(new))
+        before, after = _differing(old, new)
         gone = [quad for quad in before - after if quad in self.store]
         came = [quad for quad in after - before if quad not in self.store]
         self.added += came  # first: removing a quad the store lacks does nothing
