@@ -341,6 +341,37 @@ def test_the_oxigraph_scripts_made_ahead_are_the_ones_the_site_takes(tmp_path: P
     assert assets._oxigraph_scripts.cache_info().hits == made.hits + 1
 
 
+def test_compiled_templates_are_kept_and_follow_their_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process of a build compiled the templates it renders; their compiled code is kept in the cache folder.
+    A second environment reads it without compiling; an edited template is compiled again; files another version of
+    the code kept are removed; a cache that cannot be written changes nothing but the time."""
+    import jinja2
+
+    from kb.site.render import environment
+
+    templates, cache = tmp_path / "templates", tmp_path / "cache"
+    templates.mkdir()
+    cache.mkdir()
+    (templates / "a.html").write_text("one {{ x }}", encoding="utf-8")
+    (cache / "0123456789abcdef-old.jinja").write_bytes(b"kept by other code")
+    assert environment(templates, cache).get_template("a.html").render(x=1) == "one 1"
+    assert len(list(cache.glob("*.jinja"))) == 1
+    assert not (cache / "0123456789abcdef-old.jinja").exists()
+
+    compiled = []
+    compile_ = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda self, *a, **k: compiled.append(a) or compile_(self, *a, **k))
+    assert environment(templates, cache).get_template("a.html").render(x=2) == "one 2"
+    assert compiled == []
+    (templates / "a.html").write_text("two {{ x }}", encoding="utf-8")
+    assert environment(templates, cache).get_template("a.html").render(x=3) == "two 3"
+    assert len(compiled) == 1
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    assert environment(templates, blocked).get_template("a.html").render(x=4) == "two 4"
+
+
 def test_oxigraph_is_rewritten_as_a_classic_script(site) -> None:
     glue = (site.out_dir / "assets" / "oxigraph.js").read_text(encoding="utf-8")
     assert "import.meta" not in glue

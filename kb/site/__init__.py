@@ -256,7 +256,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     res.prime()  # shared lookups computed once, before the workers start
     key = render_key(templates, site)
     previous = previous or Previous()
-    job = _Job(res, site, environment(templates), key, target, previous,
+    job = _Job(res, site, environment(templates, evidence.config.store_cache_dir / "templates"), key, target, previous,
                threshold if threshold is not None else MARKS_PER_CELL, templates,
                Deps(res, inputs, key.digest(), previous.records), verify_deps, data_files or {})
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
