@@ -15,6 +15,7 @@ store go on being served, and the next change is tried again.
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 from kb.config import Config
 from kb.io.procs import no_gc
 from kb.pipeline import EvidenceError, OutputError, Progress, Warm, build, quiet
+from kb.site import addresses
 
 if TYPE_CHECKING:
     from kb.pipeline import BuildResult
@@ -161,6 +163,8 @@ class Loop:
             self.warm.undo()
             raise
         self.warm.built(result.checked.kg)
+        evidence = result.checked.evidence
+        addresses.remember(itertools.chain((c.id for c in evidence.claims), (r.key for r in evidence.references)))
         return result
 
     def run(self, on_rebuild: Callable[[Rebuild], None], stop: threading.Event, watcher: Watcher | None = None,

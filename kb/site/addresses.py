@@ -29,6 +29,9 @@ rewrite with regular expressions, redirects ``claim/<id>`` to ``resolve.html#cla
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
+
 BUCKET_BITS = 10  # 1,024 groups; never change: every claim's and work's address depends on it
 FNV_OFFSET = 0x811C9DC5
 FNV_PRIME = 0x01000193
@@ -44,9 +47,19 @@ def fnv1a32(text: str) -> int:
     return value
 
 
+@functools.cache
 def bucket(identifier: str) -> str:
-    """The fixed group of a claim id or citekey: ``"000"`` to ``"3ff"``."""
+    """The fixed group of a claim id or citekey: ``"000"`` to ``"3ff"``. Kept per identifier: the hash is ~10 µs of
+    Python, and a build asks for every claim's at least twice (its page, and each link to it)."""
     return f"{fnv1a32(identifier) >> (32 - BUCKET_BITS):03x}"
+
+
+def remember(identifiers: Iterable[str]) -> None:
+    """Find the buckets of ``identifiers`` now: a long-running process (``kb serve``'s loop) does so after each
+    build, so that the workers the next build forks find every claim's and work's bucket already known
+    (~0.5 s of a rebuild's CPU at 50,000 claims); only new identifiers are hashed."""
+    for identifier in identifiers:
+        bucket(identifier)
 
 
 def claim_page(claim_id: str) -> str:
