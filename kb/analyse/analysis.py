@@ -136,8 +136,9 @@ class Analysis:
         it only for the pages and files of it that changed (~1.6 s at 50,000 claims), not the main process."""
         return network(self.links)
 
-    @property
+    @functools.cached_property
     def claim_ids(self) -> list[str]:
+        """The claims with rows, sorted; made once (~0.15 s at 50,000 claims, and asked for by several pages)."""
         return sorted({r.claim_id for r in self.rows})
 
     def directions(self) -> Counter:
