@@ -205,14 +205,26 @@ class _Running:
         assert not self.thread.is_alive()
 
 
-def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path) -> None:
+def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from kb.live import Loop, Watcher
+    from kb.site import addresses
 
     config = load_config(evidence_copy, out_dir=tmp_path / "site")
     loop = Loop(config)
     watcher = Watcher(config, poll=0.05, settle=0.05)
     first = loop.build()
     assert first.ok and first.key
+    # after a build, the loop's process knows every claim's and work's bucket (even where its workers alone hashed
+    # them): the workers it forks next hash none again
+    addresses.bucket.cache_clear()
+    assert loop.build().ok
+    with monkeypatch.context() as patched:
+        patched.setattr(addresses, "fnv1a32", lambda text: pytest.fail(f"{text} hashed again"))
+        for claim in first.result.checked.evidence.claims:
+            addresses.claim_page(claim.id)
+        for ref in first.result.checked.evidence.references:
+            addresses.work_page(ref.key)
     nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
     running = _Running(loop, watcher)
     try:
