@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from kb.export.data_folder import ExportCaches
     from kb.export.dumps import Dumps
     from kb.export.void import Statistics
-    from kb.graph.build import KnowledgeGraph, StorePatch
+    from kb.graph.build import HeadStart, KnowledgeGraph, StorePatch
     from kb.graph.change import GraphChange
     from kb.graph.memo import GraphMemo, Written
     from kb.query.sparql import ExampleQuery
@@ -189,10 +189,13 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         before: Inputs | None = inputs(config)  # what caches keyed by the files' digests may trust (kb.checks.scope)
     except OSError:
         before = None
-    with frozen():  # the records live as long as the command
+    # a fresh process parses the kept text before the claims while the records are read (a loop patches its store)
+    begun = _head_start(config, before) if warm is None else None
+    with frozen(), begun or contextlib.nullcontext():  # the records live as long as the command
         with no_gc():  # loaded with the collector paused, and frozen before it runs again: every record loaded is
             # young, and its first pass (even a young one) walked them all (~0.3 s at 10k/50k; a full one, ~0.5 s)
-            evidence, problems = load_evidence(config, warm.parsed if warm is not None else None)
+            evidence, problems = load_evidence(config, warm.parsed if warm is not None else None,
+                                               before_fork=begun.pause if begun is not None else lambda: None)
             stable = stable_inputs(config, before)
             gc.freeze()
         report = Report(problems)
@@ -213,7 +216,9 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         progress("building graph")
         graph = build_graph(evidence, meanwhile=on_records,
                             memo=_graph_memo(config, evidence, stable, warm.tallies if warm is not None else None),
-                            last=warm.graph if warm is not None else None)
+                            last=warm.graph if warm is not None else None, begun=begun)
+        if begun is not None:
+            begun.close()  # where it was not taken: dropped now, its thread ended before anything forks
         if warm is not None:
             warm.pending = graph.patch
             warm.end()
@@ -234,17 +239,34 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         return checked
 
 
+def _head_start(config: Config, before: Inputs | None) -> HeadStart | None:
+    """The text before the claims as the last build kept it, its parse begun now (:class:`kb.graph.build.HeadStart`),
+    where caches are on and the evidence's digests were read."""
+    from kb.graph.build import HeadStart
+    from kb.graph.memo import FOLDER, head_name
+
+    if before is None or not config.parse_cache:
+        return None
+    return HeadStart(config.store_cache_dir / FOLDER, head_name(_memo_code(config), before.context))
+
+
+def _memo_code(config: Config) -> str:
+    """What every text the graph memo keeps is made with besides the evidence: the code and the base IRI."""
+    from kb.checks.scope import code_digest
+
+    return f"{code_digest()}\n{config.base_iri}"
+
+
 def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None,
                 tallies: dict[str, Written] | None = None) -> GraphMemo | None:
     """The claim files' text kept from the last build (:mod:`kb.graph.memo`), where the files' digests can be
     trusted (read before and after loading, the same) and caches are on; ``tallies`` are its entries without their
     text, kept by a long-running process (:class:`Warm`)."""
-    from kb.checks.scope import code_digest
     from kb.graph.memo import FOLDER, GraphMemo
 
     if stable is None or not config.parse_cache:
         return None
-    return GraphMemo(config.store_cache_dir / FOLDER, f"{code_digest()}\n{config.base_iri}", stable.claim_files,
+    return GraphMemo(config.store_cache_dir / FOLDER, _memo_code(config), stable.claim_files,
                      evidence, stable.context, tallies)
 
 

@@ -192,7 +192,7 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
                        "evidence-index.json",
                        "fhir", "graph",
                        "members", "nanopubs", "parsed", "refdata", "shacl-clean.json", "shacl-index.json", "site-<hash>.deps.pickle",
-                       "site-<hash>.json", "store-<hash>"]
+                       "site-<hash>.json", "store-<hash>", "templates"]
     text = DOC.read_text(encoding="utf-8")
     for name in ("`citations.pickle`", "`parsed/", "`evidence-index.json`", "`store-<key>/db`",
                  "`site-<hash of the output folder>.json`", "`site-<hash of the output folder>.deps.pickle`",

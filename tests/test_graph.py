@@ -277,6 +277,53 @@ def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_s
     assert len(written) == len(evidence.claims) + len(evidence.references)
 
 
+def test_the_text_before_the_claims_begun_while_the_records_are_read_gives_the_same_store(tmp_path) -> None:
+    """A fresh build parses the kept text before the claims while the records are loaded (HeadStart, named by the
+    evidence other than the claim files alone): the store is the one built without it, quad for quad and in its
+    order; begun and paused (before the parsers fork), the same; begun under another name, it is dropped and the
+    store is still the same; no loader thread is left either way."""
+    import shutil
+    import threading
+
+    from kb.checks.scope import inputs
+    from kb.graph import build as graph_build
+    from kb.graph.memo import FOLDER, head_name
+    from kb.load.evidence import load_evidence
+    from kb.pipeline import _graph_memo, _head_start, _memo_code
+
+    evidence_dir = tmp_path / "evidence"
+    shutil.copytree(REAL, evidence_dir)
+    config = load_config(evidence_dir)
+    evidence, _ = load_evidence(config)
+    afresh = list(graph_build.build_graph(evidence).store)
+    graph_build.build_graph(evidence, memo=_graph_memo(config, evidence, inputs(config)))  # keeps the text
+
+    def built(begun: graph_build.HeadStart | None, *, pause: bool = False) -> tuple[list, bool]:
+        assert begun is not None and begun.store is not None
+        if pause:
+            begun.pause()
+            assert not any(t.name == "kb-graph-loader" for t in threading.enumerate())
+        with begun:
+            written = []
+            real_reference = graph_build._Builder.reference
+            graph_build._Builder.reference = lambda self, ref, display: (written.append(ref.key),  # type: ignore
+                                                                          real_reference(self, ref, display))
+            try:
+                store = list(graph_build.build_graph(evidence, memo=_graph_memo(config, evidence, inputs(config)),
+                                                     begun=begun).store)
+            finally:
+                graph_build._Builder.reference = real_reference  # type: ignore[method-assign]
+        assert not any(t.name == "kb-graph-loader" for t in threading.enumerate())
+        return store, not written
+
+    assert built(_head_start(config, inputs(config))) == (afresh, True)
+    assert built(_head_start(config, inputs(config)), pause=True) == (afresh, True)
+    other = graph_build.HeadStart(config.store_cache_dir / FOLDER, head_name(_memo_code(config), inputs(config).context))
+    other.name = "another"
+    assert built(other) == (afresh, True)  # dropped: the memo's own kept text is read instead
+    assert other.store is None
+
+
 @pytest.mark.parametrize("corpus", ["real", "generated"])
 def test_the_network_from_the_records_is_the_network_the_graph_states(corpus: str, tmp_path) -> None:
     """The analysis makes the evidence network from the records while the graph is parsed: it must be the one the

@@ -73,6 +73,20 @@ def test_parsing_in_several_processes_gives_the_same_records_and_problems(eviden
     assert any(p.code == "yaml-duplicate-key" and p.path.endswith("zz-broken.yaml") for p in parallel_problems)
 
 
+def test_before_the_parsers_fork_the_caller_is_told_and_only_then(evidence_copy, monkeypatch):
+    """kb build parses the kept graph text in a thread while the records load; no thread may be alive at a fork, so
+    the loader says when it is about to fork its parsers (and a load from the cache never forks)."""
+    import kb.io.procs
+
+    monkeypatch.setattr(kb.io.procs, "usable_cpus", lambda: 2)
+    config = load_config(evidence_copy)
+    told = []
+    load_evidence(config, before_fork=lambda: told.append("fork"))
+    assert told == ["fork"]
+    load_evidence(config, before_fork=lambda: told.append("again"))
+    assert told == ["fork"]
+
+
 def test_an_archived_source_is_kept_with_its_text_and_read_again_when_the_text_changes(evidence_copy, monkeypatch):
     """A source's description is keyed with the text beside it: a changed text is read again, though the
     description is the same bytes (the quote checks read the text)."""

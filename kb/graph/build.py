@@ -17,13 +17,14 @@ import re
 import threading
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 import pyoxigraph as ox
 
 from kb.graph.counts import Tallies
 from kb.graph.iris import Minter, slug
-from kb.graph.memo import GraphMemo, GraphParts, Written
+from kb.graph.memo import GraphMemo, GraphParts, Written, read_entry
 from kb.graph.shipped import schema_bytes
 from kb.ids import web_iri
 from kb.load.evidence import Evidence
@@ -199,14 +200,67 @@ class _Loader:
             raise self.error
 
 
-class _Builder:
-    """Writes the records as N-Triples and loads them into ``store`` (None: writes only, to patch a store)."""
+class HeadStart:
+    """The store begun while the records are read: the text before the claims (references, citation lists,
+    inclusions) as the last build kept it, whose name the evidence other than the claim files gives alone
+    (:func:`kb.graph.memo.head_name`), parsed from the start of a fresh ``kb build`` or ``kb check`` rather than once
+    the records are loaded. At 10k/50k it is ~85 MB of the ~400 MB the graph stage parses, and that parse is the
+    stage's longest path (the records' own work runs beside it).
 
-    def __init__(self, evidence: Evidence, store: ox.Store | None) -> None:
+    :func:`build_graph` takes it over where the records give the same name (:meth:`take`); else it is dropped. Its
+    thread is stopped before a fork (:meth:`pause`: loading the records may fork parsers) and never outlives the
+    graph stage (:meth:`close`)."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.name = name
+        self.store: ox.Store | None = None
+        self.loader: _Loader | None = None
+        written = read_entry(folder, name)
+        if written is not None:
+            self.store = ox.Store()
+            self.loader = _Loader(self.store)
+            self.loader.put(written.text)
+
+    def pause(self) -> None:
+        """Let the parse finish and its thread end; the next :meth:`take` goes on in a thread of its own."""
+        if self.loader is not None and self.loader.thread.is_alive():
+            try:
+                self.loader.finish()
+            except Exception:  # kept text the parser refused: the graph is built as if nothing was kept
+                self.store = None
+            self.loader = None
+
+    def take(self, name: str | None) -> tuple[ox.Store, _Loader] | None:
+        """The store and its loader, the text named ``name`` in them (queued or parsed); None where this is not that
+        text (it is dropped)."""
+        if self.store is None or name != self.name:
+            self.close()
+            return None
+        store, loader = self.store, self.loader or _Loader(self.store)
+        self.store = self.loader = None
+        return store, loader
+
+    def close(self) -> None:
+        """Drop what was not taken, its thread ended."""
+        self.pause()
+        self.store = None
+
+    def __enter__(self) -> HeadStart:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Builder:
+    """Writes the records as N-Triples and loads them into ``store`` (None: writes only, to patch a store), by
+    ``loader`` where its thread is begun already (:class:`HeadStart`)."""
+
+    def __init__(self, evidence: Evidence, store: ox.Store | None, loader: _Loader | None = None) -> None:
         self.ev = evidence
         self.mint = Minter(evidence.config.base_iri)
         self.store = store
-        self.loader = _Loader(store) if store is not None else None
+        self.loader = loader or (_Loader(store) if store is not None else None)
         self.lines: list[str] = []
         self.kept: list[bytes] = []  # text of whole claim files, from the memo or just written (claim_file)
         self.kept_triples = 0
@@ -293,11 +347,14 @@ class _Builder:
             if ref.get(field_name):
                 self.add(work, prop, text(display(ref.get(field_name))))  # type: ignore[operator]
 
-    def head(self, display: object, memo: GraphMemo | None) -> None:
+    def head(self, display: object, memo: GraphMemo | None, begun: bool = False) -> None:
         """The references, citation lists and inclusions: their text from ``memo`` where it was kept (it depends
         on the evidence other than the claim files alone), else written and kept; where each was read, always
-        (the paths are spelled as this build was given them)."""
+        (the paths are spelled as this build was given them). ``begun``: that text is in the store (or its
+        loader's queue) already (:class:`HeadStart`)."""
         name = self.head_name(memo)
+        if begun:
+            return
         kept = memo.get(name) if memo is not None and name is not None else None
         if kept is not None:
             self.kept.append(kept.text)
@@ -552,7 +609,7 @@ def ontology_quads() -> Iterator[ox.Quad]:
 
 def build_graph(evidence: Evidence, display: object | None = None,
                 meanwhile: Callable[[], None] | None = None, memo: GraphMemo | None = None,
-                last: KnowledgeGraph | None = None) -> KnowledgeGraph:
+                last: KnowledgeGraph | None = None, begun: HeadStart | None = None) -> KnowledgeGraph:
     """Every record, the vocabularies, the tallies (:mod:`kb.graph.counts`) and the ontology as one store.
 
     ``meanwhile`` runs once every triple is written, while the loader's thread parses the last batches
@@ -560,7 +617,8 @@ def build_graph(evidence: Evidence, display: object | None = None,
     ``memo`` keeps each claim file's text, and the text before the claims, between builds (:mod:`kb.graph.memo`).
     ``last`` is the last build's graph, which a long-running process keeps (the editors' loop): where it is known
     part by part and few parts changed, its store is brought to this graph in place (:func:`_patched_graph`), not
-    parsed again; the result's :attr:`KnowledgeGraph.patch` says what was done.
+    parsed again; the result's :attr:`KnowledgeGraph.patch` says what was done. ``begun`` is the text before the
+    claims, its parse begun while the records were read (:class:`HeadStart`): taken where ``memo`` names the same.
     """
     if display is None:
         from kb.bibtex.load import latex_to_text
@@ -573,12 +631,13 @@ def build_graph(evidence: Evidence, display: object | None = None,
         if patched is not None:
             return patched
         memo.order.clear()  # parsed whole after all: the memo learns the parts again
-    store = ox.Store()
-    builder = _Builder(evidence, store)
+    taken = begun.take(memo.head_name()) if begun is not None and memo is not None else None
+    store, loader = taken if taken is not None else (ox.Store(), None)
+    builder = _Builder(evidence, store, loader)
     loader = builder.loader
     assert loader is not None
     try:
-        builder.head(display, memo)
+        builder.head(display, memo, begun=taken is not None)
         for path, claims in _by_file(evidence).items():
             builder.claim_file(path, claims, memo)
             builder.load(at_least=LOAD_BATCH)

@@ -66,6 +66,7 @@ class GraphMemo:
     def __init__(self, folder: Path, context: str, digests: dict[str, str], evidence: Evidence,
                  others: str = "", tallies: dict[str, Written] | None = None) -> None:
         self.folder = folder
+        self.code = context  # the code and the base IRI: with ``others``, all the text before the claims is made of
         # the entries' tallies without their text, kept in memory between the builds of one process (the editors'
         # loop): a store patched in place needs the text of the changed files only (:meth:`tallies`)
         self.memory = tallies
@@ -91,13 +92,17 @@ class GraphMemo:
         self.order.append(name)
         return name
 
+    def head_name(self) -> str | None:
+        """:meth:`head_key`'s name, nothing recorded."""
+        return head_name(self.code, self.others) if self.others else None
+
     def head_key(self) -> str | None:
         """The name of the text before the claims (references, citation lists, inclusions), or None where the
         other evidence's digest is unknown."""
         if not self.others:
             self.order.append(None)
             return None
-        name = hashlib.sha256(f"{self.context}\nhead\n{self.others}".encode()).hexdigest()[:32]
+        name = head_name(self.code, self.others)
         self.used.add(name)
         self.order.append(name)
         return name
@@ -140,6 +145,14 @@ class GraphMemo:
                 if entry.name.endswith(".pickle") and entry.name[:-7] not in keep:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
+
+
+def head_name(code: str, others: str) -> str:
+    """The name of the text before the claims, from the code and base IRI (``code``) and the digest of the evidence
+    other than the claim files (``others``, :attr:`kb.checks.scope.Inputs.context`): that text is made of nothing
+    else (no concept: the vocabularies name only the claims' links), so its name is known before the records are
+    read (:class:`kb.graph.build.HeadStart`)."""
+    return hashlib.sha256(f"{code}\nhead\n{others}".encode()).hexdigest()[:32]
 
 
 def _without_text(written: Written) -> Written:

@@ -49,11 +49,12 @@ class Evidence:
         return out
 
 
-def load_evidence(config: Config,
-                  memory: dict[str, tuple[str, object]] | None = None) -> tuple[Evidence, list[Problem]]:
+def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None = None, *,
+                  before_fork: Callable[[], None] = lambda: None) -> tuple[Evidence, list[Problem]]:
     """Read references, citation lists, claims, vocabularies, archived sources and reviews' inclusions.
 
-    ``memory`` is the in-memory parse cache of a long-running process (:class:`kb.load.parsecache.ParseCache`).
+    ``memory`` is the in-memory parse cache of a long-running process (:class:`kb.load.parsecache.ParseCache`);
+    ``before_fork`` runs before files are parsed in forked processes (a thread must be done by then).
     """
     from kb.bibtex.load import load_references
     from kb.io.procs import no_gc, usable_cpus
@@ -85,7 +86,8 @@ def load_evidence(config: Config,
                                                             *((p, load_source_file) for p in described)]
         sources_dir = config.sources_dir
         parsed = cache.load_all(tasks, jobs=usable_cpus(),
-                                beside=lambda path: source_files(path) if path.parent == sources_dir else ())
+                                beside=lambda path: source_files(path) if path.parent == sources_dir else (),
+                                before_fork=before_fork)
     read = iter(parsed)
     references, found = next(read)
     by_file = {path: next(read) for path in [*claim_files, *citation_files, *described]}  # in the tasks' order

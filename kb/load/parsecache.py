@@ -54,12 +54,14 @@ class ParseCache:
         return self.load_all([(path, loader)])[0]
 
     def load_all(self, tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int = 1,
-                 beside: Callable[[Path], tuple[Path, ...]] = lambda path: ()) -> list[T]:
+                 beside: Callable[[Path], tuple[Path, ...]] = lambda path: (),
+                 before_fork: Callable[[], None] = lambda: None) -> list[T]:
         """``loader(path)`` for each task, from the cache where the bytes are unchanged.
 
         The files to parse are shared among ``jobs`` forked processes (parsing is CPU-bound
         Python; the records come back pickled, as they are stored here anyway). ``beside`` names the files a
         loader reads besides its path (an archived source's text beside its description): their bytes are keyed too.
+        ``before_fork`` runs before the processes fork (no thread may be alive then).
         """
         results: list = [None] * len(tasks)
         misses: list[tuple[int, Path | None, str | None]] = []
@@ -76,7 +78,7 @@ class ParseCache:
             else:
                 results[i] = hit
                 self._remember(path, key, hit)
-        values = _parse([tasks[i] for i, _, _ in misses], jobs)
+        values = _parse([tasks[i] for i, _, _ in misses], jobs, before_fork)
         for (i, entry, key), value in zip(misses, values, strict=True):
             results[i] = value
             self._remember(tasks[i][0], key, value)
@@ -133,9 +135,10 @@ class ParseCache:
 _MISSING = object()
 
 
-def _parse(tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int) -> list[T]:
+def _parse(tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int, before_fork: Callable[[], None]) -> list[T]:
     if jobs <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [loader(path) for path, loader in tasks]
+    before_fork()
     with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks)), initializer=quiet_worker) as pool:
         return pool.map(_call, tasks, chunksize=1)
 
