@@ -246,8 +246,9 @@ def test_render_workers_leave_when_their_pages_are_done_not_when_the_build_is(si
 
 def test_the_main_process_renders_the_groups_no_worker_has_begun_and_the_site_is_the_same(
         site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once data/ is written the main process takes the last groups rather than wait; whoever renders a group,
-    the files are the same (compared with one process rendering them all)."""
+    """Once data/ is written the main process takes the last groups of the workers' schedule rather than wait (never
+    the first, which the workers begin with: the longest after an edit); whoever renders a group, the files are the
+    same (compared with one process rendering them all)."""
     import os
     import time
 
@@ -257,21 +258,23 @@ def test_the_main_process_renders_the_groups_no_worker_has_begun_and_the_site_is
     groups = kb.site._groups()
     parent, here = os.getpid(), []
 
-    def slow_in_workers(render):
+    def slow_in_workers(name, render):
         def group(job, out) -> None:
             if os.getpid() != parent:
                 time.sleep(0.4)  # workers are busy: the main process, done with its own work, takes groups
             else:
-                here.append(render)
+                here.append(name)
             render(job, out)
         return group
 
     alone = render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path / "a"),
                         jobs=1)
-    monkeypatch.setattr(kb.site, "_groups", lambda: {name: slow_in_workers(f) for name, f in groups.items()})
+    monkeypatch.setattr(kb.site, "_groups", lambda: {name: slow_in_workers(name, f) for name, f in groups.items()})
     shared = render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path / "b"),
                          jobs=2)
     assert 0 < len(here) < len(groups)
+    scheduled = [list(groups)[i] for i in kb.site._schedule(list(groups))]
+    assert scheduled[0] == "summaries" and here[0] == scheduled[-1] and "summaries" not in here
     assert sorted(shared.fingerprints) == sorted(alone.fingerprints)
     different = [p for p in alone.fingerprints
                  if (tmp_path / "a" / "staging" / p).read_bytes() != (tmp_path / "b" / "staging" / p).read_bytes()]
