@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per measured process")
     parser.add_argument("--repeats", type=int, default=5, help="runs of the short commands (median taken)")
     parser.add_argument("--floor-runs", type=int, default=2, help="runs of the floors (fastest kept)")
+    parser.add_argument("--edits", type=int, default=3,
+                        help="edits timed one after another for the loop and the fresh rebuild (median taken)")
     parser.add_argument("--peers", default="virtuoso,oxigraph",
                         help="SPARQL servers to compare kb serve with: virtuoso, oxigraph (comma-separated) or none")
     args = parser.parse_args(argv)

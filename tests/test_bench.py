@@ -30,7 +30,7 @@ PIPELINE_STAGES = ("load_bib", "load_claims", "load_rest", "cross_checks", "grap
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("bench") / "result.json"
     result = bench(Options(refs=30, claims=60, json_path=out, rdflib="fast", repeats=1, floor_runs=1,
-                          timeout=300))
+                          timeout=300, edits=3))
     return result, out
 
 
@@ -58,6 +58,11 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
     loop = data["loop"]  # the editors' loop: from the file write until kb serve says it rebuilt and serves it
     assert _positive(loop["rebuild_s"]) and data["incremental_s"] >= loop["rebuild_s"] - 0.05, loop
     assert loop["edited"].startswith("claims/")
+    # a few edits each, one after another, the median reported: one edit alone is within the machine's noise
+    for edits, median in ((loop["edits_s"], data["incremental_s"]), (data["incremental_cli_edits_s"],
+                                                                      data["incremental_cli_s"])):
+        assert len(edits) == 3 and all(map(_positive, edits)), edits
+        assert sorted(edits)[1] == round(median, 2), (edits, median)
     warm = data["warm_queries"]
     examples = {p.stem for p in (ROOT / "evidence" / "queries").glob("*.rq")}
     for server in ("kb_serve", "virtuoso", "oxigraph"):  # the same examples, the same rows, on every server
