@@ -277,7 +277,7 @@ def test_claim_files_text_kept_from_the_last_build_gives_the_same_store_in_the_s
     assert len(written) == len(evidence.claims) + len(evidence.references)
 
 
-def test_the_text_before_the_claims_begun_while_the_records_are_read_gives_the_same_store(tmp_path) -> None:
+def test_the_text_before_the_claims_begun_while_the_records_are_read_gives_the_same_store(tmp_path, monkeypatch) -> None:
     """A fresh build parses the kept text before the claims while the records are loaded (HeadStart, named by the
     evidence other than the claim files alone): the store is the one built without it, quad for quad and in its
     order; begun and paused (before the parsers fork), the same; begun under another name, it is dropped and the
@@ -297,22 +297,20 @@ def test_the_text_before_the_claims_begun_while_the_records_are_read_gives_the_s
     evidence, _ = load_evidence(config)
     afresh = list(graph_build.build_graph(evidence).store)
     graph_build.build_graph(evidence, memo=_graph_memo(config, evidence, inputs(config)))  # keeps the text
+    written: list[str] = []
+    real_reference = graph_build._Builder.reference
+    monkeypatch.setattr(graph_build._Builder, "reference",
+                        lambda self, ref, display: (written.append(ref.key), real_reference(self, ref, display)))
 
     def built(begun: graph_build.HeadStart | None, *, pause: bool = False) -> tuple[list, bool]:
         assert begun is not None and begun.store is not None
         if pause:
             begun.pause()
             assert not any(t.name == "kb-graph-loader" for t in threading.enumerate())
+        written.clear()
         with begun:
-            written = []
-            real_reference = graph_build._Builder.reference
-            graph_build._Builder.reference = lambda self, ref, display: (written.append(ref.key),  # type: ignore
-                                                                          real_reference(self, ref, display))
-            try:
-                store = list(graph_build.build_graph(evidence, memo=_graph_memo(config, evidence, inputs(config)),
-                                                     begun=begun).store)
-            finally:
-                graph_build._Builder.reference = real_reference  # type: ignore[method-assign]
+            store = list(graph_build.build_graph(evidence, memo=_graph_memo(config, evidence, inputs(config)),
+                                                 begun=begun).store)
         assert not any(t.name == "kb-graph-loader" for t in threading.enumerate())
         return store, not written
 
