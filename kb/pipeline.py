@@ -351,7 +351,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         if site:
             styled.append(warm.citations(evidence, styled_citations_in_thread) if warm is not None
                           else styled_citations_in_thread(evidence))
-            oxigraph_scripts_ahead()
+            oxigraph_scripts_ahead(cache=evidence.config.store_cache_dir / "assets")
 
     # What each stage makes lives until the build ends: frozen, the collector's full passes skip it (at 10k/50k
     # they walked millions of records and rows, ~3 s of every build), and they are paused (young_passes_only).

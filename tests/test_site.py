@@ -344,6 +344,38 @@ def test_the_oxigraph_scripts_made_ahead_are_the_ones_the_site_takes(tmp_path: P
     assert assets._oxigraph_scripts.cache_info().hits == made.hits + 1
 
 
+def test_the_oxigraph_wasm_script_is_kept_between_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compressing the wasm was ~0.5 s of every fresh kb build: its script is kept in the cache folder. The next
+    process reads it without compressing; a changed wasm is compressed again and the old file removed; a cache
+    that cannot be written changes nothing but the time."""
+    import shutil
+
+    from kb.site import assets
+
+    shutil.copytree(assets.find_node_modules() / "oxigraph", tmp_path / "oxigraph")
+    cache = tmp_path / "cache" / "assets"
+    assets._oxigraph_scripts.cache_clear()
+    first = assets.oxigraph_scripts(tmp_path, cache)
+    assert first == assets.oxigraph_scripts(tmp_path)  # the same bytes as with no cache
+    kept = sorted(cache.iterdir())
+    assert len(kept) == 1 and kept[0].read_bytes() == first[1].content
+
+    assets._oxigraph_scripts.cache_clear()  # as in a new process
+    with monkeypatch.context() as patched:
+        patched.setattr(assets.gzip, "compress", lambda *a, **k: pytest.fail("compressed again"))
+        assert assets.oxigraph_scripts(tmp_path, cache) == first
+
+    wasm = tmp_path / "oxigraph" / "web_bg.wasm"
+    wasm.write_bytes(wasm.read_bytes() + b"\0changed")
+    second = assets.oxigraph_scripts(tmp_path, cache)
+    assert second[1] != first[1]
+    assert [p.read_bytes() for p in cache.iterdir()] == [second[1].content]
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    assert assets.oxigraph_scripts(tmp_path, blocked / "assets") == second
+
+
 def test_compiled_templates_are_kept_and_follow_their_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every process of a build compiled the templates it renders; their compiled code is kept in the cache folder.
     A second environment reads it without compiling; an edited template is compiled again; files another version of

@@ -14,10 +14,13 @@ import base64
 import contextlib
 import functools
 import gzip
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from kb.io.atomic import replace_cache_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OXIGRAPH_SERIES = "0.5."
@@ -40,8 +43,9 @@ def find_node_modules() -> Path:
     return REPO_ROOT / "node_modules"
 
 
-def oxigraph_scripts(node_modules: Path) -> list[Script]:
-    """The Oxigraph web build as two classic scripts: the JS glue and the gzipped wasm."""
+def oxigraph_scripts(node_modules: Path, cache: Path | None = None) -> list[Script]:
+    """The Oxigraph web build as two classic scripts: the JS glue and the gzipped wasm (the latter kept in
+    ``cache``, a folder, where there is one: :func:`_wasm_script`)."""
     pkg = node_modules / "oxigraph"
     web_js, wasm = pkg / "web.js", pkg / "web_bg.wasm"
     if not web_js.is_file() or not wasm.is_file():
@@ -54,29 +58,51 @@ def oxigraph_scripts(node_modules: Path) -> list[Script]:
     # The same files give the same scripts: a long-running process (the editors' loop) makes them once, not in every
     # rebuild (compressing the wasm is ~0.3 s, before the pages' workers start).
     stamps = tuple((st.st_size, st.st_mtime_ns) for st in (web_js.stat(), wasm.stat()))
-    return list(_oxigraph_scripts(web_js.resolve(), wasm.resolve(), version, stamps))
+    return list(_oxigraph_scripts(web_js.resolve(), wasm.resolve(), version, stamps, cache))
 
 
-def oxigraph_scripts_ahead(node_modules: Path | None = None) -> None:
+def oxigraph_scripts_ahead(node_modules: Path | None = None, cache: Path | None = None) -> None:
     """Make the Oxigraph scripts where a build has a core to spare (``kb build``, while the graph is parsed): a fresh
     process makes them once (~0.4 s), and the site then finds them made. What fails here is left to the site, which
     makes them again and says why."""
     with contextlib.suppress(SiteError, OSError, ValueError):
-        oxigraph_scripts(node_modules or find_node_modules())
+        oxigraph_scripts(node_modules or find_node_modules(), cache)
 
 
 @functools.lru_cache(maxsize=1)
-def _oxigraph_scripts(web_js: Path, wasm: Path, version: str,
-                      stamps: tuple[tuple[int, int], ...]) -> tuple[Script, ...]:
+def _oxigraph_scripts(web_js: Path, wasm: Path, version: str, stamps: tuple[tuple[int, int], ...],
+                      cache: Path | None) -> tuple[Script, ...]:
     """The scripts of these files as they are (``stamps``: their sizes and times)."""
     glue = classic_script(web_js.read_text(encoding="utf-8"))
     header = f"/* Oxigraph {version} (MIT OR Apache-2.0), rewritten by kb build as a classic script. */\n"
-    payload = gzip.compress(wasm.read_bytes(), compresslevel=9, mtime=0)
     return (
         Script("assets/oxigraph.js", (header + glue).encode("utf-8")),
-        Script("assets/oxigraph-wasm.js", _b64_script("KB_OXIGRAPH_WASM_GZ", payload,
-                                                      f"Oxigraph {version} WebAssembly, gzip, base64")),
+        Script("assets/oxigraph-wasm.js", _wasm_script(wasm.read_bytes(), version, cache)),
     )
+
+
+_WASM_KEPT = "oxigraph-wasm-"  # the kept wasm scripts' names: this prefix, then their digest
+
+
+def _wasm_script(wasm: bytes, version: str, cache: Path | None) -> bytes:
+    """The wasm's script, kept in ``cache`` under the digest of the wasm, its version and this module: compressing
+    4 MB at gzip's level 9 was ~0.5 s of every fresh ``kb build``, on the main thread while the graph is parsed.
+    Written atomically; other digests' files are removed; a folder that cannot be written costs the compressing."""
+    name = hashlib.blake2b(b"\0".join((wasm, version.encode(), Path(__file__).read_bytes())),
+                           digest_size=16).hexdigest()
+    kept = cache / f"{_WASM_KEPT}{name}.js" if cache is not None else None
+    if kept is not None:
+        with contextlib.suppress(OSError):
+            return kept.read_bytes()
+    script = _b64_script("KB_OXIGRAPH_WASM_GZ", gzip.compress(wasm, compresslevel=9, mtime=0),
+                         f"Oxigraph {version} WebAssembly, gzip, base64")
+    if kept is not None:
+        with contextlib.suppress(OSError):
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            for old in kept.parent.glob(f"{_WASM_KEPT}*.js"):
+                old.unlink(missing_ok=True)
+            replace_cache_file(kept, script)
+    return script
 
 
 _EXPORT_DECL = re.compile(r"^export (class|function|async function) ", re.MULTILINE)
