@@ -174,8 +174,9 @@ class _Loader:
 
     def __init__(self, store: ox.Store) -> None:
         self.store = store
-        self.batches: queue.Queue[bytes | None] = queue.Queue()
+        self.batches: queue.Queue[bytes | list[ox.Quad] | None] = queue.Queue()
         self.error: BaseException | None = None
+        self.size: int | None = None  # the store's triples, counted by the thread after the last quads (last())
         self.thread = threading.Thread(target=self._run, name="kb-graph-loader", daemon=True)
         self.thread.start()
 
@@ -183,7 +184,11 @@ class _Loader:
         while (batch := self.batches.get()) is not None:
             if self.error is None:
                 try:
-                    self.store.load(batch, format=ox.RdfFormat.N_TRIPLES, lenient=True)
+                    if isinstance(batch, bytes):
+                        self.store.load(batch, format=ox.RdfFormat.N_TRIPLES, lenient=True)
+                    else:
+                        self.store.extend(batch)
+                        self.size = len(self.store)
                 except BaseException as exc:  # re-raised by finish(), in the building thread
                     self.error = exc
 
@@ -191,6 +196,12 @@ class _Loader:
         if self.error is not None:
             self.finish()
         self.batches.put(batch)
+
+    def last(self, quads: list[ox.Quad]) -> None:
+        """The quads that end the store (the vocabularies', the ontology's), added after the text queued, and the
+        store then counted, both in the thread: pyoxigraph counts 2.2M triples in ~0.3 s, without the GIL, which the
+        building thread waited for after its records' work (:attr:`size`; None where the thread failed)."""
+        self.batches.put(quads)
 
     def finish(self) -> None:
         if self.thread.is_alive():
@@ -644,15 +655,16 @@ def build_graph(evidence: Evidence, display: object | None = None,
         tail = builder.tail()
         parts = memo.parts(tail) if memo is not None else None
         builder.load()
+        loader.last([*evidence.vocabulary.quads, *ontology_quads()])
         if memo is not None:
             memo.prune()
         if meanwhile is not None:
             meanwhile()
     finally:
         loader.finish()
-    store.extend(evidence.vocabulary.quads)
-    store.extend(ontology_quads())
-    return KnowledgeGraph(store, builder.locations, parts)
+    graph = KnowledgeGraph(store, builder.locations, parts)
+    graph._size = loader.size
+    return graph
 
 
 def _by_file(evidence: Evidence) -> dict[str, list[Claim]]:
