@@ -179,7 +179,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     its thread ahead there, :class:`Ahead`).
     """
     from kb.bibtex.load import FILE_FATAL
-    from kb.checks.crossfile import check_evidence
+    from kb.checks.crossfile import KeptChecks, check_evidence
     from kb.checks.scope import inputs, shacl_problems, stable_inputs
     from kb.graph.build import build_graph
     from kb.query.sparql import read_examples
@@ -208,8 +208,14 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             warm.begin(stable.context if stable is not None else None)
         crossfile: list[Problem] = []
 
+        # each claim's own checks as the loop kept them, or as the last build into this cache did (a fresh process)
+        kept_checks = warm.checked if warm is not None else (
+            KeptChecks(config.store_cache_dir, stable) if stable is not None and config.parse_cache else None)
+
         def on_records() -> None:  # while the graph's last batches are parsed: the records are all this needs
-            crossfile.extend(check_evidence(evidence, warm.checked if warm is not None else None))
+            crossfile.extend(check_evidence(evidence, kept_checks))
+            if isinstance(kept_checks, KeptChecks):
+                kept_checks.save()
             if meanwhile is not None:
                 meanwhile(evidence)
 

@@ -188,7 +188,8 @@ def test_every_cache_in_the_doc_is_one_the_code_writes(tmp_path):
     build(config)
     query_store(config)
     written = sorted(re.sub(r"[0-9a-f]{16,}", "<hash>", p.name) for p in (tmp_path / "cache").iterdir())
-    assert written == ["answers.pickle", "assets", "browser", "by-context", "citations.pickle", "claims-csv", "dumps",
+    assert written == ["answers.pickle", "assets", "browser", "by-context", "citations.pickle", "claims-csv", "crossfile-<hash>.pickle",
+                       "dumps",
                        "evidence-index.json",
                        "fhir", "graph",
                        "members", "nanopubs", "parsed", "refdata", "shacl-clean.json", "shacl-index.json", "site-<hash>.deps.pickle",

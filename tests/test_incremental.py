@@ -1343,3 +1343,54 @@ def test_the_claims_tables_rows_are_kept_by_claim_file_between_builds(tmp_path: 
     assert kept == whole and b"(Edited for the incremental benchmark.)" in kept
     assert len(written) == 2  # the edited file's rows, and the whole table
     assert len(list(folder.glob("*.pickle"))) == files
+
+
+def test_each_claims_checks_are_kept_by_claim_file_between_fresh_checks(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the loop, each claim's own cross-file checks are kept on disk by claim file, under the digest of the
+    evidence other than the claim files: an unchanged KB checks no claim again, an edit checks its own file's
+    claims, a change elsewhere (the vocabulary) checks every claim, and the problems are always those of checking
+    everything (a problem kept, one found, one gone); a damaged cache is checked again."""
+    from bench.corpus import edit_one_claim, generate
+    from kb.checks import crossfile
+    from kb.pipeline import check
+
+    evidence_dir = tmp_path / "evidence"
+    generate(evidence_dir, 60, 300, seed=5, density=50)
+    files = sorted((evidence_dir / "claims").glob("*.yaml"))
+    first_file = files[0]  # a claim that names a term the vocabulary lacks: a problem kept with its file
+    first_file.write_text(first_file.read_text(encoding="utf-8").replace("intervention: ", "intervention: x", 1),
+                          encoding="utf-8")
+    cache = tmp_path / "cache"
+    checked: list[str] = []
+    real = crossfile._check_claim
+    monkeypatch.setattr(crossfile, "_check_claim",
+                        lambda ev, claim, listed: checked.append(claim.path) or real(ev, claim, listed))
+
+    def problems(cached: bool = True) -> list[str]:
+        checked.clear()
+        config = load_config(evidence_dir, cache_dir=cache if cached else tmp_path / "none", parse_cache=cached)
+        return sorted(p.format() for p in check(config, shacl=False).report.problems)
+
+    everything = problems(cached=False)
+    assert any("claim-unknown-term" in p for p in everything)
+    claims = len(checked)
+    assert problems() == everything and len(checked) == claims
+    assert problems() == everything and checked == []  # nothing changed: no claim checked again
+    edited = edit_one_claim(evidence_dir)
+    assert problems() == problems(cached=False)
+    problems()
+    assert checked == []
+    text = edited.read_text(encoding="utf-8")
+    edited.write_text(text.replace("intervention: ", "intervention: y", 1), encoding="utf-8")
+    found = problems()
+    assert set(checked) == {str(edited)} and found == problems(cached=False) and len(found) == len(everything) + 1
+    edited.write_text(text, encoding="utf-8")  # the problem gone again
+    assert problems() == everything and set(checked) == {str(edited)}
+    vocab = next((evidence_dir / "vocab").glob("*.ttl"))
+    vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# an edit elsewhere\n", encoding="utf-8")
+    assert problems() == everything and len(checked) == claims
+    [kept] = cache.glob("crossfile-*.pickle")
+    kept.write_bytes(b"not a pickle")
+    assert problems() == everything and len(checked) == claims
+    assert len(list(cache.glob("crossfile-*.pickle"))) == 1
