@@ -169,14 +169,15 @@ class Checked:
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql",
           history: bool = False, warm: Warm | None = None,
           meanwhile: Callable[[Evidence], None] | None = None,
-          on_store: Callable[[Evidence, KnowledgeGraph], None] | None = None) -> Checked:
+          on_store: Callable[[Evidence, KnowledgeGraph], None] | None = None,
+          spare: Callable[[Callable[[], bool]], None] | None = None) -> Checked:
     """Load every file, build the graph, validate; report every problem, raise on none.
 
     With ``history``, also read the releases' dumps and add the release history to the graph
     (PROV): what a build, an export or a query sees, but not what checking needs. ``meanwhile`` is work
     on the loaded records that runs while the graph's last triples are parsed (:func:`build_graph`);
     ``on_store`` is told of the finished store (history included) before SHACL reads it (the build begins
-    its thread ahead there, :class:`Ahead`).
+    its thread ahead there, :class:`Ahead`); ``spare`` is work for the rest of the parser's time (:func:`build_graph`).
     """
     from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import KeptChecks, check_evidence
@@ -222,7 +223,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         progress("building graph")
         graph = build_graph(evidence, meanwhile=on_records,
                             memo=_graph_memo(config, evidence, stable, warm.tallies if warm is not None else None),
-                            last=warm.graph if warm is not None else None, begun=begun)
+                            last=warm.graph if warm is not None else None, begun=begun, spare=spare)
         if begun is not None:
             begun.close()  # where it was not taken: dropped now, its thread ended before anything forks
         if warm is not None:
@@ -345,6 +346,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     context even where its inputs are unchanged, and fails if one differs (:mod:`kb.site.deps`; for tests).
     """
     from kb.analyse.analysis import FromRecords, analyse, from_records
+    from kb.site import prime_groups
     from kb.site.assets import oxigraph_scripts_ahead
     from kb.site.cite import styled_citations_in_thread
 
@@ -367,7 +369,9 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
             checked = check(config, progress=progress, history=True, warm=warm,
                             meanwhile=on_records,
                             on_store=lambda evidence, graph: begun.append(
-                                Ahead(evidence, graph, site, styled[0] if styled else None)))
+                                Ahead(evidence, graph, site, styled[0] if styled else None)),
+                            spare=(lambda busy: prime_groups(early[0].groups, busy) if early else None)
+                            if site else None)
             if not checked.report.ok(strict) or checked.graph is None:
                 raise EvidenceError(checked.report)
         except BaseException:

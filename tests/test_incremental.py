@@ -1394,3 +1394,38 @@ def test_each_claims_checks_are_kept_by_claim_file_between_fresh_checks(tmp_path
     kept.write_bytes(b"not a pickle")
     assert problems() == everything and len(checked) == claims
     assert len(list(cache.glob("crossfile-*.pickle"))) == 1
+
+
+def test_the_rows_grouped_while_the_graph_is_parsed_are_the_ones_the_pages_read(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh build groups the rows the ways the pages will while its graph is still parsed (the workers inherit
+    them): it stops as soon as the parser is done, and a site built with every grouping made there is the site
+    built with none made there, byte for byte."""
+    import kb.graph.build
+    import kb.site
+    from bench.corpus import generate
+    from kb.analyse.analysis import Groups
+
+    asked: list[int] = []
+    answers = iter([True, True, False, True])
+    groups = Groups([])
+    kb.site.prime_groups(groups, lambda: asked.append(1) or next(answers))
+    assert len(asked) == 3 and list(groups._made) == [("questions", "", False)] and "ranked" in vars(groups)
+
+    evidence = tmp_path / "evidence"
+    generate(evidence, 40, 200, seed=3, density=40)
+    primed: list[int] = []
+    real = kb.site.prime_groups
+
+    def prime(groups: Groups, busy) -> None:
+        real(groups, busy)
+        primed.append(len(groups._made))
+
+    monkeypatch.setattr(kb.site, "prime_groups", prime)
+    monkeypatch.setattr(kb.graph.build._Loader, "busy", lambda self: True)
+    _build(evidence, tmp_path / "primed")
+    assert primed and primed[-1] >= 20  # every grouping the pages read
+    monkeypatch.setattr(kb.graph.build._Loader, "busy", lambda self: False)
+    _build(evidence, tmp_path / "unprimed")
+    assert primed[-1] == 0
+    assert _tree(tmp_path / "primed") == _tree(tmp_path / "unprimed")

@@ -97,10 +97,3 @@ def sof_rows(rows: Iterable[Row], base: StudyBase,
     return out
 
 
-def questions(rows: Iterable[Row]) -> dict[tuple[str, str], list[Row]]:
-    """Rows by (population, intervention): a claim about two populations answers both questions."""
-    out: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in rows:
-        for population in row.population:
-            out[(population, row.intervention)].append(row)
-    return dict(sorted(out.items()))

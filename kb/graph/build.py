@@ -197,6 +197,10 @@ class _Loader:
             self.finish()
         self.batches.put(batch)
 
+    def busy(self) -> bool:
+        """Whether the thread is still loading (the last quads not yet added and counted) and has not failed."""
+        return self.size is None and self.error is None and self.thread.is_alive()
+
     def last(self, quads: list[ox.Quad]) -> None:
         """The quads that end the store (the vocabularies', the ontology's), added after the text queued, and the
         store then counted, both in the thread: pyoxigraph counts 2.2M triples in ~0.3 s, without the GIL, which the
@@ -620,7 +624,8 @@ def ontology_quads() -> Iterator[ox.Quad]:
 
 def build_graph(evidence: Evidence, display: object | None = None,
                 meanwhile: Callable[[], None] | None = None, memo: GraphMemo | None = None,
-                last: KnowledgeGraph | None = None, begun: HeadStart | None = None) -> KnowledgeGraph:
+                last: KnowledgeGraph | None = None, begun: HeadStart | None = None,
+                spare: Callable[[Callable[[], bool]], None] | None = None) -> KnowledgeGraph:
     """Every record, the vocabularies, the tallies (:mod:`kb.graph.counts`) and the ontology as one store.
 
     ``meanwhile`` runs once every triple is written, while the loader's thread parses the last batches
@@ -630,6 +635,8 @@ def build_graph(evidence: Evidence, display: object | None = None,
     part by part and few parts changed, its store is brought to this graph in place (:func:`_patched_graph`), not
     parsed again; the result's :attr:`KnowledgeGraph.patch` says what was done. ``begun`` is the text before the
     claims, its parse begun while the records were read (:class:`HeadStart`): taken where ``memo`` names the same.
+    ``spare`` is work that only uses this thread's wait for the parser, after ``meanwhile``: it is given a function
+    that says whether the parser is still busy, and stops soon after it says no (a patched store calls no ``spare``).
     """
     if display is None:
         from kb.bibtex.load import latex_to_text
@@ -660,6 +667,8 @@ def build_graph(evidence: Evidence, display: object | None = None,
             memo.prune()
         if meanwhile is not None:
             meanwhile()
+        if spare is not None:
+            spare(loader.busy)
     finally:
         loader.finish()
     graph = KnowledgeGraph(store, builder.locations, parts)

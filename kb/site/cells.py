@@ -10,7 +10,7 @@ that is a few hundred pages instead of one page and one CSV per cell.
 
 from __future__ import annotations
 
-from kb.analyse.analysis import Row, rows_by
+from kb.analyse.analysis import Row
 from kb.site import addresses, evmap, jsonld, tablequery
 from kb.site.context import Output, add_csv, best_first, claims_csv
 from kb.site.evidence_base import evidence_base
@@ -38,9 +38,8 @@ def cell_view(res: Resolver, axis: str, row_id: str, outcome: str, rows: list[Ro
 
 def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
     """The page of each row of the ``axis`` map that has findings, its cells in the map's column order."""
-    by_row = {value: rows_by(rows, "outcome") for value, rows in rows_by(res.analysis.rows, axis).items()}
-    ranked = {value: rows_by(rows, "outcome")  # each cell's rows, best first (best_first)
-              for value, rows in rows_by(res.ranked_rows, axis).items()}
+    by_row = res.analysis.groups.cells(axis)
+    ranked = res.analysis.groups.cells(axis, ranked=True)  # each cell's rows, best first (best_first)
     layout = evmap.domains(res)
     keep = out.keeper
     for row_id in sorted(by_row):

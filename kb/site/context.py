@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.analyse.analysis import Row, rows_by
+from kb.analyse.analysis import Row, best_first_key
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
@@ -36,7 +36,7 @@ from kb.site.pages import (
     Term,
 )
 from kb.site.refdata import everything
-from kb.site.views import Resolver, best_first_key
+from kb.site.views import Resolver
 
 CLAIM_COLUMNS = ["claim_id", "statement", "population", "intervention", "outcome", "direction", "certainty",
                  "design", "source"]
@@ -167,8 +167,8 @@ def concept_pages(res: Resolver, out: Output) -> None:
     vocab = res.vocab
     keep = out.keeper
     for scheme, folder in CONCEPT_FOLDERS.items():
-        by_id = rows_by(res.analysis.rows, scheme)
-        ranked = rows_by(res.ranked_rows, scheme)  # each concept's rows, best first (best_first)
+        by_id = res.analysis.groups.by(scheme)
+        ranked = res.analysis.groups.by(scheme, ranked=True)  # each concept's rows, best first (best_first)
         groups: dict[str, list[tuple[Term, int]]] = defaultdict(list)
         for concept_id in vocab.ids(scheme):
             concept = vocab.get(scheme, concept_id)
@@ -187,7 +187,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
             path = f"{folder}/{concept_id}.html"
             # its findings (the words of those it shows: rewording another keeps the page), and how many findings
             # each of its sibling outcomes has
-            shown = ranked[concept_id][:res.limits.concept_claims]
+            shown = ranked.get(concept_id, [])[:res.limits.concept_claims]
             key = keep.key(path, keep.counted_rows(rows), keep.rows(shown), tuple((t.id, n) for t, n in siblings))
             if keep.reuse(path, key):
                 continue
@@ -247,8 +247,9 @@ def concept_cells(res: Resolver, scheme: str, concept_id: str, rows: list[Row]) 
 
 
 def best_first(rows: list[Row], limit: int) -> list[Row]:
-    """The first ``limit`` rows by :func:`kb.site.views.best_first_key` (``heapq.nsmallest`` is ``sorted(…)[:limit]``
-    without sorting the rest; a page of many groups takes them from ``Resolver.ranked_rows`` instead)."""
+    """The first ``limit`` rows by :func:`kb.analyse.analysis.best_first_key` (``heapq.nsmallest`` is
+    ``sorted(…)[:limit]`` without sorting the rest; a page of many groups takes them from
+    :attr:`kb.analyse.analysis.Groups.ranked` instead)."""
     return heapq.nsmallest(limit, rows, key=best_first_key)
 
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 
 from kb.analyse.analysis import Row, level_rank
-from kb.analyse.sof import LOWER, SAME, Body, SofRow, questions, sof_rows
+from kb.analyse.sof import LOWER, SAME, Body, SofRow, sof_rows
 from kb.ids import NOT_STATED
 from kb.io import gz
 from kb.io.tables import csv_lines, dicts_to_csv, write_csv
@@ -258,7 +258,7 @@ def summary_pages(res: Resolver, out: Output) -> None:
     # rows again was ~0.5 s of every rebuild at 10k/50k)
     combined: list[str] | None = None if res.limits.question_csv else []
     keep = out.keeper
-    for (population, intervention), members in questions(rows).items():
+    for (population, intervention), members in res.analysis.groups.questions().items():
         path = res.summary_path(population, intervention)
         key = keep.key(path, keep.rows(members))  # a question's page reads only its own findings
         kept = keep.reuse(path, key)

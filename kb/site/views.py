@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import cached_property
 
-from kb.analyse.analysis import Analysis, Row, direction_rank, level_rank
+from kb.analyse.analysis import Analysis, Row
 from kb.bibtex.load import latex_to_text
 from kb.diff.releases import UNRELEASED, History, LastChange
 from kb.graph.iris import Minter
@@ -147,12 +147,6 @@ class Resolver:
     def refdata(self) -> RefData:
         return RefData(self.ev.references)
 
-    @cached_property
-    def ranked_rows(self) -> list[Row]:
-        """Every row, best first (:func:`best_first_key`), sorted once: a group's rows taken from it in this order
-        are the group sorted, so that the best few of hundreds of groups need no sort of their own."""
-        return sorted(self.analysis.rows, key=best_first_key)
-
     # --- rows ------------------------------------------------------------------------------
 
     def claim_row(self, row: Row) -> ClaimRow:
@@ -268,6 +262,3 @@ def effect_text(effect: Effect | None) -> str:
     return " ".join(effect.text.split()) if effect else ""
 
 
-def best_first_key(row: Row) -> tuple[int, int, str, str]:
-    """Highest certainty first, then by direction and claim: what a reader of a long list wants first."""
-    return level_rank(row.certainty), direction_rank(row.direction), row.claim_id, row.outcome
