@@ -97,11 +97,13 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
                    engine: str = "sparql", violations: list | None = None) -> list[Problem]:
     """SHACL violations (``violations``, or all of the graph's) as problems at the file and line of the
     record they concern."""
+    if violations is None:
+        violations = shacl_violations(graph, evidence.config.base_iri, engine)
+    if not violations:  # the usual case: the records already known to have errors need not be found (~0.15 s at 50k)
+        return []
     already = {(p.path, p.line, p.field) for p in known}
     reported = _records_with_errors(evidence, known)
     out: dict[tuple, Problem] = {}
-    if violations is None:
-        violations = shacl_violations(graph, evidence.config.base_iri, engine)
     for violation in violations:
         focus = violation.focus
         if any(focus == iri or focus.startswith(iri + "/") for iri in reported):
