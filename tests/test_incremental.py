@@ -1005,7 +1005,7 @@ def test_input_keys_keep_a_large_kbs_pages_and_their_shared_csv(tmp_path: Path,
     shutil.copytree(CORPUS, evidence)
     kept = _rebuilds_equal_cold_builds(evidence, tmp_path)
     assert len(kept["statement"]) > 100, kept
-    assert {"map.html", "map-interventions.html"} <= set(kept["statement"])
+    assert {"map.html", "map-interventions.html", "summaries/questions.csv.gz"} <= set(kept["statement"])
     assert "map.html" not in kept["direction"]
 
 

@@ -10,6 +10,7 @@ of their own, and on domain pages so do interventions not delivered by peers.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 
@@ -310,7 +311,10 @@ def summary_pages(res: Resolver, out: Output) -> None:
     index.jsonld = jsonld.collection(res, index.title, index.description)
     out.pages.append(index)
     if combined is not None:
-        out.files[QUESTIONS_CSV] = gz.compress((write_csv(_COMBINED, ()) + "".join(combined)).encode("utf-8"))
+        # the same rows, the same file: linked from the last build, not compressed again (~0.3 s at 10k/50k)
+        text = (write_csv(_COMBINED, ()) + "".join(combined)).encode("utf-8")
+        out.keyed_file(QUESTIONS_CSV, keep.key(QUESTIONS_CSV, hashlib.blake2b(text, digest_size=16).digest()),
+                       lambda: gz.compress(text))
 
 
 _COMBINED = ["population", "intervention", *CSV_COLUMNS]  # the columns of QUESTIONS_CSV
