@@ -179,7 +179,6 @@ class Groups:
         return made
 
 
-
 @dataclass
 class Analysis:
     rows: list[Row]

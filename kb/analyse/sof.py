@@ -95,5 +95,3 @@ def sof_rows(rows: Iterable[Row], base: StudyBase,
            for k, rs in groups.items()]
     out.sort(key=lambda r: tuple(str(part) for part in r.key))
     return out
-
-
