@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from kb.config import Config
 from kb.io.procs import no_gc
 from kb.pipeline import EvidenceError, OutputError, Progress, Warm, build, quiet
-from kb.site import addresses, prime_groups
+from kb.site import addresses
 
 if TYPE_CHECKING:
     from kb.pipeline import BuildResult
@@ -162,10 +162,7 @@ class Loop:
         except BaseException:
             self.warm.undo()
             raise
-        # every grouping of the rows made here, the next build's made from them (kb.analyse.analysis.Groups.follow):
-        # after the first build, only the few its parse left no time for (its workers made them, then exited)
-        prime_groups(result.analysis.groups, lambda: True)
-        self.warm.built(result.checked.kg, result.analysis.groups)
+        self.warm.built(result.checked.kg)
         evidence = result.checked.evidence
         addresses.remember(itertools.chain((c.id for c in evidence.claims), (r.key for r in evidence.references)))
         return result

@@ -34,7 +34,7 @@ from kb.problems import Problem, Report
 if TYPE_CHECKING:
     import pyoxigraph
 
-    from kb.analyse.analysis import Analysis, Groups, KeptRows
+    from kb.analyse.analysis import Analysis, KeptRows
     from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
@@ -104,11 +104,10 @@ class Warm:
     checked: ByRecord[list[Problem]] = field(default_factory=ByRecord)
     analysed: KeptRows = field(default_factory=_kept_rows)
     styled: tuple[str, tuple[object, ...], dict[str, tuple[StyledCitation, ...]]] | None = None
-    groups: Groups | None = None  # the last good build's rows grouped: the next build's follow them (Groups.follow)
 
-    def built(self, graph: KnowledgeGraph, groups: Groups | None = None) -> None:
-        """A build succeeded with ``graph`` (and its rows' ``groups``): the next one starts from them."""
-        self.graph, self.pending, self.groups = graph, None, groups
+    def built(self, graph: KnowledgeGraph) -> None:
+        """A build succeeded with ``graph``: the next one starts from it."""
+        self.graph, self.pending = graph, None
 
     def begin(self, context: str | None) -> None:
         """A build reads the evidence whose other files than the claim files have the digest ``context``."""
@@ -357,8 +356,6 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
 
     def on_records(evidence: Evidence) -> None:
         early.append(from_records(evidence, warm.analysed if warm is not None else None))
-        if warm is not None and warm.groups is not None:  # the loop: the last build's groups, where rows changed
-            early[-1].groups = warm.groups.follow(early[-1].rows)
         if site:
             styled.append(warm.citations(evidence, styled_citations_in_thread) if warm is not None
                           else styled_citations_in_thread(evidence))

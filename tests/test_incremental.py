@@ -1410,7 +1410,7 @@ def test_the_rows_grouped_while_the_graph_is_parsed_are_the_ones_the_pages_read(
     answers = iter([True, True, False, True])
     groups = Groups([])
     kb.site.prime_groups(groups, lambda: asked.append(1) or next(answers))
-    assert len(asked) == 3 and list(groups._made) == [("questions", "", False), ("by", "population", False)]
+    assert len(asked) == 3 and list(groups._made) == [("questions", "", False)] and "ranked" in vars(groups)
 
     evidence = tmp_path / "evidence"
     generate(evidence, 40, 200, seed=3, density=40)
@@ -1429,49 +1429,3 @@ def test_the_rows_grouped_while_the_graph_is_parsed_are_the_ones_the_pages_read(
     _build(evidence, tmp_path / "unprimed")
     assert primed[-1] == 0
     assert _tree(tmp_path / "primed") == _tree(tmp_path / "unprimed")
-
-
-def test_the_loops_groups_follow_the_last_builds_as_if_made_anew(tmp_path: Path) -> None:
-    """The editors' loop makes a build's groups of rows from the last build's (the rows of unchanged claims are the
-    same objects): rows gone, rows come (new concepts among them, a new row where an old one was), and every
-    grouping is the one made from nothing, key for key and row for row; where most rows changed, or rows that stayed
-    moved, nothing is carried over."""
-    import random
-
-    import kb.site
-    from bench.corpus import generate
-    from kb.analyse.analysis import Groups, from_records
-    from kb.load.evidence import load_evidence
-
-    evidence_dir = tmp_path / "evidence"
-    generate(evidence_dir, 40, 200, seed=7, density=40)
-    rows = from_records(load_evidence(load_config(evidence_dir))[0]).rows
-    last = Groups(rows)
-    kb.site.prime_groups(last, lambda: True)
-    rng = random.Random(3)
-    edited = list(rows)
-    for at in sorted(rng.sample(range(len(edited)), 12), reverse=True):
-        del edited[at]
-    for at in rng.sample(range(len(edited)), 8):  # changed in place: other facets, a concept no row had before
-        row = edited[at]
-        edited[at] = dataclasses.replace(row, population=(*row.population[:1], "new_population"),
-                                         outcome="new_outcome" if at % 2 else row.outcome,
-                                         certainty="high", intervention="new_intervention")
-    edited.insert(5, dataclasses.replace(edited.pop(40)))  # a row gone, a new one elsewhere
-    followed = last.follow(edited)
-    anew = Groups(edited)
-    kb.site.prime_groups(anew, lambda: True)
-    assert followed._made.keys() == anew._made.keys() == last._made.keys()
-    for key, made in anew._made.items():
-        assert list(followed._made[key]) == list(made), key
-        for group, members in made.items():
-            inner = followed._made[key][group]
-            if isinstance(members, dict):
-                assert list(inner) == list(members)
-                assert all([id(r) for r in inner[o]] == [id(r) for r in members[o]] for o in members), (key, group)
-            else:
-                assert [id(r) for r in inner] == [id(r) for r in members], (key, group)
-    assert not last.follow([dataclasses.replace(row) for row in rows])._made  # all new: nothing carried over
-    moved = list(rows)
-    moved.insert(5, moved.pop(40))
-    assert not last.follow(moved)._made

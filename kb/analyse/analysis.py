@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
@@ -141,57 +140,12 @@ def best_first_key(row: Row) -> tuple[int, int, str, str]:
 class Groups:
     """The rows grouped as the site's pages read them, each grouping made once per build and shared: the site's
     workers grouped ~90,000 rows about twenty ways once they had forked (~2.5 s of CPU at 10k/50k). A fresh build
-    makes what it can in the main process while the graph is still being parsed (:func:`kb.site.prime_groups`);
-    the editors' loop makes the next build's from the last one's (:meth:`follow`); the workers inherit them. What
-    it gives is shared: callers must not change it. Groups are keyed in sorted order; each group's rows are in the
-    rows' order (``ranked``: best first, ties in the rows' order)."""
+    makes what it can in the main process while the graph is still being parsed (:func:`kb.site.prime_groups`),
+    and the workers inherit it. What it gives is shared: callers must not change it."""
 
     def __init__(self, rows: list[Row]) -> None:
         self.rows = rows
         self._made: dict[tuple[str, str, bool], Any] = {}
-
-    def follow(self, rows: list[Row]) -> Groups:
-        """The groups of ``rows``, made from these where they were made: in the editors' loop the rows of unchanged
-        claims are the same objects in the same order (:class:`KeptRows`), so only the groups that lost or gained a
-        row are made again, by the rows' places. Where many rows changed, or rows that stayed are in another order,
-        nothing is carried over."""
-        new = Groups(rows)
-        now = {id(row) for row in rows}
-        gone = [row for row in self.rows if id(row) not in now]
-        before = {id(row) for row in self.rows}
-        came = [row for row in rows if id(row) not in before]
-        if not self._made or len(gone) + len(came) > len(rows) // 4:
-            return new
-        place = {id(row): n for n, row in enumerate(rows)}
-        kept = [place[id(row)] for row in self.rows if id(row) in now]
-        if any(a > b for a, b in itertools.pairwise(kept)):  # rows that stayed, moved: their groups' order unknown
-            return new
-        went = {id(row) for row in gone}
-
-        def order(ranked: bool) -> Callable[[Row], Any]:
-            return ((lambda row: (best_first_key(row), place[id(row)])) if ranked
-                    else (lambda row: place[id(row)]))
-
-        for key, old in self._made.items():
-            kind, facet, ranked = key
-            if kind == "by":
-                new._made[key] = _regroup(old, operator.methodcaller("values", facet), went, gone, came,
-                                         order(ranked))
-            elif kind == "questions":
-                new._made[key] = _regroup(old, _question_keys, went, gone, came, order(False))
-            else:  # cells: the rows by their concept on the axis, then by outcome
-                touched = {value for row in (*gone, *came) for value in row.values(facet)}
-                cells = dict(old)
-                for value in touched:
-                    inner = _regroup(old.get(value, {}), _outcome_key, went,
-                                     [r for r in gone if value in r.values(facet)],
-                                     [r for r in came if value in r.values(facet)], order(ranked))
-                    if inner:
-                        cells[value] = inner
-                    else:
-                        cells.pop(value, None)
-                new._made[key] = dict(sorted(cells.items()))
-        return new
 
     @functools.cached_property
     def ranked(self) -> list[Row]:
@@ -203,7 +157,7 @@ class Groups:
         """:func:`rows_by` of the rows (``ranked``: best first) on ``facet``."""
         key = ("by", facet, ranked)
         if key not in self._made:
-            self._made[key] = dict(sorted(rows_by(self.ranked if ranked else self.rows, facet).items()))
+            self._made[key] = dict(rows_by(self.ranked if ranked else self.rows, facet))
         made: Mapping[str, list[Row]] = self._made[key]
         return made
 
@@ -219,34 +173,10 @@ class Groups:
         """The rows by their concept on ``axis``, then by outcome: a map's cells."""
         key = ("cells", axis, ranked)
         if key not in self._made:
-            self._made[key] = {value: dict(sorted(rows_by(rows, "outcome").items()))
+            self._made[key] = {value: dict(rows_by(rows, "outcome"))
                                for value, rows in self.by(axis, ranked=ranked).items()}
         made: Mapping[str, Mapping[str, list[Row]]] = self._made[key]
         return made
-
-
-def _question_keys(row: Row) -> list[tuple[str, str]]:
-    return [(population, row.intervention) for population in row.population]
-
-
-def _outcome_key(row: Row) -> tuple[str]:
-    return (row.outcome,)
-
-
-def _regroup(old: Mapping[Any, list[Row]], keys_of: Callable[[Row], Iterable[Any]], went: set[int], gone: list[Row],
-             came: list[Row], order: Callable[[Row], Any]) -> dict[Any, list[Row]]:
-    """``old``'s groups less the rows that went (``went``: their ids) and plus those that came, in ``order``: only
-    the groups those rows are in are made again; keyed in sorted order."""
-    out = dict(old)
-    for key in {key for row in (*gone, *came) for key in keys_of(row)}:
-        members = [row for row in old.get(key, ()) if id(row) not in went]
-        members += [row for row in came if key in keys_of(row)]
-        members.sort(key=order)
-        if members:
-            out[key] = members
-        else:
-            out.pop(key, None)
-    return dict(sorted(out.items()))
 
 
 @dataclass

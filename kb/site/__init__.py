@@ -398,7 +398,7 @@ def prime_groups(groups: Groups, busy: Callable[[], bool]) -> None:
     from kb.site.addresses import CONCEPT_FOLDERS
     from kb.site.context import MAP_PATHS
 
-    steps: list[Callable[[], object]] = [groups.questions]  # the rows best first, with the first ranked grouping
+    steps: list[Callable[[], object]] = [groups.questions, lambda: groups.ranked]
     for scheme in CONCEPT_FOLDERS:
         steps += [partial(groups.by, scheme), partial(groups.by, scheme, ranked=True)]
     for axis in MAP_PATHS:
