@@ -167,10 +167,11 @@ class _Loader:
     rather than wait for the parser (at 10k/50k up to ~320 MB queued at once). :meth:`finish` waits for the last
     batch and raises what the thread raised; no thread is left when it returns (the build forks workers later).
 
-    ``load(lenient=True)``, not ``bulk_load``: into a store in memory it parses the 2.2M triples of 10k/50k in
-    3.7–4.0 s against bulk_load's 6.0–6.5 s (measured side by side). Lenient skips validating IRIs again: this
-    module writes every line, from ids checked on reading (:mod:`kb.ids`) and URLs :func:`kb.ids.web_iri`
-    accepted; a test parses the graph's dump strictly."""
+    ``load(lenient=True)``, not ``bulk_load``: into a store in memory it parsed the 2.2M triples of 10k/50k in
+    3.7–4.0 s against bulk_load's 6.0–6.5 s (measured side by side; later runs on this machine took ~8 s, whole or in
+    batches alike, and two threads loading one store took as long as one: its writes are serialised). Lenient skips
+    validating IRIs again: this module writes every line, from ids checked on reading (:mod:`kb.ids`) and URLs
+    :func:`kb.ids.web_iri` accepted; a test parses the graph's dump strictly."""
 
     def __init__(self, store: ox.Store) -> None:
         self.store = store
