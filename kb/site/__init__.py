@@ -391,7 +391,7 @@ def prime_groups(groups: Groups, busy: Callable[[], bool]) -> None:
     """Group the rows the ways the site's pages will (:class:`kb.analyse.analysis.Groups`) while ``busy()`` says that
     the main process would otherwise wait (a fresh build's graph still being parsed): the workers fork later and
     inherit each grouping made here; what is not made here, they make. At 10k/50k the workers made ~20 groupings
-    of ~90,000 rows (~3 s of CPU after they forked, on two saturated cores) while the main process waited ~1–2 s
+    of ~90,000 rows (~2.5 s of CPU after they forked, on two saturated cores) while the main process waited ~1–2 s
     for the parser. In the order the workers take their groups (the summaries first)."""
     from functools import partial
 
