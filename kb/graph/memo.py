@@ -99,11 +99,9 @@ class GraphMemo:
     def head_key(self) -> str | None:
         """The name of the text before the claims (references, citation lists, inclusions), or None where the
         other evidence's digest is unknown."""
-        if not self.others:
-            self.order.append(None)
-            return None
-        name = head_name(self.code, self.others)
-        self.used.add(name)
+        name = self.head_name()
+        if name is not None:
+            self.used.add(name)
         self.order.append(name)
         return name
 
