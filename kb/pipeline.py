@@ -347,6 +347,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     """
     from kb.analyse.analysis import FromRecords, analyse, from_records
     from kb.site import prime_groups
+    from kb.site.assets import CACHE as ASSETS_CACHE
     from kb.site.assets import oxigraph_scripts_ahead
     from kb.site.cite import styled_citations_in_thread
 
@@ -359,7 +360,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
         if site:
             styled.append(warm.citations(evidence, styled_citations_in_thread) if warm is not None
                           else styled_citations_in_thread(evidence))
-            oxigraph_scripts_ahead(cache=evidence.config.store_cache_dir / "assets")
+            oxigraph_scripts_ahead(cache=evidence.config.store_cache_dir / ASSETS_CACHE)
 
     # What each stage makes lives until the build ends: frozen, the collector's full passes skip it (at 10k/50k
     # they walked millions of records and rows, ~3 s of every build), and they are paused (young_passes_only).

@@ -249,7 +249,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     res = Resolver(evidence, analysis, history, styled)
     site = overview.site_info(res)
     oxigraph = assets.oxigraph_scripts(node_modules or assets.find_node_modules(),  # fail before any work
-                                       evidence.config.store_cache_dir / "assets")
+                                       evidence.config.store_cache_dir / assets.CACHE)
     templates = templates or TEMPLATES
     if not (templates / "base.html").is_file():
         raise SiteError(f"the site templates are missing ({templates}); build from the KB's repository "

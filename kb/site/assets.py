@@ -24,6 +24,7 @@ from kb.io.atomic import replace_cache_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OXIGRAPH_SERIES = "0.5."
+CACHE = "assets"  # the folder of the KB's cache (.kb-cache/) where the wasm's script is kept (_wasm_script)
 
 
 class SiteError(ValueError):
