@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from kb.checks.inclusions import check_inclusions
 from kb.ids import NOT_STATED
-from kb.io.atomic import replace_cache_file
+from kb.io.atomic import replace_cache_entry
 from kb.load.byrecord import ByRecord
 from kb.load.evidence import Evidence
 from kb.load.sources import check_passage
@@ -104,11 +104,8 @@ class KeptChecks:
         if not self.made and self.found.keys() == self.kept.keys():
             return
         with contextlib.suppress(OSError):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for old in self.folder.glob("crossfile-*.pickle"):
-                if old.name != self.name:
-                    old.unlink(missing_ok=True)
-            replace_cache_file(self.folder / self.name, pickle.dumps(self.found, protocol=pickle.HIGHEST_PROTOCOL))
+            replace_cache_entry(self.folder / self.name, pickle.dumps(self.found, protocol=pickle.HIGHEST_PROTOCOL),
+                                "crossfile-*.pickle")
 
 
 def _check_citation_lists(evidence: Evidence) -> list[Problem]:

@@ -135,6 +135,16 @@ def replace_cache_file(path: Path, data: bytes) -> None:
         raise
 
 
+def replace_cache_entry(path: Path, data: bytes, others: str) -> None:
+    """:func:`replace_cache_file` for the one entry of its kind: its folder made where missing, then the other files
+    beside it that the glob ``others`` matches (entries of older keys) removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_cache_file(path, data)
+    for old in path.parent.glob(others):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(
     path: Path | str, data: bytes, expected_digest: str | None = None, *, backup: bool = True
 ) -> None:

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-from kb.io.atomic import replace_cache_file
+from kb.io.atomic import replace_cache_entry
 from kb.io.procs import quiet_worker
 
 T = TypeVar("T")
@@ -124,12 +124,8 @@ class ParseCache:
     def _store(self, entry: Path, value: object) -> None:
         """Keep ``value`` as the one entry of its file path (``<slot>-<key>.pickle``)."""
         with contextlib.suppress(OSError, pickle.PicklingError):
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            replace_cache_file(entry, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             slot = entry.name.split("-", 1)[0]
-            for old in entry.parent.glob(f"{slot}-*.pickle"):
-                if old != entry:
-                    old.unlink(missing_ok=True)
+            replace_cache_entry(entry, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), f"{slot}-*.pickle")
 
 
 _MISSING = object()

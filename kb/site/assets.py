@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.io.atomic import replace_cache_file
+from kb.io.atomic import replace_cache_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OXIGRAPH_SERIES = "0.5."
@@ -99,10 +99,7 @@ def _wasm_script(wasm: bytes, version: str, cache: Path | None) -> bytes:
                          f"Oxigraph {version} WebAssembly, gzip, base64")
     if kept is not None:
         with contextlib.suppress(OSError):
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            for old in kept.parent.glob(f"{_WASM_KEPT}*.js"):
-                old.unlink(missing_ok=True)
-            replace_cache_file(kept, script)
+            replace_cache_entry(kept, script, f"{_WASM_KEPT}*.js")
     return script
 
 
