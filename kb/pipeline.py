@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from kb.query.sparql import ExampleQuery
     from kb.site import Rendered
     from kb.site.answers import Answer
+    from kb.site.deps import KeyMemo
     from kb.site.pages import StyledCitation
     from kb.site.reuse import Previous
 
@@ -73,6 +74,12 @@ def _kept_rows() -> KeptRows:
     from kb.analyse.analysis import KeptRows  # lazily: kb --help imports this module
 
     return KeptRows()
+
+
+def _key_memo() -> KeyMemo:
+    from kb.site.deps import KeyMemo  # lazily: kb --help imports this module
+
+    return KeyMemo()
 
 
 def _export_caches() -> ExportCaches:
@@ -104,6 +111,7 @@ class Warm:
     checked: ByRecord[list[Problem]] = field(default_factory=ByRecord)
     analysed: KeptRows = field(default_factory=_kept_rows)
     styled: tuple[str, tuple[object, ...], dict[str, tuple[StyledCitation, ...]]] | None = None
+    keys: KeyMemo = field(default_factory=_key_memo)  # the rows' groupings and their digests (kb.site.deps)
 
     def built(self, graph: KnowledgeGraph) -> None:
         """A build succeeded with ``graph``: the next one starts from it."""
@@ -662,7 +670,8 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                    before_fork=ahead.join, answers=ahead.answers,
                                    dump_payload=lambda: browser_turtle(
                                        checked.evidence, made[0].turtle_members(target / "data"), caches),
-                                   styled=ahead.styled, background=background)
+                                   styled=ahead.styled, background=background,
+                                   memo=warm.keys if warm is not None else None)
         finally:
             for thread in persisting:
                 thread.join()

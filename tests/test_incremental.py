@@ -1404,7 +1404,7 @@ def test_the_rows_grouped_while_the_graph_is_parsed_are_the_ones_the_pages_read(
     import kb.graph.build
     import kb.site
     from bench.corpus import generate
-    from kb.analyse.analysis import Groups
+    from kb.analyse.groups import Groups
 
     asked: list[int] = []
     answers = iter([True, True, False, True])
@@ -1429,3 +1429,78 @@ def test_the_rows_grouped_while_the_graph_is_parsed_are_the_ones_the_pages_read(
     _build(evidence, tmp_path / "unprimed")
     assert primed[-1] == 0
     assert _tree(tmp_path / "primed") == _tree(tmp_path / "unprimed")
+
+
+def test_the_loop_carries_its_groupings_and_their_digests_and_still_builds_a_cold_builds_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop takes the last build's groupings of the rows over, changed in place for the claims that changed
+    (kb.analyse.regroup), and the digests of the lists no changed claim is in (kb.site.deps.KeyMemo): after a
+    reword, a claim moved to other concepts and another direction, a claim file removed and put back, and a failed
+    build, the site is a cold build's, byte for byte."""
+    import kb.graph.build as graph_build
+    from bench.corpus import edit_one_claim, generate
+    from kb.analyse.groups import Groups
+    from kb.live import Loop
+    from kb.site import overview
+    from kb.site.deps import KeyMemo
+
+    evidence = tmp_path / "evidence"
+    generate(evidence, 40, 200, seed=3, density=40)
+    carried: list[object] = []
+    kept: list[int] = []
+    carry, begin = Groups.carry, KeyMemo.begin
+
+    def spy_carry(self: Groups, last: Groups, changed: set[str]) -> set[int] | None:
+        touched = carry(self, last, changed)
+        carried.append(touched)
+        return touched
+
+    def spy_begin(self: KeyMemo, groups: Groups, deps, make) -> None:
+        begin(self, groups, deps, make)
+        kept.append(len(deps.memo))
+
+    monkeypatch.setattr(Groups, "carry", spy_carry)
+    monkeypatch.setattr(KeyMemo, "begin", spy_begin)
+    monkeypatch.setattr(graph_build, "PATCH_SHARE", 0)  # the store patched, as at scale: nothing grouped meanwhile
+    loop = Loop(load_config(evidence, out_dir=tmp_path / "site"))
+    assert loop.build().ok and carried == []
+
+    def rebuilt(step: str, carries: bool = True) -> None:
+        carried.clear()
+        nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+        rebuild = loop.build()
+        assert rebuild.ok, (step, rebuild.problems)
+        if carries:
+            assert len(carried) == 1 and carried[0] is not None and kept[-1] > 0, step
+        assert _tree(tmp_path / "site") == _tree(_fresh_equivalent(evidence, tmp_path / f"{step}-fresh", nanopubs)), step
+
+    rebuilt("unchanged")
+    assert carried == [set()]  # nothing changed: no list touched
+    edited = edit_one_claim(evidence)
+    rebuilt("reworded")
+    text = edited.read_text(encoding="utf-8")
+    population = text[text.index("population: "):text.index("\n", text.index("population: "))]
+    moved = text.replace(population, "population: smi" if "smi" not in population else "population: ptsd", 1)
+    moved = moved.replace("direction: benefit}", "direction: harm}", 1)
+    assert moved != text
+    edited.write_text(moved, encoding="utf-8")
+    rebuilt("moved")
+    other = sorted((evidence / "claims").glob("*.yaml"))[0]
+    removed = other.read_text(encoding="utf-8")
+    other.unlink()
+    rebuilt("removed", carries=False)  # a file's claims: more than the loop carries over at this size
+    other.write_text(removed, encoding="utf-8")
+    rebuilt("back", carries=False)
+    edited.write_text(moved.replace("intervention: ", "intervention: x", 1), encoding="utf-8")
+    assert not loop.build().ok  # refused by the checks: the groupings were not touched
+    assert loop.warm.keys.groups is not None
+    edited.write_text(text, encoding="utf-8")
+    rebuilt("fixed")
+    edit_one_claim(evidence)
+    with monkeypatch.context() as failing:  # a build that fails once the pages are begun
+        failing.setattr(overview, "data_page", lambda *args: (_ for _ in ()).throw(ValueError("no data page")))
+        assert not loop.build().ok
+    assert loop.warm.keys.groups is None  # its lists were changed in place: the next build groups afresh
+    rebuilt("after a failure", carries=False)
+    edit_one_claim(evidence)
+    rebuilt("reworded again")

@@ -298,7 +298,7 @@ def test_summary_and_matrix_queries_give_their_rows(site) -> None:
     """"This table as a query": the claims behind a summary, and the citation matrix behind the CCA."""
     from collections import Counter
 
-    from kb.analyse.analysis import questions
+    from kb.analyse.groups import questions
     from kb.query.sparql import run_query
     from kb.site import summaries
     from kb.site.context import Output

@@ -9,13 +9,11 @@ literal into a node.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.analyse.studies import StudyBase, study_base
 from kb.graph.build import KnowledgeGraph
@@ -23,6 +21,9 @@ from kb.load.byrecord import ByRecord
 from kb.load.evidence import Evidence
 from kb.model import Claim
 from kb.namespaces import sparql_prologue
+
+if TYPE_CHECKING:
+    from kb.analyse.groups import Groups
 
 DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive", "not_reported", "not_applicable")
 LEVELS = ("high", "moderate", "low", "very_low")
@@ -105,80 +106,6 @@ class Row:
         return value if isinstance(value, tuple) else (value,)
 
 
-_SEVERAL = frozenset(f.name for f in dataclasses.fields(Row) if str(f.type).startswith("tuple"))  # facets of tuples
-
-
-def rows_by(rows: list[Row], facet: str) -> defaultdict[str, list[Row]]:
-    """The rows under each of their concept ids on ``facet`` (:meth:`Row.values`), each list in the rows' order: the
-    pages of concepts and map rows group ~90,000 rows on five facets, and a method call per row and facet was ~1 s."""
-    out: defaultdict[str, list[Row]] = defaultdict(list)
-    values = map(operator.attrgetter(facet), rows)
-    if facet in _SEVERAL:
-        for row, ids in zip(rows, values, strict=True):
-            for concept_id in ids:
-                out[concept_id].append(row)
-    else:
-        for row, concept_id in zip(rows, values, strict=True):
-            out[concept_id].append(row)
-    return out
-
-
-def questions(rows: Iterable[Row]) -> dict[tuple[str, str], list[Row]]:
-    """Rows by (population, intervention): a claim about two populations answers both questions."""
-    out: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in rows:
-        for population in row.population:
-            out[(population, row.intervention)].append(row)
-    return dict(sorted(out.items()))
-
-
-def best_first_key(row: Row) -> tuple[int, int, str, str]:
-    """Highest certainty first, then by direction and claim: what a reader of a long list wants first."""
-    return level_rank(row.certainty), direction_rank(row.direction), row.claim_id, row.outcome
-
-
-class Groups:
-    """The rows grouped as the site's pages read them, each grouping made once per build and shared: the site's
-    workers grouped ~90,000 rows about twenty ways once they had forked (~2.5 s of CPU at 10k/50k). A fresh build
-    makes what it can in the main process while the graph is still being parsed (:func:`kb.site.prime_groups`),
-    and the workers inherit it. What it gives is shared: callers must not change it."""
-
-    def __init__(self, rows: list[Row]) -> None:
-        self.rows = rows
-        self._made: dict[tuple[str, str, bool], Any] = {}
-
-    @functools.cached_property
-    def ranked(self) -> list[Row]:
-        """Every row, best first (:func:`best_first_key`), sorted once: a group's rows taken from it in this order
-        are the group sorted, so that the best few of hundreds of groups need no sort of their own."""
-        return sorted(self.rows, key=best_first_key)
-
-    def by(self, facet: str, *, ranked: bool = False) -> Mapping[str, list[Row]]:
-        """:func:`rows_by` of the rows (``ranked``: best first) on ``facet``."""
-        key = ("by", facet, ranked)
-        if key not in self._made:
-            self._made[key] = dict(rows_by(self.ranked if ranked else self.rows, facet))
-        made: Mapping[str, list[Row]] = self._made[key]
-        return made
-
-    def questions(self) -> Mapping[tuple[str, str], list[Row]]:
-        """:func:`questions` of the rows: the summaries' pages."""
-        key = ("questions", "", False)
-        if key not in self._made:
-            self._made[key] = questions(self.rows)
-        made: Mapping[tuple[str, str], list[Row]] = self._made[key]
-        return made
-
-    def cells(self, axis: str, *, ranked: bool = False) -> Mapping[str, Mapping[str, list[Row]]]:
-        """The rows by their concept on ``axis``, then by outcome: a map's cells."""
-        key = ("cells", axis, ranked)
-        if key not in self._made:
-            self._made[key] = {value: dict(rows_by(rows, "outcome"))
-                               for value, rows in self.by(axis, ranked=ranked).items()}
-        made: Mapping[str, Mapping[str, list[Row]]] = self._made[key]
-        return made
-
-
 @dataclass
 class Analysis:
     rows: list[Row]
@@ -190,6 +117,8 @@ class Analysis:
     shared: InitVar[Groups | None] = None  # the rows' groups made already (FromRecords.groups)
 
     def __post_init__(self, shared: Groups | None) -> None:
+        from kb.analyse.groups import Groups  # it groups these rows (and imports them from here)
+
         self.groups = shared if shared is not None and shared.rows is self.rows else Groups(self.rows)
 
     @functools.cached_property
@@ -381,6 +310,8 @@ class FromRecords:
     groups: Groups = field(init=False, repr=False, compare=False)  # of the rows, made while the graph is parsed
 
     def __post_init__(self) -> None:
+        from kb.analyse.groups import Groups  # it groups these rows (and imports them from here)
+
         self.groups = Groups(self.rows)
 
 

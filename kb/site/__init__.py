@@ -38,12 +38,14 @@ from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
 if TYPE_CHECKING:
-    from kb.analyse.analysis import Analysis, Groups
+    from kb.analyse.analysis import Analysis
+    from kb.analyse.groups import Groups
     from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.graph.build import KnowledgeGraph
     from kb.load.evidence import Evidence
     from kb.site.answers import Answer
+    from kb.site.deps import KeyMemo
     from kb.site.pages import StyledCitation
 
 __all__ = ["Rendered", "SiteError", "prime_groups", "render_site"]
@@ -98,6 +100,7 @@ class _Part:
     tables: list[TableRef]
     deps: dict[str, Any] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
+    digests: dict[int, list[bytes | None]] = field(default_factory=dict)  # Deps.take_computed: for KeyMemo
 
 
 def _groups() -> dict[str, Callable[[_Job, Any], None]]:
@@ -218,7 +221,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 answers: Callable[[], Sequence[Answer]] | None = None,
                 dump_payload: Callable[[], bytes] | None = None,
                 styled: dict[str, tuple[StyledCitation, ...]] | None = None,
-                background: Background | None = None) -> Rendered:
+                background: Background | None = None, memo: KeyMemo | None = None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it, and
@@ -235,7 +238,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     store, which only this process reads: a worker reading it would copy it); ``dump_payload`` is that page's
     copy of ``data/kb.ttl.gz`` (:func:`kb.export.dumps.browser_deflate`; else made from the file). ``styled`` are
     the works' citations where they were formatted already (:func:`kb.site.cite.styled_citations`).
-    ``background`` is work a worker begins before the pages (:class:`Background`).
+    ``background`` is work a worker begins before the pages (:class:`Background`). ``memo`` is what the last build
+    of this process kept of its input keys (:class:`kb.site.deps.KeyMemo`; the editors' loop).
     """
     from kb.query.sparql import load_examples
     from kb.site import assets, living, overview
@@ -260,6 +264,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     job = _Job(res, site, environment(templates, evidence.config.store_cache_dir / "templates"), key, target, previous,
                threshold if threshold is not None else MARKS_PER_CELL, templates,
                Deps(res, inputs, key.digest(), previous.records), verify_deps, data_files or {})
+    if memo is not None:
+        memo.begin(analysis.groups, job.deps, lambda groups: prime_groups(groups, lambda: True))
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record and overview pages in {workers} process{'es' if workers > 1 else ''}")
     dump: list = []
@@ -301,6 +307,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     for script in [*oxigraph, *dump]:
         writer.write(script.path, script.content)
 
+    if memo is not None:
+        memo.end(analysis.groups, job.deps, [part.digests for part in parts] + [job.deps.take_computed()])
     result = Rendered([], records=job.deps.records)
     for part in [*parts, _Part(writer.fingerprints, writer.written, writer.reused, [])]:
         clash = result.fingerprints.keys() & part.fingerprints.keys()
@@ -384,11 +392,11 @@ def _render_group(name: str) -> _Part:
         _groups()[name](job, out)
         tables = _flush(job, writer, out) + out.tables
     return _Part(writer.fingerprints, writer.written, writer.reused, tables, out.keeper.finish(writer.fingerprints),
-                 out.keeper.kept)
+                 out.keeper.kept, job.deps.take_computed() if job.deps is not None else {})
 
 
 def prime_groups(groups: Groups, busy: Callable[[], bool]) -> None:
-    """Group the rows the ways the site's pages will (:class:`kb.analyse.analysis.Groups`) while ``busy()`` says that
+    """Group the rows the ways the site's pages will (:class:`kb.analyse.groups.Groups`) while ``busy()`` says that
     the main process would otherwise wait (a fresh build's graph still being parsed): the workers fork later and
     inherit each grouping made here; what is not made here, they make. At 10k/50k the workers made ~20 groupings
     of ~90,000 rows (~2.5 s of CPU after they forked, on two saturated cores) while the main process waited ~1–2 s
@@ -403,6 +411,7 @@ def prime_groups(groups: Groups, busy: Callable[[], bool]) -> None:
         steps += [partial(groups.by, scheme), partial(groups.by, scheme, ranked=True)]
     for axis in MAP_PATHS:
         steps += [partial(groups.cells, axis), partial(groups.cells, axis, ranked=True)]
+    steps.append(partial(groups.by, "domain"))
     for step in steps:
         if not busy():
             return

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.analyse.analysis import Row, best_first_key
+from kb.analyse.analysis import Row
+from kb.analyse.groups import best_first_key
 from kb.bibtex.load import latex_to_text
 from kb.io.tables import dicts_to_csv, write_csv
 from kb.site import evmap, jsonld, tablequery
@@ -247,9 +248,9 @@ def concept_cells(res: Resolver, scheme: str, concept_id: str, rows: list[Row]) 
 
 
 def best_first(rows: list[Row], limit: int) -> list[Row]:
-    """The first ``limit`` rows by :func:`kb.analyse.analysis.best_first_key` (``heapq.nsmallest`` is
+    """The first ``limit`` rows by :func:`kb.analyse.groups.best_first_key` (``heapq.nsmallest`` is
     ``sorted(…)[:limit]`` without sorting the rest; a page of many groups takes them from
-    :attr:`kb.analyse.analysis.Groups.ranked` instead)."""
+    :attr:`kb.analyse.groups.Groups.ranked` instead)."""
     return heapq.nsmallest(limit, rows, key=best_first_key)
 
 

@@ -252,7 +252,6 @@ def _csv(tables: Iterable[SofTable]) -> str:
 
 def summary_pages(res: Resolver, out: Output) -> None:
     """Every question page, every domain page and the index."""
-    rows = res.analysis.rows
     entries: dict[str, list[SummaryEntry]] = defaultdict(list)
     adjacent: list[SummaryEntry] = []
     # a large KB's one CSV of every question: each question's lines, kept with its page's key (writing all ~36,000
@@ -282,10 +281,7 @@ def summary_pages(res: Resolver, out: Output) -> None:
             adjacent.append(SummaryEntry(Link(path, title), entry.count, entry.outcomes, entry.note))
         else:
             entries[population].append(entry)
-    by_domain: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        if row.domain:
-            by_domain[row.domain].append(row)
+    by_domain = res.analysis.groups.by("domain")
     domains = []
     for domain in sorted(res.vocab.ids("outcome", domains=True), key=lambda d: res.label("outcome", d).lower()):
         path = res.domain_summary_path(domain)
