@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode: any write or replace changes one
 POLL_S = 0.2
 SETTLE_S = 0.15  # a change is rebuilt once the folder has been this long without another
+# After a rebuild, the collector's full pass (what the rebuild left in cycles) waits until the folder has been quiet
+# this long: it holds the process for ~2–3 s at 10k/50k (1.7M objects), and a save in the meantime waited for it.
+IDLE_S = 1.0
 IGNORED_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".bak")  # editors' scratch files
 
 
@@ -71,11 +74,16 @@ class Watcher:
         self.poll, self.settle = poll, settle
         self.seen = scan(self.folder, self.skip)
 
-    def wait(self, stop: threading.Event) -> list[str] | None:
-        """The files changed since the last call (at least one), or None once ``stop`` is set."""
+    def wait(self, stop: threading.Event, idle: Callable[[], object] | None = None) -> list[str] | None:
+        """The files changed since the last call (at least one), or None once ``stop`` is set. ``idle`` is run
+        once the folder has been quiet for :data:`IDLE_S` (never, where a change comes first)."""
+        quiet_since = time.monotonic()
         while not stop.wait(self.poll):
             now = scan(self.folder, self.skip)
             if now == self.seen:
+                if idle is not None and time.monotonic() - quiet_since >= IDLE_S:
+                    idle()
+                    idle = None
                 continue
             while not stop.wait(self.settle):  # wait for the editor (or git checkout) to finish writing
                 later = scan(self.folder, self.skip)
@@ -172,10 +180,12 @@ class Loop:
         """Rebuild on every change until ``stop`` is set; ``before`` is told a rebuild begins (the endpoint stops its
         query workers, :meth:`kb.query.endpoint.Endpoint.pause`), ``on_rebuild`` hears of each rebuild."""
         watcher = watcher or Watcher(self.config)
+        collect: Callable[[], object] | None = None
         while True:
-            changed = watcher.wait(stop)
+            # what the last rebuild left in cycles (a few thousand objects at 10k/50k), once the editor pauses
+            changed = watcher.wait(stop, idle=collect)
             if changed is None:
                 return
             before()
             on_rebuild(self.build(changed))
-            gc.collect()  # what the rebuild left in cycles (a few thousand objects at 10k/50k), while the editor looks
+            collect = gc.collect

@@ -304,6 +304,32 @@ def test_the_watcher_sees_a_change_a_new_file_and_a_removed_one_but_not_scratch_
     assert watcher.wait(stop) is None
 
 
+def test_the_watcher_runs_the_idle_work_once_the_folder_is_quiet_and_not_before_a_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's full collection after a rebuild (~2–3 s at 10k/50k) waits for a quiet folder: a save that comes
+    first is rebuilt without waiting for it, and it runs once."""
+    import threading
+
+    import kb.live
+    from kb.live import Watcher
+
+    monkeypatch.setattr(kb.live, "IDLE_S", 0.1)
+    evidence = tmp_path / "evidence"
+    (evidence / "claims").mkdir(parents=True)
+    claim = evidence / "claims" / "a.yaml"
+    claim.write_text("a", encoding="utf-8")
+    watcher = Watcher(load_config(evidence, out_dir=tmp_path / "site"), poll=0.01, settle=0.01)
+    ran: list[float] = []
+    stop = threading.Event()
+    claim.write_text("a, edited", encoding="utf-8")
+    assert watcher.wait(stop, idle=lambda: ran.append(1)) == ["claims/a.yaml"] and ran == []  # the change first
+    later = threading.Timer(0.5, lambda: claim.write_text("a, edited again", encoding="utf-8"))
+    later.start()
+    assert watcher.wait(stop, idle=lambda: ran.append(1)) == ["claims/a.yaml"]
+    later.join()
+    assert ran == [1]  # once, while the folder was quiet
+
+
 def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy: Path, tmp_path: Path) -> None:
     """The loop end to end: ``kb serve`` says what it rebuilt, serves the new page and answers SPARQL from the
     rebuilt store; a broken file is reported and the last good site and store go on being served."""
@@ -1440,6 +1466,7 @@ def test_the_loop_carries_its_groupings_and_their_digests_and_still_builds_a_col
     import kb.graph.build as graph_build
     from bench.corpus import edit_one_claim, generate
     from kb.analyse.groups import Groups
+    from kb.analyse.regroup import Marks
     from kb.live import Loop
     from kb.site import overview
     from kb.site.deps import KeyMemo
@@ -1450,10 +1477,10 @@ def test_the_loop_carries_its_groupings_and_their_digests_and_still_builds_a_col
     kept: list[int] = []
     carry, begin = Groups.carry, KeyMemo.begin
 
-    def spy_carry(self: Groups, last: Groups, changed: set[str]) -> set[int] | None:
-        touched = carry(self, last, changed)
-        carried.append(touched)
-        return touched
+    def spy_carry(self: Groups, last: Groups, changed: set[str], reworded=frozenset()) -> Marks | None:
+        marks = carry(self, last, changed, reworded)
+        carried.append(marks)
+        return marks
 
     def spy_begin(self: KeyMemo, groups: Groups, deps, make) -> None:
         begin(self, groups, deps, make)
@@ -1475,9 +1502,10 @@ def test_the_loop_carries_its_groupings_and_their_digests_and_still_builds_a_col
         assert _tree(tmp_path / "site") == _tree(_fresh_equivalent(evidence, tmp_path / f"{step}-fresh", nanopubs)), step
 
     rebuilt("unchanged")
-    assert carried == [set()]  # nothing changed: no list touched
+    assert carried == [Marks()]  # nothing changed: no list touched
     edited = edit_one_claim(evidence)
     rebuilt("reworded")
+    assert carried[0].worded and not carried[0].moved  # a reworded claim: its rows swapped in place
     text = edited.read_text(encoding="utf-8")
     population = text[text.index("population: "):text.index("\n", text.index("population: "))]
     moved = text.replace(population, "population: smi" if "smi" not in population else "population: ptsd", 1)

@@ -55,8 +55,8 @@ def test_carried_groupings_are_the_new_rows_grouped_afresh(seed: int) -> None:
         claims[cid] = [dataclasses.replace(row) for row in claims[cid]]
     rows = [row for cid in sorted(claims) for row in claims[cid]]
     carried = Groups(rows)
-    touched = carried.carry(last, changed)
-    assert touched is not None and touched
+    marks = carried.carry(last, changed)
+    assert marks is not None and marks.moved
     assert last._made == {} and "ranked" not in vars(last)  # handed over
     assert _made(carried) == _made(Groups(rows))
     assert {id(row) for lst in carried.lists() for row in lst} <= set(map(id, rows))
@@ -69,12 +69,33 @@ def test_lists_not_touched_hold_no_changed_claim() -> None:
     _made(last)
     claims["c005"] = _rows_of(rnd, "c005")
     carried = Groups([row for cid in sorted(claims) for row in claims[cid]])
-    touched = carried.carry(last, {"c005"})
-    assert touched is not None
+    marks = carried.carry(last, {"c005"})
+    assert marks is not None and not marks.worded
     for lst in carried.lists():
-        if id(lst) not in touched:
+        if id(lst) not in marks.moved:
             assert all(row.claim_id != "c005" for row in lst)
-    assert any(id(lst) in touched for lst in carried.lists())
+    assert any(id(lst) in marks.moved for lst in carried.lists())
+
+
+def test_a_reworded_claims_rows_are_swapped_in_place_and_their_lists_marked() -> None:
+    """A claim whose words alone changed keeps its rows' places: its lists are marked as reworded (their digests
+    without words hold), not moved; a claim said to be reworded whose facets changed too is moved."""
+    rnd = random.Random(11)
+    claims = {f"c{n:03d}": _rows_of(rnd, f"c{n:03d}") for n in range(40)}
+    last = Groups([row for cid in sorted(claims) for row in claims[cid]])
+    _made(last)
+    claims["c007"] = [dataclasses.replace(row, statement="reworded", quote="new") for row in claims["c007"]]
+    claims["c012"] = [dataclasses.replace(row, statement="reworded", outcome="anxiety") for row in claims["c012"]]
+    rows = [row for cid in sorted(claims) for row in claims[cid]]
+    carried = Groups(rows)
+    lists_before = list(last.lists())  # held: no new list takes one's id
+    marks = carried.carry(last, {"c007", "c012"}, reworded={"c007", "c012"})
+    assert marks is not None
+    assert _made(carried) == _made(Groups(rows))
+    holding = {cid: {id(lst) for lst in carried.lists() if any(r.claim_id == cid for r in lst)} for cid in claims}
+    assert holding["c007"] and holding["c007"] <= marks.worded
+    assert not holding["c007"] & marks.moved - holding["c012"]  # moved only where c012 moved too
+    assert holding["c012"] <= marks.moved | ({id(lst) for lst in carried.lists()} - set(map(id, lists_before)))
 
 
 def test_an_unchanged_claim_whose_rows_differ_is_refused() -> None:

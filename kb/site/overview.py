@@ -190,10 +190,11 @@ def resolve_page(res: Resolver, out: Output) -> None:
 
     base = res.mint.base
     config = {"base": base, "folders": CONCEPT_FOLDERS, "domains": sorted(res.vocab.ids("outcome", domains=True))}
-    claims = sorted(res.ev.claims, key=lambda c: c.id)[:1]
-    refs = sorted(res.ev.references, key=lambda r: r.key)[:1]
-    examples = tuple((res.mint.claim(c.id), res.claim_link(c.id)) for c in claims)
-    examples += tuple((res.mint.work(r.key), Link(res.ref_path(r.key), r.key)) for r in refs)
+    # the first claim and work by identifier (sorting 50,000 claims for one was ~0.6 s of a worker's CPU)
+    claims = [min(res.ev.claims_by_id)] if res.ev.claims_by_id else []
+    refs = [min(res.ev.references_by_key)] if res.ev.references_by_key else []
+    examples = tuple((res.mint.claim(claim_id), res.claim_link(claim_id)) for claim_id in claims)
+    examples += tuple((res.mint.work(key), Link(res.ref_path(key), key)) for key in refs)
     page = ResolvePage(path="resolve.html", title="Find a claim, work or concept by its identifier",
                        template="resolve.html", section="search",
                        description="Turns an identifier of the KB (an IRI) into the page that shows it.",
