@@ -110,9 +110,9 @@ def add_csv(out: Output, page: Page, text: str) -> None:
 
 
 def claims_index(res: Resolver, out: Output) -> None:
-    """Every claim-outcome in one table while they fit (:data:`ROWS_PER_PAGE`); else the source documents,
-    each with its number of claims, linking to its entry, which lists them: made from the claims without their
-    words (a reworded claim keeps it; counting 50,000 claims' sources was ~0.5 s of a worker's CPU)."""
+    """Every claim-outcome in one table while they fit (:data:`ROWS_PER_PAGE`), keyed by those rows; else the source
+    documents, each with its number of claims, linking to its entry, which lists them, keyed by the claims without
+    their words (a reworded claim keeps it; counting 50,000 claims' sources was ~0.5 s of a worker's CPU)."""
     keep, found = out.keeper, res.analysis.rows
     path = "claims/index.html"
     out.keyed(path, keep.key(path, keep.facets() if len(found) > ROWS_PER_PAGE else keep.rows(found)),
