@@ -147,17 +147,13 @@ class Groups:
 
 
 def _values_of(facet: str) -> Callable[[Row], tuple[str, ...]]:
-    """A row's values on ``facet`` as :func:`rows_by` groups them."""
-    get = operator.attrgetter(facet)
-    return get if facet in _SEVERAL else lambda row: (get(row),)
+    """A row's values on ``facet`` as :func:`rows_by` groups them (:meth:`Row.values`; a carry calls it for a few
+    rows, where :func:`rows_by` avoids the call for every row)."""
+    return operator.methodcaller("values", facet)
 
 
 def _question_of(row: Row) -> list[tuple[str, str]]:
     return [(population, row.intervention) for population in row.population]
-
-
-def _outcome_of(row: Row) -> tuple[str]:
-    return (row.outcome,)
 
 
 def _recell(cells: dict[str, dict[str, list[Row]]], axis: str, key: Callable[[Row], Any],
@@ -165,7 +161,7 @@ def _recell(cells: dict[str, dict[str, list[Row]]], axis: str, key: Callable[[Ro
             marks: regroup.Marks) -> dict[str, dict[str, list[Row]]]:
     """:meth:`Groups.cells`' grouping brought to the new rows (:func:`kb.analyse.regroup.regroup` on each row of the
     map, and on the map's rows where a row comes or goes)."""
-    values = _values_of(axis)
+    values, outcome = _values_of(axis), _values_of("outcome")
     gone: dict[str, list[Row]] = defaultdict(list)
     came: dict[str, list[Row]] = defaultdict(list)
     swapped: dict[str, list[tuple[Row, Row]]] = defaultdict(list)
@@ -180,7 +176,7 @@ def _recell(cells: dict[str, dict[str, list[Row]]], axis: str, key: Callable[[Ro
             swapped[value].append(pair)
     for value in {*gone, *came, *swapped}:
         inner = cells.get(value, {})
-        inner = regroup.regroup(inner, _outcome_of, key, regroup.first_seen(position, _outcome_of, inner),
+        inner = regroup.regroup(inner, outcome, key, regroup.first_seen(position, outcome, inner),
                                 gone.get(value, []), came.get(value, []), swapped.get(value, []), marks)
         if inner:
             cells[value] = inner
