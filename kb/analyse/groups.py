@@ -107,13 +107,14 @@ class Groups:
             if ranked is not None:
                 regroup.update(ranked, best_first_key, out, into, swaps)
                 self.__dict__["ranked"] = ranked
-            positions: dict[bool, Callable[[Row], int]] = {}
+            places: dict[bool, dict[int, int]] = {}  # made where a dict is ordered again (rows came or went)
 
             def position(in_ranked: bool) -> Callable[[Row], int]:
-                if in_ranked not in positions:
-                    where = {id(row): n for n, row in enumerate(self.ranked if in_ranked else self.rows)}
-                    positions[in_ranked] = lambda row: where[id(row)]
-                return positions[in_ranked]
+                def at(row: Row) -> int:
+                    if in_ranked not in places:
+                        places[in_ranked] = {id(r): n for n, r in enumerate(self.ranked if in_ranked else self.rows)}
+                    return places[in_ranked][id(row)]
+                return at
 
             for (kind, facet, in_ranked), grouping in made.items():
                 key = best_first_key if in_ranked else regroup.ROW_ORDER
