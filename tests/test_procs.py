@@ -80,3 +80,28 @@ print(gc.get_freeze_count() >= 800_000)  # both lists' nodes stay frozen after t
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "True", "True"]
+
+
+def test_a_frozen_block_inside_another_leaves_the_undoing_to_the_outer_and_does_not_count_what_is_frozen() -> None:
+    """In a fresh interpreter: an inner ``frozen`` block keeps what it froze frozen past its end (the outer block gives
+    it all back) without asking the collector how much is frozen (a walk over every frozen object); the outermost
+    block asks once."""
+    code = """
+import gc
+from kb.io import procs
+class Node:
+    pass
+asked = []
+count = gc.get_freeze_count
+procs.gc = type("Gc", (), {"freeze": staticmethod(gc.freeze), "unfreeze": staticmethod(gc.unfreeze),
+                           "get_freeze_count": staticmethod(lambda: asked.append(1) or count())})
+with procs.frozen():
+    outer = [Node() for _ in range(1000)]
+    with procs.frozen():
+        inner = [Node() for _ in range(1000)]
+        gc.freeze()
+    print(count() >= 2000, len(asked))
+print(count() == 0, len(asked))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "1", "True", "1"]
