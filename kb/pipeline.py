@@ -34,7 +34,8 @@ from kb.problems import Problem, Report
 if TYPE_CHECKING:
     import pyoxigraph
 
-    from kb.analyse.analysis import Analysis, KeptRows
+    from kb.analyse.analysis import Analysis
+    from kb.analyse.carry import KeptRows
     from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
@@ -71,7 +72,7 @@ def terminal_progress() -> Progress:
 
 
 def _kept_rows() -> KeptRows:
-    from kb.analyse.analysis import KeptRows  # lazily: kb --help imports this module
+    from kb.analyse.carry import KeptRows  # lazily: kb --help imports this module
 
     return KeptRows()
 
@@ -106,7 +107,8 @@ class Warm:
     pending: StorePatch | None = None  # what the build under way did to graph's store
     tallies: dict[str, Written] = field(default_factory=dict)  # the graph memo's entries without text (GraphMemo)
     # What the checks and the analysis made of each claim, and the works' citations, kept while the records are the
-    # same objects and the evidence other than the claim files is unchanged (kb.load.byrecord; ~4 s of a rebuild)
+    # same objects and the evidence other than the claim files is unchanged (kb.load.byrecord, kb.analyse.carry; ~4 s
+    # of a rebuild)
     context: str | None = None  # that evidence's digest (kb.checks.scope.Inputs.context); None: keep nothing
     checked: ByRecord[list[Problem]] = field(default_factory=ByRecord)
     analysed: KeptRows = field(default_factory=_kept_rows)
@@ -120,13 +122,12 @@ class Warm:
     def begin(self, context: str | None) -> None:
         """A build reads the evidence whose other files than the claim files have the digest ``context``."""
         self.context = context
-        for kept in (self.checked, self.analysed.rows, self.analysed.links):
-            kept.begin(context)
+        self.checked.begin(context)
+        self.analysed.begin(context)
 
     def end(self) -> None:
         """The build has made everything it makes of the records: what it did not ask for is dropped."""
-        for kept in (self.checked, self.analysed.rows, self.analysed.links):
-            kept.end()
+        self.checked.end()
 
     def citations(self, evidence: Evidence, make: Callable[[Evidence], dict[str, tuple[StyledCitation, ...]] | None]
                   ) -> dict[str, tuple[StyledCitation, ...]] | None:

@@ -1265,16 +1265,16 @@ def test_a_failed_rebuild_puts_the_loops_store_back(tmp_path: Path, monkeypatch:
 def test_the_loop_keeps_what_the_checks_and_analysis_made_of_each_unchanged_claim(evidence_copy: Path,
                                                                                   tmp_path: Path) -> None:
     """The loop keeps each claim's problems, rows and links while the claim is the same record and the evidence
-    other than the claim files is unchanged (kb.load.byrecord): an edited claim is checked again, and so is every
-    claim once the vocabulary changes under it."""
+    other than the claim files is unchanged (kb.load.byrecord, kb.analyse.carry): an edited claim is checked again,
+    and so is every claim once the vocabulary changes under it."""
     from kb.live import Loop
     from kb.problems import Problem
 
     loop = Loop(load_config(evidence_copy, out_dir=tmp_path / "site"))
     first = loop.build()
     assert first.ok
-    kept_rows = dict(loop.warm.analysed.rows.kept)
-    assert len(kept_rows) == len(first.result.checked.evidence.claims)
+    carried = loop.warm.analysed.last  # the rows, links and study base, carried to the next build (kb.analyse.carry)
+    assert carried is not None and carried.claims == first.result.checked.evidence.claims
     _edit_claim(evidence_copy)  # one claim of the one claim file: every claim of it is a new record
     assert loop.build().ok
     claims = evidence_copy / "claims" / "shalaby2020peer.yaml"

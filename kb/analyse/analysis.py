@@ -12,17 +12,18 @@ from __future__ import annotations
 import functools
 import operator
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kb.analyse.studies import StudyBase, study_base
 from kb.graph.build import KnowledgeGraph
-from kb.load.byrecord import ByRecord
 from kb.load.evidence import Evidence
 from kb.model import Claim
 from kb.namespaces import sparql_prologue
 
 if TYPE_CHECKING:
+    from kb.analyse.carry import KeptRows
     from kb.analyse.groups import Groups
 
 DIRECTIONS = ("benefit", "no_effect", "harm", "mixed", "inconclusive", "not_reported", "not_applicable")
@@ -110,7 +111,6 @@ class Row:
 class Analysis:
     rows: list[Row]
     links: list[tuple[str, str, str]]  # the evidence network's, sorted (network_links)
-    matrix: dict[tuple[str, str], Counter] = field(default_factory=dict)
     triples: int = 0
     studies: StudyBase = field(default_factory=StudyBase)  # kinds of cited works, reviews' inclusions
     groups: Groups = field(init=False, repr=False, compare=False)  # of the rows (Groups)
@@ -120,6 +120,15 @@ class Analysis:
         from kb.analyse.groups import Groups  # it groups these rows (and imports them from here)
 
         self.groups = shared if shared is not None and shared.rows is self.rows else Groups(self.rows)
+
+    @functools.cached_property
+    def matrix(self) -> dict[tuple[str, str], Counter]:
+        """Each (population, outcome)'s directions, counted (``kb stats``): made where it is asked for."""
+        matrix: dict[tuple[str, str], Counter] = defaultdict(Counter)
+        for row in self.rows:
+            for population in row.population:
+                matrix[(population, row.outcome)][row.direction] += 1
+        return dict(matrix)
 
     @functools.cached_property
     def network(self) -> object:
@@ -172,12 +181,21 @@ def _edges(graph: object, kind: str) -> list[str]:
     return [v.split(":", 1)[1] for _, v in _edge_pairs(graph, kind)]
 
 
-def claim_rows(evidence: Evidence, kept: ByRecord[list[Row]] | None = None) -> list[Row]:
-    """One row per (claim, outcome), from the validated records, ordered by claim id then outcome.
+def claim_rows(evidence: Evidence) -> list[Row]:
+    """One row per (claim, outcome), from the validated records, ordered by claim id then outcome."""
+    rows_of = row_maker(evidence)
+    claims, unique = _by_id(evidence.claims)
+    rows = []
+    for claim in claims:
+        rows += rows_of(claim)
+    if not unique:  # two claims with one id: their rows interleave by outcome
+        rows.sort(key=lambda r: (r.claim_id, r.outcome))
+    return rows
 
-    What a claim's rows share is looked up once per claim, not once per row, and in each scheme's own table
-    (``Vocabulary.label``'s work, inlined: ~1 s at 50,000 claims). ``kept`` holds each claim's rows from the last
-    build of this process (:mod:`kb.load.byrecord`)."""
+
+def row_maker(evidence: Evidence) -> Callable[[Claim], list[Row]]:
+    """A claim's rows, sorted by outcome. What a claim's rows share is looked up once per claim, not once per row, and
+    in each scheme's own table (``Vocabulary.label``'s work, inlined: ~1 s at 50,000 claims)."""
     schemes = evidence.vocabulary.concepts
     populations, interventions, designs, outcomes = (schemes.get(scheme, {}) for scheme in
                                                      ("population", "intervention", "design", "outcome"))
@@ -211,13 +229,7 @@ def claim_rows(evidence: Evidence, kept: ByRecord[list[Row]] | None = None) -> l
         rows.sort(key=_OUTCOME)
         return rows
 
-    claims, unique = _by_id(evidence.claims)
-    rows = []
-    for claim in claims:
-        rows += rows_of(claim) if kept is None else kept.get(claim, functools.partial(rows_of, claim))
-    if not unique:  # two claims with one id: their rows interleave by outcome
-        rows.sort(key=lambda r: (r.claim_id, r.outcome))
-    return rows
+    return rows_of
 
 
 _OUTCOME = operator.attrgetter("outcome")
@@ -233,14 +245,26 @@ def _by_id(claims: list[Claim]) -> tuple[list[Claim], bool]:
 _ID = operator.attrgetter("id")
 
 
-def network_links(evidence: Evidence, kept: ByRecord[list[list[tuple[str, str, str]]]] | None = None
-                  ) -> list[tuple[str, str, str]]:
+def network_links(evidence: Evidence) -> list[tuple[str, str, str]]:
     """The network's links, (kind, from, to), sorted: what :data:`NETWORK_QUERY` selects from the graph, taken
     from the records the graph is built from (a link to a work not in references.bib, or to a concept that is
     not one, is left out, as the graph leaves it out; the tests hold the two equal). At 50,000 claims the
     query and its CSV were ~2 s of the analysis, on the build's one busy core; the bench still times the query
-    as the analysis's floor. ``kept`` holds each claim's links from the last build of this process
-    (:mod:`kb.load.byrecord`)."""
+    as the analysis's floor."""
+    links_of = link_maker(evidence)
+    claims, unique = _by_id(evidence.claims)
+    each = [links_of(claim) for claim in claims]
+    links = [link for kind in range(len(_CLAIM_LINKS)) for of_claim in each for link in of_claim[kind]]
+    if not unique:  # two claims with one id: their links interleave
+        links.sort()
+    known = evidence.references_by_key
+    cites = sorted(("cites", clist.source, key) for clist in evidence.citations if clist.source in known
+                   for key in clist.references if key in known)
+    return cites + links  # "cites" sorts first; the claims' kinds follow in their order, each by claim id
+
+
+def link_maker(evidence: Evidence) -> Callable[[Claim], list[list[tuple[str, str, str]]]]:
+    """A claim's links of each kind in :data:`_CLAIM_LINKS`' order, each list sorted."""
     known = evidence.references_by_key
     vocab = evidence.vocabulary
 
@@ -249,7 +273,6 @@ def network_links(evidence: Evidence, kept: ByRecord[list[list[tuple[str, str, s
         return concept is not None and not concept.is_domain
 
     def links_of(claim: Claim) -> list[list[tuple[str, str, str]]]:
-        """The claim's links of each kind in :data:`_CLAIM_LINKS`' order, each list sorted."""
         cid = claim.id
         intervention = claim.intervention
         return [
@@ -260,15 +283,7 @@ def network_links(evidence: Evidence, kept: ByRecord[list[list[tuple[str, str, s
             [("states", cid, claim.source)] if claim.source in known else [],
         ]
 
-    cites = sorted(("cites", clist.source, key) for clist in evidence.citations if clist.source in known
-                   for key in clist.references if key in known)
-    claims, unique = _by_id(evidence.claims)
-    each = [links_of(claim) if kept is None else kept.get(claim, functools.partial(links_of, claim))
-            for claim in claims]
-    links = [link for kind in range(len(_CLAIM_LINKS)) for of_claim in each for link in of_claim[kind]]
-    if not unique:  # two claims with one id: their links interleave
-        links.sort()
-    return cites + links  # "cites" sorts first; the claims' kinds follow in their order, each by claim id
+    return links_of
 
 
 _CLAIM_LINKS = ("intervention", "outcome", "population", "rests_on", "states")  # the claims' kinds of link, sorted
@@ -304,7 +319,6 @@ class FromRecords:
     """The part of the analysis made from the records alone: made while the graph is still loading."""
 
     rows: list[Row]
-    matrix: dict[tuple[str, str], Counter]
     studies: StudyBase
     links: list[tuple[str, str, str]]  # the evidence network's (network_links)
     groups: Groups = field(init=False, repr=False, compare=False)  # of the rows, made while the graph is parsed
@@ -315,26 +329,16 @@ class FromRecords:
         self.groups = Groups(self.rows)
 
 
-@dataclass
-class KeptRows:
-    """What :func:`from_records` keeps of each claim between the builds of one process (:mod:`kb.load.byrecord`)."""
-
-    rows: ByRecord[list[Row]] = field(default_factory=ByRecord)
-    links: ByRecord[list[list[tuple[str, str, str]]]] = field(default_factory=ByRecord)  # by kind (_CLAIM_LINKS)
-
-
 def from_records(evidence: Evidence, kept: KeptRows | None = None) -> FromRecords:
-    rows = claim_rows(evidence, kept.rows if kept is not None else None)
-    matrix: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for row in rows:
-        for population in row.population:
-            matrix[(population, row.outcome)][row.direction] += 1
-    return FromRecords(rows, dict(matrix), study_base(evidence),
-                       network_links(evidence, kept.links if kept is not None else None))
+    """Rows, study base and links; ``kept`` is what the last build of this process made of its records, carried over
+    where it can be (:mod:`kb.analyse.carry`)."""
+    if kept is not None:
+        return kept.carry(evidence)
+    return FromRecords(claim_rows(evidence), study_base(evidence), network_links(evidence))
 
 
 def analyse(kg: KnowledgeGraph, evidence: Evidence, records: FromRecords | None = None) -> Analysis:
     """The analysis; ``records``, if given, is :func:`from_records` of the same evidence, made earlier."""
     records = records or from_records(evidence)
-    return Analysis(rows=records.rows, links=records.links, matrix=records.matrix, triples=len(kg),
+    return Analysis(rows=records.rows, links=records.links, triples=len(kg),
                     studies=records.studies, shared=records.groups)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from kb.analyse.overlap import Overlap, corrected_covered_area, impossible_cells, pairwise
 from kb.load.evidence import Evidence
-from kb.load.kinds import OTHER, REVIEW, STUDY, UNCLASSIFIED, WorkKind, work_kinds, year_of
+from kb.load.kinds import OTHER, REVIEW, STUDY, UNCLASSIFIED, KindTally, WorkKind, work_kinds, year_of
 
 if TYPE_CHECKING:
     from kb.analyse.analysis import Row
@@ -138,18 +138,25 @@ class StudyBase:
         return ry is not None and sy is not None and sy > ry
 
 
-def study_base(evidence: Evidence) -> StudyBase:
-    """Kinds, inclusions (merged over the sources that state them) and years, from the records."""
-    kinds = work_kinds(evidence)
+def study_base(evidence: Evidence, counted: KindTally | None = None) -> StudyBase:
+    """Kinds, inclusions (merged over the sources that state them) and years, from the records; ``counted`` is the
+    claims' :func:`kb.load.kinds.tally` where it was made already."""
+    kinds = work_kinds(evidence, counted)
     includes: dict[str, set[str]] = defaultdict(set)
     for inc in evidence.inclusions:
         includes[inc.review].update(k for k in inc.includes if k != inc.review)
+    merged = {r: frozenset(s) for r, s in sorted(includes.items())}
+    return StudyBase(kinds, merged, years_of(evidence, kinds, merged))
+
+
+def years_of(evidence: Evidence, kinds: dict[str, WorkKind], includes: dict[str, frozenset[str]]) -> dict[str, int]:
+    """The years of the works with a kind or inclusions, where their entries give one."""
     years = {}
     for key in sorted(set(kinds) | set(includes)):
         year = year_of(evidence.references_by_key.get(key))
         if year is not None:
             years[key] = year
-    return StudyBase(kinds, {r: frozenset(s) for r, s in sorted(includes.items())}, years)
+    return years
 
 
 __all__ = ["OTHER", "REVIEW", "STUDY", "UNCLASSIFIED", "EvidenceCount", "StudyBase", "plural", "study_base"]

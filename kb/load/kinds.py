@@ -21,11 +21,12 @@ work alone, and a work that nothing classifies stays ``unclassified`` rather tha
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from kb.load.evidence import Evidence
-from kb.model import Reference
+from kb.load.vocab import Vocabulary
+from kb.model import Claim, Reference
 
 REVIEW, STUDY, OTHER, UNCLASSIFIED = "review", "study", "other", "unclassified"
 KINDS = (REVIEW, STUDY, OTHER, UNCLASSIFIED)
@@ -57,40 +58,67 @@ def entry_says_review(ref: Reference) -> bool:
     return bool(_REVIEW_TITLE.search(title)) and not _PROTOCOL.search(title)
 
 
-def work_kinds(evidence: Evidence) -> dict[str, WorkKind]:
-    """The kind of every work that a claim cites or an inclusion names, keyed by citekey."""
-    vocab = evidence.vocabulary
-    alone: dict[str, Counter] = defaultdict(Counter)
-    alongside: dict[str, set[str]] = defaultdict(set)
-    for claim in evidence.claims:
+@dataclass
+class KindTally:
+    """What the claims say of the works they cite, counted, so that a claim can be counted out again (the editors'
+    loop, :mod:`kb.analyse.carry`): by citekey, the design groups of the claims that cite it alone (rule 2) and of
+    those that cite it alongside other works (rule 4), each group with the number of claims."""
+
+    alone: dict[str, Counter] = field(default_factory=dict)
+    alongside: dict[str, Counter] = field(default_factory=dict)
+
+    def count(self, claim: Claim, vocab: Vocabulary, sign: int = 1) -> list[str]:
+        """Count ``claim`` in (``sign`` -1: out again); the works it cites."""
         design = vocab.get("design", claim.design)
         group = design.group if design is not None and design.group else "other"
         cited = [k for k in claim.cites if k != claim.source]
+        into = self.alone if len(cited) == 1 else self.alongside
         for key in cited:
-            if len(cited) == 1:
-                alone[key][group] += 1
-            else:
-                alongside[key].add(group)
+            counts = into.setdefault(key, Counter())
+            counts[group] += sign
+            if counts[group] <= 0:  # as though never counted: a group, a work, no claim counts
+                del counts[group]
+                if not counts:
+                    del into[key]
+        return cited
+
+
+def tally(evidence: Evidence) -> KindTally:
+    """Every claim counted (:class:`KindTally`)."""
+    counted = KindTally()
+    for claim in evidence.claims:
+        counted.count(claim, evidence.vocabulary)
+    return counted
+
+
+def work_kinds(evidence: Evidence, counted: KindTally | None = None) -> dict[str, WorkKind]:
+    """The kind of every work that a claim cites or an inclusion names, keyed by citekey; ``counted`` is the claims'
+    :func:`tally` where it was made already."""
+    counted = counted if counted is not None else tally(evidence)
     declared = {inc.review for inc in evidence.inclusions}
     included = {key for inc in evidence.inclusions for key in inc.includes}
     refs = evidence.references_by_key
-    out: dict[str, WorkKind] = {}
-    for key in sorted(set(alone) | set(alongside) | declared | included):
-        if key in declared:
-            out[key] = WorkKind(REVIEW, "inclusions")
-        elif alone.get(key):
-            counts = Counter({GROUP_KIND[g]: n for g, n in alone[key].items()})
-            best = max(counts.values())
-            out[key] = WorkKind(next(k for k in _TIE_ORDER if counts.get(k) == best), "alone")
-        elif key in refs and entry_says_review(refs[key]):
-            out[key] = WorkKind(REVIEW, "entry")
-        elif alongside.get(key) in ({"primary_study"}, {"other"}):
-            out[key] = WorkKind(GROUP_KIND[next(iter(alongside[key]))], "alongside")
-        elif key in included:
-            out[key] = WorkKind(STUDY, "included")
-        else:
-            out[key] = WorkKind(UNCLASSIFIED, "none")
-    return out
+    return {key: kind_of(key, counted, declared, included, refs)
+            for key in sorted(set(counted.alone) | set(counted.alongside) | declared | included)}
+
+
+def kind_of(key: str, counted: KindTally, declared: set[str], included: set[str],
+            refs: dict[str, Reference]) -> WorkKind:
+    """The kind of the work ``key``, by the rules in this module's order."""
+    alone, alongside = counted.alone.get(key), counted.alongside.get(key)
+    if key in declared:
+        return WorkKind(REVIEW, "inclusions")
+    if alone:
+        counts = Counter({GROUP_KIND[g]: n for g, n in alone.items()})
+        best = max(counts.values())
+        return WorkKind(next(k for k in _TIE_ORDER if counts.get(k) == best), "alone")
+    if key in refs and entry_says_review(refs[key]):
+        return WorkKind(REVIEW, "entry")
+    if alongside is not None and set(alongside) in ({"primary_study"}, {"other"}):
+        return WorkKind(GROUP_KIND[next(iter(alongside))], "alongside")
+    if key in included:
+        return WorkKind(STUDY, "included")
+    return WorkKind(UNCLASSIFIED, "none")
 
 
 def year_of(ref: Reference | None) -> int | None:

@@ -1,0 +1,116 @@
+"""The editors' loop carries the last build's rows, links and study base over to the next (kb.analyse.carry): after
+any edit they must be exactly what the records give afresh, in the same order, the unchanged claims' rows the very
+objects of the last build."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from kb.analyse.analysis import FromRecords, from_records
+from kb.analyse.carry import KeptRows, splice
+from kb.config import load_config
+from kb.load.evidence import Evidence, load_evidence
+from kb.model import OutcomeFinding
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Evidence:
+    """The curated corpus's records (69 claims, inclusions, many works each claim cites)."""
+    evidence, problems = load_evidence(load_config(ROOT / "evidence"))
+    assert not [p for p in problems if p.severity == "error"]
+    return evidence
+
+
+def _plain(made: FromRecords) -> tuple:
+    studies = made.studies
+    return (made.rows, made.links, list(studies.kinds.items()), list(studies.includes.items()),
+            list(studies.years.items()))
+
+
+def _edited(rnd: random.Random, evidence: Evidence, round_: int) -> Evidence:
+    """Some claims edited (what they cite, their design, outcomes, population), removed, added or read again."""
+    claims = list(evidence.claims)
+    keys = sorted(ref.key for ref in evidence.references)
+    designs = sorted({c.design for c in claims})
+    outcomes = sorted({f.outcome for c in claims for f in c.outcomes})
+    populations = sorted({p for c in claims for p in c.population})
+    for at in rnd.sample(range(len(claims)), 6):
+        claim = claims[at]
+        change = rnd.randrange(6)
+        if change == 0:  # cites one work alone: its kind may change; a work no claim cited may come in
+            claims[at] = dataclasses.replace(claim, cites=(rnd.choice(keys),))
+        elif change == 1:
+            claims[at] = dataclasses.replace(claim, design=rnd.choice(designs))
+        elif change == 2:
+            claims[at] = dataclasses.replace(claim, outcomes=tuple(
+                OutcomeFinding(o, rnd.choice(("benefit", "no_effect", "mixed")))
+                for o in rnd.sample(outcomes, rnd.randint(1, min(3, len(outcomes))))))
+        elif change == 3:
+            claims[at] = dataclasses.replace(claim, population=tuple(rnd.sample(populations, rnd.randint(1, min(2, len(populations))))),
+                                             cites=tuple(rnd.sample(keys, 3)))
+        elif change == 4:
+            claims[at] = dataclasses.replace(claim)  # read again: equal, another object
+        else:
+            claims[at] = dataclasses.replace(claim, statement=claim.statement + " (reworded)")
+    for at in sorted(rnd.sample(range(len(claims)), 2), reverse=True):
+        del claims[at]
+    for n in range(2):
+        template = rnd.choice(claims)
+        claims.insert(rnd.randrange(len(claims)), dataclasses.replace(template, id=f"{template.id}-r{round_}n{n}"))
+    return dataclasses.replace(evidence, claims=claims)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_carried_records_are_the_records_analysed_afresh(corpus: Evidence, seed: int) -> None:
+    rnd = random.Random(seed)
+    evidence = corpus
+    kept = KeptRows()
+    kept.begin("context")
+    last = from_records(evidence, kept)
+    assert _plain(last) == _plain(from_records(evidence))
+    kinds_changed = False
+    for round_ in range(4):  # each build carries the last one's
+        evidence = _edited(rnd, evidence, round_)
+        assert kept.last is not None
+        before = set(kept.last.held)
+        kept.begin("context")
+        made = from_records(evidence, kept)
+        fresh = from_records(evidence)
+        assert _plain(made) == _plain(fresh)
+        kinds_changed |= made.studies.kinds != last.studies.kinds
+        rows_of_last = {}
+        for row in last.rows:
+            rows_of_last.setdefault(row.claim_id, []).append(row)
+        for claim in evidence.claims:  # an unchanged claim's rows are the last build's objects
+            if id(claim) in before:
+                assert [id(r) for r in made.rows if r.claim_id == claim.id] == list(map(id, rows_of_last[claim.id]))
+        last = made
+    assert kinds_changed  # the edits reached the study base, not only the rows
+
+
+def test_nothing_is_carried_into_another_context_or_past_two_claims_sharing_an_id(corpus: Evidence) -> None:
+    evidence = corpus
+    kept = KeptRows()
+    kept.begin("context")
+    first = from_records(evidence, kept)
+    kept.begin("another context")  # a vocabulary or the references changed: every row is made again
+    again = from_records(evidence, kept)
+    assert _plain(again) == _plain(first) and not set(map(id, again.rows)) & set(map(id, first.rows))
+    twice = dataclasses.replace(evidence, claims=[*evidence.claims, evidence.claims[0]])
+    kept.begin("another context")
+    assert _plain(from_records(twice, kept)) == _plain(from_records(twice)) and kept.last is None
+    kept.begin(None)  # the files changed while they were read: nothing kept
+    from_records(evidence, kept)
+    assert kept.last is None
+
+
+def test_splice_takes_out_and_puts_in_by_key() -> None:
+    items = [(k, n) for k in "acegi" for n in range(2)]
+    key = lambda item: item[0]  # noqa: E731
+    assert splice(items, key, ["c", "x"], [("b", [("b", 0)]), ("c", [("c", 9)]), ("j", [("j", 0)])]) == [
+        ("a", 0), ("a", 1), ("b", 0), ("c", 9), ("e", 0), ("e", 1), ("g", 0), ("g", 1), ("i", 0), ("i", 1), ("j", 0)]
+    assert splice(items, key, [], []) == items and splice([], key, ["a"], [("a", [("a", 1)])]) == [("a", 1)]
