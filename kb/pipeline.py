@@ -113,6 +113,7 @@ class Warm:
     checked: ByRecord[list[Problem]] = field(default_factory=ByRecord)
     analysed: KeptRows = field(default_factory=_kept_rows)
     styled: tuple[str, tuple[object, ...], dict[str, tuple[StyledCitation, ...]]] | None = None
+    links: tuple[str, tuple[object, ...], dict[str, Any]] | None = None  # the works' short links (ref_links)
     keys: KeyMemo = field(default_factory=_key_memo)  # the rows' groupings and their digests (kb.site.deps)
 
     def built(self, graph: KnowledgeGraph) -> None:
@@ -141,6 +142,20 @@ class Warm:
         styled = make(evidence)
         self.styled = (self.context, refs, styled) if styled is not None and self.context is not None else None
         return styled
+
+    def ref_links(self, evidence: Evidence) -> dict[str, Any] | None:
+        """The works' short links the site's resolver made in the last build (:meth:`kb.site.views.Resolver.ref_link`:
+        each work's author and year, its LaTeX decoded; ~0.2 s at 10k works), where the works are the same objects in
+        the same context; else an empty dict it fills, kept for the next build. None: nothing is kept."""
+        if self.context is None:
+            return None
+        refs = tuple(evidence.references)
+        last = self.links
+        if (last is not None and last[0] == self.context and len(last[1]) == len(refs)
+                and all(a is b for a, b in zip(last[1], refs, strict=True))):
+            return last[2]
+        self.links = (self.context, refs, {})
+        return self.links[2]
 
     def undo(self) -> None:
         """A build failed: the last good graph's store is put back as it was (nothing, where it was not patched)."""
@@ -672,6 +687,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                    dump_payload=lambda: browser_turtle(
                                        checked.evidence, made[0].turtle_members(target / "data"), caches),
                                    styled=ahead.styled, background=background,
+                                   ref_links=warm.ref_links(checked.evidence) if warm is not None else None,
                                    memo=warm.keys if warm is not None else None)
         finally:
             for thread in persisting:

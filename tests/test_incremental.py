@@ -1532,3 +1532,26 @@ def test_the_loop_carries_its_groupings_and_their_digests_and_still_builds_a_col
     rebuilt("after a failure", carries=False)
     edit_one_claim(evidence)
     rebuilt("reworded again")
+
+
+def test_the_loop_keeps_the_works_short_links_while_the_works_are_the_same_records(evidence_copy: Path) -> None:
+    """The resolver's links to the works (author and year, LaTeX decoded) are kept by the loop while the works are the
+    same objects in the same context, and made afresh otherwise."""
+    import dataclasses
+
+    from kb.load.evidence import load_evidence
+    from kb.pipeline import Warm
+
+    evidence, _ = load_evidence(load_config(evidence_copy))
+    warm = Warm()
+    warm.begin(None)
+    assert warm.ref_links(evidence) is None  # inputs that changed while read: nothing kept
+    warm.begin("context")
+    links = warm.ref_links(evidence)
+    assert links == {}
+    links["k"] = "made"  # type: ignore[assignment]
+    assert warm.ref_links(evidence) is links
+    again = dataclasses.replace(evidence, references=[dataclasses.replace(r) for r in evidence.references])
+    assert warm.ref_links(again) == {}  # equal works, other records: made afresh
+    warm.begin("another context")
+    assert warm.ref_links(again) == {}

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from kb.load.evidence import Evidence
     from kb.site.answers import Answer
     from kb.site.deps import KeyMemo
-    from kb.site.pages import StyledCitation
+    from kb.site.pages import Link, StyledCitation
 
 __all__ = ["Rendered", "SiteError", "prime_groups", "render_site"]
 
@@ -221,7 +221,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                 answers: Callable[[], Sequence[Answer]] | None = None,
                 dump_payload: Callable[[], bytes] | None = None,
                 styled: dict[str, tuple[StyledCitation, ...]] | None = None,
-                background: Background | None = None, memo: KeyMemo | None = None) -> Rendered:
+                background: Background | None = None, memo: KeyMemo | None = None,
+                ref_links: dict[str, Link] | None = None) -> Rendered:
     """Write every page, table, script and asset of the site into ``target``.
 
     ``previous`` is the last build (see :mod:`kb.site.reuse`): unchanged files are linked from it, and
@@ -239,7 +240,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     copy of ``data/kb.ttl.gz`` (:func:`kb.export.dumps.browser_deflate`; else made from the file). ``styled`` are
     the works' citations where they were formatted already (:func:`kb.site.cite.styled_citations`).
     ``background`` is work a worker begins before the pages (:class:`Background`). ``memo`` is what the last build
-    of this process kept of its input keys (:class:`kb.site.deps.KeyMemo`; the editors' loop).
+    of this process kept of its input keys (:class:`kb.site.deps.KeyMemo`; the editors' loop), ``ref_links`` the works'
+    short links it made (:meth:`kb.pipeline.Warm.ref_links`), which the resolver uses and fills.
     """
     from kb.query.sparql import load_examples
     from kb.site import assets, living, overview
@@ -250,7 +252,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     from kb.site.reuse import render_key
     from kb.site.views import Resolver
 
-    res = Resolver(evidence, analysis, history, styled)
+    res = Resolver(evidence, analysis, history, styled, ref_links)
     site = overview.site_info(res)
     oxigraph = assets.oxigraph_scripts(node_modules or assets.find_node_modules(),  # fail before any work
                                        evidence.config.store_cache_dir / assets.CACHE)

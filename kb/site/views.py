@@ -45,7 +45,10 @@ class Resolver:
     """Paths, labels and links for everything the site shows."""
 
     def __init__(self, evidence: Evidence, analysis: Analysis, history: History | None = None,
-                 styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> None:
+                 styled: dict[str, tuple[StyledCitation, ...]] | None = None,
+                 ref_links: dict[str, Link] | None = None) -> None:
+        """``ref_links`` are the works' links (:meth:`ref_link`) a resolver of the same works made already: used, and
+        filled."""
         if styled is not None:  # formatted already (kb.site.cite.styled_citations)
             self.__dict__["styled"] = styled
         self.ev = evidence
@@ -54,7 +57,7 @@ class Resolver:
         self.vocab = evidence.vocabulary
         self.mint = Minter(evidence.config.base_iri)
         self.limits = limits_for(len(analysis.rows))  # how long lists are (kb.site.limits)
-        self._ref_links: dict[str, Link] = {}
+        self._ref_links: dict[str, Link] = ref_links if ref_links is not None else {}
         self._terms: dict[tuple[str, str, bool], Term] = {}
         self._rows: dict[int, tuple[Row, ClaimRow]] = {}  # id(row) → (row, its view); rows live in analysis
 
