@@ -58,9 +58,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
     else:
         fragments.used[key] = citations
 
-    by_file: dict[str, list] = {}
-    for claim in evidence.claims:
-        by_file.setdefault(claim.path, []).append(claim)
+    by_file = evidence.claims_by_file
     findings: list[tuple[str, list[Piece]]] = []
     variables: set[tuple[str, str]] = set()
     for path, claims in sorted(by_file.items()):

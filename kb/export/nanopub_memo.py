@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import operator
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -65,9 +66,7 @@ class Remembered:
         current = written is not None and previous is not None and inputs is not None \
             and written[0] == _digest_of(previous)
         keys = self._keys(evidence, inputs) if inputs is not None else {}
-        by_file: dict[str, list] = {}
-        for claim in evidence.claims:
-            by_file.setdefault(claim.path, []).append(claim)
+        by_file = evidence.claims_by_file
         kept: list[Kept] = []
         todo = []
         for path, claims in by_file.items():
@@ -91,9 +90,10 @@ class Remembered:
                 if path in keys:
                     self.fragments.put(keys[path], entries)
                 kept += [Kept(*entry) for entry in entries]
-        ids = {claim_iri: claim.id for claim_iri, claim in _iris(evidence)}
         self.count = len(kept)
-        return trig_chunks(Export(sorted(kept, key=lambda k: ids[k.claim])))
+        # by claim id: a claim's IRI is the base's, then claim/ and its id (Minter.claim), so IRIs sort as the ids do
+        # (a map from IRI to id took minting 50,000 IRIs and reading every claim, ~0.3 s of a rebuild at 10k/50k)
+        return trig_chunks(Export(sorted(kept, key=_CLAIM)))
 
     def remember(self, written: bytes) -> None:
         """The nanopublications were written as the file ``written`` (gzipped): keep them for the next build."""
@@ -159,10 +159,6 @@ def _digest_of(path: Path) -> str | None:
         return None
 
 
-def _iris(evidence: Evidence) -> list[tuple[str, Any]]:
-    from kb.graph.iris import Minter
-
-    mint = Minter(evidence.config.base_iri)
-    return [(mint.claim(c.id), c) for c in evidence.claims]
+_CLAIM = operator.attrgetter("claim")
 
 

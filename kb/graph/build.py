@@ -657,7 +657,7 @@ def build_graph(evidence: Evidence, display: object | None = None,
     assert loader is not None
     try:
         builder.head(display, memo, begun=taken is not None)
-        for path, claims in _by_file(evidence).items():
+        for path, claims in evidence.claims_by_file.items():
             builder.claim_file(path, claims, memo)
             builder.load(at_least=LOAD_BATCH)
         tail = builder.tail()
@@ -675,13 +675,6 @@ def build_graph(evidence: Evidence, display: object | None = None,
     graph = KnowledgeGraph(store, builder.locations, parts)
     graph._size = loader.size
     return graph
-
-
-def _by_file(evidence: Evidence) -> dict[str, list[Claim]]:
-    by_file: dict[str, list[Claim]] = {}
-    for claim in evidence.claims:
-        by_file.setdefault(claim.path, []).append(claim)
-    return by_file
 
 
 def _differing(before: bytes, after: bytes) -> tuple[set[ox.Quad], set[ox.Quad]]:
@@ -721,7 +714,7 @@ def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
         return None
     known = set(old.names)
     came: list[bytes] = []
-    for path, claims in _by_file(evidence).items():
+    for path, claims in evidence.claims_by_file.items():
         name, written = builder.claim_text(path, claims, memo, known)  # a kept part's text is not needed
         if name is None:
             return None

@@ -40,6 +40,16 @@ class Evidence:
         return {claim.id: claim for claim in self.claims}
 
     @cached_property
+    def claims_by_file(self) -> dict[str, list[Claim]]:
+        """Each claim file's claims, in the order read (files in the order of their first claim). Made once: the graph,
+        the FHIR Bundle and the nanopublications are each made by claim file, and after the site's workers fork a
+        pass over 50,000 claims copies the pages they lie on (~0.2 s each)."""
+        by_file: dict[str, list[Claim]] = {}
+        for claim in self.claims:
+            by_file.setdefault(claim.path, []).append(claim)
+        return by_file
+
+    @cached_property
     def cited_by(self) -> dict[str, list[tuple[str, int]]]:
         """citekey → [(citing document, reference number)], from the citation lists."""
         out: dict[str, list[tuple[str, int]]] = {}
