@@ -160,14 +160,17 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     def rebuilt(rebuild: Rebuild) -> None:
         nonlocal running
         print_problems(rebuild.problems if rebuild.result is None else rebuild.result.report.warnings)
+        # The line comes before the query workers are forked again (~0.2 s at 10k/50k): the site is in place, and a
+        # query asked meanwhile waits for them (paused since the rebuild began), so none is answered from the old store.
         if rebuild.result is not None:
-            endpoint.replace(rebuild.result.checked.kg.store, rebuild.key)
             running = Running(HOST, server.server_port, os.getpid(), rebuild.key)
             with contextlib.suppress(OSError):
                 record(config.store_cache_dir, running)  # kb query finds the new store's key
+            click.echo(rebuild.summary())
+            endpoint.replace(rebuild.result.checked.kg.store, rebuild.key)
         else:
+            click.echo(rebuild.summary())
             endpoint.resume()  # the last good store, put back
-        click.echo(rebuild.summary())
 
     stop = threading.Event()
     serving = threading.Thread(target=server.serve_forever, name="kb-serve", daemon=True)
