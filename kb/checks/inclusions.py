@@ -121,6 +121,8 @@ def _check_contradicting_claims(evidence: Evidence) -> list[Problem]:
     """A work recorded as a review that a claim citing it alone describes with a non-review design."""
     reviews = {inc.review: inc for inc in evidence.inclusions}
     out: list[Problem] = []
+    if not reviews:  # nothing to contradict: no pass over every claim (~0.06 s at 50,000 claims)
+        return out
     for claim in evidence.claims:
         cited = [k for k in claim.cites if k != claim.source]
         design = evidence.vocabulary.get("design", claim.design)
