@@ -158,18 +158,17 @@ def _overview(job: _Job, out: Any) -> None:
     from kb.site import gaps, living, overview
 
     res, site, keep = job.res, job.site, out.keeper
-    ev = res.ev
     # Keyed like the maps of counts (kb.site.deps): by every claim without its words, what the findings' facets and
-    # the network are made of, so rewording a claim keeps them; the home page also by what its headlines'
-    # directness reads and the graph's size. At 10k/50k they are ~5 s of a worker's CPU in every build.
+    # the network are made of, so rewording a claim keeps them; the home page also by the graph's size (what its
+    # headlines' directness reads, the claims' sources and downgrades, is in every claim without its words: listing
+    # them again was ~0.3 s of a worker at 10k/50k). At 10k/50k they are ~5 s of a worker's CPU in every build.
     out.keyed("gaps.html", keep.key("gaps.html", keep.facets()), lambda: gaps.gaps_page(res, out))
     out.keyed("network.html", keep.key("network.html", keep.facets()), lambda: overview.network_page(res, out))
     overview.search_page(res, out)
     overview.resolve_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())
-    home = ("index.html", keep.facets(), res.analysis.triples, sorted({c.source for c in ev.claims}),
-            [(c.id, c.certainty.downgrades) for c in ev.claims] if keep.deps.enabled else None)
-    out.keyed("index.html", keep.key(*home), lambda: overview.home_page(res, site, out))
+    out.keyed("index.html", keep.key("index.html", keep.facets(), res.analysis.triples),
+              lambda: overview.home_page(res, site, out))
     living.feeds(res, site, out)
 
 
@@ -415,7 +414,7 @@ def prime_groups(groups: Groups, busy: Callable[[], bool]) -> None:
         steps += [partial(groups.by, scheme), partial(groups.by, scheme, ranked=True)]
     for axis in MAP_PATHS:
         steps += [partial(groups.cells, axis), partial(groups.cells, axis, ranked=True)]
-    steps.append(partial(groups.by, "domain"))
+    steps += [partial(groups.by, "domain"), partial(groups.by, "source"), partial(groups.by, "cites")]
     for step in steps:
         if not busy():
             return

@@ -148,12 +148,9 @@ def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: li
 
 
 def reference_pages(res: Resolver, out: Output) -> None:
-    stated: dict[str, list[Row]] = defaultdict(list)
-    resting: dict[str, list[Row]] = defaultdict(list)
-    for row in res.analysis.rows:
-        stated[row.source].append(row)
-        for key in row.cites:
-            resting[key].append(row)
+    # the rows each work states and those resting on it: groupings the loop carries, and the digests of their lists
+    # with them (kb.site.deps.KeyMemo); made afresh, their ~400,000 claim keys were joined again (~0.3 s at 10k/50k)
+    stated, resting = res.analysis.groups.by("source"), res.analysis.groups.by("cites")
     refs = res.ev.references_by_key
     shared = tablequery.resting_template(res.mint)
     keep = out.keeper
