@@ -6,7 +6,8 @@ the claim and on the evidence other than the claim files (references, citation l
 sources, settings) and the code, which :attr:`kb.checks.scope.Inputs.context` names: while that is unchanged, a
 claim that is the same object gets what it got last time. At 10k/50k that was ~4 s of every rebuild of the loop
 (the checks across files, the analysis's rows and links), on the critical path once the store is patched in place
-rather than parsed (:func:`kb.graph.build.build_graph`).
+rather than parsed (:func:`kb.graph.build.build_graph`). The checks and the claims table's rows are kept here; the
+analysis's rows and links are carried by the same rule, but spliced whole (:mod:`kb.analyse.carry`).
 """
 
 from __future__ import annotations
