@@ -104,6 +104,12 @@ class Certainty:
     line: int = 0
 
 
+# A claim's words, which its rows carry too: only the pages that list the claim show them, so the other pages are keyed
+# without them (kb.site.deps), and the editors' loop swaps the rows of a claim whose words alone changed in place
+# (kb.analyse.regroup).
+CLAIM_WORDS = frozenset({"statement", "quote", "section"})
+
+
 @dataclass(frozen=True)
 class Claim:
     """A finding stated by a source document, linked to what it is about and what it rests on.

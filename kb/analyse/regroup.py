@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterable, MutableMapping, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kb.model import CLAIM_WORDS
+
 if TYPE_CHECKING:
     from kb.analyse.analysis import Row
 
 Key = Callable[["Row"], Any]
 ROW_ORDER: Key = operator.attrgetter("claim_id", "outcome")  # the rows' own order (kb.analyse.analysis.claim_rows)
-
-
-_WORDS = ("statement", "quote", "section")  # a row's words: rewording a claim changes nothing else of its rows
 
 
 class Unplaced(Exception):
@@ -68,7 +67,7 @@ def changes(old: list[Row], new: list[Row], changed: set[str], reworded: Set[str
     for claim_id in reworded & out.keys() & into.keys():
         pairs = list(zip(out[claim_id], into[claim_id], strict=False))
         if len(out[claim_id]) == len(into[claim_id]) and all(
-                dataclasses.replace(b, **{w: getattr(a, w) for w in _WORDS}) == a for a, b in pairs):
+                dataclasses.replace(b, **{w: getattr(a, w) for w in CLAIM_WORDS}) == a for a, b in pairs):
             swaps += pairs
             marks.reworded.update(id(b) for _, b in pairs)
             del out[claim_id], into[claim_id]

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kb.checks.scope import PACKAGE, code_digest
+from kb.model import CLAIM_WORDS
 
 if TYPE_CHECKING:
     from kb.analyse.analysis import Row
@@ -52,7 +53,6 @@ class DepEntry:
 
 
 _WHERE = frozenset({"path", "line", "field_lines", "item_lines"})  # where a record was read: no page shows it
-_WORDS = frozenset({"statement", "quote", "section"})  # a row's words, which only pages listing the row show
 
 
 @functools.cache
@@ -77,12 +77,12 @@ def _what(value: Any) -> Any:
 
 
 def record_key(claim: Claim) -> bytes:
-    """The digests of what a claim says (:func:`_what`), and of the same without its words (:data:`_WORDS`:
-    what its rows and links are made of), 16 bytes each."""
+    """The digests of what a claim says (:func:`_what`), and of the same without its words
+    (:data:`~kb.model.CLAIM_WORDS`: what its rows and links are made of), 16 bytes each."""
     what = _what(claim)
     cls: type = type(claim)
     names = ("", *(_said(cls) or ()))
-    counted = tuple(value for name, value in zip(names, what, strict=True) if name not in _WORDS)
+    counted = tuple(value for name, value in zip(names, what, strict=True) if name not in CLAIM_WORDS)
     return (hashlib.blake2b(repr(what).encode(), digest_size=16).digest()
             + hashlib.blake2b(repr(counted).encode(), digest_size=16).digest())
 
