@@ -134,13 +134,12 @@ class Warm:
                   ) -> dict[str, tuple[StyledCitation, ...]] | None:
         """The works' citations: the last build's where the works are the same objects in the same context, else
         ``make``'s."""
-        refs = tuple(evidence.references)
-        last = self.styled
-        if (last is not None and self.context is not None and last[0] == self.context and len(last[1]) == len(refs)
-                and all(a is b for a, b in zip(last[1], refs, strict=True))):
-            return last[2]
+        kept: dict[str, tuple[StyledCitation, ...]] | None = self._kept(self.styled, evidence)
+        if kept is not None:
+            return kept
         styled = make(evidence)
-        self.styled = (self.context, refs, styled) if styled is not None and self.context is not None else None
+        self.styled = (self.context, tuple(evidence.references), styled) \
+            if styled is not None and self.context is not None else None
         return styled
 
     def ref_links(self, evidence: Evidence) -> dict[str, Any] | None:
@@ -149,13 +148,20 @@ class Warm:
         the same context; else an empty dict it fills, kept for the next build. None: nothing is kept."""
         if self.context is None:
             return None
-        refs = tuple(evidence.references)
-        last = self.links
-        if (last is not None and last[0] == self.context and len(last[1]) == len(refs)
+        kept: dict[str, Any] | None = self._kept(self.links, evidence)
+        if kept is None:
+            kept = {}
+            self.links = (self.context, tuple(evidence.references), kept)
+        return kept
+
+    def _kept(self, last: tuple[str, tuple[object, ...], Any] | None, evidence: Evidence) -> Any:
+        """What ``last`` (context, works, what was made of them) holds where it was made in this context from
+        ``evidence``'s works, the same objects in the same order; else None."""
+        refs = evidence.references
+        if (last is not None and self.context is not None and last[0] == self.context and len(last[1]) == len(refs)
                 and all(a is b for a, b in zip(last[1], refs, strict=True))):
             return last[2]
-        self.links = (self.context, refs, {})
-        return self.links[2]
+        return None
 
     def undo(self) -> None:
         """A build failed: the last good graph's store is put back as it was (nothing, where it was not patched)."""
