@@ -32,7 +32,7 @@ from kb.analyse.analysis import (
 )
 from kb.analyse.studies import StudyBase, study_base, years_of
 from kb.load.evidence import Evidence
-from kb.load.kinds import KindTally, kind_of, tally
+from kb.load.kinds import KindTally, inclusion_keys, kind_of, tally
 from kb.model import Claim
 
 T = TypeVar("T")
@@ -103,8 +103,7 @@ def _carried(last: _Last, evidence: Evidence) -> _Last:
 
 def _studies(last: StudyBase, evidence: Evidence, counted: KindTally, touched: set[str]) -> StudyBase:
     """``last`` with the kinds of the ``touched`` works decided again (the inclusions and references are unchanged)."""
-    declared = {inc.review for inc in evidence.inclusions}
-    included = {key for inc in evidence.inclusions for key in inc.includes}
+    declared, included = inclusion_keys(evidence)
     refs = evidence.references_by_key
     kinds = dict(last.kinds)
     came = False

@@ -95,11 +95,16 @@ def work_kinds(evidence: Evidence, counted: KindTally | None = None) -> dict[str
     """The kind of every work that a claim cites or an inclusion names, keyed by citekey; ``counted`` is the claims'
     :func:`tally` where it was made already."""
     counted = counted if counted is not None else tally(evidence)
-    declared = {inc.review for inc in evidence.inclusions}
-    included = {key for inc in evidence.inclusions for key in inc.includes}
+    declared, included = inclusion_keys(evidence)
     refs = evidence.references_by_key
     return {key: kind_of(key, counted, declared, included, refs)
             for key in sorted(set(counted.alone) | set(counted.alongside) | declared | included)}
+
+
+def inclusion_keys(evidence: Evidence) -> tuple[set[str], set[str]]:
+    """The works ``inclusions/`` records as reviews (rule 1), and those it records a review including (rule 5)."""
+    return ({inc.review for inc in evidence.inclusions},
+            {key for inc in evidence.inclusions for key in inc.includes})
 
 
 def kind_of(key: str, counted: KindTally, declared: set[str], included: set[str],
