@@ -104,7 +104,7 @@ def void_turtle(evidence: Evidence, stats: Statistics, files: list[DataFile]) ->
         ("void:vocabulary", ", ".join(N(v) for v in vocabularies)),
     ]
     examples = [mint.work(s) for s in sources[:1]]
-    examples += [mint.claim(min(c.id for c in evidence.claims))] if evidence.claims else []
+    examples += [mint.claim(min(evidence.claims_by_id))] if evidence.claims else []
     examples += [mint.concept("outcome", o) for o in evidence.vocabulary.ids("outcome")[:1]]
     if examples:
         about.append(("void:exampleResource", ", ".join(N(e) for e in examples)))

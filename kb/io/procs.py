@@ -40,7 +40,7 @@ def frozen() -> Iterator[None]:
     ``gc.freeze()`` inside the block hides what was made since.
 
     Inside another ``frozen()`` block the outer one undoes it, so the collector is not asked: its count walks every
-    frozen object (~0.2 s at 10k/50k, twice before each rebuild's pages)."""
+    frozen object (0.12–0.14 s at 10k/50k, twice before each rebuild's pages)."""
     global _open
     outer = _open > 0 or gc.get_freeze_count() > 0
     gc.freeze()
