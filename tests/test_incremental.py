@@ -938,6 +938,84 @@ def test_runs_seen_in_the_last_build_of_the_process_are_not_hashed_again(monkeyp
     assert abs(len(hashed) - runs) <= 1, "every run hashed (the edited piece may move one end)"
 
 
+def test_runs_seen_survive_random_edits_inserts_and_removals(monkeypatch) -> None:
+    """Across rebuilds that edit, insert, remove and move pieces (plain and :class:`kb.export.pieces.Piece`, with one
+    separator object shared by every entry), :class:`kb.export.dumps.Seen` cuts the same runs as a walk piece by piece:
+    the bytes are a cold build's every time, and an unchanged run is neither hashed nor compressed again."""
+    import random
+
+    from kb.export import dumps
+    from kb.export.dumps import MemberCache, Seen, compress_runs
+    from kb.export.pieces import Piece
+
+    rng = random.Random(23)
+    separator = b",\n"
+
+    def entry(n: int) -> bytes | Piece:
+        text = f'{{"id":"e{n}","note":"{rng.random()}"}}'.encode() * rng.randint(2, 4)
+        return Piece.of(text) if rng.random() < 0.5 else text
+
+    entries = [entry(n) for n in range(2500)]
+    seen, memory = Seen(), {}
+    calls: list[int] = []
+    compressed = dumps.gz.compress
+    monkeypatch.setattr(dumps.gz, "compress", lambda data: calls.append(1) or compressed(data))
+    made = 0
+    for round_ in range(12):
+        # twice without the last separator (the last run ends with the export, not at a boundary), then with it
+        pieces = [p for e in entries for p in (e, separator)][:-1 if round_ in (0, 3, 4, 10, 11) else None]
+        if round_ == 7:
+            pieces = []  # an empty export, then a full one again
+        cold = compress_runs(pieces, MemberCache(None, formats=("fhir",)), "fhir")
+        members = MemberCache(None, memory, formats=("fhir",))
+        calls.clear()
+        assert compress_runs(pieces, members, "fhir", seen) == cold, f"round {round_}"
+        members.save()
+        runs = len(members.new["fhir"])
+        if 0 < round_ < 7 or round_ > 8:
+            assert len(calls) <= 6, f"round {round_}: {len(calls)} of {runs} runs compressed again"
+        made += len(calls)
+        edit = rng.randrange(4)  # one of: reword, insert, remove, move a stretch
+        at = rng.randrange(len(entries) - 50)
+        if edit == 0:
+            entries[at] = entry(at)
+        elif edit == 1:
+            entries[at:at] = [entry(10_000 + round_ * 10 + k) for k in range(3)]
+        elif edit == 2:
+            del entries[at:at + 5]
+        else:
+            stretch = entries[at:at + 40]
+            del entries[at:at + 40]
+            entries[at // 2:at // 2] = stretch
+    assert made > 0
+
+
+def test_a_claim_file_read_again_keeps_the_objects_of_its_unchanged_claims(tmp_path: Path) -> None:
+    """The editors' loop reads an edited claim file again; each claim equal to the last read's (every field, its
+    lines included) is that very object, so one edited claim is one changed claim for what knows claims by identity.
+    A claim whose lines moved is equal in nothing but its words: a new object."""
+    from kb.load.evidence import load_evidence
+
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    config = load_config(evidence, out_dir=tmp_path / "site")
+    memory: dict = {}
+    first = {c.id: c for c in load_evidence(config, memory)[0].claims}
+    path = evidence / "claims" / "shalaby2020peer.yaml"
+    text = path.read_text(encoding="utf-8")
+    words = "has in recent years been successfully closed"
+    assert text.count(words) == 1
+    path.write_text(text.replace(words, "has in recent years been closed"), encoding="utf-8")
+    second = load_evidence(config, memory)[0].claims
+    changed = [c.id for c in second if c is not first[c.id]]
+    assert changed == ["abstract-gap-closed-by-peer-support"] and len(second) == len(first) > 50
+    assert second[0].statement != first[changed[0]].statement
+    path.write_text(text.replace("claims:\n", "claims:\n  # a comment: every claim's lines move\n", 1),
+                    encoding="utf-8")
+    third = load_evidence(config, memory)[0].claims
+    assert not any(c is first[c.id] for c in third) and all(c.line == first[c.id].line + 1 for c in third)
+
+
 # --- input keys: record pages whose inputs are unchanged are not even built (kb.site.deps) -----------------
 
 CORPUS = Path(__file__).resolve().parents[1] / "evidence"
