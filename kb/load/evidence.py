@@ -68,7 +68,13 @@ def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None =
     """
     from kb.bibtex.load import load_references
     from kb.io.procs import no_gc, usable_cpus
-    from kb.load.claims import load_citation_file, load_citations, load_claim_file, load_claims
+    from kb.load.claims import (
+        keep_unchanged_claims,
+        load_citation_file,
+        load_citations,
+        load_claim_file,
+        load_claims,
+    )
     from kb.load.inclusions import load_inclusions
     from kb.load.parsecache import ParseCache
     from kb.load.releases import load_releases
@@ -89,6 +95,8 @@ def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None =
     # The BibTeX file, the claim files, the citation lists and the archived sources are independent: parsed side by
     # side, on every CPU, and kept (reading 250 citation lists and 250 sources again was ~1 s of every rebuild at
     # 10,000 works). A source's description is keyed with the text beside it.
+    held = cache.memory if cache.memory is not None else {}
+    last: dict[Path, Any] = {path: held[str(path)][1] for path in claim_files if str(path) in held}  # by file
     with no_gc():
         tasks: list[tuple[Path, Callable[[Path], Any]]] = [(config.references_path, load_references),
                                                             *((p, load_claim_file) for p in claim_files),
@@ -101,6 +109,11 @@ def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None =
     read = iter(parsed)
     references, found = next(read)
     by_file = {path: next(read) for path in [*claim_files, *citation_files, *described]}  # in the tasks' order
+    if cache.memory is not None:
+        for path in claim_files:  # read again: each unchanged claim is the last read's object
+            if last.get(path) is not None and by_file[path] is not last[path]:
+                by_file[path] = kept = keep_unchanged_claims(last[path], by_file[path])
+                cache.memory[str(path)] = (cache.memory[str(path)][0], kept)
     problems += found
     citations, found = load_citations(config.citations_dir, by_file.__getitem__)
     problems += found
