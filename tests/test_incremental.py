@@ -731,6 +731,38 @@ def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Pa
     assert cached == whole and made == 3  # the context changed: every fragment again
 
 
+def test_a_changed_files_fhir_fragment_keeps_the_lines_of_its_unchanged_claims(evidence_copy: Path) -> None:
+    """In the editors' loop an edited file's unchanged claims are the last build's objects: its new fragment keeps
+    their lines (the same pieces, which the compressed Bundle knows by identity) and makes the edited claim's alone;
+    the Bundle is the one built whole."""
+    from kb.export.fhir import fhir_bundle_bytes
+    from kb.export.fhir_cache import Fragments, fhir_bundle_cached
+    from kb.export.pieces import Piece
+    from kb.pipeline import Warm, check
+
+    memory: dict = {}
+    memo: dict = {}
+    warm = Warm()
+
+    def pieces() -> list:
+        checked = check(load_config(evidence_copy), shacl=False, warm=warm)
+        assert checked.inputs is not None
+        fragments = Fragments(None, memory)
+        out = list(fhir_bundle_cached(checked.evidence, checked.inputs, fragments, memo))
+        fragments.keep()
+        assert b"".join(map(as_bytes, out)) == fhir_bundle_bytes(checked.evidence)
+        return out
+
+    first = pieces()
+    _edit_claim(evidence_copy)
+    second = pieces()
+    before = {id(piece) for piece in first}  # first holds them: no other object has their ids
+    lines = [p for p in second if isinstance(p, Piece)]
+    made = [p for p in lines if id(p) not in before]
+    edited = [p for p in lines if MARK.encode() in p.bytes()]
+    assert made == edited and 0 < len(made) < len(lines) - 5, "only the edited claim's lines are made again"
+
+
 def test_fhir_fragments_are_kept_on_disk_for_the_next_build(evidence_copy: Path, tmp_path: Path) -> None:
     _build(evidence_copy, tmp_path / "site")
     folder = evidence_copy.parent / ".kb-cache" / "fhir"

@@ -44,6 +44,7 @@ class ExportCaches:
     nanopubs: dict[str, Any] = field(default_factory=dict)  # the last export written (kb.export.nanopub_memo)
     dumps: dict[str, Any] = field(default_factory=dict)  # the last graph dumps' gzip members (kb.export.dumps)
     fhir: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's fragments (kb.export.fhir_cache)
+    fhir_files: dict[str, Any] = field(default_factory=dict)  # each claim file's last fragment and claims (likewise)
     members: dict[str, Any] = field(default_factory=dict)  # the FHIR Bundle's and nanopublications' gzip members
     runs: dict[str, Any] = field(default_factory=dict)  # what compress_runs saw of those, by format (dumps.Seen)
     browser: dict[str, Any] = field(default_factory=dict)  # the SPARQL page's copy's pieces (browser_turtle)
@@ -97,7 +98,9 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
         if inputs is None:
             return compress_runs(fhir_bundle_chunks(evidence), members, "fhir", seen("fhir"))
         fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None, pieces=True)
-        return compress_runs(fhir_bundle_cached(evidence, inputs, fragments), members, "fhir", seen("fhir"))
+        return compress_runs(fhir_bundle_cached(evidence, inputs, fragments,
+                                                caches.fhir_files if caches is not None else None),
+                             members, "fhir", seen("fhir"))
 
     progress("writing data dumps")
     # Files that grow with the KB are gzipped (kb.export.formats.DATA_FILES says which).

@@ -76,6 +76,7 @@ class FhirExport:
         self.vocab: Vocabulary = evidence.vocabulary
         self.mint = Minter(evidence.config.base_iri)
         self.variables: dict[tuple[str, str], dict[str, Any]] = {}
+        self.used: set[tuple[str, str]] = set()  # the variables asked for (kb.export.fhir_cache: by claim)
 
     # --- codes ------------------------------------------------------------------------------------
 
@@ -98,6 +99,7 @@ class FhirExport:
     def variable(self, scheme: str, concept_id: str) -> str:
         """The id of the concept's EvidenceVariable (made on first use)."""
         key = (scheme, concept_id)
+        self.used.add(key)
         if key not in self.variables:
             concept = self.vocab.get(scheme, concept_id)
             characteristic: list[dict[str, Any]] = [{"definitionCodeableConcept": self.concept(scheme, concept_id)}]

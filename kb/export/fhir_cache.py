@@ -30,8 +30,11 @@ from kb.export.fragments import Fragments
 from kb.export.pieces import Piece
 from kb.graph.iris import Minter
 from kb.load.evidence import Evidence
+from kb.model import Claim
 
-Fragment = tuple[list[tuple[str, list[Piece]]], list[tuple[str, str]]]  # [(claim id, lines)], variables used
+Variable = tuple[str, str]  # an EvidenceVariable's concept: scheme, id
+# [(claim id, lines)], the variables they use, and those of each claim (by claim id)
+Fragment = tuple[list[tuple[str, list[Piece]]], list[Variable], dict[str, tuple[Variable, ...]]]
 
 
 @cache
@@ -41,13 +44,19 @@ def _code() -> bytes:
                     for name in ("fhir.py", "fhir_citation.py", "fhir_terms.py", "fhir_cache.py", "stamp.py"))
 
 
-def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments) -> Iterator[bytes | Piece]:
-    """:func:`kb.export.fhir.fhir_bundle_chunks`, with the fragments of unchanged files reused."""
+def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
+                       memo: dict[str, Any] | None = None) -> Iterator[bytes | Piece]:
+    """:func:`kb.export.fhir.fhir_bundle_chunks`, with the fragments of unchanged files reused. ``memo`` (a long-running
+    process's, kept between builds) is each file's last fragment and claims: in a changed file's new fragment, a claim
+    that is the last build's very object (:func:`kb.load.claims.keep_unchanged_claims`) keeps its lines, the same
+    pieces, which the compressed Bundle knows by their identity (:class:`kb.export.dumps.Seen`)."""
     head = bundle_head(evidence)
     mint = Minter(evidence.config.base_iri)
     refuse = CodeCheck(evidence, head)
     base = hashlib.sha256(_code() + b"\0" + inputs.context.encode() + b"\0" + repr(sorted(head.items())).encode())
-    key = base.hexdigest()
+    key = context_key = base.hexdigest()
+    last: dict[str, tuple[str, list[Claim]]] = memo.get("files", {}) if memo and memo["base"] == context_key else {}
+    files: dict[str, tuple[str, list[Claim]]] = {}
     citations = fragments.get(key)
     if citations is None:
         lists = {c.source: c for c in evidence.citations}
@@ -67,17 +76,15 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
         key = digest.hexdigest()
         fragment: Fragment | None = fragments.get(key) if path in inputs.claim_files else None
         if fragment is None:
-            build = FhirExport(evidence)
-            made_lines = []
-            for claim in claims:
-                made_lines.append((claim.id, [Piece.of(refuse.line(entry(mint, build.evidence(claim, finding))))
-                                              for finding in claim.outcomes]))
-            fragment = (made_lines, sorted(build.variables))
+            fragment = _fragment(evidence, mint, claims, refuse, _unchanged(last.get(path), fragments, claims))
             fragments.put(key, fragment)
         else:
             fragments.used[key] = fragment
         findings += fragment[0]
         variables.update(fragment[1])
+        files[path] = (key, claims)
+    if memo is not None:
+        memo["base"], memo["files"] = context_key, files
 
     build = FhirExport(evidence)
     resources = sorted((build.variables.get(k) or _variable(build, k) for k in variables), key=lambda r: r["id"])
@@ -86,6 +93,37 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments)
         lines += claim_lines
     fragments.keep()
     return bundle_chunks(head, lines)
+
+
+def _fragment(evidence: Evidence, mint: Minter, claims: list[Claim], refuse: CodeCheck,
+              kept: dict[str, tuple[list[Piece], tuple[Variable, ...]]]) -> Fragment:
+    """A claim file's fragment: each claim's lines and variables, ``kept`` from the last build's where its claim is
+    unchanged, else made (and checked)."""
+    build = FhirExport(evidence)
+    made_lines, used = [], {}
+    for claim in claims:
+        found = kept.get(claim.id)
+        if found is None:
+            build.used = set()
+            found = ([Piece.of(refuse.line(entry(mint, build.evidence(claim, finding)))) for finding in claim.outcomes],
+                     tuple(sorted(build.used)))
+        made_lines.append((claim.id, found[0]))
+        used[claim.id] = found[1]
+    return made_lines, sorted({variable for variables in used.values() for variable in variables}), used
+
+
+def _unchanged(last: tuple[str, list[Claim]] | None, fragments: Fragments,
+               claims: list[Claim]) -> dict[str, tuple[list[Piece], tuple[Variable, ...]]]:
+    """The lines and variables of the claims that are the last build's objects, from its fragment of their file."""
+    if last is None:
+        return {}
+    fragment: Fragment | None = fragments.get(last[0])
+    if fragment is None:
+        return {}
+    before = {claim.id: claim for claim in last[1]}
+    lines = dict(fragment[0])
+    return {claim.id: (lines[claim.id], fragment[2][claim.id]) for claim in claims
+            if before.get(claim.id) is claim and claim.id in lines and claim.id in fragment[2]}
 
 
 def _variable(build: FhirExport, key: tuple[str, str]) -> dict[str, Any]:
