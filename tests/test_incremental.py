@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -328,6 +329,42 @@ def test_the_watcher_runs_the_idle_work_once_the_folder_is_quiet_and_not_before_
     assert watcher.wait(stop, idle=lambda: ran.append(1)) == ["claims/a.yaml"]
     later.join()
     assert ran == [1]  # once, while the folder was quiet
+
+
+def test_the_watcher_begins_as_soon_as_a_change_is_seen_and_abandons_one_that_comes_to_nothing(
+        tmp_path: Path) -> None:
+    """``begin`` (kb serve stops its query workers) runs once the first change is seen, before the folder has settled,
+    once however many scans the settling takes; a file made and removed within the settle is no change: ``abandon``
+    runs (the workers come back) and the watcher goes on waiting for a real one."""
+    import threading
+
+    from kb.live import Watcher
+
+    evidence = tmp_path / "evidence"
+    (evidence / "claims").mkdir(parents=True)
+    claim = evidence / "claims" / "a.yaml"
+    claim.write_text("a", encoding="utf-8")
+    watcher = Watcher(load_config(evidence, out_dir=tmp_path / "site"), poll=0.01, settle=0.3)
+    calls: list[str] = []
+    stop = threading.Event()
+    passing = evidence / "claims" / "passing.yaml"
+
+    def gone() -> None:
+        passing.unlink()
+        threading.Timer(0.5, lambda: claim.write_text("a, edited", encoding="utf-8")).start()
+
+    begun: list[float] = []
+
+    def begin() -> None:
+        calls.append("begin")
+        begun.append(time.monotonic())
+        if passing.exists():
+            threading.Timer(0.1, gone).start()  # removed again before the folder settles
+
+    passing.write_text("made and removed", encoding="utf-8")
+    assert watcher.wait(stop, begin=begin, abandon=lambda: calls.append("abandon")) == ["claims/a.yaml"]
+    assert calls == ["begin", "abandon", "begin"]
+    assert time.monotonic() - begun[-1] >= 0.3, "begun before the folder settled, not after"
 
 
 def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy: Path, tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
         click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH}{watching} (Ctrl-C to stop)")
         loop.progress = quiet
         if watcher is not None:
-            loop.run(rebuilt, stop, watcher, before=endpoint.pause)
+            loop.run(rebuilt, stop, watcher, before=endpoint.pause, abandon=endpoint.resume)
         else:
             stop.wait()
     except KeyboardInterrupt:
