@@ -31,7 +31,7 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.io.procs import frozen, no_gc, quiet_worker, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["Rendered", "SiteError", "prime_groups", "render_site"]
 
 TEMPLATES = REPO_ROOT / "site_templates"
+T = TypeVar("T")
 
 
 @dataclass
@@ -243,11 +244,11 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     short links it made (:meth:`kb.pipeline.Warm.ref_links`), which the resolver uses and fills.
     """
     from kb.query.sparql import load_examples
-    from kb.site import assets, living, overview
+    from kb.site import assets, overview
     from kb.site.answers import example_answers
     from kb.site.deps import Deps
     from kb.site.evmap import MARKS_PER_CELL
-    from kb.site.render import Writer, environment, stamp
+    from kb.site.render import environment
     from kb.site.reuse import render_key
     from kb.site.views import Resolver
 
@@ -294,10 +295,22 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
             overview.sparql_page(res, out, found.result())
             dump.append(script.result())
 
-    before_fork()
-    parts = _run(job, workers, in_this_process, background)
-    data_done()
+    def finish(parts: list[_Part]) -> Rendered:
+        """The pages that need data/, and what the build wrote: while the workers leave (their exit was ~0.15 s)."""
+        data_done()
+        return _finish(job, res, site, out, target, parts, oxigraph, dump, progress, memo)
 
+    before_fork()
+    return _run(job, workers, in_this_process, background, then=finish)
+
+
+def _finish(job: _Job, res: Any, site: Any, out: Any, target: Path, parts: list[_Part], oxigraph: list[Any],
+            dump: list[Any], progress: Callable[[str], None], memo: KeyMemo | None) -> Rendered:
+    """:func:`render_site`'s last pages (data, what's new: they need data/'s files) and the parts put together."""
+    from kb.site import living, overview
+    from kb.site.render import Writer, stamp
+
+    analysis = res.analysis
     progress("rendering the data and what's-new pages")
     writer = Writer(target, job.previous)
     living.whatsnew_page(res, site, out, target / "data")
@@ -455,8 +468,10 @@ def _rendered(part: _Part | None) -> _Part:
     return part
 
 
-def _run(job: _Job, workers: int, alongside: Callable[[], None], background: Background | None = None) -> list[_Part]:
-    """Render the groups, in ``workers`` forked processes if more than one; parts in group order.
+def _run(job: _Job, workers: int, alongside: Callable[[], None], background: Background | None,
+         then: Callable[[list[_Part]], T]) -> T:
+    """Render the groups, in ``workers`` forked processes if more than one; ``then`` is given the parts in group
+    order, and run while the workers leave (no process is forked meanwhile).
 
     ``alongside`` runs here once the workers have forked (never before: no thread may be alive
     at a fork). Then this process renders the groups no worker has begun, the last of :func:`_schedule` first,
@@ -470,7 +485,7 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None], background: Bac
         if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             parts = [_render_group(name) for name in names]
             alongside()
-            return parts
+            return then(parts)
         context = multiprocessing.get_context("fork")
         _TAKEN = context.Array("b", len(names))
         # frozen: the collector must not touch (and so copy) the parent's objects in the workers
@@ -490,6 +505,6 @@ def _run(job: _Job, workers: int, alongside: Callable[[], None], background: Bac
                 if _claim(i):
                     mine[i] = _render_group(names[i])
             theirs = dict(zip(schedule, pending.get(), strict=True))
-            return [mine[i] if i in mine else _rendered(theirs[i]) for i in range(len(names))]
+            return then([mine[i] if i in mine else _rendered(theirs[i]) for i in range(len(names))])
     finally:
         _JOB = _TAKEN = _BACKGROUND = None
