@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.config import Config
+from kb.config import Config, ConfigError, load_config
 from kb.io.procs import no_gc
 from kb.pipeline import EvidenceError, OutputError, Progress, Warm, build, quiet
 from kb.site import addresses
@@ -152,6 +152,11 @@ class Loop:
 
         started = time.monotonic()
         changed = changed or []
+        try:  # kb.toml as it is now (its title, base IRI, releases: kb release adds one while kb serve runs)
+            self.config = load_config(self.config.evidence_dir, out_dir=self.config.out_dir,
+                                      cache_dir=self.config.cache_dir, parse_cache=self.config.parse_cache)
+        except ConfigError as exc:
+            return Rebuild(changed, time.monotonic() - started, "", failure=str(exc))
         try:
             key = evidence_key(self.config)  # before the build reads the files: an edit meanwhile makes it stale
         except OSError:

@@ -12,6 +12,8 @@ import itertools
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -1387,6 +1389,83 @@ def test_a_patch_parses_only_the_lines_that_differ(monkeypatch: pytest.MonkeyPat
     whole_before, whole_after = set(parse(before)), set(parse(after))
     assert (gone, came) == (whole_before - whole_after, whole_after - whole_before) and len(gone) == len(came) == 1
     assert sum(len(text) for text in parsed) < 100
+
+
+def test_the_loops_claim_keys_carried_are_those_made_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kb.site.deps.Deps`` carries the claims' keys from the loop's last build (only claims that are new objects, or
+    whose release history changed, are keyed again): through rewording, moved lines, a changed design, a claim added,
+    renamed and removed, every key, the facets' digest and the records are those a build without the carry makes, and
+    the carry is taken where the claims kept their places."""
+    from kb.live import Loop
+    from kb.site import deps as deps_module
+    from tests.conftest import REAL
+
+    evidence = tmp_path / "evidence"
+    shutil.copytree(REAL, evidence)
+    claims = evidence / "claims" / "shalaby2020peer.yaml"
+    original = claims.read_text(encoding="utf-8")
+    carried: list[bool] = []
+    real_init, real_carry = deps_module.Deps.__init__, deps_module.Deps._carry
+
+    def spied(self, *args) -> bool:
+        carried.append(real_carry(self, *args))
+        return carried[-1]
+
+    def shadowed(self, res=None, inputs=None, render_key=b"", known=None, last=None) -> None:
+        real_init(self, res, inputs, render_key, known, last)
+        if last is None or not self.enabled:
+            return
+        fresh = deps_module.Deps(res, inputs, render_key, known)
+        assert (dict(self._claims), dict(self._counted), self._facets) == \
+            (dict(fresh._claims), dict(fresh._counted), fresh._facets)
+        assert list(self._claims) == list(fresh._claims)
+        assert {d: r for d, r in self.records.items() if r} == fresh.records
+
+    monkeypatch.setattr(deps_module.Deps, "__init__", shadowed)
+    monkeypatch.setattr(deps_module.Deps, "_carry", spied)
+    loop = Loop(load_config(evidence, out_dir=tmp_path / "site"))
+    last_claim = original.split("\n  - id: ")[-1]
+    texts = [
+        original.replace("has in recent years been successfully closed", "has in recent years been closed"),
+        original.replace("claims:\n", "claims:\n  # every claim's lines move\n", 1),
+        original.replace("design: systematic_review\n", "design: narrative_review\n", 1),
+        original + "\n  - id: added-" + last_claim,
+        original.replace("  - id: abstract-gap-closed-by-peer-support", "  - id: abstract-gap-renamed", 1),
+        original,
+    ]
+    assert loop.build().ok
+    for text in texts:
+        claims.write_text(text, encoding="utf-8")
+        rebuilt = loop.build()
+        assert rebuilt.ok, [p.message for p in rebuilt.problems][:3]
+    claims.write_text(texts[0], encoding="utf-8")
+    assert loop.build().ok
+    released = subprocess.run([sys.executable, "-m", "kb", "release", "2026-12", "--evidence", str(evidence),
+                               "--date", "2026-12-01"], capture_output=True, text=True, timeout=300)
+    assert released.returncode == 0, released.stderr
+    after = loop.build()  # the reworded claim's history changed (released now); no claim did
+    assert after.ok and [e.release.name for e in after.result.checked.history.entries] == ["2026-11", "2026-12"]
+    # the first build has nothing to carry; adding, renaming and removing a claim key every claim afresh
+    assert carried == [False, True, True, True, False, False, False, True, True]
+
+
+def test_the_loop_reads_kb_toml_again_for_every_rebuild(evidence_copy: Path, tmp_path: Path) -> None:
+    """kb.toml edited while kb serve runs (a new title, a release kb release added) is what the next rebuild
+    uses; a kb.toml that cannot be read fails the rebuild with its line, and the last good site stays."""
+    from kb.live import Loop
+
+    loop = Loop(load_config(evidence_copy, out_dir=tmp_path / "site"))
+    assert loop.build().ok
+    toml = evidence_copy / "kb.toml"
+    good = toml.read_text(encoding="utf-8") if toml.is_file() else ""
+    toml.write_text(good + '\ntitle = "Retitled while serving"\n' if "title" not in good else
+                    re.sub(r'(?m)^title = .*$', 'title = "Retitled while serving"', good), encoding="utf-8")
+    assert loop.build().ok
+    assert "Retitled while serving" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    toml.write_text(good + "\ntitle = [unclosed\n", encoding="utf-8")
+    failed = loop.build()
+    assert not failed.ok and "kb.toml" in failed.failure
+    assert "Retitled while serving" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
 
 
 def test_a_failed_rebuild_puts_the_loops_store_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
