@@ -265,7 +265,7 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     previous = previous or Previous()
     job = _Job(res, site, environment(templates, evidence.config.store_cache_dir / "templates"), key, target, previous,
                threshold if threshold is not None else MARKS_PER_CELL, templates,
-               Deps(res, inputs, key.digest(), previous.records), verify_deps, data_files or {})
+               Deps(res, inputs, key.digest(), previous.records, memo), verify_deps, data_files or {})
     if memo is not None:
         memo.begin(analysis.groups, job.deps, lambda groups: prime_groups(groups, lambda: True))
     workers = max(1, min(jobs or usable_cpus(), len(_groups())))
@@ -322,7 +322,8 @@ def _finish(job: _Job, res: Any, site: Any, out: Any, target: Path, parts: list[
         writer.write(script.path, script.content)
 
     if memo is not None:
-        memo.end(analysis.groups, job.deps, [part.digests for part in parts] + [job.deps.take_computed()])
+        memo.end(analysis.groups, job.deps, [part.digests for part in parts] + [job.deps.take_computed()],
+                 res.ev.claims, res.history.claims)
     result = Rendered([], records=job.deps.records)
     for part in [*parts, _Part(writer.fingerprints, writer.written, writer.reused, [])]:
         clash = result.fingerprints.keys() & part.fingerprints.keys()
