@@ -1449,6 +1449,27 @@ def test_the_loops_claim_keys_carried_are_those_made_afresh(tmp_path: Path, monk
     assert carried == [False, True, True, True, False, False, False, True, True]
 
 
+def test_the_loop_records_the_manifest_and_removes_the_old_site_once_the_rebuild_is_told(evidence_copy: Path,
+                                                                                         tmp_path: Path) -> None:
+    """After a rebuild the loop tells it (kb serve prints the line) before it removes the old site and records the
+    site's manifest (Warm.tidy): the next build, or the loop's next turn, does it first, and reads that manifest."""
+    from kb.live import Loop
+    from kb.site.reuse import manifest_path
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    assert loop.build().ok
+    manifest = manifest_path(config.store_cache_dir, config.out_dir)
+    assert not manifest.exists() and len(loop.warm.later) == 1  # the first build had no old site to remove
+    _edit_claim(evidence_copy)
+    rebuilt = loop.build()  # the first build's manifest recorded first: its pages are reused
+    assert rebuilt.ok and len(rebuilt.result.reused) > 10 and not manifest.exists()
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".site.")]
+    assert len(leftovers) == 1 and len(loop.warm.later) == 2  # the old site, under a staging name
+    loop.warm.tidy()
+    assert manifest.is_file() and not any(p.name.startswith(".site.") for p in tmp_path.iterdir())
+
+
 def test_the_loop_reads_kb_toml_again_for_every_rebuild(evidence_copy: Path, tmp_path: Path) -> None:
     """kb.toml edited while kb serve runs (a new title, a release kb release added) is what the next rebuild
     uses; a kb.toml that cannot be read fails the rebuild with its line, and the last good site stays."""
@@ -1552,6 +1573,33 @@ def test_values_are_kept_by_record_identity_within_one_context() -> None:
     kept.end()
     assert not kept.kept
     assert made == ["a", "b", "c", "b", "b", "b"]
+
+
+def test_many_values_are_kept_by_record_identity_and_made_together_in_order() -> None:
+    """:meth:`kb.load.byrecord.ByRecord.many` gives what a :meth:`get` per record gives: the kept values of the same
+    objects, the others made in one call, in order; what was not asked for is dropped at the end."""
+    from kb.load.byrecord import ByRecord
+
+    calls: list[list[str]] = []
+
+    def make(records: list[list[str]]) -> list[str]:
+        calls.append([r[0] for r in records])
+        return [r[0].upper() for r in records]
+
+    kept: ByRecord[str] = ByRecord()
+    records = [[name] for name in "abcdef"]
+    kept.begin("context")
+    assert kept.many(records, make) == list("ABCDEF") and calls == [list("abcdef")]
+    kept.end()
+    again = [records[0], ["b"], records[2], ["x"], records[4]]  # b read again (equal, another object), x new, d/f gone
+    kept.begin("context")
+    assert kept.many(again, make) == ["A", "B", "C", "X", "E"] and calls[-1] == ["b", "x"]
+    kept.end()
+    assert {id(r) for r, _ in kept.kept.values()} == {id(r) for r in again}
+    kept.begin("context")
+    assert kept.many([records[3], again[3]], make) == ["D", "X"] and calls[-1] == ["d"]  # d was dropped
+    kept.begin(None)
+    assert kept.many(again, make) == ["A", "B", "C", "X", "E"] and calls[-1] == ["a", "b", "c", "x", "e"]
 
 
 def test_the_claims_tables_rows_are_kept_by_claim_file_between_builds(tmp_path: Path,

@@ -189,3 +189,24 @@ def test_replace_dir_creates_exchanges_and_recover_cleans(tmp_path: Path) -> Non
     (tmp_path / ".out.old").mkdir()
     assert sorted(p.name for p in recover(target)) == [".out.b.tmp", ".out.old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_replace_dir_can_leave_the_old_folders_removal_for_later(tmp_path: Path) -> None:
+    """The editors' loop removes the old site once it has said the new one is in place: until then the old one
+    lies under a staging folder's name, which a crashed loop's next build removes (recover)."""
+    target, new = tmp_path / "out", tmp_path / ".out.a.tmp"
+    target.mkdir()
+    (target / "v").write_text("1")
+    new.mkdir()
+    (new / "v").write_text("2")
+    later: list = []
+    assert replace_dir(new, target, later) == "exchanged" and (target / "v").read_text() == "2"
+    assert (new / "v").read_text() == "1" and len(later) == 1, "the old site, not removed yet"
+    later[0]()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    new.mkdir()
+    (new / "v").write_text("3")
+    later.clear()
+    assert replace_dir(new, target, later) == "exchanged" and [p.name for p in recover(target)] == [".out.a.tmp"]
+    later[0]()  # removing what is gone already does nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (target / "v").read_text() == "3"

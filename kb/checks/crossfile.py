@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import operator
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from kb.checks.scope import Inputs
 
 LEVELS = ("high", "moderate", "low", "very_low")
+_ID, _SOURCE = operator.attrgetter("id"), operator.attrgetter("source")
 
 def check_evidence(evidence: Evidence, kept: ByRecord[list[Problem]] | KeptChecks | None = None) -> list[Problem]:
     """Every cross-file check: ids exist, quotes are found, certainty follows the rule, inclusions hold. ``kept``
@@ -39,7 +42,16 @@ def check_evidence(evidence: Evidence, kept: ByRecord[list[Problem]] | KeptCheck
     listed: dict[str, set[str]] = {}  # each citing document's reference list (once, not once per claim: 1 s at 50k)
     for clist in evidence.citations:
         listed.setdefault(clist.source, set()).update(clist.references)
-    for claim in evidence.claims:
+    claims = evidence.claims
+    if isinstance(kept, ByRecord) and kept.context is not None and \
+            len(set(map(_ID, claims))) == len(claims):  # no id twice: no problem between the claims' own
+        # the editors' loop: the claims' own problems, kept by identity, in loops in C (a loop in Python over 50,000
+        # claims was ~0.15 s of every rebuild, before the graph is patched)
+        made = kept.many(claims, lambda fresh: [_check_claim(evidence, c, listed.get(c.source, set())) for c in fresh])
+        problems += itertools.chain.from_iterable(made)
+        unchecked_sources.update(set(map(_SOURCE, claims)) - evidence.sources.keys())
+        claims = []
+    for claim in claims:
         if claim.id in seen:
             first = seen[claim.id]
             problems.append(error(claim.path, claim.line, "claim-duplicate-id",

@@ -12,11 +12,15 @@ analysis's rows and links are carried by the same rule, but spliced whole (:mod:
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
 T = TypeVar("T")
+_NONE: tuple[Any, Any] = (None, None)  # no value kept: no record is None
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
 class ByRecord(Generic[T]):
@@ -51,18 +55,17 @@ class ByRecord(Generic[T]):
 
     def many(self, records: Sequence[R], make: Callable[[list[R]], list[T]]) -> list[T]:
         """The values of ``records``, in order: those kept, and the others made by one call of ``make`` (with them,
-        in order), where making them together is cheaper."""
+        in order), where making them together is cheaper. Which are kept is found by identity in loops in C: at
+        50,000 claims and 88,000 rows a loop in Python over them was ~0.2 s of every rebuild, for a few new ones."""
         if self.context is None:
             return make(list(records))
-        hits = [self.kept.get(id(record)) for record in records]
-        fresh = iter(make([r for r, hit in zip(records, hits, strict=True) if hit is None or hit[0] is not r]))
-        values = []
-        for record, hit in zip(records, hits, strict=True):
-            if hit is None or hit[0] is not record:
-                hit = (record, next(fresh))
-            self.asked[id(record)] = hit
-            values.append(hit[1])
-        return values
+        ids = list(map(id, records))
+        hits = list(map(self.kept.get, ids, itertools.repeat(_NONE)))
+        missing = list(itertools.compress(range(len(ids)), map(operator.is_not, map(_FIRST, hits), records)))
+        for at, value in zip(missing, make([records[i] for i in missing]), strict=True):
+            hits[at] = (records[at], value)
+        self.asked.update(zip(ids, hits, strict=True))
+        return list(map(_SECOND, hits))
 
     def end(self) -> None:
         self.kept, self.asked = self.asked, {}
