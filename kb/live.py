@@ -152,6 +152,7 @@ class Loop:
 
         started = time.monotonic()
         changed = changed or []
+        self.warm.tidy()  # what the last build left (its manifest is read now)
         try:  # kb.toml as it is now (its title, base IRI, releases: kb release adds one while kb serve runs)
             self.config = load_config(self.config.evidence_dir, out_dir=self.config.out_dir,
                                       cache_dir=self.config.cache_dir, parse_cache=self.config.parse_cache)
@@ -197,9 +198,11 @@ class Loop:
         watcher = watcher or Watcher(self.config)
         collect: Callable[[], object] | None = None
         while True:
+            self.warm.tidy()  # once the rebuild is told: the old site removed, the manifest recorded
             # what the last rebuild left in cycles (a few thousand objects at 10k/50k), once the editor pauses
             changed = watcher.wait(stop, idle=collect, begin=before, abandon=abandon)
             if changed is None:
+                self.warm.tidy()
                 return
             on_rebuild(self.build(changed))
             collect = gc.collect

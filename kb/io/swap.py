@@ -16,9 +16,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 AT_FDCWD = -100
@@ -63,16 +65,21 @@ def exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
-def replace_dir(new: Path, target: Path) -> str:
-    """Put the folder ``new`` at ``target`` (a real folder, or absent) and delete the old one.
+def replace_dir(new: Path, target: Path, later: list[Callable[[], object]] | None = None) -> str:
+    """Put the folder ``new`` at ``target`` (a real folder, or absent) and delete the old one (swapped atomically
+    out of the way: with ``later``, its deletion is added to it, for the caller to do once the new folder is in use;
+    until then it is a staging folder, which :func:`recover` removes).
 
     Returns how: ``"created"``, ``"exchanged"`` (atomic) or ``"renamed"`` (the two-rename fallback).
     """
     if not os.path.lexists(target):
         os.rename(new, target)
         return "created"
-    if exchange(new, target):
-        shutil.rmtree(new, ignore_errors=True)  # it now holds the old site
+    if exchange(new, target):  # ``new`` now holds the old site
+        if later is not None:
+            later.append(functools.partial(shutil.rmtree, new, ignore_errors=True))
+        else:
+            shutil.rmtree(new, ignore_errors=True)
         return "exchanged"
     old = aside(target)
     shutil.rmtree(old, ignore_errors=True)
