@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -307,6 +308,17 @@ def test_the_watcher_sees_a_change_a_new_file_and_a_removed_one_but_not_scratch_
     assert watcher.wait(stop) is None
 
 
+def _one_claim_watched(tmp_path: Path, settle: float) -> tuple[Path, Path, Any]:
+    """An evidence folder of one claim file (``claims/a.yaml``), and a watcher polling it every 0.01 s."""
+    from kb.live import Watcher
+
+    evidence = tmp_path / "evidence"
+    (evidence / "claims").mkdir(parents=True)
+    claim = evidence / "claims" / "a.yaml"
+    claim.write_text("a", encoding="utf-8")
+    return evidence, claim, Watcher(load_config(evidence, out_dir=tmp_path / "site"), poll=0.01, settle=settle)
+
+
 def test_the_watcher_runs_the_idle_work_once_the_folder_is_quiet_and_not_before_a_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The loop's full collection after a rebuild (~2–3 s at 10k/50k) waits for a quiet folder: a save that comes
@@ -314,14 +326,9 @@ def test_the_watcher_runs_the_idle_work_once_the_folder_is_quiet_and_not_before_
     import threading
 
     import kb.live
-    from kb.live import Watcher
 
     monkeypatch.setattr(kb.live, "IDLE_S", 0.1)
-    evidence = tmp_path / "evidence"
-    (evidence / "claims").mkdir(parents=True)
-    claim = evidence / "claims" / "a.yaml"
-    claim.write_text("a", encoding="utf-8")
-    watcher = Watcher(load_config(evidence, out_dir=tmp_path / "site"), poll=0.01, settle=0.01)
+    _evidence, claim, watcher = _one_claim_watched(tmp_path, settle=0.01)
     ran: list[float] = []
     stop = threading.Event()
     claim.write_text("a, edited", encoding="utf-8")
@@ -340,13 +347,7 @@ def test_the_watcher_begins_as_soon_as_a_change_is_seen_and_abandons_one_that_co
     runs (the workers come back) and the watcher goes on waiting for a real one."""
     import threading
 
-    from kb.live import Watcher
-
-    evidence = tmp_path / "evidence"
-    (evidence / "claims").mkdir(parents=True)
-    claim = evidence / "claims" / "a.yaml"
-    claim.write_text("a", encoding="utf-8")
-    watcher = Watcher(load_config(evidence, out_dir=tmp_path / "site"), poll=0.01, settle=0.3)
+    evidence, claim, watcher = _one_claim_watched(tmp_path, settle=0.3)
     calls: list[str] = []
     stop = threading.Event()
     passing = evidence / "claims" / "passing.yaml"
