@@ -93,7 +93,8 @@ class Deps:
     no keys, and every page is built).
 
     ``known`` are the last build's :attr:`records` (claim file digest → claim → :func:`record_key`):
-    only the claims of changed files are digested again.
+    only the claims of changed files are digested again. ``last`` is what the editors' loop kept of its last build
+    (:class:`KeyMemo`): the claims' keys are carried from it (:meth:`_carry`).
     """
 
     def __init__(self, res: Resolver | None = None, inputs: Inputs | None = None, render_key: bytes = b"",
@@ -154,7 +155,8 @@ class Deps:
         if history is not last.history:  # the claims whose last change since a release is another
             moved = {cid for cid, change in history.items() if last.history.get(cid) != change}
             moved |= last.history.keys() - history.keys()
-            changed |= {i for i, claim in enumerate(claims) if claim.id in moved}
+            if moved:
+                changed |= {i for i, claim in enumerate(claims) if claim.id in moved}
         if any(claims[i].id != before[i].id for i in changed):
             return False
         made = {id(claims[i]) for i in changed}
