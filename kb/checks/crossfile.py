@@ -50,18 +50,18 @@ def check_evidence(evidence: Evidence, kept: ByRecord[list[Problem]] | KeptCheck
         made = kept.many(claims, lambda fresh: [_check_claim(evidence, c, listed.get(c.source, set())) for c in fresh])
         problems += itertools.chain.from_iterable(made)
         unchecked_sources.update(set(map(_SOURCE, claims)) - evidence.sources.keys())
-        claims = []
-    for claim in claims:
-        if claim.id in seen:
-            first = seen[claim.id]
-            problems.append(error(claim.path, claim.line, "claim-duplicate-id",
-                                  f"claim id '{claim.id}' is also used at {first.path}:{first.line}", field="id",
-                                  expected="a unique id", hint="ids are stable identifiers: rename the new one"))
-        seen.setdefault(claim.id, claim)
-        check = functools.partial(_check_claim, evidence, claim, listed.get(claim.source, set()))
-        problems += check() if kept is None else kept.get(claim, check)
-        if claim.source not in evidence.sources:
-            unchecked_sources.add(claim.source)
+    else:
+        for claim in claims:
+            if claim.id in seen:
+                first = seen[claim.id]
+                problems.append(error(claim.path, claim.line, "claim-duplicate-id",
+                                      f"claim id '{claim.id}' is also used at {first.path}:{first.line}", field="id",
+                                      expected="a unique id", hint="ids are stable identifiers: rename the new one"))
+            seen.setdefault(claim.id, claim)
+            check = functools.partial(_check_claim, evidence, claim, listed.get(claim.source, set()))
+            problems += check() if kept is None else kept.get(claim, check)
+            if claim.source not in evidence.sources:
+                unchecked_sources.add(claim.source)
     problems += check_inclusions(evidence, unchecked_sources)
     for key in sorted(unchecked_sources):
         ref = evidence.references_by_key.get(key)

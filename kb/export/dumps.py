@@ -205,9 +205,9 @@ class Seen:
                 return r, length, key
         return None
 
-    def add(self, start: int, end: int, key: bytes, closed: bool) -> None:
+    def add(self, start: int, end: int, key: bytes, closed: bool, lead: int) -> None:
+        """The run of pieces ``start`` to ``end``; ``lead`` is the place of its first long piece (else ``start``)."""
         if start < end:  # an empty export's run is found by the hint alone
-            lead = next((i for i in range(start, end) if _size(self.pieces[i]) >= SHORT), start)
             self.starts.setdefault(self.ids[lead], []).append(len(self.runs))
         self.runs.append((start, end, key, closed))
 
@@ -289,7 +289,7 @@ def _compress_seen(pieces: list[bytes | Piece], members: MemberCache, fmt: str, 
             closed = end < len(pieces) or (end > pos and _ends_run(pieces[end - 1]))
             key, joined = _key(pieces[pos:end])
         out.append(members.member(fmt, key, functools.partial(_run_member, pieces[pos:end], joined)))
-        now.add(pos, end, key, closed)
+        now.add(pos, end, key, closed, lead if lead < end else pos)
         pos = end
     seen.pieces, seen.ids, seen.runs, seen.starts = now.pieces, now.ids, now.runs, now.starts
     return b"".join(out)

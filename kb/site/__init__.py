@@ -298,19 +298,20 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
     def finish(parts: list[_Part]) -> Rendered:
         """The pages that need data/, and what the build wrote: while the workers leave (their exit was ~0.15 s)."""
         data_done()
-        return _finish(job, res, site, out, target, parts, oxigraph, dump, progress, memo)
+        return _finish(job, out, parts, [*oxigraph, *dump], progress, memo)
 
     before_fork()
     return _run(job, workers, in_this_process, background, then=finish)
 
 
-def _finish(job: _Job, res: Any, site: Any, out: Any, target: Path, parts: list[_Part], oxigraph: list[Any],
-            dump: list[Any], progress: Callable[[str], None], memo: KeyMemo | None) -> Rendered:
-    """:func:`render_site`'s last pages (data, what's new: they need data/'s files) and the parts put together."""
+def _finish(job: _Job, out: Any, parts: list[_Part], scripts: list[Any], progress: Callable[[str], None],
+            memo: KeyMemo | None) -> Rendered:
+    """:func:`render_site`'s last pages (data, what's new: they need data/'s files), the ``scripts`` this process made,
+    and the parts put together."""
     from kb.site import living, overview
     from kb.site.render import Writer, stamp
 
-    analysis = res.analysis
+    res, site, target = job.res, job.site, job.target
     progress("rendering the data and what's-new pages")
     writer = Writer(target, job.previous)
     living.whatsnew_page(res, site, out, target / "data")
@@ -318,11 +319,11 @@ def _finish(job: _Job, res: Any, site: Any, out: Any, target: Path, parts: list[
                                                             for p in out.pages if p.csv is not None]
     overview.data_page(res, site, out, target, tables)
     _flush(job, writer, out)
-    for script in [*oxigraph, *dump]:
+    for script in scripts:
         writer.write(script.path, script.content)
 
     if memo is not None:
-        memo.end(analysis.groups, job.deps, [part.digests for part in parts] + [job.deps.take_computed()],
+        memo.end(res.analysis.groups, job.deps, [part.digests for part in parts] + [job.deps.take_computed()],
                  res.ev.claims, res.history.claims)
     result = Rendered([], records=job.deps.records)
     for part in [*parts, _Part(writer.fingerprints, writer.written, writer.reused, [])]:
