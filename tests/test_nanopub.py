@@ -90,6 +90,20 @@ def test_artifact_codes_match_the_published_test_vectors(trig: str, code: str) -
 
 # --- the export -------------------------------------------------------------------------------------
 
+def test_a_sealed_nanopubs_code_and_content_digest_are_what_each_gives_alone(real_checked) -> None:
+    """Nanopub.seal takes both from one normal form (the content digest from its assertion and provenance lines):
+    they must equal the artifact code of every quad and the digest of the two graphs normalised on their own."""
+    import hashlib
+
+    from kb.export.nanopub import Nanopub
+
+    made = [n for n in claim_nanopubs(real_checked.evidence, real_checked.kg).nanopubs if isinstance(n, Nanopub)]
+    assert len(made) == len(real_checked.evidence.claims)
+    for nanopub in made:
+        assert nanopub.code == artifact_code(nanopub.quads)
+        assert nanopub.digest == hashlib.sha256(nanopub.content_key().encode("utf-8")).hexdigest()
+
+
 @pytest.mark.parametrize("corpus", ["fixture", "real"])
 def test_one_nanopub_per_claim_with_the_four_graphs_and_a_valid_trusty_uri(corpus: str, real_checked) -> None:
     checked = check(load_config(FIXTURE), shacl=False) if corpus == "fixture" else real_checked

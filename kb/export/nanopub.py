@@ -30,7 +30,20 @@ from typing import TYPE_CHECKING
 
 from kb.export.pieces import Piece, as_bytes
 from kb.export.stamp import data_timestamp
-from kb.export.trusty import NP_BASE, XSD_STRING, Lit, Local, Quad, Term, artifact_code, normalised, np_uri
+from kb.export.trusty import (
+    NP_BASE,
+    XSD_STRING,
+    Lit,
+    Local,
+    Quad,
+    Term,
+    artifact_code,
+    code_of,
+    normal_lines,
+    normalised,
+    np_uri,
+    term_line,
+)
 from kb.graph.iris import Minter
 from kb.io import gz
 from kb.namespaces import DCTERMS, PROV, PSK, RDF, RDFS, XSD
@@ -46,6 +59,7 @@ NP = "http://www.nanopub.org/nschema#"
 NPX = "http://purl.org/nanopub/x/"
 HEAD, ASSERTION, PROVENANCE, PUBINFO, SIG = (Local(s) for s in ("Head", "assertion", "provenance", "pubinfo", "sig"))
 GRAPHS = (HEAD, ASSERTION, PROVENANCE, PUBINFO)
+_CONTENT_GRAPHS = frozenset({term_line(ASSERTION), term_line(PROVENANCE)})  # Nanopub.content_key's graphs
 PREFIXES = {"np": NP, "npx": NPX, "rdf": RDF, "rdfs": RDFS, "xsd": XSD, "dcterms": DCTERMS, "prov": PROV,
             "psk": PSK, "cito": "http://purl.org/spar/cito/", "skos": "http://www.w3.org/2004/02/skos/core#",
             "schema": "https://schema.org/"}
@@ -64,6 +78,7 @@ class Nanopub:
     code: str = ""
     supersedes: str | None = None
     reused: bool = False
+    digest: str = ""  # content_digest(), where seal() took it from the same normal form as the code
 
     @property
     def uri(self) -> str:
@@ -74,7 +89,16 @@ class Nanopub:
         return normalised(q for q in self.quads if q[0] in (ASSERTION, PROVENANCE))
 
     def content_digest(self) -> str:
-        return hashlib.sha256(self.content_key().encode("utf-8")).hexdigest()
+        return self.digest or hashlib.sha256(self.content_key().encode("utf-8")).hexdigest()
+
+    def seal(self) -> None:
+        """Its quads are final: their artifact code, and the content digest from the same normal form (the
+        assertion and provenance lines of the sorted whole are :meth:`content_key`; normalising twice was a
+        fifth of a cold export)."""
+        lines = normal_lines(self.quads)
+        self.code = code_of("".join(text for _graph, text in lines))
+        content = "".join(text for graph, text in lines if graph in _CONTENT_GRAPHS)
+        self.digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -153,7 +177,7 @@ def claim_nanopubs(evidence: Evidence, kg: KnowledgeGraph, *, previous: Path | N
         nanopub.quads += info
         if signer is not None:
             signer.sign(nanopub)
-        nanopub.code = artifact_code(nanopub.quads)
+        nanopub.seal()
         export.nanopubs.append(nanopub)
     return export
 

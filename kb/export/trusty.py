@@ -51,46 +51,63 @@ def np_uri(code: str, local: Local = Local()) -> str:
     return f"{NP_BASE}{code}#{local.suffix}" if local.suffix else f"{NP_BASE}{code}"
 
 
-def _line(term: Term) -> str:
+_LOCAL_LINES: dict[str, str] = {}  # a Local's line by suffix: a handful of them, in every nanopublication
+
+
+def term_line(term: Term) -> str:
     """The term's line in the normal form (the artifact code already a space)."""
+    if type(term) is str:  # most terms: an IRI outside the nanopublication is its own line
+        return term + "\n"
     if isinstance(term, Lit):
         value = term.value.replace("\\", "\\\\").replace("\n", "\\n")
         return f"@{term.lang.lower()} {value}\n" if term.lang else f"^{term.datatype or XSD_STRING} {value}\n"
-    return (np_uri(" ", term) if isinstance(term, Local) else term) + "\n"
+    if isinstance(term, Local):
+        found = _LOCAL_LINES.get(term.suffix)
+        if found is None:
+            found = _LOCAL_LINES[term.suffix] = np_uri(" ", term) + "\n"
+        return found
+    return term + "\n"  # a str subclass
 
 
-def _object_key(term: Term, line: str) -> tuple:
-    if isinstance(term, Lit):  # by value, then datatype (a language-tagged literal has none), then language
-        return (1, term.value, ("", "") if term.lang else ("~", term.datatype or XSD_STRING), term.lang or "")
-    return (0, line)
+def normal_lines(quads: Iterable[Quad]) -> list[tuple[str, str]]:
+    """Every quad in the RA normal form, sorted and deduplicated: (its graph's line, its four lines).
+
+    One pass serves both the artifact code (every quad) and a digest of some graphs only (the graph's line
+    picks them out: the quads of one graph are contiguous in this order). Python compares ``str`` by code point,
+    which is the UTF-8 byte order the library uses.
+    """
+    keyed = []
+    for g, s, p, o in quads:
+        graph = term_line(g)  # the IRIs outside, most terms, inline: a call per term was half of the time here
+        subject = s + "\n" if type(s) is str else term_line(s)
+        predicate = p + "\n" if type(p) is str else term_line(p)
+        obj = o + "\n" if type(o) is str else term_line(o)
+        # objects: IRIs before literals; literals by value, then datatype (a language-tagged literal has none),
+        # then language
+        key = (1, o.value, ("", "") if o.lang else ("~", o.datatype or XSD_STRING), o.lang or "") \
+            if isinstance(o, Lit) else (0, obj)
+        keyed.append(((graph, subject, predicate, key), graph, graph + subject + predicate + obj))
+    keyed.sort()
+    out: list[tuple[str, str]] = []
+    previous = ""
+    for _key, graph, text in keyed:
+        if text != previous:
+            out.append((graph, text))
+        previous = text
+    return out
 
 
 def normalised(quads: Iterable[Quad]) -> str:
-    """The text that is hashed (and signed): every quad in the RA normal form, sorted, deduplicated.
+    """The text that is hashed (and signed): every quad in the RA normal form, sorted, deduplicated."""
+    return "".join(text for _graph, text in normal_lines(quads))
 
-    Python compares ``str`` by code point, which is the UTF-8 byte order the library uses.
-    """
-    lines: dict[Term, str] = {}
-    keyed = []
-    for quad in quads:
-        parts = []
-        for term in quad:
-            line = lines.get(term)
-            if line is None:
-                line = lines[term] = _line(term)
-            parts.append(line)
-        keyed.append(((parts[0], parts[1], parts[2], _object_key(quad[3], parts[3])), "".join(parts)))
-    keyed.sort()
-    out: list[str] = []
-    previous = ""
-    for _key, text in keyed:
-        if text != previous:
-            out.append(text)
-        previous = text
-    return "".join(out)
+
+def code_of(text: str) -> str:
+    """``RA`` and the hash of a normal form (:func:`normalised`)."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "RA" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def artifact_code(quads: Iterable[Quad]) -> str:
     """``RA`` and the hash: the tail of a trusty URI."""
-    digest = hashlib.sha256(normalised(quads).encode("utf-8")).digest()
-    return "RA" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+    return code_of(normalised(quads))
