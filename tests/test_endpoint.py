@@ -106,6 +106,29 @@ def test_default_graph_uri_names_the_kb_or_is_refused(endpoint):
     assert named.status == 400 and "named-graph-uri" in named.text
 
 
+def test_a_rebuild_with_another_base_iri_moves_the_default_graph(fixture_checked):
+    """kb serve reads kb.toml again for every rebuild: once one is served with a new base IRI, that IRI's graph is
+    the one a client names (the old one is refused), and a rebuild that names none keeps the graph."""
+    from kb.query.endpoint import Endpoint
+    from kb.query.isolate import Limits
+
+    store = fixture_checked.graph.store
+    service = Endpoint(store, graph="https://old.example/graph", key="k1", limits=Limits(timeout=20), workers=1)
+
+    def status(graph: str) -> int:
+        query = urllib.parse.urlencode({"query": CLAIMS, "default-graph-uri": graph})
+        return service.handle("GET", query, {}, b"").status
+
+    try:
+        assert status("https://old.example/graph") == 200
+        service.replace(store, "k2", "https://new.example/graph")
+        assert status("https://new.example/graph") == 200 and status("https://old.example/graph") == 400
+        service.replace(store, "k3")
+        assert status("https://new.example/graph") == 200
+    finally:
+        service.close()
+
+
 # --- content negotiation ------------------------------------------------------------------------
 
 

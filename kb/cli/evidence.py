@@ -168,7 +168,8 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
             with contextlib.suppress(OSError):
                 record(config.store_cache_dir, running)  # kb query finds the new store's key
             click.echo(rebuild.summary())
-            endpoint.replace(rebuild.result.checked.kg.store, rebuild.key)
+            endpoint.replace(rebuild.result.checked.kg.store, rebuild.key,
+                             default_graph_iri(rebuild.result.checked.evidence.config.base_iri))
         else:
             click.echo(rebuild.summary())
             endpoint.resume()  # the last good store, put back

@@ -83,10 +83,13 @@ class Endpoint:
         self._empty = ox.Store()
         self._pool = Pool(_answerer(store), workers, self.limits, (QueryFailed,), _warmer(store))
 
-    def replace(self, store: ox.Store, key: str) -> None:
-        """Answer from another store from now on (a rebuilt KB); queries running finish on the old one."""
+    def replace(self, store: ox.Store, key: str, graph: str | None = None) -> None:
+        """Answer from another store from now on (a rebuilt KB); queries running finish on the old one. ``graph``:
+        the KB's graph IRI, where the rebuild read another base IRI from kb.toml."""
         self._pool.replace_handler(_answerer(store), _warmer(store))
         self.store, self.key = store, key
+        if graph is not None:
+            self.graph = graph
 
     def pause(self) -> None:
         """The store is about to be written (a rebuild): no query workers until :meth:`replace` or :meth:`resume`
