@@ -542,6 +542,12 @@ def test_a_rebuild_makes_only_the_changed_files_nanopubs(evidence_copy: Path, tm
     _build(evidence_copy, out)
     assert made == [in_first] and not read  # the edited file only, against the kept nanopublications
     assert gz.read(out / "data" / "nanopubs.trig.gz").count(b"npx:supersedes") == 1
+    made.clear()
+    written = (out / "data" / "nanopubs.trig.gz").read_bytes()
+    _replace(evidence_copy / "references.bib", "title = {", "title = {Edited: ")
+    _build(evidence_copy, out)
+    assert made == [] and not read  # no nanopublication reads a work's title
+    assert (out / "data" / "nanopubs.trig.gz").read_bytes() == written
 
 
 def test_a_previous_export_that_is_not_the_last_written_is_read_and_checked(evidence_copy: Path,
@@ -739,6 +745,14 @@ def test_a_rebuild_reuses_the_dump_members_of_unchanged_chunks(evidence_copy: Pa
 # --- the FHIR Bundle from fragments kept by file (kb.export.fhir_cache) -----------------------------------
 
 
+def _remove_reference(evidence: Path, key: str) -> None:
+    bib = evidence / "references.bib"
+    text = bib.read_text(encoding="utf-8")
+    start = text.index("@article{" + key + ",")
+    end = text.find("\n@", start)
+    bib.write_text(text[:start] + (text[end + 1:] if end >= 0 else ""), encoding="utf-8")
+
+
 def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Path) -> None:
     from kb.export.fhir import fhir_bundle_bytes
     from kb.export.fhir_cache import Fragments, fhir_bundle_cached
@@ -765,6 +779,12 @@ def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Pa
     _edit_claim(evidence_copy)
     cached, whole, made = both()
     assert cached == whole and made == 1 and MARK.encode() in cached  # only the edited file's fragment
+    _replace(evidence_copy / "references.bib", "title = {", "title = {Edited: ")
+    cached, whole, made = both()
+    assert cached == whole and made == 1 and b"Edited: " in cached  # the citations: no claim reads a title
+    _remove_reference(evidence_copy, "urichuk2018enhancing")  # cited by the last claim, in both files
+    cached, whole, made = both()
+    assert cached == whole and made == 3  # the citations, and both files: a work their claims name went
     vocab = evidence_copy / "vocab" / "schemes.ttl"
     vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
     cached, whole, made = both()
@@ -801,6 +821,9 @@ def test_a_changed_files_fhir_fragment_keeps_the_lines_of_its_unchanged_claims(e
     made = [p for p in lines if id(p) not in before]
     edited = [p for p in lines if MARK.encode() in p.bytes()]
     assert made == edited and 0 < len(made) < len(lines) - 5, "only the edited claim's lines are made again"
+    # a work a claim cites went from references.bib: the claims are the same objects, their lines are not all kept
+    _remove_reference(evidence_copy, "urichuk2018enhancing")
+    assert not any(b"urichuk2018enhancing" in p.bytes() for p in pieces() if isinstance(p, Piece))
 
 
 def test_fhir_fragments_are_kept_on_disk_for_the_next_build(evidence_copy: Path, tmp_path: Path) -> None:

@@ -57,10 +57,16 @@ def code_digest(parts: tuple[str, ...] = _CODE) -> str:
 
 @dataclass(frozen=True)
 class Inputs:
-    """The evidence as SHACL sees it: everything but the claim files as one digest, and each claim file's."""
+    """The evidence as SHACL sees it: everything but the claim files as one digest, and each claim file's.
+
+    ``claims_context`` is ``context`` without references.bib: what a claim's own exports (its nanopublication, its
+    FHIR Evidence) are made of besides its file, where they read of references.bib only whether the works the
+    claim names are in it (:func:`kb.load.evidence.links`, which their keys add). An edited reference then keeps
+    them."""
 
     context: str
     claim_files: dict[str, str]  # path (as the claims carry it) → digest
+    claims_context: str = ""
 
 
 def inputs(config: Config) -> Inputs:
@@ -70,13 +76,18 @@ def inputs(config: Config) -> Inputs:
     claims_dir = config.claims_dir
     hashed = digests(files, config.store_cache_dir / INDEX)
     context = hashlib.sha256(f"{code_digest()}\n{config.base_iri}\n".encode())
+    claims_context = context.copy()
+    references = config.references_path
     claim_files = {}
     for file in files:
         if file.parent == claims_dir and file.suffix == ".yaml":
             claim_files[str(file)] = hashed[file]
         else:
-            context.update(f"{file.relative_to(folder)}\0{hashed[file]}\0".encode())
-    return Inputs(context.hexdigest(), claim_files)
+            entry = f"{file.relative_to(folder)}\0{hashed[file]}\0".encode()
+            context.update(entry)
+            if file != references:
+                claims_context.update(entry)
+    return Inputs(context.hexdigest(), claim_files, claims_context.hexdigest())
 
 
 def changed_claim_files(config: Config, now: Inputs) -> set[str] | None:

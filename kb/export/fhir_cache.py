@@ -3,16 +3,16 @@
 Building and checking 150,000 Evidence resources was 35 s of every build at 50,000 claims, though
 an edit changes the resources of one claim file. A claim file's fragment — the entry lines of its
 claims' Evidence resources, by claim id, and the EvidenceVariables they use — depends only on that
-file and on the rest of the evidence (vocabularies, references, ``kb.toml``: the context of
-:func:`kb.checks.scope.inputs`), so it is kept under a digest of both and of the export's code; the
-Citations depend on the context alone. Fragments live in memory (``kb serve``'s loop) and in
-``.kb-cache/fhir/`` (one file each; those a build did not use are removed), and a fragment is
-stored only once its codes passed :class:`kb.export.fhir.CodeCheck`. The Bundle is then
-put together in the order :func:`kb.export.fhir.fhir_lines` gives (Citations by citekey,
-EvidenceVariables by id, Evidence by claim id), so its bytes are those of
-:func:`~kb.export.fhir.fhir_bundle_bytes`. Resources are checked and turned into lines as they are made:
-only lines are ever held, each as a :class:`~kb.export.pieces.Piece` (kept on disk apart from the rest of its
-fragment, and read only where its run of the compressed Bundle changed).
+file and on the rest of the evidence (vocabularies, ``kb.toml``: the claims' context of
+:func:`kb.checks.scope.inputs`; of references.bib only which works its claims name are in it,
+:func:`kb.load.evidence.links`), so it is kept under a digest of those and of the export's code; the
+Citations depend on the whole context alone (an edited reference makes them again, and no claim's). Fragments live
+in memory (``kb serve``'s loop) and in ``.kb-cache/fhir/`` (one file each; those a build did not use are removed),
+and a fragment is stored only once its codes passed :class:`kb.export.fhir.CodeCheck`. The Bundle is then put
+together in the order :func:`kb.export.fhir.fhir_lines` gives (Citations by citekey, EvidenceVariables by id,
+Evidence by claim id), so its bytes are those of :func:`~kb.export.fhir.fhir_bundle_bytes`. Resources are checked
+and turned into lines as they are made: only lines are ever held, each as a :class:`~kb.export.pieces.Piece` (kept
+on disk apart from the rest of its fragment, and read only where its run of the compressed Bundle changed).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
 from kb.export.pieces import Piece
 from kb.graph.iris import Minter
-from kb.load.evidence import Evidence
+from kb.load.evidence import Evidence, links
 from kb.model import Claim
 
 Variable = tuple[str, str]  # an EvidenceVariable's concept: scheme, id
@@ -53,10 +53,13 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     head = bundle_head(evidence)
     mint = Minter(evidence.config.base_iri)
     refuse = CodeCheck(evidence, head)
-    base = hashlib.sha256(_code() + b"\0" + inputs.context.encode() + b"\0" + repr(sorted(head.items())).encode())
-    key = context_key = base.hexdigest()
-    last: dict[str, tuple[str, list[Claim]]] = memo.get("files", {}) if memo and memo["base"] == context_key else {}
-    files: dict[str, tuple[str, list[Claim]]] = {}
+    shown = repr(sorted(head.items())).encode()
+    key = hashlib.sha256(_code() + b"\0" + inputs.context.encode() + b"\0" + shown).hexdigest()
+    base = hashlib.sha256(_code() + b"\0" + inputs.claims_context.encode() + b"\0" + shown)
+    context_key = base.hexdigest()
+    last: dict[str, tuple[str, list[Claim], str]] = memo.get("files", {}) \
+        if memo and memo["base"] == context_key else {}
+    files: dict[str, tuple[str, list[Claim], str]] = {}
     citations = fragments.get(key)
     if citations is None:
         lists = {c.source: c for c in evidence.citations}
@@ -67,22 +70,26 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     else:
         fragments.used[key] = citations
 
-    by_file = evidence.claims_by_file
+    by_file, works = evidence.claims_by_file, evidence.references_by_key
     findings: list[tuple[str, list[Piece]]] = []
     variables: set[tuple[str, str]] = set()
     for path, claims in sorted(by_file.items()):
+        linked = links(claims, works)
         digest = base.copy()
-        digest.update(f"\0{path}\0{inputs.claim_files.get(path, '?')}".encode())
+        digest.update(f"\0{path}\0{inputs.claim_files.get(path, '?')}\0{linked}".encode())
         key = digest.hexdigest()
         fragment: Fragment | None = fragments.get(key) if path in inputs.claim_files else None
         if fragment is None:
-            fragment = _fragment(evidence, mint, claims, refuse, _unchanged(last.get(path), fragments, claims))
+            before = last.get(path)  # its unchanged claims' lines, while the same works are known
+            fragment = _fragment(evidence, mint, claims, refuse,
+                                 _unchanged(before if before is not None and before[2] == linked else None,
+                                            fragments, claims))
             fragments.put(key, fragment)
         else:
             fragments.used[key] = fragment
         findings += fragment[0]
         variables.update(fragment[1])
-        files[path] = (key, claims)
+        files[path] = (key, claims, linked)
     if memo is not None:
         memo["base"], memo["files"] = context_key, files
 
@@ -112,7 +119,7 @@ def _fragment(evidence: Evidence, mint: Minter, claims: list[Claim], refuse: Cod
     return made_lines, sorted({variable for variables in used.values() for variable in variables}), used
 
 
-def _unchanged(last: tuple[str, list[Claim]] | None, fragments: Fragments,
+def _unchanged(last: tuple[str, list[Claim], str] | None, fragments: Fragments,
                claims: list[Claim]) -> dict[str, tuple[list[Piece], tuple[Variable, ...]]]:
     """The lines and variables of the claims that are the last build's objects, from its fragment of their file."""
     if last is None:

@@ -3,11 +3,12 @@
 Making a nanopublication per claim — its triples, its normalised content, its Trusty URI, its TriG —
 and first reading the previous export back (parsing 50,000 nanopublications and recomputing every
 URI) was ~60 s of a rebuild at 50,000 claims after one edited claim. What a claim's nanopublication
-is depends on the claim, the rest of the evidence (vocabularies, references, ``kb.toml``: the
-context of :func:`kb.checks.scope.inputs`), the data's timestamp and the previous export. So each
-claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, a
+is depends on the claim, the rest of the evidence (vocabularies, ``kb.toml``: the claims' context of
+:func:`kb.checks.scope.inputs`; of references.bib only which of the works the claim names are in it,
+:func:`kb.load.evidence.links`), the data's timestamp and the previous export. So each claim file's
+nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, a
 :class:`~kb.export.pieces.Piece` read only where its run of the compressed file changed; artifact code;
-content digest) are kept under a digest of the file, the context, the timestamp and the code
+content digest) are kept under a digest of the file, its links, the context, the timestamp and the code
 (:class:`~kb.export.fragments.Fragments`, in memory for ``kb serve``'s loop, in
 ``.kb-cache/nanopubs/`` for ``kb build``), together with the digest of the file they were written
 to. They are used only when the previous export is that file, byte for byte: then an unchanged
@@ -34,7 +35,7 @@ from kb.export.pieces import Piece
 from kb.export.stamp import data_timestamp
 from kb.graph.build import KnowledgeGraph
 from kb.io.atomic import replace_cache_file
-from kb.load.evidence import Evidence
+from kb.load.evidence import Evidence, links
 
 WRITTEN = "written.txt"  # the digest of the last file the kept nanopublications were written to
 
@@ -121,11 +122,12 @@ class Remembered:
             return None
 
     def _keys(self, evidence: Evidence, inputs: Inputs) -> dict[str, str]:
-        base = hashlib.sha256(_code() + f"\0{inputs.context}\0{data_timestamp(evidence.config)}\0".encode())
+        base = hashlib.sha256(_code() + f"\0{inputs.claims_context}\0{data_timestamp(evidence.config)}\0".encode())
+        known, by_file = evidence.references_by_key, evidence.claims_by_file
         out = {}
         for path, digest in inputs.claim_files.items():
             key = base.copy()
-            key.update(f"{path}\0{digest}".encode())
+            key.update(f"{path}\0{digest}\0{links(by_file.get(path, []), known)}".encode())
             out[path] = key.hexdigest()
         return out
 

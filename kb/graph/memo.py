@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.io.atomic import replace_cache_file
-from kb.load.evidence import Evidence
+from kb.load.evidence import Evidence, links
 from kb.model import Claim
 
 FOLDER = "graph"  # the memo's folder in the cache (.kb-cache/graph/), read by the graph and the graph dumps
@@ -85,9 +85,7 @@ class GraphMemo:
         if digest is None:
             self.order.append(None)  # its text is not kept: the parts cannot name the store
             return None
-        known = self.known
-        links = "".join("1" if key in known else "0" for claim in claims for key in (claim.source, *claim.cites))
-        name = hashlib.sha256(f"{self.context}\n{digest}\n{links}".encode()).hexdigest()[:32]
+        name = hashlib.sha256(f"{self.context}\n{digest}\n{links(claims, self.known)}".encode()).hexdigest()[:32]
         self.used.add(name)
         self.order.append(name)
         return name

@@ -6,7 +6,7 @@ can report every problem of every file in one run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -57,6 +57,13 @@ class Evidence:
             for position, key in enumerate(clist.references, start=1):
                 out.setdefault(key, []).append((clist.source, position))
         return out
+
+
+def links(claims: list[Claim], known: Container[str]) -> str:
+    """Which works the claims name (each claim's source, then its cites) are in references.bib, as ``0``/``1``: all
+    that the triples and exports made of a claim file read of references.bib (a link to an unknown work is left
+    out), so what is kept of the file is kept under it (:mod:`kb.graph.memo`, the nanopublications, FHIR)."""
+    return "".join("1" if key in known else "0" for claim in claims for key in (claim.source, *claim.cites))
 
 
 def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None = None, *,
