@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import random
+import re
 import shutil
 import textwrap
 from dataclasses import asdict, dataclass
@@ -285,6 +286,19 @@ def edit_one_claim(folder: Path) -> Path:
     lines[at + 1] += " (Edited for the incremental benchmark.)"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def edit_one_reference(folder: Path) -> str:
+    """Change the title of the middle work of references.bib (the editors' loop after a reference edit); returns
+    its citekey."""
+    path = folder / "references.bib"
+    text = path.read_text(encoding="utf-8")
+    entries = [m.start() for m in re.finditer(r"(?m)^@\w+\{", text)]
+    start = entries[len(entries) // 2]
+    title = re.compile(r"(?m)^(\s*title\s*=\s*\{)").search(text, start)
+    assert title is not None, "every generated entry has a title"
+    path.write_text(text[:title.end()] + "(Edited for the benchmark.) " + text[title.end():], encoding="utf-8")
+    return text[start:text.index(",", start)].split("{", 1)[1]
 
 
 def main() -> None:

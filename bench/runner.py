@@ -263,6 +263,7 @@ def bench(opts: Options) -> dict[str, Any]:
         "sparql_page_interactive_ms": sparql_page.get("interactive_ms"),
         "sparql_page_first_result_ms": sparql_page.get("first_result_ms"),
         "help_s": help_s, "incremental_s": loop.get("incremental_s"),  # the editors' loop (kb serve)
+        "incremental_reference_s": loop.get("reference_edit_s"),  # the loop after one edited reference: no target
         "incremental_cli_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,
         "peak_tree_pss_mb": tree_pss,  # every process of the cold build at once (sampled each second)
         "triples": triples, "pages": pages, "check_summary": summary,
@@ -290,8 +291,9 @@ def bench(opts: Options) -> dict[str, Any]:
     if "ready_ms" in sparql_page:
         result["commands"]["SPARQL page ready"] = {
             "seconds": sparql_page["ready_ms"] / 1000, "floor_seconds": sparql_page["empty_dump_ready_ms"] / 1000,
-            "ratio": sparql_page["ratio_to_empty_dump"], "target": f"≤{sparql_page['target_ready_s']:g} s",
-            "status": sparql_page["status"]}
+            # reported, not judged: issue 17 asks for the first result at this scale and the whole load's time; the
+            # ≤ 2 s of issue 6 (sparql_page's own status) is the real corpus's
+            "ratio": sparql_page["ratio_to_empty_dump"], "target": "— (reported)", "status": None}
         result["commands"]["SPARQL page first result"] = {
             "seconds": sparql_page["first_result_ms"] / 1000, "floor_seconds": sparql_page["clicked_ms"] / 1000,
             "ratio": ratio_or_none(sparql_page["first_result_ms"], sparql_page["clicked_ms"]),

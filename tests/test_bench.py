@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # bench/ is not installed: `pytest` run from elsewhere must still find it
     sys.path.insert(0, str(ROOT))
 
-from bench.corpus import edit_one_claim, generate  # noqa: E402
+from bench.corpus import edit_one_claim, edit_one_reference, generate  # noqa: E402
 from bench.runner import Options, bench, render  # noqa: E402
 
 REQUIRED = ("build_total_s", "build_floor_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "incremental_cli_s", "peak_rss_mb", "triples", "pages",
@@ -58,6 +58,9 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
     loop = data["loop"]  # the editors' loop: from the file write until kb serve says it rebuilt and serves it
     assert _positive(loop["rebuild_s"]) and data["incremental_s"] >= loop["rebuild_s"] - 0.05, loop
     assert loop["edited"].startswith("claims/")
+    # then one reference edited (no target): timed the same way
+    assert _positive(loop["reference_rebuild_s"]) and loop["reference_edit_s"] >= loop["reference_rebuild_s"] - 0.05
+    assert data["incremental_reference_s"] == loop["reference_edit_s"]
     # a few edits each, one after another, the median reported: one edit alone is within the machine's noise
     for edits, median in ((loop["edits_s"], data["incremental_s"]), (data["incremental_cli_edits_s"],
                                                                       data["incremental_cli_s"])):
@@ -94,7 +97,7 @@ def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> No
     result, _ = tiny_run
     text = render(result)
     for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental",
-                 "incremental kb build", "kb --help",
+                 "incremental kb build", "incremental, an edited reference", "kb --help",
                  "peak RSS", "peak memory, all processes", "SPARQL page first result", "site size"):
         assert f"| {name} |" in text
 
@@ -107,6 +110,12 @@ def test_generator_is_deterministic_and_edit_changes_one_file(tmp_path: Path) ->
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
     edited = edit_one_claim(tmp_path / "b")
     assert edited.read_bytes() != (tmp_path / "a" / edited.relative_to(tmp_path / "b")).read_bytes()
+    before = (tmp_path / "b" / "references.bib").read_text(encoding="utf-8")
+    key = edit_one_reference(tmp_path / "b")
+    after = (tmp_path / "b" / "references.bib").read_text(encoding="utf-8")
+    assert after.count("(Edited for the benchmark.)") == 1 and len(after) == len(before) + 28
+    entry = after[after.index("{" + key + ","):]
+    assert entry[:entry.index("\n}")].count("(Edited for the benchmark.)") == 1  # in the entry it names
 
 
 def test_store_choice_benchmark_still_runs(tmp_path: Path) -> None:
