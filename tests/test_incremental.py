@@ -352,20 +352,20 @@ def test_the_watcher_begins_as_soon_as_a_change_is_seen_and_abandons_one_that_co
     stop = threading.Event()
     passing = evidence / "claims" / "passing.yaml"
 
-    def gone() -> None:
-        passing.unlink()
-        threading.Timer(0.5, lambda: claim.write_text("a, edited", encoding="utf-8")).start()
-
     begun: list[float] = []
 
     def begin() -> None:
         calls.append("begin")
         begun.append(time.monotonic())
         if passing.exists():
-            threading.Timer(0.1, gone).start()  # removed again before the folder settles
+            passing.unlink()  # removed again before the folder settles
+
+    def abandon() -> None:  # then a real change: made here, not on a timer, so that a busy machine cannot merge them
+        calls.append("abandon")
+        claim.write_text("a, edited", encoding="utf-8")
 
     passing.write_text("made and removed", encoding="utf-8")
-    assert watcher.wait(stop, begin=begin, abandon=lambda: calls.append("abandon")) == ["claims/a.yaml"]
+    assert watcher.wait(stop, begin=begin, abandon=abandon) == ["claims/a.yaml"]
     assert calls == ["begin", "abandon", "begin"]
     assert time.monotonic() - begun[-1] >= 0.25, "begun before the folder settled (0.3 s), not after"
 
