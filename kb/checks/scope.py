@@ -66,7 +66,7 @@ class Inputs:
 
     context: str
     claim_files: dict[str, str]  # path (as the claims carry it) → digest
-    claims_context: str = ""
+    claims_context: str
 
 
 def inputs(config: Config) -> Inputs:
