@@ -29,7 +29,7 @@ from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
 from kb.export.pieces import Piece
 from kb.graph.iris import Minter
-from kb.load.evidence import Evidence, links
+from kb.load.evidence import Evidence
 from kb.model import Claim
 
 Variable = tuple[str, str]  # an EvidenceVariable's concept: scheme, id
@@ -70,11 +70,11 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     else:
         fragments.used[key] = citations
 
-    by_file, works = evidence.claims_by_file, evidence.references_by_key
+    by_file, linked_by_file = evidence.claims_by_file, evidence.links_by_file
     findings: list[tuple[str, list[Piece]]] = []
     variables: set[tuple[str, str]] = set()
     for path, claims in sorted(by_file.items()):
-        linked = links(claims, works)
+        linked = linked_by_file[path]
         digest = base.copy()
         digest.update(f"\0{path}\0{inputs.claim_files.get(path, '?')}\0{linked}".encode())
         key = digest.hexdigest()

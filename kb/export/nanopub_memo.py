@@ -35,7 +35,7 @@ from kb.export.pieces import Piece
 from kb.export.stamp import data_timestamp
 from kb.graph.build import KnowledgeGraph
 from kb.io.atomic import replace_cache_file
-from kb.load.evidence import Evidence, links
+from kb.load.evidence import Evidence
 
 WRITTEN = "written.txt"  # the digest of the last file the kept nanopublications were written to
 
@@ -123,11 +123,11 @@ class Remembered:
 
     def _keys(self, evidence: Evidence, inputs: Inputs) -> dict[str, str]:
         base = hashlib.sha256(_code() + f"\0{inputs.claims_context}\0{data_timestamp(evidence.config)}\0".encode())
-        known, by_file = evidence.references_by_key, evidence.claims_by_file
+        linked = evidence.links_by_file
         out = {}
         for path, digest in inputs.claim_files.items():
             key = base.copy()
-            key.update(f"{path}\0{digest}\0{links(by_file.get(path, []), known)}".encode())
+            key.update(f"{path}\0{digest}\0{linked.get(path, '')}".encode())
             out[path] = key.hexdigest()
         return out
 

@@ -73,6 +73,7 @@ class GraphMemo:
         self.others = others  # the digest of the evidence other than the claim files (Inputs.context)
         self.digests = digests
         self.known = evidence.references_by_key
+        self.links = evidence.links_by_file
         concepts = sorted((scheme, c.id, c.iri, c.is_domain) for scheme, by_id in evidence.vocabulary.concepts.items()
                           for c in by_id.values())
         self.context = hashlib.sha256(f"{context}\n{concepts!r}".encode()).hexdigest()
@@ -85,7 +86,10 @@ class GraphMemo:
         if digest is None:
             self.order.append(None)  # its text is not kept: the parts cannot name the store
             return None
-        name = hashlib.sha256(f"{self.context}\n{digest}\n{links(claims, self.known)}".encode()).hexdigest()[:32]
+        linked = self.links.get(path)
+        if linked is None:  # claims the evidence does not hold by this file
+            linked = links(claims, self.known)
+        name = hashlib.sha256(f"{self.context}\n{digest}\n{linked}".encode()).hexdigest()[:32]
         self.used.add(name)
         self.order.append(name)
         return name

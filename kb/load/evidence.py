@@ -50,6 +50,13 @@ class Evidence:
         return by_file
 
     @cached_property
+    def links_by_file(self) -> dict[str, str]:
+        """:func:`links` of each claim file's claims. Made once: the graph memo, the FHIR fragments and the
+        nanopublications each key a file by it (~50 ms at 50,000 claims, in every rebuild of the loop)."""
+        known = self.references_by_key
+        return {path: links(claims, known) for path, claims in self.claims_by_file.items()}
+
+    @cached_property
     def cited_by(self) -> dict[str, list[tuple[str, int]]]:
         """citekey → [(citing document, reference number)], from the citation lists."""
         out: dict[str, list[tuple[str, int]]] = {}
