@@ -125,11 +125,11 @@ def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None =
     by_file = {path: next(read) for path in [*claim_files, *citation_files, *described]}  # in the tasks' order
     if cache.memory is not None:
         for path in claim_files:  # read again: each unchanged claim is the last read's object
-            read = by_file[path]
-            if last.get(path) is not None and read is not last[path]:
-                by_file[path] = kept = keep_unchanged_claims(last[path], read)
+            again = by_file[path]
+            if last.get(path) is not None and again is not last[path]:
+                by_file[path] = kept = keep_unchanged_claims(last[path], again)
                 entry = cache.memory.get(str(path))
-                if entry is not None and entry[1] is read:  # the cache remembers this read (not a file unreadable)
+                if entry is not None and entry[1] is again:  # the cache remembers this read (not a file unreadable)
                     cache.memory[str(path)] = (entry[0], kept)
     problems += found
     citations, found = load_citations(config.citations_dir, by_file.__getitem__)
