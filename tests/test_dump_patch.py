@@ -127,7 +127,7 @@ def test_the_parts_name_a_store_only_where_every_part_was_kept(tmp_path: Path) -
 
     from kb.graph.memo import GraphMemo, GraphParts
 
-    evidence = SimpleNamespace(references_by_key={}, vocabulary=SimpleNamespace(concepts={}))
+    evidence = SimpleNamespace(references_by_key={}, links_by_file={}, vocabulary=SimpleNamespace(concepts={}))
     memo = GraphMemo(tmp_path, "code", {"a.yaml": "1", "b.yaml": "2"}, evidence, "others")  # type: ignore[arg-type]
     names = (memo.head_key(), memo.key("a.yaml", []), memo.key("b.yaml", []))
     assert memo.parts(b"tail") == GraphParts(names, b"tail")  # type: ignore[arg-type]
