@@ -47,11 +47,10 @@ def _buckets(ids: Iterable[str]) -> dict[str, list[str]]:
 
 
 def claim_view(res: Resolver, claim: Claim) -> ClaimView:
-    source = res.ev.references_by_key.get(claim.source)
     return ClaimView(
         claim_id=claim.id, statement=" ".join(claim.statement.split()),
         quote=" ".join(claim.quote.split()), quote_section=claim.section, source=res.ref_link(claim.source),
-        source_doi=res.doi_link(source) if source and res.limits.source_doi else None, cites=res.cited_works(claim),
+        source_doi=res.doi_of(claim.source) if res.limits.source_doi else None, cites=res.cited_works(claim),
         finding_type=res.term("finding_type", claim.finding_type, link=False),
         population=res.terms("population", claim.population), setting=res.terms("setting", claim.setting),
         delivery=res.terms("delivery", claim.delivery), perspective=res.term("perspective", claim.perspective),
@@ -151,7 +150,7 @@ def reference_pages(res: Resolver, out: Output) -> None:
     # the rows each work states and those resting on it: groupings the loop carries, and the digests of their lists
     # with them (kb.site.deps.KeyMemo); made afresh, their ~400,000 claim keys were joined again (~0.3 s at 10k/50k)
     stated, resting = res.analysis.groups.by("source"), res.analysis.groups.by("cites")
-    refs = res.ev.references_by_key
+    refs = res.works
     shared = tablequery.resting_template(res.mint)
     keep = out.keeper
     for bucket, keys in _buckets(refs).items():

@@ -150,7 +150,7 @@ def bibliography(res: Resolver, out: Output) -> None:
         for key in (row.source, *row.cites):
             claims[key].add(row.claim_id)
     bib_rows = []
-    for ref in sorted(ev.references, key=lambda r: r.key):
+    for ref in sorted(res.every_work(), key=lambda r: r.key):
         link = res.ref_link(ref.key)
         bib_rows.append(BibRow(Link(link.path, link.label), ref.key, res.refdata.shard(ref.key), res.citations[ref.key],
                                latex_to_text(ref.year) or ref.get("date")[:4], ref.entry_type,

@@ -4,10 +4,15 @@ A page's fingerprint (:mod:`kb.site.reuse`) hashes its context, so it is known o
 is built: at 50,000 claims every rebuild built and hashed ~4,000 contexts (~20 s of CPU) to find the
 few that one edit changed. An input key hashes what a context is made from instead:
 
-* what any page may read (:class:`Deps`'s base): the evidence other than the claim files (references,
-  vocabularies, inclusions, citations, releases, configuration: :class:`kb.checks.scope.Inputs`),
-  the code, the templates and the site-wide info (the render key), the limits, the works' kinds (read
-  from every claim that cites them) and every work's formatted citation;
+* what any page may read (:class:`Deps`'s base): the evidence other than the claim files and
+  references.bib (vocabularies, inclusions, citations, releases, configuration:
+  :attr:`kb.checks.scope.Inputs.claims_context`), the code, the templates and the site-wide info (the render
+  key), the limits, and what the analysis reads of the works: which there are, their kinds (read from every
+  claim that cites them) and their years;
+* the works the page read when it was last built (:class:`Works`), each by the digest of its record and
+  its formatted citations: editing one work's title remakes the pages that show that work, not every page
+  (it remade all ~4,000 at 10k/50k, ~27 s of the editors' loop). A page reads the same works again while
+  its other inputs and those works are unchanged, so the works it read last time are the ones to compare;
 * the claims behind the page, each by the digest of its record (what the claim file says of it, not
   where: an edit of one claim in a file of many leaves the others' keys as they were) and its release
   history (:meth:`Deps.rows`, :meth:`Deps.claims`), in the order the page reads them;
@@ -28,9 +33,10 @@ import functools
 import hashlib
 import itertools
 import operator
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.checks.scope import PACKAGE, code_digest
 from kb.model import CLAIM_WORDS
@@ -51,6 +57,72 @@ class DepEntry:
     key: str
     files: tuple[tuple[str, str], ...]  # (site path, fingerprint): the page first, then its CSV
     memo: Any = None
+    reads: tuple[str, ...] = ()  # the works the page read (Works), sorted; EVERY_WORK: the whole bibliography
+    works: bytes = b""  # their digests then (Deps.works_digest)
+
+
+EVERY_WORK = "\0every work"  # read by a page that went through the whole bibliography
+# A read of one thing about a work, noted as its mark + the citekey: its link (its short citation:
+# Resolver.ref_link), or its DOI (Resolver.doi_of). Most pages show a work only so: a title edit leaves them be.
+LINK, DOI = "\1", "\2"
+
+
+class _Reads(threading.local):
+    """The works read so far by the page this thread builds (:meth:`Keeper.reuse` opens it, :meth:`Keeper.record`
+    takes it); ``None`` between pages. Per thread: the exports read the works in another thread meanwhile."""
+
+    keys: set[str] | None = None
+
+
+_READS = _Reads()
+
+
+def note(key: str) -> None:
+    """The page being built read work ``key`` (or :data:`EVERY_WORK`)."""
+    keys = _READS.keys
+    if keys is not None:
+        keys.add(key)
+
+
+V = TypeVar("V")
+
+
+class Works(dict[str, V]):
+    """A map by citekey whose lookups are the reads of the page being built (:func:`note`). The site reads the works
+    only through these (the resolver's :attr:`~kb.site.views.Resolver.works`, its citations and styles), so that a
+    page's key holds the works it shows; going through them all is a read of every work. Its size is not a read:
+    which works there are is in every key's base."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> V:
+        note(key)
+        return dict.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        note(key)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            note(key)
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        note(EVERY_WORK)
+        return dict.__iter__(self)
+
+    def keys(self) -> Any:
+        note(EVERY_WORK)
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        note(EVERY_WORK)
+        return dict.values(self)
+
+    def items(self) -> Any:
+        note(EVERY_WORK)
+        return dict.items(self)
 
 
 _WHERE = frozenset({"path", "line", "field_lines", "item_lines"})  # where a record was read: no page shows it
@@ -108,6 +180,9 @@ class Deps:
         self._counted: _ClaimKeys = _ClaimKeys()  # the claims' keys without their words (counted_rows)
         self.records: dict[str, dict[str, bytes]] = {}  # claim file digest → claim → record_key
         self._facets = b""
+        self._works: dict[str, bytes] = {}  # citekey → its digest (_work_digests)
+        self._every: bytes | None = None
+        self._aspects: dict[str, dict[str, str]] = {}  # LINK or DOI → citekey → that of the work
         # The digests of the groupings' lists still true since the last build (KeyMemo): list id → (the list, its
         # rows' digest, its counted rows' digest); the lists whose digests a worker makes are told back (computed).
         self.memo: dict[int, tuple[list[Row], bytes | None, bytes | None]] = {}
@@ -116,13 +191,16 @@ class Deps:
         if res is None or inputs is None:
             return
         base = self._base
-        for part in (render_key, code_digest(PACKAGE).encode(), inputs.context.encode(), repr(res.limits).encode(),
-                     repr(res.history.latest).encode()):
+        for part in (render_key, code_digest(PACKAGE).encode(), inputs.claims_context.encode(),
+                     repr(res.limits).encode(), repr(res.history.latest).encode()):
             base.update(part + b"\0")
-        for key, kind in sorted(res.analysis.studies.kinds.items()):
+        studies = res.analysis.studies
+        for key, kind in sorted(studies.kinds.items()):
             base.update(f"{key}\0{kind.kind}\0{kind.rule}\0".encode())
-        for key, text in sorted(res.citations.items()):
-            base.update(f"{key}\0{text}\0".encode())
+        base.update(repr(sorted(studies.years.items())).encode() + b"\0")
+        base.update("\0".join(sorted(res.ev.references_by_key)).encode() + b"\0")  # which works there are
+        self._works = self._work_digests(res, inputs, last)
+        self._aspects = {LINK: res.link_labels(), DOI: {key: ref.doi for key, ref in res.ev.references_by_key.items()}}
         history, known = res.history.claims, known or {}
         if last is not None and self._carry(res.ev, inputs, history, last):
             return
@@ -180,6 +258,35 @@ class Deps:
             self._counted[claim.id] = record[16:]
         self._facets = hashlib.blake2b(b"".join(self._counted.values()), digest_size=16).digest()
         return True
+
+    @staticmethod
+    def _work_digests(res: Resolver, inputs: Inputs, last: KeyMemo | None) -> dict[str, bytes]:
+        """Each work's digest: its record (not where it was read) and its formatted citations, all that a page can
+        read of it (:class:`Works`). The editors' loop keeps them while the evidence other than the claims is the
+        same (:class:`KeyMemo`: ~0.2 s at 10,000 works)."""
+        if last is not None and last.works_context == inputs.context:
+            return last.works
+        styled = res.styled
+        return {key: hashlib.blake2b(repr((_what(ref), dict.get(styled, key))).encode(), digest_size=16).digest()
+                for key, ref in res.ev.references_by_key.items()}
+
+    def works_digest(self, reads: Iterable[str]) -> bytes:
+        """The digest of the works ``reads`` (sorted) as they are now: one not in references.bib, as such."""
+        if not self.enabled:
+            return b""
+        works, parts = self._works, []
+        for key in reads:
+            aspect = self._aspects.get(key[0])
+            if aspect is not None:
+                parts.append(repr(aspect.get(key[1:])).encode())
+            else:
+                parts.append(self._every_work() if key == EVERY_WORK else works.get(key, b"-"))
+        return hashlib.blake2b(b"".join(parts), digest_size=16).digest()
+
+    def _every_work(self) -> bytes:
+        if self._every is None:
+            self._every = hashlib.blake2b(b"".join(v for _, v in sorted(self._works.items())), digest_size=16).digest()
+        return self._every
 
     def key(self, path: str, *parts: object) -> str:
         """The key of the page at ``path`` made from ``parts`` (claims' keys as bytes, anything else by repr)."""
@@ -265,6 +372,8 @@ class KeyMemo:
         self.history: dict[str, Any] = {}
         self.files: dict[str, str] = {}
         self.records: dict[str, dict[str, bytes]] = {}
+        self.works: dict[str, bytes] = {}  # the works' digests (Deps._work_digests), made under this context
+        self.works_context: str | None = None
 
     def begin(self, groups: Groups, deps: Deps, make: Callable[[Groups], None]) -> None:
         """Before the pages: ``groups`` take the last build's over where they can, ``make`` makes every grouping not
@@ -313,6 +422,7 @@ class KeyMemo:
         self.digests = digests
         self.groups, self.claims, self.counted = groups, dict(deps._claims), dict(deps._counted)
         self.claim_list, self.history, self.records, self.files = list(claims), history, deps.records, dict(deps.files)
+        self.works, self.works_context = deps._works, deps.context
 
 
 class _ClaimKeys(dict[str, bytes]):
@@ -333,7 +443,7 @@ class Keeper:
     records: dict[str, DepEntry] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)  # pages linked by their keys, their contexts never built
     expected: dict[str, str] = field(default_factory=dict)  # verify: path → the fingerprint its key promised
-    _pending: dict[str, tuple[str, tuple[str, ...], Any]] = field(default_factory=dict)
+    _pending: dict[str, tuple[str, tuple[str, ...], Any, tuple[str, ...], bytes]] = field(default_factory=dict)
 
     def key(self, path: str, *parts: object) -> str:
         return self.deps.key(path, *parts)
@@ -353,30 +463,36 @@ class Keeper:
     def reuse(self, path: str, key: str) -> DepEntry | None:
         """The last build's entry for ``path`` if it was made from ``key`` and its files were linked from
         there; else ``None``: build the page (and :meth:`record` it)."""
-        if not key or self.previous is None:
+        if not key:
             return None
-        old = self.previous.deps.get(path)
-        if old is None or old.key != key or old.files[0][0] != path:
+        old = self.previous.deps.get(path) if self.previous is not None else None
+        if old is None or old.key != key or old.files[0][0] != path or old.works != self.deps.works_digest(old.reads):
+            _READS.keys = set()  # the page is built: what it reads of the works is noted for its key (record)
             return None
         if self.verify:
             self.expected.update(old.files)
+            _READS.keys = set()
             return None
         if not self.writer.keep(old.files):
+            _READS.keys = set()
             return None
         self.records[path] = old
         self.kept.append(path)
         return old
 
     def record(self, path: str, key: str, files: tuple[str, ...] = (), memo: Any = None) -> None:
-        """Remember that the page at ``path`` (with ``files`` beside it, its CSV) was made from ``key``."""
+        """Remember that the page at ``path`` (with ``files`` beside it, its CSV) was made from ``key`` and the works
+        it read since :meth:`reuse` (:class:`Works`)."""
+        reads, _READS.keys = tuple(sorted(_READS.keys or ())), None
         if key:
-            self._pending[path] = (key, (path, *files), memo)
+            self._pending[path] = (key, (path, *files), memo, reads, self.deps.works_digest(reads))
+
 
     def finish(self, fingerprints: dict[str, str]) -> dict[str, DepEntry]:
         """The entries of this worker's pages, with the fingerprints the writer gave their files."""
-        for path, (key, files, memo) in self._pending.items():
+        for path, (key, files, memo, reads, works) in self._pending.items():
             if all(f in fingerprints for f in files):
-                self.records[path] = DepEntry(key, tuple((f, fingerprints[f]) for f in files), memo)
+                self.records[path] = DepEntry(key, tuple((f, fingerprints[f]) for f in files), memo, reads, works)
         self._pending.clear()
         return self.records
 

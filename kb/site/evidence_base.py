@@ -69,7 +69,7 @@ def _works(res: Resolver, studies: StudyBase, count: EvidenceCount) -> Iterator[
 
 
 def _work(res: Resolver, key: str, kind: str, note: str) -> WorkView:
-    ref = res.ev.references_by_key.get(key)
+    ref = res.works.get(key)
     year = latex_to_text(ref.year) if ref is not None else ""
     return WorkView(res.ref_link(key), kind, KIND_LABELS[kind], year, note)
 

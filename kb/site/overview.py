@@ -101,7 +101,7 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
 
 
 def network_page(res: Resolver, out: Output) -> None:
-    refs = res.ev.references_by_key
+    refs = res.works
 
     def label(node: str) -> str:
         kind, ident = node.split(":", 1)
@@ -192,7 +192,7 @@ def resolve_page(res: Resolver, out: Output) -> None:
     config = {"base": base, "folders": CONCEPT_FOLDERS, "domains": sorted(res.vocab.ids("outcome", domains=True))}
     # the first claim and work by identifier (sorting 50,000 claims for one was ~0.6 s of a worker's CPU)
     claims = [min(res.ev.claims_by_id)] if res.ev.claims_by_id else []
-    refs = [min(res.ev.references_by_key)] if res.ev.references_by_key else []
+    refs = [min(res.work_keys())] if res.work_keys() else []
     examples = tuple((res.mint.claim(claim_id), res.claim_link(claim_id)) for claim_id in claims)
     examples += tuple((res.mint.work(key), Link(res.ref_path(key), key)) for key in refs)
     page = ResolvePage(path="resolve.html", title="Find a claim, work or concept by its identifier",

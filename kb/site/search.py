@@ -62,7 +62,7 @@ def search_index(res: Resolver, statements: dict[str, str]) -> list[dict[str, ob
         record["x"] = " ".join([*claim.quote.split(), claim.source] if res.limits.search_quotes else [claim.source])
         record["cs"] = sorted({position[c] for c in concepts if c in position})
         records.append(record)
-    for ref in sorted(res.ev.references, key=lambda r: r.key):
+    for ref in sorted(res.every_work(), key=lambda r: r.key):
         people = " ".join(latex_to_text(p.family) for p in ref.authors)
         records.append({"k": "reference", "t": f"{short_cite(ref)}: {latex_to_text(ref.title)}",
                         "c": ref.key, "s": res.refdata.shard(ref.key),
@@ -85,7 +85,7 @@ def sparql_links(res: Resolver) -> dict[str, object]:
     def key(iri: str) -> str:
         return iri[len(base):] if iri.startswith(base) else iri
 
-    for ref in res.ev.references:
+    for ref in res.every_work():
         links[key(res.mint.work(ref.key))] = [res.ref_path(ref.key), res.ref_link(ref.key).label]
     for scheme, concepts in res.vocab.concepts.items():
         for concept in concepts.values():

@@ -6,7 +6,7 @@ built in one place and the link checker has one thing to trust.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from functools import cached_property
 
 from kb.analyse.analysis import Analysis, Row
@@ -16,6 +16,7 @@ from kb.graph.iris import Minter
 from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Reference
 from kb.site import addresses
+from kb.site.deps import DOI, EVERY_WORK, LINK, Works, note
 from kb.site.grade import LEVEL_WORDS, Summary, surest
 from kb.site.limits import limits_for
 from kb.site.pages import (
@@ -50,8 +51,10 @@ class Resolver:
         """``ref_links`` are the works' links (:meth:`ref_link`) a resolver of the same works made already: used, and
         filled."""
         if styled is not None:  # formatted already (kb.site.cite.styled_citations)
-            self.__dict__["styled"] = styled
+            self.__dict__["styled"] = Works(styled)
         self.ev = evidence
+        # the works by citekey: every page reads them here, so that its input key holds the works it shows
+        self.works: Works[Reference] = Works(evidence.references_by_key)
         self.analysis = analysis
         self.history = history or History()
         self.vocab = evidence.vocabulary
@@ -63,8 +66,8 @@ class Resolver:
 
     def prime(self) -> None:
         """Fill the shared lookups now, before the workers fork, so that each does not redo them."""
-        for ref in sorted(self.ev.references, key=lambda r: r.key):
-            self.ref_link(ref.key)
+        for key in sorted(self.ev.references_by_key):
+            self.ref_link(key)
         # every worker looks claims up by id: made here once (after the fork each made its own, ~0.2 s at 10k/50k)
         _ = self.citations, self.refdata, self.ev.claims_by_id
 
@@ -130,22 +133,43 @@ class Resolver:
         return Link(self.claim_path(claim_id), claim_id)
 
     def ref_link(self, key: str) -> Link:
-        if key not in self._ref_links:  # LaTeX decoding is slow; a big site links each work many times
+        note(LINK + key)  # only the link is read (kb.site.deps.Works); made once here for every page
+        link = self._ref_links.get(key)
+        if link is None:  # LaTeX decoding is slow; a big site links each work many times
             ref = self.ev.references_by_key.get(key)
-            self._ref_links[key] = Link(self.ref_path(key), short_cite(ref) if ref else key)
-        return self._ref_links[key]
+            link = self._ref_links[key] = Link(self.ref_path(key), short_cite(ref) if ref else key)
+        return link
+
+    def every_work(self) -> list[Reference]:
+        """Every work, for a page that goes through the whole bibliography (its key then holds every work)."""
+        note(EVERY_WORK)
+        return self.ev.references
+
+    def doi_of(self, key: str) -> ExternalLink | None:
+        """The link of work ``key``'s DOI, if it has one; a read of its DOI alone."""
+        note(DOI + key)
+        ref = self.ev.references_by_key.get(key)
+        return self.doi_link(ref) if ref is not None else None
+
+    def link_labels(self) -> dict[str, str]:
+        """Each work's link's label (:meth:`ref_link`; made for every work by :meth:`prime` already)."""
+        return {key: self.ref_link(key).label for key in self.ev.references_by_key}
+
+    def work_keys(self) -> KeysView[str]:
+        """Which works there are (their citekeys), which every page's key holds: not a read of any work."""
+        return self.ev.references_by_key.keys()
 
     @cached_property
-    def styled(self) -> dict[str, tuple[StyledCitation, ...]]:
+    def styled(self) -> Works[tuple[StyledCitation, ...]]:
         """Every work in APA 7 and Vancouver, formatted once (citeproc-py is slow: ~11 ms a work)."""
         from kb.site.cite import styled_citations
 
-        return styled_citations(self.ev)
+        return Works(styled_citations(self.ev))
 
     @cached_property
-    def citations(self) -> dict[str, str]:
+    def citations(self) -> Works[str]:
         """Every work's APA 7 reference as plain text, as lists and descriptions show it."""
-        return {key: styles[0].text for key, styles in self.styled.items()}
+        return Works({key: styles[0].text for key, styles in dict.items(self.styled)})
 
     @cached_property
     def refdata(self) -> RefData:
@@ -157,6 +181,7 @@ class Resolver:
         """The table row of a claim-outcome, built once: a row appears on five or six pages."""
         cached = self._rows.get(id(row))
         if cached is not None and cached[0] is row:
+            note(LINK + row.source)  # the view shows its source's link, made for the page that first showed the row
             return cached[1]
         view = ClaimRow(
             claim=self.claim_link(row.claim_id), statement=row.statement,
@@ -189,7 +214,7 @@ class Resolver:
         out = []
         for key in claim.cites:
             numbers = tuple(n for doc, n in self.ev.cited_by.get(key, []) if doc == claim.source)
-            ref = self.ev.references_by_key.get(key)
+            ref = self.works.get(key)
             out.append(CitedWork(self.ref_link(key), latex_to_text(ref.title) if ref else key, numbers))
         return tuple(out)
 
