@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import hashlib
 import os
 import shutil
 import sys
@@ -127,11 +128,12 @@ class Warm:
         for step in work:
             step()
 
-    def begin(self, context: str | None) -> None:
-        """A build reads the evidence whose other files than the claim files have the digest ``context``."""
+    def begin(self, context: str | None, records: str | None = None) -> None:
+        """A build reads the evidence whose other files than the claim files have the digest ``context`` (``records``:
+        :attr:`kb.analyse.carry.KeptRows.records`)."""
         self.context = context
         self.checked.begin(context)
-        self.analysed.begin(context)
+        self.analysed.begin(context, records)
 
     def end(self) -> None:
         """The build has made everything it makes of the records: what it did not ask for is dropped."""
@@ -243,7 +245,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             # references.bib"; the one problem that says why is the whole report
             return Checked(evidence, None, report)
         if warm is not None:
-            warm.begin(stable.context if stable is not None else None)
+            warm.begin(stable.context if stable is not None else None, _records_context(evidence, stable))
         crossfile: list[Problem] = []
 
         # each claim's own checks as the loop kept them, or as the last build into this cache did (a fresh process)
@@ -281,6 +283,15 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         if not report.errors:
             checked.history = hist
         return checked
+
+
+def _records_context(evidence: Evidence, stable: Inputs | None) -> str | None:
+    """The evidence other than the claim files and references.bib (:attr:`kb.checks.scope.Inputs.claims_context`),
+    and which works references.bib holds: what the analysis makes of each claim reads (:mod:`kb.analyse.carry`)."""
+    if stable is None:
+        return None
+    works = hashlib.blake2b("\0".join(sorted(evidence.references_by_key)).encode(), digest_size=16).hexdigest()
+    return f"{stable.claims_context}\n{works}"
 
 
 def _head_start(config: Config, before: Inputs | None) -> HeadStart | None:

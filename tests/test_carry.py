@@ -92,6 +92,24 @@ def test_carried_records_are_the_records_analysed_afresh(corpus: Evidence, seed:
     assert kinds_changed  # the edits reached the study base, not only the rows
 
 
+def test_after_an_edited_work_the_rows_are_carried_and_the_works_kinds_and_years_made_again(corpus: Evidence) -> None:
+    """An edited references.bib (the same works) changes the context but not what a claim's rows read: the rows are
+    the last build's objects, and the study base is what the edited works give afresh."""
+    kept = KeptRows()
+    kept.begin("context", "records")
+    first = from_records(corpus, kept)
+    review = next(key for key, kind in first.studies.kinds.items() if kind.kind == "study")
+    refs = [dataclasses.replace(r, fields={**r.fields, "year": "1901"}) if r.key == review else r
+            for r in corpus.references]
+    edited = dataclasses.replace(corpus, references=refs)
+    kept.begin("another context", "records")
+    made = from_records(edited, kept)
+    assert _plain(made) == _plain(from_records(edited)) and made.studies.years != first.studies.years
+    assert list(map(id, made.rows)) == list(map(id, first.rows))
+    kept.begin("a third context", "other records")  # a vocabulary changed, or which works there are
+    assert not set(map(id, from_records(edited, kept).rows)) & set(map(id, made.rows))
+
+
 def test_nothing_is_carried_into_another_context_or_past_two_claims_sharing_an_id(corpus: Evidence) -> None:
     evidence = corpus
     kept = KeptRows()

@@ -246,6 +246,31 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
     assert _tree(tmp_path / "site") == _tree(fresh)
 
 
+def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path) -> None:
+    """An edited title keeps the claims' rows (the same objects) and most pages; an edited year changes a work's place
+    in the reviews' overlap (a build-wide input of the pages): each rebuild is a cold build's bytes."""
+    from kb.live import Loop
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    first = loop.build()
+    assert first.ok
+    rows = first.result.analysis.rows
+    bib = evidence_copy / "references.bib"
+    for name, old, new in (("title", "title = {Peer Support in Mental Health: Literature Review}",
+                            "title = {Peer Support in Mental Health: A Literature Review}"),
+                           ("year", "year = {2014},", "year = {2011},")):
+        nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+        _replace(bib, old, new)
+        rebuild = loop.build(["references.bib"])
+        assert rebuild.ok, rebuild.failure or rebuild.problems
+        if name == "title":
+            assert all(a is b for a, b in zip(rebuild.result.analysis.rows, rows, strict=True))
+            assert len(rebuild.result.kept) > len(rebuild.result.written)
+        assert _tree(tmp_path / "site") == _tree(_fresh_equivalent(evidence_copy, tmp_path / f"fresh-{name}",
+                                                                   nanopubs)), name
+
+
 def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: Path, tmp_path: Path) -> None:
     from kb.live import Loop, Watcher
 
