@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
-import hashlib
 import os
 import shutil
 import sys
@@ -220,7 +219,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     """
     from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import KeptChecks, check_evidence
-    from kb.checks.scope import inputs, shacl_problems, stable_inputs
+    from kb.checks.scope import inputs, records_context, shacl_problems, stable_inputs
     from kb.graph.build import build_graph
     from kb.query.sparql import read_examples
 
@@ -245,7 +244,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             # references.bib"; the one problem that says why is the whole report
             return Checked(evidence, None, report)
         if warm is not None:
-            warm.begin(stable.context if stable is not None else None, _records_context(evidence, stable))
+            warm.begin(stable.context if stable is not None else None,
+                       records_context(evidence, stable) if stable is not None else None)
         crossfile: list[Problem] = []
 
         # each claim's own checks as the loop kept them, or as the last build into this cache did (a fresh process)
@@ -283,15 +283,6 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         if not report.errors:
             checked.history = hist
         return checked
-
-
-def _records_context(evidence: Evidence, stable: Inputs | None) -> str | None:
-    """The evidence other than the claim files and references.bib (:attr:`kb.checks.scope.Inputs.claims_context`),
-    and which works references.bib holds: what the analysis makes of each claim reads (:mod:`kb.analyse.carry`)."""
-    if stable is None:
-        return None
-    works = hashlib.blake2b("\0".join(sorted(evidence.references_by_key)).encode(), digest_size=16).hexdigest()
-    return f"{stable.claims_context}\n{works}"
 
 
 def _head_start(config: Config, before: Inputs | None) -> HeadStart | None:

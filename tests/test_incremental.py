@@ -490,6 +490,29 @@ def test_shacl_on_some_claims_finds_what_the_whole_graph_finds_for_them(evidence
     assert any(v.focus.startswith(outcome) for v in everything)
 
 
+def test_shacl_on_the_works_finds_what_the_whole_graph_finds_for_them(evidence_copy: Path) -> None:
+    """After an edited work the works are validated on a graph of their own triples: a work's own violations (two
+    titles, a DOI out of pattern, an included study that is not a work) are the whole graph's."""
+    import pyoxigraph as ox
+
+    from kb.checks.shacl import shacl_violations
+    from kb.namespaces import BIBO, DCTERMS, PSK
+    from kb.pipeline import check
+
+    checked = check(load_config(evidence_copy), shacl=False)
+    store, base = checked.graph.store, checked.evidence.config.base_iri
+    works = sorted({q.subject.value for q in store.quads_for_pattern(None, ox.NamedNode(PSK + "citekey"), None)})
+    assert len(works) >= 3
+    titled, doi, including = (ox.NamedNode(w) for w in works[:3])
+    store.add(ox.Quad(titled, ox.NamedNode(DCTERMS + "title"), ox.Literal("A second title")))
+    store.add(ox.Quad(doi, ox.NamedNode(BIBO + "doi"), ox.Literal("not a doi")))
+    store.add(ox.Quad(including, ox.NamedNode(PSK + "includesStudy"), ox.NamedNode(base + "work/not-a-work")))
+    everything = shacl_violations(checked.graph, base)
+    scoped = shacl_violations(checked.graph, base, claims=[], works=True)
+    assert scoped == [v for v in everything if v.focus in works]
+    assert {v.focus for v in scoped} == {titled.value, doi.value, including.value}
+
+
 def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence_copy: Path, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import kb.checks.shacl
@@ -517,6 +540,18 @@ def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence
     fresh, said = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / "other-cache"))
     assert said == ["validating with SHACL"]
     assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()]
+
+    # an edited work (references.bib holds the same works): the claims of no file, and every work
+    _replace(evidence_copy / "references.bib", "title = {", "title = {Edited: ")
+    edited, said = run()
+    assert said == ["validating with SHACL: the 0 claims of 0 changed file(s) and every work"]
+    fresh, _ = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / "third-cache"))
+    assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()]
+    bib = evidence_copy / "references.bib"  # a work added: which works there are changed, everything again
+    bib.write_text(bib.read_text(encoding="utf-8") + "\n@misc{added2024work,\n  title = {Added},\n  year = {2024},\n}\n",
+                   encoding="utf-8")
+    _, said = run()
+    assert said == ["validating with SHACL"]
 
     vocab = evidence_copy / "vocab" / "schemes.ttl"
     vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")

@@ -90,21 +90,33 @@ def inputs(config: Config) -> Inputs:
     return Inputs(context.hexdigest(), claim_files, claims_context.hexdigest())
 
 
-def changed_claim_files(config: Config, now: Inputs) -> set[str] | None:
-    """The claim files changed since the last clean check, or None when everything must be validated."""
+def records_context(evidence: Evidence, now: Inputs) -> str:
+    """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`), and which works
+    references.bib holds: all that a claim's records read of the rest (the analysis's rows and links,
+    :mod:`kb.analyse.carry`; the shapes of a claim, which ask of a work it names only that it is one)."""
+    works = hashlib.blake2b("\0".join(sorted(evidence.references_by_key)).encode(), digest_size=16).hexdigest()
+    return f"{now.claims_context}\n{works}"
+
+
+def changed_claim_files(config: Config, now: Inputs, records: str | None = None) -> tuple[set[str], bool] | None:
+    """The claim files changed since the last clean check, and whether the works must be validated too (references.bib
+    changed, but not which works it holds: ``records`` is :func:`records_context`); None when everything must be."""
     try:
         record = json.loads((config.store_cache_dir / RECORD).read_text(encoding="utf-8"))
-        if record.get("context") != now.context or not isinstance(record.get("claim_files"), dict):
+        if not isinstance(record.get("claim_files"), dict):
+            return None
+        works = record.get("context") != now.context
+        if works and (records is None or record.get("records") != records):
             return None
         before = record["claim_files"]
     except (OSError, ValueError):
         return None
-    return {path for path, digest in now.claim_files.items() if before.get(path) != digest}
+    return {path for path, digest in now.claim_files.items() if before.get(path) != digest}, works
 
 
-def remember_clean(config: Config, now: Inputs) -> None:
+def remember_clean(config: Config, now: Inputs, records: str | None = None) -> None:
     """Record that SHACL found nothing on ``now`` (a cache: failing to write it only costs time)."""
-    body = json.dumps({"context": now.context, "claim_files": now.claim_files}, sort_keys=True)
+    body = json.dumps({"context": now.context, "records": records, "claim_files": now.claim_files}, sort_keys=True)
     with contextlib.suppress(OSError):
         config.store_cache_dir.mkdir(parents=True, exist_ok=True)
         replace_cache_file(config.store_cache_dir / RECORD, body.encode("utf-8"))
@@ -136,16 +148,19 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
 
     config = evidence.config
     now = now if engine == "sparql" else None
-    changed = changed_claim_files(config, now) if now is not None else None
-    claims = None
-    if changed is not None:
+    records = records_context(evidence, now) if now is not None else None
+    scope = changed_claim_files(config, now, records) if now is not None else None
+    claims, works = None, False
+    if scope is not None:
+        changed, works = scope
         claims = sorted({Minter(config.base_iri).claim(c.id) for c in evidence.claims if c.path in changed})
-        progress(f"validating with SHACL: the {len(claims)} claims of {len(changed)} changed file(s)")
+        progress(f"validating with SHACL: the {len(claims)} claims of {len(changed)} changed file(s)"
+                 + (" and every work" if works else ""))
     else:
         progress("validating with SHACL")
-    violations = shacl.shacl_violations(graph, config.base_iri, engine, claims=claims)
+    violations = shacl.shacl_violations(graph, config.base_iri, engine, claims=claims, works=works)
     if now is not None and violations:
         forget_clean(config)
     elif now is not None:
-        remember_clean(config, now)
+        remember_clean(config, now, records)
     return shacl.shacl_problems(evidence, graph, known, engine, violations)

@@ -52,18 +52,25 @@ def load_shapes(base_iri: str) -> Graph:
 
 
 def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql",
-                     claims: Collection[str] | None = None) -> list:
+                     claims: Collection[str] | None = None, works: bool = False) -> list:
     """Every violation of the shipped shapes, by the compiled-SPARQL engine or by pyshacl.
 
     With ``claims`` (claim IRIs), only those claims are validated (and their findings and figures), on a
     small graph of their triples and of the triples of every node they point at: all their shapes
-    can see (:mod:`kb.checks.scope` says when that is the whole answer).
+    can see (:mod:`kb.checks.scope` says when that is the whole answer); with ``works`` too, every work
+    (every subject of ``psk:citekey``), likewise on a graph of their triples.
     """
     if claims is not None:
         own = tuple(claims)
         scoped = KnowledgeGraph(_claims_subgraph(graph.store, own), graph.locations)
-        return [v for v in shacl_violations(scoped, base_iri, engine)
-                if any(v.focus == iri or v.focus.startswith(iri + "/") for iri in own)]
+        found = [v for v in shacl_violations(scoped, base_iri, engine)
+                 if any(v.focus == iri or v.focus.startswith(iri + "/") for iri in own)]
+        if not works:
+            return found
+        of_works, nodes = _works_subgraph(graph.store)
+        found += [v for v in shacl_violations(KnowledgeGraph(of_works, graph.locations), base_iri, engine)
+                  if v.focus in nodes]
+        return sorted(set(found), key=lambda v: (v.focus, v.path or "", v.component, v.value or ""))
     from kb.checks.shacl_compiler import Violation, compile_shapes, run_checks
 
     shapes = load_shapes(base_iri)
@@ -139,6 +146,19 @@ def _claims_subgraph(store: ox.Store, claims: tuple[str, ...]) -> ox.Store:
     sub = ox.Store()
     sub.extend(quads)
     return sub
+
+
+def _works_subgraph(store: ox.Store) -> tuple[ox.Store, set[str]]:
+    """Every work's triples (a work is a subject of ``psk:citekey``: all pskshape:Work targets, and all that a work's
+    shape reads, the works it includes among them), and the works' IRIs."""
+    import pyoxigraph as ox
+
+    graph = ox.DefaultGraph()
+    works = sorted({q.subject for q in store.quads_for_pattern(None, ox.NamedNode(PSK + "citekey"), None, graph)},
+                   key=str)
+    sub = ox.Store()
+    sub.extend([quad for work in works for quad in store.quads_for_pattern(work, None, None, graph)])
+    return sub, {work.value if isinstance(work, ox.NamedNode) else str(work) for work in works}
 
 
 def _shaped_triples(graph: KnowledgeGraph, base: str, shapes: object) -> list:
