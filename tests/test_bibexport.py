@@ -191,3 +191,32 @@ def test_kb_export_writes_each_bibliography_format(tmp_path: Path) -> None:
         assert target.read_bytes() == payload
     help_text = runner.invoke(main, ["export", "--help"]).output
     assert all(name in help_text for name in ("csljson", "ris", "bibtex", "CSL-JSON", "RIS"))
+
+
+def test_kept_work_texts_give_the_same_exports_and_make_only_the_edited_works_again(
+        corpora: dict[str, list[Reference]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The editors' loop keeps each work's CSL-JSON item and RIS record by what its entry says (WorkTexts): after a
+    title edit the exports are a fresh export's bytes, and only the edited work is exported again."""
+    import dataclasses
+
+    import kb.export.csljson
+    import kb.export.ris
+    from kb.export.works import WorkTexts
+
+    refs = corpora["real"]
+    kept = {"json": WorkTexts(), "ris": WorkTexts()}
+    assert csljson_bytes(refs, kept["json"]) == csljson_bytes(refs)
+    assert ris_bytes(refs, kept["ris"]) == ris_bytes(refs)
+    for texts in kept.values():
+        texts.end()
+    edited = [dataclasses.replace(r, fields={**r.fields, "title": "Edited"}) if i == 7 else dataclasses.replace(r)
+              for i, r in enumerate(refs)]  # every work a new object, one of them edited
+    made: list[str] = []
+    for module, name in ((kb.export.csljson, "item_text"), (kb.export.ris, "ris_record")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda ref, real=real: made.append(ref.key) or real(ref))
+    json_kept, ris_kept = csljson_bytes(edited, kept["json"]), ris_bytes(edited, kept["ris"])
+    assert made == [refs[7].key, refs[7].key]
+    monkeypatch.undo()
+    assert (json_kept, ris_kept) == (csljson_bytes(edited), ris_bytes(edited))
+    assert json_kept != csljson_bytes(refs)

@@ -113,6 +113,8 @@ def join_items(texts: Iterable[str]) -> str:
     return "[\n" + ",\n".join(texts) + "\n]\n" if texts else "[]\n"
 
 
-def csljson_bytes(refs: Iterable[Reference]) -> bytes:
-    """The works as a CSL-JSON array, in citekey order."""
-    return join_items(item_text(r) for r in sorted(refs, key=lambda r: r.key)).encode("utf-8")
+def csljson_bytes(refs: Iterable[Reference], kept: works.WorkTexts | None = None) -> bytes:
+    """The works as a CSL-JSON array, in citekey order; each work's item from ``kept`` where it is unchanged."""
+    ordered = sorted(refs, key=lambda r: r.key)
+    texts = map(item_text, ordered) if kept is None else (kept.text(r, item_text) for r in ordered)
+    return join_items(texts).encode("utf-8")

@@ -18,6 +18,7 @@ from kb.analyse.analysis import Analysis
 from kb.checks.scope import Inputs
 from kb.export.dumps import Dumps, Patch
 from kb.export.void import Statistics
+from kb.export.works import WorkTexts
 from kb.graph.build import KnowledgeGraph
 from kb.graph.memo import FOLDER as MEMO_FOLDER
 from kb.load.byrecord import ByRecord
@@ -49,6 +50,7 @@ class ExportCaches:
     runs: dict[str, Any] = field(default_factory=dict)  # what compress_runs saw of those, by format (dumps.Seen)
     browser: dict[str, Any] = field(default_factory=dict)  # the SPARQL page's copy's pieces (browser_turtle)
     by_context: dict[str, Any] = field(default_factory=dict)  # the references' exports (kb.export.fragments)
+    works: dict[str, WorkTexts] = field(default_factory=dict)  # each work's text in them, by format
     claims: ByRecord[bytes] = field(default_factory=ByRecord)  # the claims table's rows' text (kb.export.table)
 
 
@@ -89,6 +91,9 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     def seen(fmt: str) -> Seen | None:
         return caches.runs.setdefault(fmt, Seen()) if caches is not None else None
 
+    def work_texts(fmt: str) -> WorkTexts | None:
+        return caches.works.setdefault(fmt, WorkTexts()) if caches is not None else None
+
     def nanopubs() -> bytes:
         """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
         return compress_runs(remembered.trig(evidence, graph, previous_nanopubs, inputs), members, "trig", seen("trig"))
@@ -108,8 +113,8 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     grown = {**{name: make for name, make in analysis_files(analysis, cache_dir, caches).items()
                 if not elsewhere or name in made_here(caches)},
              "references.bib.gz": evidence.config.references_path.read_bytes,
-             "references.json.gz": lambda: csljson_bytes(evidence.references),
-             "references.ris.gz": lambda: ris_bytes(evidence.references)}
+             "references.json.gz": lambda: csljson_bytes(evidence.references, work_texts("json")),
+             "references.ris.gz": lambda: ris_bytes(evidence.references, work_texts("ris"))}
     kept = Fragments(cache_dir / "by-context", caches.by_context if caches is not None else None)
     context = inputs.context if inputs is not None else None
     small = {name: by_context(kept, context, name, make) if name.startswith("references.") else make()
@@ -118,6 +123,9 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     give_back_freed()  # the Bundle's lines (~0.5 GB at 50,000 claims) are gone: not held through what follows
     small["nanopubs.trig.gz"] = nanopubs()
     kept.keep()
+    if caches is not None:
+        for texts in caches.works.values():
+            texts.end()
     members.save()
     remembered.remember(small["nanopubs.trig.gz"])
     small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})

@@ -82,6 +82,8 @@ def join_records(records: Iterable[str]) -> str:
     return EOL.join(records)
 
 
-def ris_bytes(refs: Iterable[Reference]) -> bytes:
-    """The works as RIS, in citekey order."""
-    return join_records(ris_record(r) for r in sorted(refs, key=lambda r: r.key)).encode("utf-8")
+def ris_bytes(refs: Iterable[Reference], kept: works.WorkTexts | None = None) -> bytes:
+    """The works as RIS, in citekey order; each work's record from ``kept`` where it is unchanged."""
+    ordered = sorted(refs, key=lambda r: r.key)
+    records = map(ris_record, ordered) if kept is None else (kept.text(r, ris_record) for r in ordered)
+    return join_records(records).encode("utf-8")

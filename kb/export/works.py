@@ -9,6 +9,7 @@ so they are made once here. Every value is LaTeX decoded to Unicode for readers
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kb.bibtex.load import latex_to_text
@@ -50,6 +51,33 @@ def name(person: Person) -> Name:
     if ", " in family:  # BibTeX's "von Last, Jr, First" kept as family "von Last, Jr"
         family, suffix = family.split(", ", 1)
     return Name(family, latex_to_text(person.given), suffix)
+
+
+class WorkTexts:
+    """Each work's text in one export format, kept by what its entry says (its citekey, type, fields and the people
+    read from them: all that the exporters read of it) for the next build of the process (the editors' loop,
+    :class:`kb.pipeline.Warm`). An edited work made the CSL-JSON and RIS of all ~10,000 works again (~3 s of the
+    loop's rebuild); now of one."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, str, str], str] = {}
+        self.now: dict[tuple[str, str, str], str] = {}
+
+    def text(self, ref: Reference, make: Callable[[Reference], str]) -> str:
+        said = (ref.key, ref.entry_type, repr((ref.fields, ref.authors, ref.editors, ref.authors_truncated)))
+        text = self.now.get(said)
+        if text is None:
+            text = self.last.get(said)
+            if text is None:
+                text = make(ref)
+            self.now[said] = text
+        return text
+
+    def end(self) -> None:
+        """This build's texts are the next one's to keep, the rest dropped; a build that made none (its export was
+        kept whole) keeps the last."""
+        if self.now:
+            self.last, self.now = self.now, {}
 
 
 def field(ref: Reference, name_: str) -> str:
