@@ -905,7 +905,7 @@ def test_the_references_exports_are_kept_while_only_claims_change(evidence_copy:
 
     calls: list[int] = []
     real = kb.export.csljson.csljson_bytes
-    monkeypatch.setattr(kb.export.csljson, "csljson_bytes", lambda refs: calls.append(1) or real(refs))
+    monkeypatch.setattr(kb.export.csljson, "csljson_bytes", lambda *a: calls.append(1) or real(*a))
     out = tmp_path / "site"
     _build(evidence_copy, out)
     assert len(calls) == 1
@@ -1257,6 +1257,7 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     assert kept["cites"] == []
     assert "references/index.html" not in kept["reference"] + kept["author"]  # it lists every work
     assert claim_page("abstract-gap-closed-by-peer-support") in kept["reference"]  # it links the source only
+    assert {"network.html", "assets/sparql-links.js"} <= set(kept["reference"])  # they show works' links only
     assert "map.html" not in kept["statement"]  # a map of marks shows the statements (in the marks' titles)
 
 

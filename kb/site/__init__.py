@@ -191,7 +191,7 @@ def _scripts(job: _Job, out: Any) -> None:
                                               "the findings, for the evidence maps' filters").content)
     # The search index refers to the statements of claims with findings by their place (which their rows decide)
     # and holds the words of the others (and every quote, where the limits search quotes): a reworded claim with
-    # findings keeps it. The IRI → page map reads references and vocabularies alone (the key's base).
+    # findings keeps it. The IRI → page map reads the vocabularies (the key's base) and the works' links (their reads).
     claims = res.ev.claims
     index_words = ([(c.id, c.statement) for c in claims if c.id not in statements],
                    [c.quote for c in claims] if res.limits.search_quotes else None)

@@ -44,7 +44,7 @@ from kb.site.pages import (
     Term,
 )
 from kb.site.paths import safe_external_url
-from kb.site.views import DIRECTION_LABELS, Resolver, short_cite
+from kb.site.views import DIRECTION_LABELS, Resolver
 
 NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
        ("summaries/index.html", "Summaries", "summaries"),
@@ -101,12 +101,10 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
 
 
 def network_page(res: Resolver, out: Output) -> None:
-    refs = res.works
-
     def label(node: str) -> str:
         kind, ident = node.split(":", 1)
-        if kind == "doc":
-            return short_cite(refs[ident]) if ident in refs else ident
+        if kind == "doc":  # a work's link's label (its short citation: an edited title keeps the page)
+            return res.ref_link(ident).label
         if kind == "claim":
             return ident
         return res.label(kind, ident)
@@ -114,7 +112,7 @@ def network_page(res: Resolver, out: Output) -> None:
     def link(node: str) -> str | None:
         kind, ident = node.split(":", 1)
         if kind == "doc":
-            return res.ref_path(ident) if ident in refs else None
+            return res.ref_path(ident) if ident in res.work_keys() else None
         if kind == "claim":
             return res.claim_path(ident)
         return res.concept_path(kind, ident)

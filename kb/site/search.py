@@ -85,8 +85,8 @@ def sparql_links(res: Resolver) -> dict[str, object]:
     def key(iri: str) -> str:
         return iri[len(base):] if iri.startswith(base) else iri
 
-    for ref in res.every_work():
-        links[key(res.mint.work(ref.key))] = [res.ref_path(ref.key), res.ref_link(ref.key).label]
+    for work in res.work_keys():  # each work's link (its label), in references.bib's order
+        links[key(res.mint.work(work))] = [res.ref_path(work), res.ref_link(work).label]
     for scheme, concepts in res.vocab.concepts.items():
         for concept in concepts.values():
             path = res.concept_path(scheme, concept.id)
