@@ -350,10 +350,13 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dump
     else:
         lines = _sorted_lines(kg, dumped)
         count = len(lines)
-        fresh: list[bytes] = []  # the text of the chunks the last build did not have
+        # the text of the chunks the last build did not have, to say what changed since; none kept where there were no
+        # last dumps (a cold build: it was a second copy of the whole N-Triples, ~0.25 GB at 10k/50k, held by the
+        # process that writes the dumps, a site worker, until the last chunk)
+        fresh: list[bytes] | None = [] if members.old["nt"] else None
         firsts, keys, turtle = _write(data, members, (_piece(text) for text in chunks(lines)), fresh)
         del lines
-        change = _change(kg, fresh, keys, members.old["nt"])
+        change = _change(kg, fresh or [], keys, members.old["nt"])
     members.save()
     if members.folder is not None:
         _keep(members.folder / INDEX, DumpIndex(kg.parts, tuple(firsts), tuple(keys), count))
