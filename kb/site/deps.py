@@ -487,7 +487,6 @@ class Keeper:
         if key:
             self._pending[path] = (key, (path, *files), memo, reads, self.deps.works_digest(reads))
 
-
     def finish(self, fingerprints: dict[str, str]) -> dict[str, DepEntry]:
         """The entries of this worker's pages, with the fingerprints the writer gave their files."""
         for path, (key, files, memo, reads, works) in self._pending.items():
