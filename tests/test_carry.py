@@ -98,8 +98,8 @@ def test_after_an_edited_work_the_rows_are_carried_and_the_works_kinds_and_years
     kept = KeptRows()
     kept.begin("context", "records")
     first = from_records(corpus, kept)
-    review = next(key for key, kind in first.studies.kinds.items() if kind.kind == "study")
-    refs = [dataclasses.replace(r, fields={**r.fields, "year": "1901"}) if r.key == review else r
+    study = next(key for key, kind in first.studies.kinds.items() if kind.kind == "study")
+    refs = [dataclasses.replace(r, fields={**r.fields, "year": "1901"}) if r.key == study else r
             for r in corpus.references]
     edited = dataclasses.replace(corpus, references=refs)
     kept.begin("another context", "records")

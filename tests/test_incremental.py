@@ -247,8 +247,8 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
 
 
 def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path) -> None:
-    """An edited title keeps the claims' rows (the same objects) and most pages; an edited year changes a work's place
-    in the reviews' overlap (a build-wide input of the pages): each rebuild is a cold build's bytes."""
+    """An edited title keeps the claims' rows (the same objects) and most pages; an edited year changes the works'
+    years, which the analysis reads (a build-wide input of the pages): each rebuild is a cold build's bytes."""
     from kb.live import Loop
 
     config = load_config(evidence_copy, out_dir=tmp_path / "site")
@@ -1251,7 +1251,6 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     # a claim edit keeps most record pages, and so does a work's edited title: a page's key holds the works it
     # shows, most of them by their links alone; this edit of cited works changes a work's kind (read from the
     # claims citing it alone), a build-wide input: it keeps none
-    print({name: len(pages) for name, pages in kept.items()})
     assert all(len(kept[name]) > 100 for name in ("statement", "direction", "outcome", "removed", "added",
                                                   "reference", "author")), kept
     assert kept["cites"] == []
