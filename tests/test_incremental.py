@@ -1203,8 +1203,8 @@ def _with(files: list[Path], *needles: str, without: str = "") -> Path:
 def _edits(evidence: Path) -> list[tuple[str, object]]:
     """One edit of each kind a page's key must see: a statement, a direction, an outcome, the cited
     works (which can change a work's kind, so the study counts of pages the claim is not on), a claim
-    removed (one citing no work), a claim added, a work's title (the source of every claim: its link is unchanged)
-    and a cited work's first author (its link is not)."""
+    removed (one citing no work), a claim added, a work's title (the source of every claim: its link is unchanged),
+    a cited work's first author (its link is not) and a new work no claim cites yet (as `kb add` adds one)."""
     files = _one_file_per_claim(evidence)
     statement = files[3]
     direction = _with(files, "direction: benefit", "level: low")
@@ -1223,6 +1223,10 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
         ("reference", lambda: _replace(evidence / "references.bib", "title = {", "title = {Edited: ")),
         ("author", lambda: _replace(evidence / "references.bib", "author = {Gagne, C. A. and",
                                     "author = {Gagné, C. A. and")),
+        ("new work", lambda: (evidence / "references.bib").write_text(
+            (evidence / "references.bib").read_text(encoding="utf-8")
+            + "\n@misc{added2026work,\n  author = {Added, A.},\n  title = {A work no claim cites yet},\n"
+              "  year = {2026},\n}\n", encoding="utf-8")),
     ]
 
 
@@ -1252,9 +1256,10 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     # shows, most of them by their links alone; this edit of cited works changes a work's kind (read from the
     # claims citing it alone), a build-wide input: it keeps none
     assert all(len(kept[name]) > 100 for name in ("statement", "direction", "outcome", "removed", "added",
-                                                  "reference", "author")), kept
+                                                  "reference", "author", "new work")), kept
     assert kept["cites"] == []
-    assert "references/index.html" not in kept["reference"] + kept["author"]  # it lists every work
+    assert "references/index.html" not in kept["reference"] + kept["author"] + kept["new work"]  # it lists every work
+    assert "index.html" not in kept["new work"]  # it counts the works
     assert claim_page("abstract-gap-closed-by-peer-support") in kept["reference"]  # it links the source only
     assert {"network.html", "assets/sparql-links.js"} <= set(kept["reference"])  # they show works' links only
     assert "map.html" not in kept["statement"]  # a map of marks shows the statements (in the marks' titles)

@@ -7,8 +7,8 @@ few that one edit changed. An input key hashes what a context is made from inste
 * what any page may read (:class:`Deps`'s base): the evidence other than the claim files and
   references.bib (vocabularies, inclusions, citations, releases, configuration:
   :attr:`kb.checks.scope.Inputs.claims_context`), the code, the templates and the site-wide info (the render
-  key), the limits, and what the analysis reads of the works: which there are, their kinds (read from every
-  claim that cites them) and their years;
+  key), the limits, how many download scripts the works fill (:mod:`kb.site.refdata`) and what the analysis reads
+  of the works: their kinds (read from every claim that cites them) and their years;
 * the works the page read when it was last built (:class:`Works`), each by the digest of its record and
   its formatted citations: editing one work's title remakes the pages that show that work, not every page
   (it remade all ~4,000 at 10k/50k, ~27 s of the editors' loop). A page reads the same works again while
@@ -62,6 +62,7 @@ class DepEntry:
 
 
 EVERY_WORK = "\0every work"  # read by a page that went through the whole bibliography
+WHICH_WORKS = "\0which works"  # read by a page that counts or lists the works' citekeys (Resolver.work_keys)
 # A read of one thing about a work, noted as its mark + the citekey: its link (its short citation:
 # Resolver.ref_link), or its DOI (Resolver.doi_of). Most pages show a work only so: a title edit leaves them be.
 LINK, DOI = "\1", "\2"
@@ -91,7 +92,7 @@ class Works(dict[str, V]):
     """A map by citekey whose lookups are the reads of the page being built (:func:`note`). The site reads the works
     only through these (the resolver's :attr:`~kb.site.views.Resolver.works`, its citations and styles), so that a
     page's key holds the works it shows; going through them all is a read of every work. Its size is not a read:
-    which works there are is in every key's base."""
+    a page that counts the works reads :data:`WHICH_WORKS` (:meth:`kb.site.views.Resolver.work_keys`)."""
 
     __slots__ = ()
 
@@ -182,6 +183,7 @@ class Deps:
         self._facets = b""
         self._works: dict[str, bytes] = {}  # citekey → its digest (_work_digests)
         self._every: bytes | None = None
+        self._which = b""  # the works' citekeys in references.bib's order (WHICH_WORKS)
         self._aspects: dict[str, dict[str, str]] = {}  # LINK or DOI → citekey → that of the work
         # The digests of the groupings' lists still true since the last build (KeyMemo): list id → (the list, its
         # rows' digest, its counted rows' digest); the lists whose digests a worker makes are told back (computed).
@@ -198,7 +200,8 @@ class Deps:
         for key, kind in sorted(studies.kinds.items()):
             base.update(f"{key}\0{kind.kind}\0{kind.rule}\0".encode())
         base.update(repr(sorted(studies.years.items())).encode() + b"\0")
-        base.update("\0".join(sorted(res.ev.references_by_key)).encode() + b"\0")  # which works there are
+        base.update(repr(res.refdata.count).encode() + b"\0")  # where each work's downloads are (its shard)
+        self._which = hashlib.blake2b("\0".join(res.ev.references_by_key).encode(), digest_size=16).digest()
         self._works = self._work_digests(res, inputs, last)
         self._aspects = {LINK: res.link_labels(), DOI: {key: ref.doi for key, ref in res.ev.references_by_key.items()}}
         history, known = res.history.claims, known or {}
@@ -280,7 +283,8 @@ class Deps:
             if aspect is not None:
                 parts.append(repr(aspect.get(key[1:])).encode())
             else:
-                parts.append(self._every_work() if key == EVERY_WORK else works.get(key, b"-"))
+                parts.append(self._every_work() if key == EVERY_WORK else self._which if key == WHICH_WORKS
+                             else works.get(key, b"-"))
         return hashlib.blake2b(b"".join(parts), digest_size=16).digest()
 
     def _every_work(self) -> bytes:

@@ -79,7 +79,7 @@ def home_page(res: Resolver, site: SiteInfo, out: Output) -> None:
         Fact("Reviews the claims rest on", str(len(behind.reviews))),
         Fact("Primary studies the claims rest on", str(len(behind.studies))),
         Fact("Other cited works", str(len(behind.others) + len(behind.unclassified))),
-        Fact("Works in the bibliography", str(len(ev.references))),
+        Fact("Works in the bibliography", str(len(res.work_keys()))),
         Fact("Source documents", str(len({r.source for r in rows}))),
         Fact("Outcomes with evidence", f"{len({r.outcome for r in rows})} of {len(vocab.ids('outcome'))}"),
         Fact("Populations with evidence",

@@ -16,7 +16,7 @@ from kb.graph.iris import Minter
 from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Reference
 from kb.site import addresses
-from kb.site.deps import DOI, EVERY_WORK, LINK, Works, note
+from kb.site.deps import DOI, EVERY_WORK, LINK, WHICH_WORKS, Works, note
 from kb.site.grade import LEVEL_WORDS, Summary, surest
 from kb.site.limits import limits_for
 from kb.site.pages import (
@@ -156,7 +156,8 @@ class Resolver:
         return {key: self.ref_link(key).label for key in self.ev.references_by_key}
 
     def work_keys(self) -> KeysView[str]:
-        """Which works there are (their citekeys), which every page's key holds: not a read of any work."""
+        """Which works there are (their citekeys, in references.bib's order): a read of which, not of any work."""
+        note(WHICH_WORKS)
         return self.ev.references_by_key.keys()
 
     @cached_property
