@@ -94,8 +94,7 @@ def records_context(evidence: Evidence, now: Inputs) -> str:
     """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`), and which works
     references.bib holds: all that a claim's records read of the rest (the analysis's rows and links,
     :mod:`kb.analyse.carry`; the shapes of a claim, which ask of a work it names only that it is one)."""
-    works = hashlib.blake2b("\0".join(sorted(evidence.references_by_key)).encode(), digest_size=16).hexdigest()
-    return f"{now.claims_context}\n{works}"
+    return f"{now.claims_context}\n{evidence.works_digest.hex()}"
 
 
 def changed_claim_files(config: Config, now: Inputs, records: str | None = None) -> tuple[set[str], bool] | None:

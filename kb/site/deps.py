@@ -201,7 +201,7 @@ class Deps:
             base.update(f"{key}\0{kind.kind}\0{kind.rule}\0".encode())
         base.update(repr(sorted(studies.years.items())).encode() + b"\0")
         base.update(repr(res.refdata.count).encode() + b"\0")  # where each work's downloads are (its shard)
-        self._which = hashlib.blake2b("\0".join(res.ev.references_by_key).encode(), digest_size=16).digest()
+        self._which = res.ev.works_digest
         self._works = self._work_digests(res, inputs, last)
         self._aspects = {LINK: res.link_labels(), DOI: {key: ref.doi for key, ref in res.ev.references_by_key.items()}}
         history, known = res.history.claims, known or {}
