@@ -7,7 +7,9 @@ evidence does, so the graph states them, as linked data every reader of the dump
 - on each work, ``psk:evidenceCitations``: how many claims cite it as evidence (``cito:citesAsEvidence``),
   and ``psk:citationCountGroup``: the group of works cited by that many claims
   (``psk:CitationCountGroup``, with ``psk:workCount`` and ``psk:worksCitedMore``, the number of works
-  cited by more claims: a work's rank among the most cited is that plus one);
+  cited by more claims: a work's rank among the most cited is that plus one), and ``psk:documentCitations``: how
+  many documents list it in their reference lists (``cito:cites``), which finds the works cited by several
+  documents without grouping every citation (Oxigraph 117 → 80 ms at 10k works);
 - on each effect-direction concept, ``psk:findingCount``: how many outcome findings point that way;
 - a ``psk:ClaimTally`` per design × certainty × certainty basis that claims use, with ``psk:claimCount``.
 
@@ -53,6 +55,9 @@ class Tallies:
         per_work = dict.fromkeys(sorted({mint.work(key) for key in evidence.references_by_key}), 0)
         for _, work in self.cites:
             per_work[work] += 1
+        per_work_documents = dict.fromkeys(per_work, 0)
+        for _, work in _document_cites(evidence, mint):
+            per_work_documents[work] += 1
         works_with = Counter(per_work.values())
         lines, more = [], 0
         for n in sorted(works_with, reverse=True):
@@ -64,7 +69,8 @@ class Tallies:
             more += works_with[n]
         for work, n in per_work.items():
             lines += [f"<{work}> <{PSK}evidenceCitations> {_int(n)} .\n",
-                      f"<{work}> <{PSK}citationCountGroup> <{mint.citation_count_group(n)}> .\n"]
+                      f"<{work}> <{PSK}citationCountGroup> <{mint.citation_count_group(n)}> .\n",
+                      f"<{work}> <{PSK}documentCitations> {_int(per_work_documents[work])} .\n"]
         return lines
 
     def _directions(self, evidence: Evidence) -> list[str]:
@@ -95,6 +101,14 @@ class Tallies:
                       f"<{tally}> <{PSK}tallyCertaintyBasis> {text(basis)} .\n",
                       f"<{tally}> <{PSK}claimCount> {_int(n)} .\n"]
         return lines
+
+
+def _document_cites(evidence: Evidence, mint: Minter) -> set[tuple[str, str]]:
+    """The (document, work) pairs of the ``cito:cites`` triples :mod:`kb.graph.build` writes from the citation
+    lists: a work listed twice by one document is cited by it once."""
+    known = evidence.references_by_key
+    return {(mint.work(clist.source), mint.work(key))
+            for clist in evidence.citations for key in clist.references if key in known}
 
 
 def _local(concept_iri: str) -> str:
