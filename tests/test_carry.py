@@ -13,7 +13,7 @@ from kb.analyse.analysis import FromRecords, from_records
 from kb.analyse.carry import KeptRows, splice
 from kb.config import load_config
 from kb.load.evidence import Evidence, load_evidence
-from kb.model import OutcomeFinding
+from kb.model import Inclusion, OutcomeFinding
 from tests.conftest import ROOT
 
 
@@ -108,6 +108,35 @@ def test_after_an_edited_work_the_rows_are_carried_and_the_works_kinds_and_years
     assert list(map(id, made.rows)) == list(map(id, first.rows))
     kept.begin("a third context", "other records")  # a vocabulary changed, or which works there are
     assert not set(map(id, from_records(edited, kept).rows)) & set(map(id, made.rows))
+
+
+def test_a_new_work_nothing_names_leaves_the_records_context_and_the_rows_are_carried(corpus: Evidence) -> None:
+    """What the records read of references.bib is which of the works they name it holds: a new work that no claim,
+    citation list or inclusion names leaves that, so the rows are carried and equal a fresh analysis's; a removed
+    cited work, or a new one a citation list or an inclusion names, does not."""
+    from kb.checks.scope import Inputs, records_context
+
+    now = Inputs("context", {}, "claims context")
+    kept = KeptRows()
+    kept.begin("context", records_context(corpus, now))
+    first = from_records(corpus, kept)
+    new = dataclasses.replace(corpus.references[0], key="added2026work")
+    added = dataclasses.replace(corpus, references=[*corpus.references, new])
+    assert records_context(added, now) == records_context(corpus, now)
+    kept.begin("another context", records_context(added, now))
+    made = from_records(added, kept)
+    assert _plain(made) == _plain(from_records(added))
+    assert list(map(id, made.rows)) == list(map(id, first.rows))
+
+    cited = next(key for claim in corpus.claims for key in claim.cites)
+    removed = dataclasses.replace(corpus, references=[r for r in corpus.references if r.key != cited])
+    clist, *lists = corpus.citations
+    listed = [dataclasses.replace(clist, references=(*clist.references, new.key)), *lists]
+    included = [*corpus.inclusions, Inclusion(clist.source, cited, (new.key,), "a quote", "Results")]
+    for named in (dataclasses.replace(added, citations=listed), dataclasses.replace(added, inclusions=included)):
+        assert records_context(named, now) != records_context(
+            dataclasses.replace(named, references=corpus.references), now)
+    assert records_context(removed, now) != records_context(corpus, now)
 
 
 def test_nothing_is_carried_into_another_context_or_past_two_claims_sharing_an_id(corpus: Evidence) -> None:

@@ -547,11 +547,20 @@ def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence
     assert said == ["validating with SHACL: the 0 claims of 0 changed file(s) and every work"]
     fresh, _ = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / "third-cache"))
     assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()]
-    bib = evidence_copy / "references.bib"  # a work added: which works there are changed, everything again
+    bib = evidence_copy / "references.bib"  # a work added that nothing names: no claim, and every work
     bib.write_text(bib.read_text(encoding="utf-8") + "\n@misc{added2024work,\n  title = {Added},\n  year = {2024},\n}\n",
                    encoding="utf-8")
-    _, said = run()
-    assert said == ["validating with SHACL"]
+    edited, said = run()
+    assert said == ["validating with SHACL: the 0 claims of 0 changed file(s) and every work"]
+    fresh, _ = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / "fourth-cache"))
+    assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()]
+    text = bib.read_text(encoding="utf-8")  # a work a claim cites, removed: which works the records name changed
+    cited = re.search(r"@\w+\{" + re.escape(first.evidence.claims[0].cites[0]) + r",.*?\n\}\n", text, re.S)
+    assert cited is not None
+    bib.write_text(text[:cited.start()] + text[cited.end():], encoding="utf-8")
+    removed, said = run()
+    assert said == ["validating with SHACL"] and not removed.report.ok()
+    bib.write_text(text, encoding="utf-8")
 
     vocab = evidence_copy / "vocab" / "schemes.ttl"
     vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")

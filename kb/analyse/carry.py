@@ -59,9 +59,10 @@ class KeptRows:
     """What :func:`kb.analyse.analysis.from_records` keeps between the builds of one process."""
 
     context: str | None = None  # this build's (Warm.begin); None: nothing is kept
-    # The same without references.bib, but with which works it holds: all that a claim's rows, links and tallies
-    # read of it. After an edited work the rows are carried (the same objects: the site's groupings of them are
-    # kept too), and only the works' kinds and years are made again (a remade analysis made every row a new object,
+    # The same without references.bib, but with which of the works the records name it holds: all that a claim's rows,
+    # links and tallies read of it (kb.checks.scope.records_context). After an edited work, or a new one nothing
+    # names yet, the rows are carried (the same objects: the site's groupings of them are kept too), and only the
+    # works' kinds and years are made again (a remade analysis made every row a new object,
     # and carrying the groupings over to ~90,000 new rows was ~5 s of the editors' loop).
     records: str | None = None
     last: _Last | None = field(default=None, repr=False)

@@ -91,15 +91,18 @@ def inputs(config: Config) -> Inputs:
 
 
 def records_context(evidence: Evidence, now: Inputs) -> str:
-    """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`), and which works
-    references.bib holds: all that a claim's records read of the rest (the analysis's rows and links,
-    :mod:`kb.analyse.carry`; the shapes of a claim, which ask of a work it names only that it is one)."""
-    return f"{now.claims_context}\n{evidence.works_digest.hex()}"
+    """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`), and which of the
+    works the records name references.bib holds (:attr:`~kb.load.evidence.Evidence.named_works_digest`): all that a
+    claim's records read of the rest (the analysis's rows and links, :mod:`kb.analyse.carry`; the shapes of a claim,
+    which ask of a work it names only that it is one). An edited work, or a new one nothing names yet, leaves it as
+    it was."""
+    return f"{now.claims_context}\n{evidence.named_works_digest.hex()}"
 
 
 def changed_claim_files(config: Config, now: Inputs, records: str | None = None) -> tuple[set[str], bool] | None:
     """The claim files changed since the last clean check, and whether the works must be validated too (references.bib
-    changed, but not which works it holds: ``records`` is :func:`records_context`); None when everything must be."""
+    changed, but not which of the works the records name it holds: ``records`` is :func:`records_context`); None when
+    everything must be."""
     try:
         record = json.loads((config.store_cache_dir / RECORD).read_text(encoding="utf-8"))
         if not isinstance(record.get("claim_files"), dict):

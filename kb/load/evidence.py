@@ -7,7 +7,7 @@ can report every problem of every file in one run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -59,9 +59,25 @@ class Evidence:
 
     @cached_property
     def works_digest(self) -> bytes:
-        """Which works references.bib holds (their citekeys, in its order), as one digest: what the analysis's carry,
-        SHACL's scope and the site's input keys read of it where they read no work's fields."""
+        """Which works references.bib holds (their citekeys, in its order), as one digest: what the site's input keys
+        read of it where they read no work's fields."""
         return hashlib.blake2b("\0".join(self.references_by_key).encode(), digest_size=16).digest()
+
+    @cached_property
+    def named_works_digest(self) -> bytes:
+        """Which of the works that the claims (:attr:`links_by_file`), the citation lists and the inclusions name are
+        in references.bib, as one digest: all that the records' triples, shapes and analysis read of which works
+        there are (each leaves a link to an unknown work out). A work added that nothing names yet changes none of
+        them, so the analysis's carry and SHACL's scope keep the claims (:func:`kb.checks.scope.records_context`)."""
+        known = self.references_by_key
+        digest = hashlib.blake2b(digest_size=16)
+        for path, linked in self.links_by_file.items():
+            digest.update(f"{path}\0{linked}\n".encode())
+        for clist in self.citations:
+            digest.update(links_of_keys((clist.source, *clist.references), known).encode() + b"\n")
+        for inc in self.inclusions:
+            digest.update(links_of_keys((inc.source, inc.review, *inc.includes), known).encode() + b"\n")
+        return digest.digest()
 
     @cached_property
     def cited_by(self) -> dict[str, list[tuple[str, int]]]:
@@ -78,6 +94,11 @@ def links(claims: list[Claim], known: Container[str]) -> str:
     that the triples and exports made of a claim file read of references.bib (a link to an unknown work is left
     out), so what is kept of the file is kept under it (:mod:`kb.graph.memo`, the nanopublications, FHIR)."""
     return "".join("1" if key in known else "0" for claim in claims for key in (claim.source, *claim.cites))
+
+
+def links_of_keys(keys: Iterable[str], known: Container[str]) -> str:
+    """Which of ``keys`` are in references.bib, as ``0``/``1`` (:func:`links` for other records)."""
+    return "".join("1" if key in known else "0" for key in keys)
 
 
 def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None = None, *,
