@@ -1213,7 +1213,8 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
     """One edit of each kind a page's key must see: a statement, a direction, an outcome, the cited
     works (which can change a work's kind, so the study counts of pages the claim is not on), a claim
     removed (one citing no work), a claim added, a work's title (the source of every claim: its link is unchanged),
-    a cited work's first author (its link is not) and a new work no claim cites yet (as `kb add` adds one)."""
+    a cited work's first author (its link is not), a new work no claim cites yet (as `kb add` adds one) and a claim
+    citing it (it gets a kind)."""
     files = _one_file_per_claim(evidence)
     statement = files[3]
     direction = _with(files, "direction: benefit", "level: low")
@@ -1236,6 +1237,7 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
             (evidence / "references.bib").read_text(encoding="utf-8")
             + "\n@misc{added2026work,\n  author = {Added, A.},\n  title = {A work no claim cites yet},\n"
               "  year = {2026},\n}\n", encoding="utf-8")),
+        ("cites new work", lambda: _replace(cites, "cites: [chinman2014peer]", "cites: [chinman2014peer, added2026work]")),
     ]
 
 
@@ -1262,11 +1264,11 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     shutil.copytree(CORPUS, evidence)
     kept = _rebuilds_equal_cold_builds(evidence, tmp_path)
     # a claim edit keeps most record pages, and so does a work's edited title: a page's key holds the works it
-    # shows, most of them by their links alone; this edit of cited works changes a work's kind (read from the
-    # claims citing it alone), a build-wide input: it keeps none
-    assert all(len(kept[name]) > 100 for name in ("statement", "direction", "outcome", "removed", "added",
-                                                  "reference", "author", "new work")), kept
-    assert kept["cites"] == []
+    # shows, most of them by their links alone; so do an edit of cited works that changes a work's kind (read from
+    # the claims citing it alone), and a claim citing a new work, which gets a kind: a page's key holds the kinds
+    # its counts read
+    assert all(len(kept[name]) > 100 for name in ("statement", "direction", "outcome", "cites", "removed", "added",
+                                                  "reference", "author", "new work", "cites new work")), kept
     assert "references/index.html" not in kept["reference"] + kept["author"] + kept["new work"]  # it lists every work
     assert "index.html" not in kept["new work"]  # it counts the works
     assert claim_page("abstract-gap-closed-by-peer-support") in kept["reference"]  # it links the source only
@@ -1332,6 +1334,31 @@ def test_verify_fails_a_page_whose_key_misses_an_input(tmp_path: Path, monkeypat
     edits["statement"]()
     with pytest.raises(AssertionError, match="its builder reads something its key does not cover"):
         _build(evidence, out, verify_deps=True)
+
+
+def test_verify_fails_a_page_whose_key_misses_the_kinds_its_counts_read(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kinds a page's counts of reviews and studies read are in its key: with them left out, an edit that gives a
+    work cited by two claims a kind (one of them now cites it alone) leaves the other claim's pages, which count it,
+    as they were, and ``verify_deps`` fails."""
+    import kb.site.deps as deps
+    from kb.analyse.studies import KIND_READ
+
+    noted = deps.note
+    monkeypatch.setattr(deps, "note", lambda key: None if key.startswith(KIND_READ) else noted(key))
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    cites = _with(_one_file_per_claim(evidence), "cites: [beales2015peer, maclellan2015peer]")  # of unstated design
+    out = tmp_path / "site"
+    _build(evidence, out)
+    _replace(cites, "cites: [beales2015peer, maclellan2015peer]", "cites: [beales2015peer]")
+    with pytest.raises(AssertionError, match="its builder reads something its key does not cover"):
+        _build(evidence, out, verify_deps=True)
+    monkeypatch.undo()  # with the kinds noted, every kept page is as a build makes it
+    _replace(cites, "cites: [beales2015peer]", "cites: [beales2015peer, maclellan2015peer]")
+    _build(evidence, tmp_path / "again")
+    _replace(cites, "cites: [beales2015peer, maclellan2015peer]", "cites: [beales2015peer]")
+    assert _build(evidence, tmp_path / "again", verify_deps=True).report.ok()
 
 
 def test_work_ahead_gives_every_answer_in_order_however_far_the_thread_got() -> None:

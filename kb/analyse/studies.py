@@ -10,7 +10,7 @@ are two reviews but not twice the trials. A count says "2 reviews (overlap very 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -78,16 +78,33 @@ class EvidenceCount:
         return ", ".join(parts)
 
 
+# What a reader of a study base is told it read (StudyBase.noted): a work's kind or year, as the mark and the citekey
+KIND_READ, YEAR_READ = "\3", "\4"
+
+
 @dataclass
 class StudyBase:
-    """Every cited work's kind, the reviews' recorded inclusions and the works' years."""
+    """Every cited work's kind, the reviews' recorded inclusions and the works' years.
+
+    ``noted``, where set, is told of every kind and year an answer read (:data:`KIND_READ` or :data:`YEAR_READ` and
+    the citekey), a remembered count's too: the site keys each page by the works' kinds and years it read
+    (:mod:`kb.site.deps`), so that a work cited for the first time remakes the pages that count it, not every page.
+    """
 
     kinds: dict[str, WorkKind] = field(default_factory=dict)
     includes: dict[str, frozenset[str]] = field(default_factory=dict)  # review → studies (recorded only)
     years: dict[str, int] = field(default_factory=dict)
-    _cache: dict[tuple[frozenset[str], frozenset[str]], EvidenceCount] = field(default_factory=dict, repr=False)
+    # each count made, and the kinds and years it read
+    _cache: dict[tuple[frozenset[str], frozenset[str]], tuple[EvidenceCount, tuple[str, ...]]] = field(
+        default_factory=dict, repr=False)
+    noted: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     def kind(self, key: str) -> str:
+        if self.noted is not None:
+            self.noted(KIND_READ + key)
+        return self._kind(key)
+
+    def _kind(self, key: str) -> str:
         found = self.kinds.get(key)
         return found.kind if found else UNCLASSIFIED
 
@@ -104,36 +121,58 @@ class StudyBase:
 
     def count_works(self, works: Iterable[str], uncited: Iterable[str] = ()) -> EvidenceCount:
         key = (frozenset(works), frozenset(uncited))
-        if key not in self._cache:
-            self._cache[key] = self._count(*key)
-        return self._cache[key]
+        made = self._cache.get(key)
+        if made is None:
+            made = self._cache[key] = self._count(*key)
+        if self.noted is not None:
+            for read in made[1]:
+                self.noted(read)
+        return made[0]
 
-    def _count(self, works: frozenset[str], uncited: frozenset[str]) -> EvidenceCount:
+    def _count(self, works: frozenset[str], uncited: frozenset[str]) -> tuple[EvidenceCount, tuple[str, ...]]:
+        """The count, and the kinds and years it read."""
         by_kind: dict[str, set[str]] = defaultdict(set)
         for key in works:
-            by_kind[self.kind(key)].add(key)
+            by_kind[self._kind(key)].add(key)
         reviews = by_kind[REVIEW]
         recorded = {r: self.includes[r] for r in reviews if self.includes.get(r)}
-        included = {s for studies in recorded.values() for s in studies if self.kind(s) != REVIEW}
+        listed = {s for studies in recorded.values() for s in studies}
+        included = {s for s in listed if self._kind(s) != REVIEW}
         studies = by_kind[STUDY] | included
-        return EvidenceCount(
+        reads = [KIND_READ + key for key in works | listed]
+        if len(recorded) >= 2:
+            reads += [YEAR_READ + key for key in recorded.keys() | listed]
+        count = EvidenceCount(
             reviews=tuple(sorted(reviews)), studies=tuple(sorted(studies)),
             cited_studies=tuple(sorted(by_kind[STUDY])), others=tuple(sorted(by_kind[OTHER] - studies)),
             unclassified=tuple(sorted(by_kind[UNCLASSIFIED] - studies)),
             unrecorded=tuple(sorted(set(reviews) - set(recorded))),
             overlap=self.overlap(recorded) if len(recorded) >= 2 else None, uncited=tuple(sorted(uncited)),
         )
+        return count, tuple(reads)
 
     def overlap(self, includes: dict[str, frozenset[str]]) -> Overlap:
-        return corrected_covered_area(includes, impossible_cells(includes, self.years))
+        """The overlap of these reviews' recorded inclusions (it reads their years and their studies')."""
+        return corrected_covered_area(includes, impossible_cells(includes, self._years(includes)))
 
     def pairwise(self, reviews: Iterable[str]) -> dict[tuple[str, str], Overlap]:
         """The CCA of each pair of these reviews whose inclusions are recorded."""
         includes = {r: self.includes[r] for r in reviews if self.includes.get(r)}
-        return pairwise(includes, impossible_cells(includes, self.years))
+        return pairwise(includes, impossible_cells(includes, self._years(includes)))
+
+    def _years(self, includes: dict[str, frozenset[str]]) -> dict[str, int]:
+        """The years the overlap of ``includes`` reads (the reviews' and their studies'), noted."""
+        keys = includes.keys() | {s for studies in includes.values() for s in studies}
+        if self.noted is not None:
+            for key in keys:
+                self.noted(YEAR_READ + key)
+        return {key: self.years[key] for key in keys if key in self.years}
 
     def could_not_include(self, review: str, study: str) -> bool:
         """The study appeared in a later year than the review (the one thing our data can tell)."""
+        if self.noted is not None:
+            self.noted(YEAR_READ + review)
+            self.noted(YEAR_READ + study)
         ry, sy = self.years.get(review), self.years.get(study)
         return ry is not None and sy is not None and sy > ry
 
@@ -159,4 +198,5 @@ def years_of(evidence: Evidence, kinds: dict[str, WorkKind], includes: dict[str,
     return years
 
 
-__all__ = ["OTHER", "REVIEW", "STUDY", "UNCLASSIFIED", "EvidenceCount", "StudyBase", "plural", "study_base"]
+__all__ = ["KIND_READ", "OTHER", "REVIEW", "STUDY", "UNCLASSIFIED", "YEAR_READ", "EvidenceCount", "StudyBase", "plural",
+           "study_base"]

@@ -7,12 +7,14 @@ few that one edit changed. An input key hashes what a context is made from inste
 * what any page may read (:class:`Deps`'s base): the evidence other than the claim files and
   references.bib (vocabularies, inclusions, citations, releases, configuration:
   :attr:`kb.checks.scope.Inputs.claims_context`), the code, the templates and the site-wide info (the render
-  key), the limits, how many download scripts the works fill (:mod:`kb.site.refdata`) and what the analysis reads
-  of the works: their kinds (read from every claim that cites them) and their years;
+  key), the limits and how many download scripts the works fill (:mod:`kb.site.refdata`);
 * the works the page read when it was last built (:class:`Works`), each by the digest of its record and
   its formatted citations: editing one work's title remakes the pages that show that work, not every page
   (it remade all ~4,000 at 10k/50k, ~27 s of the editors' loop). A page reads the same works again while
-  its other inputs and those works are unchanged, so the works it read last time are the ones to compare;
+  its other inputs and those works are unchanged, so the works it read last time are the ones to compare.
+  Where it read only a work's link, DOI, kind or year (what the analysis decided them to be: the counts of
+  reviews and studies, :class:`kb.analyse.studies.StudyBase`), its key holds only that: a work cited for the
+  first time gets a kind, which was in every page's key and remade all of them (~25 s of the loop at 10k/50k);
 * the claims behind the page, each by the digest of its record (what the claim file says of it, not
   where: an edit of one claim in a file of many leaves the others' keys as they were) and its release
   history (:meth:`Deps.rows`, :meth:`Deps.claims`), in the order the page reads them;
@@ -38,6 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kb.analyse.studies import KIND_READ, YEAR_READ
 from kb.checks.scope import PACKAGE, code_digest
 from kb.model import CLAIM_WORDS
 
@@ -65,6 +68,8 @@ EVERY_WORK = "\0every work"  # read by a page that went through the whole biblio
 WHICH_WORKS = "\0which works"  # read by a page that counts or lists the works' citekeys (Resolver.work_keys)
 # A read of one thing about a work, noted as its mark + the citekey: its link (its short citation:
 # Resolver.ref_link), or its DOI (Resolver.doi_of). Most pages show a work only so: a title edit leaves them be.
+# Likewise its kind and its year, as the analysis decided them (KIND_READ, YEAR_READ: StudyBase.noted), which the
+# counts of reviews and studies read: a work cited for the first time remakes the pages that count it.
 LINK, DOI = "\1", "\2"
 
 
@@ -184,7 +189,7 @@ class Deps:
         self._works: dict[str, bytes] = {}  # citekey → its digest (_work_digests)
         self._every: bytes | None = None
         self._which = b""  # the works' citekeys in references.bib's order (WHICH_WORKS)
-        self._aspects: dict[str, dict[str, str]] = {}  # LINK or DOI → citekey → that of the work
+        self._aspects: dict[str, dict[str, Any]] = {}  # LINK, DOI, KIND_READ or YEAR_READ → citekey → that of the work
         # The digests of the groupings' lists still true since the last build (KeyMemo): list id → (the list, its
         # rows' digest, its counted rows' digest); the lists whose digests a worker makes are told back (computed).
         self.memo: dict[int, tuple[list[Row], bytes | None, bytes | None]] = {}
@@ -196,14 +201,14 @@ class Deps:
         for part in (render_key, code_digest(PACKAGE).encode(), inputs.claims_context.encode(),
                      repr(res.limits).encode(), repr(res.history.latest).encode()):
             base.update(part + b"\0")
-        studies = res.analysis.studies
-        for key, kind in sorted(studies.kinds.items()):
-            base.update(f"{key}\0{kind.kind}\0{kind.rule}\0".encode())
-        base.update(repr(sorted(studies.years.items())).encode() + b"\0")
         base.update(repr(res.refdata.count).encode() + b"\0")  # where each work's downloads are (its shard)
         self._which = res.ev.works_digest
         self._works = self._work_digests(res, inputs, last)
-        self._aspects = {LINK: res.link_labels(), DOI: {key: ref.doi for key, ref in res.ev.references_by_key.items()}}
+        studies = res.analysis.studies
+        self._aspects = {LINK: res.link_labels(), DOI: {key: ref.doi for key, ref in res.ev.references_by_key.items()},
+                         KIND_READ: {key: (kind.kind, kind.rule) for key, kind in studies.kinds.items()},
+                         YEAR_READ: studies.years}
+        studies.noted = note  # the pages' counts of reviews and studies read kinds and years: noted as the works are
         history, known = res.history.claims, known or {}
         if last is not None and self._carry(res.ev, inputs, history, last):
             return
