@@ -863,7 +863,7 @@ def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Pa
 def test_a_changed_files_fhir_fragment_keeps_the_lines_of_its_unchanged_claims(evidence_copy: Path) -> None:
     """In the editors' loop an edited file's unchanged claims are the last build's objects: its new fragment keeps
     their lines (the same pieces, which the compressed Bundle knows by identity) and makes the edited claim's alone;
-    the Bundle is the one built whole."""
+    an edited work makes its own Citation alone; the Bundle is the one built whole."""
     from kb.export.fhir import fhir_bundle_bytes
     from kb.export.fhir_cache import Fragments, fhir_bundle_cached
     from kb.export.pieces import Piece
@@ -890,7 +890,12 @@ def test_a_changed_files_fhir_fragment_keeps_the_lines_of_its_unchanged_claims(e
     made = [p for p in lines if id(p) not in before]
     edited = [p for p in lines if MARK.encode() in p.bytes()]
     assert made == edited and 0 < len(made) < len(lines) - 5, "only the edited claim's lines are made again"
-    # a work a claim cites went from references.bib: the claims are the same objects, their lines are not all kept
+    _replace(evidence_copy / "references.bib", "title = {", "title = {Edited: ")  # one work's Citation is made again
+    held = {id(piece) for piece in second}
+    made = [p for p in pieces() if isinstance(p, Piece) and id(p) not in held]
+    assert len(made) == 1 and b"Edited: " in made[0].bytes()
+    # a work a claim cites went from references.bib: the claims are the same objects, their lines are not all kept,
+    # nor is the Citation of the document whose reference list cites it
     _remove_reference(evidence_copy, "urichuk2018enhancing")
     assert not any(b"urichuk2018enhancing" in p.bytes() for p in pieces() if isinstance(p, Piece))
 

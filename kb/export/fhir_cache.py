@@ -6,7 +6,8 @@ claims' Evidence resources, by claim id, and the EvidenceVariables they use — 
 file and on the rest of the evidence (vocabularies, ``kb.toml``: the claims' context of
 :func:`kb.checks.scope.inputs`; of references.bib only which works its claims name are in it,
 :func:`kb.load.evidence.links`), so it is kept under a digest of those and of the export's code; the
-Citations depend on the whole context alone (an edited reference makes them again, and no claim's). Fragments live
+Citations depend on the whole context alone (an edited reference makes them again, and no claim's; the loop remakes
+only the edited work's). Fragments live
 in memory (``kb serve``'s loop) and in ``.kb-cache/fhir/`` (one file each; those a build did not use are removed),
 and a fragment is stored only once its codes passed :class:`kb.export.fhir.CodeCheck`. The Bundle is then put
 together in the order :func:`kb.export.fhir.fhir_lines` gives (Citations by citekey, EvidenceVariables by id,
@@ -29,8 +30,8 @@ from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
 from kb.export.pieces import Piece
 from kb.graph.iris import Minter
-from kb.load.evidence import Evidence
-from kb.model import Claim
+from kb.load.evidence import Evidence, links_of_keys
+from kb.model import Claim, Reference
 
 Variable = tuple[str, str]  # an EvidenceVariable's concept: scheme, id
 # [(claim id, lines)], the variables they use, and those of each claim (by claim id)
@@ -57,16 +58,31 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     key = hashlib.sha256(_code() + b"\0" + inputs.context.encode() + b"\0" + shown).hexdigest()
     base = hashlib.sha256(_code() + b"\0" + inputs.claims_context.encode() + b"\0" + shown)
     context_key = base.hexdigest()
-    last: dict[str, tuple[str, list[Claim], str]] = memo.get("files", {}) \
-        if memo and memo["base"] == context_key else {}
+    same_base = memo is not None and memo.get("base") == context_key
+    if memo is not None and not same_base:
+        memo.pop("citations", None)  # each work's Citation, kept in the context it was made in (below)
+    last: dict[str, tuple[str, list[Claim], str]] = memo.get("files", {}) if memo is not None and same_base else {}
     files: dict[str, tuple[str, list[Claim], str]] = {}
     citations = fragments.get(key)
     if citations is None:
         lists = {c.source: c for c in evidence.citations}
         known = {ref.key for ref in evidence.references}
-        citations = [Piece.of(refuse.line(entry(mint, citation(ref, mint, lists.get(ref.key), known))))
-                     for ref in sorted(evidence.references, key=lambda r: r.key)]
+        # each work's line as the last build made it, where the work says the same and its reference list (if it is a
+        # citing document) names the same works that are in references.bib: an edited work made all ~10,000 again
+        kept: dict[tuple[str, ...], Piece] = memo.get("citations", {}) if memo is not None else {}
+        made: dict[tuple[str, ...], Piece] = {}
+        citations = []
+        for ref in sorted(evidence.references, key=lambda r: r.key):
+            cites = lists.get(ref.key)
+            said = _said(ref, links_of_keys(cites.references, known) if cites is not None else "")
+            piece = kept.get(said)
+            if piece is None:
+                piece = Piece.of(refuse.line(entry(mint, citation(ref, mint, cites, known))))
+            citations.append(piece)
+            made[said] = piece
         fragments.put(key, citations)
+        if memo is not None:
+            memo["citations"] = made
     else:
         fragments.used[key] = citations
 
@@ -100,6 +116,12 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
         lines += claim_lines
     fragments.keep()
     return bundle_chunks(head, lines)
+
+
+def _said(ref: Reference, linked: str) -> tuple[str, ...]:
+    """What a work's Citation is made of besides the context: what its entry says (its citekey, type, fields and
+    the people read from them, as :class:`kb.export.works.WorkTexts` keys it) and which works it cites are known."""
+    return (ref.key, ref.entry_type, repr((ref.fields, ref.authors, ref.editors, ref.authors_truncated)), linked)
 
 
 def _fragment(evidence: Evidence, mint: Minter, claims: list[Claim], refuse: CodeCheck,
