@@ -131,7 +131,7 @@ class Warm:
         """A build reads the evidence whose other files than the claim files have the digest ``context`` (``records``:
         :attr:`kb.analyse.carry.KeptRows.records`)."""
         self.context = context
-        self.checked.begin(context)
+        self.checked.begin(records)  # a claim's checks read what its rows do (kb.checks.crossfile.KeptChecks)
         self.analysed.begin(context, records)
 
     def end(self) -> None:
@@ -243,14 +243,15 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             # a half-merged, unreadable or undecodable references.bib: every claim would be "not in
             # references.bib"; the one problem that says why is the whole report
             return Checked(evidence, None, report)
+        records = records_context(evidence, stable) if stable is not None else None
         if warm is not None:
-            warm.begin(stable.context if stable is not None else None,
-                       records_context(evidence, stable) if stable is not None else None)
+            warm.begin(stable.context if stable is not None else None, records)
         crossfile: list[Problem] = []
 
         # each claim's own checks as the loop kept them, or as the last build into this cache did (a fresh process)
         kept_checks = warm.checked if warm is not None else (
-            KeptChecks(config.store_cache_dir, stable) if stable is not None and config.parse_cache else None)
+            KeptChecks(config.store_cache_dir, stable, records)
+            if stable is not None and records is not None and config.parse_cache else None)
 
         def on_records() -> None:  # while the graph's last batches are parsed: the records are all this needs
             crossfile.extend(check_evidence(evidence, kept_checks))

@@ -1787,9 +1787,10 @@ def test_the_claims_tables_rows_are_kept_by_claim_file_between_builds(tmp_path: 
 def test_each_claims_checks_are_kept_by_claim_file_between_fresh_checks(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the loop, each claim's own cross-file checks are kept on disk by claim file, under the digest of the
-    evidence other than the claim files: an unchanged KB checks no claim again, an edit checks its own file's
-    claims, a change elsewhere (the vocabulary) checks every claim, and the problems are always those of checking
-    everything (a problem kept, one found, one gone); a damaged cache is checked again."""
+    evidence other than the claim files and of which works they name references.bib holds: an unchanged KB checks
+    no claim again, an edit checks its own file's claims, a change elsewhere (the vocabulary) checks every claim, an
+    edited work none, a claim naming a work references.bib lacks every time, and the problems are always those of
+    checking everything (a problem kept, one found, one gone); a damaged cache is checked again."""
     from bench.corpus import edit_one_claim, generate
     from kb.checks import crossfile
     from kb.pipeline import check
@@ -1833,6 +1834,58 @@ def test_each_claims_checks_are_kept_by_claim_file_between_fresh_checks(tmp_path
     kept.write_bytes(b"not a pickle")
     assert problems() == everything and len(checked) == claims
     assert len(list(cache.glob("crossfile-*.pickle"))) == 1
+    bib = evidence_dir / "references.bib"  # an edited work: no claim reads its title
+    _replace(bib, "title = {", "title = {Edited: ")
+    found = problems()
+    assert checked == [] and found == problems(cached=False)
+    # a claim naming a work references.bib lacks: the hint suggests from every citekey, so it is checked each time
+    text = edited.read_text(encoding="utf-8")
+    edited.write_text(text.replace("cites: [", "cites: [zzunknown2020work, ", 1), encoding="utf-8")
+    found = problems()
+    assert found == problems(cached=False) and any("zzunknown2020work" in p for p in found)
+    bib.write_text(bib.read_text(encoding="utf-8") + "\n@misc{zzunknown2021work,\n  title = {Near},\n  year = {2021},\n}\n",
+                   encoding="utf-8")
+    found = problems()
+    assert checked == [str(edited)]  # that claim alone
+    assert found == problems(cached=False) and any("zzunknown2021work" in p for p in found)  # the new hint
+
+
+def test_the_loop_keeps_the_claims_checks_past_an_edited_work_but_not_a_claims_naming_an_unknown_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the editors' loop a claim's checks are kept by the claim's identity while what they read is unchanged: an
+    edited work keeps them all; a claim naming a work references.bib lacks is checked again each time, since its
+    hint suggests from every citekey (a new work can be a better one)."""
+    from bench.corpus import generate
+    from kb.checks import crossfile
+    from kb.pipeline import Warm, check
+
+    evidence_dir = tmp_path / "evidence"
+    generate(evidence_dir, 60, 300, seed=5, density=50)
+    checked: list[str] = []
+    real = crossfile._check_claim
+    monkeypatch.setattr(crossfile, "_check_claim",
+                        lambda ev, claim, listed: checked.append(claim.id) or real(ev, claim, listed))
+    warm = Warm()
+
+    def problems(fresh: bool = False) -> list[str]:
+        checked.clear()
+        config = load_config(evidence_dir, cache_dir=tmp_path / ("fresh" if fresh else "cache"), parse_cache=not fresh)
+        return sorted(p.format() for p in check(config, shacl=False, warm=None if fresh else warm).report.problems)
+
+    problems()
+    bib = evidence_dir / "references.bib"
+    _replace(bib, "title = {", "title = {Edited: ")
+    found = problems()
+    assert checked == [] and found == problems(fresh=True)
+    edited = sorted((evidence_dir / "claims").glob("*.yaml"))[0]
+    _replace(edited, "cites: [", "cites: [zzunknown2020work, ")
+    found = problems()
+    assert found == problems(fresh=True) and any("zzunknown2020work" in p for p in found)
+    bib.write_text(bib.read_text(encoding="utf-8") + "\n@misc{zzunknown2021work,\n  title = {Near},\n  year = {2021},\n}\n",
+                   encoding="utf-8")
+    found = problems()
+    assert len(checked) == 1  # the claim naming the unknown work alone
+    assert found == problems(fresh=True) and any("zzunknown2021work" in p for p in found)
 
 
 def test_the_rows_grouped_while_the_graph_is_parsed_are_the_ones_the_pages_read(tmp_path: Path,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import itertools
 import operator
 import pickle
@@ -49,6 +50,8 @@ def check_evidence(evidence: Evidence, kept: ByRecord[list[Problem]] | KeptCheck
         # claims was ~0.15 s of every rebuild, before the graph is patched)
         made = kept.many(claims, lambda fresh: [_check_claim(evidence, c, listed.get(c.source, set())) for c in fresh])
         problems += itertools.chain.from_iterable(made)
+        kept.forget(claim for claim, found in zip(itertools.compress(claims, made), itertools.compress(made, made),
+                                                  strict=True) if _names_unknown_work(found))
         unchecked_sources.update(set(map(_SOURCE, claims)) - evidence.sources.keys())
     else:
         for claim in claims:
@@ -74,22 +77,25 @@ def check_evidence(evidence: Evidence, kept: ByRecord[list[Problem]] | KeptCheck
 class KeptChecks:
     """Each claim's own problems (:func:`_check_claim`) as the last build found them, kept on disk by claim file:
     a fresh ``kb build`` or ``kb check`` checked all 50,000 claims again at 10k/50k (~1.8 s on the main thread, the
-    graph stage's longest path) where one file had changed. A claim's checks read the claim and the evidence other
-    than the claim files (and the code): :attr:`kb.checks.scope.Inputs.context`, which names the file, as it names
-    :class:`kb.load.byrecord.ByRecord`'s values in the editors' loop. Within it a claim is known by its file's path
-    and digest and its place among the file's claims. :meth:`save` keeps the current files' problems only; a file
-    that cannot be read or written costs the checking, nothing else."""
+    graph stage's longest path) where one file had changed. A claim's checks read the claim, the evidence other
+    than the claim files and references.bib, which of the works it names references.bib holds (and the code):
+    :func:`kb.checks.scope.records_context`, which names the file, as it names :class:`kb.load.byrecord.ByRecord`'s
+    values in the editors' loop, so an edited or added work keeps them. A claim naming a work references.bib does not
+    hold is checked again each time (the hint suggests a citekey from all of them). Within the context a claim is
+    known by its file's path and digest and its place among the file's claims. :meth:`save` keeps the current files'
+    problems only; a file that cannot be read or written costs the checking, nothing else."""
 
-    def __init__(self, folder: Path, inputs: Inputs) -> None:
+    def __init__(self, folder: Path, inputs: Inputs, records: str) -> None:
         self.folder = folder
-        self.name = f"crossfile-{inputs.context[:16]}.pickle"
+        self.name = f"crossfile-{hashlib.sha256(records.encode()).hexdigest()[:16]}.pickle"
         self.files = inputs.claim_files
-        self.kept: dict[tuple[str, str], dict[int, list[Problem]]] = {}
+        self.kept: dict[tuple[str, str], dict[int, list[Problem] | None]] = {}
         with contextlib.suppress(OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
             loaded = pickle.loads((folder / self.name).read_bytes())
             if isinstance(loaded, dict):
                 self.kept = loaded
-        self.found: dict[tuple[str, str], dict[int, list[Problem]]] = {}  # by file, each claim's (where it has any)
+        # by file, each claim's (where it has any; None where they are not kept: it names an unknown work)
+        self.found: dict[tuple[str, str], dict[int, list[Problem] | None]] = {}
         self.places: dict[tuple[str, str], int] = {}  # the claims of each file asked for so far
         self.made = 0  # claims checked here, not found kept
 
@@ -103,12 +109,13 @@ class KeptChecks:
         kept = self.kept.get(key)
         if kept is not None:
             self.found[key] = kept
-            return kept.get(place, [])
+            problems = kept.get(place, [])
+            return make() if problems is None else problems
         self.made += 1
         problems = make()
         found = self.found.setdefault(key, {})
         if problems:
-            found[place] = problems
+            found[place] = None if _names_unknown_work(problems) else problems
         return problems
 
     def save(self) -> None:
@@ -118,6 +125,15 @@ class KeptChecks:
         with contextlib.suppress(OSError):
             replace_cache_entry(self.folder / self.name, pickle.dumps(self.found, protocol=pickle.HIGHEST_PROTOCOL),
                                 "crossfile-*.pickle")
+
+
+def _names_unknown_work(problems: list[Problem]) -> bool:
+    """Whether a claim's problems say it names a work references.bib does not hold: their hint suggests a citekey
+    from all of them, so they read more of references.bib than which of the works the claim names are in it."""
+    return any(p.code == UNKNOWN_WORK for p in problems)
+
+
+UNKNOWN_WORK = "claim-unknown-reference"
 
 
 def _check_citation_lists(evidence: Evidence) -> list[Problem]:

@@ -7,14 +7,16 @@ sources, settings) and the code, which :attr:`kb.checks.scope.Inputs.context` na
 claim that is the same object gets what it got last time. At 10k/50k that was ~4 s of every rebuild of the loop
 (the checks across files, the analysis's rows and links), on the critical path once the store is patched in place
 rather than parsed (:func:`kb.graph.build.build_graph`). The checks and the claims table's rows are kept here; the
-analysis's rows and links are carried by the same rule, but spliced whole (:mod:`kb.analyse.carry`).
+analysis's rows and links are carried by the same rule, but spliced whole (:mod:`kb.analyse.carry`). The checks and
+the analysis are kept by a narrower context, which holds of references.bib only which of the works the records name
+are in it (:func:`kb.checks.scope.records_context`): an edited or a new work keeps them.
 """
 
 from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 R = TypeVar("R")
@@ -66,6 +68,11 @@ class ByRecord(Generic[T]):
             hits[at] = (records[at], value)
         self.asked.update(zip(ids, hits, strict=True))
         return list(map(_SECOND, hits))
+
+    def forget(self, records: Iterable[object]) -> None:
+        """Keep nothing of these records for the next build: their values read more than the context names."""
+        for record in records:
+            self.asked.pop(id(record), None)
 
     def end(self) -> None:
         self.kept, self.asked = self.asked, {}
