@@ -1281,6 +1281,22 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     assert "map.html" not in kept["statement"]  # a map of marks shows the statements (in the marks' titles)
 
 
+def test_a_page_reading_many_kinds_is_keyed_by_every_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MANY_KINDS a page's reads of the works' kinds are kept as one, every work's kind: each rebuild is still a
+    cold build's bytes, and the edits that change no kind keep as many pages."""
+    import kb.site.deps as deps
+
+    monkeypatch.setattr(deps, "MANY_KINDS", 2)
+    evidence = tmp_path / "evidence"
+    shutil.copytree(CORPUS, evidence)
+    kept = _rebuilds_equal_cold_builds(evidence, tmp_path)
+    assert all(len(kept[name]) > 100 for name in ("statement", "direction", "reference", "new work")), kept
+    # a work cited by two claims gets a kind (one of them now cites it alone): the pages counting it see it
+    cites = _with(sorted((evidence / "claims").glob("*.yaml")), "cites: [beales2015peer, maclellan2015peer]")
+    _replace(cites, "cites: [beales2015peer, maclellan2015peer]", "cites: [beales2015peer]")
+    assert _build(evidence, tmp_path / "site", verify_deps=True).report.ok()
+
+
 def test_input_keys_keep_a_large_kbs_pages_and_their_shared_csv(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Past LARGE_KB findings lists are short and the questions share one CSV, made from the kept pages' memos;

@@ -65,12 +65,17 @@ class DepEntry:
 
 
 EVERY_WORK = "\0every work"  # read by a page that went through the whole bibliography
+EVERY_KIND = "\0every kind"  # stands for a page's reads of many works' kinds (MANY_KINDS): all the works' kinds
 WHICH_WORKS = "\0which works"  # read by a page that counts or lists the works' citekeys (Resolver.work_keys)
 # A read of one thing about a work, noted as its mark + the citekey: its link (its short citation:
 # Resolver.ref_link), or its DOI (Resolver.doi_of). Most pages show a work only so: a title edit leaves them be.
 # Likewise its kind and its year, as the analysis decided them (KIND_READ, YEAR_READ: StudyBase.noted), which the
 # counts of reviews and studies read: a work cited for the first time remakes the pages that count it.
 LINK, DOI = "\1", "\2"
+# A page that reads more kinds than this (a map, a large concept page: they count thousands of works) records them as
+# EVERY_KIND: such a page counts the rows of most edits anyway, and its reads were ~90 % of all pages' at 10k/50k
+# (~580,000, compared in every build and kept on disk).
+MANY_KINDS = 256
 
 
 class _Reads(threading.local):
@@ -188,8 +193,11 @@ class Deps:
         self._facets = b""
         self._works: dict[str, bytes] = {}  # citekey → its digest (_work_digests)
         self._every: bytes | None = None
+        self._kinds: bytes | None = None  # the digest of every work's kind (EVERY_KIND)
         self._which = b""  # the works' citekeys in references.bib's order (WHICH_WORKS)
-        self._aspects: dict[str, dict[str, Any]] = {}  # LINK, DOI, KIND_READ or YEAR_READ → citekey → that of the work
+        # LINK, DOI, KIND_READ or YEAR_READ → citekey → that of the work, as its repr (encoded once: pages read ~800,000
+        # of them at 10k/50k, and each build compares every page's)
+        self._aspects: dict[str, dict[str, bytes]] = {}
         # The digests of the groupings' lists still true since the last build (KeyMemo): list id → (the list, its
         # rows' digest, its counted rows' digest); the lists whose digests a worker makes are told back (computed).
         self.memo: dict[int, tuple[list[Row], bytes | None, bytes | None]] = {}
@@ -205,9 +213,10 @@ class Deps:
         self._which = res.ev.works_digest
         self._works = self._work_digests(res, inputs, last)
         studies = res.analysis.studies
-        self._aspects = {LINK: res.link_labels(), DOI: {key: ref.doi for key, ref in res.ev.references_by_key.items()},
-                         KIND_READ: {key: (kind.kind, kind.rule) for key, kind in studies.kinds.items()},
-                         YEAR_READ: studies.years}
+        self._aspects = {mark: {key: repr(value).encode() for key, value in values.items()} for mark, values in (
+            (LINK, res.link_labels()), (DOI, {key: ref.doi for key, ref in res.ev.references_by_key.items()}),
+            (KIND_READ, {key: (kind.kind, kind.rule) for key, kind in studies.kinds.items()}),
+            (YEAR_READ, studies.years))}
         studies.noted = note  # the pages' counts of reviews and studies read kinds and years: noted as the works are
         history, known = res.history.claims, known or {}
         if last is not None and self._carry(res.ev, inputs, history, last):
@@ -286,11 +295,17 @@ class Deps:
         for key in reads:
             aspect = self._aspects.get(key[0])
             if aspect is not None:
-                parts.append(repr(aspect.get(key[1:])).encode())
+                parts.append(aspect.get(key[1:], b"None"))  # a work without it, as repr(None)
             else:
                 parts.append(self._every_work() if key == EVERY_WORK else self._which if key == WHICH_WORKS
-                             else works.get(key, b"-"))
+                             else self._every_kind() if key == EVERY_KIND else works.get(key, b"-"))
         return hashlib.blake2b(b"".join(parts), digest_size=16).digest()
+
+    def _every_kind(self) -> bytes:
+        if self._kinds is None:
+            self._kinds = hashlib.blake2b(repr(sorted(self._aspects[KIND_READ].items())).encode(),
+                                          digest_size=16).digest()
+        return self._kinds
 
     def _every_work(self) -> bytes:
         if self._every is None:
@@ -492,7 +507,12 @@ class Keeper:
     def record(self, path: str, key: str, files: tuple[str, ...] = (), memo: Any = None) -> None:
         """Remember that the page at ``path`` (with ``files`` beside it, its CSV) was made from ``key`` and the works
         it read since :meth:`reuse` (:class:`Works`)."""
-        reads, _READS.keys = tuple(sorted(_READS.keys or ())), None
+        noted, _READS.keys = _READS.keys or set(), None
+        kinds = [key for key in noted if key[0] == KIND_READ] if len(noted) > MANY_KINDS else []
+        if len(kinds) > MANY_KINDS:
+            noted.difference_update(kinds)
+            noted.add(EVERY_KIND)
+        reads = tuple(sorted(noted))
         if key:
             self._pending[path] = (key, (path, *files), memo, reads, self.deps.works_digest(reads))
 
