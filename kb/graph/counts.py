@@ -55,9 +55,10 @@ class Tallies:
         per_work = dict.fromkeys(sorted({mint.work(key) for key in evidence.references_by_key}), 0)
         for _, work in self.cites:
             per_work[work] += 1
-        per_work_documents = dict.fromkeys(per_work, 0)
-        for _, work in _document_cites(evidence, mint):
-            per_work_documents[work] += 1
+        # the documents citing each work: cito:cites, which kb.graph.build writes for each listed work references.bib
+        # holds (a work listed twice by one document is cited by it once)
+        documents = {mint.work(key): len({doc for doc, _ in cited}) for key, cited in evidence.cited_by.items()
+                     if key in evidence.references_by_key}
         works_with = Counter(per_work.values())
         lines, more = [], 0
         for n in sorted(works_with, reverse=True):
@@ -70,7 +71,7 @@ class Tallies:
         for work, n in per_work.items():
             lines += [f"<{work}> <{PSK}evidenceCitations> {_int(n)} .\n",
                       f"<{work}> <{PSK}citationCountGroup> <{mint.citation_count_group(n)}> .\n",
-                      f"<{work}> <{PSK}documentCitations> {_int(per_work_documents[work])} .\n"]
+                      f"<{work}> <{PSK}documentCitations> {_int(documents.get(work, 0))} .\n"]
         return lines
 
     def _directions(self, evidence: Evidence) -> list[str]:
@@ -101,14 +102,6 @@ class Tallies:
                       f"<{tally}> <{PSK}tallyCertaintyBasis> {text(basis)} .\n",
                       f"<{tally}> <{PSK}claimCount> {_int(n)} .\n"]
         return lines
-
-
-def _document_cites(evidence: Evidence, mint: Minter) -> set[tuple[str, str]]:
-    """The (document, work) pairs of the ``cito:cites`` triples :mod:`kb.graph.build` writes from the citation
-    lists: a work listed twice by one document is cited by it once."""
-    known = evidence.references_by_key
-    return {(mint.work(clist.source), mint.work(key))
-            for clist in evidence.citations for key in clist.references if key in known}
 
 
 def _local(concept_iri: str) -> str:
