@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kb.checks.scope import Inputs
 
 LEVELS = ("high", "moderate", "low", "very_low")
+UNKNOWN_WORK = "claim-unknown-reference"  # a claim names a work references.bib does not hold
 _ID, _SOURCE = operator.attrgetter("id"), operator.attrgetter("source")
 
 def check_evidence(evidence: Evidence, kept: ByRecord[list[Problem]] | KeptChecks | None = None) -> list[Problem]:
@@ -133,8 +134,6 @@ def _names_unknown_work(problems: list[Problem]) -> bool:
     return any(p.code == UNKNOWN_WORK for p in problems)
 
 
-UNKNOWN_WORK = "claim-unknown-reference"
-
 
 def _check_citation_lists(evidence: Evidence) -> list[Problem]:
     problems = []
@@ -172,12 +171,12 @@ def _check_claim(evidence: Evidence, claim: Claim, listed: set[str]) -> list[Pro
                               field=field, **kw))
 
     if claim.source not in keys:
-        fail("source", "claim-unknown-reference", f"source '{claim.source}' is not in references.bib",
+        fail("source", UNKNOWN_WORK, f"source '{claim.source}' is not in references.bib",
              hint=did_you_mean(claim.source, keys))
     stem = claim.path.rsplit("/", 1)[-1].removesuffix(".yaml")
     for key in claim.cites:
         if key not in keys:
-            fail("cites", "claim-unknown-reference", f"cites '{key}', which is not in references.bib",
+            fail("cites", UNKNOWN_WORK, f"cites '{key}', which is not in references.bib",
                  expected="a citekey of references.bib", hint=did_you_mean(key, keys))
         elif listed and key not in listed:
             problems.append(warning(claim.path, claim.line_of("cites"), "claim-cite-not-listed",
