@@ -29,9 +29,10 @@ from kb.export.fhir import CodeCheck, FhirExport, bundle_chunks, bundle_head, en
 from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
 from kb.export.pieces import Piece
+from kb.export.works import entry_said
 from kb.graph.iris import Minter
 from kb.load.evidence import Evidence, links_of_keys
-from kb.model import Claim, Reference
+from kb.model import Claim
 
 Variable = tuple[str, str]  # an EvidenceVariable's concept: scheme, id
 # [(claim id, lines)], the variables they use, and those of each claim (by claim id)
@@ -74,7 +75,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
         citations = []
         for ref in sorted(evidence.references, key=lambda r: r.key):
             cites = lists.get(ref.key)
-            said = _said(ref, links_of_keys(cites.references, known) if cites is not None else "")
+            said = (*entry_said(ref), links_of_keys(cites.references, known) if cites is not None else "")
             piece = kept.get(said)
             if piece is None:
                 piece = Piece.of(refuse.line(entry(mint, citation(ref, mint, cites, known))))
@@ -116,12 +117,6 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
         lines += claim_lines
     fragments.keep()
     return bundle_chunks(head, lines)
-
-
-def _said(ref: Reference, linked: str) -> tuple[str, ...]:
-    """What a work's Citation is made of besides the context: what its entry says (its citekey, type, fields and
-    the people read from them, as :class:`kb.export.works.WorkTexts` keys it) and which works it cites are known."""
-    return (ref.key, ref.entry_type, repr((ref.fields, ref.authors, ref.editors, ref.authors_truncated)), linked)
 
 
 def _fragment(evidence: Evidence, mint: Minter, claims: list[Claim], refuse: CodeCheck,

@@ -53,6 +53,12 @@ def name(person: Person) -> Name:
     return Name(family, latex_to_text(person.given), suffix)
 
 
+def entry_said(ref: Reference) -> tuple[str, str, str]:
+    """What a work's entry says, as a key: its citekey, type, fields and the people read from them (all that the
+    exporters read of it; not where it was read)."""
+    return ref.key, ref.entry_type, repr((ref.fields, ref.authors, ref.editors, ref.authors_truncated))
+
+
 class WorkTexts:
     """Each work's text in one export format, kept by what its entry says (its citekey, type, fields and the people
     read from them: all that the exporters read of it) for the next build of the process (the editors' loop,
@@ -64,7 +70,7 @@ class WorkTexts:
         self.now: dict[tuple[str, str, str], str] = {}
 
     def text(self, ref: Reference, make: Callable[[Reference], str]) -> str:
-        said = (ref.key, ref.entry_type, repr((ref.fields, ref.authors, ref.editors, ref.authors_truncated)))
+        said = entry_said(ref)
         text = self.now.get(said)
         if text is None:
             text = self.last.get(said)
