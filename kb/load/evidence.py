@@ -93,7 +93,7 @@ def links(claims: list[Claim], known: Container[str]) -> str:
     """Which works the claims name (each claim's source, then its cites) are in references.bib, as ``0``/``1``: all
     that the triples and exports made of a claim file read of references.bib (a link to an unknown work is left
     out), so what is kept of the file is kept under it (:mod:`kb.graph.memo`, the nanopublications, FHIR)."""
-    return "".join("1" if key in known else "0" for claim in claims for key in (claim.source, *claim.cites))
+    return links_of_keys((key for claim in claims for key in (claim.source, *claim.cites)), known)
 
 
 def links_of_keys(keys: Iterable[str], known: Container[str]) -> str:
