@@ -377,13 +377,15 @@ class BuildResult:
 
 def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
           site: bool = True, jobs: int | None = None, warm: Warm | None = None,
-          verify_deps: bool = False) -> BuildResult:
+          verify_deps: bool = False, keep_store: bool = True) -> BuildResult:
     """Check, analyse and write graph dumps (and the site) to ``config.out_dir`` atomically.
 
     Files of the site whose inputs did not change since the last build into the same folder are
     hard-linked from it rather than rendered again (:mod:`kb.site.reuse`). ``warm`` is the state a
     long-running process keeps between builds (:class:`Warm`). ``verify_deps`` builds every page's
     context even where its inputs are unchanged, and fails if one differs (:mod:`kb.site.deps`; for tests).
+    Without ``keep_store`` (``kb build``, which exits once built), the build may let the graph's store go before its
+    site's workers fork (:class:`Ahead`): the result's graph is then not to be queried.
     """
     from kb.analyse.analysis import FromRecords, analyse, from_records
     from kb.site import prime_groups
@@ -410,7 +412,8 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
             checked = check(config, progress=progress, history=True, warm=warm,
                             meanwhile=on_records,
                             on_store=lambda evidence, graph: begun.append(
-                                Ahead(evidence, graph, site, styled[0] if styled else None)),
+                                Ahead(evidence, graph, site, styled[0] if styled else None,
+                                      let_go=warm is None and not keep_store)),
                             spare=(lambda busy: prime_groups(early[0].groups, busy) if early else None)
                             if site else None)
             if not checked.report.ok(strict) or checked.graph is None:
@@ -449,10 +452,16 @@ class Ahead:
 
     Where the last build's answers and statistics were kept (:mod:`kb.site.kept_answers`), the thread leaves them
     to :meth:`answers`, which reuses what the graph's change since then (:meth:`tell`) leaves as it was.
+
+    With ``let_go`` (a build in a process that keeps no store for a next one: ``kb build``), where nothing after the
+    fork needs the store itself (nothing kept to patch or reuse, no named graph), the thread also makes everything
+    that would read it then (every example's answer, and the claims' triples for the nanopublications), and
+    :meth:`before_fork` lets the store go once it is done: at 10k/50k it was ~0.7 GB of every forked worker's
+    ~1.4 GB. The store is persisted for ``kb query`` from its dump then (:func:`kb.query.store.persist`).
     """
 
     def __init__(self, evidence: Evidence, graph: KnowledgeGraph, site: bool = True,
-                 styled: dict[str, tuple[StyledCitation, ...]] | None = None) -> None:
+                 styled: dict[str, tuple[StyledCitation, ...]] | None = None, let_go: bool = False) -> None:
         from kb.export.data_folder import dumps_patch
         from kb.query.sparql import load_examples
         from kb.site.cite import styled_citations
@@ -477,6 +486,11 @@ class Ahead:
         self.asked = 0  # how many examples the thread answered (or skipped)
         self.error: BaseException | None = None
         self.stop = threading.Event()
+        # let go of the store before the fork: only where nothing after it reads the store (see the class)
+        self.let_go = (let_go and site and self.patch is None and not self.kept.hopeful
+                       and not graph.outside_default_graph())
+        self.claims: Path | None = None  # the claims' triples (kb.export.nanopub.claims_table), where let_go
+        self.link: Path | None = None  # the dump, kept for the persisted store where the store was let go
         self.thread = threading.Thread(target=self._run, name="kb-ahead", daemon=True)
         self.thread.start()
 
@@ -493,10 +507,14 @@ class Ahead:
             if self.want_statistics and not self.stop.is_set():
                 self.statistics = statistics(self.graph)
             for example in self.examples:
-                if self.stop.is_set():
+                if self.stop.is_set() and not self.let_go:
                     break
                 self.done += example_answers(self.graph.store, [example])
                 self.asked += 1
+            if self.let_go:
+                from kb.export.nanopub import claims_table
+
+                self.claims = claims_table(self.graph.store)
         except BaseException as exc:  # re-raised by join(), in the building thread
             self.error = exc
 
@@ -505,6 +523,19 @@ class Ahead:
         self.thread.join()
         if self.error is not None:
             raise self.error
+
+    def before_fork(self) -> None:
+        """:meth:`join`; then, where the store is let go (see the class), let it go and give its memory back."""
+        from kb.graph.build import Released
+
+        self.join()
+        if not self.let_go or self.dumped is None or self.claims is None:
+            return
+        self.link = self.dumped.with_name(self.dumped.name + ".store")
+        os.link(self.dumped, self.link)
+        self.graph.let_go(Released(self.link, self.claims))
+        gc.collect()
+        give_back_freed()
 
     def dump(self) -> Path | None:
         """The store's unsorted dump, for :func:`kb.export.rdf._sorted_lines` (which removes it)."""
@@ -537,8 +568,9 @@ class Ahead:
         self.stop.set()
         self.tell(None)
         self.thread.join()
-        if self.dumped is not None:
-            self.dumped.unlink(missing_ok=True)
+        for made in (self.dumped, self.claims, self.link):
+            if made is not None:
+                made.unlink(missing_ok=True)
 
 
 def _locked_write(config: Config, checked: Checked, analysis: Analysis, progress: Progress, site: bool,
@@ -709,7 +741,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
                                                if name not in made_here(caches)},
                                    data_done=lambda: write_void(checked.evidence, checked.kg, target / "data",
                                                                 ahead.statistics),
-                                   before_fork=ahead.join, answers=ahead.answers,
+                                   before_fork=ahead.before_fork, answers=ahead.answers,
                                    dump_payload=lambda: browser_turtle(
                                        checked.evidence, made[0].turtle_members(target / "data"), caches),
                                    styled=ahead.styled, background=background,
@@ -777,8 +809,10 @@ def _persist_store(config: Config, checked: Checked, progress: Progress, change:
     a copy of the last build's, patched by ``change``, where that is the one cached."""
     from kb.query.store import persist
 
+    kg = checked.kg
     try:
-        patched = persist(config, checked.kg.store, change=change, quads=len(checked.kg)).patched
+        patched = persist(config, kg.store if kg.released is None else None, change=change, quads=len(kg),
+                          dump=kg.released.dump if kg.released is not None else None).patched
         progress(f"cached the store for kb query: the last build's, patched ({patched})" if patched
                  else "cached the store for kb query")
     except OSError as exc:

@@ -84,7 +84,8 @@ def _build_site(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | Non
 
     config = load_config(evidence_dir, out_dir=out_dir)
     try:
-        result = run_build(config, strict=strict, progress=terminal_progress(), jobs=jobs)
+        # kb build exits once built: its store may go before the site's workers fork (kb.pipeline.Ahead)
+        result = run_build(config, strict=strict, progress=terminal_progress(), jobs=jobs, keep_store=False)
     except EvidenceError as exc:
         print_problems(exc.report.problems)
         click.echo(f"kb build: {len(exc.report.errors)} error(s); nothing was written", err=True)

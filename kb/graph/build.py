@@ -67,7 +67,9 @@ class KnowledgeGraph:
     locations: dict[str, tuple[str, int]] = field(default_factory=dict)
     parts: GraphParts | None = None  # what the store was made of, where every part was kept (kb.graph.memo)
     patch: StorePatch | None = None  # where the store is the last build's, brought to this graph (build_graph's last)
+    released: Released | None = None  # what is kept of the store once it is let go (let_go)
     _size: int | None = field(default=None, init=False, repr=False, compare=False)
+    _outside: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         """The store's triples, counted once: pyoxigraph counts them on every call (~0.13 s at 2M triples), and a
@@ -76,6 +78,24 @@ class KnowledgeGraph:
         if self._size is None:
             self._size = len(self.store)
         return self._size
+
+    def outside_default_graph(self) -> bool:
+        """Whether the store holds a quad in a named graph, which the dumps leave out (counting the store's quads to
+        compare with the dump's lines was ~1 s at 2M triples). Asked once: the answer outlives :meth:`let_go`."""
+        if self._outside is None:
+            store = self.store
+            self._outside = any(next(iter(store.quads_for_pattern(None, None, None, name)), None) is not None
+                                for name in store.named_graphs())
+        return self._outside
+
+    def let_go(self, kept: Released) -> None:
+        """Drop the store, keeping ``kept`` of it for what the build still reads (a cold ``kb build``, before its
+        site's workers fork: at 10k/50k the store was ~0.7 GB of the ~1.4 GB every forked worker began with). The
+        store's size and :meth:`outside_default_graph` are found first; reading the store afterwards raises."""
+        len(self)
+        self.outside_default_graph()
+        self.released = kept
+        self.store = _LetGo()  # type: ignore[assignment]  # a store no one may read: it says so if read
 
     def add_history(self, prov: bytes) -> None:
         """Add the release history (PROV as N-Triples, :func:`kb.pipeline.release_history`), which comes once the
@@ -95,6 +115,24 @@ class KnowledgeGraph:
         self._size = self._size + grown if self._size is not None and grown is not None else None
         if self.parts is not None:
             self.parts = dataclasses.replace(self.parts, prov=prov)
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a build keeps of a store it let go (:meth:`KnowledgeGraph.let_go`): files it removes when it ends."""
+
+    dump: Path  # the store's N-Triples (the default graph: it held no other), unsorted: the persisted store's source
+    claims: Path  # each claim's own triples, grouped by claim (kb.export.nanopub.claims_table): the nanopubs' source
+
+
+class _LetGo:
+    """In place of a store the build let go: reading it is a bug in the build, said as one."""
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError(f"the build let its store go (KnowledgeGraph.let_go), then read its {name!r}")
+
+    def __len__(self) -> int:
+        raise RuntimeError("the build let its store go (KnowledgeGraph.let_go), then counted it")
 
 
 @dataclass

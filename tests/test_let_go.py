@@ -1,0 +1,79 @@
+"""A cold ``kb build`` (``build(keep_store=False)``) lets its store go before the site's workers fork (kb.pipeline.Ahead): it writes the same
+bytes and persists the same store as a build that keeps it, and reading a store let go is a loud bug."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+import kb.pipeline
+from kb.config import load_config
+from kb.export.nanopub import ClaimRows, _claim_triples, claims_table
+from kb.export.trusty import XSD_STRING, Lit
+from kb.graph.iris import Minter
+from kb.pipeline import build
+from kb.query.store import evidence_key, store_path
+from tests.conftest import FIXTURE, tree_digest
+
+
+def _cold_build(evidence: Path, out: Path, keep_store: bool) -> kb.pipeline.BuildResult:
+    shutil.rmtree(evidence.parent / ".kb-cache", ignore_errors=True)
+    return build(load_config(evidence, out_dir=out), jobs=2, keep_store=keep_store)
+
+
+def _quads(config_dir: Path) -> set[ox.Quad]:
+    config = load_config(config_dir)
+    store = ox.Store.read_only(str(store_path(config, evidence_key(config)) / "db"))
+    return set(store)
+
+
+def test_a_cold_build_lets_its_store_go_and_writes_what_a_build_keeping_it_writes(tmp_path: Path) -> None:
+    let, kept = tmp_path / "let" / "evidence", tmp_path / "kept" / "evidence"
+    shutil.copytree(FIXTURE, let)
+    shutil.copytree(FIXTURE, kept)
+    released = _cold_build(let, tmp_path / "let" / "site", keep_store=False)
+    store = released.checked.kg.store
+    with pytest.raises(RuntimeError, match="let its store go"):
+        store.quads_for_pattern(None, None, None)
+    with pytest.raises(RuntimeError, match="let its store go"):
+        len(store)
+    keeping = _cold_build(kept, tmp_path / "kept" / "site", keep_store=True)
+    assert isinstance(keeping.checked.kg.store, ox.Store)
+    assert tree_digest(tmp_path / "let" / "site") == tree_digest(tmp_path / "kept" / "site")
+    persisted = _quads(let)
+    assert persisted == _quads(kept)
+    assert len(persisted) == len(keeping.checked.kg)
+    kept_files = released.checked.kg.released
+    assert kept_files is not None
+    assert not kept_files.claims.exists() and not kept_files.dump.exists(), "the build removes what it kept"
+
+
+def test_the_claims_table_holds_each_claims_own_triples_in_any_order_asked(fixture_checked) -> None:
+    store = fixture_checked.graph.store
+    mint = Minter(fixture_checked.evidence.config.base_iri)
+    iris = sorted(mint.claim(claim.id) for claim in fixture_checked.evidence.claims)
+    table = claims_table(store)
+    try:
+        rows = ClaimRows(table)
+        for iri in [*iris, *reversed(iris)]:  # in the table's order, then each out of order (read from the top)
+            expected = set(_claim_triples(store, ox.NamedNode(iri)))
+            assert expected and set(rows.triples(iri)) == expected
+        assert rows.triples(mint.claim("no-such-claim")) == []
+    finally:
+        table.unlink()
+
+
+def test_a_claims_rows_are_found_wherever_the_table_has_them(tmp_path: Path) -> None:
+    table = tmp_path / "claims.tsv"
+    a, b, p = "<https://example.org/claim/a>", "<https://example.org/claim/b>", "<https://example.org/p>"
+    table.write_text(f"?claim\t?s\t?p\t?o\n{a}\t{a}\t{p}\t\"one\"\n{b}\t{b}\t{p}\t\"two\"\n{a}\t{a}\t{p}\t{b}\n",
+                     encoding="utf-8")
+    rows = ClaimRows(table)
+    assert sorted(rows.triples("https://example.org/claim/a"), key=str) == sorted(
+        [("https://example.org/claim/a", "https://example.org/p", Lit("one", XSD_STRING)),
+         ("https://example.org/claim/a", "https://example.org/p", "https://example.org/claim/b")], key=str)
+    assert rows.triples("https://example.org/claim/b") == [
+        ("https://example.org/claim/b", "https://example.org/p", Lit("two", XSD_STRING))]
