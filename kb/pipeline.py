@@ -504,7 +504,7 @@ class Ahead:
                 self.dumped = dump_unsorted(self.graph)
             if self.kept.hopeful:
                 return  # left to answers(), which may reuse them once the change is known
-            if self.want_statistics and not self.stop.is_set():
+            if self.want_statistics and (self.let_go or not self.stop.is_set()):  # let_go: made before the fork
                 self.statistics = statistics(self.graph)
             for example in self.examples:
                 if self.stop.is_set() and not self.let_go:
@@ -531,9 +531,13 @@ class Ahead:
         self.join()
         if not self.let_go or self.dumped is None or self.claims is None:
             return
-        self.link = self.dumped.with_name(self.dumped.name + ".store")
-        os.link(self.dumped, self.link)
-        self.graph.let_go(Released(self.link, self.claims))
+        link = self.dumped.with_name(self.dumped.name + ".store")
+        try:
+            os.link(self.dumped, link)
+        except OSError:  # a temporary folder without hard links: the store is kept, and persisted from itself
+            return
+        self.link = link
+        self.graph.let_go(Released(link, self.claims))
         gc.collect()
         give_back_freed()
 
