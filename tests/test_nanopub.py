@@ -233,6 +233,13 @@ def test_a_tampered_previous_export_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "does not match its Trusty URI" in result.stderr
 
 
+def test_a_truncated_gzipped_previous_export_is_a_clear_error(tmp_path: Path) -> None:
+    whole = gz.compress(_export(FIXTURE))
+    (tmp_path / "old.trig.gz").write_bytes(whole[: len(whole) // 2])  # read a block at a time: found midway
+    with pytest.raises(NanopubError, match="not a whole gzip file"):
+        read_previous(tmp_path / "old.trig.gz")
+
+
 def test_signed_nanopubs_verify_with_the_nanopub_library(tmp_path: Path) -> None:
     import rdflib
     from Crypto.PublicKey import RSA
