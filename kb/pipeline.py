@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from kb.graph.change import GraphChange
     from kb.graph.memo import GraphMemo, Written
     from kb.query.sparql import ExampleQuery
+    from kb.query.store import Begun
     from kb.site import Rendered
     from kb.site.answers import Answer
     from kb.site.deps import KeyMemo
@@ -610,21 +611,31 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
                     site: bool, jobs: int | None, warm: Warm | None, verify_deps: bool,
                     ahead: Ahead) -> tuple[Rendered, Path]:
     """Under the folder's lock: clean a crashed build's leftovers, render into a staging folder, swap it in."""
+    from kb.query.store import begin_from_dump
     from kb.site.reuse import load_previous, manifest_path, save_manifest
 
     for leftover in recover(folder):
         progress(f"cleaned up after a crashed build: {leftover}")
+    begun: list[Begun] = []  # the store let go, written to disk as the build goes on (where none is cached)
     staging = Path(tempfile.mkdtemp(prefix=staging_prefix(folder), suffix=".tmp", dir=folder.parent))
     try:
         staging.chmod(new_dir_mode())  # mkdtemp makes it private (0o700); a site is meant to be read
         manifest = manifest_path(config.store_cache_dir, config.out_dir)
         previous_nanopubs = folder / "data" / "nanopubs.trig.gz"  # read before the swap replaces it
+        persist = warm is None or warm.persist_store
+
+        def early() -> None:  # once the workers have forked: a thread is safe then
+            if persist and checked.kg.released is not None:
+                begun.extend(filter(None, [begin_from_dump(config, checked.kg.released.dump)]))
+
         rendered = write_outputs(checked, analysis, staging, site=site, progress=progress, ahead=ahead, jobs=jobs,
                                  warm=warm,
                                  previous=load_previous(manifest, config.out_dir),
                                  previous_nanopubs=previous_nanopubs if previous_nanopubs.is_file() else None,
-                                 alongside=lambda change: _persist_store(config, checked, progress, change)
-                                 if warm is None or warm.persist_store else None, verify_deps=verify_deps)
+                                 early=early,
+                                 alongside=lambda change: _persist_store(config, checked, progress, change,
+                                                                         begun.pop() if begun else None)
+                                 if persist else None, verify_deps=verify_deps)
         manifest.unlink(missing_ok=True)  # a crash before the new one is saved must not leave a stale one
         # the editors' loop removes the old site and records the manifest once it has said the site is rebuilt
         # (~0.2 s at 10k/50k), before its next build reads the manifest (Warm.tidy)
@@ -632,6 +643,8 @@ def _write_and_swap(config: Config, checked: Checked, analysis: Analysis, folder
         how = replace_dir(staging, folder, later)
         progress(f"swapped the new site in ({how})")
     except BaseException:
+        for writing in begun:
+            writing.drop()
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
@@ -661,12 +674,13 @@ def _size(folder: Path) -> int:
 def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: bool, progress: Progress, ahead: Ahead,
                   jobs: int | None = None, previous: Previous | None = None,
                   alongside: Callable[[GraphChange], None] = lambda _: None,
-                  previous_nanopubs: Path | None = None,
+                  previous_nanopubs: Path | None = None, early: Callable[[], None] = lambda: None,
                   warm: Warm | None = None, verify_deps: bool = False) -> Rendered:
     """Write the data dumps (:mod:`kb.export.data_folder`) and, with ``site``, the rendered pages into ``target``.
 
     ``alongside`` is run once, while the site's workers render if there is a site, with how the graph
-    changed since the last build's dumps (:class:`kb.graph.change.GraphChange`).
+    changed since the last build's dumps (:class:`kb.graph.change.GraphChange`); ``early`` first of all, once the
+    site's workers have forked.
     ``previous_nanopubs`` (the last build's ``data/nanopubs.trig.gz``) lets unchanged claims keep
     their nanopublications and changed ones supersede theirs. ``ahead`` is work on the store begun in a
     thread (:class:`Ahead`).
@@ -696,6 +710,7 @@ def write_outputs(checked: Checked, analysis: Analysis, target: Path, *, site: b
 
     def in_this_process() -> None:
         try:
+            early()
             write_all()
         finally:
             ahead.tell(None)  # a failure before the dumps: the example answers wait for no change (else told)
@@ -808,15 +823,17 @@ def query_store(config: Config) -> pyoxigraph.Store:
     return checked.graph.store
 
 
-def _persist_store(config: Config, checked: Checked, progress: Progress, change: GraphChange | None = None) -> None:
+def _persist_store(config: Config, checked: Checked, progress: Progress, change: GraphChange | None = None,
+                   begun: Begun | None = None) -> None:
     """Leave the built graph where ``kb query`` finds it (a cache: failing to write it is harmless); from
-    a copy of the last build's, patched by ``change``, where that is the one cached."""
+    a copy of the last build's, patched by ``change``, where that is the one cached; or as ``begun``
+    (:func:`kb.query.store.begin_from_dump`)."""
     from kb.query.store import persist
 
     kg = checked.kg
     try:
         patched = persist(config, kg.store if kg.released is None else None, change=change, quads=len(kg),
-                          dump=kg.released.dump if kg.released is not None else None).patched
+                          dump=kg.released.dump if kg.released is not None else None, begun=begun).patched
         progress(f"cached the store for kb query: the last build's, patched ({patched})" if patched
                  else "cached the store for kb query")
     except OSError as exc:

@@ -10,6 +10,7 @@ import pyoxigraph as ox
 import pytest
 
 import kb.pipeline
+import kb.query.store
 from kb.config import load_config
 from kb.export.nanopub import ClaimRows, _claim_triples, claims_table
 from kb.export.trusty import XSD_STRING, Lit
@@ -30,11 +31,16 @@ def _quads(config_dir: Path) -> set[ox.Quad]:
     return set(store)
 
 
-def test_a_cold_build_lets_its_store_go_and_writes_what_a_build_keeping_it_writes(tmp_path: Path) -> None:
+def test_a_cold_build_lets_its_store_go_and_writes_what_a_build_keeping_it_writes(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     let, kept = tmp_path / "let" / "evidence", tmp_path / "kept" / "evidence"
     shutil.copytree(FIXTURE, let)
     shutil.copytree(FIXTURE, kept)
+    begun: list[kb.query.store.Begun | None] = []
+    begin = kb.query.store.begin_from_dump
+    monkeypatch.setattr(kb.query.store, "begin_from_dump", lambda *args: begun.append(begin(*args)) or begun[-1])
     released = _cold_build(let, tmp_path / "let" / "site", keep_store=False)
+    assert len(begun) == 1 and begun[0] is not None, "no store was cached: it is written as the site is"
     store = released.checked.kg.store
     with pytest.raises(RuntimeError, match="let its store go"):
         store.quads_for_pattern(None, None, None)
@@ -77,3 +83,21 @@ def test_a_claims_rows_are_found_wherever_the_table_has_them(tmp_path: Path) -> 
          ("https://example.org/claim/a", "https://example.org/p", "https://example.org/claim/b")], key=str)
     assert rows.triples("https://example.org/claim/b") == [
         ("https://example.org/claim/b", "https://example.org/p", Lit("two", XSD_STRING))]
+
+
+def test_a_store_is_written_early_only_where_none_is_cached_and_a_failure_leaves_none_half_written(
+        tmp_path: Path) -> None:
+    config = load_config(FIXTURE, cache_dir=tmp_path / "cache")
+    dump = tmp_path / "kb.nt"
+    dump.write_bytes(b"<https://example.org/a> <https://example.org/p> <https://example.org/b> .\n")
+    begun = kb.query.store.begin_from_dump(config, dump)
+    assert begun is not None
+    persisted = kb.query.store.persist(config, None, quads=1, dump=dump, begun=begun)
+    assert len(ox.Store.read_only(str(persisted.path / "db"))) == 1
+    assert kb.query.store.begin_from_dump(config, dump) is None, "a store is cached: it may be patched instead"
+    shutil.rmtree(persisted.path)
+    broken = kb.query.store.begin_from_dump(config, tmp_path / "missing.nt")
+    assert broken is not None
+    with pytest.raises(OSError):
+        kb.query.store.persist(config, None, quads=1, dump=dump, begun=broken)
+    assert not list(config.store_cache_dir.glob("*store-*")), "what the failed writing began is removed"
