@@ -238,7 +238,8 @@ def test_render_workers_leave_when_their_pages_are_done_not_when_the_build_is(si
             time.sleep(0.05)
         seen.append(len(multiprocessing.active_children()))
 
-    render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path), jobs=2,
+    # jobs counts this process: three processes are two workers
+    render_site(site.checked.evidence, site.checked.graph, site.analysis, _staging(site, tmp_path), jobs=3,
                 alongside=alongside)
     assert max(seen) == 2, "the record pages were not rendered by two workers"
     assert seen[-1] == 0, "the workers were still alive after their groups were rendered"

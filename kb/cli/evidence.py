@@ -63,7 +63,7 @@ def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool, shacl_engi
               show_default=True, help="Output folder (replaced atomically).")
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
-              help="Processes that render the site (default: one per CPU).")
+              help="Processes that render the site, this one included (default: one per CPU).")
 def build(evidence_dir: Path, out_dir: Path, strict: bool, jobs: int | None) -> None:
     """Check the evidence, then write the graph dumps and the static site.
 
