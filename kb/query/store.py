@@ -99,11 +99,7 @@ def persist(config: Config, store: ox.Store | None, key: str | None = None, chan
         if begun is not None:
             begun.drop()
         return Persisted(target)
-    if begun is not None:
-        staging = begun.take()
-    else:
-        config.store_cache_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
+    staging = begun.take() if begun is not None else _staging(config)
     try:
         if quads is None:
             assert store is not None, "a store let go is persisted with its size"
@@ -129,6 +125,12 @@ def persist(config: Config, store: ox.Store | None, key: str | None = None, chan
     return Persisted(target, patched)
 
 
+def _staging(config: Config) -> Path:
+    """A fresh folder beside the cached stores, renamed into place once its store is written."""
+    config.store_cache_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
+
+
 class Begun:
     """A store let go (:meth:`kb.graph.build.KnowledgeGraph.let_go`), being written from its dump in a thread while
     the build goes on; :func:`persist` takes it once the build knows the graph's change. Made by
@@ -136,8 +138,7 @@ class Begun:
 
     def __init__(self, config: Config, key: str, dump: Path) -> None:
         self.key = key
-        config.store_cache_dir.mkdir(parents=True, exist_ok=True)
-        self.staging = Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
+        self.staging = _staging(config)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(dump,), name="kb-persist", daemon=True)
         self.thread.start()
