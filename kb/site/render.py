@@ -121,7 +121,7 @@ def render_page(env: Environment, page: Page, site: SiteInfo) -> str:
     token = _PAGE.set(page.path)
     ctx = template.new_context({"page": page, "site": site})
     try:
-        html = env.concat(template.root_render_func(ctx))  # type: ignore[attr-defined]
+        html = env.concat(template.root_render_func(ctx))
     except Exception:
         env.handle_exception()  # as Template.render: the traceback points at the template's line
     finally:
