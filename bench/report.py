@@ -38,7 +38,7 @@ TARGETS = {  # row → (limit, unit shown, JSON key)
 SITE_FILES = 25_000  # the built site, data/ included: under Cloudflare Pages' free plan (20k) with room…
 SITE_BYTES = 500_000_000  # …and well under GitHub Pages' 1 GB
 PACKAGES = ("peer-support-kb", "pyoxigraph", "rdflib", "pyshacl", "bibtexparser", "PyYAML", "Jinja2", "networkx",
-            "click")
+            "click", "deflate")
 
 
 def ratio(seconds: float | None, floor: float | None) -> float | None:

@@ -935,26 +935,6 @@ def test_the_references_exports_are_kept_while_only_claims_change(evidence_copy:
         assert (out / "data" / name).read_bytes() == (cold.out_dir / "data" / name).read_bytes(), name
 
 
-def test_big_exports_are_compressed_as_they_come_into_the_bytes_of_one_compression() -> None:
-    """The FHIR Bundle and the nanopublications are gzipped from their pieces (never held whole): the
-    file is the one :func:`kb.io.gz.compress` makes of the whole text, however the text is cut."""
-    import random
-
-    from kb.export.fhir import fhir_bundle_bytes, fhir_bundle_chunks
-    from kb.pipeline import check
-    from tests.conftest import REAL
-
-    checked = check(load_config(REAL), shacl=False)
-    pieces = list(fhir_bundle_chunks(checked.evidence))
-    whole = fhir_bundle_bytes(checked.evidence)
-    assert len(pieces) > 100 and b"".join(pieces) == whole
-    assert gz.compress_chunks(pieces) == gz.compress(whole)
-    cuts = sorted(random.Random(7).sample(range(1, len(whole)), 50))
-    assert gz.compress_chunks(whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)) \
-        == gz.compress(whole)
-    assert gz.compress_chunks([]) == gz.compress(b"")
-
-
 def test_the_reference_scripts_are_kept_while_their_works_are_unchanged(evidence_copy: Path, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Each ``assets/refs/<n>.js`` is kept under a digest of its works and remade only when one changes,

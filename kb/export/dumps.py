@@ -301,7 +301,7 @@ def _code() -> str:
     import pyoxigraph as ox
 
     here = Path(__file__).parent
-    digest = hashlib.sha256(f"pyoxigraph {ox.__version__} gzip {gz.LEVEL} {sorted(PREFIXES.items())}\n".encode())
+    digest = hashlib.sha256(f"pyoxigraph {ox.__version__} gzip {gz.ENGINE} {sorted(PREFIXES.items())}\n".encode())
     for name in ("dumps.py", "rdf.py"):
         digest.update((here / name).read_bytes())
     digest.update((here.parent / "io" / "gz.py").read_bytes())

@@ -112,9 +112,10 @@ def _load_pieces(folder: Path, data: bytes) -> Any:
 
 @cache
 def _export_code() -> bytes:
-    """The export modules' source: an output kept by :func:`by_context` depends on it besides its inputs."""
+    """The export modules' source and the compressor: an output kept by :func:`by_context` depends on them besides
+    its inputs."""
     here = Path(__file__).parent
-    return b"".join(path.read_bytes() for path in sorted(here.glob("*.py")))
+    return b"".join(path.read_bytes() for path in sorted(here.glob("*.py"))) + gz.ENGINE.encode()
 
 
 def by_context(fragments: Fragments, context: str | None, name: str, make: Callable[[], bytes]) -> bytes:

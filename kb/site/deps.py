@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.analyse.studies import KIND_READ, YEAR_READ
 from kb.checks.scope import PACKAGE, code_digest
+from kb.io import gz
 from kb.model import CLAIM_WORDS
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ class Deps:
         if res is None or inputs is None:
             return
         base = self._base
-        for part in (render_key, code_digest(PACKAGE).encode(), inputs.claims_context.encode(),
+        for part in (render_key, code_digest(PACKAGE).encode(), gz.ENGINE.encode(), inputs.claims_context.encode(),
                      repr(res.limits).encode(), repr(res.history.latest).encode()):
             base.update(part + b"\0")
         base.update(repr(res.refdata.count).encode() + b"\0")  # where each work's downloads are (its shard)
