@@ -1027,3 +1027,40 @@ def test_rendered_pages_leave_no_reference_cycles(tmp_path: Path) -> None:
     contexts = {name for (kind, name) in left if kind == "Context"}
     assert contexts <= {"_macros.html", "_sof.html"}, contexts
     assert {kind: n for (kind, _), n in left.items() if n > 1} == {}
+
+
+def test_groups_write_pages_as_made_and_let_the_network_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group writes each page once it is made (kb.site.context.Output.settle) rather than holding every page's
+    context to its end, and the evidence network is made once and let go once the groups that read it are done
+    (issue 17: at 10k/50k these held ~100–240 MB of a process through the build's all-process peak). The site is
+    the same either way (test_incremental's cold-equals-incremental tests cover its bytes)."""
+    import kb.analyse.analysis as analysis
+    import kb.site as site
+
+    pending: list[int] = []
+    made: list[int] = []
+    let_go: list[bool] = []
+    flush, make, drop = site._flush, analysis.network, analysis.Analysis.let_go_network
+
+    def counted_flush(job, writer, out):  # type: ignore[no-untyped-def]
+        pending.append(len(out.pages))
+        return flush(job, writer, out)
+
+    def counted_make(links):  # type: ignore[no-untyped-def]
+        made.append(len(links))
+        return make(links)
+
+    def counted_drop(self):  # type: ignore[no-untyped-def]
+        let_go.append("network" in self.__dict__)
+        drop(self)
+        assert "network" not in self.__dict__
+
+    monkeypatch.setattr(site, "_flush", counted_flush)
+    monkeypatch.setattr(analysis, "network", counted_make)
+    monkeypatch.setattr(analysis.Analysis, "let_go_network", counted_drop)
+    build(load_config(FIXTURE, out_dir=tmp_path / "site"), jobs=1)
+    pages = len(list((tmp_path / "site").rglob("*.html")))
+    assert sum(pending) > 50 and sum(pending) >= pages - 5  # the data and what's-new pages are the main process's
+    # one page at a time, but for the overview's few unkeyed pages (its feeds, ten here, end the group together)
+    assert max(pending) <= 10 and sum(n > 2 for n in pending) <= 3, pending
+    assert len(made) == 1 and let_go == [True]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kb.io.procs import frozen, no_gc, quiet_worker, usable_cpus
+from kb.io.procs import frozen, give_back_freed, no_gc, quiet_worker, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
@@ -406,10 +406,31 @@ def _render_group(name: str) -> _Part:
     with no_gc():  # contexts are acyclic; the collector only costs time here (20–40 %)
         writer, out = Writer(job.target, job.previous), _output()
         out.keeper = Keeper(job.deps, job.previous, writer, job.verify)
+        tables: list[TableRef] = []
+        out.sink = lambda: tables.extend(_flush(job, writer, out))  # each page written once made, not held
         _groups()[name](job, out)
-        tables = _flush(job, writer, out) + out.tables
+        tables += _flush(job, writer, out) + out.tables
+    _rendered_here(name)
+    give_back_freed()  # what the group's pages were made of: the next group, or the other process, may use it
     return _Part(writer.fingerprints, writer.written, writer.reused, tables, out.keeper.finish(writer.fingerprints),
                  out.keeper.kept, job.deps.take_computed() if job.deps is not None else {})
+
+
+# The groups that read the evidence network (the network page; network.graphml.gz). A worker held it, ~240 MB at
+# 10k/50k, through every group after them: the largest part of its growth, and at the build's all-process peak.
+NETWORK_GROUPS = ("overview", "_data")
+_DONE: set[str] = set()  # the groups this process rendered in this build
+
+
+def _rendered_here(name: str) -> None:
+    """Note that this process rendered group ``name``; once no group left to it reads the network, let it go."""
+    _DONE.add(name)
+    job = _JOB
+    if job is None or name not in NETWORK_GROUPS:
+        return
+    names = list(_groups())
+    if all(group in _DONE or (_TAKEN is not None and _TAKEN[names.index(group)]) for group in NETWORK_GROUPS):
+        job.res.analysis.let_go_network()
 
 
 def prime_groups(groups: Groups, busy: Callable[[], bool]) -> None:
@@ -489,6 +510,7 @@ def _run(job: _Job, processes: int, alongside: Callable[[], None], background: B
     global _JOB, _TAKEN, _BACKGROUND
     names = list(_groups())
     _JOB, _BACKGROUND = job, background
+    _DONE.clear()
     try:
         if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             parts = [_render_group(name) for name in names]

@@ -84,6 +84,7 @@ def claim_pages(res: Resolver, out: Output) -> None:
         page.jsonld = jsonld.bucket(res, page.title, [jsonld.claim_part(res, by_id[i]) for i in ids])
         out.pages.append(page)
         keep.record(path, key)
+        out.settle()
 
 
 def _several(kind: str, bucket: str, names: list[str]) -> str:
@@ -180,3 +181,4 @@ def reference_pages(res: Resolver, out: Output) -> None:
             page.meta = highwire_tags(refs[one.key])  # one work: Zotero and Google Scholar read the page as it
         out.pages.append(page)
         keep.record(path, key)
+        out.settle()

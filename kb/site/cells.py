@@ -76,3 +76,4 @@ def row_pages(res: Resolver, out: Output, axis: str, map_path: str) -> None:
             add_csv(out, page, claims_csv(tuple(r for c in cells for r in c.rows)))
         out.pages.append(page)
         keep.record(path, key, out.own_csv(page))
+        out.settle()

@@ -272,6 +272,7 @@ def summary_pages(res: Resolver, out: Output) -> None:
                 if csv_rows is not None else None
             effects = len({r.outcome for r in members if r.finding_type == EFFECT})
             keep.record(path, key, out.own_csv(page), (phrase, title, csv_text, effects))
+            out.settle()
         if combined is not None and csv_text is not None:
             combined.append(csv_text)
         entry = SummaryEntry(Link(path, res.label("intervention", intervention)), phrase, effects,
@@ -293,6 +294,7 @@ def summary_pages(res: Resolver, out: Output) -> None:
             page = domain_page(res, out, domain, by_domain.get(domain, []))
             phrase, with_findings = page.base.phrase, len({r.outcome.id for r in page.tables[0].rows})
             keep.record(path, key, out.own_csv(page), (phrase, with_findings))
+            out.settle()
         domains.append(SummaryEntry(Link(path, res.label("outcome", domain)), phrase, with_findings,
                                     "" if with_findings else "no effect of peer support recorded yet"))
     index = SummariesIndexPage(
