@@ -17,7 +17,8 @@ works and review overlap), :mod:`~kb.site.network` (the network layout),
 
 The record pages (the buckets of claims and works, concepts, the maps and their rows of cells) and
 the overview pages that summarise them are built and rendered in worker processes, one group of
-pages at a time (with the graph dumps and the files of ``data/`` made from the analysis alone), while
+pages at a time, each page written as soon as it is made (with the graph dumps and the files of ``data/`` made
+from the analysis alone), while
 this process writes the rest of ``data/``, makes the SPARQL page and then renders the groups no worker
 has begun; the pages that need ``data/`` (data, what's new) are rendered afterwards in this process.
 A record page whose inputs are those of the last build is linked from it without its context being
