@@ -60,12 +60,12 @@ class Output:
     keeper: Keeper = field(default_factory=Keeper)  # input keys (kb.site.deps); by default none
     tables: list[Any] = field(default_factory=list)  # the table entries (TableRef) of pages kept by their keys
     sink: Callable[[], None] | None = None  # writes what is collected so far (kb.site._render_group's); else held
-    _making: int = 0  # how many keyed builds are under way: their pages are looked up once made
+    _making: int = field(default=0, init=False, repr=False)  # keyed builds under way: their page is looked up after
 
     def settle(self) -> None:
         """Write the pages and files made so far, where a sink is given and no keyed build is under way. A group
-        held every page's context until its end: at 10k/50k the overview group's grew a process by ~240 MB, the
-        summaries' by ~100 MB (issue 17, the all-process memory). Called once a page is made and recorded."""
+        held every page's context until its end: at 10k/50k the summaries' pages grew a worker by ~170 MB, ~65 MB
+        written as made (issue 17, the all-process memory). Called once a page is made and recorded."""
         if self.sink is not None and not self._making:
             self.sink()
 
