@@ -420,17 +420,18 @@ def _render_group(name: str) -> _Part:
 # The groups that read the evidence network (the network page; network.graphml.gz). A worker held it, ~240 MB at
 # 10k/50k, through every group after them: the largest part of its growth, and at the build's all-process peak.
 NETWORK_GROUPS = ("overview", "_data")
-_DONE: set[str] = set()  # the groups this process rendered in this build
 
 
 def _rendered_here(name: str) -> None:
-    """Note that this process rendered group ``name``; once no group left to it reads the network, let it go."""
-    _DONE.add(name)
+    """This process rendered group ``name``: once no group left to it reads the network, let the network go. With
+    workers, a group is left to no process once taken (whoever took it renders it, this process one group at a
+    time); alone, this process renders the groups in order."""
     job = _JOB
     if job is None or name not in NETWORK_GROUPS:
         return
     names = list(_groups())
-    if all(group in _DONE or (_TAKEN is not None and _TAKEN[names.index(group)]) for group in NETWORK_GROUPS):
+    readers = [names.index(group) for group in NETWORK_GROUPS]
+    if all(_TAKEN[i] for i in readers) if _TAKEN is not None else max(readers) <= names.index(name):
         job.res.analysis.let_go_network()
 
 
@@ -511,7 +512,6 @@ def _run(job: _Job, processes: int, alongside: Callable[[], None], background: B
     global _JOB, _TAKEN, _BACKGROUND
     names = list(_groups())
     _JOB, _BACKGROUND = job, background
-    _DONE.clear()
     try:
         if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
             parts = [_render_group(name) for name in names]
