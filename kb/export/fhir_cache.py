@@ -81,7 +81,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
                 piece = Piece.of(refuse.line(entry(mint, citation(ref, mint, cites, known))))
             citations.append(piece)
             made[said] = piece
-        fragments.put(key, citations)
+        citations = fragments.put(key, citations)
         if memo is not None:
             memo["citations"] = made
     else:
@@ -101,7 +101,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
             fragment = _fragment(evidence, mint, claims, refuse,
                                  _unchanged(before if before is not None and before[2] == linked else None,
                                             fragments, claims))
-            fragments.put(key, fragment)
+            fragment = fragments.put(key, fragment)
         else:
             fragments.used[key] = fragment
         findings += fragment[0]

@@ -89,7 +89,7 @@ class Remembered:
                 made = claim_nanopubs(evidence, kg, old=old, claims=claims).nanopubs
                 entries = [(n.claim, n.code, n.content_digest(), _piece(n)) for n in made]
                 if path in keys:
-                    self.fragments.put(keys[path], entries)
+                    entries = self.fragments.put(keys[path], entries)
                 kept += [Kept(*entry) for entry in entries]
         self.count = len(kept)
         # by claim id: a claim's IRI is the base's, then claim/ and its id (Minter.claim), so IRIs sort as the ids do

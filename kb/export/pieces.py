@@ -31,7 +31,12 @@ def key_of(data: bytes) -> bytes:
 class Blob:
     """The bytes of a kept fragment's pieces, one file, memory-mapped when the fragment is read: a mapping outlives
     the file's replacement or removal by another build (cache files are replaced by renaming, never truncated), and
-    only the pages a changed run reads are ever read."""
+    only the pages a changed run reads are ever read. Once a piece is read, the pages mapped are let go
+    (``MADV_DONTNEED``; the kernel keeps them cached, and a page read again is mapped again): a mapped page counts in
+    the process's memory until the mapping ends, and the Bundle reads its lines by claim id, a little from every claim
+    file's fragment at a time, so compressing it held ~0.4 GB mapped at 10k/50k (letting go of only the piece's own
+    pages kept half of it: a fault maps a whole folio, ~0.5 MB here). Letting go costs ~8 µs a piece (~1 s of a cold
+    build's 120,000)."""
 
     __slots__ = ("_map",)
 
@@ -45,7 +50,13 @@ class Blob:
             return b""  # an empty piece (the only kind an empty file holds, which is not mapped)
         if self._map is None or start + size > len(self._map):
             raise ValueError("a kept piece lies past the end of its file")
-        return self._map[start:start + size]
+        data = self._map[start:start + size]
+        if _DONTNEED is not None:
+            self._map.madvise(_DONTNEED)  # the whole mapping: a fault maps a whole folio of the page cache, ~0.5 MB
+        return data
+
+
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
 class Piece:
