@@ -57,6 +57,27 @@ def test_the_bundle_reads_back_with_fhir_resources_and_counts_round_trip(exporte
         assert entry.fullUrl.endswith(f"/{entry.resource.get_resource_type()}/{entry.resource.id}")
 
 
+def test_each_entry_line_is_the_standard_librarys_compact_json(exported) -> None:
+    """The entries are written by orjson for speed: each line is what ``json.dumps`` (compact, not ASCII-escaped)
+    writes, because a resource holds only strings, integers and booleans (where a float would differ in form)."""
+    _, data = exported
+    lines = data.split(b"\n")[1:-2]  # the head's line and the closing "]}" apart
+    assert lines
+    for line in lines:
+        line = line.removesuffix(b",")
+        item = json.loads(line)
+        assert json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() == line
+
+        def kinds(value: object) -> set[type]:
+            if isinstance(value, dict):
+                return set().union(*map(kinds, value.values())) if value else set()
+            if isinstance(value, list):
+                return set().union(*map(kinds, value)) if value else set()
+            return {type(value)}
+
+        assert kinds(item) <= {str, int, bool}, item["fullUrl"]
+
+
 def test_every_reference_resolves_to_an_entry(exported) -> None:
     data = exported[1]
     bundle = json.loads(data)
