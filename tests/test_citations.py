@@ -230,3 +230,15 @@ def test_memoised_xpath_formats_every_work_as_citeproc_alone_does() -> None:
             for how in ("plain", "memo")}
     assert len(runs["memo"]) > 150
     assert runs["memo"] == runs["plain"]
+
+
+def test_a_large_bibliography_is_formatted_in_forked_processes_as_one_process_would() -> None:
+    """From :data:`kb.site.cite.PARALLEL_FROM` works on, the works are formatted in forked processes: each work's
+    citations are those of a serial run, in the bibliography's order."""
+    import dataclasses
+
+    base = sorted(REFS.values(), key=lambda r: r.key)
+    refs = [dataclasses.replace(ref, key=f"{ref.key}x{n}") for n in range(3) for ref in base][:cite.PARALLEL_FROM]
+    serial = cite.format_all(refs, jobs=1)
+    assert cite.format_all(refs, jobs=2) == serial
+    assert list(serial) == sorted(ref.key for ref in refs)
