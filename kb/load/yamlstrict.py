@@ -10,6 +10,7 @@ problems; scalars keep their raw text so that field checks can name the trap.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,6 +49,11 @@ class _Loader(_Base):
 
 _TAG = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+# Keys and short values (concept ids, directions, levels, citekeys, a claim's file) are one string object each:
+# 50,000 claims held 1.9M strings, 135 MB, of which 27 MB were distinct. Interned in the process that parses a
+# file, a value is one object per file wherever it is unpickled (the records come pickled, from the parse cache or
+# a parsing process).
+_SHARED_UP_TO = 64  # characters
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,9 @@ class _Converter:
             quoted = node.style in ("'", '"', "|", ">")
             if node.style == '"':
                 self._escaped_controls(node, line, col)
-            return Scalar(node.value, node.tag.removeprefix(_TAG), quoted, line, col)
+            value = node.value
+            return Scalar(sys.intern(value) if len(value) <= _SHARED_UP_TO else value,
+                          sys.intern(node.tag.removeprefix(_TAG)), quoted, line, col)
         if isinstance(node, yaml.SequenceNode):
             return Sequence([self.convert(item) for item in node.value], line, col)
         mapping = Mapping(line=line, col=col)
@@ -228,7 +236,7 @@ class _Converter:
                 self.problems.append(error(self.path, key_line, "yaml-key", "a mapping key must be a plain word",
                                            col=key_node.start_mark.column + 1))
                 continue
-            key = key_node.value
+            key = sys.intern(key_node.value)
             if key in mapping.items:
                 first = mapping.key_lines[key]
                 self.problems.append(error(self.path, key_line, "yaml-duplicate-key",

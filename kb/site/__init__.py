@@ -417,8 +417,8 @@ def _render_group(name: str) -> _Part:
                  out.keeper.kept, job.deps.take_computed() if job.deps is not None else {})
 
 
-# The groups that read the evidence network (the network page; network.graphml.gz). A worker held it, ~240 MB at
-# 10k/50k, through every group after them: the largest part of its growth, and at the build's all-process peak.
+# The groups that read the evidence network (the network page; network.graphml.gz). A worker held it (~240 MB at
+# 10k/50k then, ~120 MB now) through every group after them: the largest part of its growth, at the all-process peak.
 NETWORK_GROUPS = ("overview", "_data")
 
 
