@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.export.pieces import SHORT, Piece, as_bytes, key_of, run_key
-from kb.export.rdf import GRAPH_FORMATS, _sorted_lines
+from kb.export.rdf import GRAPH_FORMATS, sorted_lines_streamed
 from kb.graph.build import KnowledgeGraph
 from kb.graph.change import GraphChange, graph_mark
 from kb.graph.memo import GraphParts, pin, read_entry
@@ -45,18 +45,21 @@ FORMATS = ("nt", "ttl", "jsonld")
 Members = dict[bytes, bytes]  # digest of a chunk's N-Triples → its gzip member in one format
 
 
-def chunks(lines: list[bytes]) -> Iterator[bytes]:
-    """The sorted lines as chunks of N-Triples text, each ending at a boundary chosen by its next subject."""
-    start, subject = 0, b""
-    for i, line in enumerate(lines):
+def chunks(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The sorted lines as chunks of N-Triples text, each ending at a boundary chosen by its next subject; only a
+    chunk's lines are held (the lines may come as a stream, :func:`kb.export.rdf.sorted_lines_streamed`)."""
+    held: list[bytes] = []
+    subject = b""
+    for line in lines:
         head = line[:line.find(b" ")]
         if head != subject:
             subject = head
-            if i > start and zlib.crc32(head) % CHUNK_SUBJECTS == 0:
-                yield b"\n".join(lines[start:i]) + b"\n"
-                start = i
-    if start < len(lines):
-        yield b"\n".join(lines[start:]) + b"\n"
+            if held and zlib.crc32(head) % CHUNK_SUBJECTS == 0:
+                yield b"\n".join(held) + b"\n"
+                held = []
+        held.append(line)
+    if held:
+        yield b"\n".join(held) + b"\n"
 
 
 def _serialise(text: bytes, fmt: str, parsed: list[Any] | None = None) -> bytes:
@@ -348,14 +351,20 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dump
         pieces, change, count = patched
         firsts, keys, turtle = _write(data, members, pieces)
     else:
-        lines = _sorted_lines(kg, dumped)
-        count = len(lines)
         # the text of the chunks the last build did not have, to say what changed since; none kept where there were no
         # last dumps (a cold build: it was a second copy of the whole N-Triples, ~0.25 GB at 10k/50k, held by the
         # process that writes the dumps, a site worker, until the last chunk)
         fresh: list[bytes] | None = [] if members.old["nt"] else None
-        firsts, keys, turtle = _write(data, members, (_piece(text) for text in chunks(lines)), fresh)
-        del lines
+        counted = [0]
+
+        def counting(lines: Iterator[bytes]) -> Iterator[bytes]:
+            for line in lines:
+                counted[0] += 1
+                yield line
+
+        with sorted_lines_streamed(kg, dumped) as lines:
+            firsts, keys, turtle = _write(data, members, (_piece(text) for text in chunks(counting(lines))), fresh)
+        count = counted[0]
         change = _change(kg, fresh or [], keys, members.old["nt"])
     members.save()
     if members.folder is not None:

@@ -7,8 +7,13 @@ come grouped and in a stable order.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import shutil
+import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
@@ -51,6 +56,48 @@ def _sorted_lines(kg: KnowledgeGraph, dumped: Path | None = None) -> list[bytes]
         path.unlink(missing_ok=True)
     lines.sort()
     return lines
+
+
+SORT_BUFFER = "64M"  # GNU sort's memory: the 400 MB dump at 10k/50k sorts in ~1.8 s, as fast as in Python
+
+
+@contextlib.contextmanager
+def sorted_lines_streamed(kg: KnowledgeGraph, dumped: Path | None = None) -> Iterator[Iterator[bytes]]:
+    """:func:`_sorted_lines` as a stream, holding none of them: the dump is sorted by GNU ``sort`` in the C locale
+    (byte order, as Python sorts bytes) with a bounded buffer, where it is installed. The lines held to be sorted
+    were ~0.5 GB at 10k/50k (2.2M triples) in the process writing the graph dumps, at the build's all-process peak.
+    Elsewhere the lines are sorted here, as before. Raises ``OSError`` if ``sort`` fails."""
+    sort = _gnu_sort()
+    if sort is None:
+        yield iter(_sorted_lines(kg, dumped))
+        return
+    path = dumped if dumped is not None else dump_unsorted(kg)
+    try:
+        with subprocess.Popen([sort, "-S", SORT_BUFFER, "--parallel=1", "-T", str(path.parent), "--", str(path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "LC_ALL": "C"}) as process:
+            assert process.stdout is not None and process.stderr is not None
+            yield (line.rstrip(b"\n") for line in process.stdout if line != b"\n")
+            process.stdout.read()  # what a caller that stopped early left: sort finishes
+            said = process.stderr.read()
+        if process.returncode:
+            raise OSError(f"sort failed on the graph's dump ({process.returncode}): "
+                          f"{said.decode('utf-8', 'replace').strip()}")
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@functools.cache
+def _gnu_sort() -> str | None:
+    """GNU ``sort``'s path (its ``-S``, ``--parallel`` and C-locale byte order are relied on), or None."""
+    found = shutil.which("sort")
+    if found is None:
+        return None
+    try:
+        version = subprocess.run([found, "--version"], capture_output=True, check=False, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found if b"GNU coreutils" in version else None
 
 
 def ntriples_bytes(kg: KnowledgeGraph) -> bytes:
