@@ -51,6 +51,21 @@ def test_fixture_claims_load_cleanly():
     assert effect is not None and effect.value == 27 and effect.unit == "percent"
 
 
+def test_values_that_repeat_are_one_string_object() -> None:
+    """Keys and short values are interned as a file is parsed: at 50,000 claims the records held 1.9M strings
+    (135 MB) of which 27 MB were distinct; statements and quotes, longer, are left as they are."""
+    import pickle
+
+    _, claims, _ = load_claim_file(FIXTURE / "claims" / "shalaby2020peer.yaml")
+    directions = [o.direction for c in claims for o in c.outcomes if o.direction == "benefit"]
+    assert len(directions) > 1 and all(d is directions[0] for d in directions)
+    keys = [next(k for k in c.field_lines if k == "quote") for c in claims]
+    assert all(k is keys[0] for k in keys)
+    again = pickle.loads(pickle.dumps(claims))  # as the parse cache and the parsing processes hand them over
+    assert all(o.direction is again[0].outcomes[0].direction for c in again for o in c.outcomes
+               if o.direction == again[0].outcomes[0].direction)
+
+
 def test_good_claim(tmp_path):
     _, claims, problems = load(tmp_path, GOOD_CLAIM)
     assert problems == [] and len(claims) == 1
