@@ -49,7 +49,7 @@ class _Loader(_Base):
 
 _TAG = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
-# Keys and short values (concept ids, directions, levels, citekeys, a claim's file) are one string object each:
+# Keys and short values (concept ids, directions, levels, citekeys) are one string object each:
 # 50,000 claims held 1.9M strings, 135 MB, of which 27 MB were distinct. Interned in the process that parses a
 # file, a value is one object per file wherever it is unpickled (the records come pickled, from the parse cache or
 # a parsing process).
