@@ -120,10 +120,10 @@ def graph_bytes(kg: KnowledgeGraph, fmt: str, ntriples: bytes | None = None) -> 
 
 
 def write_ntriples(kg: KnowledgeGraph, target: Path) -> None:
-    """Sorted N-Triples written straight to ``target`` (no joined copy of a dump of hundreds of MB);
-    gzipped if its name ends in ``.gz`` (:mod:`kb.io.gz`)."""
-    with _output(target) as fh:
-        for line in _sorted_lines(kg):
+    """Sorted N-Triples written straight to ``target`` (no joined copy of a dump of hundreds of MB, and the lines
+    streamed from their sort, :func:`sorted_lines_streamed`); gzipped if its name ends in ``.gz`` (:mod:`kb.io.gz`)."""
+    with _output(target) as fh, sorted_lines_streamed(kg) as lines:
+        for line in lines:
             fh.write(line)
             fh.write(b"\n")
 
