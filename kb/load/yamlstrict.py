@@ -226,7 +226,7 @@ class _Converter:
                 self._escaped_controls(node, line, col)
             value = node.value
             return Scalar(sys.intern(value) if len(value) <= _SHARED_UP_TO else value,
-                          sys.intern(node.tag.removeprefix(_TAG)), quoted, line, col)
+                          node.tag.removeprefix(_TAG), quoted, line, col)
         if isinstance(node, yaml.SequenceNode):
             return Sequence([self.convert(item) for item in node.value], line, col)
         mapping = Mapping(line=line, col=col)
