@@ -823,6 +823,30 @@ def query_store(config: Config) -> pyoxigraph.Store:
     return checked.graph.store
 
 
+def serving_store(config: Config) -> pyoxigraph.Store:
+    """The KB held in memory for ``kb serve --no-build``: the built site's dump where it is the graph of the store
+    cached for the current evidence (their names agree, :func:`kb.export.dumps.load_dump` says why it is the
+    quicker copy), else a copy of the cached store, else :func:`query_store`'s, built now.
+
+    Raises :class:`EvidenceError` if the evidence has errors and no store is cached for it."""
+    from kb.export.dumps import load_dump
+    from kb.export.formats import site_dump
+    from kb.query.store import cached_mark, in_memory, open_cached
+
+    dump, mark = site_dump(config.out_dir), cached_mark(config)
+    if dump is not None and mark is not None:
+        try:
+            store, dumped = load_dump(dump)
+        except (OSError, ValueError, SyntaxError):
+            pass
+        else:
+            if dumped == mark:
+                return store
+            del store
+    cached = open_cached(config)
+    return in_memory(cached) if cached is not None else query_store(config)
+
+
 def _persist_store(config: Config, checked: Checked, progress: Progress, change: GraphChange | None = None,
                    begun: Begun | None = None) -> None:
     """Leave the built graph where ``kb query`` finds it (a cache: failing to write it is harmless); from

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kb.cli import main
 from kb.config import load_config
-from kb.pipeline import query_store
-from kb.query.store import evidence_key, store_path
+from kb.export.dumps import load_dump
+from kb.pipeline import query_store, serving_store
+from kb.query.store import cached_mark, evidence_key, open_cached, store_path
 
 
 def count_claims(folder) -> str:
@@ -168,3 +171,34 @@ def test_a_patch_is_checked_against_the_count_kept_beside_the_store(evidence_cop
     disk = ox.Store.read_only(str(third / "db"))
     assert set(disk.quads_for_pattern(None, None, None, None)) == set(fresh.quads_for_pattern(None, None, None, None))
     assert (third / COUNT).read_text(encoding="ascii") == f"{len(fresh)}\n"
+
+
+def _triples(store) -> set:
+    return {(q.subject, q.predicate, q.object) for q in store.quads_for_pattern(None, None, None, None)}
+
+
+def test_kb_serve_no_build_holds_the_sites_dump_when_it_is_the_cached_stores_graph(evidence_copy, tmp_path,
+                                                                                   monkeypatch):
+    """The dump is loaded where its name is the cached store's, and gives the same triples; a dump that is not that
+    graph (a site built from other evidence, a damaged file) is passed over for a copy of the cached store."""
+    site = tmp_path / "site"
+    result = CliRunner().invoke(main, ["build", "--evidence", str(evidence_copy), "--out", str(site)])
+    assert result.exit_code == 0, result.stderr
+    config = load_config(evidence_copy, out_dir=site)
+    cached = open_cached(config)
+    assert cached is not None
+    expected = _triples(cached)
+    dumped, mark = load_dump(site / "data" / "kb.nt.gz")
+    assert mark == cached_mark(config), "the dump of a build is named as the store that build cached"
+    assert _triples(dumped) == expected
+    with monkeypatch.context() as patch:  # the dump is the store's graph: the store itself is not read
+        patch.setattr("kb.query.store.open_cached", lambda *_: pytest.fail("read the cached store"))
+        assert _triples(serving_store(config)) == expected
+
+    dump = site / "data" / "kb.nt.gz"
+    lines = gzip.decompress(dump.read_bytes()).splitlines(keepends=True)
+    dump.write_bytes(gzip.compress(b"".join(lines[1:])))  # one triple short: another graph
+    assert load_dump(dump)[1] != mark
+    assert _triples(serving_store(config)) == expected, "the cached store, not the stale dump"
+    dump.write_bytes(b"not gzip")
+    assert _triples(serving_store(config)) == expected

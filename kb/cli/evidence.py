@@ -212,22 +212,19 @@ def _failed_first_build(first: object) -> NoReturn:
 
 
 def _cached_store(config: Config) -> pyoxigraph.Store:
-    """``kb serve --no-build``: the site must exist; the store is the cached one (or built now), held in memory."""
+    """``kb serve --no-build``: the site must exist; the store is held in memory (:func:`kb.pipeline.serving_store`)."""
     from kb.export.formats import site_dump
-    from kb.pipeline import EvidenceError, query_store
-    from kb.query.store import in_memory, open_cached
+    from kb.pipeline import EvidenceError, serving_store
 
     if site_dump(config.out_dir) is None:
         raise click.UsageError(f"{config.out_dir} is not a built site (no data/kb.nt.gz): run kb build, or kb serve "
                                "without --no-build")
-    cached = open_cached(config)
-    if cached is not None:
-        return in_memory(cached)
     try:
-        return query_store(config)  # built in memory (and cached for the next time)
+        return serving_store(config)
     except EvidenceError as exc:
         print_problems(exc.report.errors)
         fail("kb serve: the evidence has errors; fix them first (kb check)")
+
 
 @main.command()
 @evidence_option

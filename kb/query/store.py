@@ -258,9 +258,19 @@ def open_cached(config: Config, key: str | None = None) -> ox.Store | None:
         return None
 
 
+def cached_mark(config: Config, key: str | None = None) -> str | None:
+    """The name of the graph the cached store for the current evidence holds (:func:`kb.graph.change.graph_mark`,
+    written beside it by ``kb build``), or None if there is no such store or it was written without one."""
+    try:
+        return (store_path(config, key or evidence_key(config)) / MARK).read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None
+
+
 def in_memory(store: ox.Store) -> ox.Store:
     """A copy of ``store`` held in memory (``kb serve --no-build`` answers from memory: RocksDB reads are
-    what made ``kb query`` slow at scale)."""
+    what made ``kb query`` slow at scale). It comes in RocksDB's order; where the site's dump is the same graph,
+    :func:`kb.pipeline.serving_store` loads that instead (quicker to read, and to query)."""
     import pyoxigraph as ox
 
     memory = ox.Store()
