@@ -152,6 +152,22 @@ def test_graphml_reads_back_with_networkx(tmp_path):
     assert kinds == {"states", "rests_on", "population", "intervention", "outcome", "cites"}
 
 
+def test_graphml_lines_are_its_bytes_cut_as_splitlines_cuts_them(fixture_analysis):
+    """``data/network.graphml.gz`` is gzipped a run of lines at a time from a stream of them: the lines must be those
+    the whole text cut into lines gave (a label's own line breaks included), so that its members stay the same."""
+    from types import SimpleNamespace
+
+    from kb.export.graphml import graphml_bytes, graphml_lines
+
+    network = fixture_analysis.network.copy()
+    network.add_node("claim:zz-broken", type="claim", label="two\r\nlines\rand a\nthird")
+    analysis = SimpleNamespace(network=network)
+    lines = graphml_lines(analysis)
+    assert iter(lines) is lines, "a stream, not the whole text"
+    assert list(lines) == graphml_bytes(analysis).splitlines(keepends=True)
+    assert b"two\r\n" in graphml_bytes(analysis)
+
+
 def test_claims_csv_columns_and_values():
     import csv
     import io

@@ -9,7 +9,7 @@ their inputs changed; the bytes are the same as a cold build's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,10 +186,10 @@ def analysis_files(analysis: Analysis, cache_dir: Path | None, caches: ExportCac
     (:func:`kb.export.table.claims_csv_lines_by_file`)."""
     from kb.export.dumps import MemberCache, Seen, compress_runs
     from kb.export.fragments import Fragments
-    from kb.export.graphml import graphml_bytes
+    from kb.export.graphml import graphml_lines
     from kb.export.table import claims_csv_lines, claims_csv_lines_by_file
 
-    def packed(fmt: str, lines: Callable[[], list[bytes]]) -> Callable[[], bytes]:
+    def packed(fmt: str, lines: Callable[[], Iterable[bytes]]) -> Callable[[], bytes]:
         def run() -> bytes:
             members = MemberCache(cache_dir / "members" if cache_dir is not None else None,
                                   caches.members if caches is not None else None, formats=(fmt,))
@@ -209,7 +209,7 @@ def analysis_files(analysis: Analysis, cache_dir: Path | None, caches: ExportCac
         return claims_csv_lines(analysis, caches.claims if caches is not None else None)
 
     return {"claims.csv.gz": packed("claims-csv", claims),
-            "network.graphml.gz": packed("graphml", lambda: graphml_bytes(analysis).splitlines(keepends=True))}
+            "network.graphml.gz": packed("graphml", lambda: graphml_lines(analysis))}
 
 
 def made_here(caches: ExportCaches | None) -> frozenset[str]:
