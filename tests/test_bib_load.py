@@ -415,6 +415,14 @@ def test_latex_to_text_never_raises(value: str) -> None:
     assert isinstance(latex_to_text(value), str)
 
 
+@given(st.text(alphabet=st.sampled_from("aZ09 .,:;()-'`\\{}$~%&#\t\n\r\x0b\x0c\x1c\x1fü–\u00a0"), max_size=30))
+def test_latex_to_text_returns_plain_values_as_the_whole_conversion_would(value: str) -> None:
+    """Its shortcut for values with nothing to convert gives what the conversion gives."""
+    from kb.bibtex.display import converted
+
+    assert latex_to_text(value) == converted(value)
+
+
 def test_drop_field_removes_exactly_one_braced_or_quoted_field_or_nothing() -> None:
     """Issue 17: a large KB shows works' BibTeX without the abstract; the rest stays as written."""
     from kb.bibtex.values import drop_field

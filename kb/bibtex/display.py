@@ -44,8 +44,28 @@ _UNESCAPED = re.compile(r"(?<!\\)([%&#])")
 _WS = re.compile(r"\s+")
 
 
+# In an ASCII value, what :func:`converted` may change besides "--", "''" and runs of spaces (looked for as
+# substrings: one class is ~8x quicker to search than alternatives): markup, a ligature, white space other than a
+# space (what ``\s`` matches in ASCII)
+_NOT_PLAIN = re.compile(r"[\\{}$~%&#`\t\n\r\x0b\x0c\x1c-\x1f]")
+
+
 def latex_to_text(value: str) -> str:
-    """Unicode text for display: ``{\\"u}ber`` → ``über``, ``\\&`` → ``&``, ``--`` → ``–``, ``~`` → space."""
+    """Unicode text for display: ``{\\"u}ber`` → ``über``, ``\\&`` → ``&``, ``--`` → ``–``, ``~`` → space.
+
+    Most values (names, most titles) are plain ASCII that the conversion leaves as it is: a few searches tell so,
+    and the value is returned as it came (a build asks ~0.2M times in each process that exports the works; 0.4 µs
+    each against 2 µs)."""
+    if not value:
+        return ""
+    if (value.isascii() and not _NOT_PLAIN.search(value) and "--" not in value and "''" not in value
+            and "  " not in value and value[0] != " " and value[-1] != " "):
+        return value
+    return converted(value)
+
+
+def converted(value: str) -> str:
+    """:func:`latex_to_text` without its shortcut for plain values."""
     if not value:
         return ""
     if not any(c in value for c in "\\{}$~%&#"):  # no markup: only TeX's ligatures to resolve
