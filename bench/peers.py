@@ -91,7 +91,8 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str, process: su
 
 @contextmanager
 def kb_serve(evidence: Path, site: Path, timeout: float) -> Iterator[str]:
-    """A real ``kb serve --no-build``: the site as built, the cached store of the evidence held in memory."""
+    """A real ``kb serve --no-build``: the site as built, the graph of the evidence held in memory (from the site's
+    dump where it is the cached store's graph, :func:`kb.pipeline.serving_store`)."""
     port = free_port()
     process = subprocess.Popen([*kb_command(), "serve", "--no-build", "--evidence", str(evidence), "--out", str(site),
                                 "--port", str(port), "--timeout", str(timeout)], cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -230,7 +231,7 @@ def measure(evidence: Path, site: Path, *, runs: int = 3, warmup: int = 1, timeo
         nt.write_bytes(gz.read(dump))
         servers: dict[str, str] = {}
         started = time.perf_counter()
-        log("kb serve --no-build: loading the cached store into memory")
+        log("kb serve --no-build: loading the graph into memory")
         servers["kb_serve"] = stack(kb_serve(evidence, site, timeout))
         result["kb_serve_start_s"] = round(time.perf_counter() - started, 1)
         starters = {"virtuoso": lambda: virtuoso(nt, work, graph), "oxigraph": lambda: oxigraph_server(nt, work)}
