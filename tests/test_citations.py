@@ -242,3 +242,37 @@ def test_a_large_bibliography_is_formatted_in_forked_processes_as_one_process_wo
     serial = cite.format_all(refs, jobs=1)
     assert cite.format_all(refs, jobs=2) == serial
     assert list(serial) == sorted(ref.key for ref in refs)
+
+
+def test_a_cold_build_formats_the_citations_before_the_graph_and_a_warm_one_reuses_them(evidence_copy, tmp_path,
+                                                                                       monkeypatch) -> None:
+    """Where no build kept citations of a large bibliography, they are formatted before the graph is built (forked
+    processes then run beside a main process without the store); once kept, the build reads them while the graph is
+    parsed instead."""
+    import kb.graph.build
+    from kb.config import load_config
+    from kb.pipeline import build
+
+    calls: list[str] = []
+    formatting, building = cite.styled_citations, kb.graph.build.build_graph
+
+    def styled_citations(evidence):
+        calls.append("citations")
+        return formatting(evidence)
+
+    def build_graph(*args, **kwargs):
+        calls.append("graph")
+        return building(*args, **kwargs)
+
+    monkeypatch.setattr(cite, "PARALLEL_FROM", 2)  # the fixture's bibliography counts as large, on any machine
+    monkeypatch.setattr(cite, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(cite, "styled_citations", styled_citations)
+    monkeypatch.setattr(kb.graph.build, "build_graph", build_graph)
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    first = build(config)
+    assert calls == ["citations", "graph"]
+    calls.clear()
+    second = build(config)
+    assert calls == ["graph"]
+    page = "references/index.html"
+    assert (first.out_dir / page).read_bytes() == (second.out_dir / page).read_bytes()

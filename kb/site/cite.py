@@ -51,6 +51,7 @@ from kb.model import Reference
 from kb.site.pages import StyledCitation
 
 if TYPE_CHECKING:
+    from kb.config import Config
     from kb.load.evidence import Evidence
 
 STYLES = (("apa", "APA 7th edition", "apa"), ("vancouver", "Vancouver", "nlm-citation-sequence"))
@@ -250,7 +251,7 @@ def _format_all(refs: Iterable[Reference], jobs: int | None, cache: Path | None,
     digests = {ref.key: work_digest(ref) for ref in refs} if cache is not None else {}
     stored = _read(cache) if cache is not None else {}
     missing = [ref for ref in refs if digests.get(ref.key) not in stored]
-    jobs = min(jobs or usable_cpus(), max(1, len(missing) // (PARALLEL_FROM // 2)))
+    jobs = _jobs(len(missing), jobs)
     if jobs > 1 and in_thread:
         return None
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -272,18 +273,31 @@ def styled_citations(evidence: Evidence) -> dict[str, tuple[StyledCitation, ...]
     """Every work of ``evidence`` in every style (:func:`format_all`), cached under ``.kb-cache/`` unless the
     parse cache is off. A large bibliography is formatted in forked processes: call this where no thread is
     alive (``kb build`` does, before the thread that works ahead on the store starts)."""
-    config = evidence.config
-    return format_all(evidence.references,
-                      cache=config.store_cache_dir / "citations.pickle" if config.parse_cache else None)
+    return format_all(evidence.references, cache=_cache(evidence.config))
 
 
 def styled_citations_in_thread(evidence: Evidence) -> dict[str, tuple[StyledCitation, ...]] | None:
     """:func:`styled_citations` where another thread is alive (``kb build`` calls it while the graph is parsed:
     after an edit it is ~0.8 s of reading the kept citations at 10,000 works); ``None`` where so many works are
     new that they would be formatted in processes, which may not fork now."""
-    config = evidence.config
-    return _format_all(evidence.references, None,
-                       config.store_cache_dir / "citations.pickle" if config.parse_cache else None, in_thread=True)
+    return _format_all(evidence.references, None, _cache(evidence.config), in_thread=True)
+
+
+def formatted_in_processes(evidence: Evidence) -> bool:
+    """Whether :func:`styled_citations` will fork: no earlier build kept the citations (a cold build formats every
+    work) and the bibliography is large. (Where some are kept, telling so means reading them: the build does that in a
+    thread, :func:`styled_citations_in_thread`.)"""
+    cache = _cache(evidence.config)
+    return (cache is None or not cache.is_file()) and _jobs(len(evidence.references)) > 1
+
+
+def _jobs(missing: int, jobs: int | None = None) -> int:
+    """The processes that format ``missing`` works: one below :data:`PARALLEL_FROM`, else up to one per CPU."""
+    return min(jobs or usable_cpus(), max(1, missing // (PARALLEL_FROM // 2)))
+
+
+def _cache(config: Config) -> Path | None:
+    return config.store_cache_dir / "citations.pickle" if config.parse_cache else None
 
 
 @functools.cache
