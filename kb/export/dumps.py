@@ -628,7 +628,7 @@ def load_dump(path: Path) -> tuple[ox.Store, str]:
 
     Why from the dump: loaded in its order, the triples of subjects that sort together (a claim, its findings) lie
     together in memory. A copy of the cached store comes in RocksDB's order, by hash: at 10k/50k the example
-    queries ran 20–40 % slower on it, and reading it took ~30 s against ~7 s here. Raises ``OSError``,
+    queries ran 17–40 % slower on it, and reading it took ~30 s against ~5 s here. Raises ``OSError``,
     ``ValueError`` or ``SyntaxError`` on a file that is not such a dump."""
     import pyoxigraph as ox
 

@@ -272,7 +272,8 @@ def _format_all(refs: Iterable[Reference], jobs: int | None, cache: Path | None,
 def styled_citations(evidence: Evidence) -> dict[str, tuple[StyledCitation, ...]]:
     """Every work of ``evidence`` in every style (:func:`format_all`), cached under ``.kb-cache/`` unless the
     parse cache is off. A large bibliography is formatted in forked processes: call this where no thread is
-    alive (``kb build`` does, before the thread that works ahead on the store starts)."""
+    alive (``kb build`` does: before the graph is built where none are kept, :func:`formatted_in_processes`; else
+    before the thread that works ahead on the store starts, where the thread reading them gave up)."""
     return format_all(evidence.references, cache=_cache(evidence.config))
 
 
