@@ -358,16 +358,16 @@ def write_graph_dumps(kg: KnowledgeGraph, data: Path, members: MemberCache, dump
         # last dumps (a cold build: it was a second copy of the whole N-Triples, ~0.25 GB at 10k/50k, held by the
         # process that writes the dumps, a site worker, until the last chunk)
         fresh: list[bytes] | None = [] if members.old["nt"] else None
-        counted = [0]
+        count = 0
 
-        def counting(lines: Iterator[bytes]) -> Iterator[bytes]:
-            for line in lines:
-                counted[0] += 1
-                yield line
+        def chunked(lines: Iterable[bytes]) -> Iterator[Chunk]:
+            nonlocal count
+            for text in chunks(lines):
+                count += text.count(b"\n")  # each line ends in one, and holds none (N-Triples escapes it)
+                yield _piece(text)
 
         with sorted_lines_streamed(kg, dumped) as lines:
-            firsts, keys, turtle = _write(data, members, (_piece(text) for text in chunks(counting(lines))), fresh)
-        count = counted[0]
+            firsts, keys, turtle = _write(data, members, chunked(lines), fresh)
         change = _change(kg, fresh or [], keys, members.old["nt"])
     members.save()
     if members.folder is not None:
