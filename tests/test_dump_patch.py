@@ -69,16 +69,18 @@ def _patches_equal_sorts(evidence_dir: Path, tmp_path: Path, edits) -> list[str]
 @pytest.mark.parametrize("chunk_subjects", [1024, 2])
 def test_a_patched_dump_is_the_whole_graphs_sorted_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         chunk_subjects: int) -> None:
-    """Each kind of claim edit is patched (an edit of references.bib changes the text before the claims: it is sorted
-    whole); with a chunk every other subject, edits also remove and add subjects that begin chunks."""
+    """Each kind of edit of the claims and of references.bib is patched (the text before the claims, the references…,
+    is one more part); an edited vocabulary, whose triples are in no part, is sorted whole. With a chunk every other
+    subject, edits also remove and add subjects that begin chunks."""
     import kb.export.dumps
 
     monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", chunk_subjects)
     evidence = tmp_path / "evidence"
     shutil.copytree(CORPUS, evidence)
-    edits = _edits(evidence)
+    edits = [*_edits(evidence), ("vocabulary", lambda: _replace(evidence / "vocab" / "certainty.ttl", '"High"@en',
+                                                                 '"High certainty"@en'))]
     patched = _patches_equal_sorts(evidence, tmp_path, edits)
-    assert patched == [name for name, _ in edits if name not in ("reference", "author", "new work")]
+    assert patched == [name for name, _ in edits if name != "vocabulary"]
 
 
 def _dumped_then_edited(tmp_path: Path) -> tuple[Path, list[Path], Path]:
@@ -127,10 +129,11 @@ def test_the_parts_name_a_store_only_where_every_part_was_kept(tmp_path: Path) -
 
     from kb.graph.memo import GraphMemo, GraphParts
 
-    evidence = SimpleNamespace(references_by_key={}, links_by_file={}, vocabulary=SimpleNamespace(concepts={}))
+    evidence = SimpleNamespace(references_by_key={}, links_by_file={},
+                               vocabulary=SimpleNamespace(concepts={}, quads=[]))
     memo = GraphMemo(tmp_path, "code", {"a.yaml": "1", "b.yaml": "2"}, evidence, "others")  # type: ignore[arg-type]
     names = (memo.head_key(), memo.key("a.yaml", []), memo.key("b.yaml", []))
-    assert memo.parts(b"tail") == GraphParts(names, b"tail")  # type: ignore[arg-type]
+    assert memo.parts(b"tail") == GraphParts(names, b"tail", fixed=memo.fixed)  # type: ignore[arg-type]
     memo = GraphMemo(tmp_path, "code", {"a.yaml": "1"}, evidence, "others")  # type: ignore[arg-type]
     memo.head_key(), memo.key("a.yaml", []), memo.key("b.yaml", [])
     assert memo.parts(b"tail") is None

@@ -1500,8 +1500,9 @@ def _patching_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The editors' loop keeps the last good graph's store and brings it to the next graph by removing and adding
     the triples of the claim files that changed (5–6 s of parsing at 10k/50k): it holds exactly the triples of a cold
-    build after an edit, a claim moved to a new file, and that file removed again; a reference edit, which changes
-    the text before the claims, parses the graph whole; and the site is a cold build's, byte for byte."""
+    build after an edit, a claim moved to a new file, that file removed again, and a reference edit (the text before
+    the claims compared line by line like a claim file's); an edited vocabulary, whose triples are in no part, parses
+    the graph whole; and the site is a cold build's, byte for byte."""
     import kb.graph.memo as graph_memo
 
     loop, claims, first = _patching_loop(tmp_path, monkeypatch)
@@ -1547,7 +1548,18 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
     references.write_text(references.read_text(encoding="utf-8").replace("Peer support", "Peer Support", 1),
                           encoding="utf-8")
     graph = rebuilt("reference")
-    assert graph.store is not store and graph.patch is None  # the text before the claims changed: parsed whole
+    assert graph.store is store and graph.patch is not None
+    gone, came = ({(str(q.subject), str(q.predicate), str(q.object)) for q in quads}
+                  for quads in (graph.patch.removed, graph.patch.added))
+    assert {(s, p) for s, p, _o in gone} == {(s, p) for s, p, _o in came}  # the titles, and nothing else
+    assert {p for _s, p, _o in came} == {"<http://purl.org/dc/terms/title>"}
+    assert any("Peer Support" in o for _s, _p, o in came) and any("Peer support" in o for _s, _p, o in gone)
+
+    vocabulary = evidence / "vocab" / "certainty.ttl"
+    vocabulary.write_text(vocabulary.read_text(encoding="utf-8").replace('"High"@en', '"High certainty"@en'),
+                          encoding="utf-8")
+    graph = rebuilt("vocabulary")
+    assert graph.store is not store and graph.patch is None  # the vocabularies' triples are in no part: parsed whole
 
 
 def test_a_patch_parses_only_the_lines_that_differ(monkeypatch: pytest.MonkeyPatch) -> None:

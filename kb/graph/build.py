@@ -425,6 +425,24 @@ class _Builder:
             memo.put(name, Written(b"".join(self.recorded), self.recorded_triples, frozenset(), frozenset(), ()))
         self.recorded = None
 
+    def head_text(self, display: object, memo: GraphMemo, name: str) -> bytes:
+        """The text :meth:`head` loads, whole and not loaded: from ``memo`` where it was kept, else written and kept
+        (a store patched in place, :func:`_patched_graph`)."""
+        kept = memo.get(name)
+        if kept is not None:
+            return kept.text
+        lines, self.lines = self.lines, []
+        try:
+            for ref in self.ev.references:
+                self.reference(ref, display)
+            self.citations()
+            self.inclusions()
+            written = Written("".join(self.lines).encode("utf-8"), len(self.lines), frozenset(), frozenset(), ())
+        finally:
+            self.lines = lines
+        memo.put(name, written)
+        return written.text
+
     def head_name(self, memo: GraphMemo | None) -> str | None:
         """Where the references, citation lists and inclusions were read; the name of their text in ``memo``."""
         known = self.ev.references_by_key
@@ -684,7 +702,7 @@ def build_graph(evidence: Evidence, display: object | None = None,
     elif memo is not None:
         raise ValueError("kept text is the default display's: build with a display of your own without a memo")
     if memo is not None and last is not None and last.parts is not None:
-        patched = _patched_graph(evidence, memo, last, meanwhile)
+        patched = _patched_graph(evidence, memo, last, meanwhile, display)
         if patched is not None:
             return patched
         memo.order.clear()  # parsed whole after all: the memo learns the parts again
@@ -729,15 +747,17 @@ PATCH_SHARE = 4  # a store is patched while at most 1 part in 4 changed: more, a
 
 
 def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
-                   meanwhile: Callable[[], None] | None) -> KnowledgeGraph | None:
+                   meanwhile: Callable[[], None] | None, display: object) -> KnowledgeGraph | None:
     """``last``'s store brought to this build's graph in place, or None where that cannot be done (then nothing was
     done, ``meanwhile`` included).
 
-    Two stores with the same parts hold the same triples (:class:`GraphParts`), so where the text before the claims
-    (and with it the vocabularies, the ontology and the code) is the last graph's, this graph is the last one less
-    the triples of the parts that went (and of the last text after the claims) and plus those of the parts that came
+    Two stores with the same parts hold the same triples (:class:`GraphParts`), so where the vocabularies, the
+    ontology and the code are the last graph's (:attr:`GraphParts.fixed`), this graph is the last one less the
+    triples of the parts that went (and of the last text after the claims) and plus those of the parts that came
     (and of this text after the claims; the release history replaces the last one after,
-    :meth:`KnowledgeGraph.add_history`). A claim file's triples all describe its own claims, so no other part
+    :meth:`KnowledgeGraph.add_history`). The text before the claims (the references, citation lists and
+    inclusions) is one more part: an edited reference changes it, and its lines are compared like a claim file's.
+    A claim file's triples all describe its own claims, so no other part
     holds them; should one (a claim id in two files, which the checks refuse), a quad to add is already in the store
     and the graph is parsed whole. After an edit at 10k/50k the patch (the kept files' tallies read, the changed
     files' text compared) is under 1 s against 5–6 s of parsing 2.2M triples, and the rebuild's process holds one
@@ -748,10 +768,11 @@ def _patched_graph(evidence: Evidence, memo: GraphMemo, last: KnowledgeGraph,
     old = last.parts
     assert old is not None
     builder = _Builder(evidence, None)
-    if builder.head_name(memo) != old.names[0]:
+    head = builder.head_name(memo)
+    if head is None or not old.fixed or old.fixed != memo.fixed:
         return None
     known = set(old.names)
-    came: list[bytes] = []
+    came: list[bytes] = [] if head in known else [builder.head_text(display, memo, head)]
     for path, claims in evidence.claims_by_file.items():
         name, written = builder.claim_text(path, claims, memo, known)  # a kept part's text is not needed
         if name is None:

@@ -22,6 +22,7 @@ meanwhile (``kb check``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pickle
@@ -40,13 +41,16 @@ PINNED = "pinned.txt"  # the entries the last graph dumps were made from, one na
 class GraphParts:
     """What a store was made of: the kept entries in the order they were loaded (the text before the claims, then
     each claim file's), and the text of what came after them (the dataset, the concepts' PICO types, the tallies;
-    the release history, :attr:`prov`). The vocabularies and the ontology, loaded last, are named by the first
-    entry's name (the evidence other than the claim files, and the code). Two stores with the same parts hold the
-    same triples; where some differ, only those parts' triples can differ."""
+    the release history, :attr:`prov`). The vocabularies and the ontology, loaded last, are named by :attr:`fixed`
+    (and by the first entry's name, which names all the evidence other than the claim files, and the code). Two stores
+    with the same parts hold the same triples; where some differ, only those parts' triples can differ."""
 
     names: tuple[str, ...]
     tail: bytes
     prov: bytes = b""
+    # the vocabularies' triples, the code and the base IRI: where two graphs' are the same, every other triple is in
+    # a part, the first one (the references…) included; "" (parts kept before it was) compares with nothing
+    fixed: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ class GraphMemo:
         self.context = hashlib.sha256(f"{context}\n{concepts!r}".encode()).hexdigest()
         self.used: set[str] = set()
         self.order: list[str | None] = []  # the entries in the order they were loaded (None: a file not kept)
+        self._vocabulary = evidence.vocabulary
+
+    @functools.cached_property
+    def fixed(self) -> str:
+        """:attr:`GraphParts.fixed` of the graph built with this memo: the code and base IRI, and the vocabularies'
+        triples (the ontology is shipped with the code)."""
+        quads = "\n".join(sorted(str(quad) for quad in self._vocabulary.quads))
+        return hashlib.sha256(f"{self.code}\nfixed\n{quads}".encode()).hexdigest()[:32]
 
     def key(self, path: str, claims: list[Claim]) -> str | None:
         """The entry's name, or None for a file whose digest is unknown (read after the digests were taken)."""
@@ -112,7 +124,7 @@ class GraphMemo:
         was not kept (its text could not be compared)."""
         if not self.order or None in self.order:
             return None
-        return GraphParts(tuple(name for name in self.order if name is not None), tail)
+        return GraphParts(tuple(name for name in self.order if name is not None), tail, fixed=self.fixed)
 
     def get(self, name: str) -> Written | None:
         written = read_entry(self.folder, name)
