@@ -196,13 +196,18 @@ class Loop:
         it does not after all (the change came to nothing: :meth:`~kb.query.endpoint.Endpoint.resume`);
         ``on_rebuild`` hears of each rebuild."""
         watcher = watcher or Watcher(self.config)
-        collect: Callable[[], object] | None = None
+        rebuilt = False
+
+        def idle() -> None:  # once the editor pauses
+            if rebuilt:
+                gc.collect()  # what the last rebuild left in cycles (a few thousand objects at 10k/50k)
+            self.warm.prime(self.config)  # references.bib's entries, for its next edit
+
         while True:
             self.warm.tidy()  # once the rebuild is told: the old site removed, the manifest recorded
-            # what the last rebuild left in cycles (a few thousand objects at 10k/50k), once the editor pauses
-            changed = watcher.wait(stop, idle=collect, begin=before, abandon=abandon)
+            changed = watcher.wait(stop, idle=idle, begin=before, abandon=abandon)
             if changed is None:
                 self.warm.tidy()
                 return
             on_rebuild(self.build(changed))
-            collect = gc.collect
+            rebuilt = True

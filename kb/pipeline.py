@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from kb.analyse.analysis import Analysis
     from kb.analyse.carry import KeptRows
+    from kb.bibtex.load import EntryMemo
     from kb.checks.scope import Inputs
     from kb.diff.releases import History
     from kb.diff.snapshot import Snapshot
@@ -84,6 +85,12 @@ def _key_memo() -> KeyMemo:
     return KeyMemo()
 
 
+def _entry_memo() -> EntryMemo:
+    from kb.bibtex.load import EntryMemo  # lazily: kb --help imports this module
+
+    return EntryMemo()
+
+
 def _export_caches() -> ExportCaches:
     from kb.export.data_folder import ExportCaches  # lazily: kb --help imports this module
 
@@ -98,6 +105,9 @@ class Warm:
     """
 
     parsed: dict[str, tuple[str, object]] = field(default_factory=dict)  # file → (bytes key, its records)
+    # what each entry of references.bib became when it was last read: an edited file evaluates only the entries that
+    # changed (kb.bibtex.load.EntryMemo)
+    entries: EntryMemo = field(default_factory=_entry_memo)
     # Persist the store for kb query? The loop's own endpoint answers kb query while it runs, and writing
     # 2M triples to RocksDB is 15 s of every rebuild; the loop persists only its first build.
     persist_store: bool = True
@@ -121,6 +131,15 @@ class Warm:
     def built(self, graph: KnowledgeGraph) -> None:
         """A build succeeded with ``graph``: the next one starts from it."""
         self.graph, self.pending = graph, None
+
+    def prime(self, config: Config) -> None:
+        """Read references.bib into :attr:`entries` where they hold none of it (its records came from the parse cache,
+        or from a forked process): the next edit of it then evaluates only what changed. ~5 s at 10,000 works, run
+        while the editor pauses."""
+        from kb.bibtex.load import load_references
+
+        if not self.entries.holds(str(config.references_path)):
+            load_references(config.references_path, memo=self.entries)
 
     def tidy(self) -> None:
         """What the last build left for later (:attr:`later`: the old site removed, the manifest recorded), done."""
@@ -237,7 +256,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         with no_gc():  # loaded with the collector paused, and frozen before it runs again: every record loaded is
             # young, and its first pass (even a young one) walked them all (~0.3 s at 10k/50k; a full one, ~0.5 s)
             evidence, problems = load_evidence(config, warm.parsed if warm is not None else None,
-                                               before_fork=begun.pause if begun is not None else lambda: None)
+                                               before_fork=begun.pause if begun is not None else lambda: None,
+                                               entries=warm.entries if warm is not None else None)
             stable = stable_inputs(config, before)
             gc.freeze()
         report = Report(problems)

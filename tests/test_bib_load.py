@@ -388,7 +388,7 @@ def test_latex_to_text(latex: str, text: str) -> None:
 
 # --- properties of the normalisers ---------------------------------------------------------------
 
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _page = st.from_regex(r"[A-Za-z]?[0-9]{1,5}", fullmatch=True)
@@ -434,3 +434,81 @@ def test_drop_field_removes_exactly_one_braced_or_quoted_field_or_nothing() -> N
     for kept in ("@misc{k,\n  abstract = macro # {x},\n}", "@misc{k,\n  abstract = {x}, note = {n},\n}",
                  "@misc{k,\n  abstract = {never closed,\n}", "@misc{k,\n  title = {no abstract},\n}"):
         assert drop_field(kept, "abstract") == kept
+
+
+# --- the entry memo of a long-running process (issue 17: an edited reference in the editors' loop) ---------------
+
+_MEMO_SOURCES = [CORPUS / "xampl.bib", BIB / "macros.bib", BIB / "duplicate_key.bib", BIB / "unbalanced.bib",
+                 BIB / "duplicate_doi.bib", BIB / "valid.bib"]
+
+
+def _memo_text() -> str:
+    return "\n".join(path.read_text(encoding="utf-8") for path in _MEMO_SOURCES)
+
+
+def test_an_entry_memo_reads_what_a_fresh_read_does_and_keeps_the_unchanged_entries(tmp_path: Path) -> None:
+    """Each read with the memo gives exactly a fresh read's references and problems, after an edit in place, lines
+    added, a key made a duplicate, a macro redefined and an entry removed; the references of entries whose text and
+    place are unchanged are the very objects of the last read, and nothing else is."""
+    import pickle
+
+    from kb.bibtex.load import EntryMemo
+
+    path = write(tmp_path, _memo_text())
+    memo = EntryMemo()
+    assert not memo.holds(str(path))
+    last, _ = load(path, memo=memo)
+    assert memo.holds(str(path)) and last
+    assert not pickle.loads(pickle.dumps(memo)).holds(str(path))  # a memo does not travel to another process
+    text = path.read_text(encoding="utf-8")
+    edits = [
+        ("title", lambda t: t.replace("title = {The Gnats and Gnus Document Preparation System}",
+                                      "title = {The Gnats and Gnus Document Preparing System}", 1)),
+        ("lines added", lambda t: t.replace("@ARTICLE{article-full,", "\n\n@ARTICLE{article-full,", 1)),
+        ("duplicate key", lambda t: t + "\n@misc{article-minimal,\n  title = {Again},\n  year = {2001},\n}\n"),
+        ("macro", lambda t: t.replace("@string", "@string{zzz = {unused}}\n@string", 1)),
+        ("removed", lambda t: t.replace("@ARTICLE{article-minimal,", "@comment{article-minimal,", 1)),
+    ]
+    for name, edit in edits:
+        edited = edit(text)
+        assert edited != text, name
+        text = edited
+        path.write_text(text, encoding="utf-8")
+        refs, problems = load(path, memo=memo)
+        assert (refs, problems) == load(path), name
+        old = {(r.key, r.line, r.raw): r for r in last}
+        for ref in refs:
+            same = old.get((ref.key, ref.line, ref.raw))
+            assert (ref is same) == (same is not None and name not in ("macro",)), (name, ref.key)
+        last = refs
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["drop", "repeat", "swap", "brace"]), st.integers(0, 10_000)),
+                min_size=1, max_size=6))
+def test_an_entry_memo_reads_any_sequence_of_edits_as_fresh_reads_do(edits: list[tuple[str, int]]) -> None:
+    """Random line edits (a line dropped, repeated, two swapped, a brace added), broken files included, read one after
+    another with one memo: each read is a fresh read's references and problems."""
+    import tempfile
+
+    from kb.bibtex.load import EntryMemo
+
+    memo = EntryMemo()
+    lines = _memo_text().split("\n")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "references.bib"
+        path.write_text("\n".join(lines), encoding="utf-8")
+        load(path, memo=memo)
+        for kind, at in edits:
+            i = at % len(lines)
+            if kind == "drop" and len(lines) > 1:
+                del lines[i]
+            elif kind == "repeat":
+                lines.insert(i, lines[i])
+            elif kind == "swap":
+                j = (i + 7) % len(lines)
+                lines[i], lines[j] = lines[j], lines[i]
+            else:
+                lines[i] += "{"
+            path.write_text("\n".join(lines), encoding="utf-8")
+            assert load(path, memo=memo) == load(path), kind

@@ -246,29 +246,60 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
     assert _tree(tmp_path / "site") == _tree(fresh)
 
 
-def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path) -> None:
+def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """An edited title keeps the claims' rows (the same objects) and most pages; an edited year changes the works'
-    years, which the analysis reads (a build-wide input of the pages): each rebuild is a cold build's bytes."""
+    years, which the analysis reads (a build-wide input of the pages): each rebuild is a cold build's bytes. The
+    loop, primed while the editor pauses, evaluates only the edited entry of references.bib."""
+    import kb.bibtex.load as bib_load
     from kb.live import Loop
 
     config = load_config(evidence_copy, out_dir=tmp_path / "site")
     loop = Loop(config)
     first = loop.build()
     assert first.ok
+    loop.warm.prime(config)  # the first build's references came from another process: read here while idle
     rows = first.result.analysis.rows
     bib = evidence_copy / "references.bib"
-    for name, old, new in (("title", "title = {Peer Support in Mental Health: Literature Review}",
-                            "title = {Peer Support in Mental Health: A Literature Review}"),
-                           ("year", "year = {2014},", "year = {2011},")):
+    evaluated: list[str] = []
+    evaluate_entry = bib_load.evaluate_entry
+    monkeypatch.setattr(bib_load, "evaluate_entry", lambda block, *a, **k: evaluated.append(block.key)
+                        or evaluate_entry(block, *a, **k))
+    for name, key, old, new in (("title", "shalaby2020peer", "title = {Peer Support in Mental Health: Literature Review}",
+                                 "title = {Peer Support in Mental Health: A Literature Review}"),
+                                ("year", None, "year = {2014},", "year = {2011},")):
         nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
         _replace(bib, old, new)
+        evaluated.clear()
         rebuild = loop.build(["references.bib"])
         assert rebuild.ok, rebuild.failure or rebuild.problems
+        assert len(evaluated) == 1 and key in (None, evaluated[0]), (name, evaluated)
         if name == "title":
             assert all(a is b for a, b in zip(rebuild.result.analysis.rows, rows, strict=True))
             assert len(rebuild.result.kept) > len(rebuild.result.written)
         assert _tree(tmp_path / "site") == _tree(_fresh_equivalent(evidence_copy, tmp_path / f"fresh-{name}",
                                                                    nanopubs)), name
+
+
+def test_the_loop_reads_references_bib_into_its_entry_memo_once_the_editor_pauses(evidence_copy: Path,
+                                                                                  tmp_path: Path) -> None:
+    """While the folder is quiet, the loop reads references.bib into its memo of entries (the first build's came from
+    the parse cache or another process), so that the first edit of it is as quick as the next."""
+    import threading
+
+    from kb.live import Loop
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    assert not loop.warm.entries.holds(str(config.references_path))
+
+    class Paused:  # a watcher whose editor pauses once, then stops the loop
+        def wait(self, stop: threading.Event, idle=None, **_kw: object) -> None:
+            assert idle is not None
+            idle()
+
+    loop.run(lambda _rebuild: None, threading.Event(), watcher=Paused())  # type: ignore[arg-type]
+    assert loop.warm.entries.holds(str(config.references_path))
 
 
 def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: Path, tmp_path: Path) -> None:

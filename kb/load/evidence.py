@@ -6,17 +6,21 @@ can report every problem of every file in one run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.config import Config
 from kb.load.vocab import Vocabulary
 from kb.model import CitationList, Claim, Inclusion, Reference, Release, SourceText
 from kb.problems import Problem, error
+
+if TYPE_CHECKING:
+    from kb.bibtex.load import EntryMemo
 
 
 @dataclass
@@ -102,11 +106,14 @@ def links_of_keys(keys: Iterable[str], known: Container[str]) -> str:
 
 
 def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None = None, *,
-                  before_fork: Callable[[], None] = lambda: None) -> tuple[Evidence, list[Problem]]:
+                  before_fork: Callable[[], None] = lambda: None,
+                  entries: EntryMemo | None = None) -> tuple[Evidence, list[Problem]]:
     """Read references, citation lists, claims, vocabularies, archived sources and reviews' inclusions.
 
-    ``memory`` is the in-memory parse cache of a long-running process (:class:`kb.load.parsecache.ParseCache`);
-    ``before_fork`` runs before files are parsed in forked processes (a thread must be done by then).
+    ``memory`` is the in-memory parse cache of a long-running process (:class:`kb.load.parsecache.ParseCache`),
+    ``entries`` what each entry of references.bib became when that process last read it
+    (:class:`kb.bibtex.load.EntryMemo`); ``before_fork`` runs before files are parsed in forked processes (a thread
+    must be done by then).
     """
     from kb.bibtex.load import load_references
     from kb.io.procs import no_gc, usable_cpus
@@ -140,7 +147,8 @@ def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None =
     held = cache.memory if cache.memory is not None else {}
     last: dict[Path, Any] = {path: held[str(path)][1] for path in claim_files if str(path) in held}  # by file
     with no_gc():
-        tasks: list[tuple[Path, Callable[[Path], Any]]] = [(config.references_path, load_references),
+        references_loader = load_references if entries is None else functools.partial(load_references, memo=entries)
+        tasks: list[tuple[Path, Callable[[Path], Any]]] = [(config.references_path, references_loader),
                                                             *((p, load_claim_file) for p in claim_files),
                                                             *((p, load_citation_file) for p in citation_files),
                                                             *((p, load_source_file) for p in described)]
