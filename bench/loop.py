@@ -6,7 +6,11 @@ says the rebuild is done (and served: the endpoint has the new store by then).
 (``rebuild_s``, of the same edit), so the watcher's poll and settle delays show as the difference.
 ``kb serve`` first builds (with the caches the previous build left), so its warm state is the one an
 editor has after starting it; the endpoint is checked to answer with the edited statement. Then one work's title is
-edited in references.bib (``reference_edit_s``): not one of the issue's targets, measured so that it shows.
+edited in references.bib, twice, one rebuild after the other (``reference_edit_s``, the first, and
+``reference_edits_s``): not one of the issue's targets, measured so that it shows. The edits follow each other at once,
+so the loop never pauses: the first finds no entries of references.bib kept (the first build read them in another
+process, and the loop reads them into its memo only once the editor pauses, :meth:`kb.pipeline.Warm.prime`); the second
+finds the first's, as an edit after any pause would.
 """
 
 from __future__ import annotations
@@ -53,13 +57,16 @@ def measure(evidence: Path, site: Path, timeout: float = 3600.0, edits: int = 1)
             if "(Edited for the incremental benchmark.)" not in statement:
                 raise LoopError(f"the endpoint does not answer with the edited statement: {statement[:200]!r}")
         incremental, rebuild = sorted(timed)[(len(timed) - 1) // 2]
-        edit_one_reference(evidence)  # not a target of issue 17 (one edited claim is): measured so that it shows
-        written = time.perf_counter()
-        found = _wait_for(process, REBUILT, timeout)
-        reference = time.perf_counter() - written
+        references: list[tuple[float, float]] = []  # not a target of issue 17 (one edited claim is): shown
+        for _ in range(2):
+            edit_one_reference(evidence)
+            written = time.perf_counter()
+            found = _wait_for(process, REBUILT, timeout)
+            references.append((round(time.perf_counter() - written, 2), float(found[1])))
         return {"incremental_s": incremental, "rebuild_s": rebuild, "serve_startup_s": startup,
                 "edits_s": [round(whole, 2) for whole, _ in timed], "edited": str(edited.relative_to(evidence)),
-                "reference_edit_s": round(reference, 2), "reference_rebuild_s": float(found[1])}
+                "reference_edit_s": references[0][0], "reference_rebuild_s": references[0][1],
+                "reference_edits_s": [whole for whole, _ in references]}
     finally:
         stop(process, timeout=60)
 

@@ -82,6 +82,7 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
         "incremental kb build": (result.get("incremental_cli_s"), incremental_floor_s),
         # no floor: the one-claim floor (parsing one claim file) is not a reference edit's
         "incremental, an edited reference": (result.get("incremental_reference_s"), None),
+        "incremental, the reference edited again": (result.get("incremental_reference_again_s"), None),
         "kb --help": (result.get("help_s"), startup),
     }
     out = {}

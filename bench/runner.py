@@ -264,6 +264,8 @@ def bench(opts: Options) -> dict[str, Any]:
         "sparql_page_first_result_ms": sparql_page.get("first_result_ms"),
         "help_s": help_s, "incremental_s": loop.get("incremental_s"),  # the editors' loop (kb serve)
         "incremental_reference_s": loop.get("reference_edit_s"),  # the loop after one edited reference: no target
+        # the same reference edited again at once: the loop keeps the entries of references.bib it read the first time
+        "incremental_reference_again_s": (loop.get("reference_edits_s") or [None, None])[-1],
         "incremental_cli_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,
         "peak_tree_pss_mb": tree_pss,  # every process of the cold build at once (sampled each second)
         "triples": triples, "pages": pages, "check_summary": summary,
