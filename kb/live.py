@@ -201,7 +201,8 @@ class Loop:
         def idle() -> None:  # once the editor pauses
             if rebuilt:
                 gc.collect()  # what the last rebuild left in cycles (a few thousand objects at 10k/50k)
-            self.warm.prime(self.config)  # references.bib's entries, for its next edit
+            if self.warm.graph is not None:  # a loop that built (kb serve --no-build holds no records until it does)
+                self.warm.prime(self.config)  # references.bib's entries, for its next edit
 
         while True:
             self.warm.tidy()  # once the rebuild is told: the old site removed, the manifest recorded

@@ -283,21 +283,24 @@ def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidenc
 
 def test_the_loop_reads_references_bib_into_its_entry_memo_once_the_editor_pauses(evidence_copy: Path,
                                                                                   tmp_path: Path) -> None:
-    """While the folder is quiet, the loop reads references.bib into its memo of entries (the first build's came from
-    the parse cache or another process), so that the first edit of it is as quick as the next."""
+    """While the folder is quiet, a loop that built reads references.bib into its memo of entries (the first build's
+    came from the parse cache or another process), so that the first edit of it is as quick as the next; a loop that
+    has not built (``kb serve --no-build``) holds no records, and reads none."""
     import threading
 
     from kb.live import Loop
 
     config = load_config(evidence_copy, out_dir=tmp_path / "site")
     loop = Loop(config)
-    assert not loop.warm.entries.holds(str(config.references_path))
 
     class Paused:  # a watcher whose editor pauses once, then stops the loop
         def wait(self, stop: threading.Event, idle=None, **_kw: object) -> None:
             assert idle is not None
             idle()
 
+    loop.run(lambda _rebuild: None, threading.Event(), watcher=Paused())  # type: ignore[arg-type]
+    assert not loop.warm.entries.holds(str(config.references_path))  # kb serve --no-build: nothing built, none held
+    assert loop.build().ok
     loop.run(lambda _rebuild: None, threading.Event(), watcher=Paused())  # type: ignore[arg-type]
     assert loop.warm.entries.holds(str(config.references_path))
 
