@@ -83,14 +83,15 @@ class EntryMemo:
 
     A long-running process (the editors' loop) keeps one, so that an edited references.bib evaluates only the entries
     whose text or place changed: evaluating and converting all 10,000 was ~3 s of every rebuild after an edited
-    reference. An entry after an edit that adds or removes lines begins at another line, and is evaluated again (its
-    problems and its reference say where it is). Records are handed out as copies with their own list of problems,
-    which the checks across entries add to. A memo does not travel to another process: it pickles empty.
+    reference. ``kb add`` reads the file, then the file as it would be written (the same entries at the same places,
+    the new ones after them), with one. An entry after an edit that adds or removes lines begins at another line, and
+    is evaluated again (its problems and its reference say where it is). Records are handed out as copies with their
+    own list of problems, which the checks across entries add to. A memo does not travel to another process: it
+    pickles empty.
     """
 
     def __init__(self) -> None:
         self._by_path: dict[str, dict[tuple[object, ...], list]] = {}  # key → [record, its problems, its reference]
-        self._now: dict[str, dict[tuple[object, ...], list]] = {}
         self._read: dict[int, list] = {}  # a record handed out (by id, while it lives) → its memo entry
 
     def __reduce__(self) -> tuple[type, tuple[()]]:
@@ -103,7 +104,7 @@ class EntryMemo:
             return [evaluate_entry(b, parsed.macros, parsed.path, **kwargs) for b in parsed.entries]
         self._read.clear()  # a read that failed before done()
         last = self._by_path.get(parsed.path, {})
-        now = self._now[parsed.path] = {}
+        now: dict[tuple[object, ...], list] = {}
         macros = tuple(sorted(parsed.macros.raw.items()))
         out = []
         for block in parsed.entries:
@@ -116,6 +117,7 @@ class EntryMemo:
             copy = dataclasses.replace(entry[0], problems=list(entry[1]))
             self._read[id(copy)] = entry
             out.append(copy)
+        self._by_path[parsed.path] = now  # this read's entries, and no others, are the ones kept
         return out
 
     def reference(self, record: EntryRecord, text: str) -> Reference:
@@ -131,11 +133,9 @@ class EntryMemo:
         """Whether the memo keeps the entries of a read of ``path``."""
         return path in self._by_path
 
-    def done(self, path: str) -> None:
-        """The read of ``path`` is over: its entries are the ones kept."""
+    def done(self) -> None:
+        """The read is over: the records it handed out are no longer known by their ids."""
         self._read.clear()
-        if path in self._now:
-            self._by_path[path] = self._now.pop(path)
 
 
 def check_file(parsed: ParsedBib, max_field_chars: int | None = None,
@@ -219,7 +219,7 @@ def references_from_bytes(
         if not any(p.code in _UNUSABLE for p in record.problems):
             refs.append(memo.reference(record, parsed.text) if memo is not None else to_reference(record, parsed.text))
     if memo is not None:
-        memo.done(parsed.path)
+        memo.done()
     return refs, sorted(problems, key=_order)
 
 

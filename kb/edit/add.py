@@ -32,7 +32,7 @@ from typing import BinaryIO
 from kb.bibtex.check import EntryRecord, check_links, check_required, evaluate_entry, fold_key, key_problem
 from kb.bibtex.display import latex_to_text
 from kb.bibtex.identity import Known, Verdict, WorkIndex, identify
-from kb.bibtex.load import check_file, failed_block_problem
+from kb.bibtex.load import EntryMemo, check_file, failed_block_problem
 from kb.bibtex.normalise import (
     NewEntry,
     append_entries,
@@ -95,9 +95,9 @@ def _read_input(source: str | Path, stdin: BinaryIO | None, cap: int) -> tuple[s
     return name, data, None
 
 
-def _target_index(parsed: ParsedBib) -> _Index:
+def _target_index(parsed: ParsedBib, memo: EntryMemo | None = None) -> _Index:
     index = _Index()
-    records, _ = check_file(parsed)
+    records, _ = check_file(parsed, memo=memo)
     for record in records:
         if record.key:
             index.add(_known(record.key, f"{parsed.path}:{record.line}", record.entry_type, record.fields))
@@ -107,10 +107,12 @@ def _target_index(parsed: ParsedBib) -> _Index:
     return index
 
 
-def plan_import(sources: list[tuple[str, bytes]], target: ParsedBib, options: AddOptions) -> AddResult:
-    """Decide every block's outcome and render the new entries; writes nothing."""
+def plan_import(sources: list[tuple[str, bytes]], target: ParsedBib, options: AddOptions,
+                memo: EntryMemo | None = None) -> AddResult:
+    """Decide every block's outcome and render the new entries; writes nothing. ``memo`` keeps what the target's
+    entries became, for the check of the file as it would be written (:func:`_check_as_written`)."""
     result = AddResult(target=options.target, dry_run=options.dry_run)
-    index = _target_index(target)
+    index = _target_index(target, memo)
     parsed_inputs = [read_bib(data, name, options.encoding, options.max_file_bytes) for name, data in sources]
     total = sum(len([b for b in p.blocks if _is_block(b)]) for p in parsed_inputs)
     for parsed in parsed_inputs:
@@ -352,9 +354,12 @@ def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> Ad
                               "the references file must be fixed before anything is added to it",
                               hint="run `kb check` and fix the errors it lists for this file"))
         return result
-    result = plan_import(sources, parsed_target, options)
+    # the file as it would be written is the target's entries, at the same places, and the new ones after them: each
+    # target entry is evaluated once for both (~4 s of kb add at 10,000 works)
+    memo = EntryMemo()
+    result = plan_import(sources, parsed_target, options, memo)
     newline = parsed_target.decoded.newline if parsed_target.decoded and existing else "\n"
-    _check_as_written(result, existing or b"", newline)
+    _check_as_written(result, existing or b"", newline, memo)
     if options.dry_run or not result.pending or (result.errors and not options.skip_invalid):
         return result
     data = append_entries(existing or b"", result.new_entries, newline)
@@ -370,13 +375,13 @@ def _plan_and_write(sources: list[tuple[str, bytes]], options: AddOptions) -> Ad
     return result
 
 
-def _check_as_written(result: AddResult, existing: bytes, newline: str) -> None:
+def _check_as_written(result: AddResult, existing: bytes, newline: str, memo: EntryMemo | None = None) -> None:
     """``kb check`` on the file as it would be written; an entry it faults is reported, not written.
 
     Repeated until clean: dropping a parent can fault a child that crossrefs it.
     """
     while result.pending:
-        faults = faults_once_written(existing, result.new_entries, result.target, newline)
+        faults = faults_once_written(existing, result.new_entries, result.target, newline, memo)
         if not faults:
             return
         for index, problems in sorted(faults.items()):

@@ -12,14 +12,16 @@ import bisect
 import itertools
 from pathlib import Path
 
-from kb.bibtex.load import references_from_bytes
+from kb.bibtex.load import EntryMemo, references_from_bytes
 from kb.bibtex.normalise import append_entries
 from kb.config import Config
 from kb.problems import Problem, Severity
 
 
-def faults_once_written(existing: bytes, entries: list[str], target: Path, newline: str) -> dict[int, list[Problem]]:
-    """Errors ``kb check`` would report for each new entry (by index) once ``entries`` are appended."""
+def faults_once_written(existing: bytes, entries: list[str], target: Path, newline: str,
+                        memo: EntryMemo | None = None) -> dict[int, list[Problem]]:
+    """Errors ``kb check`` would report for each new entry (by index) once ``entries`` are appended; ``memo``: what
+    the existing entries became when the target was read (:class:`kb.bibtex.load.EntryMemo`)."""
     from kb.checks.shacl import shacl_problems
     from kb.graph.build import build_graph
     from kb.load.evidence import Evidence
@@ -27,7 +29,7 @@ def faults_once_written(existing: bytes, entries: list[str], target: Path, newli
     if not entries:
         return {}
     data = append_entries(existing, entries, newline)
-    refs, problems = references_from_bytes(data, target, max_file_bytes=max(len(data), 1))
+    refs, problems = references_from_bytes(data, target, max_file_bytes=max(len(data), 1), memo=memo)
     first_line = _first_new_line(existing, entries, newline)
     new_refs = [r for r in refs if r.line >= first_line]
     evidence = Evidence(Config(evidence_dir=target.parent), references=new_refs)
