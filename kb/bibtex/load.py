@@ -114,7 +114,9 @@ class EntryMemo:
                 record = evaluate_entry(block, parsed.macros, parsed.path, **kwargs)
                 entry = [record, tuple(record.problems), None]
             now[key] = entry
-            copy = dataclasses.replace(entry[0], problems=list(entry[1]))
+            # the block as read now: the same text and place, but where an edit before it on its first line moved it,
+            # at other offsets into the text (a reference's raw BibTeX is cut from the text by them)
+            copy = dataclasses.replace(entry[0], block=block, problems=list(entry[1]))
             self._read[id(copy)] = entry
             out.append(copy)
         self._by_path[parsed.path] = now  # this read's entries, and no others, are the ones kept
