@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from kb.export.pieces import SHORT, Piece, as_bytes, key_of, run_key
 from kb.export.rdf import GRAPH_FORMATS, sorted_lines_streamed
 from kb.graph.build import KnowledgeGraph
-from kb.graph.change import GraphChange, graph_mark
+from kb.graph.change import GraphChange, differing_lines, graph_mark
 from kb.graph.memo import GraphParts, pin, read_entry
 from kb.io import gz
 from kb.io.atomic import replace_cache_file
@@ -502,8 +502,9 @@ def _patched(kg: KnowledgeGraph, members: MemberCache, patch: Patch, triples: in
         if entry is None:
             return None
         texts[name] = entry.text
-    before, after = _differing_lines([texts[n] for n in patch.gone] + [patch.tail[0]],
-                                     [texts[n] for n in patch.came] + [patch.tail[1]])
+    only_before, only_after = differing_lines(b"".join([*(texts[n] for n in patch.gone), patch.tail[0]]),
+                                              b"".join([*(texts[n] for n in patch.came), patch.tail[1]]))
+    before, after = _canonical([only_before]), _canonical([only_after])  # as the store's dump writes them
     maybe_removed, maybe_added = sorted(before - after), sorted(after - before)
     if any(b"_:" in line for line in (*maybe_removed, *maybe_added)):
         return None  # blank nodes: lines do not name triples across graphs
@@ -555,17 +556,6 @@ def _patched(kg: KnowledgeGraph, members: MemberCache, patch: Patch, triples: in
 
 def _subject(line: bytes) -> bytes:
     return line[:line.find(b" ")]
-
-
-def _differing_lines(before: list[bytes], after: list[bytes]) -> tuple[set[bytes], set[bytes]]:
-    """The lines only ``before``'s texts hold and those only ``after``'s hold, as the store's dump writes them. The
-    graph's builder writes a triple as one line, the same line for the same triple, so the lines both hold are left
-    out before the rest is parsed: an edited reference changes a few lines of the ~0.2M before the claims, whose
-    parsing and writing again was ~3 s of the rebuild at 10k/50k."""
-    old = set(b"".join(before).split(b"\n")) - {b""}
-    new = set(b"".join(after).split(b"\n")) - {b""}
-    return (_canonical([b"".join(line + b"\n" for line in sorted(old - new))]),
-            _canonical([b"".join(line + b"\n" for line in sorted(new - old))]))
 
 
 def _canonical(texts: list[bytes]) -> set[bytes]:
