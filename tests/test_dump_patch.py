@@ -170,3 +170,57 @@ def test_the_dumps_sorted_by_gnu_sort_are_those_sorted_here(tmp_path: Path, monk
 def _made(folder: Path) -> Path:
     folder.mkdir(parents=True)
     return folder
+
+
+# --- kb.graph.change.differing_lines: the lines two texts do not share, against sets of every line ---
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kb.graph import change  # noqa: E402
+
+
+def _every_line(before: bytes, after: bytes) -> tuple[bytes, bytes]:
+    """The definition: every line of each text made a set."""
+    old, new = set(before.split(b"\n")) - {b""}, set(after.split(b"\n")) - {b""}
+    return (b"".join(line + b"\n" for line in sorted(old - new)),
+            b"".join(line + b"\n" for line in sorted(new - old)))
+
+
+_LINES = st.lists(st.sampled_from([b"a", b"b", b"ab", b"ba", b"c", b"", b"<s> <p> \"o\" ."]), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=_LINES, edits=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 12), st.sampled_from(
+    [b"a", b"b", b"d", b"ab", b""])), max_size=4), ends=st.tuples(st.booleans(), st.booleans()),
+    few=st.sampled_from([0, 32]))
+def test_the_lines_two_texts_do_not_share_are_those_of_sets_of_every_line(lines, edits, ends, few):
+    """Texts that begin or end alike, lines held twice, a last line without its newline, and both ways of looking
+    for a line among the shared ones (one by one, or their set): the same answer as sets of every line."""
+    other = list(lines)
+    for kind, at, line in edits:
+        at = min(at, len(other))
+        if kind == 0 and other:
+            other.pop(min(at, len(other) - 1))
+        elif kind == 1:
+            other.insert(at, line)
+        elif other:
+            other[min(at, len(other) - 1)] = line
+    before = b"\n".join(lines) + (b"\n" if ends[0] else b"")
+    after = b"\n".join(other) + (b"\n" if ends[1] else b"")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(change, "_FEW", few)
+        assert change.differing_lines(before, after) == _every_line(before, after)
+
+
+def test_an_edited_line_among_many_is_found_without_setting_every_line():
+    """An edited reference's case: one line changed among many, the others in the same order; a line held twice,
+    once in the shared text, is not reported."""
+    lines = [b"<w%d> <p> \"t%d\" ." % (i, i) for i in range(5000)]
+    edited = list(lines)
+    edited[2500] = b"<w2500> <p> \"edited\" ."
+    edited[2600] = lines[10]  # now held twice: once where it was, once here
+    before, after = b"\n".join(lines) + b"\n", b"\n".join(edited) + b"\n"
+    gone, came = change.differing_lines(before, after)
+    assert (gone, came) == _every_line(before, after)
+    assert gone == lines[2500] + b"\n" + lines[2600] + b"\n" and came == edited[2500] + b"\n"
