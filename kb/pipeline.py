@@ -117,6 +117,8 @@ class Warm:
     graph: KnowledgeGraph | None = None
     pending: StorePatch | None = None  # what the build under way did to graph's store
     tallies: dict[str, Written] = field(default_factory=dict)  # the graph memo's entries without text (GraphMemo)
+    # the lines each reference became in the graph's text before the claims, by the record's identity (GraphMemo)
+    works: ByRecord[tuple[str, int]] = field(default_factory=ByRecord)
     # What the checks and the analysis made of each claim, and the works' citations, kept while the records are the
     # same objects and the evidence other than the claim files is unchanged (kb.load.byrecord, kb.analyse.carry; ~4 s
     # of a rebuild)
@@ -289,7 +291,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             before_graph(evidence)
         progress("building graph")
         graph = build_graph(evidence, meanwhile=on_records,
-                            memo=_graph_memo(config, evidence, stable, warm.tallies if warm is not None else None),
+                            memo=_graph_memo(config, evidence, stable, warm),
                             last=warm.graph if warm is not None else None, begun=begun, spare=spare)
         if begun is not None:
             begun.close()  # where it was not taken: dropped now, its thread ended before anything forks
@@ -332,16 +334,17 @@ def _memo_code(config: Config) -> str:
 
 
 def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None,
-                tallies: dict[str, Written] | None = None) -> GraphMemo | None:
+                warm: Warm | None = None) -> GraphMemo | None:
     """The claim files' text kept from the last build (:mod:`kb.graph.memo`), where the files' digests can be
-    trusted (read before and after loading, the same) and caches are on; ``tallies`` are its entries without their
-    text, kept by a long-running process (:class:`Warm`)."""
+    trusted (read before and after loading, the same) and caches are on; with what a long-running process keeps
+    (:class:`Warm`): the memo's entries without their text, and each reference's lines."""
     from kb.graph.memo import FOLDER, GraphMemo
 
     if stable is None or not config.parse_cache:
         return None
     return GraphMemo(config.store_cache_dir / FOLDER, _memo_code(config), stable.claim_files,
-                     evidence, stable.context, tallies)
+                     evidence, stable.context, warm.tallies if warm is not None else None,
+                     warm.works if warm is not None else None)
 
 
 def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:

@@ -1589,6 +1589,20 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
     assert {p for _s, p, _o in came} == {"<http://purl.org/dc/terms/title>"}
     assert any("Peer Support" in o for _s, _p, o in came) and any("Peer support" in o for _s, _p, o in gone)
 
+    # edited again: the works that are the same objects as in the last rebuild keep their lines; only the edited one
+    # is written again
+    from kb.graph.build import _Builder
+
+    written, work_text = [], _Builder._work_text
+    monkeypatch.setattr(_Builder, "_work_text", lambda self, ref, display: written.append(ref.key)
+                        or work_text(self, ref, display))
+    edited = references.read_text(encoding="utf-8")
+    references.write_text(edited.replace("Peer Support", "Peer support work", 1), encoding="utf-8")
+    graph = rebuilt("reference again")
+    assert graph.store is store and graph.patch is not None
+    assert len(written) == 1 and len(loop.warm.works.kept) == len(first.result.checked.evidence.references)
+    monkeypatch.setattr(_Builder, "_work_text", work_text)
+
     vocabulary = evidence / "vocab" / "certainty.ttl"
     vocabulary.write_text(vocabulary.read_text(encoding="utf-8").replace('"High"@en', '"High certainty"@en'),
                           encoding="utf-8")

@@ -28,10 +28,14 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.io.atomic import replace_cache_file
 from kb.load.evidence import Evidence, links
 from kb.model import Claim
+
+if TYPE_CHECKING:
+    from kb.load.byrecord import ByRecord
 
 FOLDER = "graph"  # the memo's folder in the cache (.kb-cache/graph/), read by the graph and the graph dumps
 PINNED = "pinned.txt"  # the entries the last graph dumps were made from, one name per line (pin)
@@ -68,13 +72,17 @@ class GraphMemo:
     """Kept text by claim file; ``context`` names the code and base IRI, ``digests`` each claim file's bytes."""
 
     def __init__(self, folder: Path, context: str, digests: dict[str, str], evidence: Evidence,
-                 others: str = "", tallies: dict[str, Written] | None = None) -> None:
+                 others: str = "", tallies: dict[str, Written] | None = None,
+                 works: ByRecord[tuple[str, int]] | None = None) -> None:
         self.folder = folder
         self.code = context  # the code and the base IRI: with ``others``, all the text before the claims is made of
         # the entries' tallies without their text, kept in memory between the builds of one process (the editors'
         # loop): a store patched in place needs the text of the changed files only (:meth:`tallies`)
         self.memory = tallies
         self.others = others  # the digest of the evidence other than the claim files (Inputs.context)
+        # each reference's lines and their count, by the record's identity, kept by one process (the editors' loop):
+        # :meth:`kb.graph.build._Builder.head_text`
+        self.works = works
         self.digests = digests
         self.known = evidence.references_by_key
         self.links = evidence.links_by_file
