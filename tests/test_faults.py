@@ -642,3 +642,29 @@ def test_item14_nbsp_in_a_field_name_in_references_bib_is_reported_on_its_line(e
     assert result.exit_code == 1
     assert (f"{bib}:{line}:3: bib-bad-field-name [funding_text\\xa01] field name 'funding_text\\xa01' has characters "
             "BibTeX does not allow; expected letters, digits and _ + : . -") in result.stderr
+
+
+def test_sibling_the_editors_rules_not_utf8_or_unreadable(evidence_copy: Path, tmp_path: Path) -> None:
+    """evidence/README.md, whose certainty rule the method page quotes, is read with the records: a damaged one is a
+    problem with its line and column before anything is written, not a failed site worker (found by fuzzing)."""
+    from tests.conftest import ROOT
+
+    readme = evidence_copy / "README.md"
+    lines = (ROOT / "evidence" / "README.md").read_bytes().split(b"\n")
+    lines[2] = b"ab\xbd" + lines[2]
+    readme.write_bytes(b"\n".join(lines))
+    out = tmp_path / "site"
+    result = cli("build", "--evidence", str(evidence_copy), "--out", str(out))
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert (f"{readme}:3:3: evidence-readme-encoding byte 0xBD is not valid UTF-8; expected a UTF-8 text"
+            in result.stderr)
+    assert not out.exists()
+    readme.unlink()
+    readme.mkdir()
+    result = cli("check", "--evidence", str(evidence_copy))
+    assert result.exit_code == 1 and "evidence-readme-unreadable" in result.stderr
+    readme.rmdir()
+    result = cli("build", "--evidence", str(evidence_copy), "--out", str(out))  # none at all: a method page without it
+    assert result.exit_code == 0, result.stderr
+    method = (out / "method.html").read_text(encoding="utf-8")
+    assert "Every claim gets one GRADE level" not in method and "Start from the design of the evidence" in method

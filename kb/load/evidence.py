@@ -35,6 +35,7 @@ class Evidence:
     sources: dict[str, SourceText] = field(default_factory=dict)
     releases: tuple[Release, ...] = ()  # oldest first
     inclusions: list[Inclusion] = field(default_factory=list)  # reviews and their studies, as sources state
+    readme: str = ""  # the editors' rules (evidence/README.md), as read and checked here: the method page quotes them
 
     @cached_property
     def references_by_key(self) -> dict[str, Reference]:
@@ -180,5 +181,28 @@ def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None =
     problems += found
     inclusions, found = load_inclusions(config.inclusions_dir)
     problems += found
-    evidence = Evidence(config, references, citations, claims, vocabulary, sources, releases, inclusions)
+    readme, found = load_readme(config.evidence_dir / "README.md", config.max_file_bytes)
+    problems += found
+    evidence = Evidence(config, references, citations, claims, vocabulary, sources, releases, inclusions, readme)
     return evidence, problems
+
+
+def load_readme(path: Path, max_bytes: int) -> tuple[str, list[Problem]]:
+    """The editors' rules, ``""`` where the folder has none. Read with the records, not by the site's workers: a
+    damaged file is a problem with its place, like any evidence file's, not a failed build."""
+    from kb.io.reading import InputTooLarge, decode_position, os_error_text, read_capped
+
+    if not path.exists():
+        return "", []
+    try:
+        data = read_capped(path, max_bytes)
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line, col = decode_position(data, exc)
+        return "", [error(path, line, "evidence-readme-encoding", f"byte 0x{data[exc.start]:02X} is not valid UTF-8",
+                          col=col, expected="a UTF-8 text", hint="convert it (iconv -t utf-8)")]
+    except (InputTooLarge, OSError) as exc:
+        reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        return "", [error(path, None, "evidence-readme-unreadable", f"cannot read the editors' rules: {reason}",
+                          expected=f"a readable text file of at most {max_bytes:,} bytes",
+                          hint="check its permissions, or remove it")]

@@ -218,8 +218,7 @@ def search_page(res: Resolver, out: Output) -> None:
 
 def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> None:
     vocab = res.vocab
-    readme = res.ev.config.evidence_dir / "README.md"
-    rule = section(readme.read_text(encoding="utf-8"), r"certainty") if readme.is_file() else ()
+    rule = section(res.ev.readme, r"certainty") if res.ev.readme else ()
     schemes = []
     for scheme in SCHEMES:
         concepts = sorted(vocab.concepts.get(scheme, {}).values(), key=lambda c: (not c.is_domain, c.label.lower()))
