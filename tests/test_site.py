@@ -834,6 +834,7 @@ def test_relative_urls() -> None:
 
 def test_serve_previews_the_site_on_loopback_only(site) -> None:
     import threading
+    import urllib.error
     import urllib.request
 
     from kb.site.serve import make_server
@@ -848,6 +849,10 @@ def test_serve_previews_the_site_on_loopback_only(site) -> None:
             assert response.status == 200 and b"evmap" in response.read()
         with urllib.request.urlopen(f"{base}/data/kb.nt.gz", timeout=10) as response:
             assert response.headers["Content-Type"] == "application/gzip"
+        for path in ("/%00", "/index.html%00.txt"):  # a NUL byte: an answer, not a dropped connection
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{base}{path}", timeout=10)
+            assert refused.value.code == 400
     finally:
         server.shutdown()
         server.server_close()
