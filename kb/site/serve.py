@@ -9,9 +9,10 @@ bound: neither is ever exposed to a network.
 from __future__ import annotations
 
 import functools
+import io
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from kb.query.endpoint import Endpoint
@@ -70,7 +71,7 @@ class _Handler(SimpleHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client went away: nothing to tell it
             pass
 
-    def send_head(self) -> object:
+    def send_head(self) -> io.BytesIO | BinaryIO | None:
         """http.server's, but a path with a NUL byte (``/%00``) is a 400: opening it raised ``ValueError``, which
         dropped the connection unanswered and printed a traceback (found by fuzzing the server)."""
         if "\0" in self.translate_path(self.path):
