@@ -58,23 +58,65 @@ def _damage(rng: random.Random, path: Path) -> None:
         path.write_text(_mutate(rng, data.decode("utf-8", "replace")), encoding="utf-8")
 
 
-@pytest.mark.parametrize("seed", range(CASES))
-def test_a_damaged_evidence_folder_is_reported_never_raised(seed: int, tmp_path: Path) -> None:
+def damaged_case(seed: int, source: Path, tmp: Path, readme: Path | None = None) -> str:
+    """One case: a copy of ``source`` (with ``readme`` as its README.md) damaged by ``seed``, checked and, where still
+    clean, built. Says what happened; a bug raises."""
     rng = random.Random(seed)
-    evidence = tmp_path / "evidence"
-    shutil.copytree(FIXTURE, evidence)
-    shutil.copy(ROOT / "evidence" / "README.md", evidence / "README.md")
+    evidence = tmp / "evidence"
+    shutil.copytree(source, evidence, ignore=shutil.ignore_patterns(".kb-cache"))
+    if readme is not None:
+        shutil.copy(readme, evidence / "README.md")
     files = sorted(p for p in evidence.rglob("*") if p.is_file())
-    for victim in rng.sample(files, rng.choice((1, 1, 2))):
+    victims = rng.sample(files, rng.choice((1, 1, 2)))
+    for victim in victims:
         _damage(rng, victim)
+    damaged = ", ".join(str(v.relative_to(evidence)) for v in victims)
     try:
-        config = load_config(evidence).with_overrides(cache_dir=tmp_path / "cache")
+        config = load_config(evidence).with_overrides(cache_dir=tmp / "cache")
     except ConfigError as exc:  # a damaged kb.toml: reported with its place, as the CLI prints it
         assert str(exc).startswith(str(evidence / "kb.toml")), exc
-        return
+        return f"{damaged}: kb.toml refused"
     checked = check(config)
     for problem in checked.report.errors:
         assert problem.path and problem.message, problem
-    if not checked.report.errors:  # still clean: it builds
-        build(config.with_overrides(out_dir=tmp_path / "site"))
-        assert (tmp_path / "site" / "index.html").is_file()
+    if checked.report.errors:
+        return f"{damaged}: {len(checked.report.errors)} error(s)"
+    build(config.with_overrides(out_dir=tmp / "site"))  # still clean: it builds
+    assert (tmp / "site" / "index.html").is_file()
+    return f"{damaged}: built"
+
+
+@pytest.mark.parametrize("seed", range(CASES))
+def test_a_damaged_evidence_folder_is_reported_never_raised(seed: int, tmp_path: Path) -> None:
+    damaged_case(seed, FIXTURE, tmp_path, ROOT / "evidence" / "README.md")
+
+
+def main() -> None:
+    """Fuzz on demand, longer than the suite does: ``python -m tests.test_fuzz [--evidence DIR] [--first N] [--cases
+    N]``; prints each case that raised, with its seed (``--first SEED --cases 1`` runs it again)."""
+    import argparse
+    import tempfile
+    import traceback
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--evidence", type=Path, default=FIXTURE)
+    parser.add_argument("--first", type=int, default=CASES)
+    parser.add_argument("--cases", type=int, default=200)
+    args = parser.parse_args()
+    readme = ROOT / "evidence" / "README.md" if not (args.evidence / "README.md").exists() else None
+    failed = 0
+    for seed in range(args.first, args.first + args.cases):
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                said = damaged_case(seed, args.evidence, Path(tmp), readme)
+            except Exception:  # a bug found: told, and the next case run
+                failed += 1
+                print(f"seed {seed} RAISED\n{traceback.format_exc()}", flush=True)
+            else:
+                print(f"seed {seed} {said}", flush=True)
+    print(f"{args.cases} cases, {failed} raised")
+    raise SystemExit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
