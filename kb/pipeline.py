@@ -29,7 +29,7 @@ from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.byrecord import ByRecord
 from kb.load.evidence import Evidence, load_evidence
-from kb.problems import Problem, Report
+from kb.problems import Problem, Report, error
 
 if TYPE_CHECKING:
     import pyoxigraph
@@ -304,7 +304,10 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         hist = None
         if history and not report.errors:  # SHACL adds nothing to the store: the history comes first
             progress("comparing releases")
-            hist = release_history(evidence, graph)
+            try:
+                hist = release_history(evidence, graph)
+            except ReleaseUnreadable as exc:
+                report.extend([exc.problem])
         if on_store is not None:
             on_store(evidence, graph)
         if shacl:
@@ -347,14 +350,33 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None,
                      warm.works if warm is not None else None)
 
 
+class ReleaseUnreadable(Exception):
+    """A release's dump cannot be read: :attr:`problem` says which and why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
     """What each release changed, and what is not yet released; recorded in the graph as PROV."""
     from kb.diff.releases import history, prov_lines
-    from kb.diff.snapshot import Snapshot, read_snapshot
+    from kb.diff.snapshot import Snapshot, StateError, read_snapshot
     from kb.graph.iris import Minter
+    from kb.io.reading import os_error_text
 
     config = evidence.config
-    releases = [(r, _release_snapshot(config, Path(r.dump))) for r in evidence.releases]
+    releases = []
+    for release in evidence.releases:
+        dump = Path(release.dump)
+        try:
+            releases.append((release, _release_snapshot(config, dump)))
+        except (StateError, OSError) as exc:  # damaged since it was cut (kb check reads no dump: only a build does)
+            reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc).removeprefix(f"{dump}: ")
+            raise ReleaseUnreadable(error(
+                dump, None, "release-dump-unreadable", f"the dump of release '{release.name}' cannot be read: {reason}",
+                expected="the gzipped N-Triples file kb release wrote",
+                hint="restore it from version control: a release's dump never changes")) from None
     # the current state is compared with the latest release only: without releases, reading it (one pass over
     # every triple, 15 s at 2M triples) would be wasted
     hist = history(releases, read_snapshot(graph.store, config.base_iri) if releases else Snapshot())

@@ -96,6 +96,22 @@ def test_check_reports_bad_release_entries(tmp_path):
     assert problems[1].line > problems[0].line - 2 and "before the release listed above it" in problems[1].message
 
 
+def test_a_damaged_release_dump_is_a_build_problem_not_a_crash(tmp_path):
+    """A release's dump damaged since it was cut (found by fuzzing): kb build reports it with its path and writes
+    nothing, where it raised StateError from the release history."""
+    ev = two_releases(tmp_path)
+    dump = ev / "releases" / "r1" / "kb.nt.gz"
+    damaged = bytearray(dump.read_bytes())
+    damaged[1] ^= 0xFF  # the gzip magic
+    dump.write_bytes(bytes(damaged))
+    site = tmp_path / "site"
+    result = run("build", "--evidence", str(ev), "--out", str(site))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert (f"{dump}: release-dump-unreadable the dump of release 'r1' cannot be read: not a readable N-Triples "
+            "dump (Not a gzipped file" in result.stderr)
+    assert "kb build: 1 error(s); nothing was written" in result.stderr and not site.exists()
+
+
 def test_history_is_in_the_graph_as_prov(tmp_path):
     ev = two_releases(tmp_path)
     checked = check(load_config(ev), history=True)
