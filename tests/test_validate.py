@@ -134,6 +134,21 @@ def test_vocab_syntax_error_has_position(evidence_copy):
     assert syntax.line is not None and syntax.col is not None and "nope" in syntax.message
 
 
+def test_an_unreadable_vocabulary_file_is_the_one_error_not_every_claim_using_its_terms(evidence_copy):
+    """Found by fuzzing: one broken line in a vocabulary file gave ~100 errors, one per claim term it held (and, once
+    those went, one SHACL violation per claim), listed before the one that said why. Now that error is the report,
+    with one warning that the claims' terms and shapes wait for it."""
+    edit(evidence_copy, "vocab/schemes.ttl", "skos:prefLabel \"Hope\"@en ;", "skos:prefLabel \"Hope\"@en ; {")
+    report = run(evidence_copy).report
+    assert set(codes(report.errors)) <= {"vocab-syntax", "vocab-missing-scheme"} and "vocab-syntax" in codes(report.errors)
+    [unchecked] = report.warnings
+    assert unchecked.code == "vocab-terms-unchecked" and "schemes.ttl cannot be read" in unchecked.message
+    edit(evidence_copy, "vocab/schemes.ttl", "skos:prefLabel \"Hope\"@en ; {", "skos:prefLabel \"Hope\"@en ;")
+    edit(evidence_copy, "claims/shalaby2020peer.yaml", "population: smi", "population: no_such_population")
+    report = run(evidence_copy).report  # read again: the claims' terms are checked
+    assert "claim-unknown-term" in codes(report.errors) and "vocab-terms-unchecked" not in codes(report.warnings)
+
+
 def test_shacl_violation_is_mapped_to_the_claim_file(evidence_copy):
     """A graph-level violation (here injected) points at the claim's file, line and field."""
     import pyoxigraph as ox

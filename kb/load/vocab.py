@@ -16,7 +16,7 @@ from kb.ids import CONCEPT_ID_RE, SCHEMES
 from kb.io.reading import InputTooLarge, decode_position, os_error_text, read_capped
 from kb.model import Concept
 from kb.namespaces import PSK, RDF, SKOS
-from kb.problems import Problem, a_or_an, bad_characters, did_you_mean, error
+from kb.problems import Problem, a_or_an, bad_characters, did_you_mean, error, warning
 
 MAX_VOCAB_BYTES = 20 * 1024 * 1024
 
@@ -30,6 +30,7 @@ class Vocabulary:
     scheme_definitions: dict[str, str] = field(default_factory=dict)
     scheme_pico: dict[str, str] = field(default_factory=dict)  # scheme → Cochrane PICO class IRI
     quads: list = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)  # files that could not be read: their terms look unknown
 
     def get(self, scheme: str, concept_id: str) -> Concept | None:
         return self.concepts.get(scheme, {}).get(concept_id)
@@ -69,24 +70,29 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
             line, col = decode_position(data, exc)
             problems.append(error(path, line, "vocab-encoding", f"byte 0x{data[exc.start]:02X} is not valid UTF-8",
                                   col=col, expected="a UTF-8 Turtle file", hint="re-save the file as UTF-8"))
+            vocab.unread.append(str(path))
             continue
         except InputTooLarge as exc:
             problems.append(error(path, None, "vocab-too-large", str(exc), expected=f"at most {MAX_VOCAB_BYTES:,} "
                                   "bytes"))
+            vocab.unread.append(str(path))
             continue
         except OSError as exc:
             problems.append(error(path, None, "vocab-unreadable", f"cannot read the file: {os_error_text(exc)}",
                                   expected="a readable Turtle file", hint="check its permissions"))
+            vocab.unread.append(str(path))
             continue
         bad = [problem for _, problem in bad_characters(text, path, "vocab")]
         if bad:  # labels and definitions are shown on the site: the same rule as every other text
             problems.extend(bad)
+            vocab.unread.append(str(path))
             continue
         try:
             quads = list(ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=base_iri))
         except SyntaxError as exc:
             detail = re.sub(r" \((?:[^()]*, )?line \d+\)$", "", str(exc).split(": ", 1)[-1])  # the place is in front
             problems.append(error(path, exc.lineno, "vocab-syntax", detail, col=exc.offset))
+            vocab.unread.append(str(path))
             continue
         vocab.quads.extend(quads)
         _read_concepts(path, text, quads, base_iri, vocab, problems)
@@ -94,6 +100,12 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
         if not vocab.concepts[scheme] and files:
             problems.append(error(vocab_dir, None, "vocab-missing-scheme", f"no concepts in scheme '{scheme}'",
                                   expected=f"a file declaring <{base_iri}scheme/{scheme}> and its concepts"))
+    if vocab.unread:  # the claims' terms of its schemes would all be unknown: one line says so, not one per claim
+        names = ", ".join(Path(name).name for name in vocab.unread)
+        problems.append(warning(vocab_dir, None, "vocab-terms-unchecked",
+                                f"the claims' terms and the graph's shapes (SHACL) are not checked while {names} "
+                                "cannot be read",
+                                hint="fix that file first; kb check then checks every claim's terms and shapes"))
     _check_outcome_domains(vocab, problems)
     return vocab, problems
 
