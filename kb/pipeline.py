@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from kb.graph.build import HeadStart, KnowledgeGraph, StorePatch
     from kb.graph.change import GraphChange
     from kb.graph.memo import GraphMemo, Written
+    from kb.model import Release
     from kb.query.sparql import ExampleQuery
     from kb.query.store import Begun
     from kb.site import Rendered
@@ -227,7 +228,7 @@ class Checked:
 
 
 def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, shacl_engine: str = "sparql",
-          history: bool = False, warm: Warm | None = None,
+          history: bool = False, releases: bool = False, warm: Warm | None = None,
           before_graph: Callable[[Evidence], None] | None = None,
           meanwhile: Callable[[Evidence], None] | None = None,
           on_store: Callable[[Evidence, KnowledgeGraph], None] | None = None,
@@ -235,7 +236,9 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     """Load every file, build the graph, validate; report every problem, raise on none.
 
     With ``history``, also read the releases' dumps and add the release history to the graph
-    (PROV): what a build, an export or a query sees, but not what checking needs. ``before_graph`` is work on the
+    (PROV): what a build, an export or a query sees, but not what checking needs; with ``releases`` instead, only
+    read the dumps (each kept as a snapshot once read), so that a damaged one is reported (``kb check``).
+    ``before_graph`` is work on the
     loaded records that may fork, run before the graph is built with no thread alive; ``meanwhile`` is work
     on the loaded records that runs while the graph's last triples are parsed (:func:`build_graph`);
     ``on_store`` is told of the finished store (history included) before SHACL reads it (the build begins
@@ -308,6 +311,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
                 hist = release_history(evidence, graph)
             except ReleaseUnreadable as exc:
                 report.extend([exc.problem])
+        elif releases:
+            report.extend(release_problems(evidence))
         if on_store is not None:
             on_store(evidence, graph)
         if shacl and not evidence.vocabulary.unread:  # without a vocabulary file every claim of its schemes fails
@@ -361,27 +366,42 @@ class ReleaseUnreadable(Exception):
 def release_history(evidence: Evidence, graph: KnowledgeGraph) -> History:
     """What each release changed, and what is not yet released; recorded in the graph as PROV."""
     from kb.diff.releases import history, prov_lines
-    from kb.diff.snapshot import Snapshot, StateError, read_snapshot
+    from kb.diff.snapshot import Snapshot, read_snapshot
     from kb.graph.iris import Minter
-    from kb.io.reading import os_error_text
 
     config = evidence.config
     releases = []
     for release in evidence.releases:
-        dump = Path(release.dump)
-        try:
-            releases.append((release, _release_snapshot(config, dump)))
-        except (StateError, OSError) as exc:  # damaged since it was cut (kb check reads no dump: only a build does)
-            reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc).removeprefix(f"{dump}: ")
-            raise ReleaseUnreadable(error(
-                dump, None, "release-dump-unreadable", f"the dump of release '{release.name}' cannot be read: {reason}",
-                expected="the gzipped N-Triples file kb release wrote",
-                hint="restore it from version control: a release's dump never changes")) from None
+        snap = _release_snapshot_or_problem(config, release)
+        if isinstance(snap, Problem):
+            raise ReleaseUnreadable(snap)
+        releases.append((release, snap))
     # the current state is compared with the latest release only: without releases, reading it (one pass over
     # every triple, 15 s at 2M triples) would be wasted
     hist = history(releases, read_snapshot(graph.store, config.base_iri) if releases else Snapshot())
     graph.add_history(prov_lines(hist, Minter(config.base_iri)).encode("utf-8"))
     return hist
+
+
+def release_problems(evidence: Evidence) -> list[Problem]:
+    """Each release's dump read, or its snapshot kept from an earlier read (``kb check``: a dump damaged since it was
+    cut is a problem before a build finds it comparing releases)."""
+    found = (_release_snapshot_or_problem(evidence.config, release) for release in evidence.releases)
+    return [problem for problem in found if isinstance(problem, Problem)]
+
+
+def _release_snapshot_or_problem(config: Config, release: Release) -> Snapshot | Problem:
+    from kb.diff.snapshot import StateError
+    from kb.io.reading import os_error_text
+
+    dump = Path(release.dump)
+    try:
+        return _release_snapshot(config, dump)
+    except (StateError, OSError) as exc:
+        reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc).removeprefix(f"{dump}: ")
+        return error(dump, None, "release-dump-unreadable", f"the dump of release '{release.name}' cannot be read: "
+                     f"{reason}", expected="the gzipped N-Triples file kb release wrote",
+                     hint="restore it from version control: a release's dump never changes")
 
 
 def _release_snapshot(config: Config, dump: Path) -> Snapshot:

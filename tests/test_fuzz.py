@@ -76,7 +76,7 @@ def damaged_case(seed: int, source: Path, tmp: Path, readme: Path | None = None)
     except ConfigError as exc:  # a damaged kb.toml: reported with its place, as the CLI prints it
         assert str(exc).startswith(str(evidence / "kb.toml")), exc
         return f"{damaged}: kb.toml refused"
-    checked = check(config)
+    checked = check(config, releases=True)  # as kb check
     for problem in checked.report.errors:
         assert problem.path and problem.message, problem
     if checked.report.errors:

@@ -98,7 +98,7 @@ def test_check_reports_bad_release_entries(tmp_path):
 
 def test_a_damaged_release_dump_is_a_build_problem_not_a_crash(tmp_path):
     """A release's dump damaged since it was cut (found by fuzzing): kb build reports it with its path and writes
-    nothing, where it raised StateError from the release history."""
+    nothing, where it raised StateError from the release history; kb check reports it too."""
     ev = two_releases(tmp_path)
     dump = ev / "releases" / "r1" / "kb.nt.gz"
     damaged = bytearray(dump.read_bytes())
@@ -110,6 +110,8 @@ def test_a_damaged_release_dump_is_a_build_problem_not_a_crash(tmp_path):
     assert (f"{dump}: release-dump-unreadable the dump of release 'r1' cannot be read: not a readable N-Triples "
             "dump (Not a gzipped file" in result.stderr)
     assert "kb build: 1 error(s); nothing was written" in result.stderr and not site.exists()
+    result = run("check", "--evidence", str(ev))  # kb check reads the dumps too: it says so before a build
+    assert result.exit_code == 1 and f"{dump}: release-dump-unreadable the dump of release 'r1'" in result.stderr
 
 
 def test_history_is_in_the_graph_as_prov(tmp_path):

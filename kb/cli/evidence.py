@@ -46,7 +46,8 @@ def check(evidence_dir: Path, strict: bool, fmt: str, no_shacl: bool, shacl_engi
 
     held_until_done()
     config = load_config(evidence_dir)
-    checked = run_check(config, shacl=not no_shacl, progress=terminal_progress(), shacl_engine=shacl_engine)
+    checked = run_check(config, shacl=not no_shacl, progress=terminal_progress(), shacl_engine=shacl_engine,
+                        releases=True)
     report = checked.report
     print_problems(report.problems, fmt)
     if fmt == "text":
