@@ -144,6 +144,12 @@ def test_an_unreadable_vocabulary_file_is_the_one_error_not_every_claim_using_it
     [unchecked] = report.warnings
     assert unchecked.code == "vocab-terms-unchecked" and "schemes.ttl cannot be read" in unchecked.message
     edit(evidence_copy, "vocab/schemes.ttl", "skos:prefLabel \"Hope\"@en ; {", "skos:prefLabel \"Hope\"@en ;")
+    edit(evidence_copy, "vocab/schemes.ttl", "@prefix scheme: <scheme/>", "@prefix scheme: <sc-heme/>")
+    report = run(evidence_copy).report  # read, but no concept is in a known scheme: the same
+    assert "vocab-missing-scheme" in codes(report.errors)
+    assert not {"claim-unknown-term", "shacl-violation"} & set(codes(report.errors))
+    assert "scheme 'population' has no concepts" in report.warnings[0].message
+    edit(evidence_copy, "vocab/schemes.ttl", "@prefix scheme: <sc-heme/>", "@prefix scheme: <scheme/>")
     edit(evidence_copy, "claims/shalaby2020peer.yaml", "population: smi", "population: no_such_population")
     report = run(evidence_copy).report  # read again: the claims' terms are checked
     assert "claim-unknown-term" in codes(report.errors) and "vocab-terms-unchecked" not in codes(report.warnings)

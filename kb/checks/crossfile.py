@@ -171,9 +171,10 @@ def _check_claim(evidence: Evidence, claim: Claim, listed: set[str]) -> list[Pro
                               field=field, **kw))
 
     def unknown_term(field: str, message: str, line: int | None = None, **kw: object) -> None:
-        """An id its scheme lacks; not said while a vocabulary file cannot be read (every term of its schemes would be
-        unknown, ~100 errors before the one that says why: the vocabulary says once that terms are unchecked)."""
-        if not vocab.unread:
+        """An id its scheme lacks; not said while the vocabulary is incomplete (a file that cannot be read, a scheme
+        with no concepts: every term of those schemes would be unknown, ~100 errors before the one that says why; the
+        vocabulary says once that terms are unchecked)."""
+        if not vocab.incomplete:
             fail(field, "claim-unknown-term", message, line, **kw)
 
     if claim.source not in keys:
@@ -238,7 +239,7 @@ def _check_kinds(evidence: Evidence, claim: Claim, fail: Callable[..., None]) ->
     if claim.comparator is not None:
         wrong = vocab.check_id("intervention", claim.comparator)
         comparator = vocab.get("intervention", claim.comparator)
-        if wrong and not vocab.unread:  # as unknown_term
+        if wrong and not vocab.incomplete:  # as unknown_term
             fail("comparator", "claim-unknown-term", wrong, expected="an id from vocab (intervention scheme)")
         elif comparator is not None and comparator.kind != "comparator":
             fail("comparator", "claim-not-a-comparator", f"'{claim.comparator}' is not marked as a comparator",

@@ -30,7 +30,9 @@ class Vocabulary:
     scheme_definitions: dict[str, str] = field(default_factory=dict)
     scheme_pico: dict[str, str] = field(default_factory=dict)  # scheme → Cochrane PICO class IRI
     quads: list = field(default_factory=list)
-    unread: list[str] = field(default_factory=list)  # files that could not be read: their terms look unknown
+    unread: list[str] = field(default_factory=list)  # files that could not be read
+    # a file could not be read, or a scheme has no concepts: every claim's term of those schemes looks wrong
+    incomplete: bool = False
 
     def get(self, scheme: str, concept_id: str) -> Concept | None:
         return self.concepts.get(scheme, {}).get(concept_id)
@@ -96,16 +98,18 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
             continue
         vocab.quads.extend(quads)
         _read_concepts(path, text, quads, base_iri, vocab, problems)
-    for scheme in SCHEMES:
-        if not vocab.concepts[scheme] and files:
-            problems.append(error(vocab_dir, None, "vocab-missing-scheme", f"no concepts in scheme '{scheme}'",
-                                  expected=f"a file declaring <{base_iri}scheme/{scheme}> and its concepts"))
-    if vocab.unread:  # the claims' terms of its schemes would all be unknown: one line says so, not one per claim
-        names = ", ".join(Path(name).name for name in vocab.unread)
+    empty = [scheme for scheme in SCHEMES if not vocab.concepts[scheme] and files]
+    for scheme in empty:
+        problems.append(error(vocab_dir, None, "vocab-missing-scheme", f"no concepts in scheme '{scheme}'",
+                              expected=f"a file declaring <{base_iri}scheme/{scheme}> and its concepts"))
+    missing = [*(f"{Path(name).name} cannot be read" for name in vocab.unread),
+               *(f"scheme '{scheme}' has no concepts" for scheme in empty)]
+    if missing:  # every claim's terms of those schemes would be wrong: one line says so, not one (or two) per claim
+        vocab.incomplete = True
         problems.append(warning(vocab_dir, None, "vocab-terms-unchecked",
-                                f"the claims' terms and the graph's shapes (SHACL) are not checked while {names} "
-                                "cannot be read",
-                                hint="fix that file first; kb check then checks every claim's terms and shapes"))
+                                "the claims' terms and the graph's shapes (SHACL) are not checked while "
+                                + "; ".join(missing),
+                                hint="fix the vocabulary first; kb check then checks every claim's terms and shapes"))
     _check_outcome_domains(vocab, problems)
     return vocab, problems
 
