@@ -133,6 +133,9 @@ def load_source_file(meta_path: Path) -> tuple[SourceText | None, list[Problem]]
 def _sections(reader: _Reader, seq: object, text: str, text_path: Path) -> list[Section]:
     out = []
     lines = text.splitlines()
+    where: dict[str, list[int]] = {}  # each stripped line's numbers: a heading that moved is found where it is now
+    for number, content in enumerate(lines, start=1):
+        where.setdefault(content.strip(), []).append(number)
     for item in getattr(seq, "items", []):
         node = reader.mapping(item, "a section", 0)
         if not isinstance(node, Mapping):
@@ -144,8 +147,10 @@ def _sections(reader: _Reader, seq: object, text: str, text_path: Path) -> list[
         line = f["line"]
         actual = lines[line - 1].strip() if 0 < line <= len(lines) else None
         if not inferred and actual != f["heading"]:
+            moved = where.get(f["heading"], [])
+            found = f"found: {actual!r}" + (f"; the heading is on line {', '.join(map(str, moved))}" if moved else "")
             reader.fail(node.key_lines["line"], "source-section-line",
                         f"line {line} of {text_path.name} is not the heading '{f['heading']}'", field="line",
-                        expected="the 1-based line where the heading stands", hint=f"found: {actual!r}")
+                        expected="the 1-based line where the heading stands", hint=found)
         out.append(Section(f["heading"], line, f.get("parent"), inferred))
     return out
