@@ -410,6 +410,11 @@ def test_item15_other_syntax_errors_list_tokens_not_character_classes() -> None:
                                                          "percent encoding '%zz')"),
     ("max_file_bytes = -1\n", "kb.toml:1:18: config-type [max_file_bytes] max_file_bytes = -1; expected a whole "
                               "number above 0"),
+    # found by fuzzing: the site's render refused it mid-build, after kb check had said the folder was clean
+    ('updated = "2026-1]1-22"\n', "kb.toml:1:11: config-type [updated] updated = '2026-1]1-22'; expected a date such "
+                                 "as 2026-11-22"),
+    ('updated = "2026-02-30"\n', "kb.toml:1:11: config-type [updated] updated = '2026-02-30'; expected a date"),
+    ("updated = 2026\n", "kb.toml:1:11: config-type [updated] updated = 2026; expected a date"),
 ])
 def test_sibling_a_bad_kb_toml_is_a_clean_error(evidence_copy: Path, content: str, message: str) -> None:
     (evidence_copy / "kb.toml").write_text(content)
