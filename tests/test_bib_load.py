@@ -306,6 +306,22 @@ def test_nbsp_in_a_field_name(tmp_path: Path) -> None:
     assert p.code == "bib-bad-field-name" and "\\xa0" in p.message
 
 
+def test_a_field_without_a_name_is_located_not_a_hang(tmp_path: Path) -> None:
+    """Found by fuzzing: a field whose name was deleted (`  = {…},`) came from the splitter with an empty key, and
+    looking for where the empty key stands found it everywhere without moving on: kb check never returned."""
+    import threading
+
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(load(write(tmp_path, ENTRY.replace("  year", "   = {x},\n  year")))),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert result, "reading the file did not return"
+    [(_, problems)] = result
+    [p] = problems
+    assert (p.code, p.message, p.line, p.col) == ("bib-bad-field-name", "a field has no name before its '='", 4, 4)
+
+
 # --- limits and I/O ------------------------------------------------------------------------------
 
 def test_file_and_field_size_caps(tmp_path: Path) -> None:

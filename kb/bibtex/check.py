@@ -137,6 +137,11 @@ def evaluate_entry(
         _unmodelled_type(record)
     for raw_field in block.fields:
         name = raw_field.name.lower()
+        if not raw_field.name:
+            record.problems.append(error(
+                path, raw_field.line, "bib-bad-field-name", "a field has no name before its '='", col=raw_field.col,
+                expected="a field name such as doi or title", hint="retype the field's name"))
+            continue
         if not FIELD_NAME_RE.match(raw_field.name):
             shown = raw_field.name.encode("unicode_escape").decode("ascii")
             record.problems.append(error(

@@ -268,7 +268,9 @@ def _locate_fields(entry: bpm.Entry, raw: str, start: int, index: LineIndex) -> 
     cursor = head + 1 if head >= 0 else len(raw)
     for f in entry.fields:
         pos = cursor
-        while True:
+        if not f.key:  # no name before its '=' (`  = {…},`): the field stands where the '=' does
+            pos = after = raw.find("=", cursor)
+        while f.key:  # (an empty key was found everywhere and never moved on: found by fuzzing, a hang)
             pos = raw.find(f.key, pos)
             after = pos + len(f.key)
             if pos < 0 or _EQUALS.match(raw, after):  # (not a slice: entries hold long abstracts)
