@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import html5lib
 import pytest
 
-from kb.config import load_config
+from kb.config import ConfigError, load_config
 from kb.export.dumps import gzip_members
 from kb.io import gz
 from kb.pipeline import build
@@ -298,7 +298,8 @@ def test_a_malformed_updated_date_fails_the_build(evidence_folder: Path, tmp_pat
     toml = evidence_folder / "kb.toml"
     toml.write_text(re.sub(r'updated = "[^"]*"', 'updated = "last spring"', toml.read_text(encoding="utf-8")),
                     encoding="utf-8")
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+    with pytest.raises(ConfigError, match=r"kb\.toml:\d+:\d+: config-type \[updated\] updated = 'last spring'; "
+                       "expected a date such as"):  # with the settings, before anything is read or written
         build_site(evidence_folder, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
