@@ -190,19 +190,10 @@ def load_evidence(config: Config, memory: dict[str, tuple[str, object]] | None =
 def load_readme(path: Path, max_bytes: int) -> tuple[str, list[Problem]]:
     """The editors' rules, ``""`` where the folder has none. Read with the records, not by the site's workers: a
     damaged file is a problem with its place, like any evidence file's, not a failed build."""
-    from kb.io.reading import InputTooLarge, decode_position, os_error_text, read_capped
+    from kb.load.sources import read_text
 
     if not path.exists():
         return "", []
-    try:
-        data = read_capped(path, max_bytes)
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError as exc:
-        line, col = decode_position(data, exc)
-        return "", [error(path, line, "evidence-readme-encoding", f"byte 0x{data[exc.start]:02X} is not valid UTF-8",
-                          col=col, expected="a UTF-8 text", hint="convert it (iconv -t utf-8)")]
-    except (InputTooLarge, OSError) as exc:
-        reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
-        return "", [error(path, None, "evidence-readme-unreadable", f"cannot read the editors' rules: {reason}",
-                          expected=f"a readable text file of at most {max_bytes:,} bytes",
-                          hint="check its permissions, or remove it")]
+    text, problems = read_text(path, max_bytes, ("evidence-readme-encoding", "evidence-readme-unreadable"),
+                               "the editors' rules", hint="check its permissions, or remove it")
+    return text or "", problems

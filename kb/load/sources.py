@@ -107,19 +107,10 @@ def load_source_file(meta_path: Path) -> tuple[SourceText | None, list[Problem]]
         problems.append(error(meta_path, top.line, "source-text-missing", f"{text_path.name} does not exist",
                               expected="the archived text beside its description"))
         return None, problems
-    try:
-        data = read_capped(text_path, MAX_SOURCE_BYTES)
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, col = decode_position(data, exc)
-        problems.append(error(text_path, line, "source-encoding", f"byte 0x{data[exc.start]:02X} is not valid "
-                              "UTF-8", col=col, expected="a UTF-8 text", hint="convert it (iconv -t utf-8)"))
-        return None, problems
-    except (InputTooLarge, OSError) as exc:
-        reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
-        problems.append(error(text_path, None, "source-unreadable", f"cannot read the archived text: {reason}",
-                              expected=f"a readable text of at most {MAX_SOURCE_BYTES:,} bytes",
-                              hint="check its permissions"))
+    text, found = read_text(text_path, MAX_SOURCE_BYTES, ("source-encoding", "source-unreadable"),
+                            "the archived text")
+    problems += found
+    if text is None:
         return None, problems
     sections = tuple(_sections(reader, fields.get("sections"), text, text_path))
     return SourceText(
@@ -128,6 +119,24 @@ def load_source_file(meta_path: Path) -> tuple[SourceText | None, list[Problem]]
         attribution=fields.get("attribution", ""), origin=fields.get("origin", ""),
         sections=sections, path=str(text_path),
     ), problems
+
+
+def read_text(path: Path, max_bytes: int, codes: tuple[str, str], what: str,
+              hint: str = "check its permissions") -> tuple[str | None, list[Problem]]:
+    """A UTF-8 text file of at most ``max_bytes``, or ``None`` and why: ``codes`` name a byte that is not UTF-8
+    (with its line and column) and a file that cannot be read or is too large (``what`` it is, in the message)."""
+    encoding_code, unreadable_code = codes
+    try:
+        data = read_capped(path, max_bytes)
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line, col = decode_position(data, exc)
+        return None, [error(path, line, encoding_code, f"byte 0x{data[exc.start]:02X} is not valid UTF-8", col=col,
+                            expected="a UTF-8 text", hint="convert it (iconv -t utf-8)")]
+    except (InputTooLarge, OSError) as exc:
+        reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        return None, [error(path, None, unreadable_code, f"cannot read {what}: {reason}",
+                            expected=f"a readable text of at most {max_bytes:,} bytes", hint=hint)]
 
 
 def _sections(reader: _Reader, seq: object, text: str, text_path: Path) -> list[Section]:

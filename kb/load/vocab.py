@@ -30,7 +30,6 @@ class Vocabulary:
     scheme_definitions: dict[str, str] = field(default_factory=dict)
     scheme_pico: dict[str, str] = field(default_factory=dict)  # scheme → Cochrane PICO class IRI
     quads: list = field(default_factory=list)
-    unread: list[str] = field(default_factory=list)  # files that could not be read
     # a file could not be read, or a scheme has no concepts: every claim's term of those schemes looks wrong
     incomplete: bool = False
 
@@ -64,6 +63,7 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
     if not files:
         problems.append(error(vocab_dir, None, "vocab-missing", "no vocabulary files found",
                               expected="vocab/*.ttl with the six SKOS schemes"))
+    unread: list[str] = []  # the files that could not be read
     for path in files:
         try:
             data = read_capped(path, MAX_VOCAB_BYTES)
@@ -72,29 +72,29 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
             line, col = decode_position(data, exc)
             problems.append(error(path, line, "vocab-encoding", f"byte 0x{data[exc.start]:02X} is not valid UTF-8",
                                   col=col, expected="a UTF-8 Turtle file", hint="re-save the file as UTF-8"))
-            vocab.unread.append(str(path))
+            unread.append(path.name)
             continue
         except InputTooLarge as exc:
             problems.append(error(path, None, "vocab-too-large", str(exc), expected=f"at most {MAX_VOCAB_BYTES:,} "
                                   "bytes"))
-            vocab.unread.append(str(path))
+            unread.append(path.name)
             continue
         except OSError as exc:
             problems.append(error(path, None, "vocab-unreadable", f"cannot read the file: {os_error_text(exc)}",
                                   expected="a readable Turtle file", hint="check its permissions"))
-            vocab.unread.append(str(path))
+            unread.append(path.name)
             continue
         bad = [problem for _, problem in bad_characters(text, path, "vocab")]
         if bad:  # labels and definitions are shown on the site: the same rule as every other text
             problems.extend(bad)
-            vocab.unread.append(str(path))
+            unread.append(path.name)
             continue
         try:
             quads = list(ox.parse(data, format=ox.RdfFormat.TURTLE, base_iri=base_iri))
         except SyntaxError as exc:
             detail = re.sub(r" \((?:[^()]*, )?line \d+\)$", "", str(exc).split(": ", 1)[-1])  # the place is in front
             problems.append(error(path, exc.lineno, "vocab-syntax", detail, col=exc.offset))
-            vocab.unread.append(str(path))
+            unread.append(path.name)
             continue
         vocab.quads.extend(quads)
         _read_concepts(path, text, quads, base_iri, vocab, problems)
@@ -102,7 +102,7 @@ def load_vocabulary(vocab_dir: Path, base_iri: str) -> tuple[Vocabulary, list[Pr
     for scheme in empty:
         problems.append(error(vocab_dir, None, "vocab-missing-scheme", f"no concepts in scheme '{scheme}'",
                               expected=f"a file declaring <{base_iri}scheme/{scheme}> and its concepts"))
-    missing = [*(f"{Path(name).name} cannot be read" for name in vocab.unread),
+    missing = [*(f"{name} cannot be read" for name in unread),
                *(f"scheme '{scheme}' has no concepts" for scheme in empty)]
     if missing:  # every claim's terms of those schemes would be wrong: one line says so, not one (or two) per claim
         vocab.incomplete = True
