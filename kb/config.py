@@ -100,7 +100,7 @@ def load_config(evidence_dir: Path | str = "evidence", **overrides: object) -> C
                 raise ConfigError(f"{toml_path}{_line_of(toml_path, key)}: config-type [{key}] {key} = {value!r}; "
                                   "expected " + ("a quoted string" if wanted is str else "a whole number above 0"))
             settings[key] = value
-        _check_updated(toml_path, data.get("updated"))
+        check_updated(toml_path, data.get("updated"))
         settings["extra"] = {k: v for k, v in data.items() if k not in settings}
     base = str(settings.get("base_iri", DEFAULT_BASE_IRI))
     if not base.endswith(("/", "#")):
@@ -143,13 +143,14 @@ def _check_text(path: Path, data: object, key: str = "") -> None:
                                   "(invisible in most editors); expected printable text")
 
 
-def _check_updated(path: Path, value: object) -> None:
-    """``updated`` (the date the site's pages show): a TOML date, or a quoted one, a real day; refused here, where
-    the site's render refused it mid-build (found by fuzzing)."""
+def check_updated(path: Path, value: object) -> None:
+    """``updated`` (the date the site's pages show): a TOML date, or a quoted one, a real day. :func:`load_config`
+    refuses any other, where the site's render refused it mid-build (found by fuzzing); the render asks again for a
+    :class:`Config` made without it."""
     import datetime
 
-    if value is None or (isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)):
-        return
+    if value is None or value == "" or (isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)):
+        return  # none (the pages show no date), or a TOML date
     if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}$", value):
         with contextlib.suppress(ValueError):
             datetime.date.fromisoformat(value)

@@ -10,6 +10,7 @@ import builtins
 import errno
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -423,6 +424,16 @@ def test_sibling_a_bad_kb_toml_is_a_clean_error(evidence_copy: Path, content: st
                     *(["-"] if command == "add" else []), stdin="")
         assert result.exit_code == 1 and f"{evidence_copy / 'kb.toml'}" in result.stderr
         assert message in result.stderr
+
+
+def test_sibling_an_empty_or_bare_updated_date_is_accepted(evidence_copy: Path) -> None:
+    """updated = "" (the pages show no date) and a bare TOML date stay valid now that kb.toml's date is checked."""
+    toml = evidence_copy / "kb.toml"
+    text = toml.read_text(encoding="utf-8")
+    for value in ('""', "2026-11-22"):
+        toml.write_text(re.sub(r"updated = .*", f"updated = {value}", text), encoding="utf-8")
+        result = cli("check", "--evidence", str(evidence_copy))
+        assert result.exit_code == 0 and "config-type" not in result.stderr, (value, result.stderr)
 
 
 def test_sibling_limits_in_kb_toml_are_used_and_said(evidence_copy: Path) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from kb.analyse.analysis import DIRECTIONS
+from kb.config import check_updated
 from kb.export.formats import data_files
 from kb.graph.select import select
 from kb.ids import SCHEMES
@@ -54,17 +54,15 @@ NAV = (("index.html", "Home", "home"), ("map.html", "Evidence map", "map"),
        ("references/index.html", "Bibliography", "references"), ("gaps.html", "Gaps", "gaps"),
        ("network.html", "Network", "network"), ("sparql.html", "SPARQL", "sparql"), ("data.html", "Data", "data"),
        ("method.html", "Method", "method"))  # search: the box in every page's masthead
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def site_info(res: Resolver) -> SiteInfo:
     config = res.ev.config
     updated = config.extra.get("updated", "")
+    check_updated(config.evidence_dir / "kb.toml", updated)
     if hasattr(updated, "isoformat"):  # TOML reads a bare date as a date
         updated = updated.isoformat()
     updated = str(updated or "")
-    if updated and not _DATE.match(updated):
-        raise ValueError(f"{config.evidence_dir / 'kb.toml'}: updated = {updated!r}; expected \"YYYY-MM-DD\"")
     return SiteInfo(config.title, updated, config.data_licence, safe_external_url(config.data_licence_url),
                     config.base_iri, tuple(NavItem(key, Link(p, label)) for p, label, key in NAV))
 
