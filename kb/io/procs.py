@@ -100,7 +100,35 @@ def give_back_freed() -> bool:
 
 def quiet_worker() -> None:
     """Pool initializer: a worker leaves Ctrl-C to its parent, which stops the pool and reports once
-    (without it every worker prints its own KeyboardInterrupt traceback)."""
+    (without it every worker prints its own KeyboardInterrupt traceback), and ends with its parent
+    (:func:`end_with_parent`)."""
+    import multiprocessing
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    end_with_parent(parent.pid if parent is not None and parent.pid is not None else os.getppid())
+
+
+ORPHANED = 70  # a forked worker's exit status once its parent has gone (:func:`end_with_parent`)
+
+
+def end_with_parent(parent: int, every: float = 0.25) -> None:
+    """In a forked worker: end it (``os._exit``) within ``every`` seconds of ``parent`` ending.
+
+    A parent killed outright (``kill -9``, the kernel's OOM killer) cannot stop its workers. A pool worker
+    went on with its pages for 10–25 s and then printed a ``BrokenPipeError`` traceback; a ``kb serve`` query
+    worker, whose time limit its parent enforces, spun at full CPU for as long as the query ran. A thread
+    watches the parent's pid, not Linux's ``PR_SET_PDEATHSIG``, because that signal fires when the *thread*
+    that forked ends, and ``kb serve`` forks query workers from request threads. pyoxigraph lets go of the
+    GIL while it evaluates a query, so the watch runs during one.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(ORPHANED)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()

@@ -47,6 +47,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kb.io.procs import end_with_parent
+
 _OK, _FAILED, _MEMORY, _CRASH = b"O", b"F", b"M", b"X"
 EXIT_MEMORY = 3  # a worker's exit code when Python itself could not allocate
 RECYCLE_AFTER = 500  # queries a worker answers before a fresh fork replaces it (memory creep)
@@ -182,9 +184,10 @@ class Pool:
         answer_read, answer_write = os.pipe()
         with self._lock:
             handler, warm, generation = self.handler, self.warm, self._generation
+            parent = os.getpid()
             pid = os.fork()
             if pid == 0:  # the worker: never returns
-                _serve(handler, warm, self.limits.max_memory_mib, request_read, answer_write, self.failures)
+                _serve(handler, warm, self.limits.max_memory_mib, request_read, answer_write, self.failures, parent)
             self._all[pid] = worker = _Worker(pid, request_write, answer_read, generation)
         os.close(request_read)
         os.close(answer_write)
@@ -236,12 +239,13 @@ def _died(worker: _Worker, limits: Limits, said: bytes = b"") -> Stopped:
 
 
 def _serve(handler: Handler, warm: Callable[[], object] | None, max_mib: int, requests: int, answers: int,
-           failures: tuple[type[BaseException], ...]) -> None:
-    """A worker's life: warm up, then answer requests until the pipe closes; never returns."""
+           failures: tuple[type[BaseException], ...], parent: int) -> None:
+    """A worker's life: warm up, then answer requests until the pipe closes or ``parent`` ends; never returns."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C on the server ends its workers too
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        end_with_parent(parent)  # a query runs until its parent stops it: without a parent, until it ends
         if faulthandler.is_enabled():  # an abort at the memory bound is expected here, not a crash to report
             faulthandler.disable()
         _close_inherited({requests, answers})

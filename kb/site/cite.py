@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.export.csljson import csl_item
 from kb.io.atomic import replace_cache_file
-from kb.io.procs import usable_cpus
+from kb.io.procs import quiet_worker, usable_cpus
 from kb.model import Reference
 from kb.site.pages import StyledCitation
 
@@ -257,7 +257,7 @@ def _format_all(refs: Iterable[Reference], jobs: int | None, cache: Path | None,
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         fresh = [format_work(ref) for ref in missing]
     else:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=quiet_worker) as pool:
             fresh = pool.map(format_work, missing, chunksize=max(1, len(missing) // (jobs * 4)))
     formatted = {ref.key: styled for ref, styled in zip(missing, fresh, strict=True)}
     out = {ref.key: formatted[ref.key] if ref.key in formatted else stored[digests[ref.key]] for ref in refs}
