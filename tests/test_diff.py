@@ -170,3 +170,61 @@ def test_errors_exit_2_without_a_traceback(tmp_path):
     bad.write_text("this is not N-Triples\n")
     result = run("diff", str(bad), str(FIXTURE))
     assert result.exit_code == 2 and "not a readable N-Triples dump" in result.stderr
+
+
+def test_a_snapshot_reads_what_each_record_says_and_nothing_outside_the_kb(tmp_path):
+    """read_snapshot reads property by property (not one pass over every triple): each field as the editor wrote it,
+    authors in list order (rdf:_10 after rdf:_2), a venue's title or its id, findings with their effects, concept
+    labels (outcome domains under "outcome"), and no subject outside the KB's works, claims, concepts and venues."""
+    import pyoxigraph as ox
+
+    from kb.diff.snapshot import read_dump
+    from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, PSK, RDF, SKOS
+
+    b = "https://example.org/kb/"
+    c = f"{b}concept/"
+    triples = [
+        (f"{b}work/w1", RDF + "type", BIBO + "AcademicArticle"), (f"{b}work/w1", PSK + "citekey", '"w1"'),
+        (f"{b}work/w1", DCTERMS + "title", '"Peer support"'), (f"{b}work/w1", BIBO + "authorList", f"{b}work/w1/authors"),
+        (f"{b}work/w1/authors", RDF + "_1", f"{b}agent/a"), (f"{b}work/w1/authors", RDF + "_2", f"{b}work/w1/b"),
+        (f"{b}work/w1/authors", RDF + "_10", f"{b}work/w1/c"), (f"{b}work/w1/b", FOAF + "name", '"Bea"'),
+        (f"{b}work/w1/c", FOAF + "name", '"Cy"'), (f"{b}work/w1", DCTERMS + "isPartOf", f"{b}venue/jmir"),
+        (f"{b}venue/jmir", DCTERMS + "title", '"JMIR"'),
+        (f"{b}work/w2", RDF + "type", BIBO + "Book"), (f"{b}work/w2", DCTERMS + "issued", '"2020"'),
+        (f"{b}work/w2", DCTERMS + "isPartOf", "https://elsewhere.org/venue/lancet"),
+        ("https://elsewhere.org/venue/lancet", DCTERMS + "title", '"The Lancet"'),
+        ("https://elsewhere.org/work/w3", DCTERMS + "title", '"not ours"'),
+        (f"{b}claim/c1", RDF + "type", PSK + "Claim"), (f"{b}claim/c1", PSK + "statement", '"Hope rose."@en'),
+        (f"{b}claim/c1", PSK + "population", f"{c}population/smi"), (f"{b}claim/c1", CITO + "citesAsEvidence",
+                                                                    f"{b}work/w2"),
+        (f"{b}claim/c1", CITO + "citesAsEvidence", f"{b}work/w1"), (f"{b}claim/c1", PSK + "finding", f"{b}claim/c1/f1"),
+        (f"{b}claim/c1", PSK + "finding", f"{b}claim/c1/f2"), (f"{b}claim/c1/f1", PSK + "outcome", f"{c}outcome/hope"),
+        (f"{b}claim/c1/f1", PSK + "direction", f"{c}direction/benefit"), (f"{b}claim/c1/f1", PSK + "effect",
+                                                                          f"{b}claim/c1/f1/e"),
+        (f"{b}claim/c1/f1/e", PSK + "effectText", '"SMD 0.3"'), (f"{b}claim/c1/f2", PSK + "outcome",
+                                                                 f"{c}outcome/symptoms"),
+        (f"{b}claim/c1/f2", PSK + "direction", f"{c}direction/no_effect"), (f"{b}claim/c1", PSK + "figure",
+                                                                             f"{b}claim/c1/n"),
+        (f"{b}claim/c1/n", PSK + "effectText", '"n = 40"'),
+        (f"{c}population/smi", SKOS + "prefLabel", '"serious mental illness"@en'),
+        (f"{c}outcome-domain/recovery", SKOS + "prefLabel", '"Recovery"@en'),
+        (f"{c}outcome/hope", SKOS + "broader", f"{c}outcome-domain/recovery"),
+        (f"{c}design/rct", PSK + "designGroup", '"trial"'),
+        (f"{c}intervention/peer", PSK + "interventionKind", f"{c}intervention-kind/peer_delivered"),
+    ]
+    lines = [f"<{s}> <{p}> {o if o.startswith(chr(34)) else f'<{o}>'} .\n" for s, p, o in triples]
+    dump = tmp_path / "kb.nt"
+    dump.write_text("".join(lines), encoding="utf-8")
+    assert len(list(ox.parse(path=str(dump), format=ox.RdfFormat.N_TRIPLES))) == len(triples)
+
+    snap = read_dump(dump)
+    assert {k: r.fields for k, r in snap.works.items()} == {
+        "w1": {"title": "Peer support", "authors": f"{b}agent/a and Bea and Cy", "journal": "JMIR"},
+        "w2": {"year": "2020", "journal": "lancet"}}
+    assert {k: r.fields for k, r in snap.claims.items()} == {"c1": {
+        "statement": "Hope rose.", "population": "smi", "cites": "w1; w2", "figure": "n = 40",
+        "findings": "hope=benefit (SMD 0.3); symptoms=no_effect"}}
+    assert snap.findings == {"c1": {"hope": "benefit", "symptoms": "no_effect"}}
+    assert snap.labels == {"population:smi": "serious mental illness", "outcome:recovery": "Recovery"}
+    assert snap.domains == {"hope": "recovery"}
+    assert snap.design_groups == {"rct": "trial"} and snap.intervention_kinds == {"peer": "peer_delivered"}
