@@ -173,12 +173,12 @@ def test_errors_exit_2_without_a_traceback(tmp_path):
 
 
 def test_a_snapshot_reads_what_each_record_says_and_nothing_outside_the_kb(tmp_path):
-    """read_snapshot reads property by property (not one pass over every triple): each field as the editor wrote it,
+    """A snapshot is read property by property from a store, or from a dump streamed: each field as the editor wrote it,
     authors in list order (rdf:_10 after rdf:_2), a venue's title or its id, findings with their effects, concept
     labels (outcome domains under "outcome"), and no subject outside the KB's works, claims, concepts and venues."""
     import pyoxigraph as ox
 
-    from kb.diff.snapshot import read_dump
+    from kb.diff.snapshot import base_of, load_dump, read_dump, read_snapshot
     from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, PSK, RDF, SKOS
 
     b = "https://example.org/kb/"
@@ -217,7 +217,9 @@ def test_a_snapshot_reads_what_each_record_says_and_nothing_outside_the_kb(tmp_p
     dump.write_text("".join(lines), encoding="utf-8")
     assert len(list(ox.parse(path=str(dump), format=ox.RdfFormat.N_TRIPLES))) == len(triples)
 
-    snap = read_dump(dump)
+    snap = read_dump(dump)  # streamed, not loaded into a store
+    store = load_dump(dump)
+    assert read_snapshot(store, base_of(store, dump)) == snap  # read from a store: the same
     assert {k: r.fields for k, r in snap.works.items()} == {
         "w1": {"title": "Peer support", "authors": f"{b}agent/a and Bea and Cy", "journal": "JMIR"},
         "w2": {"year": "2020", "journal": "lancet"}}

@@ -9,7 +9,7 @@ files lets two built sites' dumps be compared as easily as two evidence folders.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +42,12 @@ WORK_FIELDS = {
 # Fields that do not change what a claim says (a reworded reason is still reported, but separately).
 CONTENT_FIELDS = ("statement", "quote", "source", "cites", "finding_type", "population", "setting", "delivery",
                   "perspective", "intervention", "comparator", "design", "certainty", "findings")
+
+# Every property a snapshot reads (besides the members of the works' author and editor lists, rdf:_1 …)
+READ = frozenset({*CLAIM_FIELDS, *WORK_FIELDS, RDF + "type", PSK + "citekey", PSK + "finding", PSK + "outcome",
+                  PSK + "direction", PSK + "effect", PSK + "figure", PSK + "effectText", BIBO + "authorList",
+                  BIBO + "editorList", FOAF + "name", SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup",
+                  PSK + "interventionKind"})
 
 
 @dataclass(frozen=True)
@@ -77,9 +83,37 @@ class StateError(ValueError):
 
 
 def read_dump(path: Path) -> Snapshot:
-    """The snapshot of an N-Triples dump (``.nt``, ``.nt.gz``): a built site's or a release's."""
-    store = load_dump(path)
-    return read_snapshot(store, base_of(store, path))
+    """The snapshot of an N-Triples dump (``.nt``, ``.nt.gz``): a built site's or a release's.
+
+    Read in one streamed pass that keeps only the properties the snapshot reads, not loaded into a store: at
+    10k/50k the store took 7.4 s and ~0.7 GB before the snapshot was read from it (the first build or check
+    after a release is cut, and every one on a fresh clone, reads the release's dump)."""
+    import gzip
+    import zlib
+
+    import pyoxigraph as ox
+
+    kept: dict[str, list[tuple[str, ox.NamedNode | ox.Literal]]] = defaultdict(list)
+    lists: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    base = None
+    try:
+        with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as stream:  # never held whole
+            for quad in ox.parse(stream, format=ox.RdfFormat.N_TRIPLES):
+                subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
+                if not isinstance(subject, ox.NamedNode) or not isinstance(obj, ox.NamedNode | ox.Literal):
+                    continue
+                if predicate in READ:
+                    kept[predicate].append((subject.value, obj))
+                    if base is None and predicate == PSK + "citekey" and isinstance(obj, ox.Literal):
+                        base = _base(subject.value, obj.value)
+                elif predicate.startswith(RDF + "_") and predicate[len(RDF) + 1:].isdigit():
+                    lists[subject.value].append((int(predicate[len(RDF) + 1:]), obj.value))
+    except (OSError, SyntaxError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise StateError(f"{path}: not a readable N-Triples dump ({exc})") from None
+    if base is None:
+        raise StateError(f"{path}: no works in this dump, so it is not a KB graph")
+    return _assemble(lambda predicate: kept.get(predicate, ()),
+                     lambda node: [agent for _, agent in sorted(lists.get(node.value, ()))], base)
 
 
 def load_dump(path: Path) -> ox.Store:
@@ -102,10 +136,15 @@ def base_of(store: ox.Store, path: Path) -> str:
     import pyoxigraph as ox
 
     for quad in store.quads_for_pattern(None, ox.NamedNode(PSK + "citekey"), None, None):
-        iri, key = str(quad.subject)[1:-1], quad.object
-        if isinstance(key, ox.Literal) and iri.endswith("work/" + key.value):
-            return iri[: -len("work/" + key.value)]
+        base = _base(str(quad.subject)[1:-1], quad.object.value) if isinstance(quad.object, ox.Literal) else None
+        if base is not None:
+            return base
     raise StateError(f"{path}: no works in this dump, so it is not a KB graph")
+
+
+def _base(iri: str, key: str) -> str | None:
+    """The base IRI, where ``iri`` is the work whose citekey is ``key`` (``<base>work/<key>``)."""
+    return iri[: -len("work/" + key)] if iri.endswith("work/" + key) else None
 
 
 def read_snapshot(store: ox.Store, base_iri: str) -> Snapshot:
@@ -114,20 +153,30 @@ def read_snapshot(store: ox.Store, base_iri: str) -> Snapshot:
     Each property the snapshot names is read through the store's index for it, and kept as text: a pass over
     every triple that kept each one's terms took 8 s and ~0.9 GB more at 10k/50k, the peak of a build with
     releases (it compares the current graph with the latest release). Only subjects under the KB's own
-    works, claims, concepts and venues are read, as before; where a property is given twice, the value kept
-    is the one the single pass kept (the first, or for a finding's outcome and direction and a concept's
-    values, the last, in the store's order of objects)."""
+    works, claims, concepts and venues are read; where a property is given twice, the value kept is the
+    first (a work's or venue's title, an agent's name, an effect's text) or the last (a finding's outcome,
+    direction and effect, a concept's label, domain, group and kind), in the order read."""
+    import pyoxigraph as ox
+
+    def each(predicate: str) -> Iterator[tuple[str, ox.NamedNode | ox.Literal]]:
+        for quad in store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
+            subject, obj = quad.subject, quad.object
+            if isinstance(subject, ox.NamedNode) and isinstance(obj, ox.NamedNode | ox.Literal):
+                yield subject.value, obj
+
+    return _assemble(each, lambda node: _members(store, node), base_iri)
+
+
+def _assemble(triples: Callable[[str], Iterable[tuple[str, ox.NamedNode | ox.Literal]]],
+              members: Callable[[ox.NamedNode], list[str]], base_iri: str) -> Snapshot:
+    """The snapshot from ``triples(property)`` (subject IRI, object) and ``members(list node)``."""
     import pyoxigraph as ox
 
     work_prefix, claim_prefix, concept_prefix = base_iri + "work/", base_iri + "claim/", base_iri + "concept/"
     wanted = (work_prefix, claim_prefix, concept_prefix, base_iri + "venue/")
 
     def each(predicate: str) -> Iterator[tuple[str, ox.NamedNode | ox.Literal]]:
-        for quad in store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
-            subject, obj = quad.subject, quad.object
-            if isinstance(subject, ox.NamedNode) and subject.value.startswith(wanted) and \
-                    isinstance(obj, ox.NamedNode | ox.Literal):
-                yield subject.value, obj
+        return ((subject, obj) for subject, obj in triples(predicate) if subject.startswith(wanted))
 
     def first(predicate: str) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -186,7 +235,7 @@ def read_snapshot(store: ox.Store, base_iri: str) -> Snapshot:
     for role, predicate in (("authors", BIBO + "authorList"), ("editors", BIBO + "editorList")):
         for subject, obj in each(predicate):
             if key := own(subject, work_prefix):
-                agents = _members(store, obj) if isinstance(obj, ox.NamedNode) and obj.value.startswith(wanted) else []
+                agents = members(obj) if isinstance(obj, ox.NamedNode) and obj.value.startswith(wanted) else []
                 works.setdefault(key, defaultdict(list))[role].append(" and ".join(names.get(a, a) for a in agents))
     for subject, obj in each(DCTERMS + "isPartOf"):
         if key := own(subject, work_prefix):
@@ -219,9 +268,9 @@ def _members(store: ox.Store, node: ox.NamedNode) -> list[str]:
     """An RDF list's members (``rdf:_1``, ``rdf:_2`` …) in order."""
     import pyoxigraph as ox
 
-    members = sorted((int(quad.predicate.value.rsplit("_", 1)[1]), quad.object.value)
+    members = sorted((int(quad.predicate.value[len(RDF) + 1:]), quad.object.value)
                      for quad in store.quads_for_pattern(node, None, None, None)
-                     if quad.predicate.value.startswith(RDF + "_")
+                     if quad.predicate.value.startswith(RDF + "_") and quad.predicate.value[len(RDF) + 1:].isdigit()
                      and isinstance(quad.object, ox.NamedNode | ox.Literal))
     return [agent for _, agent in members]
 
