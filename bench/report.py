@@ -83,6 +83,8 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
         # no floor: the one-claim floor (parsing one claim file) is not a reference edit's
         "incremental, an edited reference": (result.get("incremental_reference_s"), None),
         "incremental, the reference edited again": (result.get("incremental_reference_again_s"), None),
+        # reported: the cold build of the same corpus once a release is cut (it reads the release and compares)
+        "kb build with a release": (result.get("build_with_release_s"), build_floor),
         "kb --help": (result.get("help_s"), startup),
     }
     out = {}
@@ -104,6 +106,11 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
     if tree is not None:
         out["peak memory, all processes"] = {"seconds": None, "floor_seconds": None, "ratio": None, "value_mb": tree,
                                              "target": "≤1536 MB", "status": "PASS" if tree <= 1536 else "MISS"}
+    released = result.get("build_with_release_peak_tree_pss_mb")  # a cold build too: the same limit
+    if released is not None:
+        out["peak memory, all processes, with a release"] = {
+            "seconds": None, "floor_seconds": None, "ratio": None, "value_mb": released, "target": "≤1536 MB",
+            "status": "PASS" if released <= 1536 else "MISS"}
     files, size = result.get("site_files"), result.get("site_bytes")
     out["site size"] = {"seconds": None, "floor_seconds": None, "ratio": None, "value_files": files,
                         "value_bytes": size,

@@ -116,6 +116,24 @@ def _build(kb: list[str], evidence: Path, site: Path, opts: Options) -> Run:
     return result
 
 
+def _with_release(kb: list[str], evidence: Path, site: Path, opts: Options) -> dict[str, Any]:
+    """A release cut (``kb release``), then a cold build, which reads the release's dump and compares the current
+    graph with it: what every build of a KB with releases pays, which the corpus (no releases) does not show.
+    Reported, not judged; a failure is recorded, not fatal. Runs last: the release changes kb.toml."""
+    cut = run([*kb, "release", "bench", "--evidence", str(evidence), "--date", "2026-01-01"], timeout=opts.timeout,
+              tree=True)
+    if not cut.ok:
+        return {"error": f"kb release failed (exit {cut.returncode}): {cut.stderr[-2000:]}"}
+    clear_caches(evidence)  # cold: the release's dump is read, not its kept snapshot
+    built = run([*kb, "build", "--evidence", str(evidence), "--out", str(site)], timeout=opts.timeout, tree=True)
+    if not built.ok:
+        return {"error": f"kb build with a release failed (exit {built.returncode}): {built.stderr[-2000:]}"}
+    return {"release_s": cut.seconds, "release_peak_rss_mb": cut.peak_rss_mb,
+            "release_peak_tree_pss_mb": cut.peak_tree_pss_mb, "build_s": built.seconds,
+            "build_cpu_s": round(built.cpu_seconds, 1), "build_peak_rss_mb": built.peak_rss_mb,
+            "build_peak_tree_pss_mb": built.peak_tree_pss_mb}
+
+
 def _queries(kb: list[str], evidence: Path, opts: Options) -> tuple[dict[str, float], dict[str, str]]:
     """Each example query as its own ``kb query`` process; failures are recorded, not fatal.
 
@@ -245,6 +263,8 @@ def bench(opts: Options) -> dict[str, Any]:
         log("incremental rebuild: the editors' loop (kb serve watching the evidence)")
         loop = _loop(evidence, site, opts)
         pages = sum(1 for _ in site.rglob("*.html"))
+        log("kb release, then a cold kb build that compares the evidence with it (the living map)")
+        released = _with_release(kb, evidence, work / "site-released", opts)
     finally:
         if opts.keep is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -268,6 +288,9 @@ def bench(opts: Options) -> dict[str, Any]:
         "incremental_reference_again_s": (loop.get("reference_edits_s") or [None, None])[-1],
         "incremental_cli_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,
         "peak_tree_pss_mb": tree_pss,  # every process of the cold build at once (sampled each second)
+        # the same corpus with one release cut, built cold (reported, no target of its own: _with_release)
+        "build_with_release_s": released.get("build_s"),
+        "build_with_release_peak_tree_pss_mb": released.get("build_peak_tree_pss_mb"),
         "triples": triples, "pages": pages, "check_summary": summary,
         "site_files": site_files, "site_bytes": site_bytes, "site_data_bytes": data_bytes,
     }
@@ -287,6 +310,7 @@ def bench(opts: Options) -> dict[str, Any]:
                          for name in sorted(query_s)}
     result["warm_queries"] = warm
     result["loop"] = loop
+    result["with_release"] = released
     result["commands"].update(report.warm_rows(warm))
     result["naive_rdflib"] = naive
     result["sparql_page"] = sparql_page
@@ -305,7 +329,8 @@ def bench(opts: Options) -> dict[str, Any]:
                                           ("floors", floors.get("error")), ("kb query", query_problems),
                                           ("warm queries", warm.get("error")),
                                           ("incremental", None if incremental.ok else incremental.stderr[-2000:]),
-                                          ("editors' loop", loop.get("error")))
+                                          ("editors' loop", loop.get("error")),
+                                          ("with a release", released.get("error")))
                         if v}
     result["scale"] = {**scale, "refs": scale.get("refs", opts.refs), "claims": scale.get("claims", opts.claims),
                        "triples": triples, "pages": pages}

@@ -53,6 +53,10 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
                 "peer_query_p50_ms", "oxigraph_server_query_p50_ms", "cold_query_p50_ms", "sparql_page_interactive_ms",
                 "sparql_page_first_result_ms"):
         assert _positive(data[key]), (key, data[key])
+    # a release cut, then a cold build that reads it: its time and every process's memory at once
+    assert _positive(data["build_with_release_s"]) and _positive(data["build_with_release_peak_tree_pss_mb"])
+    assert _positive(data["with_release"]["release_s"]), data["with_release"]
+    assert data["commands"]["kb build with a release"]["target"] == "—"
     # CPU of the whole build: its render workers too (wait4 counts the children a process waited for)
     assert _positive(data["build_cpu_s"]) and _positive(data["incremental_cli_cpu_s"])
     loop = data["loop"]  # the editors' loop: from the file write until kb serve says it rebuilt and serves it
@@ -82,8 +86,8 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
         assert stage["status"] in ("PASS", "MISS")
     for name, row in data["commands"].items():
         assert row["status"] in ("PASS", "MISS", None), name
-        if name not in ("peak RSS", "peak memory, all processes", "site size", "incremental, an edited reference",
-                        "incremental, the reference edited again"):
+        if name not in ("peak RSS", "peak memory, all processes", "peak memory, all processes, with a release",
+                        "site size", "incremental, an edited reference", "incremental, the reference edited again"):
             assert _positive(row["ratio"]), (name, row)
     assert data["peak_tree_pss_mb"] >= data["commands"]["peak memory, all processes"]["value_mb"] > 0
     assert data["site_files"] > data["pages"] and data["site_bytes"] > data["site_data_bytes"] > 0
@@ -100,8 +104,8 @@ def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> No
     text = render(result)
     for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental",
                  "incremental kb build", "incremental, an edited reference", "incremental, the reference edited again",
-                 "kb --help",
-                 "peak RSS", "peak memory, all processes", "SPARQL page first result", "site size"):
+                 "kb build with a release", "kb --help", "peak RSS", "peak memory, all processes",
+                 "peak memory, all processes, with a release", "SPARQL page first result", "site size"):
         assert f"| {name} |" in text
 
 
