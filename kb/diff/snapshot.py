@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, PROV, PSK, RDF, SKOS
 
@@ -49,6 +49,9 @@ READ = frozenset({*CLAIM_FIELDS, *WORK_FIELDS, RDF + "type", PSK + "citekey", PS
                   PSK + "direction", PSK + "effect", PSK + "figure", PSK + "effectText", BIBO + "authorList",
                   BIBO + "editorList", FOAF + "name", SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup",
                   PSK + "interventionKind"})
+
+# A record is a subject with one of these (every work and claim has a type; a concept, its label or values)
+FOUND_BY = (RDF + "type", SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup", PSK + "interventionKind")
 
 
 @dataclass(frozen=True)
@@ -87,34 +90,33 @@ def read_dump(path: Path) -> Snapshot:
     """The snapshot of an N-Triples dump (``.nt``, ``.nt.gz``): a built site's or a release's.
 
     Read in one streamed pass that keeps only the properties the snapshot reads, not loaded into a store: at
-    10k/50k the store took 7.4 s and ~0.7 GB before the snapshot was read from it (the first build or check
-    after a release is cut, and every one on a fresh clone, reads the release's dump)."""
+    10k/50k 8.5 s and a peak of 0.78 GB, where loading a store and reading it took 15.5 s and 1.6 GB (the first
+    build or check after a release is cut, and every one on a fresh clone, reads the release's dump)."""
     import gzip
     import zlib
 
     import pyoxigraph as ox
 
-    kept: dict[str, list[tuple[str, ox.NamedNode | ox.Literal]]] = defaultdict(list)
-    lists: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    kept: dict[str, list[tuple[str, ox.NamedNode | ox.Literal]]] = defaultdict(list)  # subject → its properties
+    typed: list[str] = []
     base = None
     try:
         with gzip.open(path) if path.suffix == ".gz" else path.open("rb") as stream:  # never held whole
-            for quad in ox.parse(stream, format=ox.RdfFormat.N_TRIPLES):
+            for quad in ox.parse(cast(IO[bytes], stream), format=ox.RdfFormat.N_TRIPLES):
                 subject, predicate, obj = quad.subject, quad.predicate.value, quad.object
                 if not isinstance(subject, ox.NamedNode) or not isinstance(obj, ox.NamedNode | ox.Literal):
                     continue
-                if predicate in READ:
-                    kept[predicate].append((subject.value, obj))
-                    if base is None and predicate == PSK + "citekey" and isinstance(obj, ox.Literal):
-                        base = _base(subject.value, obj.value)
-                elif predicate.startswith(RDF + "_") and predicate[len(RDF) + 1:].isdigit():
-                    lists[subject.value].append((int(predicate[len(RDF) + 1:]), obj.value))
+                if predicate in READ or predicate.startswith(RDF + "_"):
+                    kept[subject.value].append((predicate, obj))
+                if predicate in FOUND_BY:
+                    typed.append(subject.value)
+                elif base is None and predicate == PSK + "citekey" and isinstance(obj, ox.Literal):
+                    base = _base(subject.value, obj.value)
     except (OSError, SyntaxError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise StateError(f"{path}: not a readable N-Triples dump ({exc})") from None
     if base is None:
         raise StateError(f"{path}: no works in this dump, so it is not a KB graph")
-    return _assemble(lambda predicate: kept.get(predicate, ()),
-                     lambda node: [agent for _, agent in sorted(lists.get(node.value, ()))], base)
+    return _assemble(typed, lambda subject: kept.get(subject, ()), base)
 
 
 def load_dump(path: Path) -> ox.Store:
@@ -149,131 +151,121 @@ def _base(iri: str, key: str) -> str | None:
 
 
 def read_snapshot(store: ox.Store, base_iri: str) -> Snapshot:
-    """The works, claims, findings and concept labels of a KB graph, read property by property.
+    """The works, claims, findings and concept labels of a KB graph, read record by record.
 
-    Each property the snapshot names is read through the store's index for it, and kept as text: a pass over
-    every triple that kept each one's terms took 8 s and ~0.9 GB more at 10k/50k, the peak of a build with
-    releases (it compares the current graph with the latest release). Only subjects under the KB's own
-    works, claims, concepts and venues are read; where a property is given twice, the value kept is the
-    first (a work's or venue's title, an agent's name, an effect's text) or the last (a finding's outcome,
-    direction and effect, a concept's label, domain, group and kind), in the order read."""
+    Each work, claim and concept is read with the nodes it points to (findings, effects, author lists, agents,
+    venues) through the store's index by subject, and made into its record at once. At 10k/50k that is 4.6 s
+    and ~0.12 GB, the snapshot itself; a pass over every triple that kept their terms until the records were
+    made took 9.3 s and ~0.9 GB more at its peak, the peak of a build with releases (it compares the current
+    graph with the latest release). Only subjects under the KB's
+    own works, claims, concepts and venues are read; where a property is given twice, the first value counts
+    for a title, a name or an effect's text, the last for a finding's outcome, direction and effect and for a
+    concept's label, domain, group and kind, in the order read."""
     import pyoxigraph as ox
 
-    def each(predicate: str) -> Iterator[tuple[str, ox.NamedNode | ox.Literal]]:
-        for quad in store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
-            subject, obj = quad.subject, quad.object
-            if isinstance(subject, ox.NamedNode) and isinstance(obj, ox.NamedNode | ox.Literal):
-                yield subject.value, obj
+    def props(subject: str) -> Iterator[tuple[str, ox.NamedNode | ox.Literal]]:
+        for quad in store.quads_for_pattern(ox.NamedNode(subject), None, None, None):
+            if isinstance(quad.object, ox.NamedNode | ox.Literal):
+                yield quad.predicate.value, quad.object
 
-    return _assemble(each, lambda node: _members(store, node), base_iri)
+    found = (quad.subject.value for predicate in FOUND_BY
+             for quad in store.quads_for_pattern(None, ox.NamedNode(predicate), None, None)
+             if isinstance(quad.subject, ox.NamedNode))
+    return _assemble(found, props, base_iri)
 
 
-def _assemble(triples: Callable[[str], Iterable[tuple[str, ox.NamedNode | ox.Literal]]],
-              members: Callable[[ox.NamedNode], list[str]], base_iri: str) -> Snapshot:
-    """The snapshot from ``triples(property)`` (subject IRI, object) and ``members(list node)``."""
-    import pyoxigraph as ox
+Props = Callable[[str], Iterable[tuple[str, "ox.NamedNode | ox.Literal"]]]
 
+
+def _assemble(subjects: Iterable[str], props: Props, base_iri: str) -> Snapshot:
+    """The snapshot of the records among ``subjects`` (those with a property of :data:`FOUND_BY`), from
+    ``props(subject)``: its properties and objects in the order read."""
     work_prefix, claim_prefix, concept_prefix = base_iri + "work/", base_iri + "claim/", base_iri + "concept/"
     wanted = (work_prefix, claim_prefix, concept_prefix, base_iri + "venue/")
 
-    def each(predicate: str) -> Iterator[tuple[str, ox.NamedNode | ox.Literal]]:
-        return ((subject, obj) for subject, obj in triples(predicate) if subject.startswith(wanted))
+    def inside(subject: str) -> list[tuple[str, ox.NamedNode | ox.Literal]]:
+        return list(props(subject)) if subject.startswith(wanted) else []
 
-    def first(predicate: str) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for subject, obj in each(predicate):
-            found.setdefault(subject, obj.value)
-        return found
-
-    def last(predicate: str) -> dict[str, str]:
-        return {subject: obj.value for subject, obj in each(predicate)}
-
-    def own(subject: str, prefix: str) -> str:
-        """The record's id where ``subject`` is a work's or claim's own IRI (not a node under it), else ""."""
-        rest = subject[len(prefix):] if subject.startswith(prefix) else ""
-        return rest if "/" not in rest else ""
-
-    claims: dict[str, dict[str, list[str]]] = {}
-    works: dict[str, dict[str, list[str]]] = {}
-    for subject, _obj in each(RDF + "type"):
-        if key := own(subject, claim_prefix):
-            claims.setdefault(key, defaultdict(list))
-        elif key := own(subject, work_prefix):
-            works.setdefault(key, defaultdict(list))
-    for predicate in sorted(set(CLAIM_FIELDS) | set(WORK_FIELDS)):
-        for subject, obj in each(predicate):
-            if (key := own(subject, claim_prefix)) and predicate in CLAIM_FIELDS:
-                claims.setdefault(key, defaultdict(list))[CLAIM_FIELDS[predicate]].append(_value(obj))
-            elif (key := own(subject, work_prefix)) and predicate in WORK_FIELDS and predicate != DCTERMS + "isPartOf":
-                works.setdefault(key, defaultdict(list))[WORK_FIELDS[predicate]].append(_value(obj))
-
+    claims, works, concepts = set(), set(), set()
+    for subject in subjects:
+        rest = subject[len(claim_prefix):] if subject.startswith(claim_prefix) else ""
+        if rest and "/" not in rest:
+            claims.add(rest)
+        key = subject[len(work_prefix):] if subject.startswith(work_prefix) else ""
+        if key and "/" not in key:
+            works.add(key)
+        if subject.startswith(concept_prefix):
+            concepts.add(subject)
     snap = Snapshot()
-    _concepts(snap, concept_prefix, last)
-    text = first(PSK + "effectText")
-    outcome, direction = last(PSK + "outcome"), last(PSK + "direction")
-    effects: dict[str, str] = {}  # a finding's effect: the last one, as the single pass kept
-    findings: dict[str, list[str]] = defaultdict(list)
-    for subject, obj in each(PSK + "effect"):
-        if key := own(subject, claim_prefix):
-            claims.setdefault(key, defaultdict(list))["effect"].append(text.get(obj.value, ""))
-        effects[subject] = text.get(obj.value, "")
-    for subject, obj in each(PSK + "figure"):
-        if key := own(subject, claim_prefix):
-            claims.setdefault(key, defaultdict(list))["figure"].append(text.get(obj.value, ""))
-    for subject, obj in each(PSK + "finding"):
-        if key := own(subject, claim_prefix):
-            findings[key].append(obj.value)
-    for key in sorted(claims):
-        values, by_outcome = claims[key], {}
-        for node in findings.get(key, ()):
-            found, said, effect = _local(outcome.get(node, "")), _local(direction.get(node, "")), effects.get(node, "")
-            by_outcome[found] = said
-            values["findings"].append(f"{found}={said}" + (f" ({effect})" if effect else ""))
-        snap.findings[key] = dict(sorted(by_outcome.items()))
-        snap.claims[key] = _record(key, values)
-
-    names, titles = first(FOAF + "name"), first(DCTERMS + "title")
-    for role, predicate in (("authors", BIBO + "authorList"), ("editors", BIBO + "editorList")):
-        for subject, obj in each(predicate):
-            if key := own(subject, work_prefix):
-                agents = members(obj) if isinstance(obj, ox.NamedNode) and obj.value.startswith(wanted) else []
-                works.setdefault(key, defaultdict(list))[role].append(" and ".join(names.get(a, a) for a in agents))
-    for subject, obj in each(DCTERMS + "isPartOf"):
-        if key := own(subject, work_prefix):
-            works.setdefault(key, defaultdict(list))["journal"].append(titles.get(obj.value) or _local(obj.value))
+    for subject in sorted(concepts):
+        _concept(snap, subject[len(concept_prefix):], inside(subject))
+    for claim_id in sorted(claims):
+        snap.claims[claim_id] = _claim(claim_id, inside(claim_prefix + claim_id), inside, snap)
     for key in sorted(works):
-        snap.works[key] = _record(key, works[key])
+        snap.works[key] = _work(key, inside(work_prefix + key), inside)
     return snap
 
 
-def _concepts(snap: Snapshot, prefix: str, last: Callable[[str], dict[str, str]]) -> None:
-    """The concepts' labels, the outcomes' domains, the designs' groups and the interventions' kinds."""
-    def concepts(predicate: str) -> Iterator[tuple[str, str, str]]:
-        for subject, value in sorted(last(predicate).items()):
-            if subject.startswith(prefix):
-                scheme, _, cid = subject[len(prefix):].partition("/")
-                yield ("outcome" if scheme == "outcome-domain" else scheme), cid, value
-
-    for scheme, cid, value in concepts(SKOS + "prefLabel"):
-        snap.labels[f"{scheme}:{cid}"] = value
-    for scheme, cid, value in concepts(SKOS + "broader"):
-        if scheme == "outcome":
-            snap.domains[cid] = _local(value)
-    for _scheme, cid, value in concepts(PSK + "designGroup"):
-        snap.design_groups[cid] = value
-    for _scheme, cid, value in concepts(PSK + "interventionKind"):
-        snap.intervention_kinds[cid] = _local(value)
+def _concept(snap: Snapshot, path: str, props: list[tuple[str, ox.NamedNode | ox.Literal]]) -> None:
+    """A concept's label, an outcome's domain, a design's group, an intervention's kind."""
+    scheme, _, cid = path.partition("/")
+    scheme = "outcome" if scheme == "outcome-domain" else scheme
+    for p, o in props:
+        if p == SKOS + "prefLabel":
+            snap.labels[f"{scheme}:{cid}"] = o.value
+        elif p == SKOS + "broader" and scheme == "outcome":
+            snap.domains[cid] = _local(o.value)
+        elif p == PSK + "designGroup":
+            snap.design_groups[cid] = o.value
+        elif p == PSK + "interventionKind":
+            snap.intervention_kinds[cid] = _local(o.value)
 
 
-def _members(store: ox.Store, node: ox.NamedNode) -> list[str]:
-    """An RDF list's members (``rdf:_1``, ``rdf:_2`` …) in order."""
-    import pyoxigraph as ox
+def _claim(claim_id: str, props: list[tuple[str, ox.NamedNode | ox.Literal]],
+           inside: Callable[[str], list[tuple[str, ox.NamedNode | ox.Literal]]], snap: Snapshot) -> Record:
+    values: dict[str, list[str]] = defaultdict(list)
+    findings: dict[str, str] = {}
 
-    members = sorted((int(quad.predicate.value[len(RDF) + 1:]), quad.object.value)
-                     for quad in store.quads_for_pattern(node, None, None, None)
-                     if quad.predicate.value.startswith(RDF + "_") and quad.predicate.value[len(RDF) + 1:].isdigit()
-                     and isinstance(quad.object, ox.NamedNode | ox.Literal))
-    return [agent for _, agent in members]
+    def text(node: str) -> str:
+        return next((o.value for p, o in inside(node) if p == PSK + "effectText"), "")
+
+    for p, o in props:
+        if p == PSK + "finding":
+            outcome, direction, effect = "", "", ""
+            for fp, fo in inside(o.value):
+                if fp == PSK + "outcome":
+                    outcome = _local(fo.value)
+                elif fp == PSK + "direction":
+                    direction = _local(fo.value)
+                elif fp == PSK + "effect":
+                    effect = text(fo.value)
+            findings[outcome] = direction
+            values["findings"].append(f"{outcome}={direction}" + (f" ({effect})" if effect else ""))
+        elif p in (PSK + "effect", PSK + "figure"):
+            values["effect" if p == PSK + "effect" else "figure"].append(text(o.value))
+        elif p in CLAIM_FIELDS:
+            values[CLAIM_FIELDS[p]].append(_value(o))
+    snap.findings[claim_id] = dict(sorted(findings.items()))
+    return _record(claim_id, values)
+
+
+def _work(key: str, props: list[tuple[str, ox.NamedNode | ox.Literal]],
+          inside: Callable[[str], list[tuple[str, ox.NamedNode | ox.Literal]]]) -> Record:
+    values: dict[str, list[str]] = defaultdict(list)
+    for p, o in props:
+        if p == BIBO + "authorList" or p == BIBO + "editorList":
+            role = "authors" if p == BIBO + "authorList" else "editors"
+            members = sorted((int(sp[len(RDF) + 1:]), so.value) for sp, so in inside(o.value)
+                             if sp.startswith(RDF + "_") and sp[len(RDF) + 1:].isdigit())
+            names = [next((no.value for np_, no in inside(agent) if np_ == FOAF + "name"), agent)
+                     for _, agent in members]
+            values[role].append(" and ".join(names))  # order matters: not sorted
+        elif p == DCTERMS + "isPartOf":
+            venue = next((vo.value for vp, vo in inside(o.value) if vp == DCTERMS + "title"), "")
+            values["journal"].append(venue or _local(o.value))
+        elif p in WORK_FIELDS:
+            values[WORK_FIELDS[p]].append(_value(o))
+    return _record(key, values)
 
 
 def _record(key: str, values: dict[str, list[str]]) -> Record:
