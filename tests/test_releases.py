@@ -98,18 +98,22 @@ def test_check_reports_bad_release_entries(tmp_path):
 
 def test_a_damaged_release_dump_is_a_build_problem_not_a_crash(tmp_path):
     """A release's dump damaged since it was cut (found by fuzzing): kb build reports it with its path and writes
-    nothing, where it raised StateError from the release history; kb check reports it too."""
+    nothing, where it raised StateError from the release history; kb check reports it too. Each damaged dump is
+    reported, where a build stopped at the first."""
     ev = two_releases(tmp_path)
     dump = ev / "releases" / "r1" / "kb.nt.gz"
     damaged = bytearray(dump.read_bytes())
     damaged[1] ^= 0xFF  # the gzip magic
     dump.write_bytes(bytes(damaged))
+    second = ev / "releases" / "r2" / "kb.nt.gz"
+    second.write_bytes(second.read_bytes()[:-100])  # cut short: every damaged release is told in the same run
     site = tmp_path / "site"
     result = run("build", "--evidence", str(ev), "--out", str(site))
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert (f"{dump}: release-dump-unreadable the dump of release 'r1' cannot be read: not a readable N-Triples "
             "dump (Not a gzipped file" in result.stderr)
-    assert "kb build: 1 error(s); nothing was written" in result.stderr and not site.exists()
+    assert f"{second}: release-dump-unreadable the dump of release 'r2' cannot be read" in result.stderr
+    assert "kb build: 2 error(s); nothing was written" in result.stderr and not site.exists()
     result = run("check", "--evidence", str(ev))  # kb check reads the dumps too: it says so before a build
     assert result.exit_code == 1 and f"{dump}: release-dump-unreadable the dump of release 'r1'" in result.stderr
 
