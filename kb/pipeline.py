@@ -315,6 +315,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             progress("comparing releases")
             hist = release_history(config, [(r, snap) for r, snap in released or () if not isinstance(snap, Problem)],
                                    graph)
+            released = None  # the snapshots are compared: not held through SHACL and the site
+            give_back_freed()
         if on_store is not None:
             on_store(evidence, graph)
         if shacl and not evidence.vocabulary.incomplete:  # else every claim of the schemes missing would fail
