@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from kb.analyse.carry import KeptRows
     from kb.bibtex.load import EntryMemo
     from kb.checks.scope import Inputs
-    from kb.diff.releases import History
+    from kb.diff.releases import History, KeptReleases
     from kb.diff.snapshot import Snapshot
     from kb.export.data_folder import ExportCaches
     from kb.export.dumps import Dumps
@@ -78,6 +78,12 @@ def _kept_rows() -> KeptRows:
     from kb.analyse.carry import KeptRows  # lazily: kb --help imports this module
 
     return KeptRows()
+
+
+def _kept_releases() -> KeptReleases:
+    from kb.diff.releases import KeptReleases  # lazily: kb --help imports this module
+
+    return KeptReleases()
 
 
 def _key_memo() -> KeyMemo:
@@ -129,6 +135,12 @@ class Warm:
     styled: tuple[str, tuple[object, ...], dict[str, tuple[StyledCitation, ...]]] | None = None
     links: tuple[str, tuple[object, ...], dict[str, Any]] | None = None  # the works' short links (ref_links)
     keys: KeyMemo = field(default_factory=_key_memo)  # the rows' groupings and their digests (kb.site.deps)
+    # The release history's reading of the current graph, by record (kb.diff.snapshot.read_snapshot's reuse): each
+    # claim's record and findings, each work's record; and each release's snapshot, by its dump's digest
+    snapshot_claims: ByRecord[tuple[Any, dict[str, str]]] = field(default_factory=ByRecord)
+    snapshot_works: ByRecord[Any] = field(default_factory=ByRecord)
+    releases: dict[str, Snapshot] = field(default_factory=dict)
+    released: KeptReleases = field(default_factory=_kept_releases)  # the history's releases' part
     later: list[Callable[[], object]] = field(default_factory=list)  # after the rebuild is told (tidy)
 
     def built(self, graph: KnowledgeGraph) -> None:
@@ -275,7 +287,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
         released = None
         if evidence.releases and (releases or (history and not report.errors)):
             progress("reading releases")
-            released = read_releases(evidence)
+            released = read_releases(evidence, warm.releases if warm is not None else None)
         if warm is not None:
             warm.begin(stable.context if stable is not None else None, records)
         crossfile: list[Problem] = []
@@ -313,8 +325,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             report.extend(snap for _, snap in released if isinstance(snap, Problem))
         if history and not report.errors:  # SHACL adds nothing to the store: the history comes first
             progress("comparing releases")
-            hist = release_history(config, [(r, snap) for r, snap in released or () if not isinstance(snap, Problem)],
-                                   graph)
+            hist = release_history(evidence, [(r, snap) for r, snap in released or () if not isinstance(snap, Problem)],
+                                   graph, warm)
             released = None  # the snapshots are compared: not held through SHACL and the site
             give_back_freed()
         if on_store is not None:
@@ -359,40 +371,68 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None,
                      warm.works if warm is not None else None)
 
 
-def read_releases(evidence: Evidence) -> list[tuple[Release, Snapshot | Problem]]:
-    """Each release with its snapshot (its dump read, or the snapshot kept from an earlier read), or the problem
-    that its dump cannot be read (damaged since it was cut: ``kb check`` reports it before a build compares).
+def read_releases(evidence: Evidence, kept: dict[str, Snapshot] | None = None
+                  ) -> list[tuple[Release, Snapshot | Problem]]:
+    """Each release with its snapshot (its dump read, or the snapshot kept from an earlier read: in the cache, or in
+    ``kept``, :attr:`Warm.releases`), or the problem that its dump cannot be read (damaged since it was cut:
+    ``kb check`` reports it before a build compares).
 
     :func:`check` reads them as soon as the evidence is loaded, while the process is small: a release's dump read
     cold at 10k/50k peaks at ~0.6 GB, which on top of the built graph took a cold build with a release to 1.9 GB."""
     with no_gc():  # a snapshot has no cycles, and the collector's passes over a dump's terms only cost time
-        found = [(release, _release_snapshot_or_problem(evidence.config, release)) for release in evidence.releases]
+        found = [(release, _release_snapshot_or_problem(evidence.config, release, kept))
+                 for release in evidence.releases]
     give_back_freed()  # what the dumps were read into, not kept for the graph to be built on
     return found
 
 
-def release_history(config: Config, released: list[tuple[Release, Snapshot]], graph: KnowledgeGraph) -> History:
+def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot]], graph: KnowledgeGraph,
+                    warm: Warm | None = None) -> History:
     """What each release changed (``released``: :func:`read_releases`, all readable), and what is not yet
-    released; recorded in the graph as PROV."""
+    released; recorded in the graph as PROV. With ``warm``, the current graph's records are read only for the
+    claims and works that are not the last build's objects (the editors' loop: at 10k/50k the whole reading was
+    4.6 s of every rebuild)."""
     from kb.diff.releases import history, prov_lines
     from kb.diff.snapshot import Snapshot, read_snapshot
     from kb.graph.iris import Minter
 
-    base = config.base_iri
+    base = evidence.config.base_iri
+    current = Snapshot()
     # the current state is compared with the latest release only: without releases, reading it (4.6 s at 2M
     # triples, kb.diff.snapshot.read_snapshot) would be wasted
-    hist = history(released, read_snapshot(graph.store, base) if released else Snapshot())
+    if released and warm is None:
+        current = read_snapshot(graph.store, base)
+    elif released and warm is not None:
+        records: dict[str, dict[str, Any]] = {"claims": {c.id: c for c in evidence.claims},
+                                              "works": dict(evidence.references_by_key)}
+        memos: dict[str, ByRecord[Any]] = {"claims": warm.snapshot_claims, "works": warm.snapshot_works}
+
+        def reuse(kind: str, ids: list[str], make: Callable[[list[str]], list[Any]]) -> list[Any]:
+            memo, known = memos[kind], records[kind]
+            if not all(i in known for i in ids):  # a record the graph holds and the evidence does not: read all
+                memo.begin(None)
+                return make(ids)
+            return memo.many([known[i] for i in ids], lambda missing: make([r.id if kind == "claims" else r.key
+                                                                              for r in missing]))
+
+        for memo in memos.values():
+            memo.begin(warm.context)
+        current = read_snapshot(graph.store, base, reuse)
+        for memo in memos.values():
+            memo.end()
+    hist = history(released, current, warm.released if warm is not None else None)
     graph.add_history(prov_lines(hist, Minter(base)).encode("utf-8"))
     return hist
 
 
-def _release_snapshot_or_problem(config: Config, release: Release) -> Snapshot | Problem:
+def _release_snapshot_or_problem(config: Config, release: Release, kept: dict[str, Snapshot] | None = None
+                                 ) -> Snapshot | Problem:
     from kb.diff.snapshot import StateError
     from kb.io.reading import os_error_text
 
     dump = Path(release.dump)
     try:
-        return _release_snapshot(config, dump)
+        return _release_snapshot(config, dump, kept)
     except (StateError, OSError) as exc:
         reason = os_error_text(exc) if isinstance(exc, OSError) else str(exc).removeprefix(f"{dump}: ")
         return error(dump, None, "release-dump-unreadable", f"the dump of release '{release.name}' cannot be read: "
@@ -400,9 +440,10 @@ def _release_snapshot_or_problem(config: Config, release: Release) -> Snapshot |
                      hint="restore it from version control: a release's dump never changes")
 
 
-def _release_snapshot(config: Config, dump: Path) -> Snapshot:
+def _release_snapshot(config: Config, dump: Path, kept: dict[str, Snapshot] | None = None) -> Snapshot:
     """A release's snapshot, cached by the dump's bytes (a release never changes once cut) and by the
-    code that reads it (a snapshot pickled by older code may lack fields)."""
+    code that reads it (a snapshot pickled by older code may lack fields); also in ``kept`` by the same key, where a
+    process builds again (the cache's copy took ~1 s to load at 10k/50k)."""
     import hashlib
     import pickle
 
@@ -412,14 +453,20 @@ def _release_snapshot(config: Config, dump: Path) -> Snapshot:
 
     data = dump.read_bytes()
     key = hashlib.sha256(data + Path(snapshot.__file__).read_bytes()).hexdigest()[:32]
+    if kept is not None and key in kept:
+        return kept[key]
     cache = config.store_cache_dir / "releases" / f"{key}.pickle"
     try:
         cached = pickle.loads(cache.read_bytes())
         if isinstance(cached, Snapshot):
+            if kept is not None:
+                kept[key] = cached
             return cached
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         pass
     snap = read_dump(dump)
+    if kept is not None:
+        kept[key] = snap
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         replace_cache_file(cache, pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL))

@@ -246,6 +246,53 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
     assert _tree(tmp_path / "site") == _tree(fresh)
 
 
+def test_with_a_release_the_loop_reads_only_the_edited_claims_again_and_builds_a_cold_builds_bytes(
+        evidence_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a release is cut every build compares the current graph with it (the history): the loop reads again
+    only the edited claim (kb.diff.snapshot's reuse, by record) and none of the works, compares only the current
+    state with the release (the releases' part and the release's summary rows are kept), and the site it builds,
+    the change since the release included, is a cold build's."""
+    from click.testing import CliRunner
+
+    import kb.diff.compare as diff_compare
+    import kb.diff.releases as releases
+    import kb.diff.snapshot as snapshot
+    from kb.cli import main
+    from kb.live import Loop, Watcher
+
+    cut = CliRunner().invoke(main, ["release", "r1", "--evidence", str(evidence_copy), "--date", "2026-01-01"])
+    assert cut.exit_code == 0, cut.output
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    first = loop.build()
+    assert first.ok and first.result.checked.history is not None
+    assert first.result.checked.history.unreleased is None  # nothing changed since the release
+    nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+    read: list[str] = []
+    claim, work = snapshot._claim, snapshot._work
+    monkeypatch.setattr(snapshot, "_claim", lambda i, *rest: read.append(i) or claim(i, *rest))
+    monkeypatch.setattr(snapshot, "_work", lambda k, *rest: read.append(k) or work(k, *rest))
+    compared: list[object] = []  # the release against nothing is kept; the release's summary rows too
+    compare, questions = releases.compare, diff_compare._questions
+    monkeypatch.setattr(releases, "compare", lambda old, new: compared.append(new) or compare(old, new))
+    monkeypatch.setattr(diff_compare, "_questions", lambda snap: compared.append(snap) or questions(snap))
+    running = _Running(loop, Watcher(config, poll=0.05, settle=0.05))
+    try:
+        _edit_claim(evidence_copy)
+        rebuild = running.next()
+    finally:
+        running.close()
+    assert rebuild.ok
+    assert read == [CLAIM]  # the loop keeps the file's other claims as the same records: they are not read again
+    current = compared[0]
+    assert compared == [current, current]  # compared with the release once, its summary rows made once
+    unreleased = rebuild.result.checked.history.unreleased
+    assert unreleased is not None and [c.id for c in unreleased.claims.changed] == [CLAIM]
+    monkeypatch.undo()
+    fresh = _fresh_equivalent(evidence_copy, tmp_path / "fresh", nanopubs)
+    assert _tree(tmp_path / "site") == _tree(fresh)
+
+
 def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """An edited title keeps the claims' rows (the same objects) and most pages; an edited year changes the works'

@@ -137,7 +137,14 @@ def compare_records(old: dict[str, Record], new: dict[str, Record]) -> RecordDif
 
 
 def cells(snap: Snapshot) -> dict[tuple[str, str], Cell]:
-    """Every non-empty population × outcome cell of a snapshot's evidence map."""
+    """Every non-empty population × outcome cell of a snapshot's evidence map (made once per snapshot)."""
+    made: dict[tuple[str, str], Cell] | None = snap.derived.get("cells")
+    if made is None:
+        made = snap.derived["cells"] = _cells(snap)
+    return made
+
+
+def _cells(snap: Snapshot) -> dict[tuple[str, str], Cell]:
     members: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)  # → (claim id, direction)
     for claim_id, findings in snap.findings.items():
         record = snap.claims[claim_id]
@@ -149,7 +156,14 @@ def cells(snap: Snapshot) -> dict[tuple[str, str], Cell]:
 
 def questions(snap: Snapshot) -> dict[tuple[str, str, str], Cell]:
     """Every summary-of-findings row (population × intervention × outcome) with an effect of a
-    peer-delivered intervention: what the summary pages and the headlines are made of."""
+    peer-delivered intervention: what the summary pages and the headlines are made of (made once per snapshot)."""
+    made: dict[tuple[str, str, str], Cell] | None = snap.derived.get("questions")
+    if made is None:
+        made = snap.derived["questions"] = _questions(snap)
+    return made
+
+
+def _questions(snap: Snapshot) -> dict[tuple[str, str, str], Cell]:
     members: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
     for claim_id, findings in snap.findings.items():
         record = snap.claims[claim_id]

@@ -53,18 +53,40 @@ class History:
         return self.entries[-1].release if self.entries else None
 
 
-def history(releases: list[tuple[Release, Snapshot]], current: Snapshot) -> History:
+@dataclass
+class KeptReleases:
+    """The releases' part of a history, kept by a process that builds again (the editors' loop) while the releases
+    are the same and their snapshots the same objects: a release never changes, and comparing each with the one
+    before took ~1.2 s of every rebuild at 50,000 claims."""
+
+    releases: tuple[tuple[Release, Snapshot], ...] = ()
+    made: History | None = None
+
+    def get(self, releases: list[tuple[Release, Snapshot]]) -> History | None:
+        same = len(releases) == len(self.releases) and all(
+            r == kept_r and snap is kept_snap for (r, snap), (kept_r, kept_snap) in zip(releases, self.releases,
+                                                                                          strict=True))
+        return self.made if same else None
+
+
+def history(releases: list[tuple[Release, Snapshot]], current: Snapshot, kept: KeptReleases | None = None) -> History:
     """Each release against the one before (the first against nothing), then the current state."""
-    out = History()
-    entries = []
-    previous: tuple[str | None, Snapshot] = (None, Snapshot())
-    for release, snap in releases:
-        diff = compare(previous[1], snap)
-        entries.append(_entry(release, previous, snap, diff))
-        _record(out, diff, previous[1], snap, release.name, release.date)
-        previous = (release.name, snap)
-    out.entries = tuple(entries)
+    made = kept.get(releases) if kept is not None else None
+    if made is None:
+        made = History()
+        entries = []
+        previous: tuple[str | None, Snapshot] = (None, Snapshot())
+        for release, snap in releases:
+            diff = compare(previous[1], snap)
+            entries.append(_entry(release, previous, snap, diff))
+            _record(made, diff, previous[1], snap, release.name, release.date)
+            previous = (release.name, snap)
+        made.entries = tuple(entries)
+        if kept is not None:
+            kept.releases, kept.made = tuple(releases), made
+    out = History(made.entries, claims=dict(made.claims), cells=dict(made.cells))  # the current state adds to them
     if releases:
+        previous = (releases[-1][0].name, releases[-1][1])
         diff = compare(previous[1], current)
         if diff:
             out.unreleased = diff
