@@ -50,8 +50,10 @@ READ = frozenset({*CLAIM_FIELDS, *WORK_FIELDS, RDF + "type", PSK + "citekey", PS
                   BIBO + "editorList", FOAF + "name", SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup",
                   PSK + "interventionKind"})
 
-# A record is a subject with one of these (every work and claim has a type; a concept, its label or values)
-FOUND_BY = (RDF + "type", SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup", PSK + "interventionKind")
+# A record is a subject with one of these properties (a work's citekey; a concept's label or values), or typed a
+# claim (:data:`CLAIM_TYPE`): not every typed node, of which the graph has ten times as many (0.55 s of a rebuild)
+FOUND_BY = (PSK + "citekey", SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup", PSK + "interventionKind")
+CLAIM_TYPE = PSK + "Claim"
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,9 @@ def read_dump(path: Path) -> Snapshot:
                     continue
                 if predicate in READ or predicate.startswith(RDF + "_"):
                     kept[subject.value].append((sys.intern(predicate), obj))  # one string per property
-                if predicate in FOUND_BY:
+                if predicate in FOUND_BY or (predicate == RDF + "type" and obj.value == CLAIM_TYPE):
                     typed.append(subject.value)
-                elif base is None and predicate == PSK + "citekey" and isinstance(obj, ox.Literal):
+                if base is None and predicate == PSK + "citekey" and isinstance(obj, ox.Literal):
                     base = _base(subject.value, obj.value)
     except (OSError, SyntaxError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise StateError(f"{path}: not a readable N-Triples dump ({exc})") from None
@@ -179,8 +181,10 @@ def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh) -> Snap
             if isinstance(quad.object, ox.NamedNode | ox.Literal):
                 yield quad.predicate.value, quad.object
 
-    found = (quad.subject.value for predicate in FOUND_BY
-             for quad in store.quads_for_pattern(None, ox.NamedNode(predicate), None, None)
+    patterns: list[tuple[None, ox.NamedNode, ox.NamedNode | None]] = [
+        (None, ox.NamedNode(predicate), None) for predicate in FOUND_BY]
+    patterns.append((None, ox.NamedNode(RDF + "type"), ox.NamedNode(CLAIM_TYPE)))
+    found = (quad.subject.value for s, p, o in patterns for quad in store.quads_for_pattern(s, p, o, None)
              if isinstance(quad.subject, ox.NamedNode))
     return _assemble(found, props, base_iri, reuse)
 
@@ -190,7 +194,7 @@ Reuse = Callable[[str, list[str], Callable[[list[str]], list[Any]]], list[Any]]
 
 
 def _assemble(subjects: Iterable[str], props: Props, base_iri: str, reuse: Reuse = _fresh) -> Snapshot:
-    """The snapshot of the records among ``subjects`` (those with a property of :data:`FOUND_BY`), from
+    """The snapshot of the records among ``subjects`` (those with a property of :data:`FOUND_BY`, and claims), from
     ``props(subject)``: its properties and objects in the order read."""
     work_prefix, claim_prefix, concept_prefix = base_iri + "work/", base_iri + "claim/", base_iri + "concept/"
     wanted = (work_prefix, claim_prefix, concept_prefix, base_iri + "venue/")
