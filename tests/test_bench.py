@@ -57,6 +57,8 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
     assert _positive(data["build_with_release_s"]) and _positive(data["build_with_release_peak_tree_pss_mb"])
     assert _positive(data["with_release"]["release_s"]), data["with_release"]
     assert data["commands"]["kb build with a release"]["target"] == "—"
+    assert _positive(data["incremental_with_release_s"]) and data["with_release"]["loop"]["edited"].startswith("claims/")
+    assert data["commands"]["incremental, with a release"]["target"] == "≤5 s"
     # CPU of the whole build: its render workers too (wait4 counts the children a process waited for)
     assert _positive(data["build_cpu_s"]) and _positive(data["incremental_cli_cpu_s"])
     loop = data["loop"]  # the editors' loop: from the file write until kb serve says it rebuilt and serves it
@@ -104,7 +106,8 @@ def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> No
     text = render(result)
     for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental",
                  "incremental kb build", "incremental, an edited reference", "incremental, the reference edited again",
-                 "kb build with a release", "kb --help", "peak RSS", "peak memory, all processes",
+                 "kb build with a release", "incremental, with a release", "kb --help", "peak RSS",
+                 "peak memory, all processes",
                  "peak memory, all processes, with a release", "SPARQL page first result", "site size"):
         assert f"| {name} |" in text
 
