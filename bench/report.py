@@ -167,7 +167,7 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     lines = ["| stage | seconds | floor (s) | ratio | target | result |", "|---|---:|---:|---:|---|---|"]
     for name, row in rows.items():
         seconds = _fmt(row.get("seconds"))
-        if name in ("peak RSS", "peak memory, all processes"):
+        if "value_mb" in row:  # a memory row
             seconds = f"{row['value_mb']:.0f} MB" if row.get("value_mb") is not None else "—"
         if name == "site size":
             seconds = (f"{row['value_files']:,} files, {row['value_bytes'] / 1e6:,.0f} MB"

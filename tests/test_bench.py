@@ -57,6 +57,8 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
     assert _positive(data["build_with_release_s"]) and _positive(data["build_with_release_peak_tree_pss_mb"])
     assert _positive(data["with_release"]["release_s"]), data["with_release"]
     assert data["commands"]["kb build with a release"]["target"] == "—"
+    assert f"| peak memory, all processes, with a release | {data['build_with_release_peak_tree_pss_mb']:.0f} MB |" \
+        in render(data)
     assert _positive(data["incremental_with_release_s"]) and data["with_release"]["loop"]["edited"].startswith("claims/")
     assert data["commands"]["incremental, with a release"]["target"] == "≤5 s"
     # CPU of the whole build: its render workers too (wait4 counts the children a process waited for)
