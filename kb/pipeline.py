@@ -327,7 +327,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             progress("comparing releases")
             hist = release_history(evidence, [(r, snap) for r, snap in released or () if not isinstance(snap, Problem)],
                                    graph, warm)
-            released = None  # the snapshots are compared: not held through SHACL and the site
+        if released is not None:  # compared, or read only to check them (kb check): not held through SHACL and the site
+            released = None
             give_back_freed()
         if on_store is not None:
             on_store(evidence, graph)
