@@ -383,6 +383,10 @@ def read_releases(evidence: Evidence, kept: dict[str, Snapshot] | None = None
     with no_gc():  # a snapshot has no cycles, and the collector's passes over a dump's terms only cost time
         found = [(release, _release_snapshot_or_problem(evidence.config, release, kept))
                  for release in evidence.releases]
+    if kept is not None:  # only the releases listed now
+        listed = {id(snap) for _, snap in found}
+        for key in [key for key, snap in kept.items() if id(snap) not in listed]:
+            del kept[key]
     give_back_freed()  # what the dumps were read into, not kept for the graph to be built on
     return found
 
@@ -392,14 +396,14 @@ def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot]]
     """What each release changed (``released``: :func:`read_releases`, all readable), and what is not yet
     released; recorded in the graph as PROV. With ``warm``, the current graph's records are read only for the
     claims and works that are not the last build's objects (the editors' loop: at 10k/50k the whole reading was
-    4.6 s of every rebuild)."""
+    4.1 s of every rebuild)."""
     from kb.diff.releases import history, prov_lines
     from kb.diff.snapshot import Snapshot, read_snapshot
     from kb.graph.iris import Minter
 
     base = evidence.config.base_iri
     current = Snapshot()
-    # the current state is compared with the latest release only: without releases, reading it (4.6 s at 2M
+    # the current state is compared with the latest release only: without releases, reading it (4.1 s at 2M
     # triples, kb.diff.snapshot.read_snapshot) would be wasted
     if released and warm is None:
         current = read_snapshot(graph.store, base)
@@ -444,7 +448,7 @@ def _release_snapshot_or_problem(config: Config, release: Release, kept: dict[st
 def _release_snapshot(config: Config, dump: Path, kept: dict[str, Snapshot] | None = None) -> Snapshot:
     """A release's snapshot, cached by the dump's bytes (a release never changes once cut) and by the
     code that reads it (a snapshot pickled by older code may lack fields); also in ``kept`` by the same key, where a
-    process builds again (the cache's copy took ~1 s to load at 10k/50k)."""
+    process builds again (the cache's copy took 1–2 s to load at 10k/50k)."""
     import hashlib
     import pickle
 

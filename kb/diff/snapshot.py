@@ -163,7 +163,7 @@ def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh) -> Snap
     """The works, claims, findings and concept labels of a KB graph, read record by record.
 
     Each work, claim and concept is read with the nodes it points to (findings, effects, author lists, agents,
-    venues) through the store's index by subject, and made into its record at once. At 10k/50k that is 4.6 s
+    venues) through the store's index by subject, and made into its record at once. At 10k/50k that is 4.1 s
     and ~0.12 GB, the snapshot itself; a pass over every triple that kept their terms until the records were
     made took 9.3 s and ~0.9 GB more at its peak, the peak of a build with releases (it compares the current
     graph with the latest release). Only subjects under the KB's
