@@ -86,9 +86,8 @@ class ReleaseError(ValueError):
 def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
     """Keep the current evidence as release ``name``: its dump, compressed, and a ``[[releases]]``
     entry in ``kb.toml``. Both are written only after every check passed; a failure leaves no file."""
-    import gzip
-
     from kb.export.rdf import ntriples_bytes
+    from kb.io import gz
     from kb.io.atomic import atomic_write_bytes, file_digest, locked, remove_stale_temps
     from kb.load.releases import DATE_RE, RELEASE_NAME_RE, dump_path
 
@@ -112,8 +111,9 @@ def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
     if dump.exists():
         raise ReleaseError(f"{dump} exists already; remove it or choose another name")
     toml = config.evidence_dir / "kb.toml"
-    # gzip with no file name and mtime 0: the same evidence always gives the same bytes.
-    data = gzip.compress(ntriples_bytes(checked.kg), compresslevel=9, mtime=0)
+    # One gzip member with no file name and no time, by the compressor of the site's dumps (kb.io.gz): the same
+    # evidence always gives the same bytes. At 10k/50k it took 1.6 s where gzip's level 9 took 4.8 s, for 1.4 % more.
+    data = gz.compress(ntriples_bytes(checked.kg))
     # A TOML basic string: JSON's escapes are TOML's (a newline or a control character in the notes
     # written raw would leave a kb.toml that no command can read).
     entry = f'\n[[releases]]\nname = "{name}"\ndate = {date}\nnotes = {json.dumps(notes, ensure_ascii=False)}\n'
