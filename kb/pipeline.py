@@ -379,7 +379,7 @@ def read_releases(evidence: Evidence, kept: dict[str, Snapshot] | None = None
     ``kb check`` reports it before a build compares).
 
     :func:`check` reads them as soon as the evidence is loaded, while the process is small: a release's dump read
-    cold at 10k/50k peaks at ~0.6 GB, which on top of the built graph took a cold build with a release to 1.9 GB."""
+    cold at 10k/50k peaks at ~0.5 GB, which on top of the built graph took a cold build with a release to 1.9 GB."""
     with no_gc():  # a snapshot has no cycles, and the collector's passes over a dump's terms only cost time
         found = [(release, _release_snapshot_or_problem(evidence.config, release, kept))
                  for release in evidence.releases]

@@ -44,11 +44,10 @@ WORK_FIELDS = {
 CONTENT_FIELDS = ("statement", "quote", "source", "cites", "finding_type", "population", "setting", "delivery",
                   "perspective", "intervention", "comparator", "design", "certainty", "findings")
 
-# Every property a snapshot reads (besides the members of the works' author and editor lists, rdf:_1 …)
-READ = frozenset({*CLAIM_FIELDS, *WORK_FIELDS, RDF + "type", PSK + "citekey", PSK + "finding", PSK + "outcome",
-                  PSK + "direction", PSK + "effect", PSK + "figure", PSK + "effectText", BIBO + "authorList",
-                  BIBO + "editorList", FOAF + "name", SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup",
-                  PSK + "interventionKind"})
+# Every property a record is made of (besides the members of the works' author and editor lists, rdf:_1 …)
+READ = frozenset({*CLAIM_FIELDS, *WORK_FIELDS, PSK + "finding", PSK + "outcome", PSK + "direction", PSK + "effect",
+                  PSK + "figure", PSK + "effectText", BIBO + "authorList", BIBO + "editorList", FOAF + "name",
+                  SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup", PSK + "interventionKind"})
 
 # A record is a subject with one of these properties (a work's citekey; a concept's label or values), or typed a
 # claim (:data:`CLAIM_TYPE`): not every typed node, of which the graph has ten times as many (0.55 s of a rebuild)
@@ -95,7 +94,7 @@ def read_dump(path: Path) -> Snapshot:
     """The snapshot of an N-Triples dump (``.nt``, ``.nt.gz``): a built site's or a release's.
 
     Read in one streamed pass that keeps only the properties the snapshot reads, not loaded into a store: at
-    10k/50k 8.7 s and a peak of 0.61 GB, where loading a store and reading it took 15.5 s and 1.6 GB (the first
+    10k/50k 7.9 s and a peak of 0.53 GB, where loading a store and reading it took 15.5 s and 1.6 GB (the first
     build or check after a release is cut, and every one on a fresh clone, reads the release's dump)."""
     import gzip
     import zlib
@@ -166,10 +165,10 @@ def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh) -> Snap
     venues) through the store's index by subject, and made into its record at once. At 10k/50k that is 4.1 s
     and ~0.12 GB, the snapshot itself; a pass over every triple that kept their terms until the records were
     made took 9.3 s and ~0.9 GB more at its peak, the peak of a build with releases (it compares the current
-    graph with the latest release). Only subjects under the KB's
-    own works, claims, concepts and venues are read; where a property is given twice, the first value counts
-    for a title, a name or an effect's text, the last for a finding's outcome, direction and effect and for a
-    concept's label, domain, group and kind, in the order read.
+    graph with the latest release). Only subjects under the KB's own works, claims, concepts and venues are
+    read; where a property is given twice, the first value counts for a title, a name or an effect's text, the
+    last for a finding's outcome, direction and effect and for a concept's label, domain, group and kind, in the
+    order read.
 
     ``reuse(kind, ids, make)`` gives the claims' (``"claims"``: each its record and findings) or the works' records
     (``"works"``), making with ``make`` those it does not keep: the editors' loop keeps them by record
