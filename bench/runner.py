@@ -125,10 +125,10 @@ def _with_release(kb: list[str], evidence: Path, site: Path, opts: Options) -> d
               tree=True)
     if not cut.ok:
         return {"error": f"kb release failed (exit {cut.returncode}): {cut.stderr[-2000:]}"}
-    clear_caches(evidence)  # cold: the release's dump is read, not its kept snapshot
-    built = run([*kb, "build", "--evidence", str(evidence), "--out", str(site)], timeout=opts.timeout, tree=True)
-    if not built.ok:
-        return {"error": f"kb build with a release failed (exit {built.returncode}): {built.stderr[-2000:]}"}
+    try:
+        built = _build(kb, evidence, site, opts)  # cold: the release's dump is read, not its kept snapshot
+    except BenchError as exc:
+        return {"error": f"with a release: {exc}"}
     loop = _loop(evidence, site, opts, references=0)  # the editors' loop too: each rebuild compares with the release
     return {"release_s": cut.seconds, "release_peak_rss_mb": cut.peak_rss_mb,
             "release_peak_tree_pss_mb": cut.peak_tree_pss_mb, "build_s": built.seconds,
