@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from kb.bibtex.load import EntryMemo
     from kb.checks.scope import Inputs
     from kb.diff.releases import History, KeptReleases
-    from kb.diff.snapshot import Snapshot
+    from kb.diff.snapshot import Pickled, Snapshot
     from kb.export.data_folder import ExportCaches
     from kb.export.dumps import Dumps
     from kb.export.void import Statistics
@@ -325,10 +325,23 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             report.extend(snap for _, snap in released if isinstance(snap, Problem))
         if history and not report.errors:  # SHACL adds nothing to the store: the history comes first
             progress("comparing releases")
-            hist = release_history(evidence, [(r, snap) for r, snap in released or () if not isinstance(snap, Problem)],
+            from kb.diff.snapshot import Pickled
+            hist = release_history(evidence, [(r, snap.load() if isinstance(snap, Pickled) else snap)
+                                              for r, snap in released or () if not isinstance(snap, Problem)],
                                    graph, warm)
         if released is not None:  # compared, or read only to check them (kb check): not held through SHACL and the site
             released = None
+            if hist is not None and hist.entries and warm is None:  # (the loop keeps the snapshots anyway)
+                # The history copied once the snapshots it was compared from are freed. Made among their objects, it
+                # shares their ids and labels, and kept their freed arenas from being given back: at 10k/50k a 35 MB
+                # history held ~90 MB more through the site's rendering, and in its workers. ~1 s there.
+                import pickle
+
+                data = pickle.dumps(hist, protocol=pickle.HIGHEST_PROTOCOL)
+                hist = None
+                give_back_freed()
+                hist = pickle.loads(data)
+                del data
             give_back_freed()
         if on_store is not None:
             on_store(evidence, graph)
@@ -373,10 +386,11 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None,
 
 
 def read_releases(evidence: Evidence, kept: dict[str, Snapshot] | None = None
-                  ) -> list[tuple[Release, Snapshot | Problem]]:
+                  ) -> list[tuple[Release, Snapshot | Pickled | Problem]]:
     """Each release with its snapshot (its dump read, or the snapshot kept from an earlier read: in the cache, or in
     ``kept``, :attr:`Warm.releases`), or the problem that its dump cannot be read (damaged since it was cut:
-    ``kb check`` reports it before a build compares).
+    ``kb check`` reports it before a build compares). Without ``kept`` (a process that compares once), each snapshot
+    is its pickle (:class:`kb.diff.snapshot.Pickled`), loaded when compared.
 
     :func:`check` reads them as soon as the evidence is loaded, while the process is small: a release's dump read
     cold at 10k/50k peaks at ~0.5 GB, which on top of the built graph took a cold build with a release to 1.9 GB."""
@@ -403,10 +417,11 @@ def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot]]
 
     base = evidence.config.base_iri
     current = Snapshot()
+    latest = released[-1][1] if released else None  # the records it repeats are read as its objects
     # the current state is compared with the latest release only: without releases, reading it (4.1 s at 2M
     # triples, kb.diff.snapshot.read_snapshot) would be wasted
     if released and warm is None:
-        current = read_snapshot(graph.store, base)
+        current = read_snapshot(graph.store, base, like=latest)
     elif released and warm is not None:
         records: dict[str, dict[str, Any]] = {"claims": {c.id: c for c in evidence.claims},
                                               "works": dict(evidence.references_by_key)}
@@ -422,7 +437,7 @@ def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot]]
 
         for memo in memos.values():
             memo.begin(warm.context)
-        current = read_snapshot(graph.store, base, reuse)
+        current = read_snapshot(graph.store, base, reuse, latest)
         for memo in memos.values():
             memo.end()
     hist = history(released, current, warm.released if warm is not None else None)
@@ -431,7 +446,7 @@ def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot]]
 
 
 def _release_snapshot_or_problem(config: Config, release: Release, kept: dict[str, Snapshot] | None = None
-                                 ) -> Snapshot | Problem:
+                                 ) -> Snapshot | Pickled | Problem:
     from kb.diff.snapshot import StateError
     from kb.io.reading import os_error_text
 
@@ -445,15 +460,15 @@ def _release_snapshot_or_problem(config: Config, release: Release, kept: dict[st
                      hint="restore it from version control: a release's dump never changes")
 
 
-def _release_snapshot(config: Config, dump: Path, kept: dict[str, Snapshot] | None = None) -> Snapshot:
+def _release_snapshot(config: Config, dump: Path, kept: dict[str, Snapshot] | None = None) -> Snapshot | Pickled:
     """A release's snapshot, cached by the dump's bytes (a release never changes once cut) and by the
     code that reads it (a snapshot pickled by older code may lack fields); also in ``kept`` by the same key, where a
-    process builds again (the cache's copy took 1–2 s to load at 10k/50k)."""
+    process builds again (the cache's copy took 1–2 s to load at 10k/50k). Without ``kept``, its pickle."""
     import hashlib
     import pickle
 
     from kb.diff import snapshot
-    from kb.diff.snapshot import Snapshot, read_dump
+    from kb.diff.snapshot import Pickled, Snapshot, read_dump
     from kb.io.atomic import replace_cache_file
 
     data = dump.read_bytes()
@@ -461,23 +476,27 @@ def _release_snapshot(config: Config, dump: Path, kept: dict[str, Snapshot] | No
     if kept is not None and key in kept:
         return kept[key]
     cache = config.store_cache_dir / "releases" / f"{key}.pickle"
-    try:
-        cached = pickle.loads(cache.read_bytes())
-        if isinstance(cached, Snapshot):
-            if kept is not None:
+    if kept is None:  # the same bytes as the dump it was made from: loaded when compared (Pickled.load)
+        with contextlib.suppress(OSError):
+            return Pickled(cache.read_bytes(), dump)
+    else:
+        try:
+            cached = pickle.loads(cache.read_bytes())
+            if isinstance(cached, Snapshot):
                 kept[key] = cached
-            return cached
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-        pass
+                return cached
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
     snap = read_dump(dump)
+    pickled = pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL)
     if kept is not None:
         kept[key] = snap
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        replace_cache_file(cache, pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL))
+        replace_cache_file(cache, pickled)
     except OSError:
         pass  # a cache: the next build reads the dump again
-    return snap
+    return snap if kept is not None else Pickled(pickled, dump)
 
 
 @dataclass

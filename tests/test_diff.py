@@ -232,3 +232,26 @@ def test_a_snapshot_reads_what_each_record_says_and_nothing_outside_the_kb(tmp_p
     assert snap.labels == {"population:smi": "serious mental illness", "outcome:recovery": "Recovery"}
     assert snap.domains == {"hope": "recovery"}
     assert snap.design_groups == {"rct": "trial"} and snap.intervention_kinds == {"peer": "peer_delivered"}
+
+    # Read beside the release it is compared with, a record (or a claim's findings) equal to the release's is the
+    # release's own object: the two snapshots cost one, and an unchanged record is skipped without a look
+    from dataclasses import replace
+
+    from kb.diff.compare import compare_records
+    from kb.diff.snapshot import Pickled
+
+    release = read_dump(dump)
+    release.works["w2"] = replace(release.works["w2"], fields={"year": "2019", "journal": "lancet"})
+    current = read_snapshot(store, b, like=release)
+    assert current == snap
+    assert current.works["w1"] is release.works["w1"] and current.claims["c1"] is release.claims["c1"]
+    assert current.findings["c1"] is release.findings["c1"]
+    assert current.works["w2"] is not release.works["w2"] and current.works["w2"].fields["year"] == "2020"
+    changed = compare_records(release.works, current.works).changed
+    assert [(c.id, c.fields) for c in changed] == [("w2", ("year",))]
+
+    # A release's snapshot held as its pickle until compared; a pickle that will not load is read from the dump again
+    import pickle
+
+    assert Pickled(pickle.dumps(snap), dump).load() == snap
+    assert Pickled(b"not a pickle", dump).load() == snap

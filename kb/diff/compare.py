@@ -17,14 +17,14 @@ LEVELS = ("high", "moderate", "low", "very_low")
 K = TypeVar("K", tuple[str, str], tuple[str, str, str])  # a map cell's or a summary row's key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     field: str
     old: str
     new: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordChange:
     id: str
     changes: tuple[FieldChange, ...]
@@ -34,7 +34,7 @@ class RecordChange:
         return tuple(c.field for c in self.changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rename:
     old: str
     new: str
@@ -51,7 +51,7 @@ class RecordDiff:
         return bool(self.added or self.removed or self.changed or self.renamed)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     """What a map cell (population × outcome) shows: findings, distinct studies and reviews, the
     directions found and the best certainty."""
@@ -63,7 +63,7 @@ class Cell:
     certainty: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CellChange:
     population: str
     outcome: str
@@ -128,6 +128,8 @@ def compare_records(old: dict[str, Record], new: dict[str, Record]) -> RecordDif
     diff.removed = [k for k in gone if k not in renamed_old]
     diff.added = [k for k in came if k not in renamed_new]
     for key in sorted(set(old) & set(new)):
+        if old[key] is new[key]:  # read as the release's own record (kb.diff.snapshot.read_snapshot's like)
+            continue
         a, b = old[key].fields, new[key].fields
         changes = tuple(FieldChange(f, a.get(f, ""), b.get(f, "")) for f in sorted(set(a) | set(b))
                         if a.get(f, "") != b.get(f, ""))

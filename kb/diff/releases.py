@@ -33,7 +33,7 @@ class ReleaseEntry:
     claims: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LastChange:
     release: str  # a release name, or UNRELEASED
     date: str
@@ -107,8 +107,9 @@ def _entry(release: Release, previous: tuple[str | None, Snapshot], snap: Snapsh
 
 def _record(out: History, diff: Diff, old: Snapshot, new: Snapshot, name: str, date: str) -> None:
     """Remember, per claim and per map cell, the latest change and what it was."""
+    added = LastChange(name, date, "added")  # one for all: a first release adds every claim
     for claim_id in diff.claims.added:
-        out.claims[claim_id] = LastChange(name, date, "added")
+        out.claims[claim_id] = added
     for rename in diff.claims.renamed:
         out.claims[rename.new] = LastChange(name, date, f"renamed from {rename.old}")
     for change in diff.claims.changed:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from kb.namespaces import BIBO, CITO, DCTERMS, FOAF, PROV, PSK, RDF, SKOS
 
@@ -55,7 +55,7 @@ FOUND_BY = (PSK + "citekey", SKOS + "prefLabel", SKOS + "broader", PSK + "design
 CLAIM_TYPE = PSK + "Claim"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One work or claim: field → value (several values joined, sorted, with ``; ``)."""
 
@@ -84,6 +84,26 @@ class Snapshot:
 
     def label(self, scheme: str, concept_id: str) -> str:
         return self.labels.get(f"{scheme}:{concept_id}", concept_id.replace("_", " "))
+
+
+@dataclass(frozen=True)
+class Pickled:
+    """A snapshot held as its pickle until it is compared: a build reads each release before its graph, while the
+    process is small. Held as objects (~120 MB at 10k/50k) while the graph was built, they left ~86 MB of the
+    heap's arenas unreturnable once freed (the graph's own objects filled their gaps), through the site's rendering
+    and in every worker."""
+
+    data: bytes
+    dump: Path  # read again where the pickle will not load (its bytes are the ones it was made from)
+
+    def load(self) -> Snapshot:
+        import pickle
+
+        try:
+            snap = pickle.loads(self.data)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+            snap = None
+        return snap if isinstance(snap, Snapshot) else read_dump(self.dump)
 
 
 class StateError(ValueError):
@@ -132,7 +152,7 @@ def _fresh(kind: str, ids: list[str], make: Callable[[list[str]], list[Any]]) ->
     return make(ids)
 
 
-def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh) -> Snapshot:
+def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh, like: Snapshot | None = None) -> Snapshot:
     """The works, claims, findings and concept labels of a KB graph, read record by record.
 
     Each work, claim and concept is read with the nodes it points to (findings, effects, author lists, agents,
@@ -146,7 +166,11 @@ def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh) -> Snap
 
     ``reuse(kind, ids, make)`` gives the claims' (``"claims"``: each its record and findings) or the works' records
     (``"works"``), making with ``make`` those it does not keep: the editors' loop keeps them by record
-    (:class:`kb.pipeline.Warm`), so that a rebuild reads only the edited file's claims."""
+    (:class:`kb.pipeline.Warm`), so that a rebuild reads only the edited file's claims.
+
+    A record or a claim's findings equal to ``like``'s under the same id is ``like``'s object: the current graph is
+    read to be compared with the latest release, which it mostly repeats, so the two snapshots are held at once
+    for the price of one and its changes."""
     import pyoxigraph as ox
 
     def props(subject: str) -> Iterator[tuple[str, ox.NamedNode | ox.Literal]]:
@@ -159,16 +183,17 @@ def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh) -> Snap
     patterns.append((None, ox.NamedNode(RDF + "type"), ox.NamedNode(CLAIM_TYPE)))
     found = (quad.subject.value for s, p, o in patterns for quad in store.quads_for_pattern(s, p, o, None)
              if isinstance(quad.subject, ox.NamedNode))
-    return _assemble(found, props, base_iri, reuse)
+    return _assemble(found, props, base_iri, reuse, like)
 
 
 Props = Callable[[str], Iterable[tuple[str, "ox.NamedNode | ox.Literal"]]]
 Reuse = Callable[[str, list[str], Callable[[list[str]], list[Any]]], list[Any]]
 
 
-def _assemble(subjects: Iterable[str], props: Props, base_iri: str, reuse: Reuse = _fresh) -> Snapshot:
+def _assemble(subjects: Iterable[str], props: Props, base_iri: str, reuse: Reuse = _fresh,
+              like: Snapshot | None = None) -> Snapshot:
     """The snapshot of the records among ``subjects`` (those with a property of :data:`FOUND_BY`, and claims), from
-    ``props(subject)``: its properties and objects in the order read."""
+    ``props(subject)``: its properties and objects in the order read; each record ``like``'s where equal."""
     work_prefix, claim_prefix, concept_prefix = base_iri + "work/", base_iri + "claim/", base_iri + "concept/"
     wanted = (work_prefix, claim_prefix, concept_prefix, base_iri + "venue/")
 
@@ -179,22 +204,38 @@ def _assemble(subjects: Iterable[str], props: Props, base_iri: str, reuse: Reuse
     for subject in subjects:
         rest = subject[len(claim_prefix):] if subject.startswith(claim_prefix) else ""
         if rest and "/" not in rest:
-            claims.add(rest)
+            claims.add(sys.intern(rest))  # one string in every snapshot, diff and history that names it
         key = subject[len(work_prefix):] if subject.startswith(work_prefix) else ""
         if key and "/" not in key:
-            works.add(key)
+            works.add(sys.intern(key))
         if subject.startswith(concept_prefix):
             concepts.add(subject)
     snap = Snapshot()
     for subject in sorted(concepts):
         _concept(snap, subject[len(concept_prefix):], inside(subject))
     claim_ids, work_keys = sorted(claims), sorted(works)
-    made = reuse("claims", claim_ids, lambda ids: [_claim(i, inside(claim_prefix + i), inside) for i in ids])
+    held = like or Snapshot()
+
+    def claim(claim_id: str) -> tuple[Record, dict[str, str]]:
+        record, findings = _claim(claim_id, inside(claim_prefix + claim_id), inside)
+        return _held(held.claims, claim_id, record), _held(held.findings, claim_id, findings)
+
+    made = reuse("claims", claim_ids, lambda ids: [claim(i) for i in ids])
     for claim_id, (record, findings) in zip(claim_ids, made, strict=True):
         snap.claims[claim_id], snap.findings[claim_id] = record, findings
-    made = reuse("works", work_keys, lambda keys: [_work(k, inside(work_prefix + k), inside) for k in keys])
+    made = reuse("works", work_keys,
+                 lambda keys: [_held(held.works, k, _work(k, inside(work_prefix + k), inside)) for k in keys])
     snap.works.update(zip(work_keys, made, strict=True))
     return snap
+
+
+T = TypeVar("T")
+
+
+def _held(held: dict[str, T], key: str, made: T) -> T:
+    """``made``, or the equal value ``held`` has under ``key`` (then ``made`` is dropped at once)."""
+    kept = held.get(key)
+    return kept if kept is not None and kept == made else made
 
 
 def _concept(snap: Snapshot, path: str, props: list[tuple[str, ox.NamedNode | ox.Literal]]) -> None:
