@@ -325,9 +325,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             report.extend(snap for _, snap in released if isinstance(snap, Problem))
         if history and not report.errors:  # SHACL adds nothing to the store: the history comes first
             progress("comparing releases")
-            from kb.diff.snapshot import Pickled
-            hist = release_history(evidence, [(r, snap.load() if isinstance(snap, Pickled) else snap)
-                                              for r, snap in released or () if not isinstance(snap, Problem)],
+            hist = release_history(evidence, [(r, snap) for r, snap in released or () if not isinstance(snap, Problem)],
                                    graph, warm)
         if released is not None:  # compared, or read only to check them (kb check): not held through SHACL and the site
             released = None
@@ -405,19 +403,21 @@ def read_releases(evidence: Evidence, kept: dict[str, Snapshot] | None = None
     return found
 
 
-def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot]], graph: KnowledgeGraph,
+def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot | Pickled]], graph: KnowledgeGraph,
                     warm: Warm | None = None) -> History:
     """What each release changed (``released``: :func:`read_releases`, all readable), and what is not yet
     released; recorded in the graph as PROV. With ``warm``, the current graph's records are read only for the
     claims and works that are not the last build's objects (the editors' loop: at 10k/50k the whole reading was
     4.1 s of every rebuild)."""
     from kb.diff.releases import history, prov_lines
-    from kb.diff.snapshot import Snapshot, read_snapshot
+    from kb.diff.snapshot import Snapshot, loaded, read_snapshot
     from kb.graph.iris import Minter
 
     base = evidence.config.base_iri
     current = Snapshot()
-    latest = released[-1][1] if released else None  # the records it repeats are read as its objects
+    latest = loaded(released[-1][1]) if released else None  # the records it repeats are read as its objects
+    if latest is not None:
+        released = [*released[:-1], (released[-1][0], latest)]
     # the current state is compared with the latest release only: without releases, reading it (4.1 s at 2M
     # triples, kb.diff.snapshot.read_snapshot) would be wasted
     if released and warm is None:
@@ -476,9 +476,9 @@ def _release_snapshot(config: Config, dump: Path, kept: dict[str, Snapshot] | No
     if kept is not None and key in kept:
         return kept[key]
     cache = config.store_cache_dir / "releases" / f"{key}.pickle"
-    if kept is None:  # the same bytes as the dump it was made from: loaded when compared (Pickled.load)
-        with contextlib.suppress(OSError):
-            return Pickled(cache.read_bytes(), dump)
+    if kept is None:  # made from the same bytes as the dump: loaded when compared (Pickled.load)
+        if cache.is_file():
+            return Pickled(dump, cache)
     else:
         try:
             cached = pickle.loads(cache.read_bytes())
@@ -494,9 +494,9 @@ def _release_snapshot(config: Config, dump: Path, kept: dict[str, Snapshot] | No
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         replace_cache_file(cache, pickled)
-    except OSError:
-        pass  # a cache: the next build reads the dump again
-    return snap if kept is not None else Pickled(pickled, dump)
+    except OSError:  # a cache: the next build reads the dump again
+        return snap if kept is not None else Pickled(dump, data=pickled)
+    return snap if kept is not None else Pickled(dump, cache)
 
 
 @dataclass

@@ -253,5 +253,10 @@ def test_a_snapshot_reads_what_each_record_says_and_nothing_outside_the_kb(tmp_p
     # A release's snapshot held as its pickle until compared; a pickle that will not load is read from the dump again
     import pickle
 
-    assert Pickled(pickle.dumps(snap), dump).load() == snap
-    assert Pickled(b"not a pickle", dump).load() == snap
+    kept = tmp_path / "kept.pickle"
+    kept.write_bytes(pickle.dumps(snap))
+    assert Pickled(dump, kept).load() == snap and Pickled(dump, data=pickle.dumps(snap)).load() == snap
+    kept.write_bytes(b"not a pickle")
+    assert Pickled(dump, kept).load() == snap
+    kept.unlink()
+    assert Pickled(dump, kept).load() == snap

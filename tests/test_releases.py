@@ -249,3 +249,32 @@ def test_without_releases_the_current_state_is_not_read(evidence_copy, monkeypat
     monkeypatch.setattr(kb.diff.snapshot, "read_snapshot", refuse)
     checked = check(load_config(evidence_copy), history=True)
     assert checked.history is not None and not checked.history.entries and checked.history.unreleased is None
+
+
+def test_a_build_holds_two_releases_at_a_time(tmp_path, monkeypatch) -> None:
+    """A release's snapshot is loaded when the history compares it and let go after the next one: however many
+    releases there are, a build holds the latest (read beside the current graph) and two others at most, where it held
+    every one from the start (~120 MB each at 10k/50k)."""
+    import weakref
+
+    from kb.diff.snapshot import Pickled
+
+    ev = two_releases(tmp_path)
+    claims = ev / CLAIMS
+    for name in ("r3", "r4"):
+        claims.write_text(claims.read_text().replace("    statement: >-\n", f"    statement: >-\n      ({name})\n", 1))
+        assert run("release", "--evidence", str(ev), name, "--date", "2026-11-30").exit_code == 0
+    loaded: list[weakref.ref] = []
+    held: list[int] = []  # at each load, how many of those loaded before are still alive
+    real = Pickled.load
+
+    def load(self: Pickled):
+        snap = real(self)
+        held.append(sum(ref() is not None for ref in loaded))
+        loaded.append(weakref.ref(snap))
+        return snap
+
+    monkeypatch.setattr(Pickled, "load", load)
+    checked = check(load_config(ev), history=True)
+    assert checked.report.ok() and [e.release.name for e in checked.history.entries] == ["r1", "r2", "r3", "r4"]
+    assert held == [0, 1, 2, 2]  # r4 first (the latest), then r1, r2 and r3 in turn

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kb.diff.compare import Diff, compare
 from kb.diff.render import claim_change_text, words
-from kb.diff.snapshot import Snapshot
+from kb.diff.snapshot import Pickled, Snapshot, loaded
 from kb.graph.iris import Minter
 from kb.model import Release
 from kb.namespaces import PROV, PSK, RDF, RDFS, XSD
@@ -59,24 +59,28 @@ class KeptReleases:
     are the same and their snapshots the same objects: a release never changes, and comparing each with the one
     before took ~1.2 s of every rebuild at 50,000 claims."""
 
-    releases: tuple[tuple[Release, Snapshot], ...] = ()
+    releases: tuple[tuple[Release, Snapshot | Pickled], ...] = ()
     made: History | None = None
 
-    def get(self, releases: list[tuple[Release, Snapshot]]) -> History | None:
+    def get(self, releases: list[tuple[Release, Snapshot | Pickled]]) -> History | None:
         same = len(releases) == len(self.releases) and all(
             r == kept_r and snap is kept_snap for (r, snap), (kept_r, kept_snap) in zip(releases, self.releases,
                                                                                           strict=True))
         return self.made if same else None
 
 
-def history(releases: list[tuple[Release, Snapshot]], current: Snapshot, kept: KeptReleases | None = None) -> History:
-    """Each release against the one before (the first against nothing), then the current state."""
+def history(releases: list[tuple[Release, Snapshot | Pickled]], current: Snapshot, kept: KeptReleases | None = None
+            ) -> History:
+    """Each release against the one before (the first against nothing), then the current state against the latest.
+    A release not yet loaded (:class:`kb.diff.snapshot.Pickled`) is loaded when compared, and let go after the next:
+    two at a time, however many releases."""
     made = kept.get(releases) if kept is not None else None
     if made is None:
         made = History()
         entries = []
         previous: tuple[str | None, Snapshot] = (None, Snapshot())
-        for release, snap in releases:
+        for release, held in releases:
+            snap = loaded(held)
             diff = compare(previous[1], snap)
             entries.append(_entry(release, previous, snap, diff))
             _record(made, diff, previous[1], snap, release.name, release.date)
@@ -86,7 +90,7 @@ def history(releases: list[tuple[Release, Snapshot]], current: Snapshot, kept: K
             kept.releases, kept.made = tuple(releases), made
     out = History(made.entries, claims=dict(made.claims), cells=dict(made.cells))  # the current state adds to them
     if releases:
-        previous = (releases[-1][0].name, releases[-1][1])
+        previous = (releases[-1][0].name, loaded(releases[-1][1]))
         diff = compare(previous[1], current)
         if diff:
             out.unreleased = diff

@@ -88,22 +88,28 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Pickled:
-    """A snapshot held as its pickle until it is compared: a build reads each release before its graph, while the
-    process is small. Held as objects (~120 MB at 10k/50k) while the graph was built, they left ~86 MB of the
-    heap's arenas unreturnable once freed (the graph's own objects filled their gaps), through the site's rendering
-    and in every worker."""
+    """A release's snapshot not held until it is compared, one or two at a time: a build reads each release before
+    its graph, while the process is small. Held as objects (~120 MB each at 10k/50k) while the graph was built, a
+    release left ~86 MB of the heap's arenas unreturnable once freed (the graph's own objects filled their gaps),
+    through the site's rendering and in every worker."""
 
-    data: bytes
     dump: Path  # read again where the pickle will not load (its bytes are the ones it was made from)
+    cache: Path | None = None  # where its pickle is kept
+    data: bytes | None = None  # or the pickle itself, where it could not be kept
 
     def load(self) -> Snapshot:
         import pickle
 
         try:
-            snap = pickle.loads(self.data)
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+            data = self.data if self.data is not None else self.cache.read_bytes() if self.cache is not None else b""
+            snap = pickle.loads(data)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
             snap = None
         return snap if isinstance(snap, Snapshot) else read_dump(self.dump)
+
+
+def loaded(snap: Snapshot | Pickled) -> Snapshot:
+    return snap.load() if isinstance(snap, Pickled) else snap
 
 
 class StateError(ValueError):
