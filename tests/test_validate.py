@@ -250,3 +250,27 @@ def test_vocabulary_marks_kinds_and_design_groups(evidence_copy):
     edit(evidence_copy, "vocab/schemes.ttl", '    psk:interventionKind kind:peer_adjacent .', " .")
     edit(evidence_copy, "vocab/schemes.ttl", '; psk:designGroup "other" .', " .")
     assert {"vocab-intervention-kind", "vocab-design-group"} <= set(codes(run(evidence_copy).report.errors))
+
+
+def test_a_mistyped_prefix_is_one_error_at_its_line_not_one_per_claim(evidence_copy):
+    """Found by fuzzing the shipped vocabulary: a typo in certainty.ttl's @prefix moved every level under another IRI,
+    and the check gave 135 SHACL violations, one per claim and level, none naming the file. Now the @prefix line is
+    the error; its concepts are left out, so the scheme is told empty once and the claims' terms wait for it (no
+    design's starting certainty, no claim, is reported for it). Outcome domains moved likewise are one error too,
+    not one per outcome without a domain."""
+    edit(evidence_copy, "vocab/schemes.ttl", "@prefix certainty: <concept/certainty/>",
+         "@prefix certainty: <concept/certanty/>")
+    report = run(evidence_copy).report
+    assert set(codes(report.errors)) == {"vocab-iri", "vocab-missing-scheme"}, codes(report.errors)
+    [moved] = [p for p in report.errors if p.code == "vocab-iri"]
+    assert moved.path.endswith("schemes.ttl") and moved.line == 10 and moved.col == 1
+    assert "4 concept(s) are under <https://w3id.org/peer-support-kb/concept/certanty/>" in moved.message
+    assert "concept/certainty/>" in moved.message and "'high' (line" in moved.message
+    assert [w.code for w in report.warnings] == ["vocab-terms-unchecked"]
+    edit(evidence_copy, "vocab/schemes.ttl", "@prefix certainty: <concept/certanty/>",
+         "@prefix certainty: <concept/certainty/>")
+    edit(evidence_copy, "vocab/schemes.ttl", "@prefix domain: <concept/outcome-domain/>",
+         "@prefix domain: <concept/outcome-domian/>")
+    report = run(evidence_copy).report
+    [moved] = report.errors
+    assert moved.code == "vocab-iri" and moved.line == 7 and "outcome-domian" in moved.message

@@ -121,6 +121,7 @@ def _read_concepts(path: Path, text: str, quads: list, base: str, vocab: Vocabul
         props[q.subject.value][q.predicate.value].append(q.object)
     scheme_prefix = f"{base}scheme/"
     starts = _statement_starts(text)
+    misplaced: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)  # (under, minted) → (id, line)
     for subject in sorted(props):
         p = props[subject]
         types = {o.value for o in p[RDF + "type"]}
@@ -146,6 +147,11 @@ def _read_concepts(path: Path, text: str, quads: list, base: str, vocab: Vocabul
                                   **at("skos:inScheme")))
             continue
         scheme = schemes[0]
+        is_domain = bool(p[SKOS + "topConceptOf"]) and scheme == "outcome"
+        minted = f"{base}concept/{'outcome-domain' if is_domain else scheme}/"
+        if subject != minted + local:  # a mistyped @prefix moves every concept under it: told once, below
+            misplaced[(subject[: len(subject) - len(local)], minted)].append((local, line))
+            continue
         notation = _one(p[SKOS + "notation"])
         labels = p[SKOS + "prefLabel"]
         definition = _one(p[SKOS + "definition"])
@@ -161,7 +167,6 @@ def _read_concepts(path: Path, text: str, quads: list, base: str, vocab: Vocabul
             problems.append(error(path, line, "vocab-definition", f"{where} has no skos:definition", col=1,
                                   field="skos:definition", expected="a plain-language definition"))
         broader = [o.value.rstrip("/").rsplit("/", 1)[-1] for o in p[SKOS + "broader"]]
-        is_domain = bool(p[SKOS + "topConceptOf"]) and scheme == "outcome"
         start = [o.value.rsplit("/", 1)[-1] for o in p[PSK + "startingCertainty"]]
         kind = [o.value.rsplit("/", 1)[-1] for o in p[PSK + "interventionKind"]]
         if local in vocab.concepts[scheme]:
@@ -178,18 +183,42 @@ def _read_concepts(path: Path, text: str, quads: list, base: str, vocab: Vocabul
         )
 
 
+    for (under, minted), unsorted in sorted(misplaced.items()):
+        found = sorted(unsorted, key=lambda concept: concept[1])  # in the file's order
+        named = ", ".join(f"'{cid}' (line {line})" for cid, line in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        problems.append(error(
+            path, _prefix_line(text, under, base) or found[0][1], "vocab-iri",
+            f"{len(found)} concept(s) are under <{under}>, not under <{minted}> where their scheme's concepts are: "
+            f"{named}{more}", col=1, field="@prefix", expected=f"<{minted}…>",
+            hint="a concept's IRI is its scheme's namespace and its notation: check the @prefix line; the concepts "
+                 "under it are left out until it is fixed"))
+
+
+def _prefix_line(text: str, namespace: str, base: str) -> int | None:
+    """The line of the ``@prefix`` (or ``PREFIX``) that declares ``namespace`` (relative to ``base`` or not)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        declared = re.match(r"\s*(?:@prefix|PREFIX)\s+[\w-]*:\s*<([^>]*)>", line, re.IGNORECASE)
+        if declared and declared.group(1) in (namespace, namespace.removeprefix(base)):
+            return number
+    return None
+
+
 def _check_outcome_domains(vocab: Vocabulary, problems: list[Problem]) -> None:
     outcomes = vocab.concepts.get("outcome", {})
+    # a scheme with no concepts at all is told once (vocab-missing-scheme), not again by every concept pointing into it
+    domains = any(concept.is_domain for concept in outcomes.values())
     for concept in outcomes.values():
-        if concept.is_domain:
+        if concept.is_domain or not domains:
             continue
         domain = outcomes.get(concept.broader or "")
         if domain is None or not domain.is_domain:
             problems.append(error(concept.path, concept.line, "vocab-domain",
                                   f"outcome '{concept.id}' has no broader outcome domain", col=1, field="skos:broader",
                                   expected="skos:broader pointing to a top concept of scheme:outcome"))
+    kinds = vocab.concepts.get("intervention_kind", {})
     for concept in vocab.concepts.get("intervention", {}).values():
-        if concept.kind not in vocab.concepts.get("intervention_kind", {}):
+        if kinds and concept.kind not in kinds:
             problems.append(error(concept.path, concept.line, "vocab-intervention-kind",
                                   f"intervention '{concept.id}' has no valid psk:interventionKind",
                                   field="psk:interventionKind",
@@ -199,7 +228,8 @@ def _check_outcome_domains(vocab: Vocabulary, problems: list[Problem]) -> None:
             problems.append(error(concept.path, concept.line, "vocab-design-group",
                                   f"design '{concept.id}' has no valid psk:designGroup", field="psk:designGroup",
                                   expected=" or ".join(f'"{g}"' for g in DESIGN_GROUPS)))
-        if concept.starting_certainty not in vocab.concepts.get("certainty", {}):
+        levels = vocab.concepts.get("certainty", {})
+        if levels and concept.starting_certainty not in levels:
             problems.append(error(concept.path, concept.line, "vocab-starting-certainty",
                                   f"design '{concept.id}' has no valid psk:startingCertainty", col=1,
                                   field="psk:startingCertainty",
