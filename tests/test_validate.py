@@ -256,8 +256,8 @@ def test_a_mistyped_prefix_is_one_error_at_its_line_not_one_per_claim(evidence_c
     """Found by fuzzing the shipped vocabulary: a typo in certainty.ttl's @prefix moved every level under another IRI,
     and the check gave 135 SHACL violations, one per claim and level, none naming the file. Now the @prefix line is
     the error; its concepts are left out, so the scheme is told empty once and the claims' terms wait for it (no
-    design's starting certainty, no claim, is reported for it). Outcome domains moved likewise are one error too,
-    not one per outcome without a domain."""
+    design's starting certainty, no claim, is reported for it). Outcome domains moved likewise are two errors: the
+    line, and that the outcomes have no domain at all (not one per outcome)."""
     edit(evidence_copy, "vocab/schemes.ttl", "@prefix certainty: <concept/certainty/>",
          "@prefix certainty: <concept/certanty/>")
     report = run(evidence_copy).report
@@ -272,5 +272,7 @@ def test_a_mistyped_prefix_is_one_error_at_its_line_not_one_per_claim(evidence_c
     edit(evidence_copy, "vocab/schemes.ttl", "@prefix domain: <concept/outcome-domain/>",
          "@prefix domain: <concept/outcome-domian/>")
     report = run(evidence_copy).report
-    [moved] = report.errors
-    assert moved.code == "vocab-iri" and moved.line == 7 and "outcome-domian" in moved.message
+    [moved] = [p for p in report.errors if p.code == "vocab-iri"]
+    assert moved.line == 7 and "outcome-domian" in moved.message
+    [none] = [p for p in report.errors if p.code == "vocab-domain"]
+    assert "outcome domain: the scheme has no top concepts" in none.message and len(report.errors) == 2

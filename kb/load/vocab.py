@@ -206,8 +206,15 @@ def _prefix_line(text: str, namespace: str, base: str) -> int | None:
 
 def _check_outcome_domains(vocab: Vocabulary, problems: list[Problem]) -> None:
     outcomes = vocab.concepts.get("outcome", {})
-    # a scheme with no concepts at all is told once (vocab-missing-scheme), not again by every concept pointing into it
+    # a scheme with no concepts at all is told once (vocab-missing-scheme), not again by every concept pointing into it;
+    # outcomes with no domain at all, once
     domains = any(concept.is_domain for concept in outcomes.values())
+    if outcomes and not domains:
+        first = min(outcomes.values(), key=lambda concept: (concept.path, concept.line))
+        problems.append(error(first.path, first.line, "vocab-domain", f"none of the {len(outcomes)} outcomes has an "
+                              "outcome domain: the scheme has no top concepts", col=1, field="skos:topConceptOf",
+                              expected="outcome domains (skos:topConceptOf scheme:outcome), each outcome's "
+                                       "skos:broader one of them"))
     for concept in outcomes.values():
         if concept.is_domain or not domains:
             continue
