@@ -119,10 +119,11 @@ def graph_bytes(kg: KnowledgeGraph, fmt: str, ntriples: bytes | None = None) -> 
     return data
 
 
-def write_ntriples(kg: KnowledgeGraph, target: Path) -> None:
+def write_ntriples(kg: KnowledgeGraph, target: Path, gzipped: bool | None = None) -> None:
     """Sorted N-Triples written straight to ``target`` (no joined copy of a dump of hundreds of MB, and the lines
-    streamed from their sort, :func:`sorted_lines_streamed`); gzipped if its name ends in ``.gz`` (:mod:`kb.io.gz`)."""
-    with _output(target) as fh, sorted_lines_streamed(kg) as lines:
+    streamed from their sort, :func:`sorted_lines_streamed`); gzipped (:mod:`kb.io.gz`) if ``gzipped``, or by
+    default if its name ends in ``.gz``."""
+    with _output(target, gzipped) as fh, sorted_lines_streamed(kg) as lines:
         for line in lines:
             fh.write(line)
             fh.write(b"\n")
@@ -138,5 +139,5 @@ def write_graph(ntriples: Path, fmt: str, target: Path) -> None:
         ox.serialize(quads, out, format=getattr(ox.RdfFormat, GRAPH_FORMATS[fmt]), prefixes=dict(PREFIXES))
 
 
-def _output(target: Path) -> AbstractContextManager[IO[bytes]]:
-    return gz.writer(target) if target.suffix == ".gz" else open(target, "wb")
+def _output(target: Path, gzipped: bool | None = None) -> AbstractContextManager[IO[bytes]]:
+    return gz.writer(target) if (target.suffix == ".gz" if gzipped is None else gzipped) else open(target, "wb")

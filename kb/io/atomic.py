@@ -122,6 +122,24 @@ def remove_stale_temps(path: Path | str) -> list[Path]:
     return removed
 
 
+def new_temp(path: Path) -> Path:
+    """An empty temp file beside ``path``, named as :func:`temp_name_pattern` finds it, for a file written as a
+    stream and then given its name by :func:`publish_new`."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def publish_new(tmp: Path, path: Path) -> None:
+    """Give the finished temp file ``tmp`` the name ``path``, durably, never over a file that has it already
+    (``FileExistsError``; a link, not a rename, cannot replace one). ``tmp`` is left for the caller to remove."""
+    os.chmod(tmp, new_file_mode())  # what open() would give a new file, not mkstemp's 0o600
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.link(tmp, path)
+    _fsync_dir(path.parent)
+
+
 def replace_cache_file(path: Path, data: bytes) -> None:
     """Write a cache file: atomically (temp file + rename, so readers never see half of it) but not
     durably (no fsync): a cache lost in a crash is rebuilt, and an fsync per entry costs time."""
