@@ -110,3 +110,21 @@ def test_lock_times_out_while_held_elsewhere(tmp_path: Path) -> None:
         holder.wait()
     with locked(target, timeout=1):  # released when the holder died
         assert lock_path(target).exists()
+
+
+def test_a_streamed_file_is_published_under_its_name_never_over_another(tmp_path):
+    """kb release writes its dump as a stream into a temp file beside it, then gives it its name: a file that took
+    the name meanwhile is kept as it is (FileExistsError), and the temp is the caller's to remove."""
+    from kb.io.atomic import new_file_mode, new_temp, publish_new, temp_name_pattern
+
+    target = tmp_path / "kb.nt.gz"
+    temp = new_temp(target)
+    assert temp.parent == tmp_path and temp.match(temp_name_pattern(target)) and temp.read_bytes() == b""
+    temp.write_bytes(b"dump")
+    publish_new(temp, target)
+    assert target.read_bytes() == b"dump" and target.stat().st_mode & 0o7777 == new_file_mode()  # not mkstemp's
+    other = new_temp(target)
+    other.write_bytes(b"another")
+    with pytest.raises(FileExistsError):
+        publish_new(other, target)
+    assert target.read_bytes() == b"dump"
