@@ -181,8 +181,6 @@ def _read_concepts(path: Path, text: str, quads: list, base: str, vocab: Vocabul
             core_area=_one(p[PSK + "coreArea"]) or None, chime=_one(p[PSK + "chimeProcess"]) or None,
             is_domain=is_domain, path=str(path), line=line,
         )
-
-
     for (under, minted), unsorted in sorted(misplaced.items()):
         found = sorted(unsorted, key=lambda concept: concept[1])  # in the file's order
         named = ", ".join(f"'{cid}' (line {line})" for cid, line in found[:3])
