@@ -133,6 +133,7 @@ def cut_release(config: Config, name: str, date: str, notes: str = "") -> Path:
             new = old.rstrip(b"\n") + b"\n" + entry.encode("utf-8")
             tomllib.loads(new.decode("utf-8"))  # never write a kb.toml that does not parse
             publish_new(temp, dump)  # never over a dump that appeared meanwhile
+            remove_stale_temps(dump)  # left by a release of this name killed mid-stream (a rival's fails, as it must)
             try:
                 atomic_write_bytes(toml, new, expected_digest=digest, backup=False)
             except BaseException:

@@ -55,8 +55,12 @@ def test_release_keeps_a_deterministic_dump_and_lists_it(tmp_path):
     assert [(r.name, r.date, r.notes) for r in releases] == [("2026-11", "2026-11-30", 'A "first" one')]
     again = tmp_path / "again"
     shutil.copytree(FIXTURE, again)
+    killed = again / "releases" / "2026-11" / ".kb.nt.gz.x1y2z3.tmp"  # what a release killed mid-stream leaves
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"half a dump")
     run("release", "--evidence", str(again), "2026-11", "--date", "2026-11-30")
     assert (again / "releases" / "2026-11" / "kb.nt.gz").read_bytes() == dump.read_bytes()
+    assert sorted(p.name for p in killed.parent.iterdir()) == ["kb.nt.gz"]
 
 
 def test_a_refused_release_writes_nothing(tmp_path):
