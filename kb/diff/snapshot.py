@@ -179,10 +179,13 @@ def read_snapshot(store: ox.Store, base_iri: str, reuse: Reuse = _fresh, like: S
     for the price of one and its changes."""
     import pyoxigraph as ox
 
+    terms = (ox.NamedNode, ox.Literal)
+
     def props(subject: str) -> Iterator[tuple[str, ox.NamedNode | ox.Literal]]:
         for quad in store.quads_for_pattern(ox.NamedNode(subject), None, None, None):
-            if isinstance(quad.object, ox.NamedNode | ox.Literal):
-                yield quad.predicate.value, quad.object
+            obj = quad.object  # each access makes a new Python object of the store's term
+            if isinstance(obj, terms):
+                yield quad.predicate.value, obj
 
     patterns: list[tuple[None, ox.NamedNode, ox.NamedNode | None]] = [
         (None, ox.NamedNode(predicate), None) for predicate in FOUND_BY]
