@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.io import gz
 from kb.io.atomic import replace_cache_entry
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -86,16 +87,17 @@ _WASM_KEPT = "oxigraph-wasm-"  # the kept wasm scripts' names: this prefix, then
 
 
 def _wasm_script(wasm: bytes, version: str, cache: Path | None) -> bytes:
-    """The wasm's script, kept in ``cache`` under the digest of the wasm, its version and this module: compressing
-    4 MB at gzip's level 9 was ~0.5 s of every fresh ``kb build``, on the main thread while the graph is parsed.
+    """The wasm's script, kept in ``cache`` under the digest of the wasm, its version, the compressor and this module:
+    compressing 4 MB (gzip's level 9 then) was ~0.5 s of every fresh ``kb build``, on the main thread while the graph
+    is parsed.
     Written atomically; other digests' files are removed; a folder that cannot be written costs the compressing."""
-    name = hashlib.blake2b(b"\0".join((wasm, version.encode(), Path(__file__).read_bytes())),
+    name = hashlib.blake2b(b"\0".join((wasm, version.encode(), gz.ENGINE.encode(), Path(__file__).read_bytes())),
                            digest_size=16).hexdigest()
     kept = cache / f"{_WASM_KEPT}{name}.js" if cache is not None else None
     if kept is not None:
         with contextlib.suppress(OSError):
             return kept.read_bytes()
-    script = _b64_script("KB_OXIGRAPH_WASM_GZ", gzip.compress(wasm, compresslevel=9, mtime=0),
+    script = _b64_script("KB_OXIGRAPH_WASM_GZ", gz.compress(wasm),
                          f"Oxigraph {version} WebAssembly, gzip, base64")
     if kept is not None:
         with contextlib.suppress(OSError):
@@ -153,9 +155,11 @@ def data_script(name: str, path: str, value: object, note: str) -> Script:
 def packed_script(name: str, path: str, value: object, note: str) -> Script:
     """A JSON value gzipped and base64'd as ``globalThis[name + "_GZ"]``, unpacked in the browser by
     ``kbUnpack(name)`` (site.js). For the two largest data scripts, the search index and the claims'
-    statements: ~19 MB of JSON at 50,000 claims, a fraction of that packed (text repeats)."""
+    statements: ~19 MB of JSON at 50,000 claims, a fraction of that packed (text repeats). Compressed by libdeflate
+    (:func:`kb.io.gz.compress`): zlib's level 9 made files of about the same size in 3-4x the time (~0.4 s of CPU
+    in every build at 10k/50k, the loop's included)."""
     text = _compact_json(value).encode("utf-8")
-    payload = gzip.compress(text, compresslevel=9, mtime=0)
+    payload = gz.compress(text)
     return Script(path, _b64_script(f"{name}_GZ", payload, f"{note}: JSON, gzip, base64 (site.js kbUnpack)"))
 
 

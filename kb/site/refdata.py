@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import gzip
 import hashlib
 import json
 import pickle
@@ -28,6 +27,7 @@ from kb.export.bibtex import entry_text
 from kb.export.csljson import item_text
 from kb.export.fragments import Fragments
 from kb.export.ris import ris_record
+from kb.io import gz
 from kb.model import Reference
 from kb.site.assets import Script
 from kb.site.pages import FileLink, RefList
@@ -112,7 +112,7 @@ class RefData:
 def _script_text(refs: list[Reference]) -> bytes:
     works = {ref.key: {"r": ris_record(ref), "c": item_text(ref), "b": entry_text(ref)} for ref in refs}
     text = json.dumps(works, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    payload = base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
+    payload = base64.b64encode(gz.compress(text.encode("utf-8"))).decode("ascii")
     return (f"/* RIS, CSL-JSON and BibTeX of {len(works)} works, for refs.js: JSON, gzip, base64 */\n"
             f"(globalThis.KB_REFS_GZ = globalThis.KB_REFS_GZ || []).push(\"{payload}\");\n").encode("ascii")
 
@@ -127,14 +127,14 @@ def _shard_key(n: int, refs: list[Reference]) -> str:
 @functools.cache
 def _code() -> bytes:
     """What a script's text depends on besides its works: the writers of RIS, CSL-JSON and BibTeX (and
-    the LaTeX decoding they share), and the versions of the libraries they use."""
+    the LaTeX decoding they share), the versions of the libraries they use, and the compressor's."""
     from importlib.metadata import version
 
     kb = Path(__file__).resolve().parents[1]
     files = [Path(__file__), kb / "model.py", *sorted((kb / "export").glob("*.py")),
              *sorted((kb / "bibtex").glob("*.py"))]
     text = b"".join(path.read_bytes() for path in files)
-    return text + f"\0{version('bibtexparser')}\0{version('pylatexenc')}".encode()
+    return text + f"\0{version('bibtexparser')}\0{version('pylatexenc')}\0{gz.ENGINE}".encode()
 
 
 def everything(paths: dict[str, str]) -> tuple[FileLink, ...]:
