@@ -120,14 +120,15 @@ def spans(marked: str) -> tuple[tuple[str, str], ...]:
 
 @functools.cache
 def _memoise_lookups() -> None:
-    """Keep each answer of citeproc-py's ``xpath_search`` (element, expression) and ``calls_variable``
-    (element) for the life of the process.
+    """Keep each answer of citeproc-py's ``xpath_search`` (element, expression), ``calls_variable`` and
+    ``get_root`` (element) and child lookups by name (element, name) for the life of the process (the last two:
+    2.76 → 2.55 ms of CPU a work at 10,000 works, the same text).
 
-    Both depend only on the style's tree, which never changes once :func:`_style` has patched it
+    All depend only on the style's tree, which never changes once :func:`_style` has patched it
     (citeproc-py only reads it); the memo holds the element proxies, so lxml hands back the same ones
     (citeproc-py itself keeps Python attributes on them). Each caller gets its own copy of a list.
     """
-    from citeproc.model import CitationStylesElement, Parent, Text
+    from citeproc.model import CitationStylesElement, Parent, SomewhatObjectifiedElement, Text
 
     search = CitationStylesElement.xpath_search
     answers: dict[tuple[object, str], list[Any]] = {}
@@ -142,18 +143,37 @@ def _memoise_lookups() -> None:
     CitationStylesElement.xpath_search = xpath_search
     for cls in (Parent, Text):
         cls.calls_variable = _remembered(cls.calls_variable)
+    CitationStylesElement.get_root = _remembered(CitationStylesElement.get_root)
+    SomewhatObjectifiedElement.__getattr__ = _child_remembered(SomewhatObjectifiedElement.__getattr__)
 
 
 def _remembered(method: Any) -> Any:
-    known: dict[object, bool] = {}
+    """``method`` of an element with no other argument, answered once per element."""
+    known: dict[object, Any] = {}
 
-    def calls_variable(self: Any) -> bool:
+    def remembered(self: Any) -> Any:
         found = known.get(self)
         if found is None:
             found = known[self] = method(self)
         return found
 
-    return calls_variable
+    return remembered
+
+
+def _child_remembered(getattr_: Any) -> Any:
+    """citeproc-py's ``element.name`` (its first ``cs:name`` child, by an lxml ``find`` each time), answered once per
+    element and name."""
+    known: dict[tuple[object, str], Any] = {}
+    missing = object()
+
+    def child(self: Any, name: str) -> Any:
+        key = (self, name)
+        found = known.get(key, missing)
+        if found is missing:
+            found = known[key] = getattr_(self, name)
+        return found
+
+    return child
 
 
 @functools.cache
