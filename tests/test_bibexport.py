@@ -220,3 +220,32 @@ def test_kept_work_texts_give_the_same_exports_and_make_only_the_edited_works_ag
     monkeypatch.undo()
     assert (json_kept, ris_kept) == (csljson_bytes(edited), ris_bytes(edited))
     assert json_kept != csljson_bytes(refs)
+
+
+def test_a_works_entry_is_said_again_only_when_it_is_another_object(
+        corpora: dict[str, list[Reference]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop hands every rebuild the same frozen Reference while its entry is unchanged: what the entry says (the
+    key of its kept texts) is worked out again only for a new object, and the exports are still a fresh export's."""
+    import dataclasses
+
+    import kb.export.works as works
+
+    refs = corpora["real"]
+    said: list[str] = []
+    real = works.entry_said
+    monkeypatch.setattr(works, "entry_said", lambda ref: said.append(ref.key) or real(ref))
+    kept = works.WorkTexts()
+    csljson_bytes(refs, kept)
+    kept.end()
+    assert len(said) == len(refs)
+    said.clear()
+    csljson_bytes(refs, kept)  # the same objects: nothing said again
+    kept.end()
+    assert said == []
+    edited = [dataclasses.replace(r, fields={**r.fields, "title": "Edited"}) if i == 3 else r
+              for i, r in enumerate(refs)]
+    out = csljson_bytes(edited, kept)
+    kept.end()
+    assert said == [refs[3].key]
+    monkeypatch.undo()
+    assert out == csljson_bytes(edited) != csljson_bytes(refs)

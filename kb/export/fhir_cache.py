@@ -29,7 +29,7 @@ from kb.export.fhir import CodeCheck, FhirExport, bundle_chunks, bundle_head, en
 from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
 from kb.export.pieces import Piece
-from kb.export.works import entry_said
+from kb.export.works import SaidMemo, entry_said
 from kb.graph.iris import Minter
 from kb.load.evidence import Evidence, links_of_keys
 from kb.model import Claim
@@ -72,16 +72,20 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
         # citing document) names the same works that are in references.bib: an edited work made all ~10,000 again
         kept: dict[tuple[str, ...], Piece] = memo.get("citations", {}) if memo is not None else {}
         made: dict[tuple[str, ...], Piece] = {}
+        says: SaidMemo | None = memo.setdefault("said", SaidMemo()) if memo is not None else None
         citations = []
         for ref in sorted(evidence.references, key=lambda r: r.key):
             cites = lists.get(ref.key)
-            said = (*entry_said(ref), links_of_keys(cites.references, known) if cites is not None else "")
+            said = (*(says.of(ref) if says is not None else entry_said(ref)),
+                    links_of_keys(cites.references, known) if cites is not None else "")
             piece = kept.get(said)
             if piece is None:
                 piece = Piece.of(refuse.line(entry(mint, citation(ref, mint, cites, known))))
             citations.append(piece)
             made[said] = piece
         citations = fragments.put(key, citations)
+        if says is not None:
+            says.end()
         if memo is not None:
             memo["citations"] = made
     else:
