@@ -85,9 +85,15 @@ def new_dir_mode() -> int:
     return 0o777 & ~current_umask()
 
 
+def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new temp file for ``name`` in ``folder``, open (its descriptor), named as :func:`temp_name_pattern` finds
+    it (mkstemp makes it 0o600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    return fd, Path(tmp)
+
+
 def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
+    fd, tmp = _open_temp(folder, name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -125,9 +131,9 @@ def remove_stale_temps(path: Path | str) -> list[Path]:
 def new_temp(path: Path) -> Path:
     """An empty temp file beside ``path``, named as :func:`temp_name_pattern` finds it, for a file written as a
     stream and then given its name by :func:`publish_new`."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _open_temp(path.parent, path.name)
     os.close(fd)
-    return Path(name)
+    return tmp
 
 
 def publish_new(tmp: Path, path: Path) -> None:
@@ -143,13 +149,13 @@ def publish_new(tmp: Path, path: Path) -> None:
 def replace_cache_file(path: Path, data: bytes) -> None:
     """Write a cache file: atomically (temp file + rename, so readers never see half of it) but not
     durably (no fsync): a cache lost in a crash is rebuilt, and an fsync per entry costs time."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _open_temp(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
