@@ -402,6 +402,34 @@ def test_latex_to_text(latex: str, text: str) -> None:
     assert latex_to_text(latex) == text
 
 
+def test_converting_latex_leaves_no_cycle_holding_its_callers() -> None:
+    """pylatexenc keeps the exception that ends its stream in a frame of its traceback, a cycle that held every
+    frame above it once they returned. The build pauses the collector, so with it paused here, what the caller held
+    must be freed as the caller returns."""
+    import gc
+    import weakref
+
+    from kb.bibtex import display
+
+    class Held:
+        pass
+
+    def caller() -> tuple[str, weakref.ref[Held]]:
+        held = Held()
+        return latex_to_text(r"{\"U}ber \emph{Kr{\'a}l} \& co"), weakref.ref(held)
+
+    display._latex_to_text.cache_clear()  # converted now, not remembered
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        text, held = caller()
+    finally:
+        if enabled:
+            gc.enable()
+    assert text == "Über Král & co"
+    assert held() is None
+
+
 # --- properties of the normalisers ---------------------------------------------------------------
 
 from hypothesis import given, settings  # noqa: E402

@@ -82,12 +82,38 @@ _LIGATURES = re.compile("---|--|``|''|`")
 @functools.lru_cache(maxsize=65536)  # journal names, authors and publishers repeat across entries
 def _latex_to_text(value: str) -> str:
     converter, walker_db = _converter()
-    from pylatexenc.latexwalker import LatexWalker
-
+    walker = _walker_class()(_UNESCAPED.sub(r"\\\1", value), latex_context=walker_db, tolerant_parsing=True)
     try:
-        nodes = LatexWalker(_UNESCAPED.sub(r"\\\1", value), latex_context=walker_db,
-                            tolerant_parsing=True).get_latex_nodes()[0]
+        nodes = walker.get_latex_nodes()[0]
         text = converter.nodelist_to_text(nodes)
     except Exception:  # pragma: no cover - pylatexenc is tolerant; never let display crash a build
         text = re.sub(r"[{}\\]", "", value)
+    finally:
+        walker.let_go_ends()
     return unicodedata.normalize("NFC", _WS.sub(" ", text.replace("\u00a0", " ")).strip())
+
+
+@functools.cache
+def _walker_class() -> type:
+    """pylatexenc's ``LatexWalker``, whose end-of-stream exceptions are let go of once a value is parsed.
+
+    Its parser keeps the exception that ends the stream in a local of the frame that caught it, and that frame is in
+    the exception's traceback: a cycle. Each frame it holds, once returned, holds the frame that called it, and so on
+    up to the build's top: their locals (a whole load's records and parsed text) then waited for a full collection,
+    which the build pauses (after an edited reference in the editors' loop: ~190,000 objects until the loop's idle
+    collection). Clearing the traceback breaks the cycle, and the frames are freed as they return."""
+    from pylatexenc.latexwalker import LatexWalker, LatexWalkerEndOfStream
+
+    class Walker(LatexWalker):
+        def get_token(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().get_token(*args, **kwargs)
+            except LatexWalkerEndOfStream as end:
+                self.__dict__.setdefault("_ends", []).append(end)
+                raise
+
+        def let_go_ends(self) -> None:
+            for end in self.__dict__.pop("_ends", ()):
+                end.__traceback__ = None
+
+    return Walker
