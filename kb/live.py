@@ -200,8 +200,8 @@ class Loop:
 
         def idle() -> None:  # once the editor pauses
             if rebuilt:
-                gc.collect()  # what the last rebuild left in cycles: at 10k/50k ~7,000 objects after an edited
-                # claim or reference, ~36,000 after the first edited reference (~1 s either way, the unfrozen heap's)
+                gc.collect()  # what the last rebuild left in cycles: at 10k/50k ~36,000 objects after the first
+                # edited reference, ~7,000 after the next (~1 s either way: the time is the unfrozen heap's)
             if self.warm.graph is not None:  # a loop that built (kb serve --no-build holds no records until it does)
                 self.warm.prime(self.config)  # references.bib's entries, for its next edit
 
