@@ -222,10 +222,11 @@ def test_kept_work_texts_give_the_same_exports_and_make_only_the_edited_works_ag
     assert json_kept != csljson_bytes(refs)
 
 
-def test_a_works_entry_is_said_again_only_when_it_is_another_object(
+def test_a_works_entry_is_said_once_per_build_and_again_only_when_it_is_another_object(
         corpora: dict[str, list[Reference]], monkeypatch: pytest.MonkeyPatch) -> None:
     """The loop hands every rebuild the same frozen Reference while its entry is unchanged: what the entry says (the
-    key of its kept texts) is worked out again only for a new object, and the exports are still a fresh export's."""
+    key of its kept texts) is worked out once per build for all the exports that share the memo, again only for a
+    new object, and the exports are still a fresh export's."""
     import dataclasses
 
     import kb.export.works as works
@@ -234,18 +235,25 @@ def test_a_works_entry_is_said_again_only_when_it_is_another_object(
     said: list[str] = []
     real = works.entry_said
     monkeypatch.setattr(works, "entry_said", lambda ref: said.append(ref.key) or real(ref))
-    kept = works.WorkTexts()
-    csljson_bytes(refs, kept)
-    kept.end()
-    assert len(said) == len(refs)
+    says = works.SaidMemo()
+    json_kept, ris_kept = works.WorkTexts(says), works.WorkTexts(says)
+
+    def build(refs: list[Reference]) -> tuple[bytes, bytes]:
+        out = csljson_bytes(refs, json_kept), ris_bytes(refs, ris_kept)
+        json_kept.end()
+        ris_kept.end()
+        says.end()
+        return out
+
+    build(refs)
+    assert sorted(said) == sorted(r.key for r in refs)  # once, not once per export
     said.clear()
-    csljson_bytes(refs, kept)  # the same objects: nothing said again
-    kept.end()
+    build(refs)  # the same objects: nothing said again
     assert said == []
     edited = [dataclasses.replace(r, fields={**r.fields, "title": "Edited"}) if i == 3 else r
               for i, r in enumerate(refs)]
-    out = csljson_bytes(edited, kept)
-    kept.end()
+    out = build(edited)
     assert said == [refs[3].key]
     monkeypatch.undo()
-    assert out == csljson_bytes(edited) != csljson_bytes(refs)
+    assert out == (csljson_bytes(edited), ris_bytes(edited))
+    assert out[0] != csljson_bytes(refs)

@@ -18,7 +18,7 @@ from kb.analyse.analysis import Analysis
 from kb.checks.scope import Inputs
 from kb.export.dumps import Dumps, Patch
 from kb.export.void import Statistics
-from kb.export.works import WorkTexts
+from kb.export.works import SaidMemo, WorkTexts
 from kb.graph.build import KnowledgeGraph
 from kb.graph.memo import FOLDER as MEMO_FOLDER
 from kb.load.byrecord import ByRecord
@@ -51,6 +51,7 @@ class ExportCaches:
     browser: dict[str, Any] = field(default_factory=dict)  # the SPARQL page's copy's pieces (browser_turtle)
     by_context: dict[str, Any] = field(default_factory=dict)  # the references' exports (kb.export.fragments)
     works: dict[str, WorkTexts] = field(default_factory=dict)  # each work's text in them, by format
+    said: SaidMemo = field(default_factory=SaidMemo)  # what each work's entry says, the key of those and of FHIR's
     claims: ByRecord[bytes] = field(default_factory=ByRecord)  # the claims table's rows' text (kb.export.table)
 
 
@@ -92,7 +93,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
         return caches.runs.setdefault(fmt, Seen()) if caches is not None else None
 
     def work_texts(fmt: str) -> WorkTexts | None:
-        return caches.works.setdefault(fmt, WorkTexts()) if caches is not None else None
+        return caches.works.setdefault(fmt, WorkTexts(caches.said)) if caches is not None else None
 
     def nanopubs() -> bytes:
         """Each claim's nanopublication, keeping or superseding the last build's (kb.export.nanopub_memo)."""
@@ -104,7 +105,8 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
             return compress_runs(fhir_bundle_chunks(evidence), members, "fhir", seen("fhir"))
         fragments = Fragments(cache_dir / "fhir", caches.fhir if caches is not None else None, pieces=True)
         return compress_runs(fhir_bundle_cached(evidence, inputs, fragments,
-                                                caches.fhir_files if caches is not None else None),
+                                                caches.fhir_files if caches is not None else None,
+                                                caches.said if caches is not None else None),
                              members, "fhir", seen("fhir"))
 
     progress("writing data dumps")
@@ -126,6 +128,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
     if caches is not None:
         for texts in caches.works.values():
             texts.end()
+        caches.said.end()
     members.save()
     remembered.remember(small["nanopubs.trig.gz"])
     small.update({name: schema_bytes(name) for name in ("ontology.ttl", "shapes.ttl")})

@@ -47,11 +47,13 @@ def _code() -> bytes:
 
 
 def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
-                       memo: dict[str, Any] | None = None) -> Iterator[bytes | Piece]:
+                       memo: dict[str, Any] | None = None, says: SaidMemo | None = None) -> Iterator[bytes | Piece]:
     """:func:`kb.export.fhir.fhir_bundle_chunks`, with the fragments of unchanged files reused. ``memo`` (a long-running
     process's, kept between builds) is each file's last fragment and claims: in a changed file's new fragment, a claim
     that is the last build's very object (:func:`kb.load.claims.keep_unchanged_claims`) keeps its lines, the same
-    pieces, which the compressed Bundle knows by their identity (:class:`kb.export.dumps.Seen`)."""
+    pieces, which the compressed Bundle knows by their identity (:class:`kb.export.dumps.Seen`). ``says`` is what each
+    work's entry says, kept by its object (the process's, ended by the caller), with ``memo`` the key of its
+    Citation's kept line."""
     head = bundle_head(evidence)
     mint = Minter(evidence.config.base_iri)
     refuse = CodeCheck(evidence, head)
@@ -72,7 +74,6 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
         # citing document) names the same works that are in references.bib: an edited work made all ~10,000 again
         kept: dict[tuple[str, ...], Piece] = memo.get("citations", {}) if memo is not None else {}
         made: dict[tuple[str, ...], Piece] = {}
-        says: SaidMemo | None = memo.setdefault("said", SaidMemo()) if memo is not None else None
         citations = []
         for ref in sorted(evidence.references, key=lambda r: r.key):
             cites = lists.get(ref.key)
@@ -84,8 +85,6 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
             citations.append(piece)
             made[said] = piece
         citations = fragments.put(key, citations)
-        if says is not None:
-            says.end()
         if memo is not None:
             memo["citations"] = made
     else:

@@ -63,7 +63,9 @@ class SaidMemo:
     """:func:`entry_said` of each work, kept by the work's object for the next build of the process. The editors'
     loop hands every rebuild the same :class:`Reference` while its entry is unchanged
     (:class:`kb.bibtex.load.EntryMemo`), and a reference is frozen: saying it again for all ~10,000 works, in each
-    export that keys by it, was ~0.8 s of the loop's rebuild after an edited reference."""
+    export that keys by it, was ~0.8 s of the loop's rebuild after an edited reference. One memo serves the exports
+    that key by it (CSL-JSON, RIS, the FHIR Bundle's Citations: :class:`kb.export.data_folder.ExportCaches`), so a
+    new or edited work is said once per build, not once per export."""
 
     def __init__(self) -> None:
         self.last: dict[int, tuple[Reference, tuple[str, str, str]]] = {}
@@ -88,10 +90,10 @@ class WorkTexts:
     :class:`kb.pipeline.Warm`). An edited work made the CSL-JSON and RIS of all ~10,000 works again (~3 s of the
     loop's rebuild); now of one."""
 
-    def __init__(self) -> None:
+    def __init__(self, said: SaidMemo | None = None) -> None:
         self.last: dict[tuple[str, str, str], str] = {}
         self.now: dict[tuple[str, str, str], str] = {}
-        self.said = SaidMemo()
+        self.said = said if said is not None else SaidMemo()  # shared by the exports of one process, ended by it
 
     def text(self, ref: Reference, make: Callable[[Reference], str]) -> str:
         said = self.said.of(ref)
@@ -105,10 +107,9 @@ class WorkTexts:
 
     def end(self) -> None:
         """This build's texts are the next one's to keep, the rest dropped; a build that made none (its export was
-        kept whole) keeps the last."""
+        kept whole) keeps the last. (Its :class:`SaidMemo` is ended by whoever shares it.)"""
         if self.now:
             self.last, self.now = self.now, {}
-        self.said.end()
 
 
 def field(ref: Reference, name_: str) -> str:
