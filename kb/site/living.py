@@ -7,7 +7,7 @@ entry ids are the releases' IRIs (with the topic as fragment), so they never cha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 from kb.diff.compare import CellChange
@@ -74,7 +74,8 @@ def whatsnew_page(res: Resolver, site: SiteInfo, out: Output, data_dir: Path) ->
         description="Each release of the evidence, newest first, and what it changed: findings added, removed or "
                     "changed, and the summaries and map cells whose answer moved.",
         releases=tuple(releases), unreleased=sections(hist.unreleased_text) if hist.unreleased else (),
-        feeds=tuple(Link(f.path, f.label) for f in feed_pages(res, site)), citation=citation(res, site))
+        feeds=tuple(Link(path, label) for _kind, _topic, path, label, *_rest in _topics(res)),
+        citation=citation(res, site))
     page.jsonld = jsonld.webpage(res, page.title, page.description)
     out.pages.append(page)
 
@@ -82,45 +83,55 @@ def whatsnew_page(res: Resolver, site: SiteInfo, out: Output, data_dir: Path) ->
 def feed_pages(res: Resolver, site: SiteInfo) -> list[FeedPage]:
     """The releases feed, then one per outcome domain and one per population (empty until a release
     touches them: a reader can subscribe before anything changed)."""
-    vocab = res.vocab
     entries = res.history.entries
-    feeds = [_feed(res, site, RELEASES_FEED, "Every release", "Every release of the evidence.",
-                   "whatsnew.html", [(e, e.text.strip(), "") for e in entries])]
+    by_topic = [_by_topic(res, e) for e in entries]  # each release's changes by topic, found once: a first release
+    # adds every map cell, and asking each topic of each change was O(topics × cells)
+    feeds = []
+    for kind, topic, path, label, description, alternate in _topics(res):
+        if kind == "":
+            chosen = [(e, e.text.strip(), "") for e in entries]
+        else:
+            chosen = [(e, _about(changes.get((kind, topic), ())), f"{kind}-{topic}")
+                      for e, changes in zip(entries, by_topic, strict=True) if topic in e.touched.get(kind, ())]
+        feeds.append(_feed(res, site, path, label, description, alternate, chosen))
+    return feeds
+
+
+def _topics(res: Resolver) -> list[tuple[str, str, str, str, str, str]]:
+    """Each feed's topic (kind and id: both empty for every release), path, label, description and the page it is
+    the feed of."""
+    vocab = res.vocab
+    out = [("", "", RELEASES_FEED, "Every release", "Every release of the evidence.", "whatsnew.html")]
     for domain in vocab.ids("outcome", domains=True):
         label = vocab.label("outcome", domain)
-        chosen = [(e, _about(e, _in_domain(res, domain)), f"domain-{domain}")
-                  for e in entries if domain in e.touched.get("domain", ())]
-        feeds.append(_feed(res, site, f"feeds/domain/{domain}.atom", f"Outcome domain: {label}",
-                           f"Releases that changed the evidence on {label.lower()}.",
-                           res.concept_path("outcome", domain) or "whatsnew.html", chosen))
+        out.append(("domain", domain, f"feeds/domain/{domain}.atom", f"Outcome domain: {label}",
+                    f"Releases that changed the evidence on {label.lower()}.",
+                    res.concept_path("outcome", domain) or "whatsnew.html"))
     for population in vocab.ids("population"):
         label = vocab.label("population", population)
-        chosen = [(e, _about(e, _in_population(population)), f"population-{population}")
-                  for e in entries if population in e.touched.get("population", ())]
-        feeds.append(_feed(res, site, f"feeds/population/{population}.atom", f"Population: {label}",
-                           f"Releases that changed the evidence on {label.lower()}.",
-                           res.concept_path("population", population) or "whatsnew.html", chosen))
-    return feeds
+        out.append(("population", population, f"feeds/population/{population}.atom", f"Population: {label}",
+                    f"Releases that changed the evidence on {label.lower()}.",
+                    res.concept_path("population", population) or "whatsnew.html"))
+    return out
 
 
 def feeds(res: Resolver, site: SiteInfo, out: Output) -> None:
     out.pages.extend(feed_pages(res, site))
 
 
-def _in_domain(res: Resolver, domain: str) -> Callable[[CellChange], bool]:
-    def keep(change: CellChange) -> bool:
+def _by_topic(res: Resolver, entry: ReleaseEntry) -> dict[tuple[str, str], list[CellChange]]:
+    """A release's changes (summaries first, then map cells) by the outcome domain and the population they concern."""
+    out: dict[tuple[str, str], list[CellChange]] = {}
+    for change in (*entry.diff.questions, *entry.diff.cells):
         concept = res.vocab.get("outcome", change.outcome)
-        return concept is not None and concept.broader == domain
-    return keep
+        if concept is not None and concept.broader:
+            out.setdefault(("domain", concept.broader), []).append(change)
+        out.setdefault(("population", change.population), []).append(change)
+    return out
 
 
-def _in_population(population: str) -> Callable[[CellChange], bool]:
-    return lambda change: change.population == population
-
-
-def _about(entry: ReleaseEntry, keep: Callable[[CellChange], bool]) -> str:
+def _about(changes: Sequence[CellChange]) -> str:
     """The changes of one release that concern a topic, in words (summaries first, then map cells)."""
-    changes = [c for c in (*entry.diff.questions, *entry.diff.cells) if keep(c)]
     if not changes:
         return "Claims on this topic were added, changed or removed; see What's new."
     return " ".join(f"{c.text}." for c in changes)
