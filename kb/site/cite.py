@@ -123,14 +123,24 @@ def _memoise_lookups() -> None:
     """Keep each answer of citeproc-py's ``xpath_search`` (element, expression), ``calls_variable`` and
     ``get_root`` (element) and child lookups by name (element, name) for the life of the process (the last two:
     2.76 → 2.55 ms of CPU a work at 10,000 works, the same text); likewise each locale option, each element's
-    font attributes (:func:`_planned_format`) and the types and variables a ``cs:if`` tests
-    (:func:`_condition_tests`): 2.79 → 2.29 ms a work, the same citations for all 10,000 works of the bench corpus.
+    font attributes (:func:`_planned_format`), the tests a ``cs:if`` makes and the types and variables it tests
+    (:func:`_planned_condition`, :func:`_condition_tests`), a ``cs:choose``'s branches, and each term by style and
+    arguments (:func:`_term_remembered`): 2.79 → 2.06 ms a work, the same citations for all 10,000 works of the
+    bench corpus.
 
     All depend only on the style's tree, which never changes once :func:`_style` has patched it
     (citeproc-py only reads it); the memo holds the element proxies, so lxml hands back the same ones
     (citeproc-py itself keeps Python attributes on them). Each caller gets its own copy of a list.
     """
-    from citeproc.model import CitationStylesElement, Formatted, If, Parent, SomewhatObjectifiedElement, Text
+    from citeproc.model import (
+        Choose,
+        CitationStylesElement,
+        Formatted,
+        If,
+        Parent,
+        SomewhatObjectifiedElement,
+        Text,
+    )
 
     search = CitationStylesElement.xpath_search
     answers: dict[tuple[object, str], list[Any]] = {}
@@ -150,6 +160,10 @@ def _memoise_lookups() -> None:
     CitationStylesElement.get_locale_option = _child_remembered(CitationStylesElement.get_locale_option)
     Formatted.format = _planned_format(Formatted.format)
     If._type, If._variable = _condition_tests()
+    If.render = _planned_condition()
+    Choose.render = _choose_among_kept_children()
+    for method in ("get_single_term", "get_plural_term"):
+        setattr(CitationStylesElement, method, _term_remembered(getattr(CitationStylesElement, method)))
 
 
 def _remembered(method: Any) -> Any:
@@ -205,6 +219,76 @@ def _planned_format(format_: Any) -> Any:
         return string
 
     return format
+
+
+def _term_remembered(method: Any) -> Any:
+    """citeproc-py's ``get_single_term`` or ``get_plural_term``, answered once per style (or locale) and arguments: a
+    term depends only on the root it is looked up from, and the answer is an immutable string."""
+    known: dict[tuple[object, ...], Any] = {}
+
+    def term(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        key = (self.get_root(), name, args, tuple(sorted(kwargs.items())))
+        found = known.get(key)
+        if found is None:
+            found = known[key] = method(self, name, *args, **kwargs)
+        return found
+
+    return term
+
+
+# citeproc-py's If.render: the condition's attributes it tests, in its order, and the method testing each
+_CONDITIONS = (("type", "_type"), ("variable", "_variable"), ("is-numeric", "_is_numeric"),
+               ("is-uncertain-date", "_is_uncertain_date"), ("locator", "_locator"), ("position", "_position"))
+
+
+def _planned_condition() -> Any:
+    """citeproc-py's ``cs:if`` / ``cs:else-if``, with the tests it makes and its ``match`` read once per element (it
+    asked lxml for the element's attributes seven times on every test)."""
+    from citeproc.model import ConditionFailed
+
+    plans: dict[object, tuple[tuple[str, ...], str | None]] = {}
+
+    def planned(self: Any, item: Any, context: Any = None, delimiter: str = "", **kwargs: Any) -> Any:
+        plan = plans.get(self)
+        if plan is None:
+            attributes = self.attrib
+            plan = plans[self] = (tuple(method for name, method in _CONDITIONS if name in attributes),
+                                  self.get("match"))
+        tests, match = plan
+        results: list[bool] = []
+        for method in tests:
+            results += getattr(self, method)(item, context) if method == "_position" else getattr(self, method)(item)
+        if match == "any":
+            passed = any(results)
+        elif match == "none":
+            passed = not any(results)
+        else:
+            passed = all(results)
+        if not passed:
+            raise ConditionFailed
+        return self.render_children(item, context=context, delimiter=delimiter, **kwargs)
+
+    return planned
+
+
+def _choose_among_kept_children() -> Any:
+    """citeproc-py's ``cs:choose``, with each element's branches listed once (lxml made the list on every render)."""
+    from citeproc.model import ConditionFailed
+
+    branches: dict[object, list[Any]] = {}
+
+    def render(self: Any, item: Any, context: Any = None, delimiter: str = "", **kwargs: Any) -> Any:
+        children = branches.get(self)
+        if children is None:
+            children = branches[self] = self.getchildren()
+        for child in children:
+            try:
+                return child.render(item, context=context, delimiter=delimiter, **kwargs)
+            except ConditionFailed:
+                continue
+        return None
+
+    return render
 
 
 def _condition_tests() -> tuple[Any, Any]:
