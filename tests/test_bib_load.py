@@ -454,6 +454,25 @@ def test_doi_normalisation_is_bare_lower_case_and_idempotent(suffix: str, prefix
     assert normalise_doi(doi) == doi
 
 
+_WHITE = "".join(c for c in map(chr, range(0x110000)) if c.isspace() or c in "\x1c\x1d\x1e\x1f\x85")
+
+
+def test_collapse_ws_shortcut_rests_on_every_white_space_but_the_space_being_unprintable() -> None:
+    import re
+    import sys
+
+    assert [c for c in map(chr, range(sys.maxunicode + 1)) if re.fullmatch(r"\s", c) and c.isprintable()] == [" "]
+
+
+@given(st.text(alphabet=st.sampled_from("ab{}\\" + _WHITE), max_size=30))
+def test_collapse_ws_is_the_substitution_of_every_white_space_run(value: str) -> None:
+    import re
+
+    from kb.bibtex.values import collapse_ws
+
+    assert collapse_ws(value) == re.sub(r"\s+", " ", value).strip()
+
+
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
 def test_latex_to_text_never_raises(value: str) -> None:
     assert isinstance(latex_to_text(value), str)
