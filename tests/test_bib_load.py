@@ -486,6 +486,26 @@ def test_latex_to_text_returns_plain_values_as_the_whole_conversion_would(value:
     assert latex_to_text(value) == converted(value)
 
 
+@settings(max_examples=400)
+@given(st.text(alphabet=st.sampled_from("aZ09 .,:;()!?-'`{}\t\nü–\u00a0"), max_size=24))
+def test_text_with_no_markup_but_groups_converts_as_pylatexenc_does(value: str) -> None:
+    """:func:`converted` answers values without macros, math or specials but with groups itself: what pylatexenc
+    makes of them, ligatures next to braces included."""
+    from hypothesis import assume
+
+    from kb.bibtex.display import _latex_to_text, converted
+
+    assume("{" in value or "}" in value)
+    assert converted(value) == _latex_to_text(value)
+
+
+@pytest.mark.parametrize("value", ["!`Hola!", "?`Qué?", "a --- b", "a -- b", "``a''"])
+def test_texs_ligatures_without_markup_convert_as_pylatexenc_does(value: str) -> None:
+    from kb.bibtex.display import _latex_to_text, converted
+
+    assert converted(value) == _latex_to_text(value)
+
+
 def test_drop_field_removes_exactly_one_braced_or_quoted_field_or_nothing() -> None:
     """Issue 17: a large KB shows works' BibTeX without the abstract; the rest stays as written."""
     from kb.bibtex.values import drop_field

@@ -65,18 +65,27 @@ def latex_to_text(value: str) -> str:
 
 
 def converted(value: str) -> str:
-    """:func:`latex_to_text` without its shortcut for plain values."""
+    """:func:`latex_to_text` without its shortcut for plain values.
+
+    A value with no markup but groups (``{Peer} support``, which keeps a capital from a style's lower-casing: a
+    tenth of the bench corpus's titles) is its text without the braces, unless taking them away would join a
+    ligature that the group kept apart (``-{}-``): pylatexenc took ~40 µs for each."""
     if not value:
         return ""
-    if not any(c in value for c in "\\{}$~%&#"):  # no markup: only TeX's ligatures to resolve
+    if not any(c in value for c in "\\$~%&#"):  # no markup: only TeX's ligatures to resolve
+        if "{" in value or "}" in value:
+            text = value.replace("{", "").replace("}", "")
+            if "`" in text or "--" in text or "''" in text:
+                return _latex_to_text(value)
+            value = text
         if any(c in value for c in "-`'"):
             value = _LIGATURES.sub(lambda m: _LIGATURE_TEXT[m.group()], value)
         return unicodedata.normalize("NFC", _WS.sub(" ", value).strip())
     return _latex_to_text(value)
 
 
-_LIGATURE_TEXT = {"---": "—", "--": "–", "``": "“", "''": "”", "`": "‘"}
-_LIGATURES = re.compile("---|--|``|''|`")
+_LIGATURE_TEXT = {"---": "—", "--": "–", "``": "“", "''": "”", "!`": "¡", "?`": "¿", "`": "‘"}
+_LIGATURES = re.compile(r"---|--|``|''|!`|\?`|`")
 
 
 @functools.lru_cache(maxsize=65536)  # journal names, authors and publishers repeat across entries
