@@ -352,6 +352,21 @@ def test_the_loop_reads_references_bib_into_its_entry_memo_once_the_editor_pause
     assert loop.warm.entries.holds(str(config.references_path))
 
 
+def test_a_loop_made_ready_to_serve_holds_references_bib_entries_before_any_pause(evidence_copy: Path,
+                                                                                   tmp_path: Path) -> None:
+    """``kb serve`` makes its loop ready before it says it serves: references.bib's entries are then read, so the
+    loop's first pause does not make a save wait for them."""
+    from kb.live import Loop
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    loop.ready()  # nothing built (kb serve --no-build): nothing read
+    assert not loop.warm.entries.holds(str(config.references_path))
+    assert loop.build().ok  # its records come from the parse cache or another process, not its memo of entries
+    loop.ready()
+    assert loop.warm.entries.holds(str(config.references_path))
+
+
 def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: Path, tmp_path: Path) -> None:
     from kb.live import Loop, Watcher
 

@@ -148,7 +148,7 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
         print_problems(first.result.report.warnings)
         reused = f" ({len(first.result.reused)} unchanged since the last build)" if first.result.reused else ""
         click.echo(f"built {len(first.result.files)} files in {first.result.out_dir}{reused}")
-        loop.warm.tidy()  # the old site removed, the manifest recorded
+        loop.ready()  # the old site removed, the manifest recorded, references.bib's entries read
         key, store = first.key, first.result.checked.kg.store
         del first  # the rest (records, analysis) is not held while serving
     endpoint = Endpoint(store, graph=default_graph_iri(config.base_iri), key=key,
