@@ -190,10 +190,10 @@ class Loop:
         return result
 
     def ready(self) -> None:
-        """What the loop's first build leaves for before serving is announced: the old site removed, the manifest
-        recorded, and references.bib's entries read for its next edit (:meth:`kb.pipeline.Warm.prime`), while the
-        editor waits for the server anyway rather than at the loop's first pause, where a save made meanwhile waited
-        for it (~4.5 s at 10,000 works; the idle step still reads them where this did not run)."""
+        """Done after the loop's first build, before serving is announced: the old site removed, the manifest
+        recorded, and references.bib's entries read for its next edit (:meth:`kb.pipeline.Warm.prime`). The editor
+        waits for the server then anyway; read at the loop's first pause instead, a save made meanwhile waited for
+        them (~4.5 s at 10,000 works). The idle step still reads them where this did not run."""
         self.warm.tidy()
         if self.warm.graph is not None:
             self.progress("reading references.bib's entries for the editors' loop")
