@@ -201,14 +201,16 @@ def test_kept_work_texts_give_the_same_exports_and_make_only_the_edited_works_ag
 
     import kb.export.csljson
     import kb.export.ris
-    from kb.export.works import WorkTexts
+    from kb.export.works import SaidMemo, WorkTexts
 
     refs = corpora["real"]
-    kept = {"json": WorkTexts(), "ris": WorkTexts()}
+    says = SaidMemo()
+    kept = {"json": WorkTexts(says), "ris": WorkTexts(says)}
     assert csljson_bytes(refs, kept["json"]) == csljson_bytes(refs)
     assert ris_bytes(refs, kept["ris"]) == ris_bytes(refs)
     for texts in kept.values():
         texts.end()
+    says.end()
     edited = [dataclasses.replace(r, fields={**r.fields, "title": "Edited"}) if i == 7 else dataclasses.replace(r)
               for i, r in enumerate(refs)]  # every work a new object, one of them edited
     made: list[str] = []

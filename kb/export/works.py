@@ -90,10 +90,10 @@ class WorkTexts:
     :class:`kb.pipeline.Warm`). An edited work made the CSL-JSON and RIS of all ~10,000 works again (~3 s of the
     loop's rebuild); now of one."""
 
-    def __init__(self, said: SaidMemo | None = None) -> None:
+    def __init__(self, said: SaidMemo) -> None:
         self.last: dict[tuple[str, str, str], str] = {}
         self.now: dict[tuple[str, str, str], str] = {}
-        self.said = said if said is not None else SaidMemo()  # shared by the exports of one process, ended by it
+        self.said = said  # shared by the exports of one process, and ended by its owner
 
     def text(self, ref: Reference, make: Callable[[Reference], str]) -> str:
         said = self.said.of(ref)
