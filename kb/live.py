@@ -195,6 +195,11 @@ class Loop:
         waits for the server then anyway; read at the loop's first pause instead, a save made meanwhile waited for
         them (~4.5 s at 10,000 works). The idle step still reads them where this did not run."""
         self.warm.tidy()
+        self._prime()
+
+    def _prime(self) -> None:
+        """references.bib's entries read for its next edit, in a loop that built (``kb serve --no-build`` holds no
+        records until it does)."""
         if self.warm.graph is not None:
             self.progress("reading references.bib's entries for the editors' loop")
             self.warm.prime(self.config)
@@ -212,8 +217,7 @@ class Loop:
             if rebuilt:
                 gc.collect()  # what the last rebuild left in cycles: at 10k/50k ~36,000 objects after the first
                 # edited reference, ~7,000 after the next (~1 s either way: the time is the unfrozen heap's)
-            if self.warm.graph is not None:  # a loop that built (kb serve --no-build holds no records until it does)
-                self.warm.prime(self.config)  # references.bib's entries, for its next edit
+            self._prime()
 
         while True:
             self.warm.tidy()  # once the rebuild is told: the old site removed, the manifest recorded
