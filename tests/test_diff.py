@@ -8,8 +8,11 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kb.cli import main
+from kb.diff.snapshot import Record, Snapshot
 from tests.conftest import FIXTURE
 
 CLAIMS = "claims/shalaby2020peer.yaml"
@@ -260,3 +263,43 @@ def test_a_snapshot_reads_what_each_record_says_and_nothing_outside_the_kb(tmp_p
     assert Pickled(dump, kept).load() == snap
     kept.unlink()
     assert Pickled(dump, kept).load() == snap
+
+
+_POPULATIONS, _OUTCOMES, _DESIGNS = ("smi", "youth", "veterans"), ("hope", "recovery", "hospitalisation"), ("rct", "sr")
+_claim_states = st.fixed_dictionaries({
+    "population": st.lists(st.sampled_from(_POPULATIONS), min_size=1, max_size=2, unique=True),
+    "findings": st.dictionaries(st.sampled_from(_OUTCOMES), st.sampled_from(("benefit", "no_effect")), min_size=1),
+    "design": st.sampled_from(_DESIGNS), "certainty": st.sampled_from(("high", "moderate", "low", "very_low")),
+    "cites": st.lists(st.sampled_from(("w1", "w2", "w3", "w4")), max_size=3, unique=True),
+    "intervention": st.sampled_from(("peer_support", "case_management")),
+    "finding_type": st.sampled_from(("effect", "association"))})
+
+
+def _snapshot(claims: dict[str, dict], before: Snapshot | None = None) -> Snapshot:
+    """A snapshot of ``claims`` (id → state) whose unchanged claims are ``before``'s objects, as the loop reads them."""
+    snap = Snapshot(design_groups={"sr": "systematic_review", "rct": "primary"},
+                    intervention_kinds={"peer_support": "peer_delivered", "case_management": "professional"})
+    for claim_id, state in claims.items():
+        fields = {k: "; ".join(sorted(v)) if isinstance(v, list) else v for k, v in state.items() if k != "findings"}
+        record, findings = Record(claim_id, fields), dict(sorted(state["findings"].items()))
+        if before is not None and before.claims.get(claim_id) == record and before.findings.get(claim_id) == findings:
+            record, findings = before.claims[claim_id], before.findings[claim_id]
+        snap.claims[claim_id], snap.findings[claim_id] = record, findings
+    return snap
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from([f"c{i}" for i in range(8)]), _claim_states), min_size=2, max_size=5))
+def test_the_loops_map_cells_and_summary_rows_carried_from_its_last_build_are_the_ones_made_afresh(states):
+    """The editors' loop carries the current state's cells and rows from its last build, making again only those of
+    the claims that are not the same objects (kb.diff.compare._carried): through any edits (a claim added, removed,
+    moved to another population, outcome or design, made a review), they are what a cold build makes."""
+    from kb.diff.compare import cells, questions
+
+    release = _snapshot(states[0])
+    before: Snapshot = Snapshot()  # the loop's first build carries from nothing, and keeps what the next carries
+    for state in states[1:]:
+        current = _snapshot(state, before if before.claims else release)
+        fresh = _snapshot(state)
+        assert cells(current, before) == cells(fresh) and questions(current, before) == questions(fresh)
+        before = current

@@ -61,6 +61,7 @@ class KeptReleases:
 
     releases: tuple[tuple[Release, Snapshot | Pickled], ...] = ()
     made: History | None = None
+    current: Snapshot | None = None  # the last build's current state: its map cells are carried to the next
 
     def get(self, releases: list[tuple[Release, Snapshot | Pickled]]) -> History | None:
         same = len(releases) == len(self.releases) and all(
@@ -91,7 +92,10 @@ def history(releases: list[tuple[Release, Snapshot | Pickled]], current: Snapsho
     out = History(made.entries, claims=dict(made.claims), cells=dict(made.cells))  # the current state adds to them
     if releases:
         previous = (releases[-1][0].name, loaded(releases[-1][1]))
-        diff = compare(previous[1], current)
+        # the first time an empty state, so that the current one keeps what the next build carries
+        diff = compare(previous[1], current, (kept.current or Snapshot()) if kept is not None else None)
+        if kept is not None:
+            kept.current = current
         if diff:
             out.unreleased = diff
             out.unreleased_text = words(diff, previous[1], current, f"release {previous[0]}", "now")
