@@ -207,8 +207,7 @@ def _carried(snap: Snapshot, name: str, keys_of: KeysOf[K], before: Snapshot
     if kept_members is None or kept is None or snap.design_groups != before.design_groups \
             or snap.intervention_kinds != before.intervention_kinds:
         return None
-    changed = {c for c in snap.findings.keys() | before.findings.keys()
-               if snap.claims.get(c) is not before.claims.get(c) or snap.findings.get(c) is not before.findings.get(c)}
+    changed = _changed(snap, before)
     touched: set[K] = set()
     for state in (before, snap):
         for claim_id in changed:
@@ -229,6 +228,18 @@ def _carried(snap: Snapshot, name: str, keys_of: KeysOf[K], before: Snapshot
             del members[key]
             made.pop(key, None)
     return members, made
+
+
+def _changed(snap: Snapshot, before: Snapshot) -> set[str]:
+    """The claims whose record or findings are not ``before``'s objects, or that only one of the two has."""
+    order = list(snap.claims)
+    if order == list(snap.findings) == list(before.claims) == list(before.findings):
+        # the same claims in the same order (as read, by id): a pass side by side, ~20× faster than lookups
+        pairs = zip(order, snap.claims.values(), before.claims.values(), snap.findings.values(),
+                    before.findings.values(), strict=True)
+        return {c for c, record, kept, found, kept_found in pairs if record is not kept or found is not kept_found}
+    return {c for c in snap.claims.keys() | before.claims.keys() | snap.findings.keys() | before.findings.keys()
+            if snap.claims.get(c) is not before.claims.get(c) or snap.findings.get(c) is not before.findings.get(c)}
 
 
 def _summary(snap: Snapshot, found: list[tuple[str, str]]) -> Cell:
