@@ -64,6 +64,27 @@ def _edited(rnd: random.Random, evidence: Evidence, round_: int) -> Evidence:
     return dataclasses.replace(evidence, claims=claims)
 
 
+def _count_some(rnd: random.Random, made: FromRecords) -> None:
+    """Counts as the pages make them: each claim's rows, and rows of several claims at once (a summary's row)."""
+    by_claim: dict[str, list] = {}
+    for row in made.rows:
+        by_claim.setdefault(row.claim_id, []).append(row)
+    groups = list(by_claim.values())
+    for rows in groups:
+        made.studies.count(rows)
+    for _ in range(40):
+        made.studies.count(row for rows in rnd.sample(groups, rnd.randint(2, 8)) for row in rows)
+
+
+def _carried_counts_hold(made: FromRecords, fresh: FromRecords) -> int:
+    """Every count carried into ``made`` is what ``fresh``'s base makes of its works, with the same reads; how many."""
+    kept = made.studies._cache
+    for key, (count, reads) in kept.items():
+        again, read_again = fresh.studies._count(*key)
+        assert count == again and set(reads) == set(read_again), sorted(key[0])
+    return len(kept)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_carried_records_are_the_records_analysed_afresh(corpus: Evidence, seed: int) -> None:
     rnd = random.Random(seed)
@@ -72,8 +93,10 @@ def test_carried_records_are_the_records_analysed_afresh(corpus: Evidence, seed:
     kept.begin("context")
     last = from_records(evidence, kept)
     assert _plain(last) == _plain(from_records(evidence))
-    kinds_changed = False
-    for round_ in range(4):  # each build carries the last one's
+    kinds_changed, carried, dropped = False, 0, 0
+    for round_ in range(4):  # each build carries the last one's, and the studies it counted that still hold
+        _count_some(rnd, last)
+        counted = len(last.studies._cache)
         evidence = _edited(rnd, evidence, round_)
         assert kept.last is not None
         before = set(kept.last.held)
@@ -82,6 +105,8 @@ def test_carried_records_are_the_records_analysed_afresh(corpus: Evidence, seed:
         fresh = from_records(evidence)
         assert _plain(made) == _plain(fresh)
         kinds_changed |= made.studies.kinds != last.studies.kinds
+        held = _carried_counts_hold(made, fresh)
+        carried, dropped = carried + held, dropped + counted - held
         rows_of_last = {}
         for row in last.rows:
             rows_of_last.setdefault(row.claim_id, []).append(row)
@@ -90,6 +115,7 @@ def test_carried_records_are_the_records_analysed_afresh(corpus: Evidence, seed:
                 assert [id(r) for r in made.rows if r.claim_id == claim.id] == list(map(id, rows_of_last[claim.id]))
         last = made
     assert kinds_changed  # the edits reached the study base, not only the rows
+    assert carried and dropped  # counts were carried, and those that read a changed kind were not
 
 
 def test_after_an_edited_work_the_rows_are_carried_and_the_works_kinds_and_years_made_again(corpus: Evidence) -> None:
@@ -161,3 +187,35 @@ def test_splice_takes_out_and_puts_in_by_key() -> None:
     assert splice(items, key, ["c", "x"], [("b", [("b", 0)]), ("c", [("c", 9)]), ("j", [("j", 0)])]) == [
         ("a", 0), ("a", 1), ("b", 0), ("c", 9), ("e", 0), ("e", 1), ("g", 0), ("g", 1), ("i", 0), ("i", 1), ("j", 0)]
     assert splice(items, key, [], []) == items and splice([], key, ["a"], [("a", [("a", 1)])]) == [("a", 1)]
+
+
+def test_a_base_keeps_the_last_ones_counts_that_read_no_changed_kind_year_or_inclusion() -> None:
+    """Two reviews with recorded inclusions read their studies' kinds and years (the overlap); a lone study reads its
+    kind. A count is kept exactly while nothing it read changed."""
+    from kb.analyse.studies import StudyBase
+    from kb.load.kinds import WorkKind
+
+    def base(kinds: dict[str, str], years: dict[str, int], includes: dict[str, frozenset[str]]) -> StudyBase:
+        return StudyBase({k: WorkKind(v, "test") for k, v in kinds.items()}, includes, years)
+
+    kinds = {"r1": "review", "r2": "review", "s1": "study", "s2": "study", "s3": "study", "lone": "study"}
+    years = {"r1": 2015, "r2": 2018, "s1": 2010, "s2": 2012, "s3": 2016, "lone": 2011}
+    includes = {"r1": frozenset({"s1", "s2"}), "r2": frozenset({"s2", "s3"})}
+    pair, lone = ({"r1", "r2"}, ()), ({"lone"}, ())
+
+    def kept_after(kinds: dict[str, str], years: dict[str, int], includes: dict[str, frozenset[str]]) -> set:
+        last = base(*first)
+        last.count_works(*pair), last.count_works(*lone)
+        now = base(kinds, years, includes)
+        now.keep_counts(last)
+        for key, (count, reads) in now._cache.items():  # what is kept is what would be counted afresh
+            assert (count, set(reads)) == (now._count(*key)[0], set(now._count(*key)[1]))
+        return {tuple(sorted(key[0])) for key in now._cache}
+
+    first = (kinds, years, includes)
+    assert kept_after(kinds, years, includes) == {("r1", "r2"), ("lone",)}
+    assert kept_after(kinds, {**years, "s3": 2019}, includes) == {("lone",)}  # a study's year: the overlap
+    assert kept_after(kinds, {**years, "lone": 2019}, includes) == {("r1", "r2"), ("lone",)}  # no count read it
+    assert kept_after({**kinds, "s1": "other"}, years, includes) == {("lone",)}  # an included work's kind
+    assert kept_after({**kinds, "lone": "other"}, years, includes) == {("r1", "r2")}
+    assert kept_after(kinds, years, {**includes, "r2": frozenset({"s3"})}) == set()  # the inclusions

@@ -230,12 +230,19 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
         for ref in first.result.checked.evidence.references:
             addresses.work_page(ref.key)
     nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+    # the studies counted, the workers' among them, are kept for the next build: a reworded claim counts none again
+    assert loop.warm.analysed.last is not None
+    counted = dict(loop.warm.analysed.last.studies._cache)
+    assert counted
     running = _Running(loop, watcher)
     try:
         _edit_claim(evidence_copy)
         rebuild = running.next()
     finally:
         running.close()
+    assert loop.warm.analysed.last is not None
+    kept = loop.warm.analysed.last.studies._cache
+    assert kept.keys() == counted.keys() and all(kept[key] is made for key, made in counted.items())  # none sent back
     assert rebuild.ok and rebuild.changed == ["claims/shalaby2020peer.yaml"]
     assert claim_page(CLAIM) in rebuild.result.written
     assert claim_page("addiction-network-support-abstinence") in rebuild.result.reused

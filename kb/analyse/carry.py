@@ -9,7 +9,9 @@ out, the changed and new claims' put in at their places (both lists are sorted b
 counted again only for the works those claims cite. At 10k/50k walking every claim was ~0.6 s of each rebuild,
 before the site's workers fork; the splice is a few bisections and list copies. The result equals a fresh
 :func:`~kb.analyse.analysis.from_records`'s, order and the unchanged claims' row objects included (the tests hold them
-equal after random edits).
+equal after random edits). The study base's counts of reviews and studies are carried too, those that read no kind,
+year or inclusion that changed (:meth:`~kb.analyse.studies.StudyBase.keep_counts`), with those the site's workers
+made (:meth:`~kb.analyse.studies.StudyBase.take_made`).
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ class KeptRows:
         elif (last is not None and unique and self.context is not None and self.records is not None
               and last.records == self.records):
             made = _carried(last, evidence)  # the works changed: their kinds and years are decided again
-            made = dataclasses.replace(made, context=self.context, studies=study_base(evidence, made.counted))
+            studies = study_base(evidence, made.counted)
+            studies.keep_counts(made.studies)
+            made = dataclasses.replace(made, context=self.context, studies=studies)
         else:
             counted = tally(evidence)
             made = _Last(self.context or "", self.records or "", evidence.claims, set(map(id, evidence.claims)),
@@ -130,7 +134,9 @@ def _studies(last: StudyBase, evidence: Evidence, counted: KindTally, touched: s
         kinds = dict(sorted(kinds.items()))
     same = len(kinds) == len(last.kinds) and not came
     years = dict(last.years) if same else years_of(evidence, kinds, last.includes)
-    return StudyBase(kinds, dict(last.includes), years)
+    studies = StudyBase(kinds, dict(last.includes), years)
+    studies.keep_counts(last)
+    return studies
 
 
 def splice(items: Sequence[T], key: Callable[[T], Any], out: Sequence[Any], put: Sequence[tuple[Any, list[T]]]

@@ -103,6 +103,7 @@ class _Part:
     deps: dict[str, Any] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     digests: dict[int, list[bytes | None]] = field(default_factory=dict)  # Deps.take_computed: for KeyMemo
+    counts: dict[Any, Any] = field(default_factory=dict)  # StudyBase.take_made: the studies counted, for the loop
 
 
 def _groups() -> dict[str, Callable[[_Job, Any], None]]:
@@ -270,6 +271,8 @@ def render_site(evidence: Evidence, graph: KnowledgeGraph, analysis: Analysis, t
                Deps(res, inputs, key.digest(), previous.records, memo), verify_deps, data_files or {})
     if memo is not None:
         memo.begin(analysis.groups, job.deps, lambda groups: prime_groups(groups, lambda: True))
+        # the loop keeps the studies counted for the next build (StudyBase.keep_counts), the workers' among them
+        analysis.studies.made = {}
     processes = max(1, min(jobs or usable_cpus(), len(_groups())))
     progress(f"rendering record and overview pages in {processes} process{'es' if processes > 1 else ''}")
     dump: list = []
@@ -327,6 +330,10 @@ def _finish(job: _Job, out: Any, parts: list[_Part], scripts: list[Any], progres
     if memo is not None:
         memo.end(res.analysis.groups, job.deps, [part.digests for part in parts] + [job.deps.take_computed()],
                  res.ev.claims, res.history.claims)
+        studies = res.analysis.studies
+        for part in parts:
+            studies.keep_made(part.counts)
+        studies.made = None
     result = Rendered([], records=job.deps.records)
     for part in [*parts, _Part(writer.fingerprints, writer.written, writer.reused, [])]:
         clash = result.fingerprints.keys() & part.fingerprints.keys()
@@ -414,7 +421,8 @@ def _render_group(name: str) -> _Part:
     _rendered_here(name)
     give_back_freed()  # what the group's pages were made of: the next group, or the other process, may use it
     return _Part(writer.fingerprints, writer.written, writer.reused, tables, out.keeper.finish(writer.fingerprints),
-                 out.keeper.kept, job.deps.take_computed() if job.deps is not None else {})
+                 out.keeper.kept, job.deps.take_computed() if job.deps is not None else {},
+                 job.res.analysis.studies.take_made())
 
 
 # The groups that read the evidence network (the network page; network.graphml.gz). A worker held it (~240 MB at
