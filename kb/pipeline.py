@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from kb.bibtex.load import EntryMemo
     from kb.checks.scope import Inputs
     from kb.diff.releases import History, KeptReleases
-    from kb.diff.snapshot import Pickled, Snapshot
+    from kb.diff.snapshot import Pickled, Snapshot, Subjects
     from kb.export.data_folder import ExportCaches
     from kb.export.dumps import Dumps
     from kb.export.void import Statistics
@@ -140,12 +140,16 @@ class Warm:
     snapshot_claims: ByRecord[tuple[Any, dict[str, str]]] = field(default_factory=ByRecord)
     snapshot_works: ByRecord[Any] = field(default_factory=ByRecord)
     releases: dict[str, Snapshot] = field(default_factory=dict)
+    # The records the last good graph's store holds (kb.diff.snapshot.Subjects), and those the build under way read
+    subjects: tuple[Any, Subjects] | None = None
+    subjects_read: tuple[Any, Subjects] | None = None
     released: KeptReleases = field(default_factory=_kept_releases)  # the history's releases' part
     later: list[Callable[[], object]] = field(default_factory=list)  # after the rebuild is told (tidy)
 
     def built(self, graph: KnowledgeGraph) -> None:
         """A build succeeded with ``graph``: the next one starts from it."""
         self.graph, self.pending = graph, None
+        self.subjects, self.subjects_read = self.subjects_read, None
 
     def prime(self, config: Config) -> None:
         """Read references.bib into :attr:`entries` where they hold none of it (its records came from the parse cache,
@@ -208,6 +212,7 @@ class Warm:
 
     def undo(self) -> None:
         """A build failed: the last good graph's store is put back as it was (nothing, where it was not patched)."""
+        self.subjects_read = None
         if self.pending is not None:
             self.pending.revert()
             self.pending = None
@@ -437,12 +442,27 @@ def release_history(evidence: Evidence, released: list[tuple[Release, Snapshot |
 
         for memo in memos.values():
             memo.begin(warm.context)
-        current = read_snapshot(graph.store, base, reuse, latest)
+        current = read_snapshot(graph.store, base, reuse, latest, _subjects(graph, base, warm))
         for memo in memos.values():
             memo.end()
     hist = history(released, current, warm.released if warm is not None else None)
     graph.add_history(prov_lines(hist, Minter(base)).encode("utf-8"))
     return hist
+
+
+def _subjects(graph: KnowledgeGraph, base: str, warm: Warm) -> Subjects:
+    """The records ``graph``'s store holds: the last good graph's, brought through this build's patch of its store
+    where that is how the store came to be (:class:`kb.graph.build.StorePatch`), else read."""
+    from kb.diff.snapshot import patched_subjects, record_subjects
+
+    store, patch, last = graph.store, graph.patch, warm.subjects
+    if last is not None and patch is not None and last[0] is store and patch.store is store and warm.graph is not None \
+            and warm.graph.store is store:
+        subjects = patched_subjects(last[1], store, base, patch.removed, patch.added)
+    else:
+        subjects = record_subjects(store, base)
+    warm.subjects_read = (store, subjects)
+    return subjects
 
 
 def _release_snapshot_or_problem(config: Config, release: Release, kept: dict[str, Snapshot] | None = None

@@ -264,6 +264,31 @@ def test_a_snapshot_reads_what_each_record_says_and_nothing_outside_the_kb(tmp_p
     kept.unlink()
     assert Pickled(dump, kept).load() == snap
 
+    # The editors' loop patches the last graph's store in place, and brings the records it held through the patch
+    from kb.diff.snapshot import patched_subjects, record_subjects
+
+    def patch(removed: list[tuple[str, str, str]], added: list[tuple[str, str, str]]) -> None:
+        def quad(s: str, p: str, o: str) -> ox.Quad:
+            return ox.Quad(ox.NamedNode(s), ox.NamedNode(p), ox.Literal(o.strip('"')) if o.startswith('"')
+                           else ox.NamedNode(o), ox.DefaultGraph())
+
+        last = record_subjects(store, b)
+        gone, came = [quad(*t) for t in removed], [quad(*t) for t in added]
+        for q in gone:
+            store.remove(q)
+        store.extend(came)
+        assert patched_subjects(last, store, b, gone, came) == record_subjects(store, b)
+
+    assert record_subjects(store, b).claims == {"c1"} and record_subjects(store, b).works == {"w1", "w2"}
+    patch([(f"{b}claim/c1", PSK + "statement", '"Hope rose."@en')], [])  # no record's property: the same records
+    patch([(f"{b}work/w2", PSK + "citekey", '"w2"')], [(f"{b}work/w9", PSK + "citekey", '"w9"'),  # a work gone, one new
+                                                      (f"{b}claim/c2", RDF + "type", PSK + "Claim")])
+    patch([], [(f"{c}outcome/hope", SKOS + "prefLabel", '"Hope"')])
+    patch([(f"{c}outcome/hope", SKOS + "broader", f"{c}outcome-domain/recovery")], [])  # keeps a label: still a record
+    assert f"{c}outcome/hope" in record_subjects(store, b).concepts
+    patch([(f"{c}outcome/hope", SKOS + "prefLabel", '"Hope"'), (f"{b}claim/c1", RDF + "type", PSK + "Claim")], [])
+    assert f"{c}outcome/hope" not in record_subjects(store, b).concepts and "c1" not in record_subjects(store, b).claims
+
 
 _POPULATIONS, _OUTCOMES, _DESIGNS = ("smi", "youth", "veterans"), ("hope", "recovery", "hospitalisation"), ("rct", "sr")
 _claim_states = st.fixed_dictionaries({

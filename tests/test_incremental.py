@@ -256,7 +256,8 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
 def test_with_a_release_the_loop_reads_only_the_edited_claims_again_and_builds_a_cold_builds_bytes(
         evidence_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Once a release is cut every build compares the current graph with it (the history): the loop reads again
-    only the edited claim (kb.diff.snapshot's reuse, by record) and none of the works, compares only the current
+    only the edited claim (kb.diff.snapshot's reuse, by record) and none of the works, nor which records the store
+    holds (the last build's, brought through the store's patch), compares only the current
     state with the release (the releases' part and the release's summary rows are kept; the current state's map cells
     and rows are the last build's, but the edited claim's), and the site it builds,
     the change since the release included, is a cold build's."""
@@ -265,11 +266,13 @@ def test_with_a_release_the_loop_reads_only_the_edited_claims_again_and_builds_a
     import kb.diff.compare as diff_compare
     import kb.diff.releases as releases
     import kb.diff.snapshot as snapshot
+    import kb.graph.build as graph_build
     from kb.cli import main
     from kb.live import Loop, Watcher
 
     cut = CliRunner().invoke(main, ["release", "r1", "--evidence", str(evidence_copy), "--date", "2026-01-01"])
     assert cut.exit_code == 0, cut.output
+    monkeypatch.setattr(graph_build, "PATCH_SHARE", 0)  # the store patched in place, as at scale
     config = load_config(evidence_copy, out_dir=tmp_path / "site")
     loop = Loop(config)
     first = loop.build()
@@ -280,6 +283,9 @@ def test_with_a_release_the_loop_reads_only_the_edited_claims_again_and_builds_a
     claim, work = snapshot._claim, snapshot._work
     monkeypatch.setattr(snapshot, "_claim", lambda i, *rest: read.append(i) or claim(i, *rest))
     monkeypatch.setattr(snapshot, "_work", lambda k, *rest: read.append(k) or work(k, *rest))
+    scanned: list[object] = []  # the records the store holds: the last build's, brought through the patch
+    subjects = snapshot.record_subjects
+    monkeypatch.setattr(snapshot, "record_subjects", lambda *a: scanned.append(a) or subjects(*a))
     compared: list[object] = []  # the release against nothing is kept; the release's summary rows too
     summarised: list[list[str]] = []  # the claims of each cell or summary row made again
     compare, summary = releases.compare, diff_compare._summary
@@ -294,6 +300,7 @@ def test_with_a_release_the_loop_reads_only_the_edited_claims_again_and_builds_a
         running.close()
     assert rebuild.ok
     assert read == [CLAIM]  # the loop keeps the file's other claims as the same records: they are not read again
+    assert not scanned
     assert len(compared) == 1  # compared with the release once
     # the release's cells and rows are kept, and the current state's carried from the last build but the edited claim's
     assert summarised and all(CLAIM in found for found in summarised)
