@@ -251,6 +251,13 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
     assert MARK in (tmp_path / "site" / claim_page(CLAIM)).read_text(encoding="utf-8")
     fresh = _fresh_equivalent(evidence_copy, tmp_path / "fresh", nanopubs)
     assert _tree(tmp_path / "site") == _tree(fresh)
+    # the pages' input keys it keeps for the next build are a cold build's (a worker sends back only those of the
+    # pages it built; the kept pages' are the last build's)
+    from kb.site.reuse import load_previous, manifest_path
+
+    loop_keys, cold_keys = (load_previous(manifest_path(load_config(evidence_copy).store_cache_dir, out), out).deps
+                            for out in (tmp_path / "site", fresh))
+    assert len(loop_keys) > 50 and {p: e.key for p, e in loop_keys.items()} == {p: e.key for p, e in cold_keys.items()}
 
 
 def test_with_a_release_the_loop_reads_only_the_edited_claims_again_and_builds_a_cold_builds_bytes(

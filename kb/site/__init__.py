@@ -100,7 +100,7 @@ class _Part:
     written: list[str]
     reused: list[str]
     tables: list[TableRef]
-    deps: dict[str, Any] = field(default_factory=dict)
+    deps: dict[str, Any] = field(default_factory=dict)  # the built pages' input keys (kept: the last build's)
     kept: list[str] = field(default_factory=list)
     digests: dict[int, list[bytes | None]] = field(default_factory=dict)  # Deps.take_computed: for KeyMemo
     counts: dict[Any, Any] = field(default_factory=dict)  # StudyBase.take_made: the studies counted, for the loop
@@ -342,6 +342,7 @@ def _finish(job: _Job, out: Any, parts: list[_Part], scripts: list[Any], progres
         result.fingerprints.update(part.fingerprints)
         result.written += part.written
         result.reused += part.reused
+        result.deps.update((path, job.previous.deps[path]) for path in part.kept)  # in the order the keeper had them
         result.deps.update(part.deps)
         result.kept += part.kept
     stamp(target, list(result.fingerprints))
@@ -420,9 +421,13 @@ def _render_group(name: str) -> _Part:
         tables += _flush(job, writer, out) + out.tables
     _rendered_here(name)
     give_back_freed()  # what the group's pages were made of: the next group, or the other process, may use it
-    return _Part(writer.fingerprints, writer.written, writer.reused, tables, out.keeper.finish(writer.fingerprints),
-                 out.keeper.kept, job.deps.take_computed() if job.deps is not None else {},
-                 job.res.analysis.studies.take_made())
+    keeper = out.keeper
+    records, kept = keeper.finish(writer.fingerprints), set(keeper.kept)
+    # A kept page's entry is the last build's, which the main process holds: sent back, a question page's were ~16 MB
+    # at 10k/50k, which the worker waited ~0.3 s to hand over while the main process rendered
+    built = {path: entry for path, entry in records.items() if path not in kept}
+    return _Part(writer.fingerprints, writer.written, writer.reused, tables, built, keeper.kept,
+                 job.deps.take_computed() if job.deps is not None else {}, job.res.analysis.studies.take_made())
 
 
 # The groups that read the evidence network (the network page; network.graphml.gz). A worker held it (~240 MB at
