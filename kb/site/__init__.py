@@ -424,7 +424,7 @@ def _render_group(name: str) -> _Part:
     keeper = out.keeper
     records, kept = keeper.finish(writer.fingerprints), set(keeper.kept)
     # A kept page's entry is the last build's, which the main process holds: sent back, a question page's were ~16 MB
-    # at 10k/50k, which the worker waited ~0.3 s to hand over while the main process rendered
+    # at 10k/50k, which the worker waited ~0.35 s to hand over while the main process rendered
     built = {path: entry for path, entry in records.items() if path not in kept}
     return _Part(writer.fingerprints, writer.written, writer.reused, tables, built, keeper.kept,
                  job.deps.take_computed() if job.deps is not None else {}, job.res.analysis.studies.take_made())
