@@ -84,8 +84,9 @@ def converted(value: str) -> str:
     return _latex_to_text(value)
 
 
-_LIGATURE_TEXT = {"---": "—", "--": "–", "``": "“", "''": "”", "!`": "¡", "?`": "¿", "`": "‘"}
-_LIGATURES = re.compile(r"---|--|``|''|!`|\?`|`")
+# pylatexenc's: a lone ` stays as it is (it was ‘ here, so a value read differently with markup and without)
+_LIGATURE_TEXT = {"---": "—", "--": "–", "``": "“", "''": "”", "!`": "¡", "?`": "¿"}
+_LIGATURES = re.compile(r"---|--|``|''|!`|\?`")
 
 
 @functools.lru_cache(maxsize=65536)  # journal names, authors and publishers repeat across entries
