@@ -242,7 +242,7 @@ def test_the_loop_rebuilds_an_edit_into_the_bytes_of_a_cold_build(evidence_copy:
         running.close()
     assert loop.warm.analysed.last is not None
     kept = loop.warm.analysed.last.studies._cache
-    assert kept.keys() == counted.keys() and all(kept[key] is made for key, made in counted.items())  # none sent back
+    assert kept.keys() == counted.keys() and all(kept[key] is made for key, made in counted.items())  # none made again
     assert rebuild.ok and rebuild.changed == ["claims/shalaby2020peer.yaml"]
     assert claim_page(CLAIM) in rebuild.result.written
     assert claim_page("addiction-network-support-abstinence") in rebuild.result.reused
