@@ -141,8 +141,8 @@ class Warm:
     snapshot_works: ByRecord[Any] = field(default_factory=ByRecord)
     releases: dict[str, Snapshot] = field(default_factory=dict)
     # The records the last good graph's store holds (kb.diff.snapshot.Subjects), and those the build under way read
-    subjects: tuple[Any, Subjects] | None = None
-    subjects_read: tuple[Any, Subjects] | None = None
+    subjects: Subjects | None = None
+    subjects_read: Subjects | None = None
     released: KeptReleases = field(default_factory=_kept_releases)  # the history's releases' part
     later: list[Callable[[], object]] = field(default_factory=list)  # after the rebuild is told (tidy)
 
@@ -455,13 +455,12 @@ def _subjects(graph: KnowledgeGraph, base: str, warm: Warm) -> Subjects:
     where that is how the store came to be (:class:`kb.graph.build.StorePatch`), else read."""
     from kb.diff.snapshot import patched_subjects, record_subjects
 
-    store, patch, last = graph.store, graph.patch, warm.subjects
-    if last is not None and patch is not None and last[0] is store and patch.store is store and warm.graph is not None \
-            and warm.graph.store is store:
-        subjects = patched_subjects(last[1], store, base, patch.removed, patch.added)
+    store, patch, last = graph.store, graph.patch, warm.subjects  # last: warm.graph's (Warm.built keeps them together)
+    if last is not None and patch is not None and warm.graph is not None and warm.graph.store is store:
+        subjects = patched_subjects(last, store, base, patch.removed, patch.added)
     else:
         subjects = record_subjects(store, base)
-    warm.subjects_read = (store, subjects)
+    warm.subjects_read = subjects
     return subjects
 
 

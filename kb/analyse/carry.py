@@ -83,7 +83,7 @@ class KeptRows:
               and last.records == self.records):
             made = _carried(last, evidence)  # the works changed: their kinds and years are decided again
             studies = study_base(evidence, made.counted)
-            studies.keep_counts(made.studies)
+            studies.keep_counts(last.studies)
             made = dataclasses.replace(made, context=self.context, studies=studies)
         else:
             counted = tally(evidence)

@@ -233,8 +233,9 @@ def patched_subjects(last: Subjects, store: ox.Store, base_iri: str, removed: It
     lost = {q.subject.value for q in removed if isinstance(q.subject, ox.NamedNode) and _marks_record(q)} - came
     if not came and not lost:
         return last
+    patterns = _record_patterns()
     still = {s for s in lost if any(next(store.quads_for_pattern(ox.NamedNode(s), p, o, None), None) is not None
-                                    for _, p, o in _record_patterns())}
+                                    for _, p, o in patterns)}
     gone, new = _subjects(lost - still, base_iri), _subjects(came, base_iri)
     return Subjects((last.claims - gone.claims) | new.claims, (last.works - gone.works) | new.works,
                     (last.concepts - gone.concepts) | new.concepts)
