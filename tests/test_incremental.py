@@ -318,6 +318,40 @@ def test_with_a_release_the_loop_reads_only_the_edited_claims_again_and_builds_a
     assert _tree(tmp_path / "site") == _tree(fresh)
 
 
+def test_with_a_release_the_loop_reads_no_claim_again_after_an_edited_work(evidence_copy: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edited title changes no claim's triples (a claim reads of references.bib only which of the works it names
+    are there: kb.checks.scope.records_context), so comparing with the release reads the works again but no claim;
+    the change since the release is the work's, and the site a cold build's."""
+    from click.testing import CliRunner
+
+    import kb.diff.snapshot as snapshot
+    from kb.cli import main
+    from kb.live import Loop
+
+    cut = CliRunner().invoke(main, ["release", "r1", "--evidence", str(evidence_copy), "--date", "2026-01-01"])
+    assert cut.exit_code == 0, cut.output
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    assert loop.build().ok
+    nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+    claims: list[str] = []
+    works: list[str] = []
+    claim, work = snapshot._claim, snapshot._work
+    monkeypatch.setattr(snapshot, "_claim", lambda i, *rest: claims.append(i) or claim(i, *rest))
+    monkeypatch.setattr(snapshot, "_work", lambda k, *rest: works.append(k) or work(k, *rest))
+    _replace(evidence_copy / "references.bib", "title = {Peer Support in Mental Health: Literature Review}",
+             "title = {Peer Support in Mental Health: A Literature Review}")
+    rebuild = loop.build(["references.bib"])
+    assert rebuild.ok, rebuild.failure or rebuild.problems
+    assert not claims and "shalaby2020peer" in works
+    unreleased = rebuild.result.checked.history.unreleased
+    assert unreleased is not None and [w.id for w in unreleased.works.changed] == ["shalaby2020peer"]
+    assert not unreleased.claims.changed
+    monkeypatch.undo()
+    assert _tree(tmp_path / "site") == _tree(_fresh_equivalent(evidence_copy, tmp_path / "fresh", nanopubs))
+
+
 def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidence_copy: Path, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """An edited title keeps the claims' rows (the same objects) and most pages; an edited year changes the works'
