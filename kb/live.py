@@ -184,8 +184,8 @@ class Loop:
         except BaseException:
             self.warm.undo()
             raise
-        self.warm.built(result.checked.kg)
         evidence = result.checked.evidence
+        self.warm.built(result.checked.kg, evidence.references)
         addresses.remember(itertools.chain((c.id for c in evidence.claims), (r.key for r in evidence.references)))
         return result
 

@@ -595,3 +595,59 @@ def test_an_entry_memo_reads_any_sequence_of_edits_as_fresh_reads_do(edits: list
                 lines[i] += "{"
             path.write_text("\n".join(lines), encoding="utf-8")
             assert load(path, memo=memo) == load(path), kind
+
+
+# --- a read after an edit splits again only what changed (kb.bibtex.parse._splice) -----------------------------------
+
+_CLEAN = [CORPUS / "biblatex-examples.bib", CORPUS / "nasty" / "biber" / "crossrefs.bib",
+          CORPUS / "nasty" / "bibtexparser_v1" / "features2.bib", BIB / "valid.bib"]
+
+
+def _split(parsed: object) -> tuple[object, ...]:
+    """All a split says: what the loader and ``kb add`` read of it."""
+    return (parsed.text, parsed.decoded, parsed.fatal, parsed.blocks,  # type: ignore[attr-defined]
+            sorted(parsed.macros.raw.items()), parsed.problems)  # type: ignore[attr-defined]
+
+
+def test_a_read_after_an_edited_entry_keeps_the_blocks_before_it_and_moves_those_after_it() -> None:
+    """An edited title (one line longer) splits only its entry again: the blocks before it are the last read's objects,
+    those after it at their new lines; the whole is a fresh split's. A read whose last split had a problem splits
+    the whole file."""
+    from kb.bibtex.parse import read_bib
+
+    text = (CORPUS / "biblatex-examples.bib").read_text(encoding="utf-8")
+    last = read_bib(text.encode("utf-8"), "x.bib")
+    at = text.index("title        = {A carbocyclic carbene as an efficient")
+    edited = text[:at] + "title        = {A carbocyclic\n  carbene as an efficient" + text[at + 52:]
+    now = read_bib(edited.encode("utf-8"), "x.bib", last=last)
+    assert _split(now) == _split(read_bib(edited.encode("utf-8"), "x.bib"))
+    entry = next(i for i, b in enumerate(now.blocks) if b.start <= at < b.end)
+    assert 0 < entry < len(now.blocks) - 1
+    assert all(a is b for a, b in zip(now.blocks[:entry], last.blocks, strict=False))
+    assert [b.line for b in now.blocks[entry + 1:]] == [b.line + 1 for b in last.blocks[entry + 1:]]
+    broken = read_bib((text + "\nstray text\n").encode("utf-8"), "x.bib")
+    assert broken.problems
+    again = read_bib(text.encode("utf-8"), "x.bib", last=broken)
+    assert not any(a is b for a, b in zip(again.blocks, broken.blocks, strict=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_CLEAN), st.lists(st.tuples(
+    st.floats(0, 1), st.integers(0, 40),
+    st.one_of(st.text(alphabet="ab1 \n-", max_size=12), st.text(alphabet='@{}(),="%#\\ \nab1-', max_size=12),
+              st.sampled_from(["\n@misc{new1,\n  title = {T},\n}\n", "@misc{new2, title = {T}}",
+                               "\n@string{jan = {Janvier}}\n", "\n% @misc{gone,\n", "\n@comment{c}\n"]))),
+    min_size=1, max_size=4))
+def test_a_read_after_any_edit_is_a_whole_split(path: Path, edits: list[tuple[float, int, str]]) -> None:
+    """Any edits (text cut and put anywhere: braces, quotes, ``@``, ``%``, new lines), each read after the last one:
+    every read is a fresh split of its text, problems and places included."""
+    from kb.bibtex.parse import read_bib
+
+    text = path.read_text(encoding="utf-8-sig")
+    last = read_bib(text.encode("utf-8"), path)
+    for where, cut, put in edits:
+        at = int(where * len(text))
+        text = text[:at] + put + text[at + cut:]
+        now = read_bib(text.encode("utf-8"), path, last=last)
+        assert _split(now) == _split(read_bib(text.encode("utf-8"), path))
+        last = now

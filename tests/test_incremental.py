@@ -426,6 +426,28 @@ def test_a_loop_made_ready_to_serve_holds_references_bib_entries_before_any_paus
     assert loop.warm.entries.holds(str(config.references_path))
 
 
+def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as_the_first_builds_record(
+        evidence_copy: Path, tmp_path: Path) -> None:
+    """The memo of entries read while the loop is made ready hands out the first build's records where they are the
+    same (they came from the parse cache or another process): what later stages keep by a work's record (its graph
+    lines, citations, short links, exports) is then kept from the first edit on, not only from the second."""
+    from kb.live import Loop
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    first = loop.build()
+    assert first.ok
+    loop.ready()
+    _replace(evidence_copy / "references.bib", "title = {Peer Support in Mental Health: Literature Review}",
+             "title = {Peer Support in Mental Health: A Literature Review}")
+    rebuild = loop.build(["references.bib"])
+    assert rebuild.ok, rebuild.failure or rebuild.problems
+    before = {ref.key: ref for ref in first.result.checked.evidence.references}
+    after = rebuild.result.checked.evidence.references
+    assert len(after) == len(before) > 3
+    assert [ref.key for ref in after if ref is not before[ref.key]] == ["shalaby2020peer"]
+
+
 def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: Path, tmp_path: Path) -> None:
     from kb.live import Loop, Watcher
 
