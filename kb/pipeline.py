@@ -188,10 +188,28 @@ class Warm:
         kept: dict[str, tuple[StyledCitation, ...]] | None = self._kept(self.styled, evidence)
         if kept is not None:
             return kept
-        styled = make(evidence)
+        styled = self._restyled(evidence) or make(evidence)
         self.styled = (self.context, tuple(evidence.references), styled) \
             if styled is not None and self.context is not None else None
         return styled
+
+    def _restyled(self, evidence: Evidence) -> dict[str, tuple[StyledCitation, ...]] | None:
+        """The last build's citations of the works that are the same records, and the others' formatted here, where
+        they are few: a work's citations read its entry alone (:func:`kb.site.cite.work_digest`), whatever else
+        changed. Finding the edited work among the kept citations by digest was ~0.4 s at 10,000 works. None where
+        nothing is kept, or many works are new."""
+        if self.styled is None or self.context is None:
+            return None
+        from kb.site.cite import format_work
+
+        last = {id(ref): ref for ref in self.styled[1]}
+        refs = sorted(evidence.references, key=lambda r: r.key)  # in format_all's order
+        new = [ref for ref in refs if last.get(id(ref)) is not ref]
+        if len(new) > _RESTYLED:
+            return None
+        fresh = {ref.key: format_work(ref) for ref in new}
+        kept = self.styled[2]
+        return {ref.key: fresh[ref.key] if ref.key in fresh else kept[ref.key] for ref in refs}
 
     def ref_links(self, evidence: Evidence) -> dict[str, Any] | None:
         """The works' short links the site's resolver made in the last build (:meth:`kb.site.views.Resolver.ref_link`:
@@ -220,6 +238,9 @@ class Warm:
         if self.pending is not None:
             self.pending.revert()
             self.pending = None
+
+
+_RESTYLED = 50  # the most new works whose citations the loop formats itself (~5 ms each), not through the cache
 
 
 class EvidenceError(Exception):

@@ -435,10 +435,11 @@ def test_a_loop_made_ready_to_serve_holds_references_bib_entries_before_any_paus
 
 
 def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as_the_first_builds_record(
-        evidence_copy: Path, tmp_path: Path) -> None:
+        evidence_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The memo of entries read while the loop is made ready hands out the first build's records where they are the
     same (they came from the parse cache or another process): what later stages keep by a work's record (its graph
     lines, citations, short links, exports) is then kept from the first edit on, not only from the second."""
+    import kb.site.cite as cite
     from kb.live import Loop
 
     config = load_config(evidence_copy, out_dir=tmp_path / "site")
@@ -446,6 +447,9 @@ def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as
     first = loop.build()
     assert first.ok
     loop.ready()
+    formatted: list[str] = []
+    format_work = cite.format_work
+    monkeypatch.setattr(cite, "format_work", lambda ref: formatted.append(ref.key) or format_work(ref))
     _replace(evidence_copy / "references.bib", "title = {Peer Support in Mental Health: Literature Review}",
              "title = {Peer Support in Mental Health: A Literature Review}")
     rebuild = loop.build(["references.bib"])
@@ -454,6 +458,8 @@ def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as
     after = rebuild.result.checked.evidence.references
     assert len(after) == len(before) > 3
     assert [ref.key for ref in after if ref is not before[ref.key]] == ["shalaby2020peer"]
+    assert formatted == ["shalaby2020peer"]  # the other works' citations are the first build's (the site is then a
+    # cold build's: test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build)
 
 
 def test_the_loop_keeps_the_last_good_site_when_a_rebuild_fails(evidence_copy: Path, tmp_path: Path) -> None:
