@@ -702,6 +702,57 @@ def test_shacl_on_the_works_finds_what_the_whole_graph_finds_for_them(evidence_c
     scoped = shacl_violations(checked.graph, base, claims=[], works=True)
     assert scoped == [v for v in everything if v.focus in works]
     assert {v.focus for v in scoped} == {titled.value, doi.value, including.value}
+    # the loop validates only the works its store patch touched (a graph of theirs and of the nodes they point at)
+    named = {titled.value, doi.value, including.value, works[3]}
+    assert shacl_violations(checked.graph, base, claims=[], works=named) == scoped
+
+
+def test_the_loop_validates_only_the_works_its_edit_touched_and_finds_what_a_fresh_check_does(
+        evidence_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the store patched in place (as at scale), an edited title has SHACL validate that work alone; the
+    rebuild's problems are a fresh check's."""
+    import kb.graph.build as graph_build
+    from kb.live import Loop
+    from kb.pipeline import check
+
+    monkeypatch.setattr(graph_build, "PATCH_SHARE", 0)
+    said: list[str] = []
+    loop = Loop(load_config(evidence_copy, out_dir=tmp_path / "site"), progress=lambda m, *a, **k: said.append(m))
+    assert loop.build().ok
+    _replace(evidence_copy / "references.bib", "title = {Peer Support in Mental Health: Literature Review}",
+             "title = {Peer Support in Mental Health: A Literature Review}")
+    said.clear()
+    rebuild = loop.build(["references.bib"])
+    assert rebuild.ok, rebuild.failure or rebuild.problems
+    assert [m for m in said if m.startswith("validating")] == [
+        "validating with SHACL: the 0 claims of 0 changed file(s) and 1 work(s)"]
+    fresh = check(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / "other-cache"))
+    assert [p.format() for p in rebuild.result.checked.report.sorted()] == [p.format() for p in fresh.report.sorted()]
+
+
+def test_the_works_a_store_patch_touched_are_those_with_a_changed_triple_and_those_that_include_one(
+        evidence_copy: Path) -> None:
+    """A triple of a work or of a node under it (its people) changed, or a work removed: that work, and every work
+    whose included studies name it (its shape reads the included work's citekey)."""
+    import pyoxigraph as ox
+
+    from kb.checks.scope import patched_works
+    from kb.graph.build import StorePatch
+    from kb.namespaces import FOAF, PSK
+    from kb.pipeline import check
+
+    checked = check(load_config(evidence_copy), shacl=False)
+    store, base = checked.graph.store, checked.evidence.config.base_iri
+    works = sorted({q.subject.value for q in store.quads_for_pattern(None, ox.NamedNode(PSK + "citekey"), None)})
+    study, review, unrelated = works[:3]
+    store.add(ox.Quad(ox.NamedNode(review), ox.NamedNode(PSK + "includesStudy"), ox.NamedNode(study)))
+    person = ox.Quad(ox.NamedNode(study + "/author/1"), ox.NamedNode(FOAF + "name"), ox.Literal("Someone"))
+    other = ox.Quad(ox.NamedNode(base + "claim/x"), ox.NamedNode(PSK + "statement"), ox.Literal("not a work"))
+    checked.graph.patch = StorePatch(store, removed=[person], added=[other])
+    assert patched_works(checked.graph, base) == {study, review}
+    checked.graph.patch = StorePatch(store, removed=[], added=[
+        ox.Quad(ox.NamedNode(unrelated), ox.NamedNode(PSK + "citekey"), ox.Literal("x"))])
+    assert patched_works(checked.graph, base) == {unrelated}
 
 
 def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence_copy: Path, tmp_path: Path,

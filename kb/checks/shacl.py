@@ -52,13 +52,14 @@ def load_shapes(base_iri: str) -> Graph:
 
 
 def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql",
-                     claims: Collection[str] | None = None, works: bool = False) -> list:
+                     claims: Collection[str] | None = None, works: bool | Collection[str] = False) -> list:
     """Every violation of the shipped shapes, by the compiled-SPARQL engine or by pyshacl.
 
     With ``claims`` (claim IRIs), only those claims are validated (and their findings and figures), on a
     small graph of their triples and of the triples of every node they point at: all their shapes
     can see (:mod:`kb.checks.scope` says when that is the whole answer); with ``works`` too, every work
-    (every subject of ``psk:citekey``), likewise on a graph of their triples.
+    (every subject of ``psk:citekey``), likewise on a graph of their triples, or only the works named (IRIs), on a
+    graph of their triples and of the nodes they point at.
     """
     if claims is not None:
         own = tuple(claims)
@@ -67,7 +68,11 @@ def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql
                  if any(v.focus == iri or v.focus.startswith(iri + "/") for iri in own)]
         if not works:
             return found
-        of_works, nodes = _works_subgraph(graph.store)
+        if works is True:
+            of_works, nodes = _works_subgraph(graph.store)
+        else:
+            nodes = set(works)
+            of_works = _claims_subgraph(graph.store, tuple(sorted(nodes)))
         found += [v for v in shacl_violations(KnowledgeGraph(of_works, graph.locations), base_iri, engine)
                   if v.focus in nodes]
         return sorted(set(found), key=lambda v: (v.focus, v.path or "", v.component, v.value or ""))
@@ -129,7 +134,7 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
 
 def _claims_subgraph(store: ox.Store, claims: tuple[str, ...]) -> ox.Store:
     """The claims' triples (the claim, and the nodes under its IRI: findings, figures) and every triple of
-    each other node they point at (a work, a concept)."""
+    each other node they point at (a work, a concept); likewise for works (their people, a venue, a work included)."""
     import pyoxigraph as ox
 
     quads: list[ox.Quad] = []
