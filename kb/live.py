@@ -185,7 +185,7 @@ class Loop:
             self.warm.undo()
             raise
         evidence = result.checked.evidence
-        self.warm.built(result.checked.kg, evidence.references)
+        self.warm.built(result.checked.kg, evidence)
         addresses.remember(itertools.chain((c.id for c in evidence.claims), (r.key for r in evidence.references)))
         return result
 

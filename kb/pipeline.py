@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from kb.graph.build import HeadStart, KnowledgeGraph, StorePatch
     from kb.graph.change import GraphChange
     from kb.graph.memo import GraphMemo, Written
-    from kb.model import Reference, Release
+    from kb.model import Release
     from kb.query.sparql import ExampleQuery
     from kb.query.store import Begun
     from kb.site import Rendered
@@ -123,7 +123,7 @@ class Warm:
     # (kb.graph.build.build_graph's last), and a build that fails puts it back (undo), so it is always that graph's.
     graph: KnowledgeGraph | None = None
     pending: StorePatch | None = None  # what the build under way did to graph's store
-    references: Sequence[Reference] = ()  # the works graph was built from (prime)
+    evidence: Evidence | None = None  # what graph was built from (prime)
     tallies: dict[str, Written] = field(default_factory=dict)  # the graph memo's entries without text (GraphMemo)
     # the lines each reference became in the graph's text before the claims, by the record's identity (GraphMemo)
     works: ByRecord[tuple[str, int]] = field(default_factory=ByRecord)
@@ -148,21 +148,26 @@ class Warm:
     released: KeptReleases = field(default_factory=_kept_releases)  # the history's releases' part
     later: list[Callable[[], object]] = field(default_factory=list)  # after the rebuild is told (tidy)
 
-    def built(self, graph: KnowledgeGraph, references: Sequence[Reference] = ()) -> None:
-        """A build succeeded with ``graph`` and ``references``: the next one starts from them."""
-        self.graph, self.pending, self.references = graph, None, references
+    def built(self, graph: KnowledgeGraph, evidence: Evidence | None = None) -> None:
+        """A build succeeded with ``graph`` and ``evidence``: the next one starts from them."""
+        self.graph, self.pending, self.evidence = graph, None, evidence
         self.subjects, self.subjects_read = self.subjects_read, None
 
     def prime(self, config: Config) -> None:
         """Read references.bib into :attr:`entries` where they hold none of it (its records came from the parse cache,
-        or from a forked process): the next edit of it then evaluates only what changed. ~5 s at 10,000 works, run
-        while the editor pauses."""
+        or from a forked process): the next edit of it then evaluates only what changed. The memo hands out the last
+        build's records where they are the same, and their graph lines are kept (:attr:`works`), so that what later
+        stages keep by a work's record is kept from the first edit on. ~5 s at 10,000 works, run while the editor
+        pauses or before serving."""
         from kb.bibtex.load import load_references
+        from kb.graph.build import work_lines
 
         path = str(config.references_path)
         if not self.entries.holds(path):
             load_references(config.references_path, memo=self.entries)
-            self.entries.adopt(path, self.references)  # the last good build's works, where the same
+            if self.evidence is not None:  # the last good build's works, where the same, and their graph lines
+                self.entries.adopt(path, self.evidence.references)
+                work_lines(self.evidence, self.works, _memo_code(config))
 
     def tidy(self) -> None:
         """What the last build left for later (:attr:`later`: the old site removed, the manifest recorded), done."""

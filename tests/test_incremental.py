@@ -439,6 +439,7 @@ def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as
     """The memo of entries read while the loop is made ready hands out the first build's records where they are the
     same (they came from the parse cache or another process): what later stages keep by a work's record (its graph
     lines, citations, short links, exports) is then kept from the first edit on, not only from the second."""
+    import kb.graph.build as graph_build
     import kb.site.cite as cite
     from kb.live import Loop
 
@@ -450,6 +451,10 @@ def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as
     formatted: list[str] = []
     format_work = cite.format_work
     monkeypatch.setattr(cite, "format_work", lambda ref: formatted.append(ref.key) or format_work(ref))
+    written: list[str] = []  # the works whose graph lines are written again
+    work_text = graph_build._Builder._work_text
+    monkeypatch.setattr(graph_build._Builder, "_work_text",
+                        lambda self, ref, display: written.append(ref.key) or work_text(self, ref, display))
     _replace(evidence_copy / "references.bib", "title = {Peer Support in Mental Health: Literature Review}",
              "title = {Peer Support in Mental Health: A Literature Review}")
     rebuild = loop.build(["references.bib"])
@@ -458,7 +463,7 @@ def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as
     after = rebuild.result.checked.evidence.references
     assert len(after) == len(before) > 3
     assert [ref.key for ref in after if ref is not before[ref.key]] == ["shalaby2020peer"]
-    assert formatted == ["shalaby2020peer"]  # the other works' citations are the first build's (the site is then a
+    assert written == formatted == ["shalaby2020peer"]  # the other works' lines and citations are the first build's (the site is then a
     # cold build's: test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build)
 
 
