@@ -30,6 +30,7 @@ from kb.bibtex.scan import (
     mask_percent_comments,
 )
 from kb.bibtex.values import MacroTable
+from kb.io.alike import common_prefix, common_suffix
 from kb.problems import Problem, error, warning
 
 # The parse stack, spelled out (STYLE.md habit 5): none. The KB evaluates the splitter's raw
@@ -185,8 +186,8 @@ def _splice(parsed: ParsedBib, last: ParsedBib) -> bool:
     if last.fatal or last.problems or last.path != parsed.path \
             or any(b.problems or b.kind in _LOOSE for b in last.blocks):
         return False
-    head = _same_head(old, new)
-    tail = _same_tail(old, new, min(len(old), len(new)) - head)
+    head = common_prefix(old, new)
+    tail = common_suffix(old, new, min(len(old), len(new)) - head)
     blocks = last.blocks
     first = bisect.bisect_right([b.end for b in blocks], head)  # blocks[:first] lie whole in the shared head
     after = max(first, bisect.bisect_left([b.start for b in blocks], len(old) - tail))  # blocks[after:]: the tail
@@ -207,11 +208,11 @@ def _splice(parsed: ParsedBib, last: ParsedBib) -> bool:
     def moved(line: int, col: int) -> tuple[int, int]:
         return line + line0 - 1, col + col0 - 1 if line == 1 else col
 
-    split = [dataclasses.replace(b, start=b.start + start, end=b.end + start, line=moved(b.line, b.col)[0],
-                                 col=moved(b.line, b.col)[1],
-                                 fields=[RawField(f.name, f.raw, *moved(f.line, f.col)) for f in b.fields],
-                                 problems=[])
-             for b in piece.blocks]
+    split = []
+    for b in piece.blocks:
+        line, col = moved(b.line, b.col)
+        split.append(dataclasses.replace(b, start=b.start + start, end=b.end + start, line=line, col=col, problems=[],
+                                         fields=[RawField(f.name, f.raw, *moved(f.line, f.col)) for f in b.fields]))
     lines = new.count("\n", start, stop) - old.count("\n", start, stop - delta)
     kept = blocks[after:] if not delta and not lines else [
         dataclasses.replace(b, start=b.start + delta, end=b.end + delta, line=b.line + lines,
@@ -220,34 +221,6 @@ def _splice(parsed: ParsedBib, last: ParsedBib) -> bool:
     parsed.blocks = [*blocks[:first], *split, *kept]
     _collect_macros(parsed)
     return True
-
-
-def _same_head(a: str, b: str) -> int:
-    """The length of the text ``a`` and ``b`` begin with: compared in slices, the first difference found by halving."""
-    n, lo, step = min(len(a), len(b)), 0, 1 << 16
-    while lo + step <= n and a[lo:lo + step] == b[lo:lo + step]:
-        lo += step
-    hi = min(lo + step, n)
-    if a[lo:hi] == b[lo:hi]:
-        return hi
-    while hi - lo > 1:  # a[:lo] == b[:lo]; a[lo:hi] != b[lo:hi]
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if a[lo:mid] == b[lo:mid] else (lo, mid)
-    return lo
-
-
-def _same_tail(a: str, b: str, most: int) -> int:
-    """The length of the text ``a`` and ``b`` end with, at most ``most``."""
-    la, lb, k, step = len(a), len(b), 0, 1 << 16
-    while k + step <= most and a[la - k - step:la - k] == b[lb - k - step:lb - k]:
-        k += step
-    hi = min(k + step, most)
-    if a[la - hi:la - k] == b[lb - hi:lb - k]:
-        return hi
-    while hi - k > 1:  # the last k characters are the same; the last hi are not
-        mid = (k + hi) // 2
-        k, hi = (mid, hi) if a[la - mid:la - k] == b[lb - mid:lb - k] else (k, mid)
-    return k
 
 
 def _locate(bp_block: bpm.Block, masked: str, index: LineIndex, cursor: int) -> RawBlock | None:

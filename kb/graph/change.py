@@ -12,6 +12,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from kb.io.alike import common_prefix, common_suffix
+
 
 @dataclass(frozen=True)
 class GraphChange:
@@ -41,10 +43,10 @@ def differing_lines(before: bytes, after: bytes) -> tuple[bytes, bytes]:
     found by comparing bytes (C's speed), and only the lines between are set against each other: 0.82 → 0.15 s
     for a reference's edit at 10k/50k (91 MB a side), against sets of every line. A line that differs between
     is looked for among the shared ones, which may hold it too (a text can hold a line twice)."""
-    start = _common_prefix(before, after)
+    start = common_prefix(before, after)
     start = before.rfind(b"\n", 0, start) + 1  # back to the beginning of the line the first difference is on
     end_before, end_after = len(before), len(after)
-    shared_end = _common_suffix(before, after, min(end_before, end_after) - start)
+    shared_end = common_suffix(before, after, min(end_before, end_after) - start)
     if shared_end:  # forward to the beginning of a line, in both texts
         cut = end_before - shared_end
         if not (before[cut - 1:cut] == after[end_after - shared_end - 1:end_after - shared_end] == b"\n"):
@@ -98,28 +100,3 @@ def _found(text: bytes, line: bytes, start: int, end: int) -> bool:
 def _newline_at(text: bytes, at: int, end: int) -> int:
     """``at`` where ``text[at]`` is a newline before ``end``, else -1."""
     return at if at < end and text[at] == 10 else -1
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """How many bytes ``a`` and ``b`` begin with alike: halving by slices, each compared in C."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        mid = (low + high + 1) // 2
-        if a[low:mid] == b[low:mid]:
-            low = mid
-        else:
-            high = mid - 1
-    return low
-
-
-def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
-    """How many bytes (at most ``limit``) ``a`` and ``b`` end with alike."""
-    low, high = 0, limit
-    end_a, end_b = len(a), len(b)
-    while low < high:
-        mid = (low + high + 1) // 2
-        if a[end_a - mid:end_a - low] == b[end_b - mid:end_b - low]:
-            low = mid
-        else:
-            high = mid - 1
-    return low
