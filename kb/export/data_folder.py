@@ -21,6 +21,7 @@ from kb.export.void import Statistics
 from kb.export.works import SaidMemo, WorkTexts
 from kb.graph.build import KnowledgeGraph
 from kb.graph.memo import FOLDER as MEMO_FOLDER
+from kb.io.writing import write_file
 from kb.load.byrecord import ByRecord
 from kb.load.evidence import Evidence
 
@@ -136,7 +137,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
         small[f"releases/{release.name}/kb.nt.gz"] = Path(release.dump).read_bytes()
     for name, payload in small.items():
         (data / name).parent.mkdir(parents=True, exist_ok=True)
-        (data / name).write_bytes(payload)
+        write_file(data / name, payload)
     if elsewhere:
         return DataFolder([*GRAPH_DUMPS, *small], None)
     write_void(evidence, graph, data)

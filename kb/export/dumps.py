@@ -38,6 +38,7 @@ from kb.graph.change import GraphChange, differing_lines, graph_mark
 from kb.graph.memo import GraphParts, pin, read_entry
 from kb.io import gz
 from kb.io.atomic import replace_cache_file
+from kb.io.writing import open_sliced
 from kb.namespaces import PREFIXES
 
 if TYPE_CHECKING:
@@ -391,8 +392,8 @@ def _write(data: Path, members: MemberCache, pieces: Iterable[Chunk],
     firsts: list[bytes] = []
     keys: list[bytes] = []
     turtle: list[bytes] = []
-    with open(data / "kb.nt.gz", "wb") as nt, open(data / "kb.ttl.gz", "wb") as ttl, \
-            open(data / "kb.jsonld.gz", "wb") as jsonld:
+    with open_sliced(data / "kb.nt.gz") as nt, open_sliced(data / "kb.ttl.gz") as ttl, \
+            open_sliced(data / "kb.jsonld.gz") as jsonld:
         jsonld.write(gz.compress(b"["))
         comma = gz.compress(b",")
         for i, (key, text, first) in enumerate(pieces):

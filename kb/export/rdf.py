@@ -20,6 +20,7 @@ from typing import IO
 
 from kb.graph.build import KnowledgeGraph
 from kb.io import gz
+from kb.io.writing import open_sliced
 from kb.namespaces import PREFIXES
 
 GRAPH_FORMATS = {"ttl": "TURTLE", "nt": "N_TRIPLES", "jsonld": "JSON_LD"}
@@ -140,4 +141,4 @@ def write_graph(ntriples: Path, fmt: str, target: Path) -> None:
 
 
 def _output(target: Path, gzipped: bool | None = None) -> AbstractContextManager[IO[bytes]]:
-    return gz.writer(target) if (target.suffix == ".gz" if gzipped is None else gzipped) else open(target, "wb")
+    return gz.writer(target) if (target.suffix == ".gz" if gzipped is None else gzipped) else open_sliced(target)

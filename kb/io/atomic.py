@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from kb.io.writing import open_sliced
+
 ABSENT = ""  # the digest of a file that does not exist
 
 
@@ -95,7 +97,7 @@ def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
 def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
     fd, tmp = _open_temp(folder, name)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open_sliced(fd) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -151,7 +153,7 @@ def replace_cache_file(path: Path, data: bytes) -> None:
     durably (no fsync): a cache lost in a crash is rebuilt, and an fsync per entry costs time."""
     fd, tmp = _open_temp(path.parent, path.name)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open_sliced(fd) as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:

@@ -20,6 +20,8 @@ from typing import IO
 
 import deflate
 
+from kb.io.writing import open_sliced
+
 LEVEL = 7
 STREAM_LEVEL = 6  # zlib's, for :func:`writer`
 # what decides the bytes of :func:`compress` besides its input: caches of compressed members are keyed by it
@@ -34,7 +36,7 @@ def compress(data: bytes) -> bytes:
 @contextmanager
 def writer(path: Path) -> Iterator[IO[bytes]]:
     """A binary file that gzips what is written to it into ``path`` (streamed: nothing held whole)."""
-    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=STREAM_LEVEL,
+    with open_sliced(path) as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=STREAM_LEVEL,
                                                 mtime=0) as out:
         yield out  # type: ignore[misc]
 

@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from jinja2.bccache import Bucket, FileSystemBytecodeCache
 
 from kb.config import source_date_epoch
+from kb.io.writing import write_file
 from kb.site.pages import Page, SiteInfo
 from kb.site.paths import check_site_path, relative_url
 from kb.site.reuse import Previous, bytes_fingerprint
@@ -159,7 +160,7 @@ class Writer:
             self.reused.append(site_path)
             return target
         content = make()
-        target.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        write_file(target, content.encode("utf-8") if isinstance(content, str) else content)
         self.written.append(site_path)
         return target
 
