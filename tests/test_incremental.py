@@ -2355,3 +2355,24 @@ def test_the_loop_keeps_the_works_short_links_while_the_works_are_the_same_recor
     assert warm.ref_links(again) == {}  # equal works, other records: made afresh
     warm.begin("another context")
     assert warm.ref_links(again) == {}
+
+
+def test_a_pages_works_digest_is_its_reads_parts_in_order() -> None:
+    """What a kept page read of the works (``kb.site.deps.Works``) is digested from one map of every read's part: a
+    work's digest, an aspect's value (a work without it as repr(None)), an unknown work as "-", and the three reads
+    of every work, in the order read."""
+    import hashlib
+
+    from kb.site import deps as deps_module
+
+    deps = deps_module.Deps()
+    deps.enabled, deps._which = True, b"which"
+    deps._works = {"a": b"work a", "b": b"work b"}
+    deps._aspects = {deps_module.LINK: {"a": b"'link a'"}, deps_module.DOI: {"b": b"'10.1/b'"}}
+    deps._aspects[deps_module.KIND_READ] = {"a": b"('review', 'design')"}
+    reads = (deps_module.DOI + "b", deps_module.LINK + "a", deps_module.LINK + "b", "a", "gone",
+             deps_module.EVERY_WORK, deps_module.WHICH_WORKS, deps_module.EVERY_KIND)
+    parts = [b"'10.1/b'", b"'link a'", b"None", b"work a", b"-", deps._every_work(), b"which", deps._every_kind()]
+    assert deps.works_digest(reads) == hashlib.blake2b(b"".join(parts), digest_size=16).digest()
+    assert deps.works_digest(reads[:2]) == hashlib.blake2b(b"'10.1/b''link a'", digest_size=16).digest()
+    assert deps.works_digest(()) == hashlib.blake2b(b"", digest_size=16).digest()

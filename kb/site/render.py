@@ -144,7 +144,8 @@ class Writer:
         self.fingerprints: dict[str, str] = {}  # site path → fingerprint, for the next build
         self.written: list[str] = []
         self.reused: list[str] = []
-        self._folders: set[Path] = set()
+        self._root = os.fspath(root)
+        self._folders: set[str] = set()
 
     def write(self, site_path: str, content: str | bytes) -> Path:
         data = content.encode("utf-8") if isinstance(content, str) else content
@@ -168,12 +169,12 @@ class Writer:
         """Link every file of ``files`` (site path, fingerprint) from the previous build, or none of them."""
         if any(path in self.fingerprints for path, _ in files):
             return False
-        linked: list[Path] = []
+        linked: list[str] = []
         for path, fingerprint in files:
-            target = self._target(path)
+            target = self._place(path)
             if not self.previous.link(path, fingerprint, target):
                 for done in linked:
-                    done.unlink()
+                    os.unlink(done)
                 return False
             linked.append(target)
         for path, fingerprint in files:
@@ -182,12 +183,17 @@ class Writer:
         return True
 
     def _target(self, site_path: str) -> Path:
-        # Checked without resolving (a resolve costs an lstat per folder per file): the staging
-        # folder is new, and nothing in it is a symbolic link.
-        target = self.root / check_site_path(site_path)
-        if target.parent not in self._folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(target.parent)
+        return Path(self._place(site_path))
+
+    def _place(self, site_path: str) -> str:
+        """The file's name in the output folder, its folder made. Checked without resolving (a resolve costs an lstat
+        per folder per file): the staging folder is new, and nothing in it is a symbolic link. Strings, not paths: an
+        edit at 10k/50k keeps ~2,600 files, and their ~20,000 path operations were ~0.1 s of its main process."""
+        target = os.path.join(self._root, check_site_path(site_path))
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
         return target
 
 

@@ -21,6 +21,7 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from kb import __version__
@@ -95,15 +96,15 @@ class Previous:
     deps: dict[str, Any] = field(default_factory=dict)  # site path → kb.site.deps.DepEntry (input keys)
     records: dict[str, dict[str, bytes]] = field(default_factory=dict)  # claim file digest → claim → record key
 
-    def link(self, site_path: str, fingerprint: str, target: Path) -> bool:
+    def link(self, site_path: str, fingerprint: str, target: Path | str) -> bool:
         """Hard-link the previous file to ``target`` if it is provably the same; else ``False``."""
         entry = self.entries.get(site_path)
         if self.root is None or entry is None or entry[0] != fingerprint:
             return False
-        old = self.root / site_path
+        old = os.path.join(self.root, site_path)
         try:
             stat = os.stat(old, follow_symlinks=False)
-            if (stat.st_size, stat.st_mtime_ns) != (entry[1], entry[2]) or not os.path.isfile(old):
+            if (stat.st_size, stat.st_mtime_ns) != (entry[1], entry[2]) or not S_ISREG(stat.st_mode):
                 return False
             os.link(old, target)
         except OSError:  # gone, or another file system: render it instead
