@@ -39,4 +39,3 @@ def write_file(path: Path | str, data: bytes) -> None:
     """``Path(path).write_bytes(data)``, sliced (:data:`SLICE`)."""
     with open_sliced(path) as fh:
         fh.write(data)
-
