@@ -242,11 +242,11 @@ def test_republish_replaces_and_readers_see_the_old_graph_until_the_swap(virtuos
     Virtuoso's COPY itself (~1–7 s) they can see part of it: its SPARQL endpoint reads uncommitted
     rows (a crash mid-COPY still rolls back). Fuseki and Oxigraph read snapshots. See docs/publishing.md.
 
-    The reader pauses 20 ms between counts. Back to back, on two cores shared with the other test worker,
-    CI once saw the first chunk's PUT go unanswered for 60 s (the cause is not proven; the server's log
-    is printed if it happens again). CI has also seen the whole server slow down ~100× (a 40k republish
-    in 170 s, one count taking ~20 s): so the test does not stop reading at a fixed time after the swap,
-    it waits for a read that began after it.
+    The reader pauses 100 ms between counts. Reading back to back, on two cores shared with the other
+    test worker, CI once saw the first chunk's PUT go unanswered for 60 s, and once the whole server
+    ~100× slower (a 40k republish in 170 s, a count ~20 s). The cause is not proven; the server's log is
+    printed if publishing fails. So the test does not stop reading at a fixed time after the swap: it
+    waits for a count that began after it.
     """
     new = kb_like_ntriples(40_000, variant=1)
     reads: list[tuple[float, int]] = []
@@ -266,7 +266,7 @@ def test_republish_replaces_and_readers_see_the_old_graph_until_the_swap(virtuos
                 return
             if began >= marks.get("done", began + 1):
                 read_after.set()
-            done.wait(0.02)
+            done.wait(0.1)
 
     def mark(message: str) -> None:
         if message.startswith("staging graph verified"):
