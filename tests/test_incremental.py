@@ -1657,8 +1657,8 @@ def test_verify_fails_a_page_whose_key_misses_the_kinds_its_counts_read(tmp_path
     import kb.site.deps as deps
     from kb.analyse.studies import KIND_READ
 
-    noted = deps.note
-    monkeypatch.setattr(deps, "note", lambda key: None if key.startswith(KIND_READ) else noted(key))
+    noted = deps.note_all
+    monkeypatch.setattr(deps, "note_all", lambda keys: noted([key for key in keys if not key.startswith(KIND_READ)]))
     evidence = tmp_path / "evidence"
     shutil.copytree(CORPUS, evidence)
     cites = _with(_one_file_per_claim(evidence), "cites: [beales2015peer, maclellan2015peer]")  # of unstated design

@@ -96,6 +96,13 @@ def note(key: str) -> None:
         keys.add(key)
 
 
+def note_all(keys: Iterable[str]) -> None:
+    """The page being built read each of ``keys`` (:attr:`kb.analyse.studies.StudyBase.noted`)."""
+    read = _READS.keys
+    if read is not None:
+        read.update(keys)
+
+
 V = TypeVar("V")
 
 
@@ -219,7 +226,8 @@ class Deps:
             (LINK, res.link_labels()), (DOI, {key: ref.doi for key, ref in res.ev.references_by_key.items()}),
             (KIND_READ, {key: (kind.kind, kind.rule) for key, kind in studies.kinds.items()}),
             (YEAR_READ, studies.years))}
-        studies.noted = note  # the pages' counts of reviews and studies read kinds and years: noted as the works are
+        # the pages' counts of reviews and studies read kinds and years: noted as the works are
+        studies.noted = note_all
         history, known = res.history.claims, known or {}
         if last is not None and self._carry(res.ev, inputs, history, last):
             return
