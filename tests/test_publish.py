@@ -218,6 +218,39 @@ def test_a_failed_chunk_upload_leaves_the_old_graph_whole(virtuoso, creds):
 
 
 @pytest.mark.server
+def test_a_swap_that_goes_unanswered_keeps_the_staging_graph_and_says_either_graph_may_be_live(virtuoso, creds):
+    """The client gives up waiting for the swap, and the server completes it afterwards. Dropping the staging graph
+    then would race the swap: here the DROP would reach the server first, and the COPY from an empty graph would
+    empty the live one. So nothing is sent after the swap, the staging graph is kept, and the error says so."""
+    graph = BASE + "unanswered"
+    old = kb_like_ntriples(300)
+    publish(old, virtuoso.endpoint, graph, auth=creds)
+    copies: list[int] = []
+
+    def slow_swap(method: str, path: str, body: bytes, index: int) -> int | None:
+        if b"COPY" in body:
+            copies.append(index)
+            if len(copies) == 2:  # the first is answered 401 (digest authentication); this one carries it
+                time.sleep(2.0)  # then forwarded: the server runs the swap after the client gave up at 0.5 s
+        return None
+
+    new = kb_like_ntriples(300, variant=1)
+    with Proxy(virtuoso.base, slow_swap) as proxy, \
+            pytest.raises(PublishError, match="may still complete it") as failure:
+        publish(new, proxy.base + "/sparql", graph, auth=creds, swap_timeout=0.5)
+    staging = failure.value.staging_left
+    assert staging and staging.startswith(graph + "-staging-") and staging in str(failure.value)
+    assert len(copies) == 2 and len(proxy.requests) == copies[-1] + 1  # no request after the swap
+    deadline, before = time.monotonic() + 60, canonical(load_ntriples(old)[1])
+    while (live := canonical(fetch_graph(client(), virtuoso.endpoint, graph))) == before:
+        assert time.monotonic() < deadline, "the delayed swap never reached the server"
+        time.sleep(0.2)
+    assert live == canonical(load_ntriples(new)[1])  # swapped in whole, from the kept staging graph
+    assert staging in staging_graphs(virtuoso)
+    client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{staging}>")
+
+
+@pytest.mark.server
 def test_a_staging_graph_that_cannot_be_dropped_is_reported(virtuoso, creds):
     copied: list[bool] = []
 

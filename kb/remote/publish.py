@@ -13,7 +13,9 @@ The protocol, and why each step:
    Virtuoso's endpoint reads uncommitted rows, so readers may see part of the swap while it runs.
 5. ``COUNT`` the live graph.
 
-Any failure before the swap drops the staging graph and leaves the live graph as it was.
+Any failure before the swap drops the staging graph and leaves the live graph as it was. A swap sent but not
+answered (a timeout, a broken connection) may still be running on the server, reading the staging graph: that
+graph is kept, and the error says that the live graph holds either the old or the new triples.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Literal
 from kb.io import gz
 from kb.namespaces import XSD
 from kb.problems import Problem, error, warning
-from kb.remote.http import Client, Credentials, Endpoints, RemoteError, credentials_for
+from kb.remote.http import Client, Credentials, Endpoints, RemoteError, TransientError, credentials_for
 from kb.remote.query import count_triples
 
 Progress = Callable[[str], None]
@@ -90,7 +92,7 @@ class Plan:
         return "\n".join([
             f"source:         {self.source}: {self.triples:,} distinct triples, {self.body_bytes:,} bytes of N-Triples",
             f"graph:          <{self.graph}> (replaced as a whole)",
-            f"staging graph:  <{self.staging}> (dropped again on failure)",
+            f"staging graph:  <{self.staging}> (dropped again on failure; kept if the swap goes unanswered)",
             f"query endpoint: {e.query} (COUNT checks)",
             f"graph store:    {e.store} (PUT, then POST: {len(self.chunks)} chunk(s) of "
             f"{', '.join(f'{n:,}' for n in self.chunks)} triples)",
@@ -293,6 +295,7 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
     except RemoteError as exc:
         raise PublishError(f"nothing was published: {exc}", sent=exc.status is not None, server=True) from None
     chunk_seconds: list[float] = []
+    swapping = False
     try:
         for number, body in enumerate(bodies, 1):
             began = time.monotonic()
@@ -306,9 +309,12 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
         progress(f"staging graph verified ({staged:,} triples); swapping it in")
         began = time.monotonic()
         verb = "COPY" if swap == "copy" else "MOVE"
+        swapping = True
         _expect_2xx(client.update(ends.update, f"{verb} <{staging}> TO <{plan.graph}>", timeout=swap_timeout))
         swap_seconds = time.monotonic() - began
     except (RemoteError, KeyboardInterrupt) as exc:
+        if swapping and _unanswered(exc):
+            raise PublishError(_swap_unknown(plan, verb, exc), sent=True, server=True, staging_left=staging) from None
         left = _drop_quietly(client, ends.update, staging)
         note = f"; the staging graph <{staging}> could not be dropped: drop it by hand" if left else ""
         raise PublishError(f"publish failed, <{plan.graph}> was left as it was: {exc}{note}", sent=True,
@@ -334,6 +340,23 @@ def _expect_2xx(response: object) -> None:
     status = response.status  # type: ignore[attr-defined]
     if not 200 <= status < 300:
         raise RemoteError(f"unexpected HTTP {status}: {response.text()}", status=status)  # type: ignore[attr-defined]
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """The request may have reached the server, which did not answer (a timeout, a broken connection, an
+    interrupt): what it did is unknown. A refused connection reached nothing."""
+    return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RemoteError) and exc.status is None
+                                                  and not isinstance(exc, TransientError))
+
+
+def _swap_unknown(plan: Plan, verb: str, exc: BaseException) -> str:
+    """The error for a swap sent but not answered. The server may still run it, from the staging graph: dropping
+    that graph now could make it a swap from an empty graph, so it is kept and the user is told what to check."""
+    why = "it was interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+    return (f"the swap ({verb} <{plan.staging}> TO <{plan.graph}>) got no answer ({why}); the server may still "
+            f"complete it, so <{plan.graph}> holds either its old triples or the new {plan.triples:,}. The staging "
+            f"graph <{plan.staging}> was kept (it is what the swap reads): count <{plan.graph}> once the server is "
+            "idle, then drop the staging graph by hand")
 
 
 def _drop_quietly(client: Client, update_endpoint: str, staging: str) -> bool:
