@@ -247,7 +247,8 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
     """Replace one named graph on a SPARQL 1.1 server with the built KB, all or nothing.
 
     Uploads to a staging graph in chunks, checks its triple count, then swaps it in; a failure leaves
-    the old graph whole. Credentials: KB_SPARQL_USER and KB_SPARQL_PASSWORD (KB_SPARQL_AUTH=basic|digest)
+    the old graph whole (a swap that goes unanswered may still finish on the server: the error then
+    says so and names the staging graph it kept). Credentials: KB_SPARQL_USER and KB_SPARQL_PASSWORD (KB_SPARQL_AUTH=basic|digest)
     or ~/.netrc — never flags. See docs/publishing.md.
     """
     from kb.pipeline import terminal_progress
