@@ -248,8 +248,8 @@ def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: P
 
     Uploads to a staging graph in chunks, checks its triple count, then swaps it in; a failure leaves
     the old graph whole (a swap that goes unanswered may still finish on the server: the error then
-    says so and names the staging graph it kept). Credentials: KB_SPARQL_USER and KB_SPARQL_PASSWORD (KB_SPARQL_AUTH=basic|digest)
-    or ~/.netrc — never flags. See docs/publishing.md.
+    says so and names the staging graph it kept). Credentials: KB_SPARQL_USER and KB_SPARQL_PASSWORD
+    (KB_SPARQL_AUTH=basic|digest) or ~/.netrc — never flags. See docs/publishing.md.
     """
     from kb.pipeline import terminal_progress
     from kb.remote.publish import PublishError, default_graph_iri
