@@ -251,6 +251,31 @@ def test_a_swap_that_goes_unanswered_keeps_the_staging_graph_and_says_either_gra
 
 
 @pytest.mark.server
+def test_a_gateway_timeout_on_the_swap_is_an_unknown_outcome(virtuoso, creds):
+    """A 504 from a gateway in front of the server says nothing about the swap behind it: as unanswered."""
+    graph = BASE + "gateway"
+    old = kb_like_ntriples(300)
+    publish(old, virtuoso.endpoint, graph, auth=creds)
+
+    swaps: list[int] = []
+
+    def gateway_gives_up(method: str, path: str, body: bytes, index: int) -> int | None:
+        if b"COPY" in body:
+            swaps.append(index)
+            return 504
+        return None
+
+    with Proxy(virtuoso.base, gateway_gives_up) as proxy, \
+            pytest.raises(PublishError, match="may still complete it") as failure:
+        publish(kb_like_ntriples(300, variant=1), proxy.base + "/sparql", graph, auth=creds)
+    assert swaps and len(proxy.requests) == swaps[-1] + 1  # nothing sent after the swap
+    staging = failure.value.staging_left
+    assert staging and staging in staging_graphs(virtuoso)
+    assert canonical(fetch_graph(client(), virtuoso.endpoint, graph)) == canonical(load_ntriples(old)[1])
+    client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{staging}>")
+
+
+@pytest.mark.server
 def test_a_staging_graph_that_cannot_be_dropped_is_reported(virtuoso, creds):
     copied: list[bool] = []
 

@@ -342,11 +342,16 @@ def _expect_2xx(response: object) -> None:
         raise RemoteError(f"unexpected HTTP {status}: {response.text()}", status=status)  # type: ignore[attr-defined]
 
 
+GATEWAY_UNSURE = (502, 504)  # a gateway's answer when the server behind it failed or was slow: it may still run
+
+
 def _unanswered(exc: BaseException) -> bool:
     """The request may have reached the server, which did not answer (a timeout, a broken connection, an
-    interrupt): what it did is unknown. A refused connection reached nothing."""
-    return isinstance(exc, KeyboardInterrupt) or (isinstance(exc, RemoteError) and exc.status is None
-                                                  and not isinstance(exc, TransientError))
+    interrupt, or a gateway that gave up on it): what it did is unknown. A refused connection reached nothing."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    return isinstance(exc, RemoteError) and not isinstance(exc, TransientError) and (
+        exc.status is None or exc.status in GATEWAY_UNSURE)
 
 
 def _swap_unknown(plan: Plan, verb: str, exc: BaseException) -> str:
