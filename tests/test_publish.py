@@ -231,13 +231,13 @@ def test_a_swap_that_goes_unanswered_keeps_the_staging_graph_and_says_either_gra
         if b"COPY" in body:
             copies.append(index)
             if len(copies) == 2:  # the first is answered 401 (digest authentication); this one carries it
-                time.sleep(2.0)  # then forwarded: the server runs the swap after the client gave up at 0.5 s
+                time.sleep(5.0)  # then forwarded: the server runs the swap after the client gave up at 3 s
         return None
 
     new = kb_like_ntriples(300, variant=1)
     with Proxy(virtuoso.base, slow_swap) as proxy, \
             pytest.raises(PublishError, match="may still complete it") as failure:
-        publish(new, proxy.base + "/sparql", graph, auth=creds, swap_timeout=0.5)
+        publish(new, proxy.base + "/sparql", graph, auth=creds, swap_timeout=3.0)
     staging = failure.value.staging_left
     assert staging and staging.startswith(graph + "-staging-") and staging in str(failure.value)
     assert len(copies) == 2 and len(proxy.requests) == copies[-1] + 1  # no request after the swap
@@ -256,7 +256,6 @@ def test_a_gateway_timeout_on_the_swap_is_an_unknown_outcome(virtuoso, creds):
     graph = BASE + "gateway"
     old = kb_like_ntriples(300)
     publish(old, virtuoso.endpoint, graph, auth=creds)
-
     swaps: list[int] = []
 
     def gateway_gives_up(method: str, path: str, body: bytes, index: int) -> int | None:
@@ -310,7 +309,6 @@ def test_republish_replaces_and_readers_see_the_old_graph_until_the_swap(virtuos
     reads: list[tuple[float, int]] = []
     marks: dict[str, float] = {}
     done, read_after = threading.Event(), threading.Event()
-
     failed: list[Exception] = []
 
     def reader() -> None:
