@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyoxigraph as ox
@@ -217,61 +218,66 @@ def test_a_failed_chunk_upload_leaves_the_old_graph_whole(virtuoso, creds):
     assert proxy.requests[-1] == ("POST", "/sparql-auth")  # the clean-up DROP
 
 
+def drop_by_hand(virtuoso, creds, graph: str) -> None:
+    """What the user is told to do with a staging graph left behind."""
+    client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{graph}>")
+
+
+def unanswered_swap(virtuoso, creds, name: str, on_copy: Callable[[int], int | None],
+                    **kw) -> tuple[str, bytes, bytes, str]:
+    """Publish 300 triples to graph ``name``, then 300 others through a proxy that calls ``on_copy`` with the count
+    of swap requests seen so far (a status to answer, or None to forward). The publish must fail with the swap's
+    outcome unknown, having sent nothing after the swap. The graph, the old and new triples and the kept staging
+    graph."""
+    graph, old, new = BASE + name, kb_like_ntriples(300), kb_like_ntriples(300, variant=1)
+    publish(old, virtuoso.endpoint, graph, auth=creds)
+    swaps: list[int] = []
+
+    def fault(method: str, path: str, body: bytes, index: int) -> int | None:
+        if b"COPY" not in body:
+            return None
+        swaps.append(index)
+        return on_copy(len(swaps))
+
+    with Proxy(virtuoso.base, fault) as proxy, \
+            pytest.raises(PublishError, match="may still complete it") as failure:
+        publish(new, proxy.base + "/sparql", graph, auth=creds, **kw)
+    assert swaps and len(proxy.requests) == swaps[-1] + 1  # nothing sent after the swap
+    staging = failure.value.staging_left
+    assert staging and staging.startswith(graph + "-staging-") and staging in str(failure.value)
+    return graph, old, new, staging
+
+
 @pytest.mark.server
 def test_a_swap_that_goes_unanswered_keeps_the_staging_graph_and_says_either_graph_may_be_live(virtuoso, creds):
     """The client gives up waiting for the swap, and the server completes it afterwards. Dropping the staging graph
     then would race the swap: here the DROP would reach the server first, and the COPY from an empty graph would
     empty the live one. So nothing is sent after the swap, the staging graph is kept, and the error says so."""
-    graph = BASE + "unanswered"
-    old = kb_like_ntriples(300)
-    publish(old, virtuoso.endpoint, graph, auth=creds)
     copies: list[int] = []
 
-    def slow_swap(method: str, path: str, body: bytes, index: int) -> int | None:
-        if b"COPY" in body:
-            copies.append(index)
-            if len(copies) == 2:  # the first is answered 401 (digest authentication); this one carries it
-                time.sleep(5.0)  # then forwarded: the server runs the swap after the client gave up at 3 s
-        return None
+    def slow_swap(nth: int) -> None:
+        copies.append(nth)
+        if nth == 2:  # the first is answered 401 (digest authentication); this one carries it
+            time.sleep(5.0)  # then forwarded: the server runs the swap after the client gave up at 3 s
 
-    new = kb_like_ntriples(300, variant=1)
-    with Proxy(virtuoso.base, slow_swap) as proxy, \
-            pytest.raises(PublishError, match="may still complete it") as failure:
-        publish(new, proxy.base + "/sparql", graph, auth=creds, swap_timeout=3.0)
-    staging = failure.value.staging_left
-    assert staging and staging.startswith(graph + "-staging-") and staging in str(failure.value)
-    assert len(copies) == 2 and len(proxy.requests) == copies[-1] + 1  # no request after the swap
+    graph, old, new, staging = unanswered_swap(virtuoso, creds, "unanswered", slow_swap, swap_timeout=3.0)
+    assert copies == [1, 2]
     deadline, before = time.monotonic() + 60, canonical(load_ntriples(old)[1])
     while (live := canonical(fetch_graph(client(), virtuoso.endpoint, graph))) == before:
         assert time.monotonic() < deadline, "the delayed swap never reached the server"
         time.sleep(0.2)
     assert live == canonical(load_ntriples(new)[1])  # swapped in whole, from the kept staging graph
     assert staging in staging_graphs(virtuoso)
-    client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{staging}>")
+    drop_by_hand(virtuoso, creds, staging)
 
 
 @pytest.mark.server
 def test_a_gateway_timeout_on_the_swap_is_an_unknown_outcome(virtuoso, creds):
     """A 504 from a gateway in front of the server says nothing about the swap behind it: as unanswered."""
-    graph = BASE + "gateway"
-    old = kb_like_ntriples(300)
-    publish(old, virtuoso.endpoint, graph, auth=creds)
-    swaps: list[int] = []
-
-    def gateway_gives_up(method: str, path: str, body: bytes, index: int) -> int | None:
-        if b"COPY" in body:
-            swaps.append(index)
-            return 504
-        return None
-
-    with Proxy(virtuoso.base, gateway_gives_up) as proxy, \
-            pytest.raises(PublishError, match="may still complete it") as failure:
-        publish(kb_like_ntriples(300, variant=1), proxy.base + "/sparql", graph, auth=creds)
-    assert swaps and len(proxy.requests) == swaps[-1] + 1  # nothing sent after the swap
-    staging = failure.value.staging_left
-    assert staging and staging in staging_graphs(virtuoso)
+    graph, old, _new, staging = unanswered_swap(virtuoso, creds, "gateway", lambda nth: 504)
+    assert staging in staging_graphs(virtuoso)
     assert canonical(fetch_graph(client(), virtuoso.endpoint, graph)) == canonical(load_ntriples(old)[1])
-    client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{staging}>")
+    drop_by_hand(virtuoso, creds, staging)
 
 
 @pytest.mark.server
@@ -288,7 +294,7 @@ def test_a_staging_graph_that_cannot_be_dropped_is_reported(virtuoso, creds):
     left = staging_graphs(virtuoso)
     assert left and all(g.startswith(BASE + "left-staging-") for g in left)
     for graph in left:
-        client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{graph}>")
+        drop_by_hand(virtuoso, creds, graph)
 
 
 @pytest.mark.server
@@ -438,7 +444,7 @@ def test_server_killed_mid_publish_keeps_the_old_graph(virtuoso, creds):
     virtuoso.restart()
     assert canonical(fetch_graph(client(), virtuoso.endpoint, graph)) == canonical(load_ntriples(old)[1])
     assert count_triples(client(), virtuoso.endpoint, failure.value.staging_left) <= 1_000
-    client(creds).update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{failure.value.staging_left}>")
+    drop_by_hand(virtuoso, creds, failure.value.staging_left)
 
 
 # --- no server needed -------------------------------------------------------------------------
