@@ -281,6 +281,27 @@ def test_a_gateway_timeout_on_the_swap_is_an_unknown_outcome(virtuoso, creds):
 
 
 @pytest.mark.server
+def test_a_move_answered_503_is_not_sent_again(virtuoso, creds):
+    """A MOVE that ran behind a gateway answering 503 would, sent again, move the graph it already removed: the
+    live graph would be emptied. So the swap is sent once, the publish fails, and the old graph stays whole."""
+    graph, old = BASE + "move503", kb_like_ntriples(300)
+    publish(old, virtuoso.endpoint, graph, auth=creds)
+    moves: list[int] = []
+
+    def busy(method: str, path: str, body: bytes, index: int) -> int | None:
+        moves.extend([index] if b"MOVE" in body else [])
+        return 503 if b"MOVE" in body else None
+
+    quick = Client(creds, retries=3, backoff=0.01, sleep=lambda s: None)
+    with Proxy(virtuoso.base, busy) as proxy, \
+            pytest.raises(PublishError, match=r"left as it was: .*503.*not retried") as failure:
+        publish(kb_like_ntriples(300, variant=1), proxy.base + "/sparql", graph, swap="move", client=quick)
+    assert len(moves) == 1 and failure.value.staging_left is None
+    assert canonical(fetch_graph(client(), virtuoso.endpoint, graph)) == canonical(load_ntriples(old)[1])
+    assert not staging_graphs(virtuoso)
+
+
+@pytest.mark.server
 def test_a_staging_graph_that_cannot_be_dropped_is_reported(virtuoso, creds):
     copied: list[bool] = []
 
@@ -491,6 +512,18 @@ def test_503_is_retried_then_succeeds():
         naps: list[float] = []
         answer = Client(None, retries=3, backoff=0.01, sleep=naps.append).request("GET", proxy.base + "/sparql")
     assert answer.status == 200 and len(proxy.requests) == 3 and naps == [0.01, 0.02]
+
+
+def test_a_request_that_must_not_run_twice_is_retried_only_when_refused():
+    with Proxy(fault=lambda method, path, body, index: 503) as proxy, \
+            pytest.raises(RemoteError, match=r"503.*not retried: the request must not run twice"):
+        Client(None, retries=3, sleep=lambda s: None).update(proxy.base + "/update", "CLEAR ALL", idempotent=False)
+    assert len(proxy.requests) == 1
+    naps: list[float] = []
+    with pytest.raises(RemoteError, match=r"connection refused.*gave up after 3"):
+        Client(None, retries=2, backoff=0.01, sleep=naps.append).update(
+            f"http://127.0.0.1:{free_port()}/update", "CLEAR ALL", idempotent=False)
+    assert naps == [0.01, 0.02]  # a refused connection reached nothing: safe to send again
 
 
 def test_other_errors_are_not_retried():

@@ -239,7 +239,8 @@ def _stop(message: str) -> NoReturn:
               help="Triples per upload request.")
 @click.option("--timeout", type=Seconds(), default=60.0, show_default=True, help="Seconds to wait for each answer.")
 @click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
-              help="Retries (with back-off) when the server refuses connections or answers 503.")
+              help="Retries (with back-off) when the server refuses connections or answers 503 "
+              "(a MOVE swap answered 503 is not retried).")
 @click.option("--dry-run", is_flag=True, help="Check the input and say what would be sent; send nothing.")
 def publish(evidence_dir: Path, endpoint: str, graph_iri: str | None, out_dir: Path, nt_file: Path | None,
             update_endpoint: str | None, store_endpoint: str | None, chunk_triples: int, timeout: float,

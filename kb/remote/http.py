@@ -142,9 +142,11 @@ class Client:
         return self.request("POST", endpoint, body=encoded.encode("ascii"), timeout=timeout,
                             headers={"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"})
 
-    def update(self, endpoint: str, sparql: str, *, timeout: float | None = None) -> Response:
+    def update(self, endpoint: str, sparql: str, *, timeout: float | None = None,
+               idempotent: bool = True) -> Response:
+        """``idempotent=False`` for an update that must not run twice (see ``request``)."""
         body = urllib.parse.urlencode({"update": sparql}).encode("ascii")
-        return self.request("POST", endpoint, body=body, timeout=timeout,
+        return self.request("POST", endpoint, body=body, timeout=timeout, idempotent=idempotent,
                             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "*/*"})
 
     def graph_store(self, method: str, store: str, graph: str, body: bytes | None = None, *,
@@ -157,13 +159,20 @@ class Client:
     # --- transport --------------------------------------------------------------------------
 
     def request(self, method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                timeout: float | None = None) -> Response:
-        """One logical request; transient failures (refused connection, 503) are retried with back-off."""
+                timeout: float | None = None, idempotent: bool = True) -> Response:
+        """One logical request; transient failures (refused connection, 503) are retried with back-off.
+
+        A request that must not run twice (``idempotent=False``) is retried only after a refused connection, which
+        reached nothing: a 503 comes from whatever answered, which may be a gateway in front of a server that ran it.
+        """
         attempt = 0
         while True:
             try:
                 return self._authorised(method, url, body, dict(headers or {}), timeout or self.timeout)
             except TransientError as exc:
+                if not idempotent and exc.status is not None:
+                    raise RemoteError(f"{exc} (not retried: the request must not run twice)", status=exc.status,
+                                      body=exc.body, url=url) from None
                 if attempt >= self.retries:
                     raise RemoteError(f"{exc} (gave up after {attempt + 1} attempts)", status=exc.status,
                                       body=exc.body, url=url) from None

@@ -310,7 +310,10 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
         began = time.monotonic()
         verb = "COPY" if swap == "copy" else "MOVE"
         swapping = True
-        _expect_2xx(client.update(ends.update, f"{verb} <{staging}> TO <{plan.graph}>", timeout=swap_timeout))
+        # A MOVE run twice empties the live graph (the second moves a graph the first removed), so it is not retried
+        # after a 503; a COPY run twice copies the same triples.
+        _expect_2xx(client.update(ends.update, f"{verb} <{staging}> TO <{plan.graph}>", timeout=swap_timeout,
+                                  idempotent=verb == "COPY"))
         swap_seconds = time.monotonic() - began
     except (RemoteError, KeyboardInterrupt) as exc:
         if swapping and _unanswered(exc):
