@@ -1,8 +1,8 @@
 """The editors' loop: ``kb serve`` watches the evidence folder and rebuilds as files change.
 
 Like a static-site generator's dev server. The folder is polled (the size, mtime, ctime and inode
-of every file, a few milliseconds even at 50,000 claims in 250 files; no dependency, works on every
-file system), and a change is rebuilt once the folder has been quiet for a moment, so an editor's
+of every file: ~4 ms for the ~1,000 files of the benchmark's 10k/50k folder; no dependency, works on
+every file system), and a change is rebuilt once the folder has been quiet for a moment, so an editor's
 save (temp file, rename) is one rebuild. The rebuild is :func:`kb.pipeline.build` with a
 :class:`~kb.pipeline.Warm` state kept in memory between builds (the parsed records of unchanged files
 are not read again, the last nanopublications are not parsed back); its output is the same bytes as
@@ -43,20 +43,39 @@ IGNORED_SUFFIXES = ("~", ".swp", ".swx", ".tmp", ".bak")  # editors' scratch fil
 
 
 def scan(folder: Path, skip: Iterable[Path] = ()) -> dict[str, Stat]:
-    """Every file under ``folder`` by relative name, with its stat; hidden and scratch files left out."""
+    """Every file under ``folder`` by relative name, with its stat; hidden and scratch files left out.
+
+    ``kb serve`` runs this five times a second while it waits: one ``scandir`` per folder and one ``stat`` per file,
+    names joined as they are found (``os.walk`` with ``os.path.relpath`` per file took 2.6× as long: 10.1 against
+    3.9 ms for the ~1,000 files of the benchmark's 10k/50k folder)."""
     skipped = {os.path.abspath(p) for p in skip}
     out: dict[str, Stat] = {}
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(root, d) not in skipped)
-        for name in files:
-            if name.startswith(".") or name.endswith(IGNORED_SUFFIXES) or name == "4913":  # vim's probe file
+    folders = [(os.fspath(folder), "")]
+    while folders:
+        path, prefix = folders.pop()
+        try:
+            entries = list(os.scandir(path))
+        except OSError:  # removed meanwhile, or unreadable: as os.walk, left out
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
-            path = os.path.join(root, name)
             try:
-                st = os.stat(path)
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:  # a link to a folder is not followed (os.walk's default)
+                if not entry.is_symlink() and entry.path not in skipped:
+                    folders.append((entry.path, f"{prefix}{name}/"))
+                continue
+            if name.endswith(IGNORED_SUFFIXES) or name == "4913":  # vim's probe file
+                continue
+            try:
+                st = entry.stat()
             except OSError:  # deleted between the listing and the stat: the next scan sees it gone
                 continue
-            out[os.path.relpath(path, folder)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            out[prefix + name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     return out
 
 

@@ -529,6 +529,37 @@ def test_the_watcher_sees_a_change_a_new_file_and_a_removed_one_but_not_scratch_
     assert watcher.wait(stop) is None
 
 
+def test_the_watchers_scan_lists_what_os_walk_lists(tmp_path: Path) -> None:
+    """The scan (one scandir per folder, names joined as found) against os.walk with relpath, its old form: nested
+    folders, hidden ones, the output folder skipped, a link to a folder not followed, a link to a file followed."""
+    from kb.live import IGNORED_SUFFIXES, scan
+
+    evidence = tmp_path / "evidence"
+    for name in ("claims/a.yaml", "claims/deep/er/b.yaml", "vocab/c.ttl", ".git/HEAD", "claims/.hidden.yaml",
+                 "claims/d.yaml~", "site/index.html", "outside/e.yaml", "references.bib"):
+        path = (tmp_path if name.startswith("outside") else evidence) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name, encoding="utf-8")
+    (evidence / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (evidence / "claims" / "f.yaml").symlink_to(tmp_path / "outside" / "e.yaml")
+
+    def walked(folder: Path, skip: list[Path]) -> dict[str, tuple[int, int, int, int]]:
+        out = {}
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and os.path.join(root, d) not in map(str, skip)]
+            for name in files:
+                if not name.startswith(".") and not name.endswith(IGNORED_SUFFIXES):
+                    st = os.stat(os.path.join(root, name))
+                    out[os.path.relpath(os.path.join(root, name), folder)] = (st.st_size, st.st_mtime_ns,
+                                                                              st.st_ctime_ns, st.st_ino)
+        return out
+
+    found = scan(evidence, [evidence / "site"])
+    assert found == walked(evidence, [evidence / "site"])
+    assert sorted(found) == ["claims/a.yaml", "claims/deep/er/b.yaml", "claims/f.yaml", "references.bib",
+                             "vocab/c.ttl"]
+
+
 def _one_claim_watched(tmp_path: Path, settle: float) -> tuple[Path, Path, Any]:
     """An evidence folder of one claim file (``claims/a.yaml``), and a watcher polling it every 0.01 s."""
     from kb.live import Watcher
