@@ -32,7 +32,15 @@ from typing import Literal
 from kb.io import gz
 from kb.namespaces import XSD
 from kb.problems import Problem, error, warning
-from kb.remote.http import Client, Credentials, Endpoints, RemoteError, TransientError, credentials_for
+from kb.remote.http import (
+    TRANSIENT_STATUSES,
+    Client,
+    Credentials,
+    Endpoints,
+    RemoteError,
+    TransientError,
+    credentials_for,
+)
 from kb.remote.query import count_triples
 
 Progress = Callable[[str], None]
@@ -318,8 +326,14 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
     except (RemoteError, KeyboardInterrupt) as exc:
         if swapping and _unanswered(exc):
             raise PublishError(_swap_unknown(plan, verb, exc), sent=True, server=True, staging_left=staging) from None
-        left = _drop_quietly(client, ends.update, staging)
+        left = _drop_quietly(client, ends.update, staging)  # harmless after a MOVE that ran: its source is gone
         note = f"; the staging graph <{staging}> could not be dropped: drop it by hand" if left else ""
+        if swapping and verb == "MOVE" and isinstance(exc, RemoteError) and exc.status in TRANSIENT_STATUSES:
+            raise PublishError(f"publish failed: {exc}. The MOVE is not sent twice (a second one would empty "
+                               f"<{plan.graph}>), so <{plan.graph}> most likely holds its old triples; if a gateway "
+                               f"answered for a server that ran the MOVE, it holds the new {plan.triples:,}: count "
+                               f"it to be sure{note}", sent=True, server=True,
+                               staging_left=staging if left else None) from None
         raise PublishError(f"publish failed, <{plan.graph}> was left as it was: {exc}{note}", sent=True,
                            server=True, staging_left=staging if left else None) from None
     warnings = list(plan.warnings)
