@@ -105,3 +105,36 @@ print(count() == 0, len(asked))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "1", "True", "1"]
+
+
+FORK_INTERRUPTED = """
+import os, signal, sys
+from kb.io.procs import fork
+
+# a Ctrl-C that lands while the fork's callbacks run (here: sent by one of them, in the parent)
+os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))
+forking = fork if sys.argv[1] == "kb" else os.fork
+try:
+    pid = forking()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    for _ in range(1000):  # bytecodes enough for a pending handler to run
+        pass
+except KeyboardInterrupt:
+    print("interrupted")
+else:
+    print("lost")
+"""
+
+
+def test_a_ctrl_c_during_a_fork_is_raised_not_lost() -> None:
+    """CPython prints and drops an exception raised in a fork's callbacks: kb serve ignored a Ctrl-C pressed as it
+    forked its query workers. kb.io.procs.fork holds it and raises it in the parent once the fork is done."""
+    def run(which: str) -> str:
+        done = subprocess.run([sys.executable, "-c", FORK_INTERRUPTED, which], capture_output=True, text=True,
+                              timeout=60)
+        return done.stdout.strip()
+
+    assert run("os") == "lost"  # what os.fork does with it (the reason for kb's fork)
+    assert run("kb") == "interrupted"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
+import threading
 from collections.abc import Iterator
 
 
@@ -14,6 +16,25 @@ def usable_cpus() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def fork() -> int:
+    """``os.fork``, except that a Ctrl-C arriving meanwhile is not lost. CPython runs the fork's callbacks (logging's
+    lock release among them) where an exception is only printed: a KeyboardInterrupt raised there vanished, and
+    ``kb serve`` ignored a Ctrl-C pressed as it forked its query workers, right after saying a rebuild was done. The
+    signal is held until the fork is over, then raised again in the parent. Python handlers run in the main thread
+    only, so a fork from another thread is plain."""
+    if threading.current_thread() is not threading.main_thread():
+        return os.fork()
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: caught.append(number))
+    try:
+        pid = os.fork()
+    finally:
+        signal.signal(signal.SIGINT, previous)  # in the child too: it starts with the parent's handler
+    if pid and caught:
+        signal.raise_signal(signal.SIGINT)  # the parent's own handler now (KeyboardInterrupt, by default)
+    return pid
 
 
 @contextlib.contextmanager

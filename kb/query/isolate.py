@@ -47,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kb.io.procs import end_with_parent
+from kb.io.procs import end_with_parent, fork
 
 _OK, _FAILED, _MEMORY, _CRASH = b"O", b"F", b"M", b"X"
 EXIT_MEMORY = 3  # a worker's exit code when Python itself could not allocate
@@ -185,7 +185,7 @@ class Pool:
         with self._lock:
             handler, warm, generation = self.handler, self.warm, self._generation
             parent = os.getpid()
-            pid = os.fork()
+            pid = fork()  # a Ctrl-C meanwhile is raised here, not lost (kb.io.procs.fork)
             if pid == 0:  # the worker: never returns
                 _serve(handler, warm, self.limits.max_memory_mib, request_read, answer_write, self.failures, parent)
             self._all[pid] = worker = _Worker(pid, request_write, answer_read, generation)
