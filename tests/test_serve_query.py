@@ -127,3 +127,26 @@ def test_kb_query_endpoint_can_name_kb_serve(serving):
     assert named.returncode == 0, named.stderr
     assert "answered by kb serve" not in named.stderr and "answered by kb serve" in found.stderr
     assert named.stdout == found.stdout
+
+
+def test_kb_serve_leaves_its_last_rebuilt_store_for_kb_query(serving):
+    """The loop's rebuilds patch the store in memory only: on the way out, kb serve writes the last one where kb query
+    finds it, so the first kb query after a session of edits does not build it again (31 s at 10k/50k)."""
+    from kb.config import load_config
+    from kb.query.store import evidence_key, store_path
+
+    evidence, _port, process = serving
+    config = load_config(evidence)
+    claims = sorted((evidence / "claims").glob("*.yaml"))[0]
+    claims.write_text(claims.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert process.stdout is not None
+    deadline = time.monotonic() + 120
+    while "rebuilt in" not in (line := process.stdout.readline()):
+        assert line and time.monotonic() < deadline, "kb serve did not rebuild"
+    assert not store_path(config, evidence_key(config)).is_dir()  # the rebuilt store is held in memory only
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    assert process.stderr is not None and "cached the store for kb query" in process.stderr.read()
+    assert store_path(config, evidence_key(config)).is_dir()
+    local = kb("query", "--evidence", str(evidence), "claims-per-direction")
+    assert local.returncode == 0 and "kb serve" not in local.stderr

@@ -121,7 +121,8 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     Turtle, N-Triples or RDF/XML graphs) from the KB held in memory, read-only like kb query, each
     query in its own process within --timeout and --max-memory. kb query uses it while it runs.
     While it serves, it watches the evidence folder and rebuilds the site and the store when a file
-    changes (the editors' loop); a rebuild that fails keeps the last good site.
+    changes (the editors' loop); a rebuild that fails keeps the last good site. On the way out
+    (Ctrl-C) it caches the last rebuilt store for kb query (Ctrl-C again skips that).
     """
     import os
     import threading
@@ -160,6 +161,8 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     base = f"http://{HOST}:{server.server_port}"
     running = Running(HOST, server.server_port, os.getpid(), key)
 
+    last: list[Rebuild] = []  # the last good rebuild, whose store is cached on the way out
+
     def rebuilt(rebuild: Rebuild) -> None:
         nonlocal running
         print_problems(rebuild.problems if rebuild.result is None else rebuild.result.report.warnings)
@@ -170,6 +173,7 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
             with contextlib.suppress(OSError):
                 record(config.store_cache_dir, running)  # kb query finds the new store's key
             click.echo(rebuild.summary())
+            last[:] = [rebuild]
             endpoint.replace(rebuild.result.checked.kg.store, rebuild.key,
                              default_graph_iri(rebuild.result.checked.evidence.config.base_iri))
         else:
@@ -197,6 +201,24 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
             server.shutdown()
         server.server_close()
         forget(config.store_cache_dir, os.getpid())
+        if last:
+            _cache_last_store(config, last[0])
+
+
+def _cache_last_store(config: Config, rebuild: object) -> None:
+    """On the way out of ``kb serve``: the last rebuilt store, for ``kb query`` (:func:`kb.live.cache_store`)."""
+    from kb.live import Rebuild, cache_store
+
+    assert isinstance(rebuild, Rebuild) and rebuild.result is not None
+    store = rebuild.result.checked.kg.store
+    click.echo("caching the rebuilt store for kb query (Ctrl-C again to skip)", err=True)
+    try:
+        if cache_store(config, rebuild.key, store):
+            click.echo("cached the store for kb query", err=True)
+    except KeyboardInterrupt:
+        click.echo("skipped: the next kb query builds the store again", err=True)
+    except OSError as exc:
+        click.echo(f"could not cache the store ({exc}): the next kb query builds it again", err=True)
 
 
 def _failed_first_build(first: object) -> NoReturn:
