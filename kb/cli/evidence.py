@@ -161,7 +161,18 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     base = f"http://{HOST}:{server.server_port}"
     running = Running(HOST, server.server_port, os.getpid(), key)
 
-    last: list[Rebuild] = []  # the last good rebuild, whose store is cached on the way out
+    # The last good rebuild, whose store is cached on the way out; none while another is under way (a Ctrl-C in the
+    # middle of one must not cache a store it was patching), and the last good one again once that one is over.
+    last: list[Rebuild] = []
+    before_it: list[Rebuild] = []
+
+    def begin() -> None:
+        before_it[:], last[:] = last, []
+        endpoint.pause()
+
+    def abandon() -> None:
+        last[:] = before_it
+        endpoint.resume()
 
     def rebuilt(rebuild: Rebuild) -> None:
         nonlocal running
@@ -178,6 +189,7 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
                              default_graph_iri(rebuild.result.checked.evidence.config.base_iri))
         else:
             click.echo(rebuild.summary())
+            last[:] = before_it  # its store was put back whole (kb.live.Loop._build)
             endpoint.resume()  # the last good store, put back
 
     stop = threading.Event()
@@ -190,7 +202,7 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
         click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH}{watching} (Ctrl-C to stop)")
         loop.progress = quiet
         if watcher is not None:
-            loop.run(rebuilt, stop, watcher, before=endpoint.pause, abandon=endpoint.resume)
+            loop.run(rebuilt, stop, watcher, before=begin, abandon=abandon)
         else:
             stop.wait()
     except KeyboardInterrupt:

@@ -24,8 +24,8 @@ def fork() -> int:
     ``kb serve`` ignored a Ctrl-C pressed as it forked its query workers, right after saying a rebuild was done. The
     signal is held until the fork is over, then raised again in the parent. Python handlers run in the main thread
     only, so a fork from another thread is plain."""
-    if threading.current_thread() is not threading.main_thread():
-        return os.fork()
+    if threading.current_thread() is not threading.main_thread() or not callable(signal.getsignal(signal.SIGINT)):
+        return os.fork()  # (or SIGINT ignored, or handled outside Python: nothing to hold)
     caught: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda number, _frame: caught.append(number))
     try:
