@@ -329,13 +329,12 @@ def publish(nt: Source, endpoint: str, graph_iri: str, *, auth: Credentials | Li
         left = _drop_quietly(client, ends.update, staging)  # harmless after a MOVE that ran: its source is gone
         note = f"; the staging graph <{staging}> could not be dropped: drop it by hand" if left else ""
         if swapping and verb == "MOVE" and isinstance(exc, RemoteError) and exc.status in TRANSIENT_STATUSES:
-            raise PublishError(f"publish failed: {exc}. The MOVE is not sent twice (a second one would empty "
-                               f"<{plan.graph}>), so <{plan.graph}> most likely holds its old triples; if a gateway "
-                               f"answered for a server that ran the MOVE, it holds the new {plan.triples:,}: count "
-                               f"it to be sure{note}", sent=True, server=True,
-                               staging_left=staging if left else None) from None
-        raise PublishError(f"publish failed, <{plan.graph}> was left as it was: {exc}{note}", sent=True,
-                           server=True, staging_left=staging if left else None) from None
+            outcome = (f"publish failed: {exc}. The MOVE is not sent twice (a second one would empty <{plan.graph}>), "
+                       f"so <{plan.graph}> most likely holds its old triples; if a gateway answered for a server that "
+                       f"ran the MOVE, it holds the new {plan.triples:,}: count it to be sure")
+        else:
+            outcome = f"publish failed, <{plan.graph}> was left as it was: {exc}"
+        raise PublishError(outcome + note, sent=True, server=True, staging_left=staging if left else None) from None
     warnings = list(plan.warnings)
     if swap == "copy" and _drop_quietly(client, ends.update, staging):
         warnings.append(warning(plan.source, None, "publish-staging-left", f"the staging graph <{staging}> could "
