@@ -126,19 +126,6 @@ class Watcher:
         return None
 
 
-def cache_store(config: Config, key: str, store: pyoxigraph.Store) -> bool:
-    """Leave the last rebuilt ``store`` (of the evidence as ``key`` names it) where ``kb query`` and the next
-    ``kb serve`` find it; False where one is there already. The loop's rebuilds patch the store in memory and do not
-    write it (~15 s of CPU at 2M quads), so without this the first ``kb query`` after a session of edits built it
-    again (31 s at 10k/50k). Written whole, as ``kb build`` writes it: a failure or an interrupt leaves no part."""
-    from kb.query.store import persist, store_path
-
-    if store_path(config, key).is_dir():
-        return False
-    persist(config, store, key=key)
-    return True
-
-
 @dataclass
 class Rebuild:
     """One build of the loop: what changed, how long it took, and its result or why it failed."""
@@ -179,13 +166,32 @@ class Loop:
     def __init__(self, config: Config, *, progress: Progress = quiet, jobs: int | None = None) -> None:
         self.config, self.progress, self.jobs = config, progress, jobs
         self.warm = Warm()
+        # The last good build's evidence key and store; None while a build is under way (one interrupted may have
+        # left the store half patched), the last good one's again once a build has failed (its store put back whole).
+        self._good: tuple[str, pyoxigraph.Store] | None = None
+
+    def uncached_store(self) -> tuple[str, pyoxigraph.Store] | None:
+        """The last good build's evidence key and store, where ``kb query`` has no store cached for that key and no
+        build is under way. The loop's rebuilds patch the store in memory and do not write it (~15 s of CPU at 2M
+        quads): without it written, the first ``kb query`` after a session of edits built it again (31 s at 10k/50k).
+        """
+        from kb.query.store import store_path
+
+        if self._good is None or store_path(self.config, self._good[0]).is_dir():
+            return None
+        return self._good
 
     def build(self, changed: list[str] | None = None) -> Rebuild:
         """Build now; a failure is returned (with its problems), never raised, and the site stays as it was."""
+        good, self._good = self._good, None
+        rebuild = self._rebuild(changed or [])
+        self._good = (rebuild.key, rebuild.result.checked.kg.store) if rebuild.result is not None else good
+        return rebuild
+
+    def _rebuild(self, changed: list[str]) -> Rebuild:
         from kb.query.store import evidence_key
 
         started = time.monotonic()
-        changed = changed or []
         self.warm.tidy()  # what the last build left (its manifest is read now)
         try:  # kb.toml as it is now (its title, base IRI, releases: kb release adds one while kb serve runs)
             self.config = load_config(self.config.evidence_dir, out_dir=self.config.out_dir,

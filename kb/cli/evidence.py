@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pyoxigraph
 
     from kb.config import Config
+    from kb.live import Loop
     from kb.pipeline import BuildResult
 
 
@@ -161,19 +162,6 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
     base = f"http://{HOST}:{server.server_port}"
     running = Running(HOST, server.server_port, os.getpid(), key)
 
-    # The last good rebuild, whose store is cached on the way out; none while another is under way (a Ctrl-C in the
-    # middle of one must not cache a store it was patching), and the last good one again once that one is over.
-    last: list[Rebuild] = []
-    before_it: list[Rebuild] = []
-
-    def begin() -> None:
-        before_it[:], last[:] = last, []
-        endpoint.pause()
-
-    def abandon() -> None:
-        last[:] = before_it
-        endpoint.resume()
-
     def rebuilt(rebuild: Rebuild) -> None:
         nonlocal running
         print_problems(rebuild.problems if rebuild.result is None else rebuild.result.report.warnings)
@@ -184,12 +172,10 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
             with contextlib.suppress(OSError):
                 record(config.store_cache_dir, running)  # kb query finds the new store's key
             click.echo(rebuild.summary())
-            last[:] = [rebuild]
             endpoint.replace(rebuild.result.checked.kg.store, rebuild.key,
                              default_graph_iri(rebuild.result.checked.evidence.config.base_iri))
         else:
             click.echo(rebuild.summary())
-            last[:] = before_it  # its store was put back whole (kb.live.Loop._build)
             endpoint.resume()  # the last good store, put back
 
     stop = threading.Event()
@@ -202,7 +188,7 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
         click.echo(f"serving {out_dir} at {base}/ and SPARQL at {base}{PATH}{watching} (Ctrl-C to stop)")
         loop.progress = quiet
         if watcher is not None:
-            loop.run(rebuilt, stop, watcher, before=begin, abandon=abandon)
+            loop.run(rebuilt, stop, watcher, before=endpoint.pause, abandon=endpoint.resume)
         else:
             stop.wait()
     except KeyboardInterrupt:
@@ -213,20 +199,21 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
             server.shutdown()
         server.server_close()
         forget(config.store_cache_dir, os.getpid())
-        if last:
-            _cache_last_store(config, last[0])
+        _cache_last_store(loop)
 
 
-def _cache_last_store(config: Config, rebuild: object) -> None:
-    """On the way out of ``kb serve``: the last rebuilt store, for ``kb query`` (:func:`kb.live.cache_store`)."""
-    from kb.live import Rebuild, cache_store
+def _cache_last_store(loop: Loop) -> None:
+    """On the way out of ``kb serve``: the last rebuilt store, for ``kb query`` (:meth:`kb.live.Loop.uncached_store`);
+    written whole or not at all (:func:`kb.query.store.persist`)."""
+    from kb.query.store import persist
 
-    assert isinstance(rebuild, Rebuild) and rebuild.result is not None
-    store = rebuild.result.checked.kg.store
+    uncached = loop.uncached_store()
+    if uncached is None:
+        return
     click.echo("caching the rebuilt store for kb query (Ctrl-C again to skip)", err=True)
     try:
-        if cache_store(config, rebuild.key, store):
-            click.echo("cached the store for kb query", err=True)
+        persist(loop.config, uncached[1], key=uncached[0])
+        click.echo("cached the store for kb query", err=True)
     except KeyboardInterrupt:
         click.echo("skipped: the next kb query builds the store again", err=True)
     except OSError as exc:
