@@ -245,6 +245,25 @@ def test_a_large_bibliography_is_formatted_in_forked_processes_as_one_process_wo
     assert list(serial) == sorted(ref.key for ref in refs)
 
 
+def test_the_forked_processes_get_their_works_by_fork_not_through_the_pools_pipe(monkeypatch) -> None:
+    """The workers inherit the works and are sent index ranges. Sent as records (4.5 MB a task at 10,000 works), a
+    Ctrl-C could hang ``kb build`` for good: ``Pool.terminate`` drains the pipe once, holding its read lock, and a
+    task its thread was still pickling was then written into a full pipe that no worker could read."""
+    import dataclasses
+
+    from kb.model import Reference
+
+    base = sorted(REFS.values(), key=lambda r: r.key)
+    refs = [dataclasses.replace(ref, key=f"{ref.key}y{n}") for n in range(3) for ref in base][:cite.PARALLEL_FROM]
+    serial = cite.format_all(refs, jobs=1)
+
+    def refuse(self: object, protocol: int) -> object:
+        raise AssertionError("a work was pickled for a worker")
+
+    monkeypatch.setattr(Reference, "__reduce_ex__", refuse)
+    assert cite.format_all(refs, jobs=2) == serial
+
+
 def test_a_cold_build_formats_the_citations_before_the_graph_and_a_warm_one_reuses_them(evidence_copy, tmp_path,
                                                                                        monkeypatch) -> None:
     """Where no build kept citations of a large bibliography, they are formatted before the graph is built (forked

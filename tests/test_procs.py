@@ -138,3 +138,44 @@ def test_a_ctrl_c_during_a_fork_is_raised_not_lost() -> None:
 
     assert run("os") == "lost"  # what os.fork does with it (the reason for kb's fork)
     assert run("kb") == "interrupted"
+
+
+POOL_INTERRUPTED = """
+import multiprocessing, os, signal, sys, time
+from kb.io.procs import forked_pool, quiet_worker
+
+# a Ctrl-C that lands while a worker is forked (sent by the fork's callback in the parent, once)
+sent = []
+def interrupt():
+    if not sent:
+        sent.append(1)
+        os.kill(os.getpid(), signal.SIGINT)
+os.register_at_fork(after_in_parent=interrupt)
+try:
+    if sys.argv[1] == "kb":
+        pool = forked_pool(2)
+    else:
+        pool = multiprocessing.get_context("fork").Pool(2, initializer=quiet_worker)
+    with pool:
+        print(sum(pool.map(abs, range(-3, 3))))
+    for _ in range(1000):  # bytecodes enough for a pending handler to run
+        pass
+except KeyboardInterrupt:
+    time.sleep(0.5)  # the terminated pool's workers reaped
+    print("interrupted", len(multiprocessing.active_children()))
+else:
+    print("lost")
+"""
+
+
+def test_a_ctrl_c_while_a_pool_forks_stops_the_pool_and_is_raised() -> None:
+    """kb build's pools (parsing, citations, pages) fork their workers as kb serve's endpoint does: a Ctrl-C pressed
+    meanwhile was dropped and the build went on. ``forked_pool`` raises it once the pool has forked, and stops the
+    pool first, so no worker is left."""
+    def run(which: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", POOL_INTERRUPTED, which], capture_output=True, text=True,
+                              timeout=60)
+        return done.stdout.split()
+
+    assert run("mp") == ["9", "lost"]  # a plain pool: the work went on, the Ctrl-C was printed and dropped
+    assert run("kb") == ["interrupted", "0"]

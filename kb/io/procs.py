@@ -8,6 +8,10 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import multiprocessing.pool
 
 
 def usable_cpus() -> int:
@@ -18,23 +22,51 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def fork() -> int:
-    """``os.fork``, except that a Ctrl-C arriving meanwhile is not lost. CPython runs the fork's callbacks (logging's
-    lock release among them) where an exception is only printed: a KeyboardInterrupt raised there vanished, and
-    ``kb serve`` ignored a Ctrl-C pressed as it forked its query workers, right after saying a rebuild was done. The
-    signal is held until the fork is over, then raised again in the parent. Python handlers run in the main thread
-    only, so a fork from another thread is plain."""
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """A Ctrl-C arriving in the block is held until it ends, then raised in this process (not in a child forked
+    meanwhile). CPython runs a fork's callbacks (logging's lock release among them) where an exception is only
+    printed: a KeyboardInterrupt raised there vanished, and ``kb serve`` ignored a Ctrl-C pressed as it forked its
+    query workers, right after saying a rebuild was done. Python handlers run in the main thread only, so elsewhere
+    (or where SIGINT is ignored, or handled outside Python) the block runs plainly."""
     if threading.current_thread() is not threading.main_thread() or not callable(signal.getsignal(signal.SIGINT)):
-        return os.fork()  # (or SIGINT ignored, or handled outside Python: nothing to hold)
+        yield
+        return
     caught: list[int] = []
+    me = os.getpid()
     previous = signal.signal(signal.SIGINT, lambda number, _frame: caught.append(number))
     try:
-        pid = os.fork()
+        yield
     finally:
-        signal.signal(signal.SIGINT, previous)  # in the child too: it starts with the parent's handler
-    if pid and caught:
+        signal.signal(signal.SIGINT, previous)  # in a forked child too: it starts with the parent's handler
+    if caught and os.getpid() == me:
         signal.raise_signal(signal.SIGINT)  # the parent's own handler now (KeyboardInterrupt, by default)
-    return pid
+
+
+def fork() -> int:
+    """``os.fork``, except that a Ctrl-C arriving meanwhile is not lost (:func:`interrupts_held`)."""
+    with interrupts_held():
+        return os.fork()
+
+
+def forked_pool(processes: int) -> multiprocessing.pool.Pool:
+    """A pool of ``processes`` forked workers that leave Ctrl-C to this process (:func:`quiet_worker`), forked with
+    Ctrl-C held (:func:`interrupts_held`): a ``kb build`` went on after a Ctrl-C pressed as its pools forked. A
+    Ctrl-C held meanwhile stops the pool it was forking, then is raised.
+
+    Give it small tasks (indices into what its workers inherit, as :mod:`kb.site.cite` does): ``Pool.terminate``, on a
+    Ctrl-C, could hang for good while the pool's thread was writing a large task into a pipe no worker read."""
+    import multiprocessing
+
+    pool = None
+    try:
+        with interrupts_held():
+            pool = multiprocessing.get_context("fork").Pool(processes, initializer=quiet_worker)
+    except KeyboardInterrupt:
+        if pool is not None:
+            pool.terminate()
+        raise
+    return pool
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from kb.io.atomic import replace_cache_entry
-from kb.io.procs import quiet_worker
+from kb.io.procs import forked_pool
 
 T = TypeVar("T")
 _KB = Path(__file__).resolve().parents[1]
@@ -135,7 +135,7 @@ def _parse(tasks: list[tuple[Path, Callable[[Path], T]]], jobs: int, before_fork
     if jobs <= 1 or len(tasks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [loader(path) for path, loader in tasks]
     before_fork()
-    with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks)), initializer=quiet_worker) as pool:
+    with forked_pool(min(jobs, len(tasks))) as pool:
         return pool.map(_call, tasks, chunksize=1)
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kb.io.procs import frozen, give_back_freed, no_gc, quiet_worker, usable_cpus
+from kb.io.procs import forked_pool, frozen, give_back_freed, no_gc, usable_cpus
 from kb.site.assets import REPO_ROOT, SiteError
 from kb.site.reuse import Previous
 
@@ -534,7 +534,7 @@ def _run(job: _Job, processes: int, alongside: Callable[[], None], background: B
         context = multiprocessing.get_context("fork")
         _TAKEN = context.Array("b", len(names))
         # frozen: the collector must not touch (and so copy) the parent's objects in the workers
-        with frozen(), context.Pool(processes - 1, initializer=quiet_worker) as pool:
+        with frozen(), forked_pool(processes - 1) as pool:
             if background is not None:
                 background._result = pool.apply_async(_background).get
             schedule = _schedule(names)

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.export.csljson import csl_item
 from kb.io.atomic import replace_cache_file
-from kb.io.procs import quiet_worker, usable_cpus
+from kb.io.procs import forked_pool, usable_cpus
 from kb.model import Reference
 from kb.site.pages import StyledCitation
 
@@ -424,6 +424,17 @@ def format_work(ref: Reference) -> tuple[StyledCitation, ...]:
     return tuple(out)
 
 
+# The works a pool formats, inherited by its forked workers and named by index ranges: a task sent through the pool's
+# pipe is then a few bytes. Sent as records (4.5 MB a task at 10,000 works), a Ctrl-C could hang the build for good:
+# Pool.terminate drains the pipe once, holding its read lock, and a large task the pool's thread had begun to pickle
+# was then written into a full pipe no worker could read.
+_PENDING: list[Reference] = []
+
+
+def _format_pending(bounds: tuple[int, int]) -> list[tuple[StyledCitation, ...]]:
+    return [format_work(ref) for ref in _PENDING[bounds[0]:bounds[1]]]
+
+
 def format_all(refs: Iterable[Reference], jobs: int | None = None,
                cache: Path | None = None) -> dict[str, tuple[StyledCitation, ...]]:
     """Every work in every style, once: from ``cache`` where the work is unchanged, else by
@@ -438,6 +449,7 @@ def _format_all(refs: Iterable[Reference], jobs: int | None, cache: Path | None,
                 in_thread: bool) -> dict[str, tuple[StyledCitation, ...]] | None:
     """:func:`format_all`; ``in_thread`` (another thread is alive: nothing may fork): ``None`` where so many works
     are new that they would be formatted in processes."""
+    global _PENDING
     refs = sorted(refs, key=lambda r: r.key)
     digests = {ref.key: work_digest(ref) for ref in refs} if cache is not None else {}
     stored = _read(cache) if cache is not None else {}
@@ -448,8 +460,14 @@ def _format_all(refs: Iterable[Reference], jobs: int | None, cache: Path | None,
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         fresh = [format_work(ref) for ref in missing]
     else:
-        with multiprocessing.get_context("fork").Pool(jobs, initializer=quiet_worker) as pool:
-            fresh = pool.map(format_work, missing, chunksize=max(1, len(missing) // (jobs * 4)))
+        _PENDING = missing
+        step = max(1, len(missing) // (jobs * 4))
+        try:
+            with forked_pool(jobs) as pool:
+                parts = pool.map(_format_pending, [(i, i + step) for i in range(0, len(missing), step)], chunksize=1)
+        finally:
+            _PENDING = []
+        fresh = [styled for part in parts for styled in part]
     formatted = {ref.key: styled for ref, styled in zip(missing, fresh, strict=True)}
     out = {ref.key: formatted[ref.key] if ref.key in formatted else stored[digests[ref.key]] for ref in refs}
     if cache is not None and (missing or len(stored) != len(refs)):
