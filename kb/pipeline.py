@@ -696,6 +696,7 @@ class Ahead:
         self.asked = 0  # how many examples the thread answered (or skipped)
         self.error: BaseException | None = None
         self.stop = threading.Event()
+        self.abandoned = threading.Event()  # the build failed or was interrupted: make nothing more (close)
         # let go of the store before the fork: only where nothing after it reads the store (see the class)
         self.let_go = (let_go and site and self.patch is None and not self.kept.hopeful
                        and not graph.outside_default_graph())
@@ -712,16 +713,16 @@ class Ahead:
         try:
             if self.patch is None:
                 self.dumped = dump_unsorted(self.graph)
-            if self.kept.hopeful:
+            if self.kept.hopeful or self.abandoned.is_set():
                 return  # left to answers(), which may reuse them once the change is known
             if self.want_statistics and (self.let_go or not self.stop.is_set()):  # let_go: made before the fork
                 self.statistics = statistics(self.graph)
             for example in self.examples:
-                if self.stop.is_set() and not self.let_go:
+                if (self.stop.is_set() and not self.let_go) or self.abandoned.is_set():
                     break
                 self.done += example_answers(self.graph.store, [example])
                 self.asked += 1
-            if self.let_go:
+            if self.let_go and not self.abandoned.is_set():
                 from kb.export.nanopub import claims_table
 
                 self.claims = claims_table(self.graph.store)
@@ -779,6 +780,9 @@ class Ahead:
         return found
 
     def close(self) -> None:
+        """Stop the thread after its current step (a Ctrl-C waited for every example's answer and the claims'
+        triples: 6.4 s at 10k/50k) and remove what it made."""
+        self.abandoned.set()
         self.stop.set()
         self.tell(None)
         self.thread.join()
