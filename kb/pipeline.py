@@ -596,6 +596,7 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     from kb.site.cite import formatted_in_processes, styled_citations, styled_citations_in_thread
 
     _refuse_dangerous_out_dir(config)  # a usage error: say so before minutes of checking
+    _remove_what_killed_builds_left(config)
     early: list[FromRecords] = []  # the analysis's rows, made while the graph loads
     styled: list[dict[str, tuple[StyledCitation, ...]] | None] = []  # the works' citations, likewise where they can be
 
@@ -645,6 +646,22 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
     progress(f"wrote {len(rendered.files)} files to {config.out_dir}")
     files = [config.out_dir / f.relative_to(staging) for f in rendered.files]
     return BuildResult(checked, analysis, config.out_dir, files, rendered.written, rendered.reused, rendered.kept)
+
+
+def _remove_what_killed_builds_left(config: Config) -> None:
+    """The unsorted dumps, claims' triples and half-written stores of builds that were killed (~0.3 GB each at
+    10k/50k; one that ends, however it fails, removes its own): removed once their process is gone
+    (:mod:`kb.io.leftovers`)."""
+    import tempfile
+
+    from kb.export.nanopub import CLAIMS_KIND
+    from kb.export.rdf import DUMP_KIND
+    from kb.io.leftovers import remove_orphans
+    from kb.query.store import STAGING_KIND
+
+    temporary = Path(tempfile.gettempdir())
+    for folder, kind in ((temporary, DUMP_KIND), (temporary, CLAIMS_KIND), (config.store_cache_dir, STAGING_KIND)):
+        remove_orphans(folder, kind)
 
 
 class Ahead:

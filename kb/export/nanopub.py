@@ -47,6 +47,7 @@ from kb.export.trusty import (
 )
 from kb.graph.iris import Minter
 from kb.io import gz
+from kb.io.leftovers import own_prefix
 from kb.namespaces import DCTERMS, PROV, PSK, RDF, RDFS, XSD
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from kb.load.evidence import Evidence
     from kb.model import Claim
 
+CLAIMS_KIND = "kb-claims-"  # the claims' triples in the temporary folder (claims_table; kb.io.leftovers)
 NP = "http://www.nanopub.org/nschema#"
 NPX = "http://purl.org/nanopub/x/"
 HEAD, ASSERTION, PROVENANCE, PUBINFO, SIG = (Local(s) for s in ("Head", "assertion", "provenance", "pubinfo", "sig"))
@@ -239,7 +241,7 @@ def claims_table(store: ox.Store) -> Path:
 
     import pyoxigraph as ox
 
-    fd, name = tempfile.mkstemp(prefix="kb-claims-", suffix=".tsv")
+    fd, name = tempfile.mkstemp(prefix=own_prefix(CLAIMS_KIND), suffix=".tsv")
     os.close(fd)
     try:
         solutions = store.query(CLAIMS_QUERY)

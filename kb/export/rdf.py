@@ -20,9 +20,11 @@ from typing import IO
 
 from kb.graph.build import KnowledgeGraph
 from kb.io import gz
+from kb.io.leftovers import own_prefix
 from kb.io.writing import open_sliced
 from kb.namespaces import PREFIXES
 
+DUMP_KIND = "kb-dump-"  # the unsorted dumps in the temporary folder (kb.io.leftovers)
 GRAPH_FORMATS = {"ttl": "TURTLE", "nt": "N_TRIPLES", "jsonld": "JSON_LD"}
 
 
@@ -34,7 +36,7 @@ def dump_unsorted(kg: KnowledgeGraph) -> Path:
     """
     import pyoxigraph as ox
 
-    fd, name = tempfile.mkstemp(prefix="kb-dump-", suffix=".nt")
+    fd, name = tempfile.mkstemp(prefix=own_prefix(DUMP_KIND), suffix=".nt")
     os.close(fd)
     try:
         kg.store.dump(name, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from kb import __version__
 from kb.config import Config
 from kb.graph.shipped import ONTOLOGY
+from kb.io.leftovers import own_prefix
 
 if TYPE_CHECKING:
     import pyoxigraph as ox
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from kb.graph.change import GraphChange
 
 PERSIST_BATCH = 250_000  # quads per bulk load when the built store is written to disk (see persist)
+STAGING_KIND = ".store-"  # a store being written, renamed into place once whole (kb.io.leftovers)
 DUMP_BATCH = 100_000  # N-Triples lines per bulk load when the store is persisted from its dump (see _write_dump)
 GRAPH_INPUTS = ("references.bib", "kb.toml", "citations", "claims", "inclusions", "vocab", "sources", "releases")
 INDEX_NAME = "evidence-index.json"  # kb.io.fingerprint's stat index of the graph inputs
@@ -128,7 +130,7 @@ def persist(config: Config, store: ox.Store | None, key: str | None = None, chan
 def _staging(config: Config) -> Path:
     """A fresh folder beside the cached stores, renamed into place once its store is written."""
     config.store_cache_dir.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".store-", dir=config.store_cache_dir))
+    return Path(tempfile.mkdtemp(prefix=own_prefix(STAGING_KIND), dir=config.store_cache_dir))
 
 
 class Begun:
