@@ -1,9 +1,9 @@
 """Temporary files and folders named for the process that makes them, so that a later run removes what a killed one
-left (the kernel's OOM killer, ``kill -9``, a power cut): a cold build at 10k/50k keeps an N-Triples dump of ~0.3 GB
-in the temporary folder and writes the query store (~0.3 GB) in a staging folder beside the cached ones, and a
-process killed meanwhile cannot remove them. Such a name is ``<kind><pid>-<random>``; it is removed once no process
-has that id and it has not changed for an hour (a process in another PID namespace sharing the folder is not seen
-here, and its files are young while it writes them)."""
+left (the kernel's OOM killer, ``kill -9``, a power cut): a cold build at 10k/50k keeps a 0.4 GB N-Triples dump and
+0.4 GB of claims' triples in the temporary folder and writes the query store in a staging folder beside the cached
+ones, and a process killed meanwhile cannot remove them. Such a name is ``<kind><pid>-<random>``; it is removed
+once no process has that id and it has not changed for an hour (a process in another PID namespace sharing the
+folder is not seen here, and its files are young while it writes them)."""
 
 from __future__ import annotations
 
