@@ -14,6 +14,8 @@ import shutil
 import time
 from pathlib import Path
 
+from kb.io.procs import alive
+
 STALE_AFTER = 3600.0  # seconds unchanged before an orphan is removed
 
 
@@ -31,7 +33,7 @@ def remove_orphans(folder: Path, kind: str, stale_after: float = STALE_AFTER) ->
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             match = named.match(entry.name)
-            if match is None or _alive(int(match.group(1))):
+            if match is None or alive(int(match.group(1))):
                 continue
             with contextlib.suppress(OSError):
                 if now - entry.stat(follow_symlinks=False).st_mtime < stale_after:
@@ -43,14 +45,3 @@ def remove_orphans(folder: Path, kind: str, stale_after: float = STALE_AFTER) ->
                 removed.append(Path(entry.path))
     return removed
 
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return True  # not a process id this module wrote: leave it
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # another user's process, or not a pid at all: leave it
-        return True
-    return True

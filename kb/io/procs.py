@@ -22,6 +22,20 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def alive(pid: int) -> bool:
+    """Whether a process with id ``pid`` exists (another user's included). What is not a process id this machine
+    could have (0 or less, too large) counts as alive: the caller then leaves alone what it names."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def interrupts_held() -> Iterator[None]:
     """A Ctrl-C arriving in the block is held until it ends, then raised in this process (not in a child forked

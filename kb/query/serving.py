@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from kb.io.procs import alive
 
 FILE_NAME = "serve.json"
 PROBE_TIMEOUT_S = 1.0
@@ -69,7 +70,7 @@ def announced(cache_dir: Path, running: Running) -> Iterator[None]:
 def find(cache_dir: Path, key: str) -> Running | None:
     """The running ``kb serve`` for the evidence of ``key``, if there is one and it answers."""
     running = _read(cache_dir / FILE_NAME)
-    if running is None or running.key != key or not _alive(running.pid):
+    if running is None or running.key != key or not alive(running.pid):
         return None
     from kb.query.endpoint import EVIDENCE_HEADER
 
@@ -91,12 +92,3 @@ def _read(path: Path) -> Running | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
