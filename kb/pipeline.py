@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.config import Config
 from kb.io.atomic import LockTimeoutError, locked_folder, new_dir_mode
-from kb.io.procs import frozen, give_back_freed, no_gc, young_passes_only
+from kb.io.procs import freeze, frozen, give_back_freed, no_gc, young_passes_only
 from kb.io.reading import human_bytes, write_failure
 from kb.io.swap import recover, replace_dir, staging_prefix
 from kb.load.byrecord import ByRecord
@@ -311,7 +311,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
                                                before_fork=begun.pause if begun is not None else lambda: None,
                                                entries=warm.entries if warm is not None else None)
             stable = stable_inputs(config, before)
-            gc.freeze()
+            freeze()
         report = Report(problems)
         progress(f"loaded {len(evidence.references)} references, {len(evidence.claims)} claims")
         if any(p.code in FILE_FATAL and p.path == str(config.references_path) for p in problems):
@@ -633,12 +633,12 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
             for ahead in begun:
                 ahead.close()
             raise
-        gc.freeze()
+        freeze()
         ahead = begun[0]
         try:
             progress("analysing")
             analysis = analyse(checked.graph, checked.evidence, early[0] if early else None)
-            gc.freeze()
+            freeze()
             rendered, staging = _locked_write(config, checked, analysis, progress, site, jobs, warm, verify_deps,
                                               ahead)
         finally:

@@ -434,6 +434,37 @@ def test_a_loop_made_ready_to_serve_holds_references_bib_entries_before_any_paus
     assert loop.warm.entries.holds(str(config.references_path))
 
 
+def test_the_loop_freezes_its_state_once_and_its_rebuilds_leave_what_they_make_to_the_collector(
+        evidence_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop made ready freezes what it holds where its pass took long (at 10k/50k the pass over ~2.2M objects took
+    1.5–3.5 s while a save waited; here any pass counts as long), and a rebuild then freezes nothing: what it makes and
+    the next drops stays the collector's, not frozen for good, and the pass after it walks only that."""
+    import gc
+
+    import kb.live
+    from kb.live import Loop
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    assert loop.build().ok
+    monkeypatch.setattr(kb.live, "FREEZE_AFTER_S", -1.0)
+    try:
+        loop.ready()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000
+        monkeypatch.setattr(kb.live, "FREEZE_AFTER_S", float("inf"))  # the passes after edits are short
+        claims = evidence_copy / "claims" / "shalaby2020peer.yaml"
+        for edit in (lambda: _edit_claim(evidence_copy),
+                     lambda: claims.write_text(claims.read_text(encoding="utf-8") + "# again\n", encoding="utf-8")):
+            edit()
+            assert loop.build().ok
+            assert gc.get_freeze_count() <= frozen  # refcounting frees frozen objects; a rebuild froze none
+            loop.collect()
+            assert gc.get_freeze_count() <= frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_the_first_edited_work_after_the_loop_is_ready_keeps_every_other_work_as_the_first_builds_record(
         evidence_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The memo of entries read while the loop is made ready hands out the first build's records where they are the

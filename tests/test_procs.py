@@ -107,6 +107,36 @@ print(count() == 0, len(asked))
     assert out == ["True", "1", "True", "1"]
 
 
+def test_freezes_held_leave_a_process_s_own_frozen_state_alone_and_its_new_cycles_to_the_collector() -> None:
+    """In a fresh interpreter, as ``kb serve``'s loop: its state frozen, a rebuild (with freezes held) that runs a
+    stage's ``frozen`` block and freezes what it made freezes nothing more, so that a cycle the rebuild made and
+    dropped is freed by the next pass; without the hold the same rebuild froze the cycle for good."""
+    code = """
+import gc, weakref
+from kb.io.procs import freeze, freezes_held, frozen
+class Node:
+    pass
+state = [Node() for _ in range(10_000)]
+gc.freeze()  # the loop's state, frozen after its first build
+before = gc.get_freeze_count()
+def rebuild():
+    with frozen():
+        cycle = Node(); cycle.me = cycle; made = [Node() for _ in range(1000)]
+        freeze()
+    return weakref.ref(cycle)
+with freezes_held():
+    gone = rebuild()
+print(gc.get_freeze_count() == before, gone() is not None)
+gc.collect()
+print(gone() is None)
+kept = rebuild()  # no hold: the stage's freeze hides the cycle, and the outer freeze keeps it hidden
+gc.collect()
+print(gc.get_freeze_count() > before, kept() is not None)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "True", "True", "True"]
+
+
 FORK_INTERRUPTED = """
 import os, signal, sys
 from kb.io.procs import fork

@@ -97,18 +97,43 @@ def no_gc() -> Iterator[None]:
 
 
 _open = 0  # frozen() blocks open in this process
+_held = 0  # freezes_held() blocks open in this process
+
+
+def freeze() -> None:
+    """What exists now hidden from the cyclic collector (``gc.freeze``), for good, unless freezes are held
+    (:func:`freezes_held`)."""
+    if not _held:
+        gc.freeze()
+
+
+@contextlib.contextmanager
+def freezes_held() -> Iterator[None]:
+    """:func:`freeze` and :func:`frozen` do nothing until the block ends. For a process that keeps its own frozen
+    generation across builds (``kb serve``'s loop, :meth:`kb.live.Loop.collect`): CPython has one, so a build's freeze
+    would hide with its state what the next build drops (its templates, its page keys: ~3,500 objects in cycles at
+    10k/50k), which the collector would then never free. The loop's rebuilds run with the collector off anyway."""
+    global _held
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
 
 
 @contextlib.contextmanager
 def frozen() -> Iterator[None]:
     """What exists now hidden from the cyclic collector (``gc.freeze``) until the block ends, unless a caller
-    froze it already (then it is the caller's to undo). For records that live as long as the command: each
-    full collection walked them all again (~0.5 s at 10k/50k). Refcounting still frees what is dropped;
-    ``gc.freeze()`` inside the block hides what was made since.
+    froze it already (then it is the caller's to undo) or holds freezes (:func:`freezes_held`). For records that live
+    as long as the command: each full collection walked them all again (~0.5 s at 10k/50k). Refcounting still frees
+    what is dropped; :func:`freeze` inside the block hides what was made since.
 
     Inside another ``frozen()`` block the outer one undoes it, so the collector is not asked: its count walks every
     frozen object (0.12–0.14 s at 10k/50k, twice before each rebuild's pages)."""
     global _open
+    if _held:
+        yield
+        return
     outer = _open > 0 or gc.get_freeze_count() > 0
     gc.freeze()
     _open += 1
