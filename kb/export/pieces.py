@@ -75,6 +75,10 @@ class Piece:
         """A piece just made: its digest and CRC are taken once, here, and kept with it."""
         return cls(key_of(data), zlib.crc32(data), len(data), data)
 
+    def kept_in(self, blob: Blob, start: int) -> None:
+        """Its bytes are now in ``blob`` from ``start``: read from there where asked for, not held."""
+        self._data, self._blob, self._start = None, blob, start
+
     def bytes(self) -> bytes:
         if self._data is not None:
             return self._data
