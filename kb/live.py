@@ -39,7 +39,7 @@ Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode: any write o
 POLL_S = 0.2
 SETTLE_S = 0.15  # a change is rebuilt once the folder has been this long without another
 # After a rebuild, the collector's pass (what the rebuild left in cycles) waits until the folder has been quiet this
-# long: a save in the meantime waits for it (Loop.collect: ~0.03 s at 10k/50k, 1.5–3.5 s before it froze the state).
+# long: a save in the meantime waits for it (Loop.collect: ~0.1 s at 10k/50k, 1.5–3.5 s before it froze the state).
 IDLE_S = 1.0
 # A pass longer than this means much long-lived state was made since the last freeze (the loop's first build, a
 # vocabulary edit): what survived it is frozen, so that the next pass walks only what later rebuilds made.
@@ -248,7 +248,7 @@ class Loop:
         A pass walks every object the collector tracks: at 10k/50k the loop holds ~2.2M between rebuilds, and a pass
         over them took 1.5 s, 3.5 s once ``kb serve`` had forked its query workers (each object's header written,
         each page copied), while a save made meanwhile waited. Frozen after the first build, they are walked no
-        more: a pass after an edited claim takes ~0.03 s and still frees its ~3,500 objects in cycles, which the
+        more: a pass after an edited claim takes ~0.1 s and still frees its ~3,500 objects in cycles, which the
         rebuilds leave unfrozen (:func:`kb.io.procs.freezes_held`). What is frozen and later dropped is freed by
         refcounting, but not the cycles among it: those of the build before each freeze, ~3,500 objects."""
         started = time.monotonic()
