@@ -650,18 +650,19 @@ def build(config: Config, *, strict: bool = False, progress: Progress = quiet,
 
 def _remove_what_killed_builds_left(config: Config) -> None:
     """The unsorted dumps, claims' triples and half-written stores of builds that were killed (0.4, 0.4 and 0.1 GB
-    for a cold build killed at 55 s at 10k/50k; one that ends, however it fails, removes its own): removed once their
-    process is gone (:mod:`kb.io.leftovers`)."""
+    for a cold build killed at 55 s at 10k/50k; one that ends, however it fails, removes its own), and the caches'
+    half-written files: removed once their process is gone (:mod:`kb.io.leftovers`)."""
     import tempfile
 
     from kb.export.nanopub import CLAIMS_KIND
     from kb.export.rdf import DUMP_KIND
-    from kb.io.leftovers import remove_orphans
+    from kb.io.leftovers import remove_orphan_temps, remove_orphans
     from kb.query.store import STAGING_KIND
 
     temporary = Path(tempfile.gettempdir())
     for folder, kind in ((temporary, DUMP_KIND), (temporary, CLAIMS_KIND), (config.store_cache_dir, STAGING_KIND)):
         remove_orphans(folder, kind)
+    remove_orphan_temps(config.store_cache_dir)
 
 
 class Ahead:

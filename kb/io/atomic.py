@@ -89,8 +89,9 @@ def new_dir_mode() -> int:
 
 def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
     """A new temp file for ``name`` in ``folder``, open (its descriptor), named as :func:`temp_name_pattern` finds
-    it (mkstemp makes it 0o600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    it (mkstemp makes it 0o600) and for this process, so that a cache's leftovers can be told from a live writer's
+    (:func:`kb.io.leftovers.remove_orphan_temps`)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}-", suffix=".tmp", dir=folder)
     return fd, Path(tmp)
 
 
