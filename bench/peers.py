@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.procs import ROOT, descendants, kb_command, pss_mb, stop
+from bench.procs import ROOT, kb_command, stop, tree_memory_mb
 
 RESULTS_JSON = "application/sparql-results+json"
 VIRTUOSO_BUFFERS = 170_000  # 8 KiB pages: ~1.3 GB, Virtuoso's own advice for a few million triples
@@ -107,14 +107,6 @@ def kb_serve(evidence: Path, site: Path, timeout: float) -> Iterator[str]:
 
 
 SERVE_PIDS: dict[str, int] = {}  # endpoint → kb serve's process id, for its memory
-
-
-def tree_memory_mb(pid: int) -> dict[str, float]:
-    """Proportional set size (shared pages split between sharers) of a process and its workers, in MB."""
-    server = pss_mb(pid)
-    workers = [pss_mb(child) for child in descendants(pid)]
-    return {"server_pss_mb": round(server, 1), "workers_pss_mb": [round(w, 1) for w in workers],
-            "total_pss_mb": round(server + sum(workers), 1)}
 
 
 def _answers(endpoint: str) -> bool:

@@ -86,6 +86,14 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """Proportional set size (shared pages split between sharers) of a process and its workers, in MB."""
+    server = pss_mb(pid)
+    workers = [pss_mb(child) for child in descendants(pid)]
+    return {"server_pss_mb": round(server, 1), "workers_pss_mb": [round(w, 1) for w in workers],
+            "total_pss_mb": round(server + sum(workers), 1)}
+
+
 class TreeSampler(threading.Thread):
     """The largest total PSS of a process and its descendants, sampled every ``interval`` seconds.
 

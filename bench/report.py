@@ -81,6 +81,8 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
                               None if query_floor_s is None else startup + query_floor_s),
         "incremental": (result.get("incremental_s"), incremental_floor_s),
         "incremental kb build": (result.get("incremental_cli_s"), incremental_floor_s),
+        # reported: the editors' loop after kb serve started without caches (a fresh clone's first session)
+        "incremental, after a start without caches": (result.get("incremental_uncached_start_s"), incremental_floor_s),
         # no floor: the one-claim floor (parsing one claim file) is not a reference edit's
         "incremental, an edited reference": (result.get("incremental_reference_s"), None),
         "incremental, the reference edited again": (result.get("incremental_reference_again_s"), None),
@@ -137,13 +139,18 @@ def warm_rows(warm: dict[str, Any]) -> dict[str, dict[str, Any]]:
     rows["kb serve query p50"] = {"seconds": p50["kb_serve"] / 1000, "floor_seconds": _s(floor), "ratio": r,
                                   "target": "≤ Virtuoso's p50", "status": None if r is None else
                                   ("PASS" if r <= 1.0 else "MISS")}
+    compared = "virtuoso" in servers  # not with --peers none (or oxigraph alone): shown, not judged
     for name in sorted(ours):
         mine, theirs = ours[name], peer.get(name, {})
-        if mine.get("status") != 200 or theirs.get("status") != 200:  # an example a server refused misses: shown
+        if mine.get("status") != 200 or (compared and theirs.get("status") != 200):  # a refused example misses
             failed = "kb serve" if mine.get("status") != 200 else "Virtuoso"
             rows[f"kb serve: {name}"] = {"seconds": None, "floor_seconds": None, "ratio": None,
                                          "target": f"answered by both; ≤{PEER_RATIO:g}× Virtuoso",
                                          "status": "MISS", "note": f"{failed} failed it"}
+            continue
+        if not compared:
+            rows[f"kb serve: {name}"] = {"seconds": mine["median_ms"] / 1000, "floor_seconds": None, "ratio": None,
+                                         "target": f"≤{PEER_RATIO:g}× Virtuoso (not run)", "status": None}
             continue
         r = ratio(mine["median_ms"], theirs["median_ms"])
         rows[f"kb serve: {name}"] = {"seconds": mine["median_ms"] / 1000, "floor_seconds": theirs["median_ms"] / 1000,

@@ -264,6 +264,9 @@ def bench(opts: Options) -> dict[str, Any]:
         incremental_floor = _incremental_floor(edited, opts.repeats)
         log("incremental rebuild: the editors' loop (kb serve watching the evidence)")
         loop = _loop(evidence, site, opts)
+        log("incremental rebuild: the editors' loop after a start without caches (a fresh clone's first kb serve)")
+        clear_caches(evidence)
+        uncached = _loop(evidence, site, opts, references=0)
         pages = sum(1 for _ in site.rglob("*.html"))
         log("kb release, then a cold kb build that compares the evidence with it (the living map)")
         released = _with_release(kb, evidence, work / "site-released", opts)
@@ -288,6 +291,8 @@ def bench(opts: Options) -> dict[str, Any]:
         "incremental_reference_s": loop.get("reference_edit_s"),  # the loop after one edited reference: no target
         # the same reference edited again at once: the loop keeps the entries of references.bib it read the first time
         "incremental_reference_again_s": (loop.get("reference_edits_s") or [None, None])[-1],
+        # the same loop after kb serve started without caches and built everything in its own process: no target
+        "incremental_uncached_start_s": uncached.get("incremental_s"),
         "incremental_cli_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,
         "peak_tree_pss_mb": tree_pss,  # every process of the cold build at once (sampled each second)
         # the same corpus with one release cut, built cold (reported, no target of its own: _with_release)
@@ -313,6 +318,7 @@ def bench(opts: Options) -> dict[str, Any]:
                          for name in sorted(query_s)}
     result["warm_queries"] = warm
     result["loop"] = loop
+    result["loop_uncached_start"] = uncached
     result["with_release"] = released
     result["commands"].update(report.warm_rows(warm))
     result["naive_rdflib"] = naive
@@ -333,6 +339,7 @@ def bench(opts: Options) -> dict[str, Any]:
                                           ("warm queries", warm.get("error")),
                                           ("incremental", None if incremental.ok else incremental.stderr[-2000:]),
                                           ("editors' loop", loop.get("error")),
+                                          ("editors' loop after a start without caches", uncached.get("error")),
                                           ("with a release", released.get("error")
                                            or released.get("loop", {}).get("error")))
                         if v}
@@ -369,6 +376,10 @@ def render(result: dict[str, Any]) -> str:
                  + (f", Turtle {naive['rdflib_turtle_s']:.1f} s (pyoxigraph {floors.get('export_ttl', 0):.2f} s)"
                     if "rdflib_turtle_s" in naive else ", Turtle skipped")
                  + f", peak RSS {naive.get('peak_rss_mb', 0):.0f} MB")
+    served = [(label, (result.get(key) or {}).get("serve_memory")) for key, label in
+              (("loop", "started with caches"), ("loop_uncached_start", "started without"))]
+    extra += "".join(f"\nkb serve after the loop's edits, {label}: {memory['total_pss_mb']:,.0f} MB (PSS; its own "
+                     f"process {memory['server_pss_mb']:,.0f} MB)" for label, memory in served if memory)
     errors = "".join(f"\nERROR in {k}: {v}" for k, v in result.get("errors", {}).items())
     return f"{head}\n\n{body}{extra}{errors}"
 

@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:  # bench/ is not installed: `pytest` run from else
     sys.path.insert(0, str(ROOT))
 
 from bench.corpus import edit_one_claim, edit_one_reference, generate  # noqa: E402
+from bench.report import warm_rows  # noqa: E402
 from bench.runner import Options, bench, render  # noqa: E402
 
 REQUIRED = ("build_total_s", "build_floor_s", "check_s", "query_p50_ms", "help_s", "incremental_s", "incremental_cli_s", "peak_rss_mb", "triples", "pages",
@@ -61,6 +62,15 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
         in render(data)
     assert _positive(data["incremental_with_release_s"]) and data["with_release"]["loop"]["edited"].startswith("claims/")
     assert data["commands"]["incremental, with a release"]["target"] == "≤5 s"
+    # the same loop after kb serve started without caches (reported): it built everything in its own process
+    uncached = data["loop_uncached_start"]
+    assert _positive(data["incremental_uncached_start_s"]) and uncached["edited"].startswith("claims/")
+    assert data["incremental_uncached_start_s"] == uncached["incremental_s"] and len(uncached["edits_s"]) == 3
+    assert data["commands"]["incremental, after a start without caches"]["target"] == "—"
+    for memory in (data["loop"]["serve_memory"], uncached["serve_memory"]):  # kb serve and its query workers
+        assert memory["total_pss_mb"] > memory["server_pss_mb"] > 0, memory
+        assert f"{memory['total_pss_mb']:,.0f} MB (PSS; its own process {memory['server_pss_mb']:,.0f} MB)" \
+            in render(data)
     # CPU of the whole build: its render workers too (wait4 counts the children a process waited for)
     assert _positive(data["build_cpu_s"]) and _positive(data["incremental_cli_cpu_s"])
     loop = data["loop"]  # the editors' loop: from the file write until kb serve says it rebuilt and serves it
@@ -107,11 +117,28 @@ def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> No
     result, _ = tiny_run
     text = render(result)
     for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental",
-                 "incremental kb build", "incremental, an edited reference", "incremental, the reference edited again",
+                 "incremental kb build", "incremental, after a start without caches", "incremental, an edited reference", "incremental, the reference edited again",
                  "kb build with a release", "incremental, with a release", "kb --help", "peak RSS",
                  "peak memory, all processes",
                  "peak memory, all processes, with a release", "SPARQL page first result", "site size"):
         assert f"| {name} |" in text
+
+
+def test_kb_serve_is_judged_against_virtuoso_only_where_virtuoso_ran() -> None:
+    """``--peers none`` (or the Oxigraph server alone) times kb serve's examples and compares them with nothing: shown
+    without a verdict, where each was a MISS ("answered by both") before; an example a server refused still misses."""
+    answered = {"status": 200, "median_ms": 4.0}
+    alone = warm_rows({"servers": {"kb_serve": {"claim-trace": answered, "evidence-map": {"status": 500}}},
+                       "p50_ms": {"kb_serve": 4.0}})
+    assert alone["kb serve: claim-trace"]["status"] is None and alone["kb serve: claim-trace"]["seconds"] == 0.004
+    assert alone["kb serve: claim-trace"]["target"] == "≤2× Virtuoso (not run)"
+    assert alone["kb serve: evidence-map"]["status"] == "MISS" and alone["kb serve query p50"]["status"] is None
+    both = warm_rows({"servers": {"kb_serve": {"claim-trace": answered, "evidence-map": answered},
+                                  "virtuoso": {"claim-trace": {"status": 200, "median_ms": 1.0},
+                                               "evidence-map": {"status": 500}}},
+                      "p50_ms": {"kb_serve": 4.0, "virtuoso": 1.0}})
+    assert both["kb serve: claim-trace"]["status"] == "MISS" and both["kb serve: claim-trace"]["ratio"] == 4.0
+    assert both["kb serve: evidence-map"]["note"] == "Virtuoso failed it"
 
 
 def test_generator_is_deterministic_and_edit_changes_one_file(tmp_path: Path) -> None:
