@@ -117,7 +117,8 @@ def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> No
     result, _ = tiny_run
     text = render(result)
     for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental",
-                 "incremental kb build", "incremental, after a start without caches", "incremental, an edited reference", "incremental, the reference edited again",
+                 "incremental kb build", "incremental, after a start without caches",
+                 "incremental, an edited reference", "incremental, the reference edited again",
                  "kb build with a release", "incremental, with a release", "kb --help", "peak RSS",
                  "peak memory, all processes",
                  "peak memory, all processes, with a release", "SPARQL page first result", "site size"):

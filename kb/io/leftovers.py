@@ -50,7 +50,6 @@ def remove_orphans(folder: Path, kind: str, stale_after: float = STALE_AFTER) ->
     return removed
 
 
-
 def remove_orphan_temps(folder: Path, stale_after: float = STALE_AFTER) -> list[Path]:
     """Remove the temp files of :mod:`kb.io.atomic` in ``folder`` and the folders under it (a cache: nothing in it is
     an editor's) whose writer is gone, or is not named (an older kb's), and that have not changed for ``stale_after``
