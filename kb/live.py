@@ -233,13 +233,16 @@ class Loop:
         addresses.remember(itertools.chain((c.id for c in evidence.claims), (r.key for r in evidence.references)))
         return result
 
-    def ready(self) -> None:
+    def ready(self, prime: bool = True) -> None:
         """Done after the loop's first build, before serving is announced: the old site removed, the manifest
         recorded, and references.bib's entries read for its next edit (:meth:`kb.pipeline.Warm.prime`). The editor
         waits for the server then anyway; read at the loop's first pause instead, a save made meanwhile waited for
-        them (~4.5 s at 10,000 works). The idle step still reads them where this did not run."""
+        them (~4.5 s at 10,000 works). The idle step still reads them where this did not run. Without ``prime`` (a
+        loop that will not watch, ``kb serve --no-watch``: it never rebuilds) they are not read, and its start does
+        not wait for them."""
         self.warm.tidy()
-        self._prime()
+        if prime:
+            self._prime()
         self.collect()
 
     def collect(self) -> None:

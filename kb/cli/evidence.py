@@ -152,7 +152,8 @@ def serve(evidence_dir: Path, out_dir: Path, port: int, timeout: float, max_memo
         click.echo(f"built {len(first.result.files)} files in {first.result.out_dir}{reused}")
         key, store = first.key, first.result.checked.kg.store
         del first  # the rest (records, analysis) is not held while serving, nor frozen by ready()
-        loop.ready()  # the old site removed, the manifest recorded, references.bib's entries read, the state frozen
+        # the old site removed, the manifest recorded, references.bib's entries read where it watches, the state frozen
+        loop.ready(prime=watcher is not None)
     endpoint = Endpoint(store, graph=default_graph_iri(config.base_iri), key=key,
                         limits=Limits(timeout=timeout, max_memory_mib=max_memory))
     try:
