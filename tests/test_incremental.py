@@ -715,6 +715,43 @@ def test_kb_serve_rebuilds_an_edit_and_answers_from_the_new_store(evidence_copy:
     assert "shalaby2020peer.yaml" in (process.stderr.read() if process.stderr else "")  # the error, on stderr
 
 
+def test_kb_serve_no_watch_serves_the_first_build_and_rebuilds_nothing(evidence_copy: Path, tmp_path: Path) -> None:
+    """``kb serve --no-watch`` builds once and serves it, site and SPARQL: an edit is not rebuilt (it never runs the
+    editors' loop, so it does not read references.bib's entries for one either: ~7 s of its start at 10k/50k)."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    process = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--no-watch", "--evidence", str(evidence_copy),
+                                "--out", str(tmp_path / "site"), "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    assert process.stdout is not None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        deadline, found = time.monotonic() + 180, None
+        while found is None and time.monotonic() < deadline and process.poll() is None:
+            line = process.stdout.readline()
+            found = re.search(r"SPARQL at http://127\.0\.0\.1:(\d+)/sparql(.*)", line)
+        assert found is not None, process.stderr.read() if process.stderr else ""
+        assert "rebuilding" not in found[2]
+
+        def statement() -> str:
+            query = f'SELECT ?s WHERE {{ ?c dcterms:identifier "{CLAIM}" ; psk:statement ?s }}'
+            url = f"http://127.0.0.1:{found[1]}/sparql?" + urllib.parse.urlencode({"query": query})
+            with opener.open(url, timeout=30) as answer:
+                return json.loads(answer.read())["results"]["bindings"][0]["s"]["value"]
+
+        assert MARK not in statement()
+        _edit_claim(evidence_copy)
+        time.sleep(2.0)  # a watching loop sees it within 0.35 s and rebuilds this corpus in ~1 s
+        assert MARK not in statement()
+        with opener.open(f"http://127.0.0.1:{found[1]}/{claim_page(CLAIM)}", timeout=30) as answer:
+            assert MARK not in answer.read().decode("utf-8")
+    finally:
+        stop(process)
+    assert process.returncode == 0 and "changed:" not in process.stdout.read()
+
+
 # --- SHACL on the claims of the changed claim files only (kb.checks.scope) ---------------------------
 
 
