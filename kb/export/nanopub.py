@@ -394,6 +394,7 @@ def read_previous(path: Path) -> dict[str, Nanopub]:
     by_code: dict[str, list[Quad]] = {}
     current, own = "", ""
     terms: dict[object, Term] = {}
+    iris: dict[object, Term] = {}  # the IRIs no nanopublication owns (predicates, concepts, works): made once
     try:
         with gz.reader(path) as source:
             for q in ox.parse(source, format=ox.RdfFormat.TRIG):
@@ -404,10 +405,11 @@ def read_previous(path: Path) -> dict[str, Nanopub]:
                     raise NanopubError(f"{path}: a triple outside any nanopublication graph: {q}")
                 if code != current:
                     current, own, terms = code, np_uri(code), {}
-                local = _local(graph, own, terms)
+                local = _local(graph, own, terms, iris)
                 assert isinstance(local, Local)  # the graph's name is the nanopublication's own: its code came from it
-                by_code.setdefault(code, []).append((local, _local(q.subject, own, terms),
-                                                     _local(q.predicate, own, terms), _local(q.object, own, terms)))
+                by_code.setdefault(code, []).append((local, _local(q.subject, own, terms, iris),
+                                                     _local(q.predicate, own, terms, iris),
+                                                     _local(q.object, own, terms, iris)))
     except (EOFError, zlib.error) as exc:  # a damaged gzip file, found as it is read
         raise NanopubError(f"{path}: cannot read the previous nanopublications: not a whole gzip file ({exc})") \
             from None
@@ -435,14 +437,21 @@ def read_previous(path: Path) -> dict[str, Nanopub]:
     return found
 
 
-def _local(node: object, own: str, terms: dict[object, Term]) -> Term:
-    """A parsed term as our own: relative to the nanopublication ``own`` where it is one of its (``terms``: those
-    made already, shared)."""
-    import pyoxigraph as ox
-
+def _local(node: object, own: str, terms: dict[object, Term], iris: dict[object, Term]) -> Term:
+    """A parsed term as our own: relative to the nanopublication ``own`` where it is one of its. ``terms``: those of
+    this nanopublication made already; ``iris``: the IRIs outside every nanopublication's (they never are one's own),
+    made once for the file, which was ~3.4M terms made again at 50,000 claims."""
+    term = iris.get(node)
+    if term is not None:
+        return term
     term = terms.get(node)
     if term is None:
+        import pyoxigraph as ox
+
         value = getattr(node, "value", "")
+        if isinstance(node, ox.NamedNode) and not value.startswith(NP_BASE):
+            term = iris[node] = value
+            return term
         if isinstance(node, ox.NamedNode) and (value == own or value.startswith(own + "#")):
             term = Local(value[len(own) + 1:])
         else:
