@@ -37,10 +37,10 @@ def remove_orphans(folder: Path, kind: str, stale_after: float = STALE_AFTER) ->
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             match = named.match(entry.name)
-            if match is None or alive(int(match.group(1))):
+            if match is None:
                 continue
             with contextlib.suppress(OSError):
-                if now - entry.stat(follow_symlinks=False).st_mtime < stale_after:
+                if not _left(entry, int(match.group(1)), now, stale_after):
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     shutil.rmtree(entry.path)
@@ -65,9 +65,14 @@ def remove_orphan_temps(folder: Path, stale_after: float = STALE_AFTER) -> list[
                         folders.append(entry.path)
                         continue
                     match = _TEMP_FILE.fullmatch(entry.name)
-                    if match is None or (match.group(1) is not None and alive(int(match.group(1)))):
-                        continue
-                    if now - entry.stat(follow_symlinks=False).st_mtime >= stale_after:
+                    pid = None if match is None or match.group(1) is None else int(match.group(1))
+                    if match is not None and _left(entry, pid, now, stale_after):
                         os.unlink(entry.path)
                         removed.append(Path(entry.path))
     return sorted(removed)
+
+
+def _left(entry: os.DirEntry, pid: int | None, now: float, stale_after: float) -> bool:
+    """Whether ``entry`` was left: the process it is named for is gone (or it is named for none), and it has not
+    changed for ``stale_after`` seconds."""
+    return (pid is None or not alive(pid)) and now - entry.stat(follow_symlinks=False).st_mtime >= stale_after
