@@ -301,6 +301,20 @@ def edit_one_reference(folder: Path) -> str:
     return text[start:text.index(",", start)].split("{", 1)[1]
 
 
+def edit_one_source(folder: Path) -> tuple[Path, str]:
+    """Add a work to the reference list of the middle source (``citations/``: the editors' loop after an edited
+    source file, such as a reference list completed as its claims are extracted); returns the file and the work's
+    citekey. The work goes last, so no claim's bracketed numbers move."""
+    files = sorted((folder / "citations").glob("*.yaml"))
+    path = files[len(files) // 2]
+    text = path.read_text(encoding="utf-8")
+    listed = set(re.findall(r"(?m)^  - (\S+)$", text))
+    keys = re.findall(r"(?m)^@\w+\{([^,\s]+),", (folder / "references.bib").read_text(encoding="utf-8"))
+    key = next(k for k in sorted(keys) if k not in listed and k != path.stem)
+    path.write_text(text + ("" if text.endswith("\n") else "\n") + f"  - {key}\n", encoding="utf-8")
+    return path, key
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)

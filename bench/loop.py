@@ -8,9 +8,10 @@ says the rebuild is done (and served: the endpoint has the new store by then).
 editor has after starting it; the endpoint is checked to answer with the edited statement. Then one work's title is
 edited in references.bib, twice, one rebuild after the other (``reference_edit_s``, the first, and
 ``reference_edits_s``): not one of the issue's targets, measured so that it shows. The edits follow each other at once,
-so the loop never pauses: the first finds no entries of references.bib kept (the first build read them in another
-process, and the loop reads them into its memo only once the editor pauses, :meth:`kb.pipeline.Warm.prime`); the second
-finds the first's, as an edit after any pause would.
+so the loop never pauses. The first finds references.bib's entries read (``kb serve`` reads them before it serves,
+:meth:`kb.pipeline.Warm.prime`) but no work's CSL-JSON or RIS kept (the start reused those files whole); the second
+finds the first's. Then one source's reference list gets one more work (``source_edit_s``; the first loop only): an
+evidence file that is neither a claim file nor references.bib, which the loop's dependency tracking does not cover.
 
 ``serve_memory`` is ``kb serve``'s memory once the edits are rebuilt (PSS of its process and its query workers). The
 runner also times the loop after a start without caches (``incremental_uncached_start_s``), an editor's first
@@ -30,7 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import edit_one_claim, edit_one_reference
+from bench.corpus import edit_one_claim, edit_one_reference, edit_one_source
 from bench.procs import stop, tree_memory_mb
 
 READY = re.compile(r"SPARQL at http://127\.0\.0\.1:(\d+)/sparql")
@@ -42,10 +43,11 @@ class LoopError(Exception):
     """``kb serve`` did not start, or did not rebuild the edit."""
 
 
-def measure(evidence: Path, site: Path, timeout: float = 3600.0, edits: int = 1, references: int = 2
-            ) -> dict[str, Any]:
+def measure(evidence: Path, site: Path, timeout: float = 3600.0, edits: int = 1, references: int = 2,
+            sources: bool = False) -> dict[str, Any]:
     """Start ``kb serve``, edit one claim ``edits`` times, one rebuild after another, and give the median (each edit's
-    times beside it), then one work ``references`` times; ``kb serve`` is stopped (by its pid) at the end."""
+    times beside it), then one work ``references`` times, then (with ``sources``) one source's reference list;
+    ``kb serve`` is stopped (by its pid) at the end."""
     process = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--evidence", str(evidence), "--out", str(site),
                                 "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                stdin=subprocess.DEVNULL)
@@ -69,9 +71,16 @@ def measure(evidence: Path, site: Path, timeout: float = 3600.0, edits: int = 1,
             written = time.perf_counter()
             found = _wait_for(process, REBUILT, timeout)
             timed_refs.append((round(time.perf_counter() - written, 2), float(found[1])))
+        source: dict[str, Any] = {}  # not a target of issue 17 either: an evidence file other than claims and works
+        if sources:
+            listed, _ = edit_one_source(evidence)
+            written = time.perf_counter()
+            found = _wait_for(process, REBUILT, timeout)
+            source = {"source_edit_s": round(time.perf_counter() - written, 2), "source_rebuild_s": float(found[1]),
+                      "source_edited": str(listed.relative_to(evidence))}
         _statement(port, edited)  # answered once the query workers are forked again after the last rebuild
         memory = tree_memory_mb(process.pid)
-        return {"incremental_s": incremental, "rebuild_s": rebuild, "serve_startup_s": startup,
+        return {**source, "incremental_s": incremental, "rebuild_s": rebuild, "serve_startup_s": startup,
                 "edits_s": [round(whole, 2) for whole, _ in timed], "edited": str(edited.relative_to(evidence)),
                 "reference_edit_s": timed_refs[0][0] if timed_refs else None,
                 "reference_rebuild_s": timed_refs[0][1] if timed_refs else None,

@@ -184,12 +184,13 @@ def _median_run(runs: list[Run]) -> Run:
     return sorted(runs, key=lambda r: r.seconds)[(len(runs) - 1) // 2]
 
 
-def _loop(evidence: Path, site: Path, opts: Options, references: int = 2) -> dict[str, Any]:
+def _loop(evidence: Path, site: Path, opts: Options, references: int = 2, sources: bool = False) -> dict[str, Any]:
     """The editors' loop (:mod:`bench.loop`); errors recorded."""
     from bench.loop import LoopError, measure
 
     try:
-        return measure(evidence, site, timeout=opts.timeout, edits=opts.edits, references=references)
+        return measure(evidence, site, timeout=opts.timeout, edits=opts.edits, references=references,
+                       sources=sources)
     except (LoopError, OSError) as exc:
         log(f"editors' loop not measured: {exc}")
         return {"error": str(exc)}
@@ -263,7 +264,7 @@ def bench(opts: Options) -> dict[str, Any]:
         incremental = _median_run(rebuilds)
         incremental_floor = _incremental_floor(edited, opts.repeats)
         log("incremental rebuild: the editors' loop (kb serve watching the evidence)")
-        loop = _loop(evidence, site, opts)
+        loop = _loop(evidence, site, opts, sources=True)
         log("incremental rebuild: the editors' loop after a start without caches (a fresh clone's first kb serve)")
         clear_caches(evidence)
         uncached = _loop(evidence, site, opts, references=0)
@@ -291,6 +292,8 @@ def bench(opts: Options) -> dict[str, Any]:
         "incremental_reference_s": loop.get("reference_edit_s"),  # the loop after one edited reference: no target
         # the same reference edited again at once: the loop keeps the entries of references.bib it read the first time
         "incremental_reference_again_s": (loop.get("reference_edits_s") or [None, None])[-1],
+        # then one more work in one source's reference list (citations/): no target, and no dependency tracking yet
+        "incremental_source_s": loop.get("source_edit_s"),
         # the same loop after kb serve started without caches and built everything in its own process: no target
         "incremental_uncached_start_s": uncached.get("incremental_s"),
         "incremental_cli_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,
