@@ -395,6 +395,32 @@ def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidenc
                                                                    nanopubs)), name
 
 
+def test_the_loop_rebuilds_an_edited_reference_list_source_and_query_into_the_bytes_of_a_cold_build(
+        evidence_copy: Path, tmp_path: Path) -> None:
+    """Evidence files other than the claim files and references.bib: each rebuild is a cold build's bytes, and the
+    claims' nanopublications and FHIR Evidence, which read none of these files, are kept (the same pieces)."""
+    from kb.live import Loop
+
+    config = load_config(evidence_copy, out_dir=tmp_path / "site")
+    loop = Loop(config)
+    assert loop.build().ok
+    query = next((evidence_copy / "queries").glob("*.rq"))
+    edits = (("citations", lambda: _shorten_reference_list(evidence_copy)),
+             ("sources", lambda: _replace(evidence_copy / "sources" / "shalaby2020peer.yaml", 'title: "',
+                                          'title: "Edited: ')),
+             ("queries", lambda: query.write_text(query.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")))
+    for name, edit in edits:
+        nanopubs = (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes()
+        fhir = {path: made[0] for path, made in loop.warm.exports.fhir_files["files"].items()}  # fragments' keys
+        edit()
+        rebuild = loop.build([name])
+        assert rebuild.ok, rebuild.failure or rebuild.problems
+        assert (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes() == nanopubs, name
+        assert {path: made[0] for path, made in loop.warm.exports.fhir_files["files"].items()} == fhir, name
+        assert _tree(tmp_path / "site") == _tree(_fresh_equivalent(evidence_copy, tmp_path / f"fresh-{name}",
+                                                                   nanopubs)), name
+
+
 def test_the_loop_reads_references_bib_into_its_entry_memo_once_the_editor_pauses(evidence_copy: Path,
                                                                                   tmp_path: Path) -> None:
     """While the folder is quiet, a loop that built reads references.bib into its memo of entries (the first build's
@@ -966,6 +992,20 @@ def test_a_rebuild_makes_only_the_changed_files_nanopubs(evidence_copy: Path, tm
     _build(evidence_copy, out)
     assert made == [] and not read  # no nanopublication reads a work's title
     assert (out / "data" / "nanopubs.trig.gz").read_bytes() == written
+    # nor the citation lists, the archived sources or the example queries (kb.checks.scope.Inputs.exports_context)
+    _shorten_reference_list(evidence_copy)
+    _replace(evidence_copy / "sources" / "shalaby2020peer.yaml", 'title: "', 'title: "Edited: ')
+    query = next((evidence_copy / "queries").glob("*.rq"))
+    query.write_text(query.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    _build(evidence_copy, out)
+    assert made == [] and not read
+    assert (out / "data" / "nanopubs.trig.gz").read_bytes() == written
+    cold = _fresh_equivalent(evidence_copy, tmp_path / "fresh", written)
+    for name in ("nanopubs.trig.gz", "kb.fhir.json.gz"):
+        assert (out / "data" / name).read_bytes() == (cold / "data" / name).read_bytes(), name
+    _replace(evidence_copy / "vocab" / "schemes.ttl", 'skos:prefLabel "', 'skos:prefLabel "Edited: ')
+    _build(evidence_copy, out)
+    assert sorted(made) == [1, in_first]  # the vocabularies are in their context (FHIR's codings show the labels)
 
 
 def test_a_previous_export_that_is_not_the_last_written_is_read_and_checked(evidence_copy: Path,
@@ -1241,8 +1281,17 @@ def test_a_changed_files_fhir_fragment_keeps_the_lines_of_its_unchanged_claims(e
     assert made == edited and 0 < len(made) < len(lines) - 5, "only the edited claim's lines are made again"
     _replace(evidence_copy / "references.bib", "title = {", "title = {Edited: ")  # one work's Citation is made again
     held = {id(piece) for piece in second}
-    made = [p for p in pieces() if isinstance(p, Piece) and id(p) not in held]
+    third = pieces()
+    made = [p for p in third if isinstance(p, Piece) and id(p) not in held]
     assert len(made) == 1 and b"Edited: " in made[0].bytes()
+    # a shorter reference list, an edited source: the Citations are made again, no claim's Evidence
+    _shorten_reference_list(evidence_copy)
+    _replace(evidence_copy / "sources" / "shalaby2020peer.yaml", 'title: "', 'title: "Edited: ')
+    held = {id(piece) for piece in third}
+    third = pieces()
+    made = [p for p in third if isinstance(p, Piece) and id(p) not in held]
+    assert made and all(b'"resourceType":"Citation"' in p.bytes() for p in made), [p.bytes()[:80] for p in made]
+    assert sum(b'"resourceType":"Evidence"' in p.bytes() for p in third if isinstance(p, Piece)) > 5
     # a work a claim cites went from references.bib: the claims are the same objects, their lines are not all kept,
     # nor is the Citation of the document whose reference list cites it
     _remove_reference(evidence_copy, "urichuk2018enhancing")
@@ -1260,6 +1309,12 @@ def test_fhir_fragments_are_kept_on_disk_for_the_next_build(evidence_copy: Path,
     after = {p.name for p in folder.glob("*.pickle")}
     assert len(after) == 2 and len(after & kept) == 1  # the citations' fragment kept, the edited file's replaced
     assert {p.name.split(".")[0] for p in folder.glob("*.bin")} == {name[:-7] for name in after}
+    _shorten_reference_list(evidence_copy)
+    _build(evidence_copy, tmp_path / "site")
+    last = {p.name for p in folder.glob("*.pickle")}
+    assert len(last) == 2 and len(last & after) == 1  # now the claim file's kept, the citations' made again
+    cold = build(load_config(evidence_copy, out_dir=tmp_path / "cold").with_overrides(cache_dir=tmp_path / "cache"))
+    assert gz.read(tmp_path / "site" / "data" / "kb.fhir.json.gz") == gz.read(cold.out_dir / "data" / "kb.fhir.json.gz")
 
 
 def test_the_references_exports_are_kept_while_only_claims_change(evidence_copy: Path, tmp_path: Path,
@@ -1601,6 +1656,15 @@ def _one_file_per_claim(evidence: Path) -> list[Path]:
             files.append(evidence / "claims" / f"{source.stem}-{i:03d}.yaml")
             files[-1].write_text(f"{head}\n  - id: {part.rstrip()}\n", encoding="utf-8")
     return files
+
+
+def _shorten_reference_list(evidence: Path) -> str:
+    """The last work of the source's reference list taken off (no other work's bracketed number moves); its key."""
+    path = evidence / "citations" / "shalaby2020peer.yaml"
+    text = path.read_text(encoding="utf-8")
+    last = list(re.finditer(r"(?m)^  - (\S+)\n", text))[-1]
+    path.write_text(text[:last.start()] + text[last.end():], encoding="utf-8")
+    return last[1]
 
 
 def _replace(path: Path, old: str, new: str) -> None:

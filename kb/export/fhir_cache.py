@@ -3,12 +3,12 @@
 Building and checking 150,000 Evidence resources was 35 s of every build at 50,000 claims, though
 an edit changes the resources of one claim file. A claim file's fragment — the entry lines of its
 claims' Evidence resources, by claim id, and the EvidenceVariables they use — depends only on that
-file and on the rest of the evidence (vocabularies, ``kb.toml``: the claims' context of
-:func:`kb.checks.scope.inputs`; of references.bib only which works its claims name are in it,
-:func:`kb.load.evidence.links`), so it is kept under a digest of those and of the export's code; the
-Citations depend on the whole context alone (an edited reference makes them again, and no claim's; the loop remakes
-only the edited work's). Fragments live
-in memory (``kb serve``'s loop) and in ``.kb-cache/fhir/`` (one file each; those a build did not use are removed),
+file and on the rest of the evidence (vocabularies, ``kb.toml``, the releases: the exports' context of
+:func:`kb.checks.scope.inputs`, without the citation lists and the sources; of references.bib only which works its
+claims name are in it, :func:`kb.load.evidence.links`), so it is kept under a digest of those and of the export's
+code; the Citations depend on the whole context alone (an edited reference makes them again, and no claim's; the
+loop remakes only the edited work's). Fragments live in memory (``kb serve``'s loop) and in ``.kb-cache/fhir/`` (one
+file each; those a build did not use are removed),
 and a fragment is stored only once its codes passed :class:`kb.export.fhir.CodeCheck`. The Bundle is then put
 together in the order :func:`kb.export.fhir.fhir_lines` gives (Citations by citekey, EvidenceVariables by id,
 Evidence by claim id), so its bytes are those of :func:`~kb.export.fhir.fhir_bundle_bytes`. Resources are checked
@@ -59,12 +59,14 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     refuse = CodeCheck(evidence, head)
     shown = repr(sorted(head.items())).encode()
     key = hashlib.sha256(_code() + b"\0" + inputs.context.encode() + b"\0" + shown).hexdigest()
-    base = hashlib.sha256(_code() + b"\0" + inputs.claims_context.encode() + b"\0" + shown)
-    context_key = base.hexdigest()
-    same_base = memo is not None and memo.get("base") == context_key
-    if memo is not None and not same_base:
+    # each work's Citation reads the citation lists; a claim's Evidence does not (Inputs.exports_context)
+    context_key = hashlib.sha256(_code() + b"\0" + inputs.claims_context.encode() + b"\0" + shown).hexdigest()
+    base = hashlib.sha256(_code() + b"\0" + inputs.exports_context.encode() + b"\0" + shown)
+    files_key = base.hexdigest()
+    if memo is not None and memo.get("base") != context_key:
         memo.pop("citations", None)  # each work's Citation, kept in the context it was made in (below)
-    last: dict[str, tuple[str, list[Claim], str]] = memo.get("files", {}) if memo is not None and same_base else {}
+    last: dict[str, tuple[str, list[Claim], str]] = \
+        memo.get("files", {}) if memo is not None and memo.get("files_base") == files_key else {}
     files: dict[str, tuple[str, list[Claim], str]] = {}
     citations = fragments.get(key)
     if citations is None:
@@ -111,7 +113,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
         variables.update(fragment[1])
         files[path] = (key, claims, linked)
     if memo is not None:
-        memo["base"], memo["files"] = context_key, files
+        memo["base"], memo["files_base"], memo["files"] = context_key, files_key, files
 
     build = FhirExport(evidence)
     resources = sorted((build.variables.get(k) or _variable(build, k) for k in variables), key=lambda r: r["id"])
