@@ -67,8 +67,10 @@ class Inputs:
     ``exports_context`` is ``claims_context`` without the folders no claim's own exports read (its nanopublication,
     its FHIR Evidence: the claim, the vocabularies, ``kb.toml``, the releases and which works it names, as
     :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them): the citation lists, the archived sources,
-    the reviews' inclusions and the example queries (:func:`not_exported`). A reference list one work longer kept
-    none of the 50,000 claims' exports at 10k/50k (~19 s of the editors' loop's ~58 s)."""
+    the reviews' inclusions and the example queries (:func:`not_exported`). A reference list one work longer made
+    every claim's exports again: at 10k/50k ~19 s of CPU of the editors' loop's rebuild, which took 57–59 s, now 47–51.
+    (The rest of that rebuild reads those files: the claims' checks and rows, SHACL, the pages, all kept by
+    ``claims_context``.)"""
 
     context: str
     claim_files: dict[str, str]  # path (as the claims carry it) → digest
