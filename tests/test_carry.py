@@ -142,7 +142,7 @@ def test_a_new_work_nothing_names_leaves_the_records_context_and_the_rows_are_ca
     cited work, or a new one a citation list or an inclusion names, does not."""
     from kb.checks.scope import Inputs, records_context
 
-    now = Inputs("context", {}, "claims context", "exports context")
+    now = Inputs("context", {}, "claims context", "exports context", "shapes context")
     kept = KeptRows()
     kept.begin("context", records_context(corpus, now))
     first = from_records(corpus, kept)

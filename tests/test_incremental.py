@@ -936,6 +936,21 @@ def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence
     removed, said = run()
     assert said == ["validating with SHACL"] and not removed.report.ok()
     bib.write_text(text, encoding="utf-8")
+    run()  # clean again
+
+    # a shorter reference list (the citing work's triples), an edited archived source, an edited example query (no
+    # triples): the claims of no file, and every work
+    query = next((evidence_copy / "queries").glob("*.rq"))
+    for n, edit in enumerate((lambda: _shorten_reference_list(evidence_copy),
+                              lambda: _replace(evidence_copy / "sources" / "shalaby2020peer.yaml", 'title: "',
+                                               'title: "Edited: '),
+                              lambda: query.write_text(query.read_text(encoding="utf-8") + "# edited\n",
+                                                       encoding="utf-8"))):
+        edit()
+        edited, said = run()
+        assert said == ["validating with SHACL: the 0 claims of 0 changed file(s) and every work"], n
+        fresh, _ = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / f"cache-{n}"))
+        assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()], n
 
     vocab = evidence_copy / "vocab" / "schemes.ttl"
     vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")

@@ -13,7 +13,9 @@ The record of that clean check is ``.kb-cache/shacl-clean.json``: a digest of ev
 other than the claim files and of the code that builds and checks the graph, and each claim file's
 digest (:mod:`kb.io.fingerprint`, so unchanged files are not read again). A claim file added since
 counts as changed, a removed one needs nothing; no record, or another context or code, means
-validating everything, and so does a validation that found anything (the record is removed).
+validating everything, and so does a validation that found anything (the record is removed). Where only
+references.bib or the citation lists changed (or the archived sources and example queries, which make no triple),
+the works are validated too, and the claims of no unchanged file (:func:`shapes_context`).
 """
 
 from __future__ import annotations
@@ -61,26 +63,41 @@ def code_digest(parts: tuple[str, ...] = _CODE) -> str:
 class Inputs:
     """The evidence as SHACL sees it: everything but the claim files as one digest, and each claim file's.
 
-    ``claims_context`` is ``context`` without references.bib, of which the claims' records read only whether the works
-    they name are in it (:func:`kb.load.evidence.links`, which their keys add): an edited reference keeps them.
+    The other digests leave out what some readers do not read (:data:`KINDS`, composed by :func:`inputs`):
 
-    ``exports_context`` is ``claims_context`` without the folders no claim's own exports read (its nanopublication,
-    its FHIR Evidence: the claim, the vocabularies, ``kb.toml``, the releases and which works it names, as
-    :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them): the citation lists, the archived sources,
-    the reviews' inclusions and the example queries (:func:`not_exported`). A reference list one work longer made
-    every claim's exports again: at 10k/50k ~19 s of CPU of the editors' loop's rebuild, which took 57–59 s, now 47–51.
-    (The rest of that rebuild reads those files: the claims' checks and rows, SHACL, the pages, all kept by
-    ``claims_context``.)"""
+    * ``claims_context``: not references.bib, of which the claims' records read only whether the works they name are
+      in it (:func:`kb.load.evidence.links`, which their keys add): an edited reference keeps them;
+    * ``shapes_context``: nor the citation lists, the archived sources or the example queries. Of those SHACL sees
+      only the citation lists, as triples of the citing works, which a changed context validates
+      (:func:`shapes_context`);
+    * ``exports_context``: nor the reviews' inclusions: what a claim's own exports read besides its file (its
+      nanopublication, its FHIR Evidence: the claim, the vocabularies, ``kb.toml``, the releases and which works it
+      names, as :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them).
+
+    A reference list one work longer made every claim's exports again, and validated the whole graph: at 10k/50k ~19
+    and ~9 s of CPU of the editors' loop's rebuild, which took 57–59 s. (The rest of that rebuild reads those files:
+    the claims' checks and rows, and the pages, kept by ``claims_context``.)"""
 
     context: str
     claim_files: dict[str, str]  # path (as the claims carry it) → digest
     claims_context: str
     exports_context: str
+    shapes_context: str
 
 
-def not_exported(config: Config) -> tuple[Path, ...]:
-    """The folders of the evidence that no claim's own exports read (:attr:`Inputs.exports_context`)."""
-    return config.citations_dir, config.sources_dir, config.inclusions_dir, config.queries_dir
+# The kinds of evidence file besides the claim files, in the order their digests are composed: each context above
+# leaves out some of them
+KINDS = ("references", "citations", "sources", "inclusions", "queries", "rest")
+
+
+def _kind(config: Config, file: Path) -> str:
+    if file == config.references_path:
+        return "references"
+    for kind, folder in (("citations", config.citations_dir), ("sources", config.sources_dir),
+                         ("inclusions", config.inclusions_dir), ("queries", config.queries_dir)):
+        if file.is_relative_to(folder):
+            return kind
+    return "rest"
 
 
 def inputs(config: Config) -> Inputs:
@@ -89,31 +106,38 @@ def inputs(config: Config) -> Inputs:
                                                                           for part in p.relative_to(folder).parts))
     claims_dir = config.claims_dir
     hashed = digests(files, config.store_cache_dir / INDEX)
-    context = hashlib.sha256(f"{code_digest()}\n{config.base_iri}\n".encode())
-    claims_context = context.copy()
-    exports_context = context.copy()
-    references = config.references_path
-    unread = not_exported(config)
+    parts = {kind: hashlib.sha256() for kind in KINDS}
     claim_files = {}
     for file in files:
         if file.parent == claims_dir and file.suffix == ".yaml":
             claim_files[str(file)] = hashed[file]
         else:
-            entry = f"{file.relative_to(folder)}\0{hashed[file]}\0".encode()
-            context.update(entry)
-            if file != references:
-                claims_context.update(entry)
-                if not any(file.is_relative_to(unseen) for unseen in unread):
-                    exports_context.update(entry)
-    return Inputs(context.hexdigest(), claim_files, claims_context.hexdigest(), exports_context.hexdigest())
+            parts[_kind(config, file)].update(f"{file.relative_to(folder)}\0{hashed[file]}\0".encode())
+    head = f"{code_digest()}\n{config.base_iri}\n"
+
+    def of(*kinds: str) -> str:
+        return hashlib.sha256((head + "".join(f"{kind}\0{parts[kind].hexdigest()}\n" for kind in kinds)).encode()
+                              ).hexdigest()
+
+    return Inputs(of(*KINDS), claim_files, of(*KINDS[1:]), exports_context=of("rest"),
+                  shapes_context=of("inclusions", "rest"))
+
+
+def shapes_context(evidence: Evidence, now: Inputs) -> str:
+    """All that SHACL's verdict on the claims and on the nodes that are neither claims nor works reads of the evidence
+    other than the claim files (:attr:`Inputs.shapes_context`), and which of the works the claims and the inclusions
+    name references.bib holds. The citation lists are the citing works' triples alone: where they changed, the
+    context did, and :func:`changed_claim_files` has the works validated (in the editors' loop, those whose triples
+    changed: :func:`patched_works`)."""
+    named = evidence.named_works
+    return f"{now.shapes_context}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
 
 
 def records_context(evidence: Evidence, now: Inputs) -> str:
     """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`), and which of the
     works the records name references.bib holds (:attr:`~kb.load.evidence.Evidence.named_works_digest`): all that a
-    claim's records read of the rest (the analysis's rows and links, :mod:`kb.analyse.carry`; the shapes of a claim,
-    which ask of a work it names only that it is one). An edited work, or a new one nothing names yet, leaves it as
-    it was."""
+    claim's records read of the rest (the analysis's rows and links, :mod:`kb.analyse.carry`; the claims' own checks,
+    :mod:`kb.checks.crossfile`). An edited work, or a new one nothing names yet, leaves it as it was."""
     return f"{now.claims_context}\n{evidence.named_works_digest.hex()}"
 
 
@@ -138,8 +162,8 @@ def patched_works(graph: KnowledgeGraph, base_iri: str) -> frozenset[str]:
 
 def changed_claim_files(config: Config, now: Inputs, records: str | None = None) -> tuple[set[str], bool] | None:
     """The claim files changed since the last clean check, and whether the works must be validated too (references.bib
-    changed, but not which of the works the records name it holds: ``records`` is :func:`records_context`); None when
-    everything must be."""
+    or the citation lists changed, but not which of the works the claims and inclusions name it holds: ``records`` is
+    :func:`shapes_context`); None when everything must be."""
     try:
         record = json.loads((config.store_cache_dir / RECORD).read_text(encoding="utf-8"))
         if not isinstance(record.get("claim_files"), dict):
@@ -187,7 +211,7 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
 
     config = evidence.config
     now = now if engine == "sparql" else None
-    records = records_context(evidence, now) if now is not None else None
+    records = shapes_context(evidence, now) if now is not None else None
     scope = changed_claim_files(config, now, records) if now is not None else None
     claims: list[str] | None = None
     works: bool | frozenset[str] = False

@@ -74,15 +74,21 @@ class Evidence:
         in references.bib, as one digest: all that the records' triples, shapes and analysis read of which works
         there are (each leaves a link to an unknown work out). A work added that nothing names yet changes none of
         them, so the analysis's carry and SHACL's scope keep the claims (:func:`kb.checks.scope.records_context`)."""
+        return hashlib.blake2b(b"".join(self.named_works.values()), digest_size=16).digest()
+
+    @cached_property
+    def named_works(self) -> dict[str, bytes]:
+        """:attr:`named_works_digest` by what names the works: ``claims``, ``citations`` and ``inclusions`` (SHACL's
+        scope reads the claims' and the inclusions' alone: :func:`kb.checks.scope.shapes_context`)."""
         known = self.references_by_key
-        digest = hashlib.blake2b(digest_size=16)
+        claims, citations, inclusions = (hashlib.blake2b(digest_size=16) for _ in range(3))
         for path, linked in self.links_by_file.items():
-            digest.update(f"{path}\0{linked}\n".encode())
+            claims.update(f"{path}\0{linked}\n".encode())
         for clist in self.citations:
-            digest.update(links_of_keys((clist.source, *clist.references), known).encode() + b"\n")
+            citations.update(links_of_keys((clist.source, *clist.references), known).encode() + b"\n")
         for inc in self.inclusions:
-            digest.update(links_of_keys((inc.source, inc.review, *inc.includes), known).encode() + b"\n")
-        return digest.digest()
+            inclusions.update(links_of_keys((inc.source, inc.review, *inc.includes), known).encode() + b"\n")
+        return {"claims": claims.digest(), "citations": citations.digest(), "inclusions": inclusions.digest()}
 
     @cached_property
     def cited_by(self) -> dict[str, list[tuple[str, int]]]:
