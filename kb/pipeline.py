@@ -175,12 +175,14 @@ class Warm:
         for step in work:
             step()
 
-    def begin(self, context: str | None, records: str | None = None) -> None:
-        """A build reads the evidence whose other files than the claim files have the digest ``context`` (``records``:
+    def begin(self, context: str | None, records: str | None = None, rows: str | None = None) -> None:
+        """A build reads the evidence whose other files than the claim files have the digest ``context``: of it, the
+        claims' checks read ``records`` (:func:`kb.checks.scope.records_context`), their rows ``rows``
+        (:func:`kb.checks.scope.own_context`: not the reference lists or the archived sources,
         :attr:`kb.analyse.carry.KeptRows.records`)."""
         self.context, self.records = context, records
-        self.checked.begin(records)  # a claim's checks read what its rows do (kb.checks.crossfile.KeptChecks)
-        self.analysed.begin(context, records)
+        self.checked.begin(records)  # a claim's checks read its source's text and reference list
+        self.analysed.begin(context, rows)
 
     def end(self) -> None:
         """The build has made everything it makes of the records: what it did not ask for is dropped."""
@@ -293,7 +295,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
     """
     from kb.bibtex.load import FILE_FATAL
     from kb.checks.crossfile import KeptChecks, check_evidence
-    from kb.checks.scope import inputs, records_context, shacl_problems, stable_inputs
+    from kb.checks.scope import inputs, own_context, records_context, shacl_problems, stable_inputs
     from kb.graph.build import build_graph
     from kb.query.sparql import read_examples
 
@@ -324,7 +326,8 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             progress("reading releases")
             released = read_releases(evidence, warm.releases if warm is not None else None)
         if warm is not None:
-            warm.begin(stable.context if stable is not None else None, records)
+            warm.begin(stable.context if stable is not None else None, records,
+                       own_context(evidence, stable) if stable is not None else None)
         crossfile: list[Problem] = []
 
         # each claim's own checks as the loop kept them, or as the last build into this cache did (a fresh process)

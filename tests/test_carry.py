@@ -142,7 +142,7 @@ def test_a_new_work_nothing_names_leaves_the_records_context_and_the_rows_are_ca
     cited work, or a new one a citation list or an inclusion names, does not."""
     from kb.checks.scope import Inputs, records_context
 
-    now = Inputs("context", {}, "claims context", "exports context", "shapes context")
+    now = Inputs("context", {}, "claims context", "exports context", "own context")
     kept = KeptRows()
     kept.begin("context", records_context(corpus, now))
     first = from_records(corpus, kept)
@@ -163,6 +163,29 @@ def test_a_new_work_nothing_names_leaves_the_records_context_and_the_rows_are_ca
         assert records_context(named, now) != records_context(
             dataclasses.replace(named, references=corpus.references), now)
     assert records_context(removed, now) != records_context(corpus, now)
+
+
+def test_after_an_edited_reference_list_the_rows_are_carried_and_the_lists_links_made_again(corpus: Evidence) -> None:
+    """The rows' context leaves the reference lists out (kb.checks.scope.own_context): a list one work shorter keeps
+    every claim's rows, and the network's ``cites`` links are those the lists give now, as in a fresh analysis."""
+    from kb.checks.scope import Inputs, own_context
+
+    now = Inputs("context", {}, "claims context", "exports context", "own context")
+    kept = KeptRows()
+    kept.begin("context", own_context(corpus, now))
+    first = from_records(corpus, kept)
+    known = corpus.references_by_key
+    at, clist = next((n, c) for n, c in enumerate(corpus.citations) if c.source in known and c.references[-1] in known)
+    lists = list(corpus.citations)
+    lists[at] = dataclasses.replace(clist, references=clist.references[:-1])
+    shorter = dataclasses.replace(corpus, citations=lists)
+    assert own_context(shorter, now) == own_context(corpus, now)
+    kept.begin("another context", own_context(shorter, now))
+    made = from_records(shorter, kept)
+    assert _plain(made) == _plain(from_records(shorter))
+    assert ("cites", clist.source, clist.references[-1]) in first.links
+    assert ("cites", clist.source, clist.references[-1]) not in made.links
+    assert list(map(id, made.rows)) == list(map(id, first.rows))
 
 
 def test_nothing_is_carried_into_another_context_or_past_two_claims_sharing_an_id(corpus: Evidence) -> None:

@@ -398,12 +398,14 @@ def test_the_loop_rebuilds_an_edited_work_into_the_bytes_of_a_cold_build(evidenc
 def test_the_loop_rebuilds_an_edited_reference_list_source_and_query_into_the_bytes_of_a_cold_build(
         evidence_copy: Path, tmp_path: Path) -> None:
     """Evidence files other than the claim files and references.bib: each rebuild is a cold build's bytes, and the
-    claims' nanopublications and FHIR Evidence, which read none of these files, are kept (the same pieces)."""
+    claims' nanopublications, FHIR Evidence and rows, which read none of these files, are kept (the same objects)."""
     from kb.live import Loop
 
     config = load_config(evidence_copy, out_dir=tmp_path / "site")
     loop = Loop(config)
-    assert loop.build().ok
+    first = loop.build()
+    assert first.ok
+    rows = first.result.analysis.rows
     query = next((evidence_copy / "queries").glob("*.rq"))
     edits = (("citations", lambda: _shorten_reference_list(evidence_copy)),
              ("sources", lambda: _replace(evidence_copy / "sources" / "shalaby2020peer.yaml", 'title: "',
@@ -417,6 +419,7 @@ def test_the_loop_rebuilds_an_edited_reference_list_source_and_query_into_the_by
         assert rebuild.ok, rebuild.failure or rebuild.problems
         assert (tmp_path / "site" / "data" / "nanopubs.trig.gz").read_bytes() == nanopubs, name
         assert {path: made[0] for path, made in loop.warm.exports.fhir_files["files"].items()} == fhir, name
+        assert all(a is b for a, b in zip(rebuild.result.analysis.rows, rows, strict=True)), name
         assert _tree(tmp_path / "site") == _tree(_fresh_equivalent(evidence_copy, tmp_path / f"fresh-{name}",
                                                                    nanopubs)), name
 

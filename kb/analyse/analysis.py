@@ -268,10 +268,14 @@ def network_links(evidence: Evidence) -> list[tuple[str, str, str]]:
     links = [link for kind in range(len(_CLAIM_LINKS)) for of_claim in each for link in of_claim[kind]]
     if not unique:  # two claims with one id: their links interleave
         links.sort()
+    return citation_links(evidence) + links  # "cites" sorts first; the claims' kinds follow in their order, each by id
+
+
+def citation_links(evidence: Evidence) -> list[tuple[str, str, str]]:
+    """The network's ``cites`` links, sorted: the reference lists' (of the works references.bib holds)."""
     known = evidence.references_by_key
-    cites = sorted(("cites", clist.source, key) for clist in evidence.citations if clist.source in known
-                   for key in clist.references if key in known)
-    return cites + links  # "cites" sorts first; the claims' kinds follow in their order, each by claim id
+    return sorted(("cites", clist.source, key) for clist in evidence.citations if clist.source in known
+                  for key in clist.references if key in known)
 
 
 def link_maker(evidence: Evidence) -> Callable[[Claim], list[list[tuple[str, str, str]]]]:

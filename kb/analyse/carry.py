@@ -28,6 +28,7 @@ from kb.analyse.analysis import (
     _CLAIM_LINKS,
     FromRecords,
     Row,
+    citation_links,
     claim_rows,
     link_maker,
     network_links,
@@ -61,11 +62,13 @@ class KeptRows:
     """What :func:`kb.analyse.analysis.from_records` keeps between the builds of one process."""
 
     context: str | None = None  # this build's (Warm.begin); None: nothing is kept
-    # The same without references.bib, but with which of the works the records name it holds: all that a claim's rows,
-    # links and tallies read of it (kb.checks.scope.records_context). After an edited work, or a new one nothing
-    # names yet, the rows are carried (the same objects: the site's groupings of them are kept too), and only the
-    # works' kinds and years are made again (a remade analysis made every row a new object,
-    # and carrying the groupings over to ~90,000 new rows was ~5 s of the editors' loop).
+    # The same without references.bib, the reference lists, the archived sources and the example queries, but with
+    # which of the works the claims and inclusions name references.bib holds: all that a claim's rows, links and
+    # tallies read of them (kb.checks.scope.own_context; the lists' links are made again in each build). After an
+    # edited work or reference list, or a new work nothing names yet, the rows are carried (the same objects: the
+    # site's groupings of them are kept too), and only the works' kinds and years are made again (a remade analysis
+    # made every row a new object, and carrying the groupings over to ~90,000 new rows was ~5 s of the editors'
+    # loop; ~10 s after an edited reference list at 10k/50k, where it was remade).
     records: str | None = None
     last: _Last | None = field(default=None, repr=False)
 
@@ -108,6 +111,8 @@ def _carried(last: _Last, evidence: Evidence) -> _Last:
     made_links = [(c.id, links_of(c)) for c in came]
     links = splice(last.links, _KIND_CLAIM, [(kind, cid) for kind in _CLAIM_LINKS for cid in out],
                    [((kind, cid), of_claim[n]) for n, kind in enumerate(_CLAIM_LINKS) for cid, of_claim in made_links])
+    # the reference lists' links, first, made again: the rows' context leaves the lists out (kb.checks.scope)
+    links[:bisect.bisect_right(links, "cites", key=_KIND)] = citation_links(evidence)
     counted = last.counted  # counted over again in place: last is dropped whatever happens
     touched: set[str] = set()
     for claim in went:
@@ -161,3 +166,4 @@ def splice(items: Sequence[T], key: Callable[[T], Any], out: Sequence[Any], put:
 _ID = operator.attrgetter("id")
 _CLAIM_ID = operator.attrgetter("claim_id")
 _KIND_CLAIM = operator.itemgetter(0, 1)
+_KIND = operator.itemgetter(0)

@@ -15,7 +15,7 @@ digest (:mod:`kb.io.fingerprint`, so unchanged files are not read again). A clai
 counts as changed, a removed one needs nothing; no record, or another context or code, means
 validating everything, and so does a validation that found anything (the record is removed). Where only
 references.bib or the citation lists changed (or the archived sources and example queries, which make no triple),
-the works are validated too, and the claims of no unchanged file (:func:`shapes_context`).
+the works are validated too, and the claims of no unchanged file (:func:`own_context`).
 """
 
 from __future__ import annotations
@@ -67,22 +67,23 @@ class Inputs:
 
     * ``claims_context``: not references.bib, of which the claims' records read only whether the works they name are
       in it (:func:`kb.load.evidence.links`, which their keys add): an edited reference keeps them;
-    * ``shapes_context``: nor the citation lists, the archived sources or the example queries. Of those SHACL sees
-      only the citation lists, as triples of the citing works, which a changed context validates
-      (:func:`shapes_context`);
+    * ``own_context``: nor the citation lists, the archived sources or the example queries: what SHACL's verdict on a
+      claim and the analysis's rows read (:func:`own_context`). Of those files SHACL sees only the citation lists, as
+      triples of the citing works, which a changed context has validated; the analysis reads them only as the
+      network's ``cites`` links, which it makes again in every build (:mod:`kb.analyse.carry`);
     * ``exports_context``: nor the reviews' inclusions: what a claim's own exports read besides its file (its
       nanopublication, its FHIR Evidence: the claim, the vocabularies, ``kb.toml``, the releases and which works it
       names, as :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them).
 
-    A reference list one work longer made every claim's exports again, and validated the whole graph: at 10k/50k ~19
-    and ~9 s of CPU of the editors' loop's rebuild, which took 57–59 s. (The rest of that rebuild reads those files:
-    the claims' checks and rows, and the pages, kept by ``claims_context``.)"""
+    A reference list one work longer made every claim's exports and rows again, and validated the whole graph: at
+    10k/50k ~19, ~10 and ~9 s of CPU of the editors' loop's rebuild, which took 57–59 s. (The claims' checks and the
+    pages, kept by ``claims_context``, still read those files.)"""
 
     context: str
     claim_files: dict[str, str]  # path (as the claims carry it) → digest
     claims_context: str
     exports_context: str
-    shapes_context: str
+    own_context: str
 
 
 # The kinds of evidence file besides the claim files, in the order their digests are composed: each context above
@@ -120,17 +121,17 @@ def inputs(config: Config) -> Inputs:
                               ).hexdigest()
 
     return Inputs(of(*KINDS), claim_files, of(*KINDS[1:]), exports_context=of("rest"),
-                  shapes_context=of("inclusions", "rest"))
+                  own_context=of("inclusions", "rest"))
 
 
-def shapes_context(evidence: Evidence, now: Inputs) -> str:
-    """All that SHACL's verdict on the claims and on the nodes that are neither claims nor works reads of the evidence
-    other than the claim files (:attr:`Inputs.shapes_context`), and which of the works the claims and the inclusions
-    name references.bib holds. The citation lists are the citing works' triples alone: where they changed, the
-    context did, and :func:`changed_claim_files` has the works validated (in the editors' loop, those whose triples
-    changed: :func:`patched_works`)."""
+def own_context(evidence: Evidence, now: Inputs) -> str:
+    """What SHACL's verdict on the claims (and on the nodes that are neither claims nor works) and the analysis's rows,
+    claims' links and tallies read of the evidence other than the claim files (:attr:`Inputs.own_context`), and which
+    of the works the claims and the inclusions name references.bib holds. The citation lists are the citing works'
+    triples alone: where they changed, the context did, and :func:`changed_claim_files` has the works validated (in the
+    editors' loop, those whose triples changed: :func:`patched_works`)."""
     named = evidence.named_works
-    return f"{now.shapes_context}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
+    return f"{now.own_context}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
 
 
 def records_context(evidence: Evidence, now: Inputs) -> str:
@@ -163,7 +164,7 @@ def patched_works(graph: KnowledgeGraph, base_iri: str) -> frozenset[str]:
 def changed_claim_files(config: Config, now: Inputs, records: str | None = None) -> tuple[set[str], bool] | None:
     """The claim files changed since the last clean check, and whether the works must be validated too (references.bib
     or the citation lists changed, but not which of the works the claims and inclusions name it holds: ``records`` is
-    :func:`shapes_context`); None when everything must be."""
+    :func:`own_context`); None when everything must be."""
     try:
         record = json.loads((config.store_cache_dir / RECORD).read_text(encoding="utf-8"))
         if not isinstance(record.get("claim_files"), dict):
@@ -211,7 +212,7 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
 
     config = evidence.config
     now = now if engine == "sparql" else None
-    records = shapes_context(evidence, now) if now is not None else None
+    records = own_context(evidence, now) if now is not None else None
     scope = changed_claim_files(config, now, records) if now is not None else None
     claims: list[str] | None = None
     works: bool | frozenset[str] = False

@@ -79,7 +79,7 @@ class Evidence:
     @cached_property
     def named_works(self) -> dict[str, bytes]:
         """:attr:`named_works_digest` by what names the works: ``claims``, ``citations`` and ``inclusions`` (SHACL's
-        scope reads the claims' and the inclusions' alone: :func:`kb.checks.scope.shapes_context`)."""
+        scope reads the claims' and the inclusions' alone: :func:`kb.checks.scope.own_context`)."""
         known = self.references_by_key
         claims, citations, inclusions = (hashlib.blake2b(digest_size=16) for _ in range(3))
         for path, linked in self.links_by_file.items():
