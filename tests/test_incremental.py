@@ -1700,8 +1700,9 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
     """One edit of each kind a page's key must see: a statement, a direction, an outcome, the cited
     works (which can change a work's kind, so the study counts of pages the claim is not on), a claim
     removed (one citing no work), a claim added, a work's title (the source of every claim: its link is unchanged),
-    a cited work's first author (its link is not), a new work no claim cites yet (as `kb add` adds one) and a claim
-    citing it (it gets a kind)."""
+    a cited work's first author (its link is not), a new work no claim cites yet (as `kb add` adds one), a claim
+    citing it (it gets a kind), a reference list one work shorter, an archived source's description and an example
+    query."""
     files = _one_file_per_claim(evidence)
     statement = files[3]
     direction = _with(files, "direction: benefit", "level: low")
@@ -1709,6 +1710,7 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
     cites = _with(files, "cites: [chinman2014peer, cabassa2017peerbased]")
     removed = [f for f in files if "cites: []" in f.read_text(encoding="utf-8")][-1]  # no work's kind rests on it
     copied = files[30]
+    query = sorted((evidence / "queries").glob("*.rq"))[0]
     return [
         ("statement", lambda: _replace(statement, "statement: >-\n      ", f"statement: >-\n      {MARK} ")),
         ("direction", lambda: _replace(direction, "direction: benefit", "direction: no_effect")),
@@ -1725,6 +1727,9 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
             + "\n@misc{added2026work,\n  author = {Added, A.},\n  title = {A work no claim cites yet},\n"
               "  year = {2026},\n}\n", encoding="utf-8")),
         ("cites new work", lambda: _replace(cites, "cites: [chinman2014peer]", "cites: [chinman2014peer, added2026work]")),
+        ("reference list", lambda: _shorten_reference_list(evidence)),
+        ("source", lambda: _replace(evidence / "sources" / "shalaby2020peer.yaml", 'title: "', 'title: "Edited: ')),
+        ("query", lambda: query.write_text(query.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")),
     ]
 
 
@@ -1761,6 +1766,11 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     assert claim_page("abstract-gap-closed-by-peer-support") in kept["reference"]  # it links the source only
     assert {"network.html", "assets/sparql-links.js"} <= set(kept["reference"])  # they show works' links only
     assert "map.html" not in kept["statement"]  # a map of marks shows the statements (in the marks' titles)
+    # a shorter reference list: the pages that show it are made again (the list's work, the network, the
+    # bibliography's counts), the rest kept; an archived source or an example query is on no record page
+    assert all(len(kept[name]) > 100 for name in ("reference list", "source", "query")), kept
+    assert not {"network.html", "references/index.html", "data/network.graphml.gz"} & set(kept["reference list"])
+    assert set(kept["source"]) == set(kept["query"]) >= {"network.html", "references/index.html", "map.html"}
 
 
 def test_a_page_reading_many_kinds_is_keyed_by_every_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -137,7 +137,8 @@ def _groups() -> dict[str, Callable[[_Job, Any], None]]:
             path = f"data/{name}"
             # a file made from the evidence network alone is kept while what the network is made of is (the claims
             # without their words: a reworded claim keeps it)
-            out.keyed_file(path, out.keeper.key(path, out.keeper.facets()) if name in FROM_NETWORK else "", make)
+            out.keyed_file(path, out.keeper.key(path, out.keeper.facets(), out.keeper.lists()) if name in FROM_NETWORK
+                           else "", make)
 
     return {
         # the overview pages and scripts: built whole in every build, the longest groups after an edit
@@ -166,7 +167,8 @@ def _overview(job: _Job, out: Any) -> None:
     # headlines' directness reads, the claims' sources and downgrades, is in every claim without its words: listing
     # them again was ~0.3 s of a worker at 10k/50k). At 10k/50k they are ~5 s of a worker's CPU in every build.
     out.keyed("gaps.html", keep.key("gaps.html", keep.facets()), lambda: gaps.gaps_page(res, out))
-    out.keyed("network.html", keep.key("network.html", keep.facets()), lambda: overview.network_page(res, out))
+    out.keyed("network.html", keep.key("network.html", keep.facets(), keep.lists()),
+              lambda: overview.network_page(res, out))
     overview.search_page(res, out)
     overview.resolve_page(res, out)
     overview.method_page(res, out, overview.ontology_terms())

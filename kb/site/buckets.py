@@ -121,7 +121,7 @@ def _items(res: Resolver, rows: list[Row], total_query: TableQuery, limit: int |
 def reference_view(res: Resolver, ref: Reference, stated: list[Row], resting: list[Row], *,
                    several: bool) -> ReferenceView:
     cited_by: dict[str, list[int]] = defaultdict(list)
-    for doc, n in res.ev.cited_by.get(ref.key, []):
+    for doc, n in res.cited_by(ref.key):
         cited_by[doc].append(n)
     facts = [Fact("Type", ref.entry_type), Fact("Citation key", ref.key)]
     for name, label in (("year", "Year"), ("date", "Date"), ("journal", "Journal"), ("booktitle", "In"),

@@ -159,7 +159,6 @@ def _claims_index(res: Resolver, out: Output) -> None:
 
 
 def bibliography(res: Resolver, out: Output) -> None:
-    ev = res.ev
     claims: dict[str, set[str]] = defaultdict(set)
     for row in res.analysis.rows:
         for key in (row.source, *row.cites):
@@ -169,7 +168,7 @@ def bibliography(res: Resolver, out: Output) -> None:
         link = res.ref_link(ref.key)
         bib_rows.append(BibRow(Link(link.path, link.label), ref.key, res.refdata.shard(ref.key), res.citations[ref.key],
                                latex_to_text(ref.year) or ref.get("date")[:4], ref.entry_type,
-                               len(ev.cited_by.get(ref.key, [])), len(claims.get(ref.key, ()))))
+                               len(res.cited_by(ref.key)), len(claims.get(ref.key, ()))))
     index = BibliographyPage(path="references/index.html", title="Bibliography", template="bibliography.html",
                              section="references", rows=tuple(bib_rows),
                              types=tuple(sorted({r.entry_type for r in bib_rows})),

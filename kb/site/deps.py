@@ -4,10 +4,11 @@ A page's fingerprint (:mod:`kb.site.reuse`) hashes its context, so it is known o
 is built: at 50,000 claims every rebuild built and hashed ~4,000 contexts (~20 s of CPU) to find the
 few that one edit changed. An input key hashes what a context is made from instead:
 
-* what any page may read (:class:`Deps`'s base): the evidence other than the claim files and
-  references.bib (vocabularies, inclusions, citations, releases, configuration:
-  :attr:`kb.checks.scope.Inputs.claims_context`), the code, the templates and the site-wide info (the render
-  key), the limits and how many download scripts the works fill (:mod:`kb.site.refdata`);
+* what any page may read (:class:`Deps`'s base): the evidence other than the claim files, references.bib, the
+  reference lists, the archived sources and the example queries (vocabularies, inclusions, releases, configuration:
+  :attr:`kb.checks.scope.Inputs.own_context`), the code, the templates and the site-wide info (the render
+  key), the limits and how many download scripts the works fill (:mod:`kb.site.refdata`); the reference lists are
+  read by work (which lists cite it, :data:`CITED`) or whole as the network's links (:attr:`Deps.lists`);
 * the works the page read when it was last built (:class:`Works`), each by the digest of its record and
   its formatted citations: editing one work's title remakes the pages that show that work, not every page
   (it remade all ~4,000 at 10k/50k, ~27 s of the editors' loop). A page reads the same works again while
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kb.analyse.analysis import citation_links
 from kb.analyse.studies import KIND_READ, YEAR_READ
 from kb.checks.scope import PACKAGE, code_digest
 from kb.io import gz
@@ -73,6 +75,9 @@ WHICH_WORKS = "\0which works"  # read by a page that counts or lists the works' 
 # Likewise its kind and its year, as the analysis decided them (KIND_READ, YEAR_READ: StudyBase.noted), which the
 # counts of reviews and studies read: a work cited for the first time remakes the pages that count it.
 LINK, DOI = "\1", "\2"
+# Which documents' reference lists cite a work, and at which numbers (Resolver.cited_by): a work's page lists them, and
+# a claim's page numbers the works it cites in its source's list. An edited list remakes the pages that show it.
+CITED = "\5"  # (KIND_READ and YEAR_READ are "\3" and "\4")
 # A page that reads more kinds than this (a map, a large concept page: they count thousands of works) records them as
 # EVERY_KIND: such a page counts the rows of most edits anyway, and its reads were ~90 % of all pages' at 10k/50k
 # (~580,000, compared in every build and kept on disk).
@@ -207,6 +212,7 @@ class Deps:
         # of them at 10k/50k, and each build compares every page's)
         self._aspects: dict[str, dict[str, bytes]] = {}
         self._parts: _ReadParts | None = None  # every read's part of works_digest, made at its first call
+        self._lists = b""
         # The digests of the groupings' lists still true since the last build (KeyMemo): list id → (the list, its
         # rows' digest, its counted rows' digest); the lists whose digests a worker makes are told back (computed).
         self.memo: dict[int, tuple[list[Row], bytes | None, bytes | None]] = {}
@@ -215,17 +221,20 @@ class Deps:
         if res is None or inputs is None:
             return
         base = self._base
-        for part in (render_key, code_digest(PACKAGE).encode(), gz.ENGINE.encode(), inputs.claims_context.encode(),
+        for part in (render_key, code_digest(PACKAGE).encode(), gz.ENGINE.encode(), inputs.own_context.encode(),
                      repr(res.limits).encode(), repr(res.history.latest).encode()):
             base.update(part + b"\0")
         base.update(repr(res.refdata.count).encode() + b"\0")  # where each work's downloads are (its shard)
         self._which = res.ev.works_digest
         self._works = self._work_digests(res, inputs, last)
         studies = res.analysis.studies
-        self._aspects = {mark: {key: repr(value).encode() for key, value in values.items()} for mark, values in (
-            (LINK, res.link_labels()), (DOI, {key: ref.doi for key, ref in res.ev.references_by_key.items()}),
-            (KIND_READ, {key: (kind.kind, kind.rule) for key, kind in studies.kinds.items()}),
-            (YEAR_READ, studies.years))}
+        aspects = ((LINK, res.link_labels()), (DOI, {key: ref.doi for key, ref in res.ev.references_by_key.items()}),
+                   (KIND_READ, {key: (kind.kind, kind.rule) for key, kind in studies.kinds.items()}),
+                   (YEAR_READ, studies.years), (CITED, res.ev.cited_by))
+        assert len({mark for mark, _ in aspects}) == len(aspects), "one mark per aspect"
+        self._aspects = {mark: {key: repr(value).encode() for key, value in values.items()} for mark, values in aspects}
+        # the reference lists as the evidence network holds them (the network page and its GraphML: lists())
+        self._lists = hashlib.blake2b(repr(citation_links(res.ev)).encode(), digest_size=16).digest()
         # the pages' counts of reviews and studies read kinds and years: noted as the works are
         studies.noted = note_all
         history, known = res.history.claims, known or {}
@@ -363,6 +372,13 @@ class Deps:
         """The digests of eligible lists made in this process since the last call (a worker's, for :class:`KeyMemo`)."""
         computed, self.computed = self.computed, {}
         return computed
+
+    @property
+    def lists(self) -> bytes:
+        """The reference lists' links in the evidence network (:func:`kb.analyse.analysis.citation_links`): what a
+        page drawing the network reads of them, which the base leaves out (:attr:`~kb.checks.scope.Inputs.own_context`).
+        """
+        return self._lists
 
     @property
     def facets(self) -> bytes:
@@ -507,6 +523,9 @@ class Keeper:
 
     def facets(self) -> bytes:
         return self.deps.facets
+
+    def lists(self) -> bytes:
+        return self.deps.lists
 
     def reuse(self, path: str, key: str) -> DepEntry | None:
         """The last build's entry for ``path`` if it was made from ``key`` and its files were linked from

@@ -16,7 +16,7 @@ from kb.graph.iris import Minter
 from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Reference
 from kb.site import addresses
-from kb.site.deps import DOI, EVERY_WORK, LINK, WHICH_WORKS, Works, note
+from kb.site.deps import CITED, DOI, EVERY_WORK, LINK, WHICH_WORKS, Works, note
 from kb.site.grade import LEVEL_WORDS, Summary, surest
 from kb.site.limits import limits_for
 from kb.site.pages import (
@@ -151,6 +151,11 @@ class Resolver:
         ref = self.ev.references_by_key.get(key)
         return self.doi_link(ref) if ref is not None else None
 
+    def cited_by(self, key: str) -> list[tuple[str, int]]:
+        """Which documents' reference lists cite work ``key``, at which numbers; a read of that alone."""
+        note(CITED + key)
+        return self.ev.cited_by.get(key, [])
+
     def link_labels(self) -> dict[str, str]:
         """Each work's link's label (:meth:`ref_link`; made for every work by :meth:`prime` already)."""
         return {key: self.ref_link(key).label for key in self.ev.references_by_key}
@@ -214,7 +219,7 @@ class Resolver:
     def cited_works(self, claim: Claim) -> tuple[CitedWork, ...]:
         out = []
         for key in claim.cites:
-            numbers = tuple(n for doc, n in self.ev.cited_by.get(key, []) if doc == claim.source)
+            numbers = tuple(n for doc, n in self.cited_by(key) if doc == claim.source)
             ref = self.works.get(key)
             out.append(CitedWork(self.ref_link(key), latex_to_text(ref.title) if ref else key, numbers))
         return tuple(out)
