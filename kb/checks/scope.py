@@ -68,16 +68,18 @@ class Inputs:
     * ``claims_context``: not references.bib, of which the claims' records read only whether the works they name are
       in it (:func:`kb.load.evidence.links`, which their keys add): an edited reference keeps them;
     * ``own_context``: nor the citation lists, the archived sources or the example queries: what SHACL's verdict on a
-      claim and the analysis's rows read (:func:`own_context`). Of those files SHACL sees only the citation lists, as
-      triples of the citing works, which a changed context has validated; the analysis reads them only as the
-      network's ``cites`` links, which it makes again in every build (:mod:`kb.analyse.carry`);
+      claim, the analysis's rows and the base of the pages' input keys read (:func:`own_context`,
+      :mod:`kb.site.deps`). Of those files SHACL sees only the citation lists, as triples of the citing works, which a
+      changed context has validated; the analysis reads them only as the network's ``cites`` links, which it makes
+      again in every build (:mod:`kb.analyse.carry`); a page reads them by work or as those links;
     * ``exports_context``: nor the reviews' inclusions: what a claim's own exports read besides its file (its
       nanopublication, its FHIR Evidence: the claim, the vocabularies, ``kb.toml``, the releases and which works it
       names, as :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them).
 
-    A reference list one work longer made every claim's exports and rows again, and validated the whole graph: at
-    10k/50k ~19, ~10 and ~9 s of CPU of the editors' loop's rebuild, which took 57–59 s. (The claims' checks and the
-    pages, kept by ``claims_context``, still read those files.)"""
+    A reference list one work longer made every claim's exports, rows and pages again and validated the whole graph
+    (~19, ~10, ~20 and ~9 s of CPU): at 10k/50k the editors' loop rebuilt it in 57–59 s, now 12–14 s (an archived
+    source or an example query: 7.6–7.8 s), and a fresh ``kb build`` in 69–71 s, now ~25 s. The claims' own checks
+    still read those files (:func:`records_context`: a claim's quote is found in its source's text)."""
 
     context: str
     claim_files: dict[str, str]  # path (as the claims carry it) → digest

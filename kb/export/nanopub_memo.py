@@ -5,9 +5,8 @@ and first reading the previous export back (parsing 50,000 nanopublications and 
 URI) was ~60 s of a rebuild at 50,000 claims after one edited claim. What a claim's nanopublication
 is depends on the claim, the rest of the evidence (vocabularies, ``kb.toml``, the releases: the exports' context of
 :func:`kb.checks.scope.inputs`, without the citation lists and the sources; of references.bib only which of the works
-the claim names are in it,
-:func:`kb.load.evidence.links`), the data's timestamp and the previous export. So each claim file's
-nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, a
+the claim names are in it, :func:`kb.load.evidence.links`), the data's timestamp and the previous export. So each
+claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, a
 :class:`~kb.export.pieces.Piece` read only where its run of the compressed file changed; artifact code;
 content digest) are kept under a digest of the file, its links, the context, the timestamp and the code
 (:class:`~kb.export.fragments.Fragments`, in memory for ``kb serve``'s loop, in
