@@ -86,7 +86,7 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
         # no floor: the one-claim floor (parsing one claim file) is not a reference edit's
         "incremental, an edited reference": (result.get("incremental_reference_s"), None),
         "incremental, the reference edited again": (result.get("incremental_reference_again_s"), None),
-        # reported: an edited source's reference list (citations/), which changes what every claim is checked against
+        # reported: one more work in a source's reference list (citations/): an evidence file besides claims and works
         "incremental, an edited source": (result.get("incremental_source_s"), None),
         # reported: the cold build of the same corpus once a release is cut (it reads the release and compares)
         "kb build with a release": (result.get("build_with_release_s"), build_floor),

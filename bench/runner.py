@@ -292,7 +292,7 @@ def bench(opts: Options) -> dict[str, Any]:
         "incremental_reference_s": loop.get("reference_edit_s"),  # the loop after one edited reference: no target
         # the same reference edited again at once: the loop keeps the entries of references.bib it read the first time
         "incremental_reference_again_s": (loop.get("reference_edits_s") or [None, None])[-1],
-        # then one more work in one source's reference list (citations/): no target, and no dependency tracking yet
+        # then one more work in one source's reference list (citations/): no target
         "incremental_source_s": loop.get("source_edit_s"),
         # the same loop after kb serve started without caches and built everything in its own process: no target
         "incremental_uncached_start_s": uncached.get("incremental_s"),
