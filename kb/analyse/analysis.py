@@ -9,10 +9,11 @@ literal into a node.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -276,6 +277,14 @@ def citation_links(evidence: Evidence) -> list[tuple[str, str, str]]:
     known = evidence.references_by_key
     return sorted(("cites", clist.source, key) for clist in evidence.citations if clist.source in known
                   for key in clist.references if key in known)
+
+
+def citations_end(links: Sequence[tuple[str, str, str]]) -> int:
+    """Where the ``cites`` links (:func:`citation_links`) end in the network's links: they sort first."""
+    return bisect.bisect_right(links, "cites", key=_KIND)
+
+
+_KIND = operator.itemgetter(0)
 
 
 def link_maker(evidence: Evidence) -> Callable[[Claim], list[list[tuple[str, str, str]]]]:

@@ -29,6 +29,7 @@ from kb.analyse.analysis import (
     FromRecords,
     Row,
     citation_links,
+    citations_end,
     claim_rows,
     link_maker,
     network_links,
@@ -112,7 +113,7 @@ def _carried(last: _Last, evidence: Evidence) -> _Last:
     links = splice(last.links, _KIND_CLAIM, [(kind, cid) for kind in _CLAIM_LINKS for cid in out],
                    [((kind, cid), of_claim[n]) for n, kind in enumerate(_CLAIM_LINKS) for cid, of_claim in made_links])
     # the reference lists' links, first, made again: the rows' context leaves the lists out (kb.checks.scope)
-    links[:bisect.bisect_right(links, "cites", key=_KIND)] = citation_links(evidence)
+    links[:citations_end(links)] = citation_links(evidence)
     counted = last.counted  # counted over again in place: last is dropped whatever happens
     touched: set[str] = set()
     for claim in went:
@@ -166,4 +167,3 @@ def splice(items: Sequence[T], key: Callable[[T], Any], out: Sequence[Any], put:
 _ID = operator.attrgetter("id")
 _CLAIM_ID = operator.attrgetter("claim_id")
 _KIND_CLAIM = operator.itemgetter(0, 1)
-_KIND = operator.itemgetter(0)

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kb.analyse.analysis import citation_links
+from kb.analyse.analysis import citations_end
 from kb.analyse.studies import KIND_READ, YEAR_READ
 from kb.checks.scope import PACKAGE, code_digest
 from kb.io import gz
@@ -234,7 +234,8 @@ class Deps:
         assert len({mark for mark, _ in aspects}) == len(aspects), "one mark per aspect"
         self._aspects = {mark: {key: repr(value).encode() for key, value in values.items()} for mark, values in aspects}
         # the reference lists as the evidence network holds them (the network page and its GraphML: lists())
-        self._lists = hashlib.blake2b(repr(citation_links(res.ev)).encode(), digest_size=16).digest()
+        links = res.analysis.links
+        self._lists = hashlib.blake2b(repr(links[:citations_end(links)]).encode(), digest_size=16).digest()
         # the pages' counts of reviews and studies read kinds and years: noted as the works are
         studies.noted = note_all
         history, known = res.history.claims, known or {}
