@@ -327,7 +327,7 @@ def check(config: Config, *, shacl: bool = True, progress: Progress = quiet, sha
             released = read_releases(evidence, warm.releases if warm is not None else None)
         if warm is not None:
             warm.begin(stable.context if stable is not None else None, records,
-                       own_context(evidence, stable) if stable is not None else None)
+                       own_context(evidence, stable, labels=True) if stable is not None else None)
         crossfile: list[Problem] = []
 
         # each claim's own checks as the loop kept them, or as the last build into this cache did (a fresh process)
@@ -397,7 +397,7 @@ def _head_start(config: Config, before: Inputs | None) -> HeadStart | None:
 
     if before is None or not config.parse_cache:
         return None
-    return HeadStart(config.store_cache_dir / FOLDER, head_name(_memo_code(config), before.context))
+    return HeadStart(config.store_cache_dir / FOLDER, head_name(_memo_code(config), before.head_context))
 
 
 def _memo_code(config: Config) -> str:
@@ -417,7 +417,7 @@ def _graph_memo(config: Config, evidence: Evidence, stable: Inputs | None,
     if stable is None or not config.parse_cache:
         return None
     return GraphMemo(config.store_cache_dir / FOLDER, _memo_code(config), stable.claim_files,
-                     evidence, stable.context, warm.tallies if warm is not None else None,
+                     evidence, stable.head_context, warm.tallies if warm is not None else None,
                      warm.works if warm is not None else None)
 
 

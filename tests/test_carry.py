@@ -140,9 +140,9 @@ def test_a_new_work_nothing_names_leaves_the_records_context_and_the_rows_are_ca
     """What the records read of references.bib is which of the works they name it holds: a new work that no claim,
     citation list or inclusion names leaves that, so the rows are carried and equal a fresh analysis's; a removed
     cited work, or a new one a citation list or an inclusion names, does not."""
-    from kb.checks.scope import Inputs, records_context
+    from kb.checks.scope import KINDS, Inputs, records_context
 
-    now = Inputs("context", {}, "claims context", "exports context", "own context")
+    now = Inputs({}, dict.fromkeys(KINDS, "a digest"), "code and base\n")
     kept = KeptRows()
     kept.begin("context", records_context(corpus, now))
     first = from_records(corpus, kept)
@@ -168,19 +168,19 @@ def test_a_new_work_nothing_names_leaves_the_records_context_and_the_rows_are_ca
 def test_after_an_edited_reference_list_the_rows_are_carried_and_the_lists_links_made_again(corpus: Evidence) -> None:
     """The rows' context leaves the reference lists out (kb.checks.scope.own_context): a list one work shorter keeps
     every claim's rows, and the network's ``cites`` links are those the lists give now, as in a fresh analysis."""
-    from kb.checks.scope import Inputs, own_context
+    from kb.checks.scope import KINDS, Inputs, own_context
 
-    now = Inputs("context", {}, "claims context", "exports context", "own context")
+    now = Inputs({}, dict.fromkeys(KINDS, "a digest"), "code and base\n")
     kept = KeptRows()
-    kept.begin("context", own_context(corpus, now))
+    kept.begin("context", own_context(corpus, now, labels=True))
     first = from_records(corpus, kept)
     known = corpus.references_by_key
     at, clist = next((n, c) for n, c in enumerate(corpus.citations) if c.source in known and c.references[-1] in known)
     lists = list(corpus.citations)
     lists[at] = dataclasses.replace(clist, references=clist.references[:-1])
     shorter = dataclasses.replace(corpus, citations=lists)
-    assert own_context(shorter, now) == own_context(corpus, now)
-    kept.begin("another context", own_context(shorter, now))
+    assert own_context(shorter, now, labels=True) == own_context(corpus, now, labels=True)
+    kept.begin("another context", own_context(shorter, now, labels=True))
     made = from_records(shorter, kept)
     assert _plain(made) == _plain(from_records(shorter))
     assert ("cites", clist.source, clist.references[-1]) in first.links

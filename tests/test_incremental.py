@@ -955,10 +955,26 @@ def test_a_check_after_editing_one_claim_file_validates_only_its_claims(evidence
         fresh, _ = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / f"cache-{n}"))
         assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()], n
 
+    # the vocabularies' words, which no claim's shape reads: the claims of no file, and every concept (their shapes do)
     vocab = evidence_copy / "vocab" / "schemes.ttl"
-    vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    concepts = vocab.read_text(encoding="utf-8").count(" a skos:Concept ")
+    for n, edit in enumerate((lambda: vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n",
+                                                       encoding="utf-8"),
+                              lambda: _replace(vocab, 'skos:definition "', 'skos:definition "Edited: '),
+                              lambda: _replace(vocab, 'skos:prefLabel "Serious', 'skos:prefLabel "Edited: Serious'),
+                              lambda: _replace(vocab, 'skos:prefLabel "Edited: Serious mental illness"',
+                                               'skos:prefLabel ""'))):
+        edit()
+        edited, said = run()
+        assert said == [f"validating with SHACL: the 0 claims of 0 changed file(s) and {concepts} concepts"], n
+        fresh, _ = run(load_config(evidence_copy).with_overrides(cache_dir=tmp_path / f"vocab-cache-{n}"))
+        assert [p.format() for p in edited.report.sorted()] == [p.format() for p in fresh.report.sorted()], n
+    assert any("concept/population/smi> Value is shorter than 1" in p.format() for p in edited.report.problems)
+    _replace(vocab, 'skos:prefLabel ""', 'skos:prefLabel "Serious mental illness"')
+    assert run()[0].report.ok()
+    vocab.write_text(vocab.read_text(encoding="utf-8") + NEW_CONCEPT, encoding="utf-8")
     _, said = run()
-    assert said == ["validating with SHACL"]  # not a claim file: everything again
+    assert said == ["validating with SHACL"]  # another concept: what a claim's shapes read, so everything again
 
     from kb.checks.shacl_compiler import Violation
 
@@ -1021,9 +1037,26 @@ def test_a_rebuild_makes_only_the_changed_files_nanopubs(evidence_copy: Path, tm
     cold = _fresh_equivalent(evidence_copy, tmp_path / "fresh", written)
     for name in ("nanopubs.trig.gz", "kb.fhir.json.gz"):
         assert (out / "data" / name).read_bytes() == (cold / "data" / name).read_bytes(), name
-    _replace(evidence_copy / "vocab" / "schemes.ttl", 'skos:prefLabel "', 'skos:prefLabel "Edited: ')
+    # a nanopublication names its concepts by IRI only: the vocabularies' words are not in its context, which concepts
+    # there are is
+    vocab = evidence_copy / "vocab" / "schemes.ttl"
+    _replace(vocab, 'skos:prefLabel "', 'skos:prefLabel "Edited: ')
+    _replace(vocab, 'skos:definition "', 'skos:definition "Edited: ')
     _build(evidence_copy, out)
-    assert sorted(made) == [1, in_first]  # the vocabularies are in their context (FHIR's codings show the labels)
+    assert made == [] and not read
+    written = (out / "data" / "nanopubs.trig.gz").read_bytes()
+    cold = _fresh_equivalent(evidence_copy, tmp_path / "fresh after words", written)
+    for name in ("nanopubs.trig.gz", "kb.fhir.json.gz"):
+        assert (out / "data" / name).read_bytes() == (cold / "data" / name).read_bytes(), name
+    vocab.write_text(vocab.read_text(encoding="utf-8") + NEW_CONCEPT, encoding="utf-8")
+    _build(evidence_copy, out)
+    assert sorted(made) == [1, in_first]
+
+
+NEW_CONCEPT = """
+population:added_2026 a skos:Concept ; skos:inScheme scheme:population ; skos:notation "added_2026" ;
+    skos:prefLabel "A population added"@en ; skos:definition "A concept no claim names yet."@en .
+"""
 
 
 def test_a_previous_export_that_is_not_the_last_written_is_read_and_checked(evidence_copy: Path,
@@ -2322,8 +2355,8 @@ def test_each_claims_checks_are_kept_by_claim_file_between_fresh_checks(tmp_path
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Without the loop, each claim's own cross-file checks are kept on disk by claim file, under the digest of the
     evidence other than the claim files and of which works they name references.bib holds: an unchanged KB checks
-    no claim again, an edit checks its own file's claims, a change elsewhere (the vocabulary) checks every claim, an
-    edited work none, a claim naming a work references.bib lacks every time, and the problems are always those of
+    no claim again, an edit checks its own file's claims, a new concept checks every claim (an edit of the vocabulary
+    that changes no concept, none), an edited work none, a claim naming a work references.bib lacks every time, and the problems are always those of
     checking everything (a problem kept, one found, one gone); a damaged cache is checked again."""
     from bench.corpus import edit_one_claim, generate
     from kb.checks import crossfile
@@ -2361,8 +2394,10 @@ def test_each_claims_checks_are_kept_by_claim_file_between_fresh_checks(tmp_path
     assert set(checked) == {str(edited)} and found == problems(cached=False) and len(found) == len(everything) + 1
     edited.write_text(text, encoding="utf-8")  # the problem gone again
     assert problems() == everything and set(checked) == {str(edited)}
-    vocab = next((evidence_dir / "vocab").glob("*.ttl"))
-    vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# an edit elsewhere\n", encoding="utf-8")
+    vocab = evidence_dir / "vocab" / "populations.ttl"
+    vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# an edit of no concept\n", encoding="utf-8")
+    assert problems() == everything and checked == []  # a claim's checks read which concepts there are, no word
+    vocab.write_text(vocab.read_text(encoding="utf-8") + NEW_CONCEPT, encoding="utf-8")
     assert problems() == everything and len(checked) == claims
     [kept] = cache.glob("crossfile-*.pickle")
     kept.write_bytes(b"not a pickle")

@@ -21,12 +21,12 @@ the works are validated too, and the claims of no unchanged file (:func:`own_con
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from kb import __version__
@@ -35,7 +35,7 @@ from kb.graph.build import KnowledgeGraph
 from kb.io.atomic import replace_cache_file
 from kb.io.fingerprint import digests
 from kb.load.evidence import Evidence
-from kb.namespaces import PSK
+from kb.namespaces import PSK, RDF, SKOS
 from kb.problems import Problem
 
 RECORD = "shacl-clean.json"
@@ -46,7 +46,7 @@ _CODE = ("load", "bibtex", "graph", "checks", "model.py", "namespaces.py", "conf
 PACKAGE = ("",)  # the whole of kb
 
 
-@cache
+@functools.cache
 def code_digest(parts: tuple[str, ...] = _CODE) -> str:
     """The kb version and the code (and shipped Turtle) under ``parts`` of the package, by name and bytes:
     a cache made by that code is stale once the digest changes."""
@@ -61,43 +61,78 @@ def code_digest(parts: tuple[str, ...] = _CODE) -> str:
 
 @dataclass(frozen=True)
 class Inputs:
-    """The evidence as SHACL sees it: everything but the claim files as one digest, and each claim file's.
+    """The evidence as SHACL sees it: everything but the claim files as one digest per kind (:data:`KINDS`), and each
+    claim file's.
 
-    The other digests leave out what some readers do not read (:data:`KINDS`, composed by :func:`inputs`):
+    The contexts compose the kinds' digests; each leaves out what some readers do not read:
 
+    * ``context``: all of them;
     * ``claims_context``: not references.bib, of which the claims' records read only whether the works they name are
       in it (:func:`kb.load.evidence.links`, which their keys add): an edited reference keeps them;
-    * ``own_context``: nor the citation lists, the archived sources or the example queries: what SHACL's verdict on a
-      claim, the analysis's rows and the base of the pages' input keys read (:func:`own_context`,
-      :mod:`kb.site.deps`). Of those files SHACL sees only the citation lists, as triples of the citing works, which a
-      changed context has validated; the analysis reads them only as the network's ``cites`` links, which it makes
-      again in every build (:mod:`kb.analyse.carry`); a page reads them by work or as those links;
+    * ``own_context``: nor the citation lists, the archived sources or the example queries: what the base of the pages'
+      input keys reads (:mod:`kb.site.deps`), and, with the vocabularies as they read them, SHACL's verdict on a claim
+      and the analysis's rows (:func:`own_context`). Of those files SHACL sees only the citation lists, as triples of
+      the citing works, which a changed context has validated; the analysis reads them only as the network's
+      ``cites`` links, which it makes again in every build (:mod:`kb.analyse.carry`); a page reads them by work or as
+      those links;
     * ``exports_context``: nor the reviews' inclusions: what a claim's own exports read besides its file (its
       nanopublication, its FHIR Evidence: the claim, the vocabularies, ``kb.toml``, the releases and which works it
-      names, as :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them).
+      names, as :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them);
+    * ``head_context``: all but the vocabularies (the graph's text before the claims, :mod:`kb.graph.memo`).
 
     A reference list one work longer made every claim's exports, rows and pages again and validated the whole graph
     (~19, ~10, ~20 and ~9 s of CPU): at 10k/50k the editors' loop rebuilt it in 57–59 s, now 12–14 s (an archived
     source or an example query: 7.6–7.8 s), and a fresh ``kb build`` in 69–71 s, now ~25 s. The claims' own checks
-    still read those files (:func:`records_context`: a claim's quote is found in its source's text)."""
+    still read those files (:func:`records_context`: a claim's quote is found in its source's text).
 
-    context: str
+    Of the vocabularies, many readers read less than their files' bytes: :meth:`of` with ``vocab`` puts what they
+    read in their place (:attr:`kb.load.vocab.Vocabulary.structure`, known once they are loaded)."""
+
     claim_files: dict[str, str]  # path (as the claims carry it) → digest
-    claims_context: str
-    exports_context: str
-    own_context: str
+    parts: dict[str, str]  # kind (KINDS) → the digest of its files
+    head: str  # the code and the base IRI
+
+    def of(self, *kinds: str, vocab: str | None = None) -> str:
+        """The digest of the files of ``kinds``, and of ``vocab``: what a reader reads of the vocabularies, whose
+        files the kinds then leave out."""
+        assert vocab is None or "vocab" not in kinds, "the vocabularies' files or what is read of them, not both"
+        text = self.head + "".join(f"{kind}\0{self.parts[kind]}\n" for kind in kinds)
+        if vocab is not None:
+            text += f"vocab read\0{vocab}\n"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @functools.cached_property
+    def context(self) -> str:
+        return self.of(*KINDS)
+
+    @functools.cached_property
+    def claims_context(self) -> str:
+        return self.of(*KINDS[1:])
+
+    @functools.cached_property
+    def exports_context(self) -> str:
+        return self.of("vocab", "rest")
+
+    @functools.cached_property
+    def own_context(self) -> str:
+        return self.of("inclusions", "vocab", "rest")
+
+    @functools.cached_property
+    def head_context(self) -> str:
+        return self.of(*(kind for kind in KINDS if kind != "vocab"))
 
 
 # The kinds of evidence file besides the claim files, in the order their digests are composed: each context above
 # leaves out some of them
-KINDS = ("references", "citations", "sources", "inclusions", "queries", "rest")
+KINDS = ("references", "citations", "sources", "inclusions", "queries", "vocab", "rest")
 
 
 def _kind(config: Config, file: Path) -> str:
     if file == config.references_path:
         return "references"
     for kind, folder in (("citations", config.citations_dir), ("sources", config.sources_dir),
-                         ("inclusions", config.inclusions_dir), ("queries", config.queries_dir)):
+                         ("inclusions", config.inclusions_dir), ("queries", config.queries_dir),
+                         ("vocab", config.vocab_dir)):
         if file.is_relative_to(folder):
             return kind
     return "rest"
@@ -116,32 +151,37 @@ def inputs(config: Config) -> Inputs:
             claim_files[str(file)] = hashed[file]
         else:
             parts[_kind(config, file)].update(f"{file.relative_to(folder)}\0{hashed[file]}\0".encode())
-    head = f"{code_digest()}\n{config.base_iri}\n"
-
-    def of(*kinds: str) -> str:
-        return hashlib.sha256((head + "".join(f"{kind}\0{parts[kind].hexdigest()}\n" for kind in kinds)).encode()
-                              ).hexdigest()
-
-    return Inputs(of(*KINDS), claim_files, of(*KINDS[1:]), exports_context=of("rest"),
-                  own_context=of("inclusions", "rest"))
+    return Inputs(claim_files, {kind: part.hexdigest() for kind, part in parts.items()},
+                  f"{code_digest()}\n{config.base_iri}\n")
 
 
-def own_context(evidence: Evidence, now: Inputs) -> str:
-    """What SHACL's verdict on the claims (and on the nodes that are neither claims nor works) and the analysis's rows,
-    claims' links and tallies read of the evidence other than the claim files (:attr:`Inputs.own_context`), and which
-    of the works the claims and the inclusions name references.bib holds. The citation lists are the citing works'
-    triples alone: where they changed, the context did, and :func:`changed_claim_files` has the works validated (in the
-    editors' loop, those whose triples changed: :func:`patched_works`)."""
+def own_context(evidence: Evidence, now: Inputs, *, labels: bool) -> str:
+    """What SHACL's verdict on the claims and the analysis's rows, claims' links and tallies read of the evidence other
+    than the claim files (:attr:`Inputs.own_context`), and which of the works the claims and the inclusions name
+    references.bib holds. The citation lists are the citing works' triples alone: where they changed, the context did,
+    and :func:`changed_claim_files` has the works validated (in the editors' loop, those whose triples changed:
+    :func:`patched_works`). Of the vocabularies, the rows read the labels (``labels``), a claim's shapes no word at
+    all: an edited definition keeps both, and :func:`shacl_problems` validates the concepts again."""
     named = evidence.named_works
-    return f"{now.own_context}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
+    vocab = evidence.vocabulary.labelled if labels else evidence.vocabulary.structure
+    return f"{now.of('inclusions', 'rest', vocab=vocab)}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
 
 
 def records_context(evidence: Evidence, now: Inputs) -> str:
-    """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`), and which of the
-    works the records name references.bib holds (:attr:`~kb.load.evidence.Evidence.named_works_digest`): all that a
-    claim's records read of the rest (the analysis's rows and links, :mod:`kb.analyse.carry`; the claims' own checks,
-    :mod:`kb.checks.crossfile`). An edited work, or a new one nothing names yet, leaves it as it was."""
-    return f"{now.claims_context}\n{evidence.named_works_digest.hex()}"
+    """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`) with the vocabularies'
+    structure in place of their files, and which of the works the records name references.bib holds
+    (:attr:`~kb.load.evidence.Evidence.named_works_digest`): all that a claim's own checks read of the rest
+    (:mod:`kb.checks.crossfile`: which concepts there are, not what they say), and a work's reading in the current
+    graph besides its entry (:func:`kb.pipeline._works_context`). An edited work, or a new one nothing names yet,
+    leaves it as it was; so does an edited label or definition."""
+    kinds = tuple(kind for kind in KINDS[1:] if kind != "vocab")
+    return f"{now.of(*kinds, vocab=evidence.vocabulary.structure)}\n{evidence.named_works_digest.hex()}"
+
+
+def exports_context(evidence: Evidence, now: Inputs) -> str:
+    """:attr:`Inputs.exports_context` with the vocabularies' structure in place of their files: what a claim's
+    nanopublication reads besides its file (its concepts by IRI, none of their words)."""
+    return now.of("rest", vocab=evidence.vocabulary.structure)
 
 
 def patched_works(graph: KnowledgeGraph, base_iri: str) -> frozenset[str]:
@@ -163,26 +203,39 @@ def patched_works(graph: KnowledgeGraph, base_iri: str) -> frozenset[str]:
                                 if isinstance(quad.subject, ox.NamedNode)})
 
 
-def changed_claim_files(config: Config, now: Inputs, records: str | None = None) -> tuple[set[str], bool] | None:
-    """The claim files changed since the last clean check, and whether the works must be validated too (references.bib
+def typed(graph: KnowledgeGraph, cls: str) -> list[str]:
+    """The IRIs of ``cls``'s instances in ``graph``, sorted."""
+    import pyoxigraph as ox
+
+    return sorted({quad.subject.value for quad in graph.store.quads_for_pattern(None, ox.NamedNode(RDF + "type"),
+                                                                                  ox.NamedNode(cls), None)
+                   if isinstance(quad.subject, ox.NamedNode)})
+
+
+def changed_claim_files(config: Config, now: Inputs, records: str | None = None
+                        ) -> tuple[set[str], bool, bool] | None:
+    """The claim files changed since the last clean check, whether the works must be validated too (references.bib
     or the citation lists changed, but not which of the works the claims and inclusions name it holds: ``records`` is
-    :func:`own_context`); None when everything must be."""
+    :func:`own_context`), and whether the concepts must (the vocabularies' files changed, but not what the claims'
+    shapes read of them); None when everything must be."""
     try:
         record = json.loads((config.store_cache_dir / RECORD).read_text(encoding="utf-8"))
         if not isinstance(record.get("claim_files"), dict):
             return None
-        works = record.get("context") != now.context
-        if works and (records is None or record.get("records") != records):
+        works = record.get("context") != now.head_context
+        concepts = record.get("vocab") != now.parts["vocab"]
+        if (works or concepts) and (records is None or record.get("records") != records):
             return None
         before = record["claim_files"]
     except (OSError, ValueError):
         return None
-    return {path for path, digest in now.claim_files.items() if before.get(path) != digest}, works
+    return {path for path, digest in now.claim_files.items() if before.get(path) != digest}, works, concepts
 
 
 def remember_clean(config: Config, now: Inputs, records: str | None = None) -> None:
     """Record that SHACL found nothing on ``now`` (a cache: failing to write it only costs time)."""
-    body = json.dumps({"context": now.context, "records": records, "claim_files": now.claim_files}, sort_keys=True)
+    body = json.dumps({"context": now.head_context, "vocab": now.parts["vocab"], "records": records,
+                       "claim_files": now.claim_files}, sort_keys=True)
     with contextlib.suppress(OSError):
         config.store_cache_dir.mkdir(parents=True, exist_ok=True)
         replace_cache_file(config.store_cache_dir / RECORD, body.encode("utf-8"))
@@ -214,20 +267,24 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
 
     config = evidence.config
     now = now if engine == "sparql" else None
-    records = own_context(evidence, now) if now is not None else None
+    records = own_context(evidence, now, labels=False) if now is not None else None
     scope = changed_claim_files(config, now, records) if now is not None else None
     claims: list[str] | None = None
     works: bool | frozenset[str] = False
+    concepts: list[str] = []
     if scope is not None:
-        changed, works = scope
+        changed, works, words = scope
         claims = sorted({Minter(config.base_iri).claim(c.id) for c in evidence.claims if c.path in changed})
+        if words:  # the vocabularies' words changed, which no claim's shape reads: their concepts' shapes do
+            concepts = typed(graph, SKOS + "Concept")
         if works and graph.patch is not None:
             works = patched_works(graph, config.base_iri)
         progress(f"validating with SHACL: the {len(claims)} claims of {len(changed)} changed file(s)"
-                 + ("" if not works else " and every work" if works is True else f" and {len(works)} work(s)"))
+                 + ("" if not works else " and every work" if works is True else f" and {len(works)} work(s)")
+                 + (f" and {len(concepts)} concepts" if concepts else ""))
     else:
         progress("validating with SHACL")
-    violations = shacl.shacl_violations(graph, config.base_iri, engine, claims=claims, works=works)
+    violations = shacl.shacl_violations(graph, config.base_iri, engine, claims=claims, works=works, concepts=concepts)
     if now is not None and violations:
         forget_clean(config)
     elif now is not None:

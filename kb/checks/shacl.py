@@ -52,29 +52,36 @@ def load_shapes(base_iri: str) -> Graph:
 
 
 def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql",
-                     claims: Collection[str] | None = None, works: bool | Collection[str] = False) -> list:
+                     claims: Collection[str] | None = None, works: bool | Collection[str] = False,
+                     concepts: Collection[str] = ()) -> list:
     """Every violation of the shipped shapes, by the compiled-SPARQL engine or by pyshacl.
 
     With ``claims`` (claim IRIs), only those claims are validated (and their findings and figures), on a
     small graph of their triples and of the triples of every node they point at: all their shapes
     can see (:mod:`kb.checks.scope` says when that is the whole answer); with ``works`` too, every work
     (every subject of ``psk:citekey``), likewise on a graph of their triples, or only the works named (IRIs), on a
-    graph of their triples and of the nodes they point at.
+    graph of their triples and of the nodes they point at; with ``concepts`` (IRIs) too, those concepts likewise.
     """
     if claims is not None:
         own = tuple(claims)
         scoped = KnowledgeGraph(_claims_subgraph(graph.store, own), graph.locations)
         found = [v for v in shacl_violations(scoped, base_iri, engine)
                  if any(v.focus == iri or v.focus.startswith(iri + "/") for iri in own)]
-        if not works:
+        if not works and not concepts:
             return found
         if works is True:
             of_works, nodes = _works_subgraph(graph.store)
         else:
-            nodes = set(works)
+            nodes = set(works or ())
             of_works = _claims_subgraph(graph.store, tuple(sorted(nodes)))
-        found += [v for v in shacl_violations(KnowledgeGraph(of_works, graph.locations), base_iri, engine)
-                  if v.focus in nodes]
+        if nodes:
+            found += [v for v in shacl_violations(KnowledgeGraph(of_works, graph.locations), base_iri, engine)
+                      if v.focus in nodes]
+        if concepts:
+            nodes = set(concepts)
+            of_concepts = _claims_subgraph(graph.store, tuple(sorted(nodes)))
+            found += [v for v in shacl_violations(KnowledgeGraph(of_concepts, graph.locations), base_iri, engine)
+                      if v.focus in nodes]
         return sorted(set(found), key=lambda v: (v.focus, v.path or "", v.component, v.value or ""))
     from kb.checks.shacl_compiler import Violation, compile_shapes, run_checks
 

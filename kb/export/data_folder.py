@@ -119,7 +119,7 @@ def write_data_folder(evidence: Evidence, graph: KnowledgeGraph, analysis: Analy
              "references.json.gz": lambda: csljson_bytes(evidence.references, work_texts("json")),
              "references.ris.gz": lambda: ris_bytes(evidence.references, work_texts("ris"))}
     kept = Fragments(cache_dir / "by-context", caches.by_context if caches is not None else None)
-    context = inputs.context if inputs is not None else None
+    context = inputs.of("references") if inputs is not None else None  # (and the code, the base IRI)
     small = {name: by_context(kept, context, name, make) if name.startswith("references.") else make()
              for name, make in grown.items()}
     small["kb.fhir.json.gz"] = fhir()

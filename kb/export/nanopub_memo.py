@@ -3,8 +3,8 @@
 Making a nanopublication per claim — its triples, its normalised content, its Trusty URI, its TriG —
 and first reading the previous export back (parsing 50,000 nanopublications and recomputing every
 URI) was ~60 s of a rebuild at 50,000 claims after one edited claim. What a claim's nanopublication
-is depends on the claim, the rest of the evidence (vocabularies, ``kb.toml``, the releases: the exports' context of
-:func:`kb.checks.scope.inputs`, without the citation lists and the sources; of references.bib only which of the works
+is depends on the claim, the rest of the evidence (``kb.toml``, the releases, which concepts the vocabularies hold but
+none of their words: :func:`kb.checks.scope.exports_context`; of references.bib only which of the works
 the claim names are in it, :func:`kb.load.evidence.links`), the data's timestamp and the previous export. So each
 claim file's nanopublications (:class:`~kb.export.nanopub.Kept`: block of TriG as UTF-8, a
 :class:`~kb.export.pieces.Piece` read only where its run of the compressed file changed; artifact code;
@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kb.checks.scope import Inputs
+from kb.checks.scope import Inputs, exports_context
 from kb.export.fragments import Fragments
 from kb.export.nanopub import Export, Kept, Nanopub, block, claim_nanopubs, read_previous, trig_chunks
 from kb.export.pieces import Piece
@@ -123,7 +123,8 @@ class Remembered:
 
     def _keys(self, evidence: Evidence, inputs: Inputs) -> dict[str, str]:
         # what a claim's nanopublication reads besides its file (not the citation lists or the sources: Inputs)
-        base = hashlib.sha256(_code() + f"\0{inputs.exports_context}\0{data_timestamp(evidence.config)}\0".encode())
+        base = hashlib.sha256(_code() + f"\0{exports_context(evidence, inputs)}\0{data_timestamp(evidence.config)}\0"
+                              .encode())
         linked = evidence.links_by_file
         out = {}
         for path, digest in inputs.claim_files.items():

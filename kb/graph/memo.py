@@ -10,8 +10,9 @@ the text comes what :class:`kb.graph.counts.Tallies` gathered from it. The parse
 bytes as they are: the store is the same set of triples whichever way each line came.
 
 The text before the claims (~1–2 s of the main thread at 10,000 references) is made from the evidence other
-than the claim files alone: it is kept under the digest of that evidence (:attr:`kb.checks.scope.Inputs.context`,
-which also names the code and the base IRI), so that editing claims never writes it again.
+than the claim files and the vocabularies alone: it is kept under the digest of that evidence
+(:attr:`kb.checks.scope.Inputs.head_context`, which also names the code and the base IRI), so that editing claims or
+the vocabularies never writes it again.
 
 What a graph was made of, part by part, is its :class:`GraphParts`: the graph dumps compare two builds' parts to
 find the triples that changed without sorting the whole graph again (:mod:`kb.export.dumps`), so the entries of
@@ -79,7 +80,7 @@ class GraphMemo:
         # the entries' tallies without their text, kept in memory between the builds of one process (the editors'
         # loop): a store patched in place needs the text of the changed files only (:meth:`tallies`)
         self.memory = tallies
-        self.others = others  # the digest of the evidence other than the claim files (Inputs.context)
+        self.others = others  # the digest of the evidence other than the claim files and vocabularies (head_context)
         # each reference's lines and their count, by the record's identity, kept by one process (the editors' loop):
         # :meth:`kb.graph.build._Builder.head_text`
         self.works = works
@@ -169,9 +170,9 @@ class GraphMemo:
 
 def head_name(code: str, others: str) -> str:
     """The name of the text before the claims, from the code and base IRI (``code``) and the digest of the evidence
-    other than the claim files (``others``, :attr:`kb.checks.scope.Inputs.context`): that text is made of nothing
-    else (no concept: the vocabularies name only the claims' links), so its name is known before the records are
-    read (:class:`kb.graph.build.HeadStart`)."""
+    other than the claim files and the vocabularies (``others``, :attr:`kb.checks.scope.Inputs.head_context`): that
+    text is made of nothing else (no concept: the vocabularies name only the claims' links), so its name is known
+    before the records are read (:class:`kb.graph.build.HeadStart`)."""
     return hashlib.sha256(f"{code}\nhead\n{others}".encode()).hexdigest()[:32]
 
 

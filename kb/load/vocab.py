@@ -7,6 +7,8 @@ records give the loaders and the site fast look-ups by ``(scheme, id)``.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +21,10 @@ from kb.namespaces import PSK, RDF, SKOS
 from kb.problems import Problem, a_or_an, bad_characters, did_you_mean, error, warning
 
 MAX_VOCAB_BYTES = 20 * 1024 * 1024
+# What the vocabularies say in words: a concept's (or scheme's) label, other labels and definition. Most readers of the
+# vocabularies read none of it, or only the labels (:attr:`Vocabulary.structure`, :attr:`Vocabulary.labelled`).
+_LABEL = SKOS + "prefLabel"
+_WORDS = frozenset({_LABEL, SKOS + "altLabel", SKOS + "definition"})
 
 
 @dataclass
@@ -35,6 +41,23 @@ class Vocabulary:
 
     def get(self, scheme: str, concept_id: str) -> Concept | None:
         return self.concepts.get(scheme, {}).get(concept_id)
+
+    @functools.cached_property
+    def structure(self) -> str:
+        """The digest of the vocabularies' triples but their words (:data:`_WORDS`): which concepts there are, in which
+        schemes, under which domains, of which kinds. What a claim's checks, its SHACL verdict, its triples and its
+        nanopublication read of them: editing a definition or a label leaves those as they were. Read once loaded."""
+        return self._digest(_WORDS)
+
+    @functools.cached_property
+    def labelled(self) -> str:
+        """:attr:`structure` and the labels (``skos:prefLabel``), not the other labels or the definitions: what the
+        analysis's rows read (each names its concepts by label)."""
+        return self._digest(_WORDS - {_LABEL})
+
+    def _digest(self, left_out: frozenset[str]) -> str:
+        lines = sorted(str(quad) for quad in self.quads if quad.predicate.value not in left_out)
+        return hashlib.sha256(f"{self.incomplete}\n{len(lines)}\n{chr(10).join(lines)}".encode()).hexdigest()
 
     def ids(self, scheme: str, *, domains: bool = False) -> list[str]:
         return sorted(c.id for c in self.concepts.get(scheme, {}).values() if c.is_domain == domains)
