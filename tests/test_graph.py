@@ -343,7 +343,7 @@ def test_the_text_before_the_claims_begun_while_the_records_are_read_gives_the_s
 
     assert built(_head_start(config, inputs(config))) == (afresh, True)
     assert built(_head_start(config, inputs(config)), pause=True) == (afresh, True)
-    other = graph_build.HeadStart(config.store_cache_dir / FOLDER, head_name(_memo_code(config), inputs(config).context))
+    other = graph_build.HeadStart(config.store_cache_dir / FOLDER, head_name(_memo_code(config), inputs(config).head_context))
     other.name = "another"
     assert built(other) == (afresh, True)  # dropped: the memo's own kept text is read instead
     assert other.store is None

@@ -25,7 +25,7 @@ from kb.config import load_config
 from kb.export.pieces import as_bytes
 from kb.io import gz
 from kb.pipeline import build
-from kb.site.addresses import claim_page
+from kb.site.addresses import claim_page, concept_address
 
 CLAIM = "smi-rct-review-hope-recovery"
 MARK = "(edited for the incremental test)"
@@ -1729,13 +1729,17 @@ def _with(files: list[Path], *needles: str, without: str = "") -> Path:
                 and not (without and without in f.read_text(encoding="utf-8")))
 
 
+VOCABULARY_EDITS = ("definition", "domain definition", "other label", "scheme definition", "label")  # last in _edits
+
+
 def _edits(evidence: Path) -> list[tuple[str, object]]:
     """One edit of each kind a page's key must see: a statement, a direction, an outcome, the cited
     works (which can change a work's kind, so the study counts of pages the claim is not on), a claim
     removed (one citing no work), a claim added, a work's title (the source of every claim: its link is unchanged),
     a cited work's first author (its link is not), a new work no claim cites yet (as `kb add` adds one), a claim
-    citing it (it gets a kind), a reference list one work shorter, an archived source's description and an example
-    query."""
+    citing it (it gets a kind), a reference list one work shorter, an archived source's description, an example
+    query, and the vocabularies' words: a concept's definition (a domain's too), another label, a scheme's definition
+    and a label."""
     files = _one_file_per_claim(evidence)
     statement = files[3]
     direction = _with(files, "direction: benefit", "level: low")
@@ -1744,6 +1748,7 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
     removed = [f for f in files if "cites: []" in f.read_text(encoding="utf-8")][-1]  # no work's kind rests on it
     copied = files[30]
     query = sorted((evidence / "queries").glob("*.rq"))[0]
+    outcomes = evidence / "vocab" / "outcomes.ttl"
     return [
         ("statement", lambda: _replace(statement, "statement: >-\n      ", f"statement: >-\n      {MARK} ")),
         ("direction", lambda: _replace(direction, "direction: benefit", "direction: no_effect")),
@@ -1763,6 +1768,12 @@ def _edits(evidence: Path) -> list[tuple[str, object]]:
         ("reference list", lambda: _shorten_reference_list(evidence)),
         ("source", lambda: _replace(evidence / "sources" / "shalaby2020peer.yaml", 'title: "', 'title: "Edited: ')),
         ("query", lambda: query.write_text(query.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")),
+        ("definition", lambda: _replace(outcomes, 'skos:definition "Deaths', 'skos:definition "Edited: Deaths')),
+        ("domain definition", lambda: _replace(outcomes, 'skos:definition "Whether', 'skos:definition "Edited: Whether')),
+        ("other label", lambda: _replace(outcomes, 'skos:altLabel "death"@en', 'skos:altLabel "dying"@en')),
+        ("scheme definition", lambda: _replace(evidence / "vocab" / "populations.ttl", 'skos:definition "Who receives',
+                                               'skos:definition "Edited: Who receives')),
+        ("label", lambda: _replace(outcomes, 'skos:prefLabel "Mortality"@en', 'skos:prefLabel "Deaths"@en')),
     ]
 
 
@@ -1804,6 +1815,28 @@ def test_pages_whose_inputs_are_unchanged_are_kept_without_their_contexts(tmp_pa
     assert all(len(kept[name]) > 100 for name in ("reference list", "source", "query")), kept
     assert not {"network.html", "references/index.html", "data/network.graphml.gz"} & set(kept["reference list"])
     assert set(kept["source"]) == set(kept["query"]) >= {"network.html", "references/index.html", "map.html"}
+    # the vocabularies' words besides the labels: the pages that show them are made again, the rest kept (a label is
+    # on most pages: all of them are made again)
+    assert all(len(kept[name]) > 100 for name in ("definition", "domain definition", "other label",
+                                                  "scheme definition")), kept
+    mortality = concept_address("outcome", "mortality")
+    assert mortality not in kept["definition"] + kept["other label"] and mortality in kept["domain definition"]
+    survival = "summaries/domains/survival.html"  # its lede is the domain's definition
+    assert survival in kept["definition"] and survival not in kept["domain definition"]
+
+
+def test_a_vocabularys_edited_words_keep_only_pages_whose_contexts_are_the_same(evidence_copy: Path,
+                                                                                tmp_path: Path) -> None:
+    """``verify_deps`` builds every page anyway: after each edit of the vocabularies' words, no page kept by its key
+    has another context than the one its builder makes now."""
+    out = tmp_path / "site"
+    _build(evidence_copy, out)
+    vocab = evidence_copy / "vocab" / "schemes.ttl"
+    for old, new in (('skos:definition "', 'skos:definition "Edited: '), ('skos:altLabel "', 'skos:altLabel "Other '),
+                     ('skos:prefLabel "Serious', 'skos:prefLabel "Edited: Serious')):
+        _replace(vocab, old, new)
+        rebuilt = _build(evidence_copy, out, verify_deps=True)
+        assert rebuilt.report.ok(), old
 
 
 def test_a_page_reading_many_kinds_is_keyed_by_every_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -220,11 +220,12 @@ def concept_pages(res: Resolver, out: Output) -> None:
                 questions = tuple(Link(res.summary_path(p, i), f"{res.label('intervention', i)} in "
                                        f"{res.label('population', p)}") for p, i in pairs)
             summaries, more_summaries = res.summaries(rows)
+            definition, alt_labels = res.words(scheme, concept_id)
             page = ConceptPage(
                 path=path, title=concept.label, template="concept.html", section=folder,
-                description=concept.definition, breadcrumbs=(Link(f"{folder}/index.html", SCHEME_TITLES[scheme]),),
+                description=definition, breadcrumbs=(Link(f"{folder}/index.html", SCHEME_TITLES[scheme]),),
                 scheme=scheme, scheme_label=vocab.scheme_labels.get(scheme, SCHEME_TITLES[scheme]),
-                concept=res.term(scheme, concept_id), definition=concept.definition, alt_labels=concept.alt_labels,
+                concept=res.term(scheme, concept_id), definition=definition, alt_labels=alt_labels,
                 broader=broader, iri=concept.iri,
                 summaries=summaries, more_summaries=more_summaries,
                 rows=res.claim_rows(shown), more=len(rows) - len(shown),
@@ -244,8 +245,7 @@ def concept_pages(res: Resolver, out: Output) -> None:
         ordered = sorted(groups, key=lambda g: (res.label("outcome", g).lower() if g else "", g))
         index = ConceptIndexPage(
             path=f"{folder}/index.html", title=SCHEME_TITLES[scheme], template="concepts.html", section=folder,
-            scheme=scheme, intro=vocab.scheme_definitions.get(scheme, ""),
-            description=vocab.scheme_definitions.get(scheme, ""),
+            scheme=scheme, intro=res.words(scheme)[0], description=res.words(scheme)[0],
             groups=tuple(ConceptGroup(res.term("outcome", g) if g else None,
                                       tuple(sorted(groups[g], key=lambda t: (t[0].label.lower(), t[0].id))),
                                       Link(res.domain_summary_path(g),

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from kb.analyse.analysis import Row
     from kb.analyse.groups import Groups
     from kb.checks.scope import Inputs
+    from kb.load.vocab import Vocabulary
     from kb.model import Claim
     from kb.site.reuse import Previous
     from kb.site.views import Resolver
@@ -78,6 +79,10 @@ LINK, DOI = "\1", "\2"
 # Which documents' reference lists cite a work, and at which numbers (Resolver.cited_by): a work's page lists them, and
 # a claim's page numbers the works it cites in its source's list. An edited list remakes the pages that show it.
 CITED = "\5"  # (KIND_READ and YEAR_READ are "\3" and "\4")
+# A concept's words besides its label (its definition, its other labels: Resolver.words), noted as the mark + scheme +
+# NUL + id; a scheme's (its definition), with no id. The base holds the vocabularies' structure and labels only
+# (:attr:`kb.load.vocab.Vocabulary.labelled`): an edited definition remakes the few pages that show it, not all of them.
+WORDS = "\6"
 # A page that reads more kinds than this (a map, a large concept page: they count thousands of works) records them as
 # EVERY_KIND: such a page counts the rows of most edits anyway, and its reads were ~90 % of all pages' at 10k/50k
 # (~580,000, compared in every build and kept on disk).
@@ -184,6 +189,15 @@ def record_key(claim: Claim) -> bytes:
             + hashlib.blake2b(repr(counted).encode(), digest_size=16).digest())
 
 
+def words(vocab: Vocabulary) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each concept's words besides its label, and each scheme's, by what :data:`WORDS` notes."""
+    out: dict[str, tuple[str, tuple[str, ...]]] = {f"{scheme}\0": (text, ())
+                                                   for scheme, text in vocab.scheme_definitions.items()}
+    out.update((f"{scheme}\0{concept.id}", (concept.definition, concept.alt_labels))
+               for scheme, concepts in vocab.concepts.items() for concept in concepts.values())
+    return out
+
+
 class Deps:
     """The input keys of one build (no resolver, ``None`` inputs, or inputs that changed while loading:
     no keys, and every page is built).
@@ -221,7 +235,8 @@ class Deps:
         if res is None or inputs is None:
             return
         base = self._base
-        for part in (render_key, code_digest(PACKAGE).encode(), gz.ENGINE.encode(), inputs.own_context.encode(),
+        own = inputs.of("inclusions", "rest", vocab=res.vocab.labelled)  # Inputs.own_context but the words (WORDS)
+        for part in (render_key, code_digest(PACKAGE).encode(), gz.ENGINE.encode(), own.encode(),
                      repr(res.limits).encode(), repr(res.history.latest).encode()):
             base.update(part + b"\0")
         base.update(repr(res.refdata.count).encode() + b"\0")  # where each work's downloads are (its shard)
@@ -230,7 +245,7 @@ class Deps:
         studies = res.analysis.studies
         aspects = ((LINK, res.link_labels()), (DOI, {key: ref.doi for key, ref in res.ev.references_by_key.items()}),
                    (KIND_READ, {key: (kind.kind, kind.rule) for key, kind in studies.kinds.items()}),
-                   (YEAR_READ, studies.years), (CITED, res.ev.cited_by))
+                   (YEAR_READ, studies.years), (CITED, res.ev.cited_by), (WORDS, words(res.vocab)))
         assert len({mark for mark, _ in aspects}) == len(aspects), "one mark per aspect"
         self._aspects = {mark: {key: repr(value).encode() for key, value in values.items()} for mark, values in aspects}
         # the reference lists as the evidence network holds them (the network page and its GraphML: lists())

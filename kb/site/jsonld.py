@@ -99,10 +99,11 @@ def work_part(res: Resolver, ref: Reference) -> dict:
 
 
 def concept(res: Resolver, record: Concept) -> dict:
+    definition, alt_labels = res.words(record.scheme, record.id)
     return {
         "@context": CONTEXT, "@type": "DefinedTerm", "@id": record.iri, "name": record.label,
-        "description": record.definition, "termCode": record.id,
-        "alternateName": list(record.alt_labels),
+        "description": definition, "termCode": record.id,
+        "alternateName": list(alt_labels),
         "inDefinedTermSet": {"@type": "DefinedTermSet", "@id": res.mint.scheme(record.scheme),
                              "name": res.vocab.scheme_labels.get(record.scheme, record.scheme)},
     }

@@ -238,9 +238,8 @@ def method_page(res: Resolver, out: Output, ontology: list[OntologyTerm]) -> Non
             note = "; ".join(notes)
             term = Term(c.id, c.label, Link(res.concept_path(scheme, c.id) or "", c.label)
                         if scheme in CONCEPT_FOLDERS else None)
-            items.append((term, c.definition, c.alt_labels, note))
-        schemes.append(SchemeView(scheme, vocab.scheme_labels.get(scheme, scheme),
-                                  vocab.scheme_definitions.get(scheme, ""), tuple(items)))
+            items.append((term, *res.words(scheme, c.id), note))
+        schemes.append(SchemeView(scheme, vocab.scheme_labels.get(scheme, scheme), res.words(scheme)[0], tuple(items)))
     page = MethodPage(path="method.html", title="Method", template="method.html", section="method",
                       description="How claims are extracted, how certainty is rated, and the vocabularies.",
                       certainty_rule=rule, schemes=tuple(schemes), ontology=tuple(ontology))

@@ -41,10 +41,11 @@ def search_index(res: Resolver, statements: dict[str, str]) -> list[dict[str, ob
         for concept_id in res.vocab.ids(scheme) + (res.vocab.ids(scheme, domains=True) if scheme == "outcome" else []):
             concept = res.vocab.get(scheme, concept_id)
             assert concept is not None
+            definition, alt_labels = res.words(scheme, concept_id)
             position[f"{scheme}:{concept_id}"] = len(records)
             records.append({"k": "domain" if concept.is_domain else scheme, "t": concept.label,
                             "u": res.concept_path(scheme, concept_id) or "", "id": f"{scheme}:{concept_id}",
-                            "a": list(concept.alt_labels), "x": " ".join([concept.definition, concept_id])})
+                            "a": list(alt_labels), "x": " ".join([definition, concept_id])})
     by_claim = {c.id: c for c in res.ev.claims}
     statement_at = {claim_id: n for n, claim_id in enumerate(statements)}
     for claim_id in res.analysis.claim_ids:

@@ -404,8 +404,8 @@ def domain_page(res: Resolver, out: Output, domain: str, rows: list[Row] | None 
         path=res.domain_summary_path(domain), title=f"Summary of findings: {label}", template="summary.html",
         section="summaries", breadcrumbs=(Link("summaries/index.html", "Summaries"),),
         description=f"What the evidence says about {lower_first(label)}, outcome by outcome.", kind="domain",
-        lede=(concept.definition if concept else "") + " Every outcome of this domain, with what the evidence in "
-             "the KB says about each and how sure we can be.",
+        lede=(res.words("outcome", domain)[0] if concept else "") + " Every outcome of this domain, with what the "
+             "evidence in the KB says about each and how sure we can be.",
         facts=facts, label="", tables=tuple(tables), footnotes=notes.items(), base=evidence_base(res, peer),
         related=tuple(o.link for o in (res.term("outcome", o) for o in outcomes) if o.link),
         claims_query=tablequery.claim_rows(

@@ -16,7 +16,7 @@ from kb.graph.iris import Minter
 from kb.load.evidence import Evidence
 from kb.model import Claim, Effect, Reference
 from kb.site import addresses
-from kb.site.deps import CITED, DOI, EVERY_WORK, LINK, WHICH_WORKS, Works, note
+from kb.site.deps import CITED, DOI, EVERY_WORK, LINK, WHICH_WORKS, WORDS, Works, note
 from kb.site.grade import LEVEL_WORDS, Summary, surest
 from kb.site.limits import limits_for
 from kb.site.pages import (
@@ -121,6 +121,15 @@ class Resolver:
             label = self.label(scheme, concept_id)
             self._terms[key] = Term(concept_id, label, Link(path, label) if path else None)
         return self._terms[key]
+
+    def words(self, scheme: str, concept_id: str = "") -> tuple[str, tuple[str, ...]]:
+        """A concept's definition and other labels; a scheme's definition (``concept_id`` ""). The pages read them only
+        here, so that a page's key holds those it shows (:data:`kb.site.deps.WORDS`)."""
+        note(f"{WORDS}{scheme}\0{concept_id}")
+        if not concept_id:
+            return self.vocab.scheme_definitions.get(scheme, ""), ()
+        concept = self.vocab.get(scheme, concept_id)
+        return (concept.definition, concept.alt_labels) if concept is not None else ("", ())
 
     def intervention_kind(self, intervention: str) -> Term:
         concept = self.vocab.get("intervention", intervention)
