@@ -1297,7 +1297,24 @@ def test_the_fhir_bundle_from_fragments_is_the_one_built_whole(evidence_copy: Pa
     vocab = evidence_copy / "vocab" / "schemes.ttl"
     vocab.write_text(vocab.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
     cached, whole, made = both()
-    assert cached == whole and made == 3  # the context changed: every fragment again
+    assert cached == whole and made == 0  # no concept changed
+    _replace(vocab, 'skos:prefLabel "Serious mental illness"', 'skos:prefLabel "Edited: Serious mental illness"')
+    cached, whole, made = both()
+    assert cached == whole and 1 <= made <= 2 and b"Edited: Serious" in cached  # the files naming it: no Citation
+    _replace(vocab, 'skos:definition "', 'skos:definition "Edited: ')  # a scheme's: no resource reads it
+    cached, whole, made = both()
+    assert cached == whole and made == 0
+    # an outcome's, which its EvidenceVariable shows and no Evidence resource reads
+    _replace(vocab, 'skos:definition "Believing that', 'skos:definition "Edited: Believing that')
+    cached, whole, made = both()
+    assert cached == whole and made == 0 and b"Edited: Believing that" in cached
+    # a direction's, which each Evidence resource of that direction says in its words
+    _replace(vocab, 'skos:definition "Peer support improved', 'skos:definition "Edited: Peer support improved')
+    cached, whole, made = both()
+    assert cached == whole and made >= 1 and b"Edited: Peer support improved" in cached
+    vocab.write_text(vocab.read_text(encoding="utf-8") + NEW_CONCEPT, encoding="utf-8")
+    cached, whole, made = both()
+    assert cached == whole and made == 2  # which concepts there are: each file's fragment, not the Citations
 
 
 def test_a_changed_files_fhir_fragment_keeps_the_lines_of_its_unchanged_claims(evidence_copy: Path) -> None:

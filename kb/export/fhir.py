@@ -75,7 +75,6 @@ class FhirExport:
         self.ev = evidence
         self.vocab: Vocabulary = evidence.vocabulary
         self.mint = Minter(evidence.config.base_iri)
-        self.variables: dict[tuple[str, str], dict[str, Any]] = {}
         self.used: set[tuple[str, str]] = set()  # the variables asked for (kb.export.fhir_cache: by claim)
 
     # --- codes ------------------------------------------------------------------------------------
@@ -97,33 +96,36 @@ class FhirExport:
     # --- EvidenceVariable -------------------------------------------------------------------------
 
     def variable(self, scheme: str, concept_id: str) -> str:
-        """The id of the concept's EvidenceVariable (made on first use)."""
-        key = (scheme, concept_id)
-        self.used.add(key)
-        if key not in self.variables:
-            concept = self.vocab.get(scheme, concept_id)
-            characteristic: list[dict[str, Any]] = [{"definitionCodeableConcept": self.concept(scheme, concept_id)}]
-            notes = []
-            if concept is not None and concept.kind:
-                characteristic.append({"description": "Who delivers it",
-                                       "definitionCodeableConcept": self.concept("intervention_kind", concept.kind)})
-            if concept is not None and concept.broader:
-                notes.append(f"Outcome domain: {self.vocab.label(scheme, concept.broader)}")
-                domain = self.vocab.get(scheme, concept.broader)
-                if domain is not None and domain.core_area:
-                    notes.append(f"COMET core area: {domain.core_area}")
-            if concept is not None and concept.chime:
-                notes.append(f"CHIME process: {concept.chime}")
-            resource: dict[str, Any] = {"resourceType": "EvidenceVariable", "id": concept_fhir_id(scheme, concept_id),
-                                        "url": concept.iri if concept else self.mint.concept(scheme, concept_id),
-                                        "status": "active", "title": self.vocab.label(scheme, concept_id)}
-            if concept is not None and concept.definition:
-                resource["description"] = concept.definition
-            if notes:
-                resource["note"] = [{"text": text} for text in notes]
-            resource["characteristic"] = characteristic
-            self.variables[key] = resource
-        return self.variables[key]["id"]
+        """The id of the concept's EvidenceVariable, noted as used. The resource is made apart
+        (:meth:`variable_resource`): an Evidence names it by id and reads none of its words
+        (:mod:`kb.export.fhir_cache` keeps an Evidence's lines while the words it reads are the same)."""
+        self.used.add((scheme, concept_id))
+        return concept_fhir_id(scheme, concept_id)
+
+    def variable_resource(self, scheme: str, concept_id: str) -> dict[str, Any]:
+        """The concept's EvidenceVariable."""
+        concept = self.vocab.get(scheme, concept_id)
+        characteristic: list[dict[str, Any]] = [{"definitionCodeableConcept": self.concept(scheme, concept_id)}]
+        notes = []
+        if concept is not None and concept.kind:
+            characteristic.append({"description": "Who delivers it",
+                                   "definitionCodeableConcept": self.concept("intervention_kind", concept.kind)})
+        if concept is not None and concept.broader:
+            notes.append(f"Outcome domain: {self.vocab.label(scheme, concept.broader)}")
+            domain = self.vocab.get(scheme, concept.broader)
+            if domain is not None and domain.core_area:
+                notes.append(f"COMET core area: {domain.core_area}")
+        if concept is not None and concept.chime:
+            notes.append(f"CHIME process: {concept.chime}")
+        resource: dict[str, Any] = {"resourceType": "EvidenceVariable", "id": concept_fhir_id(scheme, concept_id),
+                                    "url": concept.iri if concept else self.mint.concept(scheme, concept_id),
+                                    "status": "active", "title": self.vocab.label(scheme, concept_id)}
+        if concept is not None and concept.definition:
+            resource["description"] = concept.definition
+        if notes:
+            resource["note"] = [{"text": text} for text in notes]
+        resource["characteristic"] = characteristic
+        return resource
 
     def definition(self, role: str, scheme: str, concept_id: str, description: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -286,7 +288,7 @@ def fhir_lines(evidence: Evidence, head: dict[str, Any]) -> list[bytes]:
                       for ref in sorted(evidence.references, key=lambda r: r.key))
     findings = lines(build.evidence(claim, finding)
                      for claim in sorted(evidence.claims, key=lambda c: c.id) for finding in claim.outcomes)
-    variables = lines(sorted(build.variables.values(), key=lambda r: r["id"]))
+    variables = lines(sorted((build.variable_resource(*key) for key in build.used), key=lambda r: r["id"]))
     return citations + variables + findings
 
 
