@@ -17,7 +17,7 @@ from kb.config import load_config
 from kb.export.data_folder import dumps_patch
 from kb.export.dumps import FORMATS, MemberCache, write_graph_dumps
 from kb.pipeline import check
-from tests.test_incremental import CORPUS, VOCABULARY_EDITS, _edits, _one_file_per_claim, _replace
+from tests.test_incremental import CORPUS, _edits, _one_file_per_claim, _replace
 
 DUMPS = tuple(f"kb.{fmt}.gz" for fmt in FORMATS)
 
@@ -69,9 +69,9 @@ def _patches_equal_sorts(evidence_dir: Path, tmp_path: Path, edits) -> list[str]
 @pytest.mark.parametrize("chunk_subjects", [1024, 2])
 def test_a_patched_dump_is_the_whole_graphs_sorted_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         chunk_subjects: int) -> None:
-    """Each kind of edit of the claims and of references.bib is patched (the text before the claims, the references…,
-    is one more part); an edited vocabulary, whose triples are in no part, is sorted whole. With a chunk every other
-    subject, edits also remove and add subjects that begin chunks."""
+    """Each kind of edit of the claims, of references.bib and of the vocabularies is patched (the text before the
+    claims, the references…, is one more part; the vocabularies' lines are compared with the text after the claims).
+    With a chunk every other subject, edits also remove and add subjects that begin chunks."""
     import kb.export.dumps
 
     monkeypatch.setattr(kb.export.dumps, "CHUNK_SUBJECTS", chunk_subjects)
@@ -80,7 +80,7 @@ def test_a_patched_dump_is_the_whole_graphs_sorted_dump(tmp_path: Path, monkeypa
     edits = [*_edits(evidence), ("vocabulary", lambda: _replace(evidence / "vocab" / "certainty.ttl", '"High"@en',
                                                                  '"High certainty"@en'))]
     patched = _patches_equal_sorts(evidence, tmp_path, edits)
-    assert patched == [name for name, _ in edits if name not in ("vocabulary", *VOCABULARY_EDITS)]
+    assert patched == [name for name, _ in edits]
 
 
 def _dumped_then_edited(tmp_path: Path) -> tuple[Path, list[Path], Path]:

@@ -2054,8 +2054,8 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
     """The editors' loop keeps the last good graph's store and brings it to the next graph by removing and adding
     the triples of the claim files that changed (5–6 s of parsing at 10k/50k): it holds exactly the triples of a cold
     build after an edit, a claim moved to a new file, that file removed again, and a reference edit (the text before
-    the claims compared line by line like a claim file's); an edited vocabulary, whose triples are in no part, parses
-    the graph whole; and the site is a cold build's, byte for byte."""
+    the claims compared line by line like a claim file's), an edited vocabulary (its lines compared likewise), unless
+    a triple it no longer states is the ontology's too; and the site is a cold build's, byte for byte."""
     import kb.graph.memo as graph_memo
 
     loop, claims, first = _patching_loop(tmp_path, monkeypatch)
@@ -2126,7 +2126,18 @@ def test_the_loop_brings_its_store_to_each_edit_in_place(tmp_path: Path, monkeyp
     vocabulary.write_text(vocabulary.read_text(encoding="utf-8").replace('"High"@en', '"High certainty"@en'),
                           encoding="utf-8")
     graph = rebuilt("vocabulary")
-    assert graph.store is not store and graph.patch is None  # the vocabularies' triples are in no part: parsed whole
+    assert graph.store is store and graph.patch is not None  # the vocabularies' lines compared like the tail's
+    assert {str(q.predicate) for q in (*graph.patch.removed, *graph.patch.added)} == {
+        "<http://www.w3.org/2004/02/skos/core#prefLabel>"}
+    # a triple the ontology holds too, stated by a vocabulary: added, it is in the store already (parsed whole);
+    # removed, it stays the ontology's (parsed whole again, not patched away)
+    text = vocabulary.read_text(encoding="utf-8")
+    vocabulary.write_text(text + "\n<https://w3id.org/peer-support-kb/ontology#Claim> a "
+                          "<http://www.w3.org/2002/07/owl#Class> .\n", encoding="utf-8")
+    store = rebuilt("shared").store
+    vocabulary.write_text(text, encoding="utf-8")
+    graph = rebuilt("unshared")
+    assert graph.patch is None and graph.store is not store
 
 
 def test_a_patch_parses_only_the_lines_that_differ(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -465,10 +465,10 @@ PATCH_SHARE = 4  # a patch is tried while at most 1 part in 4 changed: more, and
 
 def patch_plan(folder: Path, memo: Path, parts: GraphParts | None) -> Patch | None:
     """How this build's dumps can be the last build's patched (``folder``: where the dumps keep their chunks;
-    ``memo``: the graph memo's folder), or None: the parts of either graph are unknown, the vocabularies, the
-    ontology or the code changed (:attr:`GraphParts.fixed`), or too many parts did (the text before the claims, the
-    references…, is one part). Cheap: what it costs is
-    left to the dumps, which may still find the patch cannot be made (:func:`_patched`) and sort the whole graph."""
+    ``memo``: the graph memo's folder), or None: the parts of either graph are unknown, the ontology or the code
+    changed (:attr:`GraphParts.fixed`), or too many parts did (the text before the claims, the references…, is one
+    part; the vocabularies' triples are compared with the text after the claims). Cheap: what it costs is left to the
+    dumps, which may still find the patch cannot be made (:func:`_patched`) and sort the whole graph."""
     if parts is None or not parts.names:
         return None
     index = _kept(folder / INDEX)
@@ -479,7 +479,7 @@ def patch_plan(folder: Path, memo: Path, parts: GraphParts | None) -> Patch | No
     if (len(gone) + len(came)) * PATCH_SHARE > len(parts.names):
         return None
     return Patch(index, memo, tuple(sorted(gone)), tuple(sorted(came)),
-                 (old.tail + old.prov, parts.tail + parts.prov))
+                 (old.tail + old.prov + old.vocab, parts.tail + parts.prov + parts.vocab))
 
 
 def _patched(kg: KnowledgeGraph, members: MemberCache, patch: Patch, triples: int | None
