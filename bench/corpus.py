@@ -315,6 +315,19 @@ def edit_one_source(folder: Path) -> tuple[Path, str]:
     return path, key
 
 
+def edit_one_definition(folder: Path) -> tuple[Path, str]:
+    """Reword the definition of the middle outcome (``vocab/outcomes.ttl``: the editors' loop after an edited
+    vocabulary, such as a definition made clearer); returns the file and the definition's new start. A definition is
+    shown on its concept's page, in the search index and the method page's table, in FHIR's EvidenceVariable: not on
+    the pages that show the concept's label."""
+    path = folder / "vocab" / "outcomes.ttl"
+    text = path.read_text(encoding="utf-8")
+    starts = [m.end() for m in re.finditer(r'skos:definition "', text)]
+    at = starts[len(starts) // 2]
+    path.write_text(text[:at] + "Reworded: " + text[at:], encoding="utf-8")
+    return path, text[at:at + 40]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)

@@ -32,7 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import edit_one_claim, edit_one_reference, edit_one_source
+from bench.corpus import edit_one_claim, edit_one_definition, edit_one_reference, edit_one_source
 from bench.procs import stop, tree_memory_mb
 
 READY = re.compile(r"SPARQL at http://127\.0\.0\.1:(\d+)/sparql")
@@ -79,6 +79,11 @@ def measure(evidence: Path, site: Path, timeout: float = 3600.0, edits: int = 1,
             found = _wait_for(process, REBUILT, timeout)
             source = {"source_edit_s": round(time.perf_counter() - written, 2), "source_rebuild_s": float(found[1]),
                       "source_edited": str(listed.relative_to(evidence))}
+            edit_one_definition(evidence)  # and a vocabulary's: one concept's definition reworded
+            written = time.perf_counter()
+            found = _wait_for(process, REBUILT, timeout)
+            source.update({"definition_edit_s": round(time.perf_counter() - written, 2),
+                           "definition_rebuild_s": float(found[1])})
         _statement(port, edited)  # answered once the query workers are forked again after the last rebuild
         memory = tree_memory_mb(process.pid)
         return {**source, "incremental_s": incremental, "rebuild_s": rebuild, "serve_startup_s": startup,

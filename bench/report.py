@@ -88,6 +88,8 @@ def command_rows(result: dict[str, Any], floors: dict[str, float], startup: floa
         "incremental, the reference edited again": (result.get("incremental_reference_again_s"), None),
         # reported: one more work in a source's reference list (citations/): an evidence file besides claims and works
         "incremental, an edited source": (result.get("incremental_source_s"), None),
+        # reported: one concept's definition reworded (vocab/): what the pages show of the vocabularies besides labels
+        "incremental, an edited definition": (result.get("incremental_definition_s"), None),
         # reported: the cold build of the same corpus once a release is cut (it reads the release and compares)
         "kb build with a release": (result.get("build_with_release_s"), build_floor),
         # the editors' loop once a release is cut: the same target as without (issue 17's one edited claim)

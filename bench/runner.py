@@ -294,6 +294,7 @@ def bench(opts: Options) -> dict[str, Any]:
         "incremental_reference_again_s": (loop.get("reference_edits_s") or [None, None])[-1],
         # then one more work in one source's reference list (citations/): no target
         "incremental_source_s": loop.get("source_edit_s"),
+        "incremental_definition_s": loop.get("definition_edit_s"),  # then one concept's definition reworded: no target
         # the same loop after kb serve started without caches and built everything in its own process: no target
         "incremental_uncached_start_s": uncached.get("incremental_s"),
         "incremental_cli_s": incremental.seconds if incremental.ok else None, "peak_rss_mb": rss,

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # bench/ is not installed: `pytest` run from elsewhere must still find it
     sys.path.insert(0, str(ROOT))
 
-from bench.corpus import edit_one_claim, edit_one_reference, edit_one_source, generate  # noqa: E402
+from bench.corpus import edit_one_claim, edit_one_definition, edit_one_reference, edit_one_source, generate  # noqa: E402
 from bench.report import warm_rows  # noqa: E402
 from bench.runner import Options, bench, render  # noqa: E402
 
@@ -84,6 +84,9 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
     assert _positive(loop["source_rebuild_s"]) and loop["source_edit_s"] >= loop["source_rebuild_s"] - 0.05
     assert data["incremental_source_s"] == loop["source_edit_s"] and loop["source_edited"].startswith("citations/")
     assert "source_edit_s" not in uncached and "source_edit_s" not in data["with_release"]["loop"]
+    # and one concept's definition reworded (no target)
+    assert _positive(loop["definition_rebuild_s"]) and loop["definition_edit_s"] >= loop["definition_rebuild_s"] - 0.05
+    assert data["incremental_definition_s"] == loop["definition_edit_s"]
     # a few edits each, one after another, the median reported: one edit alone is within the machine's noise
     for edits, median in ((loop["edits_s"], data["incremental_s"]), (data["incremental_cli_edits_s"],
                                                                       data["incremental_cli_s"])):
@@ -106,7 +109,7 @@ def test_json_has_every_key_and_positive_ratios(tiny_run: tuple[dict, Path]) -> 
         assert row["status"] in ("PASS", "MISS", None), name
         if name not in ("peak RSS", "peak memory, all processes", "peak memory, all processes, with a release",
                         "site size", "incremental, an edited reference", "incremental, the reference edited again",
-                        "incremental, an edited source"):
+                        "incremental, an edited source", "incremental, an edited definition"):
             assert _positive(row["ratio"]), (name, row)
     assert data["peak_tree_pss_mb"] >= data["commands"]["peak memory, all processes"]["value_mb"] > 0
     assert data["site_files"] > data["pages"] and data["site_bytes"] > data["site_data_bytes"] > 0
@@ -124,7 +127,8 @@ def test_table_has_a_row_per_stage_and_target(tiny_run: tuple[dict, Path]) -> No
     for name in (*PIPELINE_STAGES, "kb build", "kb serve query p50", "cold kb query p50", "incremental",
                  "incremental kb build", "incremental, after a start without caches",
                  "incremental, an edited reference", "incremental, the reference edited again",
-                 "incremental, an edited source", "kb build with a release", "incremental, with a release", "kb --help", "peak RSS",
+                 "incremental, an edited source", "incremental, an edited definition", "kb build with a release",
+                 "incremental, with a release", "kb --help", "peak RSS",
                  "peak memory, all processes",
                  "peak memory, all processes, with a release", "SPARQL page first result", "site size"):
         assert f"| {name} |" in text
@@ -165,6 +169,11 @@ def test_generator_is_deterministic_and_edit_changes_one_file(tmp_path: Path) ->
     was = (tmp_path / "a" / listed.relative_to(tmp_path / "b")).read_text(encoding="utf-8")
     assert listed.read_text(encoding="utf-8") == was + f"  - {work}\n"  # one more work, last: no number moves
     assert f"  - {work}\n" not in was and work != listed.stem and "{" + work + "," in after
+    vocab, start = edit_one_definition(tmp_path / "b")
+    was = (tmp_path / "a" / vocab.relative_to(tmp_path / "b")).read_text(encoding="utf-8")
+    now = vocab.read_text(encoding="utf-8")
+    assert now.count('skos:definition "Reworded: ') == 1 and now.replace("Reworded: ", "", 1) == was
+    assert 'skos:definition "Reworded: ' + start in now
 
 
 def test_store_choice_benchmark_still_runs(tmp_path: Path) -> None:
