@@ -15,7 +15,9 @@ digest (:mod:`kb.io.fingerprint`, so unchanged files are not read again). A clai
 counts as changed, a removed one needs nothing; no record, or another context or code, means
 validating everything, and so does a validation that found anything (the record is removed). Where only
 references.bib or the citation lists changed (or the archived sources and example queries, which make no triple),
-the works are validated too, and the claims of no unchanged file (:func:`own_context`).
+the works are validated too, and the claims of no unchanged file (:func:`own_context`); where the vocabularies'
+words changed (a label, a definition: :attr:`kb.load.vocab.Vocabulary.structure`, which no claim's shape reads), the
+concepts are.
 """
 
 from __future__ import annotations

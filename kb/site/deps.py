@@ -5,10 +5,12 @@ is built: at 50,000 claims every rebuild built and hashed ~4,000 contexts (~20 s
 few that one edit changed. An input key hashes what a context is made from instead:
 
 * what any page may read (:class:`Deps`'s base): the evidence other than the claim files, references.bib, the
-  reference lists, the archived sources and the example queries (vocabularies, inclusions, releases, configuration:
-  :attr:`kb.checks.scope.Inputs.own_context`), the code, the templates and the site-wide info (the render
+  reference lists, the archived sources and the example queries (inclusions, releases, configuration:
+  :attr:`kb.checks.scope.Inputs.own_context`), of the vocabularies which concepts there are and their labels
+  (:attr:`kb.load.vocab.Vocabulary.labelled`), the code, the templates and the site-wide info (the render
   key), the limits and how many download scripts the works fill (:mod:`kb.site.refdata`); the reference lists are
-  read by work (which lists cite it, :data:`CITED`) or whole as the network's links (:attr:`Deps.lists`);
+  read by work (which lists cite it, :data:`CITED`) or whole as the network's links (:attr:`Deps.lists`), the
+  concepts' other words (definitions, other labels) by concept (:data:`WORDS`);
 * the works the page read when it was last built (:class:`Works`), each by the digest of its record and
   its formatted citations: editing one work's title remakes the pages that show that work, not every page
   (it remade all ~4,000 at 10k/50k, ~27 s of the editors' loop). A page reads the same works again while
