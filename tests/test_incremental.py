@@ -1026,7 +1026,7 @@ def test_a_rebuild_makes_only_the_changed_files_nanopubs(evidence_copy: Path, tm
     _build(evidence_copy, out)
     assert made == [] and not read  # no nanopublication reads a work's title
     assert (out / "data" / "nanopubs.trig.gz").read_bytes() == written
-    # nor the citation lists, the archived sources or the example queries (kb.checks.scope.Inputs.exports_context)
+    # nor the citation lists, the archived sources or the example queries (kb.checks.scope.exports_context)
     _shorten_reference_list(evidence_copy)
     _replace(evidence_copy / "sources" / "shalaby2020peer.yaml", 'title: "', 'title: "Edited: ')
     query = next((evidence_copy / "queries").glob("*.rq"))

@@ -63,32 +63,32 @@ def code_digest(parts: tuple[str, ...] = _CODE) -> str:
 
 @dataclass(frozen=True)
 class Inputs:
-    """The evidence as SHACL sees it: everything but the claim files as one digest per kind (:data:`KINDS`), and each
-    claim file's.
+    """The evidence as SHACL sees it: each claim file's digest, and one digest per kind of other file (:data:`KINDS`).
 
-    The contexts compose the kinds' digests; each leaves out what some readers do not read:
+    Each reader is keyed by the kinds it reads (:meth:`of`), and of the vocabularies by what it reads of them, known
+    once they are loaded (:attr:`kb.load.vocab.Vocabulary.structure`: which concepts there are; ``labelled``: and
+    their labels):
 
-    * ``context``: all of them;
-    * ``claims_context``: not references.bib, of which the claims' records read only whether the works they name are
-      in it (:func:`kb.load.evidence.links`, which their keys add): an edited reference keeps them;
-    * ``own_context``: nor the citation lists, the archived sources or the example queries: what the base of the pages'
-      input keys reads (:mod:`kb.site.deps`), and, with the vocabularies as they read them, SHACL's verdict on a claim
-      and the analysis's rows (:func:`own_context`). Of those files SHACL sees only the citation lists, as triples of
-      the citing works, which a changed context has validated; the analysis reads them only as the network's
-      ``cites`` links, which it makes again in every build (:mod:`kb.analyse.carry`); a page reads them by work or as
-      those links;
-    * ``exports_context``: nor the reviews' inclusions: what a claim's own exports read besides its file (its
-      nanopublication, its FHIR Evidence: the claim, the vocabularies, ``kb.toml``, the releases and which works it
-      names, as :mod:`kb.export.nanopub_memo` and :mod:`kb.export.fhir_cache` key them);
-    * ``head_context``: all but the vocabularies (the graph's text before the claims, :mod:`kb.graph.memo`).
+    * :attr:`context`: every kind: what reads the whole evidence besides the claim files;
+    * :attr:`head_context`: all but the vocabularies: the graph's text before the claims (:mod:`kb.graph.memo`), the
+      FHIR Citations;
+    * :func:`records_context`: not references.bib, of which the claims' records read only whether the works they name
+      are in it (:func:`kb.load.evidence.links`), and the vocabularies' structure: a claim's own checks;
+    * :func:`own_context`: nor the citation lists, the archived sources or the example queries: SHACL's verdict on a
+      claim (the structure) and the analysis's rows (the labels); the base of the pages' input keys reads the same
+      kinds and the labels (:mod:`kb.site.deps`). Of those files SHACL sees only the citation lists, as triples of the
+      citing works, which a changed context has validated; the analysis reads them only as the network's ``cites``
+      links, which it makes again in every build (:mod:`kb.analyse.carry`); a page reads them by work or as those
+      links;
+    * :func:`exports_context`: nor the reviews' inclusions: what a claim's nanopublication and FHIR Evidence read
+      besides its file (``kb.toml``, the releases, the structure; FHIR keeps each file's lines while the words they
+      read are the same, :mod:`kb.export.fhir_cache`).
 
     A reference list one work longer made every claim's exports, rows and pages again and validated the whole graph
     (~19, ~10, ~20 and ~9 s of CPU): at 10k/50k the editors' loop rebuilt it in 57–59 s, now 12–14 s (an archived
-    source or an example query: 7.6–7.8 s), and a fresh ``kb build`` in 69–71 s, now ~25 s. The claims' own checks
-    still read those files (:func:`records_context`: a claim's quote is found in its source's text).
-
-    Of the vocabularies, many readers read less than their files' bytes: :meth:`of` with ``vocab`` puts what they
-    read in their place (:attr:`kb.load.vocab.Vocabulary.structure`, known once they are loaded)."""
+    source or an example query: 7.6–7.8 s), and a fresh ``kb build`` in 69–71 s, now ~25 s. A reworded definition
+    made them all again too, and the graph was parsed whole (62–68 s in the loop, now ~4.5 s). The claims' own checks
+    still read the lists and sources (:func:`records_context`: a claim's quote is found in its source's text)."""
 
     claim_files: dict[str, str]  # path (as the claims carry it) → digest
     parts: dict[str, str]  # kind (KINDS) → the digest of its files
@@ -106,18 +106,6 @@ class Inputs:
     @functools.cached_property
     def context(self) -> str:
         return self.of(*KINDS)
-
-    @functools.cached_property
-    def claims_context(self) -> str:
-        return self.of(*KINDS[1:])
-
-    @functools.cached_property
-    def exports_context(self) -> str:
-        return self.of("vocab", "rest")
-
-    @functools.cached_property
-    def own_context(self) -> str:
-        return self.of("inclusions", "vocab", "rest")
 
     @functools.cached_property
     def head_context(self) -> str:
@@ -159,19 +147,19 @@ def inputs(config: Config) -> Inputs:
 
 def own_context(evidence: Evidence, now: Inputs, *, labels: bool) -> str:
     """What SHACL's verdict on the claims and the analysis's rows, claims' links and tallies read of the evidence other
-    than the claim files (:attr:`Inputs.own_context`), and which of the works the claims and the inclusions name
-    references.bib holds. The citation lists are the citing works' triples alone: where they changed, the context did,
-    and :func:`changed_claim_files` has the works validated (in the editors' loop, those whose triples changed:
-    :func:`patched_works`). Of the vocabularies, the rows read the labels (``labels``), a claim's shapes no word at
-    all: an edited definition keeps both, and :func:`shacl_problems` validates the concepts again."""
+    than the claim files (the inclusions, ``kb.toml``, the releases, the vocabularies), and which of the works the
+    claims and the inclusions name references.bib holds. The citation lists are the citing works' triples alone: where
+    they changed, the context did, and :func:`changed_claim_files` has the works validated (in the editors' loop, those
+    whose triples changed: :func:`patched_works`). Of the vocabularies, the rows read the labels (``labels``), a claim's
+    shapes no word at all: an edited definition keeps both, and :func:`shacl_problems` validates the concepts again."""
     named = evidence.named_works
     vocab = evidence.vocabulary.labelled if labels else evidence.vocabulary.structure
     return f"{now.of('inclusions', 'rest', vocab=vocab)}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
 
 
 def records_context(evidence: Evidence, now: Inputs) -> str:
-    """The evidence other than the claim files and references.bib (:attr:`Inputs.claims_context`) with the vocabularies'
-    structure in place of their files, and which of the works the records name references.bib holds
+    """The evidence other than the claim files and references.bib, with the vocabularies' structure in place of their
+    files, and which of the works the records name references.bib holds
     (:attr:`~kb.load.evidence.Evidence.named_works_digest`): all that a claim's own checks read of the rest
     (:mod:`kb.checks.crossfile`: which concepts there are, not what they say), and a work's reading in the current
     graph besides its entry (:func:`kb.pipeline._works_context`). An edited work, or a new one nothing names yet,
@@ -181,8 +169,8 @@ def records_context(evidence: Evidence, now: Inputs) -> str:
 
 
 def exports_context(evidence: Evidence, now: Inputs) -> str:
-    """:attr:`Inputs.exports_context` with the vocabularies' structure in place of their files: what a claim's
-    nanopublication reads besides its file (its concepts by IRI, none of their words)."""
+    """``kb.toml``, the releases and the vocabularies' structure: what a claim's nanopublication reads besides its file
+    (its concepts by IRI, none of their words), and its FHIR Evidence besides the words it reads."""
     return now.of("rest", vocab=evidence.vocabulary.structure)
 
 

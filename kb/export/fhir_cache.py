@@ -63,7 +63,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     refuse = CodeCheck(evidence, head)
     shown = repr(sorted(head.items())).encode()
     # a Citation reads no concept; each work's reads the citation lists, a claim's Evidence does not
-    # (Inputs.exports_context), and reads which concepts there are and the words of those it names (_words)
+    # (kb.checks.scope.exports_context), and reads which concepts there are and the words of those it names (_Words)
     key = hashlib.sha256(_code() + b"\0" + inputs.head_context.encode() + b"\0" + shown).hexdigest()
     context_key = hashlib.sha256(_code() + b"\0" + inputs.of(*_LISTED).encode() + b"\0" + shown).hexdigest()
     base = hashlib.sha256(_code() + b"\0" + exports_context(evidence, inputs).encode() + b"\0" + shown)

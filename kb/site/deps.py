@@ -5,8 +5,8 @@ is built: at 50,000 claims every rebuild built and hashed ~4,000 contexts (~20 s
 few that one edit changed. An input key hashes what a context is made from instead:
 
 * what any page may read (:class:`Deps`'s base): the evidence other than the claim files, references.bib, the
-  reference lists, the archived sources and the example queries (inclusions, releases, configuration:
-  :attr:`kb.checks.scope.Inputs.own_context`), of the vocabularies which concepts there are and their labels
+  reference lists, the archived sources and the example queries (inclusions, releases, configuration: as
+  :func:`kb.checks.scope.own_context` reads them), of the vocabularies which concepts there are and their labels
   (:attr:`kb.load.vocab.Vocabulary.labelled`), the code, the templates and the site-wide info (the render
   key), the limits and how many download scripts the works fill (:mod:`kb.site.refdata`); the reference lists are
   read by work (which lists cite it, :data:`CITED`) or whole as the network's links (:attr:`Deps.lists`), the
@@ -237,7 +237,7 @@ class Deps:
         if res is None or inputs is None:
             return
         base = self._base
-        own = inputs.of("inclusions", "rest", vocab=res.vocab.labelled)  # Inputs.own_context but the words (WORDS)
+        own = inputs.of("inclusions", "rest", vocab=res.vocab.labelled)  # the words besides the labels: WORDS
         for part in (render_key, code_digest(PACKAGE).encode(), gz.ENGINE.encode(), own.encode(),
                      repr(res.limits).encode(), repr(res.history.latest).encode()):
             base.update(part + b"\0")
@@ -393,8 +393,8 @@ class Deps:
 
     @property
     def lists(self) -> bytes:
-        """The reference lists' links in the evidence network (:func:`kb.analyse.analysis.citation_links`): what a
-        page drawing the network reads of them, which the base leaves out (:attr:`~kb.checks.scope.Inputs.own_context`).
+        """The reference lists' links in the evidence network (:func:`kb.analyse.analysis.citation_links`): what a page
+        drawing the network reads of them, which the base leaves out (as :func:`kb.checks.scope.own_context` does).
         """
         return self._lists
 
