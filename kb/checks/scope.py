@@ -115,6 +115,10 @@ class Inputs:
 # The kinds of evidence file besides the claim files, in the order their digests are composed: each context above
 # leaves out some of them
 KINDS = ("references", "citations", "sources", "inclusions", "queries", "vocab", "rest")
+# What a claim's records read besides references.bib, the vocabularies aside (records_context; a work's FHIR Citation
+# reads these too: its reference list), and what its rows and SHACL verdict read (own_context; the pages' base too)
+RECORD_KINDS = tuple(kind for kind in KINDS[1:] if kind != "vocab")
+OWN_KINDS = ("inclusions", "rest")
 
 
 def _kind(config: Config, file: Path) -> str:
@@ -154,7 +158,7 @@ def own_context(evidence: Evidence, now: Inputs, *, labels: bool) -> str:
     shapes no word at all: an edited definition keeps both, and :func:`shacl_problems` validates the concepts again."""
     named = evidence.named_works
     vocab = evidence.vocabulary.labelled if labels else evidence.vocabulary.structure
-    return f"{now.of('inclusions', 'rest', vocab=vocab)}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
+    return f"{now.of(*OWN_KINDS, vocab=vocab)}\n{named['claims'].hex()}\n{named['inclusions'].hex()}"
 
 
 def records_context(evidence: Evidence, now: Inputs) -> str:
@@ -164,8 +168,7 @@ def records_context(evidence: Evidence, now: Inputs) -> str:
     (:mod:`kb.checks.crossfile`: which concepts there are, not what they say), and a work's reading in the current
     graph besides its entry (:func:`kb.pipeline._works_context`). An edited work, or a new one nothing names yet,
     leaves it as it was; so does an edited label or definition."""
-    kinds = tuple(kind for kind in KINDS[1:] if kind != "vocab")
-    return f"{now.of(*kinds, vocab=evidence.vocabulary.structure)}\n{evidence.named_works_digest.hex()}"
+    return f"{now.of(*RECORD_KINDS, vocab=evidence.vocabulary.structure)}\n{evidence.named_works_digest.hex()}"
 
 
 def exports_context(evidence: Evidence, now: Inputs) -> str:

@@ -69,19 +69,15 @@ def shacl_violations(graph: KnowledgeGraph, base_iri: str, engine: str = "sparql
                  if any(v.focus == iri or v.focus.startswith(iri + "/") for iri in own)]
         if not works and not concepts:
             return found
+        named = set(concepts)
         if works is True:
             of_works, nodes = _works_subgraph(graph.store)
+            found += _focused(KnowledgeGraph(of_works, graph.locations), base_iri, engine, nodes)
         else:
-            nodes = set(works or ())
-            of_works = _claims_subgraph(graph.store, tuple(sorted(nodes)))
-        if nodes:
-            found += [v for v in shacl_violations(KnowledgeGraph(of_works, graph.locations), base_iri, engine)
-                      if v.focus in nodes]
-        if concepts:
-            nodes = set(concepts)
-            of_concepts = _claims_subgraph(graph.store, tuple(sorted(nodes)))
-            found += [v for v in shacl_violations(KnowledgeGraph(of_concepts, graph.locations), base_iri, engine)
-                      if v.focus in nodes]
+            named.update(works or ())
+        if named:  # the works named and the concepts, on one graph of their triples and of the nodes they point at
+            found += _focused(KnowledgeGraph(_claims_subgraph(graph.store, tuple(sorted(named))), graph.locations),
+                              base_iri, engine, named)
         return sorted(set(found), key=lambda v: (v.focus, v.path or "", v.component, v.value or ""))
     from kb.checks.shacl_compiler import Violation, compile_shapes, run_checks
 
@@ -137,6 +133,11 @@ def shacl_problems(evidence: Evidence, graph: KnowledgeGraph, known: list[Proble
                         field=field_name, hint="see kb/graph/schema/shapes.ttl")
         out[(file, line, field_name, violation.message, violation.value)] = problem
     return list(out.values())
+
+
+def _focused(graph: KnowledgeGraph, base_iri: str, engine: str, nodes: set[str]) -> list:
+    """The violations of ``graph`` whose focus is one of ``nodes``."""
+    return [v for v in shacl_violations(graph, base_iri, engine) if v.focus in nodes]
 
 
 def _claims_subgraph(store: ox.Store, claims: tuple[str, ...]) -> ox.Store:

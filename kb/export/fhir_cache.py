@@ -23,9 +23,9 @@ import hashlib
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from kb.checks.scope import KINDS, Inputs, exports_context
+from kb.checks.scope import RECORD_KINDS, Inputs, exports_context
 from kb.export.fhir import CodeCheck, FhirExport, bundle_chunks, bundle_head, entry
 from kb.export.fhir_citation import citation
 from kb.export.fragments import Fragments
@@ -36,11 +36,18 @@ from kb.load.evidence import Evidence, links_of_keys
 from kb.model import Claim
 
 Variable = tuple[str, str]  # an EvidenceVariable's concept: scheme, id
-# [(claim id, lines)], the variables they use, those of each claim (by claim id), the concepts each claim's lines read
-# (by claim id), all of those, and the digest of their words when the lines were made (_Words)
 Read = tuple[str, str, str]  # a concept read (scheme, id) and what of it: "label", or "" (the concept: all its words)
-Fragment = tuple[list[tuple[str, list[Piece]]], list[Variable], dict[str, tuple[Variable, ...]],
-                 dict[str, tuple[Read, ...]], tuple[Read, ...], bytes]
+
+
+class Fragment(NamedTuple):
+    """A claim file's part of the Bundle, as kept."""
+
+    lines: list[tuple[str, list[Piece]]]  # (claim id, its Evidence lines)
+    variables: list[Variable]  # the EvidenceVariables they name
+    used: dict[str, tuple[Variable, ...]]  # by claim id
+    read: dict[str, tuple[Read, ...]]  # the concepts each claim's lines read, by claim id
+    concepts: tuple[Read, ...]  # all of those, sorted
+    words: bytes  # their words' digest when the lines were made (_Words)
 
 
 @cache
@@ -65,7 +72,7 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     # a Citation reads no concept; each work's reads the citation lists, a claim's Evidence does not
     # (kb.checks.scope.exports_context), and reads which concepts there are and the words of those it names (_Words)
     key = hashlib.sha256(_code() + b"\0" + inputs.head_context.encode() + b"\0" + shown).hexdigest()
-    context_key = hashlib.sha256(_code() + b"\0" + inputs.of(*_LISTED).encode() + b"\0" + shown).hexdigest()
+    context_key = hashlib.sha256(_code() + b"\0" + inputs.of(*RECORD_KINDS).encode() + b"\0" + shown).hexdigest()
     base = hashlib.sha256(_code() + b"\0" + exports_context(evidence, inputs).encode() + b"\0" + shown)
     words = _Words(evidence)
     files_key = base.hexdigest()
@@ -117,8 +124,8 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
             fragment = fragments.put(key, fragment)
         else:
             fragments.used[key] = fragment
-        findings += fragment[0]
-        variables.update(fragment[1])
+        findings += fragment.lines
+        variables.update(fragment.variables)
         files[path] = (key, claims, linked)
     if memo is not None:
         memo["base"], memo["files_base"], memo["files"] = context_key, files_key, files
@@ -131,8 +138,6 @@ def fhir_bundle_cached(evidence: Evidence, inputs: Inputs, fragments: Fragments,
     fragments.keep()
     return bundle_chunks(head, lines)
 
-
-_LISTED = tuple(kind for kind in KINDS[1:] if kind != "vocab")  # what a work's Citation reads (its reference list)
 
 Kept = tuple[list[Piece], tuple[Variable, ...], tuple[Read, ...]]  # a claim's lines, variables and concepts read
 
@@ -176,7 +181,7 @@ class _Words:
         return hashlib.blake2b(b"\0".join(parts), digest_size=16).digest()
 
     def same(self, fragment: Fragment) -> bool:
-        return self.digest(fragment[4]) == fragment[5]
+        return self.digest(fragment.concepts) == fragment.words
 
 
 def _fragment(evidence: Evidence, mint: Minter, claims: list[Claim], refuse: CodeCheck,
@@ -196,8 +201,8 @@ def _fragment(evidence: Evidence, mint: Minter, claims: list[Claim], refuse: Cod
         made_lines.append((claim.id, found[0]))
         used[claim.id], read[claim.id] = found[1], found[2]
     concepts = tuple(sorted({concept for each in read.values() for concept in each}))
-    return (made_lines, sorted({variable for variables in used.values() for variable in variables}), used, read,
-            concepts, words.digest(concepts))
+    return Fragment(made_lines, sorted({variable for variables in used.values() for variable in variables}), used, read,
+                    concepts, words.digest(concepts))
 
 
 def _unchanged(last: tuple[str, list[Claim], str] | None, fragments: Fragments,
@@ -210,7 +215,7 @@ def _unchanged(last: tuple[str, list[Claim], str] | None, fragments: Fragments,
     if fragment is None or not words.same(fragment):
         return {}
     before = {claim.id: claim for claim in last[1]}
-    lines = dict(fragment[0])
-    return {claim.id: (lines[claim.id], fragment[2][claim.id], fragment[3][claim.id]) for claim in claims
-            if before.get(claim.id) is claim and claim.id in lines and claim.id in fragment[2]}
+    lines = dict(fragment.lines)
+    return {claim.id: (lines[claim.id], fragment.used[claim.id], fragment.read[claim.id]) for claim in claims
+            if before.get(claim.id) is claim and claim.id in lines and claim.id in fragment.used}
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.analyse.analysis import citations_end
 from kb.analyse.studies import KIND_READ, YEAR_READ
-from kb.checks.scope import PACKAGE, code_digest
+from kb.checks.scope import OWN_KINDS, PACKAGE, code_digest
 from kb.io import gz
 from kb.model import CLAIM_WORDS
 
@@ -237,7 +237,7 @@ class Deps:
         if res is None or inputs is None:
             return
         base = self._base
-        own = inputs.of("inclusions", "rest", vocab=res.vocab.labelled)  # the words besides the labels: WORDS
+        own = inputs.of(*OWN_KINDS, vocab=res.vocab.labelled)  # the words besides the labels: WORDS
         for part in (render_key, code_digest(PACKAGE).encode(), gz.ENGINE.encode(), own.encode(),
                      repr(res.limits).encode(), repr(res.history.latest).encode()):
             base.update(part + b"\0")
