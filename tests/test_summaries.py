@@ -294,6 +294,27 @@ def test_a_finding_about_two_populations_names_both_in_words() -> None:
         "hope in schizophrenia and serious mental illness.")
 
 
+def test_a_finding_that_is_not_an_effect_is_summarised_in_its_own_words() -> None:
+    """Regression: concept pages gave implementation findings and associations GRADE's effect verbs ("Telephone peer
+    support may improve feasibility in ...", "... probably improve feasibility in population not stated"); like the
+    summary-of-findings tables, such a finding is the claim's own statement, and an unstated population is not named."""
+    from dataclasses import replace
+
+    from kb.analyse.studies import StudyBase
+    from kb.site.grade import summarise
+
+    effect = _rows(1)[0]
+    feasible = replace(effect, claim_id="tel", finding_type="implementation", outcome="feasibility",
+                       outcome_label="Feasibility", certainty="low",
+                       statement="Mobile phone-based peer\n support was found to be feasible and acceptable.")
+    acceptable = replace(feasible, outcome="acceptability", outcome_label="Acceptability")
+    unstated = replace(effect, claim_id="ns", population=("not_stated",), population_label="Population not stated")
+    texts = {s.claim_ids: s.text for s in summarise([feasible, acceptable, unstated], StudyBase())}
+    assert texts[("tel",)] == ("Mobile phone-based peer support was found to be feasible and acceptable "
+                               "(low certainty; no cited work (the source's own summary)).")
+    assert texts[("ns",)] == "Peer support services probably improve outcome 0 (moderate certainty; no cited work (the source's own summary))."
+
+
 def test_summary_and_matrix_queries_give_their_rows(site) -> None:
     """"This table as a query": the claims behind a summary, and the citation matrix behind the CCA."""
     from collections import Counter

@@ -6,7 +6,12 @@ one sentence per (intervention, outcome, population, direction, certainty), with
 works the claims rest on, each counted once: "Peer support services may improve hope in serious
 mental illness (low certainty; 1 review)". Summary-of-findings tables use GRADE guidance 26's
 informative statements instead (:func:`sof_statement`: "results in", "likely results in", "may
-result in", "we are very uncertain whether"). The sentences are plain text; templates escape them.
+result in", "we are very uncertain whether"). A finding that is not an effect (an association, an
+implementation finding, a prevalence, a study without results) is never given a causal verb: its
+sentence is the editors' own statement, as in the summary-of-findings tables ("Mobile phone-based
+peer support was found to be feasible and acceptable …", not "may improve feasibility"). A
+population the source does not state is left out of the sentence, as the tables leave it out. The
+sentences are plain text; templates escape them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from dataclasses import dataclass
 
 from kb.analyse.analysis import LEVELS, Row, direction_rank, level_rank
 from kb.analyse.studies import StudyBase
+from kb.ids import NOT_STATED
 
+EFFECT = "effect"  # the kind of finding that GRADE's effect statements are for
 LEVEL_WORDS = {"high": "high", "moderate": "moderate", "low": "low", "very_low": "very low"}
 
 # direction → (singular subject, plural subject) per certainty band; very low has its own form.
@@ -192,13 +199,14 @@ def _surest(rows: Iterable[Row], base: StudyBase, limit: int | None,
     """The sentences of the levels that reach ``limit``, the first ``worded`` of them worded (all for None)."""
     per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
-        per_outcome[(row.intervention_label, row.outcome_label, row.population_label, row.direction,
-                     row.certainty, row.perspective)].append(row)
+        population = "" if row.population == (NOT_STATED,) else row.population_label
+        per_outcome[(row.intervention_label, row.outcome_label, population, row.direction,
+                     row.certainty, row.perspective, row.finding_type)].append(row)
     merged: dict[tuple, list[str]] = defaultdict(list)
     members: dict[tuple, list[Row]] = {}
-    for (intervention, outcome, population, direction, certainty, perspective), group in per_outcome.items():
+    for (intervention, outcome, population, direction, certainty, perspective, kind), group in per_outcome.items():
         claims = tuple(sorted({r.claim_id for r in group}))
-        key = (intervention, population, direction, certainty, perspective, claims)
+        key = (intervention, population, direction, certainty, perspective, claims, kind)
         merged[key].append(outcome)
         members.setdefault(key, group)
     keys = list(merged)
@@ -216,18 +224,28 @@ def _surest(rows: Iterable[Row], base: StudyBase, limit: int | None,
     behind = {key: base.count(members[key]) for key in keys}  # a claim cites the same works per outcome
 
     def order(key: tuple) -> tuple:
-        intervention, population, direction, certainty, perspective, _claims = key
+        intervention, population, direction, certainty, perspective, _claims, kind = key
         return (level_rank(certainty), -behind[key].works, direction_rank(direction),
-                sorted(o.lower() for o in merged[key]), population, intervention, perspective)
+                sorted(o.lower() for o in merged[key]), population, intervention, perspective, kind)
 
     out = []
     for key in sorted(keys, key=order)[:worded]:
-        intervention, population, direction, certainty, perspective, claim_ids = key
-        outcomes = join_words(sorted(merged[key], key=str.lower))
-        text = (f"{sentence(intervention, outcomes, population, direction, certainty, perspective)} "
-                f"({LEVEL_WORDS.get(certainty, certainty)} certainty; {behind[key].phrase()}).")
+        intervention, population, direction, certainty, perspective, claim_ids, kind = key
+        if kind == EFFECT:
+            said = sentence(intervention, join_words(sorted(merged[key], key=str.lower)), population, direction,
+                            certainty, perspective)
+        else:
+            said = own_words(members[key])
+        text = f"{said} ({LEVEL_WORDS.get(certainty, certainty)} certainty; {behind[key].phrase()})."
         out.append(Summary(text, direction, certainty, claim_ids))
     return out, per_level
+
+
+def own_words(rows: Iterable[Row]) -> str:
+    """The statements of the rows' claims, once each and in claim order, without the last full stop (a bracket
+    follows): how a finding that is not an effect is summarised."""
+    said = " ".join(dict.fromkeys(" ".join(r.statement.split()) for r in sorted(rows, key=lambda r: r.claim_id)))
+    return said[:-1] if said.endswith(".") else said
 
 
 def join_words(words: list[str]) -> str:

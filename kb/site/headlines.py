@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from kb.analyse.analysis import DIRECTIONS, LEVELS, Row, direction_rank, level_rank
 from kb.analyse.studies import StudyBase
-from kb.site.grade import LEVEL_WORDS, Summary, surest_levels
+from kb.site.grade import EFFECT, LEVEL_WORDS, Summary, surest_levels
 
 HEADLINES = 6
 DIRECTED = ("benefit", "no_effect", "harm", "mixed", "inconclusive")
@@ -61,11 +61,11 @@ def choose(rows: Iterable[Row], base: StudyBase, downgrades: Callable[[str], tup
            limit: int = HEADLINES) -> Headlines:
     """The balanced headline set, with the reason for each and for the whole choice."""
     rows = list(rows)
-    candidates = [r for r in rows if r.finding_type == "effect" and r.intervention_kind == "peer_delivered"
+    candidates = [r for r in rows if r.finding_type == EFFECT and r.intervention_kind == "peer_delivered"
                   and r.direction in DIRECTED]
     left_adjacent = len({r.claim_id for r in rows
-                         if r.finding_type == "effect" and r.intervention_kind != "peer_delivered"})
-    left_kinds = len({r.claim_id for r in rows if r.finding_type != "effect"})
+                         if r.finding_type == EFFECT and r.intervention_kind != "peer_delivered"})
+    left_kinds = len({r.claim_id for r in rows if r.finding_type != EFFECT})
     by_claim: dict[str, list[Row]] = defaultdict(list)
     for row in candidates:
         by_claim[row.claim_id].append(row)

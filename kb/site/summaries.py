@@ -23,7 +23,7 @@ from kb.model import Claim
 from kb.site import jsonld, tablequery
 from kb.site.context import Output, add_csv
 from kb.site.evidence_base import base_view, evidence_base
-from kb.site.grade import LEVEL_WORDS, join_words, lower_first, sof_statement
+from kb.site.grade import EFFECT, LEVEL_WORDS, join_words, lower_first, sof_statement
 from kb.site.pages import Link, Term
 from kb.site.summary_pages import (
     BodyClaim,
@@ -37,7 +37,6 @@ from kb.site.summary_pages import (
 )
 from kb.site.views import DOWNGRADE_LABELS, Resolver, effect_text
 
-EFFECT = "effect"
 PEER = "peer_delivered"
 QUESTIONS_CSV = "summaries/questions.csv.gz"  # a large KB's questions' rows, in one file (issue 17)
 CSV_COLUMNS = ["table", "outcome", "question", "kind", "statement", "direction", "certainty", "footnotes",
