@@ -241,10 +241,15 @@ def _surest(rows: Iterable[Row], base: StudyBase, limit: int | None,
     return out, per_level
 
 
+def statements(rows: Iterable[Row]) -> str:
+    """The statements of the rows' claims, once each, in the rows' order: the editors' own words for a finding
+    that is not an effect (never a causal verb), here and in the summary-of-findings tables."""
+    return " ".join(dict.fromkeys(" ".join(r.statement.split()) for r in rows))
+
+
 def own_words(rows: Iterable[Row]) -> str:
-    """The statements of the rows' claims, once each and in claim order, without the last full stop (a bracket
-    follows): how a finding that is not an effect is summarised."""
-    said = " ".join(dict.fromkeys(" ".join(r.statement.split()) for r in sorted(rows, key=lambda r: r.claim_id)))
+    """:func:`statements` in claim order, without the last full stop (a bracket follows)."""
+    said = statements(sorted(rows, key=lambda r: r.claim_id))
     return said[:-1] if said.endswith(".") else said
 
 

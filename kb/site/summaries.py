@@ -23,7 +23,7 @@ from kb.model import Claim
 from kb.site import jsonld, tablequery
 from kb.site.context import Output, add_csv
 from kb.site.evidence_base import base_view, evidence_base
-from kb.site.grade import EFFECT, LEVEL_WORDS, join_words, lower_first, sof_statement
+from kb.site.grade import EFFECT, LEVEL_WORDS, join_words, lower_first, sof_statement, statements
 from kb.site.pages import Link, Term
 from kb.site.summary_pages import (
     BodyClaim,
@@ -133,7 +133,7 @@ class TableBuilder:
     def statement(self, body: Body, kind: str) -> str:
         row = body.rows[0]
         if kind != EFFECT:  # not an effect: the editors' own plain-language statements, never causal wording
-            return " ".join(dict.fromkeys(r.statement for r in body.rows))
+            return statements(body.rows)
         populations = (self.population,) if self.population else row.population
         population = "" if set(populations) <= {NOT_STATED} else (
             self.res.label("population", self.population) if self.population else row.population_label)
