@@ -292,6 +292,12 @@ def test_a_finding_about_two_populations_names_both_in_words() -> None:
         "symptoms in schizophrenia and serious mental illness")
     assert sof_statement("Peer support services", "Hope", both, "benefit", "low").endswith(
         "hope in schizophrenia and serious mental illness.")
+    # a label holding "and" itself: each population gets its own "in", or two groups read as three or four
+    anded = "People using mental health and addiction services; Addiction and substance use"
+    assert sentence("Supportive text messaging alone", "Overall effectiveness", anded, "benefit", "moderate").endswith(
+        "overall effectiveness in people using mental health and addiction services and in addiction and substance use")
+    assert sof_statement("Peer support services", "Hope", anded, "benefit", "low").endswith(
+        "hope in people using mental health and addiction services and in addiction and substance use.")
 
 
 def test_a_finding_that_is_not_an_effect_is_summarised_in_its_own_words() -> None:

@@ -90,7 +90,7 @@ def sentence(intervention: str, outcome: str, population: str, direction: str, c
     """
     plural = is_plural(intervention)
     subject_mid = lower_first(intervention)
-    where = f" in {join_words(population.split('; '))}" if population else ""
+    where = in_populations(population)
     outcome = lower_first(outcome)  # (already lower-cased when several are joined)
     if direction == "not_reported":
         verb = "change" if plural else "changes"
@@ -146,7 +146,7 @@ def sof_statement(intervention: str, outcome: str, population: str, direction: s
     """
     plural = is_plural(intervention)
     subject = lower_first(intervention)
-    where = f" in {join_words(population.split('; '))}" if population else ""
+    where = in_populations(population)
     outcome = lower_first(outcome) + (f" {whose}" if whose else "")
     if direction in ("not_reported", "not_applicable"):
         return sentence(intervention, outcome, population, direction, certainty) + "."
@@ -251,6 +251,18 @@ def own_words(rows: Iterable[Row]) -> str:
     """:func:`statements` in claim order, without the last full stop (a bracket follows)."""
     said = statements(sorted(rows, key=lambda r: r.claim_id))
     return said[:-1] if said.endswith(".") else said
+
+
+def in_populations(population: str) -> str:
+    """" in serious mental illness and schizophrenia" for the joined labels (empty for none). Where a label holds
+    "and" itself, each is named with its own "in": "in people using mental health and addiction services and in
+    addiction and substance use", not a list that reads as three or four groups."""
+    if not population:
+        return ""
+    labels = population.split("; ")
+    if len(labels) > 1 and any(" and " in label for label in labels):
+        return " in " + join_words([f"in {lower_first(label)}" for label in labels])[3:]
+    return f" in {join_words(labels)}"
 
 
 def join_words(words: list[str]) -> str:
