@@ -79,6 +79,31 @@ def test_reordered_claims_are_no_change(tmp_path):
     assert run("diff", str(FIXTURE), str(copy)).exit_code == 0
 
 
+def test_a_reworded_vocabulary_is_a_change(tmp_path):
+    """A concept's definition, label or other labels say what a facet means: kb diff names each (the definition by
+    name, not quoted), in words and JSON, and exits 1; the claims and cells that use it are unchanged."""
+    copy = tmp_path / "copy"
+    shutil.copytree(FIXTURE, copy)
+    vocab = copy / "vocab" / "schemes.ttl"
+    text = vocab.read_text(encoding="utf-8")
+    old = 'skos:notation "hope" ; skos:prefLabel "Hope"@en ;\n    skos:definition "Believing that recovery and a better life are possible."@en .'
+    assert old in text
+    vocab.write_text(text.replace(old, 'skos:notation "hope" ; skos:prefLabel "Hopefulness"@en ; skos:altLabel "optimism"@en ;\n'
+                                       '    skos:definition "Believing that a better life is possible."@en .'),
+                     encoding="utf-8")
+    result = run("diff", str(FIXTURE), str(copy))
+    assert result.exit_code == 1, result.output
+    assert ("Vocabulary: 1 changed\n  ~ outcome/hope: other labels added: 'optimism'; definition reworded; "
+            "label 'Hope' → 'Hopefulness'") in result.stdout
+    assert "Claims:" not in result.stdout and "Works:" not in result.stdout
+    payload = json.loads(run("diff", str(FIXTURE), str(copy), "--format", "json").stdout)
+    (change,) = payload["concepts"]["changed"]
+    assert change["id"] == "outcome/hope"
+    assert {f["field"]: f["new"] for f in change["fields"]} == {
+        "also_called": "optimism", "definition": "Believing that a better life is possible.", "label": "Hopefulness"}
+    assert payload["claims"]["changed"] == [] and payload["cells"] == []
+
+
 def test_two_releases_of_the_fixture_in_words_and_json(tmp_path):
     new = second_release(tmp_path)
     keys = [line.split("{", 1)[1].rstrip(",") for line in (FIXTURE / "references.bib").read_text().splitlines()

@@ -80,9 +80,10 @@ class Diff:
     claims: RecordDiff
     cells: list[CellChange]  # evidence-map cells: population × outcome, every kind of finding
     questions: list[CellChange] = field(default_factory=list)  # summary-of-findings rows: effects of peer support
+    concepts: RecordDiff = field(default_factory=RecordDiff)  # the vocabularies: labels, definitions, other labels
 
     def __bool__(self) -> bool:
-        return bool(self.works or self.claims or self.cells)
+        return bool(self.works or self.claims or self.cells or self.concepts)
 
     def generated(self) -> set[str]:
         """Claims the new state has in a new or changed form: added, changed, renamed to."""
@@ -113,7 +114,8 @@ def compare(old: Snapshot, new: Snapshot, before: Snapshot | None = None) -> Dif
     editors' loop's last build, :class:`kb.diff.releases.KeptReleases`), whose map cells and summary rows are carried
     where no claim of theirs changed."""
     return Diff(compare_records(old.works, new.works), compare_records(old.claims, new.claims),
-                compare_cells(old, new, before), compare_questions(old, new, before))
+                compare_cells(old, new, before), compare_questions(old, new, before),
+                compare_records(old.concepts, new.concepts))
 
 
 def compare_records(old: dict[str, Record], new: dict[str, Record]) -> RecordDiff:

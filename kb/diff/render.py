@@ -26,6 +26,7 @@ def words(diff: Diff, old: Snapshot, new: Snapshot, old_name: str, new_name: str
         lines += [f"  {c.text}." for c in diff.cells]
     lines += _records("Claims", diff.claims, old, new, _claim_title, claim_change_text)
     lines += _records("Works", diff.works, old, new, _work_title, _work_change)
+    lines += _records("Vocabulary", diff.concepts, old, new, _concept_title, _concept_change)
     return "\n".join(lines) + "\n"
 
 
@@ -41,7 +42,7 @@ def to_json(diff: Diff, old: Snapshot, new: Snapshot, old_name: str, new_name: s
                                        "directions": list(c.directions), "certainty": c.certainty}
 
     payload = {"old": old_name, "new": new_name, "changed": bool(diff),
-               "works": records(diff.works), "claims": records(diff.claims),
+               "works": records(diff.works), "claims": records(diff.claims), "concepts": records(diff.concepts),
                "cells": [{"population": c.population, "outcome": c.outcome, "old": cell(c.old), "new": cell(c.new),
                           "text": c.text} for c in diff.cells],
                "questions": [{"population": c.population, "intervention": c.intervention, "outcome": c.outcome,
@@ -107,6 +108,27 @@ def _by_outcome(findings: str) -> dict[str, str]:
 
 def _work_change(_old: Snapshot, _new: Snapshot, change: RecordChange) -> str:
     return "changed " + ", ".join(change.fields)
+
+
+def _concept_title(snap: Snapshot, key: str) -> str:
+    return snap.concepts[key].fields.get("label", key)
+
+
+CONCEPT_FIELD_WORDS = {"also_called": "other labels", "design_group": "design group",
+                       "intervention_kind": "kind of intervention"}
+
+
+def _concept_change(_old: Snapshot, _new: Snapshot, change: RecordChange) -> str:
+    """"label 'A' → 'B'", "definition reworded": a definition is long, so it is named, not quoted."""
+    parts = []
+    for c in change.changes:
+        name = CONCEPT_FIELD_WORDS.get(c.field, c.field)
+        if c.field == "definition":
+            parts.append("definition " + ("added" if not c.old else "removed" if not c.new else "reworded"))
+        else:
+            parts.append(f"{name} {c.old!r} → {c.new!r}" if c.old and c.new else
+                         f"{name} {'added' if c.new else 'removed'}: {c.new or c.old!r}")
+    return "; ".join(parts)
 
 
 def _level(level: str) -> str:

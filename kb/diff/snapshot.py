@@ -1,7 +1,7 @@
 """A state of the KB as plain values keyed by stable identifiers, read from its graph.
 
-Works are keyed by citekey and claims by claim id; each holds its fields as sorted, comparable
-strings (concepts by their short id, authors in order), so that a reordered file is no change
+Works are keyed by citekey, claims by claim id and concepts by ``scheme/id``; each holds its fields as
+sorted, comparable strings (concepts by their short id, authors in order), so that a reordered file is no change
 and a changed value is named by the field an editor knows. Reading the graph rather than the
 files lets two built sites' dumps be compared as easily as two evidence folders.
 """
@@ -47,7 +47,13 @@ CONTENT_FIELDS = ("statement", "quote", "source", "cites", "finding_type", "popu
 # Every property a record is made of (besides the members of the works' author and editor lists, rdf:_1 …)
 READ = frozenset({*CLAIM_FIELDS, *WORK_FIELDS, PSK + "finding", PSK + "outcome", PSK + "direction", PSK + "effect",
                   PSK + "figure", PSK + "effectText", BIBO + "authorList", BIBO + "editorList", FOAF + "name",
-                  SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup", PSK + "interventionKind"})
+                  SKOS + "prefLabel", SKOS + "broader", PSK + "designGroup", PSK + "interventionKind",
+                  SKOS + "definition", SKOS + "altLabel"})
+# A concept's fields, by the property that gives each (what a vocabulary file says of it, in an editor's words)
+CONCEPT_FIELDS = {SKOS + "prefLabel": "label", SKOS + "altLabel": "also_called", SKOS + "definition": "definition",
+                  SKOS + "broader": "domain", PSK + "designGroup": "design_group",
+                  PSK + "interventionKind": "intervention_kind"}
+_LINKS = ("domain", "intervention_kind")  # fields whose value is another concept, named by its id
 
 # A record is a subject with one of these properties (a work's citekey; a concept's label or values), or typed a
 # claim (:data:`CLAIM_TYPE`): not every typed node, of which the graph has ten times as many (0.55 s of a rebuild)
@@ -73,6 +79,7 @@ class Snapshot:
 
     works: dict[str, Record] = field(default_factory=dict)
     claims: dict[str, Record] = field(default_factory=dict)
+    concepts: dict[str, Record] = field(default_factory=dict)  # "scheme/id" → what the vocabulary says of it
     labels: dict[str, str] = field(default_factory=dict)  # "scheme:id" → label
     domains: dict[str, str] = field(default_factory=dict)  # outcome id → domain id
     design_groups: dict[str, str] = field(default_factory=dict)  # design id → psk:designGroup
@@ -318,8 +325,16 @@ def _held(held: dict[str, T], key: str, made: T) -> T:
 
 
 def _concept(snap: Snapshot, path: str, props: list[tuple[str, ox.NamedNode | ox.Literal]]) -> None:
-    """A concept's label, an outcome's domain, a design's group, an intervention's kind."""
+    """A concept's label, an outcome's domain, a design's group, an intervention's kind; and its record (the same
+    with its definition and other labels), which ``kb diff`` compares."""
     scheme, _, cid = path.partition("/")
+    values: dict[str, list[str]] = defaultdict(list)
+    for p, o in props:
+        name = CONCEPT_FIELDS.get(p)
+        if name is not None:
+            values[name].append(_local(o.value) if name in _LINKS else " ".join(o.value.split()))
+    if values:
+        snap.concepts[path] = Record(path, {name: "; ".join(sorted(set(v))) for name, v in values.items()})
     scheme = "outcome" if scheme == "outcome-domain" else scheme
     for p, o in props:
         if p == SKOS + "prefLabel":
