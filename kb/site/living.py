@@ -72,7 +72,7 @@ def whatsnew_page(res: Resolver, site: SiteInfo, out: Output, data_dir: Path) ->
     page = WhatsNewPage(
         path="whatsnew.html", title="What's new", template="whatsnew.html", section="whatsnew",
         description="Each release of the evidence, newest first, and what it changed: findings added, removed or "
-                    "changed, and the summaries and map cells whose answer moved.",
+                    "changed, the summaries and map cells whose answer moved, and the vocabularies' reworded terms.",
         releases=tuple(releases), unreleased=sections(hist.unreleased_text) if hist.unreleased else (),
         feeds=tuple(Link(path, label) for _kind, _topic, path, label, *_rest in _topics(res)),
         citation=citation(res, site))
