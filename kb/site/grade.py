@@ -199,7 +199,7 @@ def _surest(rows: Iterable[Row], base: StudyBase, limit: int | None,
     """The sentences of the levels that reach ``limit``, the first ``worded`` of them worded (all for None)."""
     per_outcome: dict[tuple[str, ...], list[Row]] = defaultdict(list)
     for row in rows:
-        population = "" if row.population == (NOT_STATED,) else row.population_label
+        population = stated(row.population, row.population_label)
         per_outcome[(row.intervention_label, row.outcome_label, population, row.direction,
                      row.certainty, row.perspective, row.finding_type)].append(row)
     merged: dict[tuple, list[str]] = defaultdict(list)
@@ -261,8 +261,14 @@ def in_populations(population: str) -> str:
         return ""
     labels = population.split("; ")
     if len(labels) > 1 and any(" and " in label for label in labels):
-        return " in " + join_words([f"in {lower_first(label)}" for label in labels])[3:]
+        return " " + join_words([f"in {lower_first(label)}" for label in labels])
     return f" in {join_words(labels)}"
+
+
+def stated(populations: tuple[str, ...], label: str) -> str:
+    """``label``, or nothing where the source states no population: a sentence never says "in population not
+    stated" (the concept pages' sentences and the summary-of-findings statements alike)."""
+    return "" if set(populations) <= {NOT_STATED} else label
 
 
 def join_words(words: list[str]) -> str:

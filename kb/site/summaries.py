@@ -16,14 +16,13 @@ from collections.abc import Callable, Hashable, Iterable
 
 from kb.analyse.analysis import Row, level_rank
 from kb.analyse.sof import LOWER, SAME, Body, SofRow, sof_rows
-from kb.ids import NOT_STATED
 from kb.io import gz
 from kb.io.tables import csv_lines, dicts_to_csv, write_csv
 from kb.model import Claim
 from kb.site import jsonld, tablequery
 from kb.site.context import Output, add_csv
 from kb.site.evidence_base import base_view, evidence_base
-from kb.site.grade import EFFECT, LEVEL_WORDS, join_words, lower_first, sof_statement, statements
+from kb.site.grade import EFFECT, LEVEL_WORDS, join_words, lower_first, sof_statement, stated, statements
 from kb.site.pages import Link, Term
 from kb.site.summary_pages import (
     BodyClaim,
@@ -135,8 +134,8 @@ class TableBuilder:
         if kind != EFFECT:  # not an effect: the editors' own plain-language statements, never causal wording
             return statements(body.rows)
         populations = (self.population,) if self.population else row.population
-        population = "" if set(populations) <= {NOT_STATED} else (
-            self.res.label("population", self.population) if self.population else row.population_label)
+        population = stated(populations, self.res.label("population", self.population) if self.population
+                            else row.population_label)
         return sof_statement(row.intervention_label, row.outcome_label, population, body.direction, body.certainty,
                              _whose(self.res, row.perspective))
 
